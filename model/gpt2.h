@@ -88,12 +88,18 @@ int gpt2_config_load(GPT2Config *c, const char *dir, GPT2Err *err);
  * Accepts names with or without "transformer.", ignores *.attn.bias and
  * *.attn.masked_bias buffers, accepts lm_head.weight only if it equals wte. */
 int gpt2_load(GPT2Model *m, const char *dir, GPT2Err *err);
+/* F32 weights of a loaded model point into a read-only map: writing through
+ * them faults. To change weights, copy them into a gpt2_num_params buffer laid
+ * out with gpt2_point_weights. On failure *m is left zeroed; gpt2_free accepts
+ * a zeroed model, a failed load or NULL, and may be called twice. */
 void gpt2_free(GPT2Model *m);
 
 /* Writes DIR/config.json and DIR/model.safetensors (F32, tensor names as in
  * openai-community/gpt2: "wte.weight", "h.0.attn.c_attn.weight", ...) from a
- * config and weights. Files are written to temporaries and renamed, so a
- * failure never leaves a partial checkpoint. Creates DIR if needed. */
+ * config and weights. Each file is written to a temporary, fsynced and
+ * renamed (weights first), so a failure never leaves a partial file; a crash
+ * between the two renames leaves new weights beside the old config, which the
+ * loader rejects if the shapes differ. Creates DIR if needed. */
 int gpt2_save(const GPT2Config *c, const GPT2Weights *w, const char *dir, GPT2Err *err);
 
 /* Points w (and blocks, an array of L) at consecutive tensors inside params,
@@ -195,7 +201,8 @@ typedef struct {
     float *ln2_mean, *ln2_rstd; // (x) (B, T)
     float *fch;       // (x) (B, T, 4C)
     float *fch_gelu;  // (x) (B, T, 4C)
-    float *residual3; // (L) (B, T, C) output of each block (only the last kept when !all_layers)
+    float *residual3; // (x) (B, T, C) output of each block
+    float *scratch;   // (B, T, C)    projection outputs, consumed at once
     float *lnf;       // (B, T, C)    final layer norm output
     float *lnf_mean, *lnf_rstd; // (B, T)
     float *gathered;  // (max_out, C) lnf rows for the LM head

@@ -1,0 +1,361 @@
+/*
+ * model/gpt2.c: the GPT-2 forward pass on the CPU.
+ *
+ * Layer functions in the llm.c style: outputs first, then inputs, weights and
+ * dims, every tensor's shape in a comment. The linear layers and the LM head
+ * run on cblas_sgemm; the rest are plain loops written so that gcc vectorises
+ * them (-O3 -march=native, `omp simd` reductions without the OpenMP runtime).
+ *
+ * Batches are right-padded: row b has lens[b] real positions. Attention is
+ * causal, so padding after a row's end cannot change its real positions; the
+ * padding is computed and ignored. This wastes a little work on ragged
+ * batches but keeps every layer a plain (B*T, C) matrix for sgemm.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/gpt2.h"
+
+// ----------------------------------------------------------------------------
+// layers
+
+/* out (B,T,C) = wte[ids] or embeds, plus wpe[pos0[b] + t].
+ * ids (B,T), embeds (B,T,C) used where is_embed (B,T) is set, pos0 (B).
+ * Padding positions (t >= lens[b]) get only their position embedding. */
+static void encoder_forward(float *out, const int *ids, const float *embeds,
+                            const unsigned char *is_embed, const int *lens, const int *pos0,
+                            const float *wte, const float *wpe, int B, int T, int C,
+                            int n_positions) {
+    for (int b = 0; b < B; b++) {
+        for (int t = 0; t < T; t++) {
+            size_t bt = (size_t)b * T + t;
+            float *o = out + bt * C;
+            int pos = pos0[b] + t;
+            if (pos >= n_positions) pos = n_positions - 1; // padding only (checked for real positions)
+            const float *wp = wpe + (size_t)pos * C;
+            const float *src = NULL;
+            if (t < lens[b]) src = (is_embed && is_embed[bt]) ? embeds + bt * C : wte + (size_t)ids[bt] * C;
+            for (int i = 0; i < C; i++) o[i] = (src ? src[i] : 0.0f) + wp[i];
+        }
+    }
+}
+
+/* out (N,C) = (inp - mean) * rstd * weight + bias, per row.
+ * inp (N,C), weight (C), bias (C); mean, rstd (N) are kept for the backward. */
+static void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                              const float *weight, const float *bias, int N, int C, float eps) {
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        float m = 0.0f;
+#pragma omp simd reduction(+ : m)
+        for (int i = 0; i < C; i++) m += x[i];
+        m /= C;
+        float v = 0.0f;
+#pragma omp simd reduction(+ : v)
+        for (int i = 0; i < C; i++) v += (x[i] - m) * (x[i] - m);
+        v /= C;
+        float s = 1.0f / sqrtf(v + eps);
+        float *o = out + (size_t)n * C;
+        for (int i = 0; i < C; i++) o[i] = (x[i] - m) * s * weight[i] + bias[i];
+        if (mean) mean[n] = m;
+        if (rstd) rstd[n] = s;
+    }
+}
+
+/* out (N,OC) = inp (N,C) weight (C,OC) + bias (OC): the HF Conv1D layout. */
+static void matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
+                           int N, int C, int OC) {
+    for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, OC, C,
+                1.0f, inp, C, weight, OC, 1.0f, out, OC);
+}
+
+/* Causal self-attention of the new positions over [cached prefix | new keys].
+ * out (B,T,C), att (B,NH,T,K) softmax weights, qkv (B,T,3C) = q | k | v.
+ * Row b has plen[b] cached keys/values at pk[b], pv[b], each (NH, kv_stride, hs)
+ * (NULL when plen[b] == 0); query t sees those and new keys 0..t. */
+static void attention_forward(float *out, float *att, const float *qkv,
+                              const float *const *pk, const float *const *pv, const int *plen,
+                              size_t kv_stride, int B, int T, int C, int NH, int K) {
+    int hs = C / NH;
+    float scale = 1.0f / sqrtf((float)hs);
+    size_t C3 = (size_t)3 * C;
+    for (int b = 0; b < B; b++) {
+        int P = plen[b];
+        for (int h = 0; h < NH; h++) {
+            const float *ck = P ? pk[b] + (size_t)h * kv_stride * hs : NULL;
+            const float *cv = P ? pv[b] + (size_t)h * kv_stride * hs : NULL;
+            for (int t = 0; t < T; t++) {
+                const float *q = qkv + ((size_t)b * T + t) * C3 + h * hs;
+                float *a = att + (((size_t)b * NH + h) * T + t) * K;
+                int nk = P + t + 1;
+                float maxv = -INFINITY;
+                for (int j = 0; j < nk; j++) {
+                    const float *k = j < P ? ck + (size_t)j * hs
+                                           : qkv + ((size_t)b * T + (j - P)) * C3 + C + h * hs;
+                    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+                    for (int i = 0; i < hs; i++) s += q[i] * k[i];
+                    s *= scale;
+                    a[j] = s;
+                    if (s > maxv) maxv = s;
+                }
+                float sum = 0.0f;
+                for (int j = 0; j < nk; j++) {
+                    a[j] = expf(a[j] - maxv);
+                    sum += a[j];
+                }
+                float inv = 1.0f / sum;
+                for (int j = 0; j < nk; j++) a[j] *= inv;
+                float *o = out + ((size_t)b * T + t) * C + h * hs;
+                for (int i = 0; i < hs; i++) o[i] = 0.0f;
+                for (int j = 0; j < nk; j++) {
+                    const float *v = j < P ? cv + (size_t)j * hs
+                                           : qkv + ((size_t)b * T + (j - P)) * C3 + 2 * C + h * hs;
+                    float w = a[j];
+#pragma omp simd
+                    for (int i = 0; i < hs; i++) o[i] += w * v[i];
+                }
+            }
+        }
+    }
+}
+
+/* GPT-2's gelu_new (tanh approximation). out, inp (N). */
+static void gelu_forward(float *out, const float *inp, size_t N) {
+    const float s = 0.7978845608028654f; // sqrt(2/pi)
+    for (size_t i = 0; i < N; i++) {
+        float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + tanhf(s * (x + 0.044715f * x * x * x)));
+    }
+}
+
+/* out = a + b, all (N). */
+static void residual_forward(float *out, const float *a, const float *b, size_t N) {
+    for (size_t i = 0; i < N; i++) out[i] = a[i] + b[i];
+}
+
+void gpt2_lm_head(const GPT2Model *m, const float *in, float *out, int N) {
+    // out (N,V) = in (N,C) wte (V,C)^T
+    int C = m->config.n_embd, V = m->config.vocab_size;
+    if (N <= 0) return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, V, C,
+                1.0f, in, C, m->w.wte, C, 0.0f, out, V);
+}
+
+// ----------------------------------------------------------------------------
+// KV cache
+
+int kvcache_alloc(GPT2KVCache *kv, const GPT2Config *c, int rows, int max_len, GPT2Err *err) {
+    memset(kv, 0, sizeof *kv);
+    if (rows <= 0 || max_len <= 0 || max_len > c->n_positions)
+        return gpt2_fail(err, "kv cache: bad size (%d rows of %d positions, model context %d)",
+                         rows, max_len, c->n_positions);
+    kv->L = c->n_layer; kv->NH = c->n_head; kv->hs = c->n_embd / c->n_head;
+    kv->rows = rows; kv->max_len = max_len;
+    size_t n = (size_t)kv->L * rows * kv->NH * max_len * kv->hs;
+    // one allocation: k, v, then the row lengths
+    char *mem = malloc(2 * n * sizeof(float) + (size_t)rows * sizeof(int));
+    if (!mem) return gpt2_fail(err, "kv cache: out of memory (%zu MB)", 2 * n * sizeof(float) >> 20);
+    kv->k = (float *)mem;
+    kv->v = kv->k + n;
+    kv->len = (int *)(kv->v + n);
+    kvcache_reset(kv);
+    return 0;
+}
+
+void kvcache_reset(GPT2KVCache *kv) {
+    for (int r = 0; r < kv->rows; r++) kv->len[r] = 0;
+}
+
+void kvcache_free(GPT2KVCache *kv) {
+    free(kv->k);
+    memset(kv, 0, sizeof *kv);
+}
+
+/* Start of (layer l, row r, head 0, position 0) in k or v: (NH, max_len, hs) follows. */
+static size_t kv_offset(const GPT2KVCache *kv, int l, int r) {
+    return (((size_t)l * kv->rows + r) * kv->NH) * kv->max_len * kv->hs;
+}
+
+/* Appends the keys and values of row b's first n positions, qkv (B,T,3C), to
+ * cache row r after its first base positions. */
+static void kv_store(GPT2KVCache *kv, int l, int r, int base, const float *qkv,
+                     int b, int n, int T, int C) {
+    int hs = kv->hs;
+    size_t off = kv_offset(kv, l, r);
+    for (int h = 0; h < kv->NH; h++) {
+        for (int t = 0; t < n; t++) {
+            const float *src = qkv + ((size_t)b * T + t) * 3 * C + h * hs;
+            size_t dst = off + ((size_t)h * kv->max_len + base + t) * hs;
+            memcpy(kv->k + dst, src + C, hs * sizeof(float));
+            memcpy(kv->v + dst, src + 2 * C, hs * sizeof(float));
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// activations
+
+int gpt2_acts_alloc(GPT2Acts *a, const GPT2Config *c, int max_B, int max_T,
+                    int max_keys, int max_out, int all_layers, GPT2Err *err) {
+    memset(a, 0, sizeof *a);
+    if (max_B <= 0 || max_T <= 0 || max_out < 0 || max_keys < max_T || max_keys > c->n_positions)
+        return gpt2_fail(err, "activations: bad size (B %d, T %d, keys %d, out %d; context %d)",
+                         max_B, max_T, max_keys, max_out, c->n_positions);
+    a->max_B = max_B; a->max_T = max_T; a->max_keys = max_keys; a->max_out = max_out;
+    a->C = c->n_embd; a->NH = c->n_head; a->L = c->n_layer; a->V = c->vocab_size;
+    a->all_layers = all_layers;
+    size_t BT = (size_t)max_B * max_T, C = a->C, NL = all_layers ? (size_t)a->L : 1;
+    size_t att = (size_t)max_B * a->NH * max_T * max_keys;
+    // views, in order, with their sizes in floats
+    float **view[] = {&a->encoded, &a->ln1, &a->ln1_mean, &a->ln1_rstd, &a->qkv, &a->att,
+                      &a->atty, &a->residual2, &a->ln2, &a->ln2_mean, &a->ln2_rstd, &a->fch,
+                      &a->fch_gelu, &a->residual3, &a->scratch, &a->lnf, &a->lnf_mean, &a->lnf_rstd,
+                      &a->gathered, &a->logits};
+    size_t size[] = {BT * C, NL * BT * C, NL * BT, NL * BT, NL * BT * 3 * C, NL * att,
+                     NL * BT * C, NL * BT * C, NL * BT * C, NL * BT, NL * BT, NL * BT * 4 * C,
+                     NL * BT * 4 * C, NL * BT * C, BT * C, BT * C, BT, BT,
+                     (size_t)max_out * C, (size_t)max_out * a->V};
+    _Static_assert(sizeof view / sizeof view[0] == sizeof size / sizeof size[0], "one size per view");
+    size_t n = sizeof size / sizeof size[0], total = 0;
+    for (size_t i = 0; i < n; i++) total += size[i];
+    a->memory = malloc(total * sizeof(float));
+    if (!a->memory)
+        return gpt2_fail(err, "activations: out of memory (%zu MB for B %d, T %d)",
+                         total * sizeof(float) >> 20, max_B, max_T);
+    a->floats = total;
+    float *p = a->memory;
+    for (size_t i = 0; i < n; i++) { *view[i] = p; p += size[i]; }
+    return 0;
+}
+
+void gpt2_acts_free(GPT2Acts *a) {
+    free(a->memory);
+    memset(a, 0, sizeof *a);
+}
+
+// ----------------------------------------------------------------------------
+// forward
+
+/* Checks a batch against the model, the activations and the caches. */
+static int batch_check(const GPT2Model *m, const GPT2Acts *a, const GPT2Batch *bt, GPT2Err *err) {
+    const GPT2Config *c = &m->config;
+    if (a->C != c->n_embd || a->L != c->n_layer || a->V != c->vocab_size)
+        return gpt2_fail(err, "forward: activations were sized for another model");
+    if (bt->B <= 0 || bt->T <= 0 || bt->B > a->max_B || bt->T > a->max_T)
+        return gpt2_fail(err, "forward: batch %dx%d does not fit activations %dx%d",
+                         bt->B, bt->T, a->max_B, a->max_T);
+    if (bt->n_out < 0 || bt->n_out > a->max_out || (bt->n_out && !bt->out_pos))
+        return gpt2_fail(err, "forward: %d logit rows asked, room for %d", bt->n_out, a->max_out);
+    if (!bt->ids) return gpt2_fail(err, "forward: no ids");
+    if (bt->is_embed && !bt->embeds) return gpt2_fail(err, "forward: is_embed without embeds");
+    if (bt->prefix && (!bt->prefix_rows || bt->prefix->L != c->n_layer ||
+                       bt->prefix->NH != c->n_head))
+        return gpt2_fail(err, "forward: prefix cache does not match the model");
+    if (bt->store && (!bt->store_rows || bt->store->L != c->n_layer || bt->store->NH != c->n_head))
+        return gpt2_fail(err, "forward: store cache does not match the model");
+    for (int b = 0; b < bt->B; b++) {
+        int len = bt->lens ? bt->lens[b] : bt->T;
+        if (len < 0 || len > bt->T) return gpt2_fail(err, "forward: row %d has length %d of %d", b, len, bt->T);
+        int P = 0;
+        if (bt->prefix) {
+            int r = bt->prefix_rows[b];
+            if (r < 0 || r >= bt->prefix->rows) return gpt2_fail(err, "forward: row %d: prefix row %d out of range", b, r);
+            P = bt->prefix->len[r];
+        }
+        if (P + bt->T > a->max_keys)
+            return gpt2_fail(err, "forward: row %d: %d cached + %d new keys exceed %d", b, P, bt->T, a->max_keys);
+        if (P + len > c->n_positions)
+            return gpt2_fail(err, "forward: row %d reaches position %d, context is %d", b, P + len, c->n_positions);
+        for (int t = 0; t < len; t++) {
+            size_t i = (size_t)b * bt->T + t;
+            if (bt->is_embed && bt->is_embed[i]) continue;
+            if (bt->ids[i] < 0 || bt->ids[i] >= c->vocab_size)
+                return gpt2_fail(err, "forward: token id %d at row %d position %d is out of range", bt->ids[i], b, t);
+        }
+        if (bt->store) {
+            int r = bt->store_rows[b];
+            if (r < 0 || r >= bt->store->rows) return gpt2_fail(err, "forward: row %d: store row %d out of range", b, r);
+            if (bt->store->len[r] + len > bt->store->max_len)
+                return gpt2_fail(err, "forward: cache row %d is full (%d + %d > %d)", r,
+                                 bt->store->len[r], len, bt->store->max_len);
+            for (int b2 = 0; b2 < b; b2++)
+                if (bt->store_rows[b2] == r) return gpt2_fail(err, "forward: rows %d and %d both store into cache row %d", b2, b, r);
+        }
+    }
+    for (int i = 0; i < bt->n_out; i++) {
+        int p = bt->out_pos[i];
+        if (p < 0 || p >= bt->B * bt->T) return gpt2_fail(err, "forward: out_pos %d out of range", p);
+        int b = p / bt->T, len = bt->lens ? bt->lens[b] : bt->T;
+        if (p % bt->T >= len) return gpt2_fail(err, "forward: out_pos %d is padding", p);
+    }
+    return 0;
+}
+
+int gpt2_forward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *bt, GPT2Err *err) {
+    if (batch_check(m, a, bt, err)) return -1;
+    const GPT2Config *c = &m->config;
+    int B = bt->B, T = bt->T, C = c->n_embd, NH = c->n_head, L = c->n_layer;
+    int K = a->max_keys;
+    size_t BT = (size_t)B * T;
+    // per-row bookkeeping on the stack: small (B is at most a few thousand)
+    int lens[B], pos0[B], plen[B], base[B];
+    const float *pk[B], *pv[B];
+    for (int b = 0; b < B; b++) {
+        lens[b] = bt->lens ? bt->lens[b] : T;
+        plen[b] = bt->prefix ? bt->prefix->len[bt->prefix_rows[b]] : 0;
+        pos0[b] = plen[b];
+        base[b] = bt->store ? bt->store->len[bt->store_rows[b]] : 0;
+    }
+    encoder_forward(a->encoded, bt->ids, bt->embeds, bt->is_embed, lens, pos0,
+                    m->w.wte, m->w.wpe, B, T, C, c->n_positions);
+
+    // per-layer slices advance only when every layer is kept (for a backward)
+    size_t step = a->all_layers ? 1 : 0;
+    const float *residual = a->encoded;
+    for (int l = 0; l < L; l++) {
+        const GPT2Block *w = &m->w.blocks[l];
+        size_t s = step * l;
+        float *ln1 = a->ln1 + s * BT * C, *qkv = a->qkv + s * BT * 3 * C;
+        float *att = a->att + s * (size_t)B * NH * T * K, *atty = a->atty + s * BT * C;
+        float *res2 = a->residual2 + s * BT * C, *ln2 = a->ln2 + s * BT * C;
+        float *fch = a->fch + s * BT * 4 * C, *fch_gelu = a->fch_gelu + s * BT * 4 * C;
+        float *res3 = a->residual3 + s * BT * C;
+
+        layernorm_forward(ln1, a->ln1_mean + s * BT, a->ln1_rstd + s * BT, residual,
+                          w->ln_1_w, w->ln_1_b, (int)BT, C, c->layer_norm_epsilon);
+        matmul_forward(qkv, ln1, w->attn_w, w->attn_b, (int)BT, C, 3 * C);
+        if (bt->prefix)
+            for (int b = 0; b < B; b++) {
+                size_t off = kv_offset(bt->prefix, l, bt->prefix_rows[b]);
+                pk[b] = bt->prefix->k + off;
+                pv[b] = bt->prefix->v + off;
+            }
+        attention_forward(atty, att, qkv, pk, pv, plen, bt->prefix ? (size_t)bt->prefix->max_len : 0,
+                          B, T, C, NH, K);
+        if (bt->store)
+            for (int b = 0; b < B; b++)
+                kv_store(bt->store, l, bt->store_rows[b], base[b], qkv, b, lens[b], T, C);
+        matmul_forward(a->scratch, atty, w->attn_proj_w, w->attn_proj_b, (int)BT, C, C);
+        residual_forward(res2, residual, a->scratch, BT * C);
+        layernorm_forward(ln2, a->ln2_mean + s * BT, a->ln2_rstd + s * BT, res2,
+                          w->ln_2_w, w->ln_2_b, (int)BT, C, c->layer_norm_epsilon);
+        matmul_forward(fch, ln2, w->fc_w, w->fc_b, (int)BT, C, 4 * C);
+        gelu_forward(fch_gelu, fch, BT * 4 * C);
+        matmul_forward(a->scratch, fch_gelu, w->fc_proj_w, w->fc_proj_b, (int)BT, 4 * C, C);
+        residual_forward(res3, res2, a->scratch, BT * C);
+        residual = res3;
+    }
+    if (bt->store)
+        for (int b = 0; b < B; b++) bt->store->len[bt->store_rows[b]] += lens[b];
+
+    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, residual, m->w.ln_f_w, m->w.ln_f_b,
+                      (int)BT, C, c->layer_norm_epsilon);
+    for (int i = 0; i < bt->n_out; i++)
+        memcpy(a->gathered + (size_t)i * C, a->lnf + (size_t)bt->out_pos[i] * C, C * sizeof(float));
+    gpt2_lm_head(m, a->gathered, a->logits, bt->n_out);
+    return 0;
+}

@@ -1,0 +1,1261 @@
+/*
+ * model/gpt2_main.c: the gpt2 program, a command-line front end to model/.
+ *
+ *   gpt2 init      a random checkpoint in the Hugging Face layout
+ *   gpt2 score     per-token log-probabilities and the perplexity of a text
+ *   gpt2 generate  a sampled continuation of a prompt, using the KV cache
+ *   gpt2 logits    raw float32 logits of a text or of token ids (for tests)
+ *   gpt2 info      the config and storage of a checkpoint
+ *
+ * Exit status: 0 success, 1 runtime error ("gpt2: <message>" on stderr),
+ * 2 usage error (a one-line message and a hint on stderr). Only main() exits;
+ * every command frees everything it allocated before it returns, so that
+ * LeakSanitizer stays clean.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "model/gpt2.h"
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "gpt2 logits writes host floats as little-endian float32: port the writer first"
+#endif
+
+// ----------------------------------------------------------------------------
+// statuses, messages, usage texts
+
+// What a command returns to main; ST_HELP means "usage printed, exit 0".
+enum { ST_OK = 0, ST_ERROR = 1, ST_USAGE = 2, ST_HELP = -1 };
+
+static const char USAGE_MAIN[] =
+    "usage: gpt2 COMMAND [options]\n"
+    "\n"
+    "commands:\n"
+    "  init      write a random GPT-2 checkpoint (Hugging Face layout)\n"
+    "  score     per-token log-probabilities and perplexity of a text\n"
+    "  generate  sample a continuation of a prompt\n"
+    "  logits    write raw float32 logits of a text or of token ids (for tests)\n"
+    "  info      print the config and storage of a checkpoint\n"
+    "\n"
+    "Run 'gpt2 COMMAND --help' for the options of a command.\n"
+    "Exit status: 0 ok, 1 runtime error, 2 usage error.\n";
+
+static const char USAGE_INIT[] =
+    "usage: gpt2 init --layers L --heads H --embd C --seed S --out DIR [options]\n"
+    "\n"
+    "Writes a randomly initialised checkpoint into DIR: config.json and\n"
+    "model.safetensors (F32, openai-community/gpt2 tensor names), plus the\n"
+    "tokenizer files copied from TOKDIR. Initialisation follows GPT-2 / Hugging\n"
+    "Face: every matrix and embedding ~ N(0, 0.02), except the two c_proj weights\n"
+    "of each block (attention and MLP output projections), which are scaled by\n"
+    "1/sqrt(2L), i.e. ~ N(0, 0.02/sqrt(2L)); biases 0; layer-norm weights 1 and\n"
+    "biases 0. The same options and seed give byte-identical files.\n"
+    "\n"
+    "  --layers L          transformer blocks (1..1024)\n"
+    "  --heads H           attention heads per block (1..1024; C % H == 0)\n"
+    "  --embd C            embedding width (1..65536)\n"
+    "  --positions N       maximum context length (1..1048576, default 1024)\n"
+    "  --vocab V           vocabulary size (1..16777216, default 50257)\n"
+    "  --seed S            random seed (unsigned 64-bit integer)\n"
+    "  --out DIR           output directory (created if needed)\n"
+    "  --tokenizer TOKDIR  where vocab.json + merges.txt (or encoder.json +\n"
+    "                      vocab.bpe) are copied from (default models/gpt2-tokenizer;\n"
+    "                      'make tokenizer' fetches them)\n"
+    "  --std S             standard deviation of the matrices and embeddings\n"
+    "                      (default 0.02, GPT-2's); tests use larger values so\n"
+    "                      that small numerical differences become visible\n"
+    "  --test-noise SIGMA  for tests only: add N(0, SIGMA) to every bias and\n"
+    "                      layer-norm parameter, so that a numerical test\n"
+    "                      exercises them (default 0: off)\n"
+    "  --force             overwrite a DIR that already holds a model.safetensors\n";
+
+static const char USAGE_SCORE[] =
+    "usage: gpt2 score --model DIR [--json] [--verbose] (TEXT | - | --file F)\n"
+    "\n"
+    "Scores every token of the text given <|endoftext|> and the tokens before\n"
+    "it (the first token is scored after <|endoftext|> alone). Prints one line\n"
+    "per token (index, id, the token's bytes quoted, log-probability in nats)\n"
+    "and a summary line 'tokens N log_ppl X ppl Y', where log_ppl is the mean\n"
+    "negative log-likelihood (natural log) and ppl = exp(log_ppl).\n"
+    "The text may hold at most n_positions tokens (the context of the model);\n"
+    "longer texts are an error, not a sliding window.\n"
+    "\n"
+    "  --model DIR   checkpoint directory (config.json, model.safetensors, tokenizer)\n"
+    "  --json        print one JSON object instead:\n"
+    "                {\"tokens\":[ids],\"logprobs\":[..],\"log_ppl\":x,\"ppl\":y}\n"
+    "  --file F      read the text from file F ('-' = standard input)\n"
+    "  --verbose     print the timing (tokens/s) on stderr\n"
+    "  TEXT          the text itself; '-' reads standard input\n";
+
+static const char USAGE_GENERATE[] =
+    "usage: gpt2 generate --model DIR [options] [PROMPT | - | --file F]\n"
+    "\n"
+    "Encodes <|endoftext|> followed by the prompt (an empty or missing prompt\n"
+    "starts from <|endoftext|> alone), runs it once through the model storing\n"
+    "the KV cache, then samples one token at a time, streaming the decoded\n"
+    "continuation (not the prompt) to stdout, followed by a newline. Stops at\n"
+    "<|endoftext|>, after --max-tokens tokens, or when the context is full.\n"
+    "The same seed gives the same text.\n"
+    "\n"
+    "  --model DIR         checkpoint directory\n"
+    "  --seed S            random seed (unsigned 64-bit integer, default 1)\n"
+    "  --temperature T     softmax temperature (default 1.0; 0 = greedy argmax)\n"
+    "  --top-k K           sample among the K most likely tokens (default 40; 0 = all)\n"
+    "  --max-tokens N      at most N new tokens (default 64)\n"
+    "  --file F            read the prompt from file F ('-' = standard input)\n"
+    "  --verbose           print the timing (tokens/s) on stderr\n";
+
+static const char USAGE_LOGITS[] =
+    "usage: gpt2 logits --model DIR --out FILE [--all] (TEXT | - | --file F | --ids I,J,..)\n"
+    "\n"
+    "Runs the text (encoded as-is: no <|endoftext|> is prepended) or the given\n"
+    "token ids through the model and writes the logits of the last position,\n"
+    "or with --all of every position (row-major (T, V)), to FILE as raw\n"
+    "little-endian float32. Prints the shape on stderr.\n"
+    "\n"
+    "  --model DIR   checkpoint directory\n"
+    "  --out FILE    output file\n"
+    "  --all         logits of every position, not only the last\n"
+    "  --ids LIST    comma-separated token ids (each < V) instead of a text\n"
+    "  --file F      read the text from file F ('-' = standard input)\n";
+
+static const char USAGE_INFO[] =
+    "usage: gpt2 info --model DIR\n"
+    "\n"
+    "Loads and validates the checkpoint in DIR and prints its config, parameter\n"
+    "count, file size, whether the tensors are used in place from the mmapped\n"
+    "file or were converted into owned memory, and its tokenizer.\n"
+    "\n"
+    "  --model DIR   checkpoint directory\n";
+
+// Prints "gpt2 CMD: message" and a hint on stderr; returns ST_USAGE.
+static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "gpt2%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'gpt2 %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
+    return ST_USAGE;
+}
+
+// Prints the one-line message of a runtime error; returns ST_ERROR.
+static int runtime_error(const GPT2Err *err) {
+    fprintf(stderr, "gpt2: %s\n", err->msg);
+    return ST_ERROR;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// ----------------------------------------------------------------------------
+// option parsing: hand-rolled, as in llama2.c's run.c. Options are "--name
+// value" (or flags); "--" ends the options; anything else is positional, so
+// a text such as "-5 degrees" or "-" (standard input) needs no quoting.
+
+static int is_option(const char *arg) {
+    return (arg[0] == '-' && arg[1] == '-') || strcmp(arg, "-h") == 0;
+}
+
+static int is_help(const char *arg) {
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+// Whether arg is one of names (NULL-terminated): checked before a value is
+// taken, so that an unknown option is reported as such, not as "needs a value".
+static int is_one_of(const char *arg, const char *const *names) {
+    for (; *names; names++)
+        if (strcmp(arg, *names) == 0) return 1;
+    return 0;
+}
+
+// The value after option argv[*i]; advances *i.
+static int option_value(const char *cmd, int argc, char **argv, int *i, const char **value) {
+    if (*i + 1 >= argc) return usage_error(cmd, "option %s needs a value", argv[*i]);
+    *i += 1;
+    *value = argv[*i];
+    return ST_OK;
+}
+
+static int parse_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || errno == ERANGE)
+        return usage_error(cmd, "%s expects an integer, got '%s'", opt, s);
+    if (v < lo || v > hi)
+        return usage_error(cmd, "%s must be in [%ld, %ld], got %ld", opt, lo, hi, v);
+    *out = v;
+    return ST_OK;
+}
+
+static int parse_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *out) {
+    long v = 0;
+    int st = parse_long(cmd, opt, s, lo, hi, &v);
+    if (st == ST_OK) *out = (int)v;
+    return st;
+}
+
+static int parse_u64(const char *cmd, const char *opt, const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    // strtoull skips blanks and accepts "-1", wrapping it: a seed starts with a digit
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!isdigit((unsigned char)s[0]) || end == s || *end != '\0' || errno == ERANGE)
+        return usage_error(cmd, "%s expects an unsigned 64-bit integer, got '%s'", opt, s);
+    *out = (uint64_t)v;
+    return ST_OK;
+}
+
+static int parse_float(const char *cmd, const char *opt, const char *s, double lo, double hi, float *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v))
+        return usage_error(cmd, "%s expects a finite number, got '%s'", opt, s);
+    if (v < lo || v > hi)
+        return usage_error(cmd, "%s must be in [%g, %g], got %g", opt, lo, hi, v);
+    *out = (float)v;
+    return ST_OK;
+}
+
+// ----------------------------------------------------------------------------
+// random numbers: splitmix64 (a full-period 64-bit generator that passes
+// BigCrush) and Box-Muller, self-contained so that a seed means the same
+// bytes on every machine with the same libm.
+
+typedef struct {
+    uint64_t state;
+    int have_spare;
+    double spare;
+} Rng;
+
+static void rng_seed(Rng *r, uint64_t seed) {
+    r->state = seed;
+    r->have_spare = 0;
+    r->spare = 0.0;
+}
+
+static uint64_t rng_next(Rng *r) {
+    uint64_t z = (r->state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+// Uniform in [0, 1) with 53 random bits.
+static double rng_uniform(Rng *r) {
+    return (double)(rng_next(r) >> 11) * 0x1.0p-53;
+}
+
+// Standard normal; Box-Muller gives two per pair of uniforms, keep the spare.
+static double rng_normal(Rng *r) {
+    if (r->have_spare) {
+        r->have_spare = 0;
+        return r->spare;
+    }
+    double u1 = 1.0 - rng_uniform(r);   // (0, 1]: log(u1) is finite
+    double u2 = rng_uniform(r);
+    double radius = sqrt(-2.0 * log(u1));
+    double angle = 2.0 * M_PI * u2;
+    r->spare = radius * sin(angle);
+    r->have_spare = 1;
+    return radius * cos(angle);
+}
+
+// ----------------------------------------------------------------------------
+// files
+
+static int path_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+// Reads a whole stream into a NUL-terminated malloc'd buffer.
+static int read_stream(FILE *f, const char *name, char **data, size_t *len, GPT2Err *err) {
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) return gpt2_fail(err, "%s: out of memory", name);
+    for (;;) {
+        if (n + 1 == cap) {
+            char *bigger = realloc(buf, cap * 2);
+            if (!bigger) { free(buf); return gpt2_fail(err, "%s: out of memory", name); }
+            buf = bigger;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - 1 - n, f);
+        n += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) {
+        free(buf);
+        return gpt2_fail(err, "%s: read error: %s", name, strerror(errno));
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+static int read_file(const char *path, char **data, size_t *len, GPT2Err *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return gpt2_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    int rc = read_stream(f, path, data, len, err);
+    fclose(f);
+    return rc;
+}
+
+// Writes data to path through a temporary in the same directory and a
+// rename, so that a failure never leaves a truncated file behind.
+static int write_file_atomic(const char *path, const void *data, size_t len, GPT2Err *err) {
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return gpt2_fail(err, "%s: path too long", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return gpt2_fail(err, "%s: cannot create: %s", tmp, strerror(errno));
+    size_t wrote = fwrite(data, 1, len, f);
+    int close_rc = fclose(f);
+    if (wrote != len || close_rc != 0) {
+        unlink(tmp);
+        return gpt2_fail(err, "%s: write failed: %s", tmp, strerror(errno));
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return gpt2_fail(err, "%s: cannot rename to %s: %s", tmp, path, strerror(e));
+    }
+    return 0;
+}
+
+// The text of a command: the positional argument, "-" for standard input,
+// or --file F.
+typedef struct {
+    const char *arg;    // positional text or NULL
+    const char *file;   // --file or NULL
+} TextSource;
+
+static int read_text(const TextSource *src, char **text, size_t *len, GPT2Err *err) {
+    if (src->file && strcmp(src->file, "-") != 0) return read_file(src->file, text, len, err);
+    if (src->file || (src->arg && strcmp(src->arg, "-") == 0))
+        return read_stream(stdin, "standard input", text, len, err);
+    const char *s = src->arg ? src->arg : "";
+    *len = strlen(s);
+    *text = malloc(*len + 1);
+    if (!*text) return gpt2_fail(err, "out of memory");
+    memcpy(*text, s, *len + 1);
+    return 0;
+}
+
+// Takes a positional argument or --file into src; refuses a second source.
+static int set_text_source(const char *cmd, TextSource *src, const char *arg, const char *file) {
+    if (src->arg || src->file) return usage_error(cmd, "give the text once: as an argument, '-' or --file");
+    src->arg = arg;
+    src->file = file;
+    return ST_OK;
+}
+
+// ----------------------------------------------------------------------------
+// a loaded model with its tokenizer, KV cache and activations; each part is
+// freed only if it was made, so that an early failure frees exactly what
+// exists.
+
+typedef struct {
+    GPT2Model model;
+    int have_model;
+    GPT2Tokenizer *tok;
+    GPT2KVCache kv;
+    int have_kv;
+    GPT2Acts acts;
+    int have_acts;
+} Session;
+
+static int session_open(Session *s, const char *dir, int with_tokenizer, GPT2Err *err) {
+    memset(s, 0, sizeof *s);
+    if (gpt2_load(&s->model, dir, err) != 0) return -1;
+    s->have_model = 1;
+    if (with_tokenizer && tokenizer_load(&s->tok, dir, err) != 0) {
+        s->tok = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static int session_alloc(Session *s, int kv_len, int max_T, int max_keys, int max_out, GPT2Err *err) {
+    if (kv_len > 0) {
+        if (kvcache_alloc(&s->kv, &s->model.config, 1, kv_len, err) != 0) return -1;
+        s->have_kv = 1;
+    }
+    if (gpt2_acts_alloc(&s->acts, &s->model.config, 1, max_T, max_keys, max_out, 0, err) != 0) return -1;
+    s->have_acts = 1;
+    return 0;
+}
+
+static void session_close(Session *s) {
+    if (s->have_acts) gpt2_acts_free(&s->acts);
+    if (s->have_kv) kvcache_free(&s->kv);
+    if (s->tok) tokenizer_free(s->tok);
+    if (s->have_model) gpt2_free(&s->model);
+    memset(s, 0, sizeof *s);
+}
+
+// Encodes text into a malloc'd array. A token holds at least one byte, and
+// an ill-formed UTF-8 byte becomes the 3 bytes of U+FFFD, so 3 ids per input
+// byte always suffice.
+static int encode_text(Session *s, const char *text, size_t len, int **ids, int *n_ids, GPT2Err *err) {
+    if (len > (size_t)(INT32_MAX / 3 - 1)) return gpt2_fail(err, "text too long (%zu bytes)", len);
+    int cap = (int)(3 * len + 1);
+    *ids = malloc(sizeof(int) * (size_t)cap);
+    if (!*ids) return gpt2_fail(err, "out of memory");
+    if (tokenizer_encode(s->tok, text, len, *ids, cap, n_ids, err) != 0) {
+        free(*ids);
+        *ids = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+// <|endoftext|>, which score and generate start from
+static const int eot = GPT2_EOT;
+
+// Every id must index a row of wte.
+static int check_ids_in_vocab(const int *ids, int n, int V, GPT2Err *err) {
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= V)
+            return gpt2_fail(err, "token id %d is outside the model's vocabulary (V = %d)", ids[i], V);
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// init
+
+typedef struct {
+    GPT2Config config;
+    uint64_t seed;
+    int have_seed;
+    const char *out_dir;
+    const char *tokenizer_dir;
+    float test_noise;
+    float std;
+    int force;
+} InitOptions;
+
+static const char *const INIT_VALUE_OPTIONS[] = {
+    "--layers", "--heads", "--embd", "--positions", "--vocab", "--seed", "--out", "--tokenizer", "--test-noise", "--std", NULL,
+};
+
+static int parse_init(int argc, char **argv, InitOptions *o) {
+    const char *cmd = "init";
+    memset(o, 0, sizeof *o);
+    o->config.n_positions = 1024;
+    o->config.vocab_size = 50257;
+    o->config.layer_norm_epsilon = 1e-5f;
+    o->tokenizer_dir = "models/gpt2-tokenizer";
+    o->std = 0.02f;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        int st = ST_OK;
+        if (is_help(a)) { fputs(USAGE_INIT, stdout); return ST_HELP; }
+        else if (strcmp(a, "--force") == 0) o->force = 1;
+        else if (!is_option(a)) st = usage_error(cmd, "unexpected argument '%s'", a);
+        else if (!is_one_of(a, INIT_VALUE_OPTIONS)) st = usage_error(cmd, "unknown option '%s'", a);
+        else if ((st = option_value(cmd, argc, argv, &i, &v)) != ST_OK) return st;
+        else if (strcmp(a, "--layers") == 0) st = parse_int(cmd, a, v, 1, 1024, &o->config.n_layer);
+        else if (strcmp(a, "--heads") == 0) st = parse_int(cmd, a, v, 1, 1024, &o->config.n_head);
+        else if (strcmp(a, "--embd") == 0) st = parse_int(cmd, a, v, 1, 65536, &o->config.n_embd);
+        else if (strcmp(a, "--positions") == 0) st = parse_int(cmd, a, v, 1, 1 << 20, &o->config.n_positions);
+        else if (strcmp(a, "--vocab") == 0) st = parse_int(cmd, a, v, 1, 1 << 24, &o->config.vocab_size);
+        else if (strcmp(a, "--seed") == 0) { st = parse_u64(cmd, a, v, &o->seed); o->have_seed = 1; }
+        else if (strcmp(a, "--out") == 0) o->out_dir = v;
+        else if (strcmp(a, "--tokenizer") == 0) o->tokenizer_dir = v;
+        else if (strcmp(a, "--test-noise") == 0) st = parse_float(cmd, a, v, 0.0, 1e3, &o->test_noise);
+        else if (strcmp(a, "--std") == 0) st = parse_float(cmd, a, v, 0.0, 1e3, &o->std);
+        if (st != ST_OK) return st;
+    }
+    if (!o->config.n_layer) return usage_error(cmd, "missing --layers");
+    if (!o->config.n_head) return usage_error(cmd, "missing --heads");
+    if (!o->config.n_embd) return usage_error(cmd, "missing --embd");
+    if (!o->have_seed) return usage_error(cmd, "missing --seed");
+    if (!o->out_dir) return usage_error(cmd, "missing --out");
+    if (o->config.n_embd % o->config.n_head != 0)
+        return usage_error(cmd, "--embd (%d) must be divisible by --heads (%d)", o->config.n_embd, o->config.n_head);
+    return ST_OK;
+}
+
+static void fill_normal(float *x, size_t n, double std, Rng *rng) {
+    for (size_t i = 0; i < n; i++) x[i] = (float)(std * rng_normal(rng));
+}
+
+static void fill_constant(float *x, size_t n, float value) {
+    for (size_t i = 0; i < n; i++) x[i] = value;
+}
+
+// --test-noise: moves biases and layer-norm parameters off their exact
+// 0 / 1 so that a numerical test would notice one that is ignored.
+static void add_noise(float *x, size_t n, double sigma, Rng *rng) {
+    if (sigma == 0.0) return;
+    for (size_t i = 0; i < n; i++) x[i] += (float)(sigma * rng_normal(rng));
+}
+
+static void init_layer_norm(float *w, float *b, size_t C, double noise, Rng *rng) {
+    fill_constant(w, C, 1.0f);
+    fill_constant(b, C, 0.0f);
+    add_noise(w, C, noise, rng);
+    add_noise(b, C, noise, rng);
+}
+
+static void init_bias(float *b, size_t n, double noise, Rng *rng) {
+    fill_constant(b, n, 0.0f);
+    add_noise(b, n, noise, rng);
+}
+
+// GPT-2's initialisation as in Hugging Face's GPT2PreTrainedModel._init_weights,
+// tensor by tensor in the canonical order so that one seed means one file.
+static void init_weights(GPT2Weights *w, const GPT2Config *c, uint64_t seed, double std, double noise) {
+    // the residual projections: each block adds two outputs into the residual
+    // stream, so GPT-2 scales them to keep its variance independent of depth
+    const double proj_std = std / sqrt(2.0 * c->n_layer);
+    size_t C = (size_t)c->n_embd;
+    Rng rng;
+    rng_seed(&rng, seed);
+    fill_normal(w->wte, (size_t)c->vocab_size * C, std, &rng);
+    fill_normal(w->wpe, (size_t)c->n_positions * C, std, &rng);
+    for (int l = 0; l < c->n_layer; l++) {
+        GPT2Block *b = &w->blocks[l];
+        init_layer_norm(b->ln_1_w, b->ln_1_b, C, noise, &rng);
+        fill_normal(b->attn_w, C * 3 * C, std, &rng);
+        init_bias(b->attn_b, 3 * C, noise, &rng);
+        fill_normal(b->attn_proj_w, C * C, proj_std, &rng);
+        init_bias(b->attn_proj_b, C, noise, &rng);
+        init_layer_norm(b->ln_2_w, b->ln_2_b, C, noise, &rng);
+        fill_normal(b->fc_w, C * 4 * C, std, &rng);
+        init_bias(b->fc_b, 4 * C, noise, &rng);
+        fill_normal(b->fc_proj_w, 4 * C * C, proj_std, &rng);
+        init_bias(b->fc_proj_b, C, noise, &rng);
+    }
+    init_layer_norm(w->ln_f_w, w->ln_f_b, C, noise, &rng);
+}
+
+// The tokenizer files that travel with a checkpoint, in tokenizer_load's
+// order of preference.
+static const char *const TOKENIZER_PAIRS[2][2] = {
+    {"vocab.json", "merges.txt"},
+    {"encoder.json", "vocab.bpe"},
+};
+
+// Reads the tokenizer pair found in dir; failing here, before anything is
+// written, leaves no half-made checkpoint.
+static int read_tokenizer_files(const char *dir, const char *names[2], char *data[2], size_t len[2], GPT2Err *err) {
+    char path[4096];
+    for (int p = 0; p < 2; p++) {
+        snprintf(path, sizeof path, "%s/%s", dir, TOKENIZER_PAIRS[p][0]);
+        if (!path_exists(path)) continue;
+        for (int f = 0; f < 2; f++) {
+            names[f] = TOKENIZER_PAIRS[p][f];
+            snprintf(path, sizeof path, "%s/%s", dir, names[f]);
+            if (read_file(path, &data[f], &len[f], err) != 0) {
+                if (f == 1) free(data[0]);
+                return -1;
+            }
+        }
+        return 0;
+    }
+    return gpt2_fail(err, "%s/vocab.json: not found (nor encoder.json): run 'make tokenizer' "
+                     "or pass --tokenizer DIR", dir);
+}
+
+static int write_tokenizer_files(const char *dir, const char *names[2], char *data[2], size_t len[2], GPT2Err *err) {
+    char path[4096];
+    for (int f = 0; f < 2; f++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[f]);
+        if (write_file_atomic(path, data[f], len[f], err) != 0) return -1;
+    }
+    return 0;
+}
+
+static int cmd_init(int argc, char **argv) {
+    InitOptions o;
+    int st = parse_init(argc, argv, &o);
+    if (st != ST_OK) return st;
+
+    GPT2Err err = {{0}};
+    char target[4096];
+    snprintf(target, sizeof target, "%s/model.safetensors", o.out_dir);
+    if (!o.force && path_exists(target)) {
+        gpt2_fail(&err, "%s already exists: refusing to overwrite it (use --force)", target);
+        return runtime_error(&err);
+    }
+
+    const char *tok_names[2] = {NULL, NULL};
+    char *tok_data[2] = {NULL, NULL};
+    size_t tok_len[2] = {0, 0};
+    if (read_tokenizer_files(o.tokenizer_dir, tok_names, tok_data, tok_len, &err) != 0) return runtime_error(&err);
+
+    size_t n_params = gpt2_num_params(&o.config);
+    float *params = malloc(n_params * sizeof(float));
+    GPT2Block *blocks = malloc((size_t)o.config.n_layer * sizeof(GPT2Block));
+    int rc = 0;
+    if (!params || !blocks) {
+        rc = gpt2_fail(&err, "out of memory for %zu parameters", n_params);
+    } else {
+        GPT2Weights w;
+        gpt2_point_weights(&w, blocks, params, &o.config);
+        init_weights(&w, &o.config, o.seed, o.std, o.test_noise);
+        rc = gpt2_save(&o.config, &w, o.out_dir, &err);
+        if (rc == 0) rc = write_tokenizer_files(o.out_dir, tok_names, tok_data, tok_len, &err);
+    }
+    free(params);
+    free(blocks);
+    free(tok_data[0]);
+    free(tok_data[1]);
+    if (rc != 0) return runtime_error(&err);
+    printf("wrote %s: %d layers, %d heads, %d embd, %d positions, %d vocab, %zu parameters, seed %llu%s\n",
+           o.out_dir, o.config.n_layer, o.config.n_head, o.config.n_embd, o.config.n_positions,
+           o.config.vocab_size, n_params, (unsigned long long)o.seed, o.test_noise > 0 ? " (test noise)" : "");
+    return ST_OK;
+}
+
+// ----------------------------------------------------------------------------
+// score
+
+typedef struct {
+    const char *model_dir;
+    TextSource text;
+    int json, verbose;
+} ScoreOptions;
+
+// Positions per forward call: bounds the logits buffer to (SCORE_CHUNK, V)
+// (25 MB for GPT-2) however long the text; the KV cache carries the context
+// from one chunk to the next.
+#define SCORE_CHUNK 128
+
+static const char *const SCORE_VALUE_OPTIONS[] = {"--model", "--file", NULL};
+
+static int parse_score(int argc, char **argv, ScoreOptions *o) {
+    const char *cmd = "score";
+    memset(o, 0, sizeof *o);
+    int options_done = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        int st = ST_OK;
+        if (options_done || !is_option(a)) st = set_text_source(cmd, &o->text, a, NULL);
+        else if (strcmp(a, "--") == 0) options_done = 1;
+        else if (is_help(a)) { fputs(USAGE_SCORE, stdout); return ST_HELP; }
+        else if (strcmp(a, "--json") == 0) o->json = 1;
+        else if (strcmp(a, "--verbose") == 0) o->verbose = 1;
+        else if (!is_one_of(a, SCORE_VALUE_OPTIONS)) st = usage_error(cmd, "unknown option '%s'", a);
+        else if ((st = option_value(cmd, argc, argv, &i, &v)) != ST_OK) return st;
+        else if (strcmp(a, "--model") == 0) o->model_dir = v;
+        else if (strcmp(a, "--file") == 0) st = set_text_source(cmd, &o->text, NULL, v);
+        if (st != ST_OK) return st;
+    }
+    if (!o->model_dir) return usage_error(cmd, "missing --model");
+    if (!o->text.arg && !o->text.file) return usage_error(cmd, "missing the text (an argument, '-' or --file F)");
+    return ST_OK;
+}
+
+// log p(target) under softmax(logits), in double: the subtraction of the
+// maximum keeps exp in range, and double keeps the small terms of the sum.
+static double log_softmax_at(const float *logits, int V, int target) {
+    float max = logits[0];
+    for (int i = 1; i < V; i++)
+        if (logits[i] > max) max = logits[i];
+    double sum = 0.0;
+    for (int i = 0; i < V; i++) sum += exp((double)logits[i] - (double)max);
+    return (double)logits[target] - (double)max - log(sum);
+}
+
+// logprobs[t] = log p(targets[t] | inputs[0..t]), in chunks of SCORE_CHUNK
+// positions that continue one another through the KV cache.
+static int score_tokens(Session *s, const int *inputs, const int *targets, int n, const int *positions,
+                        double *logprobs, GPT2Err *err) {
+    const int V = s->model.config.vocab_size;
+    const int row = 0;
+    for (int start = 0; start < n; start += SCORE_CHUNK) {
+        int T = n - start < SCORE_CHUNK ? n - start : SCORE_CHUNK;
+        GPT2Batch batch = {
+            .B = 1, .T = T, .ids = inputs + start,
+            .prefix = start > 0 ? &s->kv : NULL, .prefix_rows = &row,
+            .store = &s->kv, .store_rows = &row,
+            .out_pos = positions, .n_out = T,
+        };
+        if (gpt2_forward(&s->model, &s->acts, &batch, err) != 0) return -1;
+        for (int t = 0; t < T; t++)
+            logprobs[start + t] = log_softmax_at(s->acts.logits + (size_t)t * V, V, targets[start + t]);
+    }
+    return 0;
+}
+
+// A token's bytes between quotes: printable ASCII as is, well-formed UTF-8
+// characters as is, C escapes for the usual controls, \xNN for the rest (a
+// token may hold part of a character).
+static size_t utf8_sequence_length(const unsigned char *s, size_t n) {
+    unsigned char c = s[0];
+    size_t need = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+    if (c >= 0xF5 || need == 0 || need > n) return 0;
+    for (size_t i = 1; i < need; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    // overlong 3/4-byte forms, surrogates and code points past U+10FFFF
+    if (c == 0xE0 && s[1] < 0xA0) return 0;
+    if (c == 0xED && s[1] >= 0xA0) return 0;
+    if (c == 0xF0 && s[1] < 0x90) return 0;
+    if (c == 0xF4 && s[1] >= 0x90) return 0;
+    return need;
+}
+
+static void print_quoted_bytes(FILE *out, const char *bytes, size_t len) {
+    const unsigned char *s = (const unsigned char *)bytes;
+    fputc('"', out);
+    for (size_t i = 0; i < len;) {
+        unsigned char c = s[i];
+        size_t seq;
+        if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
+        else if (c == '\n') fputs("\\n", out);
+        else if (c == '\t') fputs("\\t", out);
+        else if (c == '\r') fputs("\\r", out);
+        else if (c >= 0x20 && c < 0x7F) fputc(c, out);
+        else if (c >= 0x80 && (seq = utf8_sequence_length(s + i, len - i)) > 0) {
+            fwrite(s + i, 1, seq, out);
+            i += seq;
+            continue;
+        } else fprintf(out, "\\x%02x", c);
+        i++;
+    }
+    fputc('"', out);
+}
+
+// JSON has no NaN or infinity: a broken model prints null, not invalid JSON.
+static void print_json_number(FILE *out, double x) {
+    if (isfinite(x)) fprintf(out, "%.17g", x);
+    else fputs("null", out);
+}
+
+static void print_score_json(const int *ids, const double *logprobs, int n, double log_ppl) {
+    fputs("{\"tokens\":[", stdout);
+    for (int i = 0; i < n; i++) printf("%s%d", i ? "," : "", ids[i]);
+    fputs("],\"logprobs\":[", stdout);
+    for (int i = 0; i < n; i++) {
+        if (i) fputc(',', stdout);
+        print_json_number(stdout, logprobs[i]);
+    }
+    fputs("],\"log_ppl\":", stdout);
+    print_json_number(stdout, log_ppl);
+    fputs(",\"ppl\":", stdout);
+    print_json_number(stdout, exp(log_ppl));
+    fputs("}\n", stdout);
+}
+
+static void print_score_table(const GPT2Tokenizer *tok, const int *ids, const double *logprobs, int n, double log_ppl) {
+    printf("# index id token logprob\n");
+    for (int i = 0; i < n; i++) {
+        size_t len = 0;
+        const char *bytes = tokenizer_token_bytes(tok, ids[i], &len);
+        printf("%d %d ", i, ids[i]);
+        print_quoted_bytes(stdout, bytes ? bytes : "", bytes ? len : 0);
+        printf(" %.6f\n", logprobs[i]);
+    }
+    printf("tokens %d log_ppl %.6f ppl %.6g\n", n, log_ppl, exp(log_ppl));
+}
+
+static int cmd_score(int argc, char **argv) {
+    ScoreOptions o;
+    int st = parse_score(argc, argv, &o);
+    if (st != ST_OK) return st;
+
+    GPT2Err err = {{0}};
+    Session s;
+    char *text = NULL;
+    size_t text_len = 0;
+    int *ids = NULL, *seq = NULL, *positions = NULL, n = 0;
+    double *logprobs = NULL;
+    int rc = -1;
+    if (session_open(&s, o.model_dir, 1, &err) != 0) goto done;
+    if (read_text(&o.text, &text, &text_len, &err) != 0) goto done;
+    if (encode_text(&s, text, text_len, &ids, &n, &err) != 0) goto done;
+    const GPT2Config *c = &s.model.config;
+    if (n == 0) { gpt2_fail(&err, "the text is empty: nothing to score"); goto done; }
+    if (n > c->n_positions) {
+        gpt2_fail(&err, "the text is %d tokens, more than the model's context of %d positions "
+                  "(score does not slide a window: split the text)", n, c->n_positions);
+        goto done;
+    }
+    if (check_ids_in_vocab(&eot, 1, c->vocab_size, &err) != 0) goto done;
+    if (check_ids_in_vocab(ids, n, c->vocab_size, &err) != 0) goto done;
+
+    // seq = <|endoftext|> t0 .. t(n-1): position t reads seq[t], predicts seq[t+1]
+    int T_max = n < SCORE_CHUNK ? n : SCORE_CHUNK;
+    seq = malloc(sizeof(int) * (size_t)(n + 1));
+    positions = malloc(sizeof(int) * (size_t)T_max);
+    logprobs = malloc(sizeof(double) * (size_t)n);
+    if (!seq || !positions || !logprobs) { gpt2_fail(&err, "out of memory"); goto done; }
+    seq[0] = GPT2_EOT;
+    memcpy(seq + 1, ids, sizeof(int) * (size_t)n);
+    for (int t = 0; t < T_max; t++) positions[t] = t;
+    if (session_alloc(&s, n, T_max, n, T_max, &err) != 0) goto done;
+
+    double t0 = now_seconds();
+    if (score_tokens(&s, seq, seq + 1, n, positions, logprobs, &err) != 0) goto done;
+    double secs = now_seconds() - t0;
+
+    double nll = 0.0;
+    for (int i = 0; i < n; i++) nll -= logprobs[i];
+    double log_ppl = nll / n;
+    if (o.json) print_score_json(ids, logprobs, n, log_ppl);
+    else print_score_table(s.tok, ids, logprobs, n, log_ppl);
+    if (o.verbose) fprintf(stderr, "scored %d tokens in %.3f s (%.1f tokens/s)\n", n, secs, n / secs);
+    rc = 0;
+done:
+    free(text);
+    free(ids);
+    free(seq);
+    free(positions);
+    free(logprobs);
+    session_close(&s);
+    return rc == 0 ? ST_OK : runtime_error(&err);
+}
+
+// ----------------------------------------------------------------------------
+// generate
+
+typedef struct {
+    const char *model_dir;
+    TextSource prompt;
+    uint64_t seed;
+    float temperature;
+    int top_k, max_tokens, verbose;
+} GenerateOptions;
+
+static const char *const GENERATE_VALUE_OPTIONS[] = {
+    "--model", "--file", "--seed", "--temperature", "--top-k", "--max-tokens", NULL,
+};
+
+static int parse_generate(int argc, char **argv, GenerateOptions *o) {
+    const char *cmd = "generate";
+    memset(o, 0, sizeof *o);
+    o->seed = 1;
+    o->temperature = 1.0f;
+    o->top_k = 40;
+    o->max_tokens = 64;
+    int options_done = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        int st = ST_OK;
+        if (options_done || !is_option(a)) st = set_text_source(cmd, &o->prompt, a, NULL);
+        else if (strcmp(a, "--") == 0) options_done = 1;
+        else if (is_help(a)) { fputs(USAGE_GENERATE, stdout); return ST_HELP; }
+        else if (strcmp(a, "--verbose") == 0) o->verbose = 1;
+        else if (!is_one_of(a, GENERATE_VALUE_OPTIONS)) st = usage_error(cmd, "unknown option '%s'", a);
+        else if ((st = option_value(cmd, argc, argv, &i, &v)) != ST_OK) return st;
+        else if (strcmp(a, "--model") == 0) o->model_dir = v;
+        else if (strcmp(a, "--file") == 0) st = set_text_source(cmd, &o->prompt, NULL, v);
+        else if (strcmp(a, "--seed") == 0) st = parse_u64(cmd, a, v, &o->seed);
+        else if (strcmp(a, "--temperature") == 0) st = parse_float(cmd, a, v, 0.0, 1e6, &o->temperature);
+        else if (strcmp(a, "--top-k") == 0) st = parse_int(cmd, a, v, 0, INT32_MAX, &o->top_k);
+        else if (strcmp(a, "--max-tokens") == 0) st = parse_int(cmd, a, v, 0, INT32_MAX, &o->max_tokens);
+        if (st != ST_OK) return st;
+    }
+    if (!o->model_dir) return usage_error(cmd, "missing --model");
+    return ST_OK;
+}
+
+typedef struct {
+    float logit;
+    int id;
+} Candidate;
+
+static void swap_candidates(Candidate *a, Candidate *b) {
+    Candidate t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static float median_of_three(float a, float b, float c) {
+    if (a > b) { float t = a; a = b; b = t; }
+    if (b > c) b = c;
+    return a > b ? a : b;
+}
+
+// Moves the k largest logits into c[0..k) (in no particular order):
+// quickselect with a three-way partition, so that runs of equal logits (a
+// degenerate model) cost one pass instead of quadratic time.
+static void select_top_k(Candidate *c, int n, int k) {
+    int lo = 0, hi = n;  // invariant: c[0..lo) >= c[lo..hi) >= c[hi..n), lo <= k <= hi
+    while (hi - lo > 1 && k > lo && k < hi) {
+        float pivot = median_of_three(c[lo].logit, c[lo + (hi - lo) / 2].logit, c[hi - 1].logit);
+        int gt = lo, i = lo, lt = hi;   // [lo,gt) > pivot, [gt,lt) == pivot, [lt,hi) < pivot
+        while (i < lt) {
+            if (c[i].logit > pivot) swap_candidates(&c[gt++], &c[i++]);
+            else if (c[i].logit < pivot) swap_candidates(&c[i], &c[--lt]);
+            else i++;
+        }
+        if (k <= gt) hi = gt;
+        else if (k <= lt) return;   // the boundary falls among equals: done
+        else lo = lt;
+    }
+}
+
+static int argmax_token(const float *logits, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (logits[i] > logits[best]) best = i;
+    return best;
+}
+
+// One token from softmax(logits / temperature) restricted to the top_k most
+// likely (0 = all), or the argmax at temperature 0. NaN logits count as -inf.
+static int sample_token(const float *logits, int n, float temperature, int top_k, Candidate *cands, Rng *rng) {
+    if (temperature == 0.0f) return argmax_token(logits, n);
+    for (int i = 0; i < n; i++) {
+        cands[i].logit = isnan(logits[i]) ? -INFINITY : logits[i];
+        cands[i].id = i;
+    }
+    int k = (top_k == 0 || top_k > n) ? n : top_k;
+    if (k < n) select_top_k(cands, n, k);
+    float max = cands[0].logit;
+    for (int i = 1; i < k; i++)
+        if (cands[i].logit > max) max = cands[i].logit;
+    if (max == -INFINITY) return cands[0].id;   // nothing to weigh
+    double total = 0.0;
+    for (int i = 0; i < k; i++) total += exp(((double)cands[i].logit - max) / temperature);
+    double target = rng_uniform(rng) * total, acc = 0.0;
+    for (int i = 0; i < k; i++) {
+        acc += exp(((double)cands[i].logit - max) / temperature);
+        if (target < acc) return cands[i].id;
+    }
+    return cands[k - 1].id;   // rounding left target at the very top
+}
+
+// Streams one token's bytes. They are written raw and flushed: a character
+// split across tokens arrives whole in the byte stream, which is what a
+// terminal or a pipe reads.
+static void emit_token(const GPT2Tokenizer *tok, int id) {
+    size_t len = 0;
+    const char *bytes = tokenizer_token_bytes(tok, id, &len);
+    if (bytes) fwrite(bytes, 1, len, stdout);
+    fflush(stdout);
+}
+
+static int cmd_generate(int argc, char **argv) {
+    GenerateOptions o;
+    int st = parse_generate(argc, argv, &o);
+    if (st != ST_OK) return st;
+
+    GPT2Err err = {{0}};
+    Session s;
+    char *text = NULL;
+    size_t text_len = 0;
+    int *prompt_ids = NULL, *seq = NULL, n_prompt = 0;
+    Candidate *cands = NULL;
+    int rc = -1;
+    if (session_open(&s, o.model_dir, 1, &err) != 0) goto done;
+    const GPT2Config *c = &s.model.config;
+    if (read_text(&o.prompt, &text, &text_len, &err) != 0) goto done;
+    if (encode_text(&s, text, text_len, &prompt_ids, &n_prompt, &err) != 0) goto done;
+    if (check_ids_in_vocab(&eot, 1, c->vocab_size, &err) != 0) goto done;
+    if (check_ids_in_vocab(prompt_ids, n_prompt, c->vocab_size, &err) != 0) goto done;
+    int n0 = n_prompt + 1;   // <|endoftext|> + prompt
+    if (n0 > c->n_positions) {
+        gpt2_fail(&err, "the prompt is %d tokens: with <|endoftext|> it exceeds the model's context of %d positions",
+                  n_prompt, c->n_positions);
+        goto done;
+    }
+    // sampling never picks an id that the tokenizer cannot print (a padded V)
+    int tok_V = tokenizer_vocab_size(s.tok);
+    int n_vocab = c->vocab_size < tok_V ? c->vocab_size : tok_V;
+    // positions that will ever be fed: the prompt and all but the last new token
+    long want = (long)n0 + (o.max_tokens > 0 ? o.max_tokens - 1 : 0);
+    int kv_len = want < c->n_positions ? (int)want : c->n_positions;
+
+    seq = malloc(sizeof(int) * (size_t)n0);
+    cands = malloc(sizeof(Candidate) * (size_t)n_vocab);
+    if (!seq || !cands) { gpt2_fail(&err, "out of memory"); goto done; }
+    seq[0] = GPT2_EOT;
+    memcpy(seq + 1, prompt_ids, sizeof(int) * (size_t)n_prompt);
+    if (session_alloc(&s, kv_len, n0, kv_len, 1, &err) != 0) goto done;
+
+    // the prompt, once, filling the cache; only its last position's logits
+    const int row = 0, last = n0 - 1, first = 0;
+    double t0 = now_seconds();
+    GPT2Batch prompt = {
+        .B = 1, .T = n0, .ids = seq, .store = &s.kv, .store_rows = &row, .out_pos = &last, .n_out = 1,
+    };
+    if (gpt2_forward(&s.model, &s.acts, &prompt, &err) != 0) goto done;
+    double t1 = now_seconds();
+
+    // then one token at a time, each continuing and extending cache row 0
+    Rng rng;
+    rng_seed(&rng, o.seed);
+    int pos = n0, generated = 0;
+    while (generated < o.max_tokens) {
+        int next = sample_token(s.acts.logits, n_vocab, o.temperature, o.top_k, cands, &rng);
+        if (next == GPT2_EOT) break;
+        emit_token(s.tok, next);
+        generated++;
+        if (generated == o.max_tokens || pos >= kv_len) break;
+        GPT2Batch step = {
+            .B = 1, .T = 1, .ids = &next, .prefix = &s.kv, .prefix_rows = &row,
+            .store = &s.kv, .store_rows = &row, .out_pos = &first, .n_out = 1,
+        };
+        if (gpt2_forward(&s.model, &s.acts, &step, &err) != 0) {
+            fputc('\n', stdout);
+            goto done;
+        }
+        pos++;
+    }
+    fputc('\n', stdout);
+    fflush(stdout);
+    double t2 = now_seconds();
+    if (o.verbose) {
+        fprintf(stderr, "prompt: %d tokens in %.3f s (%.1f tokens/s)\n", n0, t1 - t0, n0 / (t1 - t0));
+        fprintf(stderr, "generated: %d tokens in %.3f s (%.1f tokens/s)\n", generated, t2 - t1,
+                generated / (t2 - t1));
+    }
+    rc = 0;
+done:
+    free(text);
+    free(prompt_ids);
+    free(seq);
+    free(cands);
+    session_close(&s);
+    return rc == 0 ? ST_OK : runtime_error(&err);
+}
+
+// ----------------------------------------------------------------------------
+// logits
+
+typedef struct {
+    const char *model_dir, *out_file, *ids_list;
+    TextSource text;
+    int all;
+} LogitsOptions;
+
+static const char *const LOGITS_VALUE_OPTIONS[] = {"--model", "--out", "--ids", "--file", NULL};
+
+static int parse_logits(int argc, char **argv, LogitsOptions *o) {
+    const char *cmd = "logits";
+    memset(o, 0, sizeof *o);
+    int options_done = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        int st = ST_OK;
+        if (options_done || !is_option(a)) st = set_text_source(cmd, &o->text, a, NULL);
+        else if (strcmp(a, "--") == 0) options_done = 1;
+        else if (is_help(a)) { fputs(USAGE_LOGITS, stdout); return ST_HELP; }
+        else if (strcmp(a, "--all") == 0) o->all = 1;
+        else if (!is_one_of(a, LOGITS_VALUE_OPTIONS)) st = usage_error(cmd, "unknown option '%s'", a);
+        else if ((st = option_value(cmd, argc, argv, &i, &v)) != ST_OK) return st;
+        else if (strcmp(a, "--model") == 0) o->model_dir = v;
+        else if (strcmp(a, "--out") == 0) o->out_file = v;
+        else if (strcmp(a, "--ids") == 0) o->ids_list = v;
+        else if (strcmp(a, "--file") == 0) st = set_text_source(cmd, &o->text, NULL, v);
+        if (st != ST_OK) return st;
+    }
+    if (!o->model_dir) return usage_error(cmd, "missing --model");
+    if (!o->out_file) return usage_error(cmd, "missing --out");
+    int have_text = o->text.arg || o->text.file;
+    if (have_text && o->ids_list) return usage_error(cmd, "give either a text or --ids, not both");
+    if (!have_text && !o->ids_list) return usage_error(cmd, "missing the text (an argument, '-', --file F or --ids)");
+    return ST_OK;
+}
+
+// "1,2,3" into a malloc'd array; only the syntax is checked here, the range
+// once V is known.
+static int parse_id_list(const char *list, int **ids, int *n) {
+    const char *cmd = "logits";
+    int count = 1;
+    for (const char *p = list; *p; p++) count += *p == ',';
+    *ids = malloc(sizeof(int) * (size_t)count);
+    if (!*ids) return usage_error(cmd, "out of memory");
+    const char *p = list;
+    for (int i = 0; i < count; i++) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || (*end != ',' && *end != '\0') || errno == ERANGE || v < 0 || v > INT32_MAX) {
+            free(*ids);
+            *ids = NULL;
+            return usage_error(cmd, "--ids expects comma-separated non-negative integers, got '%s'", list);
+        }
+        (*ids)[i] = (int)v;
+        p = end + 1;
+    }
+    *n = count;
+    return ST_OK;
+}
+
+static int write_floats(const char *path, const float *x, size_t n, GPT2Err *err) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return gpt2_fail(err, "%s: cannot create: %s", path, strerror(errno));
+    size_t wrote = fwrite(x, sizeof(float), n, f);
+    int close_rc = fclose(f);
+    if (wrote != n || close_rc != 0) return gpt2_fail(err, "%s: write failed: %s", path, strerror(errno));
+    return 0;
+}
+
+static int cmd_logits(int argc, char **argv) {
+    LogitsOptions o;
+    int st = parse_logits(argc, argv, &o);
+    if (st != ST_OK) return st;
+
+    int *ids = NULL, *positions = NULL, n = 0;
+    if (o.ids_list && (st = parse_id_list(o.ids_list, &ids, &n)) != ST_OK) return st;
+
+    GPT2Err err = {{0}};
+    Session s;
+    char *text = NULL;
+    size_t text_len = 0;
+    int rc = -1;
+    if (session_open(&s, o.model_dir, !o.ids_list, &err) != 0) goto done;
+    const GPT2Config *c = &s.model.config;
+    const int V = c->vocab_size;
+    if (o.ids_list) {
+        for (int i = 0; i < n; i++)
+            if (ids[i] >= V) {
+                st = usage_error("logits", "--ids: id %d is not below the vocabulary size %d", ids[i], V);
+                goto done;
+            }
+    } else {
+        if (read_text(&o.text, &text, &text_len, &err) != 0) goto done;
+        if (encode_text(&s, text, text_len, &ids, &n, &err) != 0) goto done;
+        if (check_ids_in_vocab(ids, n, V, &err) != 0) goto done;
+    }
+    if (n == 0) { gpt2_fail(&err, "the text is empty: no position to compute"); goto done; }
+    if (n > c->n_positions) {
+        gpt2_fail(&err, "%d tokens exceed the model's context of %d positions", n, c->n_positions);
+        goto done;
+    }
+
+    int n_out = o.all ? n : 1;
+    positions = malloc(sizeof(int) * (size_t)n_out);
+    if (!positions) { gpt2_fail(&err, "out of memory"); goto done; }
+    for (int i = 0; i < n_out; i++) positions[i] = o.all ? i : n - 1;
+    if (session_alloc(&s, 0, n, n, n_out, &err) != 0) goto done;
+    GPT2Batch batch = {.B = 1, .T = n, .ids = ids, .out_pos = positions, .n_out = n_out};
+    if (gpt2_forward(&s.model, &s.acts, &batch, &err) != 0) goto done;
+    if (write_floats(o.out_file, s.acts.logits, (size_t)n_out * V, &err) != 0) goto done;
+    fprintf(stderr, "logits: (%d, %d) float32 little-endian -> %s\n", n_out, V, o.out_file);
+    rc = 0;
+done:
+    free(text);
+    free(ids);
+    free(positions);
+    session_close(&s);
+    if (st != ST_OK) return st;
+    return rc == 0 ? ST_OK : runtime_error(&err);
+}
+
+// ----------------------------------------------------------------------------
+// info
+
+static const char *const INFO_VALUE_OPTIONS[] = {"--model", NULL};
+
+static int parse_info(int argc, char **argv, const char **model_dir) {
+    const char *cmd = "info";
+    *model_dir = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        int st = ST_OK;
+        if (is_help(a)) { fputs(USAGE_INFO, stdout); return ST_HELP; }
+        else if (!is_option(a)) st = usage_error(cmd, "unexpected argument '%s'", a);
+        else if (!is_one_of(a, INFO_VALUE_OPTIONS)) st = usage_error(cmd, "unknown option '%s'", a);
+        else if ((st = option_value(cmd, argc, argv, &i, &v)) != ST_OK) return st;
+        else if (strcmp(a, "--model") == 0) *model_dir = v;
+        if (st != ST_OK) return st;
+    }
+    if (!*model_dir) return usage_error(cmd, "missing --model");
+    return ST_OK;
+}
+
+static void print_storage(const GPT2Model *m, size_t n_params) {
+    if (m->owned_floats == 0)
+        printf("storage:     all tensors used in place (F32, mmapped read-only)\n");
+    else if (m->owned_floats >= n_params)
+        printf("storage:     all tensors converted into owned memory (%zu floats: F16/BF16 or misaligned)\n",
+               m->owned_floats);
+    else
+        printf("storage:     %zu of %zu floats converted into owned memory (F16/BF16 or misaligned), "
+               "the rest used in place\n", m->owned_floats, n_params);
+}
+
+static int cmd_info(int argc, char **argv) {
+    const char *dir;
+    int st = parse_info(argc, argv, &dir);
+    if (st != ST_OK) return st;
+
+    GPT2Err err = {{0}};
+    Session s;
+    if (session_open(&s, dir, 0, &err) != 0) {
+        session_close(&s);
+        return runtime_error(&err);
+    }
+    const GPT2Config *c = &s.model.config;
+    size_t n_params = gpt2_num_params(c);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    struct stat sb;
+    long long file_size = stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
+
+    printf("model:       %s\n", dir);
+    printf("n_layer:     %d\n", c->n_layer);
+    printf("n_head:      %d\n", c->n_head);
+    printf("n_embd:      %d (head size %d)\n", c->n_embd, c->n_embd / c->n_head);
+    printf("n_positions: %d\n", c->n_positions);
+    printf("vocab_size:  %d\n", c->vocab_size);
+    printf("ln_epsilon:  %g\n", (double)c->layer_norm_epsilon);
+    printf("parameters:  %zu (%.1f MB as F32)\n", n_params, n_params * 4.0 / 1e6);
+    printf("file:        %s, %lld bytes (%.1f MB)\n", path, file_size, file_size / 1e6);
+    print_storage(&s.model, n_params);
+
+    GPT2Tokenizer *tok = NULL;
+    GPT2Err tok_err = {{0}};
+    if (tokenizer_load(&tok, dir, &tok_err) == 0) {
+        printf("tokenizer:   %d tokens\n", tokenizer_vocab_size(tok));
+        tokenizer_free(tok);
+    } else {
+        printf("tokenizer:   none (%s)\n", tok_err.msg);
+    }
+    session_close(&s);
+    return ST_OK;
+}
+
+// ----------------------------------------------------------------------------
+// main
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);   // argv: the arguments after the name
+} Command;
+
+static const Command COMMANDS[] = {
+    {"init", cmd_init},
+    {"score", cmd_score},
+    {"generate", cmd_generate},
+    {"logits", cmd_logits},
+    {"info", cmd_info},
+};
+
+int main(int argc, char **argv) {
+    if (argc < 2) return usage_error(NULL, "missing command (init, score, generate, logits or info)");
+    if (is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+        fputs(USAGE_MAIN, stdout);
+        return ST_OK;
+    }
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++) {
+        if (strcmp(argv[1], COMMANDS[i].name) != 0) continue;
+        int st = COMMANDS[i].run(argc - 2, argv + 2);
+        return st == ST_HELP ? ST_OK : st;
+    }
+    return usage_error(NULL, "unknown command '%s'", argv[1]);
+}
