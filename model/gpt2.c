@@ -155,6 +155,23 @@ static void residual_forward(float *out, const float *a, const float *b, size_t 
     for (size_t i = 0; i < N; i++) out[i] = a[i] + b[i];
 }
 
+/* The LM head restricted to K vocabulary ids: out (N,K) = in (N,C) wte[ids]^T.
+ * ids (K). A classifier reads a few verbalizer logits; this skips the other
+ * 50k columns of the (N, V) product. */
+static void label_head_forward(float *out, const float *in, const float *wte, const int *ids,
+                               int N, int K, int C) {
+    for (int n = 0; n < N; n++) {
+        const float *x = in + (size_t)n * C;
+        for (int k = 0; k < K; k++) {
+            const float *w = wte + (size_t)ids[k] * C;
+            float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+            for (int i = 0; i < C; i++) s += x[i] * w[i];
+            out[(size_t)n * K + k] = s;
+        }
+    }
+}
+
 void gpt2_lm_head(const GPT2Model *m, const float *in, float *out, int N) {
     // out (N,V) = in (N,C) wte (V,C)^T
     int C = m->config.n_embd, V = m->config.vocab_size;
@@ -232,12 +249,13 @@ int gpt2_acts_alloc(GPT2Acts *a, const GPT2Config *c, int max_B, int max_T,
     float **view[] = {&a->encoded, &a->ln1, &a->ln1_mean, &a->ln1_rstd, &a->qkv, &a->att,
                       &a->atty, &a->residual2, &a->ln2, &a->ln2_mean, &a->ln2_rstd, &a->fch,
                       &a->fch_gelu, &a->residual3, &a->scratch, &a->lnf, &a->lnf_mean, &a->lnf_rstd,
-                      &a->gathered, &a->logits, &a->dresidual, &a->dln, &a->dscratch, &a->dqkv,
+                      &a->gathered, &a->logits, &a->label_gathered, &a->label_logits, &a->dresidual, &a->dln, &a->dscratch, &a->dqkv,
                       &a->datt, &a->dfch, &a->dgathered};
     size_t size[] = {BT * C, NL * BT * C, NL * BT, NL * BT, NL * BT * 3 * C, NL * att,
                      NL * BT * C, NL * BT * C, NL * BT * C, NL * BT, NL * BT, NL * BT * 4 * C,
                      NL * BT * 4 * C, NL * BT * C, BT * C, BT * C, BT, BT,
                      (size_t)max_out * C, (size_t)max_out * a->V,
+                     (size_t)max_out * C, (size_t)max_out * GPT2_MAX_LABEL_IDS,
                      // backward scratch: only when every layer is kept
                      all_layers ? BT * C : 0, all_layers ? BT * C : 0, all_layers ? BT * C : 0,
                      all_layers ? BT * 3 * C : 0, all_layers ? att : 0, all_layers ? BT * 4 * C : 0,
@@ -262,6 +280,17 @@ void gpt2_acts_free(GPT2Acts *a) {
 
 // ----------------------------------------------------------------------------
 // forward
+
+/* Every position must be a real (not padding) position of the batch. */
+static int positions_check(const GPT2Batch *bt, const int *pos, int n, const char *what, GPT2Err *err) {
+    for (int i = 0; i < n; i++) {
+        int p = pos[i];
+        if (p < 0 || p >= bt->B * bt->T) return gpt2_fail(err, "forward: %s %d out of range", what, p);
+        int b = p / bt->T, len = bt->lens ? bt->lens[b] : bt->T;
+        if (p % bt->T >= len) return gpt2_fail(err, "forward: %s %d is padding", what, p);
+    }
+    return 0;
+}
 
 /* Checks a batch against the model, the activations and the caches. */
 static int batch_check(const GPT2Model *m, const GPT2Acts *a, const GPT2Batch *bt, GPT2Err *err) {
@@ -309,13 +338,15 @@ static int batch_check(const GPT2Model *m, const GPT2Acts *a, const GPT2Batch *b
                 if (bt->store_rows[b2] == r) return gpt2_fail(err, "forward: rows %d and %d both store into cache row %d", b2, b, r);
         }
     }
-    for (int i = 0; i < bt->n_out; i++) {
-        int p = bt->out_pos[i];
-        if (p < 0 || p >= bt->B * bt->T) return gpt2_fail(err, "forward: out_pos %d out of range", p);
-        int b = p / bt->T, len = bt->lens ? bt->lens[b] : bt->T;
-        if (p % bt->T >= len) return gpt2_fail(err, "forward: out_pos %d is padding", p);
-    }
-    return 0;
+    if (positions_check(bt, bt->out_pos, bt->n_out, "out_pos", err)) return -1;
+    if (bt->n_label < 0 || bt->n_label > a->max_out || (bt->n_label && (!bt->label_pos || !bt->label_ids)))
+        return gpt2_fail(err, "forward: %d classifier rows asked, room for %d", bt->n_label, a->max_out);
+    if (bt->n_label && (bt->n_label_ids <= 0 || bt->n_label_ids > GPT2_MAX_LABEL_IDS))
+        return gpt2_fail(err, "forward: %d label ids, expected 1..%d", bt->n_label_ids, GPT2_MAX_LABEL_IDS);
+    for (int k = 0; bt->n_label && k < bt->n_label_ids; k++)
+        if (bt->label_ids[k] < 0 || bt->label_ids[k] >= c->vocab_size)
+            return gpt2_fail(err, "forward: label id %d out of range", bt->label_ids[k]);
+    return positions_check(bt, bt->label_pos, bt->n_label, "label_pos", err);
 }
 
 int gpt2_forward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *bt, GPT2Err *err) {
@@ -380,5 +411,9 @@ int gpt2_forward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *bt, GPT2Err *
     for (int i = 0; i < bt->n_out; i++)
         memcpy(a->gathered + (size_t)i * C, a->lnf + (size_t)bt->out_pos[i] * C, C * sizeof(float));
     gpt2_lm_head(m, a->gathered, a->logits, bt->n_out);
+    for (int i = 0; i < bt->n_label; i++)
+        memcpy(a->label_gathered + (size_t)i * C, a->lnf + (size_t)bt->label_pos[i] * C, C * sizeof(float));
+    label_head_forward(a->label_logits, a->label_gathered, m->w.wte, bt->label_ids,
+                       bt->n_label, bt->n_label_ids, C);
     return 0;
 }

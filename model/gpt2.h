@@ -182,7 +182,15 @@ typedef struct {
     const int *store_rows;        // (B)
     const int *out_pos;           // (n_out) flat positions b*T+t whose logits are wanted
     int n_out;
+    // classifier rows: logits over a few vocabulary ids only (the verbalizers),
+    // without the (rows, V) LM head
+    const int *label_pos;         // (n_label) flat positions b*T+t
+    int n_label;
+    const int *label_ids;         // (n_label_ids) vocabulary ids
+    int n_label_ids;              // at most GPT2_MAX_LABEL_IDS
 } GPT2Batch;
+
+#define GPT2_MAX_LABEL_IDS 64
 
 /* Activations, one allocation sized once for at most max_B rows, max_T
  * positions per row, max_keys keys per query (prefix + T) and max_out logit
@@ -209,6 +217,8 @@ typedef struct {
     float *lnf_mean, *lnf_rstd; // (B, T)
     float *gathered;  // (max_out, C) lnf rows for the LM head
     float *logits;    // (max_out, V)
+    float *label_gathered; // (max_out, C) lnf rows of the classifier rows
+    float *label_logits;   // (max_out, GPT2_MAX_LABEL_IDS), row stride n_label_ids
     // backward scratch, allocated only with all_layers (one layer's worth, reused)
     float *dresidual; // (B, T, C)    d loss / d residual stream
     float *dln;       // (B, T, C)    d of a layer norm output (or of atty)
@@ -223,8 +233,10 @@ int gpt2_acts_alloc(GPT2Acts *a, const GPT2Config *c, int max_B, int max_T,
                     int max_keys, int max_out, int all_layers, GPT2Err *err);
 void gpt2_acts_free(GPT2Acts *a);
 
-/* Runs the batch; a->logits gets (n_out, V) rows in out_pos order and
- * a->lnf the final hidden states of every position. */
+/* Runs the batch; a->logits gets (n_out, V) rows in out_pos order,
+ * a->label_logits (n_label, n_label_ids) in label_pos order, and a->lnf the
+ * final hidden states of every position. n_out and n_label are each at most
+ * max_out. */
 int gpt2_forward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *batch, GPT2Err *err);
 
 /* The tied LM head alone: out (N, V) = in (N, C) wte^T. */

@@ -113,6 +113,20 @@ int main(void) {
     CHECK(gpt2_forward(&m, &a, &batch, &err) == 0, "batch with other padding: %s", err.msg);
     CHECK(memcmp(row1, a.logits + V, sizeof row1) == 0, "padding changed row 1's logits");
 
+    // classifier rows: the label logits are the same columns of the full logits
+    int label_ids[3] = {7, V - 1, 42};
+    GPT2Batch cls = {.B = B, .T = T, .ids = ids, .lens = lens, .out_pos = last, .n_out = 3,
+                     .label_pos = last, .n_label = 3, .label_ids = label_ids, .n_label_ids = 3};
+    CHECK(gpt2_forward(&m, &a, &cls, &err) == 0, "classifier rows: %s", err.msg);
+    for (int r = 0; r < 3; r++)
+        for (int k = 0; k < 3; k++) {
+            float full = a.logits[(size_t)r * V + label_ids[k]], lab = a.label_logits[r * 3 + k];
+            CHECK(fabsf(full - lab) <= 1e-5f * (1.0f + fabsf(full)), "label logit row %d id %d: %g vs %g", r, label_ids[k], lab, full);
+        }
+    int bad_label = V;
+    cls.label_ids = &bad_label; cls.n_label_ids = 1;
+    CHECK(gpt2_forward(&m, &a, &cls, &err) != 0 && strstr(err.msg, "label id"), "label id %d accepted", V);
+
     // embeddings equal to wte rows: identical to feeding the ids
     float *emb = malloc((size_t)T * C * sizeof(float));
     unsigned char is_embed[T];
