@@ -29,9 +29,13 @@ LDLIBS := $(PKG_LIBS) -lm
 
 MODEL_SRC := $(filter-out model/%_main.c,$(wildcard model/*.c))
 MODEL_OBJ := $(MODEL_SRC:%.c=$(BUILD)/%.o)
+TUNERS_SRC := $(filter-out tuners/%_main.c,$(wildcard tuners/*.c))
+TUNERS_OBJ := $(TUNERS_SRC:%.c=$(BUILD)/%.o)
+# libraries in dependency order for the linker: model <- tuners
+LIBS := $(BUILD)/libtuners.a $(BUILD)/libmodel.a
 HEADERS := $(wildcard */*.h)
 
-PROGRAMS := bin/gpt2
+PROGRAMS := bin/gpt2 $(if $(wildcard tuners/tune_main.c),bin/tune)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tool_*.c)
@@ -58,15 +62,23 @@ $(BUILD)/libmodel.a: $(MODEL_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(BUILD)/libtuners.a: $(TUNERS_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
 $(BINDIR)/gpt2: $(BUILD)/model/gpt2_main.o $(BUILD)/libmodel.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libmodel.a
+$(BINDIR)/tune: $(BUILD)/tuners/tune_main.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libmodel.a
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 

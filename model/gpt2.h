@@ -102,6 +102,10 @@ void gpt2_free(GPT2Model *m);
  * loader rejects if the shapes differ. Creates DIR if needed. */
 int gpt2_save(const GPT2Config *c, const GPT2Weights *w, const char *dir, GPT2Err *err);
 
+/* sha256 of a file as 64 lowercase hex digits (model/sha256.c): a model's
+ * identity in result records and sweep points. */
+int gpt2_file_sha256(const char *path, char hex[65], GPT2Err *err);
+
 /* Points w (and blocks, an array of L) at consecutive tensors inside params,
  * a buffer of gpt2_num_params floats, in the canonical order. */
 void gpt2_point_weights(GPT2Weights *w, GPT2Block *blocks, float *params, const GPT2Config *c);

@@ -1,0 +1,294 @@
+/*
+ * tuners/tuners.h: the contract of tuners/, prompt tuning with an
+ * interpretability objective.
+ *
+ * One hyperparameter point (method, lambda, prompt length, seed, task,
+ * settings) goes in as JSON; one result record comes out:
+ *   point.c     the point: parse, validate, canonical JSON; the result record
+ *   task.c      data splits, tasks and verbalizers, templates, evaluation
+ *   interp.c    interpretability: prompt log-perplexity under a scorer LM,
+ *               dictionary-word share, KL between label distributions
+ *   pez.c       PEZ (Wen et al. 2023): projected gradient on a soft prompt
+ *   rlprompt.c  RLPrompt (Deng et al. 2022): soft Q-learning policy
+ *   tune_main.c the `tune` program
+ * ../shared/docs/tuners-reference.md restates both methods as their reference
+ * code does them.
+ *
+ * Depends on model/ only. Errors as in model/: return -1 with a one-line
+ * message in a GPT2Err; nothing here exits, and only progress goes to stderr
+ * (through the callback in TuneContext).
+ */
+#ifndef TUNERS_H
+#define TUNERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/gpt2.h"
+
+#define TUNE_MAX_CLASSES 16
+#define TUNE_MAX_PROMPT 64   // prompt_length is 1..TUNE_MAX_PROMPT
+#define TUNE_PATH 1024
+
+// ----------------------------------------------------------------------------
+// random numbers: one small deterministic generator for everything seeded
+
+typedef struct {
+    uint64_t s;
+} Rng;
+
+void rng_seed(Rng *r, uint64_t seed);
+uint64_t rng_u64(Rng *r);              // splitmix64
+double rng_uniform(Rng *r);            // [0, 1)
+int rng_below(Rng *r, int n);          // [0, n), n > 0
+double rng_normal(Rng *r);             // N(0, 1)
+
+// ----------------------------------------------------------------------------
+// data (task.c)
+
+/* A TSV split: header line naming a "sentence" or "text" column and a
+ * "label" column, CRLF or LF, each line split at its last tab (sentences may
+ * contain quotes; they are kept as they are), integer labels 0..n_classes-1. */
+typedef struct {
+    int n;              // examples
+    char **text;        // (n) NUL-terminated UTF-8, into storage
+    int *label;         // (n)
+    char *storage;      // one allocation for everything above
+} Split;
+
+/* Errors: missing file, bad header, a line without a tab, a label that is not
+ * an integer or out of 0..n_classes-1, an empty split. Messages name the file
+ * and the line. */
+int split_load(Split *s, const char *path, int n_classes, GPT2Err *err);
+void split_free(Split *s);
+
+/* Built-in tasks: name, classes and the usual verbalizers as text (" great"),
+ * see ../shared/data/README.md. */
+typedef struct {
+    const char *name;            // "sst-2", "mr", "cr", "subj", "trec", "sst-5", "agnews", "yahoo"
+    int n_classes;
+    const char *verbalizers[TUNE_MAX_CLASSES];
+} TaskSpec;
+
+const TaskSpec *task_spec(const char *name); // NULL if unknown
+
+/* Each verbalizer text must encode to exactly one token; label_ids (K) get
+ * them. Errors name the verbalizer and what it encodes to. */
+int verbalizer_ids(GPT2Tokenizer *tok, const char *const *verbalizers, int K, int *label_ids,
+                   GPT2Err *err);
+
+/* A split run through a template: a string holding "[P]" (the prompt, once)
+ * and "{sentence}" (once), e.g. "[P]{sentence} It was" (PEZ) or
+ * "{sentence}[P]" (RLPrompt). The text before [P] and the text after it are
+ * tokenized separately (the prompt is fed as ids or vectors, never
+ * re-tokenized), so example i is
+ *     ids[pre_off[i] .. + pre_len[i]]  ++  prompt (L)  ++  ids[post_off[i] .. + post_len[i]]
+ * and the label is read at the last position. Sentences are truncated at the
+ * end (whole tokens) so that pre + post <= max_tokens. */
+typedef struct {
+    int n;
+    int *ids;                    // all pre and post tokens, concatenated
+    int *pre_off, *pre_len;      // (n)
+    int *post_off, *post_len;    // (n)
+    int *label;                  // (n)
+    int max_pre, max_post;       // longest pre and post
+    void *storage;               // one allocation
+} EncodedSplit;
+
+int encode_split(EncodedSplit *e, const Split *s, const char *template_text, GPT2Tokenizer *tok,
+                 int max_tokens, GPT2Err *err);
+void encoded_split_free(EncodedSplit *e);
+
+// ----------------------------------------------------------------------------
+// evaluation (task.c)
+
+/* The classifier: a task model, its label ids, and buffers for batches of up
+ * to max_rows sequences of up to max_T positions, allocated once. When the
+ * prompt comes after the sentence (pre_len > 0), the pre tokens of a split
+ * registered with evaluator_cache are computed once into a KV cache and every
+ * prompt continues them. */
+typedef struct Evaluator Evaluator;
+
+int evaluator_new(Evaluator **ev, const GPT2Model *m, const int *label_ids, int K, int max_rows,
+                  int max_T, GPT2Err *err);
+void evaluator_free(Evaluator *ev);
+/* Computes the pre-prompt KV cache of a split once (no-op when every pre_len
+ * is 0). At most a few splits; the split must stay alive. */
+int evaluator_cache(Evaluator *ev, const EncodedSplit *s, GPT2Err *err);
+
+typedef struct {
+    double accuracy;     // argmax over the K label logits == label
+    double reward;       // RLPrompt's mean gap reward: 200*gap if gap > 0 else 180*gap
+    double loss;         // mean cross-entropy of softmax over the K label logits
+} EvalResult;
+
+/* Scores P prompts given as ids, (P, L), on a split: res (P), and if probs is
+ * not NULL, the label distributions (P, n, K). Rows are batched across
+ * prompts and examples. */
+int eval_prompts(Evaluator *ev, const EncodedSplit *s, const int *prompt_ids, int P, int L,
+                 EvalResult *res, float *probs, GPT2Err *err);
+
+/* Scores one prompt given as input vectors (L, C): a soft prompt. */
+int eval_soft_prompt(Evaluator *ev, const EncodedSplit *s, const float *prompt_embeds, int L,
+                     EvalResult *res, float *probs, GPT2Err *err);
+
+/* RLPrompt's reward of one example from its label probabilities p (K):
+ * gap = p[label] - max other; 200*gap if gap > 0 else 180*gap. */
+double gap_reward(const float *p, int K, int label);
+
+// ----------------------------------------------------------------------------
+// interpretability (interp.c)
+
+/* Scrutability: mean negative log-likelihood (natural log) of the L prompt
+ * tokens under a scorer LM, the first scored after <|endoftext|>:
+ * log_ppl = -(1/L) sum_i log p(z_i | <|endoftext|>, z_<i). */
+typedef struct Scorer Scorer;
+int scorer_new(Scorer **sc, const GPT2Model *m, int max_prompts, GPT2Err *err);
+void scorer_free(Scorer *sc);
+/* Scores P prompts (P, L) at once; log_ppl (P). */
+int scorer_log_ppl(Scorer *sc, const int *prompt_ids, int P, int L, double *log_ppl, GPT2Err *err);
+
+/* The share of prompt tokens that decode to a dictionary word: leading and
+ * trailing spaces removed, compared case-insensitively against a word list
+ * (Debian's wamerican, /usr/share/dict/words). */
+typedef struct Dictionary Dictionary;
+int dictionary_load(Dictionary **d, const char *path, GPT2Err *err);
+void dictionary_free(Dictionary *d);
+double dictionary_share(const Dictionary *d, const GPT2Tokenizer *tok, const int *ids, int L);
+
+/* Mean over n examples of KL(p || q) between label distributions (n, K). */
+double mean_kl(const float *p, const float *q, int n, int K);
+
+// ----------------------------------------------------------------------------
+// the point (point.c)
+
+typedef enum { METHOD_PEZ, METHOD_RLPROMPT } Method;
+typedef enum { OBJECTIVE_ADDITIVE, OBJECTIVE_CONVEX } Objective;
+typedef enum { PEZ_ADAFACTOR, PEZ_ADAMW } PezOptimizer;
+
+typedef struct {
+    int steps;            // optimizer steps (default 1000)
+    int batch;            // examples per step, sampled from train (default 16)
+    int eval_every;       // score the projected prompt on dev every K steps (default 10)
+    PezOptimizer optimizer;   // default Adafactor
+    double lr;            // default 0.3 (Adafactor) or 0.1 (AdamW)
+    double weight_decay;  // AdamW only, default 0.1
+    double clip;          // gradient-norm clip, default 1.0 (0 = off)
+    int init_random;      // 0: class-name tokens repeated to length L (default); 1: random tokens
+    int reset_quirk;      // 1: the LM script's P <- Proj(P) - step quirk (parity checks only)
+} PezSettings;
+
+typedef struct {
+    int steps;            // training steps (default 1000)
+    int prompts_per_step; // default 16
+    int top_k;            // sampling during training, default 256
+    int eval_every;       // greedy prompt scored on dev every K steps (default 10)
+    int hidden;           // MLP hidden width, default 2048
+    double lr;            // Adam, default 5e-5
+    double clip;          // gradient-norm clip, default 5.0
+    double polyak;        // target network update rate, default 0.001
+    double reward_scale;  // z-scored reward times this, default 5
+} RlSettings;
+
+typedef struct {
+    Method method;
+    char task[32];                    // a TaskSpec name, or "custom" with verbalizers given
+    char model_dir[TUNE_PATH];        // the task LM
+    char scorer_dir[TUNE_PATH];       // scrutability scorer LM; "" = the task model
+    char policy_dir[TUNE_PATH];       // RLPrompt's frozen backbone; "" = the task model
+    char train_path[TUNE_PATH], dev_path[TUNE_PATH], test_path[TUNE_PATH];
+    char dict_path[TUNE_PATH];        // default /usr/share/dict/words
+    double lambda;                    // >= 0
+    Objective objective;              // additive (default) or convex (lambda in [0, 1])
+    int prompt_length;                // L
+    uint64_t seed;
+    char template_text[256];          // default per method (see encode_split)
+    int n_classes;                    // from the task
+    char verbalizers[TUNE_MAX_CLASSES][64];
+    int max_tokens;                   // pre + post token budget per example (default 128)
+    int max_test;                     // 0: the whole test split; else its first max_test examples
+    PezSettings pez;
+    RlSettings rl;
+    char *canonical_json;             // the point with every default filled in, keys sorted (owned)
+} TunePoint;
+
+/* Parses and validates a point: unknown keys, wrong types, lambda < 0,
+ * prompt_length out of 1..TUNE_MAX_PROMPT, an unknown task or method, missing
+ * files: one clear error. Fills every default. */
+int point_parse(TunePoint *p, const char *json_text, GPT2Err *err);
+void point_free(TunePoint *p);
+
+/* The objective's weights: loss = w_task * task + w_interp * log_ppl, i.e.
+ * (1, lambda) for additive and (1 - lambda, lambda) for convex. */
+void objective_weights(const TunePoint *p, double *w_task, double *w_interp);
+
+// ----------------------------------------------------------------------------
+// running a point
+
+typedef struct {
+    int step;
+    double loss;        // training objective at this step
+    double dev_acc;     // of the prompt as it is now (projected / greedy)
+    double log_ppl;     // of that prompt
+} HistoryEntry;
+
+typedef struct {
+    int prompt_ids[TUNE_MAX_PROMPT];  // the best prompt (projected for PEZ)
+    int prompt_length;
+    char prompt_text[4 * 1024];       // its decoded text
+    double train_acc, dev_acc, test_acc;
+    double dev_reward;                // RLPrompt's gap reward on dev (PEZ: reported too)
+    double log_ppl, ppl;              // of the best prompt under the scorer
+    double dict_share;
+    // faithfulness (PEZ): continuous vs projected prompt on the test split;
+    // RLPrompt's prompts are discrete: gap 0, both accuracies equal
+    double acc_continuous, acc_projected, kl_continuous_projected;
+    int steps;                        // steps run
+    int best_step;                    // the step the best prompt was found
+    double wall_seconds;
+    HistoryEntry *history;            // every eval_every steps (owned)
+    int n_history, cap_history;
+} TuneResult;
+
+void result_free(TuneResult *r);
+int result_add_history(TuneResult *r, HistoryEntry h, GPT2Err *err);
+
+/* What the tuners work with, loaded once by tune (or a test). */
+typedef struct {
+    const TunePoint *point;
+    GPT2Model *model;            // task LM
+    GPT2Tokenizer *tok;
+    GPT2Model *scorer_model;     // == model unless scorer_dir is set
+    GPT2Model *policy_model;     // == model unless policy_dir is set (RLPrompt)
+    int label_ids[TUNE_MAX_CLASSES];
+    int n_classes;
+    EncodedSplit train, dev, test;   // encoded with the point's template
+    Evaluator *eval;             // on model, with label_ids
+    Scorer *scorer;              // on scorer_model
+    Dictionary *dict;
+    /* progress, e.g. "pez step 120/1000 loss 0.41 dev 0.81 best 0.84 @ 110";
+     * may be NULL */
+    void (*progress)(void *user, const char *line);
+    void *progress_user;
+} TuneContext;
+
+/* Run the tuner: each fills prompt_ids, prompt_length, steps, best_step and
+ * history, then calls result_finish. Deterministic for a point and seed. */
+int pez_run(TuneContext *ctx, TuneResult *r, GPT2Err *err);
+int rlprompt_run(TuneContext *ctx, TuneResult *r, GPT2Err *err);
+
+/* (interp.c) Everything else from the best prompt r->prompt_ids: its text,
+ * accuracy on train/dev/test (test capped by max_test), dev reward, log-PPL
+ * and PPL under the scorer, dictionary share, and faithfulness: with
+ * continuous (L, C), the soft prompt the projection came from, the accuracy
+ * of each on test and the mean KL(continuous || projected) of their label
+ * distributions; with NULL (discrete prompts) both accuracies are the test
+ * accuracy and the KL is 0. */
+int result_finish(TuneContext *ctx, TuneResult *r, const float *continuous, GPT2Err *err);
+
+/* The record: the point, status ("ok" or "failed" + error), the result, the
+ * versions and the model's sha256. Returns a malloc'd JSON text. */
+char *result_record_json(const TunePoint *p, const TuneResult *r, const char *status,
+                         const char *error, const char *model_sha256);
+
+#endif
