@@ -251,7 +251,9 @@ void gpt2_lm_head(const GPT2Model *m, const float *in, float *out, int N);
 
 /* Backward of the last gpt2_forward, on the same batch, whose activations were
  * allocated with all_layers = 1 (batches with a prefix cache are not
- * supported). dlogits (n_out, V) is d loss / d logits of the rows out_pos.
+ * supported). dlogits (n_out, V) is d loss / d logits of the rows out_pos;
+ * dlabel_logits (n_label, n_label_ids) that of the classifier rows label_pos
+ * (each may be NULL when its row count is 0).
  * d_input (B, T, C), if not NULL, gets d loss / d the input vector of every
  * position (the embeds, or wte[id] + wpe: the same thing), overwritten.
  * grads, if not NULL, are parameter gradients laid out with
@@ -259,7 +261,7 @@ void gpt2_lm_head(const GPT2Model *m, const float *in, float *out, int N);
  * (zero them before the first micro-batch). grads == NULL means frozen
  * weights: no weight-gradient GEMMs at all (prompt tuning). */
 int gpt2_backward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *batch, const float *dlogits,
-                  float *d_input, GPT2Weights *grads, GPT2Err *err);
+                  const float *dlabel_logits, float *d_input, GPT2Weights *grads, GPT2Err *err);
 
 /* Mean next-token cross-entropy of logits (N, V) against targets (N); when
  * dlogits (N, V) is not NULL it gets scale * d mean-loss / d logits. */
@@ -297,15 +299,15 @@ float gpt2_clip_grad_norm(float *grads, size_t n, float max_norm);
  * place; gpt2_save(&m->config, &m->w, ...) then writes the trained weights. */
 void gpt2_own_weights(GPT2Model *m, float *params);
 
-/* Documents of a data file, NUL-terminated, in file order, empty ones
- * skipped. A .tsv file (by its name) has a header line; the documents are
- * its column named "sentence" or "text". Fields before that column end at the
- * first tabs and fields after it at the last tabs, so with the usual
- * sentence<TAB>label a line splits at its last tab. A field in double quotes
- * is unquoted ("" is one "). Any other file is plain text, one document per
- * non-empty line. Lines end in LF or CRLF; a UTF-8 BOM is skipped. Errors
- * (naming the file): cannot read, no such column, a line with too few
- * fields, no document at all. */
+/* Documents of a data file, NUL-terminated, in file order, without the
+ * blanks around them; empty ones are skipped. A .tsv file (by its name) has a
+ * header line; the documents are its column named "sentence" or "text".
+ * Fields before that column end at the first tabs and fields after it at the
+ * last tabs, so with the usual sentence<TAB>label a line splits at its last
+ * tab. A field in double quotes is unquoted ("" is one "). Any other file is
+ * plain text, one document per non-empty line. Lines end in LF or CRLF; a
+ * UTF-8 BOM is skipped. Errors (naming the file): cannot read, no such
+ * column, a line with too few fields, no document at all. */
 typedef struct {
     char *buf;      // the file, unquoted and split in place
     char **docs;    // (n) pointers into buf

@@ -7,7 +7,11 @@ It reads a Hugging Face checkpoint directory (config.json + model.safetensors)
 with its own safetensors parser, so it needs only torch and numpy.
 
   python3 tests/torch_ref.py compare --model DIR --cases FILE.json [--tol 1e-4]
+  python3 tests/torch_ref.py grad    --model DIR --cases FILE.json [--tol 1e-3]
   python3 tests/torch_ref.py logits  --model DIR --ids 1,2,3 [--out FILE]
+
+grad checks losses and gradients written by tests/tool_grad_cases.c (see the
+loss definition there and in grad_case below) against autograd.
 
 Library use (e.g. gradients by autograd later):
   config, params = load_checkpoint(dir)           # params: name -> tensor
@@ -236,6 +240,115 @@ def cmd_compare(args):
     return 1 if failed or not cases else 0
 
 
+def case_loss(cfg, p, case, embeds):
+    """The total loss of a grad case, from its full sequences and per-row terms:
+      label_ce {"pos": t, "label_ids": [...], "target": k}: -log softmax(logits[t, label_ids])[k]
+      lm {"from": t0, "to": t1}: -log softmax(logits[t])[ids[t+1]] for t0 <= t < t1
+      total = mean over all label_ce terms of the batch + mean over all lm terms
+    (a kind with no terms adds 0). Each row runs alone, without its padding."""
+    B, T = case["B"], case["T"]
+    ids, lens = np.asarray(case["ids"], dtype=np.int64), np.asarray(case["lens"], dtype=np.int64)
+    rows = case["loss"]["rows"]
+    if ids.size != B * T or lens.size != B or len(rows) != B or not ((lens >= 0) & (lens <= T)).all():
+        raise ValueError(f"need B*T={B * T} ids (got {ids.size}), B={B} lens in [0, T] and B loss rows")
+    ids = ids.reshape(B, T)
+    is_embed = np.asarray(case.get("is_embed") or [0] * (B * T), dtype=bool).reshape(B, T)
+    label, lm = [], []
+    for b, row in enumerate(rows):
+        n = int(lens[b])
+        lab, nt = row.get("label_ce"), row.get("lm")
+        if lab is None and nt is None:
+            continue
+        hidden, _ = forward(cfg, p, ids[b, :n].tolist(), embeds[b, :n], is_embed[b, :n], logits_at=[])
+        wte = p["wte.weight"]
+        if lab is not None:
+            t, k, lab_ids = int(lab["pos"]), int(lab["target"]), [int(i) for i in lab["label_ids"]]
+            if not (0 <= t < n and 0 <= k < len(lab_ids)):
+                raise ValueError(f"row {b}: bad label_ce {lab}")
+            logits = hidden[t] @ wte[lab_ids].T                      # (K)
+            label.append(-torch.log_softmax(logits, -1)[k])
+        if nt is not None:
+            t0, t1 = int(nt["from"]), int(nt["to"])
+            if not (0 <= t0 <= t1 <= n - 1):
+                raise ValueError(f"row {b}: bad lm range {nt} for length {n}")
+            logits = hidden[t0:t1] @ wte.T                           # (t1-t0, V)
+            tgt = torch.as_tensor(ids[b, t0 + 1:t1 + 1], dtype=torch.long)
+            lm.extend(-torch.log_softmax(logits, -1).gather(1, tgt[:, None])[:, 0])
+    zero = p["wte.weight"].new_zeros(())
+    return ((torch.stack(label).mean() if label else zero) + (torch.stack(lm).mean() if lm else zero))
+
+
+def rel_err(c, ref):
+    """max|c - ref| / max|ref| (max|c - ref| when ref is all 0); inf for non-finite c."""
+    if c.shape != ref.shape:
+        raise ValueError(f"shape {c.shape} != {ref.shape}")
+    if c.size == 0:
+        return 0.0
+    if not np.isfinite(c).all():
+        return math.inf
+    d, s = np.abs(c - ref).max(), np.abs(ref).max()
+    return d / s if s > 0 else d
+
+
+def grad_case(cfg, p, case, base_dir, dtype):
+    """-> list of (what, rel error, max|ref|) for one case; raises ValueError."""
+    B, T, C = case["B"], case["T"], cfg["n_embd"]
+    e = read_f32(os.path.join(base_dir, case["embeds"]), B * T * C, "embeds")
+    embeds = torch.from_numpy(e.reshape(B, T, C).astype(np.float64)).to(dtype).requires_grad_(True)
+    weights = case.get("grads") is not None
+    for t in p.values():
+        t.requires_grad_(weights)
+        t.grad = None
+    loss = case_loss(cfg, p, case, embeds)
+    loss.backward()
+    out = []
+    c_loss = read_f32(os.path.join(base_dir, case["loss_value"]), 1, "loss_value").astype(np.float64)
+    ref_loss = np.array([loss.item()])
+    out.append(("loss", rel_err(c_loss, ref_loss), abs(ref_loss[0])))
+    is_embed = np.asarray(case.get("is_embed") or [0] * (B * T), dtype=bool)
+    n_soft = int(is_embed.sum())
+    c = read_f32(os.path.join(base_dir, case["d_input"]), n_soft * C, "d_input").reshape(n_soft, C)
+    ref = embeds.grad.detach().double().numpy().reshape(B * T, C)[is_embed]
+    out.append((f"d_input ({n_soft} soft positions)", rel_err(c.astype(np.float64), ref), np.abs(ref).max(initial=0)))
+    if weights:
+        shapes = param_shapes(cfg)                   # canonical order, as gpt2_point_weights
+        total = sum(math.prod(s) for s in shapes.values())
+        g = read_f32(os.path.join(base_dir, case["grads"]), total, "grads").astype(np.float64)
+        off = 0
+        for name, shape in shapes.items():
+            n = math.prod(shape)
+            ref = p[name].grad.detach().double().numpy().reshape(-1)
+            out.append((name, rel_err(g[off:off + n], ref), np.abs(ref).max()))
+            off += n
+        for t in p.values():
+            t.requires_grad_(False)
+            t.grad = None
+    return out
+
+
+def cmd_grad(args):
+    dtype = DTYPES[args.dtype]
+    cfg, p = load_checkpoint(args.model, dtype)
+    cases = json.load(open(args.cases))["cases"]
+    base_dir, failed = os.path.dirname(os.path.abspath(args.cases)), 0
+    for i, case in enumerate(cases):
+        name = case.get("name", f"case{i}")
+        try:
+            results = grad_case(cfg, p, case, base_dir, dtype)
+        except (ValueError, KeyError, TypeError) as e:
+            print(f"FAIL {name}  error: {'missing key ' if isinstance(e, KeyError) else ''}{e}")
+            failed += 1
+            continue
+        worst = max(r for _, r, _ in results)
+        ok = worst <= args.tol
+        failed += not ok
+        print(f"{'ok  ' if ok else 'FAIL'} {name}  max_rel={worst:.2g}")
+        for what, r, scale in results:
+            print(f"       {'  ' if r <= args.tol else '! '}{what:<28} rel {r:.2e}  (max|ref| {scale:.3g})")
+    print(f"{len(cases) - failed}/{len(cases)} cases ok (tol {args.tol:g} per tensor, {args.dtype} reference)")
+    return 1 if failed or not cases else 0
+
+
 def cmd_logits(args):
     cfg, p = load_checkpoint(args.model, DTYPES[args.dtype])
     ids = [int(s) for s in args.ids.split(",") if s.strip()]
@@ -260,15 +373,19 @@ def main(argv=None):
     c.add_argument("--model", required=True, help="checkpoint dir: config.json + model.safetensors")
     c.add_argument("--cases", required=True, help="cases JSON (paths inside are relative to it)")
     c.add_argument("--tol", type=float, default=1e-4, help="max of max|c-ref|/max|ref| per row (default 1e-4)")
+    g = sub.add_parser("grad", help="check losses and gradients written by tests/tool_grad_cases.c")
+    g.add_argument("--model", required=True, help="checkpoint dir: config.json + model.safetensors")
+    g.add_argument("--cases", required=True, help="cases JSON (paths inside are relative to it)")
+    g.add_argument("--tol", type=float, default=1e-3, help="max of max|c-ref|/max|ref| per tensor (default 1e-3)")
     l = sub.add_parser("logits", help="last-position logits of one sequence")
     l.add_argument("--model", required=True, help="checkpoint dir: config.json + model.safetensors")
     l.add_argument("--ids", required=True, help="comma-separated token ids, e.g. 1,2,3")
     l.add_argument("--out", help="write raw little-endian float32 (V) here instead of printing")
-    for s in (c, l):
+    for s in (c, g, l):
         s.add_argument("--dtype", choices=sorted(DTYPES), default="float64", help="compute dtype (default float64)")
     args = ap.parse_args(argv)
     try:
-        return cmd_compare(args) if args.cmd == "compare" else cmd_logits(args)
+        return {"compare": cmd_compare, "grad": cmd_grad, "logits": cmd_logits}[args.cmd](args)
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as e:
         print(f"torch_ref.py: error: {e}", file=sys.stderr)
         return 1
