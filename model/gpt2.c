@@ -123,19 +123,6 @@ static void attention_forward(float *out, float *att, const float *qkv,
     }
 }
 
-/* e^x for x in [-87, 88] (clamped), to ~2 ulp: x = n ln2 + r with |r| <= ln2/2,
- * e^r by its Taylor series to r^6, 2^n built in the exponent bits. Written so
- * that gcc vectorises loops that call it; glibc's expf is a scalar call. */
-static inline float exp_approx(float x) {
-    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; // round to nearest
-    float r = x - n * 0.693359375f - n * -2.12194440e-4f;               // ln2 in two parts
-    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.6666666e-1f + r * (4.1666668e-2f +
-              r * (8.3333338e-3f + r * 1.3888889e-3f)))));
-    union { int32_t i; float f; } scale = {.i = ((int32_t)n + 127) << 23};
-    return p * scale.f;
-}
-
 /* GPT-2's gelu_new, 0.5 x (1 + tanh(u)) with u = sqrt(2/pi) (x + 0.044715 x^3),
  * computed as the identical x / (1 + e^(-2u)): no cancellation for negative x
  * (more accurate than tanhf there) and ~40x faster, being vectorised.
@@ -146,7 +133,7 @@ static void gelu_forward(float *out, const float *inp, size_t N) {
     for (size_t i = 0; i < N; i++) {
         float x = inp[i];
         float u = s * (x + 0.044715f * x * x * x);
-        out[i] = x / (1.0f + exp_approx(-2.0f * u));
+        out[i] = x / (1.0f + gpt2_expf(-2.0f * u));
     }
 }
 

@@ -258,25 +258,6 @@ static void lm_head_backward(float *dgathered, float *dwte, const float *dlogits
 // ----------------------------------------------------------------------------
 // loss
 
-/* exp(x) for x <= 0, as a softmax needs after subtracting the max, to ~1 ulp,
- * in plain arithmetic that gcc vectorises: glibc's expf is a call per
- * element (~3.5 ns: 45 ms per 124M step over 256 x 50257 logits). x = n ln2 + r
- * with |r| <= ln2/2 (Cody-Waite), exp(r) by its degree-7 Taylor polynomial
- * (error < 1e-8), 2^n from the exponent bits. Below -87 (exp < the smallest
- * normal float) it returns ~1e-38 instead of less: nothing next to a sum >= 1. */
-static inline float exp_nonpos(float x) {
-    x = x > -87.0f ? x : -87.0f;
-    float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f; // round to nearest (1.5 * 2^23)
-    float r = x - n * 0.693145751953125f;                      // ln2 = this (exact in float)
-    r = r - n * 1.428606765330187e-06f;                        //       + this
-    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.6666667e-1f + r * (4.1666668e-2f +
-              r * (8.3333338e-3f + r * (1.3888889e-3f + r * 1.9841270e-4f))))));
-    int32_t e = ((int32_t)n + 127) << 23;                      // n in [-126, 0]: a normal 2^n
-    float s;
-    memcpy(&s, &e, sizeof s);
-    return p * s;
-}
-
 float gpt2_crossentropy(const float *logits, const int *targets, int N, int V, float *dlogits,
                         float scale) {
     if (N <= 0) return 0.0f;
@@ -293,14 +274,14 @@ float gpt2_crossentropy(const float *logits, const int *targets, int N, int V, f
         if (dlogits) {
             float *d = dlogits + (size_t)n * V;
 #pragma omp simd reduction(+ : sum)
-            for (int v = 0; v < V; v++) { d[v] = exp_nonpos(x[v] - mx); sum += d[v]; }
+            for (int v = 0; v < V; v++) { d[v] = gpt2_expf(x[v] - mx); sum += d[v]; }
             float k = (float)(scale / (sum * N));
 #pragma omp simd
             for (int v = 0; v < V; v++) d[v] *= k;
             d[targets[n]] -= scale / N;
         } else {
 #pragma omp simd reduction(+ : sum)
-            for (int v = 0; v < V; v++) sum += exp_nonpos(x[v] - mx);
+            for (int v = 0; v < V; v++) sum += gpt2_expf(x[v] - mx);
         }
         total += log(sum) + mx - xt;
     }
