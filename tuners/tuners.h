@@ -48,7 +48,9 @@ double rng_normal(Rng *r);             // N(0, 1)
 
 /* A TSV split: header line naming a "sentence" or "text" column and a
  * "label" column, CRLF or LF, each line split at its last tab (sentences may
- * contain quotes; they are kept as they are), integer labels 0..n_classes-1. */
+ * contain quotes; they are kept as they are, except that a field wrapped in
+ * quotes with its inner quotes doubled is unquoted, as pandas reads it),
+ * integer labels 0..n_classes-1. */
 typedef struct {
     int n;              // examples
     char **text;        // (n) NUL-terminated UTF-8, into storage

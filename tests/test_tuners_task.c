@@ -1,0 +1,780 @@
+/*
+ * tests/test_tuners_task.c: tuners/task.c and tuners/interp.c.
+ *   - every real split in $SHARED/data loads (CRLF, quotes, "text" column),
+ *     and crafted bad files give clear errors;
+ *   - the task table and the verbalizer ids with the real tokenizer;
+ *   - encode_split with both default templates, literals on both sides, and
+ *     truncation;
+ *   - the Evaluator against a direct gpt2_forward, cached vs uncached, soft
+ *     prompts equal to wte rows vs ids, odd batch sizes;
+ *   - gap_reward and mean_kl on hand values;
+ *   - the Scorer against a direct full-vocabulary computation;
+ *   - the Dictionary on known tokens; result_finish end to end.
+ * A tiny random checkpoint (V = 50257, so real token ids work) is written with
+ * gpt2_save into a scratch directory ($TMP or /tmp) and loaded back.
+ * Env: SHARED (default ../shared), TOKENIZER_DIR (default models/gpt2-tokenizer).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE // mkdtemp, nftw
+#endif
+#include <errno.h>
+#include <ftw.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tuners/tuners.h"
+
+static int checks, failures;
+
+#define CHECK(cond, ...)                                                              \
+    do {                                                                              \
+        checks++;                                                                     \
+        if (!(cond)) {                                                                \
+            failures++;                                                               \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);           \
+            fprintf(stderr, __VA_ARGS__);                                             \
+            fputc('\n', stderr);                                                      \
+        }                                                                             \
+    } while (0)
+
+// Test infrastructure failing (not the code under test): stop here.
+__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "test_tuners_task: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(2);
+}
+
+static void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) die("out of memory (%zu bytes)", n);
+    return p;
+}
+
+// ----------------------------------------------------------------------------
+// scratch files
+
+static char root[4096];
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+    (void)st, (void)type, (void)ftw;
+    return remove(path);
+}
+
+static void make_root(void) {
+    const char *tmp = getenv("TMP");
+    if (!tmp || !*tmp) tmp = "/tmp";
+    snprintf(root, sizeof root, "%s/test_tuners_task.XXXXXX", tmp);
+    if (!mkdtemp(root)) die("mkdtemp %s: %s", root, strerror(errno));
+}
+
+static void remove_root(void) {
+    if (root[0]) nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Writes text into root/name; returns the path (static storage, one at a time per slot). */
+static const char *scratch_file(const char *name, const char *text) {
+    static char paths[4][4200];
+    static int slot;
+    char *path = paths[slot++ % 4];
+    snprintf(path, 4200, "%s/%s", root, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(text, 1, strlen(text), f) != strlen(text) || fclose(f) != 0) die("cannot write %s", path);
+    return path;
+}
+
+// ----------------------------------------------------------------------------
+// a tiny random checkpoint
+
+static uint64_t rng_state = 7;
+static float rand_normal(void) { // sum of uniforms: enough for test weights
+    float s = 0.0f;
+    for (int i = 0; i < 4; i++) {
+        rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17;
+        s += (float)(rng_state >> 40) / 16777216.0f - 0.5f;
+    }
+    return s;
+}
+
+/* Writes a random GPT-2 (2 layers, 2 heads, C = 32, full vocabulary) into
+ * dir with gpt2_save and loads it back into m. */
+static void tiny_model(GPT2Model *m, const char *dir, int n_positions) {
+    GPT2Config c = {.n_layer = 2, .n_head = 2, .n_embd = 32, .n_positions = n_positions,
+                    .vocab_size = 50257, .layer_norm_epsilon = 1e-5f};
+    size_t n = gpt2_num_params(&c);
+    float *params = xmalloc(n * sizeof(float));
+    GPT2Block blocks[2];
+    GPT2Weights w;
+    for (size_t i = 0; i < n; i++) params[i] = 0.3f * rand_normal();
+    gpt2_point_weights(&w, blocks, params, &c);
+    for (int l = 0; l < c.n_layer; l++)
+        for (int i = 0; i < c.n_embd; i++) { w.blocks[l].ln_1_w[i] += 1.0f; w.blocks[l].ln_2_w[i] += 1.0f; }
+    for (int i = 0; i < c.n_embd; i++) w.ln_f_w[i] += 1.0f;
+    GPT2Err err;
+    if (gpt2_save(&c, &w, dir, &err) || gpt2_load(m, dir, &err)) die("tiny model: %s", err.msg);
+    free(params);
+}
+
+// ----------------------------------------------------------------------------
+// splits
+
+typedef struct {
+    const char *task;
+    int classes, test_rows;
+} RealTask;
+
+static const RealTask REAL[] = {
+    {"sst-2", 2, 1821}, {"mr", 2, 2000}, {"cr", 2, 2000}, {"subj", 2, 2000},
+    {"trec", 6, 500}, {"sst-5", 5, 2210}, {"agnews", 4, 7600}, {"yahoo", 10, 60000},
+};
+static const char *const SEEDS[] = {"16-100", "16-13", "16-21", "16-42", "16-87"};
+
+/* Every text is clean: no CR, no tab, no newline (lines were split right). */
+static int split_clean(const Split *s, int n_classes, int counts[TUNE_MAX_CLASSES]) {
+    for (int k = 0; k < TUNE_MAX_CLASSES; k++) counts[k] = 0;
+    for (int i = 0; i < s->n; i++) {
+        if (strpbrk(s->text[i], "\r\n\t")) return 0;
+        if (s->label[i] < 0 || s->label[i] >= n_classes) return 0;
+        counts[s->label[i]]++;
+    }
+    return 1;
+}
+
+static int any_text_contains(const Split *s, const char *needle) {
+    for (int i = 0; i < s->n; i++)
+        if (strstr(s->text[i], needle)) return 1;
+    return 0;
+}
+
+static void test_real_splits(const char *shared) {
+    char path[4200];
+    GPT2Err err;
+    Split s;
+    int counts[TUNE_MAX_CLASSES];
+    for (size_t t = 0; t < sizeof REAL / sizeof REAL[0]; t++) {
+        const RealTask *rt = &REAL[t];
+        for (size_t k = 0; k < sizeof SEEDS / sizeof SEEDS[0]; k++)
+            for (int which = 0; which < 2; which++) {
+                snprintf(path, sizeof path, "%s/data/fewshot/%s/%s/%s.tsv", shared, rt->task, SEEDS[k],
+                         which ? "dev" : "train");
+                int rc = split_load(&s, path, rt->classes, &err);
+                CHECK(rc == 0, "%s: %s", path, err.msg);
+                if (rc) continue;
+                CHECK(s.n == 16 * rt->classes, "%s: %d rows, want %d", path, s.n, 16 * rt->classes);
+                CHECK(split_clean(&s, rt->classes, counts), "%s: a text holds CR/LF/tab or a bad label", path);
+                if (strcmp(rt->task, "cr") == 0 && strcmp(SEEDS[k], "16-42") == 0 && which == 1)
+                    CHECK(any_text_contains(&s, "the \" scene \" mode works well"),
+                          "%s: quotes inside an unquoted field changed", path);
+                for (int c = 0; c < rt->classes; c++)
+                    CHECK(counts[c] == 16, "%s: class %d has %d examples, want 16", path, c, counts[c]);
+                split_free(&s);
+            }
+        snprintf(path, sizeof path, "%s/data/fewshot/%s/test.tsv", shared, rt->task);
+        int rc = split_load(&s, path, rt->classes, &err);
+        CHECK(rc == 0, "%s: %s", path, err.msg);
+        if (rc) continue;
+        CHECK(s.n == rt->test_rows, "%s: %d rows, want %d", path, s.n, rt->test_rows);
+        CHECK(split_clean(&s, rt->classes, counts), "%s: a text holds CR/LF/tab or a bad label", path);
+        if (strcmp(rt->task, "agnews") == 0) {
+            CHECK(counts[0] == 1900 && counts[3] == 1900, "agnews test: %d / %d in classes 0 / 3", counts[0], counts[3]);
+            // a quoted field: unquoted, its doubled quotes single
+            CHECK(any_text_contains(&s, "Edvard Munch's masterpiece \"The Scream\" and another famous painting"),
+                  "agnews test: the quoted Munch text was not unquoted");
+            CHECK(!any_text_contains(&s, "\"\"The Scream\"\""), "agnews test: doubled quotes left in");
+        }
+        if (strcmp(rt->task, "sst-2") == 0)
+            CHECK(counts[0] == 912 && counts[1] == 909, "sst-2 test: %d / %d", counts[0], counts[1]);
+        split_free(&s);
+    }
+    // full GLUE SST-2: LF train/dev, CRLF test
+    const struct { const char *name; int rows, neg; } glue[] = {
+        {"train", 67349, 29780}, {"dev", 872, 428}, {"test", 1821, 917}};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/data/sst2/%s.tsv", shared, glue[i].name);
+        int rc = split_load(&s, path, 2, &err);
+        CHECK(rc == 0, "%s: %s", path, err.msg);
+        if (rc) continue;
+        CHECK(s.n == glue[i].rows, "%s: %d rows, want %d", path, s.n, glue[i].rows);
+        CHECK(split_clean(&s, 2, counts) && counts[0] == glue[i].neg, "%s: %d negatives, want %d", path,
+              counts[0], glue[i].neg);
+        split_free(&s);
+    }
+}
+
+/* A bad file fails with a message holding each of the given pieces. */
+static void expect_split_error(const char *path, int n_classes, const char *piece1, const char *piece2) {
+    Split s;
+    GPT2Err err = {{0}};
+    int rc = split_load(&s, path, n_classes, &err);
+    CHECK(rc != 0, "%s loaded, expected an error with \"%s\"", path, piece1);
+    if (rc == 0) {
+        split_free(&s);
+        return;
+    }
+    CHECK(strstr(err.msg, piece1) && (!piece2 || strstr(err.msg, piece2)), "%s: message \"%s\" lacks \"%s\"%s%s",
+          path, err.msg, piece1, piece2 ? " / " : "", piece2 ? piece2 : "");
+    CHECK(s.n == 0 && s.storage == NULL, "a failed load left a split behind");
+}
+
+static void test_crafted_splits(void) {
+    GPT2Err err;
+    Split s;
+    // BOM, CRLF, a quoted field with doubled quotes, inner quotes, a tab inside the text, blank lines
+    const char *good = scratch_file("good.tsv",
+        "\xEF\xBB\xBFsentence\tlabel\r\n"
+        "\"say \"\"hi\"\" now\"\t1\r\n"
+        "plain \"q\" text\t0\r\n"
+        "\r\n"
+        "left\tright\t1\r\n"
+        "\"lone \" quote\"\t0\r\n");
+    int rc = split_load(&s, good, 2, &err);
+    CHECK(rc == 0, "good.tsv: %s", err.msg);
+    if (rc == 0) {
+        CHECK(s.n == 4, "good.tsv: %d rows, want 4", s.n);
+        if (s.n == 4) {
+            CHECK(strcmp(s.text[0], "say \"hi\" now") == 0, "quoted field: [%s]", s.text[0]);
+            CHECK(strcmp(s.text[1], "plain \"q\" text") == 0, "inner quotes: [%s]", s.text[1]);
+            CHECK(strcmp(s.text[2], "left\tright") == 0, "split at the last tab: [%s]", s.text[2]);
+            CHECK(strcmp(s.text[3], "\"lone \" quote\"") == 0, "a lone inner quote keeps the field: [%s]", s.text[3]);
+            CHECK(s.label[0] == 1 && s.label[1] == 0 && s.label[2] == 1 && s.label[3] == 0, "labels %d %d %d %d",
+                  s.label[0], s.label[1], s.label[2], s.label[3]);
+        }
+        split_free(&s);
+    }
+    // "text" column, columns before it, no trailing newline
+    const char *text_col = scratch_file("textcol.tsv", "id\ttext\tlabel\n7\tan id first\t2\n8\tsecond\t0");
+    rc = split_load(&s, text_col, 3, &err);
+    CHECK(rc == 0, "textcol.tsv: %s", err.msg);
+    if (rc == 0) {
+        CHECK(s.n == 2 && strcmp(s.text[0], "an id first") == 0 && s.label[0] == 2 && strcmp(s.text[1], "second") == 0,
+              "id/text/label columns: n %d [%s]", s.n, s.n ? s.text[0] : "");
+        split_free(&s);
+    }
+
+    char missing[4200];
+    snprintf(missing, sizeof missing, "%s/no-such.tsv", root);
+    expect_split_error(missing, 2, "cannot open", "no-such.tsv");
+    expect_split_error(scratch_file("empty.tsv", ""), 2, "empty", NULL);
+    expect_split_error(scratch_file("header.tsv", "sentence\tlabel\n"), 2, "empty split", "header.tsv");
+    expect_split_error(scratch_file("badhdr.tsv", "review\tlabel\nfine\t1\n"), 2, "bad header", "review");
+    expect_split_error(scratch_file("order.tsv", "label\tsentence\n1\tfine\n"), 2, "bad header", NULL);
+    expect_split_error(scratch_file("range.tsv", "sentence\tlabel\nok\t1\nbad\t2\n"), 2, ":3:", "out of range 0..1");
+    expect_split_error(scratch_file("neg.tsv", "sentence\tlabel\nbad\t-1\n"), 2, ":2:", "out of range");
+    expect_split_error(scratch_file("word.tsv", "sentence\tlabel\r\nbad\tpositive\r\n"), 2, ":2:", "not an integer");
+    expect_split_error(scratch_file("nolabel.tsv", "sentence\tlabel\nbad\t\n"), 2, ":2:", "not an integer");
+    expect_split_error(scratch_file("notab.tsv", "sentence\tlabel\nfine\t0\nno tab here\n"), 2, ":3: no tab", NULL);
+    expect_split_error(scratch_file("fields.tsv", "id\tsentence\tlabel\nonly\t0\n"), 2, ":2:", "too few fields");
+}
+
+// ----------------------------------------------------------------------------
+// tasks and verbalizers
+
+static void test_tasks(GPT2Tokenizer *tok) {
+    GPT2Err err;
+    const char *names[] = {"sst-2", "mr", "cr", "subj", "trec", "sst-5", "agnews", "yahoo"};
+    const int classes[] = {2, 2, 2, 2, 6, 5, 4, 10};
+    for (int t = 0; t < 8; t++) {
+        const TaskSpec *spec = task_spec(names[t]);
+        CHECK(spec && spec->n_classes == classes[t], "task %s", names[t]);
+        if (!spec) continue;
+        int ids[TUNE_MAX_CLASSES];
+        int rc = verbalizer_ids(tok, spec->verbalizers, spec->n_classes, ids, &err);
+        CHECK(rc == 0, "task %s: %s", names[t], err.msg);
+        for (int k = 0; rc == 0 && k < spec->n_classes; k++) {
+            // the id is the vocab.json token: a leading space is the byte-level "Ġ"
+            const char *v = spec->verbalizers[k];
+            char vocab_string[80];
+            if (v[0] == ' ') snprintf(vocab_string, sizeof vocab_string, "\xC4\xA0%s", v + 1);
+            else snprintf(vocab_string, sizeof vocab_string, "%s", v);
+            CHECK(ids[k] == tokenizer_lookup(tok, vocab_string), "task %s verbalizer \"%s\": id %d, vocab %d",
+                  names[t], v, ids[k], tokenizer_lookup(tok, vocab_string));
+        }
+    }
+    CHECK(strcmp(task_spec("sst-2")->verbalizers[1], " great") == 0, "sst-2 verbalizer 1");
+    CHECK(strcmp(task_spec("agnews")->verbalizers[3], "Tech") == 0, "agnews verbalizer 3 has no space");
+    CHECK(strcmp(task_spec("yahoo")->verbalizers[9], "politics") == 0, "yahoo verbalizer 9");
+    CHECK(strcmp(task_spec("trec")->verbalizers[0], " Description") == 0, "trec verbalizer 0");
+    CHECK(task_spec("sst2") == NULL && task_spec("custom") == NULL && task_spec(NULL) == NULL, "unknown tasks");
+
+    int ids[4];
+    const char *multi[] = {" great", " terribleness"};
+    CHECK(verbalizer_ids(tok, multi, 2, ids, &err) != 0 && strstr(err.msg, "\" terribleness\"") &&
+          strstr(err.msg, "tokens"), "a multi-token verbalizer: %s", err.msg);
+    const char *empty[] = {"", " great"};
+    CHECK(verbalizer_ids(tok, empty, 2, ids, &err) != 0 && strstr(err.msg, "no token"), "an empty verbalizer: %s", err.msg);
+    const char *same[] = {" great", " great"};
+    CHECK(verbalizer_ids(tok, same, 2, ids, &err) != 0 && strstr(err.msg, "same"), "two equal verbalizers: %s", err.msg);
+}
+
+// ----------------------------------------------------------------------------
+// templates
+
+static int encode_text(GPT2Tokenizer *tok, const char *text, int *ids, int cap) {
+    int n = 0;
+    GPT2Err err;
+    if (tokenizer_encode(tok, text, strlen(text), ids, cap, &n, &err)) die("encode \"%s\": %s", text, err.msg);
+    return n;
+}
+
+static int same_ids(const int *a, const int *b, int n) { return n == 0 || memcmp(a, b, (size_t)n * sizeof(int)) == 0; }
+
+static void test_encode(GPT2Tokenizer *tok) {
+    GPT2Err err;
+    Split s;
+    const char *path = scratch_file("enc.tsv",
+        "sentence\tlabel\n"
+        "a gorgeous , witty , seductive movie .\t1\n"
+        "the plot is nothing but boilerplate clichés from start to finish .\t0\n"
+        "\t1\n");
+    if (split_load(&s, path, 2, &err)) die("enc.tsv: %s", err.msg);
+    CHECK(s.n == 3 && s.text[2][0] == '\0', "an empty sentence is an example");
+    int sent[3][64], n_sent[3], it_was[8], prefix[8];
+    for (int i = 0; i < 3; i++) n_sent[i] = encode_text(tok, s.text[i], sent[i], 64);
+    int n_it = encode_text(tok, " It was", it_was, 8);
+    int n_pre = encode_text(tok, "Review:", prefix, 8);
+
+    // PEZ: [P]{sentence} It was: nothing before the prompt
+    EncodedSplit e;
+    int rc = encode_split(&e, &s, "[P]{sentence} It was", tok, 128, &err);
+    CHECK(rc == 0, "PEZ template: %s", err.msg);
+    if (rc == 0) {
+        for (int i = 0; i < 3; i++) {
+            CHECK(e.pre_len[i] == 0 && e.post_len[i] == n_sent[i] + n_it, "PEZ example %d: pre %d post %d", i,
+                  e.pre_len[i], e.post_len[i]);
+            CHECK(same_ids(e.ids + e.post_off[i], sent[i], n_sent[i]) &&
+                  same_ids(e.ids + e.post_off[i] + n_sent[i], it_was, n_it), "PEZ example %d: post ids", i);
+            CHECK(e.label[i] == s.label[i], "PEZ example %d: label", i);
+        }
+        CHECK(e.max_pre == 0 && e.max_post == n_sent[1] + n_it, "PEZ max_pre %d max_post %d", e.max_pre, e.max_post);
+        encoded_split_free(&e);
+    }
+    // RLPrompt: {sentence}[P]: nothing after the prompt
+    rc = encode_split(&e, &s, "{sentence}[P]", tok, 128, &err);
+    CHECK(rc == 0, "RLPrompt template: %s", err.msg);
+    if (rc == 0) {
+        for (int i = 0; i < 3; i++)
+            CHECK(e.pre_len[i] == n_sent[i] && e.post_len[i] == 0 && same_ids(e.ids + e.pre_off[i], sent[i], n_sent[i]),
+                  "RLPrompt example %d: pre %d post %d", i, e.pre_len[i], e.post_len[i]);
+        CHECK(e.max_pre == n_sent[1] && e.max_post == 0, "RLPrompt max_pre %d", e.max_pre);
+        encoded_split_free(&e);
+    }
+    // literals on both sides of the prompt, and truncation: 5 tokens leave 5 - 1 - 2 for the sentence
+    rc = encode_split(&e, &s, "Review:{sentence}[P] It was", tok, 5, &err);
+    CHECK(rc == 0 && n_pre == 2, "both sides: %s (Review: is %d tokens)", err.msg, n_pre);
+    if (rc == 0) {
+        int keep = 5 - n_pre - n_it;
+        CHECK(e.pre_len[0] == n_pre + keep && e.post_len[0] == n_it, "truncated example: pre %d post %d",
+              e.pre_len[0], e.post_len[0]);
+        CHECK(same_ids(e.ids + e.pre_off[0], prefix, n_pre) && same_ids(e.ids + e.pre_off[0] + n_pre, sent[0], keep) &&
+              same_ids(e.ids + e.post_off[0], it_was, n_it), "truncated example: ids are the first tokens");
+        for (int i = 0; i < 3; i++)
+            CHECK(e.pre_len[i] + e.post_len[i] <= 5, "example %d: %d tokens > max_tokens", i, e.pre_len[i] + e.post_len[i]);
+        CHECK(e.pre_len[2] == n_pre, "empty sentence: pre %d", e.pre_len[2]);
+        encoded_split_free(&e);
+    }
+    // the prompt is not re-tokenized with its neighbours: "[P]" splits the literals
+    rc = encode_split(&e, &s, "{sentence} It[P]was", tok, 128, &err);
+    CHECK(rc == 0 && e.post_len[0] == encode_text(tok, "was", it_was, 8), "post literal alone: %s", err.msg);
+    if (rc == 0) encoded_split_free(&e);
+
+    CHECK(encode_split(&e, &s, "{sentence} It was", tok, 128, &err) != 0 && strstr(err.msg, "[P]"), "no [P]: %s", err.msg);
+    CHECK(encode_split(&e, &s, "[P]{sentence}[P]", tok, 128, &err) != 0 && strstr(err.msg, "exactly once"),
+          "two [P]: %s", err.msg);
+    CHECK(encode_split(&e, &s, "[P] It was", tok, 128, &err) != 0 && strstr(err.msg, "{sentence}"), "no {sentence}: %s",
+          err.msg);
+    CHECK(encode_split(&e, &s, "[P]{sentence} It was", tok, 2, &err) != 0 && strstr(err.msg, "no room"),
+          "template over max_tokens: %s", err.msg);
+    CHECK(e.storage == NULL, "a failed encode left storage behind");
+    split_free(&s);
+}
+
+// ----------------------------------------------------------------------------
+// the evaluator
+
+/* Probabilities of example i under prompt p computed directly: the whole
+ * sequence in one row, the full (V) logits at its last position. */
+static void direct_probs(const GPT2Model *m, const EncodedSplit *e, int i, const int *prompt, int L,
+                         const int *label_ids, int K, float *p) {
+    int n = e->pre_len[i] + L + e->post_len[i];
+    int *ids = xmalloc((size_t)n * sizeof(int));
+    memcpy(ids, e->ids + e->pre_off[i], (size_t)e->pre_len[i] * sizeof(int));
+    memcpy(ids + e->pre_len[i], prompt, (size_t)L * sizeof(int));
+    memcpy(ids + e->pre_len[i] + L, e->ids + e->post_off[i], (size_t)e->post_len[i] * sizeof(int));
+    GPT2Acts a;
+    GPT2Err err;
+    int last = n - 1;
+    GPT2Batch b = {.B = 1, .T = n, .ids = ids, .out_pos = &last, .n_out = 1};
+    if (gpt2_acts_alloc(&a, &m->config, 1, n, n, 1, 0, &err) || gpt2_forward(m, &a, &b, &err)) die("direct: %s", err.msg);
+    double maxv = -1e30, sum = 0;
+    for (int k = 0; k < K; k++) maxv = fmax(maxv, a.logits[label_ids[k]]);
+    for (int k = 0; k < K; k++) sum += exp(a.logits[label_ids[k]] - maxv);
+    for (int k = 0; k < K; k++) p[k] = (float)(exp(a.logits[label_ids[k]] - maxv) / sum);
+    gpt2_acts_free(&a);
+    free(ids);
+}
+
+static float max_abs_diff(const float *a, const float *b, size_t n) {
+    float d = 0;
+    for (size_t i = 0; i < n; i++) d = fmaxf(d, fabsf(a[i] - b[i]));
+    return d;
+}
+
+/* The scores implied by the probabilities: accuracy, gap reward, CE. */
+static void scores_from_probs(const float *probs, const EncodedSplit *e, int K, EvalResult *r) {
+    *r = (EvalResult){0, 0, 0};
+    for (int i = 0; i < e->n; i++) {
+        const float *p = probs + (size_t)i * K;
+        int best = 0;
+        for (int k = 1; k < K; k++) best = p[k] > p[best] ? k : best;
+        r->accuracy += best == e->label[i];
+        r->reward += gap_reward(p, K, e->label[i]);
+        r->loss += -log(p[e->label[i]]);
+    }
+    r->accuracy /= e->n;
+    r->reward /= e->n;
+    r->loss /= e->n;
+}
+
+static void test_evaluator(const GPT2Model *m, GPT2Tokenizer *tok, const char *shared) {
+    GPT2Err err;
+    Split s;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/data/fewshot/sst-2/16-42/train.tsv", shared);
+    if (split_load(&s, path, 2, &err)) die("%s", err.msg);
+    int label_ids[2];
+    const char *verb[2] = {" terrible", " great"};
+    if (verbalizer_ids(tok, verb, 2, label_ids, &err)) die("%s", err.msg);
+    const int K = 2, P = 3, L = 4, C = m->config.n_embd;
+    int prompts[3 * 4] = {464, 3807, 318, 1049, 50256, 11, 13, 5, 40, 1842, 340, 0};
+
+    for (int t = 0; t < 2; t++) {
+        const char *tmpl = t ? "[P]{sentence} It was" : "{sentence}[P]";
+        EncodedSplit e;
+        if (encode_split(&e, &s, tmpl, tok, 48, &err)) die("%s", err.msg);
+        int n = e.n, max_T = L + 48;
+        Evaluator *plain, *cached;
+        // 7 rows: batches cut across prompts and examples, ragged widths
+        if (evaluator_new(&plain, m, label_ids, K, 7, max_T, &err) ||
+            evaluator_new(&cached, m, label_ids, K, 7, max_T, &err) || evaluator_cache(cached, &e, &err) ||
+            evaluator_cache(cached, &e, &err))
+            die("evaluator (%s): %s", tmpl, err.msg);
+        float *probs = xmalloc((size_t)P * n * K * sizeof(float)), *probs_c = xmalloc((size_t)P * n * K * sizeof(float));
+        EvalResult res[3], res_c[3], implied;
+        CHECK(eval_prompts(plain, &e, prompts, P, L, res, probs, &err) == 0, "%s uncached: %s", tmpl, err.msg);
+        CHECK(eval_prompts(cached, &e, prompts, P, L, res_c, probs_c, &err) == 0, "%s cached: %s", tmpl, err.msg);
+        float d = max_abs_diff(probs, probs_c, (size_t)P * n * K);
+        CHECK(d < 1e-5f, "%s: cached probs differ by %g", tmpl, d);
+        for (int p = 0; p < P; p++) {
+            CHECK(res[p].accuracy == res_c[p].accuracy, "%s prompt %d: accuracy %g cached %g", tmpl, p,
+                  res[p].accuracy, res_c[p].accuracy);
+            CHECK(fabs(res[p].loss - res_c[p].loss) < 1e-5 && fabs(res[p].reward - res_c[p].reward) < 1e-3,
+                  "%s prompt %d: loss/reward differ when cached", tmpl, p);
+            scores_from_probs(probs + (size_t)p * n * K, &e, K, &implied);
+            CHECK(implied.accuracy == res[p].accuracy && fabs(implied.reward - res[p].reward) < 1e-9 &&
+                  fabs(implied.loss - res[p].loss) < 1e-5, "%s prompt %d: scores (%g %g %g) vs probs (%g %g %g)", tmpl,
+                  p, res[p].accuracy, res[p].reward, res[p].loss, implied.accuracy, implied.reward, implied.loss);
+            CHECK(res[p].accuracy >= 0 && res[p].accuracy <= 1 && res[p].reward >= -180 && res[p].reward <= 200,
+                  "%s prompt %d: scores out of range", tmpl, p);
+        }
+        // against the full forward, for a few (prompt, example) pairs
+        for (int p = 0; p < P; p++)
+            for (int i = 0; i < n; i += 11) {
+                float direct[2];
+                direct_probs(m, &e, i, prompts + p * L, L, label_ids, K, direct);
+                float dd = max_abs_diff(direct, probs + ((size_t)p * n + i) * K, K);
+                CHECK(dd < 1e-5f, "%s prompt %d example %d: %g from the direct forward", tmpl, p, i, dd);
+            }
+        // one prompt alone gives the same as inside a batch of three
+        EvalResult one;
+        float *probs1 = xmalloc((size_t)n * K * sizeof(float));
+        CHECK(eval_prompts(cached, &e, prompts + L, 1, L, &one, probs1, &err) == 0, "%s", err.msg);
+        CHECK(max_abs_diff(probs1, probs + (size_t)n * K, (size_t)n * K) < 1e-5f && one.accuracy == res[1].accuracy,
+              "%s: prompt 1 alone differs from prompt 1 in a batch", tmpl);
+        // a soft prompt of wte rows is the ids prompt
+        float *soft = xmalloc((size_t)L * C * sizeof(float));
+        for (int j = 0; j < L; j++) memcpy(soft + (size_t)j * C, m->w.wte + (size_t)prompts[j] * C, C * sizeof(float));
+        EvalResult sr;
+        for (int c = 0; c < 2; c++) {
+            CHECK(eval_soft_prompt(c ? cached : plain, &e, soft, L, &sr, probs1, &err) == 0, "%s soft: %s", tmpl, err.msg);
+            float ds = max_abs_diff(probs1, probs, (size_t)n * K);
+            CHECK(ds < 1e-5f && sr.accuracy == res[0].accuracy, "%s soft prompt (%s): probs differ by %g, acc %g vs %g",
+                  tmpl, c ? "cached" : "uncached", ds, sr.accuracy, res[0].accuracy);
+        }
+        // errors: a bad id, a row that does not fit
+        int bad[4] = {1, 2, 50257, 3};
+        CHECK(eval_prompts(plain, &e, bad, 1, L, res, NULL, &err) != 0 && strstr(err.msg, "50257"), "bad id: %s", err.msg);
+        Evaluator *narrow;
+        if (evaluator_new(&narrow, m, label_ids, K, 4, 8, &err)) die("%s", err.msg);
+        CHECK(eval_prompts(narrow, &e, prompts, 1, L, res, NULL, &err) != 0 && strstr(err.msg, "positions"),
+              "rows too short: %s", err.msg);
+        CHECK(t == 1 || (evaluator_cache(narrow, &e, &err) != 0 && strstr(err.msg, "pre tokens")),
+              "cache wider than the rows: %s", err.msg);
+        evaluator_free(narrow);
+        free(soft);
+        free(probs1);
+        free(probs);
+        free(probs_c);
+        evaluator_free(plain);
+        evaluator_free(cached);
+        encoded_split_free(&e);
+    }
+    // an empty sentence under {sentence}[P]: its cache row stays empty, the prompt starts at position 0
+    Split small;
+    const char *path2 = scratch_file("eval-empty.tsv", "sentence\tlabel\nfine film .\t1\n\t0\na dull , dull mess\t0\n");
+    EncodedSplit e2;
+    if (split_load(&small, path2, 2, &err) || encode_split(&e2, &small, "{sentence}[P]", tok, 48, &err)) die("%s", err.msg);
+    CHECK(e2.pre_len[1] == 0 && e2.post_len[1] == 0, "empty example: pre %d post %d", e2.pre_len[1], e2.post_len[1]);
+    Evaluator *plain2, *cached2;
+    if (evaluator_new(&plain2, m, label_ids, K, 5, L + 48, &err) || evaluator_new(&cached2, m, label_ids, K, 5, L + 48, &err) ||
+        evaluator_cache(cached2, &e2, &err))
+        die("%s", err.msg);
+    float pa[3 * 3 * 2], pb[3 * 3 * 2];
+    EvalResult ra[3], rb[3];
+    CHECK(eval_prompts(plain2, &e2, prompts, P, L, ra, pa, &err) == 0 && eval_prompts(cached2, &e2, prompts, P, L, rb, pb, &err) == 0,
+          "empty example: %s", err.msg);
+    CHECK(max_abs_diff(pa, pb, sizeof pa / sizeof pa[0]) < 1e-5f && ra[2].accuracy == rb[2].accuracy,
+          "empty example: cached and uncached differ by %g", max_abs_diff(pa, pb, sizeof pa / sizeof pa[0]));
+    for (int p = 0; p < P; p++) {
+        float direct[2];
+        direct_probs(m, &e2, 1, prompts + p * L, L, label_ids, K, direct);
+        CHECK(max_abs_diff(direct, pb + ((size_t)p * 3 + 1) * K, K) < 1e-5f, "empty example, prompt %d: not the direct forward", p);
+    }
+    evaluator_free(plain2);
+    evaluator_free(cached2);
+    encoded_split_free(&e2);
+    split_free(&small);
+
+    Evaluator *ev;
+    int too_many[TUNE_MAX_CLASSES + 1] = {0};
+    CHECK(evaluator_new(&ev, m, too_many, TUNE_MAX_CLASSES + 1, 4, 8, &err) != 0, "17 classes accepted");
+    int out_of_vocab[2] = {0, 50257};
+    CHECK(evaluator_new(&ev, m, out_of_vocab, 2, 4, 8, &err) != 0 && strstr(err.msg, "50257"), "label id: %s", err.msg);
+    CHECK(evaluator_new(&ev, m, label_ids, 2, 4, m->config.n_positions + 1, &err) != 0, "rows past the context");
+    split_free(&s);
+}
+
+// ----------------------------------------------------------------------------
+// formulas
+
+static void test_formulas(void) {
+    float p3[3] = {0.7f, 0.2f, 0.1f};
+    CHECK(fabs(gap_reward(p3, 3, 0) - 200 * 0.5) < 1e-5, "gap reward correct: %g", gap_reward(p3, 3, 0));
+    CHECK(fabs(gap_reward(p3, 3, 1) - 180 * -0.5) < 1e-5, "gap reward wrong: %g", gap_reward(p3, 3, 1));
+    CHECK(fabs(gap_reward(p3, 3, 2) - 180 * -0.6) < 1e-5, "gap reward wrong: %g", gap_reward(p3, 3, 2));
+    float tie[2] = {0.5f, 0.5f};
+    CHECK(gap_reward(tie, 2, 1) == 0.0, "gap reward tie: %g", gap_reward(tie, 2, 1));
+    float two[2] = {0.25f, 0.75f};
+    CHECK(fabs(gap_reward(two, 2, 1) - 100) < 1e-5 && fabs(gap_reward(two, 2, 0) + 90) < 1e-5, "gap reward K=2");
+
+    float p[4] = {0.5f, 0.5f, 1.0f, 0.0f}, q[4] = {0.25f, 0.75f, 0.5f, 0.5f};
+    double want0 = 0.5 * log(2.0) + 0.5 * log(0.5 / 0.75), want1 = log(2.0);
+    CHECK(fabs(mean_kl(p, q, 2, 2) - (want0 + want1) / 2) < 1e-6, "mean_kl %g, want %g", mean_kl(p, q, 2, 2),
+          (want0 + want1) / 2);
+    CHECK(fabs(mean_kl(p, p, 2, 2)) < 1e-12, "KL(p || p) = %g", mean_kl(p, p, 2, 2));
+    float zero_q[2] = {1.0f, 0.0f}, p_other[2] = {0.0f, 1.0f};
+    double guarded = mean_kl(p_other, zero_q, 1, 2);
+    CHECK(isfinite(guarded) && guarded > 20, "KL against a zero probability: %g", guarded);
+    CHECK(mean_kl(p, q, 0, 2) == 0.0, "KL of no rows");
+}
+
+// ----------------------------------------------------------------------------
+// the scorer
+
+static void test_scorer(const GPT2Model *m) {
+    GPT2Err err;
+    const int V = m->config.vocab_size;
+    int prompts[3 * 5] = {464, 3807, 318, 1049, 13, 50256, 11, 13, 5, 40, 1842, 340, 0, 262, 1110};
+    for (int L = 1; L <= 5; L += 4) {
+        Scorer *sc;
+        if (scorer_new(&sc, m, 2, &err)) die("scorer: %s", err.msg); // 2: three prompts take two batches
+        double got[3];
+        int packed[15];
+        for (int p = 0; p < 3; p++) memcpy(packed + p * L, prompts + p * 5, (size_t)L * sizeof(int));
+        CHECK(scorer_log_ppl(sc, packed, 3, L, got, &err) == 0, "scorer L=%d: %s", L, err.msg);
+        for (int p = 0; p < 3; p++) {
+            // directly: <|endoftext|> z_1..z_{L-1}, full logits at every position, mean CE against z_1..z_L
+            int ids[5], pos[5];
+            ids[0] = GPT2_EOT;
+            for (int t = 1; t < L; t++) ids[t] = packed[p * L + t - 1];
+            for (int t = 0; t < L; t++) pos[t] = t;
+            GPT2Acts a;
+            GPT2Batch b = {.B = 1, .T = L, .ids = ids, .out_pos = pos, .n_out = L};
+            if (gpt2_acts_alloc(&a, &m->config, 1, L, L, L, 0, &err) || gpt2_forward(m, &a, &b, &err)) die("%s", err.msg);
+            double want = gpt2_crossentropy(a.logits, packed + p * L, L, V, NULL, 0);
+            gpt2_acts_free(&a);
+            CHECK(fabs(got[p] - want) < 1e-4 * (1 + fabs(want)), "L=%d prompt %d: log-PPL %.7f, direct %.7f", L, p,
+                  got[p], want);
+            CHECK(got[p] > 0, "log-PPL %g not positive", got[p]);
+        }
+        int bad[2] = {3, -1};
+        CHECK(scorer_log_ppl(sc, bad, 1, 2, got, &err) != 0 && strstr(err.msg, "-1"), "bad id: %s", err.msg);
+        CHECK(scorer_log_ppl(sc, packed, 1, TUNE_MAX_PROMPT + 1, got, &err) != 0, "prompt too long accepted");
+        scorer_free(sc);
+    }
+}
+
+// ----------------------------------------------------------------------------
+// the dictionary
+
+static int id_of(GPT2Tokenizer *tok, const char *text) {
+    int ids[4];
+    int n = encode_text(tok, text, ids, 4);
+    if (n != 1) die("\"%s\" is %d tokens, expected one", text, n);
+    return ids[0];
+}
+
+static void test_dictionary(GPT2Tokenizer *tok) {
+    GPT2Err err;
+    Dictionary *d;
+    const char *path = scratch_file("words", "Great\nthe\ncat's\nmovie\r\n\n");
+    int rc = dictionary_load(&d, path, &err);
+    CHECK(rc == 0, "dictionary: %s", err.msg);
+    if (rc == 0) {
+        int ids[8] = {id_of(tok, " great"), id_of(tok, "the"), id_of(tok, " The"), id_of(tok, "'s"),
+                      id_of(tok, " cat"), id_of(tok, " "), id_of(tok, " movie"), id_of(tok, ",")};
+        const int counts[8] = {1, 1, 1, 0, 0, 0, 1, 0};
+        for (int j = 0; j < 8; j++)
+            CHECK(dictionary_share(d, tok, ids + j, 1) == counts[j], "token %d (id %d): share %g, want %d", j, ids[j],
+                  dictionary_share(d, tok, ids + j, 1), counts[j]);
+        CHECK(fabs(dictionary_share(d, tok, ids, 8) - 4.0 / 8) < 1e-12, "share of 8 tokens %g",
+              dictionary_share(d, tok, ids, 8));
+        CHECK(dictionary_share(d, tok, ids, 0) == 0.0, "share of no tokens");
+        dictionary_free(d);
+    }
+    // the real list, where installed (install-deps.sh installs wamerican)
+    if (access("/usr/share/dict/words", R_OK) == 0) {
+        rc = dictionary_load(&d, "/usr/share/dict/words", &err);
+        CHECK(rc == 0, "wamerican: %s", err.msg);
+        if (rc == 0) {
+            int words[4] = {id_of(tok, " house"), id_of(tok, " Paris"), id_of(tok, " running"), id_of(tok, " It")};
+            int not_words[4] = {id_of(tok, "'s"), id_of(tok, "."), id_of(tok, " "), id_of(tok, " 2015")};
+            CHECK(dictionary_share(d, tok, words, 4) == 1.0, "wamerican words: share %g", dictionary_share(d, tok, words, 4));
+            CHECK(dictionary_share(d, tok, not_words, 4) == 0.0, "wamerican non-words: share %g",
+                  dictionary_share(d, tok, not_words, 4));
+            dictionary_free(d);
+        }
+    }
+    char missing[4200];
+    snprintf(missing, sizeof missing, "%s/no-words", root);
+    CHECK(dictionary_load(&d, missing, &err) != 0 && strstr(err.msg, "no-words"), "missing dictionary: %s", err.msg);
+    CHECK(dictionary_load(&d, scratch_file("blank", "\n\n"), &err) != 0 && strstr(err.msg, "no words"),
+          "empty dictionary: %s", err.msg);
+}
+
+// ----------------------------------------------------------------------------
+// result_finish
+
+static void test_result_finish(GPT2Model *m, GPT2Tokenizer *tok, const char *shared) {
+    GPT2Err err;
+    TunePoint pt;
+    memset(&pt, 0, sizeof pt);
+    pt.max_test = 10;
+    TuneContext ctx = {.point = &pt, .model = m, .tok = tok, .scorer_model = m, .policy_model = m, .n_classes = 2};
+    const char *verb[2] = {" terrible", " great"};
+    if (verbalizer_ids(tok, verb, 2, ctx.label_ids, &err)) die("%s", err.msg);
+    const char *names[3] = {"16-42/train", "16-42/dev", "test"};
+    EncodedSplit *enc[3] = {&ctx.train, &ctx.dev, &ctx.test};
+    for (int i = 0; i < 3; i++) {
+        char path[4200];
+        Split s;
+        snprintf(path, sizeof path, "%s/data/fewshot/sst-2/%s.tsv", shared, names[i]);
+        if (split_load(&s, path, 2, &err) || encode_split(enc[i], &s, "[P]{sentence} It was", tok, 40, &err))
+            die("%s", err.msg);
+        split_free(&s);
+    }
+    if (evaluator_new(&ctx.eval, m, ctx.label_ids, 2, 16, 45, &err) || scorer_new(&ctx.scorer, m, 4, &err) ||
+        dictionary_load(&ctx.dict, scratch_file("w2", "the\nmovie\n"), &err))
+        die("%s", err.msg);
+    TuneResult r;
+    memset(&r, 0, sizeof r);
+    int prompt[5] = {464, 3807, 318, 1049, 13}; // "The movie is great."
+    memcpy(r.prompt_ids, prompt, sizeof prompt);
+    r.prompt_length = 5;
+    CHECK(result_finish(&ctx, &r, NULL, &err) == 0, "result_finish: %s", err.msg);
+    CHECK(strcmp(r.prompt_text, "The movie is great.") == 0, "prompt text [%s]", r.prompt_text);
+    CHECK(fabs(r.dict_share - 2.0 / 5) < 1e-12, "dict share %g", r.dict_share);
+    CHECK(fabs(r.ppl - exp(r.log_ppl)) < 1e-9 * r.ppl && r.log_ppl > 0, "ppl %g log_ppl %g", r.ppl, r.log_ppl);
+    CHECK(r.acc_continuous == r.test_acc && r.acc_projected == r.test_acc && r.kl_continuous_projected == 0,
+          "discrete prompt: faithfulness gap not 0");
+    // test capped at max_test: the accuracy of the first 10 examples
+    EncodedSplit first10 = ctx.test;
+    first10.n = 10;
+    EvalResult t10, dev;
+    if (eval_prompts(ctx.eval, &first10, prompt, 1, 5, &t10, NULL, &err) ||
+        eval_prompts(ctx.eval, &ctx.dev, prompt, 1, 5, &dev, NULL, &err))
+        die("%s", err.msg);
+    CHECK(r.test_acc == t10.accuracy, "test accuracy %g, first 10: %g", r.test_acc, t10.accuracy);
+    CHECK(r.dev_acc == dev.accuracy && r.dev_reward == dev.reward, "dev accuracy/reward");
+    double log_ppl;
+    if (scorer_log_ppl(ctx.scorer, prompt, 1, 5, &log_ppl, &err)) die("%s", err.msg);
+    CHECK(r.log_ppl == log_ppl, "log_ppl %g vs scorer %g", r.log_ppl, log_ppl);
+
+    // a continuous prompt: wte rows give no gap; moved rows give a positive KL
+    int C = m->config.n_embd;
+    float *soft = xmalloc((size_t)5 * C * sizeof(float));
+    for (int j = 0; j < 5; j++) memcpy(soft + (size_t)j * C, m->w.wte + (size_t)prompt[j] * C, C * sizeof(float));
+    CHECK(result_finish(&ctx, &r, soft, &err) == 0, "result_finish (continuous): %s", err.msg);
+    CHECK(r.acc_continuous == r.acc_projected && r.kl_continuous_projected < 1e-9, "wte rows: acc %g/%g kl %g",
+          r.acc_continuous, r.acc_projected, r.kl_continuous_projected);
+    for (int i = 0; i < 5 * C; i++) soft[i] += 0.5f * rand_normal();
+    CHECK(result_finish(&ctx, &r, soft, &err) == 0, "result_finish (moved): %s", err.msg);
+    CHECK(r.kl_continuous_projected > 1e-6 && r.acc_projected == t10.accuracy, "moved rows: kl %g",
+          r.kl_continuous_projected);
+    r.prompt_length = 0;
+    CHECK(result_finish(&ctx, &r, NULL, &err) != 0, "an empty prompt accepted");
+    free(soft);
+    evaluator_free(ctx.eval);
+    scorer_free(ctx.scorer);
+    dictionary_free(ctx.dict);
+    for (int i = 0; i < 3; i++) encoded_split_free(enc[i]);
+}
+
+// ----------------------------------------------------------------------------
+
+int main(void) {
+    const char *tok_dir = getenv("TOKENIZER_DIR");
+    if (!tok_dir || !*tok_dir) tok_dir = "models/gpt2-tokenizer";
+    const char *shared = getenv("SHARED");
+    if (!shared || !*shared) shared = "../shared";
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/data/fewshot/sst-2/test.tsv", shared);
+    if (access(probe, R_OK) != 0) {
+        printf("skip: no data in %s (set SHARED)\n", shared);
+        return 77;
+    }
+    GPT2Tokenizer *tok;
+    GPT2Err err;
+    if (tokenizer_load(&tok, tok_dir, &err)) {
+        printf("skip: no tokenizer in %s (run 'make tokenizer'): %s\n", tok_dir, err.msg);
+        return 77;
+    }
+    make_root();
+    char model_dir[4200];
+    snprintf(model_dir, sizeof model_dir, "%s/model", root);
+    GPT2Model m;
+    tiny_model(&m, model_dir, 128);
+
+    test_real_splits(shared);
+    test_crafted_splits();
+    test_tasks(tok);
+    test_encode(tok);
+    test_evaluator(&m, tok, shared);
+    test_formulas();
+    test_scorer(&m);
+    test_dictionary(tok);
+    test_result_finish(&m, tok, shared);
+
+    gpt2_free(&m);
+    tokenizer_free(tok);
+    remove_root();
+    printf("test_tuners_task: %d checks, %d failures\n", checks, failures);
+    return failures != 0;
+}

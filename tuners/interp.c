@@ -1,0 +1,335 @@
+/*
+ * tuners/interp.c: interpretability metrics (the interpretability section of
+ * tuners/tuners.h) and result_finish, which turns a tuner's best prompt into
+ * every number of the record.
+ *
+ *   scrutability  log-PPL of the prompt under a scorer LM, first token scored
+ *                 after <|endoftext|>
+ *   words         the share of prompt tokens that are dictionary words
+ *   faithfulness  accuracy of the continuous and the projected prompt, and the
+ *                 mean KL between their label distributions
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tuners/tuners.h"
+
+// ----------------------------------------------------------------------------
+// scorer: log-perplexity of prompts
+
+/* Logit rows per LM-head call: the (rows, V) block is the scorer's largest
+ * buffer (64 x 50257 floats = 12.9 MB), so positions go through it in chunks. */
+#define SCORER_CHUNK 64
+
+struct Scorer {
+    const GPT2Model *m;
+    int max_prompts, max_L;
+    GPT2Acts acts;   // max_prompts rows of max_L positions; gathered/logits: SCORER_CHUNK rows
+    double *nll;     // (max_prompts) running sums; the one allocation
+    int *ids;        // (max_prompts, max_L) <|endoftext|> z_1 .. z_{L-1}
+};
+
+int scorer_new(Scorer **out, const GPT2Model *m, int max_prompts, GPT2Err *err) {
+    *out = NULL;
+    const GPT2Config *c = &m->config;
+    if (max_prompts < 1) return gpt2_fail(err, "scorer: max_prompts %d < 1", max_prompts);
+    if (c->vocab_size <= GPT2_EOT)
+        return gpt2_fail(err, "scorer: vocabulary of %d has no <|endoftext|> (id %d)", c->vocab_size, GPT2_EOT);
+    Scorer *sc = calloc(1, sizeof *sc);
+    if (!sc) return gpt2_fail(err, "scorer: out of memory");
+    sc->m = m;
+    sc->max_prompts = max_prompts;
+    sc->max_L = c->n_positions < TUNE_MAX_PROMPT ? c->n_positions : TUNE_MAX_PROMPT;
+    size_t rows = (size_t)max_prompts * sc->max_L;
+    // one allocation: the sums (doubles first, for alignment), then the ids
+    sc->nll = malloc((size_t)max_prompts * sizeof(double) + rows * sizeof(int));
+    if (!sc->nll) {
+        free(sc);
+        return gpt2_fail(err, "scorer: out of memory");
+    }
+    sc->ids = (int *)(sc->nll + max_prompts);
+    if (gpt2_acts_alloc(&sc->acts, c, max_prompts, sc->max_L, sc->max_L, SCORER_CHUNK, 0, err)) {
+        free(sc->nll);
+        free(sc);
+        return -1;
+    }
+    *out = sc;
+    return 0;
+}
+
+void scorer_free(Scorer *sc) {
+    if (!sc) return;
+    gpt2_acts_free(&sc->acts);
+    free(sc->nll);
+    free(sc);
+}
+
+/* -log softmax(logits)[target] for one row of V logits. */
+static double row_nll(const float *logits, int V, int target) {
+    float maxv = logits[0];
+    for (int v = 1; v < V; v++) maxv = logits[v] > maxv ? logits[v] : maxv;
+    double sum = 0.0;
+    for (int v = 0; v < V; v++) sum += expf(logits[v] - maxv);
+    return log(sum) + (double)maxv - (double)logits[target];
+}
+
+/* Scores B <= max_prompts prompts: one forward over <|endoftext|> z_1..z_{L-1},
+ * then the LM head on the final hidden states in chunks of SCORER_CHUNK
+ * positions, each position t predicting z_{t+1}. */
+static int score_batch(Scorer *sc, const int *prompt_ids, int B, int L, double *log_ppl, GPT2Err *err) {
+    const GPT2Model *m = sc->m;
+    int C = m->config.n_embd, V = m->config.vocab_size;
+    for (int b = 0; b < B; b++) {
+        int *row = sc->ids + (size_t)b * L;
+        row[0] = GPT2_EOT;
+        memcpy(row + 1, prompt_ids + (size_t)b * L, (size_t)(L - 1) * sizeof(int));
+        sc->nll[b] = 0.0;
+    }
+    GPT2Batch batch = {.B = B, .T = L, .ids = sc->ids};
+    if (gpt2_forward(m, &sc->acts, &batch, err)) return -1;
+    int n = B * L;
+    for (int r0 = 0; r0 < n; r0 += SCORER_CHUNK) {
+        int rows = n - r0 < SCORER_CHUNK ? n - r0 : SCORER_CHUNK;
+        memcpy(sc->acts.gathered, sc->acts.lnf + (size_t)r0 * C, (size_t)rows * C * sizeof(float));
+        gpt2_lm_head(m, sc->acts.gathered, sc->acts.logits, rows);
+        for (int r = 0; r < rows; r++) {
+            int b = (r0 + r) / L, t = (r0 + r) % L;
+            sc->nll[b] += row_nll(sc->acts.logits + (size_t)r * V, V, prompt_ids[(size_t)b * L + t]);
+        }
+    }
+    for (int b = 0; b < B; b++) log_ppl[b] = sc->nll[b] / L;
+    return 0;
+}
+
+int scorer_log_ppl(Scorer *sc, const int *prompt_ids, int P, int L, double *log_ppl, GPT2Err *err) {
+    if (L < 1 || L > sc->max_L)
+        return gpt2_fail(err, "scorer: prompt length %d, expected 1..%d", L, sc->max_L);
+    int V = sc->m->config.vocab_size;
+    for (int j = 0; j < P * L; j++)
+        if (prompt_ids[j] < 0 || prompt_ids[j] >= V)
+            return gpt2_fail(err, "scorer: prompt %d token %d is id %d, outside the vocabulary of %d",
+                             j / L, j % L, prompt_ids[j], V);
+    for (int p0 = 0; p0 < P; p0 += sc->max_prompts) {
+        int B = P - p0 < sc->max_prompts ? P - p0 : sc->max_prompts;
+        if (score_batch(sc, prompt_ids + (size_t)p0 * L, B, L, log_ppl + p0, err)) return -1;
+    }
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// dictionary: a hash set of lowercase words
+
+/* The words of the file, lowercased and NUL-terminated in place, and an
+ * open-addressing table of their offsets + 1 (0 = empty slot).
+ *
+ * Apostrophes: wamerican lists possessives and contractions ("cat's",
+ * "don't"). GPT-2's pre-tokenizer always cuts a word before an apostrophe
+ * ("cat" + "'s", "don" + "'t"), so no token can match such an entry: they
+ * are left out, and clitic tokens ("'s", "'t", "'re") never count as words. */
+struct Dictionary {
+    char *words;        // the file's bytes, one lowercase word per NUL-terminated run
+    uint32_t *slots;    // (cap) offset + 1 into words, or 0
+    size_t cap;         // a power of two, at least twice the word count
+    size_t n_words;
+};
+
+static uint64_t hash_bytes(const char *s, size_t n) { // FNV-1a
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* Lowercases ASCII and the Latin-1 capitals (U+00C0..U+00DE but U+00D7, as
+ * UTF-8 C3 80..C3 9E) in place: the list's "Asunción" and a token's "ASUNCIÓN"
+ * compare equal. */
+static void lowercase_utf8(char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 'A' && c <= 'Z') s[i] = (char)(c + 32);
+        else if (c == 0xC3 && i + 1 < n) {
+            unsigned char d = (unsigned char)s[i + 1];
+            if (d >= 0x80 && d <= 0x9E && d != 0x97) s[i + 1] = (char)(d + 32);
+            i++;
+        }
+    }
+}
+
+static int dict_contains(const Dictionary *d, const char *w, size_t n) {
+    size_t mask = d->cap - 1;
+    for (size_t i = hash_bytes(w, n) & mask;; i = (i + 1) & mask) {
+        uint32_t off = d->slots[i];
+        if (off == 0) return 0;
+        const char *e = d->words + off - 1;
+        if (strncmp(e, w, n) == 0 && e[n] == '\0') return 1;
+    }
+}
+
+int dictionary_load(Dictionary **out, const char *path, GPT2Err *err) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return gpt2_fail(err, "dictionary: cannot open %s: %s (Debian: apt-get install wamerican)", path,
+                         strerror(errno));
+    long len = -1;
+    if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
+    if (len < 0 || len >= (long)UINT32_MAX - 1 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return gpt2_fail(err, "dictionary: cannot read %s (not a regular file, or over 4 GiB)", path);
+    }
+    size_t size = (size_t)len, lines = 1;
+    char *words = malloc(size + 1);
+    size_t got = words ? fread(words, 1, size, f) : 0;
+    int bad = ferror(f);
+    fclose(f);
+    if (!words || bad || got != size) {
+        free(words);
+        return gpt2_fail(err, "dictionary: cannot read %s", path);
+    }
+    words[size] = '\0';
+    for (size_t i = 0; i < size; i++) lines += words[i] == '\n';
+    size_t cap = 16;
+    while (cap < 2 * lines) cap *= 2;
+    Dictionary *d = calloc(1, sizeof *d);
+    uint32_t *slots = calloc(cap, sizeof(uint32_t));
+    if (!d || !slots) {
+        free(words); free(d); free(slots);
+        return gpt2_fail(err, "dictionary: out of memory");
+    }
+    d->words = words; d->slots = slots; d->cap = cap;
+    for (size_t start = 0; start < size;) {
+        char *nl = memchr(words + start, '\n', size - start);
+        size_t end = nl ? (size_t)(nl - words) : size, n = end - start;
+        char *w = words + start;
+        w[n] = '\0';
+        if (n > 0 && w[n - 1] == '\r') w[--n] = '\0';
+        start = end + 1;
+        if (n == 0 || memchr(w, '\'', n)) continue; // see the apostrophe note above
+        lowercase_utf8(w, n);
+        if (dict_contains(d, w, n)) continue;       // "Polish" and "polish" are one word here
+        size_t i = hash_bytes(w, n) & (cap - 1);
+        while (slots[i]) i = (i + 1) & (cap - 1);
+        slots[i] = (uint32_t)(w - words) + 1;
+        d->n_words++;
+    }
+    if (d->n_words == 0) {
+        dictionary_free(d);
+        return gpt2_fail(err, "dictionary: %s holds no words", path);
+    }
+    *out = d;
+    return 0;
+}
+
+void dictionary_free(Dictionary *d) {
+    if (!d) return;
+    free(d->words);
+    free(d->slots);
+    free(d);
+}
+
+static int is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+double dictionary_share(const Dictionary *d, const GPT2Tokenizer *tok, const int *ids, int L) {
+    if (L <= 0) return 0.0;
+    int words = 0;
+    char w[256];
+    for (int j = 0; j < L; j++) {
+        size_t n;
+        const char *bytes = tokenizer_token_bytes(tok, ids[j], &n);
+        if (!bytes) continue;
+        while (n > 0 && is_space((unsigned char)bytes[0])) { bytes++; n--; }
+        while (n > 0 && is_space((unsigned char)bytes[n - 1])) n--;
+        if (n == 0 || n >= sizeof w) continue;
+        memcpy(w, bytes, n);
+        w[n] = '\0';
+        lowercase_utf8(w, n);
+        words += dict_contains(d, w, n);
+    }
+    return (double)words / L;
+}
+
+// ----------------------------------------------------------------------------
+// faithfulness
+
+/* KL(p || q) summed over the K classes, averaged over n rows; q is floored at
+ * a tiny epsilon so that a class the projected prompt gives (rounded) zero
+ * probability costs a large but finite amount. Terms with p = 0 are 0. */
+double mean_kl(const float *p, const float *q, int n, int K) {
+    const double eps = 1e-12;
+    if (n <= 0) return 0.0;
+    double total = 0.0;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < K; k++) {
+            double pk = p[(size_t)i * K + k], qk = q[(size_t)i * K + k];
+            if (pk > 0) total += pk * (log(pk) - log(qk > eps ? qk : eps));
+        }
+    return total / n;
+}
+
+// ----------------------------------------------------------------------------
+// the result of a run
+
+/* Decodes the prompt into text, whole tokens only: a prompt longer than the
+ * buffer (64 very long tokens) is cut at a token boundary. */
+static void prompt_text(const GPT2Tokenizer *tok, const int *ids, int L, char *out, size_t cap) {
+    size_t used = 0;
+    out[0] = '\0';
+    for (int j = 0; j < L; j++) {
+        size_t n;
+        const char *bytes = tokenizer_token_bytes(tok, ids[j], &n);
+        if (!bytes || used + n + 1 > cap) break;
+        memcpy(out + used, bytes, n);
+        used += n;
+    }
+    out[used] = '\0';
+}
+
+int result_finish(TuneContext *ctx, TuneResult *r, const float *continuous, GPT2Err *err) {
+    const TunePoint *pt = ctx->point;
+    int L = r->prompt_length, K = ctx->n_classes;
+    if (L < 1 || L > TUNE_MAX_PROMPT)
+        return gpt2_fail(err, "result: prompt length %d, expected 1..%d", L, TUNE_MAX_PROMPT);
+    if (!ctx->dict) return gpt2_fail(err, "result: no dictionary in the context");
+    const int *ids = r->prompt_ids;
+    prompt_text(ctx->tok, ids, L, r->prompt_text, sizeof r->prompt_text);
+
+    EvalResult train, dev, test, soft;
+    if (eval_prompts(ctx->eval, &ctx->train, ids, 1, L, &train, NULL, err)) return -1;
+    if (eval_prompts(ctx->eval, &ctx->dev, ids, 1, L, &dev, NULL, err)) return -1;
+    // the first max_test examples: the split's arrays are per example, so a shorter n is that prefix
+    EncodedSplit test_split = ctx->test;
+    if (pt && pt->max_test > 0 && pt->max_test < test_split.n) test_split.n = pt->max_test;
+    int n = test_split.n;
+    float *probs = NULL;
+    if (continuous) {
+        probs = malloc((size_t)2 * n * K * sizeof(float)); // projected, then continuous
+        if (!probs) return gpt2_fail(err, "result: out of memory (%d test examples)", n);
+    }
+    if (eval_prompts(ctx->eval, &test_split, ids, 1, L, &test, probs, err) ||
+        (continuous && eval_soft_prompt(ctx->eval, &test_split, continuous, L, &soft,
+                                        probs + (size_t)n * K, err))) {
+        free(probs);
+        return -1;
+    }
+    r->train_acc = train.accuracy;
+    r->dev_acc = dev.accuracy;
+    r->dev_reward = dev.reward;
+    r->test_acc = test.accuracy;
+    r->acc_projected = test.accuracy;
+    if (continuous) {
+        r->acc_continuous = soft.accuracy;
+        r->kl_continuous_projected = mean_kl(probs + (size_t)n * K, probs, n, K);
+    } else {
+        r->acc_continuous = test.accuracy;
+        r->kl_continuous_projected = 0.0;
+    }
+    free(probs);
+
+    if (scorer_log_ppl(ctx->scorer, ids, 1, L, &r->log_ppl, err)) return -1;
+    r->ppl = exp(r->log_ppl);
+    r->dict_share = dictionary_share(ctx->dict, ctx->tok, ids, L);
+    return 0;
+}

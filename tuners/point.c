@@ -1,0 +1,672 @@
+/*
+ * tuners/point.c: the hyperparameter point (parse, validate, defaults,
+ * canonical JSON) and the result record (the point section of
+ * tuners/tuners.h).
+ *
+ * A point is one JSON object; every key but method, task, model and the data
+ * is optional (defaults in the table of point_parse's helpers below and in
+ * tuners.h). The canonical JSON is the point with every default filled in,
+ * the data given as three paths, keys in sorted order, no whitespace and
+ * numbers in their shortest round-trip form, so that equivalent points give
+ * byte-identical text (a sweep hashes it to name a point).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "tuners/tuners.h"
+
+#define TUNE_VERSION "tune 1 (issue 4)"
+#define DEFAULT_DICTIONARY "/usr/share/dict/words"
+#define MAX_SEED 9007199254740992.0   // 2^53: JSON numbers are doubles; larger seeds would round
+#define MAX_TOKENS_LIMIT 1048576
+
+// ----------------------------------------------------------------------------
+// a growing text buffer and JSON writing
+
+typedef struct {
+    char *s;
+    size_t n, cap;
+    int oom;
+} Buf;
+
+static void buf_put(Buf *b, const char *s, size_t n) {
+    if (b->oom) return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (b->n + n + 1 > cap) cap *= 2;
+        char *grown = realloc(b->s, cap);
+        if (!grown) { b->oom = 1; return; }
+        b->s = grown;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->n, s, n);
+    b->n += n;
+    b->s[b->n] = '\0';
+}
+
+static void buf_cat(Buf *b, const char *s) { buf_put(b, s, strlen(s)); }
+
+__attribute__((format(printf, 2, 3))) static void buf_printf(Buf *b, const char *fmt, ...) {
+    char tmp[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0) buf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* Length of the well-formed UTF-8 sequence at s (n bytes left), 0 if ill-formed. */
+static size_t utf8_len(const unsigned char *s, size_t n) {
+    unsigned char c = s[0];
+    size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (len == 0 || len > n || (len == 2 && c < 0xC2) || (len == 4 && c > 0xF4)) return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    if (len == 3 && ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] >= 0xA0))) return 0;
+    if (len == 4 && ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] >= 0x90))) return 0;
+    return len;
+}
+
+/* A JSON string. Bytes that are not well-formed UTF-8 (a prompt can end in
+ * half a character) become U+FFFD, so the record is always valid JSON. */
+static void buf_json_string(Buf *b, const char *s) {
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    size_t n = strlen((const char *)p);
+    buf_cat(b, "\"");
+    for (size_t i = 0; i < n;) {
+        unsigned char c = p[i];
+        size_t len = utf8_len(p + i, n - i);
+        if (len == 0) { buf_cat(b, "\\ufffd"); i++; continue; }
+        if (c == '"') buf_cat(b, "\\\"");
+        else if (c == '\\') buf_cat(b, "\\\\");
+        else if (c == '\n') buf_cat(b, "\\n");
+        else if (c == '\r') buf_cat(b, "\\r");
+        else if (c == '\t') buf_cat(b, "\\t");
+        else if (c < 0x20 || c == 0x7F) buf_printf(b, "\\u%04x", c);
+        else buf_put(b, (const char *)p + i, len);
+        i += len;
+    }
+    buf_cat(b, "\"");
+}
+
+/* The shortest "%.Ng" that reads back as exactly x: the same double always
+ * prints the same way (0.1 as 0.1, not 0.10000000000000001). Non-finite
+ * numbers are not JSON: null. */
+static void buf_json_number(Buf *b, double x) {
+    if (!isfinite(x)) { buf_cat(b, "null"); return; }
+    if (x == 0) x = 0.0; // -0 prints as 0
+    char tmp[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, x);
+        if (strtod(tmp, NULL) == x) break;
+    }
+    buf_cat(b, tmp);
+}
+
+static void buf_key(Buf *b, const char *key, int first) {
+    if (!first) buf_cat(b, ",");
+    buf_json_string(b, key);
+    buf_cat(b, ":");
+}
+
+// ----------------------------------------------------------------------------
+// reading the JSON: typed fields with messages that name the key
+
+/* A JSON object being read: its members and its path for messages ("" at the
+ * top, "pez." inside "pez"). */
+typedef struct {
+    const cJSON *obj;
+    const char *prefix;
+    GPT2Err *err;
+} Reader;
+
+/* Unknown and repeated keys are errors. */
+static int check_keys(const Reader *r, const char *const *known, int n_known) {
+    for (const cJSON *it = r->obj->child; it; it = it->next) {
+        int ok = 0;
+        for (int k = 0; k < n_known && !ok; k++) ok = strcmp(it->string, known[k]) == 0;
+        if (!ok) {
+            char list[512] = "";
+            size_t used = 0;
+            for (int k = 0; k < n_known && used < sizeof list; k++)
+                used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", k ? ", " : "", known[k]);
+            return gpt2_fail(r->err, "point: unknown key \"%s%s\" (known: %s)", r->prefix, it->string, list);
+        }
+        for (const cJSON *prev = r->obj->child; prev != it; prev = prev->next)
+            if (strcmp(prev->string, it->string) == 0)
+                return gpt2_fail(r->err, "point: key \"%s%s\" given twice", r->prefix, it->string);
+    }
+    return 0;
+}
+
+static const cJSON *member(const Reader *r, const char *key) {
+    return cJSON_GetObjectItemCaseSensitive(r->obj, key);
+}
+
+/* Each getter returns 0 when the key was read, 1 when it is absent (the
+ * default stays), -1 on an error. */
+static int get_string(const Reader *r, const char *key, char *dst, size_t cap) {
+    const cJSON *it = member(r, key);
+    if (!it) return 1;
+    if (!cJSON_IsString(it)) return gpt2_fail(r->err, "point: \"%s%s\" must be a string", r->prefix, key);
+    size_t n = strlen(it->valuestring);
+    if (n >= cap) return gpt2_fail(r->err, "point: \"%s%s\" is longer than %zu bytes", r->prefix, key, cap - 1);
+    memcpy(dst, it->valuestring, n + 1);
+    return 0;
+}
+
+static int get_number(const Reader *r, const char *key, double *out) {
+    const cJSON *it = member(r, key);
+    if (!it) return 1;
+    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
+        return gpt2_fail(r->err, "point: \"%s%s\" must be a number", r->prefix, key);
+    *out = it->valuedouble;
+    return 0;
+}
+
+/* A number in [lo, hi] (lo_open: > lo). */
+static int get_range(const Reader *r, const char *key, double lo, int lo_open, double hi, double *out) {
+    double x = *out;
+    int rc = get_number(r, key, &x);
+    if (rc) return rc;
+    if ((lo_open ? x <= lo : x < lo) || x > hi) {
+        char hi_text[32] = "";
+        if (isfinite(hi)) snprintf(hi_text, sizeof hi_text, " and <= %g", hi);
+        return gpt2_fail(r->err, "point: \"%s%s\" must be %s %g%s, got %g", r->prefix, key,
+                         lo_open ? ">" : ">=", lo, hi_text, x);
+    }
+    *out = x;
+    return 0;
+}
+
+static int get_int(const Reader *r, const char *key, int lo, int hi, int *out) {
+    const cJSON *it = member(r, key);
+    if (!it) return 1;
+    double x = it->valuedouble;
+    if (!cJSON_IsNumber(it) || !isfinite(x) || x != floor(x))
+        return gpt2_fail(r->err, "point: \"%s%s\" must be an integer", r->prefix, key);
+    if (x < lo || x > hi)
+        return gpt2_fail(r->err, "point: \"%s%s\" must be in %d..%d, got %.17g", r->prefix, key, lo, hi, x);
+    *out = (int)x;
+    return 0;
+}
+
+static int get_bool(const Reader *r, const char *key, int *out) {
+    const cJSON *it = member(r, key);
+    if (!it) return 1;
+    if (!cJSON_IsBool(it)) return gpt2_fail(r->err, "point: \"%s%s\" must be true or false", r->prefix, key);
+    *out = cJSON_IsTrue(it) ? 1 : 0;
+    return 0;
+}
+
+/* One of n names; *out gets its index. */
+static int get_enum(const Reader *r, const char *key, const char *const *names, int n, int *out) {
+    const cJSON *it = member(r, key);
+    if (!it) return 1;
+    for (int k = 0; cJSON_IsString(it) && k < n; k++)
+        if (strcmp(it->valuestring, names[k]) == 0) { *out = k; return 0; }
+    char list[256] = "";
+    size_t used = 0;
+    for (int k = 0; k < n && used < sizeof list; k++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s\"%s\"", k ? " or " : "", names[k]);
+    if (!cJSON_IsString(it)) return gpt2_fail(r->err, "point: \"%s%s\" must be %s", r->prefix, key, list);
+    return gpt2_fail(r->err, "point: \"%s%s\" is \"%.60s\", expected %s", r->prefix, key, it->valuestring, list);
+}
+
+/* A nested object, or absent (1). */
+static int get_object(const Reader *r, const char *key, Reader *sub, const char *sub_prefix) {
+    const cJSON *it = member(r, key);
+    if (!it) return 1;
+    if (!cJSON_IsObject(it)) return gpt2_fail(r->err, "point: \"%s%s\" must be an object", r->prefix, key);
+    *sub = (Reader){.obj = it, .prefix = sub_prefix, .err = r->err};
+    return 0;
+}
+
+static int need(int rc, const Reader *r, const char *key) {
+    if (rc == 1) return gpt2_fail(r->err, "point: missing \"%s%s\"", r->prefix, key);
+    return rc;
+}
+
+// ----------------------------------------------------------------------------
+// files named by a point
+
+static int readable_file(GPT2Err *err, const char *key, const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return gpt2_fail(err, "point: \"%s\": cannot read %s: %s", key, path, strerror(errno));
+    fclose(f);
+    return 0;
+}
+
+/* A checkpoint directory: config.json and model.safetensors must be there
+ * (their contents are checked when the model is loaded). */
+static int model_dir_ok(GPT2Err *err, const char *key, const char *dir) {
+    char path[TUNE_PATH + 32];
+    const char *files[2] = {"config.json", "model.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        if (access(path, R_OK) != 0)
+            return gpt2_fail(err, "point: \"%s\": %s has no readable %s (%s)", key, dir, files[i], strerror(errno));
+    }
+    return 0;
+}
+
+/* dir/name, without doubling a trailing slash. */
+static int join_path(char *dst, const char *dir, const char *name, GPT2Err *err, const char *key) {
+    size_t n = strlen(dir);
+    const char *sep = n > 0 && dir[n - 1] == '/' ? "" : "/";
+    int len = snprintf(dst, TUNE_PATH, "%s%s%s", dir, sep, name);
+    if (len < 0 || len >= TUNE_PATH) return gpt2_fail(err, "point: \"%s\": path too long", key);
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// the sections of a point
+
+static const char *const METHODS[] = {"pez", "rlprompt"};
+static const char *const OBJECTIVES[] = {"additive", "convex"};
+static const char *const PEZ_OPTIMIZERS[] = {"adafactor", "adamw"};
+static const char *const PEZ_INITS[] = {"classes", "random"};
+
+/* "pez": {...}. lr's default follows the optimizer: 0.3 (Adafactor, the
+ * reference LM script) or 0.1 (AdamW, the reference CLIP code). */
+static int parse_pez(const Reader *top, PezSettings *s) {
+    *s = (PezSettings){.steps = 1000, .batch = 16, .eval_every = 10, .optimizer = PEZ_ADAFACTOR,
+                       .lr = -1, .weight_decay = 0.1, .clip = 1.0, .init_random = 0, .reset_quirk = 0};
+    Reader r;
+    int rc = get_object(top, "pez", &r, "pez.");
+    if (rc < 0) return -1;
+    if (rc == 0) {
+        static const char *const keys[] = {"steps", "batch", "eval_every", "optimizer", "lr",
+                                           "weight_decay", "clip", "init", "reset_quirk"};
+        int optimizer = PEZ_ADAFACTOR;
+        if (check_keys(&r, keys, sizeof keys / sizeof keys[0]) ||
+            get_int(&r, "steps", 1, 100000000, &s->steps) < 0 ||
+            get_int(&r, "batch", 1, 1000000, &s->batch) < 0 ||
+            get_int(&r, "eval_every", 1, 100000000, &s->eval_every) < 0 ||
+            get_enum(&r, "optimizer", PEZ_OPTIMIZERS, 2, &optimizer) < 0 ||
+            get_range(&r, "lr", 0, 1, INFINITY, &s->lr) < 0 ||
+            get_range(&r, "weight_decay", 0, 0, INFINITY, &s->weight_decay) < 0 ||
+            get_range(&r, "clip", 0, 0, INFINITY, &s->clip) < 0 ||
+            get_enum(&r, "init", PEZ_INITS, 2, &s->init_random) < 0 ||
+            get_bool(&r, "reset_quirk", &s->reset_quirk) < 0)
+            return -1;
+        s->optimizer = (PezOptimizer)optimizer;
+    }
+    if (s->lr < 0) s->lr = s->optimizer == PEZ_ADAMW ? 0.1 : 0.3;
+    return 0;
+}
+
+static int parse_rlprompt(const Reader *top, RlSettings *s) {
+    *s = (RlSettings){.steps = 1000, .prompts_per_step = 16, .top_k = 256, .eval_every = 10,
+                      .hidden = 2048, .lr = 5e-5, .clip = 5.0, .polyak = 0.001, .reward_scale = 5.0};
+    Reader r;
+    int rc = get_object(top, "rlprompt", &r, "rlprompt.");
+    if (rc) return rc < 0 ? -1 : 0;
+    static const char *const keys[] = {"steps", "prompts_per_step", "top_k", "eval_every", "hidden",
+                                       "lr", "clip", "polyak", "reward_scale"};
+    if (check_keys(&r, keys, sizeof keys / sizeof keys[0]) ||
+        get_int(&r, "steps", 1, 100000000, &s->steps) < 0 ||
+        get_int(&r, "prompts_per_step", 1, 4096, &s->prompts_per_step) < 0 ||
+        get_int(&r, "top_k", 1, 1 << 24, &s->top_k) < 0 ||
+        get_int(&r, "eval_every", 1, 100000000, &s->eval_every) < 0 ||
+        get_int(&r, "hidden", 1, 1 << 20, &s->hidden) < 0 ||
+        get_range(&r, "lr", 0, 1, INFINITY, &s->lr) < 0 ||
+        get_range(&r, "clip", 0, 0, INFINITY, &s->clip) < 0 ||
+        get_range(&r, "polyak", 0, 0, 1, &s->polyak) < 0 ||
+        get_range(&r, "reward_scale", 0, 1, INFINITY, &s->reward_scale) < 0)
+        return -1;
+    return 0;
+}
+
+/* The data: "data": {"train", "dev", "test"} paths, or the few-shot layout
+ * "data_dir" + "split" (data_dir/split/train.tsv, data_dir/split/dev.tsv,
+ * data_dir/test.tsv). Exactly one of the two forms. */
+static int parse_data(const Reader *top, TunePoint *p) {
+    Reader d;
+    int has_data = member(top, "data") != NULL;
+    int has_dir = member(top, "data_dir") != NULL || member(top, "split") != NULL;
+    if (has_data && has_dir)
+        return gpt2_fail(top->err, "point: give either \"data\" or \"data_dir\" + \"split\", not both");
+    if (!has_data && !has_dir)
+        return gpt2_fail(top->err, "point: missing \"data\" (or \"data_dir\" + \"split\")");
+    if (has_data) {
+        static const char *const keys[] = {"train", "dev", "test"};
+        if (get_object(top, "data", &d, "data.") < 0 || check_keys(&d, keys, 3) ||
+            need(get_string(&d, "train", p->train_path, TUNE_PATH), &d, "train") ||
+            need(get_string(&d, "dev", p->dev_path, TUNE_PATH), &d, "dev") ||
+            need(get_string(&d, "test", p->test_path, TUNE_PATH), &d, "test"))
+            return -1;
+        return 0;
+    }
+    char dir[TUNE_PATH], split[128], sub[TUNE_PATH + 128];
+    if (need(get_string(top, "data_dir", dir, sizeof dir), top, "data_dir") ||
+        need(get_string(top, "split", split, sizeof split), top, "split"))
+        return -1;
+    if (split[0] == '\0' || strchr(split, '/'))
+        return gpt2_fail(top->err, "point: \"split\" must name a directory like \"16-42\", got \"%s\"", split);
+    if (join_path(sub, dir, split, top->err, "data_dir") ||
+        join_path(p->train_path, sub, "train.tsv", top->err, "data_dir") ||
+        join_path(p->dev_path, sub, "dev.tsv", top->err, "data_dir") ||
+        join_path(p->test_path, dir, "test.tsv", top->err, "data_dir"))
+        return -1;
+    return 0;
+}
+
+/* "task" and "verbalizers": a built-in task gives its classes and
+ * verbalizers (which a point may override, one per class); "custom" needs
+ * the verbalizers, and its class count is theirs. */
+static int parse_task(const Reader *top, TunePoint *p) {
+    if (need(get_string(top, "task", p->task, sizeof p->task), top, "task")) return -1;
+    const TaskSpec *spec = task_spec(p->task);
+    int custom = strcmp(p->task, "custom") == 0;
+    if (!spec && !custom)
+        return gpt2_fail(top->err, "point: \"task\" is \"%s\": expected sst-2, mr, cr, subj, trec, sst-5, "
+                         "agnews, yahoo or custom", p->task);
+    const cJSON *v = member(top, "verbalizers");
+    if (!v) {
+        if (custom) return gpt2_fail(top->err, "point: task \"custom\" needs \"verbalizers\"");
+        p->n_classes = spec->n_classes;
+        for (int k = 0; k < spec->n_classes; k++)
+            snprintf(p->verbalizers[k], sizeof p->verbalizers[k], "%s", spec->verbalizers[k]);
+        return 0;
+    }
+    if (!cJSON_IsArray(v)) return gpt2_fail(top->err, "point: \"verbalizers\" must be an array of strings");
+    int n = cJSON_GetArraySize(v);
+    if (spec && n != spec->n_classes)
+        return gpt2_fail(top->err, "point: \"verbalizers\" has %d entries, task %s has %d classes", n,
+                         p->task, spec->n_classes);
+    if (n < 2 || n > TUNE_MAX_CLASSES)
+        return gpt2_fail(top->err, "point: \"verbalizers\" has %d entries, expected 2..%d", n, TUNE_MAX_CLASSES);
+    int k = 0;
+    for (const cJSON *it = v->child; it; it = it->next, k++) {
+        if (!cJSON_IsString(it) || it->valuestring[0] == '\0')
+            return gpt2_fail(top->err, "point: \"verbalizers\"[%d] must be a non-empty string", k);
+        if (strlen(it->valuestring) >= sizeof p->verbalizers[k])
+            return gpt2_fail(top->err, "point: \"verbalizers\"[%d] is longer than %zu bytes", k,
+                             sizeof p->verbalizers[k] - 1);
+        snprintf(p->verbalizers[k], sizeof p->verbalizers[k], "%s", it->valuestring);
+    }
+    p->n_classes = n;
+    return 0;
+}
+
+static int count_of(const char *s, const char *needle) {
+    int n = 0;
+    for (const char *q = strstr(s, needle); q; q = strstr(q + 1, needle)) n++;
+    return n;
+}
+
+// ----------------------------------------------------------------------------
+// canonical JSON
+
+static void write_settings(Buf *b, const TunePoint *p) {
+    if (p->method == METHOD_PEZ) {
+        const PezSettings *s = &p->pez;
+        buf_key(b, "pez", 0);
+        buf_cat(b, "{\"batch\":");
+        buf_printf(b, "%d", s->batch);
+        buf_cat(b, ",\"clip\":");
+        buf_json_number(b, s->clip);
+        buf_printf(b, ",\"eval_every\":%d,\"init\":", s->eval_every);
+        buf_json_string(b, PEZ_INITS[s->init_random ? 1 : 0]);
+        buf_cat(b, ",\"lr\":");
+        buf_json_number(b, s->lr);
+        buf_cat(b, ",\"optimizer\":");
+        buf_json_string(b, PEZ_OPTIMIZERS[s->optimizer]);
+        buf_printf(b, ",\"reset_quirk\":%s,\"steps\":%d,\"weight_decay\":", s->reset_quirk ? "true" : "false",
+                   s->steps);
+        buf_json_number(b, s->weight_decay);
+        buf_cat(b, "}");
+    } else {
+        const RlSettings *s = &p->rl;
+        buf_key(b, "rlprompt", 0);
+        buf_cat(b, "{\"clip\":");
+        buf_json_number(b, s->clip);
+        buf_printf(b, ",\"eval_every\":%d,\"hidden\":%d,\"lr\":", s->eval_every, s->hidden);
+        buf_json_number(b, s->lr);
+        buf_cat(b, ",\"polyak\":");
+        buf_json_number(b, s->polyak);
+        buf_printf(b, ",\"prompts_per_step\":%d,\"reward_scale\":", s->prompts_per_step);
+        buf_json_number(b, s->reward_scale);
+        buf_printf(b, ",\"steps\":%d,\"top_k\":%d}", s->steps, s->top_k);
+    }
+}
+
+/* Keys in sorted order; the settings of the other method and the policy
+ * model of PEZ are left out (they do not change the run). */
+static char *canonical_json(const TunePoint *p) {
+    Buf b = {0};
+    buf_cat(&b, "{\"data\":{\"dev\":");
+    buf_json_string(&b, p->dev_path);
+    buf_cat(&b, ",\"test\":");
+    buf_json_string(&b, p->test_path);
+    buf_cat(&b, ",\"train\":");
+    buf_json_string(&b, p->train_path);
+    buf_cat(&b, "}");
+    buf_key(&b, "dictionary", 0);
+    buf_json_string(&b, p->dict_path);
+    buf_key(&b, "lambda", 0);
+    buf_json_number(&b, p->lambda);
+    buf_printf(&b, ",\"max_test\":%d,\"max_tokens\":%d", p->max_test, p->max_tokens);
+    buf_key(&b, "method", 0);
+    buf_json_string(&b, METHODS[p->method]);
+    buf_key(&b, "model", 0);
+    buf_json_string(&b, p->model_dir);
+    buf_key(&b, "objective", 0);
+    buf_json_string(&b, OBJECTIVES[p->objective]);
+    if (p->method == METHOD_PEZ) write_settings(&b, p);
+    if (p->method == METHOD_RLPROMPT) {
+        buf_key(&b, "policy_model", 0);
+        buf_json_string(&b, p->policy_dir);
+    }
+    buf_printf(&b, ",\"prompt_length\":%d", p->prompt_length);
+    if (p->method == METHOD_RLPROMPT) write_settings(&b, p);
+    buf_key(&b, "scorer_model", 0);
+    buf_json_string(&b, p->scorer_dir);
+    buf_printf(&b, ",\"seed\":%llu", (unsigned long long)p->seed);
+    buf_key(&b, "task", 0);
+    buf_json_string(&b, p->task);
+    buf_key(&b, "template", 0);
+    buf_json_string(&b, p->template_text);
+    buf_cat(&b, ",\"verbalizers\":[");
+    for (int k = 0; k < p->n_classes; k++) {
+        if (k) buf_cat(&b, ",");
+        buf_json_string(&b, p->verbalizers[k]);
+    }
+    buf_cat(&b, "]}");
+    if (b.oom) {
+        free(b.s);
+        return NULL;
+    }
+    return b.s;
+}
+
+// ----------------------------------------------------------------------------
+// the point
+
+static int parse_object(TunePoint *p, const Reader *top) {
+    GPT2Err *err = top->err;
+    static const char *const keys[] = {"method", "task", "model", "scorer_model", "policy_model",
+                                       "data", "data_dir", "split", "lambda", "objective",
+                                       "prompt_length", "seed", "template", "verbalizers",
+                                       "max_tokens", "max_test", "dictionary", "pez", "rlprompt"};
+    if (check_keys(top, keys, sizeof keys / sizeof keys[0])) return -1;
+    int method = 0, objective = OBJECTIVE_ADDITIVE;
+    if (need(get_enum(top, "method", METHODS, 2, &method), top, "method")) return -1;
+    p->method = (Method)method;
+    if (parse_task(top, p)) return -1;
+    if (need(get_string(top, "model", p->model_dir, TUNE_PATH), top, "model") ||
+        get_string(top, "scorer_model", p->scorer_dir, TUNE_PATH) < 0 ||
+        get_string(top, "policy_model", p->policy_dir, TUNE_PATH) < 0)
+        return -1;
+    // the task model named again is the default
+    if (strcmp(p->scorer_dir, p->model_dir) == 0) p->scorer_dir[0] = '\0';
+    if (strcmp(p->policy_dir, p->model_dir) == 0 || p->method != METHOD_RLPROMPT) p->policy_dir[0] = '\0';
+    if (parse_data(top, p)) return -1;
+
+    p->lambda = 0.0;
+    if (get_range(top, "lambda", 0, 0, INFINITY, &p->lambda) < 0 ||
+        get_enum(top, "objective", OBJECTIVES, 2, &objective) < 0)
+        return -1;
+    p->objective = (Objective)objective;
+    if (p->objective == OBJECTIVE_CONVEX && p->lambda > 1)
+        return gpt2_fail(err, "point: \"lambda\" is %g: the convex objective needs it in [0, 1]", p->lambda);
+
+    // RLPrompt's paper prompts have 5 tokens; PEZ's LM script uses 10
+    p->prompt_length = p->method == METHOD_PEZ ? 10 : 5;
+    if (get_int(top, "prompt_length", 1, TUNE_MAX_PROMPT, &p->prompt_length) < 0) return -1;
+    double seed = 0;
+    const cJSON *sj = member(top, "seed");
+    if (sj && (!cJSON_IsNumber(sj) || sj->valuedouble != floor(sj->valuedouble) || sj->valuedouble < 0 ||
+               sj->valuedouble >= MAX_SEED))
+        return gpt2_fail(err, "point: \"seed\" must be an integer in 0..2^53-1");
+    if (sj) seed = sj->valuedouble;
+    p->seed = (uint64_t)seed;
+
+    snprintf(p->template_text, sizeof p->template_text, "%s",
+             p->method == METHOD_PEZ ? "[P]{sentence} It was" : "{sentence}[P]");
+    if (get_string(top, "template", p->template_text, sizeof p->template_text) < 0) return -1;
+    if (count_of(p->template_text, "[P]") != 1 || count_of(p->template_text, "{sentence}") != 1)
+        return gpt2_fail(err, "point: \"template\" is \"%s\": it needs \"[P]\" and \"{sentence}\" once each",
+                         p->template_text);
+    p->max_tokens = 128;
+    p->max_test = 0;
+    if (get_int(top, "max_tokens", 1, MAX_TOKENS_LIMIT, &p->max_tokens) < 0 ||
+        get_int(top, "max_test", 0, 1 << 30, &p->max_test) < 0)
+        return -1;
+    snprintf(p->dict_path, sizeof p->dict_path, "%s", DEFAULT_DICTIONARY);
+    if (get_string(top, "dictionary", p->dict_path, TUNE_PATH) < 0) return -1;
+    // both settings objects are checked; only the method's own is kept
+    if (parse_pez(top, &p->pez) || parse_rlprompt(top, &p->rl)) return -1;
+
+    // files last: a typo in a key is reported before a missing file
+    if (model_dir_ok(err, "model", p->model_dir) ||
+        (p->scorer_dir[0] && model_dir_ok(err, "scorer_model", p->scorer_dir)) ||
+        (p->policy_dir[0] && model_dir_ok(err, "policy_model", p->policy_dir)) ||
+        readable_file(err, "data.train", p->train_path) || readable_file(err, "data.dev", p->dev_path) ||
+        readable_file(err, "data.test", p->test_path) || readable_file(err, "dictionary", p->dict_path))
+        return -1;
+    return 0;
+}
+
+int point_parse(TunePoint *p, const char *json_text, GPT2Err *err) {
+    memset(p, 0, sizeof *p);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithOpts(json_text, &end, 1);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        long off = at && at >= json_text ? (long)(at - json_text) : -1;
+        return gpt2_fail(err, "point: not valid JSON (near byte %ld)", off);
+    }
+    int rc = -1;
+    if (!cJSON_IsObject(root)) gpt2_fail(err, "point: expected a JSON object");
+    else {
+        Reader top = {.obj = root, .prefix = "", .err = err};
+        rc = parse_object(p, &top);
+    }
+    cJSON_Delete(root);
+    if (rc == 0 && !(p->canonical_json = canonical_json(p))) rc = gpt2_fail(err, "point: out of memory");
+    if (rc) memset(p, 0, sizeof *p);
+    return rc;
+}
+
+void point_free(TunePoint *p) {
+    free(p->canonical_json);
+    p->canonical_json = NULL;
+}
+
+void objective_weights(const TunePoint *p, double *w_task, double *w_interp) {
+    if (p->objective == OBJECTIVE_CONVEX) {
+        *w_task = 1.0 - p->lambda;
+        *w_interp = p->lambda;
+    } else {
+        *w_task = 1.0;
+        *w_interp = p->lambda;
+    }
+}
+
+// ----------------------------------------------------------------------------
+// the result
+
+void result_free(TuneResult *r) {
+    free(r->history);
+    r->history = NULL;
+    r->n_history = r->cap_history = 0;
+}
+
+int result_add_history(TuneResult *r, HistoryEntry h, GPT2Err *err) {
+    if (r->n_history == r->cap_history) {
+        int cap = r->cap_history ? 2 * r->cap_history : 64;
+        HistoryEntry *grown = realloc(r->history, (size_t)cap * sizeof *grown);
+        if (!grown) return gpt2_fail(err, "result: out of memory (%d history entries)", cap);
+        r->history = grown;
+        r->cap_history = cap;
+    }
+    r->history[r->n_history++] = h;
+    return 0;
+}
+
+static void write_number_field(Buf *b, const char *key, double x, int first) {
+    buf_key(b, key, first);
+    buf_json_number(b, x);
+}
+
+char *result_record_json(const TunePoint *p, const TuneResult *r, const char *status,
+                         const char *error, const char *model_sha256) {
+    Buf b = {0};
+    buf_cat(&b, "{\"point\":");
+    buf_cat(&b, p && p->canonical_json ? p->canonical_json : "null");
+    buf_key(&b, "status", 0);
+    buf_json_string(&b, status ? status : "failed");
+    buf_key(&b, "error", 0);
+    if (error) buf_json_string(&b, error);
+    else buf_cat(&b, "null");
+
+    int L = r->prompt_length < 0 ? 0 : r->prompt_length > TUNE_MAX_PROMPT ? TUNE_MAX_PROMPT : r->prompt_length;
+    buf_cat(&b, ",\"prompt\":{\"ids\":[");
+    for (int j = 0; j < L; j++) buf_printf(&b, "%s%d", j ? "," : "", r->prompt_ids[j]);
+    buf_cat(&b, "],\"text\":");
+    buf_json_string(&b, L ? r->prompt_text : "");
+    buf_cat(&b, "},\"accuracy\":{");
+    write_number_field(&b, "train", r->train_acc, 1);
+    write_number_field(&b, "dev", r->dev_acc, 0);
+    write_number_field(&b, "test", r->test_acc, 0);
+    buf_cat(&b, "}");
+    write_number_field(&b, "dev_reward", r->dev_reward, 0);
+    write_number_field(&b, "log_ppl", r->log_ppl, 0);
+    write_number_field(&b, "ppl", r->ppl, 0);
+    write_number_field(&b, "dict_share", r->dict_share, 0);
+    buf_cat(&b, ",\"faithfulness\":{");
+    write_number_field(&b, "acc_continuous", r->acc_continuous, 1);
+    write_number_field(&b, "acc_projected", r->acc_projected, 0);
+    write_number_field(&b, "kl", r->kl_continuous_projected, 0);
+    buf_printf(&b, "},\"steps\":%d,\"best_step\":%d", r->steps, r->best_step);
+    write_number_field(&b, "wall_seconds", r->wall_seconds, 0);
+    buf_cat(&b, ",\"history\":[");
+    for (int i = 0; i < r->n_history; i++) {
+        const HistoryEntry *h = &r->history[i];
+        buf_printf(&b, "%s{\"step\":%d", i ? "," : "", h->step);
+        write_number_field(&b, "loss", h->loss, 0);
+        write_number_field(&b, "dev_acc", h->dev_acc, 0);
+        write_number_field(&b, "log_ppl", h->log_ppl, 0);
+        buf_cat(&b, "}");
+    }
+    buf_cat(&b, "],\"versions\":{\"tune\":");
+    buf_json_string(&b, TUNE_VERSION);
+    buf_key(&b, "model_sha256", 0);
+    if (model_sha256 && model_sha256[0]) buf_json_string(&b, model_sha256);
+    else buf_cat(&b, "null");
+    buf_cat(&b, "}}");
+    if (b.oom) {
+        free(b.s);
+        return NULL;
+    }
+    return b.s;
+}
