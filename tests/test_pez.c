@@ -1,0 +1,945 @@
+/*
+ * tests/test_pez.c: PEZ (tuners/pez.c).
+ *   - the projection: cosine argmax on a made-up embedding matrix where
+ *     cosine, dot product and L2 distance pick three different rows; raw
+ *     rows out; ties to the lower id; a zero row;
+ *   - init: class-name ids repeated, random ids from the seed;
+ *   - gradient clipping; Adafactor (2x3, t = 1 with the update clipping
+ *     engaged, t = 2 without) and AdamW (two steps) against numbers worked
+ *     out by hand (plain Python floats, see the comments);
+ *   - the reset quirk on the reference doc's toy case (constant gradient):
+ *     stuck one step from the projection, vs Alg. 1 accumulating and
+ *     changing token;
+ *   - on a tiny random model with made-up examples (pre empty, and pre
+ *     non-empty): the objective and its gradient against an independent
+ *     batch (prompt fed as vectors, a [<|endoftext|>, P'] row of L+1
+ *     positions); the straight-through step (P moves by the gradient at P',
+ *     not at P); the lambda term's gradient (the extra batch row, and a
+ *     separate scorer model) against central finite differences of log_ppl
+ *     by an independent GPT-2 forward in double (h = 1e-5); lambda = 0 vs
+ *     lambda > 0 (the difference is lambda times the row's gradient);
+ *     per-epoch batches; refusals;
+ *   - an end-to-end pez_run on a tiny random checkpoint (gpt2_save, then
+ *     gpt2_load: read-only mapped weights) with the tokenizer and the SST-2
+ *     16-shot split: history, best step, progress, determinism, other
+ *     settings, an error inside the loop. Skipped (exit 77) when the
+ *     tokenizer or the data are missing.
+ * Env: SHARED (default ../shared), TOKENIZER_DIR (default
+ * models/gpt2-tokenizer), TMP (scratch, default /tmp).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE // mkdtemp
+#endif
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model/gpt2.h"
+#include "tuners/pez_internal.h"
+#include "tuners/tuners.h"
+
+static int failures = 0;
+#define CHECK(cond, ...) do { if (!(cond)) { failures++; printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+    printf(__VA_ARGS__); printf("\n"); } } while (0)
+
+static int close_to(double a, double b, double tol) { return fabs(a - b) <= tol * (1.0 + fabs(b)); }
+
+/* max |a - b| over n, and max |b| */
+static double max_abs_diff(const float *a, const float *b, size_t n, double *scale) {
+    double d = 0.0, s = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        d = fmax(d, fabs((double)a[i] - b[i]));
+        s = fmax(s, fabs((double)b[i]));
+    }
+    if (scale) *scale = s;
+    return d;
+}
+
+// ----------------------------------------------------------------------------
+// projection
+
+static void test_projection(void) {
+    enum { V = 7, C = 4, L = 3 };
+    const float wte[V * C] = {
+        1, 0, 0, 0,        // 0: a, unit
+        0, 0, 1, 0,        // 1: e
+        10, 10, 0, 0,      // 2: b, the largest dot product with P_0
+        0, 0, 1, 0,        // 3: e again (a tie with 1)
+        0.5f, 0.6f, 0, 0,  // 4: c, the nearest to P_0 in L2
+        0.25f, 0.2f, 0, 0, // 5: d, parallel to P_0: cosine 1
+        0, 0, 0, 0,        // 6: a zero row
+    };
+    const float P[L * C] = {
+        1, 0.8f, 0, 0,     // cosine -> 5, dot -> 2, L2 -> 4
+        0, 0, 2, 0,        // a tie of 1 and 3 -> 1
+        -1, -1, 0, 0,      // cosine 0 at 1, 3 and the zero row 6, negative elsewhere -> 1
+    };
+    // the construction: dot product and L2 pick other rows for P_0
+    int by_dot = 0, by_l2 = 0;
+    double best_dot = -1e30, best_l2 = 1e30;
+    for (int v = 0; v < V; v++) {
+        double dot = 0, d2 = 0;
+        for (int c = 0; c < C; c++) {
+            dot += P[c] * wte[v * C + c];
+            d2 += (P[c] - wte[v * C + c]) * (P[c] - wte[v * C + c]);
+        }
+        if (dot > best_dot) { best_dot = dot; by_dot = v; }
+        if (d2 < best_l2) { best_l2 = d2; by_l2 = v; }
+    }
+    CHECK(by_dot == 2 && by_l2 == 4, "test construction: dot picks %d, L2 picks %d", by_dot, by_l2);
+
+    float inv_norm[V], proj[L * C], cos[L * V];
+    int ids[L];
+    pez_inv_norms(inv_norm, wte, V, C);
+    CHECK(close_to(inv_norm[2], 1.0 / sqrt(200.0), 1e-7) && inv_norm[6] == 1e12f,
+          "inverse norms %g %g", inv_norm[2], inv_norm[6]);
+    pez_project(ids, proj, cos, P, wte, inv_norm, L, V, C);
+    CHECK(ids[0] == 5, "cosine projection of P_0 picked %d, want 5 (dot: 2, L2: 4)", ids[0]);
+    CHECK(ids[1] == 1, "a tie of rows 1 and 3 went to %d, want the lower id 1", ids[1]);
+    CHECK(ids[2] == 1, "P_2 picked %d, want 1 (cosine 0, the lowest id among the zeros)", ids[2]);
+    for (int i = 0; i < L; i++) // the raw rows, not normalised: row 5 has norm 0.32
+        CHECK(memcmp(proj + i * C, wte + ids[i] * C, C * sizeof(float)) == 0, "projected row %d is not wte[%d]", i, ids[i]);
+}
+
+// ----------------------------------------------------------------------------
+// init
+
+static void test_init(void) {
+    int label_ids[3] = {11, 22, 33}, ids[7];
+    pez_init_ids(ids, 7, label_ids, 3, 0, 100, NULL);
+    const int want[7] = {11, 22, 33, 11, 22, 33, 11};
+    CHECK(memcmp(ids, want, sizeof want) == 0, "class-name init %d %d %d %d %d %d %d", ids[0], ids[1],
+          ids[2], ids[3], ids[4], ids[5], ids[6]);
+    Rng a, b;
+    rng_seed(&a, 9);
+    rng_seed(&b, 9);
+    int r1[7], r2[7], in_range = 1, distinct = 0;
+    pez_init_ids(r1, 7, label_ids, 3, 1, 50257, &a);
+    pez_init_ids(r2, 7, label_ids, 3, 1, 50257, &b);
+    for (int i = 0; i < 7; i++) {
+        in_range &= r1[i] >= 0 && r1[i] < 50257;
+        distinct += r1[i] != r1[0];
+    }
+    CHECK(memcmp(r1, r2, sizeof r1) == 0 && in_range && distinct > 0, "random init not seeded or out of range");
+    float wte[4 * 2] = {0, 1, 2, 3, 4, 5, 6, 7}, P[3 * 2];
+    int e[3] = {3, 0, 3};
+    pez_embed(P, e, wte, 3, 2);
+    CHECK(P[0] == 6 && P[1] == 7 && P[2] == 0 && P[3] == 1 && P[4] == 6 && P[5] == 7, "pez_embed rows");
+}
+
+// ----------------------------------------------------------------------------
+// optimisation
+
+static void test_clip(void) {
+    float g[2] = {3, 4};
+    double norm = pez_clip_grad_norm(g, 2, 1.0);
+    double k = 1.0 / (5.0 + 1e-6); // torch: max_norm / (norm + 1e-6)
+    CHECK(norm == 5.0 && close_to(g[0], 3 * k, 1e-7) && close_to(g[1], 4 * k, 1e-7),
+          "clip to 1: norm %g, g (%g, %g)", norm, g[0], g[1]);
+    float h[2] = {0.3f, 0.4f};
+    pez_clip_grad_norm(h, 2, 1.0);
+    CHECK(h[0] == 0.3f && h[1] == 0.4f, "a norm under the limit was changed");
+    float f[2] = {30, 40};
+    norm = pez_clip_grad_norm(f, 2, 0.0);
+    CHECK(norm == 50.0 && f[0] == 30 && f[1] == 40, "clip 0 must be off");
+}
+
+/* Worked out in plain Python doubles from HF's Adafactor.step (factored,
+ * beta1 None, lr fixed 0.3):
+ *   t = 1: beta2 = 0, row = (0.0466667, 0.1741667), col = (0.085, 0.02125, 0.225),
+ *          rms(upd) = 1.151873 > 1: the update is clipped;
+ *   t = 2: beta2 = 1 - 2^-0.8, rms(upd) = 0.148204 <= 1: not clipped. */
+static void test_adafactor(void) {
+    float P[6] = {1.0f, 2.0f, 3.0f, -1.0f, 0.5f, 0.25f};
+    const float g1[6] = {0.1f, -0.2f, 0.3f, 0.4f, 0.05f, -0.6f};
+    const float g2[6] = {0.01f, 0.02f, -0.03f, -0.002f, 0.004f, 0.001f};
+    float row[2] = {0, 0}, col[3] = {0, 0, 0};
+    pez_adafactor_step(P, g1, row, col, 2, 3, 1, 0.3);
+    const double P1[6] = {0.8625891174161252, 2.549643530335499, 2.7466268518204227,
+                          -1.2845129186581108, 0.4288717703354723, 0.5123079502242607};
+    const double row1[2] = {0.04666666666666667, 0.17416666666666666};
+    const double col1[3] = {0.08500000000000002, 0.021250000000000005, 0.22499999999999998};
+    for (int i = 0; i < 6; i++) CHECK(close_to(P[i], P1[i], 1e-6), "adafactor t=1 P[%d] %.9g, want %.9g", i, P[i], P1[i]);
+    for (int i = 0; i < 2; i++) CHECK(close_to(row[i], row1[i], 1e-6), "adafactor t=1 row[%d] %.9g", i, row[i]);
+    for (int i = 0; i < 3; i++) CHECK(close_to(col[i], col1[i], 1e-6), "adafactor t=1 col[%d] %.9g", i, col[i]);
+    pez_adafactor_step(P, g2, row, col, 2, 3, 2, 0.3);
+    const double P2[6] = {0.8384658075660214, 2.453741715821741, 2.791066402383285,
+                          -1.2819987960397583, 0.41887691794961507, 0.5115360379126573};
+    const double row2[2] = {0.020131734666235163, 0.07413820536325069};
+    const double col2[3] = {0.036210186069855946, 0.009164544607076199, 0.09603017936729666};
+    for (int i = 0; i < 6; i++) CHECK(close_to(P[i], P2[i], 1e-6), "adafactor t=2 P[%d] %.9g, want %.9g", i, P[i], P2[i]);
+    for (int i = 0; i < 2; i++) CHECK(close_to(row[i], row2[i], 1e-6), "adafactor t=2 row[%d] %.9g", i, row[i]);
+    for (int i = 0; i < 3; i++) CHECK(close_to(col[i], col2[i], 1e-6), "adafactor t=2 col[%d] %.9g", i, col[i]);
+}
+
+/* torch.optim.AdamW(lr 0.1, weight_decay 0.1), two steps, by hand in Python. */
+static void test_adamw(void) {
+    float P[4] = {1.0f, -0.5f, 0.25f, 0.0f}, m[4] = {0}, v[4] = {0};
+    const float g1[4] = {0.5f, -0.1f, 0.0f, 2.0f}, g2[4] = {-0.3f, 0.2f, 1e-3f, 2.0f};
+    pez_adamw_step(P, g1, m, v, 4, 0.1, 0.1, 1);
+    const double P1[4] = {0.890000002, -0.395000009999999, 0.2475, -0.0999999995};
+    for (int i = 0; i < 4; i++) CHECK(close_to(P[i], P1[i], 1e-6), "adamw t=1 P[%d] %.9g, want %.9g", i, P[i], P1[i]);
+    pez_adamw_step(P, g2, m, v, 4, 0.1, 0.1, 2);
+    const double P2[4] = {0.8619501989217752, -0.42766036028848886, 0.17061236973368987, -0.19899999900499932};
+    const double m2[4] = {0.015, 0.011, 1e-4, 0.38}, v2[4] = {3.3975e-4, 4.999e-5, 1e-9, 0.007996};
+    for (int i = 0; i < 4; i++) {
+        CHECK(close_to(P[i], P2[i], 1e-6), "adamw t=2 P[%d] %.9g, want %.9g", i, P[i], P2[i]);
+        CHECK(fabs(m[i] - m2[i]) <= 1e-6 * fabs(m2[i]) && fabs(v[i] - v2[i]) <= 1e-6 * fabs(v2[i]),
+              "adamw t=2 moments [%d] %g %g", i, m[i], v[i]);
+    }
+}
+
+/* The reference doc's toy case: a constant small gradient, Adafactor lr 0.3.
+ * Vocabulary a = (1, 0) (id 0), b = (0, 1) (id 1); P starts at a; g = (c, -c)
+ * makes every Adafactor update exactly 0.3 (1, -1). Alg. 1: P = (1 - 0.3t,
+ * 0.3t), the token becomes b at t = 2. Reset quirk: P = Proj(P) - step,
+ * stuck at (0.7, 0.3), always a. */
+static void test_reset_quirk(void) {
+    const float wte[4] = {1, 0, 0, 1};
+    float inv_norm[2], cos[2], proj[2], row[1], col[2], g[2];
+    pez_inv_norms(inv_norm, wte, 2, 2);
+    for (int quirk = 0; quirk <= 1; quirk++) {
+        float P[2] = {1, 0};
+        row[0] = col[0] = col[1] = 0;
+        PezOptim o = {.kind = PEZ_ADAFACTOR, .lr = 0.3, .L = 1, .C = 2, .row = row, .col = col};
+        int id = -1;
+        for (int t = 1; t <= 3; t++) {
+            pez_project(&id, proj, cos, P, wte, inv_norm, 1, 2, 2);
+            g[0] = 0.01f;
+            g[1] = -0.01f;
+            pez_update(P, proj, g, &o, 1.0, quirk);
+            double want0 = quirk ? 0.7 : 1.0 - 0.3 * t, want1 = quirk ? 0.3 : 0.3 * t;
+            CHECK(close_to(P[0], want0, 1e-6) && close_to(P[1], want1, 1e-6),
+                  "%s t=%d: P (%g, %g), want (%g, %g)", quirk ? "reset quirk" : "Alg. 1", t, P[0], P[1], want0, want1);
+        }
+        pez_project(&id, proj, cos, P, wte, inv_norm, 1, 2, 2);
+        CHECK(id == (quirk ? 0 : 1), "%s: token %d after 3 steps", quirk ? "reset quirk" : "Alg. 1", id);
+        CHECK(o.t == 3, "optimizer step count %d", o.t);
+    }
+}
+
+// ----------------------------------------------------------------------------
+// a tiny random model and made-up examples
+
+enum { TV = 50257, TC = 16, TL = 3, TB = 4, TK = 2 };
+static const int LABEL_IDS[TK] = {262, 318};
+
+/* A random model in memory, GPT-2's vocabulary (so that <|endoftext|> exists). */
+static float *random_model(GPT2Model *m, int n_layer, int n_embd, int n_positions, uint64_t seed) {
+    GPT2Config c = {.n_layer = n_layer, .n_head = 2, .n_embd = n_embd, .n_positions = n_positions,
+                    .vocab_size = TV, .layer_norm_epsilon = 1e-5f};
+    memset(m, 0, sizeof *m);
+    m->config = c;
+    size_t n = gpt2_num_params(&c);
+    float *params = malloc(n * sizeof(float));
+    m->blocks_storage = malloc(c.n_layer * sizeof(GPT2Block));
+    Rng rng;
+    rng_seed(&rng, seed);
+    for (size_t i = 0; i < n; i++) params[i] = (float)(0.3 * rng_normal(&rng));
+    gpt2_point_weights(&m->w, m->blocks_storage, params, &c);
+    for (int l = 0; l < c.n_layer; l++)
+        for (int i = 0; i < c.n_embd; i++) { m->w.blocks[l].ln_1_w[i] += 1.0f; m->w.blocks[l].ln_2_w[i] += 1.0f; }
+    for (int i = 0; i < c.n_embd; i++) m->w.ln_f_w[i] += 1.0f;
+    return params;
+}
+
+/* n examples with pre tokens of length pre (0: the prompt first) and 2..5
+ * post tokens, ids in [1000, 3000), labels alternating. */
+static void make_split(EncodedSplit *e, int n, int pre, uint64_t seed) {
+    memset(e, 0, sizeof *e);
+    int per = pre + 5;
+    int *mem = malloc((size_t)(5 * n + n * per) * sizeof(int));
+    e->storage = mem;
+    e->n = n;
+    e->pre_off = mem; e->pre_len = mem + n; e->post_off = mem + 2 * n; e->post_len = mem + 3 * n;
+    e->label = mem + 4 * n;
+    e->ids = mem + 5 * n;
+    Rng rng;
+    rng_seed(&rng, seed);
+    int used = 0;
+    for (int i = 0; i < n; i++) {
+        e->pre_off[i] = used;
+        e->pre_len[i] = pre;
+        for (int t = 0; t < pre; t++) e->ids[used++] = 1000 + rng_below(&rng, 2000);
+        e->post_off[i] = used;
+        e->post_len[i] = 2 + rng_below(&rng, 4);
+        for (int t = 0; t < e->post_len[i]; t++) e->ids[used++] = 1000 + rng_below(&rng, 2000);
+        e->label[i] = i % 2;
+        if (e->pre_len[i] > e->max_pre) e->max_pre = e->pre_len[i];
+        if (e->post_len[i] > e->max_post) e->max_post = e->post_len[i];
+    }
+}
+
+static void make_point(TunePoint *p, double lambda, Objective objective, PezOptimizer optimizer) {
+    memset(p, 0, sizeof *p);
+    p->method = METHOD_PEZ;
+    p->lambda = lambda;
+    p->objective = objective;
+    p->prompt_length = TL;
+    p->seed = 1;
+    p->n_classes = TK;
+    p->pez = (PezSettings){.steps = 1, .batch = TB, .eval_every = 1, .optimizer = optimizer,
+                           .lr = optimizer == PEZ_ADAMW ? 0.1 : 0.3, .weight_decay = 0.1, .clip = 0.0};
+}
+
+static void make_context(TuneContext *ctx, const TunePoint *p, GPT2Model *m, GPT2Model *scorer,
+                         const EncodedSplit *train) {
+    memset(ctx, 0, sizeof *ctx);
+    ctx->point = p;
+    ctx->model = m;
+    ctx->scorer_model = scorer;
+    ctx->policy_model = m;
+    ctx->n_classes = TK;
+    memcpy(ctx->label_ids, LABEL_IDS, sizeof LABEL_IDS);
+    ctx->train = *train; // a view: the test owns the split
+}
+
+// ----------------------------------------------------------------------------
+// independent references: the prompt fed as vectors, the losses in double
+
+/* out (n,C) = layernorm of x (n,C) with weight w, bias b (C). */
+static void ref_layernorm(double *out, const double *x, const float *w, const float *b, int n, int C) {
+    for (int t = 0; t < n; t++) {
+        double mean = 0, var = 0;
+        for (int i = 0; i < C; i++) mean += x[t * C + i];
+        mean /= C;
+        for (int i = 0; i < C; i++) var += (x[t * C + i] - mean) * (x[t * C + i] - mean);
+        var /= C;
+        double s = 1.0 / sqrt(var + 1e-5);
+        for (int i = 0; i < C; i++) out[t * C + i] = (x[t * C + i] - mean) * s * w[i] + b[i];
+    }
+}
+
+/* out (n,OC) (+)= in (n,IC) W (IC,OC) + bias (OC) */
+static void ref_linear(double *out, const double *in, const float *W, const float *bias, int n, int IC,
+                       int OC, int add) {
+    for (int t = 0; t < n; t++)
+        for (int o = 0; o < OC; o++) {
+            double s = bias[o];
+            for (int i = 0; i < IC; i++) s += in[t * IC + i] * W[(size_t)i * OC + o];
+            out[t * OC + o] = (add ? out[t * OC + o] : 0.0) + s;
+        }
+}
+
+/* log_ppl = -(1/L) sum_i log p(z_i | <|endoftext|>, X_<i) of the row
+ * [<|endoftext|>, X_0 .. X_{L-1}] (L+1 positions, X (L,C) input vectors in
+ * double), by a GPT-2 forward written here in double, straight from the
+ * definitions (nothing shared with model/ but the weights), so that finite
+ * differences with a tiny h are exact to ~1e-9. */
+static double ref_log_ppl(const GPT2Model *m, const double *X, const int *z, int L) {
+    const GPT2Config *cf = &m->config;
+    int C = cf->n_embd, V = cf->vocab_size, NH = cf->n_head, hs = C / NH, T = L + 1;
+    double *x = malloc((size_t)T * C * sizeof(double)), *ln = malloc((size_t)T * C * sizeof(double));
+    double *qkv = malloc((size_t)T * 3 * C * sizeof(double)), *y = malloc((size_t)T * C * sizeof(double));
+    double *h = malloc((size_t)T * 4 * C * sizeof(double)), a[TUNE_MAX_PROMPT + 1];
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < C; i++)
+            x[t * C + i] = (t == 0 ? m->w.wte[(size_t)GPT2_EOT * C + i] : X[(t - 1) * C + i]) + m->w.wpe[t * C + i];
+    for (int l = 0; l < cf->n_layer; l++) {
+        const GPT2Block *w = &m->w.blocks[l];
+        ref_layernorm(ln, x, w->ln_1_w, w->ln_1_b, T, C);
+        ref_linear(qkv, ln, w->attn_w, w->attn_b, T, C, 3 * C, 0);
+        for (int hh = 0; hh < NH; hh++)
+            for (int t = 0; t < T; t++) {
+                double mx = -1e300, sum = 0;
+                for (int j = 0; j <= t; j++) {
+                    double s = 0;
+                    for (int i = 0; i < hs; i++) s += qkv[t * 3 * C + hh * hs + i] * qkv[j * 3 * C + C + hh * hs + i];
+                    a[j] = s / sqrt((double)hs);
+                    mx = fmax(mx, a[j]);
+                }
+                for (int j = 0; j <= t; j++) sum += (a[j] = exp(a[j] - mx));
+                for (int i = 0; i < hs; i++) {
+                    double s = 0;
+                    for (int j = 0; j <= t; j++) s += a[j] / sum * qkv[j * 3 * C + 2 * C + hh * hs + i];
+                    y[t * C + hh * hs + i] = s;
+                }
+            }
+        ref_linear(x, y, w->attn_proj_w, w->attn_proj_b, T, C, C, 1);
+        ref_layernorm(ln, x, w->ln_2_w, w->ln_2_b, T, C);
+        ref_linear(h, ln, w->fc_w, w->fc_b, T, C, 4 * C, 0);
+        for (int i = 0; i < T * 4 * C; i++)
+            h[i] = 0.5 * h[i] * (1 + tanh(sqrt(2 / M_PI) * (h[i] + 0.044715 * h[i] * h[i] * h[i])));
+        ref_linear(x, h, w->fc_proj_w, w->fc_proj_b, T, 4 * C, C, 1);
+    }
+    ref_layernorm(ln, x, m->w.ln_f_w, m->w.ln_f_b, T, C);
+    double total = 0.0, *logits = malloc((size_t)V * sizeof(double));
+    for (int t = 0; t < L; t++) { // position t predicts z_t
+        double mx = -1e300, sum = 0.0;
+        for (int v = 0; v < V; v++) {
+            const float *e = m->w.wte + (size_t)v * C;
+            double s = 0;
+            for (int i = 0; i < C; i++) s += ln[t * C + i] * e[i];
+            logits[v] = s;
+            mx = fmax(mx, s);
+        }
+        for (int v = 0; v < V; v++) sum += exp(logits[v] - mx);
+        total += log(sum) + mx - logits[z[t]];
+    }
+    free(x); free(ln); free(qkv); free(y); free(h); free(logits);
+    return total / L;
+}
+
+/* The same for float input vectors X (L,C). */
+static double ref_log_ppl_f(const GPT2Model *m, const float *X, const int *z, int L) {
+    double Xd[TUNE_MAX_PROMPT * 64];
+    for (int k = 0; k < L * m->config.n_embd; k++) Xd[k] = X[k];
+    return ref_log_ppl(m, Xd, z, L);
+}
+
+/* The PEZ objective w_task mean CE over the label logits + w_interp log_ppl
+ * at prompt input vectors X (L,C) (ids z for the log-PPL targets), and its
+ * gradient g (L,C) w.r.t. X, by one batch built here: task rows pre ++ X ++
+ * post with X as embeds, and a [<|endoftext|>, X] row of L+1 positions. */
+static double ref_objective(const GPT2Model *m, const EncodedSplit *sp, const int *ex, int B,
+                            const float *X, const int *z, int L, double w_task, double w_interp, float *g) {
+    int C = m->config.n_embd, V = m->config.vocab_size, R = B + 1, T = L + 1;
+    for (int b = 0; b < B; b++) {
+        int len = sp->pre_len[ex[b]] + L + sp->post_len[ex[b]];
+        if (len > T) T = len;
+    }
+    int *ids = calloc((size_t)R * T, sizeof(int)), lens[R], label_pos[B], out_pos[TUNE_MAX_PROMPT];
+    unsigned char *is_embed = calloc((size_t)R * T, 1);
+    float *embeds = calloc((size_t)R * T * C, sizeof(float)), *d_input = malloc((size_t)R * T * C * sizeof(float));
+    float *dlogits = calloc((size_t)L * V, sizeof(float)), dlabel[TB * TK];
+    for (int b = 0; b < B; b++) {
+        int i = ex[b], k = 0, *row = ids + (size_t)b * T;
+        for (int t = 0; t < sp->pre_len[i]; t++) row[k++] = sp->ids[sp->pre_off[i] + t];
+        for (int t = 0; t < L; t++, k++) {
+            is_embed[(size_t)b * T + k] = 1;
+            memcpy(embeds + ((size_t)b * T + k) * C, X + (size_t)t * C, C * sizeof(float));
+        }
+        for (int t = 0; t < sp->post_len[i]; t++) row[k++] = sp->ids[sp->post_off[i] + t];
+        lens[b] = k;
+        label_pos[b] = b * T + k - 1;
+    }
+    ids[(size_t)B * T] = GPT2_EOT;
+    for (int t = 0; t < L; t++) {
+        is_embed[(size_t)B * T + 1 + t] = 1;
+        memcpy(embeds + ((size_t)B * T + 1 + t) * C, X + (size_t)t * C, C * sizeof(float));
+        out_pos[t] = B * T + t;
+    }
+    lens[B] = L + 1;
+    GPT2Acts a;
+    GPT2Err err;
+    if (gpt2_acts_alloc(&a, &m->config, R, T, T, B > L ? B : L, 1, &err)) { printf("FAIL acts: %s\n", err.msg); exit(1); }
+    GPT2Batch batch = {.B = R, .T = T, .ids = ids, .lens = lens, .embeds = embeds, .is_embed = is_embed,
+                       .out_pos = out_pos, .n_out = L, .label_pos = label_pos, .n_label = B,
+                       .label_ids = LABEL_IDS, .n_label_ids = TK};
+    if (gpt2_forward(m, &a, &batch, &err)) { printf("FAIL forward: %s\n", err.msg); exit(1); }
+    double task = 0.0, lp = 0.0;
+    for (int b = 0; b < B; b++) {
+        const float *x = a.label_logits + (size_t)b * TK;
+        int y = sp->label[ex[b]];
+        double mx = fmax(x[0], x[1]), e[TK], sum = 0.0;
+        for (int k = 0; k < TK; k++) sum += (e[k] = exp(x[k] - mx));
+        task += (log(sum) + mx - x[y]) / B;
+        for (int k = 0; k < TK; k++) dlabel[b * TK + k] = (float)(w_task * (e[k] / sum - (k == y)) / B);
+    }
+    for (int t = 0; t < L; t++) {
+        const float *x = a.logits + (size_t)t * V;
+        double mx = x[0], sum = 0.0;
+        for (int v = 1; v < V; v++) mx = fmax(mx, x[v]);
+        for (int v = 0; v < V; v++) sum += exp(x[v] - mx);
+        lp += (log(sum) + mx - x[z[t]]) / L;
+        for (int v = 0; v < V; v++) dlogits[(size_t)t * V + v] = (float)(w_interp * exp(x[v] - mx) / sum / L);
+        dlogits[(size_t)t * V + z[t]] -= (float)(w_interp / L);
+    }
+    if (gpt2_backward(m, &a, &batch, dlogits, dlabel, d_input, NULL, &err)) { printf("FAIL backward: %s\n", err.msg); exit(1); }
+    memset(g, 0, (size_t)L * C * sizeof(float));
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < L * C; k++) g[k] += d_input[((size_t)b * T + sp->pre_len[ex[b]]) * C + k];
+    for (int k = 0; k < L * C; k++) g[k] += d_input[((size_t)B * T + 1) * C + k];
+    free(ids); free(is_embed); free(embeds); free(d_input); free(dlogits);
+    gpt2_acts_free(&a);
+    return w_task * task + w_interp * lp;
+}
+
+/* Central finite differences of the double log_ppl w.r.t. every coordinate
+ * of X (L,C) (float, as PEZ has them), against g (L,C). Error per coordinate
+ * |g - fd| / max(|fd|, |g|, floor) with floor = 1e-3 max |g| (as
+ * tests/test_backward.c): a coordinate whose gradient is ~0 next to the
+ * large ones carries the float rounding of those (~1e-6 of the scale), so it
+ * is held to 1e-6 of the scale in absolute terms. With h = 1e-5 in double the
+ * differences are accurate to ~1e-9 here. */
+static double fd_check(const GPT2Model *m, const float *X, const int *z, int L, const float *g, const char *what) {
+    const double h = 1e-5;
+    int C = m->config.n_embd;
+    double Xd[TUNE_MAX_PROMPT * 64], scale = 0.0, worst = 0.0;
+    for (int k = 0; k < L * C; k++) { Xd[k] = X[k]; scale = fmax(scale, fabs(g[k])); }
+    for (int k = 0; k < L * C; k++) {
+        double keep = Xd[k];
+        Xd[k] = keep + h;
+        double up = ref_log_ppl(m, Xd, z, L);
+        Xd[k] = keep - h;
+        double down = ref_log_ppl(m, Xd, z, L);
+        Xd[k] = keep;
+        double fd = (up - down) / (2.0 * h);
+        double e = fabs(g[k] - fd) / fmax(fmax(fabs(fd), fabs(g[k])), 1e-3 * scale);
+        worst = fmax(worst, e);
+        CHECK(e <= 1e-3, "%s: d log_ppl / d P'[%d][%d]: %.8g, finite differences %.8g (rel %.2g)", what,
+              k / C, k % C, g[k], fd, e);
+    }
+    CHECK(scale > 1e-3, "%s: the gradient is ~0 (max %g): nothing tested", what, scale);
+    printf("  %s: max rel err %.2e over %d coords (max |g| %.3g)\n", what, worst, L * C, scale);
+    return worst;
+}
+
+// ----------------------------------------------------------------------------
+// gradients and steps on the tiny model
+
+typedef struct {
+    GPT2Model m, m2, wide;       // task model, a second model (the scorer), one of another width
+    float *params, *params2, *params_wide;
+    EncodedSplit split;
+} Tiny;
+
+static void tiny_setup(Tiny *t, int pre) {
+    t->params = random_model(&t->m, 2, TC, 32, 11);
+    t->params2 = random_model(&t->m2, 1, TC, 32, 12);
+    t->params_wide = random_model(&t->wide, 1, 2 * TC, 32, 13);
+    make_split(&t->split, 6, pre, 21 + pre);
+}
+
+static void tiny_free(Tiny *t) {
+    free(t->params); free(t->params2); free(t->params_wide);
+    free(t->m.blocks_storage); free(t->m2.blocks_storage); free(t->wide.blocks_storage);
+    encoded_split_free(&t->split);
+}
+
+/* A prompt near the embeddings of z: wte[z] plus noise of 1% of each row's
+ * norm, so that it projects to z but is not P'. */
+static void noisy_prompt(float *P, const GPT2Model *m, const int *z, int L, uint64_t seed) {
+    int C = m->config.n_embd;
+    Rng rng;
+    rng_seed(&rng, seed);
+    pez_embed(P, z, m->w.wte, L, C);
+    for (int i = 0; i < L; i++) {
+        double norm = 0.0;
+        for (int c = 0; c < C; c++) norm += (double)P[i * C + c] * P[i * C + c];
+        norm = sqrt(norm);
+        for (int c = 0; c < C; c++) P[i * C + c] += (float)(0.01 * norm * rng_normal(&rng) / sqrt((double)C));
+    }
+}
+
+static void test_gradients(int pre) {
+    printf("gradients, %s:\n", pre ? "pre tokens before the prompt" : "the prompt first");
+    Tiny t;
+    tiny_setup(&t, pre);
+    const int z[TL] = {1500, 2700, 4242}, examples[TB] = {0, 3, 4, 1};
+    int C = TC;
+    GPT2Err err;
+    float P_noisy[TL * TC], Pp[TL * TC], g_ref[TL * TC], g_noisy[TL * TC];
+    noisy_prompt(P_noisy, &t.m, z, TL, 5);
+    pez_embed(Pp, z, t.m.w.wte, TL, C);
+
+    // 1. lambda 0.5 (additive) with AdamW, clip off: the objective and its gradient at P'
+    //    against the independent batch, then the straight-through step
+    for (int quirk = 0; quirk <= 1; quirk++) {
+        TunePoint p;
+        TuneContext ctx;
+        PezState s;
+        make_point(&p, 0.5, OBJECTIVE_ADDITIVE, PEZ_ADAMW);
+        p.pez.reset_quirk = quirk;
+        make_context(&ctx, &p, &t.m, &t.m, &t.split);
+        if (pez_state_alloc(&s, &ctx, &err)) { CHECK(0, "pez_state_alloc: %s", err.msg); break; }
+        memcpy(s.P, P_noisy, sizeof P_noisy);
+        PezLoss loss;
+        CHECK(pez_step(&s, &t.split, examples, &loss, &err) == 0, "pez_step: %s", err.msg);
+        CHECK(memcmp(s.ids, z, sizeof z) == 0, "the noisy prompt projected to %d %d %d", s.ids[0], s.ids[1], s.ids[2]);
+        CHECK(memcmp(s.proj, Pp, sizeof Pp) == 0, "proj is not wte[z]");
+        double ref = ref_objective(&t.m, &t.split, examples, TB, Pp, z, TL, 1.0, 0.5, g_ref);
+        double ref_noisy = ref_objective(&t.m, &t.split, examples, TB, P_noisy, z, TL, 1.0, 0.5, g_noisy);
+        double scale, diff = max_abs_diff(s.g, g_ref, TL * C, &scale);
+        double diff_noisy = max_abs_diff(g_noisy, g_ref, TL * C, NULL);
+        CHECK(close_to(loss.loss, ref, 1e-5), "loss %.9g, independent %.9g", loss.loss, ref);
+        CHECK(diff <= 1e-4 * scale, "gradient at P' differs from the independent one by %g (scale %g)", diff, scale);
+        // the test can tell: the gradient at the continuous P is another one
+        CHECK(diff_noisy > 1e-3 * scale, "gradients at P and P' too close (%g) to tell them apart", diff_noisy);
+        CHECK(fabs(loss.loss - ref_noisy) > 0 || diff_noisy > 0, "loss at P equals loss at P'");
+        if (quirk == 0) printf("  loss %.6f (independent %.6f), gradient max diff %.2g of %.3g; at P: %.2g away\n",
+                               loss.loss, ref, diff, scale, diff_noisy);
+        // straight-through: P (or, with the quirk, P') moved by AdamW's first step on that gradient
+        float want[TL * TC], m[TL * TC] = {0}, v[TL * TC] = {0};
+        memcpy(want, quirk ? Pp : P_noisy, sizeof want);
+        pez_adamw_step(want, s.g, m, v, TL * C, 0.1, 0.1, 1);
+        CHECK(memcmp(want, s.P, sizeof want) == 0, "%s: P after the step is not %s - step(g(P'))",
+              quirk ? "reset quirk" : "Alg. 1", quirk ? "P'" : "P");
+        pez_state_free(&s);
+    }
+
+    // 2. the lambda term alone (convex, lambda 1: w_task 0): the extra batch row's gradient
+    //    against finite differences; lambda 0 vs 0.5: the difference is 0.5 times it
+    {
+        TunePoint p0, p5, p1;
+        TuneContext c0, c5, c1;
+        PezState s0, s5, s1;
+        make_point(&p0, 0.0, OBJECTIVE_ADDITIVE, PEZ_ADAFACTOR);
+        make_point(&p5, 0.5, OBJECTIVE_ADDITIVE, PEZ_ADAFACTOR);
+        make_point(&p1, 1.0, OBJECTIVE_CONVEX, PEZ_ADAFACTOR);
+        p0.pez.clip = p5.pez.clip = 1.0;
+        make_context(&c0, &p0, &t.m, &t.m, &t.split);
+        make_context(&c5, &p5, &t.m, &t.m, &t.split);
+        make_context(&c1, &p1, &t.m, &t.m, &t.split);
+        if (pez_state_alloc(&s0, &c0, &err) || pez_state_alloc(&s5, &c5, &err) || pez_state_alloc(&s1, &c1, &err)) {
+            CHECK(0, "pez_state_alloc: %s", err.msg);
+            tiny_free(&t);
+            return;
+        }
+        PezLoss l0, l5, l1;
+        memcpy(s1.ids, z, sizeof z);
+        CHECK(pez_loss_and_grad(&s1, &t.split, examples, &l1, &err) == 0, "lambda only: %s", err.msg);
+        double lp_ref = ref_log_ppl_f(&t.m, Pp, z, TL);
+        CHECK(close_to(l1.log_ppl, lp_ref, 1e-5) && close_to(l1.loss, lp_ref, 1e-5),
+              "log_ppl %.9g (loss %.9g), independent %.9g", l1.log_ppl, l1.loss, lp_ref);
+        Scorer *sc;
+        double lp_scorer = 0;
+        if (scorer_new(&sc, &t.m, 1, &err) == 0) {
+            CHECK(scorer_log_ppl(sc, z, 1, TL, &lp_scorer, &err) == 0, "scorer: %s", err.msg);
+            CHECK(close_to(l1.log_ppl, lp_scorer, 1e-5), "log_ppl %.9g, the Scorer's %.9g", l1.log_ppl, lp_scorer);
+            scorer_free(sc);
+        }
+        for (int c = 0; c < C; c++) // the last prompt token is only a target: no input gradient
+            CHECK(s1.g[(TL - 1) * C + c] == 0.0f, "gradient at the last prompt position %g", s1.g[(TL - 1) * C + c]);
+        fd_check(&t.m, Pp, z, TL, s1.g, "lambda row in the task batch");
+
+        memcpy(s0.P, P_noisy, sizeof P_noisy);
+        memcpy(s5.P, P_noisy, sizeof P_noisy);
+        CHECK(pez_step(&s0, &t.split, examples, &l0, &err) == 0, "lambda 0 step: %s", err.msg);
+        CHECK(pez_step(&s5, &t.split, examples, &l5, &err) == 0, "lambda 0.5 step: %s", err.msg);
+        CHECK(l0.log_ppl == 0.0 && l0.loss == l0.task, "lambda 0: log-PPL row run (%g)", l0.log_ppl);
+        CHECK(close_to(l5.task, l0.task, 1e-6) && close_to(l5.loss, l0.task + 0.5 * l1.log_ppl, 1e-5),
+              "lambda 0.5 loss %.9g, want %.9g + 0.5 * %.9g", l5.loss, l0.task, l1.log_ppl);
+        // before clipping (clip 1.0 scales both), g(0.5) - g(0) = 0.5 g(lambda row)
+        float g0[TL * TC], g5[TL * TC], d[TL * TC], half[TL * TC];
+        memcpy(s0.ids, z, sizeof z);
+        memcpy(s5.ids, z, sizeof z);
+        CHECK(pez_loss_and_grad(&s0, &t.split, examples, &l0, &err) == 0 &&
+              pez_loss_and_grad(&s5, &t.split, examples, &l5, &err) == 0, "loss_and_grad: %s", err.msg);
+        memcpy(g0, s0.g, sizeof g0);
+        memcpy(g5, s5.g, sizeof g5);
+        for (int k = 0; k < TL * C; k++) { d[k] = g5[k] - g0[k]; half[k] = 0.5f * s1.g[k]; }
+        double scale, diff = max_abs_diff(d, half, TL * C, &scale);
+        CHECK(diff <= 1e-4 * scale + 1e-7, "g(0.5) - g(0) differs from 0.5 g(lambda) by %g (scale %g)", diff, scale);
+        double moved = max_abs_diff(s0.P, s5.P, TL * C, NULL);
+        CHECK(moved > 1e-4, "lambda 0 and 0.5 gave the same update (max diff %g)", moved);
+        pez_state_free(&s0);
+        pez_state_free(&s5);
+        pez_state_free(&s1);
+    }
+
+    // 3. a separate scorer (same vocabulary and width): its own forward/backward row
+    {
+        TunePoint p;
+        TuneContext ctx;
+        PezState s;
+        make_point(&p, 1.0, OBJECTIVE_CONVEX, PEZ_ADAFACTOR);
+        make_context(&ctx, &p, &t.m, &t.m2, &t.split);
+        if (pez_state_alloc(&s, &ctx, &err) == 0) {
+            CHECK(s.scorer == &t.m2, "the separate scorer is not used");
+            PezLoss l;
+            memcpy(s.ids, z, sizeof z);
+            CHECK(pez_loss_and_grad(&s, &t.split, examples, &l, &err) == 0, "separate scorer: %s", err.msg);
+            float X[TL * TC];
+            pez_embed(X, z, t.m2.w.wte, TL, C); // the scorer's own input vectors of z
+            double lp_ref = ref_log_ppl_f(&t.m2, X, z, TL);
+            CHECK(close_to(l.log_ppl, lp_ref, 1e-5), "separate scorer log_ppl %.9g, independent %.9g", l.log_ppl, lp_ref);
+            fd_check(&t.m2, X, z, TL, s.g, "lambda row on a separate scorer");
+            pez_state_free(&s);
+        } else {
+            CHECK(0, "pez_state_alloc with a separate scorer: %s", err.msg);
+        }
+        // refusals: another width with lambda > 0; lambda 0 does not need its gradient
+        make_context(&ctx, &p, &t.m, &t.wide, &t.split);
+        CHECK(pez_state_alloc(&s, &ctx, &err) != 0 && strstr(err.msg, "width"), "a scorer of another width: %s", err.msg);
+        make_point(&p, 0.0, OBJECTIVE_ADDITIVE, PEZ_ADAFACTOR);
+        make_context(&ctx, &p, &t.m, &t.wide, &t.split);
+        CHECK(pez_state_alloc(&s, &ctx, &err) == 0 && s.scorer == NULL, "lambda 0 with a wider scorer: %s", err.msg);
+        pez_state_free(&s);
+        // a model whose context cannot hold the rows
+        make_point(&p, 0.0, OBJECTIVE_ADDITIVE, PEZ_ADAFACTOR);
+        p.prompt_length = 31;
+        make_context(&ctx, &p, &t.m, &t.m, &t.split);
+        CHECK(pez_state_alloc(&s, &ctx, &err) != 0 && strstr(err.msg, "context"), "rows past the context: %s", err.msg);
+    }
+    tiny_free(&t);
+}
+
+/* Batches: every example once per epoch, B rows each, the same for a seed. */
+static void test_batches(void) {
+    Tiny t;
+    tiny_setup(&t, 0);
+    TunePoint p;
+    TuneContext ctx;
+    PezState s;
+    GPT2Err err;
+    make_point(&p, 0.0, OBJECTIVE_ADDITIVE, PEZ_ADAFACTOR);
+    make_context(&ctx, &p, &t.m, &t.m, &t.split);
+    if (pez_state_alloc(&s, &ctx, &err)) { CHECK(0, "alloc: %s", err.msg); tiny_free(&t); return; }
+    Rng a, b;
+    rng_seed(&a, 3);
+    rng_seed(&b, 3);
+    int seen[2][12], n = t.split.n; // 3 batches of 4 = 2 epochs of 6
+    for (int r = 0; r < 2; r++) {
+        s.cursor = 0;
+        for (int i = 0; i < n; i++) s.order[i] = i;
+        for (int k = 0; k < 3; k++) {
+            pez_sample_batch(&s, r ? &b : &a);
+            memcpy(seen[r] + 4 * k, s.examples, 4 * sizeof(int));
+        }
+    }
+    CHECK(memcmp(seen[0], seen[1], sizeof seen[0]) == 0, "batches differ for the same seed");
+    for (int e = 0; e < 2; e++) {
+        int count[6] = {0};
+        for (int i = 0; i < n; i++) count[seen[0][e * n + i]]++;
+        for (int i = 0; i < n; i++) CHECK(count[i] == 1, "epoch %d: example %d drawn %d times", e, i, count[i]);
+    }
+    pez_state_free(&s);
+    tiny_free(&t);
+}
+
+// ----------------------------------------------------------------------------
+// an end-to-end run
+
+static int progress_lines = 0;
+static void count_progress(void *user, const char *line) {
+    (void)user;
+    progress_lines++;
+    printf("  %s\n", line);
+}
+
+typedef struct {
+    char dir[512], dir2[512];    // scratch checkpoints: the task model and a scorer
+    GPT2Model model, scorer;
+    GPT2Tokenizer *tok;
+    Split train, dev;
+    TunePoint point;
+    TuneContext ctx;
+} Smoke;
+
+static void remove_checkpoint(const char *dir) {
+    char path[600];
+    if (!dir[0]) return;
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void smoke_free(Smoke *s) {
+    evaluator_free(s->ctx.eval);
+    scorer_free(s->ctx.scorer);
+    dictionary_free(s->ctx.dict);
+    encoded_split_free(&s->ctx.train);
+    encoded_split_free(&s->ctx.dev);
+    encoded_split_free(&s->ctx.test);
+    split_free(&s->train);
+    split_free(&s->dev);
+    tokenizer_free(s->tok);
+    gpt2_free(&s->model);
+    gpt2_free(&s->scorer);
+    remove_checkpoint(s->dir);
+    remove_checkpoint(s->dir2);
+}
+
+/* Writes a random model with gpt2_save into a fresh scratch directory and
+ * loads it back (F32 weights mapped read-only: a write to wte would fault). */
+static int saved_model(GPT2Model *out, char *dir, size_t cap, int n_layer, uint64_t seed, GPT2Err *err) {
+    const char *tmp = getenv("TMP");
+    snprintf(dir, cap, "%s/test_pez.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    if (!mkdtemp(dir)) { dir[0] = '\0'; return gpt2_fail(err, "mkdtemp failed"); }
+    GPT2Model m;
+    float *params = random_model(&m, n_layer, 16, 192, seed);
+    int rc = gpt2_save(&m.config, &m.w, dir, err);
+    free(params);
+    free(m.blocks_storage);
+    return rc ? rc : gpt2_load(out, dir, err);
+}
+
+/* 0 ready, 77 skip (no tokenizer or data), 1 failure. */
+static int smoke_setup(Smoke *s, const char *template_text, GPT2Err *err) {
+    memset(s, 0, sizeof *s);
+    const char *tok_dir = getenv("TOKENIZER_DIR"), *shared = getenv("SHARED");
+    if (!tok_dir) tok_dir = "models/gpt2-tokenizer";
+    if (!shared) shared = "../shared";
+    char train_path[TUNE_PATH], dev_path[TUNE_PATH];
+    snprintf(train_path, sizeof train_path, "%s/data/fewshot/sst-2/16-42/train.tsv", shared);
+    snprintf(dev_path, sizeof dev_path, "%s/data/fewshot/sst-2/16-42/dev.tsv", shared);
+    if (tokenizer_load(&s->tok, tok_dir, err)) { printf("skip: no tokenizer (%s)\n", err->msg); return 77; }
+    if (split_load(&s->train, train_path, 2, err) || split_load(&s->dev, dev_path, 2, err)) {
+        printf("skip: no SST-2 16-shot data (%s)\n", err->msg);
+        return 77;
+    }
+    if (saved_model(&s->model, s->dir, sizeof s->dir, 2, 5, err) ||
+        saved_model(&s->scorer, s->dir2, sizeof s->dir2, 1, 6, err))
+        return 1;
+
+    TunePoint *p = &s->point;
+    p->method = METHOD_PEZ;
+    strcpy(p->task, "sst-2");
+    p->lambda = 0.1;
+    p->objective = OBJECTIVE_ADDITIVE;
+    p->prompt_length = 4;
+    p->seed = 7;
+    snprintf(p->template_text, sizeof p->template_text, "%s", template_text);
+    p->n_classes = 2;
+    strcpy(p->verbalizers[0], " terrible");
+    strcpy(p->verbalizers[1], " great");
+    p->max_tokens = 128;
+    p->pez = (PezSettings){.steps = 20, .batch = 4, .eval_every = 5, .optimizer = PEZ_ADAFACTOR, .lr = 0.3,
+                           .weight_decay = 0.1, .clip = 1.0, .init_random = 0, .reset_quirk = 0};
+
+    TuneContext *ctx = &s->ctx;
+    ctx->point = p;
+    ctx->model = ctx->scorer_model = ctx->policy_model = &s->model;
+    ctx->tok = s->tok;
+    ctx->n_classes = 2;
+    const char *verb[2] = {p->verbalizers[0], p->verbalizers[1]};
+    if (verbalizer_ids(s->tok, verb, 2, ctx->label_ids, err)) return 1;
+    if (encode_split(&ctx->train, &s->train, p->template_text, s->tok, p->max_tokens, err) ||
+        encode_split(&ctx->dev, &s->dev, p->template_text, s->tok, p->max_tokens, err) ||
+        encode_split(&ctx->test, &s->dev, p->template_text, s->tok, p->max_tokens, err))
+        return 1;
+    int max_T = p->max_tokens + TUNE_MAX_PROMPT;
+    if (evaluator_new(&ctx->eval, &s->model, ctx->label_ids, 2, 64, max_T, err) ||
+        evaluator_cache(ctx->eval, &ctx->train, err) || evaluator_cache(ctx->eval, &ctx->dev, err) ||
+        evaluator_cache(ctx->eval, &ctx->test, err))
+        return 1;
+    if (scorer_new(&ctx->scorer, &s->model, 1, err)) return 1;
+    if (dictionary_load(&ctx->dict, "/usr/share/dict/words", err)) {
+        printf("skip: no dictionary (%s)\n", err->msg);
+        return 77;
+    }
+    ctx->progress = count_progress;
+    return 0;
+}
+
+static int same_runs(const TuneResult *a, const TuneResult *b) {
+    if (memcmp(a->prompt_ids, b->prompt_ids, sizeof a->prompt_ids) || a->best_step != b->best_step ||
+        a->n_history != b->n_history || a->test_acc != b->test_acc || a->acc_continuous != b->acc_continuous ||
+        a->kl_continuous_projected != b->kl_continuous_projected || a->log_ppl != b->log_ppl)
+        return 0;
+    for (int i = 0; i < a->n_history; i++)
+        if (a->history[i].loss != b->history[i].loss || a->history[i].dev_acc != b->history[i].dev_acc ||
+            a->history[i].log_ppl != b->history[i].log_ppl)
+            return 0;
+    return 1;
+}
+
+static void check_result(const TuneResult *r, const char *what, int steps, int eval_every) {
+    int want = (steps + eval_every - 1) / eval_every; // every eval_every steps, and the last
+    CHECK(r->steps == steps && r->prompt_length == 4, "%s: steps %d, prompt length %d", what, r->steps, r->prompt_length);
+    CHECK(r->n_history == want, "%s: %d history entries, want %d", what, r->n_history, want);
+    double best = -1;
+    int best_step = -1;
+    for (int i = 0; i < r->n_history; i++) {
+        const HistoryEntry *h = &r->history[i];
+        int step_want = i + 1 < want ? (i + 1) * eval_every : steps;
+        CHECK(h->step == step_want, "%s: history %d at step %d, want %d", what, i, h->step, step_want);
+        CHECK(isfinite(h->loss) && h->dev_acc >= 0 && h->dev_acc <= 1 && isfinite(h->log_ppl) && h->log_ppl > 0,
+              "%s: history %d: loss %g dev %g log-ppl %g", what, i, h->loss, h->dev_acc, h->log_ppl);
+        if (h->dev_acc >= best) { best = h->dev_acc; best_step = h->step; } // ties to the later
+    }
+    CHECK(r->best_step == best_step, "%s: best step %d, want %d (the last of the best dev accuracy)", what,
+          r->best_step, best_step);
+    for (int i = 0; i < r->n_history; i++)
+        if (r->history[i].step == r->best_step)
+            CHECK(r->dev_acc == r->history[i].dev_acc && r->log_ppl == r->history[i].log_ppl,
+                  "%s: the result (dev %g, log-ppl %g) is not the best step's", what, r->dev_acc, r->log_ppl);
+    CHECK(r->acc_continuous >= 0 && r->acc_continuous <= 1 && r->acc_projected == r->test_acc &&
+          r->kl_continuous_projected >= 0 && isfinite(r->kl_continuous_projected),
+          "%s: faithfulness %g %g %g", what, r->acc_continuous, r->acc_projected, r->kl_continuous_projected);
+    for (int i = 0; i < r->prompt_length; i++)
+        CHECK(r->prompt_ids[i] >= 0 && r->prompt_ids[i] < 50257, "%s: prompt id %d", what, r->prompt_ids[i]);
+    printf("  %s: best \"%s\" at step %d, dev %.3f, test %.3f, continuous %.3f, KL %.3g, log-ppl %.2f\n", what,
+           r->prompt_text, r->best_step, r->dev_acc, r->test_acc, r->acc_continuous, r->kl_continuous_projected,
+           r->log_ppl);
+}
+
+static int test_smoke(void) {
+    printf("end to end:\n");
+    Smoke s;
+    GPT2Err err = {{0}};
+    int rc = smoke_setup(&s, "[P]{sentence} It was", &err);
+    if (rc == 1) { CHECK(0, "smoke setup: %s", err.msg); smoke_free(&s); return 1; }
+    if (rc == 77) { smoke_free(&s); return 77; }
+
+    TuneResult r1, r2, r3;
+    memset(&r1, 0, sizeof r1);
+    memset(&r2, 0, sizeof r2);
+    memset(&r3, 0, sizeof r3);
+    int rc1 = pez_run(&s.ctx, &r1, &err);
+    CHECK(rc1 == 0, "pez_run: %s", err.msg);
+    if (rc1 == 0) {
+        check_result(&r1, "adafactor, classes", 20, 5);
+        CHECK(progress_lines == 4, "%d progress lines, want 4", progress_lines);
+        int rc2 = pez_run(&s.ctx, &r2, &err); // same point, same seed: the same run
+        CHECK(rc2 == 0 && same_runs(&r1, &r2), "the same point gave another run (%s)", rc2 ? err.msg : "results differ");
+    }
+    // a failure inside the step loop (a label out of range; 20 steps of 4 draw every one of
+    // the 32 examples) frees everything and says why
+    int keep = s.ctx.train.label[0];
+    s.ctx.train.label[0] = 7;
+    CHECK(pez_run(&s.ctx, &r3, &err) != 0 && strstr(err.msg, "label"), "a bad label went unnoticed: %s", err.msg);
+    s.ctx.train.label[0] = keep;
+    // other settings: AdamW, random init, the reset quirk, a separate scorer; an odd step count
+    s.point.pez = (PezSettings){.steps = 7, .batch = 4, .eval_every = 3, .optimizer = PEZ_ADAMW, .lr = 0.1,
+                                .weight_decay = 0.1, .clip = 1.0, .init_random = 1, .reset_quirk = 1};
+    Scorer *own = s.ctx.scorer, *other = NULL;
+    if (scorer_new(&other, &s.scorer, 1, &err)) CHECK(0, "scorer_new: %s", err.msg);
+    s.ctx.scorer_model = &s.scorer;
+    s.ctx.scorer = other;
+    result_free(&r3);
+    CHECK(other && pez_run(&s.ctx, &r3, &err) == 0, "pez_run (adamw, random, quirk, scorer): %s", err.msg);
+    check_result(&r3, "adamw, random init, reset quirk, separate scorer", 7, 3);
+    s.ctx.scorer_model = &s.model;
+    s.ctx.scorer = own;
+    scorer_free(other);
+    // a bad point is refused with a message
+    s.point.prompt_length = 0;
+    result_free(&r3);
+    CHECK(pez_run(&s.ctx, &r3, &err) != 0 && strstr(err.msg, "prompt_length"), "prompt_length 0 accepted: %s", err.msg);
+    result_free(&r1);
+    result_free(&r2);
+    result_free(&r3);
+    smoke_free(&s);
+
+    // the prompt after the sentence (non-empty pre; the evaluator's cache path)
+    rc = smoke_setup(&s, "{sentence} It was[P]", &err);
+    if (rc != 0) { CHECK(0, "smoke setup: %s", err.msg); smoke_free(&s); return 1; }
+    s.point.pez.steps = 4;
+    s.point.pez.eval_every = 2;
+    TuneResult r4;
+    memset(&r4, 0, sizeof r4);
+    CHECK(pez_run(&s.ctx, &r4, &err) == 0, "pez_run with the prompt last: %s", err.msg);
+    check_result(&r4, "prompt after the sentence", 4, 2);
+    result_free(&r4);
+    smoke_free(&s);
+    return 0;
+}
+
+int main(void) {
+    test_projection();
+    test_init();
+    test_clip();
+    test_adafactor();
+    test_adamw();
+    test_reset_quirk();
+    test_batches();
+    test_gradients(0);
+    test_gradients(3);
+    int smoke = test_smoke();
+    if (failures) {
+        printf("test_pez: FAILED (%d)\n", failures);
+        return 1;
+    }
+    if (smoke == 77) {
+        printf("test_pez: formulas ok; end-to-end run skipped (needs the tokenizer, ../shared/data, a word list)\n");
+        return 77;
+    }
+    printf("test_pez: ok\n");
+    return 0;
+}

@@ -1,0 +1,540 @@
+/*
+ * tuners/pez.c: PEZ (Wen et al. 2023), hard prompts by projected gradient
+ * descent on a soft prompt, as ../shared/docs/tuners-reference.md section 1
+ * restates the reference code (the paper's Alg. 1, the LM script's
+ * optimizer and template).
+ *
+ * State: a continuous prompt P (L,C). Each step
+ *   1. projects every row of P to the vocabulary embedding nearest by cosine:
+ *      ids z (L) and the raw rows P' = wte[z];
+ *   2. runs the task model forward and backward at P' on B training examples
+ *      (rows pre ++ P' ++ post, the label read as K classifier logits at the
+ *      last position), and, for the lambda term, one more row
+ *      [<|endoftext|>, P'_0 .. P'_{L-2}] predicting z_0 .. z_{L-1} over the
+ *      full vocabulary (mean cross-entropy = log_ppl(z), the Scorer's
+ *      definition) in the same batch, so that its gradient flows through the
+ *      same prompt positions; a separate scorer model runs that row alone;
+ *   3. applies g = d(w_task task + w_interp log_ppl) / d P' to the continuous
+ *      P (straight-through): gradient-norm clip, then Adafactor or AdamW.
+ * Every eval_every steps (and after the last) the projection of P is scored
+ * on dev; the best (ties to the later step) gives the result, and its
+ * continuous P the faithfulness numbers.
+ *
+ * Choices where the reference is silent or does not apply:
+ * - P' is fed as the token ids z: the encoder then reads exactly the rows
+ *   wte[z] that P' is (bit for bit the same input as feeding P' as vectors,
+ *   tests/test_forward.c), and d_input at those positions is d loss / d P'.
+ *   No (rows, T, C) copy of the prompt is made.
+ * - The log-PPL row holds L positions, <|endoftext|> z_0 .. z_{L-2}, as the
+ *   Scorer feeds it: the last prompt token is only ever a target, so an
+ *   (L+1)-th position would carry no loss and its gradient would be 0. The
+ *   gradient is the input side only (P'_i as the context of later tokens);
+ *   which token is the target is not differentiated (z_{L-1}, and z_0 for
+ *   L = 1, get no lambda gradient).
+ * - With w_interp = 0 the log-PPL row is not run (its gradient would be 0),
+ *   so the step's loss is the task loss alone.
+ * - A separate scorer must share the task model's vocabulary (always: its
+ *   log-PPL of the task model's ids means nothing otherwise) and, when
+ *   w_interp != 0, its width C: its gradient w.r.t. its own input vectors
+ *   wte_s[z] is added to the task model's P straight-through.
+ * - Batches: per-epoch shuffling of train (Fisher-Yates with the point's Rng,
+ *   as the reference's shuffled DataLoader); a batch that crosses the end of
+ *   an epoch takes the rest of that epoch and the start of the next, so each
+ *   example is seen once per epoch and every batch has B rows.
+ * - The dev score after step t is of the projection of P after that step's
+ *   update (the LM script projects after optimizer.step() to evaluate); its
+ *   history entry has the loss of step t (computed at the projection before
+ *   the update) and the log-PPL of the scored projection.
+ * - Cosine with torch's F.normalize floor: |x| below 1e-12 counts as 1e-12,
+ *   so a zero row has cosine 0; argmax ties go to the lower id.
+ * - A non-finite loss or gradient stops the run with an error rather than
+ *   training on.
+ *
+ * Everything is allocated once in pez_state_alloc; the step loop allocates
+ * nothing. All randomness (random init, batches) comes from one Rng seeded
+ * with the point's seed, so a point always gives the same run.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tuners/pez_internal.h"
+#include "tuners/tuners.h"
+
+// ----------------------------------------------------------------------------
+// projection
+
+#define NORM_FLOOR 1e-12   // torch.nn.functional.normalize's eps
+
+void pez_inv_norms(float *inv_norm, const float *wte, int V, int C) {
+    for (int v = 0; v < V; v++) {
+        const float *w = wte + (size_t)v * C;
+        double ss = 0.0;
+        for (int i = 0; i < C; i++) ss += (double)w[i] * w[i];
+        inv_norm[v] = (float)(1.0 / fmax(sqrt(ss), NORM_FLOOR));
+    }
+}
+
+void pez_project(int *ids, float *proj, float *cos, const float *P, const float *wte,
+                 const float *wte_inv_norm, int L, int V, int C) {
+    // proj (L,C) = the unit rows of P, for the one product below
+    for (int i = 0; i < L; i++) {
+        const float *p = P + (size_t)i * C;
+        double ss = 0.0;
+        for (int c = 0; c < C; c++) ss += (double)p[c] * p[c];
+        float inv = (float)(1.0 / fmax(sqrt(ss), NORM_FLOOR));
+        for (int c = 0; c < C; c++) proj[(size_t)i * C + c] = p[c] * inv;
+    }
+    // cos (L,V) = unit(P) (L,C) wte^T (C,V), then each column scaled by 1 / |wte_v|
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, V, C, 1.0f, proj, C, wte, C, 0.0f, cos, V);
+    for (int i = 0; i < L; i++) {
+        const float *row = cos + (size_t)i * V;
+        int best = 0;
+        float best_cos = row[0] * wte_inv_norm[0];
+        for (int v = 1; v < V; v++) {
+            float c = row[v] * wte_inv_norm[v];
+            if (c > best_cos) { best_cos = c; best = v; } // strictly: ties keep the lower id
+        }
+        ids[i] = best;
+    }
+    pez_embed(proj, ids, wte, L, C); // the raw rows, not the normalised ones
+}
+
+// ----------------------------------------------------------------------------
+// initialisation
+
+void pez_init_ids(int *ids, int L, const int *label_ids, int K, int init_random, int V, Rng *rng) {
+    for (int i = 0; i < L; i++) ids[i] = init_random ? rng_below(rng, V) : label_ids[i % K];
+}
+
+void pez_embed(float *P, const int *ids, const float *wte, int L, int C) {
+    for (int i = 0; i < L; i++)
+        memcpy(P + (size_t)i * C, wte + (size_t)ids[i] * C, (size_t)C * sizeof(float));
+}
+
+// ----------------------------------------------------------------------------
+// optimisation
+
+double pez_clip_grad_norm(float *g, size_t n, double max_norm) {
+    double ss = 0.0;
+    for (size_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
+    double norm = sqrt(ss);
+    if (max_norm > 0.0) {
+        double coef = max_norm / (norm + 1e-6);
+        if (coef < 1.0)
+            for (size_t i = 0; i < n; i++) g[i] = (float)(g[i] * coef);
+    }
+    return norm;
+}
+
+void pez_adafactor_step(float *P, const float *g, float *row, float *col, int L, int C, int t,
+                        double lr) {
+    const double eps1 = 1e-30, decay_rate = -0.8, clip_threshold = 1.0;
+    double beta2 = 1.0 - pow((double)t, decay_rate); // 0 at t = 1: the first step is g^2 itself
+    // running means of u2 = g^2 + eps1 over each row (L) and each column (C)
+    for (int i = 0; i < L; i++) {
+        double s = 0.0;
+        for (int c = 0; c < C; c++) {
+            double x = g[(size_t)i * C + c];
+            s += x * x + eps1;
+        }
+        row[i] = (float)(beta2 * row[i] + (1.0 - beta2) * (s / C));
+    }
+    for (int c = 0; c < C; c++) {
+        double s = 0.0;
+        for (int i = 0; i < L; i++) {
+            double x = g[(size_t)i * C + c];
+            s += x * x + eps1;
+        }
+        col[c] = (float)(beta2 * col[c] + (1.0 - beta2) * (s / L));
+    }
+    double row_mean = 0.0;
+    for (int i = 0; i < L; i++) row_mean += row[i];
+    row_mean /= L;
+    // upd = g / sqrt(row_i / row_mean * col_c): its RMS first, for the update clipping
+    double ss = 0.0;
+    for (int i = 0; i < L; i++) {
+        double r = row_mean / row[i];
+        for (int c = 0; c < C; c++) {
+            double u = g[(size_t)i * C + c] * sqrt(r / col[c]);
+            ss += u * u;
+        }
+    }
+    double rms = sqrt(ss / ((double)L * C));
+    double step = lr / fmax(1.0, rms / clip_threshold);
+    for (int i = 0; i < L; i++) {
+        double r = row_mean / row[i];
+        for (int c = 0; c < C; c++) {
+            size_t k = (size_t)i * C + c;
+            P[k] = (float)(P[k] - step * g[k] * sqrt(r / col[c]));
+        }
+    }
+}
+
+void pez_adamw_step(float *P, const float *g, float *m, float *v, size_t n, double lr, double wd,
+                    int t) {
+    const double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+    double bc1 = 1.0 - pow(beta1, t), bc2 = 1.0 - pow(beta2, t);
+    double step = lr / bc1, sqrt_bc2 = sqrt(bc2), decay = 1.0 - lr * wd;
+    for (size_t i = 0; i < n; i++) {
+        double x = (double)P[i] * decay; // decoupled weight decay first, as torch
+        m[i] = (float)(beta1 * m[i] + (1.0 - beta1) * g[i]);
+        v[i] = (float)(beta2 * v[i] + (1.0 - beta2) * (double)g[i] * g[i]);
+        P[i] = (float)(x - step * m[i] / (sqrt((double)v[i]) / sqrt_bc2 + eps));
+    }
+}
+
+void pez_update(float *P, const float *proj, float *g, PezOptim *o, double clip, int reset_quirk) {
+    size_t n = (size_t)o->L * o->C;
+    if (clip > 0.0) pez_clip_grad_norm(g, n, clip);
+    // the LM script's double copy: the step starts from the projection, the drift is lost
+    if (reset_quirk) memcpy(P, proj, n * sizeof(float));
+    o->t++;
+    if (o->kind == PEZ_ADAMW) pez_adamw_step(P, g, o->m, o->v, n, o->lr, o->weight_decay, o->t);
+    else pez_adafactor_step(P, g, o->row, o->col, o->L, o->C, o->t, o->lr);
+}
+
+// ----------------------------------------------------------------------------
+// the state
+
+void pez_state_free(PezState *s) {
+    gpt2_acts_free(&s->acts);
+    gpt2_acts_free(&s->scorer_acts);
+    free(s->fmem);
+    free(s->imem);
+    memset(s, 0, sizeof *s);
+}
+
+/* Lays views out in one zeroed allocation: *mem, then view[i] = size[i]
+ * elements each (NULL for size 0). */
+#define LAY_OUT(mem, type, view, size)                                                      \
+    do {                                                                                   \
+        _Static_assert(sizeof view / sizeof view[0] == sizeof size / sizeof size[0],        \
+                       "one size per view");                                                \
+        size_t n_ = sizeof size / sizeof size[0], total_ = 0;                              \
+        for (size_t i_ = 0; i_ < n_; i_++) total_ += size[i_];                             \
+        type *p_ = (mem) = calloc(total_ ? total_ : 1, sizeof(type));                      \
+        for (size_t i_ = 0; p_ && i_ < n_; i_++) {                                         \
+            *view[i_] = size[i_] ? p_ : NULL;                                              \
+            p_ += size[i_];                                                                \
+        }                                                                                  \
+    } while (0)
+
+static int check_settings(const TuneContext *ctx, GPT2Err *err) {
+    const TunePoint *pt = ctx->point;
+    const PezSettings *s = &pt->pez;
+    if (pt->prompt_length < 1 || pt->prompt_length > TUNE_MAX_PROMPT)
+        return gpt2_fail(err, "pez: prompt_length %d out of 1..%d", pt->prompt_length, TUNE_MAX_PROMPT);
+    if (s->steps < 1 || s->batch < 1 || s->eval_every < 1)
+        return gpt2_fail(err, "pez: steps %d, batch %d and eval_every %d must all be >= 1", s->steps,
+                         s->batch, s->eval_every);
+    if (!(s->lr >= 0.0 && isfinite(s->lr)) || !(s->clip >= 0.0) || !(s->weight_decay >= 0.0))
+        return gpt2_fail(err, "pez: lr %g, clip %g and weight_decay %g must be finite and >= 0", s->lr,
+                         s->clip, s->weight_decay);
+    if (s->optimizer != PEZ_ADAFACTOR && s->optimizer != PEZ_ADAMW)
+        return gpt2_fail(err, "pez: unknown optimizer %d", (int)s->optimizer);
+    if (ctx->n_classes < 1 || ctx->n_classes > TUNE_MAX_CLASSES)
+        return gpt2_fail(err, "pez: %d classes, expected 1..%d", ctx->n_classes, TUNE_MAX_CLASSES);
+    int V = ctx->model->config.vocab_size;
+    for (int k = 0; k < ctx->n_classes; k++)
+        if (ctx->label_ids[k] < 0 || ctx->label_ids[k] >= V)
+            return gpt2_fail(err, "pez: label id %d outside the vocabulary of %d", ctx->label_ids[k], V);
+    if (ctx->train.n < 1) return gpt2_fail(err, "pez: empty train split");
+    return 0;
+}
+
+/* The scorer of the lambda term: its vocabulary (and, when it has a
+ * gradient to give, its width) must be the task model's. */
+static int check_scorer(const GPT2Model *m, const GPT2Model *sc, int L, double w_interp, GPT2Err *err) {
+    if (sc->config.vocab_size != m->config.vocab_size)
+        return gpt2_fail(err, "pez: the scorer's vocabulary (%d) differs from the task model's (%d)",
+                         sc->config.vocab_size, m->config.vocab_size);
+    if (w_interp == 0.0) return 0;
+    if (sc->config.vocab_size <= GPT2_EOT)
+        return gpt2_fail(err, "pez: the scorer's vocabulary of %d has no <|endoftext|> (id %d)",
+                         sc->config.vocab_size, GPT2_EOT);
+    if (sc != m && sc->config.n_embd != m->config.n_embd)
+        return gpt2_fail(err, "pez: the scorer's width %d differs from the task model's %d: its "
+                         "log-PPL gradient cannot reach the prompt", sc->config.n_embd, m->config.n_embd);
+    if (L > sc->config.n_positions)
+        return gpt2_fail(err, "pez: prompt_length %d exceeds the scorer's context %d", L,
+                         sc->config.n_positions);
+    return 0;
+}
+
+int pez_state_alloc(PezState *s, const TuneContext *ctx, GPT2Err *err) {
+    memset(s, 0, sizeof *s);
+    if (!ctx || !ctx->point || !ctx->model) return gpt2_fail(err, "pez: no context");
+    if (check_settings(ctx, err)) return -1;
+    const TunePoint *pt = ctx->point;
+    const GPT2Model *m = ctx->model, *sc = ctx->scorer_model ? ctx->scorer_model : ctx->model;
+    const GPT2Config *c = &m->config;
+    s->ctx = ctx;
+    s->model = m;
+    s->L = pt->prompt_length;
+    s->C = c->n_embd;
+    s->V = c->vocab_size;
+    s->K = ctx->n_classes;
+    s->B = pt->pez.batch;
+    objective_weights(pt, &s->w_task, &s->w_interp);
+    if (check_scorer(m, sc, s->L, s->w_interp, err)) return -1;
+    s->scorer = s->w_interp != 0.0 && sc != m ? sc : NULL;
+
+    // the widest training row; the log-PPL row (L positions) is never wider
+    const EncodedSplit *tr = &ctx->train;
+    int longest = 0;
+    for (int i = 0; i < tr->n; i++)
+        if (tr->pre_len[i] + tr->post_len[i] > longest) longest = tr->pre_len[i] + tr->post_len[i];
+    s->max_T = longest + s->L;
+    if (s->max_T > c->n_positions)
+        return gpt2_fail(err, "pez: training rows need %d positions (%d + prompt %d), the model's "
+                         "context is %d", s->max_T, longest, s->L, c->n_positions);
+
+    int L = s->L, C = s->C, V = s->V, B = s->B, K = s->K, interp = s->w_interp != 0.0;
+    int in_batch = interp && !s->scorer; // the log-PPL row rides in the task batch
+    int max_out = in_batch && L > B ? L : B;
+    if (gpt2_acts_alloc(&s->acts, c, B + in_batch, s->max_T, s->max_T, max_out, 1, err)) goto fail;
+    if (s->scorer && gpt2_acts_alloc(&s->scorer_acts, &s->scorer->config, 1, L, L, L, 1, err)) goto fail;
+
+    int adamw = pt->pez.optimizer == PEZ_ADAMW;
+    size_t LC = (size_t)L * C, rows = (size_t)B + in_batch;
+    float **fview[] = {&s->P, &s->proj, &s->g, &s->best_P, &s->cos, &s->wte_inv_norm, &s->d_input,
+                       &s->dlogits, &s->dlabel, &s->scorer_d_input,
+                       &s->opt.row, &s->opt.col, &s->opt.m, &s->opt.v};
+    size_t fsize[] = {LC, LC, LC, LC, (size_t)L * V, (size_t)V, rows * s->max_T * C,
+                      interp ? (size_t)L * V : 0, (size_t)B * K, s->scorer ? LC : 0,
+                      adamw ? 0 : (size_t)L, adamw ? 0 : (size_t)C, adamw ? LC : 0, adamw ? LC : 0};
+    int **iview[] = {&s->ids, &s->best_ids, &s->batch_ids, &s->lens, &s->label_pos, &s->labels,
+                     &s->out_pos, &s->targets, &s->examples, &s->order};
+    size_t isize[] = {(size_t)L, (size_t)L, rows * s->max_T, rows, (size_t)B, (size_t)B, (size_t)L,
+                      (size_t)L, (size_t)B, (size_t)tr->n};
+    LAY_OUT(s->fmem, float, fview, fsize);
+    LAY_OUT(s->imem, int, iview, isize);
+    if (!s->fmem || !s->imem) {
+        gpt2_fail(err, "pez: out of memory (buffers for %d rows of %d positions, prompt %d x %d)",
+                  B + in_batch, s->max_T, L, C);
+        goto fail;
+    }
+    s->opt = (PezOptim){.kind = pt->pez.optimizer, .lr = pt->pez.lr, .weight_decay = pt->pez.weight_decay,
+                        .L = L, .C = C, .row = s->opt.row, .col = s->opt.col, .m = s->opt.m, .v = s->opt.v};
+    pez_inv_norms(s->wte_inv_norm, m->w.wte, V, C);
+    s->n_train = tr->n;
+    for (int i = 0; i < tr->n; i++) s->order[i] = i;
+    return 0;
+fail:
+    pez_state_free(s);
+    return -1;
+}
+
+void pez_sample_batch(PezState *s, Rng *rng) {
+    for (int b = 0; b < s->B; b++) {
+        if (s->cursor == 0) // a new epoch: Fisher-Yates over the previous order
+            for (int i = s->n_train - 1; i > 0; i--) {
+                int j = rng_below(rng, i + 1), t = s->order[i];
+                s->order[i] = s->order[j];
+                s->order[j] = t;
+            }
+        s->examples[b] = s->order[s->cursor];
+        s->cursor = (s->cursor + 1) % s->n_train;
+    }
+}
+
+// ----------------------------------------------------------------------------
+// the objective and its gradient
+
+/* Mean cross-entropy of softmax over the K label logits of B rows, logits
+ * (B,K); dlabel (B,K) = scale * d mean / d logits. labels (B). */
+static double label_loss(float *dlabel, const float *logits, const int *labels, int B, int K,
+                         double scale) {
+    double total = 0.0;
+    for (int b = 0; b < B; b++) {
+        const float *x = logits + (size_t)b * K;
+        double mx = x[0], e[TUNE_MAX_CLASSES], sum = 0.0;
+        for (int k = 1; k < K; k++) mx = fmax(mx, x[k]);
+        for (int k = 0; k < K; k++) sum += (e[k] = exp(x[k] - mx));
+        total += log(sum) + mx - x[labels[b]];
+        for (int k = 0; k < K; k++)
+            dlabel[(size_t)b * K + k] = (float)(scale * (e[k] / sum - (k == labels[b])) / B);
+    }
+    return total / B;
+}
+
+/* Row b (width T) = pre ++ the prompt ids ++ post of example i; its length. */
+static int fill_task_row(int *row, const EncodedSplit *split, int i, const int *prompt, int L, int T) {
+    int k = split->pre_len[i];
+    memcpy(row, split->ids + split->pre_off[i], (size_t)k * sizeof(int));
+    memcpy(row + k, prompt, (size_t)L * sizeof(int));
+    k += L;
+    memcpy(row + k, split->ids + split->post_off[i], (size_t)split->post_len[i] * sizeof(int));
+    k += split->post_len[i];
+    for (int t = k; t < T; t++) row[t] = 0; // padding: computed, never read
+    return k;
+}
+
+/* The log-PPL row <|endoftext|> z_0 .. z_{L-2} into row (width T): position t
+ * predicts z_t. out_pos (L) = base + t, targets (L) = z. */
+static void fill_log_ppl_row(int *row, int *out_pos, int *targets, const int *z, int L, int T, int base) {
+    row[0] = GPT2_EOT;
+    memcpy(row + 1, z, (size_t)(L - 1) * sizeof(int));
+    for (int t = L; t < T; t++) row[t] = 0;
+    for (int t = 0; t < L; t++) {
+        out_pos[t] = base + t;
+        targets[t] = z[t];
+    }
+}
+
+/* g (L,C) += the gradient at the inputs z_0 .. z_{L-2} of a log-PPL row,
+ * d_row (L,C) = d_input of its positions 0 .. L-1 (position 0, <|endoftext|>,
+ * is not a prompt vector). */
+static void add_log_ppl_grad(float *g, const float *d_row, int L, int C) {
+    const float *d = d_row + C;
+    for (size_t k = 0; k < (size_t)(L - 1) * C; k++) g[k] += d[k];
+}
+
+/* The lambda term on a separate scorer: forward and backward of the log-PPL
+ * row alone, w_interp times its gradient added to s->g. Reuses batch_ids
+ * (the task batch is done with by then). */
+static int scorer_term(PezState *s, double *log_ppl, GPT2Err *err) {
+    int L = s->L;
+    fill_log_ppl_row(s->batch_ids, s->out_pos, s->targets, s->ids, L, L, 0);
+    GPT2Batch batch = {.B = 1, .T = L, .ids = s->batch_ids, .out_pos = s->out_pos, .n_out = L};
+    if (gpt2_forward(s->scorer, &s->scorer_acts, &batch, err)) return -1;
+    *log_ppl = gpt2_crossentropy(s->scorer_acts.logits, s->targets, L, s->V, s->dlogits,
+                                 (float)s->w_interp);
+    if (gpt2_backward(s->scorer, &s->scorer_acts, &batch, s->dlogits, NULL, s->scorer_d_input, NULL, err))
+        return -1;
+    add_log_ppl_grad(s->g, s->scorer_d_input, L, s->C);
+    return 0;
+}
+
+int pez_loss_and_grad(PezState *s, const EncodedSplit *split, const int *examples, PezLoss *out,
+                      GPT2Err *err) {
+    int L = s->L, C = s->C, B = s->B, K = s->K;
+    int in_batch = s->w_interp != 0.0 && !s->scorer; // the log-PPL row rides in this batch
+    int T = L;
+    for (int b = 0; b < B; b++) {
+        int i = examples[b];
+        if (i < 0 || i >= split->n) return gpt2_fail(err, "pez: example %d of a split of %d", i, split->n);
+        if (split->label[i] < 0 || split->label[i] >= K)
+            return gpt2_fail(err, "pez: example %d has label %d of %d classes", i, split->label[i], K);
+        s->labels[b] = split->label[i];
+        int len = split->pre_len[i] + L + split->post_len[i];
+        if (len > s->max_T)
+            return gpt2_fail(err, "pez: example %d needs %d positions, rows hold %d", i, len, s->max_T);
+        if (len > T) T = len;
+    }
+    for (int b = 0; b < B; b++) {
+        int len = fill_task_row(s->batch_ids + (size_t)b * T, split, examples[b], s->ids, L, T);
+        s->lens[b] = len;
+        s->label_pos[b] = b * T + len - 1;
+    }
+    if (in_batch) {
+        fill_log_ppl_row(s->batch_ids + (size_t)B * T, s->out_pos, s->targets, s->ids, L, T, B * T);
+        s->lens[B] = L;
+    }
+    GPT2Batch batch = {.B = B + in_batch, .T = T, .ids = s->batch_ids, .lens = s->lens,
+                       .out_pos = in_batch ? s->out_pos : NULL, .n_out = in_batch ? L : 0,
+                       .label_pos = s->label_pos, .n_label = B,
+                       .label_ids = s->ctx->label_ids, .n_label_ids = K};
+    if (gpt2_forward(s->model, &s->acts, &batch, err)) return -1;
+
+    // the two terms' logit gradients, each scaled by its weight: one backward gives g
+    out->task = label_loss(s->dlabel, s->acts.label_logits, s->labels, B, K, s->w_task);
+    out->log_ppl = 0.0;
+    if (in_batch)
+        out->log_ppl = gpt2_crossentropy(s->acts.logits, s->targets, L, s->V, s->dlogits,
+                                         (float)s->w_interp);
+    if (gpt2_backward(s->model, &s->acts, &batch, s->dlogits, s->dlabel, s->d_input, NULL, err))
+        return -1;
+
+    // g (L,C) = the sum over the task rows of d_input at their prompt positions
+    memset(s->g, 0, (size_t)L * C * sizeof(float));
+    for (int b = 0; b < B; b++) {
+        const float *d = s->d_input + ((size_t)b * T + split->pre_len[examples[b]]) * C;
+        for (size_t k = 0; k < (size_t)L * C; k++) s->g[k] += d[k];
+    }
+    if (in_batch) add_log_ppl_grad(s->g, s->d_input + (size_t)B * T * C, L, C);
+    if (s->scorer && scorer_term(s, &out->log_ppl, err)) return -1;
+    out->loss = s->w_task * out->task + s->w_interp * out->log_ppl;
+    return 0;
+}
+
+int pez_step(PezState *s, const EncodedSplit *split, const int *examples, PezLoss *out,
+             GPT2Err *err) {
+    const PezSettings *set = &s->ctx->point->pez;
+    pez_project(s->ids, s->proj, s->cos, s->P, s->model->w.wte, s->wte_inv_norm, s->L, s->V, s->C);
+    if (pez_loss_and_grad(s, split, examples, out, err)) return -1;
+    int finite = isfinite(out->loss);
+    for (size_t k = 0; finite && k < (size_t)s->L * s->C; k++) finite = isfinite(s->g[k]);
+    if (!finite)
+        return gpt2_fail(err, "pez: the loss or its gradient is not finite at step %d (task %g, "
+                         "log-PPL %g)", s->opt.t + 1, out->task, out->log_ppl);
+    pez_update(s->P, s->proj, s->g, &s->opt, set->clip, set->reset_quirk);
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// the run
+
+int pez_run(TuneContext *ctx, TuneResult *r, GPT2Err *err) {
+    if (!ctx || !ctx->point || !ctx->model || !r) return gpt2_fail(err, "pez: no context");
+    if (!ctx->eval || !ctx->scorer || !ctx->dict)
+        return gpt2_fail(err, "pez: the context has no evaluator, scorer or dictionary");
+    if (ctx->dev.n < 1) return gpt2_fail(err, "pez: empty dev split");
+    const TunePoint *pt = ctx->point;
+    const PezSettings *set = &pt->pez;
+    PezState s;
+    if (pez_state_alloc(&s, ctx, err)) return -1;
+    int L = s.L;
+    const float *wte = s.model->w.wte;
+    Rng rng;
+    rng_seed(&rng, pt->seed);
+    pez_init_ids(s.ids, L, ctx->label_ids, s.K, set->init_random, s.V, &rng);
+    pez_embed(s.P, s.ids, wte, L, s.C);
+
+    double best_acc = -1.0, best_log_ppl = 0.0;
+    int best_step = 0;
+    for (int step = 1; step <= set->steps; step++) {
+        PezLoss loss;
+        pez_sample_batch(&s, &rng);
+        if (pez_step(&s, &ctx->train, s.examples, &loss, err)) goto fail;
+        if (step % set->eval_every != 0 && step != set->steps) continue;
+
+        // the prompt as it is after this step: the projection of the updated P
+        pez_project(s.ids, s.proj, s.cos, s.P, wte, s.wte_inv_norm, L, s.V, s.C);
+        EvalResult dev;
+        double log_ppl;
+        if (eval_prompts(ctx->eval, &ctx->dev, s.ids, 1, L, &dev, NULL, err) ||
+            scorer_log_ppl(ctx->scorer, s.ids, 1, L, &log_ppl, err))
+            goto fail;
+        HistoryEntry h = {.step = step, .loss = loss.loss, .dev_acc = dev.accuracy, .log_ppl = log_ppl};
+        if (result_add_history(r, h, err)) goto fail;
+        if (dev.accuracy >= best_acc) { // ties to the later step, as the LM script
+            best_acc = dev.accuracy;
+            best_log_ppl = log_ppl;
+            best_step = step;
+            memcpy(s.best_ids, s.ids, (size_t)L * sizeof(int));
+            memcpy(s.best_P, s.P, (size_t)L * s.C * sizeof(float));
+        }
+        if (ctx->progress) {
+            char line[256];
+            snprintf(line, sizeof line, "pez step %d/%d loss %.4g dev %.4f log-ppl %.2f best %.4f @ %d "
+                     "(log-ppl %.2f)", step, set->steps, loss.loss, dev.accuracy, log_ppl, best_acc,
+                     best_step, best_log_ppl);
+            ctx->progress(ctx->progress_user, line);
+        }
+    }
+
+    memcpy(r->prompt_ids, s.best_ids, (size_t)L * sizeof(int));
+    r->prompt_length = L;
+    r->steps = set->steps;
+    r->best_step = best_step;
+    int rc = result_finish(ctx, r, s.best_P, err); // faithfulness: the continuous best_P vs its projection
+    pez_state_free(&s);
+    return rc;
+fail:
+    pez_state_free(&s);
+    return -1;
+}
