@@ -1,0 +1,201 @@
+#!/bin/sh
+# tests/t_tune.sh: the tune program end to end on a tiny random checkpoint.
+#   each method runs a few steps on few-shot SST-2 and prints a complete record;
+#   two runs of a point give identical records except wall_seconds; the point
+#   read from stdin gives the same; bad points exit 2 with one message and no
+#   record; a run that fails prints a "failed" record and exits 1; --help / usage.
+# Env from tests/run.sh: ROOT, BINDIR, SHARED, TOKENIZER_DIR, TMP. Exit 0 pass, 77 skip, else fail.
+set -u
+ROOT=${ROOT:-$(pwd)}
+BINDIR=${BINDIR:-bin}
+case $BINDIR in /*) ;; *) BINDIR=$ROOT/$BINDIR ;; esac
+SHARED=${SHARED:-$(cd "$ROOT/.." && pwd)/shared}
+TOKENIZER_DIR=${TOKENIZER_DIR:-$ROOT/models/gpt2-tokenizer}
+TMP=${TMP:-$(mktemp -d)}
+TUNE=$BINDIR/tune
+GPT2=$BINDIR/gpt2
+DATA=$SHARED/data/fewshot/sst-2
+
+[ -x "$TUNE" ] || { echo "skip: $TUNE is not built (it links once tuners/pez.c and tuners/rlprompt.c exist)"; exit 77; }
+[ -x "$GPT2" ] || { echo "skip: $GPT2 is not built"; exit 77; }
+if [ ! -f "$TOKENIZER_DIR/vocab.json" ] && [ ! -f "$TOKENIZER_DIR/encoder.json" ]; then
+    echo "skip: no tokenizer files in $TOKENIZER_DIR (run 'make tokenizer')"
+    exit 77
+fi
+[ -f "$DATA/test.tsv" ] || { echo "skip: no few-shot data in $DATA (set SHARED)"; exit 77; }
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+command -v "$PY" >/dev/null 2>&1 || { echo "skip: python3 is needed to check the records"; exit 77; }
+
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+ok() { echo "ok: $*"; }
+
+# expect STATUS DESCRIPTION command...: runs the command, output in $TMP/out and $TMP/err
+expect() {
+    want=$1; what=$2; shift 2
+    "$@" >"$TMP/out" 2>"$TMP/err"
+    got=$?
+    if [ "$got" -eq "$want" ]; then
+        ok "$what (exit $got)"
+        return 0
+    fi
+    fail "$what: exit $got, expected $want; stderr:"
+    sed 's/^/    /' "$TMP/err" | head -n 10
+    return 1
+}
+
+# ---------------------------------------------------------------------------
+# a tiny model and the points
+
+M=$TMP/model
+"$GPT2" init --layers 2 --heads 2 --embd 32 --positions 256 --std 0.2 --seed 1 \
+    --tokenizer "$TOKENIZER_DIR" --out "$M" >/dev/null 2>"$TMP/err" || {
+    echo "FAIL: gpt2 init: $(cat "$TMP/err")"; exit 1; }
+WORDS=$TMP/words
+printf 'great\nmovie\nthe\nbad\ngood\n' >"$WORDS"
+
+COMMON="\"task\":\"sst-2\",\"model\":\"$M\",\"data_dir\":\"$DATA\",\"split\":\"16-42\",\"max_test\":40,\"dictionary\":\"$WORDS\""
+cat >"$TMP/pez.json" <<EOF
+{"method":"pez",$COMMON,"prompt_length":4,"lambda":0.1,"seed":3,
+ "pez":{"steps":4,"batch":4,"eval_every":2}}
+EOF
+cat >"$TMP/rl.json" <<EOF
+{"method":"rlprompt",$COMMON,"prompt_length":3,"lambda":0.1,"seed":3,
+ "rlprompt":{"steps":4,"eval_every":2,"hidden":16,"prompts_per_step":3,"top_k":8}}
+EOF
+
+# check_record FILE METHOD PROMPT_LENGTH STEPS EVAL_EVERY: the record's fields and their consistency
+check_record() {
+    "$PY" - "$@" "$(sha256sum "$M/model.safetensors" | cut -d' ' -f1)" <<'EOF'
+import json, math, sys
+path, method, L, steps, every, sha = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+with open(path) as f:
+    text = f.read()
+assert text.count("\n") == 1 and text.endswith("}\n"), "not one line of JSON"
+r = json.loads(text)
+keys = ["point", "status", "error", "prompt", "accuracy", "dev_reward", "log_ppl", "ppl", "dict_share",
+        "faithfulness", "steps", "best_step", "wall_seconds", "history", "versions"]
+assert list(r) == keys, "record keys %s" % list(r)
+assert r["status"] == "ok" and r["error"] is None, (r["status"], r["error"])
+p = r["point"]
+assert p["method"] == method and p["prompt_length"] == L and p["task"] == "sst-2", p
+assert list(p) == sorted(p), "point keys not sorted"
+ids = r["prompt"]["ids"]
+assert len(ids) == L and all(0 <= i < 50257 for i in ids), ids
+assert isinstance(r["prompt"]["text"], str)
+for k in ("train", "dev", "test"):
+    a = r["accuracy"][k]
+    assert 0 <= a <= 1, (k, a)
+    # accuracies are counts over the split sizes: 32, 32, and max_test 40
+    n = 40 if k == "test" else 32
+    assert abs(a * n - round(a * n)) < 1e-9, (k, a)
+assert -180 <= r["dev_reward"] <= 200
+assert r["log_ppl"] > 0 and abs(r["ppl"] - math.exp(r["log_ppl"])) <= 1e-9 * r["ppl"], (r["log_ppl"], r["ppl"])
+assert 0 <= r["dict_share"] <= 1 and abs(r["dict_share"] * L - round(r["dict_share"] * L)) < 1e-9
+f = r["faithfulness"]
+assert f["acc_projected"] == r["accuracy"]["test"], f
+if method == "rlprompt":
+    assert f["acc_continuous"] == f["acc_projected"] and f["kl"] == 0, f
+else:
+    assert 0 <= f["acc_continuous"] <= 1 and f["kl"] >= 0, f
+assert r["steps"] == steps and 0 <= r["best_step"] <= steps, (r["steps"], r["best_step"])
+assert r["wall_seconds"] >= 0
+h = r["history"]
+# every eval_every steps (a tuner may also record its starting point)
+assert steps // every <= len(h) <= steps // every + 1, "history has %d entries" % len(h)
+assert [e["step"] for e in h] == sorted(e["step"] for e in h)
+for e in h:
+    assert list(e) == ["step", "loss", "dev_acc", "log_ppl"], e
+assert r["versions"]["model_sha256"] == sha and r["versions"]["tune"], r["versions"]
+EOF
+}
+
+# same_but_timing A B: equal records once wall_seconds is dropped
+same_but_timing() {
+    "$PY" - "$1" "$2" <<'EOF'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+for r in (a, b):
+    r.pop("wall_seconds")
+assert a == b, "records differ"
+EOF
+}
+
+# ---------------------------------------------------------------------------
+# runs
+
+for m in pez rl; do
+    case $m in pez) method=pez L=4 ;; rl) method=rlprompt L=3 ;; esac
+    if expect 0 "tune $method" "$TUNE" "$TMP/$m.json"; then
+        cp "$TMP/out" "$TMP/$m.1"
+        check_record "$TMP/$m.1" $method $L 4 2 && ok "$method record" || fail "$method record"
+        grep -q "step" "$TMP/err" || fail "$method: no progress lines on stderr"
+        grep -q "$(printf '\r')" "$TMP/err" && fail "$method: carriage returns in progress that is not a terminal"
+    fi
+    if expect 0 "tune $method again" "$TUNE" --quiet "$TMP/$m.json"; then
+        [ -s "$TMP/err" ] && fail "$method --quiet wrote to stderr: $(head -n 2 "$TMP/err")"
+        same_but_timing "$TMP/$m.1" "$TMP/out" && ok "$method: same point, same record" ||
+            fail "$method: two runs differ beyond wall_seconds"
+    fi
+done
+# the point from standard input, with '-' and without an argument
+expect 0 "tune - < point" sh -c "\"$TUNE\" -q - < \"$TMP/rl.json\"" &&
+    { same_but_timing "$TMP/rl.1" "$TMP/out" || fail "tune - gives another record"; }
+expect 0 "tune < point" sh -c "\"$TUNE\" -q < \"$TMP/rl.json\"" &&
+    { same_but_timing "$TMP/rl.1" "$TMP/out" || fail "tune from stdin gives another record"; }
+# another seed, another run
+sed 's/"seed":3/"seed":4/' "$TMP/pez.json" >"$TMP/pez4.json"
+expect 0 "tune pez seed 4" "$TUNE" -q "$TMP/pez4.json" &&
+    "$PY" -c 'import json,sys; a,b=(json.load(open(p)) for p in sys.argv[1:]); sys.exit(a["point"]["seed"]==b["point"]["seed"])' \
+        "$TMP/pez.1" "$TMP/out" || fail "the seed is not in the record's point"
+
+# ---------------------------------------------------------------------------
+# bad points: exit 2, one line on stderr naming the problem, nothing on stdout
+
+bad_point() { # description piece json
+    what=$1; piece=$2
+    printf '%s\n' "$3" >"$TMP/bad.json"
+    if expect 2 "bad point: $what" "$TUNE" "$TMP/bad.json"; then
+        [ -s "$TMP/out" ] && fail "$what: something on stdout"
+        [ "$(wc -l <"$TMP/err")" -eq 1 ] || fail "$what: stderr is not one line: $(cat "$TMP/err")"
+        grep -qF -- "$piece" "$TMP/err" || fail "$what: stderr lacks '$piece': $(cat "$TMP/err")"
+    fi
+}
+bad_point "not JSON" "not valid JSON" '{"method":'
+bad_point "unknown key" '"lamda"' "{\"method\":\"pez\",$COMMON,\"lamda\":1}"
+bad_point "unknown nested key" '"pez.stepz"' "{\"method\":\"pez\",$COMMON,\"pez\":{\"stepz\":1}}"
+bad_point "negative lambda" '"lambda"' "{\"method\":\"pez\",$COMMON,\"lambda\":-1}"
+bad_point "prompt length 0" '"prompt_length"' "{\"method\":\"pez\",$COMMON,\"prompt_length\":0}"
+bad_point "unknown task" '"task"' "{\"method\":\"pez\",\"task\":\"imdb\",\"model\":\"$M\",\"data_dir\":\"$DATA\",\"split\":\"16-42\"}"
+bad_point "unknown method" '"method"' "{\"method\":\"sgd\",$COMMON}"
+bad_point "missing model" '"model"' "{\"method\":\"pez\",\"task\":\"sst-2\",\"model\":\"$TMP/nope\",\"data_dir\":\"$DATA\",\"split\":\"16-42\"}"
+bad_point "missing split" '"data.train"' "{\"method\":\"pez\",\"task\":\"sst-2\",\"model\":\"$M\",\"data_dir\":\"$DATA\",\"split\":\"16-1\"}"
+
+# ---------------------------------------------------------------------------
+# a run that fails: a record with status "failed" on stdout, exit 1
+
+S=$TMP/small
+"$GPT2" init --layers 1 --heads 1 --embd 8 --positions 16 --seed 1 --tokenizer "$TOKENIZER_DIR" --out "$S" >/dev/null 2>&1 ||
+    { echo "FAIL: gpt2 init (small)"; exit 1; }
+sed "s#\"model\":\"$M\"#\"model\":\"$S\"#" "$TMP/pez.json" >"$TMP/small.json"
+if expect 1 "a run that fails" "$TUNE" "$TMP/small.json"; then
+    "$PY" - "$TMP/out" <<'EOF' && ok "failed record" || fail "failed record: $(head -c 300 "$TMP/out")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["status"] == "failed" and "context" in r["error"], r["error"]
+assert r["point"]["method"] == "pez" and r["prompt"]["ids"] == []
+EOF
+    grep -q "context" "$TMP/err" || fail "the failure is not on stderr"
+fi
+
+# ---------------------------------------------------------------------------
+# help and usage errors
+
+expect 0 "tune --help" "$TUNE" --help && { grep -q '^usage: tune' "$TMP/out" || fail "--help prints no usage"; }
+expect 2 "unknown option" "$TUNE" --bogus && { grep -q -- '--help' "$TMP/err" || fail "no hint on stderr"; }
+expect 2 "two points" "$TUNE" "$TMP/pez.json" "$TMP/rl.json"
+expect 2 "a point file that does not exist" "$TUNE" "$TMP/none.json"
+
+[ $failures -eq 0 ] || { echo "$failures failures"; exit 1; }
+echo "t_tune: all passed"

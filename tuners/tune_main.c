@@ -1,0 +1,357 @@
+/*
+ * tuners/tune_main.c: the tune program. One hyperparameter point (JSON) in,
+ * one result record (JSON) out:
+ *
+ *   tune [--quiet] [POINT.json | -]
+ *
+ * It loads what the point names (task model, tokenizer, scorer and policy
+ * models, word list, splits), builds the evaluator and the scorer, runs PEZ or
+ * RLPrompt, and prints the record on stdout. Progress goes to stderr.
+ *
+ * Exit status: 0 ok; 1 the run failed, and a record with status "failed" and
+ * the error is still printed on stdout (a supervisor always gets a record);
+ * 2 a usage error or a bad point (one message on stderr, no record). Only
+ * main() exits; everything is freed before it returns.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tuners/tuners.h"
+
+// Rows per evaluator batch: RLPrompt scores 16 prompts x the train split per
+// step, PEZ whole dev/test splits. Memory grows with rows x (prompt + max_tokens).
+#define EVAL_ROWS 64
+// Prompts per scorer batch (RLPrompt scores its 16 sampled prompts at once).
+#define SCORER_PROMPTS 16
+#define MAX_POINT_BYTES ((size_t)1 << 20)
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+static const char USAGE[] =
+    "usage: tune [--quiet] [POINT.json | -]\n"
+    "\n"
+    "Runs one hyperparameter point of interpretable prompt tuning (PEZ or\n"
+    "RLPrompt) and prints one JSON result record on stdout. The point is read\n"
+    "from POINT.json, or from standard input with '-' or no argument.\n"
+    "\n"
+    "A point is one JSON object (defaults in brackets):\n"
+    "  method         \"pez\" or \"rlprompt\" (required)\n"
+    "  task           sst-2, mr, cr, subj, trec, sst-5, agnews, yahoo, or\n"
+    "                 \"custom\" with verbalizers (required)\n"
+    "  model          task LM checkpoint directory, with its tokenizer (required)\n"
+    "  data           {\"train\": F, \"dev\": F, \"test\": F} TSV files, or instead\n"
+    "  data_dir, split  the few-shot layout: DIR/SPLIT/{train,dev}.tsv, DIR/test.tsv\n"
+    "  scorer_model   LM that scores the prompt's perplexity [the task model]\n"
+    "  policy_model   RLPrompt's frozen backbone [the task model]\n"
+    "  lambda         weight of the prompt's log-perplexity [0]\n"
+    "  objective      \"additive\": task + lambda*log_ppl, or \"convex\":\n"
+    "                 (1-lambda)*task + lambda*log_ppl, lambda in [0, 1] [additive]\n"
+    "  prompt_length  1..64 [10 for pez, 5 for rlprompt]\n"
+    "  seed           0..2^53-1 [0]\n"
+    "  template       with [P] and {sentence} once each\n"
+    "                 [\"[P]{sentence} It was\" for pez, \"{sentence}[P]\" for rlprompt]\n"
+    "  verbalizers    one single-token string per class [the task's]\n"
+    "  max_tokens     template + sentence tokens per example, sentences cut\n"
+    "                 at the end [128]\n"
+    "  max_test       score only the first N test examples, 0 = all [0]\n"
+    "  dictionary     word list for the dictionary-word share\n"
+    "                 [/usr/share/dict/words]\n"
+    "  pez            {steps 1000, batch 16, eval_every 10, optimizer \"adafactor\"\n"
+    "                 | \"adamw\", lr 0.3 (adafactor) / 0.1 (adamw), weight_decay 0.1,\n"
+    "                 clip 1.0, init \"classes\" | \"random\", reset_quirk false}\n"
+    "  rlprompt       {steps 1000, prompts_per_step 16, top_k 256, eval_every 10,\n"
+    "                 hidden 2048, lr 5e-5, clip 5.0, polyak 0.001, reward_scale 5}\n"
+    "Unknown keys are errors. The record holds the point with every default\n"
+    "filled in (\"point\", keys sorted), status, error, prompt {ids, text},\n"
+    "accuracy {train, dev, test}, dev_reward, log_ppl, ppl, dict_share,\n"
+    "faithfulness {acc_continuous, acc_projected, kl}, steps, best_step,\n"
+    "wall_seconds, history [{step, loss, dev_acc, log_ppl}] and versions\n"
+    "{tune, model_sha256}. The same point gives the same record but for\n"
+    "wall_seconds.\n"
+    "\n"
+    "  --quiet   no progress on stderr\n"
+    "  --help    this text\n"
+    "\n"
+    "Exit status: 0 ok; 1 the run failed (a record with status \"failed\" is\n"
+    "still printed); 2 usage error or bad point (a message on stderr, no record).\n";
+
+// ----------------------------------------------------------------------------
+// progress on stderr
+
+typedef struct {
+    int tty;        // stderr is a terminal: one line updated in place
+    int quiet;
+    int open_line;  // a \r-updated line is showing and needs its newline
+} Progress;
+
+static void progress_line(void *user, const char *line) {
+    Progress *pg = user;
+    if (pg->quiet) return;
+    if (pg->tty) {
+        fprintf(stderr, "\r%s\033[K", line);
+        pg->open_line = 1;
+    } else {
+        fprintf(stderr, "%s\n", line);
+    }
+    fflush(stderr);
+}
+
+/* A line that stays (not updated in place). */
+static void info_line(Progress *pg, const char *line) {
+    if (pg->quiet) return;
+    if (pg->open_line) fputc('\n', stderr);
+    pg->open_line = 0;
+    fprintf(stderr, "%s\n", line);
+    fflush(stderr);
+}
+
+static void progress_end(Progress *pg) {
+    if (pg->open_line) fputc('\n', stderr);
+    pg->open_line = 0;
+}
+
+// ----------------------------------------------------------------------------
+// the point
+
+/* The whole stream as a NUL-terminated string; NULL with errno on failure. */
+static char *read_stream(FILE *f) {
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) return NULL;
+    for (;;) {
+        if (n + 1 == cap) {
+            if (cap >= MAX_POINT_BYTES) {
+                free(buf);
+                errno = EFBIG;
+                return NULL;
+            }
+            char *grown = realloc(buf, cap * 2);
+            if (!grown) {
+                free(buf);
+                return NULL;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - 1 - n, f);
+        n += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) {
+        free(buf);
+        errno = EIO;
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+// ----------------------------------------------------------------------------
+// loading everything a run needs
+
+typedef struct {
+    TunePoint point;
+    GPT2Model model, scorer_model, policy_model;   // the last two only when other dirs
+    int have_model, have_scorer, have_policy;
+    GPT2Tokenizer *tok;
+    TuneContext ctx;
+    char sha256[65];
+} Run;
+
+/* Another checkpoint beside the task model: it scores or generates the task
+ * model's token ids, so its vocabulary must be the same. */
+static int load_other_model(GPT2Model *m, int *have, const char *dir, const char *role,
+                            const GPT2Model *task, GPT2Err *err) {
+    if (gpt2_load(m, dir, err)) return -1;
+    *have = 1;
+    if (m->config.vocab_size != task->config.vocab_size)
+        return gpt2_fail(err, "%s model %s has a vocabulary of %d, the task model %d", role, dir,
+                         m->config.vocab_size, task->config.vocab_size);
+    return 0;
+}
+
+/* A TSV split, loaded, encoded with the point's template, and freed. */
+static int load_split(EncodedSplit *e, const char *path, const TunePoint *p, GPT2Tokenizer *tok,
+                      GPT2Err *err) {
+    Split s;
+    if (split_load(&s, path, p->n_classes, err)) return -1;
+    int rc = encode_split(e, &s, p->template_text, tok, p->max_tokens, err);
+    split_free(&s);
+    return rc;
+}
+
+/* The longest example: pre + post tokens. */
+static int longest_example(const EncodedSplit *e) {
+    int longest = 0;
+    for (int i = 0; i < e->n; i++)
+        if (e->pre_len[i] + e->post_len[i] > longest) longest = e->pre_len[i] + e->post_len[i];
+    return longest;
+}
+
+static int run_load(Run *run, GPT2Err *err) {
+    const TunePoint *p = &run->point;
+    TuneContext *ctx = &run->ctx;
+    ctx->point = p;
+    if (gpt2_load(&run->model, p->model_dir, err)) return -1;
+    run->have_model = 1;
+    char weights[TUNE_PATH + 32]; // the model's identity, in every record from here on
+    snprintf(weights, sizeof weights, "%s/model.safetensors", p->model_dir);
+    if (gpt2_file_sha256(weights, run->sha256, err)) return -1;
+    ctx->model = ctx->scorer_model = ctx->policy_model = &run->model;
+    if (tokenizer_load(&run->tok, p->model_dir, err)) {
+        run->tok = NULL;
+        return -1;
+    }
+    ctx->tok = run->tok;
+    if (tokenizer_vocab_size(run->tok) > run->model.config.vocab_size)
+        return gpt2_fail(err, "the tokenizer in %s has %d tokens, the model only %d", p->model_dir,
+                         tokenizer_vocab_size(run->tok), run->model.config.vocab_size);
+    if (p->scorer_dir[0]) {
+        if (load_other_model(&run->scorer_model, &run->have_scorer, p->scorer_dir, "scorer", &run->model, err))
+            return -1;
+        ctx->scorer_model = &run->scorer_model;
+    }
+    if (p->policy_dir[0]) {
+        if (load_other_model(&run->policy_model, &run->have_policy, p->policy_dir, "policy", &run->model, err))
+            return -1;
+        ctx->policy_model = &run->policy_model;
+    }
+    if (dictionary_load(&ctx->dict, p->dict_path, err)) return -1;
+
+    ctx->n_classes = p->n_classes;
+    const char *verbalizers[TUNE_MAX_CLASSES];
+    for (int k = 0; k < p->n_classes; k++) verbalizers[k] = p->verbalizers[k];
+    if (verbalizer_ids(run->tok, verbalizers, p->n_classes, ctx->label_ids, err)) return -1;
+    if (load_split(&ctx->train, p->train_path, p, run->tok, err) ||
+        load_split(&ctx->dev, p->dev_path, p, run->tok, err) ||
+        load_split(&ctx->test, p->test_path, p, run->tok, err))
+        return -1;
+
+    // rows as wide as the longest example with its prompt, within the context
+    int longest = longest_example(&ctx->train);
+    if (longest_example(&ctx->dev) > longest) longest = longest_example(&ctx->dev);
+    if (longest_example(&ctx->test) > longest) longest = longest_example(&ctx->test);
+    int max_T = longest + p->prompt_length, context = run->model.config.n_positions;
+    if (max_T > context)
+        return gpt2_fail(err, "examples need up to %d positions (%d tokens + prompt %d), the model's context "
+                         "is %d: lower max_tokens", max_T, longest, p->prompt_length, context);
+    if (evaluator_new(&ctx->eval, &run->model, ctx->label_ids, p->n_classes, EVAL_ROWS, max_T, err) ||
+        evaluator_cache(ctx->eval, &ctx->train, err) || evaluator_cache(ctx->eval, &ctx->dev, err))
+        return -1;
+    if (p->prompt_length > ctx->scorer_model->config.n_positions)
+        return gpt2_fail(err, "prompt_length %d exceeds the scorer's context of %d", p->prompt_length,
+                         ctx->scorer_model->config.n_positions);
+    return scorer_new(&ctx->scorer, ctx->scorer_model, SCORER_PROMPTS, err);
+}
+
+static void run_free(Run *run) {
+    TuneContext *ctx = &run->ctx;
+    evaluator_free(ctx->eval);
+    scorer_free(ctx->scorer);
+    dictionary_free(ctx->dict);
+    encoded_split_free(&ctx->train);
+    encoded_split_free(&ctx->dev);
+    encoded_split_free(&ctx->test);
+    if (run->tok) tokenizer_free(run->tok);
+    if (run->have_policy) gpt2_free(&run->policy_model);
+    if (run->have_scorer) gpt2_free(&run->scorer_model);
+    if (run->have_model) gpt2_free(&run->model);
+    point_free(&run->point);
+    memset(run, 0, sizeof *run);
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// ----------------------------------------------------------------------------
+
+static int usage_error(const char *fmt, const char *arg) {
+    fputs("tune: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\nRun 'tune --help' for usage.\n", stderr);
+    return EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+    Progress pg = {.tty = isatty(fileno(stderr)), .quiet = 0, .open_line = 0};
+    const char *point_path = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(USAGE, stdout);
+            return EXIT_OK;
+        }
+        if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) pg.quiet = 1;
+        else if (a[0] == '-' && a[1] != '\0') return usage_error("unknown option %s", a);
+        else if (point_path) return usage_error("more than one point given (%s)", a);
+        else point_path = a;
+    }
+
+    // the point: any problem with it is the caller's (exit 2, no record)
+    FILE *in = stdin;
+    if (point_path && strcmp(point_path, "-") != 0 && !(in = fopen(point_path, "rb"))) {
+        fprintf(stderr, "tune: cannot open %s: %s\n", point_path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    if (in == stdin && isatty(fileno(stdin)) && !pg.quiet)
+        fputs("tune: reading the point from standard input (end it with Ctrl-D)\n", stderr);
+    char *text = read_stream(in);
+    int read_errno = errno;
+    if (in != stdin) fclose(in);
+    if (!text) {
+        fprintf(stderr, "tune: cannot read the point from %s: %s\n", point_path ? point_path : "stdin",
+                strerror(read_errno));
+        return EXIT_USAGE;
+    }
+    Run run;
+    memset(&run, 0, sizeof run);
+    GPT2Err err = {{0}};
+    int rc = point_parse(&run.point, text, &err);
+    free(text);
+    if (rc) {
+        fprintf(stderr, "tune: %s\n", err.msg);
+        return EXIT_USAGE;
+    }
+
+    // the run: from here on, every outcome is a record on stdout
+    double start = now_seconds();
+    TuneResult result;
+    memset(&result, 0, sizeof result);
+    run.ctx.progress = progress_line;
+    run.ctx.progress_user = &pg;
+    const TunePoint *p = &run.point;
+    rc = run_load(&run, &err);
+    if (rc == 0) {
+        char line[512];
+        snprintf(line, sizeof line, "tune: %s on %s (%d train, %d dev, %d test), prompt length %d, lambda %g, seed %llu",
+                 p->method == METHOD_PEZ ? "pez" : "rlprompt", p->task, run.ctx.train.n, run.ctx.dev.n,
+                 run.ctx.test.n, p->prompt_length, p->lambda, (unsigned long long)p->seed);
+        info_line(&pg, line);
+        rc = p->method == METHOD_PEZ ? pez_run(&run.ctx, &result, &err) : rlprompt_run(&run.ctx, &result, &err);
+    }
+    progress_end(&pg);
+    result.wall_seconds = now_seconds() - start;
+    char *record = result_record_json(p, &result, rc ? "failed" : "ok", rc ? err.msg : NULL,
+                                      run.sha256[0] ? run.sha256 : NULL);
+    int status = rc ? EXIT_FAILED : EXIT_OK;
+    if (!record) {
+        fprintf(stderr, "tune: out of memory writing the record\n");
+        status = EXIT_FAILED;
+    } else if (printf("%s\n", record) < 0 || fflush(stdout) != 0) {
+        fprintf(stderr, "tune: cannot write the record: %s\n", strerror(errno));
+        status = EXIT_FAILED;
+    }
+    if (rc) fprintf(stderr, "tune: %s\n", err.msg);
+    free(record);
+    result_free(&result);
+    run_free(&run);
+    return status;
+}
