@@ -150,6 +150,19 @@ expect 0 "tune pez seed 4" "$TUNE" -q "$TMP/pez4.json" &&
     "$PY" -c 'import json,sys; a,b=(json.load(open(p)) for p in sys.argv[1:]); sys.exit(a["point"]["seed"]==b["point"]["seed"])' \
         "$TMP/pez.1" "$TMP/out" || fail "the seed is not in the record's point"
 
+# a manual prompt: scored as given, no training
+printf '{"method":"manual",%s,"prompt":" It was"}\n' "$COMMON" >"$TMP/manual.json"
+if expect 0 "tune manual" "$TUNE" -q "$TMP/manual.json"; then
+    "$PY" - "$TMP/out" <<'EOF' && ok "manual record" || fail "manual record: $(head -c 300 "$TMP/out")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["status"] == "ok" and r["steps"] == 0 and r["history"] == []
+assert r["prompt"]["ids"] == [632, 373] and r["prompt"]["text"] == " It was", r["prompt"]
+assert r["point"]["prompt"] == " It was" and "prompt_length" not in r["point"]
+assert r["faithfulness"]["kl"] == 0 and 0 <= r["accuracy"]["test"] <= 1
+EOF
+fi
+
 # ---------------------------------------------------------------------------
 # bad points: exit 2, one line on stderr naming the problem, nothing on stdout
 
@@ -169,6 +182,8 @@ bad_point "negative lambda" '"lambda"' "{\"method\":\"pez\",$COMMON,\"lambda\":-
 bad_point "prompt length 0" '"prompt_length"' "{\"method\":\"pez\",$COMMON,\"prompt_length\":0}"
 bad_point "unknown task" '"task"' "{\"method\":\"pez\",\"task\":\"imdb\",\"model\":\"$M\",\"data_dir\":\"$DATA\",\"split\":\"16-42\"}"
 bad_point "unknown method" '"method"' "{\"method\":\"sgd\",$COMMON}"
+bad_point "manual without a prompt" '"prompt"' "{\"method\":\"manual\",$COMMON}"
+bad_point "a prompt for pez" '"prompt"' "{\"method\":\"pez\",$COMMON,\"prompt\":\"x\"}"
 bad_point "missing model" '"model"' "{\"method\":\"pez\",\"task\":\"sst-2\",\"model\":\"$TMP/nope\",\"data_dir\":\"$DATA\",\"split\":\"16-42\"}"
 bad_point "missing split" '"data.train"' "{\"method\":\"pez\",\"task\":\"sst-2\",\"model\":\"$M\",\"data_dir\":\"$DATA\",\"split\":\"16-1\"}"
 

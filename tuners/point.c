@@ -269,7 +269,7 @@ static int join_path(char *dst, const char *dir, const char *name, GPT2Err *err,
 // ----------------------------------------------------------------------------
 // the sections of a point
 
-static const char *const METHODS[] = {"pez", "rlprompt"};
+static const char *const METHODS[] = {"pez", "rlprompt", "manual"};
 static const char *const OBJECTIVES[] = {"additive", "convex"};
 static const char *const PEZ_OPTIMIZERS[] = {"adafactor", "adamw"};
 static const char *const PEZ_INITS[] = {"classes", "random"};
@@ -466,7 +466,12 @@ static char *canonical_json(const TunePoint *p) {
         buf_key(&b, "policy_model", 0);
         buf_json_string(&b, p->policy_dir);
     }
-    buf_printf(&b, ",\"prompt_length\":%d", p->prompt_length);
+    if (p->method == METHOD_MANUAL) {
+        buf_key(&b, "prompt", 0);
+        buf_json_string(&b, p->manual_prompt);
+    } else {
+        buf_printf(&b, ",\"prompt_length\":%d", p->prompt_length);
+    }
     if (p->method == METHOD_RLPROMPT) write_settings(&b, p);
     buf_key(&b, "scorer_model", 0);
     buf_json_string(&b, p->scorer_dir);
@@ -496,11 +501,23 @@ static int parse_object(TunePoint *p, const Reader *top) {
     static const char *const keys[] = {"method", "task", "model", "scorer_model", "policy_model",
                                        "data", "data_dir", "split", "lambda", "objective",
                                        "prompt_length", "seed", "template", "verbalizers",
-                                       "max_tokens", "max_test", "dictionary", "pez", "rlprompt"};
+                                       "max_tokens", "max_test", "dictionary", "pez", "rlprompt",
+                                       "prompt"};
     if (check_keys(top, keys, sizeof keys / sizeof keys[0])) return -1;
     int method = 0, objective = OBJECTIVE_ADDITIVE;
-    if (need(get_enum(top, "method", METHODS, 2, &method), top, "method")) return -1;
+    if (need(get_enum(top, "method", METHODS, 3, &method), top, "method")) return -1;
     p->method = (Method)method;
+    // a manual prompt is text, the only point where a prompt is given, not learnt
+    int has_prompt = member(top, "prompt") != NULL;
+    if (p->method == METHOD_MANUAL) {
+        if (need(get_string(top, "prompt", p->manual_prompt, sizeof p->manual_prompt), top, "prompt"))
+            return -1;
+        if (!p->manual_prompt[0]) return gpt2_fail(err, "point: \"prompt\" is empty");
+        if (member(top, "prompt_length"))
+            return gpt2_fail(err, "point: \"prompt_length\" comes from the manual \"prompt\"; leave it out");
+    } else if (has_prompt) {
+        return gpt2_fail(err, "point: \"prompt\" is only for the \"manual\" method");
+    }
     if (parse_task(top, p)) return -1;
     if (need(get_string(top, "model", p->model_dir, TUNE_PATH), top, "model") ||
         get_string(top, "scorer_model", p->scorer_dir, TUNE_PATH) < 0 ||
@@ -520,7 +537,7 @@ static int parse_object(TunePoint *p, const Reader *top) {
         return gpt2_fail(err, "point: \"lambda\" is %g: the convex objective needs it in [0, 1]", p->lambda);
 
     // RLPrompt's paper prompts have 5 tokens; PEZ's LM script uses 10
-    p->prompt_length = p->method == METHOD_PEZ ? 10 : 5;
+    p->prompt_length = p->method == METHOD_PEZ ? 10 : 5; // manual: set by tune from the text
     if (get_int(top, "prompt_length", 1, TUNE_MAX_PROMPT, &p->prompt_length) < 0) return -1;
     double seed = 0;
     const cJSON *sj = member(top, "seed");
@@ -531,7 +548,7 @@ static int parse_object(TunePoint *p, const Reader *top) {
     p->seed = (uint64_t)seed;
 
     snprintf(p->template_text, sizeof p->template_text, "%s",
-             p->method == METHOD_PEZ ? "[P]{sentence} It was" : "{sentence}[P]");
+             p->method == METHOD_PEZ ? "[P]{sentence} It was" : "{sentence}[P]"); // manual: as RLPrompt
     if (get_string(top, "template", p->template_text, sizeof p->template_text) < 0) return -1;
     if (count_of(p->template_text, "[P]") != 1 || count_of(p->template_text, "{sentence}") != 1)
         return gpt2_fail(err, "point: \"template\" is \"%s\": it needs \"[P]\" and \"{sentence}\" once each",

@@ -40,7 +40,8 @@ static const char USAGE[] =
     "from POINT.json, or from standard input with '-' or no argument.\n"
     "\n"
     "A point is one JSON object (defaults in brackets):\n"
-    "  method         \"pez\" or \"rlprompt\" (required)\n"
+    "  method         \"pez\", \"rlprompt\" or \"manual\" (required); manual scores\n"
+    "                 a fixed prompt text given as \"prompt\" (a baseline, no training)\n"
     "  task           sst-2, mr, cr, subj, trec, sst-5, agnews, yahoo, or\n"
     "                 \"custom\" with verbalizers (required)\n"
     "  model          task LM checkpoint directory, with its tokenizer (required)\n"
@@ -208,6 +209,10 @@ static int run_load(Run *run, GPT2Err *err) {
         return -1;
     }
     ctx->tok = run->tok;
+    if (p->method == METHOD_MANUAL) { // the prompt's length comes from its text
+        int ids[TUNE_MAX_PROMPT];
+        if (manual_prompt_ids(p, run->tok, ids, &run->point.prompt_length, err)) return -1;
+    }
     if (tokenizer_vocab_size(run->tok) > run->model.config.vocab_size)
         return gpt2_fail(err, "the tokenizer in %s has %d tokens, the model only %d", p->model_dir,
                          tokenizer_vocab_size(run->tok), run->model.config.vocab_size);
@@ -332,10 +337,12 @@ int main(int argc, char **argv) {
     if (rc == 0) {
         char line[512];
         snprintf(line, sizeof line, "tune: %s on %s (%d train, %d dev, %d test), prompt length %d, lambda %g, seed %llu",
-                 p->method == METHOD_PEZ ? "pez" : "rlprompt", p->task, run.ctx.train.n, run.ctx.dev.n,
+                 p->method == METHOD_PEZ ? "pez" : p->method == METHOD_RLPROMPT ? "rlprompt" : "manual", p->task, run.ctx.train.n, run.ctx.dev.n,
                  run.ctx.test.n, p->prompt_length, p->lambda, (unsigned long long)p->seed);
         info_line(&pg, line);
-        rc = p->method == METHOD_PEZ ? pez_run(&run.ctx, &result, &err) : rlprompt_run(&run.ctx, &result, &err);
+        rc = p->method == METHOD_PEZ        ? pez_run(&run.ctx, &result, &err)
+             : p->method == METHOD_RLPROMPT ? rlprompt_run(&run.ctx, &result, &err)
+                                            : manual_run(&run.ctx, &result, &err);
     }
     progress_end(&pg);
     result.wall_seconds = now_seconds() - start;

@@ -164,7 +164,8 @@ double mean_kl(const float *p, const float *q, int n, int K);
 // ----------------------------------------------------------------------------
 // the point (point.c)
 
-typedef enum { METHOD_PEZ, METHOD_RLPROMPT } Method;
+/* METHOD_MANUAL: a fixed prompt text, evaluated with no training (a baseline) */
+typedef enum { METHOD_PEZ, METHOD_RLPROMPT, METHOD_MANUAL } Method;
 typedef enum { OBJECTIVE_ADDITIVE, OBJECTIVE_CONVEX } Objective;
 typedef enum { PEZ_ADAFACTOR, PEZ_ADAMW } PezOptimizer;
 
@@ -205,6 +206,7 @@ typedef struct {
     int prompt_length;                // L
     uint64_t seed;
     char template_text[256];          // default per method (see encode_split)
+    char manual_prompt[512];          // METHOD_MANUAL: the prompt text, tokenized by tune
     int n_classes;                    // from the task
     char verbalizers[TUNE_MAX_CLASSES][64];
     int max_tokens;                   // pre + post token budget per example (default 128)
@@ -278,6 +280,10 @@ typedef struct {
  * history, then calls result_finish. Deterministic for a point and seed. */
 int pez_run(TuneContext *ctx, TuneResult *r, GPT2Err *err);
 int rlprompt_run(TuneContext *ctx, TuneResult *r, GPT2Err *err);
+/* A manual prompt: tokenizes point->manual_prompt and scores it (no steps). */
+int manual_run(TuneContext *ctx, TuneResult *r, GPT2Err *err);
+/* The manual prompt's ids (at most TUNE_MAX_PROMPT); *n gets the count. */
+int manual_prompt_ids(const TunePoint *p, GPT2Tokenizer *tok, int *ids, int *n, GPT2Err *err);
 
 /* (interp.c) Everything else from the best prompt r->prompt_ids: its text,
  * accuracy on train/dev/test (test capped by max_test), dev reward, log-PPL
