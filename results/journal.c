@@ -1,0 +1,475 @@
+// results/journal.c: the append-only journal of a sweep, DIR/journal, and its
+// lock, DIR/lock (format and contract in results.h).
+//
+// Crash safety rests on three habits: a frame goes to the file with one
+// write() on an O_APPEND descriptor (so a crash leaves at most one partial
+// frame, at the end), results are fdatasync'd before the caller counts them
+// as recorded, and replay trusts nothing it reads (magic, type, length and a
+// CRC over type, length and payload are all checked before a frame is used).
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "results/results.h"
+
+#define FRAME_HEADER_BYTES 13u        // magic 4 | type 1 | length 4 | crc 4
+#define READ_CHUNK (1u << 20)         // replay reads the file 1 MiB at a time
+static const unsigned char FRAME_MAGIC[4] = {'P', 'J', 'F', '1'};
+
+struct Journal {
+    int fd;        // DIR/journal, opened O_APPEND
+    int lock_fd;   // DIR/lock, flock'd while `locked`
+    int locked;
+    char path[PATH_MAX];
+};
+
+// ----------------------------------------------------------------------------
+// small helpers
+
+__attribute__((format(printf, 2, 3)))
+static int fail(ResultsErr *err, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static int join_path(char out[PATH_MAX], const char *dir, const char *name, ResultsErr *err) {
+    if (!dir || !*dir) return fail(err, "journal: no directory given");
+    int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
+    if (n < 0 || n >= PATH_MAX) return fail(err, "%s: path too long for %s", dir, name);
+    return 0;
+}
+
+static void put_u32le(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t get_u32le(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+// zlib's crc32 takes a uInt length; and crc32(c, NULL, 0) returns 0, not c,
+// so an empty buffer must not reach it.
+static uint32_t crc_update(uint32_t crc, const void *data, size_t len) {
+    const unsigned char *p = data;
+    while (len > 0) {
+        uInt n = len > 0x40000000u ? 0x40000000u : (uInt)len;
+        crc = (uint32_t)crc32(crc, p, n);
+        p += n;
+        len -= n;
+    }
+    return crc;
+}
+
+uint32_t results_crc32(const void *data, size_t len) {
+    return crc_update((uint32_t)crc32(0L, Z_NULL, 0), data, len);
+}
+
+// The frame's CRC: over the type byte and the length as on disk, then the payload.
+static uint32_t frame_crc(int type, uint32_t len, const void *payload) {
+    unsigned char typelen[5];
+    typelen[0] = (unsigned char)type;
+    put_u32le(typelen + 1, len);
+    return crc_update(results_crc32(typelen, sizeof typelen), payload, len);
+}
+
+static int frame_type_known(int type) { return type >= JOURNAL_HEADER && type <= JOURNAL_RESULT; }
+
+static int write_all(int fd, const unsigned char *p, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -1;
+        if (w == 0) { errno = EIO; return -1; }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+// A new file's directory entry is only durable once the directory is synced.
+static void sync_directory(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    (void)fsync(fd);   // some filesystems refuse (EINVAL) and need none
+    close(fd);
+}
+
+// ----------------------------------------------------------------------------
+// the lock
+
+// The holder writes its pid right after taking the lock: a reader that comes
+// in between sees an empty file, so it waits a moment for the pid.
+static long read_lock_holder(int fd) {
+    for (int attempt = 0; attempt < 50; attempt++) {
+        char buf[32];
+        ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+        if (n > 0) {
+            buf[n] = '\0';
+            long pid = strtol(buf, NULL, 10);
+            if (pid > 0) return pid;
+        }
+        struct timespec pause = {0, 2 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    return -1;
+}
+
+static int lock_directory(Journal *j, const char *dir, ResultsErr *err) {
+    char lock_path[PATH_MAX];
+    if (join_path(lock_path, dir, "lock", err)) return -1;
+    j->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (j->lock_fd < 0) return fail(err, "%s: cannot open the lock file (%s)", lock_path, strerror(errno));
+    if (flock(j->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK) return fail(err, "%s: cannot lock (%s)", lock_path, strerror(errno));
+        long holder = read_lock_holder(j->lock_fd);
+        if (holder > 0)
+            return fail(err, "%s: in use by another sweep (pid %ld holds %s)", dir, holder, lock_path);
+        return fail(err, "%s: in use by another sweep (%s is locked, holder's pid unknown)", dir, lock_path);
+    }
+    j->locked = 1;
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(j->lock_fd, 0) != 0 || pwrite(j->lock_fd, pid, (size_t)n, 0) != n)
+        return fail(err, "%s: cannot write the pid (%s)", lock_path, strerror(errno));
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// writing
+
+void journal_close(Journal *j) {
+    if (!j) return;
+    if (j->fd >= 0) close(j->fd);
+    if (j->lock_fd >= 0) {
+        // an empty lock file says "free" to a reader; the flock goes with the close
+        if (j->locked) (void)ftruncate(j->lock_fd, 0);
+        close(j->lock_fd);
+    }
+    free(j);
+}
+
+int journal_open(Journal **out, const char *dir, ResultsErr *err) {
+    *out = NULL;
+    Journal *j = calloc(1, sizeof *j);
+    if (!j) return fail(err, "journal: out of memory");
+    j->fd = -1;
+    j->lock_fd = -1;
+    if (join_path(j->path, dir, "journal", err) || lock_directory(j, dir, err)) {
+        journal_close(j);
+        return -1;
+    }
+    j->fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (j->fd < 0) {
+        fail(err, "%s: cannot open for appending (%s)", j->path, strerror(errno));
+        journal_close(j);
+        return -1;
+    }
+    sync_directory(dir);
+    *out = j;
+    return 0;
+}
+
+// After a failed write or sync the frame must not count: cut the file back to
+// where it was, so that replay never sees half of it.
+static int undo_append(Journal *j, off_t before, size_t frame_len, const char *doing, int why,
+                       ResultsErr *err) {
+    if (ftruncate(j->fd, before) == 0 && fdatasync(j->fd) == 0)
+        return fail(err, "%s: %s a frame of %zu bytes failed (%s); the file is back to its %lld bytes",
+                    j->path, doing, frame_len, strerror(why), (long long)before);
+    return fail(err, "%s: %s a frame of %zu bytes failed (%s), and cutting the file back to %lld bytes "
+                "failed too (%s): its tail is torn", j->path, doing, frame_len, strerror(why),
+                (long long)before, strerror(errno));
+}
+
+int journal_append(Journal *j, int type, const void *payload, size_t len, int sync, ResultsErr *err) {
+    if (!j || j->fd < 0) return fail(err, "journal: append to a journal that is not open");
+    if (!frame_type_known(type)) return fail(err, "%s: cannot append a frame of unknown type %d", j->path, type);
+    if (len > JOURNAL_MAX_PAYLOAD)
+        return fail(err, "%s: a payload of %zu bytes is over the limit of %u", j->path, len, JOURNAL_MAX_PAYLOAD);
+    if (len > 0 && !payload) return fail(err, "%s: no payload for a frame of %zu bytes", j->path, len);
+
+    size_t frame_len = FRAME_HEADER_BYTES + len;
+    unsigned char *frame = malloc(frame_len);
+    if (!frame) return fail(err, "%s: out of memory for a frame of %zu bytes", j->path, frame_len);
+    memcpy(frame, FRAME_MAGIC, 4);
+    frame[4] = (unsigned char)type;
+    put_u32le(frame + 5, (uint32_t)len);
+    put_u32le(frame + 9, frame_crc(type, (uint32_t)len, payload));
+    if (len > 0) memcpy(frame + FRAME_HEADER_BYTES, payload, len);
+
+    struct stat st;
+    if (fstat(j->fd, &st) != 0) {
+        free(frame);
+        return fail(err, "%s: cannot stat (%s)", j->path, strerror(errno));
+    }
+    int rc = write_all(j->fd, frame, frame_len);
+    int why = errno;
+    free(frame);
+    if (rc != 0) return undo_append(j, st.st_size, frame_len, "writing", why, err);
+    if (sync && fdatasync(j->fd) != 0) return undo_append(j, st.st_size, frame_len, "syncing", errno, err);
+    return 0;
+}
+
+int journal_truncate(const char *dir, int64_t offset, ResultsErr *err) {
+    char path[PATH_MAX];
+    if (join_path(path, dir, "journal", err)) return -1;
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return fail(err, "%s: cannot open to cut it (%s)", path, strerror(errno));
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0) rc = fail(err, "%s: cannot stat (%s)", path, strerror(errno));
+    else if (offset < 0 || offset > (int64_t)st.st_size)
+        rc = fail(err, "%s: cannot cut at byte %lld of a %lld-byte file", path, (long long)offset,
+                  (long long)st.st_size);
+    else if (ftruncate(fd, (off_t)offset) != 0 || fsync(fd) != 0)
+        rc = fail(err, "%s: cutting at byte %lld failed (%s)", path, (long long)offset, strerror(errno));
+    close(fd);
+    return rc;
+}
+
+// ----------------------------------------------------------------------------
+// reading: a window over the file, refilled sequentially
+
+typedef struct {
+    int fd;
+    const char *path;
+    uint64_t size;        // the file's size when reading began; nothing past it is read
+    unsigned char *buf;
+    size_t cap;
+    uint64_t start;       // file offset of buf[0]
+    size_t fill;          // bytes of buf that hold file data
+} Reader;
+
+// Bytes [off, off + n) of the file (off + n <= size), valid until the next call.
+static const unsigned char *reader_view(Reader *r, uint64_t off, size_t n, ResultsErr *err) {
+    static const unsigned char nothing[1];
+    if (n == 0) return nothing;   // an empty payload, possibly at the very end
+    if (off >= r->start && off + n <= r->start + r->fill) return r->buf + (off - r->start);
+    size_t want = n > READ_CHUNK ? n : READ_CHUNK;
+    if (want > r->size - off) want = (size_t)(r->size - off);
+    if (want > r->cap) {
+        unsigned char *grown = realloc(r->buf, want);
+        if (!grown) { fail(err, "%s: out of memory reading %zu bytes", r->path, want); return NULL; }
+        r->buf = grown;
+        r->cap = want;
+    }
+    size_t kept = 0;   // what the window already holds from off on is not read again
+    if (off >= r->start && off < r->start + r->fill) {
+        kept = (size_t)(r->start + r->fill - off);
+        memmove(r->buf, r->buf + (off - r->start), kept);
+    }
+    r->start = off;
+    r->fill = kept;
+    while (r->fill < want) {
+        ssize_t got = pread(r->fd, r->buf + r->fill, want - r->fill, (off_t)(off + r->fill));
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            fail(err, "%s: read error at byte %llu (%s)", r->path, (unsigned long long)(off + r->fill),
+                 strerror(errno));
+            return NULL;
+        }
+        if (got == 0) {
+            fail(err, "%s: the file shrank to %llu bytes while being read", r->path,
+                 (unsigned long long)(off + r->fill));
+            return NULL;
+        }
+        r->fill += (size_t)got;
+    }
+    return r->buf;
+}
+
+typedef enum { FRAME_INTACT, FRAME_TORN, FRAME_CORRUPT } FrameState;
+
+typedef struct {
+    FrameState state;
+    int type;
+    uint32_t len;                  // payload bytes
+    const unsigned char *payload;  // when intact; valid until the next reader_view
+    char why[160];                 // when not intact: what is wrong
+} Frame;
+
+// Checks the frame that starts at `off`: everything it says about itself is
+// verified before it is believed. Returns -1 only on a read error.
+static int read_frame(Reader *r, uint64_t off, Frame *f, ResultsErr *err) {
+    memset(f, 0, sizeof *f);
+    uint64_t left = r->size - off;
+    size_t have = left < FRAME_HEADER_BYTES ? (size_t)left : FRAME_HEADER_BYTES;
+    const unsigned char *h = reader_view(r, off, have, err);
+    if (!h) return -1;
+    f->state = FRAME_CORRUPT;
+    size_t magic_have = have < 4 ? have : 4;
+    if (memcmp(h, FRAME_MAGIC, magic_have) != 0) {
+        char shown[4 * 3 + 1] = "";
+        for (size_t i = 0; i < magic_have; i++) snprintf(shown + 3 * i, 4, " %02x", h[i]);
+        snprintf(f->why, sizeof f->why, "bad magic%s, expected \"PJF1\"", shown);
+        return 0;
+    }
+    if (have >= 5 && !frame_type_known(h[4])) {
+        snprintf(f->why, sizeof f->why, "unknown type %u", h[4]);
+        return 0;
+    }
+    if (have >= 9 && get_u32le(h + 5) > JOURNAL_MAX_PAYLOAD) {
+        snprintf(f->why, sizeof f->why, "absurd payload length %u, over the limit of %u",
+                 get_u32le(h + 5), JOURNAL_MAX_PAYLOAD);
+        return 0;
+    }
+    f->state = FRAME_TORN;
+    if (have < FRAME_HEADER_BYTES) {
+        snprintf(f->why, sizeof f->why, "expected a %u-byte header, %llu left", FRAME_HEADER_BYTES,
+                 (unsigned long long)left);
+        return 0;
+    }
+    f->type = h[4];
+    f->len = get_u32le(h + 5);
+    uint32_t stored_crc = get_u32le(h + 9);
+    uint64_t frame_bytes = FRAME_HEADER_BYTES + (uint64_t)f->len;
+    if (frame_bytes > left) {
+        snprintf(f->why, sizeof f->why, "expected %llu bytes, %llu left", (unsigned long long)frame_bytes,
+                 (unsigned long long)left);
+        return 0;
+    }
+    const unsigned char *payload = reader_view(r, off + FRAME_HEADER_BYTES, f->len, err);
+    if (!payload) return -1;
+    uint32_t crc = frame_crc(f->type, f->len, payload);
+    if (crc != stored_crc) {
+        f->state = FRAME_CORRUPT;
+        snprintf(f->why, sizeof f->why, "CRC mismatch: stored %08x, computed %08x over %llu bytes",
+                 stored_crc, crc, (unsigned long long)frame_bytes);
+        return 0;
+    }
+    f->state = FRAME_INTACT;
+    f->payload = payload;
+    return 0;
+}
+
+// The first offset after `after` where an intact frame starts, or -1.
+static int scan_for_intact(Reader *r, uint64_t after, int64_t *found, ResultsErr *err) {
+    *found = -1;
+    for (uint64_t p = after + 1; p + FRAME_HEADER_BYTES <= r->size; p++) {
+        const unsigned char *m = reader_view(r, p, 4, err);
+        if (!m) return -1;
+        if (memcmp(m, FRAME_MAGIC, 4) != 0) continue;
+        Frame f;
+        if (read_frame(r, p, &f, err) != 0) return -1;
+        if (f.state == FRAME_INTACT) {
+            *found = (int64_t)p;
+            return 0;
+        }
+    }
+    return 0;
+}
+
+static int reader_open(Reader *r, const char *path, int *missing, ResultsErr *err) {
+    memset(r, 0, sizeof *r);
+    r->path = path;
+    *missing = 0;
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0) {
+        if (errno == ENOENT) { *missing = 1; return 0; }
+        return fail(err, "%s: cannot open for reading (%s)", path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(r->fd, &st) != 0) {
+        fail(err, "%s: cannot stat (%s)", path, strerror(errno));
+        close(r->fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fail(err, "%s: not a regular file", path);
+        close(r->fd);
+        return -1;
+    }
+    r->size = (uint64_t)st.st_size;
+    return 0;
+}
+
+static void reader_close(Reader *r) {
+    if (r->fd >= 0) close(r->fd);
+    free(r->buf);
+}
+
+// The message for a bad frame: what, where, and what a cut there would lose.
+// Returns -1 only on a read error.
+static int describe_damage(Reader *r, uint64_t off, const Frame *f, ResultsErr *err) {
+    int64_t next;
+    if (scan_for_intact(r, off, &next, err) != 0) return -1;
+    unsigned long long follow = (unsigned long long)(r->size - off);
+    if (next < 0) {
+        fail(err, "%s: %s frame at byte %llu (%s); %llu bytes from there to the end, no intact "
+             "frame among them: cutting there loses nothing intact", r->path,
+             f->state == FRAME_TORN ? "torn" : "corrupt", (unsigned long long)off, f->why, follow);
+        return 0;
+    }
+    // Intact data after the damage: not a torn tail, whatever the header said.
+    fail(err, "%s: corrupt frame at byte %llu (%s); %llu bytes from there to the end, with an "
+         "intact frame at byte %lld: damage in the middle, cutting there would lose data",
+         r->path, (unsigned long long)off, f->why, follow, (long long)next);
+    return 0;
+}
+
+int journal_replay(const char *dir, JournalVisit visit, void *user, int64_t *bad_offset,
+                   ResultsErr *err) {
+    int64_t ignored;
+    if (!bad_offset) bad_offset = &ignored;
+    *bad_offset = -1;
+    if (err) err->msg[0] = '\0';
+    char path[PATH_MAX];
+    if (join_path(path, dir, "journal", err)) return -1;
+    Reader r;
+    int missing;
+    if (reader_open(&r, path, &missing, err) != 0) return -1;
+    if (missing) return 0;   // no journal yet: nothing done
+
+    int rc = 0;
+    uint64_t off = 0;
+    while (off < r.size) {
+        Frame f;
+        if (read_frame(&r, off, &f, err) != 0) { rc = -1; break; }
+        if (f.state != FRAME_INTACT) {
+            *bad_offset = (int64_t)off;
+            if (describe_damage(&r, off, &f, err) != 0) rc = -1;
+            break;
+        }
+        if (visit) {
+            if (err) err->msg[0] = '\0';
+            if (visit(user, f.type, f.payload, f.len, err) != 0) {
+                if (err && err->msg[0] == '\0')
+                    fail(err, "%s: replay stopped by its caller at byte %llu", path, (unsigned long long)off);
+                rc = -1;
+                break;
+            }
+        }
+        off += FRAME_HEADER_BYTES + f.len;
+    }
+    reader_close(&r);
+    return rc;
+}
+
+int journal_find_intact(const char *dir, int64_t after, int64_t *next_frame, ResultsErr *err) {
+    *next_frame = -1;
+    char path[PATH_MAX];
+    if (join_path(path, dir, "journal", err)) return -1;
+    if (after < 0) return fail(err, "%s: no frame search from byte %lld", path, (long long)after);
+    Reader r;
+    int missing;
+    if (reader_open(&r, path, &missing, err) != 0) return -1;
+    if (missing) return 0;
+    int rc = scan_for_intact(&r, (uint64_t)after, next_frame, err);
+    reader_close(&r);
+    return rc;
+}
