@@ -16,3 +16,14 @@ for core in SkylakeX Haswell; do
         OPENBLAS_CORETYPE=$core OPENBLAS_NUM_THREADS=$threads "$BUILD/bench/bench_backward"
     done
 done
+echo "== MPI farm (mpi/farm.c): rank 0's time per trivial item, idle ranks' CPU =="
+if command -v mpirun >/dev/null 2>&1; then
+    # root in containers needs these; --bind-to none: 64 ranks share the cores freely
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+    for n in 64 2; do
+        echo "-- mpirun -n $n --oversubscribe"
+        mpirun -n $n --oversubscribe --bind-to none "$BUILD/bench/bench_farm"
+    done
+else
+    echo "skipped: no mpirun"
+fi

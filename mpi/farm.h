@@ -1,0 +1,92 @@
+/*
+ * mpi/farm.h: the contract of mpi/, a task farm over MPI that moves opaque
+ * byte buffers. It knows nothing of GPT-2, points or journals.
+ *
+ * Rank 0 (the master) hands out one work item at a time to whichever worker
+ * asks (dynamic load balancing: a worker asks again as soon as it is done),
+ * in the order its next_work callback gives them (the caller puts costly
+ * items first). A worker runs each item through its callback and returns a
+ * result, which travels zlib-compressed with its CRC32 and raw length; the
+ * master checks both and hands the result, compressed and raw, to its
+ * on_result callback (the compressed bytes can go to a journal as received).
+ * When there is no more work, every worker gets exactly one stop message.
+ * Works with one worker and with more workers than items.
+ *
+ * Idle ranks do not spin: a rank waiting for a message polls with
+ * MPI_Iprobe and sleeps between polls (backing off from 50 us to 10 ms),
+ * so 64 ranks on 2 cores leave the CPU to the ranks that work.
+ *
+ * Stopping early: when the master's should_stop callback says so (a signal
+ * arrived), it stops dispatching, waits up to drain_seconds for the items in
+ * flight (their results still reach on_result), then sends every worker a
+ * stop message (a worker that is still busy gets it when it next asks) and
+ * returns. Errors return -1 with a message in FarmErr; nothing here exits.
+ * An error on the master (a callback's -1, a bad CRC32 or length, a worker's
+ * failure) stops the farm the same way, bounded by drain_seconds too, but
+ * the results still arriving are dropped. A worker given up while busy finds
+ * its stop message when its item ends and returns without sending the
+ * result; until then rank 0's MPI_Finalize waits for it (so does mpirun).
+ *
+ * The farm uses MPI_COMM_WORLD's point-to-point tags 17400-17406 while it
+ * runs; nothing else may send point-to-point messages to rank 0 meanwhile.
+ */
+#ifndef FARM_H
+#define FARM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char msg[512];
+} FarmErr;
+
+/* The master's side. Callbacks return 0 on success, -1 to abort the farm
+ * (the farm then stops every worker and returns -1 with the callback's
+ * message, which the callback writes into err). */
+typedef struct {
+    /* Next work item: *has_item = 0 when there is none left (for now: the
+     * farm asks again after each result, so items may appear later, e.g.
+     * retries). The buffer must stay valid until the next call. */
+    int (*next_work)(void *user, uint64_t *item_id, const void **data, size_t *len, int *has_item,
+                     FarmErr *err);
+    /* An item was sent to worker rank `worker` (e.g. to journal the dispatch). */
+    int (*on_dispatch)(void *user, uint64_t item_id, int worker, FarmErr *err);
+    /* A result: raw (len raw_len) and as received (zlib, len zlen, crc32 of raw). */
+    int (*on_result)(void *user, uint64_t item_id, int worker, const void *raw, size_t raw_len,
+                     const void *zdata, size_t zlen, uint32_t crc32, FarmErr *err);
+    /* Polled between messages; non-zero: stop dispatching and drain. */
+    int (*should_stop)(void *user);
+    void *user;
+    double drain_seconds;   // how long to wait for in-flight items after should_stop
+} FarmMaster;
+
+/* The worker's side: runs one item, fills *out (malloc'd, the farm frees
+ * it) and *out_len. Returning -1 aborts this worker's loop (the master is
+ * told, and the farm returns -1 there); a failed *item* should instead be
+ * reported inside the result bytes. */
+typedef struct {
+    int (*run)(void *user, uint64_t item_id, const void *data, size_t len, void **out,
+               size_t *out_len, FarmErr *err);
+    void *user;
+} FarmWorker;
+
+typedef struct {
+    uint64_t items_done;
+    uint64_t bytes_raw, bytes_compressed;
+    double seconds;
+} FarmStats;
+
+/* Runs the farm on MPI_COMM_WORLD (MPI already initialised). Rank 0 must
+ * call farm_master, every other rank farm_worker. With a single rank,
+ * farm_master runs the items itself through `local` (may be NULL: error). */
+int farm_master(const FarmMaster *m, const FarmWorker *local, FarmStats *stats, FarmErr *err);
+int farm_worker(const FarmWorker *w, FarmErr *err);
+
+/* zlib framing used on the wire, exposed for tests and the journal:
+ * compress src into a malloc'd buffer; decompress checking length and CRC32. */
+int farm_compress(const void *src, size_t len, void **dst, size_t *dst_len, uint32_t *crc32,
+                  FarmErr *err);
+int farm_decompress(const void *src, size_t len, size_t raw_len, uint32_t crc32, void **dst,
+                    FarmErr *err);
+
+#endif
