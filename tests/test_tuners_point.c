@@ -28,38 +28,11 @@
 
 #include "tuners/tuners.h"
 
-static int checks, failures;
-
-#define CHECK(cond, ...)                                                              \
-    do {                                                                              \
-        checks++;                                                                     \
-        if (!(cond)) {                                                                \
-            failures++;                                                               \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);           \
-            fprintf(stderr, __VA_ARGS__);                                             \
-            fputc('\n', stderr);                                                      \
-        }                                                                             \
-    } while (0)
-
-__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "test_tuners_point: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(2);
-}
+#define TEST_NAME "test_tuners_point"
+#include "tests/testlib.h"
 
 // ----------------------------------------------------------------------------
 // scratch files
-
-static char root[4096];
-
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-    (void)st, (void)type, (void)ftw;
-    return remove(path);
-}
 
 static void write_file(const char *path, const char *text) {
     FILE *f = fopen(path, "wb");
@@ -73,10 +46,7 @@ static void make_dir(const char *path) {
 /* root/model (a tiny checkpoint), root/data/16-1/{train,dev}.tsv,
  * root/data/test.tsv, root/words. */
 static void make_files(void) {
-    const char *tmp = getenv("TMP");
-    if (!tmp || !*tmp) tmp = "/tmp";
-    snprintf(root, sizeof root, "%s/test_tuners_point.XXXXXX", tmp);
-    if (!mkdtemp(root)) die("mkdtemp %s: %s", root, strerror(errno));
+    make_root();
     char path[4200];
     GPT2Config c = {.n_layer = 1, .n_head = 1, .n_embd = 8, .n_positions = 16, .vocab_size = 64,
                     .layer_norm_epsilon = 1e-5f};
@@ -499,7 +469,7 @@ int main(void) {
     test_bad_points();
     test_canonical();
     test_record();
-    nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    remove_root();
     printf("test_tuners_point: %d checks, %d failures\n", checks, failures);
     return failures != 0;
 }

@@ -29,56 +29,13 @@
 
 #include "tuners/tuners.h"
 
-static int checks, failures;
+#define TEST_NAME "test_tuners_task"
+#include "tests/testlib.h"
 
-#define CHECK(cond, ...)                                                              \
-    do {                                                                              \
-        checks++;                                                                     \
-        if (!(cond)) {                                                                \
-            failures++;                                                               \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);           \
-            fprintf(stderr, __VA_ARGS__);                                             \
-            fputc('\n', stderr);                                                      \
-        }                                                                             \
-    } while (0)
-
-// Test infrastructure failing (not the code under test): stop here.
-__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "test_tuners_task: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(2);
-}
-
-static void *xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
-    if (!p) die("out of memory (%zu bytes)", n);
-    return p;
-}
 
 // ----------------------------------------------------------------------------
 // scratch files
 
-static char root[4096];
-
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-    (void)st, (void)type, (void)ftw;
-    return remove(path);
-}
-
-static void make_root(void) {
-    const char *tmp = getenv("TMP");
-    if (!tmp || !*tmp) tmp = "/tmp";
-    snprintf(root, sizeof root, "%s/test_tuners_task.XXXXXX", tmp);
-    if (!mkdtemp(root)) die("mkdtemp %s: %s", root, strerror(errno));
-}
-
-static void remove_root(void) {
-    if (root[0]) nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* Writes text into root/name; returns the path (static storage, one at a time per slot). */
 static const char *scratch_file(const char *name, const char *text) {
