@@ -121,6 +121,8 @@ int gpt2_save(const GPT2Config *c, const GPT2Weights *w, const char *dir, GPT2Er
 /* sha256 of a file as 64 lowercase hex digits (model/sha256.c): a model's
  * identity in result records and sweep points. */
 int gpt2_file_sha256(const char *path, char hex[65], GPT2Err *err);
+/* sha256 of len bytes in memory, as 64 lowercase hex digits (e.g. a point id). */
+void gpt2_sha256_hex(const void *data, size_t len, char hex[65]);
 
 /* Points w (and blocks, an array of L) at consecutive tensors inside params,
  * a buffer of gpt2_num_params floats, in the canonical order. */

@@ -1,5 +1,5 @@
-// model/sha256.c: SHA-256 (FIPS 180-4) of a file, the identity of a model in
-// result records and sweep points. Streams the file in 1 MiB reads.
+// model/sha256.c: SHA-256 (FIPS 180-4) of a file (a model's identity in result
+// records and sweep points; streamed in 1 MiB reads) or of bytes in memory.
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -72,6 +72,13 @@ static void sha256_final(Sha256 *s, char hex[65]) {
     for (int i = 0; i < 8; i++) pad[npad + i] = (unsigned char)(bits >> (56 - 8 * i));
     sha256_update(s, pad, npad + 8);
     for (int i = 0; i < 8; i++) snprintf(hex + 8 * i, 9, "%08x", s->h[i]);
+}
+
+void gpt2_sha256_hex(const void *data, size_t len, char hex[65]) {
+    Sha256 s;
+    sha256_init(&s);
+    sha256_update(&s, data, len);
+    sha256_final(&s, hex);
 }
 
 int gpt2_file_sha256(const char *path, char hex[65], GPT2Err *err) {

@@ -32,6 +32,11 @@ int main(void) {
                    "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
     fails += check("a", 1, 1000000, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
     char hex[65];
+    gpt2_sha256_hex("abc", 3, hex);
+    if (strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")) {
+        printf("FAIL in memory \"abc\": %s\n", hex);
+        fails++;
+    }
     GPT2Err err;
     if (gpt2_file_sha256("/nonexistent/model.safetensors", hex, &err) == 0 || !strstr(err.msg, "/nonexistent")) {
         printf("FAIL a missing file gave no error naming it\n");
