@@ -27,3 +27,5 @@ if command -v mpirun >/dev/null 2>&1; then
 else
     echo "skipped: no mpirun"
 fi
+echo "== sweep (sweep/): rank 0's time per trivial point at 64 ranks; 1 vs 2 workers on real points =="
+BINDIR=$(case $BUILD in build/asan*) echo "$BUILD/bin" ;; *) echo bin ;; esac) sh bench/bench_sweep.sh

@@ -1,0 +1,295 @@
+// sweep/child.c: one point, isolated: `tune --quiet -` in its own process group, the point
+// on its stdin, its record read from its stdout under a time limit. Whatever goes wrong in
+// the child (a crash, a hang, NaN, garbage) becomes a failed record with the reason, so a
+// bad point never takes its worker down.
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sweep/sweep.h"
+
+extern char **environ;
+
+#define KILL_GRACE_SECONDS 2.0
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int sweep_item_encode(double timeout_seconds, const char *tune_path, const char *point_json,
+                      char **item, size_t *len, SweepErr *err) {
+    size_t cap = strlen(tune_path) + strlen(point_json) + 64;
+    char *buf = malloc(cap);
+    if (!buf) return sweep_fail(err, "sweep: out of memory");
+    int n = snprintf(buf, cap, "%.17g\n%s\n%s", timeout_seconds, tune_path, point_json);
+    *item = buf;
+    *len = (size_t)n;
+    return 0;
+}
+
+typedef struct {
+    double timeout;
+    char *tune;        // into the item copy
+    char *point;       // into the item copy
+    char *storage;
+} Item;
+
+static int item_decode(Item *it, const void *data, size_t len, SweepErr *err) {
+    memset(it, 0, sizeof *it);
+    if (!(it->storage = malloc(len + 1))) return sweep_fail(err, "sweep: out of memory");
+    memcpy(it->storage, data, len);
+    it->storage[len] = '\0';
+    char *nl1 = strchr(it->storage, '\n');
+    char *nl2 = nl1 ? strchr(nl1 + 1, '\n') : NULL;
+    if (!nl2) { free(it->storage); return sweep_fail(err, "sweep: a malformed work item"); }
+    *nl1 = *nl2 = '\0';
+    it->timeout = strtod(it->storage, NULL);
+    it->tune = nl1 + 1;
+    it->point = nl2 + 1;
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// the failed record
+
+/* {"point": <point>, "status": "failed", "error": reason}, malloc'd. */
+static char *failed_record(const char *point_json, const char *reason) {
+    cJSON *r = cJSON_CreateObject();
+    cJSON *p = cJSON_Parse(point_json);
+    cJSON_AddItemToObject(r, "point", p ? p : cJSON_CreateNull());
+    cJSON_AddStringToObject(r, "status", "failed");
+    cJSON_AddStringToObject(r, "error", reason);
+    char *text = cJSON_PrintUnformatted(r);
+    cJSON_Delete(r);
+    return text;
+}
+
+/* The first metric that is not a finite number, or NULL. tune writes NaN as null. */
+static const char *non_finite_metric(const cJSON *rec) {
+    static const char *const top[] = {"dev_reward", "log_ppl", "ppl", "dict_share"};
+    for (int k = 0; k < 4; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, top[k]);
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) return top[k];
+    }
+    static const char *const acc[] = {"train", "dev", "test"};
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(rec, "accuracy");
+    for (int k = 0; k < 3; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(a, acc[k]);
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) return acc[k];
+    }
+    return NULL;
+}
+
+/* What tune left behind -> the record to send: tune's own when it is one JSON record
+ * with finite metrics, else a failed one saying why. */
+static char *judge(const char *point_json, char *out, int status, const char *stderr_tail) {
+    char reason[1024];
+    size_t n = strlen(out);
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' ')) out[--n] = '\0';
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        snprintf(reason, sizeof reason, "tune crashed: killed by signal %d (%s)", sig, strsignal(sig));
+        return failed_record(point_json, reason);
+    }
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    cJSON *rec = n ? cJSON_Parse(out) : NULL;
+    if (!rec) {
+        if (n && strstr(out, "NaN")) snprintf(reason, sizeof reason, "tune's record holds NaN (exit %d)", code);
+        else if (n) snprintf(reason, sizeof reason, "tune's output is not a JSON record (exit %d)", code);
+        else snprintf(reason, sizeof reason, "tune exited %d without a record%s%s", code,
+                      stderr_tail[0] ? ": " : "", stderr_tail);
+        return failed_record(point_json, reason);
+    }
+    const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "status"));
+    const char *bad = st && strcmp(st, "ok") == 0 ? non_finite_metric(rec) : NULL;
+    int ok_exit = code == 0 || (code == 1 && st && strcmp(st, "failed") == 0);
+    cJSON_Delete(rec);
+    if (!st || !ok_exit) {
+        snprintf(reason, sizeof reason, "tune exited %d with a record of status %s", code, st ? st : "(none)");
+        return failed_record(point_json, reason);
+    }
+    if (bad) {
+        snprintf(reason, sizeof reason, "NaN or infinite metric \"%s\" in tune's record", bad);
+        return failed_record(point_json, reason);
+    }
+    return strdup(out);   // tune's record, ok or failed as tune said
+}
+
+// ----------------------------------------------------------------------------
+// the child
+
+typedef struct {
+    pid_t pid;
+    int in, out, errfd;     // our ends of its stdin, stdout, stderr
+} Child;
+
+static int spawn_tune(Child *c, const char *tune, SweepErr *err) {
+    int pin[2], pout[2], perr[2];
+    if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC))
+        return sweep_fail(err, "sweep: pipe: %s", strerror(errno));
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, pin[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
+    posix_spawnattr_init(&at);
+    // its own process group, so a timeout kills whatever it started too; default signals
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setpgroup(&at, 0);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    char *argv[] = {(char *)tune, "--quiet", "-", NULL};
+    int rc = posix_spawn(&c->pid, tune, &fa, &at, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    close(pin[0]);
+    close(pout[1]);
+    close(perr[1]);
+    c->in = pin[1];
+    c->out = pout[0];
+    c->errfd = perr[0];
+    if (rc != 0) {
+        close(c->in);
+        close(c->out);
+        close(c->errfd);
+        return sweep_fail(err, "sweep: cannot start %s: %s", tune, strerror(rc));
+    }
+    return 0;
+}
+
+/* SIGTERM to the group, SIGKILL after a grace period; reaps the child. */
+static int kill_and_reap(pid_t pid) {
+    kill(-pid, SIGTERM);
+    double until = now_seconds() + KILL_GRACE_SECONDS;
+    int status = 0;
+    while (now_seconds() < until) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid) { kill(-pid, SIGKILL); return status; }
+        usleep(10000);
+    }
+    kill(-pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    return status;
+}
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+} Buf;
+
+static int buf_read(Buf *b, int fd) {
+    if (b->len + 4096 + 1 > b->cap) {
+        size_t cap = 2 * b->cap + 8192;
+        char *grown = realloc(b->data, cap);
+        if (!grown) return -1;
+        b->data = grown;
+        b->cap = cap;
+    }
+    ssize_t got = read(fd, b->data + b->len, b->cap - b->len - 1);
+    if (got < 0) return errno == EINTR || errno == EAGAIN ? 1 : -1;
+    b->len += (size_t)got;
+    b->data[b->len] = '\0';
+    return got == 0 ? 0 : 1;
+}
+
+/* The last line of the child's stderr, for the failure reason. */
+static void last_line(const Buf *b, char *out, size_t cap) {
+    out[0] = '\0';
+    if (!b->data) return;
+    size_t end = b->len;
+    while (end > 0 && (b->data[end - 1] == '\n' || b->data[end - 1] == '\r')) end--;
+    size_t start = end;
+    while (start > 0 && b->data[start - 1] != '\n') start--;
+    size_t n = end - start < cap - 1 ? end - start : cap - 1;
+    memcpy(out, b->data + start, n);
+    out[n] = '\0';
+}
+
+int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, char **record, int *interrupted,
+                   SweepErr *err) {
+    *record = NULL;
+    *interrupted = 0;
+    Item it;
+    if (item_decode(&it, item, len, err)) return -1;
+    Child c;
+    if (spawn_tune(&c, it.tune, err)) {
+        char reason[SWEEP_PATH + 64];
+        snprintf(reason, sizeof reason, "%s", err->msg);
+        *record = failed_record(it.point, reason);
+        free(it.storage);
+        return *record ? 0 : sweep_fail(err, "sweep: out of memory");
+    }
+    // the point is small (a few KB): one write before reading; SIGPIPE is ignored by the
+    // caller, so a child that died early gives EPIPE here, and its status tells why
+    size_t plen = strlen(it.point);
+    for (size_t off = 0; off < plen;) {
+        ssize_t w = write(c.in, it.point + off, plen - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        off += (size_t)w;
+    }
+    close(c.in);
+
+    Buf out = {0}, errb = {0};
+    double deadline = now_seconds() + it.timeout;
+    int out_open = 1, err_open = 1, timed_out = 0, status = 0;
+    while (out_open || err_open) {
+        if (*stop) { *interrupted = 1; break; }
+        double left = deadline - now_seconds();
+        if (left <= 0) { timed_out = 1; break; }
+        struct pollfd fds[2] = {{.fd = out_open ? c.out : -1, .events = POLLIN},
+                                {.fd = err_open ? c.errfd : -1, .events = POLLIN}};
+        int ms = left > 0.1 ? 100 : (int)(left * 1000) + 1;   // wakes to look at *stop
+        if (poll(fds, 2, ms) < 0) continue;
+        if (out_open && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) && buf_read(&out, c.out) <= 0) out_open = 0;
+        if (err_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) && buf_read(&errb, c.errfd) <= 0) err_open = 0;
+        if (errb.len > (1u << 20)) { memmove(errb.data, errb.data + errb.len - 4096, 4096); errb.len = 4096; }
+    }
+    close(c.out);
+    close(c.errfd);
+    if (*interrupted || timed_out) {
+        kill_and_reap(c.pid);
+    } else {
+        // both pipes closed: the child is exiting; still bounded by the deadline
+        for (;;) {
+            pid_t w = waitpid(c.pid, &status, WNOHANG);
+            if (w == c.pid) break;
+            if (w < 0 && errno != EINTR) break;
+            if (*stop) { *interrupted = 1; kill_and_reap(c.pid); break; }
+            if (now_seconds() > deadline) { timed_out = 1; kill_and_reap(c.pid); break; }
+            usleep(5000);
+        }
+    }
+    char tail[512];
+    last_line(&errb, tail, sizeof tail);
+    if (!*interrupted) {
+        if (timed_out) {
+            char reason[128];
+            snprintf(reason, sizeof reason, "timeout: no record after %g s (killed)", it.timeout);
+            *record = failed_record(it.point, reason);
+        } else {
+            *record = judge(it.point, out.data ? out.data : (char[1]){0}, status, tail);
+        }
+    }
+    free(out.data);
+    free(errb.data);
+    free(it.storage);
+    if (!*interrupted && !*record) return sweep_fail(err, "sweep: out of memory");
+    return 0;
+}

@@ -1,0 +1,417 @@
+// sweep/run.c: the MPI run. Rank 0 reads the spec, reconciles it with the journal
+// (resume), and farms the pending points costly first; it alone writes the journal.
+// Workers run each point in a child tune (child.c). SIGTERM/SIGUSR1 stop dispatching.
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <mpi.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mpi/farm.h"
+#include "results/results.h"
+#include "sweep/sweep.h"
+
+#define PROGRESS_EVERY_SECONDS 2.0
+
+static volatile sig_atomic_t g_stop;   // set by SIGTERM / SIGUSR1 (Slurm's warnings)
+
+static void on_stop_signal(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+
+/* Every rank: SIGTERM and SIGUSR1 ask for a clean stop; SIGPIPE from a dead child's stdin
+ * must not kill a worker. No SA_RESTART: a blocking call returns and the loop looks. */
+static void install_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// ----------------------------------------------------------------------------
+// the master's state
+
+typedef struct {
+    SweepSpec spec;
+    Journal *journal;
+    int *queue;             // spec indexes waiting to be dispatched, front first
+    int q_head, q_len, q_cap;
+    int *failures;          // failed results per spec point (journal + this run)
+    int *attempts;          // dispatches per spec point (journal + this run)
+    char *item;             // the work item last handed out (valid until the next)
+    int total, done, failed, finished_at_start, in_flight;
+    double t_start, last_print;
+    int tty;
+} Master;
+
+static int queue_push(Master *m, int idx) {
+    if (m->q_head + m->q_len == m->q_cap) {
+        if (m->q_head > 0) {   // reuse the consumed front
+            memmove(m->queue, m->queue + m->q_head, (size_t)m->q_len * sizeof *m->queue);
+            m->q_head = 0;
+        } else {
+            int cap = m->q_cap ? 2 * m->q_cap : 64;
+            int *grown = realloc(m->queue, (size_t)cap * sizeof *grown);
+            if (!grown) return -1;
+            m->queue = grown;
+            m->q_cap = cap;
+        }
+    }
+    m->queue[m->q_head + m->q_len++] = idx;
+    return 0;
+}
+
+static void progress(Master *m, int final) {
+    double t = now_seconds();
+    if (!final && !m->tty && t - m->last_print < PROGRESS_EVERY_SECONDS) return;
+    m->last_print = t;
+    int finished = m->done + m->failed;
+    double rate = (finished - m->finished_at_start) / (t - m->t_start > 1e-9 ? t - m->t_start : 1e-9);
+    char eta[32] = "?";
+    if (finished == m->total) snprintf(eta, sizeof eta, "0 s");
+    else if (rate > 0) snprintf(eta, sizeof eta, "%.0f s", (m->total - finished) / rate);
+    fprintf(stderr, "%ssweep: %d/%d done, %d failed, %.2f points/s, ETA %s%s", m->tty ? "\r" : "", finished,
+            m->total, m->failed, rate, eta, m->tty && !final ? "   " : "\n");
+    fflush(stderr);
+}
+
+static int farm_fail(FarmErr *err, const char *what, const char *detail) {
+    snprintf(err->msg, sizeof err->msg, "%.20s: %.480s", what, detail);
+    return -1;
+}
+
+static int next_work(void *user, uint64_t *item_id, const void **data, size_t *len, int *has_item,
+                     FarmErr *err) {
+    Master *m = user;
+    *has_item = 0;
+    if (m->q_len == 0) return 0;
+    int idx = m->queue[m->q_head++];
+    m->q_len--;
+    free(m->item);
+    m->item = NULL;
+    SweepErr serr;
+    const SweepSpec *s = &m->spec;
+    if (sweep_item_encode(s->timeout_seconds, s->tune_path, s->points[idx].point_json, &m->item, len, &serr))
+        return farm_fail(err, "next_work", serr.msg);
+    *item_id = (uint64_t)idx;
+    *data = m->item;
+    *has_item = 1;
+    return 0;
+}
+
+static int on_dispatch(void *user, uint64_t item_id, int worker, FarmErr *err) {
+    Master *m = user;
+    int idx = (int)item_id;
+    m->attempts[idx]++;
+    m->in_flight++;
+    char frame[256];
+    int n = snprintf(frame, sizeof frame, "{\"id\":\"%s\",\"attempt\":%d,\"worker\":%d,\"time\":%lld}",
+                     m->spec.points[idx].id, m->attempts[idx], worker, (long long)time(NULL));
+    ResultsErr rerr;
+    if (journal_append(m->journal, JOURNAL_DISPATCH, frame, (size_t)n, 0, &rerr))
+        return farm_fail(err, "journal", rerr.msg);
+    return 0;
+}
+
+/* "ok" records count as done; anything else is a failed attempt. */
+static int record_failed(const void *raw, size_t raw_len) {
+    cJSON *r = cJSON_ParseWithLength(raw, raw_len);
+    const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "status"));
+    int failed = !(st && strcmp(st, "ok") == 0);
+    cJSON_Delete(r);
+    return failed;
+}
+
+static int on_result(void *user, uint64_t item_id, int worker, const void *raw, size_t raw_len,
+                     const void *zdata, size_t zlen, uint32_t crc32, FarmErr *err) {
+    (void)worker;
+    Master *m = user;
+    int idx = (int)item_id;
+    m->in_flight--;
+    size_t marker = strlen(SWEEP_INTERRUPTED_RECORD);
+    if (raw_len == marker && memcmp(raw, SWEEP_INTERRUPTED_RECORD, marker) == 0) {
+        g_stop = 1;   // the worker was told to stop: so is the sweep; the point stays pending
+        return 0;
+    }
+    int failed = record_failed(raw, raw_len);
+    void *payload = NULL;
+    size_t payload_len = 0;
+    ResultsErr rerr;
+    if (result_frame_encode(failed, m->spec.points[idx].id, zdata, zlen, raw_len, crc32, &payload,
+                            &payload_len, &rerr) ||
+        journal_append(m->journal, JOURNAL_RESULT, payload, payload_len, 1, &rerr)) {
+        free(payload);
+        return farm_fail(err, "journal", rerr.msg);
+    }
+    free(payload);
+    if (!failed) {
+        m->done++;
+    } else if (++m->failures[idx] <= m->spec.retries) {
+        if (queue_push(m, idx)) return farm_fail(err, "sweep", "out of memory");
+    } else {
+        m->failed++;
+    }
+    progress(m, 0);
+    return 0;
+}
+
+static int should_stop(void *user) {
+    (void)user;
+    return g_stop != 0;
+}
+
+// ----------------------------------------------------------------------------
+// the worker's side (also rank 0's local worker when it runs alone)
+
+static int run_point(void *user, uint64_t item_id, const void *data, size_t len, void **out,
+                     size_t *out_len, FarmErr *err) {
+    (void)user;
+    (void)item_id;
+    char *record = NULL;
+    int interrupted = 1;
+    SweepErr serr;
+    if (!g_stop && sweep_run_item(data, len, &g_stop, &record, &interrupted, &serr))
+        return farm_fail(err, "worker", serr.msg);
+    if (interrupted) {
+        free(record);
+        record = strdup(SWEEP_INTERRUPTED_RECORD);
+        if (!record) return farm_fail(err, "worker", "out of memory");
+    }
+    *out = record;
+    *out_len = strlen(record);
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// setup on rank 0: spec, output directory, journal, resume
+
+static int make_dirs(const char *path, SweepErr *err) {
+    char buf[SWEEP_PATH];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return sweep_fail(err, "sweep: cannot create %s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return sweep_fail(err, "sweep: cannot create %s: %s", buf, strerror(errno));
+    return 0;
+}
+
+static int append_json(Master *m, int type, const char *text, int sync, SweepErr *err) {
+    ResultsErr rerr;
+    if (journal_append(m->journal, type, text, strlen(text), sync, &rerr))
+        return sweep_fail(err, "sweep: journal: %s", rerr.msg);
+    return 0;
+}
+
+static int append_point(Master *m, int idx, int journal_index, int sync, SweepErr *err) {
+    const SweepPoint *p = &m->spec.points[idx];
+    size_t cap = strlen(p->point_json) + 160;
+    char *frame = malloc(cap);
+    if (!frame) return sweep_fail(err, "sweep: out of memory");
+    snprintf(frame, cap, "{\"id\":\"%s\",\"index\":%d,\"point\":%s}", p->id, journal_index, p->point_json);
+    int rc = append_json(m, JOURNAL_POINT, frame, sync, err);
+    free(frame);
+    return rc;
+}
+
+/* A journal that is new gets its header and the grid; an old one must hold the spec's
+ * points exactly (or a subset, with --extend: the new ones are appended). Returns 1 for a
+ * spec that does not fit the journal (exit 2), -1 for other errors. */
+static int reconcile(Master *m, const SweepJournal *jr, int extend, SweepErr *err) {
+    const SweepSpec *s = &m->spec;
+    if (!jr->have_header) {
+        char header[512];
+        snprintf(header, sizeof header,
+                 "{\"spec_sha256\":\"%s\",\"version\":1,\"created\":%lld,\"model_sha256\":\"%s\"}",
+                 s->spec_sha256, (long long)time(NULL), s->model_sha256);
+        if (append_json(m, JOURNAL_HEADER, header, 0, err)) return -1;
+        for (int i = 0; i < s->n_points; i++)
+            if (append_point(m, i, i, i == s->n_points - 1, err)) return -1;
+        return 0;
+    }
+    for (int k = 0; k < jr->n; k++) {
+        int found = 0;
+        for (int i = 0; i < s->n_points && !found; i++) found = strcmp(s->points[i].id, jr->points[k].id) == 0;
+        if (!found) {
+            sweep_fail(err,
+                       "sweep: the spec no longer has point %d of the journal (id %.12s...: %.200s); a spec that "
+                       "changes existing points is refused (--extend only adds new points)",
+                       k, jr->points[k].id, jr->points[k].point_json);
+            return 1;
+        }
+    }
+    int added = 0, last_new = -1;
+    for (int i = 0; i < s->n_points; i++) {
+        if (sweep_journal_find(jr, s->points[i].id) >= 0) continue;
+        if (!extend) {
+            sweep_fail(err, "sweep: the spec has points the journal does not (point %d: %.200s); rerun with "
+                            "--extend to add them", i, s->points[i].point_json);
+            return 1;
+        }
+        last_new = i;
+    }
+    for (int i = 0; i <= last_new; i++) {
+        if (sweep_journal_find(jr, s->points[i].id) >= 0) continue;
+        if (append_point(m, i, jr->n + added, i == last_new, err)) return -1;   // fsync'd with the last
+        added++;
+    }
+    if (added) fprintf(stderr, "sweep: --extend: %d new points added to the journal's %d\n", added, jr->n);
+    return 0;
+}
+
+/* The queue from the journal's counts: done and failed-for-good points are skipped. */
+static int plan(Master *m, const SweepJournal *jr, SweepErr *err) {
+    const SweepSpec *s = &m->spec;
+    int n = s->n_points;
+    m->failures = calloc((size_t)n, sizeof *m->failures);
+    m->attempts = calloc((size_t)n, sizeof *m->attempts);
+    int *pending = malloc((size_t)(n ? n : 1) * sizeof *pending);
+    if (!m->failures || !m->attempts || !pending) { free(pending); return sweep_fail(err, "sweep: out of memory"); }
+    int n_pending = 0;
+    for (int i = 0; i < n; i++) {
+        int k = sweep_journal_find(jr, s->points[i].id);
+        const SweepJournalPoint *p = k >= 0 ? &jr->points[k] : NULL;
+        m->failures[i] = p ? p->n_failed : 0;
+        m->attempts[i] = p ? p->n_dispatched : 0;
+        if (p && p->n_ok) m->done++;
+        else if (m->failures[i] > s->retries) m->failed++;
+        else pending[n_pending++] = i;
+    }
+    int *order = sweep_cost_order(s, pending, n_pending);
+    free(pending);
+    if (!order) return sweep_fail(err, "sweep: out of memory");
+    for (int i = 0; i < n_pending; i++)
+        if (queue_push(m, order[i])) { free(order); return sweep_fail(err, "sweep: out of memory"); }
+    free(order);
+    m->total = n;
+    m->finished_at_start = m->done + m->failed;
+    return 0;
+}
+
+/* Everything before the farm: returns 0, or the exit status (1, 2) with the message. */
+static int master_setup(Master *m, const SweepRunOptions *o, int n_workers, SweepErr *err) {
+    if (sweep_spec_load(&m->spec, o->spec_path, o->default_tune, err)) return 2;
+    if (make_dirs(m->spec.out_dir, err)) return 1;
+    ResultsErr rerr;
+    if (journal_open(&m->journal, m->spec.out_dir, &rerr)) {
+        sweep_fail(err, "sweep: %s", rerr.msg);
+        return 1;
+    }
+    SweepJournal jr;
+    if (sweep_journal_read(&jr, m->spec.out_dir, err)) return 1;
+    int rc = 0;
+    if (jr.bad_offset >= 0 && !jr.damage_is_tail) {
+        sweep_fail(err, "sweep: %s/journal is damaged before its end: %s; refusing to resume (nothing written). "
+                        "Keep a copy; `sweep export` still reads the frames before the damage",
+                   m->spec.out_dir, jr.damage);
+        rc = 1;
+    } else if (jr.bad_offset >= 0) {
+        fprintf(stderr, "sweep: %s/journal has a damaged tail: %s; cutting it at byte %lld (every frame before it is kept)\n",
+                m->spec.out_dir, jr.damage, (long long)jr.bad_offset);
+        if (journal_truncate(m->spec.out_dir, jr.bad_offset, &rerr)) {
+            sweep_fail(err, "sweep: %s", rerr.msg);
+            rc = 1;
+        }
+    }
+    if (rc == 0) {
+        int r = reconcile(m, &jr, o->extend, err);
+        rc = r == 1 ? 2 : r < 0 ? 1 : 0;
+    }
+    if (rc == 0 && plan(m, &jr, err)) rc = 1;
+    if (rc == 0)
+        fprintf(stderr, "sweep: %d points in %s: %d done, %d failed, %d to run on %d worker%s%s\n", m->total,
+                m->spec.out_dir, m->done, m->failed, m->q_len, n_workers, n_workers == 1 ? "" : "s",
+                jr.have_header ? " (resumed from the journal)" : "");
+    sweep_journal_free(&jr);
+    return rc;
+}
+
+static void master_free(Master *m) {
+    if (m->journal) journal_close(m->journal);
+    sweep_spec_free(&m->spec);
+    free(m->queue);
+    free(m->failures);
+    free(m->attempts);
+    free(m->item);
+}
+
+static int run_master(const SweepRunOptions *o, int nranks) {
+    Master m;
+    memset(&m, 0, sizeof m);
+    SweepErr err = {{0}};
+    int rc = master_setup(&m, o, nranks > 1 ? nranks - 1 : 1, &err);
+    if (rc) fprintf(stderr, "%s\n", err.msg);
+    MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);   // the workers leave with the same status
+    if (rc) { master_free(&m); return rc; }
+
+    m.tty = isatty(2);
+    m.t_start = m.last_print = now_seconds();
+    FarmMaster fm = {.next_work = next_work, .on_dispatch = on_dispatch, .on_result = on_result,
+                     .should_stop = should_stop, .user = &m, .drain_seconds = m.spec.drain_seconds};
+    FarmWorker local = {.run = run_point, .user = NULL};
+    FarmErr ferr = {{0}};
+    FarmStats stats = {0};
+    int frc = farm_master(&fm, &local, &stats, &ferr);
+    progress(&m, 1);
+    if (frc) {
+        fprintf(stderr, "sweep: %s\n", ferr.msg);
+        rc = 1;
+    } else if (g_stop) {
+        int left = m.total - m.done - m.failed;
+        fprintf(stderr, "sweep: stopped by a signal: %d points left; run the same command to resume\n", left);
+    } else {
+        // rank 0's own CPU time: what the master costs per point (bench/bench_sweep.sh)
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        double cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+                     (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+        fprintf(stderr,
+                "sweep: finished: %d done, %d failed for good (%.1f s; %.1f kB of records, %.1f kB compressed; "
+                "rank 0 CPU %.2f s)\n",
+                m.done, m.failed, stats.seconds, stats.bytes_raw / 1e3, stats.bytes_compressed / 1e3, cpu);
+    }
+    master_free(&m);
+    return rc;
+}
+
+static int run_worker(void) {
+    int rc = 0;
+    MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (rc) return rc;
+    FarmWorker w = {.run = run_point, .user = NULL};
+    FarmErr err = {{0}};
+    if (farm_worker(&w, &err)) {
+        int rank = 0;
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        fprintf(stderr, "sweep: rank %d: %s\n", rank, err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+int sweep_run_mpi(const SweepRunOptions *o) {
+    install_signals();
+    int rank = 0, nranks = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+    return rank == 0 ? run_master(o, nranks) : run_worker();
+}

@@ -1,0 +1,391 @@
+// sweep/spec.c: the sweep spec: keys and types checked, the grid expanded in a fixed order,
+// every point validated by point_parse and named by the sha256 of its canonical JSON plus
+// the model's sha256 (see sweep.h).
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sweep/sweep.h"
+#include "tuners/tuners.h"
+
+int sweep_fail(SweepErr *err, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static int key_in(const char *key, const char *const *keys, int n) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(key, keys[i]) == 0) return 1;
+    return 0;
+}
+
+static int check_keys(const cJSON *obj, const char *where, const char *const *keys, int n,
+                      SweepErr *err) {
+    for (const cJSON *c = obj->child; c; c = c->next) {
+        if (key_in(c->string, keys, n)) continue;
+        char list[512] = "";
+        size_t used = 0;
+        for (int k = 0; k < n && used < sizeof list; k++)
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", k ? ", " : "", keys[k]);
+        return sweep_fail(err, "spec: unknown key \"%s%s\" (known: %s)", where, c->string, list);
+    }
+    return 0;
+}
+
+/* A string member into dst: 1 if absent, 0 if read, -1 on a wrong type or a long value. */
+static int get_string(const cJSON *obj, const char *key, char *dst, size_t cap, SweepErr *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v) return 1;
+    if (!cJSON_IsString(v)) return sweep_fail(err, "spec: \"%s\" must be a string", key);
+    if (strlen(v->valuestring) >= cap) return sweep_fail(err, "spec: \"%s\" is too long", key);
+    snprintf(dst, cap, "%s", v->valuestring);
+    return 0;
+}
+
+static int get_number(const cJSON *obj, const char *key, double lo, double hi, int integer,
+                      double *dst, SweepErr *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v) return 1;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
+        (integer && v->valuedouble != floor(v->valuedouble)))
+        return sweep_fail(err, "spec: \"%s\" must be %s in [%g, %g]", key, integer ? "an integer" : "a number",
+                          lo, hi);
+    *dst = v->valuedouble;
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// the grid
+
+enum { AXIS_TASK, AXIS_METHOD, AXIS_PROMPT_LENGTH, AXIS_LAMBDA, AXIS_SEED, N_AXES };
+// expansion order, outermost first; the names are the grid's keys
+static const char *const AXIS_NAMES[N_AXES] = {"task", "method", "prompt_length", "lambda", "seed"};
+
+typedef struct {
+    const cJSON *values[N_AXES];   // the grid's arrays; NULL: the axis is not in the grid
+    int n[N_AXES];                 // values per axis (1 when absent)
+} Grid;
+
+static int check_axis_value(int axis, const cJSON *v, int i, SweepErr *err) {
+    const char *name = AXIS_NAMES[axis];
+    switch (axis) {
+    case AXIS_TASK:
+    case AXIS_METHOD:
+        if (!cJSON_IsString(v)) return sweep_fail(err, "spec: grid.%s[%d] must be a string", name, i);
+        return 0;
+    case AXIS_LAMBDA:
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+            return sweep_fail(err, "spec: grid.lambda[%d] must be a number", i);
+        if (v->valuedouble < 0)
+            return sweep_fail(err, "spec: grid.lambda[%d] is %g: lambda must be >= 0", i, v->valuedouble);
+        return 0;
+    case AXIS_PROMPT_LENGTH:
+        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble))
+            return sweep_fail(err, "spec: grid.prompt_length[%d] must be an integer", i);
+        if (v->valuedouble < 1 || v->valuedouble > TUNE_MAX_PROMPT)
+            return sweep_fail(err, "spec: grid.prompt_length[%d] is %g: out of range 1..%d", i, v->valuedouble,
+                              TUNE_MAX_PROMPT);
+        return 0;
+    default: // AXIS_SEED
+        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
+            v->valuedouble >= 9007199254740992.0)
+            return sweep_fail(err, "spec: grid.seed[%d] must be an integer in 0..2^53-1", i);
+        return 0;
+    }
+}
+
+static int parse_grid(Grid *g, const cJSON *grid, SweepErr *err) {
+    if (!cJSON_IsObject(grid)) return sweep_fail(err, "spec: \"grid\" must be an object");
+    if (check_keys(grid, "grid.", AXIS_NAMES, N_AXES, err)) return -1;
+    for (int a = 0; a < N_AXES; a++) {
+        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(grid, AXIS_NAMES[a]);
+        g->values[a] = arr;
+        g->n[a] = 1;
+        if (!arr) continue;
+        if (!cJSON_IsArray(arr)) return sweep_fail(err, "spec: grid.%s must be an array", AXIS_NAMES[a]);
+        g->n[a] = cJSON_GetArraySize(arr);
+        if (g->n[a] == 0) return sweep_fail(err, "spec: grid.%s is empty: the grid has no points", AXIS_NAMES[a]);
+        int i = 0;
+        for (const cJSON *v = arr->child; v; v = v->next, i++)
+            if (check_axis_value(a, v, i, err)) return -1;
+    }
+    if (!g->values[AXIS_METHOD]) return sweep_fail(err, "spec: grid.method is missing");
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// building one point
+
+typedef struct {
+    const cJSON *root;        // the spec
+    const cJSON *shared;      // "point": keys shared by every point, or NULL
+    char model_sha256[65];
+} Builder;
+
+static int add_copy(cJSON *point, const char *key, const cJSON *value) {
+    cJSON *dup = cJSON_Duplicate(value, 1);
+    if (!dup) return -1;
+    cJSON_AddItemToObject(point, key, dup);
+    return 0;
+}
+
+/* The point of one grid combination as JSON text (malloc'd), before validation. */
+static char *build_point(const Builder *b, const cJSON *const value[N_AXES]) {
+    cJSON *p = b->shared ? cJSON_Duplicate(b->shared, 1) : cJSON_CreateObject();
+    if (!p) return NULL;
+    static const char *const copied[] = {"model", "task", "data", "data_dir", "split"};
+    int bad = 0;
+    for (int k = 0; k < 5; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(b->root, copied[k]);
+        if (v && !(k == 1 && value[AXIS_TASK])) bad |= add_copy(p, copied[k], v);
+    }
+    for (int a = 0; a < N_AXES; a++)
+        if (value[a]) bad |= add_copy(p, AXIS_NAMES[a], value[a]);
+    // each method gets its own settings only: point_parse checks both, keeps the method's
+    const char *method = value[AXIS_METHOD]->valuestring;
+    if (strcmp(method, "pez") == 0 || strcmp(method, "rlprompt") == 0) {
+        const cJSON *settings = cJSON_GetObjectItemCaseSensitive(b->root, method);
+        if (settings) bad |= add_copy(p, method, settings);
+    }
+    char *text = bad ? NULL : cJSON_PrintUnformatted(p);
+    cJSON_Delete(p);
+    return text;
+}
+
+/* "method pez, lambda 0.1, ..." for messages. */
+static void describe(const cJSON *const value[N_AXES], char *out, size_t cap) {
+    size_t used = 0;
+    out[0] = '\0';
+    for (int a = 0; a < N_AXES && used < cap; a++) {
+        if (!value[a]) continue;
+        char *v = cJSON_PrintUnformatted(value[a]);
+        used += (size_t)snprintf(out + used, cap - used, "%s%s %s", used ? ", " : "", AXIS_NAMES[a],
+                                 v ? v : "?");
+        free(v);
+    }
+}
+
+/* The cost estimate of a validated point, from its canonical JSON. */
+static void estimate_cost(SweepPoint *sp) {
+    cJSON *p = cJSON_Parse(sp->point_json);
+    const char *method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "method"));
+    const cJSON *L = cJSON_GetObjectItemCaseSensitive(p, "prompt_length");
+    double len = cJSON_IsNumber(L) ? L->valuedouble : 1;
+    sp->cost_class = SWEEP_COST_MANUAL;
+    sp->cost = len;
+    if (method && strcmp(method, "manual") != 0) {
+        int rl = strcmp(method, "rlprompt") == 0;
+        const cJSON *settings = cJSON_GetObjectItemCaseSensitive(p, rl ? "rlprompt" : "pez");
+        const cJSON *steps = cJSON_GetObjectItemCaseSensitive(settings, "steps");
+        sp->cost_class = rl ? SWEEP_COST_RLPROMPT : SWEEP_COST_PEZ;
+        sp->cost = len * (cJSON_IsNumber(steps) ? steps->valuedouble : 1);
+    }
+    cJSON_Delete(p);
+}
+
+/* Validates one combination and appends it, unless it repeats a point (manual points
+ * repeat across prompt lengths). */
+static int add_point(SweepSpec *s, const Builder *b, const cJSON *const value[N_AXES], SweepErr *err) {
+    char where[512];
+    describe(value, where, sizeof where);
+    char *text = build_point(b, value);
+    if (!text) return sweep_fail(err, "spec: out of memory");
+    TunePoint tp;
+    GPT2Err gerr;
+    int rc = point_parse(&tp, text, &gerr);
+    free(text);
+    if (rc) return sweep_fail(err, "spec: the point (%s): %s", where, gerr.msg);
+    size_t clen = strlen(tp.canonical_json);
+    char *keyed = malloc(clen + 65);
+    if (!keyed) { point_free(&tp); return sweep_fail(err, "spec: out of memory"); }
+    memcpy(keyed, tp.canonical_json, clen);
+    memcpy(keyed + clen, b->model_sha256, 65);
+    SweepPoint sp = {.index = s->n_points, .point_json = tp.canonical_json};
+    tp.canonical_json = NULL;
+    point_free(&tp);
+    gpt2_sha256_hex(keyed, clen + 64, sp.id);
+    free(keyed);
+    for (int i = 0; i < s->n_points; i++) {
+        if (strcmp(s->points[i].id, sp.id) != 0) continue;
+        int manual = strcmp(value[AXIS_METHOD]->valuestring, "manual") == 0;
+        free(sp.point_json);
+        if (manual) return 0;
+        return sweep_fail(err, "spec: the point (%s) repeats point %d: a grid list repeats a value", where, i);
+    }
+    estimate_cost(&sp);
+    SweepPoint *grown = realloc(s->points, (size_t)(s->n_points + 1) * sizeof *grown);
+    if (!grown) { free(sp.point_json); return sweep_fail(err, "spec: out of memory"); }
+    s->points = grown;
+    s->points[s->n_points++] = sp;
+    return 0;
+}
+
+/* Every combination in the fixed order: an odometer over the axes, the last fastest. */
+static int expand(SweepSpec *s, const Builder *b, const Grid *g, SweepErr *err) {
+    int at[N_AXES] = {0};
+    for (;;) {
+        const cJSON *value[N_AXES] = {0};
+        for (int a = 0; a < N_AXES; a++)
+            value[a] = g->values[a] ? cJSON_GetArrayItem(g->values[a], at[a]) : NULL;
+        int manual = strcmp(value[AXIS_METHOD]->valuestring, "manual") == 0;
+        if (manual) value[AXIS_PROMPT_LENGTH] = NULL;   // a manual prompt has its own length
+        if (add_point(s, b, value, err)) return -1;
+        int a = N_AXES - 1;
+        while (a >= 0 && ++at[a] == g->n[a]) at[a--] = 0;
+        if (a < 0) return 0;
+    }
+}
+
+// ----------------------------------------------------------------------------
+// the spec
+
+static int parse_top(SweepSpec *s, const cJSON *root, Builder *b, Grid *g, const char *default_tune,
+                     SweepErr *err) {
+    static const char *const keys[] = {"model", "task", "data", "data_dir", "split", "out", "grid",
+                                       "pez", "rlprompt", "point", "timeout_seconds", "retries",
+                                       "drain_seconds", "tune"};
+    if (!cJSON_IsObject(root)) return sweep_fail(err, "spec: expected a JSON object");
+    if (check_keys(root, "", keys, sizeof keys / sizeof keys[0], err)) return -1;
+    char model[SWEEP_PATH] = "";
+    int rc;
+    if ((rc = get_string(root, "model", model, sizeof model, err)) != 0)
+        return rc < 0 ? -1 : sweep_fail(err, "spec: \"model\" is missing");
+    if ((rc = get_string(root, "out", s->out_dir, sizeof s->out_dir, err)) != 0)
+        return rc < 0 ? -1 : sweep_fail(err, "spec: \"out\" is missing");
+    if (!s->out_dir[0]) return sweep_fail(err, "spec: \"out\" is empty");
+    snprintf(s->tune_path, sizeof s->tune_path, "%s", default_tune ? default_tune : "");
+    if (get_string(root, "tune", s->tune_path, sizeof s->tune_path, err) < 0) return -1;
+    double v = 3600;
+    if (get_number(root, "timeout_seconds", 0.001, 1e9, 0, &v, err) < 0) return -1;
+    s->timeout_seconds = v;
+    v = 1;
+    if (get_number(root, "retries", 0, 100, 1, &v, err) < 0) return -1;
+    s->retries = (int)v;
+    v = 30;
+    if (get_number(root, "drain_seconds", 0, 1e6, 0, &v, err) < 0) return -1;
+    s->drain_seconds = v;
+    static const char *const objects[] = {"pez", "rlprompt", "point", "data"};
+    for (int k = 0; k < 4; k++) {
+        const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, objects[k]);
+        if (o && !cJSON_IsObject(o)) return sweep_fail(err, "spec: \"%s\" must be an object", objects[k]);
+    }
+    static const char *const strings[] = {"task", "data_dir", "split"};
+    for (int k = 0; k < 3; k++) {
+        const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, strings[k]);
+        if (o && !cJSON_IsString(o)) return sweep_fail(err, "spec: \"%s\" must be a string", strings[k]);
+    }
+    b->root = root;
+    b->shared = cJSON_GetObjectItemCaseSensitive(root, "point");
+    if (b->shared) {
+        static const char *const owned[] = {"model", "task", "data", "data_dir", "split", "pez", "rlprompt",
+                                            "method", "lambda", "prompt_length", "seed"};
+        for (const cJSON *c = b->shared->child; c; c = c->next)
+            if (key_in(c->string, owned, sizeof owned / sizeof owned[0]))
+                return sweep_fail(err, "spec: \"point.%s\" belongs at the top of the spec or in the grid",
+                                  c->string);
+    }
+    const cJSON *grid = cJSON_GetObjectItemCaseSensitive(root, "grid");
+    if (!grid) return sweep_fail(err, "spec: \"grid\" is missing");
+    if (parse_grid(g, grid, err)) return -1;
+    if (!g->values[AXIS_TASK] && !cJSON_GetObjectItemCaseSensitive(root, "task"))
+        return sweep_fail(err, "spec: \"task\" is missing (give it at the top or as grid.task)");
+    if (!s->tune_path[0]) return sweep_fail(err, "spec: no tune program (give \"tune\")");
+    if (access(s->tune_path, X_OK) != 0)
+        return sweep_fail(err, "spec: \"tune\": %s is not an executable program", s->tune_path);
+    // the model's identity is part of every point's id
+    char weights[SWEEP_PATH + 32];
+    snprintf(weights, sizeof weights, "%s/model.safetensors", model);
+    GPT2Err gerr;
+    if (gpt2_file_sha256(weights, b->model_sha256, &gerr))
+        return sweep_fail(err, "spec: \"model\": %s", gerr.msg);
+    memcpy(s->model_sha256, b->model_sha256, 65);
+    return 0;
+}
+
+int sweep_spec_parse(SweepSpec *s, const char *json_text, size_t len, const char *default_tune,
+                     SweepErr *err) {
+    memset(s, 0, sizeof *s);
+    gpt2_sha256_hex(json_text, len, s->spec_sha256);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json_text, len, &end, 0);
+    if (!root) {
+        long off = end ? (long)(end - json_text) : -1;
+        return sweep_fail(err, "spec: not valid JSON (near byte %ld)", off);
+    }
+    Builder b = {0};
+    Grid g = {0};
+    int rc = parse_top(s, root, &b, &g, default_tune, err);
+    if (rc == 0) rc = expand(s, &b, &g, err);
+    cJSON_Delete(root);
+    if (rc) sweep_spec_free(s);
+    return rc;
+}
+
+int sweep_spec_load(SweepSpec *s, const char *path, const char *default_tune, SweepErr *err) {
+    memset(s, 0, sizeof *s);
+    FILE *f = fopen(path, "rb");
+    if (!f) return sweep_fail(err, "spec: cannot open %s", path);
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 > cap) {
+            cap = 2 * cap + 4096;
+            char *grown = realloc(text, cap);
+            if (!grown) { free(text); fclose(f); return sweep_fail(err, "spec: out of memory"); }
+            text = grown;
+        }
+        size_t got = fread(text + len, 1, cap - len - 1, f);
+        len += got;
+        if (got == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) { free(text); return sweep_fail(err, "spec: cannot read %s", path); }
+    text[len] = '\0';
+    int rc = sweep_spec_parse(s, text, len, default_tune, err);
+    free(text);
+    if (rc) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        snprintf(err->msg, sizeof err->msg, "%.200s: %.800s", path, msg);
+    }
+    return rc;
+}
+
+void sweep_spec_free(SweepSpec *s) {
+    for (int i = 0; i < s->n_points; i++) free(s->points[i].point_json);
+    free(s->points);
+    s->points = NULL;
+    s->n_points = 0;
+}
+
+// ----------------------------------------------------------------------------
+// cost order
+
+static const SweepSpec *g_order_spec;   // qsort has no user pointer; one sort at a time
+
+static int costly_first(const void *pa, const void *pb) {
+    const SweepPoint *a = &g_order_spec->points[*(const int *)pa];
+    const SweepPoint *b = &g_order_spec->points[*(const int *)pb];
+    if (a->cost_class != b->cost_class) return b->cost_class - a->cost_class;
+    if (a->cost != b->cost) return a->cost < b->cost ? 1 : -1;
+    return a->index - b->index;
+}
+
+int *sweep_cost_order(const SweepSpec *s, const int *which, int n) {
+    int *order = malloc((size_t)(n > 0 ? n : 1) * sizeof *order);
+    if (!order) return NULL;
+    memcpy(order, which, (size_t)n * sizeof *order);
+    g_order_spec = s;
+    qsort(order, (size_t)n, sizeof *order, costly_first);
+    return order;
+}

@@ -1,0 +1,161 @@
+// sweep/state.c: the journal as a sweep reads it: which points exist, how often each was
+// dispatched, failed and done, the latest record of each; `sweep status` and `sweep export`.
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "results/results.h"
+#include "sweep/sweep.h"
+
+int sweep_journal_find(const SweepJournal *jr, const char *id) {
+    for (int i = 0; i < jr->n; i++)
+        if (strcmp(jr->points[i].id, id) == 0) return i;
+    return -1;
+}
+
+static int fail_frame(ResultsErr *err, const char *what) {
+    snprintf(err->msg, sizeof err->msg, "journal: %s", what);
+    return -1;
+}
+
+static int on_point(SweepJournal *jr, const cJSON *j, ResultsErr *err) {
+    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "id"));
+    const cJSON *point = cJSON_GetObjectItemCaseSensitive(j, "point");
+    if (!id || strlen(id) != 64 || !cJSON_IsObject(point)) return fail_frame(err, "a POINT frame without id or point");
+    if (sweep_journal_find(jr, id) >= 0) return fail_frame(err, "a point journaled twice");
+    if (jr->n == jr->cap) {
+        int cap = jr->cap ? 2 * jr->cap : 64;
+        SweepJournalPoint *grown = realloc(jr->points, (size_t)cap * sizeof *grown);
+        if (!grown) return fail_frame(err, "out of memory");
+        jr->points = grown;
+        jr->cap = cap;
+    }
+    SweepJournalPoint *p = &jr->points[jr->n];
+    memset(p, 0, sizeof *p);
+    memcpy(p->id, id, 65);
+    if (!(p->point_json = cJSON_PrintUnformatted(point))) return fail_frame(err, "out of memory");
+    jr->n++;
+    return 0;
+}
+
+static int on_result(SweepJournal *jr, const void *payload, size_t len, ResultsErr *err) {
+    int failed = 0;
+    char id[65];
+    char *record = NULL;
+    if (result_frame_decode(payload, len, &failed, id, &record, err)) return -1;
+    int i = sweep_journal_find(jr, id);
+    if (i < 0) { free(record); return fail_frame(err, "a result for a point never journaled"); }
+    SweepJournalPoint *p = &jr->points[i];
+    if (failed) p->n_failed++;
+    else p->n_ok++;
+    // the ok record is final; a failed one is the latest attempt
+    if (!failed || p->n_ok == 0) {
+        if (!failed && p->n_ok > 1) { free(record); return 0; }   // a duplicate ok keeps the first
+        free(p->record);
+        p->record = record;
+    } else {
+        free(record);
+    }
+    return 0;
+}
+
+static int visit(void *user, int type, const void *payload, size_t len, ResultsErr *err) {
+    SweepJournal *jr = user;
+    if (type == JOURNAL_RESULT) return on_result(jr, payload, len, err);
+    cJSON *j = cJSON_ParseWithLength(payload, len);
+    if (!j) return fail_frame(err, "a frame whose JSON does not parse");
+    int rc = 0;
+    if (type == JOURNAL_HEADER) {
+        const char *sha = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "spec_sha256"));
+        jr->have_header = 1;
+        snprintf(jr->spec_sha256, sizeof jr->spec_sha256, "%s", sha ? sha : "?");
+    } else if (type == JOURNAL_POINT) {
+        rc = on_point(jr, j, err);
+    } else if (type == JOURNAL_DISPATCH) {
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "id"));
+        int i = id ? sweep_journal_find(jr, id) : -1;
+        if (i < 0) rc = fail_frame(err, "a dispatch of a point never journaled");
+        else jr->points[i].n_dispatched++;
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+int sweep_journal_read(SweepJournal *jr, const char *dir, SweepErr *err) {
+    memset(jr, 0, sizeof *jr);
+    ResultsErr rerr = {{0}};
+    if (journal_replay(dir, visit, jr, &jr->bad_offset, &rerr)) {
+        sweep_journal_free(jr);
+        return sweep_fail(err, "%s/journal: %s", dir, rerr.msg);
+    }
+    if (jr->bad_offset < 0) return 0;
+    snprintf(jr->damage, sizeof jr->damage, "%s", rerr.msg);
+    int64_t next = -1;
+    if (journal_find_intact(dir, jr->bad_offset, &next, &rerr)) {
+        sweep_journal_free(jr);
+        return sweep_fail(err, "%s/journal: %s", dir, rerr.msg);
+    }
+    jr->damage_is_tail = next < 0;
+    return 0;
+}
+
+void sweep_journal_free(SweepJournal *jr) {
+    for (int i = 0; i < jr->n; i++) {
+        free(jr->points[i].point_json);
+        free(jr->points[i].record);
+    }
+    free(jr->points);
+    memset(jr, 0, sizeof *jr);
+    jr->bad_offset = -1;
+}
+
+// ----------------------------------------------------------------------------
+// status and export: the journal only, no MPI, no spec
+
+static int read_for_report(SweepJournal *jr, const char *dir, SweepErr *err) {
+    if (sweep_journal_read(jr, dir, err)) return -1;
+    if (!jr->have_header) {
+        sweep_journal_free(jr);
+        return sweep_fail(err, "%s: no sweep journal here", dir);
+    }
+    if (jr->bad_offset >= 0)
+        fprintf(stderr, "sweep: warning: %s/journal is damaged (%s); reporting the frames before byte %lld\n",
+                dir, jr->damage, (long long)jr->bad_offset);
+    return 0;
+}
+
+int sweep_status(const char *dir, SweepErr *err) {
+    SweepJournal jr;
+    if (read_for_report(&jr, dir, err)) return -1;
+    int done = 0, failed = 0, pending = 0, attempts = 0;
+    for (int i = 0; i < jr.n; i++) {
+        const SweepJournalPoint *p = &jr.points[i];
+        attempts += p->n_dispatched;
+        if (p->n_ok) done++;
+        else if (p->n_failed) failed++;
+        else pending++;
+    }
+    printf("points %d done %d failed %d pending %d dispatches %d spec_sha256 %s\n", jr.n, done, failed,
+           pending, attempts, jr.spec_sha256);
+    sweep_journal_free(&jr);
+    return 0;
+}
+
+int sweep_export(const char *dir, SweepErr *err) {
+    SweepJournal jr;
+    if (read_for_report(&jr, dir, err)) return -1;
+    for (int i = 0; i < jr.n; i++) {
+        const SweepJournalPoint *p = &jr.points[i];
+        if (!p->record || p->record[0] != '{') continue;
+        // the record with the point's id in front: {"id":"...", <the record's own keys>}
+        const char *rest = p->record + 1;
+        while (*rest == ' ') rest++;
+        printf("{\"id\":\"%s\",\"attempts\":%d%s%s", p->id, p->n_ok + p->n_failed, *rest == '}' ? "" : ",", rest);
+        size_t n = strlen(rest);
+        if (n == 0 || rest[n - 1] != '\n') putchar('\n');
+    }
+    sweep_journal_free(&jr);
+    if (fflush(stdout) != 0) return sweep_fail(err, "export: cannot write to stdout");
+    return 0;
+}

@@ -1,0 +1,184 @@
+/*
+ * sweep/sweep.h: the contract of sweep/, the `sweep` program
+ * (`mpirun -n 64 bin/sweep spec.json`): a grid of tune points run through the
+ * MPI farm (mpi/), journaled by rank 0 (results/), each point a child `tune`
+ * process. Uses tuners/ only to validate points (point_parse) and model/ for
+ * the model's sha256; mpi/ and results/ know nothing of points.
+ *
+ * The spec: one JSON object, every key checked (unknown keys are errors):
+ *   model            task LM checkpoint directory (required)
+ *   task             task name (required unless grid.task is given)
+ *   data | data_dir + split   as in a tune point (required)
+ *   out              output directory: journal, lock (required; created)
+ *   grid             {"method": [...] (required), "lambda": [...] [0],
+ *                     "prompt_length": [...] [the method's default],
+ *                     "seed": [...] [0], "task": [...] [the top "task"]}
+ *                    each a non-empty array
+ *   pez, rlprompt    per-method settings, given to that method's points only
+ *   point            any other point keys shared by every point (max_test,
+ *                    template, dictionary, objective, scorer_model, prompt
+ *                    for "manual", ...); must not repeat a grid key or a key above
+ *   timeout_seconds  per point attempt [3600]
+ *   retries          extra attempts for a failed point [1]
+ *   drain_seconds    after SIGTERM/SIGUSR1, how long rank 0 waits for points
+ *                    in flight [30]
+ *   tune             the tune program [bin/tune next to the sweep binary]
+ * Paths are used as written, relative to the working directory of mpirun.
+ *
+ * Expansion order (the point index): task, method, prompt_length, lambda, seed,
+ * outermost first, each in the order given. A "manual" point takes no
+ * prompt_length (its prompt is text): the grid's prompt lengths collapse to
+ * one manual point. Every point is validated with point_parse before any
+ * work starts; the first error is reported with the point's grid values.
+ * Point id = sha256 of (canonical_json + model sha256), 64 hex digits, where
+ * the model sha256 is that of MODEL/model.safetensors: the same point has the
+ * same id in any spec and any order, so a grid can grow.
+ *
+ * Cost order: points are dispatched costly first: rlprompt, then pez, then
+ * manual; within a method, more steps x longer prompts first; ties by index.
+ *
+ * The journal (rank 0 only, results/results.h): HEADER {"spec_sha256" (of
+ * the spec file's bytes), "version", "created", "model_sha256"}; one POINT
+ * frame per point, in index order, its "index" its order in the journal;
+ * a DISPATCH frame per attempt; a RESULT frame per finished attempt (status 1
+ * for failed), fsync'd. A point is done when it has an ok result, failed for
+ * good when it has more than `retries` failed results, pending otherwise.
+ * Resume: a torn tail is cut (said on stderr); damage followed by intact
+ * frames is refused (exit 1, nothing written). The spec's points must be the
+ * journal's points (as a set); with --extend the journal's points must be a
+ * subset and the new ones are appended. Done and failed-for-good points are
+ * skipped; dispatched-but-unfinished and retriable ones run again.
+ *
+ * Workers run each point as `tune --quiet -` in its own process group, the
+ * point on stdin, the record read from stdout, under timeout_seconds (then
+ * SIGTERM, 2 s later SIGKILL to the group). A crash, a non-zero exit without
+ * a record, output that is not one JSON record, a non-finite (null/NaN)
+ * metric, or a timeout become a failed record made by the worker:
+ *   {"point": <canonical point>, "status": "failed", "error": "<reason>"}
+ *
+ * Signals: SIGTERM and SIGUSR1 on rank 0 stop dispatching, wait up to
+ * drain_seconds for points in flight (journaling their results), and exit 0;
+ * on a worker they kill the tune child and answer "interrupted" (not an
+ * attempt; rank 0 then stops too). A worker still busy when the drain ends
+ * finishes its point (bounded by timeout_seconds) before mpirun returns.
+ * (Open MPI's mpirun forwards SIGUSR1 and exits 0; given SIGTERM it forwards
+ * it too, the ranks stop cleanly, but mpirun itself exits 1.)
+ *
+ * Exit status: 0 finished or stopped by a signal; 1 runtime error (journal
+ * damaged before its end, directory locked, a farm error); 2 usage error,
+ * bad spec, or a spec whose points differ from the journal's.
+ *
+ * Library functions return -1 with a one-line message in SweepErr; only
+ * sweep_main.c exits.
+ */
+#ifndef SWEEP_H
+#define SWEEP_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SWEEP_PATH 1024
+
+typedef struct {
+    char msg[1024];
+} SweepErr;
+
+int sweep_fail(SweepErr *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+
+// ----------------------------------------------------------------------------
+// the spec and its points (spec.c)
+
+typedef enum { SWEEP_COST_MANUAL = 0, SWEEP_COST_PEZ = 1, SWEEP_COST_RLPROMPT = 2 } SweepCostClass;
+
+typedef struct {
+    char id[65];
+    int index;              // in the expansion order
+    char *point_json;       // canonical JSON of the point (owned): what tune reads
+    int cost_class;         // SweepCostClass
+    double cost;            // steps x prompt length, within a class
+} SweepPoint;
+
+typedef struct {
+    char out_dir[SWEEP_PATH];
+    char tune_path[SWEEP_PATH];
+    double timeout_seconds;
+    double drain_seconds;
+    int retries;
+    char spec_sha256[65];
+    char model_sha256[65];
+    int n_points;
+    SweepPoint *points;     // (n_points), index order
+} SweepSpec;
+
+/* Parses and validates a spec and every point of its grid. default_tune is
+ * the tune program when the spec names none. */
+int sweep_spec_parse(SweepSpec *s, const char *json_text, size_t len, const char *default_tune,
+                     SweepErr *err);
+int sweep_spec_load(SweepSpec *s, const char *path, const char *default_tune, SweepErr *err);
+void sweep_spec_free(SweepSpec *s);
+
+/* Indexes of the points in dispatch order (costly first), malloc'd (n). */
+int *sweep_cost_order(const SweepSpec *s, const int *which, int n);
+
+// ----------------------------------------------------------------------------
+// the journal as a sweep reads it (state.c)
+
+typedef struct {
+    char id[65];
+    char *point_json;       // the POINT frame's "point" as canonical text (owned)
+    int n_ok, n_failed, n_dispatched;
+    char *record;           // latest result record (owned): the ok one if any
+} SweepJournalPoint;
+
+typedef struct {
+    int have_header;
+    char spec_sha256[65];
+    int n, cap;
+    SweepJournalPoint *points;   // journal order
+    int64_t bad_offset;          // -1: intact; else where the damage starts
+    int damage_is_tail;          // 1: only a torn/corrupt tail (cut it to repair)
+    char damage[512];            // the description
+} SweepJournal;
+
+/* Replays DIR/journal (a missing one is empty). Damage is reported in the
+ * struct, not as an error. */
+int sweep_journal_read(SweepJournal *jr, const char *dir, SweepErr *err);
+void sweep_journal_free(SweepJournal *jr);
+int sweep_journal_find(const SweepJournal *jr, const char *id);   // index or -1
+
+/* `sweep status DIR` and `sweep export DIR`, printing to stdout. */
+int sweep_status(const char *dir, SweepErr *err);
+int sweep_export(const char *dir, SweepErr *err);
+
+// ----------------------------------------------------------------------------
+// one point in a child tune process (child.c)
+
+/* The work item sent to a worker: "TIMEOUT\nTUNE_PATH\nPOINT_JSON". */
+int sweep_item_encode(double timeout_seconds, const char *tune_path, const char *point_json,
+                      char **item, size_t *len, SweepErr *err);
+
+/* Runs one item: fills *record (malloc'd JSON text): tune's record, or a
+ * failed record with the reason; *interrupted = 1 (and no record) when
+ * *stop became non-zero meanwhile. -1 only for a malformed item or no memory. */
+int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, char **record,
+                   int *interrupted, SweepErr *err);
+
+/* The record marking an interrupted attempt (not journaled). */
+#define SWEEP_INTERRUPTED_RECORD "{\"interrupted\":true}"
+
+// ----------------------------------------------------------------------------
+// the MPI run (run.c)
+
+typedef struct {
+    const char *spec_path;
+    int extend;
+    const char *default_tune;
+} SweepRunOptions;
+
+/* Every rank calls this after MPI_Init. Returns the exit status: 0 done or
+ * stopped by a signal, 1 runtime error, 2 bad spec (on every rank). */
+int sweep_run_mpi(const SweepRunOptions *o);
+
+#endif

@@ -1,0 +1,18 @@
+#!/bin/sh
+# tests/fake_tune.sh: a tune program that misbehaves on purpose, for tests/t_sweep.sh, used as
+# a sweep spec's "tune". It reads the point from stdin like `tune -` and, by the point's seed:
+#   seed 666  crashes (the shell kills itself with SIGSEGV)
+#   seed 777  hangs when the method is pez (sleeps; the sweep's timeout must kill it)
+#   seed 888  prints tune's record with log_ppl turned into NaN (null, as tune writes NaN)
+#   seed 999  exits 3 with a message on stderr and no record
+# and otherwise runs the real tune: $FAKE_TUNE_REAL, or bin/tune of this checkout.
+real=${FAKE_TUNE_REAL:-$(cd "$(dirname "$0")/.." && pwd)/bin/tune}
+point=$(cat)
+seed=$(printf '%s' "$point" | grep -o '"seed":[0-9]*' | cut -d: -f2)
+case $seed in
+    666) kill -SEGV $$ ;;
+    777) case $point in *'"method":"pez"'*) exec sleep 600 ;; esac ;;
+    888) printf '%s' "$point" | "$real" "$@" | sed 's/"log_ppl":[-0-9.e+]*/"log_ppl":null/'; exit 0 ;;
+    999) echo "fake_tune: failing on purpose" >&2; exit 3 ;;
+esac
+printf '%s' "$point" | exec "$real" "$@"

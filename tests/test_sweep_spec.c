@@ -1,0 +1,291 @@
+/*
+ * tests/test_sweep_spec.c: sweep/spec.c and sweep/sha256.c.
+ *   - sha256 of bytes against FIPS 180-4 vectors;
+ *   - a good spec: the number of points, the fixed expansion order (task, method,
+ *     prompt_length, lambda, seed; last fastest), per-method settings given to their
+ *     method only, shared "point" keys, defaults (timeout, retries, drain);
+ *   - ids: 64 hex digits, distinct, stable across parses and key order, unchanged for old
+ *     points when the grid grows, changed when the model's bytes change;
+ *   - manual points collapse across prompt lengths; costly-first order;
+ *   - every kind of bad spec gives one clear message naming what is wrong.
+ * Files (a fake checkpoint: only its bytes matter here, splits, a word list) go into a
+ * scratch directory ($TMP or /tmp).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "model/gpt2.h"
+#include "sweep/sweep.h"
+
+#define TEST_NAME "test_sweep_spec"
+#include "tests/testlib.h"
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(text, 1, strlen(text), f) != strlen(text) || fclose(f) != 0) die("cannot write %s", path);
+}
+
+static char model_dir[4200], data_dir[4200], words[4200], out_dir[4200];
+
+static void make_files(void) {
+    char path[4400];
+    snprintf(model_dir, sizeof model_dir, "%s/model", root);
+    snprintf(data_dir, sizeof data_dir, "%s/data", root);
+    snprintf(words, sizeof words, "%s/words", root);
+    snprintf(out_dir, sizeof out_dir, "%s/out", root);
+    if (mkdir(model_dir, 0755) || mkdir(data_dir, 0755)) die("mkdir in %s", root);
+    snprintf(path, sizeof path, "%s/config.json", model_dir);
+    write_file(path, "{}");
+    snprintf(path, sizeof path, "%s/model.safetensors", model_dir);
+    write_file(path, "weights v1");
+    static const char *const splits[] = {"train", "dev", "test"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s.tsv", data_dir, splits[i]);
+        write_file(path, "sentence\tlabel\ngood\t1\nbad\t0\n");
+    }
+    write_file(words, "good\nbad\n");
+}
+
+/* A spec: the common part with `extra` keys spliced in (a leading comma each) and `grid`. */
+static char *spec_text(const char *grid, const char *extra) {
+    size_t cap = 8192 + strlen(grid) + strlen(extra);
+    char *s = xmalloc(cap);
+    snprintf(s, cap,
+             "{\"model\":\"%s\",\"task\":\"sst-2\",\"data\":{\"train\":\"%s/train.tsv\",\"dev\":\"%s/dev.tsv\","
+             "\"test\":\"%s/test.tsv\"},\"out\":\"%s\",\"grid\":%s,\"point\":{\"dictionary\":\"%s\",\"max_test\":8}%s}",
+             model_dir, data_dir, data_dir, data_dir, out_dir, grid, words, extra);
+    return s;
+}
+
+static int parse(SweepSpec *s, const char *text, SweepErr *err) {
+    return sweep_spec_parse(s, text, strlen(text), "/bin/true", err);
+}
+
+static const char *const GRID =
+    "{\"method\":[\"pez\",\"rlprompt\"],\"prompt_length\":[2,3],\"lambda\":[0,0.5],\"seed\":[1,2,3]}";
+
+// ----------------------------------------------------------------------------
+
+static void test_sha256(void) {
+    char hex[65];
+    gpt2_sha256_hex("", 0, hex);
+    CHECK(strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0, "%s", hex);
+    gpt2_sha256_hex("abc", 3, hex);
+    CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0, "%s", hex);
+    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    gpt2_sha256_hex(two, strlen(two), hex);
+    CHECK(strcmp(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1") == 0, "%s", hex);
+}
+
+/* The value of key in point i's canonical JSON, printed. */
+static char *point_value(const SweepSpec *s, int i, const char *key) {
+    cJSON *p = cJSON_Parse(s->points[i].point_json);
+    char *v = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(p, key));
+    cJSON_Delete(p);
+    return v ? v : strdup("(none)");
+}
+
+static int point_has(const SweepSpec *s, int i, const char *key, const char *want) {
+    char *v = point_value(s, i, key);
+    int ok = strcmp(v, want) == 0;
+    if (!ok) fprintf(stderr, "point %d: %s is %s, expected %s\n", i, key, v, want);
+    free(v);
+    return ok;
+}
+
+static void test_expansion(void) {
+    char *text = spec_text(GRID, ",\"pez\":{\"steps\":7},\"rlprompt\":{\"steps\":9}");
+    SweepSpec s;
+    SweepErr err = {{0}};
+    CHECK(parse(&s, text, &err) == 0, "%s", err.msg);
+    CHECK(s.n_points == 2 * 2 * 2 * 3, "%d points", s.n_points);
+    CHECK(s.timeout_seconds == 3600 && s.retries == 1 && s.drain_seconds == 30, "defaults");
+    CHECK(strcmp(s.tune_path, "/bin/true") == 0 && strcmp(s.out_dir, out_dir) == 0, "paths");
+    // odometer: method, prompt_length, lambda, seed (last fastest)
+    static const char *const methods[] = {"\"pez\"", "\"rlprompt\""};
+    static const char *const lengths[] = {"2", "3"}, *const lambdas[] = {"0", "0.5"}, *const seeds[] = {"1", "2", "3"};
+    int i = 0;
+    for (int m = 0; m < 2; m++)
+        for (int l = 0; l < 2; l++)
+            for (int a = 0; a < 2; a++)
+                for (int d = 0; d < 3; d++, i++) {
+                    CHECK(s.points[i].index == i, "index");
+                    CHECK(point_has(&s, i, "method", methods[m]) && point_has(&s, i, "prompt_length", lengths[l]) &&
+                              point_has(&s, i, "lambda", lambdas[a]) && point_has(&s, i, "seed", seeds[d]),
+                          "point %d out of order", i);
+                }
+    // settings go to their own method; shared point keys to all
+    CHECK(strstr(s.points[0].point_json, "\"steps\":7") && !strstr(s.points[0].point_json, "rlprompt\":{"), "pez settings");
+    CHECK(strstr(s.points[12].point_json, "\"steps\":9") && !strstr(s.points[12].point_json, "\"pez\":{"), "rl settings");
+    CHECK(point_has(&s, 5, "max_test", "8"), "shared keys");
+    // ids: 64 hex, all distinct
+    for (int p = 0; p < s.n_points; p++) {
+        CHECK(strlen(s.points[p].id) == 64 && strspn(s.points[p].id, "0123456789abcdef") == 64, "id %s", s.points[p].id);
+        for (int q = 0; q < p; q++) CHECK(strcmp(s.points[p].id, s.points[q].id) != 0, "ids %d and %d equal", p, q);
+    }
+    // the id is sha256(canonical JSON + model sha256)
+    size_t n = strlen(s.points[3].point_json);
+    char *keyed = xmalloc(n + 65);
+    memcpy(keyed, s.points[3].point_json, n);
+    memcpy(keyed + n, s.model_sha256, 65);
+    char want[65];
+    gpt2_sha256_hex(keyed, n + 64, want);
+    CHECK(strcmp(want, s.points[3].id) == 0, "id formula");
+    free(keyed);
+
+    // costly first: rlprompt, then more steps x longer prompts, ties by index
+    int all[24];
+    for (int p = 0; p < 24; p++) all[p] = p;
+    int *order = sweep_cost_order(&s, all, 24);
+    CHECK(order && order[0] == 18 && order[5] == 23 && order[6] == 12 && order[12] == 6 && order[23] == 5,
+          "cost order %d %d %d %d %d", order[0], order[5], order[6], order[12], order[23]);
+    free(order);
+    sweep_spec_free(&s);
+    free(text);
+}
+
+static void test_ids(void) {
+    char *a = spec_text(GRID, "");
+    // the same spec with keys in another order and other spacing
+    char *b = spec_text("{ \"seed\":[1,2,3], \"lambda\":[0,0.5], \"prompt_length\":[2,3], \"method\":[\"pez\",\"rlprompt\"] }",
+                        ",\"retries\":3");
+    // a grown grid: a new seed and a new lambda
+    char *c = spec_text("{\"method\":[\"pez\",\"rlprompt\"],\"prompt_length\":[2,3],\"lambda\":[0,0.5,1],\"seed\":[1,2,3,4]}", "");
+    SweepSpec sa, sb, sc;
+    SweepErr err = {{0}};
+    CHECK(parse(&sa, a, &err) == 0, "%s", err.msg);
+    CHECK(parse(&sb, b, &err) == 0, "%s", err.msg);
+    CHECK(parse(&sc, c, &err) == 0, "%s", err.msg);
+    CHECK(sc.n_points == 2 * 2 * 3 * 4, "%d", sc.n_points);
+    for (int i = 0; i < sa.n_points; i++) {
+        int in_b = 0, in_c = 0;
+        for (int j = 0; j < sb.n_points; j++) in_b |= strcmp(sa.points[i].id, sb.points[j].id) == 0;
+        for (int j = 0; j < sc.n_points; j++) in_c |= strcmp(sa.points[i].id, sc.points[j].id) == 0;
+        CHECK(in_b && in_c, "point %d's id lost (reordered %d, grown %d)", i, in_b, in_c);
+    }
+    CHECK(strcmp(sa.points[7].id, sb.points[7].id) == 0, "same order, same ids");
+    // another model (other bytes): every id changes
+    char path[4400];
+    snprintf(path, sizeof path, "%s/model.safetensors", model_dir);
+    write_file(path, "weights v2");
+    SweepSpec sd;
+    CHECK(parse(&sd, a, &err) == 0, "%s", err.msg);
+    for (int i = 0; i < sa.n_points && i < sd.n_points; i++) CHECK(strcmp(sa.points[i].id, sd.points[i].id) != 0, "model");
+    write_file(path, "weights v1");
+    sweep_spec_free(&sa);
+    sweep_spec_free(&sb);
+    sweep_spec_free(&sc);
+    sweep_spec_free(&sd);
+    free(a);
+    free(b);
+    free(c);
+}
+
+static void test_manual(void) {
+    char *text = xmalloc(16384);
+    char *base = spec_text("{\"method\":[\"manual\",\"pez\"],\"prompt_length\":[2,3]}", "");
+    // "prompt" is for manual points only: the spec gives it through "point" for an all-manual grid
+    snprintf(text, 16384, "%s", base);
+    SweepSpec s;
+    SweepErr err = {{0}};
+    CHECK(parse(&s, text, &err) != 0 && strstr(err.msg, "\"prompt\""), "manual without prompt: %s", err.msg);
+    free(base);
+    base = spec_text("{\"method\":[\"manual\"],\"prompt_length\":[2,3],\"seed\":[1,2]}", "");
+    char *at = strstr(base, "\"max_test\":8");
+    snprintf(text, 16384, "%.*s\"prompt\":\"It was\",%s", (int)(at - base), base, at);
+    CHECK(parse(&s, text, &err) == 0, "%s", err.msg);
+    CHECK(s.n_points == 2, "manual points collapse across prompt lengths: %d", s.n_points);
+    if (s.n_points == 2) CHECK(s.points[0].cost_class == SWEEP_COST_MANUAL, "manual cost");
+    sweep_spec_free(&s);
+    free(base);
+    free(text);
+}
+
+/* expect_error(grid, extra, needle): the spec fails with a message holding needle. */
+static void expect_error(const char *grid, const char *extra, const char *needle) {
+    char *text = spec_text(grid, extra);
+    SweepSpec s;
+    SweepErr err = {{0}};
+    int rc = parse(&s, text, &err);
+    CHECK(rc != 0, "spec accepted, expected an error with \"%s\"", needle);
+    if (rc == 0) sweep_spec_free(&s);
+    else CHECK(strstr(err.msg, needle) != NULL && !strchr(err.msg, '\n'), "message \"%s\" lacks \"%s\"", err.msg, needle);
+    free(text);
+}
+
+static void expect_text_error(const char *text, const char *needle) {
+    SweepSpec s;
+    SweepErr err = {{0}};
+    int rc = parse(&s, text, &err);
+    CHECK(rc != 0, "spec accepted, expected an error with \"%s\"", needle);
+    if (rc == 0) sweep_spec_free(&s);
+    else CHECK(strstr(err.msg, needle) != NULL, "message \"%s\" lacks \"%s\"", err.msg, needle);
+}
+
+static void test_errors(void) {
+    const char *g = "{\"method\":[\"pez\"]}";
+    expect_error(g, ",\"colour\":1", "unknown key \"colour\"");
+    expect_error("{\"method\":[\"pez\"],\"temperature\":[1]}", "", "unknown key \"grid.temperature\"");
+    expect_error(g, ",\"retries\":\"two\"", "\"retries\"");
+    expect_error(g, ",\"retries\":-1", "\"retries\"");
+    expect_error(g, ",\"timeout_seconds\":0", "\"timeout_seconds\"");
+    expect_error(g, ",\"pez\":[1]", "\"pez\" must be an object");
+    expect_error(g, ",\"pez\":{\"stepz\":3}", "stepz");
+    expect_error("{\"method\":\"pez\"}", "", "grid.method must be an array");
+    expect_error("{\"method\":[]}", "", "grid.method is empty");
+    expect_error("{\"method\":[\"pez\"],\"seed\":[]}", "", "grid.seed is empty");
+    expect_error("{\"lambda\":[0]}", "", "grid.method is missing");
+    expect_error("{\"method\":[\"pez\"],\"lambda\":[0,-0.5]}", "", "grid.lambda[1] is -0.5: lambda must be >= 0");
+    expect_error("{\"method\":[\"pez\"],\"lambda\":[\"big\"]}", "", "grid.lambda[0] must be a number");
+    expect_error("{\"method\":[\"pez\"],\"prompt_length\":[0]}", "", "grid.prompt_length[0] is 0: out of range 1..64");
+    expect_error("{\"method\":[\"pez\"],\"prompt_length\":[65]}", "", "out of range 1..64");
+    expect_error("{\"method\":[\"pez\"],\"prompt_length\":[2.5]}", "", "must be an integer");
+    expect_error("{\"method\":[\"pez\"],\"seed\":[-1]}", "", "grid.seed[0]");
+    expect_error("{\"method\":[\"beam\"]}", "", "method");
+    expect_error("{\"method\":[\"pez\"],\"seed\":[1,1]}", "", "repeats");
+    expect_error("{\"method\":[\"pez\"],\"task\":[\"nope\"]}", "", "task");
+    expect_error(g, ",\"tune\":\"/no/such/tune\"", "not an executable");
+    char text[16384];
+    snprintf(text, sizeof text, "{\"model\":\"%s\",\"task\":\"sst-2\",\"out\":3,\"grid\":{\"method\":[\"pez\"]}}", model_dir);
+    expect_text_error(text, "\"out\" must be a string");
+    snprintf(text, sizeof text, "{\"model\":\"%s\",\"task\":\"sst-2\",\"grid\":{\"method\":[\"pez\"]}}", model_dir);
+    expect_text_error(text, "\"out\" is missing");
+    snprintf(text, sizeof text, "{\"model\":\"%s\",\"task\":\"sst-2\",\"out\":\"o\"}", model_dir);
+    expect_text_error(text, "\"grid\" is missing");
+    snprintf(text, sizeof text, "{\"model\":\"%s\",\"out\":\"o\",\"grid\":{\"method\":[\"pez\"]}}", model_dir);
+    expect_text_error(text, "\"task\" is missing");
+    expect_text_error("{\"model\":\"/no/such/model\",\"task\":\"sst-2\",\"out\":\"o\",\"grid\":{\"method\":[\"pez\"]}}",
+                      "/no/such/model/model.safetensors");
+    expect_text_error("{\"model\": ", "not valid JSON");
+    expect_text_error("[1,2]", "expected a JSON object");
+    // missing data files: the point's own check, reported with the grid values
+    snprintf(text, sizeof text,
+             "{\"model\":\"%s\",\"task\":\"sst-2\",\"data_dir\":\"%s/nowhere\",\"split\":\"16-42\",\"out\":\"o\","
+             "\"grid\":{\"method\":[\"pez\"],\"seed\":[4]},\"point\":{\"dictionary\":\"%s\"}}",
+             model_dir, data_dir, words);
+    expect_text_error(text, "the point (method \"pez\", seed 4)");
+    expect_text_error(text, "nowhere");
+    // keys owned by the grid or the top may not hide in "point"
+    snprintf(text, sizeof text, "{\"model\":\"%s\",\"task\":\"sst-2\",\"data_dir\":\"%s\",\"split\":\"x\",\"out\":\"o\","
+                                "\"grid\":{\"method\":[\"pez\"]},\"point\":{\"seed\":3}}", model_dir, data_dir);
+    expect_text_error(text, "\"point.seed\" belongs at the top of the spec or in the grid");
+}
+
+int main(void) {
+    make_root();
+    make_files();
+    test_sha256();
+    test_expansion();
+    test_ids();
+    test_manual();
+    test_errors();
+    remove_root();
+    printf("%s: %d checks, %d failures\n", TEST_NAME, checks, failures);
+    return failures ? 1 : 0;
+}
