@@ -1346,7 +1346,8 @@ static volatile sig_atomic_t stop_signal = 0;
 static void on_stop_signal(int sig) { stop_signal = sig; }
 
 // SA_RESETHAND: a second signal during the save acts as usual (saving is
-// atomic, so that never leaves a partial checkpoint).
+// atomic, so that never leaves a partial checkpoint). A signal that was
+// ignored stays ignored, as the shell asks of a background job.
 static void catch_stop_signals(struct sigaction old[2]) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -1354,8 +1355,11 @@ static void catch_stop_signals(struct sigaction old[2]) {
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESETHAND;
     stop_signal = 0;
-    sigaction(SIGINT, &sa, &old[0]);
-    sigaction(SIGTERM, &sa, &old[1]);
+    const int signals[2] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        sigaction(signals[i], NULL, &old[i]);
+        if (old[i].sa_handler != SIG_IGN) sigaction(signals[i], &sa, NULL);
+    }
 }
 
 static void release_stop_signals(const struct sigaction old[2]) {
@@ -1380,7 +1384,6 @@ typedef struct {
     GPT2Weights grad_w;              // views into grads
     GPT2Acts acts;
     int have_acts;
-    float *dlogits;                  // (B*T, V)
     GPT2LMBatch batch;
     FILE *log;
     int tty;                         // stderr is a terminal: one updating line
@@ -1389,7 +1392,6 @@ typedef struct {
 static void trainer_close(Trainer *t) {
     if (t->log) fclose(t->log);
     gpt2_lmbatch_free(&t->batch);
-    free(t->dlogits);
     if (t->have_acts) gpt2_acts_free(&t->acts);
     free(t->grad_blocks);
     free(t->decay_mask);
@@ -1429,7 +1431,7 @@ static int trainer_open(Trainer *t, const TrainOptions *o, GPT2Err *err) {
     if (gpt2_load(&t->model, o->model_dir, err)) return -1;
     t->have_model = 1;
     const GPT2Config *c = &t->model.config;
-    int B = o->batch, T = o->seq, V = c->vocab_size;
+    int B = o->batch, T = o->seq;
     if (T > c->n_positions)
         return gpt2_fail(err, "--seq %d exceeds the model's context of %d positions", T, c->n_positions);
     // the tokenizer files travel with the output: read them before any work
@@ -1449,13 +1451,13 @@ static int trainer_open(Trainer *t, const TrainOptions *o, GPT2Err *err) {
     t->v = calloc(n, sizeof(float));
     t->decay_mask = malloc(n);
     t->grad_blocks = malloc((size_t)c->n_layer * sizeof(GPT2Block));
-    t->dlogits = malloc(BT * (size_t)V * sizeof(float));
-    if (!t->params || !t->grads || !t->m || !t->v || !t->decay_mask || !t->grad_blocks || !t->dlogits)
-        return gpt2_fail(err, "out of memory for %zu parameters (x4) and %zu x %d logits", n, BT, V);
+    if (!t->params || !t->grads || !t->m || !t->v || !t->decay_mask || !t->grad_blocks)
+        return gpt2_fail(err, "out of memory for %zu parameters (x4)", n);
     gpt2_own_weights(&t->model, t->params);
     gpt2_point_weights(&t->grad_w, t->grad_blocks, t->grads, c);
     gpt2_decay_mask(t->decay_mask, c);
-    // every layer kept for the backward, logits for all B*T positions
+    // every layer kept for the backward, logits for all B*T positions (the
+    // cross-entropy overwrites them with dlogits in place)
     if (gpt2_acts_alloc(&t->acts, c, B, T, T, (int)BT, 1, err)) return -1;
     t->have_acts = 1;
     if (gpt2_lmbatch_alloc(&t->batch, B, T, err)) return -1;
@@ -1473,10 +1475,12 @@ static int train_step(Trainer *t, const GPT2AdamW *opt, int step, uint64_t *rng,
     gpt2_lmbatch_sample(b, &t->train, rng);
     GPT2Batch batch = {.B = b->B, .T = b->T, .ids = b->inputs, .out_pos = b->out_pos, .n_out = b->n_out};
     if (gpt2_forward(&t->model, &t->acts, &batch, err)) return -1;
-    *loss = gpt2_crossentropy(t->acts.logits, b->targets, b->n_out, V, t->dlogits, 1.0f);
+    // dlogits in place of the logits: gpt2_crossentropy reads each row before it writes it
+    float *dlogits = t->acts.logits;
+    *loss = gpt2_crossentropy(t->acts.logits, b->targets, b->n_out, V, dlogits, 1.0f);
     if (!isfinite(*loss)) return gpt2_fail(err, "step %d: the loss is %g (try a lower --lr)", step + 1, (double)*loss);
     memset(t->grads, 0, t->n_params * sizeof(float));
-    if (gpt2_backward(&t->model, &t->acts, &batch, t->dlogits, NULL, &t->grad_w, err)) return -1;
+    if (gpt2_backward(&t->model, &t->acts, &batch, dlogits, NULL, NULL, &t->grad_w, err)) return -1;
     *grad_norm = gpt2_clip_grad_norm(t->grads, t->n_params, 1.0f);
     *lr = gpt2_lr_at(opt, step);
     gpt2_adamw_step(t->params, t->grads, t->m, t->v, t->n_params, opt, *lr, step + 1, t->decay_mask);
@@ -1506,10 +1510,28 @@ static int evaluate(Trainer *t, const TrainOptions *o, int step, int *open_line,
     end_progress_line(t, open_line);
     fprintf(stderr, "eval step %d/%d: loss %.4f ppl %.2f (%zu tokens of %s, %.1f s)\n", step, o->steps,
             *loss, exp(*loss), n_targets, o->eval_file, secs);
-    if (t->log)
+    if (t->log) {
         fprintf(t->log, "{\"step\":%d,\"eval_loss\":%.6f,\"eval_ppl\":%.4f,\"eval_tokens\":%zu}\n", step,
                 *loss, exp(*loss), n_targets);
+        fflush(t->log);
+    }
     return 0;
+}
+
+// What is about to run, on stderr: the model, the data, the settings, and the
+// OpenBLAS kernels (its AVX2 fallback on an AVX-512 CPU halves the speed).
+static void print_run_header(const Trainer *t, const TrainOptions *o) {
+    const GPT2Config *c = &t->model.config;
+    const char *threads = getenv("OPENBLAS_NUM_THREADS");
+    fprintf(stderr, "train: %s (%d layers, %d heads, %d embd, %d positions, %zu parameters)\n",
+            o->model_dir, c->n_layer, c->n_head, c->n_embd, c->n_positions, t->n_params);
+    fprintf(stderr, "train: %s: %zu documents, %zu tokens", o->data_file, t->train.n_docs, t->train.n);
+    if (o->eval_file)
+        fprintf(stderr, "; held out %s: %zu documents, %zu tokens", o->eval_file, t->eval.n_docs, t->eval.n);
+    fprintf(stderr, "\ntrain: %d steps of %d x %d tokens, lr %g, warm-up %d, weight decay %g, seed %llu, "
+            "OpenBLAS %s, %s threads\n", o->steps, o->batch, o->seq, (double)o->lr, o->warmup,
+            (double)o->weight_decay, (unsigned long long)o->seed, openblas_get_corename(),
+            threads ? threads : "default");
 }
 
 static int save_trained(Trainer *t, const char *dir, GPT2Err *err) {
@@ -1530,16 +1552,8 @@ static int cmd_train(int argc, char **argv) {
     float loss = NAN;
     catch_stop_signals(old_handlers);
     if (trainer_open(&t, &o, &err)) goto done;
-    const GPT2Config *c = &t.model.config;
     const int B = o.batch, T = o.seq;
-    fprintf(stderr, "train: %s (%d layers, %d heads, %d embd, %d positions, %zu parameters)\n",
-            o.model_dir, c->n_layer, c->n_head, c->n_embd, c->n_positions, t.n_params);
-    fprintf(stderr, "train: %s: %zu documents, %zu tokens", o.data_file, t.train.n_docs, t.train.n);
-    if (o.eval_file) fprintf(stderr, "; held out %s: %zu documents, %zu tokens", o.eval_file, t.eval.n_docs, t.eval.n);
-    fprintf(stderr, "\ntrain: %d steps of %d x %d tokens, lr %g, warm-up %d, weight decay %g, seed %llu, "
-            "OpenBLAS %s, %s threads\n", o.steps, B, T, (double)o.lr, o.warmup, (double)o.weight_decay,
-            (unsigned long long)o.seed, openblas_get_corename(),
-            getenv("OPENBLAS_NUM_THREADS") ? getenv("OPENBLAS_NUM_THREADS") : "default");
+    print_run_header(&t, &o);
 
     GPT2AdamW opt = {.lr = o.lr, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = o.weight_decay,
                      .warmup_steps = o.warmup, .total_steps = o.steps, .min_lr_frac = 0.1f};
@@ -1556,9 +1570,11 @@ static int cmd_train(int argc, char **argv) {
         double secs = now_seconds() - t0;
         train_secs += secs;
         done_steps = step + 1;
-        if (t.log)
+        if (t.log) {   // flushed: a run can be followed with tail -f
             fprintf(t.log, "{\"step\":%d,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6g,\"ms\":%.1f}\n",
                     done_steps, loss, (double)lr, (double)grad_norm, 1e3 * secs);
+            fflush(t.log);
+        }
         if (done_steps % print_every == 0 || done_steps == o.steps || done_steps == 1) {
             char eta[32];
             format_duration(eta, sizeof eta, train_secs / done_steps * (o.steps - done_steps));
@@ -1575,6 +1591,8 @@ static int cmd_train(int argc, char **argv) {
     if (interrupted)
         fprintf(stderr, "train: %s after step %d of %d: saving\n", stop_signal == SIGTERM ? "SIGTERM" : "SIGINT",
                 done_steps, o.steps);
+    else if (o.eval_file && done_steps == 0)
+        eval_after = eval_before;
     else if (o.eval_file && evaluate(&t, &o, done_steps, &open_line, &eval_after, &err))
         goto done;
     if (save_trained(&t, o.out_dir, &err)) goto done;

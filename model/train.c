@@ -1,0 +1,483 @@
+/*
+ * model/train.c: what training GPT-2 needs besides the backward pass.
+ *
+ * - The learning-rate schedule (linear warm-up, then cosine decay) and AdamW
+ *   with decoupled weight decay on matrices and embeddings only.
+ * - Gradient-norm clipping, and trainable weights: a loaded model's tensors
+ *   point into a read-only map, so they are copied into one mutable buffer.
+ * - Data: documents from a TSV column or a text file, one token stream with
+ *   <|endoftext|> between documents, random training windows and a fixed,
+ *   deterministic set of evaluation windows.
+ *
+ * The training loop itself is `gpt2 train` (model/gpt2_main.c). As in the rest
+ * of model/, errors return -1 with a one-line message; nothing here prints.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "model/gpt2.h"
+
+// ----------------------------------------------------------------------------
+// learning-rate schedule and AdamW
+
+float gpt2_lr_at(const GPT2AdamW *opt, int step) {
+    int W = opt->warmup_steps, N = opt->total_steps;
+    // warm-up: step 0 gets lr/W, step W-1 the full lr
+    if (step < W) return opt->lr * (float)(step + 1) / (float)W;
+    float min_lr = opt->min_lr_frac * opt->lr;
+    if (N <= W) return opt->lr;   // no room for a decay
+    double progress = (double)(step - W) / (double)(N - W);
+    if (progress > 1.0) progress = 1.0;   // past the end: stay at the floor
+    double cosine = 0.5 * (1.0 + cos(M_PI * progress));   // 1 -> 0
+    return (float)(min_lr + cosine * (opt->lr - min_lr));
+}
+
+/* One AdamW element update, inlined into the loops below so that each of them
+ * vectorises (the decay factor is a loop invariant or a 0/1 byte). */
+static inline void adamw_update(float *p, float g, float *m, float *v, float b1, float b2,
+                                float m_corr, float v_corr, float eps, float lr, float decay) {
+    float mi = b1 * *m + (1.0f - b1) * g;
+    float vi = b2 * *v + (1.0f - b2) * g * g;
+    *m = mi;
+    *v = vi;
+    float m_hat = mi * m_corr, v_hat = vi * v_corr;
+    // decoupled weight decay (Loshchilov & Hutter): lr * wd * param, not in the moments
+    *p -= lr * (m_hat / (sqrtf(v_hat) + eps) + decay * *p);
+}
+
+/* is_decayed NULL: every parameter is decayed (a plain AdamW over one tensor,
+ * as torch.optim.AdamW does for a parameter group). */
+void gpt2_adamw_step(float *params, const float *grads, float *m, float *v, size_t n,
+                     const GPT2AdamW *opt, float lr, int t, const unsigned char *is_decayed) {
+    const float b1 = opt->beta1, b2 = opt->beta2, eps = opt->eps, wd = opt->weight_decay;
+    // bias corrections 1 / (1 - beta^t): the moments start at 0
+    const float m_corr = (float)(1.0 / (1.0 - pow(b1, t)));
+    const float v_corr = (float)(1.0 / (1.0 - pow(b2, t)));
+    if (!is_decayed) {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++)
+            adamw_update(&params[i], grads[i], &m[i], &v[i], b1, b2, m_corr, v_corr, eps, lr, wd);
+    } else {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++)
+            adamw_update(&params[i], grads[i], &m[i], &v[i], b1, b2, m_corr, v_corr, eps, lr,
+                         wd * (float)is_decayed[i]);
+    }
+}
+
+float gpt2_clip_grad_norm(float *grads, size_t n, float max_norm) {
+    double sum = 0.0;   // millions of squares: accumulate in double
+#pragma omp simd reduction(+ : sum)
+    for (size_t i = 0; i < n; i++) sum += (double)grads[i] * grads[i];
+    float norm = (float)sqrt(sum);
+    if (norm > max_norm) {
+        float scale = max_norm / norm;
+        for (size_t i = 0; i < n; i++) grads[i] *= scale;
+    }
+    return norm;
+}
+
+// ----------------------------------------------------------------------------
+// parameters: the tensors in the canonical order (gpt2_point_weights')
+
+/* The tensors of w in the canonical order: their pointers (if ptr is not
+ * NULL), sizes and whether they get weight decay. w may be NULL when only
+ * sizes are wanted. Returns the count, 4 + 12 L. */
+static size_t canonical_tensors(const GPT2Weights *w, const GPT2Config *c, float **ptr,
+                                size_t *numel, unsigned char *decayed) {
+    size_t C = (size_t)c->n_embd, k = 0;
+#define TENSOR(field, n, decay)                         \
+    do {                                                \
+        if (ptr) ptr[k] = w ? (field) : NULL;           \
+        numel[k] = (n);                                 \
+        decayed[k] = (decay);                           \
+        k++;                                            \
+    } while (0)
+    TENSOR(w->wte, (size_t)c->vocab_size * C, 1);
+    TENSOR(w->wpe, (size_t)c->n_positions * C, 1);
+    for (int l = 0; l < c->n_layer; l++) {
+        const GPT2Block *b = w ? &w->blocks[l] : NULL;
+        // matrices decay; biases and layer norms do not (GPT-2 / nanoGPT)
+        TENSOR(b->ln_1_w, C, 0);
+        TENSOR(b->ln_1_b, C, 0);
+        TENSOR(b->attn_w, C * 3 * C, 1);
+        TENSOR(b->attn_b, 3 * C, 0);
+        TENSOR(b->attn_proj_w, C * C, 1);
+        TENSOR(b->attn_proj_b, C, 0);
+        TENSOR(b->ln_2_w, C, 0);
+        TENSOR(b->ln_2_b, C, 0);
+        TENSOR(b->fc_w, C * 4 * C, 1);
+        TENSOR(b->fc_b, 4 * C, 0);
+        TENSOR(b->fc_proj_w, 4 * C * C, 1);
+        TENSOR(b->fc_proj_b, C, 0);
+    }
+    TENSOR(w->ln_f_w, C, 0);
+    TENSOR(w->ln_f_b, C, 0);
+#undef TENSOR
+    return k;
+}
+
+static size_t max_tensors(const GPT2Config *c) { return 4 + (size_t)GPT2_TENSORS_PER_BLOCK * c->n_layer; }
+
+void gpt2_decay_mask(unsigned char *mask, const GPT2Config *c) {
+    size_t count = max_tensors(c);
+    size_t numel[count];
+    unsigned char decayed[count];
+    canonical_tensors(NULL, c, NULL, numel, decayed);
+    for (size_t t = 0; t < count; t++) {
+        memset(mask, decayed[t], numel[t]);
+        mask += numel[t];
+    }
+}
+
+void gpt2_own_weights(GPT2Model *m, float *params) {
+    const GPT2Config *c = &m->config;
+    size_t count = max_tensors(c);
+    float *src[count];
+    size_t numel[count];
+    unsigned char decayed[count];
+    canonical_tensors(&m->w, c, src, numel, decayed);
+    float *dst = params;
+    for (size_t t = 0; t < count; t++) {
+        memcpy(dst, src[t], numel[t] * sizeof(float));
+        dst += numel[t];
+    }
+    // the map (or owned copy) stays until gpt2_free; nothing points into it now
+    gpt2_point_weights(&m->w, m->blocks_storage, params, c);
+}
+
+// ----------------------------------------------------------------------------
+// documents: a TSV column or the lines of a text file
+
+static int read_whole_file(const char *path, char **data, size_t *len, GPT2Err *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return gpt2_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) {
+            fclose(f);
+            return gpt2_fail(err, "%s: out of memory", path);
+        }
+        n += fread(buf + n, 1, cap - 1 - n, f);
+        if (n < cap - 1) break;   // short read: end of file or an error
+        char *bigger = realloc(buf, cap * 2);
+        if (!bigger) free(buf);
+        buf = bigger;
+        cap *= 2;
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        free(buf);
+        return gpt2_fail(err, "%s: read error", path);
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+/* Cuts buf into lines in place: each line's end (LF, or CR LF) becomes NUL.
+ * Returns the start of the next line, or NULL at the end. */
+static char *next_line(char **cursor) {
+    char *line = *cursor;
+    if (!line || !*line) return NULL;
+    char *nl = strchr(line, '\n');
+    char *end = nl ? nl : line + strlen(line);
+    if (end > line && end[-1] == '\r') end[-1] = '\0';
+    *end = '\0';
+    *cursor = nl ? nl + 1 : NULL;
+    return line;
+}
+
+/* A field "..." with "" for each quote (as spreadsheets write TSV) becomes
+ * its contents, in place; any other field stays as it is. */
+static char *unquote(char *f) {
+    size_t n = strlen(f);
+    if (n < 2 || f[0] != '"' || f[n - 1] != '"') return f;
+    char *out = f, *in = f + 1, *end = f + n - 1;
+    while (in < end) {
+        if (in[0] == '"' && in + 1 < end && in[1] == '"') in++;
+        *out++ = *in++;
+    }
+    *out = '\0';
+    return f;
+}
+
+/* A document without the blanks around it: SST-2's sentences end in a space,
+ * which would otherwise become a token before every <|endoftext|>. */
+static char *trim(char *s) {
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\v' || *s == '\f') s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\v' || s[n - 1] == '\f'))
+        n--;
+    s[n] = '\0';
+    return s;
+}
+
+static int count_char(const char *s, char ch) {
+    int n = 0;
+    for (; *s; s++) n += *s == ch;
+    return n;
+}
+
+/* The text column of a TSV line with `fields` columns, the text being column
+ * `col`: it starts after the col-th tab and ends before the last
+ * (fields - 1 - col) tabs. NULL when the line has too few tabs. */
+static char *tsv_text_field(char *line, int col, int fields) {
+    char *start = line;
+    for (int i = 0; i < col; i++) {
+        start = strchr(start, '\t');
+        if (!start) return NULL;
+        start++;
+    }
+    char *end = start + strlen(start);
+    for (int i = 0; i < fields - 1 - col; i++) {
+        while (end > start && end[-1] != '\t') end--;
+        if (end == start) return NULL;
+        end--;   // onto the tab
+    }
+    *end = '\0';
+    return start;
+}
+
+/* Column index of "sentence" or "text" in a header line, or -1. */
+static int text_column(const char *header) {
+    int col = 0;
+    const char *p = header;
+    for (;;) {
+        size_t len = strcspn(p, "\t");
+        if ((len == 8 && strncmp(p, "sentence", 8) == 0) || (len == 4 && strncmp(p, "text", 4) == 0))
+            return col;
+        if (!p[len]) return -1;
+        p += len + 1;
+        col++;
+    }
+}
+
+static int has_suffix(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+void gpt2_docs_free(GPT2Docs *d) {
+    if (!d) return;
+    free(d->buf);
+    free(d->docs);
+    memset(d, 0, sizeof *d);
+}
+
+int gpt2_docs_load(GPT2Docs *d, const char *path, GPT2Err *err) {
+    memset(d, 0, sizeof *d);
+    size_t len = 0;
+    if (read_whole_file(path, &d->buf, &len, err)) return -1;
+    if (memchr(d->buf, '\0', len)) {
+        gpt2_docs_free(d);
+        return gpt2_fail(err, "%s: holds a NUL byte: not a text file", path);
+    }
+    // at most one document per line
+    size_t max_docs = 1;
+    for (size_t i = 0; i < len; i++) max_docs += d->buf[i] == '\n';
+    d->docs = malloc(max_docs * sizeof *d->docs);
+    if (!d->docs) {
+        gpt2_docs_free(d);
+        return gpt2_fail(err, "%s: out of memory", path);
+    }
+    char *cursor = d->buf;
+    if (strncmp(cursor, "\xEF\xBB\xBF", 3) == 0) cursor += 3;   // UTF-8 BOM
+
+    int tsv = has_suffix(path, ".tsv"), col = 0, fields = 1;
+    if (tsv) {
+        char *header = next_line(&cursor);
+        if (!header) {
+            gpt2_docs_free(d);
+            return gpt2_fail(err, "%s: empty file: no header line", path);
+        }
+        col = text_column(header);
+        fields = count_char(header, '\t') + 1;
+        if (col < 0) {
+            gpt2_docs_free(d);
+            return gpt2_fail(err, "%s: the header has no column named 'sentence' or 'text'", path);
+        }
+    }
+    size_t line_no = tsv ? 1 : 0;
+    char *line;
+    while ((line = next_line(&cursor))) {
+        line_no++;
+        char *text = line;
+        if (tsv) {
+            if (!line[strspn(line, " \t")]) continue;   // a blank line (a trailing one, typically)
+            text = tsv_text_field(line, col, fields);
+            if (!text) {
+                gpt2_docs_free(d);
+                return gpt2_fail(err, "%s:%zu: fewer than the header's %d tab-separated fields", path,
+                                 line_no, fields);
+            }
+            text = unquote(trim(text));
+        }
+        text = trim(text);
+        if (*text) d->docs[d->n++] = text;
+    }
+    if (d->n == 0) {
+        gpt2_docs_free(d);
+        return gpt2_fail(err, "%s: no %s", path, tsv ? "sentences after the header" : "non-empty lines");
+    }
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// token streams
+
+void gpt2_tokens_free(GPT2Tokens *s) {
+    if (!s) return;
+    free(s->ids);
+    memset(s, 0, sizeof *s);
+}
+
+int gpt2_tokens_encode(GPT2Tokens *s, const GPT2Docs *d, GPT2Tokenizer *tok, GPT2Err *err) {
+    memset(s, 0, sizeof *s);
+    size_t cap = 1 << 16;
+    s->ids = malloc(cap * sizeof(int));
+    if (!s->ids) return gpt2_fail(err, "token stream: out of memory");
+    s->ids[s->n++] = GPT2_EOT;
+    for (size_t i = 0; i < d->n; i++) {
+        size_t len = strlen(d->docs[i]);
+        // a token holds at least one byte and a bad UTF-8 byte becomes 3
+        // bytes of U+FFFD: 3 ids per byte always fit, plus the closing EOT
+        size_t need = s->n + 3 * len + 1;
+        if (need > (size_t)INT32_MAX) {
+            gpt2_tokens_free(s);
+            return gpt2_fail(err, "token stream: document %zu is too long (%zu bytes)", i, len);
+        }
+        if (need > cap) {
+            while (cap < need) cap *= 2;
+            int *bigger = realloc(s->ids, cap * sizeof(int));
+            if (!bigger) {
+                gpt2_tokens_free(s);
+                return gpt2_fail(err, "token stream: out of memory");
+            }
+            s->ids = bigger;
+        }
+        int got = 0;
+        if (tokenizer_encode(tok, d->docs[i], len, s->ids + s->n, (int)(3 * len), &got, err)) {
+            gpt2_tokens_free(s);
+            return -1;
+        }
+        s->n += (size_t)got;
+        s->ids[s->n++] = GPT2_EOT;
+    }
+    s->n_docs = d->n;
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// batches of windows
+
+int gpt2_lmbatch_alloc(GPT2LMBatch *b, int B, int T, GPT2Err *err) {
+    memset(b, 0, sizeof *b);
+    if (B <= 0 || T <= 0) return gpt2_fail(err, "batch: bad size %dx%d", B, T);
+    size_t BT = (size_t)B * T;
+    int *mem = malloc(3 * BT * sizeof(int));
+    if (!mem) return gpt2_fail(err, "batch: out of memory for %dx%d", B, T);
+    b->B = B, b->T = T;
+    b->inputs = mem;
+    b->out_pos = mem + BT;
+    b->targets = mem + 2 * BT;
+    return 0;
+}
+
+void gpt2_lmbatch_free(GPT2LMBatch *b) {
+    if (!b) return;
+    free(b->inputs);
+    memset(b, 0, sizeof *b);
+}
+
+static uint64_t splitmix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Row b of the batch = window ids[start .. start+T], scoring its targets
+ * from position first_new on (the ones before were scored already). */
+static void put_window(GPT2LMBatch *b, int row, const int *ids, int first_new) {
+    int T = b->T;
+    memcpy(b->inputs + (size_t)row * T, ids, (size_t)T * sizeof(int));
+    for (int t = first_new; t < T; t++) {
+        b->out_pos[b->n_out] = row * T + t;
+        b->targets[b->n_out] = ids[t + 1];
+        b->n_out++;
+    }
+}
+
+void gpt2_lmbatch_sample(GPT2LMBatch *b, const GPT2Tokens *s, uint64_t *rng) {
+    size_t starts = s->n - (size_t)b->T;   // windows of T+1 tokens: offsets 0 .. n-T-1
+    b->n_out = 0;
+    for (int r = 0; r < b->B; r++) {
+        // modulo bias is below starts / 2^64: nothing a training run can see
+        size_t start = (size_t)(splitmix64(rng) % starts);
+        put_window(b, r, s->ids + start, 0);
+    }
+    b->rows = b->B;
+}
+
+/* Full windows (offsets 0, T, 2T, ... whose T targets fit), plus a tail
+ * window when targets are left over. */
+static size_t all_eval_windows(const GPT2Tokens *s, int T) {
+    size_t targets = s->n - 1, full = targets / (size_t)T;
+    return full + (targets % (size_t)T != 0);
+}
+
+size_t gpt2_eval_windows(const GPT2Tokens *s, int T, size_t max_windows) {
+    size_t all = all_eval_windows(s, T);
+    return max_windows && max_windows < all ? max_windows : all;
+}
+
+/* Window w of the full list: its start and the first of its targets that
+ * no earlier window scores. The tail window ends at the stream's end and
+ * overlaps the last full one. */
+static void eval_window(const GPT2Tokens *s, int T, size_t w, size_t *start, int *first_new) {
+    size_t full = (s->n - 1) / (size_t)T;
+    if (w < full) {
+        *start = w * (size_t)T;
+        *first_new = 0;
+    } else {
+        *start = s->n - 1 - (size_t)T;
+        *first_new = (int)(full * (size_t)T - *start);
+    }
+}
+
+int gpt2_eval_loss(const GPT2Model *m, GPT2Acts *a, GPT2LMBatch *b, const GPT2Tokens *s,
+                   size_t max_windows, double *loss, size_t *n_targets, GPT2Err *err) {
+    int T = b->T, V = m->config.vocab_size;
+    if (s->n <= (size_t)T)
+        return gpt2_fail(err, "evaluation: %zu tokens, fewer than a window of %d + 1", s->n, T);
+    size_t all = all_eval_windows(s, T), chosen = gpt2_eval_windows(s, T, max_windows);
+    double total = 0.0;
+    size_t count = 0;
+    for (size_t first = 0; first < chosen; first += (size_t)b->B) {
+        b->n_out = 0;
+        b->rows = 0;
+        for (size_t i = first; i < chosen && b->rows < b->B; i++) {
+            // evenly spread over the full list; all of it when chosen == all
+            size_t w = chosen == all ? i : i * all / chosen, start;
+            int first_new;
+            eval_window(s, T, w, &start, &first_new);
+            put_window(b, b->rows++, s->ids + start, first_new);
+        }
+        GPT2Batch batch = {.B = b->rows, .T = T, .ids = b->inputs, .out_pos = b->out_pos, .n_out = b->n_out};
+        if (gpt2_forward(m, a, &batch, err)) return -1;
+        float mean = gpt2_crossentropy(a->logits, b->targets, b->n_out, V, NULL, 1.0f);
+        total += (double)mean * b->n_out;
+        count += (size_t)b->n_out;
+    }
+    *loss = count ? total / (double)count : 0.0;
+    *n_targets = count;
+    return 0;
+}
