@@ -207,21 +207,6 @@ void pez_state_free(PezState *s) {
     memset(s, 0, sizeof *s);
 }
 
-/* Lays views out in one zeroed allocation: *mem, then view[i] = size[i]
- * elements each (NULL for size 0). */
-#define LAY_OUT(mem, type, view, size)                                                      \
-    do {                                                                                   \
-        _Static_assert(sizeof view / sizeof view[0] == sizeof size / sizeof size[0],        \
-                       "one size per view");                                                \
-        size_t n_ = sizeof size / sizeof size[0], total_ = 0;                              \
-        for (size_t i_ = 0; i_ < n_; i_++) total_ += size[i_];                             \
-        type *p_ = (mem) = calloc(total_ ? total_ : 1, sizeof(type));                      \
-        for (size_t i_ = 0; p_ && i_ < n_; i_++) {                                         \
-            *view[i_] = size[i_] ? p_ : NULL;                                              \
-            p_ += size[i_];                                                                \
-        }                                                                                  \
-    } while (0)
-
 static int check_settings(const TuneContext *ctx, GPT2Err *err) {
     const TunePoint *pt = ctx->point;
     const PezSettings *s = &pt->pez;
@@ -310,8 +295,8 @@ int pez_state_alloc(PezState *s, const TuneContext *ctx, GPT2Err *err) {
                      &s->out_pos, &s->targets, &s->examples, &s->order};
     size_t isize[] = {(size_t)L, (size_t)L, rows * s->max_T, rows, (size_t)B, (size_t)B, (size_t)L,
                       (size_t)L, (size_t)B, (size_t)tr->n};
-    LAY_OUT(s->fmem, float, fview, fsize);
-    LAY_OUT(s->imem, int, iview, isize);
+    TUNE_LAY_OUT(s->fmem, float, fview, fsize);
+    TUNE_LAY_OUT(s->imem, int, iview, isize);
     if (!s->fmem || !s->imem) {
         gpt2_fail(err, "pez: out of memory (buffers for %d rows of %d positions, prompt %d x %d)",
                   B + in_batch, s->max_T, L, C);

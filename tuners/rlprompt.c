@@ -344,17 +344,6 @@ static void policy_free(RlPolicy *p) {
     memset(p, 0, sizeof *p);
 }
 
-/* Lays views out in one zeroed allocation: *mem, then view[i] = size[i] elements each. */
-#define LAY_OUT(mem, type, view, size)                                                      \
-    do {                                                                                   \
-        _Static_assert(sizeof view / sizeof view[0] == sizeof size / sizeof size[0],        \
-                       "one size per view");                                                \
-        size_t n_ = sizeof size / sizeof size[0], total_ = 0;                              \
-        for (size_t i_ = 0; i_ < n_; i_++) total_ += size[i_];                             \
-        type *p_ = (mem) = calloc(total_, sizeof(type));                                   \
-        for (size_t i_ = 0; p_ && i_ < n_; i_++) { *view[i_] = p_; p_ += size[i_]; }       \
-    } while (0)
-
 static int policy_alloc(RlPolicy *p, const GPT2Model *backbone, int B, int T, int H, int top_k,
                         GPT2Err *err) {
     memset(p, 0, sizeof *p);
@@ -378,9 +367,9 @@ static int policy_alloc(RlPolicy *p, const GPT2Model *backbone, int B, int T, in
     size_t dsize[] = {N, N, N, N, N, N, N, B, B, B};
     int **iview[] = {&p->prompts, &p->actions, &p->ids, &p->rows, &p->heap};
     size_t isize[] = {N, N, B, B, p->k};
-    LAY_OUT(p->fmem, float, fview, fsize);
-    LAY_OUT(p->dmem, double, dview, dsize);
-    LAY_OUT(p->imem, int, iview, isize);
+    TUNE_LAY_OUT(p->fmem, float, fview, fsize);
+    TUNE_LAY_OUT(p->dmem, double, dview, dsize);
+    TUNE_LAY_OUT(p->imem, int, iview, isize);
     p->res = calloc((size_t)B, sizeof(EvalResult));
     if (!p->fmem || !p->dmem || !p->imem || !p->res) {
         gpt2_fail(err, "rlprompt: out of memory (policy buffers for %d prompts of %d tokens, "

@@ -30,6 +30,23 @@
 #define TUNE_MAX_PROMPT 64   // prompt_length is 1..TUNE_MAX_PROMPT
 #define TUNE_PATH 1024
 
+/* One allocation per lifetime: lays views out in one zeroed block *mem of
+ * `type`, view[i] getting size[i] elements (NULL for size 0). view is an array
+ * of type** and size an array of size_t of the same length. *mem is NULL when
+ * out of memory. */
+#define TUNE_LAY_OUT(mem, type, view, size)                                                 \
+    do {                                                                                   \
+        _Static_assert(sizeof view / sizeof view[0] == sizeof size / sizeof size[0],        \
+                       "one size per view");                                                \
+        size_t n_ = sizeof size / sizeof size[0], total_ = 0;                              \
+        for (size_t i_ = 0; i_ < n_; i_++) total_ += size[i_];                             \
+        type *p_ = (mem) = calloc(total_ ? total_ : 1, sizeof(type));                      \
+        for (size_t i_ = 0; p_ && i_ < n_; i_++) {                                         \
+            *view[i_] = size[i_] ? p_ : NULL;                                              \
+            p_ += size[i_];                                                                \
+        }                                                                                  \
+    } while (0)
+
 // ----------------------------------------------------------------------------
 // random numbers: one small deterministic generator for everything seeded
 
