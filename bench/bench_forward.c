@@ -15,21 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench.h"
 #include "model/gpt2.h"
-
-char *openblas_get_corename(void);
-int openblas_get_num_threads(void);
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Median wall time of iters forwards. */
 static double time_forward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *b, int iters) {
@@ -66,36 +53,14 @@ static double sgemm_rate(int M, int N, int K) {
 }
 
 int main(int argc, char **argv) {
-    GPT2Config c = {.n_layer = 12, .n_head = 12, .n_embd = 768, .n_positions = 1024,
-                    .vocab_size = 50257, .layer_norm_epsilon = 1e-5f};
-    int B = 4, T = 64, iters = 5;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help")) {
-            printf("usage: bench_forward [--layers L --heads H --embd C --vocab V] [--B 4 --T 64] [--iters 5]\n");
-            return 0;
-        }
-        if (i + 1 >= argc) { fprintf(stderr, "bench_forward: %s needs a value\n", argv[i]); return 2; }
-        int v = atoi(argv[i + 1]);
-        if (!strcmp(argv[i], "--layers")) c.n_layer = v;
-        else if (!strcmp(argv[i], "--heads")) c.n_head = v;
-        else if (!strcmp(argv[i], "--embd")) c.n_embd = v;
-        else if (!strcmp(argv[i], "--vocab")) c.vocab_size = v;
-        else if (!strcmp(argv[i], "--B")) B = v;
-        else if (!strcmp(argv[i], "--T")) T = v;
-        else if (!strcmp(argv[i], "--iters")) iters = v < 1 ? 1 : v > 64 ? 64 : v;
-        else { fprintf(stderr, "bench_forward: unknown option %s\n", argv[i]); return 2; }
-        i++;
-    }
+    BenchShape shape;
+    int rc = bench_parse_shape(&shape, argc, argv, "bench_forward");
+    if (rc >= 0) return rc;
+    GPT2Config c = shape.c;
+    int B = shape.B, T = shape.T, iters = shape.iters;
     GPT2Model m;
-    memset(&m, 0, sizeof m);
-    m.config = c;
-    size_t n = gpt2_num_params(&c);
-    float *params = malloc(n * sizeof(float));
-    m.blocks_storage = malloc(c.n_layer * sizeof(GPT2Block));
-    if (!params || !m.blocks_storage) { fprintf(stderr, "bench_forward: out of memory\n"); return 1; }
-    uint64_t s = 1;
-    for (size_t i = 0; i < n; i++) { s = s * 6364136223846793005ull + 1442695040888963407ull; params[i] = ((float)(s >> 40) / 16777216.0f - 0.5f) * 0.04f; }
-    gpt2_point_weights(&m.w, m.blocks_storage, params, &c);
+    float *params = bench_random_model(&m, &c);
+    if (!params) { fprintf(stderr, "bench_forward: out of memory\n"); return 1; }
 
     GPT2Acts a;
     GPT2Err err;
