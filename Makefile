@@ -125,6 +125,12 @@ demo: all tokenizer
 	OPENBLAS_NUM_THREADS=1 $(MPIRUN) -n 3 $(BINDIR)/sweep configs/demo.json
 	$(BINDIR)/sweep status runs/demo-sweep
 
+# The small task LM, pretrained here from scratch on SST-2 train (about 15 min on 2 idle cores);
+# see README "The sst2-lm model". SST2 is the full GLUE SST-2 directory of the shared data.
+SST2 ?= ../shared/data/sst2
+sst2-lm: all tokenizer
+	sh model/train_sst2_lm.sh $(BINDIR) $(SST2) $(TOKENIZER_DIR) models/sst2-lm
+
 asan:
 	$(MAKE) SANITIZE=1 test
 
