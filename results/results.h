@@ -86,6 +86,142 @@ int result_frame_decode(const void *payload, size_t len, int *failed, char id[65
                         ResultsErr *err);
 
 // ----------------------------------------------------------------------------
-// frontier (issue 6)
+// frontier (issue 6): records -> points.csv, frontier.csv, frontier.svg, frontier.json
+//
+// Works on record text and numbers only. The objective pair is (test accuracy:
+// maximise, log-PPL of the prompt: minimise); a configuration is (task, method,
+// λ, prompt length) and its point is the mean over its seeds.
+//
+// Dominance: p dominates q when acc_p >= acc_q and lp_p <= lp_q and p != q in
+// at least one coordinate. The frontier is the set of non-dominated points, so
+// exact duplicates of a frontier point are all on it (neither dominates the
+// other), and ties in one coordinate are decided by the other. Non-finite
+// points are never on it.
+//
+// Hypervolume: the area (accuracy x nats) dominated by the points and
+// dominating the reference point (ref_acc, ref_log_ppl), the union of the boxes
+// [lp_i, ref_log_ppl] x [ref_acc, acc_i]; points not strictly better than the
+// reference in both coordinates add nothing.
+
+#define RESULTS_FRONTIER_VERSION "frontier 1 (issue 6)"
+
+/* Student's t quantile: the t with P(T <= t) = p for df > 0 degrees of freedom
+ * (df need not be an integer; +inf or > 1e7 gives the normal quantile). Exact to
+ * ~1e-12 relative (bisection on the regularized incomplete beta function).
+ * NaN for p outside (0, 1) or df <= 0. */
+double results_t_quantile(double p, double df);
+
+/* Statistics over the finite values of x: n, mean, sample standard deviation
+ * (n - 1) and the half-width of the 95% confidence interval of the mean,
+ * t(0.975, n - 1) * sd / sqrt(n). sd and ci95 are NaN for n < 2, all NaN for n 0. */
+typedef struct {
+    int n;
+    double mean, sd, ci95;
+} ResultsStats;
+void results_stats(const double *x, int n, ResultsStats *s);
+
+/* The 2-D non-dominated sort, O(n log n): on_front[i] = 1 for the points on the
+ * frontier (0 otherwise); front (n entries of room) gets their indexes in
+ * log-PPL order (accuracy rising along it; duplicates by index). Returns the
+ * number on the frontier, or -1 (out of memory, message in err). */
+int results_pareto(const double *acc, const double *log_ppl, int n, unsigned char *on_front, int *front,
+                   ResultsErr *err);
+/* Whether (a, l) is dominated by a frontier from results_pareto, O(log n). */
+int results_dominated(const double *acc, const double *log_ppl, const int *front, int n_front, double a,
+                      double l);
+/* The hypervolume of the points against the reference, O(n log n). */
+int results_hypervolume(const double *acc, const double *log_ppl, int n, double ref_acc, double ref_log_ppl,
+                        double *hv, ResultsErr *err);
+
+/* Growable text; an allocation failure sets oom and later writes do nothing. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int oom;
+} ResultsBuf;
+void results_buf_put(ResultsBuf *b, const char *s, size_t n);
+void results_buf_cat(ResultsBuf *b, const char *s);
+void results_buf_printf(ResultsBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void results_buf_free(ResultsBuf *b);
+
+/* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
+size_t results_utf8_len(const unsigned char *p, size_t n);
+/* One CSV field (RFC 4180): quoted when it holds a comma, a double quote, CR or
+ * LF, or starts or ends with white space; quotes doubled; invalid UTF-8 bytes
+ * become U+FFFD. NULL is the empty field. */
+void results_csv_field(ResultsBuf *b, const char *s);
+/* The shortest decimal that reads back as x, whole numbers with ".0" (150.0: a
+ * float to every reader); nothing (an empty field) for NaN and infinities. */
+void results_csv_number(ResultsBuf *b, double x);
+
+/* Writes n files into dir: each to a temp file there, fsync'd, then all renamed
+ * (readers see the old or the new file, never a part). On an error the temp
+ * files are removed. */
+int results_write_files(const char *dir, const char *const *names, const ResultsBuf *const *texts, int n,
+                        ResultsErr *err);
+
+/* The plot (svg.c): one panel per task. */
+typedef struct {
+    int method;                        // index into ResultsPlot.methods (its colour)
+    double lambda;
+    int prompt_length;
+    double acc, acc_ci;                // mean and 95% CI half-width (NaN: none)
+    double log_ppl, log_ppl_ci;
+    int on_front, on_front_all;        // on its method's frontier, on the one across methods
+} ResultsPlotPoint;
+typedef struct {
+    const char *title;
+    double chance, ln_vocab;           // the reference point (lines drawn when in range)
+    const ResultsPlotPoint *points;
+    int n_points;
+    const double *hypervolume;         // per method (NaN: method absent), may be NULL
+    double hypervolume_all;
+    int n_failed, n_pending;           // runs, said in the legend
+    int seeds_min, seeds_max;          // seeds per plotted point
+} ResultsPlotPanel;
+typedef struct {
+    const char *const *methods;
+    int n_methods;
+    const ResultsPlotPanel *panels;
+    int n_panels;
+    int show_length;                   // labels say the prompt length too
+} ResultsPlot;
+int results_svg(ResultsBuf *b, const ResultsPlot *plot, ResultsErr *err);
+
+/* The report (report.c). One entry per point of the sweep: its grid point
+ * (JSON), and its record (JSON as tune or the sweep wrote it: status "ok" or
+ * "failed"), or NULL while it has none (pending). */
+typedef struct {
+    const char *id;
+    int attempts;                      // results journaled for it
+    const char *point_json;            // may be NULL when record has "point"
+    const char *record;                // NULL: no result yet
+} ResultsRecordRef;
+
+typedef struct {
+    const char *source;                // what was read, for the sidecar ("DIR/journal")
+    const char *spec_sha256, *model_sha256;
+    int journal_version;               // the journal header's "version"
+    long long created, now;            // unix seconds: the journal's creation (0: unknown), the report's date
+    const char *damage;                // NULL, or the journal damage the frames before it were read despite
+} ResultsRunInfo;
+
+typedef struct {
+    int n_points, n_ok, n_failed, n_pending;
+    int n_configs, n_on_front, n_tasks;
+} ResultsFrontierSummary;
+
+enum { RESULTS_POINTS_CSV, RESULTS_FRONTIER_CSV, RESULTS_FRONTIER_SVG, RESULTS_FRONTIER_JSON, RESULTS_N_FILES };
+extern const char *const RESULTS_FILE_NAMES[RESULTS_N_FILES];
+
+/* Builds the four files' text (points.csv, frontier.csv, frontier.svg,
+ * frontier.json, README.md documents every column) into out[] (zeroed by the
+ * caller, freed with results_buf_free). Bad records become failed rows; only
+ * running out of memory is an error. */
+int results_frontier_build(const ResultsRunInfo *info, const ResultsRecordRef *recs, int n,
+                           ResultsBuf out[RESULTS_N_FILES], ResultsFrontierSummary *sum, ResultsErr *err);
+/* results_frontier_build, then the files into out_dir (which must exist). */
+int results_frontier_write(const ResultsRunInfo *info, const ResultsRecordRef *recs, int n, const char *out_dir,
+                           ResultsFrontierSummary *sum, ResultsErr *err);
 
 #endif

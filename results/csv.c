@@ -1,0 +1,201 @@
+// results/csv.c: text for the report files: a growable buffer, UTF-8 that is always valid,
+// RFC 4180 fields, numbers that read back exactly, and writing a set of files so that none
+// is ever seen half-written (temp file in the same directory, fsync, rename).
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "results/results.h"
+
+// ----------------------------------------------------------------------------
+// the buffer: errors are sticky (oom), checked once when the text is complete
+
+static int buf_reserve(ResultsBuf *b, size_t extra) {
+    if (b->oom) return -1;
+    if (b->len + extra + 1 <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + extra + 1) cap *= 2;
+    char *grown = realloc(b->s, cap);
+    if (!grown) {
+        b->oom = 1;
+        return -1;
+    }
+    b->s = grown;
+    b->cap = cap;
+    return 0;
+}
+
+void results_buf_put(ResultsBuf *b, const char *s, size_t n) {
+    if (buf_reserve(b, n)) return;
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+void results_buf_cat(ResultsBuf *b, const char *s) { results_buf_put(b, s, strlen(s)); }
+
+void results_buf_printf(ResultsBuf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || buf_reserve(b, (size_t)n)) return;
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void results_buf_free(ResultsBuf *b) {
+    free(b->s);
+    memset(b, 0, sizeof *b);
+}
+
+// ----------------------------------------------------------------------------
+// UTF-8
+
+size_t results_utf8_len(const unsigned char *p, size_t n) {
+    unsigned char c = p[0];
+    if (c < 0x80) return 1;
+    size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (len == 0 || len > n) return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xC0) != 0x80) return 0;
+    // overlong 3/4-byte forms, UTF-16 surrogates, beyond U+10FFFF
+    if (c == 0xE0 && p[1] < 0xA0) return 0;
+    if (c == 0xED && p[1] >= 0xA0) return 0;
+    if (c == 0xF0 && p[1] < 0x90) return 0;
+    if (c == 0xF4 && p[1] >= 0x90) return 0;
+    return len;
+}
+
+// ----------------------------------------------------------------------------
+// CSV
+
+/* A field needs quotes when it holds the separator, a quote or a line break (RFC 4180),
+ * and also when it starts or ends with white space: readers that trim would change the
+ * prompt " great" into "great" (Python and pandas keep it either way). */
+static int needs_quotes(const char *s) {
+    size_t n = strlen(s);
+    if (n && (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t')) return 1;
+    return strpbrk(s, ",\"\r\n") != NULL;
+}
+
+void results_csv_field(ResultsBuf *b, const char *s) {
+    if (!s) s = "";
+    int quote = needs_quotes(s);
+    if (quote) results_buf_put(b, "\"", 1);
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        size_t len = results_utf8_len(p + i, n - i);
+        if (len == 0) {   // readers decode UTF-8 strictly: a stray byte would fail the whole file
+            results_buf_cat(b, "\xEF\xBF\xBD");
+            i++;
+            continue;
+        }
+        if (p[i] == '"') results_buf_put(b, "\"\"", 2);
+        else results_buf_put(b, s + i, len);
+        i += len;
+    }
+    if (quote) results_buf_put(b, "\"", 1);
+}
+
+void results_csv_number(ResultsBuf *b, double x) {
+    if (!isfinite(x)) return;   // an empty field: NaN to pandas, "" to csv
+    if (x == 0) x = 0.0;        // -0 prints as 0
+    if (x == floor(x) && fabs(x) < 1e15) {   // whole numbers as Python writes floats: 150.0, not 1.5e+02
+        results_buf_printf(b, "%.1f", x);     // (and a column of them still reads as float, not int)
+        return;
+    }
+    char tmp[40];
+    for (int prec = 1; prec <= 17; prec++) {   // the shortest text that reads back as x
+        snprintf(tmp, sizeof tmp, "%.*g", prec, x);
+        if (strtod(tmp, NULL) == x) break;
+    }
+    results_buf_cat(b, tmp);
+}
+
+// ----------------------------------------------------------------------------
+// files
+
+static int write_all(int fd, const char *p, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int results_write_files(const char *dir, const char *const *names, const ResultsBuf *const *texts, int n,
+                        ResultsErr *err) {
+    enum { MAX_FILES = 16 };
+    char tmp[MAX_FILES][4096];
+    if (n > MAX_FILES) {
+        snprintf(err->msg, sizeof err->msg, "write: %d files at once (at most %d)", n, MAX_FILES);
+        return -1;
+    }
+    int made = 0, rc = 0;
+    // every file complete on disk first, then the renames: readers see old or new, never half
+    for (; made < n && rc == 0; made++) {
+        const ResultsBuf *t = texts[made];
+        int len = snprintf(tmp[made], sizeof tmp[made], "%s/.%s.XXXXXX", dir, names[made]);
+        if (len < 0 || (size_t)len >= sizeof tmp[made]) {
+            snprintf(err->msg, sizeof err->msg, "write: path too long: %.200s/%.100s", dir, names[made]);
+            rc = -1;
+            break;
+        }
+        if (t->oom) {
+            snprintf(err->msg, sizeof err->msg, "write: out of memory making %s", names[made]);
+            rc = -1;
+            break;
+        }
+        int fd = mkstemp(tmp[made]);
+        if (fd < 0) {
+            snprintf(err->msg, sizeof err->msg, "write: cannot create a file in %.300s: %s", dir, strerror(errno));
+            rc = -1;
+            break;
+        }
+        // mkstemp makes 0600; these are reports to share, like any file the user creates
+        mode_t mask = umask(0);
+        umask(mask);
+        if (fchmod(fd, 0666 & ~mask) != 0 || write_all(fd, t->s ? t->s : "", t->len) != 0 || fsync(fd) != 0) {
+            snprintf(err->msg, sizeof err->msg, "write: %.300s: %s", tmp[made], strerror(errno));
+            rc = -1;
+        }
+        if (close(fd) != 0 && rc == 0) {
+            snprintf(err->msg, sizeof err->msg, "write: %.300s: %s", tmp[made], strerror(errno));
+            rc = -1;
+        }
+    }
+    for (int i = 0; i < made && rc == 0; i++) {
+        char final[4096];
+        snprintf(final, sizeof final, "%s/%s", dir, names[i]);
+        if (rename(tmp[i], final) != 0) {
+            snprintf(err->msg, sizeof err->msg, "write: cannot rename to %.300s: %s", final, strerror(errno));
+            rc = -1;
+            for (int k = i; k < made; k++) unlink(tmp[k]);   // the renamed ones stay: each is complete
+            return rc;
+        }
+    }
+    if (rc) {
+        for (int i = 0; i < made; i++) unlink(tmp[i]);
+        return rc;
+    }
+    // the renames themselves durable
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}

@@ -1,0 +1,724 @@
+// results/report.c: a sweep's records -> what a paper needs: points.csv (one row per
+// point), frontier.csv (one row per configuration: seed statistics and the frontier),
+// frontier.svg (the plot) and frontier.json (provenance, reference point, hypervolumes,
+// failed points). The records are JSON text (cJSON); the numbers go through frontier.c.
+// Every column is documented in README.md ("The Pareto frontier").
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "results/results.h"
+
+const char *const RESULTS_FILE_NAMES[RESULTS_N_FILES] = {"points.csv", "frontier.csv", "frontier.svg",
+                                                         "frontier.json"};
+
+/* The reference log-PPL is ln V: a prompt no likelier than uniform over the vocabulary.
+ * Records carry no V today and every checkpoint here uses the GPT-2 tokenizer, so V is
+ * GPT-2's unless a record says otherwise ("vocab_size"); the model directory is not read,
+ * so the report works on a journal whose model has gone. */
+#define DEFAULT_VOCAB 50257
+
+enum { M_ACC, M_LOGPPL, M_PPL, M_DICT, M_GAP, M_KL, N_METRICS };
+static const char *const METRICS[N_METRICS] = {"acc_test", "log_ppl", "ppl", "dict_share", "faith_gap", "faith_kl"};
+
+enum { ST_OK, ST_FAILED, ST_PENDING };
+static const char *const STATUS[] = {"ok", "failed", "pending"};
+
+typedef struct {
+    const ResultsRecordRef *ref;
+    int index;                       // journal order
+    cJSON *rec, *pt_tree;            // owned: the record, the point when parsed apart
+    const cJSON *pt;                 // the point (in rec or pt_tree)
+    const char *task, *method, *error, *prompt, *tune_version;
+    double lambda, seed;
+    int length_key;                  // the point's prompt_length; -1 without one (manual)
+    int length;                      // shown: the point's, or the record's prompt token count
+    int status, n_classes;
+    double m[N_METRICS];
+    double acc_dev, acc_train, acc_cont, acc_proj, wall, vocab;
+    double steps, best_step;
+    const cJSON *ids;
+} Row;
+
+typedef struct {
+    const Row *key;                  // a row of it, for the key fields
+    int r0, r1;                      // its rows in the sorted row list
+    int n_ok, n_failed, n_pending;
+    int length;
+    ResultsStats st[N_METRICS];
+    int on_front, on_front_all;
+    int overlap, overlap_all;        // 1, 0, or -1 unknown (one seed)
+    const Row *best;                 // the seed shown as the best prompt
+    int task, method;                // indexes into the task and method lists
+} Config;
+
+static double num(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static const char *str(const cJSON *o, const char *k) {
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
+
+static int fail(ResultsErr *err, const char *what) {
+    snprintf(err->msg, sizeof err->msg, "frontier: %s", what);
+    return -1;
+}
+
+// ----------------------------------------------------------------------------
+// records -> rows
+
+static void parse_row(Row *r, const ResultsRecordRef *ref, int index) {
+    memset(r, 0, sizeof *r);
+    r->ref = ref;
+    r->index = index;
+    for (int k = 0; k < N_METRICS; k++) r->m[k] = NAN;
+    r->acc_dev = r->acc_train = r->acc_cont = r->acc_proj = r->wall = r->vocab = NAN;
+    r->steps = r->best_step = NAN;
+    r->status = ST_PENDING;
+    if (ref->record) {
+        r->rec = cJSON_Parse(ref->record);
+        r->status = ST_FAILED;
+        if (!r->rec) r->error = "the record is not valid JSON";
+    }
+    r->pt = cJSON_GetObjectItemCaseSensitive(r->rec, "point");
+    if (!cJSON_IsObject(r->pt) && ref->point_json) r->pt = r->pt_tree = cJSON_Parse(ref->point_json);
+    r->task = str(r->pt, "task");
+    r->method = str(r->pt, "method");
+    r->lambda = num(r->pt, "lambda");
+    r->seed = num(r->pt, "seed");
+    double L = num(r->pt, "prompt_length");
+    r->length_key = r->length = isfinite(L) && L >= 0 && L < 1e9 ? (int)L : -1;
+    r->n_classes = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r->pt, "verbalizers"));
+    if (!r->rec) return;
+
+    const cJSON *rec = r->rec;
+    const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(rec, "prompt");
+    r->prompt = str(prompt, "text");
+    r->ids = cJSON_GetObjectItemCaseSensitive(prompt, "ids");
+    if (r->length < 0 && cJSON_IsArray(r->ids) && cJSON_GetArraySize(r->ids) > 0) r->length = cJSON_GetArraySize(r->ids);
+    r->tune_version = str(cJSON_GetObjectItemCaseSensitive(rec, "versions"), "tune");
+    r->vocab = num(rec, "vocab_size");
+    const char *st = str(rec, "status");
+    if (!(st && strcmp(st, "ok") == 0)) {
+        r->error = str(rec, "error");
+        if (!r->error) r->error = st ? "failed without a reason" : "the record has no status";
+        return;
+    }
+    const cJSON *acc = cJSON_GetObjectItemCaseSensitive(rec, "accuracy");
+    const cJSON *faith = cJSON_GetObjectItemCaseSensitive(rec, "faithfulness");
+    r->m[M_ACC] = num(acc, "test");
+    r->m[M_LOGPPL] = num(rec, "log_ppl");
+    r->m[M_PPL] = num(rec, "ppl");
+    r->m[M_DICT] = num(rec, "dict_share");
+    r->acc_cont = num(faith, "acc_continuous");
+    r->acc_proj = num(faith, "acc_projected");
+    // accuracy lost by projecting onto tokens; rounded to 1e-12, far below one example of any
+    // test set, so that 0.495 - 0.485 reads 0.01 and not 0.010000000000000009
+    r->m[M_GAP] = round((r->acc_cont - r->acc_proj) * 1e12) / 1e12;
+    r->m[M_KL] = num(faith, "kl");
+    r->acc_dev = num(acc, "dev");
+    r->acc_train = num(acc, "train");
+    r->wall = num(rec, "wall_seconds");
+    r->steps = num(rec, "steps");
+    r->best_step = num(rec, "best_step");
+    // the two coordinates of the frontier must be there; the sweep makes such records
+    // failed already, a hand-made journal may not
+    if (!isfinite(r->m[M_ACC]) || !isfinite(r->m[M_LOGPPL])) {
+        r->error = "the record has no finite test accuracy or log_ppl";
+        for (int k = 0; k < N_METRICS; k++) r->m[k] = NAN;
+        return;
+    }
+    r->status = ST_OK;
+}
+
+static int cmp_text(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : ""); }
+
+/* NaN after every number, equal to itself: a key with NaN still groups. */
+static int cmp_num(double a, double b) {
+    if (isnan(a) || isnan(b)) return isnan(a) - isnan(b);
+    return (a > b) - (a < b);
+}
+
+static int cmp_config_key(const Row *a, const Row *b) {
+    int c = cmp_text(a->task, b->task);
+    if (!c) c = cmp_text(a->method, b->method);
+    if (!c) c = (a->length_key > b->length_key) - (a->length_key < b->length_key);
+    if (!c) c = cmp_num(a->lambda, b->lambda);
+    return c;
+}
+
+static int cmp_rows(const void *pa, const void *pb) {
+    const Row *a = *(const Row *const *)pa, *b = *(const Row *const *)pb;
+    int c = cmp_config_key(a, b);
+    if (!c) c = cmp_num(a->seed, b->seed);
+    if (!c) c = (a->index > b->index) - (a->index < b->index);
+    return c;
+}
+
+static int cmp_strings(const void *pa, const void *pb) {
+    return strcmp(*(const char *const *)pa, *(const char *const *)pb);
+}
+
+static int find_string(const char *const *list, int n, const char *s) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(list[i], s ? s : "") == 0) return i;
+    return -1;
+}
+
+// ----------------------------------------------------------------------------
+// the report's state
+
+typedef struct {
+    const ResultsRunInfo *info;
+    int n_rows;
+    Row *rows;
+    const Row **sorted;
+    int n_configs;
+    Config *configs;
+    int n_tasks, n_methods;
+    const char **tasks, **methods;    // sorted, distinct
+    double *chance;                   // per task
+    int *classes;                     // per task
+    double *hv;                       // per task x method, [task * n_methods + method] (NaN: method absent)
+    double *hv_all;                   // per task
+    double ln_vocab, vocab;
+    int vocab_from_records;
+    // scratch for one frontier group
+    double *acc, *lp;
+    unsigned char *onf;
+    int *front;
+    double *seed_acc, *seed_lp, *seed_values;
+    const Row **seed_rows;
+    cJSON *json_frontiers;
+} Report;
+
+static void report_free(Report *R) {
+    for (int i = 0; i < R->n_rows; i++) {
+        cJSON_Delete(R->rows[i].rec);
+        cJSON_Delete(R->rows[i].pt_tree);
+    }
+    free(R->rows);
+    free(R->sorted);
+    free(R->configs);
+    free(R->tasks);
+    free(R->methods);
+    free(R->chance);
+    free(R->classes);
+    free(R->hv);
+    free(R->hv_all);
+    free(R->acc);
+    free(R->lp);
+    free(R->onf);
+    free(R->front);
+    free(R->seed_acc);
+    free(R->seed_lp);
+    free(R->seed_values);
+    free(R->seed_rows);
+    cJSON_Delete(R->json_frontiers);
+}
+
+static int build_configs(Report *R) {
+    int n = R->n_rows;
+    for (int i = 0; i < n; i++) R->sorted[i] = &R->rows[i];
+    qsort(R->sorted, (size_t)n, sizeof *R->sorted, cmp_rows);
+    for (int i = 0; i < n;) {
+        int j = i + 1;
+        while (j < n && cmp_config_key(R->sorted[i], R->sorted[j]) == 0) j++;
+        Config *c = &R->configs[R->n_configs++];
+        memset(c, 0, sizeof *c);
+        c->key = R->sorted[i];
+        c->r0 = i;
+        c->r1 = j;
+        c->length = c->key->length_key;
+        c->overlap = c->overlap_all = -1;
+        for (int k = i; k < j; k++) {
+            const Row *r = R->sorted[k];
+            c->n_ok += r->status == ST_OK;
+            c->n_failed += r->status == ST_FAILED;
+            c->n_pending += r->status == ST_PENDING;
+            if (c->length < 0 && r->length >= 0) c->length = r->length;   // manual: the prompt's tokens
+            // the best seed: highest test accuracy, then lowest log-PPL, then lowest seed
+            if (r->status == ST_OK &&
+                (!c->best || r->m[M_ACC] > c->best->m[M_ACC] ||
+                 (r->m[M_ACC] == c->best->m[M_ACC] && r->m[M_LOGPPL] < c->best->m[M_LOGPPL])))
+                c->best = r;
+        }
+        for (int m = 0; m < N_METRICS; m++) {
+            int v = 0;
+            for (int k = i; k < j; k++)
+                if (R->sorted[k]->status == ST_OK) R->seed_values[v++] = R->sorted[k]->m[m];
+            results_stats(R->seed_values, v, &c->st[m]);
+        }
+        i = j;
+    }
+    // the task and method lists, sorted and distinct
+    for (int i = 0; i < R->n_configs; i++) {
+        R->tasks[i] = R->configs[i].key->task ? R->configs[i].key->task : "";
+        R->methods[i] = R->configs[i].key->method ? R->configs[i].key->method : "";
+    }
+    qsort(R->tasks, (size_t)R->n_configs, sizeof *R->tasks, cmp_strings);
+    qsort(R->methods, (size_t)R->n_configs, sizeof *R->methods, cmp_strings);
+    for (int i = 0; i < R->n_configs; i++) {
+        if (i == 0 || strcmp(R->tasks[i], R->tasks[R->n_tasks - 1])) R->tasks[R->n_tasks++] = R->tasks[i];
+        if (i == 0 || strcmp(R->methods[i], R->methods[R->n_methods - 1])) R->methods[R->n_methods++] = R->methods[i];
+    }
+    for (int i = 0; i < R->n_configs; i++) {
+        R->configs[i].task = find_string(R->tasks, R->n_tasks, R->configs[i].key->task);
+        R->configs[i].method = find_string(R->methods, R->n_methods, R->configs[i].key->method);
+    }
+    return 0;
+}
+
+/* The reference point: chance accuracy per task (1 / the most classes seen in its points),
+ * ln V for log-PPL. */
+static void reference(Report *R) {
+    for (int t = 0; t < R->n_tasks; t++) R->classes[t] = 0;
+    R->vocab = DEFAULT_VOCAB;
+    for (int i = 0; i < R->n_rows; i++) {
+        const Row *r = &R->rows[i];
+        int t = find_string(R->tasks, R->n_tasks, r->task);
+        if (t >= 0 && r->n_classes > R->classes[t]) R->classes[t] = r->n_classes;
+        if (!R->vocab_from_records && isfinite(r->vocab) && r->vocab > 1) {
+            R->vocab = r->vocab;
+            R->vocab_from_records = 1;
+        }
+    }
+    for (int t = 0; t < R->n_tasks; t++) R->chance[t] = R->classes[t] > 0 ? 1.0 / R->classes[t] : 0;
+    R->ln_vocab = log(R->vocab);
+}
+
+static int cmp_seed_rows(const void *pa, const void *pb) {
+    const Row *a = *(const Row *const *)pa, *b = *(const Row *const *)pb;
+    int c = cmp_num(a->seed, b->seed);
+    return c ? c : (a->index > b->index) - (a->index < b->index);
+}
+
+static cJSON *json_number(double x) { return isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull(); }
+
+static cJSON *json_stats(const ResultsStats *s) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "n", s->n);
+    cJSON_AddItemToObject(o, "mean", json_number(s->mean));
+    cJSON_AddItemToObject(o, "sd", json_number(s->sd));
+    cJSON_AddItemToObject(o, "ci95", json_number(s->ci95));
+    return o;
+}
+
+/* One frontier: the configurations [c0, c1) of a task, of one method (or all: method -1). */
+static int frontier_group(Report *R, int task, int method, int c0, int c1, ResultsErr *err) {
+    int k = c1 - c0, all = method < 0;
+    for (int i = 0; i < k; i++) {
+        const Config *c = &R->configs[c0 + i];
+        R->acc[i] = c->n_ok ? c->st[M_ACC].mean : NAN;
+        R->lp[i] = c->n_ok ? c->st[M_LOGPPL].mean : NAN;
+    }
+    int nf = results_pareto(R->acc, R->lp, k, R->onf, R->front, err);
+    if (nf < 0) return -1;
+    for (int i = 0; i < k; i++) {
+        Config *c = &R->configs[c0 + i];
+        int overlap = -1;
+        if (R->onf[i]) {
+            overlap = 1;
+        } else if (c->n_ok >= 2) {
+            // within its CI the point could reach the frontier: its optimistic corner is not dominated
+            double a = R->acc[i] + c->st[M_ACC].ci95, l = R->lp[i] - c->st[M_LOGPPL].ci95;
+            if (isfinite(a) && isfinite(l)) overlap = !results_dominated(R->acc, R->lp, R->front, nf, a, l);
+        }
+        if (all) c->on_front_all = R->onf[i], c->overlap_all = overlap;
+        else c->on_front = R->onf[i], c->overlap = overlap;
+    }
+    double chance = R->chance[task], hv = 0;
+    if (results_hypervolume(R->acc, R->lp, k, chance, R->ln_vocab, &hv, err)) return -1;
+    if (all) R->hv_all[task] = hv;
+    else R->hv[(size_t)task * (size_t)R->n_methods + (size_t)method] = hv;
+
+    // per seed: the hypervolume of each seed's own points, then their statistics
+    int n = 0;
+    for (int r = R->configs[c0].r0; r < R->configs[c1 - 1].r1; r++)
+        if (R->sorted[r]->status == ST_OK) R->seed_rows[n++] = R->sorted[r];
+    qsort(R->seed_rows, (size_t)n, sizeof *R->seed_rows, cmp_seed_rows);
+    cJSON *seeds = cJSON_CreateArray(), *values = cJSON_CreateArray();
+    int n_seeds = 0;
+    for (int i = 0; i < n;) {
+        int j = i;
+        for (; j < n && cmp_num(R->seed_rows[j]->seed, R->seed_rows[i]->seed) == 0; j++) {
+            R->seed_acc[j - i] = R->seed_rows[j]->m[M_ACC];
+            R->seed_lp[j - i] = R->seed_rows[j]->m[M_LOGPPL];
+        }
+        double v = 0;
+        if (results_hypervolume(R->seed_acc, R->seed_lp, j - i, chance, R->ln_vocab, &v, err)) {
+            cJSON_Delete(seeds);
+            cJSON_Delete(values);
+            return -1;
+        }
+        R->seed_values[n_seeds++] = v;
+        cJSON_AddItemToArray(seeds, json_number(R->seed_rows[i]->seed));
+        cJSON_AddItemToArray(values, cJSON_CreateNumber(v));
+        i = j;
+    }
+    ResultsStats s;
+    results_stats(R->seed_values, n_seeds, &s);
+
+    cJSON *g = cJSON_CreateObject();
+    cJSON_AddStringToObject(g, "task", R->tasks[task]);
+    cJSON_AddStringToObject(g, "method", all ? "all" : R->methods[method]);
+    cJSON_AddNumberToObject(g, "configurations", k);
+    cJSON *pts = cJSON_CreateArray();
+    for (int f = 0; f < nf; f++) {
+        const Config *c = &R->configs[c0 + R->front[f]];
+        cJSON *p = cJSON_CreateObject();
+        if (all) cJSON_AddStringToObject(p, "method", R->methods[c->method]);
+        cJSON_AddItemToObject(p, "lambda", json_number(c->key->lambda));
+        cJSON_AddItemToObject(p, "prompt_length", c->length >= 0 ? cJSON_CreateNumber(c->length) : cJSON_CreateNull());
+        cJSON_AddItemToObject(p, "acc_test_mean", json_number(c->st[M_ACC].mean));
+        cJSON_AddItemToObject(p, "log_ppl_mean", json_number(c->st[M_LOGPPL].mean));
+        cJSON_AddItemToArray(pts, p);
+    }
+    cJSON_AddItemToObject(g, "frontier", pts);
+    cJSON_AddItemToObject(g, "hypervolume", json_number(hv));
+    double box = (1 - chance) * R->ln_vocab;
+    cJSON_AddItemToObject(g, "hypervolume_normalized", json_number(box > 0 ? hv / box : NAN));
+    cJSON *ps = json_stats(&s);
+    cJSON_AddItemToObject(ps, "seeds", seeds);
+    cJSON_AddItemToObject(ps, "values", values);
+    cJSON_AddItemToObject(g, "per_seed_hypervolume", ps);
+    cJSON_AddItemToArray(R->json_frontiers, g);
+    return 0;
+}
+
+static int frontiers(Report *R, ResultsErr *err) {
+    for (size_t i = 0; i < (size_t)R->n_tasks * (size_t)R->n_methods; i++) R->hv[i] = NAN;
+    // configurations are sorted by task, then method: each group is a contiguous range
+    for (int c0 = 0; c0 < R->n_configs;) {
+        int task = R->configs[c0].task, c1 = c0;
+        while (c1 < R->n_configs && R->configs[c1].task == task) c1++;
+        if (frontier_group(R, task, -1, c0, c1, err)) return -1;
+        for (int m0 = c0; m0 < c1;) {
+            int m1 = m0;
+            while (m1 < c1 && R->configs[m1].method == R->configs[m0].method) m1++;
+            if (frontier_group(R, task, R->configs[m0].method, m0, m1, err)) return -1;
+            m0 = m1;
+        }
+        c0 = c1;
+    }
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// the files
+
+#define EOL "\r\n"   // RFC 4180's record separator
+
+static void csv_int(ResultsBuf *b, int v) {
+    if (v >= 0) results_buf_printf(b, "%d", v);
+}
+
+static void csv_sep(ResultsBuf *b) { results_buf_put(b, ",", 1); }
+
+/* Seeds and step counts: integers when they are whole (they are, from tune). */
+static void csv_whole(ResultsBuf *b, double x) {
+    if (isfinite(x) && x == floor(x) && fabs(x) < 1e15) results_buf_printf(b, "%.0f", x);
+    else results_csv_number(b, x);
+}
+
+static void points_csv(const Report *R, ResultsBuf *b) {
+    results_buf_cat(b, "id,task,method,lambda,prompt_length,seed,status,attempts,error,acc_test,acc_dev,acc_train,"
+                       "log_ppl,ppl,dict_share,acc_continuous,acc_projected,faith_gap,faith_kl,steps,best_step,"
+                       "wall_seconds,prompt_ids,prompt" EOL);
+    for (int i = 0; i < R->n_rows; i++) {
+        const Row *r = &R->rows[i];
+        int ok = r->status == ST_OK;
+        results_csv_field(b, r->ref->id);
+        csv_sep(b), results_csv_field(b, r->task);
+        csv_sep(b), results_csv_field(b, r->method);
+        csv_sep(b), results_csv_number(b, r->lambda);
+        csv_sep(b), csv_int(b, r->length);
+        csv_sep(b), csv_whole(b, r->seed);
+        csv_sep(b), results_csv_field(b, STATUS[r->status]);
+        csv_sep(b), csv_int(b, r->ref->attempts);
+        csv_sep(b), results_csv_field(b, r->error);
+        double v[] = {r->m[M_ACC], r->acc_dev,  r->acc_train, r->m[M_LOGPPL], r->m[M_PPL],
+                      r->m[M_DICT], r->acc_cont, r->acc_proj,  r->m[M_GAP],    r->m[M_KL]};
+        for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) csv_sep(b), results_csv_number(b, ok ? v[k] : NAN);
+        csv_sep(b), csv_whole(b, ok ? r->steps : NAN);
+        csv_sep(b), csv_whole(b, ok ? r->best_step : NAN);
+        csv_sep(b), results_csv_number(b, ok ? r->wall : NAN);
+        csv_sep(b);
+        if (ok && cJSON_IsArray(r->ids)) {   // token ids, space-separated: one field, no quotes needed
+            int first = 1;
+            for (const cJSON *id = r->ids->child; id; id = id->next) {
+                if (!cJSON_IsNumber(id)) continue;
+                if (!first) results_buf_put(b, " ", 1);
+                csv_whole(b, id->valuedouble);
+                first = 0;
+            }
+        }
+        csv_sep(b), results_csv_field(b, ok ? r->prompt : NULL);
+        results_buf_cat(b, EOL);
+    }
+}
+
+static void flag(ResultsBuf *b, int v) {
+    csv_sep(b);
+    if (v >= 0) results_buf_printf(b, "%d", v);
+}
+
+static void frontier_csv(const Report *R, ResultsBuf *b) {
+    results_buf_cat(b, "task,method,lambda,prompt_length,n_seeds,n_failed,n_pending");
+    for (int m = 0; m < N_METRICS; m++) results_buf_printf(b, ",%s_mean,%s_sd,%s_ci95", METRICS[m], METRICS[m], METRICS[m]);
+    results_buf_cat(b, ",on_frontier,ci_overlaps_frontier,on_frontier_all,ci_overlaps_frontier_all,best_seed,"
+                       "best_prompt" EOL);
+    for (int i = 0; i < R->n_configs; i++) {
+        const Config *c = &R->configs[i];
+        results_csv_field(b, c->key->task);
+        csv_sep(b), results_csv_field(b, c->key->method);
+        csv_sep(b), results_csv_number(b, c->key->lambda);
+        csv_sep(b), csv_int(b, c->length);
+        results_buf_printf(b, ",%d,%d,%d", c->n_ok, c->n_failed, c->n_pending);
+        for (int m = 0; m < N_METRICS; m++) {
+            csv_sep(b), results_csv_number(b, c->st[m].mean);
+            csv_sep(b), results_csv_number(b, c->st[m].sd);
+            csv_sep(b), results_csv_number(b, c->st[m].ci95);
+        }
+        flag(b, c->on_front);
+        flag(b, c->overlap);
+        flag(b, c->on_front_all);
+        flag(b, c->overlap_all);
+        csv_sep(b);
+        if (c->best) csv_whole(b, c->best->seed);
+        csv_sep(b), results_csv_field(b, c->best ? c->best->prompt : NULL);
+        results_buf_cat(b, EOL);
+    }
+}
+
+static int svg(const Report *R, ResultsBuf *b, ResultsErr *err) {
+    int show_length = 0;
+    for (int i = 1; i < R->n_configs; i++) {
+        const Config *c = &R->configs[i], *p = &R->configs[i - 1];
+        if (c->task == p->task && c->method == p->method && c->length != p->length) show_length = 1;
+    }
+    ResultsPlotPoint *pts = malloc((size_t)(R->n_configs ? R->n_configs : 1) * sizeof *pts);
+    ResultsPlotPanel *panels = malloc((size_t)(R->n_tasks ? R->n_tasks : 1) * sizeof *panels);
+    if (!pts || !panels) {
+        free(pts);
+        free(panels);
+        return fail(err, "out of memory (svg)");
+    }
+    int n = 0;
+    for (int t = 0; t < R->n_tasks; t++) {
+        ResultsPlotPanel *pn = &panels[t];
+        memset(pn, 0, sizeof *pn);
+        pn->title = R->tasks[t][0] ? R->tasks[t] : "(no task)";
+        pn->chance = R->chance[t];
+        pn->ln_vocab = R->ln_vocab;
+        pn->points = pts + n;
+        pn->hypervolume = R->hv + (size_t)t * (size_t)R->n_methods;
+        pn->hypervolume_all = R->hv_all[t];
+        pn->seeds_min = 1 << 30;
+        for (int i = 0; i < R->n_configs; i++) {
+            const Config *c = &R->configs[i];
+            if (c->task != t) continue;
+            pn->n_failed += c->n_failed;
+            pn->n_pending += c->n_pending;
+            if (!c->n_ok) continue;
+            if (c->n_ok < pn->seeds_min) pn->seeds_min = c->n_ok;
+            if (c->n_ok > pn->seeds_max) pn->seeds_max = c->n_ok;
+            pts[n++] = (ResultsPlotPoint){.method = c->method, .lambda = c->key->lambda, .prompt_length = c->length,
+                                          .acc = c->st[M_ACC].mean, .acc_ci = c->st[M_ACC].ci95,
+                                          .log_ppl = c->st[M_LOGPPL].mean, .log_ppl_ci = c->st[M_LOGPPL].ci95,
+                                          .on_front = c->on_front, .on_front_all = c->on_front_all};
+            pn->n_points++;
+        }
+        if (pn->seeds_max == 0) pn->seeds_min = 0;
+    }
+    ResultsPlot plot = {.methods = R->methods, .n_methods = R->n_methods, .panels = panels, .n_panels = R->n_tasks,
+                        .show_length = show_length};
+    int rc = results_svg(b, &plot, err);
+    free(pts);
+    free(panels);
+    return rc;
+}
+
+static void iso_date(char *out, size_t cap, long long t) {
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm)) snprintf(out, cap, "?");
+}
+
+static int sidecar(Report *R, const ResultsFrontierSummary *sum, ResultsBuf *b, ResultsErr *err) {
+    const ResultsRunInfo *info = R->info;
+    cJSON *j = cJSON_CreateObject();
+    char date[64];
+    cJSON_AddStringToObject(j, "generated_by", "sweep frontier (results/report.c)");
+    iso_date(date, sizeof date, info->now);
+    cJSON_AddStringToObject(j, "date", date);
+    cJSON_AddStringToObject(j, "source", info->source ? info->source : "");
+    cJSON_AddStringToObject(j, "spec_sha256", info->spec_sha256 ? info->spec_sha256 : "");
+    cJSON_AddStringToObject(j, "model_sha256", info->model_sha256 ? info->model_sha256 : "");
+    if (info->created > 0) {
+        iso_date(date, sizeof date, info->created);
+        cJSON_AddStringToObject(j, "journal_created", date);
+    } else {
+        cJSON_AddNullToObject(j, "journal_created");
+    }
+    if (info->damage) cJSON_AddStringToObject(j, "journal_damage", info->damage);
+    else cJSON_AddNullToObject(j, "journal_damage");
+
+    cJSON *cv = cJSON_AddObjectToObject(j, "code_version");
+    cJSON_AddStringToObject(cv, "report", RESULTS_FRONTIER_VERSION);
+    cJSON_AddNumberToObject(cv, "journal_format", info->journal_version);
+    cJSON *tunes = cJSON_AddArrayToObject(cv, "tune");
+    for (int i = 0; i < R->n_rows; i++) {   // the distinct versions of tune that made the records
+        const char *v = R->rows[i].tune_version;
+        int seen = !v;
+        for (int k = 0; k < i && !seen; k++) seen = R->rows[k].tune_version && strcmp(R->rows[k].tune_version, v) == 0;
+        if (!seen) cJSON_AddItemToArray(tunes, cJSON_CreateString(v));
+    }
+
+    cJSON *pts = cJSON_AddObjectToObject(j, "points");
+    cJSON_AddNumberToObject(pts, "total", sum->n_points);
+    cJSON_AddNumberToObject(pts, "ok", sum->n_ok);
+    cJSON_AddNumberToObject(pts, "failed", sum->n_failed);
+    cJSON_AddNumberToObject(pts, "pending", sum->n_pending);
+    cJSON_AddNumberToObject(j, "configurations", sum->n_configs);
+
+    cJSON *ref = cJSON_AddObjectToObject(j, "reference");
+    cJSON_AddNumberToObject(ref, "log_ppl", R->ln_vocab);
+    cJSON_AddNumberToObject(ref, "vocab_size", R->vocab);
+    cJSON_AddStringToObject(ref, "vocab_source",
+                            R->vocab_from_records ? "the records' \"vocab_size\""
+                                                  : "GPT-2's vocabulary (50257): the records carry no vocabulary "
+                                                    "size and every checkpoint here uses the GPT-2 tokenizer");
+    cJSON *tasks = cJSON_AddObjectToObject(ref, "tasks");
+    for (int t = 0; t < R->n_tasks; t++) {
+        cJSON *o = cJSON_AddObjectToObject(tasks, R->tasks[t]);
+        cJSON_AddNumberToObject(o, "chance_accuracy", R->chance[t]);
+        cJSON_AddNumberToObject(o, "classes", R->classes[t]);
+    }
+
+    cJSON *def = cJSON_AddObjectToObject(j, "definitions");
+    cJSON_AddStringToObject(def, "faith_gap", "acc_continuous - acc_projected: test accuracy lost when PEZ's soft "
+                                              "prompt is projected onto tokens (0 for discrete prompts)");
+    cJSON_AddStringToObject(def, "faith_kl", "mean KL(continuous || projected) of the label distributions");
+    cJSON_AddStringToObject(def, "ci95", "half-width t(0.975, n-1) * sd / sqrt(n) over seeds; empty for n < 2");
+    cJSON_AddStringToObject(def, "frontier", "non-dominated configurations on seed means: maximise acc_test, "
+                                             "minimise log_ppl; exact duplicates are all on it");
+    cJSON_AddStringToObject(def, "ci_overlaps_frontier",
+                            "1 on the frontier, or when (acc_test_mean + ci95, log_ppl_mean - ci95) is not "
+                            "dominated by it; 0 otherwise; empty with one seed");
+    cJSON_AddStringToObject(def, "hypervolume", "area (accuracy x nats) dominated by the frontier and dominating "
+                                                "(chance accuracy, ln V); normalized: / ((1 - chance) ln V)");
+    cJSON_AddItemToObject(j, "frontiers", R->json_frontiers);   // moved into j
+    R->json_frontiers = NULL;
+
+    cJSON *failed = cJSON_AddArrayToObject(j, "failed");
+    for (int i = 0; i < R->n_rows; i++) {
+        const Row *r = &R->rows[i];
+        if (r->status != ST_FAILED) continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", r->ref->id ? r->ref->id : "");
+        cJSON_AddStringToObject(o, "task", r->task ? r->task : "");
+        cJSON_AddStringToObject(o, "method", r->method ? r->method : "");
+        cJSON_AddItemToObject(o, "lambda", json_number(r->lambda));
+        cJSON_AddItemToObject(o, "prompt_length", r->length >= 0 ? cJSON_CreateNumber(r->length) : cJSON_CreateNull());
+        cJSON_AddItemToObject(o, "seed", json_number(r->seed));
+        cJSON_AddNumberToObject(o, "attempts", r->ref->attempts);
+        cJSON_AddStringToObject(o, "error", r->error);
+        cJSON_AddItemToArray(failed, o);
+    }
+    cJSON *files = cJSON_AddArrayToObject(j, "files");
+    for (int f = 0; f < RESULTS_N_FILES; f++) cJSON_AddItemToArray(files, cJSON_CreateString(RESULTS_FILE_NAMES[f]));
+
+    char *text = cJSON_Print(j);
+    cJSON_Delete(j);
+    if (!text) return fail(err, "out of memory (frontier.json)");
+    results_buf_cat(b, text);
+    results_buf_cat(b, "\n");
+    cJSON_free(text);
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+
+int results_frontier_build(const ResultsRunInfo *info, const ResultsRecordRef *recs, int n,
+                           ResultsBuf out[RESULTS_N_FILES], ResultsFrontierSummary *sum, ResultsErr *err) {
+    Report R;
+    memset(&R, 0, sizeof R);
+    R.info = info;
+    memset(sum, 0, sizeof *sum);
+    size_t nn = (size_t)(n > 0 ? n : 1);
+    R.rows = calloc(nn, sizeof *R.rows);
+    R.sorted = malloc(nn * sizeof *R.sorted);
+    R.configs = malloc(nn * sizeof *R.configs);
+    R.tasks = malloc(nn * sizeof *R.tasks);
+    R.methods = malloc(nn * sizeof *R.methods);
+    R.chance = malloc(nn * sizeof *R.chance);
+    R.classes = malloc(nn * sizeof *R.classes);
+    R.hv_all = malloc(nn * sizeof *R.hv_all);
+    R.acc = malloc(nn * sizeof *R.acc);
+    R.lp = malloc(nn * sizeof *R.lp);
+    R.onf = malloc(nn);
+    R.front = malloc(nn * sizeof *R.front);
+    R.seed_acc = malloc(nn * sizeof *R.seed_acc);
+    R.seed_lp = malloc(nn * sizeof *R.seed_lp);
+    R.seed_values = malloc(nn * sizeof *R.seed_values);
+    R.seed_rows = malloc(nn * sizeof *R.seed_rows);
+    R.json_frontiers = cJSON_CreateArray();
+    int rc = -1;
+    if (!R.rows || !R.sorted || !R.configs || !R.tasks || !R.methods || !R.chance || !R.classes || !R.hv_all ||
+        !R.acc || !R.lp || !R.onf || !R.front || !R.seed_acc || !R.seed_lp || !R.seed_values || !R.seed_rows ||
+        !R.json_frontiers) {
+        fail(err, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        parse_row(&R.rows[i], &recs[i], i);
+        R.n_rows++;
+        sum->n_ok += R.rows[i].status == ST_OK;
+        sum->n_failed += R.rows[i].status == ST_FAILED;
+        sum->n_pending += R.rows[i].status == ST_PENDING;
+    }
+    sum->n_points = n;
+    build_configs(&R);
+    size_t cells = (size_t)R.n_tasks * (size_t)R.n_methods;
+    R.hv = malloc((cells ? cells : 1) * sizeof *R.hv);
+    if (!R.hv) {
+        fail(err, "out of memory");
+        goto done;
+    }
+    reference(&R);
+    if (frontiers(&R, err)) goto done;
+    sum->n_configs = R.n_configs;
+    sum->n_tasks = R.n_tasks;
+    for (int i = 0; i < R.n_configs; i++) sum->n_on_front += R.configs[i].on_front;
+
+    points_csv(&R, &out[RESULTS_POINTS_CSV]);
+    frontier_csv(&R, &out[RESULTS_FRONTIER_CSV]);
+    if (svg(&R, &out[RESULTS_FRONTIER_SVG], err)) goto done;
+    if (sidecar(&R, sum, &out[RESULTS_FRONTIER_JSON], err)) goto done;
+    rc = 0;
+    for (int f = 0; f < RESULTS_N_FILES; f++)
+        if (out[f].oom) rc = fail(err, "out of memory");
+done:
+    report_free(&R);
+    return rc;
+}
+
+int results_frontier_write(const ResultsRunInfo *info, const ResultsRecordRef *recs, int n, const char *out_dir,
+                           ResultsFrontierSummary *sum, ResultsErr *err) {
+    ResultsBuf out[RESULTS_N_FILES];
+    memset(out, 0, sizeof out);
+    int rc = results_frontier_build(info, recs, n, out, sum, err);
+    if (rc == 0) {
+        const ResultsBuf *texts[RESULTS_N_FILES];
+        for (int f = 0; f < RESULTS_N_FILES; f++) texts[f] = &out[f];
+        rc = results_write_files(out_dir, RESULTS_FILE_NAMES, texts, RESULTS_N_FILES, err);
+    }
+    for (int f = 0; f < RESULTS_N_FILES; f++) results_buf_free(&out[f]);
+    return rc;
+}

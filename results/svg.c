@@ -1,0 +1,553 @@
+// results/svg.c: the frontier plot, one panel per task: test accuracy (y) against the
+// prompt's log-PPL (x), one colour per method, 95% CI error bars both ways, each method's
+// frontier as a step line and the frontier across methods dashed, λ labels placed where
+// they overlap nothing. Plain SVG 1.1 text, no scripts, no external fonts: any browser.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "results/results.h"
+
+// the panel's geometry in px: plot area, then the legend to its right
+enum { PANEL_W = 980, PANEL_H = 610, PLOT_L = 90, PLOT_T = 76, PLOT_W = 600, PLOT_H = 450 };
+#define LEGEND_X (PLOT_L + PLOT_W + 28)
+#define LABEL_FONT 11.0
+#define MARKER_R 5.0
+/* Obstacles per point: 2 step-line segments on each of 2 frontiers, 2 error bars, the
+ * marker, its label; plus the reference lines' 2 labels per panel. */
+#define BOXES_PER_POINT 8
+
+static const char *const COLOURS[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                      "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+#define N_COLOURS ((int)(sizeof COLOURS / sizeof COLOURS[0]))
+
+static const char *colour(int method) { return COLOURS[(method < 0 ? 0 : method) % N_COLOURS]; }
+
+/* Text content or attribute value: valid UTF-8, XML-escaped; control characters (not
+ * allowed in XML 1.0) dropped. */
+static void svg_text(ResultsBuf *b, const char *s) {
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    size_t n = strlen((const char *)p);
+    for (size_t i = 0; i < n;) {
+        size_t len = results_utf8_len(p + i, n - i);
+        if (len == 0) { results_buf_cat(b, "\xEF\xBF\xBD"); i++; continue; }
+        unsigned char c = p[i];
+        if (c == '&') results_buf_cat(b, "&amp;");
+        else if (c == '<') results_buf_cat(b, "&lt;");
+        else if (c == '>') results_buf_cat(b, "&gt;");
+        else if (c == '"') results_buf_cat(b, "&quot;");
+        else if (c == '\'') results_buf_cat(b, "&apos;");
+        else if (c >= 0x20 && c != 0x7F) results_buf_put(b, (const char *)p + i, len);
+        i += len;
+    }
+}
+
+/* Width of a label in px, roughly: sans-serif digits and lower case average ~0.58 em. */
+static double text_width(const char *s, double font) {
+    int chars = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) chars += (*p & 0xC0) != 0x80;
+    return chars * 0.58 * font;
+}
+
+// ----------------------------------------------------------------------------
+// axes
+
+typedef struct {
+    double lo, hi, step;
+    int decimals;
+} Axis;
+
+/* Limits snapped to a 1-2-5 step giving about 5 intervals over [lo, hi]. */
+static Axis nice_axis(double lo, double hi) {
+    Axis a;
+    if (!isfinite(hi - lo)) lo = -1, hi = 1;   // garbage values (1e308): an axis anyway, they fall off it
+    if (!(hi - lo > 1e-12 * (fabs(lo) + fabs(hi)) && hi - lo > 1e-300)) {   // one value: a window around it
+        double mid = 0.5 * (lo + hi), half = fabs(mid) > 0 ? 0.02 * fabs(mid) : 0.5;
+        lo = mid - half;
+        hi = mid + half;
+    }
+    double pad = 0.04 * (hi - lo);
+    lo -= pad;
+    hi += pad;
+    double raw = (hi - lo) / 5, mag = pow(10, floor(log10(raw))), f = raw / mag;
+    a.step = (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
+    a.lo = floor(lo / a.step) * a.step;
+    a.hi = ceil(hi / a.step) * a.step;
+    if (!(isfinite(a.lo) && isfinite(a.hi) && a.hi > a.lo)) a.lo = -1, a.hi = 1, a.step = 0.5;
+    int d = (int)-floor(log10(a.step) + 1e-9);
+    a.decimals = d > 0 && d < 20 ? d : 0;
+    return a;
+}
+
+static double sx(const Axis *x, double v) { return PLOT_L + (v - x->lo) / (x->hi - x->lo) * PLOT_W; }
+static double sy(const Axis *y, double v) { return PLOT_T + PLOT_H - (v - y->lo) / (y->hi - y->lo) * PLOT_H; }
+
+static void axes(ResultsBuf *b, const Axis *x, const Axis *y) {
+    results_buf_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#fafafa\" stroke=\"none\"/>\n",
+                       PLOT_L, PLOT_T, PLOT_W, PLOT_H);
+    double fx = round((x->hi - x->lo) / x->step), fy = round((y->hi - y->lo) / y->step);
+    int nx = fx >= 1 && fx <= 50 ? (int)fx : 1, ny = fy >= 1 && fy <= 50 ? (int)fy : 1;   // 5 to 12, by construction
+    for (int i = 0; i <= nx; i++) {
+        double v = x->lo + i * x->step, px = sx(x, v);
+        results_buf_printf(b, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#e3e3e3\"/>\n", px,
+                           PLOT_T, px, PLOT_T + PLOT_H);
+        results_buf_printf(b, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#444\"/>\n", px,
+                           PLOT_T + PLOT_H, px, PLOT_T + PLOT_H + 5);
+        results_buf_printf(b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" font-size=\"12\">%.*f</text>\n", px,
+                           PLOT_T + PLOT_H + 19, x->decimals, v == 0 ? 0.0 : v);
+    }
+    for (int i = 0; i <= ny; i++) {
+        double v = y->lo + i * y->step, py = sy(y, v);
+        results_buf_printf(b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#e3e3e3\"/>\n", PLOT_L, py,
+                           PLOT_L + PLOT_W, py);
+        results_buf_printf(b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#444\"/>\n", PLOT_L - 5, py,
+                           PLOT_L, py);
+        results_buf_printf(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\" font-size=\"12\">%.*f</text>\n",
+                           PLOT_L - 8, py + 4, y->decimals, v == 0 ? 0.0 : v);
+    }
+    results_buf_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#444\"/>\n",
+                       PLOT_L, PLOT_T, PLOT_W, PLOT_H);
+    results_buf_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"13\">"
+                          "log-PPL of the prompt under the scorer LM (nats/token; lower = more fluent)</text>\n",
+                       PLOT_L + PLOT_W / 2, PLOT_T + PLOT_H + 42);
+    results_buf_printf(b, "<text transform=\"translate(%d %d) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">"
+                          "test accuracy</text>\n", PLOT_L - 58, PLOT_T + PLOT_H / 2);
+}
+
+// ----------------------------------------------------------------------------
+// what labels must not cover: boxes around markers, lines and text
+
+typedef struct {
+    double x0, y0, x1, y1;
+} Box;
+
+static int overlaps(const Box *a, const Box *b) { return a->x0 < b->x1 && b->x0 < a->x1 && a->y0 < b->y1 && b->y0 < a->y1; }
+
+/* A box around a line from (x0, y0) to (x1, y1), horizontal or vertical, pad px each side. */
+static Box line_box(double x0, double y0, double x1, double y1, double pad) {
+    return (Box){fmin(x0, x1) - pad, fmin(y0, y1) - pad, fmax(x0, x1) + pad, fmax(y0, y1) + pad};
+}
+
+/* Distance from a point to a box (0 inside it). */
+static double box_distance(const Box *b, double x, double y) {
+    double dx = fmax(fmax(b->x0 - x, x - b->x1), 0), dy = fmax(fmax(b->y0 - y, y - b->y1), 0);
+    return sqrt(dx * dx + dy * dy);
+}
+
+/* One error bar, horizontal (ex > 0: log-PPL +- ex) or vertical (ey > 0: accuracy +- ey), around
+ * the point (lp, acc), cut at the axes' limits; an end that was cut gets no cap, so the reader
+ * sees that the interval goes on. Its box joins the obstacles of the labels. */
+static void error_bar(ResultsBuf *b, const Axis *x, const Axis *y, double lp, double acc, double ex, double ey,
+                      const char *colour, Box *boxes, int *n_boxes) {
+    double lo = ex > 0 ? lp - ex : acc - ey, hi = ex > 0 ? lp + ex : acc + ey;
+    const Axis *a = ex > 0 ? x : y;
+    int cut_lo = lo < a->lo, cut_hi = hi > a->hi;
+    lo = fmax(lo, a->lo), hi = fmin(hi, a->hi);
+    if (ex > 0) {
+        double x0 = sx(x, lo), x1 = sx(x, hi), cy = sy(y, acc);
+        results_buf_printf(b, "<path d=\"M%.1f %.1f H%.1f", x0, cy, x1);
+        if (!cut_lo) results_buf_printf(b, " M%.1f %.1f V%.1f", x0, cy - 3, cy + 3);
+        if (!cut_hi) results_buf_printf(b, " M%.1f %.1f V%.1f", x1, cy - 3, cy + 3);
+        boxes[(*n_boxes)++] = line_box(x0, cy, x1, cy, 3);
+    } else {
+        double cx = sx(x, lp), y0 = sy(y, hi), y1 = sy(y, lo);
+        results_buf_printf(b, "<path d=\"M%.1f %.1f V%.1f", cx, y0, y1);
+        if (!cut_hi) results_buf_printf(b, " M%.1f %.1f H%.1f", cx - 3, y0, cx + 3);
+        if (!cut_lo) results_buf_printf(b, " M%.1f %.1f H%.1f", cx - 3, y1, cx + 3);
+        boxes[(*n_boxes)++] = line_box(cx, y0, cx, y1, 3);
+    }
+    results_buf_printf(b, "\" stroke=\"%s\" stroke-opacity=\"0.6\" fill=\"none\"/>\n", colour);
+}
+
+// ----------------------------------------------------------------------------
+// step lines: best accuracy reachable at a log-PPL at most x
+
+typedef struct {
+    double lp, acc;
+} Corner;
+
+static int cmp_corner(const void *pa, const void *pb) {
+    const Corner *a = pa, *b = pb;
+    if (a->lp != b->lp) return a->lp < b->lp ? -1 : 1;
+    return (a->acc > b->acc) - (a->acc < b->acc);
+}
+
+static void step_line(ResultsBuf *b, const ResultsPlotPanel *pn, int method, int all, Corner *c, const Axis *x,
+                      const Axis *y, const char *style, Box *obst, int *n_obst) {
+    int n = 0;
+    for (int i = 0; i < pn->n_points; i++) {
+        const ResultsPlotPoint *p = &pn->points[i];
+        if (all ? p->on_front_all : p->on_front && p->method == method) c[n++] = (Corner){p->log_ppl, p->acc};
+    }
+    if (n == 0) return;
+    qsort(c, (size_t)n, sizeof *c, cmp_corner);
+    results_buf_printf(b, "<path d=\"M%.1f %.1f", sx(x, c[0].lp), sy(y, c[0].acc));
+    for (int i = 1; i < n; i++) results_buf_printf(b, " H%.1f V%.1f", sx(x, c[i].lp), sy(y, c[i].acc));
+    results_buf_printf(b, " H%d\" fill=\"none\" %s/>\n", PLOT_L + PLOT_W, style);
+    for (int i = 0; i < n; i++) {
+        double x0 = sx(x, c[i].lp), y0 = sy(y, c[i].acc), x1 = i + 1 < n ? sx(x, c[i + 1].lp) : PLOT_L + PLOT_W;
+        obst[(*n_obst)++] = line_box(x0, y0, x1, y0, 1.5);
+        if (i + 1 < n) obst[(*n_obst)++] = line_box(x1, y0, x1, sy(y, c[i + 1].acc), 1.5);
+    }
+}
+
+// ----------------------------------------------------------------------------
+// labels
+
+
+typedef struct {
+    double dx, dy;
+    const char *anchor;   // start, end, middle
+    int leader;           // far enough to need a line to its marker
+} Spot;
+
+/* Where a label may go around its marker, nearest first; dy is the baseline's offset. */
+static const Spot SPOTS[] = {
+    {8, 4, "start", 0},     {-8, 4, "end", 0},      {0, -9, "middle", 0},   {0, 17, "middle", 0},
+    {6, -7, "start", 0},    {6, 15, "start", 0},    {-6, -7, "end", 0},     {-6, 15, "end", 0},
+    {0, -21, "middle", 0},  {0, 29, "middle", 0},   {18, -14, "start", 0},  {18, 22, "start", 0},
+    {-18, -14, "end", 0},   {-18, 22, "end", 0},    {30, -26, "start", 1},  {30, 34, "start", 1},
+    {-30, -26, "end", 1},   {-30, 34, "end", 1},    {0, -40, "middle", 1},  {0, 48, "middle", 1},
+    {46, 4, "start", 1},    {-46, 4, "end", 1},     {44, -44, "start", 1},  {-44, -44, "end", 1},
+    {44, 52, "start", 1},   {-44, 52, "end", 1},
+};
+#define N_SPOTS ((int)(sizeof SPOTS / sizeof SPOTS[0]))
+
+static Box label_box(double cx, double cy, const Spot *s, double w) {
+    double x = cx + s->dx, base = cy + s->dy;
+    double x0 = s->anchor[0] == 's' ? x : s->anchor[0] == 'e' ? x - w : x - w / 2;
+    return (Box){x0 - 1, base - LABEL_FONT * 0.8, x0 + w + 1, base + LABEL_FONT * 0.25};
+}
+
+static void format_lambda(char *out, size_t cap, double lambda) {
+    if (isfinite(lambda)) snprintf(out, cap, "%g", lambda);
+    else snprintf(out, cap, "?");
+}
+
+#define LABEL_CAP 96
+
+static void label_cat(char *label, const char *s) {
+    size_t used = strlen(label), n = strlen(s);
+    if (used + n < LABEL_CAP) memcpy(label + used, s, n + 1);
+}
+
+/* The label of the points hosted by point h (host[k] == h: drawn on the same pixel, same
+ * method): "λ=0.1", "λ=0, 1", with lengths "λ=0.1 L5", "λ=0 (L3, L5)", "λ=0, 1 (L5)",
+ * else "λ=0 L3; λ=1 L5". */
+static void make_label(char *label, const ResultsPlotPanel *pn, const int *host, int n, int h, int show_length) {
+    const ResultsPlotPoint *p = &pn->points[h];
+    int same_lambda = 1, same_length = 1, members = 0;
+    for (int k = h; k < n; k++) {
+        if (host[k] != h) continue;
+        members++;
+        same_lambda &= pn->points[k].lambda == p->lambda;
+        same_length &= pn->points[k].prompt_length == p->prompt_length;
+    }
+    char part[48], lam[32];
+    label[0] = '\0';
+    label_cat(label, "\xce\xbb=");
+    int first = 1;
+    for (int k = h; k < n; k++) {
+        if (host[k] != h) continue;
+        format_lambda(lam, sizeof lam, pn->points[k].lambda);
+        if (!show_length || same_length) {
+            snprintf(part, sizeof part, "%s%s", first ? "" : ", ", lam);
+        } else if (same_lambda) {
+            if (first) snprintf(part, sizeof part, "%s (L%d", lam, pn->points[k].prompt_length);
+            else snprintf(part, sizeof part, ", L%d", pn->points[k].prompt_length);
+        } else {
+            snprintf(part, sizeof part, "%s%s L%d", first ? "" : "; \xce\xbb=", lam, pn->points[k].prompt_length);
+        }
+        label_cat(label, part);
+        first = 0;
+    }
+    if (show_length && same_length) {
+        snprintf(part, sizeof part, members > 1 ? " (L%d)" : " L%d", p->prompt_length);
+        label_cat(label, part);
+    } else if (show_length && same_lambda) {
+        label_cat(label, ")");
+    }
+}
+
+/* Orders the labels: frontier points first (they matter most), then left to right. */
+typedef struct {
+    const ResultsPlotPoint *p;
+    int i;
+} Ranked;
+
+static int cmp_ranked(const void *pa, const void *pb) {
+    const Ranked *a = pa, *b = pb;
+    int ra = 2 * a->p->on_front_all + a->p->on_front, rb = 2 * b->p->on_front_all + b->p->on_front;
+    if (ra != rb) return rb - ra;
+    if (a->p->log_ppl != b->p->log_ppl) return a->p->log_ppl < b->p->log_ppl ? -1 : 1;
+    return a->i - b->i;
+}
+
+// ----------------------------------------------------------------------------
+// one panel
+
+typedef struct {
+    Corner *corners;    // (n) step line scratch
+    Box *boxes;         // (BOXES_PER_POINT n) what labels must not cover: lines, bars, markers, labels
+    Ranked *ranked;     // (n)
+    char (*labels)[LABEL_CAP];   // (n) label text; "" for a point whose label merged into another's
+    int *host;          // (n) the point whose label speaks for this one (itself, or an earlier one)
+    double *px, *py;    // (n) marker centres
+} Scratch;
+
+static void panel(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel *pn, double top, Scratch *s) {
+    int n = pn->n_points, n_boxes = 0;
+    results_buf_printf(b, "<g transform=\"translate(0 %.0f)\">\n", top);
+    results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"17\" font-weight=\"bold\">", PLOT_L, PLOT_T - 40);
+    svg_text(b, pn->title);
+    results_buf_cat(b, "</text>\n");
+    results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"12\" fill=\"#555\">"
+                          "test accuracy (maximise) vs log-PPL (minimise); mean over seeds per (method, \xce\xbb, "
+                          "prompt length)</text>\n", PLOT_L, PLOT_T - 20);
+
+    // ranges: the seed means with their error bars, but a bar may widen the plot by at most the
+    // means' own span (with 2 seeds t = 12.7 and one wide bar would squeeze every point into a
+    // corner), and never past what the metric can be (accuracy in [0, 1], log-PPL >= 0); bars
+    // reaching further are cut at the plot's edge and drawn without their end cap
+    double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+    double mx0 = INFINITY, mx1 = -INFINITY, my0 = INFINITY, my1 = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        const ResultsPlotPoint *p = &pn->points[i];
+        double ex = isfinite(p->log_ppl_ci) ? p->log_ppl_ci : 0, ey = isfinite(p->acc_ci) ? p->acc_ci : 0;
+        x0 = fmin(x0, p->log_ppl - ex), x1 = fmax(x1, p->log_ppl + ex);
+        y0 = fmin(y0, p->acc - ey), y1 = fmax(y1, p->acc + ey);
+        mx0 = fmin(mx0, p->log_ppl), mx1 = fmax(mx1, p->log_ppl);
+        my0 = fmin(my0, p->acc), my1 = fmax(my1, p->acc);
+    }
+    if (n == 0) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
+    else {
+        double wx = fmax(mx1 - mx0, 0.5), wy = fmax(my1 - my0, 0.02);   // a floor for a single point
+        x0 = fmax(fmax(x0, mx0 - wx), fmin(mx0, 0)), x1 = fmin(x1, mx1 + wx);
+        y0 = fmax(fmax(y0, my0 - wy), fmin(my0, 0)), y1 = fmin(fmin(y1, my1 + wy), fmax(my1, 1));
+    }
+    Axis x = nice_axis(x0, x1), y = nice_axis(y0, y1);
+    // the padding must not take an axis past what its metric can be
+    if (x.lo < 0 && x0 >= 0) x.lo = 0;
+    if (y.lo < 0 && y0 >= 0) y.lo = 0;
+    if (y.hi > 1 && y1 <= 1) y.hi = 1;
+    axes(b, &x, &y);
+    if (n == 0)
+        results_buf_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"14\" fill=\"#555\">"
+                              "no finished points yet</text>\n", PLOT_L + PLOT_W / 2, PLOT_T + PLOT_H / 2);
+
+    // the reference point's lines, where they fall inside the plot
+    int ref_drawn = 0;
+    if (isfinite(pn->chance) && pn->chance > y.lo && pn->chance < y.hi) {
+        double py = sy(&y, pn->chance);
+        results_buf_printf(b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#888\" "
+                              "stroke-dasharray=\"2 3\"/>\n", PLOT_L, py, PLOT_L + PLOT_W, py);
+        results_buf_printf(b, "<text x=\"%d\" y=\"%.1f\" font-size=\"10\" fill=\"#666\">chance %.3g</text>\n",
+                           PLOT_L + 4, py - 3, pn->chance);
+        s->boxes[n_boxes++] = (Box){PLOT_L + 2, py - 13, PLOT_L + 70, py};
+        ref_drawn = 1;
+    }
+    if (isfinite(pn->ln_vocab) && pn->ln_vocab > x.lo && pn->ln_vocab < x.hi) {
+        double px = sx(&x, pn->ln_vocab);
+        results_buf_printf(b, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#888\" "
+                              "stroke-dasharray=\"2 3\"/>\n", px, PLOT_T, px, PLOT_T + PLOT_H);
+        results_buf_printf(b, "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" fill=\"#666\" text-anchor=\"end\">"
+                              "ln V</text>\n", px - 3, PLOT_T + 12);
+        s->boxes[n_boxes++] = (Box){px - 30, PLOT_T, px, PLOT_T + 15};
+        ref_drawn = 1;
+    }
+
+    // frontiers: across methods (dashed, under), then each method's
+    step_line(b, pn, -1, 1, s->corners, &x, &y, "stroke=\"#333\" stroke-width=\"1.3\" stroke-dasharray=\"6 4\"",
+              s->boxes, &n_boxes);
+    for (int m = 0; m < plot->n_methods; m++) {
+        char style[128];
+        snprintf(style, sizeof style, "stroke=\"%s\" stroke-width=\"2\" stroke-opacity=\"0.75\"", colour(m));
+        step_line(b, pn, m, 0, s->corners, &x, &y, style, s->boxes, &n_boxes);
+    }
+
+    // error bars, then markers over them
+    for (int i = 0; i < n; i++) {
+        const ResultsPlotPoint *p = &pn->points[i];
+        double cx = sx(&x, p->log_ppl), cy = sy(&y, p->acc);
+        s->px[i] = cx, s->py[i] = cy;
+        const char *c = colour(p->method);
+        if (isfinite(p->acc_ci) && p->acc_ci > 0) error_bar(b, &x, &y, p->log_ppl, p->acc, 0, p->acc_ci, c, s->boxes, &n_boxes);
+        if (isfinite(p->log_ppl_ci) && p->log_ppl_ci > 0)
+            error_bar(b, &x, &y, p->log_ppl, p->acc, p->log_ppl_ci, 0, c, s->boxes, &n_boxes);
+    }
+    for (int i = 0; i < n; i++) {
+        const ResultsPlotPoint *p = &pn->points[i];
+        const char *c = colour(p->method);
+        results_buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.0f\" fill=\"%s\" stroke=\"%s\" stroke-width=\"1.8\"/>\n",
+                           s->px[i], s->py[i], MARKER_R, p->on_front ? c : "#fff", c);
+        s->boxes[n_boxes++] = line_box(s->px[i], s->py[i], s->px[i], s->py[i], MARKER_R + 1);
+    }
+
+    // labels: points of one method drawn on the same pixel share one label ("λ=0, 1")
+    for (int i = 0; i < n; i++) {
+        s->host[i] = i;
+        for (int k = 0; k < i && s->host[i] == i; k++)
+            if (s->host[k] == k && pn->points[k].method == pn->points[i].method && fabs(s->px[k] - s->px[i]) < 0.5 &&
+                fabs(s->py[k] - s->py[i]) < 0.5)
+                s->host[i] = k;
+    }
+    for (int i = 0; i < n; i++) {
+        s->labels[i][0] = '\0';
+        if (s->host[i] == i) make_label(s->labels[i], pn, s->host, n, i, plot->show_length);
+    }
+    int n_ranked = 0;
+    for (int i = 0; i < n; i++)
+        if (s->labels[i][0]) s->ranked[n_ranked++] = (Ranked){&pn->points[i], i};
+    qsort(s->ranked, (size_t)n_ranked, sizeof *s->ranked, cmp_ranked);
+    int hidden = 0;
+    Box area = {PLOT_L + 2, PLOT_T + 2, PLOT_L + PLOT_W - 2, PLOT_T + PLOT_H - 2};
+    for (int r = 0; r < n_ranked; r++) {
+        int i = s->ranked[r].i;
+        double w = text_width(s->labels[i], LABEL_FONT);
+        int placed = 0;
+        for (int k = 0; k < N_SPOTS && !placed; k++) {
+            Box lb = label_box(s->px[i], s->py[i], &SPOTS[k], w);
+            if (lb.x0 < area.x0 || lb.x1 > area.x1 || lb.y0 < area.y0 || lb.y1 > area.y1) continue;
+            int clash = 0;
+            for (int q = 0; q < n_boxes && !clash; q++) clash = overlaps(&lb, &s->boxes[q]);
+            // without a leader line a label belongs to the marker nearest to it: not next to another's
+            for (int j = 0; j < n && !clash && !SPOTS[k].leader; j++)
+                clash = s->host[j] != i && box_distance(&lb, s->px[j], s->py[j]) < box_distance(&lb, s->px[i], s->py[i]);
+            if (clash) continue;
+            s->boxes[n_boxes++] = lb;
+            if (SPOTS[k].leader) {   // from the marker's edge to the nearest point of the label
+                double ex = fmin(fmax(s->px[i], lb.x0), lb.x1), ey = fmin(fmax(s->py[i], lb.y0), lb.y1);
+                double dx = ex - s->px[i], dy = ey - s->py[i], d = sqrt(dx * dx + dy * dy);
+                if (d > MARKER_R + 2)
+                    results_buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                                          "stroke-width=\"0.8\" stroke-opacity=\"0.7\"/>\n",
+                                       s->px[i] + dx / d * (MARKER_R + 1), s->py[i] + dy / d * (MARKER_R + 1), ex, ey,
+                                       colour(pn->points[i].method));
+            }
+            // a white halo keeps the label legible over grid and step lines
+            results_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" font-size=\"%.0f\" fill=\"%s\" "
+                                  "stroke=\"#fff\" stroke-width=\"3\" stroke-linejoin=\"round\" paint-order=\"stroke\">",
+                               s->px[i] + SPOTS[k].dx, s->py[i] + SPOTS[k].dy, SPOTS[k].anchor, LABEL_FONT,
+                               colour(pn->points[i].method));
+            svg_text(b, s->labels[i]);
+            results_buf_cat(b, "</text>\n");
+            placed = 1;
+        }
+        hidden += !placed;
+    }
+
+    // the legend
+    double ly = PLOT_T + 6;
+    results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"13\" font-weight=\"bold\">method (hypervolume)</text>\n",
+                       LEGEND_X, ly);
+    ly += 22;
+    for (int m = 0; m < plot->n_methods; m++) {
+        int present = 0;
+        for (int i = 0; i < n && !present; i++) present = pn->points[i].method == m;
+        if (!present) continue;
+        const char *c = colour(m);
+        results_buf_printf(b, "<line x1=\"%d\" y1=\"%.0f\" x2=\"%d\" y2=\"%.0f\" stroke=\"%s\" stroke-width=\"2\"/>"
+                              "<circle cx=\"%d\" cy=\"%.0f\" r=\"%.0f\" fill=\"%s\"/>\n",
+                           LEGEND_X, ly - 4, LEGEND_X + 24, ly - 4, c, LEGEND_X + 12, ly - 4, MARKER_R, c);
+        results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">", LEGEND_X + 32, ly);
+        svg_text(b, plot->methods[m]);
+        if (pn->hypervolume && isfinite(pn->hypervolume[m])) results_buf_printf(b, " (%.4g)", pn->hypervolume[m]);
+        results_buf_cat(b, "</text>\n");
+        ly += 20;
+    }
+    if (isfinite(pn->hypervolume_all)) {
+        results_buf_printf(b, "<line x1=\"%d\" y1=\"%.0f\" x2=\"%d\" y2=\"%.0f\" stroke=\"#333\" stroke-width=\"1.3\" "
+                              "stroke-dasharray=\"6 4\"/><text x=\"%d\" y=\"%.0f\" font-size=\"12\">all methods (%.4g)</text>\n",
+                           LEGEND_X, ly - 4, LEGEND_X + 24, ly - 4, LEGEND_X + 32, ly, pn->hypervolume_all);
+        ly += 20;
+    }
+    ly += 10;
+    results_buf_printf(b, "<circle cx=\"%d\" cy=\"%.0f\" r=\"%.0f\" fill=\"#555\" stroke=\"#555\" stroke-width=\"1.8\"/>"
+                          "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">on its method's frontier</text>\n",
+                       LEGEND_X + 12, ly - 4, MARKER_R, LEGEND_X + 32, ly);
+    ly += 20;
+    results_buf_printf(b, "<circle cx=\"%d\" cy=\"%.0f\" r=\"%.0f\" fill=\"#fff\" stroke=\"#555\" stroke-width=\"1.8\"/>"
+                          "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">dominated in its method</text>\n",
+                       LEGEND_X + 12, ly - 4, MARKER_R, LEGEND_X + 32, ly);
+    ly += 20;
+    results_buf_printf(b, "<path d=\"M%d %.0f H%d M%d %.0f V%.0f M%d %.0f V%.0f\" stroke=\"#555\" fill=\"none\"/>"
+                          "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">95%% CI over seeds (t)</text>\n",
+                       LEGEND_X + 2, ly - 4, LEGEND_X + 22, LEGEND_X + 2, ly - 7, ly - 1, LEGEND_X + 22, ly - 7, ly - 1,
+                       LEGEND_X + 32, ly);
+    ly += 20;
+    if (ref_drawn) {
+        results_buf_printf(b, "<line x1=\"%d\" y1=\"%.0f\" x2=\"%d\" y2=\"%.0f\" stroke=\"#888\" stroke-dasharray=\"2 3\"/>"
+                              "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">reference: chance, ln V</text>\n",
+                           LEGEND_X, ly - 4, LEGEND_X + 24, ly - 4, LEGEND_X + 32, ly);
+        ly += 20;
+    }
+    results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"11\" fill=\"#666\">hypervolume: area (accuracy \xc3\x97 nats)</text>\n"
+                          "<text x=\"%d\" y=\"%.0f\" font-size=\"11\" fill=\"#666\">beyond (chance %.3g, ln V %.2f)</text>\n",
+                       LEGEND_X, ly + 4, LEGEND_X, ly + 18, pn->chance, pn->ln_vocab);
+    ly += 40;
+    results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"12\" fill=\"#333\">labels: \xce\xbb%s</text>\n",
+                       LEGEND_X, ly, plot->show_length ? " and prompt length L" : "");
+    ly += 18;
+    if (pn->seeds_min == pn->seeds_max)
+        results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"12\" fill=\"#333\">%d seed%s per point</text>\n",
+                           LEGEND_X, ly, pn->seeds_min, pn->seeds_min == 1 ? "" : "s");
+    else
+        results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"12\" fill=\"#333\">%d to %d seeds per point</text>\n",
+                           LEGEND_X, ly, pn->seeds_min, pn->seeds_max);
+    ly += 18;
+    results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"12\" fill=\"%s\">%d failed run%s%s</text>\n", LEGEND_X,
+                       ly, pn->n_failed ? "#b00" : "#333", pn->n_failed, pn->n_failed == 1 ? "" : "s",
+                       pn->n_failed ? " (frontier.json)" : "");
+    ly += 18;
+    if (pn->n_pending)
+        results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"12\" fill=\"#333\">%d run%s not finished</text>\n",
+                           LEGEND_X, ly, pn->n_pending, pn->n_pending == 1 ? "" : "s");
+    if (hidden)
+        results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"11\" fill=\"#666\">%d label%s left out where %s "
+                              "would overlap (frontier.csv has every point)</text>\n",
+                           PLOT_L, PLOT_T + PLOT_H + 62, hidden, hidden == 1 ? "" : "s", hidden == 1 ? "it" : "they");
+    results_buf_cat(b, "</g>\n");
+}
+
+int results_svg(ResultsBuf *b, const ResultsPlot *plot, ResultsErr *err) {
+    int most = 1;
+    for (int k = 0; k < plot->n_panels; k++)
+        if (plot->panels[k].n_points > most) most = plot->panels[k].n_points;
+    // one block for all the scratch arrays, sized for the largest panel
+    size_t n = (size_t)most;
+    size_t bytes = n * sizeof(Corner) + (BOXES_PER_POINT * n + 2) * sizeof(Box) + n * sizeof(Ranked) +
+                   n * LABEL_CAP + 2 * n * sizeof(double) + n * sizeof(int);
+    char *block = malloc(bytes);
+    if (!block) {
+        snprintf(err->msg, sizeof err->msg, "svg: out of memory (%zu bytes)", bytes);
+        return -1;
+    }
+    Scratch s;
+    char *q = block;
+    s.boxes = (Box *)q, q += (BOXES_PER_POINT * n + 2) * sizeof(Box);
+    s.corners = (Corner *)q, q += n * sizeof(Corner);
+    s.px = (double *)q, q += n * sizeof(double);
+    s.py = (double *)q, q += n * sizeof(double);
+    s.ranked = (Ranked *)q, q += n * sizeof(Ranked);
+    s.labels = (char (*)[LABEL_CAP])q, q += n * LABEL_CAP;
+    s.host = (int *)q;
+
+    int panels = plot->n_panels > 0 ? plot->n_panels : 1;
+    results_buf_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                          "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%d\" height=\"%d\" "
+                          "viewBox=\"0 0 %d %d\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n",
+                       PANEL_W, PANEL_H * panels, PANEL_W, PANEL_H * panels);
+    results_buf_printf(b, "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n", PANEL_W, PANEL_H * panels);
+    if (plot->n_panels == 0)
+        results_buf_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"16\">no results in the journal yet</text>\n",
+                           PANEL_W / 2, PANEL_H / 2);
+    for (int k = 0; k < plot->n_panels; k++) panel(b, plot, &plot->panels[k], (double)k * PANEL_H, &s);
+    results_buf_cat(b, "</svg>\n");
+    free(block);
+    if (b->oom) {
+        snprintf(err->msg, sizeof err->msg, "svg: out of memory");
+        return -1;
+    }
+    return 0;
+}
