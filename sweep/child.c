@@ -276,6 +276,14 @@ int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, ch
             usleep(5000);
         }
     }
+    // Slurm signals every process of a job at once (scancel, requeue, preemption): a child
+    // killed by SIGTERM or SIGKILL while this worker is being stopped (its own signal may come
+    // a moment later) was interrupted, not crashed
+    if (!*interrupted && !timed_out && WIFSIGNALED(status) &&
+        (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGKILL)) {
+        for (int i = 0; i < 50 && !*stop; i++) usleep(10000);
+        if (*stop) *interrupted = 1;
+    }
     char tail[512];
     last_line(&errb, tail, sizeof tail);
     if (!*interrupted) {

@@ -227,7 +227,9 @@ static int append_point(Master *m, int idx, int journal_index, int sync, SweepEr
     size_t cap = strlen(p->point_json) + 160;
     char *frame = malloc(cap);
     if (!frame) return sweep_fail(err, "sweep: out of memory");
-    snprintf(frame, cap, "{\"id\":\"%s\",\"index\":%d,\"point\":%s}", p->id, journal_index, p->point_json);
+    char grid[32] = "";   // a shard's point also says where it is in the whole grid (shard.c)
+    if (m->spec.n_shards) snprintf(grid, sizeof grid, ",\"grid_index\":%d", p->index);
+    snprintf(frame, cap, "{\"id\":\"%s\",\"index\":%d%s,\"point\":%s}", p->id, journal_index, grid, p->point_json);
     int rc = append_json(m, JOURNAL_POINT, frame, sync, err);
     free(frame);
     return rc;
@@ -239,11 +241,12 @@ static int append_point(Master *m, int idx, int journal_index, int sync, SweepEr
 static int reconcile(Master *m, const SweepJournal *jr, int extend, SweepErr *err) {
     const SweepSpec *s = &m->spec;
     if (!jr->have_header) {
-        char header[512];
+        char header[512], shard[160];
+        sweep_shard_header_keys(s, shard, sizeof shard);
         snprintf(header, sizeof header,
-                 "{\"spec_sha256\":\"%s\",\"version\":1,\"created\":%lld,\"model_sha256\":\"%s\"}",
-                 s->spec_sha256, (long long)time(NULL), s->model_sha256);
-        if (append_json(m, JOURNAL_HEADER, header, 0, err)) return -1;
+                 "{\"spec_sha256\":\"%s\",\"version\":1,\"created\":%lld,\"model_sha256\":\"%s\"%s}",
+                 s->spec_sha256, (long long)time(NULL), s->model_sha256, shard);
+        if (append_json(m, JOURNAL_HEADER, header, s->n_points == 0, err)) return -1;   // (an empty shard)
         for (int i = 0; i < s->n_points; i++)
             if (append_point(m, i, i, i == s->n_points - 1, err)) return -1;
         return 0;
@@ -310,6 +313,8 @@ static int plan(Master *m, const SweepJournal *jr, SweepErr *err) {
 /* Everything before the farm: returns 0, or the exit status (1, 2) with the message. */
 static int master_setup(Master *m, const SweepRunOptions *o, int n_workers, SweepErr *err) {
     if (sweep_spec_load(&m->spec, o->spec_path, o->default_tune, err)) return 2;
+    if (o->n_shards && sweep_shard_select(&m->spec, o->shard, o->n_shards, err)) return 2;
+    if (o->out_dir) snprintf(m->spec.out_dir, sizeof m->spec.out_dir, "%s", o->out_dir);   // --out
     if (make_dirs(m->spec.out_dir, err)) return 1;
     ResultsErr rerr;
     if (journal_open(&m->journal, m->spec.out_dir, &rerr)) {
@@ -388,6 +393,12 @@ static int run_master(const SweepRunOptions *o, int nranks) {
                 "sweep: finished: %d done, %d failed for good (%.1f s; %.1f kB of records, %.1f kB compressed; "
                 "rank 0 CPU %.2f s)\n",
                 m.done, m.failed, stats.seconds, stats.bytes_raw / 1e3, stats.bytes_compressed / 1e3, cpu);
+        // the paper's files (report.c), from the journal that is already complete and synced:
+        // a failure is said, and the exit status stays 0 (`sweep frontier DIR` redoes them)
+        SweepErr ferr_report = {{0}};
+        if (sweep_frontier(m.spec.out_dir, NULL, &ferr_report))
+            fprintf(stderr, "sweep: %s (the journal is complete; `sweep frontier %s` tries again)\n", ferr_report.msg,
+                    m.spec.out_dir);
     }
     master_free(&m);
     return rc;

@@ -68,8 +68,15 @@ static int visit(void *user, int type, const void *payload, size_t len, ResultsE
     int rc = 0;
     if (type == JOURNAL_HEADER) {
         const char *sha = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "spec_sha256"));
+        const char *model = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "model_sha256"));
+        const cJSON *version = cJSON_GetObjectItemCaseSensitive(j, "version");
+        const cJSON *created = cJSON_GetObjectItemCaseSensitive(j, "created");
         jr->have_header = 1;
         snprintf(jr->spec_sha256, sizeof jr->spec_sha256, "%s", sha ? sha : "?");
+        snprintf(jr->model_sha256, sizeof jr->model_sha256, "%s", model ? model : "");
+        jr->version = cJSON_IsNumber(version) ? version->valueint : 0;
+        int sane = cJSON_IsNumber(created) && created->valuedouble > 0 && created->valuedouble < 1e15;
+        jr->created = sane ? (long long)created->valuedouble : 0;
     } else if (type == JOURNAL_POINT) {
         rc = on_point(jr, j, err);
     } else if (type == JOURNAL_DISPATCH) {

@@ -110,6 +110,8 @@ typedef struct {
     char model_sha256[65];
     int n_points;
     SweepPoint *points;     // (n_points), index order
+    int shard, n_shards;    // a shard's run (shard.c): shard of n_shards; n_shards 0: the whole grid
+    int grid_points;        // with n_shards: the whole grid's points (before sweep_shard_select)
 } SweepSpec;
 
 /* Parses and validates a spec and every point of its grid. default_tune is
@@ -135,6 +137,9 @@ typedef struct {
 typedef struct {
     int have_header;
     char spec_sha256[65];
+    char model_sha256[65];       // "" when the header has none
+    int version;                 // the header's journal format version
+    long long created;           // the header's creation time (unix seconds; 0 unknown)
     int n, cap;
     SweepJournalPoint *points;   // journal order
     int64_t bad_offset;          // -1: intact; else where the damage starts
@@ -151,6 +156,16 @@ int sweep_journal_find(const SweepJournal *jr, const char *id);   // index or -1
 /* `sweep status DIR` and `sweep export DIR`, printing to stdout. */
 int sweep_status(const char *dir, SweepErr *err);
 int sweep_export(const char *dir, SweepErr *err);
+
+// ----------------------------------------------------------------------------
+// the Pareto frontier report (report.c; the computation is results/report.c)
+
+/* `sweep frontier DIR [--out OUT]`, and the end of a finished run: reads
+ * DIR/journal (no MPI, no lock, so also while a sweep runs: frames after a torn
+ * tail are left out, with a warning) and writes points.csv, frontier.csv,
+ * frontier.svg and frontier.json into out_dir (created if missing; NULL: DIR),
+ * each whole or not at all. Prints one line on stderr. */
+int sweep_frontier(const char *dir, const char *out_dir, SweepErr *err);
 
 // ----------------------------------------------------------------------------
 // one point in a child tune process (child.c)
@@ -175,10 +190,41 @@ typedef struct {
     const char *spec_path;
     int extend;
     const char *default_tune;
+    const char *out_dir;    // --out: instead of the spec's "out" (NULL: the spec's)
+    int shard, n_shards;    // --shard I/N (n_shards 0: the whole grid); see shard.c
 } SweepRunOptions;
 
 /* Every rank calls this after MPI_Init. Returns the exit status: 0 done or
  * stopped by a signal, 1 runtime error, 2 bad spec (on every rank). */
 int sweep_run_mpi(const SweepRunOptions *o);
+
+// ----------------------------------------------------------------------------
+// shards and their merge (shard.c): many small jobs (a Slurm job array) instead of one
+//
+// `sweep --shard I/N SPEC.json` runs the points whose index (expansion order) is I mod N,
+// into OUT/shard-I-of-N (or --out DIR): a sweep like any other (resume, signals, lock),
+// whose journal header also holds {"shard": I, "shards": N, "grid_points": the whole
+// grid's count, "retries"} and whose POINT frames also hold "grid_index".
+// `sweep merge OUT SHARD_DIR...` checks that the shards are the N shards of one spec and
+// model (same spec and model sha256, each I once, every grid point once, every point
+// finished: an ok result or more than `retries` failed ones), then writes OUT/journal as
+// the whole grid's sweep would have: the same header keys ("created": the earliest
+// shard's), one POINT frame per grid point in index order, then each shard's DISPATCH
+// and RESULT frames unchanged (shard order, then journal order). It is written beside
+// and renamed into place, under OUT's lock; an OUT/journal that already holds exactly
+// this merge is kept (a merge job run twice is a no-op), any other is refused. So
+// `sweep export OUT` equals that of a single job on the spec, and the single job's
+// command resumes OUT as a finished sweep.
+
+/* Parses "I/N" (0 <= I < N). */
+int sweep_shard_parse(const char *arg, int *shard, int *n_shards, SweepErr *err);
+/* Keeps the points of shard I of N (index mod N == I), sets s->shard, n_shards,
+ * grid_points and s->out_dir to OUT/shard-I-of-N. */
+int sweep_shard_select(SweepSpec *s, int shard, int n_shards, SweepErr *err);
+/* The journal header's extra keys for a shard: ",\"shard\":I,..." ("" for a whole grid). */
+void sweep_shard_header_keys(const SweepSpec *s, char *buf, size_t cap);
+/* `sweep merge OUT SHARD_DIR...`: the merge, then the frontier files (sweep_frontier)
+ * into OUT; prints one line on stderr. */
+int sweep_merge(const char *out_dir, const char *const *shard_dirs, int n_dirs, SweepErr *err);
 
 #endif

@@ -9,14 +9,18 @@
 #include "sweep/sweep.h"
 
 static const char *USAGE =
-    "usage: sweep [--extend] SPEC.json      (under mpirun: mpirun -n N bin/sweep SPEC.json)\n"
+    "usage: sweep [--extend] [--out DIR] [--shard I/N] SPEC.json   (under mpirun: mpirun -n N bin/sweep SPEC.json)\n"
     "       sweep status DIR\n"
     "       sweep export DIR\n"
+    "       sweep frontier DIR [--out OUTDIR]\n"
+    "       sweep merge OUT SHARD_DIR...\n"
     "\n"
     "Runs the grid of a spec: rank 0 farms its points to the other ranks, each point a child\n"
     "`tune` process under a time limit, and journals every dispatch and result in OUT/journal.\n"
     "Run it again on the same spec to resume (done points are skipped). SIGTERM or SIGUSR1\n"
     "stop dispatching, wait for the points in flight, and exit 0.\n"
+    "A finished sweep also writes OUT/points.csv, frontier.csv, frontier.svg and frontier.json\n"
+    "(see `sweep frontier --help`).\n"
     "\n"
     "The spec (JSON; unknown keys are errors; see sweep/sweep.h):\n"
     "  model            task LM checkpoint directory (required)\n"
@@ -33,8 +37,11 @@ static const char *USAGE =
     "  tune             the tune program [tune next to this program]\n"
     "A point's id is the sha256 of its canonical JSON and the model's sha256.\n"
     "\n"
-    "  --extend   the spec may add points to an existing journal (never change them)\n"
-    "  --help     this text\n"
+    "  --extend     the spec may add points to an existing journal (never change them)\n"
+    "  --out DIR    the output directory instead of the spec's \"out\"\n"
+    "  --shard I/N  run only the points whose index is I mod N (0 <= I < N), into\n"
+    "               OUT/shard-I-of-N (or --out DIR); `sweep merge` joins the N shards\n"
+    "  --help       this text\n"
     "\n"
     "Exit status: 0 finished or stopped by a signal; 1 runtime error (journal damaged before its\n"
     "end, directory locked by another sweep, ...); 2 usage error, bad spec, or a spec that\n"
@@ -50,6 +57,33 @@ static const char *EXPORT_USAGE =
     "Prints every point's record from DIR/journal as JSON lines on stdout, in the journal's\n"
     "point order: {\"id\", \"attempts\", then the record's keys}; the ok record if there is one,\n"
     "else the latest failed one. Points without a result are left out.\n";
+
+static const char *MERGE_USAGE =
+    "usage: sweep merge OUT SHARD_DIR...\n"
+    "Joins the journals of the N shards of one sweep (`sweep --shard I/N SPEC.json`, I = 0..N-1)\n"
+    "into OUT/journal, exactly as one sweep of the whole grid would have written it: the same\n"
+    "header, every point once in index order, every result. Refuses shards of different specs or\n"
+    "models, a missing or repeated shard, and points without a final result (run that shard again\n"
+    "first). Written beside and renamed into place; an OUT/journal holding exactly this merge is\n"
+    "kept, any other is refused. Then writes OUT's frontier files, as a finished sweep does. Reads\n"
+    "the journals only (no MPI). `sweep export OUT` then equals a single job's, and running the\n"
+    "whole spec with --out OUT finds nothing left to do.\n";
+
+static const char *FRONTIER_USAGE =
+    "usage: sweep frontier DIR [--out OUTDIR]\n"
+    "Derives the Pareto frontier of test accuracy (maximise) against the prompt's log-PPL\n"
+    "(minimise) from DIR/journal and writes into OUTDIR (default DIR; created if missing):\n"
+    "  points.csv     one row per point: its grid values, status, every metric, the prompt\n"
+    "  frontier.csv   one row per (task, method, lambda, prompt length): n seeds, mean, sd and\n"
+    "                 95% CI (Student t) of each metric, on/off the frontier per method and\n"
+    "                 across methods, whether the CI reaches the frontier\n"
+    "  frontier.svg   accuracy vs log-PPL per task: methods in colour, CI error bars, frontiers\n"
+    "                 as step lines, lambda labels\n"
+    "  frontier.json  spec and model sha256, code versions, date, the reference point (chance\n"
+    "                 accuracy, ln V), hypervolumes (and per seed), the failed points\n"
+    "Each file is written whole or not at all (temp file, rename). Reads the journal only (no\n"
+    "MPI, no lock), so it also works while the sweep runs; a finished sweep writes them itself.\n"
+    "The columns: README.md, \"The Pareto frontier\".\n";
 
 static int is_help(const char *a) { return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0; }
 
@@ -74,18 +108,56 @@ static int journal_command(int argc, char **argv, const char *usage, int (*fn)(c
     return 0;
 }
 
+static int merge_command(int argc, char **argv) {
+    for (int i = 2; i < argc; i++)
+        if (is_help(argv[i])) { fputs(MERGE_USAGE, stdout); return 0; }
+    if (argc < 4) { fputs(MERGE_USAGE, stderr); return 2; }
+    for (int i = 2; i < argc; i++)
+        if (argv[i][0] == '-') { fprintf(stderr, "sweep merge: unknown option %s\n%s", argv[i], MERGE_USAGE); return 2; }
+    SweepErr err = {{0}};
+    if (sweep_merge(argv[2], (const char *const *)argv + 3, argc - 3, &err)) { fprintf(stderr, "sweep: %s\n", err.msg); return 1; }
+    return 0;
+}
+
+static int frontier_command(int argc, char **argv) {
+    const char *dir = NULL, *out = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (is_help(argv[i])) { fputs(FRONTIER_USAGE, stdout); return 0; }
+        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc && argv[i + 1][0]) out = argv[++i];
+        else if (argv[i][0] == '-' || dir) { fputs(FRONTIER_USAGE, stderr); return 2; }
+        else dir = argv[i];
+    }
+    if (!dir) { fputs(FRONTIER_USAGE, stderr); return 2; }
+    SweepErr err = {{0}};
+    if (sweep_frontier(dir, out, &err)) { fprintf(stderr, "sweep: %s\n", err.msg); return 1; }
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 2 && strcmp(argv[1], "merge") == 0) return merge_command(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "status") == 0) return journal_command(argc, argv, STATUS_USAGE, sweep_status);
     if (argc >= 2 && strcmp(argv[1], "export") == 0) return journal_command(argc, argv, EXPORT_USAGE, sweep_export);
+    if (argc >= 2 && strcmp(argv[1], "frontier") == 0) return frontier_command(argc, argv);
     SweepRunOptions o = {0};
     for (int i = 1; i < argc; i++) {
         if (is_help(argv[i])) { fputs(USAGE, stdout); return 0; }
         if (strcmp(argv[i], "--extend") == 0) o.extend = 1;
+        else if ((strcmp(argv[i], "--out") == 0 || strcmp(argv[i], "--shard") == 0) && i + 1 >= argc) {
+            fprintf(stderr, "sweep: %s needs a value\n%s", argv[i], USAGE);
+            return 2;
+        } else if (strcmp(argv[i], "--out") == 0) {
+            o.out_dir = argv[++i];
+        } else if (strcmp(argv[i], "--shard") == 0) {
+            SweepErr err = {{0}};
+            if (sweep_shard_parse(argv[++i], &o.shard, &o.n_shards, &err)) { fprintf(stderr, "sweep: %s\n", err.msg); return 2; }
+        }
         else if (argv[i][0] == '-' && argv[i][1]) { fprintf(stderr, "sweep: unknown option %s\n%s", argv[i], USAGE); return 2; }
         else if (o.spec_path) { fprintf(stderr, "sweep: one spec only\n%s", USAGE); return 2; }
         else o.spec_path = argv[i];
     }
     if (!o.spec_path) { fputs(USAGE, stderr); return 2; }
+    if (o.extend && o.n_shards) { fprintf(stderr, "sweep: --extend and --shard do not go together (a grown grid moves points between shards)\n"); return 2; }
+    if (o.out_dir && !o.out_dir[0]) { fprintf(stderr, "sweep: --out is empty\n"); return 2; }
     char tune[PATH_MAX + 8];
     default_tune(tune, sizeof tune);
     o.default_tune = tune;

@@ -6,8 +6,10 @@
 #   seed 888  prints tune's record with log_ppl turned into NaN (null, as tune writes NaN)
 #   seed 999  exits 3 with a message on stderr and no record
 # and otherwise runs the real tune: $FAKE_TUNE_REAL, or bin/tune of this checkout.
+# FAKE_TUNE_SLEEP=S makes every point first sleep S seconds (slow points for the Slurm tests).
 real=${FAKE_TUNE_REAL:-$(cd "$(dirname "$0")/.." && pwd)/bin/tune}
 point=$(cat)
+[ -z "${FAKE_TUNE_SLEEP:-}" ] || sleep "$FAKE_TUNE_SLEEP"
 seed=$(printf '%s' "$point" | grep -o '"seed":[0-9]*' | cut -d: -f2)
 case $seed in
     666) kill -SEGV $$ ;;

@@ -1,0 +1,481 @@
+// sweep/shard.c: a sweep cut into shards (one per Slurm array task) and the exact merge of
+// the shards' journals into the journal the whole grid's sweep would have written (the
+// contract is in sweep.h, "shards and their merge").
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "results/results.h"
+#include "sweep/sweep.h"
+
+int sweep_shard_parse(const char *arg, int *shard, int *n_shards, SweepErr *err) {
+    char *end = NULL;
+    errno = 0;
+    long i = strtol(arg, &end, 10);
+    if (end == arg || *end != '/' || errno) return sweep_fail(err, "--shard wants I/N (shard I of N, 0 <= I < N), not \"%s\"", arg);
+    const char *rest = end + 1;
+    long n = strtol(rest, &end, 10);
+    if (end == rest || *end || errno) return sweep_fail(err, "--shard wants I/N (shard I of N, 0 <= I < N), not \"%s\"", arg);
+    if (n < 1 || n > 1000000 || i < 0 || i >= n)
+        return sweep_fail(err, "--shard %s: I must be in 0..N-1 and N at least 1", arg);
+    *shard = (int)i;
+    *n_shards = (int)n;
+    return 0;
+}
+
+int sweep_shard_select(SweepSpec *s, int shard, int n_shards, SweepErr *err) {
+    if (n_shards < 1 || shard < 0 || shard >= n_shards) return sweep_fail(err, "sweep: bad shard %d/%d", shard, n_shards);
+    int kept = 0;
+    for (int i = 0; i < s->n_points; i++) {
+        if (s->points[i].index % n_shards == shard) s->points[kept++] = s->points[i];
+        else free(s->points[i].point_json);
+    }
+    s->grid_points = s->n_points;
+    s->n_points = kept;
+    s->shard = shard;
+    s->n_shards = n_shards;
+    char dir[SWEEP_PATH];
+    int n = snprintf(dir, sizeof dir, "%s/shard-%d-of-%d", s->out_dir, shard, n_shards);
+    if (n < 0 || (size_t)n >= sizeof dir) return sweep_fail(err, "sweep: the shard's directory name is too long");
+    memcpy(s->out_dir, dir, (size_t)n + 1);
+    return 0;
+}
+
+void sweep_shard_header_keys(const SweepSpec *s, char *buf, size_t cap) {
+    if (s->n_shards <= 0) {
+        if (cap) buf[0] = '\0';
+        return;
+    }
+    snprintf(buf, cap, ",\"shard\":%d,\"shards\":%d,\"grid_points\":%d,\"retries\":%d", s->shard, s->n_shards,
+             s->grid_points, s->retries);
+}
+
+// ----------------------------------------------------------------------------
+// a shard's journal, read for the merge
+
+typedef struct {
+    char id[65];
+    int grid_index;
+    char *point;          // the POINT frame's "point" exactly as written (owned)
+    int n_ok, n_failed;
+} MergePoint;
+
+typedef struct {
+    int type;
+    size_t len;
+    unsigned char *payload;   // owned
+} MergeFrame;
+
+typedef struct {
+    const char *dir;
+    int have_header;
+    char spec_sha256[65], model_sha256[65];
+    double created;
+    int version, shard, shards, grid_points, retries;
+    MergePoint *points;
+    int n_points, cap_points;
+    MergeFrame *frames;       // DISPATCH and RESULT frames, journal order
+    int n_frames, cap_frames;
+    Journal *lock;            // held while merging: no sweep writes the shard meanwhile
+} Shard;
+
+static int rfail(ResultsErr *err, const char *msg) {
+    snprintf(err->msg, sizeof err->msg, "%s", msg);
+    return -1;
+}
+
+static int find_point(const Shard *sh, const char *id) {
+    for (int i = 0; i < sh->n_points; i++)
+        if (strcmp(sh->points[i].id, id) == 0) return i;
+    return -1;
+}
+
+static int json_int(const cJSON *j, const char *key, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (!cJSON_IsNumber(v)) return -1;
+    *out = (int)v->valuedouble;
+    return 0;
+}
+
+static int copy_sha(const cJSON *j, const char *key, char out[65]) {
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, key));
+    if (!v || strlen(v) != 64) return -1;
+    memcpy(out, v, 65);
+    return 0;
+}
+
+static int on_header(Shard *sh, const cJSON *j, ResultsErr *err) {
+    if (sh->have_header) return rfail(err, "a second header frame");
+    sh->have_header = 1;
+    if (copy_sha(j, "spec_sha256", sh->spec_sha256) || copy_sha(j, "model_sha256", sh->model_sha256))
+        return rfail(err, "a header without spec_sha256 or model_sha256");
+    const cJSON *created = cJSON_GetObjectItemCaseSensitive(j, "created");
+    sh->created = cJSON_IsNumber(created) ? created->valuedouble : 0;
+    if (json_int(j, "version", &sh->version)) sh->version = 1;
+    if (json_int(j, "shards", &sh->shards))
+        return rfail(err, "not a shard's journal (its header has no \"shards\"): merge the directories of "
+                          "`sweep --shard I/N` runs");
+    if (json_int(j, "shard", &sh->shard) || json_int(j, "grid_points", &sh->grid_points) ||
+        json_int(j, "retries", &sh->retries))
+        return rfail(err, "a shard header without shard, grid_points or retries");
+    return 0;
+}
+
+static int on_point(Shard *sh, const void *payload, size_t len, const cJSON *j, ResultsErr *err) {
+    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "id"));
+    int index = -1, grid_index = -1;
+    if (!id || strlen(id) != 64 || json_int(j, "index", &index) || json_int(j, "grid_index", &grid_index))
+        return rfail(err, "a POINT frame without id, index or grid_index (not written by a shard's sweep)");
+    if (index != sh->n_points) return rfail(err, "POINT frames out of order");
+    if (find_point(sh, id) >= 0) return rfail(err, "a point journaled twice");
+    // the point's JSON as written: the frame ends with ,"point":<json>}
+    static const char key[] = ",\"point\":";
+    const char *text = payload, *at = NULL;
+    for (size_t i = 0; i + sizeof key - 1 < len; i++)
+        if (memcmp(text + i, key, sizeof key - 1) == 0) { at = text + i + sizeof key - 1; break; }
+    if (!at || text[len - 1] != '}') return rfail(err, "a POINT frame whose \"point\" is not last");
+    size_t plen = (size_t)(text + len - 1 - at);
+    if (sh->n_points == sh->cap_points) {
+        int cap = sh->cap_points ? 2 * sh->cap_points : 64;
+        MergePoint *grown = realloc(sh->points, (size_t)cap * sizeof *grown);
+        if (!grown) return rfail(err, "out of memory");
+        sh->points = grown;
+        sh->cap_points = cap;
+    }
+    MergePoint *p = &sh->points[sh->n_points];
+    memset(p, 0, sizeof *p);
+    if (!(p->point = malloc(plen + 1))) return rfail(err, "out of memory");
+    memcpy(p->point, at, plen);
+    p->point[plen] = '\0';
+    memcpy(p->id, id, 65);
+    p->grid_index = grid_index;
+    sh->n_points++;
+    return 0;
+}
+
+static int keep_frame(Shard *sh, int type, const void *payload, size_t len, ResultsErr *err) {
+    if (sh->n_frames == sh->cap_frames) {
+        int cap = sh->cap_frames ? 2 * sh->cap_frames : 256;
+        MergeFrame *grown = realloc(sh->frames, (size_t)cap * sizeof *grown);
+        if (!grown) return rfail(err, "out of memory");
+        sh->frames = grown;
+        sh->cap_frames = cap;
+    }
+    MergeFrame *f = &sh->frames[sh->n_frames];
+    if (!(f->payload = malloc(len ? len : 1))) return rfail(err, "out of memory");
+    memcpy(f->payload, payload, len);
+    f->len = len;
+    f->type = type;
+    sh->n_frames++;
+    return 0;
+}
+
+static int visit(void *user, int type, const void *payload, size_t len, ResultsErr *err) {
+    Shard *sh = user;
+    if (type == JOURNAL_RESULT) {
+        int failed = 0;
+        char id[65];
+        char *record = NULL;
+        if (result_frame_decode(payload, len, &failed, id, &record, err)) return -1;
+        free(record);
+        int i = find_point(sh, id);
+        if (i < 0) return rfail(err, "a result for a point never journaled");
+        if (failed) sh->points[i].n_failed++;
+        else sh->points[i].n_ok++;
+        return keep_frame(sh, type, payload, len, err);
+    }
+    cJSON *j = cJSON_ParseWithLength(payload, len);
+    if (!j) return rfail(err, "a frame whose JSON does not parse");
+    int rc = 0;
+    if (type != JOURNAL_HEADER && !sh->have_header) rc = rfail(err, "frames before the header");
+    else if (type == JOURNAL_HEADER) rc = on_header(sh, j, err);
+    else if (type == JOURNAL_POINT) rc = on_point(sh, payload, len, j, err);
+    else if (type == JOURNAL_DISPATCH) {
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "id"));
+        if (!id || find_point(sh, id) < 0) rc = rfail(err, "a dispatch of a point never journaled");
+        else rc = keep_frame(sh, type, payload, len, err);
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+static void shard_free(Shard *sh) {
+    for (int i = 0; i < sh->n_points; i++) free(sh->points[i].point);
+    for (int i = 0; i < sh->n_frames; i++) free(sh->frames[i].payload);
+    free(sh->points);
+    free(sh->frames);
+    if (sh->lock) journal_close(sh->lock);
+    memset(sh, 0, sizeof *sh);
+}
+
+static int join(char *out, size_t cap, const char *dir, const char *name);
+
+static int file_exists(const char *dir, const char *name) {
+    char path[PATH_MAX];
+    if (join(path, sizeof path, dir, name)) return 0;
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int shard_read(Shard *sh, const char *dir, SweepErr *err) {
+    memset(sh, 0, sizeof *sh);
+    sh->dir = dir;
+    if (!file_exists(dir, "journal")) return sweep_fail(err, "merge: %s: no sweep journal here", dir);
+    ResultsErr rerr = {{0}};
+    if (journal_open(&sh->lock, dir, &rerr)) return sweep_fail(err, "merge: %s: %s", dir, rerr.msg);
+    int64_t bad = -1;
+    if (journal_replay(dir, visit, sh, &bad, &rerr)) return sweep_fail(err, "merge: %s/journal: %s", dir, rerr.msg);
+    if (bad >= 0)
+        return sweep_fail(err, "merge: %s/journal is damaged (%s); run that shard again first (a torn tail is cut on resume)",
+                          dir, rerr.msg);
+    if (!sh->have_header) return sweep_fail(err, "merge: %s: no sweep journal here (empty journal)", dir);
+    if (sh->shards <= 0 || sh->shard < 0 || sh->shard >= sh->shards || sh->grid_points < 0)
+        return sweep_fail(err, "merge: %s: a shard header with shard %d of %d", dir, sh->shard, sh->shards);
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// the checks
+
+static int check_shards(Shard *sh, int n, SweepErr *err) {
+    const Shard *a = &sh[0];
+    for (int s = 1; s < n; s++) {
+        const Shard *b = &sh[s];
+        if (strcmp(a->spec_sha256, b->spec_sha256) != 0)
+            return sweep_fail(err, "merge: %s and %s are shards of different specs (spec sha256 %.12s... and %.12s...)",
+                              a->dir, b->dir, a->spec_sha256, b->spec_sha256);
+        if (strcmp(a->model_sha256, b->model_sha256) != 0)
+            return sweep_fail(err, "merge: %s and %s are shards with different models (model sha256 %.12s... and %.12s...)",
+                              a->dir, b->dir, a->model_sha256, b->model_sha256);
+        if (a->shards != b->shards || a->grid_points != b->grid_points || a->retries != b->retries)
+            return sweep_fail(err, "merge: %s is shard %d of %d (%d grid points), %s is shard %d of %d (%d grid points)",
+                              a->dir, a->shard, a->shards, a->grid_points, b->dir, b->shard, b->shards, b->grid_points);
+    }
+    int N = a->shards;
+    for (int s = 0; s < n; s++)
+        for (int t = s + 1; t < n; t++)
+            if (sh[s].shard == sh[t].shard)
+                return sweep_fail(err, "merge: %s and %s are both shard %d of %d (overlapping shards)", sh[s].dir,
+                                  sh[t].dir, sh[s].shard, N);
+    for (int i = 0; i < N; i++) {
+        int found = 0;
+        for (int s = 0; s < n && !found; s++) found = sh[s].shard == i;
+        if (!found)
+            return sweep_fail(err, "merge: shard %d of %d is missing (%d shard director%s given): give every shard's directory",
+                              i, N, n, n == 1 ? "y" : "ies");
+    }
+    // every grid point once, where the shard's rule puts it
+    for (int s = 0; s < n; s++) {
+        const Shard *x = &sh[s];
+        int want = x->grid_points > x->shard ? (x->grid_points - x->shard + N - 1) / N : 0;
+        if (x->n_points != want)
+            return sweep_fail(err, "merge: %s (shard %d of %d) holds %d points, not the %d of its share of %d",
+                              x->dir, x->shard, N, x->n_points, want, x->grid_points);
+        for (int k = 0; k < x->n_points; k++) {
+            const MergePoint *p = &x->points[k];
+            if (p->grid_index != x->shard + k * N)
+                return sweep_fail(err, "merge: %s: point %d has grid index %d, not %d", x->dir, k, p->grid_index,
+                                  x->shard + k * N);
+            if (p->n_ok == 0 && p->n_failed <= x->retries)
+                return sweep_fail(err, "merge: %s: point %d (grid index %d, id %.12s...) has not finished (%d failed "
+                                       "attempts, no ok); run that shard again to finish it before merging",
+                                  x->dir, k, p->grid_index, p->id, p->n_failed);
+        }
+    }
+    // no point in two shards (ids are unique within one journal)
+    for (int s = 0; s < n; s++)
+        for (int t = s + 1; t < n; t++)
+            for (int k = 0; k < sh[s].n_points; k++)
+                if (find_point(&sh[t], sh[s].points[k].id) >= 0)
+                    return sweep_fail(err, "merge: point %.12s... is in both %s and %s (overlapping shards)",
+                                      sh[s].points[k].id, sh[s].dir, sh[t].dir);
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// writing the merged journal
+
+static int make_dirs(const char *path, SweepErr *err) {
+    char buf[SWEEP_PATH];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return sweep_fail(err, "merge: cannot create %s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return sweep_fail(err, "merge: cannot create %s: %s", buf, strerror(errno));
+    return 0;
+}
+
+static int read_whole(const char *path, unsigned char **data, size_t *len) {
+    *data = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    size_t cap = 0;
+    unsigned char *buf = NULL;
+    for (;;) {
+        if (*len + 65536 > cap) {
+            cap = 2 * cap + 65536;
+            unsigned char *grown = realloc(buf, cap);
+            if (!grown) { free(buf); fclose(f); return -1; }
+            buf = grown;
+        }
+        size_t got = fread(buf + *len, 1, cap - *len, f);
+        *len += got;
+        if (got == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) { free(buf); return -1; }
+    *data = buf;
+    return 0;
+}
+
+static int append(Journal *j, int type, const void *payload, size_t len, int sync, SweepErr *err) {
+    ResultsErr rerr;
+    if (journal_append(j, type, payload, len, sync, &rerr)) return sweep_fail(err, "merge: %s", rerr.msg);
+    return 0;
+}
+
+/* The merged journal into TMP/journal. */
+static int write_merged(const char *tmp, Shard *sh, int n, SweepErr *err) {
+    Journal *j = NULL;
+    ResultsErr rerr;
+    if (journal_open(&j, tmp, &rerr)) return sweep_fail(err, "merge: %s", rerr.msg);
+    int N = sh[0].shards, T = sh[0].grid_points;
+    const Shard *by_index[n];
+    double created = sh[0].created;
+    for (int s = 0; s < n; s++) {
+        by_index[sh[s].shard] = &sh[s];
+        if (sh[s].created < created) created = sh[s].created;
+    }
+    int total_frames = 0;
+    for (int s = 0; s < n; s++) total_frames += sh[s].n_frames;
+    char header[512];
+    int hl = snprintf(header, sizeof header, "{\"spec_sha256\":\"%s\",\"version\":%d,\"created\":%lld,\"model_sha256\":\"%s\"}",
+                      sh[0].spec_sha256, sh[0].version, (long long)created, sh[0].model_sha256);
+    int rc = append(j, JOURNAL_HEADER, header, (size_t)hl, T == 0 && total_frames == 0, err);
+    for (int g = 0; g < T && rc == 0; g++) {
+        const MergePoint *p = &by_index[g % N]->points[g / N];
+        size_t cap = strlen(p->point) + 160;
+        char *frame = malloc(cap);
+        if (!frame) { rc = sweep_fail(err, "merge: out of memory"); break; }
+        int fl = snprintf(frame, cap, "{\"id\":\"%s\",\"index\":%d,\"point\":%s}", p->id, g, p->point);
+        rc = append(j, JOURNAL_POINT, frame, (size_t)fl, g == T - 1 && total_frames == 0, err);
+        free(frame);
+    }
+    int written = 0;
+    for (int i = 0; i < N && rc == 0; i++) {
+        const Shard *x = by_index[i];
+        for (int f = 0; f < x->n_frames && rc == 0; f++) {
+            written++;
+            rc = append(j, x->frames[f].type, x->frames[f].payload, x->frames[f].len, written == total_frames, err);
+        }
+    }
+    journal_close(j);
+    return rc;
+}
+
+static void sync_dir(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return;
+    fsync(fd);
+    close(fd);
+}
+
+static int join(char *out, size_t cap, const char *dir, const char *name) {
+    int n = snprintf(out, cap, "%s/%s", dir, name);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+static void remove_tmp(const char *tmp) {
+    char path[PATH_MAX];
+    if (join(path, sizeof path, tmp, "journal") == 0) unlink(path);
+    if (join(path, sizeof path, tmp, "lock") == 0) unlink(path);
+    rmdir(tmp);
+}
+
+/* Under OUT's lock: the merge into OUT/.merge-tmp, then renamed to OUT/journal; an
+ * OUT/journal that holds the same bytes already is kept. Returns 1 when it was already there. */
+static int install(const char *out, Shard *sh, int n, SweepErr *err) {
+    char tmp[PATH_MAX], tmp_journal[PATH_MAX], out_journal[PATH_MAX];
+    if (join(tmp, sizeof tmp, out, ".merge-tmp") || join(tmp_journal, sizeof tmp_journal, tmp, "journal") ||
+        join(out_journal, sizeof out_journal, out, "journal"))
+        return sweep_fail(err, "merge: %.200s: path too long", out);
+    struct stat st;
+    int had = stat(out_journal, &st) == 0 && st.st_size > 0;
+    Journal *lock = NULL;
+    ResultsErr rerr;
+    if (journal_open(&lock, out, &rerr)) return sweep_fail(err, "merge: %s", rerr.msg);
+    remove_tmp(tmp);   // a merge that died half-way
+    int rc = 0;
+    if (mkdir(tmp, 0755) != 0) rc = sweep_fail(err, "merge: cannot create %s: %s", tmp, strerror(errno));
+    if (rc == 0) rc = write_merged(tmp, sh, n, err);
+    if (rc == 0 && had) {
+        unsigned char *a = NULL, *b = NULL;
+        size_t la = 0, lb = 0;
+        if (read_whole(out_journal, &a, &la) || read_whole(tmp_journal, &b, &lb))
+            rc = sweep_fail(err, "merge: cannot read %s back", out_journal);
+        else if (la != lb || memcmp(a, b, la) != 0)
+            rc = sweep_fail(err, "merge: %s already holds a journal that is not this merge; remove it, or merge into "
+                                 "another directory", out_journal);
+        else
+            rc = 1;
+        free(a);
+        free(b);
+    } else if (rc == 0) {
+        if (rename(tmp_journal, out_journal) != 0)
+            rc = sweep_fail(err, "merge: cannot rename %s to %s: %s", tmp_journal, out_journal, strerror(errno));
+        else
+            sync_dir(out);
+    }
+    remove_tmp(tmp);
+    journal_close(lock);
+    return rc;
+}
+
+int sweep_merge(const char *out_dir, const char *const *shard_dirs, int n_dirs, SweepErr *err) {
+    if (n_dirs < 1) return sweep_fail(err, "merge: no shard directories given");
+    if (make_dirs(out_dir, err)) return -1;
+    Shard *sh = calloc((size_t)n_dirs, sizeof *sh);
+    if (!sh) return sweep_fail(err, "merge: out of memory");
+    int rc = 0;
+    for (int s = 0; s < n_dirs && rc == 0; s++) {
+        char a[PATH_MAX], b[PATH_MAX];
+        for (int t = 0; t < s && rc == 0; t++)
+            if (realpath(shard_dirs[s], a) && realpath(shard_dirs[t], b) && strcmp(a, b) == 0)
+                rc = sweep_fail(err, "merge: %s is given twice (overlapping shards)", shard_dirs[s]);
+    }
+    for (int s = 0; s < n_dirs && rc == 0; s++) rc = shard_read(&sh[s], shard_dirs[s], err);
+    if (rc == 0) rc = check_shards(sh, n_dirs, err);
+    int done = 0, failed = 0, frames = 0;
+    if (rc == 0) {
+        for (int s = 0; s < n_dirs; s++) {
+            frames += sh[s].n_frames;
+            for (int k = 0; k < sh[s].n_points; k++) {
+                if (sh[s].points[k].n_ok) done++;
+                else failed++;
+            }
+        }
+        rc = install(out_dir, sh, n_dirs, err);
+    }
+    if (rc >= 0)
+        fprintf(stderr, "sweep: merge: %d shards, %d points (%d done, %d failed for good), %d dispatch and result frames: "
+                        "%s/journal%s\n",
+                n_dirs, sh[0].grid_points, done, failed, frames, out_dir, rc == 1 ? " (already merged: unchanged)" : "");
+    for (int s = 0; s < n_dirs; s++) shard_free(&sh[s]);
+    free(sh);
+    if (rc < 0) return -1;
+    SweepErr ferr = {{0}};
+    if (sweep_frontier(out_dir, NULL, &ferr))
+        return sweep_fail(err, "merge: %s/journal is merged, but the frontier: %.900s", out_dir, ferr.msg);
+    return 0;
+}

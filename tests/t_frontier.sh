@@ -1,0 +1,293 @@
+#!/bin/sh
+# tests/t_frontier.sh: the frontier files end to end (issue 6), on fast fake sweeps: a
+# stand-in tune (written below, as tests/t_sweep.sh uses tests/fake_tune.sh) makes records
+# with a known accuracy / log-PPL trade-off, a prompt with commas, quotes and a newline, and
+# failing points.
+#   - a finished sweep writes points.csv, frontier.csv, frontier.svg, frontier.json into its
+#     output directory (and no temp file is left);
+#   - Python's csv module (default dialect) and, where installed, pandas.read_csv (no
+#     options) read both CSVs, every row as wide as the header, the columns are the
+#     documented ones, the tricky prompt round-trips, failed points are rows, the frontier
+#     flags are the expected ones;
+#   - frontier.json parses and lists the failed points; frontier.svg is well-formed XML;
+#   - `sweep frontier DIR --out OUT` gives the same CSV and SVG bytes; it works while a
+#     sweep runs (pending points) and on a journal with a torn tail; usage errors exit 2, a
+#     missing journal or an unwritable output exit 1 and leave nothing behind.
+# Env from tests/run.sh: ROOT, BINDIR, SHARED, TOKENIZER_DIR, TMP. Exit 0 pass, 77 skip, else fail.
+set -u
+ROOT=${ROOT:-$(pwd)}
+BINDIR=${BINDIR:-bin}
+case $BINDIR in /*) ;; *) BINDIR=$ROOT/$BINDIR ;; esac
+SHARED=${SHARED:-$(cd "$ROOT/.." && pwd)/shared}
+TOKENIZER_DIR=${TOKENIZER_DIR:-$ROOT/models/gpt2-tokenizer}
+TMP=${TMP:-$(mktemp -d)}
+SWEEP=$BINDIR/sweep
+GPT2=$BINDIR/gpt2
+DATA=$SHARED/data/fewshot/sst-2
+
+[ -x "$SWEEP" ] || { echo "FAIL: $SWEEP is not built"; exit 1; }
+[ -x "$GPT2" ] || { echo "skip: $GPT2 is not built"; exit 77; }
+if [ ! -f "$TOKENIZER_DIR/vocab.json" ] && [ ! -f "$TOKENIZER_DIR/encoder.json" ]; then
+    echo "skip: no tokenizer files in $TOKENIZER_DIR (run 'make tokenizer')"
+    exit 77
+fi
+[ -f "$DATA/test.tsv" ] || { echo "skip: no few-shot data in $DATA (set SHARED)"; exit 77; }
+command -v mpirun >/dev/null 2>&1 || { echo "skip: no mpirun (install openmpi-bin)"; exit 77; }
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+command -v "$PY" >/dev/null 2>&1 || { echo "skip: python3 is needed to read the files"; exit 77; }
+
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+export LSAN_OPTIONS="exitcode=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"   # Open MPI's own leaks (see t_farm.sh)
+
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+ok() { echo "ok: $*"; }
+
+BASE="--oversubscribe --bind-to none"
+LAUNCH=""
+for extra in "" "--mca btl_vader_single_copy_mechanism none" "--mca btl self,vader" "--mca btl self,tcp"; do
+    # shellcheck disable=SC2086
+    if timeout 60 mpirun $BASE $extra -n 2 "$SWEEP" --help >"$TMP/probe.out" 2>&1; then
+        LAUNCH="$BASE $extra"
+        break
+    fi
+done
+[ -n "$LAUNCH" ] || { echo "skip: mpirun cannot start 2 ranks here"; tail -n 5 "$TMP/probe.out"; exit 77; }
+
+# ---------------------------------------------------------------------------
+# a model (the spec needs one to validate the points and hash), the stand-in tune, the spec
+
+M=$TMP/model
+"$GPT2" init --layers 1 --heads 1 --embd 8 --positions 16 --seed 1 --tokenizer "$TOKENIZER_DIR" --out "$M" \
+    >/dev/null 2>"$TMP/err" || { echo "FAIL: gpt2 init: $(cat "$TMP/err")"; exit 1; }
+printf 'great\nmovie\n' >"$TMP/words"
+
+# The record of a point: accuracy falls and log-PPL falls as lambda grows (a trade-off);
+# rlprompt is better than pez at lambda 1; seed 999 fails; FAKE_SLOW seconds per point.
+cat >"$TMP/fake_tune.py" <<'EOF'
+import json, os, sys, time
+p = json.loads(sys.stdin.read())
+time.sleep(float(os.environ.get("FAKE_SLOW", "0")))
+seed, lam, method = p["seed"], p["lambda"], p["method"]
+if seed == 999:
+    sys.stderr.write("fake tune: failing on purpose\n")
+    sys.exit(3)
+noise = ((seed * 37) % 7 - 3) / 200.0
+acc = 0.62 + 0.25 * (1 - lam) + noise + (0.06 * lam if method == "rlprompt" else 0)
+lp = 4.0 + 4.0 * (1 - lam) + noise * 10 + (0.5 if method == "rlprompt" else 0)
+text = {(0.5, 2): 'It was, "really"\ngood', (1, 1): " caf\u00e9 \u03bb, fine"}.get((lam, seed), " great movie")
+rec = {"point": p, "status": "ok", "error": None, "prompt": {"ids": [1, 2, 3], "text": text},
+       "accuracy": {"train": 0.9, "dev": 0.8, "test": round(acc, 6)}, "dev_reward": 0.1,
+       "log_ppl": lp, "ppl": 2.718281828459045 ** lp, "dict_share": 0.5 + lam / 4,
+       "faithfulness": {"acc_continuous": round(acc + 0.01, 6), "acc_projected": round(acc, 6), "kl": 0.002},
+       "steps": 10, "best_step": 5, "wall_seconds": 0.01, "history": [], "versions": {"tune": "fake tune 1"}}
+print(json.dumps(rec))
+EOF
+cat >"$TMP/fake_tune" <<EOF
+#!/bin/sh
+exec "$PY" "$TMP/fake_tune.py"
+EOF
+chmod +x "$TMP/fake_tune"
+
+# spec FILE OUT SEEDS
+spec() {
+    cat >"$1" <<EOF
+{"model": "$M", "task": "sst-2", "data_dir": "$DATA", "split": "16-42", "out": "$2",
+ "grid": {"method": ["pez", "rlprompt"], "lambda": [0, 0.5, 1], "prompt_length": [3], "seed": $3},
+ "point": {"dictionary": "$TMP/words"}, "tune": "$TMP/fake_tune", "timeout_seconds": 60, "retries": 0}
+EOF
+}
+
+run() {   # run NAME ARGS...: mpirun -n 2 the sweep; sets rc
+    name=$1; shift
+    # shellcheck disable=SC2086
+    timeout 170 mpirun $LAUNCH -x FAKE_SLOW -x OPENBLAS_NUM_THREADS -n 2 "$SWEEP" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err"
+    rc=$?
+}
+
+# ---------------------------------------------------------------------------
+# a finished sweep writes the four files
+
+export FAKE_SLOW=0
+spec "$TMP/s.json" "$TMP/s" "[1, 2, 3, 999]"
+run s "$TMP/s.json"
+if [ "$rc" -eq 0 ] && grep -q "^sweep: frontier: 24 points (18 ok, 6 failed, 0 pending), 6 configurations" "$TMP/s.err"; then
+    ok "finished sweep: $(grep '^sweep: frontier' "$TMP/s.err" | cut -c1-120)"
+else
+    fail "finished sweep: exit $rc"; tail -n 5 "$TMP/s.err"
+fi
+for f in points.csv frontier.csv frontier.svg frontier.json; do
+    [ -s "$TMP/s/$f" ] || fail "no $f"
+done
+leftover=$(find "$TMP/s" -name '.*' -type f | head -n 3)
+[ -z "$leftover" ] && ok "no temp files left" || fail "temp files left: $leftover"
+
+# ---------------------------------------------------------------------------
+# what Python reads
+
+"$PY" - "$TMP/s" <<'EOF' && ok "csv, json and svg read back as documented" || fail "reading the files back"
+import csv, json, sys, xml.etree.ElementTree as ET
+d = sys.argv[1]
+
+def rows(name):
+    with open(f"{d}/{name}", newline="", encoding="utf-8") as f:
+        r = list(csv.reader(f))   # the default dialect: excel, RFC 4180
+    assert all(len(x) == len(r[0]) for x in r), (name, {len(x) for x in r})
+    return [dict(zip(r[0], x)) for x in r[1:]], r[0]
+
+points, head = rows("points.csv")
+assert head == ["id", "task", "method", "lambda", "prompt_length", "seed", "status", "attempts", "error",
+                "acc_test", "acc_dev", "acc_train", "log_ppl", "ppl", "dict_share", "acc_continuous",
+                "acc_projected", "faith_gap", "faith_kl", "steps", "best_step", "wall_seconds", "prompt_ids",
+                "prompt"], head
+assert len(points) == 24
+prompts = {(p["method"], p["lambda"], p["seed"]): p["prompt"] for p in points}
+assert prompts[("pez", "0.5", "2")] == 'It was, "really"\ngood', repr(prompts[("pez", "0.5", "2")])
+assert prompts[("rlprompt", "1.0", "1")] == " caf\u00e9 \u03bb, fine"
+assert prompts[("pez", "0.0", "1")] == " great movie"
+failed = [p for p in points if p["status"] == "failed"]
+assert len(failed) == 6 and all(p["seed"] == "999" and "failing on purpose" in p["error"] and p["acc_test"] == ""
+                                for p in failed), failed
+ok = [p for p in points if p["status"] == "ok"]
+assert all(abs(float(p["faith_gap"]) - 0.01) < 1e-9 and p["prompt_ids"] == "1 2 3" for p in ok)
+
+configs, head = rows("frontier.csv")
+metrics = ["acc_test", "log_ppl", "ppl", "dict_share", "faith_gap", "faith_kl"]
+assert head == (["task", "method", "lambda", "prompt_length", "n_seeds", "n_failed", "n_pending"]
+                + [f"{m}_{s}" for m in metrics for s in ("mean", "sd", "ci95")]
+                + ["on_frontier", "ci_overlaps_frontier", "on_frontier_all", "ci_overlaps_frontier_all",
+                   "best_seed", "best_prompt"]), head
+assert len(configs) == 6
+c = {(x["method"], x["lambda"]): x for x in configs}
+assert all(x["n_seeds"] == "3" and x["n_failed"] == "1" and x["n_pending"] == "0" for x in configs)
+# the means: acc 0.62 + 0.25 (1 - lambda) (+ 0.06 lambda for rlprompt), seed noise (-1, 1, 3)/200
+noise = sum(((s * 37) % 7 - 3) / 200 for s in (1, 2, 3)) / 3
+assert abs(float(c[("pez", "0.0")]["acc_test_mean"]) - (0.87 + noise)) < 1e-6
+# within each method lambda trades accuracy for log-PPL: every point on its method's frontier
+assert all(x["on_frontier"] == "1" for x in configs)
+# across methods: rlprompt's lambda 1 (.68, 4.5) and pez's lambda 1 (.62, 4.0) are both on it;
+# pez 0.5 (.745, 6.0) is dominated by rlprompt 0.5? (.775, 6.5): no, log-PPL is worse: on it too
+assert c[("rlprompt", "1.0")]["on_frontier_all"] == "1" and c[("pez", "1.0")]["on_frontier_all"] == "1"
+sd = float(c[("pez", "0.0")]["acc_test_sd"]); ci = float(c[("pez", "0.0")]["acc_test_ci95"])
+assert abs(ci - 4.302652729749462 * sd / 3 ** 0.5) < 1e-9, (sd, ci)
+for x in configs:
+    float(x["log_ppl_mean"]); float(x["ppl_mean"]); float(x["dict_share_mean"]); float(x["faith_kl_mean"])
+
+j = json.load(open(f"{d}/frontier.json"))
+assert len(j["spec_sha256"]) == 64 and len(j["model_sha256"]) == 64, j["spec_sha256"]
+assert j["points"] == {"total": 24, "ok": 18, "failed": 6, "pending": 0}, j["points"]
+assert len(j["failed"]) == 6 and all(f["seed"] == 999 and f["error"] for f in j["failed"])
+assert j["code_version"]["tune"] == ["fake tune 1"] and j["code_version"]["journal_format"] == 1
+assert j["reference"]["tasks"]["sst-2"]["chance_accuracy"] == 0.5
+assert [f["method"] for f in j["frontiers"]] == ["all", "pez", "rlprompt"]
+assert all(f["hypervolume"] > 0 and f["per_seed_hypervolume"]["n"] == 3 for f in j["frontiers"])
+
+svg = ET.parse(f"{d}/frontier.svg").getroot()
+assert svg.tag == "{http://www.w3.org/2000/svg}svg", svg.tag
+texts = "".join(t.text or "" for t in svg.iter("{http://www.w3.org/2000/svg}text"))
+assert "\u03bb=0.5" in texts and "pez" in texts and "rlprompt" in texts and "3 seeds per point" in texts, texts
+assert "6 failed runs" in texts
+EOF
+
+# pandas, where the machine has it (Debian: python3-pandas): read_csv without options
+if "$PY" -c 'import pandas' 2>/dev/null; then
+    "$PY" - "$TMP/s" <<'EOF' && ok "pandas.read_csv reads both CSVs without options" || fail "pandas.read_csv"
+import pandas as pd, sys
+d = sys.argv[1]
+p, f = pd.read_csv(f"{d}/points.csv"), pd.read_csv(f"{d}/frontier.csv")
+assert p.shape == (24, 24) and f.shape == (6, 31), (p.shape, f.shape)
+assert p.loc[(p.method == "pez") & (p["lambda"] == 0.5) & (p.seed == 2), "prompt"].iloc[0] == 'It was, "really"\ngood'
+assert p.loc[(p.method == "pez") & (p["lambda"] == 0) & (p.seed == 1), "prompt"].iloc[0] == " great movie"
+assert p["acc_test"].isna().sum() == 6 and p["acc_test"].dtype.kind == "f"
+assert all(f[c].dtype.kind == "f" for c in f.columns if c.endswith(("_mean", "_sd", "_ci95")))
+EOF
+else
+    echo "note: no pandas here (python3-pandas); Python's csv module read the files"
+fi
+
+# ---------------------------------------------------------------------------
+# sweep frontier: the same files again; usage; errors
+
+"$SWEEP" frontier "$TMP/s" --out "$TMP/again/deeper" 2>"$TMP/again.err"
+if [ $? -eq 0 ] && cmp -s "$TMP/s/points.csv" "$TMP/again/deeper/points.csv" &&
+    cmp -s "$TMP/s/frontier.csv" "$TMP/again/deeper/frontier.csv" && cmp -s "$TMP/s/frontier.svg" "$TMP/again/deeper/frontier.svg"; then
+    ok "sweep frontier DIR --out OUT: the same CSV and SVG bytes"
+else
+    fail "sweep frontier --out differs"; cat "$TMP/again.err"
+fi
+"$SWEEP" frontier --help | grep -q "points.csv" && ok "frontier --help" || fail "frontier --help"
+"$SWEEP" frontier >/dev/null 2>&1; [ $? -eq 2 ] && ok "no DIR: exit 2" || fail "no DIR: not exit 2"
+"$SWEEP" frontier "$TMP/s" --bogus >/dev/null 2>&1; [ $? -eq 2 ] && ok "unknown option: exit 2" || fail "unknown option"
+"$SWEEP" frontier "$TMP/nowhere" 2>"$TMP/nowhere.err"
+[ $? -eq 1 ] && grep -q "no sweep journal" "$TMP/nowhere.err" && ok "no journal: exit 1: $(cat "$TMP/nowhere.err")" ||
+    fail "no journal: $(cat "$TMP/nowhere.err")"
+mkdir -p "$TMP/ro"
+chmod 555 "$TMP/ro"
+if [ "$(id -u)" -ne 0 ]; then   # root writes anywhere
+    "$SWEEP" frontier "$TMP/s" --out "$TMP/ro" 2>"$TMP/ro.err"
+    [ $? -eq 1 ] && [ -z "$(ls -A "$TMP/ro")" ] && ok "unwritable output: exit 1, nothing left: $(cat "$TMP/ro.err")" ||
+        fail "unwritable output"
+fi
+chmod 755 "$TMP/ro"
+mkdir -p "$TMP/blocked/points.csv"   # a directory where a file must go: the rename fails, as root too
+"$SWEEP" frontier "$TMP/s" --out "$TMP/blocked" 2>"$TMP/blocked.err"
+if [ $? -eq 1 ] && [ "$(ls -A "$TMP/blocked")" = "points.csv" ]; then
+    ok "a file that cannot be replaced: exit 1, no other file and no temp file left: $(cut -c1-100 "$TMP/blocked.err")"
+else
+    fail "blocked output: $(ls -A "$TMP/blocked")"; cat "$TMP/blocked.err"
+fi
+printf 'x' >"$TMP/file"
+"$SWEEP" frontier "$TMP/s" --out "$TMP/file/sub" 2>"$TMP/notdir.err"
+[ $? -eq 1 ] && ok "output under a file: exit 1: $(cat "$TMP/notdir.err")" || fail "output under a file"
+
+# a torn journal: the frames before the tear
+cp -r "$TMP/s" "$TMP/torn"
+size=$(stat -c %s "$TMP/torn/journal")
+truncate -s $((size - 5)) "$TMP/torn/journal"
+"$SWEEP" frontier "$TMP/torn" 2>"$TMP/torn.err"
+if [ $? -eq 0 ] && grep -q "damaged" "$TMP/torn.err" && grep -q '"journal_damage":\s*"' "$TMP/torn/frontier.json"; then
+    ok "torn journal: $(grep -o '[0-9]* points ([^)]*)' "$TMP/torn.err")"
+else
+    fail "torn journal"; cat "$TMP/torn.err"
+fi
+
+# ---------------------------------------------------------------------------
+# while a sweep runs: pending points, and the sweep still finishes and rewrites the files
+
+export FAKE_SLOW=0.4
+spec "$TMP/live.json" "$TMP/live" "[1, 2, 3]"
+# shellcheck disable=SC2086
+timeout 170 mpirun $LAUNCH -x FAKE_SLOW -x OPENBLAS_NUM_THREADS -n 2 "$SWEEP" "$TMP/live.json" >/dev/null 2>"$TMP/live.err" &
+job=$!
+seen=""
+for _ in $(seq 100); do
+    st=$("$SWEEP" status "$TMP/live" 2>/dev/null)
+    case $st in *" done 0 "*|"") ;; *" pending 0 "*) break ;; *)
+        "$SWEEP" frontier "$TMP/live" --out "$TMP/live-mid" 2>"$TMP/live-mid.err" && seen=$(grep -o '[0-9]* points ([^)]*)' "$TMP/live-mid.err")
+        break ;;
+    esac
+    sleep 0.2
+done
+wait "$job"
+lrc=$?
+case $seen in
+    *" 0 pending"*|"") fail "no report with pending points while the sweep ran: '$seen'" ;;
+    *) ok "while the sweep runs: $seen" ;;
+esac
+[ "$lrc" -eq 0 ] && grep -q "^sweep: frontier: 18 points (18 ok, 0 failed, 0 pending)" "$TMP/live.err" &&
+    ok "the sweep then finished and wrote its own" || { fail "live sweep: exit $lrc"; tail -n 3 "$TMP/live.err"; }
+
+# under AddressSanitizer: no leak through sweep/ or results/
+leaks=$(cat "$TMP"/*.err | awk 'function flush() { if (block ~ /sweep\/|results\//) print block; block = "" }
+     /^(Direct|Indirect) leak/ { flush(); block = $0; next }
+     block != "" && /^$/ { flush(); next }
+     block != "" { block = block "\n" $0 }
+     END { flush() }')
+if [ -n "$leaks" ]; then fail "memory leaked:"; echo "$leaks" | head -n 30; fi
+
+if [ $failures -ne 0 ]; then
+    echo "$failures failure(s)"
+    exit 1
+fi
+echo "all frontier cases pass"
