@@ -2,28 +2,13 @@
 // results/ (results_frontier_write), which turns them into points.csv, frontier.csv,
 // frontier.svg and frontier.json. Here only what is the sweep's: reading the journal and
 // where the files go.
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "results/results.h"
 #include "sweep/sweep.h"
-
-static int make_dirs(const char *path, SweepErr *err) {
-    char buf[SWEEP_PATH];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return sweep_fail(err, "frontier: path too long: %.200s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return sweep_fail(err, "frontier: cannot create %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return sweep_fail(err, "frontier: cannot create %s: %s", buf, strerror(errno));
-    return 0;
-}
 
 int sweep_frontier(const char *dir, const char *out_dir, SweepErr *err) {
     if (!out_dir) out_dir = dir;
@@ -54,7 +39,9 @@ int sweep_frontier(const char *dir, const char *out_dir, SweepErr *err) {
                            .damage = jr.bad_offset >= 0 ? jr.damage : NULL};
     ResultsFrontierSummary sum;
     ResultsErr rerr = {{0}};
-    int rc = make_dirs(out_dir, err);
+    SweepErr derr;
+    int rc = 0;
+    if (sweep_make_dirs(out_dir, &derr)) rc = sweep_fail(err, "frontier: %s", derr.msg);
     if (rc == 0 && results_frontier_write(&info, refs, jr.n, out_dir, &sum, &rerr))
         rc = sweep_fail(err, "frontier: %s: %s", out_dir, rerr.msg);
     if (rc == 0)

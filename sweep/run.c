@@ -2,7 +2,6 @@
 // (resume), and farms the pending points costly first; it alone writes the journal.
 // Workers run each point in a child tune (child.c). SIGTERM/SIGUSR1 stop dispatching.
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <limits.h>
 #include <mpi.h>
 #include <signal.h>
@@ -10,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -202,19 +200,6 @@ static int run_point(void *user, uint64_t item_id, const void *data, size_t len,
 // ----------------------------------------------------------------------------
 // setup on rank 0: spec, output directory, journal, resume
 
-static int make_dirs(const char *path, SweepErr *err) {
-    char buf[SWEEP_PATH];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return sweep_fail(err, "sweep: cannot create %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return sweep_fail(err, "sweep: cannot create %s: %s", buf, strerror(errno));
-    return 0;
-}
-
 static int append_json(Master *m, int type, const char *text, int sync, SweepErr *err) {
     ResultsErr rerr;
     if (journal_append(m->journal, type, text, strlen(text), sync, &rerr))
@@ -315,7 +300,11 @@ static int master_setup(Master *m, const SweepRunOptions *o, int n_workers, Swee
     if (sweep_spec_load(&m->spec, o->spec_path, o->default_tune, err)) return 2;
     if (o->n_shards && sweep_shard_select(&m->spec, o->shard, o->n_shards, err)) return 2;
     if (o->out_dir) snprintf(m->spec.out_dir, sizeof m->spec.out_dir, "%s", o->out_dir);   // --out
-    if (make_dirs(m->spec.out_dir, err)) return 1;
+    SweepErr derr;
+    if (sweep_make_dirs(m->spec.out_dir, &derr)) {
+        sweep_fail(err, "sweep: %s", derr.msg);
+        return 1;
+    }
     ResultsErr rerr;
     if (journal_open(&m->journal, m->spec.out_dir, &rerr)) {
         sweep_fail(err, "sweep: %s", rerr.msg);

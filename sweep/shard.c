@@ -301,19 +301,6 @@ static int check_shards(Shard *sh, int n, SweepErr *err) {
 // ----------------------------------------------------------------------------
 // writing the merged journal
 
-static int make_dirs(const char *path, SweepErr *err) {
-    char buf[SWEEP_PATH];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return sweep_fail(err, "merge: cannot create %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return sweep_fail(err, "merge: cannot create %s: %s", buf, strerror(errno));
-    return 0;
-}
-
 static int read_whole(const char *path, unsigned char **data, size_t *len) {
     *data = NULL;
     *len = 0;
@@ -444,7 +431,8 @@ static int install(const char *out, Shard *sh, int n, SweepErr *err) {
 
 int sweep_merge(const char *out_dir, const char *const *shard_dirs, int n_dirs, SweepErr *err) {
     if (n_dirs < 1) return sweep_fail(err, "merge: no shard directories given");
-    if (make_dirs(out_dir, err)) return -1;
+    SweepErr derr;
+    if (sweep_make_dirs(out_dir, &derr)) return sweep_fail(err, "merge: %s", derr.msg);
     Shard *sh = calloc((size_t)n_dirs, sizeof *sh);
     if (!sh) return sweep_fail(err, "merge: out of memory");
     int rc = 0;

@@ -2,11 +2,13 @@
 // every point validated by point_parse and named by the sha256 of its canonical JSON plus
 // the model's sha256 (see sweep.h).
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sweep/sweep.h"
@@ -20,6 +22,19 @@ int sweep_fail(SweepErr *err, const char *fmt, ...) {
         va_end(ap);
     }
     return -1;
+}
+
+int sweep_make_dirs(const char *path, SweepErr *err) {
+    char buf[SWEEP_PATH];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return sweep_fail(err, "path too long: %.200s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return sweep_fail(err, "cannot create %s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return sweep_fail(err, "cannot create %s: %s", buf, strerror(errno));
+    return 0;
 }
 
 static int key_in(const char *key, const char *const *keys, int n) {

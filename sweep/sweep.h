@@ -85,6 +85,8 @@ typedef struct {
 } SweepErr;
 
 int sweep_fail(SweepErr *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* mkdir -p PATH (mode 0755); the message: "cannot create DIR: why" (callers add their context). */
+int sweep_make_dirs(const char *path, SweepErr *err);
 
 
 // ----------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 #   C unit tests:  $BUILD/tests/test_*        (built from tests/test_*.c)
 #   script tests:  tests/t_*.sh               (exit 0 pass, 77 skip, anything else fail)
 # Script tests get BUILD, BINDIR (programs), SHARED (../shared), TOKENIZER_DIR and a private
-# scratch directory TMP. Select tests with TESTS="pattern ..." (shell globs on the test name).
+# scratch directory TMP; tests/lib.sh, which they source, holds what they share (defaults for
+# these, fail/ok/finish, skip helpers). Select tests with TESTS="pattern ..." (shell globs).
 set -u
 BUILD=${BUILD:-build/release}
 BINDIR=${BINDIR:-bin}

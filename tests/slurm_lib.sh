@@ -284,40 +284,18 @@ slurm_sacct() {
 }
 
 # ----------------------------------------------------------------------------
-# what the t_slurm_*.sh tests share
+# what the t_slurm_*.sh tests share (they source tests/lib.sh first: paths, fail/ok, skips)
 
-# slurm_test_prelude: paths, skips (exit 77 with the reason), the environment the jobs inherit
-# (sbatch exports the submitter's environment). Sets ROOT BINDIR BUILD_DIR SHARED TOKENIZER_DIR TMP
-# SWEEP TUNE GPT2 DATA PY ASAN.
+# slurm_test_prelude: the skips (exit 77 with the reason) and the environment the jobs inherit
+# (sbatch exports the submitter's environment); sets PY.
 slurm_test_prelude() {
-    ROOT=${ROOT:-$(pwd)}
-    BINDIR=${BINDIR:-bin}
-    case $BINDIR in /*) ;; *) BINDIR=$ROOT/$BINDIR ;; esac
-    SHARED=${SHARED:-$(cd "$ROOT/.." && pwd)/shared}
-    TOKENIZER_DIR=${TOKENIZER_DIR:-$ROOT/models/gpt2-tokenizer}
-    TMP=${TMP:-$(mktemp -d)}
-    BUILD_DIR=${BUILD:-build/release}
-    case $BUILD_DIR in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
-    SWEEP=$BINDIR/sweep
-    TUNE=$BINDIR/tune
-    GPT2=$BINDIR/gpt2
-    DATA=$SHARED/data/fewshot/sst-2
-    ASAN=0
-    case $BINDIR in */asan/*) ASAN=1 ;; esac
     [ -x "$SWEEP" ] || { echo "FAIL: $SWEEP is not built"; exit 1; }
     [ -x "$TUNE" ] && [ -x "$GPT2" ] || { echo "skip: $TUNE or $GPT2 is not built"; exit 77; }
-    if [ ! -f "$TOKENIZER_DIR/vocab.json" ] && [ ! -f "$TOKENIZER_DIR/encoder.json" ]; then
-        echo "skip: no tokenizer files in $TOKENIZER_DIR (run 'make tokenizer')"
-        exit 77
-    fi
-    [ -f "$DATA/test.tsv" ] || { echo "skip: no few-shot data in $DATA (set SHARED)"; exit 77; }
-    command -v mpirun >/dev/null 2>&1 || { echo "skip: no mpirun (install openmpi-bin)"; exit 77; }
-    PY=/usr/bin/python3
-    [ -x "$PY" ] || PY=python3
-    command -v "$PY" >/dev/null 2>&1 || { echo "skip: python3 is needed to compare the records"; exit 77; }
+    need_tokenizer
+    need_data
+    need_python "to compare the records"
+    need_mpirun
     if ! why=$(slurm_can_start); then echo "skip: cannot start a private Slurm: $why"; exit 77; fi
-    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
-    export LSAN_OPTIONS="exitcode=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"   # Open MPI's own leaks (see t_farm.sh)
     export SWEEP_HOME="$ROOT" SWEEP_BIN="$SWEEP" FAKE_TUNE_REAL="$TUNE"
     # Open MPI's session directories under $TMP: mpiruns of other tests starting at the same
     # moment race to create /tmp/ompi.HOST.UID
@@ -337,11 +315,17 @@ slurm_test_start() {
     echo "ok: Slurm up in $(( $(date +%s) - t0 ))s: $(sinfo -h -N -o '%N %T %c CPUs'), accounting: $SLURM_ACCOUNTING (SLURM_CONF=$SLURM_CONF)"
 }
 
-# slurm_tiny_model DIR: a tiny random GPT-2 for fast points
-slurm_tiny_model() {
-    "$GPT2" init --layers 2 --heads 2 --embd 32 --positions 128 --std 0.2 --seed 1 \
-        --tokenizer "$TOKENIZER_DIR" --out "$1" >/dev/null 2>"$TMP/init.err" || {
-        echo "FAIL: gpt2 init: $(cat "$TMP/init.err")"; exit 1; }
+# slurm_expect_completed ID RESTARTS [NOTE]: ok if job ID ended COMPLETED with ExitCode 0:0
+# after RESTARTS requeues, else fail
+slurm_expect_completed() {
+    state=$(slurm_job_field "$1" JobState)
+    restarts=$(slurm_job_field "$1" Restarts)
+    exitcode=$(slurm_job_field "$1" ExitCode)
+    if [ "$state" = COMPLETED ] && [ "$restarts" = "$2" ] && [ "$exitcode" = 0:0 ]; then
+        ok "job $1: JobState=$state Restarts=$restarts ExitCode=$exitcode${3:+ $3}"
+    else
+        fail "job $1: JobState=$state Restarts=$restarts ExitCode=$exitcode"
+    fi
 }
 
 # slurm_fake_spec FILE MODEL OUT SEEDS: pez and rlprompt x lambda {0, 1} x SEEDS, a few steps
@@ -357,14 +341,4 @@ slurm_fake_spec() {
  "point": {"max_test": 40}, "tune": "$TMP/fake_tune", "timeout_seconds": 120, "retries": 1,
  "drain_seconds": 20}
 EOS
-}
-
-# slurm_normalized DIR: the export without timings, one record a line, in journal order
-slurm_normalized() {
-    "$SWEEP" export "$1" | "$PY" -c '
-import json, sys
-for line in sys.stdin:
-    r = json.loads(line)
-    r.pop("wall_seconds", None)
-    print(json.dumps(r, sort_keys=True))'
 }

@@ -9,50 +9,11 @@
 # tool_farm itself checks every result byte for byte, exactly once, and no stray message.
 # Env from tests/run.sh: ROOT, BUILD, TMP. Exit 0 pass, 77 skip, else fail.
 set -u
-ROOT=${ROOT:-$(pwd)}
-BUILD=${BUILD:-build/release}
-case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
-TMP=${TMP:-$(mktemp -d)}
+. "${ROOT:-$(pwd)}/tests/lib.sh"
 TOOL=$BUILD/tests/tool_farm
 
 [ -x "$TOOL" ] || { echo "FAIL: $TOOL is not built"; exit 1; }
-command -v mpirun >/dev/null 2>&1 || { echo "skip: no mpirun (install openmpi-bin)"; exit 77; }
-
-# Open MPI refuses root unless told; harmless otherwise.
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-# Under AddressSanitizer: Open MPI keeps allocations until exit in plugins it has unloaded by
-# then (stacks without symbols), so suppressions by library cannot name them. Leak reports
-# do not change the exit code here; instead any leak whose stack passes through the farm or
-# the tool fails the case (see our_leaks).
-export LSAN_OPTIONS="exitcode=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-
-# our_leaks FILE: the LeakSanitizer reports in FILE allocated from mpi/farm*.c or tool_farm.c.
-our_leaks() {
-    awk 'function flush() { if (block ~ /mpi\/farm|tool_farm\.c/) print block; block = "" }
-         /^(Direct|Indirect) leak/ { flush(); block = $0; next }
-         block != "" && /^$/ { flush(); next }
-         block != "" { block = block "\n" $0 }
-         END { flush() }' "$1"
-}
-
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-
-# The launch options that work here: containers may lack the shared-memory single copy (CMA).
-BASE="--oversubscribe --bind-to none"
-LAUNCH=""
-for extra in "" "--mca btl_vader_single_copy_mechanism none" "--mca btl self,vader" "--mca btl self,tcp"; do
-    # shellcheck disable=SC2086 # option lists split on purpose
-    if timeout 60 mpirun $BASE $extra -n 2 "$TOOL" --probe >"$TMP/probe.out" 2>&1; then
-        LAUNCH="$BASE $extra"
-        break
-    fi
-done
-if [ -z "$LAUNCH" ]; then
-    echo "skip: mpirun cannot start 2 ranks here; last attempt said:"
-    tail -n 5 "$TMP/probe.out"
-    exit 77
-fi
+need_mpirun "$TOOL" --probe
 echo "mpirun options: $LAUNCH"
 
 # farm NAME NRANKS [ENV=VALUE...] -- TOOL-ARGS...: runs tool_farm, which must exit 0 (its own checks).
@@ -66,14 +27,16 @@ farm() {
     timeout 120 mpirun $LAUNCH $envs -n "$n" "$TOOL" "$@" >"$TMP/$name.out" 2>&1
     rc=$?
     secs=$(echo "$start $(date +%s.%N)" | awk '{printf "%.1f", $2 - $1}')
-    leaks=$(our_leaks "$TMP/$name.out")
+    # under AddressSanitizer: a leak whose stack passes through the farm or the tool fails the
+    # case (Open MPI's own are not ours: see need_mpirun in tests/lib.sh)
+    leaks=$(lsan_leaks 'mpi/farm|tool_farm\.c' "$TMP/$name.out")
     if [ -n "$leaks" ]; then
         fail "$name (-n $n $*): memory leaked from the farm or the tool:"
         echo "$leaks" | head -n 40
         return 1
     fi
     if [ $rc -eq 0 ] && grep -q '^OK$' "$TMP/$name.out"; then
-        echo "ok: $name (-n $n, ${secs}s): $(grep '^tool_farm:' "$TMP/$name.out" | sed 's/^tool_farm: //')"
+        ok "$name (-n $n, ${secs}s): $(grep '^tool_farm:' "$TMP/$name.out" | sed 's/^tool_farm: //')"
         return 0
     fi
     fail "$name (-n $n $*): exit $rc after ${secs}s; output:"
@@ -110,8 +73,4 @@ if farm idle-cpu 16 -- --items 4 --sleep-ms 1500 --max-bytes 1000 --max-idle-cpu
         awk '{cpu += $4; wall += $5} END {printf "all %d ranks: %.3f s CPU in all over %.2f s wall: %.1f%% of one core together, %.2f%% per rank\n", NR, cpu, wall / NR, 100 * cpu / (wall / NR), 100 * cpu / wall}'
 fi
 
-if [ $failures -ne 0 ]; then
-    echo "$failures failure(s)"
-    exit 1
-fi
-echo "all farm cases pass"
+finish "all farm cases pass"

@@ -15,45 +15,14 @@
 #     missing journal or an unwritable output exit 1 and leave nothing behind.
 # Env from tests/run.sh: ROOT, BINDIR, SHARED, TOKENIZER_DIR, TMP. Exit 0 pass, 77 skip, else fail.
 set -u
-ROOT=${ROOT:-$(pwd)}
-BINDIR=${BINDIR:-bin}
-case $BINDIR in /*) ;; *) BINDIR=$ROOT/$BINDIR ;; esac
-SHARED=${SHARED:-$(cd "$ROOT/.." && pwd)/shared}
-TOKENIZER_DIR=${TOKENIZER_DIR:-$ROOT/models/gpt2-tokenizer}
-TMP=${TMP:-$(mktemp -d)}
-SWEEP=$BINDIR/sweep
-GPT2=$BINDIR/gpt2
-DATA=$SHARED/data/fewshot/sst-2
+. "${ROOT:-$(pwd)}/tests/lib.sh"
 
 [ -x "$SWEEP" ] || { echo "FAIL: $SWEEP is not built"; exit 1; }
 [ -x "$GPT2" ] || { echo "skip: $GPT2 is not built"; exit 77; }
-if [ ! -f "$TOKENIZER_DIR/vocab.json" ] && [ ! -f "$TOKENIZER_DIR/encoder.json" ]; then
-    echo "skip: no tokenizer files in $TOKENIZER_DIR (run 'make tokenizer')"
-    exit 77
-fi
-[ -f "$DATA/test.tsv" ] || { echo "skip: no few-shot data in $DATA (set SHARED)"; exit 77; }
-command -v mpirun >/dev/null 2>&1 || { echo "skip: no mpirun (install openmpi-bin)"; exit 77; }
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-command -v "$PY" >/dev/null 2>&1 || { echo "skip: python3 is needed to read the files"; exit 77; }
-
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
-export LSAN_OPTIONS="exitcode=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"   # Open MPI's own leaks (see t_farm.sh)
-
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
-
-BASE="--oversubscribe --bind-to none"
-LAUNCH=""
-for extra in "" "--mca btl_vader_single_copy_mechanism none" "--mca btl self,vader" "--mca btl self,tcp"; do
-    # shellcheck disable=SC2086
-    if timeout 60 mpirun $BASE $extra -n 2 "$SWEEP" --help >"$TMP/probe.out" 2>&1; then
-        LAUNCH="$BASE $extra"
-        break
-    fi
-done
-[ -n "$LAUNCH" ] || { echo "skip: mpirun cannot start 2 ranks here"; tail -n 5 "$TMP/probe.out"; exit 77; }
+need_tokenizer
+need_data
+need_python "to read the files"
+need_mpirun "$SWEEP" --help
 
 # ---------------------------------------------------------------------------
 # a model (the spec needs one to validate the points and hash), the stand-in tune, the spec
@@ -279,15 +248,7 @@ esac
     ok "the sweep then finished and wrote its own" || { fail "live sweep: exit $lrc"; tail -n 3 "$TMP/live.err"; }
 
 # under AddressSanitizer: no leak through sweep/ or results/
-leaks=$(cat "$TMP"/*.err | awk 'function flush() { if (block ~ /sweep\/|results\//) print block; block = "" }
-     /^(Direct|Indirect) leak/ { flush(); block = $0; next }
-     block != "" && /^$/ { flush(); next }
-     block != "" { block = block "\n" $0 }
-     END { flush() }')
+leaks=$(lsan_leaks 'sweep/|results/' "$TMP"/*.err)
 if [ -n "$leaks" ]; then fail "memory leaked:"; echo "$leaks" | head -n 30; fi
 
-if [ $failures -ne 0 ]; then
-    echo "$failures failure(s)"
-    exit 1
-fi
-echo "all frontier cases pass"
+finish "all frontier cases pass"

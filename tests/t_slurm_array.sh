@@ -11,14 +11,11 @@
 #     unfinished shard (exit 1, nothing written), and a second merge leaves the journal as is.
 # Exit 0 pass, 77 skip, else fail.
 set -u
-. "${ROOT:-$(pwd)}/tests/slurm_lib.sh"
+. "${ROOT:-$(pwd)}/tests/lib.sh"
+. "$ROOT/tests/slurm_lib.sh"
 slurm_test_prelude
 
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
-
-slurm_tiny_model "$TMP/model"
+tiny_model "$TMP/model"
 OUT=$TMP/out
 slurm_fake_spec "$TMP/spec.json" "$TMP/model" "$OUT" "[1, 2, 3, 4, 5]"
 slurm_test_start
@@ -54,8 +51,8 @@ shard_points=$(for k in 0 1 2; do "$SWEEP" status "$OUT/shard-$k-of-3" | awk '{ 
 [ "$shard_points" = "7 7 6 " ] && ok "shards of 7, 7 and 6 of the 20 points" || fail "shard sizes: $shard_points"
 
 # the merge is exact
-slurm_normalized "$TMP/single" >"$TMP/single.jsonl"
-slurm_normalized "$OUT" >"$TMP/merged.jsonl"
+normalized "$TMP/single" >"$TMP/single.jsonl"
+normalized "$OUT" >"$TMP/merged.jsonl"
 if [ "$(wc -l <"$TMP/single.jsonl")" -eq 20 ] && cmp -s "$TMP/single.jsonl" "$TMP/merged.jsonl"; then
     ok "export of the merge = export of the single job (20 records, timings aside)"
 else
@@ -168,9 +165,5 @@ else
     fail "merge over another journal: $(cat "$TMP/m2.out")"
 fi
 
-if [ $failures -ne 0 ]; then
-    echo "$failures failure(s)"
-    slurm_logs
-    exit 1
-fi
-echo "the job array's shards, merged, equal the single job"
+[ "$failures" -eq 0 ] || slurm_logs
+finish "the job array's shards, merged, equal the single job"

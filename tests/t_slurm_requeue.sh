@@ -13,15 +13,12 @@
 #   - the job's log appends all three runs; sacct shows the two requeued runs and the last.
 # SLURM_SACCT_OUT=FILE also writes the sacct lines there. Exit 0 pass, 77 skip, else fail.
 set -u
-. "${ROOT:-$(pwd)}/tests/slurm_lib.sh"
+. "${ROOT:-$(pwd)}/tests/lib.sh"
+. "$ROOT/tests/slurm_lib.sh"
 slurm_test_prelude
 
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
-
 N=20
-slurm_tiny_model "$TMP/model"
+tiny_model "$TMP/model"
 OUT=$TMP/out
 slurm_fake_spec "$TMP/spec.json" "$TMP/model" "$OUT" "[1, 2, 3, 4, 5]"
 export FAKE_TUNE_SLEEP=1
@@ -91,14 +88,7 @@ done2=$(echo "$between" | awk '{ print $4 }')
 if ! slurm_wait_job "$job" 300; then
     fail "job $job still in the queue after 300 s"; cat "$LOG"; slurm_logs; exit 1
 fi
-state=$(slurm_job_field "$job" JobState)
-restarts=$(slurm_job_field "$job" Restarts)
-exitcode=$(slurm_job_field "$job" ExitCode)
-if [ "$state" = COMPLETED ] && [ "$restarts" = 2 ] && [ "$exitcode" = 0:0 ]; then
-    ok "job $job: JobState=$state Restarts=$restarts ExitCode=$exitcode"
-else
-    fail "job $job: JobState=$state Restarts=$restarts ExitCode=$exitcode"
-fi
+slurm_expect_completed "$job" 2
 
 echo "---- the job's log (three runs, appended)"
 cat "$LOG"
@@ -117,7 +107,7 @@ for d in "$done1" "$done2"; do
 done
 
 # every point exactly once, ok, one result each: nothing done before a stop ran again
-slurm_normalized "$OUT" >"$TMP/out.jsonl"
+normalized "$OUT" >"$TMP/out.jsonl"
 "$PY" - "$TMP/out.jsonl" "$N" <<'EOF' && ok "$N points, each once, ok, one result each" || fail "the records"
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
@@ -171,9 +161,5 @@ if [ -n "${SLURM_SACCT_OUT:-}" ]; then
     } >"$SLURM_SACCT_OUT"
 fi
 
-if [ $failures -ne 0 ]; then
-    echo "$failures failure(s)"
-    slurm_logs
-    exit 1
-fi
-echo "the requeued sweep resumed and finished: every point once"
+[ "$failures" -eq 0 ] || slurm_logs
+finish "the requeued sweep resumed and finished: every point once"

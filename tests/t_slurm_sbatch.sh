@@ -10,12 +10,9 @@
 # Under the sanitizers the demo's points take fewer steps (the same spec otherwise).
 # Exit 0 pass, 77 skip, else fail.
 set -u
-. "${ROOT:-$(pwd)}/tests/slurm_lib.sh"
+. "${ROOT:-$(pwd)}/tests/lib.sh"
+. "$ROOT/tests/slurm_lib.sh"
 slurm_test_prelude
-
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
 
 # the scripts themselves
 for s in sweep.sbatch sweep-array.sbatch merge.sbatch submit-array.sh; do
@@ -60,14 +57,7 @@ secs=$(( $(date +%s) - t0 ))
 echo "---- the job's log"
 cat "$TMP/demo-$job.out"
 echo "----"
-state=$(slurm_job_field "$job" JobState)
-restarts=$(slurm_job_field "$job" Restarts)
-exitcode=$(slurm_job_field "$job" ExitCode)
-if [ "$state" = COMPLETED ] && [ "$restarts" = 0 ] && [ "$exitcode" = 0:0 ]; then
-    ok "job $job: JobState=$state Restarts=$restarts ExitCode=$exitcode (${secs}s)"
-else
-    fail "job $job: JobState=$state Restarts=$restarts ExitCode=$exitcode"
-fi
+slurm_expect_completed "$job" 0 "(${secs}s)"
 grep -q "2 tasks, 3 ranks by mpirun" "$TMP/demo-$job.out" && grep -q "the sweep finished (exit 0)" "$TMP/demo-$job.out" &&
     ! grep -q "requeueing" "$TMP/demo-$job.out" && ok "the log: 3 ranks on 2 tasks, finished, not requeued" ||
     fail "the job's log"
@@ -80,7 +70,7 @@ rows=$(($(wc -l <"$TMP/demo-out/points.csv") - 1))
 [ "$rows" -eq 8 ] && grep -q "<svg" "$TMP/demo-out/frontier.svg" &&
     ok "frontier files: points.csv ($rows points), frontier.csv ($(($(wc -l <"$TMP/demo-out/frontier.csv") - 1)) rows), frontier.svg, frontier.json" ||
     fail "frontier files: points.csv has $rows rows"
-slurm_normalized "$TMP/demo-out" | "$PY" -c '
+normalized "$TMP/demo-out" | "$PY" -c '
 import json, sys
 recs = [json.loads(l) for l in sys.stdin]
 assert len(recs) == 8 and all(r["status"] == "ok" for r in recs), recs
@@ -89,7 +79,7 @@ assert sorted({r["point"]["method"] for r in recs}) == ["pez", "rlprompt"]
 
 # srun --mpi=pmix instead of mpirun, where this Slurm and Open MPI have PMIx
 if srun --mpi=list 2>&1 | grep -q pmix; then
-    slurm_tiny_model "$TMP/model"
+    tiny_model "$TMP/model"
     slurm_fake_spec "$TMP/fast.json" "$TMP/model" "$TMP/fast-out" "[1, 2, 3]"
     job=$(SWEEP_LAUNCHER=srun sbatch --parsable -n 2 --time=10 -o "$TMP/srun-%j.out" "$ROOT/slurm/sweep.sbatch" "$TMP/fast.json")
     job=${job%%;*}
@@ -106,9 +96,5 @@ else
     echo "  (srun --mpi=list has no pmix here: the srun launcher is not tried)"
 fi
 
-if [ $failures -ne 0 ]; then
-    echo "$failures failure(s)"
-    slurm_logs
-    exit 1
-fi
-echo "sweep.sbatch runs the demo sweep on Slurm"
+[ "$failures" -eq 0 ] || slurm_logs
+finish "sweep.sbatch runs the demo sweep on Slurm"

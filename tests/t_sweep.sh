@@ -14,55 +14,20 @@
 #   - a grown grid is refused without --extend and adds only the new points with it.
 # Env from tests/run.sh: ROOT, BINDIR, SHARED, TOKENIZER_DIR, TMP. Exit 0 pass, 77 skip, else fail.
 set -u
-ROOT=${ROOT:-$(pwd)}
-BINDIR=${BINDIR:-bin}
-case $BINDIR in /*) ;; *) BINDIR=$ROOT/$BINDIR ;; esac
-SHARED=${SHARED:-$(cd "$ROOT/.." && pwd)/shared}
-TOKENIZER_DIR=${TOKENIZER_DIR:-$ROOT/models/gpt2-tokenizer}
-TMP=${TMP:-$(mktemp -d)}
-SWEEP=$BINDIR/sweep
-TUNE=$BINDIR/tune
-GPT2=$BINDIR/gpt2
-DATA=$SHARED/data/fewshot/sst-2
+. "${ROOT:-$(pwd)}/tests/lib.sh"
 
 [ -x "$SWEEP" ] || { echo "FAIL: $SWEEP is not built"; exit 1; }
 [ -x "$TUNE" ] && [ -x "$GPT2" ] || { echo "skip: $TUNE or $GPT2 is not built"; exit 77; }
-if [ ! -f "$TOKENIZER_DIR/vocab.json" ] && [ ! -f "$TOKENIZER_DIR/encoder.json" ]; then
-    echo "skip: no tokenizer files in $TOKENIZER_DIR (run 'make tokenizer')"
-    exit 77
-fi
-[ -f "$DATA/test.tsv" ] || { echo "skip: no few-shot data in $DATA (set SHARED)"; exit 77; }
-command -v mpirun >/dev/null 2>&1 || { echo "skip: no mpirun (install openmpi-bin)"; exit 77; }
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-command -v "$PY" >/dev/null 2>&1 || { echo "skip: python3 is needed to compare the records"; exit 77; }
-
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
-export LSAN_OPTIONS="exitcode=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"   # Open MPI's own leaks (see t_farm.sh)
-
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
-
-# the launch options that work here (as in t_farm.sh)
-BASE="--oversubscribe --bind-to none"
-LAUNCH=""
-for extra in "" "--mca btl_vader_single_copy_mechanism none" "--mca btl self,vader" "--mca btl self,tcp"; do
-    # shellcheck disable=SC2086
-    if timeout 60 mpirun $BASE $extra -n 2 "$SWEEP" --help >"$TMP/probe.out" 2>&1; then
-        LAUNCH="$BASE $extra"
-        break
-    fi
-done
-[ -n "$LAUNCH" ] || { echo "skip: mpirun cannot start 2 ranks here"; tail -n 5 "$TMP/probe.out"; exit 77; }
+need_tokenizer
+need_data
+need_python "to compare the records"
+need_mpirun "$SWEEP" --help
 
 # ---------------------------------------------------------------------------
 # a tiny model, the misbehaving tune, the specs
 
 M=$TMP/model
-"$GPT2" init --layers 2 --heads 2 --embd 32 --positions 128 --std 0.2 --seed 1 \
-    --tokenizer "$TOKENIZER_DIR" --out "$M" >/dev/null 2>"$TMP/err" || {
-    echo "FAIL: gpt2 init: $(cat "$TMP/err")"; exit 1; }
+tiny_model "$M"
 printf 'great\nmovie\nthe\nbad\ngood\n' >"$TMP/words"
 cp "$ROOT/tests/fake_tune.sh" "$TMP/fake_tune"
 chmod +x "$TMP/fake_tune"
@@ -70,7 +35,7 @@ export FAKE_TUNE_REAL="$TUNE"
 
 # a point's time limit: the hanging point costs two of them; tune is slower under the sanitizers
 TIMEOUT=4
-case $BINDIR in */asan/*) TIMEOUT=20 ;; esac
+[ "$ASAN" -eq 0 ] || TIMEOUT=20
 
 # spec FILE OUT SEEDS EXTRA [LAMBDAS]: methods x LAMBDAS [0, 1] x SEEDS
 spec() {
@@ -90,16 +55,6 @@ run() {
     # shellcheck disable=SC2086
     timeout 170 mpirun $LAUNCH -x FAKE_TUNE_REAL -x OPENBLAS_NUM_THREADS -n "$n" "$SWEEP" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err"
     rc=$?
-}
-
-# normalized DIR: the export without timings, one record a line, in journal order
-normalized() {
-    "$SWEEP" export "$1" | "$PY" -c '
-import json, sys
-for line in sys.stdin:
-    r = json.loads(line)
-    r.pop("wall_seconds", None)
-    print(json.dumps(r, sort_keys=True))'
 }
 
 # ---------------------------------------------------------------------------
@@ -269,16 +224,8 @@ else
 fi
 
 # under AddressSanitizer: no leak whose stack passes through sweep/, results/ or mpi/farm
-# (Open MPI's own are not ours; see t_farm.sh)
-leaks=$(cat "$TMP"/*.err | awk 'function flush() { if (block ~ /sweep\/|results\/|mpi\/farm/) print block; block = "" }
-     /^(Direct|Indirect) leak/ { flush(); block = $0; next }
-     block != "" && /^$/ { flush(); next }
-     block != "" { block = block "\n" $0 }
-     END { flush() }')
+# (Open MPI's own are not ours; see need_mpirun in tests/lib.sh)
+leaks=$(lsan_leaks 'sweep/|results/|mpi/farm' "$TMP"/*.err)
 if [ -n "$leaks" ]; then fail "memory leaked from the sweep:"; echo "$leaks" | head -n 30; fi
 
-if [ $failures -ne 0 ]; then
-    echo "$failures failure(s)"
-    exit 1
-fi
-echo "all sweep cases pass"
+finish "all sweep cases pass"

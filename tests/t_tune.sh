@@ -6,30 +6,13 @@
 #   record; a run that fails prints a "failed" record and exits 1; --help / usage.
 # Env from tests/run.sh: ROOT, BINDIR, SHARED, TOKENIZER_DIR, TMP. Exit 0 pass, 77 skip, else fail.
 set -u
-ROOT=${ROOT:-$(pwd)}
-BINDIR=${BINDIR:-bin}
-case $BINDIR in /*) ;; *) BINDIR=$ROOT/$BINDIR ;; esac
-SHARED=${SHARED:-$(cd "$ROOT/.." && pwd)/shared}
-TOKENIZER_DIR=${TOKENIZER_DIR:-$ROOT/models/gpt2-tokenizer}
-TMP=${TMP:-$(mktemp -d)}
-TUNE=$BINDIR/tune
-GPT2=$BINDIR/gpt2
-DATA=$SHARED/data/fewshot/sst-2
+. "${ROOT:-$(pwd)}/tests/lib.sh"
 
 [ -x "$TUNE" ] || { echo "skip: $TUNE is not built (it links once tuners/pez.c and tuners/rlprompt.c exist)"; exit 77; }
 [ -x "$GPT2" ] || { echo "skip: $GPT2 is not built"; exit 77; }
-if [ ! -f "$TOKENIZER_DIR/vocab.json" ] && [ ! -f "$TOKENIZER_DIR/encoder.json" ]; then
-    echo "skip: no tokenizer files in $TOKENIZER_DIR (run 'make tokenizer')"
-    exit 77
-fi
-[ -f "$DATA/test.tsv" ] || { echo "skip: no few-shot data in $DATA (set SHARED)"; exit 77; }
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-command -v "$PY" >/dev/null 2>&1 || { echo "skip: python3 is needed to check the records"; exit 77; }
-
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
+need_tokenizer
+need_data
+need_python "to check the records"
 
 # expect STATUS DESCRIPTION command...: runs the command, output in $TMP/out and $TMP/err
 expect() {
@@ -212,5 +195,4 @@ expect 2 "unknown option" "$TUNE" --bogus && { grep -q -- '--help' "$TMP/err" ||
 expect 2 "two points" "$TUNE" "$TMP/pez.json" "$TMP/rl.json"
 expect 2 "a point file that does not exist" "$TUNE" "$TMP/none.json"
 
-[ $failures -eq 0 ] || { echo "$failures failures"; exit 1; }
-echo "t_tune: all passed"
+finish "t_tune: all passed"

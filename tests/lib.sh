@@ -1,0 +1,113 @@
+# shellcheck shell=sh disable=SC2034 # (variables for the tests that source this)
+# tests/lib.sh: what the script tests share, sourced first by them (from the repository root):
+#     . "${ROOT:-$(pwd)}/tests/lib.sh"
+# Takes the environment tests/run.sh gives, with defaults so that a test also runs alone
+# (sh tests/t_x.sh): ROOT (the working directory), BUILD and BINDIR (made absolute), SHARED,
+# TOKENIZER_DIR, TMP (a new temporary directory); sets DATA (few-shot SST-2 under SHARED), the
+# programs SWEEP, TUNE, GPT2 (under BINDIR) and ASAN (1 for the sanitizer build's BINDIR, else 0).
+#   fail MSG / ok MSG          print "FAIL: MSG" (counted in $failures) / "ok: MSG"
+#   finish LINE                the end of a test: "N failure(s)" and exit 1 if any failed, else
+#                              prints LINE and exits 0
+#   need_tokenizer, need_data  skip (exit 77) without the tokenizer files / the few-shot data
+#   need_python WHY            sets PY (python3); skips without it ("python3 is needed WHY")
+#   need_mpirun [PROG ARGS...] skips without mpirun; exports what mpirun and the ranks need here;
+#                              with PROG, finds the launch options under which
+#                              `mpirun $LAUNCH -n 2 PROG ARGS` works and sets LAUNCH, or skips
+#   lsan_leaks REGEX FILE...   the LeakSanitizer reports in the FILEs whose stack matches REGEX
+#   tiny_model DIR             a tiny random GPT-2 (2 layers, 32 wide) for fast points
+#   normalized DIR             `sweep export DIR` without timings, one record a line, in journal
+#                              order (needs need_python)
+
+ROOT=${ROOT:-$(pwd)}
+BUILD=${BUILD:-build/release}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+BINDIR=${BINDIR:-bin}
+case $BINDIR in /*) ;; *) BINDIR=$ROOT/$BINDIR ;; esac
+SHARED=${SHARED:-$(cd "$ROOT/.." && pwd)/shared}
+TOKENIZER_DIR=${TOKENIZER_DIR:-$ROOT/models/gpt2-tokenizer}
+TMP=${TMP:-$(mktemp -d)}
+DATA=$SHARED/data/fewshot/sst-2
+SWEEP=$BINDIR/sweep
+TUNE=$BINDIR/tune
+GPT2=$BINDIR/gpt2
+ASAN=0
+case $BINDIR in */asan/*) ASAN=1 ;; esac
+
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+ok() { echo "ok: $*"; }
+
+finish() {
+    if [ "$failures" -ne 0 ]; then
+        echo "$failures failure(s)"
+        exit 1
+    fi
+    echo "$1"
+    exit 0
+}
+
+need_tokenizer() {
+    if [ ! -f "$TOKENIZER_DIR/vocab.json" ] && [ ! -f "$TOKENIZER_DIR/encoder.json" ]; then
+        echo "skip: no tokenizer files in $TOKENIZER_DIR (run 'make tokenizer')"
+        exit 77
+    fi
+}
+
+need_data() {
+    [ -f "$DATA/test.tsv" ] || { echo "skip: no few-shot data in $DATA (set SHARED)"; exit 77; }
+}
+
+need_python() {
+    PY=/usr/bin/python3
+    [ -x "$PY" ] || PY=python3
+    command -v "$PY" >/dev/null 2>&1 || { echo "skip: python3 is needed $1"; exit 77; }
+}
+
+need_mpirun() {
+    command -v mpirun >/dev/null 2>&1 || { echo "skip: no mpirun (install openmpi-bin)"; exit 77; }
+    # Open MPI refuses root unless told; harmless otherwise.
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+    # Under AddressSanitizer: Open MPI keeps allocations until exit in plugins it has unloaded
+    # by then (stacks without symbols), so suppressions by library cannot name them. Leak
+    # reports do not change the exit code here; instead the tests fail on the leaks whose
+    # stack passes through our code (lsan_leaks).
+    export LSAN_OPTIONS="exitcode=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+    [ $# -gt 0 ] || return 0
+    # the launch options that work here: containers may lack the shared-memory single copy (CMA)
+    _base="--oversubscribe --bind-to none"
+    for _extra in "" "--mca btl_vader_single_copy_mechanism none" "--mca btl self,vader" "--mca btl self,tcp"; do
+        # shellcheck disable=SC2086 # option lists split on purpose
+        if timeout 60 mpirun $_base $_extra -n 2 "$@" >"$TMP/probe.out" 2>&1; then
+            LAUNCH="$_base $_extra"
+            return 0
+        fi
+    done
+    tail -n 5 "$TMP/probe.out"
+    echo "skip: mpirun cannot start 2 ranks here (the last attempt said the above)"
+    exit 77
+}
+
+lsan_leaks() {
+    _re=$1
+    shift
+    LSAN_LEAK_RE=$_re awk 'function flush() { if (block ~ ENVIRON["LSAN_LEAK_RE"]) print block; block = "" }
+         /^(Direct|Indirect) leak/ { flush(); block = $0; next }
+         block != "" && /^$/ { flush(); next }
+         block != "" { block = block "\n" $0 }
+         END { flush() }' "$@"
+}
+
+tiny_model() {
+    "$GPT2" init --layers 2 --heads 2 --embd 32 --positions 128 --std 0.2 --seed 1 \
+        --tokenizer "$TOKENIZER_DIR" --out "$1" >/dev/null 2>"$TMP/init.err" || {
+        echo "FAIL: gpt2 init: $(cat "$TMP/init.err")"; exit 1; }
+}
+
+normalized() {
+    "$SWEEP" export "$1" | "$PY" -c '
+import json, sys
+for line in sys.stdin:
+    r = json.loads(line)
+    r.pop("wall_seconds", None)
+    print(json.dumps(r, sort_keys=True))'
+}
