@@ -4,18 +4,14 @@
 #   removed) optionally followed by one verdict; about half carry a verdict; every verdict
 #   states the phrase's own label; the same seed gives the same bytes, another seed others;
 #   a bad header, a bad label and a missing file are errors (exit 1, a message naming the file).
-# Env from tests/run.sh: ROOT, SHARED, TMP. Exit 0 pass, 77 skip, else fail.
+#   model/train_sst2_lm.sh (`make sst2-lm`) cut to 2 steps: the model lands in OUT with its log
+#   and tokenizer files, replacing what was there, and nothing is left in OUT.tmp.
+# Env from tests/run.sh (defaults in tests/lib.sh). Exit 0 pass, 77 skip, else fail.
 set -u
-ROOT=${ROOT:-$(pwd)}
-SHARED=${SHARED:-$(cd "$ROOT/.." && pwd)/shared}
-TMP=${TMP:-$(mktemp -d)}
+. "${ROOT:-$(pwd)}/tests/lib.sh"
 TRAIN=$SHARED/data/sst2/train.tsv
 CORPUS="sh $ROOT/model/sst2_corpus.sh"
 [ -f "$TRAIN" ] || { echo "skip: no SST-2 data in $TRAIN"; exit 77; }
-
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
 
 $CORPUS "$TRAIN" 12345 >"$TMP/a.txt" || fail "corpus exit $?"
 $CORPUS "$TRAIN" 12345 >"$TMP/b.txt" && cmp -s "$TMP/a.txt" "$TMP/b.txt" && ok "same seed, same bytes" || fail "same seed differs"
@@ -56,4 +52,21 @@ $CORPUS "$TMP/lab.tsv" >/dev/null 2>"$TMP/err"; rc=$?
 $CORPUS "$TMP/missing.tsv" >/dev/null 2>"$TMP/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "missing.tsv" "$TMP/err" && ok "missing file: $(cat "$TMP/err")" || fail "missing file: exit $rc"
 
-[ $failures -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
+# the recipe end to end, cut to 2 steps (SST2_LM_STEPS), into a scratch directory
+if [ -x "$GPT2" ] && [ -f "$TOKENIZER_DIR/vocab.json" ]; then
+    OUT=$TMP/sst2-lm
+    mkdir -p "$OUT"; : >"$OUT/stale"   # a previous model: replaced as a whole
+    SST2_LM_STEPS=2 OPENBLAS_NUM_THREADS=1 sh "$ROOT/model/train_sst2_lm.sh" "$BINDIR" "$SHARED/data/sst2" \
+        "$TOKENIZER_DIR" "$OUT" >"$TMP/recipe.log" 2>&1; rc=$?
+    if [ $rc -eq 0 ] && [ -f "$OUT/model.safetensors" ] && [ -f "$OUT/vocab.json" ] && [ -f "$OUT/train_log.jsonl" ] &&
+        [ ! -e "$OUT.tmp" ] && [ ! -e "$OUT/stale" ] && grep -q '"step":2,"loss"' "$OUT/train_log.jsonl"; then
+        ok "recipe: $(tail -n 1 "$TMP/recipe.log")"
+    else
+        fail "recipe: exit $rc"; tail -n 5 "$TMP/recipe.log"
+    fi
+    "$GPT2" info --model "$OUT" | grep -q "^n_layer: *6$" && ok "recipe shape" || fail "recipe shape: $("$GPT2" info --model "$OUT" | head -3)"
+else
+    fail "no $GPT2 or tokenizer files: the recipe cannot run"
+fi
+
+finish "corpus and recipe ok"
