@@ -239,6 +239,41 @@ static int option_value(const char *cmd, int argc, char **argv, int *i, const ch
     return ST_OK;
 }
 
+// What the subcommands' option loops share. A command's options are flags and
+// value options ("--name value"), NULL-terminated lists; a command that takes
+// positional arguments (texts) also takes "--", which ends its options.
+typedef struct {
+    const char *cmd, *usage;
+    const char *const *flags, *const *values;
+    int positional, options_done;
+} OptionSpec;
+
+// Reads argv[*i] (and the value after it, advancing *i). ST_OK with *name the
+// option and *value its value (NULL for a flag), or *name NULL and *value the
+// positional argument (NULL for "--"); ST_HELP once the usage is printed;
+// ST_USAGE once the message is.
+static int next_option(OptionSpec *o, int argc, char **argv, int *i, const char **name, const char **value) {
+    const char *a = argv[*i];
+    *name = *value = NULL;
+    if (o->options_done || !is_option(a)) {
+        if (!o->positional) return usage_error(o->cmd, "unexpected argument '%s'", a);
+        *value = a;
+        return ST_OK;
+    }
+    if (o->positional && strcmp(a, "--") == 0) {
+        o->options_done = 1;
+        return ST_OK;
+    }
+    if (is_help(a)) {
+        fputs(o->usage, stdout);
+        return ST_HELP;
+    }
+    *name = a;
+    if (o->flags && is_one_of(a, o->flags)) return ST_OK;
+    if (!is_one_of(a, o->values)) return usage_error(o->cmd, "unknown option '%s'", a);
+    return option_value(o->cmd, argc, argv, i, value);
+}
+
 static int parse_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out) {
     char *end;
     errno = 0;
@@ -501,6 +536,7 @@ typedef struct {
     int force;
 } InitOptions;
 
+static const char *const INIT_FLAGS[] = {"--force", NULL};
 static const char *const INIT_VALUE_OPTIONS[] = {
     "--layers", "--heads", "--embd", "--positions", "--vocab", "--seed", "--out", "--tokenizer", "--test-noise", "--std", NULL,
 };
@@ -513,14 +549,12 @@ static int parse_init(int argc, char **argv, InitOptions *o) {
     o->config.layer_norm_epsilon = 1e-5f;
     o->tokenizer_dir = "models/gpt2-tokenizer";
     o->std = 0.02f;
+    OptionSpec spec = {cmd, USAGE_INIT, INIT_FLAGS, INIT_VALUE_OPTIONS, 0, 0};
     for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        int st = ST_OK;
-        if (is_help(a)) { fputs(USAGE_INIT, stdout); return ST_HELP; }
-        else if (strcmp(a, "--force") == 0) o->force = 1;
-        else if (!is_option(a)) st = usage_error(cmd, "unexpected argument '%s'", a);
-        else if (!is_one_of(a, INIT_VALUE_OPTIONS)) st = usage_error(cmd, "unknown option '%s'", a);
-        else if ((st = option_value(cmd, argc, argv, &i, &v)) != ST_OK) return st;
+        const char *a, *v;
+        int st = next_option(&spec, argc, argv, &i, &a, &v);
+        if (st != ST_OK) return st;
+        if (strcmp(a, "--force") == 0) o->force = 1;
         else if (strcmp(a, "--layers") == 0) st = parse_int(cmd, a, v, 1, 1024, &o->config.n_layer);
         else if (strcmp(a, "--heads") == 0) st = parse_int(cmd, a, v, 1, 1024, &o->config.n_head);
         else if (strcmp(a, "--embd") == 0) st = parse_int(cmd, a, v, 1, 65536, &o->config.n_embd);
@@ -690,22 +724,20 @@ typedef struct {
 // from one chunk to the next.
 #define SCORE_CHUNK 128
 
+static const char *const SCORE_FLAGS[] = {"--json", "--verbose", NULL};
 static const char *const SCORE_VALUE_OPTIONS[] = {"--model", "--file", NULL};
 
 static int parse_score(int argc, char **argv, ScoreOptions *o) {
     const char *cmd = "score";
     memset(o, 0, sizeof *o);
-    int options_done = 0;
+    OptionSpec spec = {cmd, USAGE_SCORE, SCORE_FLAGS, SCORE_VALUE_OPTIONS, 1, 0};
     for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        int st = ST_OK;
-        if (options_done || !is_option(a)) st = set_text_source(cmd, &o->text, a, NULL);
-        else if (strcmp(a, "--") == 0) options_done = 1;
-        else if (is_help(a)) { fputs(USAGE_SCORE, stdout); return ST_HELP; }
+        const char *a, *v;
+        int st = next_option(&spec, argc, argv, &i, &a, &v);
+        if (st != ST_OK) return st;
+        if (!a) st = v ? set_text_source(cmd, &o->text, v, NULL) : ST_OK;
         else if (strcmp(a, "--json") == 0) o->json = 1;
         else if (strcmp(a, "--verbose") == 0) o->verbose = 1;
-        else if (!is_one_of(a, SCORE_VALUE_OPTIONS)) st = usage_error(cmd, "unknown option '%s'", a);
-        else if ((st = option_value(cmd, argc, argv, &i, &v)) != ST_OK) return st;
         else if (strcmp(a, "--model") == 0) o->model_dir = v;
         else if (strcmp(a, "--file") == 0) st = set_text_source(cmd, &o->text, NULL, v);
         if (st != ST_OK) return st;
@@ -886,6 +918,7 @@ typedef struct {
     int top_k, max_tokens, verbose;
 } GenerateOptions;
 
+static const char *const GENERATE_FLAGS[] = {"--verbose", NULL};
 static const char *const GENERATE_VALUE_OPTIONS[] = {
     "--model", "--file", "--seed", "--temperature", "--top-k", "--max-tokens", NULL,
 };
@@ -897,16 +930,13 @@ static int parse_generate(int argc, char **argv, GenerateOptions *o) {
     o->temperature = 1.0f;
     o->top_k = 40;
     o->max_tokens = 64;
-    int options_done = 0;
+    OptionSpec spec = {cmd, USAGE_GENERATE, GENERATE_FLAGS, GENERATE_VALUE_OPTIONS, 1, 0};
     for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        int st = ST_OK;
-        if (options_done || !is_option(a)) st = set_text_source(cmd, &o->prompt, a, NULL);
-        else if (strcmp(a, "--") == 0) options_done = 1;
-        else if (is_help(a)) { fputs(USAGE_GENERATE, stdout); return ST_HELP; }
+        const char *a, *v;
+        int st = next_option(&spec, argc, argv, &i, &a, &v);
+        if (st != ST_OK) return st;
+        if (!a) st = v ? set_text_source(cmd, &o->prompt, v, NULL) : ST_OK;
         else if (strcmp(a, "--verbose") == 0) o->verbose = 1;
-        else if (!is_one_of(a, GENERATE_VALUE_OPTIONS)) st = usage_error(cmd, "unknown option '%s'", a);
-        else if ((st = option_value(cmd, argc, argv, &i, &v)) != ST_OK) return st;
         else if (strcmp(a, "--model") == 0) o->model_dir = v;
         else if (strcmp(a, "--file") == 0) st = set_text_source(cmd, &o->prompt, NULL, v);
         else if (strcmp(a, "--seed") == 0) st = parse_u64(cmd, a, v, &o->seed);
@@ -1090,21 +1120,19 @@ typedef struct {
     int all;
 } LogitsOptions;
 
+static const char *const LOGITS_FLAGS[] = {"--all", NULL};
 static const char *const LOGITS_VALUE_OPTIONS[] = {"--model", "--out", "--ids", "--file", NULL};
 
 static int parse_logits(int argc, char **argv, LogitsOptions *o) {
     const char *cmd = "logits";
     memset(o, 0, sizeof *o);
-    int options_done = 0;
+    OptionSpec spec = {cmd, USAGE_LOGITS, LOGITS_FLAGS, LOGITS_VALUE_OPTIONS, 1, 0};
     for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        int st = ST_OK;
-        if (options_done || !is_option(a)) st = set_text_source(cmd, &o->text, a, NULL);
-        else if (strcmp(a, "--") == 0) options_done = 1;
-        else if (is_help(a)) { fputs(USAGE_LOGITS, stdout); return ST_HELP; }
+        const char *a, *v;
+        int st = next_option(&spec, argc, argv, &i, &a, &v);
+        if (st != ST_OK) return st;
+        if (!a) st = v ? set_text_source(cmd, &o->text, v, NULL) : ST_OK;
         else if (strcmp(a, "--all") == 0) o->all = 1;
-        else if (!is_one_of(a, LOGITS_VALUE_OPTIONS)) st = usage_error(cmd, "unknown option '%s'", a);
-        else if ((st = option_value(cmd, argc, argv, &i, &v)) != ST_OK) return st;
         else if (strcmp(a, "--model") == 0) o->model_dir = v;
         else if (strcmp(a, "--out") == 0) o->out_file = v;
         else if (strcmp(a, "--ids") == 0) o->ids_list = v;
@@ -1213,15 +1241,12 @@ static const char *const INFO_VALUE_OPTIONS[] = {"--model", NULL};
 static int parse_info(int argc, char **argv, const char **model_dir) {
     const char *cmd = "info";
     *model_dir = NULL;
+    OptionSpec spec = {cmd, USAGE_INFO, NULL, INFO_VALUE_OPTIONS, 0, 0};
     for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        int st = ST_OK;
-        if (is_help(a)) { fputs(USAGE_INFO, stdout); return ST_HELP; }
-        else if (!is_option(a)) st = usage_error(cmd, "unexpected argument '%s'", a);
-        else if (!is_one_of(a, INFO_VALUE_OPTIONS)) st = usage_error(cmd, "unknown option '%s'", a);
-        else if ((st = option_value(cmd, argc, argv, &i, &v)) != ST_OK) return st;
-        else if (strcmp(a, "--model") == 0) *model_dir = v;
+        const char *a, *v;
+        int st = next_option(&spec, argc, argv, &i, &a, &v);
         if (st != ST_OK) return st;
+        if (strcmp(a, "--model") == 0) *model_dir = v;
     }
     if (!*model_dir) return usage_error(cmd, "missing --model");
     return ST_OK;
@@ -1301,14 +1326,12 @@ static int parse_train(int argc, char **argv, TrainOptions *o) {
     o->lr = -1.0f;
     o->weight_decay = 0.1f;
     o->seed = 1;
+    OptionSpec spec = {cmd, USAGE_TRAIN, NULL, TRAIN_VALUE_OPTIONS, 0, 0};
     for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        int st = ST_OK;
-        if (is_help(a)) { fputs(USAGE_TRAIN, stdout); return ST_HELP; }
-        else if (!is_option(a)) st = usage_error(cmd, "unexpected argument '%s'", a);
-        else if (!is_one_of(a, TRAIN_VALUE_OPTIONS)) st = usage_error(cmd, "unknown option '%s'", a);
-        else if ((st = option_value(cmd, argc, argv, &i, &v)) != ST_OK) return st;
-        else if (strcmp(a, "--model") == 0) o->model_dir = v;
+        const char *a, *v;
+        int st = next_option(&spec, argc, argv, &i, &a, &v);
+        if (st != ST_OK) return st;
+        if (strcmp(a, "--model") == 0) o->model_dir = v;
         else if (strcmp(a, "--data") == 0) o->data_file = v;
         else if (strcmp(a, "--out") == 0) o->out_dir = v;
         else if (strcmp(a, "--eval-data") == 0) o->eval_file = v;
