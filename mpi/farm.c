@@ -42,13 +42,12 @@
  */
 #include <limits.h>
 #include <mpi.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "mpi/farm.h"
+#include "mpi/farm_internal.h"
 
 enum {
     TAG_READY = 17400,
@@ -78,16 +77,6 @@ typedef struct {
     uint32_t reserved;
 } WireHeader;
 
-static int fail(FarmErr *err, const char *fmt, ...) {
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -98,7 +87,7 @@ static int mpi_fail(int rc, const char *what, FarmErr *err) {
     char text[MPI_MAX_ERROR_STRING];
     int n = 0;
     if (MPI_Error_string(rc, text, &n) != MPI_SUCCESS) snprintf(text, sizeof text, "error %d", rc);
-    return fail(err, "farm: %s: %s", what, text);
+    return farm_errf(err, "farm: %s: %s", what, text);
 }
 
 /* ---- polling with backoff ---- */
@@ -190,7 +179,7 @@ static int frame_send(int dest, int tag, int more_tag, const WireHeader *h, cons
     o->reqs = malloc(sizeof(MPI_Request) * (1 + npieces));
     if (!o->first || !o->reqs) {
         outgoing_free(o);
-        return fail(err, "farm: out of memory sending %llu bytes", (unsigned long long)h->len);
+        return farm_errf(err, "farm: out of memory sending %llu bytes", (unsigned long long)h->len);
     }
     memcpy(o->first, h, sizeof *h);
     if (inline_len) memcpy(o->first + sizeof *h, payload, inline_len);
@@ -229,7 +218,7 @@ typedef struct {
 static int buf_reserve(Buf *b, size_t n, FarmErr *err) {
     if (n <= b->cap) return 0;
     unsigned char *p = realloc(b->p, n);
-    if (!p) return fail(err, "farm: out of memory for a %zu-byte message", n);
+    if (!p) return farm_errf(err, "farm: out of memory for a %zu-byte message", n);
     b->p = p;
     b->cap = n;
     return 0;
@@ -262,19 +251,20 @@ static int frame_recv(const MPI_Status *st, int more_tag, Buf *b, WireHeader *h,
     int rc = MPI_Recv(b->p, count, MPI_BYTE, st->MPI_SOURCE, st->MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Recv", err);
     if ((size_t)count < sizeof *h)
-        return fail(err, "farm: a %d-byte message from rank %d is too short for its header", count, st->MPI_SOURCE);
+        return farm_errf(err, "farm: a %d-byte message from rank %d is too short for its header", count,
+                         st->MPI_SOURCE);
     memcpy(h, b->p, sizeof *h);
     size_t got = (size_t)count - sizeof *h;
     if (got > h->len)
-        return fail(err, "farm: rank %d sent %zu bytes for a %llu-byte frame", st->MPI_SOURCE, got,
+        return farm_errf(err, "farm: rank %d sent %zu bytes for a %llu-byte frame", st->MPI_SOURCE, got,
                     (unsigned long long)h->len);
     if (h->len > SIZE_MAX - sizeof *h || buf_reserve(b, sizeof *h + h->len, err))
-        return fail(err, "farm: cannot hold a %llu-byte frame from rank %d", (unsigned long long)h->len,
+        return farm_errf(err, "farm: cannot hold a %llu-byte frame from rank %d", (unsigned long long)h->len,
                     st->MPI_SOURCE);
     while (got < h->len) {
         size_t n = 0;
         if (piece_recv(st->MPI_SOURCE, more_tag, b->p + sizeof *h + got, h->len - got, &n, err)) return -1;
-        if (n == 0) return fail(err, "farm: empty piece from rank %d", st->MPI_SOURCE);
+        if (n == 0) return farm_errf(err, "farm: empty piece from rank %d", st->MPI_SOURCE);
         got += n;
     }
     return 0;
@@ -301,7 +291,7 @@ static int junk_recv(const MPI_Status *st, FarmErr *err) {
     int count = 0;
     MPI_Get_count(st, MPI_BYTE, &count);
     void *p = malloc(count > 0 ? (size_t)count : 1);
-    if (!p) return fail(err, "farm: out of memory");
+    if (!p) return farm_errf(err, "farm: out of memory");
     int rc = MPI_Recv(p, count, MPI_BYTE, st->MPI_SOURCE, st->MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     free(p);
     return rc == MPI_SUCCESS ? 0 : mpi_fail(rc, "MPI_Recv", err);
@@ -322,7 +312,7 @@ static int check_mpi_ready(FarmErr *err) {
     int inited = 0, finalized = 0;
     MPI_Initialized(&inited);
     MPI_Finalized(&finalized);
-    if (!inited || finalized) return fail(err, "farm: MPI is not initialised (or already finalised)");
+    if (!inited || finalized) return farm_errf(err, "farm: MPI is not initialised (or already finalised)");
     return 0;
 }
 
@@ -564,7 +554,7 @@ static int master_loop(Master *ms) {
 
 /* One rank: the master runs each item itself, one after another. */
 static int master_run_local(const FarmMaster *m, const FarmWorker *w, FarmStats *stats, FarmErr *err) {
-    if (!w || !w->run) return fail(err, "farm: a single rank needs a local worker to run the items");
+    if (!w || !w->run) return farm_errf(err, "farm: a single rank needs a local worker to run the items");
     for (;;) {
         if (m->should_stop && m->should_stop(m->user)) return 0;
         uint64_t id = 0;
@@ -580,7 +570,7 @@ static int master_run_local(const FarmMaster *m, const FarmWorker *w, FarmStats 
         FarmErr run_err = {{0}};
         if (w->run(w->user, id, data, len, &out, &out_len, &run_err)) {
             free(out);
-            return fail(err, "worker 0: %s", run_err.msg[0] ? run_err.msg : "run failed (no message)");
+            return farm_errf(err, "worker 0: %s", run_err.msg[0] ? run_err.msg : "run failed (no message)");
         }
         int rc = farm_compress(out, out_len, &z, &zlen, &crc, err);
         if (rc == 0) rc = m->on_result(m->user, id, MASTER, out, out_len, z, zlen, crc, err);
@@ -598,7 +588,7 @@ static int master_init(Master *ms, const FarmMaster *m, FarmStats *stats, int nr
     ms->state = calloc((size_t)nranks, sizeof *ms->state);
     ms->item = calloc((size_t)nranks, sizeof *ms->item);
     ms->parked = calloc((size_t)nranks, sizeof *ms->parked);
-    if (!ms->state || !ms->item || !ms->parked) return fail(err, "farm: out of memory for %d ranks", nranks);
+    if (!ms->state || !ms->item || !ms->parked) return farm_errf(err, "farm: out of memory for %d ranks", nranks);
     for (int r = 0; r < nranks; r++) ms->state[r] = WORKER_NEW;
     return 0;
 }
@@ -614,19 +604,19 @@ int farm_master(const FarmMaster *m, const FarmWorker *local, FarmStats *stats, 
     FarmStats scratch;
     if (!stats) stats = &scratch;
     *stats = (FarmStats){0};
-    if (!m || !m->next_work || !m->on_result) return fail(err, "farm: next_work and on_result are required");
-    if (!(m->drain_seconds >= 0)) return fail(err, "farm: drain_seconds must be >= 0");
+    if (!m || !m->next_work || !m->on_result) return farm_errf(err, "farm: next_work and on_result are required");
+    if (!(m->drain_seconds >= 0)) return farm_errf(err, "farm: drain_seconds must be >= 0");
     if (check_mpi_ready(err)) return -1;
     int rank = 0, nranks = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &nranks);
-    if (rank != MASTER) return fail(err, "farm: farm_master called on rank %d (only rank 0 is the master)", rank);
+    if (rank != MASTER) return farm_errf(err, "farm: farm_master called on rank %d (only rank 0 is the master)", rank);
     double t0 = now();
     int rc;
     if (nranks == 1) {
         err->msg[0] = 0;
         rc = master_run_local(m, local, stats, err);
-        if (rc && !err->msg[0]) fail(err, "farm: a callback failed (no message)");
+        if (rc && !err->msg[0]) farm_errf(err, "farm: a callback failed (no message)");
     } else {
         Master ms;
         rc = master_init(&ms, m, stats, nranks, err);
@@ -752,7 +742,7 @@ static int worker_loop(Worker *wk, FarmErr *err) {
         if (st.MPI_TAG != TAG_WORK) {
             FarmErr why;
             if (junk_recv(&st, err)) return -1;
-            fail(&why, "farm: unexpected message (tag %d) from the master", st.MPI_TAG);
+            farm_errf(&why, "farm: unexpected message (tag %d) from the master", st.MPI_TAG);
             return worker_failed(&why, err);
         }
         // The master replied, so it has the previous result whole: its sends end now.
@@ -766,11 +756,11 @@ static int worker_loop(Worker *wk, FarmErr *err) {
 }
 
 int farm_worker(const FarmWorker *w, FarmErr *err) {
-    if (!w || !w->run) return fail(err, "farm: the worker needs a run callback");
+    if (!w || !w->run) return farm_errf(err, "farm: the worker needs a run callback");
     if (check_mpi_ready(err)) return -1;
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    if (rank == MASTER) return fail(err, "farm: farm_worker called on rank 0 (the master's rank)");
+    if (rank == MASTER) return farm_errf(err, "farm: farm_worker called on rank 0 (the master's rank)");
     const char *corrupt = getenv("FARM_TEST_CORRUPT_RANK");
     Worker wk = {.w = w, .corrupt_crc = corrupt && *corrupt && atoi(corrupt) == rank};
     int rc = worker_loop(&wk, err);

@@ -19,7 +19,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "results/results.h"
+#include "results/results_internal.h"
 
 #define FRAME_HEADER_BYTES 13u        // magic 4 | type 1 | length 4 | crc 4
 #define READ_CHUNK (1u << 20)         // replay reads the file 1 MiB at a time
@@ -35,8 +35,7 @@ struct Journal {
 // ----------------------------------------------------------------------------
 // small helpers
 
-__attribute__((format(printf, 2, 3)))
-static int fail(ResultsErr *err, const char *fmt, ...) {
+int results_errf(ResultsErr *err, const char *fmt, ...) {
     if (err) {
         va_list ap;
         va_start(ap, fmt);
@@ -47,19 +46,10 @@ static int fail(ResultsErr *err, const char *fmt, ...) {
 }
 
 static int join_path(char out[PATH_MAX], const char *dir, const char *name, ResultsErr *err) {
-    if (!dir || !*dir) return fail(err, "journal: no directory given");
+    if (!dir || !*dir) return results_errf(err, "journal: no directory given");
     int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
-    if (n < 0 || n >= PATH_MAX) return fail(err, "%s: path too long for %s", dir, name);
+    if (n < 0 || n >= PATH_MAX) return results_errf(err, "%s: path too long for %s", dir, name);
     return 0;
-}
-
-static void put_u32le(unsigned char *p, uint32_t v) {
-    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
-}
-
-static uint32_t get_u32le(const unsigned char *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 // zlib's crc32 takes a uInt length; and crc32(c, NULL, 0) returns 0, not c,
@@ -133,19 +123,19 @@ static int lock_directory(Journal *j, const char *dir, ResultsErr *err) {
     char lock_path[PATH_MAX];
     if (join_path(lock_path, dir, "lock", err)) return -1;
     j->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (j->lock_fd < 0) return fail(err, "%s: cannot open the lock file (%s)", lock_path, strerror(errno));
+    if (j->lock_fd < 0) return results_errf(err, "%s: cannot open the lock file (%s)", lock_path, strerror(errno));
     if (flock(j->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        if (errno != EWOULDBLOCK) return fail(err, "%s: cannot lock (%s)", lock_path, strerror(errno));
+        if (errno != EWOULDBLOCK) return results_errf(err, "%s: cannot lock (%s)", lock_path, strerror(errno));
         long holder = read_lock_holder(j->lock_fd);
         if (holder > 0)
-            return fail(err, "%s: in use by another sweep (pid %ld holds %s)", dir, holder, lock_path);
-        return fail(err, "%s: in use by another sweep (%s is locked, holder's pid unknown)", dir, lock_path);
+            return results_errf(err, "%s: in use by another sweep (pid %ld holds %s)", dir, holder, lock_path);
+        return results_errf(err, "%s: in use by another sweep (%s is locked, holder's pid unknown)", dir, lock_path);
     }
     j->locked = 1;
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
     if (ftruncate(j->lock_fd, 0) != 0 || pwrite(j->lock_fd, pid, (size_t)n, 0) != n)
-        return fail(err, "%s: cannot write the pid (%s)", lock_path, strerror(errno));
+        return results_errf(err, "%s: cannot write the pid (%s)", lock_path, strerror(errno));
     return 0;
 }
 
@@ -166,7 +156,7 @@ void journal_close(Journal *j) {
 int journal_open(Journal **out, const char *dir, ResultsErr *err) {
     *out = NULL;
     Journal *j = calloc(1, sizeof *j);
-    if (!j) return fail(err, "journal: out of memory");
+    if (!j) return results_errf(err, "journal: out of memory");
     j->fd = -1;
     j->lock_fd = -1;
     if (join_path(j->path, dir, "journal", err) || lock_directory(j, dir, err)) {
@@ -175,7 +165,7 @@ int journal_open(Journal **out, const char *dir, ResultsErr *err) {
     }
     j->fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (j->fd < 0) {
-        fail(err, "%s: cannot open for appending (%s)", j->path, strerror(errno));
+        results_errf(err, "%s: cannot open for appending (%s)", j->path, strerror(errno));
         journal_close(j);
         return -1;
     }
@@ -189,23 +179,25 @@ int journal_open(Journal **out, const char *dir, ResultsErr *err) {
 static int undo_append(Journal *j, off_t before, size_t frame_len, const char *doing, int why,
                        ResultsErr *err) {
     if (ftruncate(j->fd, before) == 0 && fdatasync(j->fd) == 0)
-        return fail(err, "%s: %s a frame of %zu bytes failed (%s); the file is back to its %lld bytes",
+        return results_errf(err, "%s: %s a frame of %zu bytes failed (%s); the file is back to its %lld bytes",
                     j->path, doing, frame_len, strerror(why), (long long)before);
-    return fail(err, "%s: %s a frame of %zu bytes failed (%s), and cutting the file back to %lld bytes "
+    return results_errf(err, "%s: %s a frame of %zu bytes failed (%s), and cutting the file back to %lld bytes "
                 "failed too (%s): its tail is torn", j->path, doing, frame_len, strerror(why),
                 (long long)before, strerror(errno));
 }
 
 int journal_append(Journal *j, int type, const void *payload, size_t len, int sync, ResultsErr *err) {
-    if (!j || j->fd < 0) return fail(err, "journal: append to a journal that is not open");
-    if (!frame_type_known(type)) return fail(err, "%s: cannot append a frame of unknown type %d", j->path, type);
+    if (!j || j->fd < 0) return results_errf(err, "journal: append to a journal that is not open");
+    if (!frame_type_known(type))
+        return results_errf(err, "%s: cannot append a frame of unknown type %d", j->path, type);
     if (len > JOURNAL_MAX_PAYLOAD)
-        return fail(err, "%s: a payload of %zu bytes is over the limit of %u", j->path, len, JOURNAL_MAX_PAYLOAD);
-    if (len > 0 && !payload) return fail(err, "%s: no payload for a frame of %zu bytes", j->path, len);
+        return results_errf(err, "%s: a payload of %zu bytes is over the limit of %u", j->path, len,
+                            JOURNAL_MAX_PAYLOAD);
+    if (len > 0 && !payload) return results_errf(err, "%s: no payload for a frame of %zu bytes", j->path, len);
 
     size_t frame_len = FRAME_HEADER_BYTES + len;
     unsigned char *frame = malloc(frame_len);
-    if (!frame) return fail(err, "%s: out of memory for a frame of %zu bytes", j->path, frame_len);
+    if (!frame) return results_errf(err, "%s: out of memory for a frame of %zu bytes", j->path, frame_len);
     memcpy(frame, FRAME_MAGIC, 4);
     frame[4] = (unsigned char)type;
     put_u32le(frame + 5, (uint32_t)len);
@@ -215,7 +207,7 @@ int journal_append(Journal *j, int type, const void *payload, size_t len, int sy
     struct stat st;
     if (fstat(j->fd, &st) != 0) {
         free(frame);
-        return fail(err, "%s: cannot stat (%s)", j->path, strerror(errno));
+        return results_errf(err, "%s: cannot stat (%s)", j->path, strerror(errno));
     }
     int rc = write_all(j->fd, frame, frame_len);
     int why = errno;
@@ -229,15 +221,15 @@ int journal_truncate(const char *dir, int64_t offset, ResultsErr *err) {
     char path[PATH_MAX];
     if (join_path(path, dir, "journal", err)) return -1;
     int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return fail(err, "%s: cannot open to cut it (%s)", path, strerror(errno));
+    if (fd < 0) return results_errf(err, "%s: cannot open to cut it (%s)", path, strerror(errno));
     struct stat st;
     int rc = 0;
-    if (fstat(fd, &st) != 0) rc = fail(err, "%s: cannot stat (%s)", path, strerror(errno));
+    if (fstat(fd, &st) != 0) rc = results_errf(err, "%s: cannot stat (%s)", path, strerror(errno));
     else if (offset < 0 || offset > (int64_t)st.st_size)
-        rc = fail(err, "%s: cannot cut at byte %lld of a %lld-byte file", path, (long long)offset,
+        rc = results_errf(err, "%s: cannot cut at byte %lld of a %lld-byte file", path, (long long)offset,
                   (long long)st.st_size);
     else if (ftruncate(fd, (off_t)offset) != 0 || fsync(fd) != 0)
-        rc = fail(err, "%s: cutting at byte %lld failed (%s)", path, (long long)offset, strerror(errno));
+        rc = results_errf(err, "%s: cutting at byte %lld failed (%s)", path, (long long)offset, strerror(errno));
     close(fd);
     return rc;
 }
@@ -264,7 +256,7 @@ static const unsigned char *reader_view(Reader *r, uint64_t off, size_t n, Resul
     if (want > r->size - off) want = (size_t)(r->size - off);
     if (want > r->cap) {
         unsigned char *grown = realloc(r->buf, want);
-        if (!grown) { fail(err, "%s: out of memory reading %zu bytes", r->path, want); return NULL; }
+        if (!grown) { results_errf(err, "%s: out of memory reading %zu bytes", r->path, want); return NULL; }
         r->buf = grown;
         r->cap = want;
     }
@@ -279,12 +271,12 @@ static const unsigned char *reader_view(Reader *r, uint64_t off, size_t n, Resul
         ssize_t got = pread(r->fd, r->buf + r->fill, want - r->fill, (off_t)(off + r->fill));
         if (got < 0 && errno == EINTR) continue;
         if (got < 0) {
-            fail(err, "%s: read error at byte %llu (%s)", r->path, (unsigned long long)(off + r->fill),
+            results_errf(err, "%s: read error at byte %llu (%s)", r->path, (unsigned long long)(off + r->fill),
                  strerror(errno));
             return NULL;
         }
         if (got == 0) {
-            fail(err, "%s: the file shrank to %llu bytes while being read", r->path,
+            results_errf(err, "%s: the file shrank to %llu bytes while being read", r->path,
                  (unsigned long long)(off + r->fill));
             return NULL;
         }
@@ -381,16 +373,16 @@ static int reader_open(Reader *r, const char *path, int *missing, ResultsErr *er
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (r->fd < 0) {
         if (errno == ENOENT) { *missing = 1; return 0; }
-        return fail(err, "%s: cannot open for reading (%s)", path, strerror(errno));
+        return results_errf(err, "%s: cannot open for reading (%s)", path, strerror(errno));
     }
     struct stat st;
     if (fstat(r->fd, &st) != 0) {
-        fail(err, "%s: cannot stat (%s)", path, strerror(errno));
+        results_errf(err, "%s: cannot stat (%s)", path, strerror(errno));
         close(r->fd);
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
-        fail(err, "%s: not a regular file", path);
+        results_errf(err, "%s: not a regular file", path);
         close(r->fd);
         return -1;
     }
@@ -410,13 +402,13 @@ static int describe_damage(Reader *r, uint64_t off, const Frame *f, ResultsErr *
     if (scan_for_intact(r, off, &next, err) != 0) return -1;
     unsigned long long follow = (unsigned long long)(r->size - off);
     if (next < 0) {
-        fail(err, "%s: %s frame at byte %llu (%s); %llu bytes from there to the end, no intact "
+        results_errf(err, "%s: %s frame at byte %llu (%s); %llu bytes from there to the end, no intact "
              "frame among them: cutting there loses nothing intact", r->path,
              f->state == FRAME_TORN ? "torn" : "corrupt", (unsigned long long)off, f->why, follow);
         return 0;
     }
     // Intact data after the damage: not a torn tail, whatever the header said.
-    fail(err, "%s: corrupt frame at byte %llu (%s); %llu bytes from there to the end, with an "
+    results_errf(err, "%s: corrupt frame at byte %llu (%s); %llu bytes from there to the end, with an "
          "intact frame at byte %lld: damage in the middle, cutting there would lose data",
          r->path, (unsigned long long)off, f->why, follow, (long long)next);
     return 0;
@@ -449,7 +441,7 @@ int journal_replay(const char *dir, JournalVisit visit, void *user, int64_t *bad
             if (err) err->msg[0] = '\0';
             if (visit(user, f.type, f.payload, f.len, err) != 0) {
                 if (err && err->msg[0] == '\0')
-                    fail(err, "%s: replay stopped by its caller at byte %llu", path, (unsigned long long)off);
+                    results_errf(err, "%s: replay stopped by its caller at byte %llu", path, (unsigned long long)off);
                 rc = -1;
                 break;
             }
@@ -464,7 +456,7 @@ int journal_find_intact(const char *dir, int64_t after, int64_t *next_frame, Res
     *next_frame = -1;
     char path[PATH_MAX];
     if (join_path(path, dir, "journal", err)) return -1;
-    if (after < 0) return fail(err, "%s: no frame search from byte %lld", path, (long long)after);
+    if (after < 0) return results_errf(err, "%s: no frame search from byte %lld", path, (long long)after);
     Reader r;
     int missing;
     if (reader_open(&r, path, &missing, err) != 0) return -1;

@@ -2,38 +2,17 @@
 //     u8 status | 64 hex id | u32 raw length (LE) | u32 CRC32 of the raw record (LE) | zlib stream
 // The record travels compressed, as the worker sent it; decoding checks it
 // against its own length and CRC, so a record is either exact or refused.
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
-#include "results/results.h"
+#include "results/results_internal.h"
 
 #define RESULT_HEADER_BYTES (1u + 64u + 4u + 4u)
 // deflate cannot do better than about 1032:1, so a record that claims more
 // than this from its compressed size is a lie, refused before any allocation
 #define ZLIB_MAX_RATIO 1100u
-
-__attribute__((format(printf, 2, 3)))
-static int fail(ResultsErr *err, const char *fmt, ...) {
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
-static void put_u32le(unsigned char *p, uint32_t v) {
-    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
-}
-
-static uint32_t get_u32le(const unsigned char *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 // A point id: exactly 64 lowercase hex digits (a sha256), so one point has one spelling.
 static int point_id_valid(const char *id, size_t n) {
@@ -50,14 +29,14 @@ int result_frame_encode(int failed, const char id[65], const void *zrecord, size
     *payload = NULL;
     *payload_len = 0;
     if (!id || strnlen(id, 65) != 64 || !point_id_valid(id, 64))
-        return fail(err, "result frame: the point id is not 64 lowercase hex digits");
-    if (!zrecord || zlen == 0) return fail(err, "result frame for %.12s: no compressed record", id);
+        return results_errf(err, "result frame: the point id is not 64 lowercase hex digits");
+    if (!zrecord || zlen == 0) return results_errf(err, "result frame for %.12s: no compressed record", id);
     if (raw_len > UINT32_MAX)
-        return fail(err, "result frame for %.12s: a record of %zu bytes is over 4 GiB", id, raw_len);
+        return results_errf(err, "result frame for %.12s: a record of %zu bytes is over 4 GiB", id, raw_len);
     if (zlen > JOURNAL_MAX_PAYLOAD - RESULT_HEADER_BYTES)
-        return fail(err, "result frame for %.12s: %zu compressed bytes do not fit a journal frame", id, zlen);
+        return results_errf(err, "result frame for %.12s: %zu compressed bytes do not fit a journal frame", id, zlen);
     unsigned char *p = malloc(RESULT_HEADER_BYTES + zlen);
-    if (!p) return fail(err, "result frame for %.12s: out of memory", id);
+    if (!p) return results_errf(err, "result frame for %.12s: out of memory", id);
     p[0] = failed ? 1 : 0;
     memcpy(p + 1, id, 64);
     put_u32le(p + 65, (uint32_t)raw_len);
@@ -73,10 +52,11 @@ int result_frame_decode(const void *payload, size_t len, int *failed, char id[65
     *record = NULL;
     const unsigned char *p = payload;
     if (!p || len <= RESULT_HEADER_BYTES)
-        return fail(err, "result frame: %zu bytes, too short (the header alone is %u)", len, RESULT_HEADER_BYTES);
-    if (p[0] > 1) return fail(err, "result frame: status byte %u is neither 0 (ok) nor 1 (failed)", p[0]);
+        return results_errf(err, "result frame: %zu bytes, too short (the header alone is %u)", len,
+                            RESULT_HEADER_BYTES);
+    if (p[0] > 1) return results_errf(err, "result frame: status byte %u is neither 0 (ok) nor 1 (failed)", p[0]);
     if (!point_id_valid((const char *)p + 1, 64))
-        return fail(err, "result frame: the point id is not 64 lowercase hex digits");
+        return results_errf(err, "result frame: the point id is not 64 lowercase hex digits");
     char pid[65];
     memcpy(pid, p + 1, 64);
     pid[64] = '\0';
@@ -84,13 +64,13 @@ int result_frame_decode(const void *payload, size_t len, int *failed, char id[65
     const unsigned char *z = p + RESULT_HEADER_BYTES;
     size_t zlen = len - RESULT_HEADER_BYTES;
     if ((uint64_t)raw_len > (uint64_t)zlen * ZLIB_MAX_RATIO + 64)
-        return fail(err, "result frame for %.12s: claims a %u-byte record from only %zu compressed bytes",
+        return results_errf(err, "result frame for %.12s: claims a %u-byte record from only %zu compressed bytes",
                     pid, raw_len, zlen);
 
     // One byte of room more than stated: a record that runs past its stated
     // length then shows up as such, and a stream cut short as a data error.
     char *rec = malloc((size_t)raw_len + 1);
-    if (!rec) return fail(err, "result frame for %.12s: out of memory for %u bytes", pid, raw_len);
+    if (!rec) return results_errf(err, "result frame for %.12s: out of memory for %u bytes", pid, raw_len);
     uLongf got = (uLongf)raw_len + 1;
     uLong used = zlen;
     int zrc = uncompress2((Bytef *)rec, &got, z, &used);
@@ -112,7 +92,7 @@ int result_frame_decode(const void *payload, size_t len, int *failed, char id[65
         snprintf(why, sizeof why, "the record holds a NUL byte, so it is no JSON text");
     if (why[0]) {
         free(rec);
-        return fail(err, "result frame for %.12s: %s", pid, why);
+        return results_errf(err, "result frame for %.12s: %s", pid, why);
     }
     rec[raw_len] = '\0';
     *failed = p[0];
