@@ -8,6 +8,8 @@
 #   fail MSG / ok MSG          print "FAIL: MSG" (counted in $failures) / "ok: MSG"
 #   finish LINE                the end of a test: "N failure(s)" and exit 1 if any failed, else
 #                              prints LINE and exits 0
+#   expect STATUS WHAT CMD...  runs CMD (stdout in $TMP/out, stderr in $TMP/err): ok if it
+#                              exits STATUS, else fail with the end of its stderr; returns 0 / 1
 #   need_tokenizer, need_data  skip (exit 77) without the tokenizer files / the few-shot data
 #   need_python WHY            sets PY (python3); skips without it ("python3 is needed WHY")
 #   need_mpirun [PROG ARGS...] skips without mpirun; exports what mpirun and the ranks need here;
@@ -44,6 +46,19 @@ finish() {
     fi
     echo "$1"
     exit 0
+}
+
+expect() {
+    want=$1; what=$2; shift 2
+    "$@" >"$TMP/out" 2>"$TMP/err"
+    got=$?
+    if [ "$got" -eq "$want" ]; then
+        ok "$what (exit $got)"
+        return 0
+    fi
+    fail "$what: exit $got, expected $want; stderr:"
+    tail -n 10 "$TMP/err" | sed 's/^/    /'
+    return 1
 }
 
 need_tokenizer() {

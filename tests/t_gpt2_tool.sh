@@ -5,40 +5,12 @@
 #   greedy, --max-tokens 0), logits (file sizes), bad checkpoints (exit 1, one-line message).
 # Env from tests/run.sh: ROOT, BINDIR, TOKENIZER_DIR, TMP. Exit 0 pass, 77 skip, else fail.
 set -u
-ROOT=${ROOT:-$(pwd)}
-BINDIR=${BINDIR:-bin}
-case $BINDIR in /*) ;; *) BINDIR=$ROOT/$BINDIR ;; esac
-TOKENIZER_DIR=${TOKENIZER_DIR:-$ROOT/models/gpt2-tokenizer}
-TMP=${TMP:-$(mktemp -d)}
-GPT2=$BINDIR/gpt2
+. "${ROOT:-$(pwd)}/tests/lib.sh"
 V=50257
 
 [ -x "$GPT2" ] || { echo "FAIL: $GPT2 is not built"; exit 1; }
-if [ ! -f "$TOKENIZER_DIR/vocab.json" ] && [ ! -f "$TOKENIZER_DIR/encoder.json" ]; then
-    echo "skip: no tokenizer files in $TOKENIZER_DIR (run 'make tokenizer')"
-    exit 77
-fi
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-command -v "$PY" >/dev/null 2>&1 || { echo "skip: python3 is needed to check JSON and logits"; exit 77; }
-
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
-
-# expect STATUS DESCRIPTION command...: runs the command, output in $TMP/out and $TMP/err
-expect() {
-    want=$1; what=$2; shift 2
-    "$@" >"$TMP/out" 2>"$TMP/err"
-    got=$?
-    if [ "$got" -eq "$want" ]; then
-        ok "$what (exit $got)"
-        return 0
-    fi
-    fail "$what: exit $got, expected $want; stderr:"
-    sed 's/^/    /' "$TMP/err" | head -n 10
-    return 1
-}
+need_tokenizer
+need_python "to check JSON and logits"
 
 # ---------------------------------------------------------------------------
 # help and usage errors
@@ -248,8 +220,4 @@ one_line_error "info on a truncated model.safetensors" "model.safetensors" "$GPT
 one_line_error "generate on a truncated model.safetensors" "model.safetensors" "$GPT2" generate --model "$TMP/bad" "hi"
 one_line_error "score --file on a missing file" "$TMP/missing.txt" "$GPT2" score --model "$TMP/a" --file "$TMP/missing.txt"
 
-if [ "$failures" -ne 0 ]; then
-    echo "$failures check(s) failed"
-    exit 1
-fi
-echo "all gpt2 tool checks passed"
+finish "all gpt2 tool checks passed"

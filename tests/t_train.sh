@@ -8,39 +8,12 @@
 #   continuing from a trained checkpoint, in place; SIGTERM stops, saves, exits 1.
 # Env from tests/run.sh: ROOT, BINDIR, TOKENIZER_DIR, SHARED, TMP. Exit 0 pass, 77 skip, else fail.
 set -u
-ROOT=${ROOT:-$(pwd)}
-BINDIR=${BINDIR:-bin}
-case $BINDIR in /*) ;; *) BINDIR=$ROOT/$BINDIR ;; esac
-TOKENIZER_DIR=${TOKENIZER_DIR:-$ROOT/models/gpt2-tokenizer}
-SHARED=${SHARED:-$(cd "$ROOT/.." && pwd)/shared}
-TMP=${TMP:-$(mktemp -d)}
-GPT2=$BINDIR/gpt2
+. "${ROOT:-$(pwd)}/tests/lib.sh"
 SST2=$SHARED/data/sst2
 
 [ -x "$GPT2" ] || { echo "FAIL: $GPT2 is not built"; exit 1; }
-if [ ! -f "$TOKENIZER_DIR/vocab.json" ] && [ ! -f "$TOKENIZER_DIR/encoder.json" ]; then
-    echo "skip: no tokenizer files in $TOKENIZER_DIR (run 'make tokenizer')"
-    exit 77
-fi
+need_tokenizer
 [ -f "$SST2/train.tsv" ] && [ -f "$SST2/dev.tsv" ] || { echo "skip: no SST-2 data in $SST2"; exit 77; }
-
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
-
-# expect STATUS DESCRIPTION command...: runs the command, output in $TMP/out and $TMP/err
-expect() {
-    want=$1; what=$2; shift 2
-    "$@" >"$TMP/out" 2>"$TMP/err"
-    got=$?
-    if [ "$got" -eq "$want" ]; then
-        ok "$what (exit $got)"
-        return 0
-    fi
-    fail "$what: exit $got, expected $want; stderr:"
-    tail -n 10 "$TMP/err" | sed 's/^/    /'
-    return 1
-}
 
 # the data: 2,000 training sentences (CRLF endings added, which the loader must take)
 # and the first 300 dev sentences, held out
@@ -170,8 +143,4 @@ rc=$?
     ok "SIGTERM stops the run with exit 1" || { fail "SIGTERM: exit $rc, stderr:"; tail -n 3 "$TMP/sig.err"; }
 expect 0 "the model saved on SIGTERM loads" "$GPT2" info --model "$TMP/sig"
 
-if [ "$failures" -ne 0 ]; then
-    echo "$failures check(s) failed"
-    exit 1
-fi
-echo "all gpt2 train checks passed"
+finish "all gpt2 train checks passed"

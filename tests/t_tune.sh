@@ -14,20 +14,6 @@ need_tokenizer
 need_data
 need_python "to check the records"
 
-# expect STATUS DESCRIPTION command...: runs the command, output in $TMP/out and $TMP/err
-expect() {
-    want=$1; what=$2; shift 2
-    "$@" >"$TMP/out" 2>"$TMP/err"
-    got=$?
-    if [ "$got" -eq "$want" ]; then
-        ok "$what (exit $got)"
-        return 0
-    fi
-    fail "$what: exit $got, expected $want; stderr:"
-    sed 's/^/    /' "$TMP/err" | head -n 10
-    return 1
-}
-
 # ---------------------------------------------------------------------------
 # a tiny model and the points
 

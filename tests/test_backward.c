@@ -33,9 +33,8 @@
 
 #include "model/gpt2.h"
 
-static int failures = 0;
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-    printf(__VA_ARGS__); printf("\n"); } } while (0)
+#define TEST_NAME "test_backward"
+#include "tests/testlib.h"
 
 // the tiny model: every dimension small enough for the double loops below
 // V = 300 with 4 labels: the label loss takes the LM head's sparse path (<= V/64 nonzeros
@@ -311,16 +310,10 @@ int main(void) {
     GPT2Config cfg = {.n_layer = L, .n_head = NH, .n_embd = C, .n_positions = NPOS, .vocab_size = V,
                       .layer_norm_epsilon = 1e-5f};
     GPT2Model m;
-    memset(&m, 0, sizeof m);
-    m.config = cfg;
-    float *params = malloc(gpt2_num_params(&cfg) * sizeof(float));
-    m.blocks_storage = malloc(L * sizeof(GPT2Block));
+    float *params = xmalloc(gpt2_num_params(&cfg) * sizeof(float));
     layout(params, &cfg);
     for (size_t i = 0; i < n_params; i++) params[i] = 0.3f * rng_normal();
-    gpt2_point_weights(&m.w, m.blocks_storage, params, &cfg);
-    for (int l = 0; l < L; l++) // layer norm gains around 1 (biases stay N(0, 0.3))
-        for (int i = 0; i < C; i++) { m.w.blocks[l].ln_1_w[i] += 1.0f; m.w.blocks[l].ln_2_w[i] += 1.0f; }
-    for (int i = 0; i < C; i++) m.w.ln_f_w[i] += 1.0f;
+    model_on_params(&m, cfg, params); // layer norm gains around 1 (biases stay N(0, 0.3))
     dparams = malloc(n_params * sizeof(double));
     for (size_t i = 0; i < n_params; i++) dparams[i] = params[i];
     demb = calloc(B * T * C, sizeof(double));

@@ -13,9 +13,8 @@
 
 #include "model/gpt2.h"
 
-static int failures = 0;
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-    printf(__VA_ARGS__); printf("\n"); } } while (0)
+#define TEST_NAME "test_forward"
+#include "tests/testlib.h"
 
 static uint64_t rng = 42;
 static float rng_normal(void) { // sum of uniforms: enough for test weights
@@ -29,16 +28,10 @@ static float rng_normal(void) { // sum of uniforms: enough for test weights
 
 /* A random model in memory: no checkpoint file involved. */
 static float *random_model(GPT2Model *m, GPT2Config c) {
-    memset(m, 0, sizeof *m);
-    m->config = c;
     size_t n = gpt2_num_params(&c);
-    float *params = malloc(n * sizeof(float));
-    m->blocks_storage = malloc(c.n_layer * sizeof(GPT2Block));
+    float *params = xmalloc(n * sizeof(float));
     for (size_t i = 0; i < n; i++) params[i] = 0.2f * rng_normal();
-    gpt2_point_weights(&m->w, m->blocks_storage, params, &c);
-    for (int l = 0; l < c.n_layer; l++)
-        for (int i = 0; i < c.n_embd; i++) { m->w.blocks[l].ln_1_w[i] += 1.0f; m->w.blocks[l].ln_2_w[i] += 1.0f; }
-    for (int i = 0; i < c.n_embd; i++) m->w.ln_f_w[i] += 1.0f;
+    model_on_params(m, c, params);
     return params;
 }
 

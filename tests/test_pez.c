@@ -40,11 +40,8 @@
 #include "tuners/pez_internal.h"
 #include "tuners/tuners.h"
 
-static int failures = 0;
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-    printf(__VA_ARGS__); printf("\n"); } } while (0)
-
-static int close_to(double a, double b, double tol) { return fabs(a - b) <= tol * (1.0 + fabs(b)); }
+#define TEST_NAME "test_pez"
+#include "tests/testlib.h"
 
 /* max |a - b| over n, and max |b| */
 static double max_abs_diff(const float *a, const float *b, size_t n, double *scale) {
@@ -227,22 +224,10 @@ enum { TV = 50257, TC = 16, TL = 3, TB = 4, TK = 2 };
 static const int LABEL_IDS[TK] = {262, 318};
 
 /* A random model in memory, GPT-2's vocabulary (so that <|endoftext|> exists). */
-static float *random_model(GPT2Model *m, int n_layer, int n_embd, int n_positions, uint64_t seed) {
+static float *tiny_model(GPT2Model *m, int n_layer, int n_embd, int n_positions, uint64_t seed) {
     GPT2Config c = {.n_layer = n_layer, .n_head = 2, .n_embd = n_embd, .n_positions = n_positions,
                     .vocab_size = TV, .layer_norm_epsilon = 1e-5f};
-    memset(m, 0, sizeof *m);
-    m->config = c;
-    size_t n = gpt2_num_params(&c);
-    float *params = malloc(n * sizeof(float));
-    m->blocks_storage = malloc(c.n_layer * sizeof(GPT2Block));
-    Rng rng;
-    rng_seed(&rng, seed);
-    for (size_t i = 0; i < n; i++) params[i] = (float)(0.3 * rng_normal(&rng));
-    gpt2_point_weights(&m->w, m->blocks_storage, params, &c);
-    for (int l = 0; l < c.n_layer; l++)
-        for (int i = 0; i < c.n_embd; i++) { m->w.blocks[l].ln_1_w[i] += 1.0f; m->w.blocks[l].ln_2_w[i] += 1.0f; }
-    for (int i = 0; i < c.n_embd; i++) m->w.ln_f_w[i] += 1.0f;
-    return params;
+    return random_model(m, c, 0.3, seed);
 }
 
 /* n examples with pre tokens of length pre (0: the prompt first) and 2..5
@@ -497,9 +482,9 @@ typedef struct {
 } Tiny;
 
 static void tiny_setup(Tiny *t, int pre) {
-    t->params = random_model(&t->m, 2, TC, 32, 11);
-    t->params2 = random_model(&t->m2, 1, TC, 32, 12);
-    t->params_wide = random_model(&t->wide, 1, 2 * TC, 32, 13);
+    t->params = tiny_model(&t->m, 2, TC, 32, 11);
+    t->params2 = tiny_model(&t->m2, 1, TC, 32, 12);
+    t->params_wide = tiny_model(&t->wide, 1, 2 * TC, 32, 13);
     make_split(&t->split, 6, pre, 21 + pre);
 }
 
@@ -730,15 +715,7 @@ static void remove_checkpoint(const char *dir) {
 }
 
 static void smoke_free(Smoke *s) {
-    evaluator_free(s->ctx.eval);
-    scorer_free(s->ctx.scorer);
-    dictionary_free(s->ctx.dict);
-    encoded_split_free(&s->ctx.train);
-    encoded_split_free(&s->ctx.dev);
-    encoded_split_free(&s->ctx.test);
-    split_free(&s->train);
-    split_free(&s->dev);
-    tokenizer_free(s->tok);
+    sst2_free(&s->ctx, s->tok, &s->train, &s->dev);
     gpt2_free(&s->model);
     gpt2_free(&s->scorer);
     remove_checkpoint(s->dir);
@@ -752,7 +729,7 @@ static int saved_model(GPT2Model *out, char *dir, size_t cap, int n_layer, uint6
     snprintf(dir, cap, "%s/test_pez.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
     if (!mkdtemp(dir)) { dir[0] = '\0'; return gpt2_fail(err, "mkdtemp failed"); }
     GPT2Model m;
-    float *params = random_model(&m, n_layer, 16, 192, seed);
+    float *params = tiny_model(&m, n_layer, 16, 192, seed);
     int rc = gpt2_save(&m.config, &m.w, dir, err);
     free(params);
     free(m.blocks_storage);
@@ -762,52 +739,20 @@ static int saved_model(GPT2Model *out, char *dir, size_t cap, int n_layer, uint6
 /* 0 ready, 77 skip (no tokenizer or data), 1 failure. */
 static int smoke_setup(Smoke *s, const char *template_text, GPT2Err *err) {
     memset(s, 0, sizeof *s);
-    const char *tok_dir = getenv("TOKENIZER_DIR"), *shared = getenv("SHARED");
-    if (!tok_dir) tok_dir = "models/gpt2-tokenizer";
-    if (!shared) shared = "../shared";
-    char train_path[TUNE_PATH], dev_path[TUNE_PATH];
-    snprintf(train_path, sizeof train_path, "%s/data/fewshot/sst-2/16-42/train.tsv", shared);
-    snprintf(dev_path, sizeof dev_path, "%s/data/fewshot/sst-2/16-42/dev.tsv", shared);
-    if (tokenizer_load(&s->tok, tok_dir, err)) { printf("skip: no tokenizer (%s)\n", err->msg); return 77; }
-    if (split_load(&s->train, train_path, 2, err) || split_load(&s->dev, dev_path, 2, err)) {
-        printf("skip: no SST-2 16-shot data (%s)\n", err->msg);
-        return 77;
-    }
+    int rc = load_sst2(&s->tok, &s->train, &s->dev, "16-42", err);
+    if (rc) return rc;
     if (saved_model(&s->model, s->dir, sizeof s->dir, 2, 5, err) ||
         saved_model(&s->scorer, s->dir2, sizeof s->dir2, 1, 6, err))
         return 1;
 
     TunePoint *p = &s->point;
-    p->method = METHOD_PEZ;
-    strcpy(p->task, "sst-2");
-    p->lambda = 0.1;
-    p->objective = OBJECTIVE_ADDITIVE;
-    p->prompt_length = 4;
+    sst2_point(p, METHOD_PEZ, 4, template_text);
     p->seed = 7;
-    snprintf(p->template_text, sizeof p->template_text, "%s", template_text);
-    p->n_classes = 2;
-    strcpy(p->verbalizers[0], " terrible");
-    strcpy(p->verbalizers[1], " great");
-    p->max_tokens = 128;
     p->pez = (PezSettings){.steps = 20, .batch = 4, .eval_every = 5, .optimizer = PEZ_ADAFACTOR, .lr = 0.3,
                            .weight_decay = 0.1, .clip = 1.0, .init_random = 0, .reset_quirk = 0};
 
     TuneContext *ctx = &s->ctx;
-    ctx->point = p;
-    ctx->model = ctx->scorer_model = ctx->policy_model = &s->model;
-    ctx->tok = s->tok;
-    ctx->n_classes = 2;
-    const char *verb[2] = {p->verbalizers[0], p->verbalizers[1]};
-    if (verbalizer_ids(s->tok, verb, 2, ctx->label_ids, err)) return 1;
-    if (encode_split(&ctx->train, &s->train, p->template_text, s->tok, p->max_tokens, err) ||
-        encode_split(&ctx->dev, &s->dev, p->template_text, s->tok, p->max_tokens, err) ||
-        encode_split(&ctx->test, &s->dev, p->template_text, s->tok, p->max_tokens, err))
-        return 1;
-    int max_T = p->max_tokens + TUNE_MAX_PROMPT;
-    if (evaluator_new(&ctx->eval, &s->model, ctx->label_ids, 2, 64, max_T, err) ||
-        evaluator_cache(ctx->eval, &ctx->train, err) || evaluator_cache(ctx->eval, &ctx->dev, err) ||
-        evaluator_cache(ctx->eval, &ctx->test, err))
-        return 1;
+    if (sst2_context(ctx, p, &s->model, s->tok, &s->train, &s->dev, p->max_tokens + TUNE_MAX_PROMPT, err)) return 1;
     if (scorer_new(&ctx->scorer, &s->model, 1, err)) return 1;
     if (dictionary_load(&ctx->dict, "/usr/share/dict/words", err)) {
         printf("skip: no dictionary (%s)\n", err->msg);

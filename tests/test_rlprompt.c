@@ -21,11 +21,8 @@
 #include "tuners/rlprompt_internal.h"
 #include "tuners/tuners.h"
 
-static int failures = 0;
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-    printf(__VA_ARGS__); printf("\n"); } } while (0)
-
-static int close_to(double a, double b, double tol) { return fabs(a - b) <= tol * (1.0 + fabs(b)); }
+#define TEST_NAME "test_rlprompt"
+#include "tests/testlib.h"
 
 // ----------------------------------------------------------------------------
 // reward
@@ -343,24 +340,6 @@ static void test_adam(void) {
 // ----------------------------------------------------------------------------
 // a smoke run of rlprompt_run
 
-/* A random model in memory (as tests/test_forward.c), GPT-2's vocabulary so
- * that the tokenizer's ids fit. */
-static float *random_model(GPT2Model *m, GPT2Config c, uint64_t seed) {
-    memset(m, 0, sizeof *m);
-    m->config = c;
-    size_t n = gpt2_num_params(&c);
-    float *params = malloc(n * sizeof(float));
-    m->blocks_storage = malloc(c.n_layer * sizeof(GPT2Block));
-    Rng rng;
-    rng_seed(&rng, seed);
-    for (size_t i = 0; i < n; i++) params[i] = (float)(0.2 * rng_normal(&rng));
-    gpt2_point_weights(&m->w, m->blocks_storage, params, &c);
-    for (int l = 0; l < c.n_layer; l++)
-        for (int i = 0; i < c.n_embd; i++) { m->w.blocks[l].ln_1_w[i] += 1.0f; m->w.blocks[l].ln_2_w[i] += 1.0f; }
-    for (int i = 0; i < c.n_embd; i++) m->w.ln_f_w[i] += 1.0f;
-    return params;
-}
-
 static int progress_lines = 0;
 static void count_progress(void *user, const char *line) {
     (void)user;
@@ -378,15 +357,7 @@ typedef struct {
 } Smoke;
 
 static void smoke_free(Smoke *s) {
-    evaluator_free(s->ctx.eval);
-    scorer_free(s->ctx.scorer);
-    dictionary_free(s->ctx.dict);
-    encoded_split_free(&s->ctx.train);
-    encoded_split_free(&s->ctx.dev);
-    encoded_split_free(&s->ctx.test);
-    split_free(&s->train);
-    split_free(&s->dev);
-    tokenizer_free(s->tok);
+    sst2_free(&s->ctx, s->tok, &s->train, &s->dev);
     free(s->params);
     free(s->model.blocks_storage);
 }
@@ -394,51 +365,19 @@ static void smoke_free(Smoke *s) {
 /* 0 ready, 77 skip (no tokenizer or data), 1 failure. */
 static int smoke_setup(Smoke *s, GPT2Err *err) {
     memset(s, 0, sizeof *s);
-    const char *tok_dir = getenv("TOKENIZER_DIR"), *shared = getenv("SHARED");
-    if (!tok_dir) tok_dir = "models/gpt2-tokenizer";
-    if (!shared) shared = "../shared";
-    char train_path[TUNE_PATH], dev_path[TUNE_PATH];
-    snprintf(train_path, sizeof train_path, "%s/data/fewshot/sst-2/16-100/train.tsv", shared);
-    snprintf(dev_path, sizeof dev_path, "%s/data/fewshot/sst-2/16-100/dev.tsv", shared);
-    if (tokenizer_load(&s->tok, tok_dir, err)) { printf("skip: no tokenizer (%s)\n", err->msg); return 77; }
-    if (split_load(&s->train, train_path, 2, err) || split_load(&s->dev, dev_path, 2, err)) {
-        printf("skip: no SST-2 16-shot data (%s)\n", err->msg);
-        return 77;
-    }
+    int rc = load_sst2(&s->tok, &s->train, &s->dev, "16-100", err);
+    if (rc) return rc;
     GPT2Config c = {.n_layer = 1, .n_head = 2, .n_embd = 16, .n_positions = 192, .vocab_size = 50257,
                     .layer_norm_epsilon = 1e-5f};
-    s->params = random_model(&s->model, c, 5);
+    s->params = random_model(&s->model, c, 0.2, 5); // GPT-2's vocabulary: the tokenizer's ids fit
 
     TunePoint *p = &s->point;
-    p->method = METHOD_RLPROMPT;
-    strcpy(p->task, "sst-2");
-    p->lambda = 0.1;
-    p->objective = OBJECTIVE_ADDITIVE;
-    p->prompt_length = 3;
-    strcpy(p->template_text, "{sentence}[P]");
-    p->n_classes = 2;
-    strcpy(p->verbalizers[0], " terrible");
-    strcpy(p->verbalizers[1], " great");
-    p->max_tokens = 128;
+    sst2_point(p, METHOD_RLPROMPT, 3, "{sentence}[P]");
     p->rl = (RlSettings){.steps = 5, .prompts_per_step = 4, .top_k = 16, .eval_every = 2, .hidden = 32,
                          .lr = 1e-3, .clip = 5.0, .polyak = 0.001, .reward_scale = 5.0};
 
     TuneContext *ctx = &s->ctx;
-    ctx->point = p;
-    ctx->model = ctx->scorer_model = ctx->policy_model = &s->model;
-    ctx->tok = s->tok;
-    ctx->n_classes = 2;
-    const char *verb[2] = {p->verbalizers[0], p->verbalizers[1]};
-    if (verbalizer_ids(s->tok, verb, 2, ctx->label_ids, err)) return 1;
-    if (encode_split(&ctx->train, &s->train, p->template_text, s->tok, p->max_tokens, err) ||
-        encode_split(&ctx->dev, &s->dev, p->template_text, s->tok, p->max_tokens, err) ||
-        encode_split(&ctx->test, &s->dev, p->template_text, s->tok, p->max_tokens, err))
-        return 1;
-    int max_T = p->max_tokens + p->prompt_length;
-    if (evaluator_new(&ctx->eval, &s->model, ctx->label_ids, 2, 64, max_T, err) ||
-        evaluator_cache(ctx->eval, &ctx->train, err) || evaluator_cache(ctx->eval, &ctx->dev, err) ||
-        evaluator_cache(ctx->eval, &ctx->test, err))
-        return 1;
+    if (sst2_context(ctx, p, &s->model, s->tok, &s->train, &s->dev, p->max_tokens + p->prompt_length, err)) return 1;
     if (scorer_new(&ctx->scorer, &s->model, p->rl.prompts_per_step, err)) return 1;
     if (dictionary_load(&ctx->dict, "/usr/share/dict/words", err)) ctx->dict = NULL; // optional here
     ctx->progress = count_progress;

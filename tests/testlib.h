@@ -2,13 +2,19 @@
  * tests/testlib.h: what the C unit tests share: the CHECK macro and its
  * counters, die() for a broken test setup (not a failed check), and a
  * scratch directory under $TMP (tests/run.sh gives each test its own) or
- * /tmp, removed at the end. Define TEST_NAME before including it.
+ * /tmp, removed at the end; close_to for numbers. Define TEST_NAME before
+ * including it. For tests that include model/gpt2.h first: model_on_params,
+ * an in-memory GPT-2 over parameters the test filled; with tuners/tuners.h
+ * too: random_model, the same filled from the tuners' seeded Rng, and the
+ * SST-2 setup of the tuners' smoke runs (load_sst2, sst2_point, sst2_context,
+ * sst2_free).
  */
 #ifndef TESTLIB_H
 #define TESTLIB_H
 
 #include <errno.h>
 #include <ftw.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +55,11 @@ __attribute__((unused)) static void *xmalloc(size_t n) {
     return p;
 }
 
+// |a - b| within tol relative to 1 + |b| (so tol is absolute near 0)
+__attribute__((unused)) static int close_to(double a, double b, double tol) {
+    return fabs(a - b) <= tol * (1.0 + fabs(b));
+}
+
 // ----------------------------------------------------------------------------
 // the scratch directory
 
@@ -69,5 +80,112 @@ __attribute__((unused)) static void make_root(void) {
 __attribute__((unused)) static void remove_root(void) {
     if (root[0]) nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+// ----------------------------------------------------------------------------
+// tiny random GPT-2 models in memory (no checkpoint file involved)
+
+#ifdef GPT2_H
+/* m becomes a model of config c over params (gpt2_num_params(&c) floats the
+ * caller filled and keeps), its layer-norm gains shifted by 1 so that they
+ * sit around 1. Free params and m->blocks_storage. */
+__attribute__((unused)) static void model_on_params(GPT2Model *m, GPT2Config c, float *params) {
+    memset(m, 0, sizeof *m);
+    m->config = c;
+    m->blocks_storage = xmalloc((size_t)c.n_layer * sizeof(GPT2Block));
+    gpt2_point_weights(&m->w, m->blocks_storage, params, &c);
+    for (int l = 0; l < c.n_layer; l++)
+        for (int i = 0; i < c.n_embd; i++) { m->w.blocks[l].ln_1_w[i] += 1.0f; m->w.blocks[l].ln_2_w[i] += 1.0f; }
+    for (int i = 0; i < c.n_embd; i++) m->w.ln_f_w[i] += 1.0f;
+}
+#endif
+
+#ifdef TUNERS_H
+/* A random model of config c: weights N(0, std^2) from Rng seeded with seed,
+ * layer-norm gains around 1. Returns the parameters: free them and
+ * m->blocks_storage. */
+__attribute__((unused)) static float *random_model(GPT2Model *m, GPT2Config c, double std, uint64_t seed) {
+    size_t n = gpt2_num_params(&c);
+    float *params = xmalloc(n * sizeof(float));
+    Rng rng;
+    rng_seed(&rng, seed);
+    for (size_t i = 0; i < n; i++) params[i] = (float)(std * rng_normal(&rng));
+    model_on_params(m, c, params);
+    return params;
+}
+
+// ----------------------------------------------------------------------------
+// an SST-2 run of a tuner (the smoke tests): the data, the point, the context
+
+/* The GPT-2 tokenizer ($TOKENIZER_DIR, default models/gpt2-tokenizer) and
+ * the SST-2 16-shot split `seed` ($SHARED, default ../shared:
+ * data/fewshot/sst-2/SEED/{train,dev}.tsv): 0, or 77 after a "skip:" line
+ * when either is missing. */
+__attribute__((unused)) static int load_sst2(GPT2Tokenizer **tok, Split *train, Split *dev, const char *seed,
+                                             GPT2Err *err) {
+    const char *tok_dir = getenv("TOKENIZER_DIR"), *shared = getenv("SHARED");
+    if (!tok_dir) tok_dir = "models/gpt2-tokenizer";
+    if (!shared) shared = "../shared";
+    char train_path[TUNE_PATH], dev_path[TUNE_PATH];
+    snprintf(train_path, sizeof train_path, "%s/data/fewshot/sst-2/%s/train.tsv", shared, seed);
+    snprintf(dev_path, sizeof dev_path, "%s/data/fewshot/sst-2/%s/dev.tsv", shared, seed);
+    if (tokenizer_load(tok, tok_dir, err)) { printf("skip: no tokenizer (%s)\n", err->msg); return 77; }
+    if (split_load(train, train_path, 2, err) || split_load(dev, dev_path, 2, err)) {
+        printf("skip: no SST-2 16-shot data (%s)\n", err->msg);
+        return 77;
+    }
+    return 0;
+}
+
+/* p: a point of `method` on sst-2 (lambda 0.1, additive, " terrible" /
+ * " great", 128 tokens); the method's settings are the caller's. */
+__attribute__((unused)) static void sst2_point(TunePoint *p, Method method, int prompt_length,
+                                               const char *template_text) {
+    p->method = method;
+    strcpy(p->task, "sst-2");
+    p->lambda = 0.1;
+    p->objective = OBJECTIVE_ADDITIVE;
+    p->prompt_length = prompt_length;
+    snprintf(p->template_text, sizeof p->template_text, "%s", template_text);
+    p->n_classes = 2;
+    strcpy(p->verbalizers[0], " terrible");
+    strcpy(p->verbalizers[1], " great");
+    p->max_tokens = 128;
+}
+
+/* ctx for point p on model m (also the scorer's and the policy's): the label
+ * ids, train encoded, dev encoded as dev and as test, an evaluator (64 rows,
+ * max_T positions) with the three cached. 0, or 1 with err set. */
+__attribute__((unused)) static int sst2_context(TuneContext *ctx, const TunePoint *p, GPT2Model *m, GPT2Tokenizer *tok,
+                                                const Split *train, const Split *dev, int max_T, GPT2Err *err) {
+    ctx->point = p;
+    ctx->model = ctx->scorer_model = ctx->policy_model = m;
+    ctx->tok = tok;
+    ctx->n_classes = 2;
+    const char *verb[2] = {p->verbalizers[0], p->verbalizers[1]};
+    if (verbalizer_ids(tok, verb, 2, ctx->label_ids, err)) return 1;
+    if (encode_split(&ctx->train, train, p->template_text, tok, p->max_tokens, err) ||
+        encode_split(&ctx->dev, dev, p->template_text, tok, p->max_tokens, err) ||
+        encode_split(&ctx->test, dev, p->template_text, tok, p->max_tokens, err))
+        return 1;
+    if (evaluator_new(&ctx->eval, m, ctx->label_ids, 2, 64, max_T, err) ||
+        evaluator_cache(ctx->eval, &ctx->train, err) || evaluator_cache(ctx->eval, &ctx->dev, err) ||
+        evaluator_cache(ctx->eval, &ctx->test, err))
+        return 1;
+    return 0;
+}
+
+/* Frees what load_sst2 and sst2_context made, and ctx's scorer and dictionary. */
+__attribute__((unused)) static void sst2_free(TuneContext *ctx, GPT2Tokenizer *tok, Split *train, Split *dev) {
+    evaluator_free(ctx->eval);
+    scorer_free(ctx->scorer);
+    dictionary_free(ctx->dict);
+    encoded_split_free(&ctx->train);
+    encoded_split_free(&ctx->dev);
+    encoded_split_free(&ctx->test);
+    split_free(train);
+    split_free(dev);
+    tokenizer_free(tok);
+}
+#endif
 
 #endif

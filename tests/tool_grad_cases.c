@@ -32,40 +32,15 @@
 
 #include "model/gpt2.h"
 
+#define TOOL_NAME "tool_grad_cases"
+#include "tests/cases.h"
+
 enum { NK = 4 }; // labels per classifier
-
-static uint64_t rng_state;
-static uint64_t rng_next(void) { // splitmix64
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-static int rng_int(int n) { return (int)(rng_next() % (uint64_t)n); }
-static float rng_uniform(void) { return (float)((rng_next() >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f; }
-
-static void die(const char *what, const GPT2Err *err) {
-    fprintf(stderr, "tool_grad_cases: %s: %s\n", what, err ? err->msg : "failed");
-    exit(1);
-}
 
 static void *xmalloc(size_t n) {
     void *p = calloc(1, n ? n : 1);
     if (!p) die("out of memory", NULL);
     return p;
-}
-
-static void write_floats(const char *dir, const char *name, const float *x, size_t n) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(x, sizeof(float), n, f) != n || fclose(f)) die(path, NULL);
-}
-
-static cJSON *int_array(const int *x, int n) {
-    cJSON *a = cJSON_CreateArray();
-    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(x[i]));
-    return a;
 }
 
 // ----------------------------------------------------------------------------
@@ -288,15 +263,7 @@ int main(int argc, char **argv) {
         case_free(&cs);
     }
 
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddItemToObject(root, "cases", cases);
-    char *text = cJSON_Print(root);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/cases.json", argv[2]);
-    FILE *f = fopen(path, "w");
-    if (!f || fputs(text, f) < 0 || fclose(f)) die(path, NULL);
-    free(text);
-    cJSON_Delete(root);
+    write_cases(argv[2], cases);
     gpt2_acts_free(&a);
     gpt2_free(&m);
     return 0;
