@@ -176,12 +176,7 @@ __attribute__((unused)) static int sst2_context(TuneContext *ctx, const TunePoin
 
 /* Frees what load_sst2 and sst2_context made, and ctx's scorer and dictionary. */
 __attribute__((unused)) static void sst2_free(TuneContext *ctx, GPT2Tokenizer *tok, Split *train, Split *dev) {
-    evaluator_free(ctx->eval);
-    scorer_free(ctx->scorer);
-    dictionary_free(ctx->dict);
-    encoded_split_free(&ctx->train);
-    encoded_split_free(&ctx->dev);
-    encoded_split_free(&ctx->test);
+    tune_context_free(ctx);
     split_free(train);
     split_free(dev);
     tokenizer_free(tok);

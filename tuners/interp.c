@@ -287,6 +287,15 @@ static void prompt_text(const GPT2Tokenizer *tok, const int *ids, int L, char *o
     out[used] = '\0';
 }
 
+void tune_context_free(TuneContext *ctx) {
+    evaluator_free(ctx->eval);
+    scorer_free(ctx->scorer);
+    dictionary_free(ctx->dict);
+    encoded_split_free(&ctx->train);
+    encoded_split_free(&ctx->dev);
+    encoded_split_free(&ctx->test);
+}
+
 int result_finish(TuneContext *ctx, TuneResult *r, const float *continuous, GPT2Err *err) {
     const TunePoint *pt = ctx->point;
     int L = r->prompt_length, K = ctx->n_classes;

@@ -255,13 +255,7 @@ static int run_load(Run *run, GPT2Err *err) {
 }
 
 static void run_free(Run *run) {
-    TuneContext *ctx = &run->ctx;
-    evaluator_free(ctx->eval);
-    scorer_free(ctx->scorer);
-    dictionary_free(ctx->dict);
-    encoded_split_free(&ctx->train);
-    encoded_split_free(&ctx->dev);
-    encoded_split_free(&ctx->test);
+    tune_context_free(&run->ctx);
     if (run->tok) tokenizer_free(run->tok);
     if (run->have_policy) gpt2_free(&run->policy_model);
     if (run->have_scorer) gpt2_free(&run->scorer_model);

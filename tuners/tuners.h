@@ -293,6 +293,10 @@ typedef struct {
     void *progress_user;
 } TuneContext;
 
+/* Frees what a context owns: the evaluator, the scorer, the dictionary and
+ * the encoded splits (not the models, the tokenizer or the point). */
+void tune_context_free(TuneContext *ctx);
+
 /* Run the tuner: each fills prompt_ids, prompt_length, steps, best_step and
  * history, then calls result_finish. Deterministic for a point and seed. */
 int pez_run(TuneContext *ctx, TuneResult *r, GPT2Err *err);
