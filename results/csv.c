@@ -2,7 +2,6 @@
 // RFC 4180 fields, numbers that read back exactly, and writing a set of files so that none
 // is ever seen half-written (temp file in the same directory, fsync, rename).
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "results/results.h"
+#include "results/results_internal.h"
 
 // ----------------------------------------------------------------------------
 // the buffer: errors are sticky (oom), checked once when the text is complete
@@ -125,64 +124,41 @@ void results_csv_number(ResultsBuf *b, double x) {
 // ----------------------------------------------------------------------------
 // files
 
-static int write_all(int fd, const char *p, size_t n) {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int results_write_files(const char *dir, const char *const *names, const ResultsBuf *const *texts, int n,
                         ResultsErr *err) {
     enum { MAX_FILES = 16 };
     char tmp[MAX_FILES][4096];
-    if (n > MAX_FILES) {
-        snprintf(err->msg, sizeof err->msg, "write: %d files at once (at most %d)", n, MAX_FILES);
-        return -1;
-    }
+    if (n > MAX_FILES) return results_errf(err, "write: %d files at once (at most %d)", n, MAX_FILES);
+    // mkstemp makes 0600; these are reports to share, like any file the user creates
+    mode_t mask = umask(0);
+    umask(mask);
     int made = 0, rc = 0;
     // every file complete on disk first, then the renames: readers see old or new, never half
     for (; made < n && rc == 0; made++) {
         const ResultsBuf *t = texts[made];
         int len = snprintf(tmp[made], sizeof tmp[made], "%s/.%s.XXXXXX", dir, names[made]);
         if (len < 0 || (size_t)len >= sizeof tmp[made]) {
-            snprintf(err->msg, sizeof err->msg, "write: path too long: %.200s/%.100s", dir, names[made]);
-            rc = -1;
+            rc = results_errf(err, "write: path too long: %.200s/%.100s", dir, names[made]);
             break;
         }
         if (t->oom) {
-            snprintf(err->msg, sizeof err->msg, "write: out of memory making %s", names[made]);
-            rc = -1;
+            rc = results_errf(err, "write: out of memory making %s", names[made]);
             break;
         }
         int fd = mkstemp(tmp[made]);
         if (fd < 0) {
-            snprintf(err->msg, sizeof err->msg, "write: cannot create a file in %.300s: %s", dir, strerror(errno));
-            rc = -1;
+            rc = results_errf(err, "write: cannot create a file in %.300s: %s", dir, strerror(errno));
             break;
         }
-        // mkstemp makes 0600; these are reports to share, like any file the user creates
-        mode_t mask = umask(0);
-        umask(mask);
-        if (fchmod(fd, 0666 & ~mask) != 0 || write_all(fd, t->s ? t->s : "", t->len) != 0 || fsync(fd) != 0) {
-            snprintf(err->msg, sizeof err->msg, "write: %.300s: %s", tmp[made], strerror(errno));
-            rc = -1;
-        }
-        if (close(fd) != 0 && rc == 0) {
-            snprintf(err->msg, sizeof err->msg, "write: %.300s: %s", tmp[made], strerror(errno));
-            rc = -1;
-        }
+        if (fchmod(fd, 0666 & ~mask) != 0 || results_write_all(fd, t->s ? t->s : "", t->len) != 0 || fsync(fd) != 0)
+            rc = results_errf(err, "write: %.300s: %s", tmp[made], strerror(errno));
+        if (close(fd) != 0 && rc == 0) rc = results_errf(err, "write: %.300s: %s", tmp[made], strerror(errno));
     }
     for (int i = 0; i < made && rc == 0; i++) {
         char final[4096];
         snprintf(final, sizeof final, "%s/%s", dir, names[i]);
         if (rename(tmp[i], final) != 0) {
-            snprintf(err->msg, sizeof err->msg, "write: cannot rename to %.300s: %s", final, strerror(errno));
-            rc = -1;
+            rc = results_errf(err, "write: cannot rename to %.300s: %s", final, strerror(errno));
             for (int k = i; k < made; k++) unlink(tmp[k]);   // the renamed ones stay: each is complete
             return rc;
         }
@@ -191,11 +167,6 @@ int results_write_files(const char *dir, const char *const *names, const Results
         for (int i = 0; i < made; i++) unlink(tmp[i]);
         return rc;
     }
-    // the renames themselves durable
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+    results_sync_directory(dir);   // the renames themselves durable
     return 0;
 }

@@ -79,7 +79,8 @@ static uint32_t frame_crc(int type, uint32_t len, const void *payload) {
 
 static int frame_type_known(int type) { return type >= JOURNAL_HEADER && type <= JOURNAL_RESULT; }
 
-static int write_all(int fd, const unsigned char *p, size_t n) {
+int results_write_all(int fd, const void *data, size_t n) {
+    const unsigned char *p = data;
     while (n > 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0 && errno == EINTR) continue;
@@ -91,8 +92,7 @@ static int write_all(int fd, const unsigned char *p, size_t n) {
     return 0;
 }
 
-// A new file's directory entry is only durable once the directory is synced.
-static void sync_directory(const char *dir) {
+void results_sync_directory(const char *dir) {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return;
     (void)fsync(fd);   // some filesystems refuse (EINVAL) and need none
@@ -169,7 +169,7 @@ int journal_open(Journal **out, const char *dir, ResultsErr *err) {
         journal_close(j);
         return -1;
     }
-    sync_directory(dir);
+    results_sync_directory(dir);
     *out = j;
     return 0;
 }
@@ -209,7 +209,7 @@ int journal_append(Journal *j, int type, const void *payload, size_t len, int sy
         free(frame);
         return results_errf(err, "%s: cannot stat (%s)", j->path, strerror(errno));
     }
-    int rc = write_all(j->fd, frame, frame_len);
+    int rc = results_write_all(j->fd, frame, frame_len);
     int why = errno;
     free(frame);
     if (rc != 0) return undo_append(j, st.st_size, frame_len, "writing", why, err);

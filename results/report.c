@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "results/results.h"
+#include "results/results_internal.h"
 
 const char *const RESULTS_FILE_NAMES[RESULTS_N_FILES] = {"points.csv", "frontier.csv", "frontier.svg",
                                                          "frontier.json"};
@@ -62,11 +62,6 @@ static double num(const cJSON *o, const char *k) {
 
 static const char *str(const cJSON *o, const char *k) {
     return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
-}
-
-static int fail(ResultsErr *err, const char *what) {
-    snprintf(err->msg, sizeof err->msg, "frontier: %s", what);
-    return -1;
 }
 
 // ----------------------------------------------------------------------------
@@ -164,10 +159,11 @@ static int cmp_strings(const void *pa, const void *pb) {
     return strcmp(*(const char *const *)pa, *(const char *const *)pb);
 }
 
+/* The index of s (NULL: "") in a sorted list of distinct strings, -1 if absent. */
 static int find_string(const char *const *list, int n, const char *s) {
-    for (int i = 0; i < n; i++)
-        if (strcmp(list[i], s ? s : "") == 0) return i;
-    return -1;
+    if (!s) s = "";
+    const char *const *hit = n > 0 ? bsearch(&s, list, (size_t)n, sizeof *list, cmp_strings) : NULL;
+    return hit ? (int)(hit - list) : -1;
 }
 
 // ----------------------------------------------------------------------------
@@ -222,7 +218,7 @@ static void report_free(Report *R) {
     cJSON_Delete(R->json_frontiers);
 }
 
-static int build_configs(Report *R) {
+static void build_configs(Report *R) {
     int n = R->n_rows;
     for (int i = 0; i < n; i++) R->sorted[i] = &R->rows[i];
     qsort(R->sorted, (size_t)n, sizeof *R->sorted, cmp_rows);
@@ -271,7 +267,6 @@ static int build_configs(Report *R) {
         R->configs[i].task = find_string(R->tasks, R->n_tasks, R->configs[i].key->task);
         R->configs[i].method = find_string(R->methods, R->n_methods, R->configs[i].key->method);
     }
-    return 0;
 }
 
 /* The reference point: chance accuracy per task (1 / the most classes seen in its points),
@@ -507,7 +502,7 @@ static int svg(const Report *R, ResultsBuf *b, ResultsErr *err) {
     if (!pts || !panels) {
         free(pts);
         free(panels);
-        return fail(err, "out of memory (svg)");
+        return results_errf(err, "frontier: out of memory (svg)");
     }
     int n = 0;
     for (int t = 0; t < R->n_tasks; t++) {
@@ -573,10 +568,10 @@ static int sidecar(Report *R, const ResultsFrontierSummary *sum, ResultsBuf *b, 
     cJSON_AddStringToObject(cv, "report", RESULTS_FRONTIER_VERSION);
     cJSON_AddNumberToObject(cv, "journal_format", info->journal_version);
     cJSON *tunes = cJSON_AddArrayToObject(cv, "tune");
-    for (int i = 0; i < R->n_rows; i++) {   // the distinct versions of tune that made the records
+    for (int i = 0; i < R->n_rows; i++) {   // the distinct versions of tune that made the records, first seen first
         const char *v = R->rows[i].tune_version;
         int seen = !v;
-        for (int k = 0; k < i && !seen; k++) seen = R->rows[k].tune_version && strcmp(R->rows[k].tune_version, v) == 0;
+        for (const cJSON *k = tunes ? tunes->child : NULL; k && !seen; k = k->next) seen = strcmp(k->valuestring, v) == 0;
         if (!seen) cJSON_AddItemToArray(tunes, cJSON_CreateString(v));
     }
 
@@ -636,7 +631,7 @@ static int sidecar(Report *R, const ResultsFrontierSummary *sum, ResultsBuf *b, 
 
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
-    if (!text) return fail(err, "out of memory (frontier.json)");
+    if (!text) return results_errf(err, "frontier: out of memory (frontier.json)");
     results_buf_cat(b, text);
     results_buf_cat(b, "\n");
     cJSON_free(text);
@@ -673,7 +668,7 @@ int results_frontier_build(const ResultsRunInfo *info, const ResultsRecordRef *r
     if (!R.rows || !R.sorted || !R.configs || !R.tasks || !R.methods || !R.chance || !R.classes || !R.hv_all ||
         !R.acc || !R.lp || !R.onf || !R.front || !R.seed_acc || !R.seed_lp || !R.seed_values || !R.seed_rows ||
         !R.json_frontiers) {
-        fail(err, "out of memory");
+        results_errf(err, "frontier: out of memory");
         goto done;
     }
     for (int i = 0; i < n; i++) {
@@ -688,7 +683,7 @@ int results_frontier_build(const ResultsRunInfo *info, const ResultsRecordRef *r
     size_t cells = (size_t)R.n_tasks * (size_t)R.n_methods;
     R.hv = malloc((cells ? cells : 1) * sizeof *R.hv);
     if (!R.hv) {
-        fail(err, "out of memory");
+        results_errf(err, "frontier: out of memory");
         goto done;
     }
     reference(&R);
@@ -703,7 +698,7 @@ int results_frontier_build(const ResultsRunInfo *info, const ResultsRecordRef *r
     if (sidecar(&R, sum, &out[RESULTS_FRONTIER_JSON], err)) goto done;
     rc = 0;
     for (int f = 0; f < RESULTS_N_FILES; f++)
-        if (out[f].oom) rc = fail(err, "out of memory");
+        if (out[f].oom) rc = results_errf(err, "frontier: out of memory");
 done:
     report_free(&R);
     return rc;
