@@ -136,9 +136,15 @@ typedef struct {
 } Child;
 
 static int spawn_tune(Child *c, const char *tune, SweepErr *err) {
-    int pin[2], pout[2], perr[2];
-    if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC))
-        return sweep_fail(err, "sweep: pipe: %s", strerror(errno));
+    int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1};
+    if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC)) {
+        int e = errno;
+        for (int k = 0; k < 2; k++) {
+            if (pin[k] >= 0) close(pin[k]);
+            if (pout[k] >= 0) close(pout[k]);
+        }
+        return sweep_fail(err, "sweep: pipe: %s", strerror(e));
+    }
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     posix_spawn_file_actions_init(&fa);

@@ -236,10 +236,15 @@ static int reconcile(Master *m, const SweepJournal *jr, int extend, SweepErr *er
             if (append_point(m, i, i, i == s->n_points - 1, err)) return -1;
         return 0;
     }
+    unsigned char *in_spec = calloc((size_t)(jr->n ? jr->n : 1), 1);   // per journal point
+    if (!in_spec) return sweep_fail(err, "sweep: out of memory");
+    for (int i = 0; i < s->n_points; i++) {
+        int k = sweep_journal_find(jr, s->points[i].id);
+        if (k >= 0) in_spec[k] = 1;
+    }
     for (int k = 0; k < jr->n; k++) {
-        int found = 0;
-        for (int i = 0; i < s->n_points && !found; i++) found = strcmp(s->points[i].id, jr->points[k].id) == 0;
-        if (!found) {
+        if (!in_spec[k]) {
+            free(in_spec);
             sweep_fail(err,
                        "sweep: the spec no longer has point %d of the journal (id %.12s...: %.200s); a spec that "
                        "changes existing points is refused (--extend only adds new points)",
@@ -247,6 +252,7 @@ static int reconcile(Master *m, const SweepJournal *jr, int extend, SweepErr *er
             return 1;
         }
     }
+    free(in_spec);
     int added = 0, last_new = -1;
     for (int i = 0; i < s->n_points; i++) {
         if (sweep_journal_find(jr, s->points[i].id) >= 0) continue;

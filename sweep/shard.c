@@ -80,6 +80,7 @@ typedef struct {
     int version, shard, shards, grid_points, retries;
     MergePoint *points;
     int n_points, cap_points;
+    SweepIdIndex by_id;       // id -> index in points
     MergeFrame *frames;       // DISPATCH and RESULT frames, journal order
     int n_frames, cap_frames;
     Journal *lock;            // held while merging: no sweep writes the shard meanwhile
@@ -91,9 +92,7 @@ static int rfail(ResultsErr *err, const char *msg) {
 }
 
 static int find_point(const Shard *sh, const char *id) {
-    for (int i = 0; i < sh->n_points; i++)
-        if (strcmp(sh->points[i].id, id) == 0) return i;
-    return -1;
+    return sweep_id_get(&sh->by_id, id);
 }
 
 static int json_int(const cJSON *j, const char *key, int *out) {
@@ -155,6 +154,10 @@ static int on_point(Shard *sh, const void *payload, size_t len, const cJSON *j, 
     p->point[plen] = '\0';
     memcpy(p->id, id, 65);
     p->grid_index = grid_index;
+    if (sweep_id_put(&sh->by_id, id, sh->n_points)) {
+        free(p->point);
+        return rfail(err, "out of memory");
+    }
     sh->n_points++;
     return 0;
 }
@@ -210,6 +213,7 @@ static void shard_free(Shard *sh) {
     for (int i = 0; i < sh->n_frames; i++) free(sh->frames[i].payload);
     free(sh->points);
     free(sh->frames);
+    sweep_id_free(&sh->by_id);
     if (sh->lock) journal_close(sh->lock);
     memset(sh, 0, sizeof *sh);
 }
@@ -397,11 +401,12 @@ static int install(const char *out, Shard *sh, int n, SweepErr *err) {
     if (join(tmp, sizeof tmp, out, ".merge-tmp") || join(tmp_journal, sizeof tmp_journal, tmp, "journal") ||
         join(out_journal, sizeof out_journal, out, "journal"))
         return sweep_fail(err, "merge: %.200s: path too long", out);
-    struct stat st;
-    int had = stat(out_journal, &st) == 0 && st.st_size > 0;
     Journal *lock = NULL;
     ResultsErr rerr;
     if (journal_open(&lock, out, &rerr)) return sweep_fail(err, "merge: %s", rerr.msg);
+    // looked at under the lock (journal_open leaves an empty journal where there was none)
+    struct stat st;
+    int had = stat(out_journal, &st) == 0 && st.st_size > 0;
     remove_tmp(tmp);   // a merge that died half-way
     int rc = 0;
     if (mkdir(tmp, 0755) != 0) rc = sweep_fail(err, "merge: cannot create %s: %s", tmp, strerror(errno));

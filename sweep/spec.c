@@ -189,27 +189,27 @@ static void describe(const cJSON *const value[N_AXES], char *out, size_t cap) {
     }
 }
 
-/* The cost estimate of a validated point, from its canonical JSON. */
-static void estimate_cost(SweepPoint *sp) {
-    cJSON *p = cJSON_Parse(sp->point_json);
-    const char *method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "method"));
-    const cJSON *L = cJSON_GetObjectItemCaseSensitive(p, "prompt_length");
-    double len = cJSON_IsNumber(L) ? L->valuedouble : 1;
-    sp->cost_class = SWEEP_COST_MANUAL;
-    sp->cost = len;
-    if (method && strcmp(method, "manual") != 0) {
-        int rl = strcmp(method, "rlprompt") == 0;
-        const cJSON *settings = cJSON_GetObjectItemCaseSensitive(p, rl ? "rlprompt" : "pez");
-        const cJSON *steps = cJSON_GetObjectItemCaseSensitive(settings, "steps");
-        sp->cost_class = rl ? SWEEP_COST_RLPROMPT : SWEEP_COST_PEZ;
-        sp->cost = len * (cJSON_IsNumber(steps) ? steps->valuedouble : 1);
+/* The cost estimate of a validated point. */
+static void estimate_cost(SweepPoint *sp, const TunePoint *tp) {
+    switch (tp->method) {
+    case METHOD_PEZ:
+        sp->cost_class = SWEEP_COST_PEZ;
+        sp->cost = (double)tp->prompt_length * tp->pez.steps;
+        break;
+    case METHOD_RLPROMPT:
+        sp->cost_class = SWEEP_COST_RLPROMPT;
+        sp->cost = (double)tp->prompt_length * tp->rl.steps;
+        break;
+    default:   // manual: no steps, its prompt's length is known only to tune
+        sp->cost_class = SWEEP_COST_MANUAL;
+        sp->cost = 1;
     }
-    cJSON_Delete(p);
 }
 
 /* Validates one combination and appends it, unless it repeats a point (manual points
  * repeat across prompt lengths). */
-static int add_point(SweepSpec *s, const Builder *b, const cJSON *const value[N_AXES], SweepErr *err) {
+static int add_point(SweepSpec *s, const Builder *b, const cJSON *const value[N_AXES], SweepIdIndex *ids,
+                     SweepErr *err) {
     char where[512];
     describe(value, where, sizeof where);
     char *text = build_point(b, value);
@@ -226,19 +226,23 @@ static int add_point(SweepSpec *s, const Builder *b, const cJSON *const value[N_
     memcpy(keyed + clen, b->model_sha256, 65);
     SweepPoint sp = {.index = s->n_points, .point_json = tp.canonical_json};
     tp.canonical_json = NULL;
+    estimate_cost(&sp, &tp);
     point_free(&tp);
     gpt2_sha256_hex(keyed, clen + 64, sp.id);
     free(keyed);
-    for (int i = 0; i < s->n_points; i++) {
-        if (strcmp(s->points[i].id, sp.id) != 0) continue;
+    int i = sweep_id_get(ids, sp.id);
+    if (i >= 0) {
         int manual = strcmp(value[AXIS_METHOD]->valuestring, "manual") == 0;
         free(sp.point_json);
         if (manual) return 0;
         return sweep_fail(err, "spec: the point (%s) repeats point %d: a grid list repeats a value", where, i);
     }
-    estimate_cost(&sp);
     SweepPoint *grown = realloc(s->points, (size_t)(s->n_points + 1) * sizeof *grown);
-    if (!grown) { free(sp.point_json); return sweep_fail(err, "spec: out of memory"); }
+    if (!grown || sweep_id_put(ids, sp.id, s->n_points)) {
+        if (grown) s->points = grown;
+        free(sp.point_json);
+        return sweep_fail(err, "spec: out of memory");
+    }
     s->points = grown;
     s->points[s->n_points++] = sp;
     return 0;
@@ -247,16 +251,20 @@ static int add_point(SweepSpec *s, const Builder *b, const cJSON *const value[N_
 /* Every combination in the fixed order: an odometer over the axes, the last fastest. */
 static int expand(SweepSpec *s, const Builder *b, const Grid *g, SweepErr *err) {
     int at[N_AXES] = {0};
+    SweepIdIndex ids = {0};   // the points so far, to find repeats
     for (;;) {
         const cJSON *value[N_AXES] = {0};
         for (int a = 0; a < N_AXES; a++)
             value[a] = g->values[a] ? cJSON_GetArrayItem(g->values[a], at[a]) : NULL;
         int manual = strcmp(value[AXIS_METHOD]->valuestring, "manual") == 0;
         if (manual) value[AXIS_PROMPT_LENGTH] = NULL;   // a manual prompt has its own length
-        if (add_point(s, b, value, err)) return -1;
-        int a = N_AXES - 1;
-        while (a >= 0 && ++at[a] == g->n[a]) at[a--] = 0;
-        if (a < 0) return 0;
+        int rc = add_point(s, b, value, &ids, err), a = N_AXES - 1;
+        if (rc == 0)
+            while (a >= 0 && ++at[a] == g->n[a]) at[a--] = 0;
+        if (rc || a < 0) {
+            sweep_id_free(&ids);
+            return rc;
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 // sweep/state.c: the journal as a sweep reads it: which points exist, how often each was
 // dispatched, failed and done, the latest record of each; `sweep status` and `sweep export`.
 #include <cjson/cJSON.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,10 +9,61 @@
 #include "results/results.h"
 #include "sweep/sweep.h"
 
+// ----------------------------------------------------------------------------
+// id -> int: open addressing, linear probing, at most half full
+
+struct SweepIdSlot {
+    char id[65];   // "" when empty
+    int value;
+};
+
+static size_t id_hash(const char *id) {   // FNV-1a
+    uint64_t h = 1469598103934665603ull;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++) h = (h ^ *p) * 1099511628211ull;
+    return (size_t)h;
+}
+
+static struct SweepIdSlot *id_slot(const SweepIdIndex *x, const char *id) {
+    size_t i = id_hash(id) & (x->cap - 1);
+    while (x->slots[i].id[0] && strcmp(x->slots[i].id, id) != 0) i = (i + 1) & (x->cap - 1);
+    return &x->slots[i];
+}
+
+int sweep_id_put(SweepIdIndex *x, const char *id, int value) {
+    if (2 * (x->n + 1) > x->cap) {
+        SweepIdIndex grown = {.cap = x->cap ? 2 * x->cap : 64};
+        if (!(grown.slots = calloc(grown.cap, sizeof *grown.slots))) return -1;
+        for (size_t i = 0; i < x->cap; i++)
+            if (x->slots[i].id[0]) *id_slot(&grown, x->slots[i].id) = x->slots[i];
+        grown.n = x->n;
+        free(x->slots);
+        *x = grown;
+    }
+    struct SweepIdSlot *s = id_slot(x, id);
+    if (!s->id[0]) {
+        snprintf(s->id, sizeof s->id, "%s", id);
+        x->n++;
+    }
+    s->value = value;
+    return 0;
+}
+
+int sweep_id_get(const SweepIdIndex *x, const char *id) {
+    if (!x->cap || !id[0]) return -1;
+    const struct SweepIdSlot *s = id_slot(x, id);
+    return s->id[0] ? s->value : -1;
+}
+
+void sweep_id_free(SweepIdIndex *x) {
+    free(x->slots);
+    memset(x, 0, sizeof *x);
+}
+
+// ----------------------------------------------------------------------------
+// the journal
+
 int sweep_journal_find(const SweepJournal *jr, const char *id) {
-    for (int i = 0; i < jr->n; i++)
-        if (strcmp(jr->points[i].id, id) == 0) return i;
-    return -1;
+    return sweep_id_get(&jr->by_id, id);
 }
 
 static int fail_frame(ResultsErr *err, const char *what) {
@@ -35,6 +87,10 @@ static int on_point(SweepJournal *jr, const cJSON *j, ResultsErr *err) {
     memset(p, 0, sizeof *p);
     memcpy(p->id, id, 65);
     if (!(p->point_json = cJSON_PrintUnformatted(point))) return fail_frame(err, "out of memory");
+    if (sweep_id_put(&jr->by_id, id, jr->n)) {
+        free(p->point_json);
+        return fail_frame(err, "out of memory");
+    }
     jr->n++;
     return 0;
 }
@@ -113,6 +169,7 @@ void sweep_journal_free(SweepJournal *jr) {
         free(jr->points[i].record);
     }
     free(jr->points);
+    sweep_id_free(&jr->by_id);
     memset(jr, 0, sizeof *jr);
     jr->bad_offset = -1;
 }

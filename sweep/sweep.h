@@ -89,6 +89,16 @@ int sweep_fail(SweepErr *err, const char *fmt, ...) __attribute__((format(printf
 int sweep_make_dirs(const char *path, SweepErr *err);
 
 
+/* Point id -> int, O(1): the grids and journals of a big sweep hold thousands of points
+ * (state.c). Zero-initialised is empty. */
+typedef struct {
+    struct SweepIdSlot *slots;
+    size_t cap, n;
+} SweepIdIndex;
+int sweep_id_put(SweepIdIndex *x, const char *id, int value);   // -1: out of memory (replaces a value)
+int sweep_id_get(const SweepIdIndex *x, const char *id);         // the value, or -1
+void sweep_id_free(SweepIdIndex *x);
+
 // ----------------------------------------------------------------------------
 // the spec and its points (spec.c)
 
@@ -144,6 +154,7 @@ typedef struct {
     long long created;           // the header's creation time (unix seconds; 0 unknown)
     int n, cap;
     SweepJournalPoint *points;   // journal order
+    SweepIdIndex by_id;          // id -> index in points
     int64_t bad_offset;          // -1: intact; else where the damage starts
     int damage_is_tail;          // 1: only a torn/corrupt tail (cut it to repair)
     char damage[512];            // the description
