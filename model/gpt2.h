@@ -121,6 +121,9 @@ int gpt2_save(const GPT2Config *c, const GPT2Weights *w, const char *dir, GPT2Er
 /* sha256 of a file as 64 lowercase hex digits (model/sha256.c): a model's
  * identity in result records and sweep points. */
 int gpt2_file_sha256(const char *path, char hex[65], GPT2Err *err);
+/* Reads a whole file (at most 1 GiB) into a malloc'd, NUL-terminated buffer;
+ * *size gets its length. *data is NULL on error (model/tokenizer.c). */
+int gpt2_read_file(const char *path, char **data, size_t *size, GPT2Err *err);
 /* sha256 of len bytes in memory, as 64 lowercase hex digits (e.g. a point id). */
 void gpt2_sha256_hex(const void *data, size_t len, char hex[65]);
 
@@ -366,6 +369,10 @@ void gpt2_lmbatch_free(GPT2LMBatch *b);
 /* B windows of T+1 tokens at uniformly random offsets; *rng is a splitmix64
  * state that advances. Requires s->n > T. */
 void gpt2_lmbatch_sample(GPT2LMBatch *b, const GPT2Tokens *s, uint64_t *rng);
+
+/* splitmix64: the next output of the 64-bit state *state, which advances
+ * (the generator of gpt2_lmbatch_sample and of `gpt2`'s seeds). */
+uint64_t gpt2_splitmix64(uint64_t *state);
 
 /* The evaluation windows of a stream for T: windows at offsets 0, T, 2T, ...
  * and one ending at the stream's end, so that every target is scored exactly

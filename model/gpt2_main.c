@@ -317,7 +317,7 @@ static int parse_float(const char *cmd, const char *opt, const char *s, double l
 }
 
 // ----------------------------------------------------------------------------
-// random numbers: splitmix64 (a full-period 64-bit generator that passes
+// random numbers: splitmix64 (gpt2_splitmix64: a full-period 64-bit generator that passes
 // BigCrush) and Box-Muller, self-contained so that a seed means the same
 // bytes on every machine with the same libm.
 
@@ -333,12 +333,7 @@ static void rng_seed(Rng *r, uint64_t seed) {
     r->spare = 0.0;
 }
 
-static uint64_t rng_next(Rng *r) {
-    uint64_t z = (r->state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+static uint64_t rng_next(Rng *r) { return gpt2_splitmix64(&r->state); }
 
 // Uniform in [0, 1) with 53 random bits.
 static double rng_uniform(Rng *r) {

@@ -36,7 +36,7 @@ _Static_assert(sizeof(int) == sizeof(int32_t), "int must be 32 bits");
 // sizes
 
 #define EOT_STRING "<|endoftext|>"
-#define MAX_FILE_BYTES ((size_t)1 << 30)       // vocab files are ~1 MB; refuse absurd ones
+#define MAX_FILE_BYTES ((size_t)1 << 30)       // vocab files are ~1 MB, training text more; refuse absurd ones
 #define MAX_VOCAB ((size_t)1 << 24)            // ids stay far from INT32_MAX
 #define MAX_PIECE_BYTES ((size_t)1 << 28)      // one pre-token; BPE scratch uses int32 indices
 
@@ -684,8 +684,8 @@ static Excerpt excerpt(const char *s, size_t n) {
     return e;
 }
 
-// Reads a whole file, NUL-terminated. *data is NULL on error.
-static int read_file(const char *path, char **data, size_t *size, GPT2Err *err) {
+// Reads a whole file, NUL-terminated (declared in gpt2.h: train.c reads its data with it).
+int gpt2_read_file(const char *path, char **data, size_t *size, GPT2Err *err) {
     *data = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return gpt2_fail(err, "%s: cannot open: %s", path, strerror(errno));
@@ -940,10 +940,10 @@ int tokenizer_load(GPT2Tokenizer **out, const char *dir, GPT2Err *err) {
 
     char *vocab_text = NULL, *merges_text = NULL;
     size_t vocab_len = 0, merges_len = 0;
-    int rc = read_file(vocab_path, &vocab_text, &vocab_len, err);
+    int rc = gpt2_read_file(vocab_path, &vocab_text, &vocab_len, err);
     if (rc == 0) rc = load_vocab(tok, vocab_path, vocab_text, vocab_len, err);
     free(vocab_text);
-    if (rc == 0) rc = read_file(merges_path, &merges_text, &merges_len, err);
+    if (rc == 0) rc = gpt2_read_file(merges_path, &merges_text, &merges_len, err);
     if (rc == 0) rc = load_merges(tok, merges_path, merges_text, merges_len, err);
     free(merges_text);
     if (rc == 0) rc = check_vocab_size(tok, vocab_path, err);

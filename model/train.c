@@ -153,35 +153,6 @@ void gpt2_own_weights(GPT2Model *m, float *params) {
 // ----------------------------------------------------------------------------
 // documents: a TSV column or the lines of a text file
 
-static int read_whole_file(const char *path, char **data, size_t *len, GPT2Err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return gpt2_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (!buf) {
-            fclose(f);
-            return gpt2_fail(err, "%s: out of memory", path);
-        }
-        n += fread(buf + n, 1, cap - 1 - n, f);
-        if (n < cap - 1) break;   // short read: end of file or an error
-        char *bigger = realloc(buf, cap * 2);
-        if (!bigger) free(buf);
-        buf = bigger;
-        cap *= 2;
-    }
-    int failed = ferror(f);
-    fclose(f);
-    if (failed) {
-        free(buf);
-        return gpt2_fail(err, "%s: read error", path);
-    }
-    buf[n] = '\0';
-    *data = buf;
-    *len = n;
-    return 0;
-}
-
 /* Cuts buf into lines in place: each line's end (LF, or CR LF) becomes NUL.
  * Returns the start of the next line, or NULL at the end. */
 static char *next_line(char **cursor) {
@@ -275,7 +246,7 @@ void gpt2_docs_free(GPT2Docs *d) {
 int gpt2_docs_load(GPT2Docs *d, const char *path, GPT2Err *err) {
     memset(d, 0, sizeof *d);
     size_t len = 0;
-    if (read_whole_file(path, &d->buf, &len, err)) return -1;
+    if (gpt2_read_file(path, &d->buf, &len, err)) return -1;
     if (memchr(d->buf, '\0', len)) {
         gpt2_docs_free(d);
         return gpt2_fail(err, "%s: holds a NUL byte: not a text file", path);
@@ -397,7 +368,7 @@ void gpt2_lmbatch_free(GPT2LMBatch *b) {
     memset(b, 0, sizeof *b);
 }
 
-static uint64_t splitmix64(uint64_t *state) {
+uint64_t gpt2_splitmix64(uint64_t *state) {
     uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
@@ -421,7 +392,7 @@ void gpt2_lmbatch_sample(GPT2LMBatch *b, const GPT2Tokens *s, uint64_t *rng) {
     b->n_out = 0;
     for (int r = 0; r < b->B; r++) {
         // modulo bias is below starts / 2^64: nothing a training run can see
-        size_t start = (size_t)(splitmix64(rng) % starts);
+        size_t start = (size_t)(gpt2_splitmix64(rng) % starts);
         put_window(b, r, s->ids + start, 0);
     }
     b->rows = b->B;

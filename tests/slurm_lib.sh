@@ -241,8 +241,11 @@ EOS
 
 slurm_stop() {
     [ -n "$SLURM_PIDS" ] || return 0
-    # the jobs first, so that no slurmstepd, mpirun or tune outlives the test
-    jobs=$(squeue -h -o %i 2>/dev/null)
+    # the jobs first, so that no slurmstepd, mpirun or tune outlives the test; only once
+    # SLURM_CONF names the private slurm.conf (a start that failed before it would otherwise
+    # query, and as root cancel every job of, the system's or an inherited SLURM_CONF's cluster)
+    jobs=""
+    [ "${SLURM_CONF:-}" != "$SLURM_DIR/slurm.conf" ] || jobs=$(squeue -h -o %i 2>/dev/null)
     if [ -n "$jobs" ]; then
         # shellcheck disable=SC2086
         scancel $jobs 2>/dev/null
