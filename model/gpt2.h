@@ -158,6 +158,11 @@ const char *tokenizer_token_bytes(const GPT2Tokenizer *tok, int id, size_t *len)
 int tokenizer_decode(const GPT2Tokenizer *tok, const int *ids, int n,
                      char *out, size_t cap, size_t *out_len, GPT2Err *err);
 
+/* Length (1..4) of the well-formed UTF-8 sequence at s (n >= 1 bytes left),
+ * or 0 when it is ill-formed there (overlong forms, surrogates and code
+ * points past U+10FFFF are ill-formed). */
+size_t gpt2_utf8_len(const void *s, size_t n);
+
 /* Id of a token given as its vocab.json string (byte-to-unicode form, e.g.
  * "\u0120great" for " great"), or -1. */
 int tokenizer_lookup(const GPT2Tokenizer *tok, const char *vocab_string);

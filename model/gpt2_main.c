@@ -777,20 +777,6 @@ static int score_tokens(Session *s, const int *inputs, const int *targets, int n
 // A token's bytes between quotes: printable ASCII as is, well-formed UTF-8
 // characters as is, C escapes for the usual controls, \xNN for the rest (a
 // token may hold part of a character).
-static size_t utf8_sequence_length(const unsigned char *s, size_t n) {
-    unsigned char c = s[0];
-    size_t need = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
-    if (c >= 0xF5 || need == 0 || need > n) return 0;
-    for (size_t i = 1; i < need; i++)
-        if ((s[i] & 0xC0) != 0x80) return 0;
-    // overlong 3/4-byte forms, surrogates and code points past U+10FFFF
-    if (c == 0xE0 && s[1] < 0xA0) return 0;
-    if (c == 0xED && s[1] >= 0xA0) return 0;
-    if (c == 0xF0 && s[1] < 0x90) return 0;
-    if (c == 0xF4 && s[1] >= 0x90) return 0;
-    return need;
-}
-
 static void print_quoted_bytes(FILE *out, const char *bytes, size_t len) {
     const unsigned char *s = (const unsigned char *)bytes;
     fputc('"', out);
@@ -802,7 +788,7 @@ static void print_quoted_bytes(FILE *out, const char *bytes, size_t len) {
         else if (c == '\t') fputs("\\t", out);
         else if (c == '\r') fputs("\\r", out);
         else if (c >= 0x20 && c < 0x7F) fputc(c, out);
-        else if (c >= 0x80 && (seq = utf8_sequence_length(s + i, len - i)) > 0) {
+        else if (c >= 0x80 && (seq = gpt2_utf8_len(s + i, len - i)) > 0) {
             fwrite(s + i, 1, seq, out);
             i += seq;
             continue;

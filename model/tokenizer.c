@@ -192,6 +192,13 @@ static size_t utf8_next(const uint8_t *s, size_t len, size_t pos, uint32_t *cp, 
     return i;
 }
 
+size_t gpt2_utf8_len(const void *bytes, size_t n) {
+    uint32_t cp;
+    bool bad;
+    size_t len = utf8_next(bytes, n, 0, &cp, &bad);
+    return bad ? 0 : len;
+}
+
 // Decodes a vocab.json / merges.txt string (UTF-8, byte-level form) into the
 // bytes it stands for. Returns false on ill-formed UTF-8, on a character
 // outside the byte-level alphabet, or when out (capacity cap) is too short.
