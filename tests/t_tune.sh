@@ -43,16 +43,35 @@ with open(path) as f:
     text = f.read()
 assert text.count("\n") == 1 and text.endswith("}\n"), "not one line of JSON"
 r = json.loads(text)
-keys = ["point", "status", "error", "prompt", "accuracy", "dev_reward", "log_ppl", "ppl", "dict_share",
-        "faithfulness", "steps", "best_step", "wall_seconds", "history", "versions"]
+keys = ["point", "status", "error", "prompt", "accuracy", "balanced_accuracy", "class_accuracy", "prediction_share",
+        "collapsed", "task_loss", "objective", "dev_reward", "log_ppl", "ppl", "dict_share", "distinct_share",
+        "faithfulness", "steps", "best_step", "wall_seconds", "history", "vocab_size", "versions"]
 assert list(r) == keys, "record keys %s" % list(r)
 assert r["status"] == "ok" and r["error"] is None, (r["status"], r["error"])
 p = r["point"]
 assert p["method"] == method and p["prompt_length"] == L and p["task"] == "sst-2", p
 assert list(p) == sorted(p), "point keys not sorted"
 ids = r["prompt"]["ids"]
-assert len(ids) == L and all(0 <= i < 50257 for i in ids), ids
-assert isinstance(r["prompt"]["text"], str)
+assert len(ids) == L and all(0 <= i < 50257 and i != 50256 for i in ids), ids
+pr = r["prompt"]
+assert isinstance(pr["text"], str) and isinstance(pr["text_ids"], list) and pr["text_ids"], pr
+assert 0 <= pr["roundtrip_share"] <= 1 and pr["roundtrip"] == (pr["roundtrip_share"] == 1), pr
+assert abs(pr["roundtrip_share"] * 40 - round(pr["roundtrip_share"] * 40)) < 1e-9, pr
+assert 0 <= r["accuracy"]["test_text"] <= 1
+if pr["roundtrip"]:  # the text is the ids, row for row: the same accuracy
+    assert r["accuracy"]["test_text"] == r["accuracy"]["test"], r["accuracy"]
+assert r["vocab_size"] == 50257
+assert abs(r["distinct_share"] - len(set(ids)) / L) < 1e-12, r["distinct_share"]
+for k, n in (("train", 32), ("dev", 32), ("test", 40)):
+    b, c, s_ = r["balanced_accuracy"][k], r["class_accuracy"][k], r["prediction_share"][k]
+    assert len(c) == 2 and len(s_) == 2 and abs(sum(s_) - 1) < 1e-12, (k, c, s_)
+    assert abs(b - sum(x for x in c if x is not None) / len([x for x in c if x is not None])) < 1e-12, (k, b, c)
+    assert r["task_loss"][k] > 0, r["task_loss"]
+assert r["collapsed"] == (max(r["prediction_share"]["test"]) >= 0.95), r["collapsed"]
+o = r["objective"]
+assert o["split"] == "dev" and o["form"] == "additive" and o["lambda"] == 0.1 and o["w_task"] == 1 and o["w_interp"] == 0.1, o
+assert o["task"] == r["task_loss"]["dev"] and o["interp"] == r["log_ppl"], o
+assert abs(o["total"] - (o["task"] + 0.1 * o["interp"])) < 1e-12, o
 for k in ("train", "dev", "test"):
     a = r["accuracy"][k]
     assert 0 <= a <= 1, (k, a)
@@ -61,7 +80,7 @@ for k in ("train", "dev", "test"):
     assert abs(a * n - round(a * n)) < 1e-9, (k, a)
 assert -180 <= r["dev_reward"] <= 200
 assert r["log_ppl"] > 0 and abs(r["ppl"] - math.exp(r["log_ppl"])) <= 1e-9 * r["ppl"], (r["log_ppl"], r["ppl"])
-assert 0 <= r["dict_share"] <= 1 and abs(r["dict_share"] * L - round(r["dict_share"] * L)) < 1e-9
+assert 0 <= r["dict_share"] <= 1
 f = r["faithfulness"]
 assert f["acc_projected"] == r["accuracy"]["test"], f
 if method == "rlprompt":
@@ -75,7 +94,11 @@ h = r["history"]
 assert steps // every <= len(h) <= steps // every + 1, "history has %d entries" % len(h)
 assert [e["step"] for e in h] == sorted(e["step"] for e in h)
 for e in h:
-    assert list(e) == ["step", "loss", "dev_acc", "log_ppl"], e
+    assert list(e) == ["step", "loss", "dev_acc", "dev_task", "log_ppl", "dev_objective"], e
+    assert abs(e["dev_objective"] - (e["dev_task"] + 0.1 * e["log_ppl"])) < 1e-12, e
+# the chosen step: the lowest dev objective, ties to the lower log-PPL, then the earlier step
+best = min(h, key=lambda e: (e["dev_objective"], e["log_ppl"], e["step"]))
+assert r["best_step"] == best["step"] and o["total"] == best["dev_objective"], (r["best_step"], best)
 assert r["versions"]["model_sha256"] == sha and r["versions"]["tune"], r["versions"]
 EOF
 }

@@ -92,12 +92,74 @@ static void test_projection(void) {
     pez_inv_norms(inv_norm, wte, V, C);
     CHECK(close_to(inv_norm[2], 1.0 / sqrt(200.0), 1e-7) && inv_norm[6] == 1e12f,
           "inverse norms %g %g", inv_norm[2], inv_norm[6]);
-    pez_project(ids, proj, cos, P, wte, inv_norm, L, V, C);
+    pez_project(ids, proj, cos, P, wte, inv_norm, NULL, L, V, C);
     CHECK(ids[0] == 5, "cosine projection of P_0 picked %d, want 5 (dot: 2, L2: 4)", ids[0]);
     CHECK(ids[1] == 1, "a tie of rows 1 and 3 went to %d, want the lower id 1", ids[1]);
     CHECK(ids[2] == 1, "P_2 picked %d, want 1 (cosine 0, the lowest id among the zeros)", ids[2]);
     for (int i = 0; i < L; i++) // the raw rows, not normalised: row 5 has norm 0.32
         CHECK(memcmp(proj + i * C, wte + ids[i] * C, C * sizeof(float)) == 0, "projected row %d is not wte[%d]", i, ids[i]);
+    // a prompt vocabulary without 5 and 1: for P_0 the next by cosine, 2 (0.994; 4 has 0.980);
+    // 3 for the tie; for P_2, 3 again (cosine 0, below it the zero row 6: also 0, a higher id)
+    const unsigned char allowed[V] = {1, 0, 1, 1, 1, 0, 1};
+    pez_project(ids, proj, cos, P, wte, inv_norm, allowed, L, V, C);
+    CHECK(ids[0] == 2 && ids[1] == 3 && ids[2] == 3, "restricted projection %d %d %d, want 2 3 3", ids[0], ids[1], ids[2]);
+    for (int i = 0; i < L; i++)
+        CHECK(memcmp(proj + i * C, wte + ids[i] * C, C * sizeof(float)) == 0, "projected row %d is not wte[%d]", i, ids[i]);
+}
+
+/* <|endoftext|> is never a projection, even when every prompt row points
+ * at it and the mask (or no mask) would allow it: its embedding made the
+ * most attractive there is (a huge row, and P equal to it), the projection
+ * takes the runner-up. */
+static void test_projection_never_eot(void) {
+    enum { V = 50257, C = 8, L = 2 };
+    float *wte = xmalloc((size_t)V * C * sizeof(float)), *cos = xmalloc((size_t)L * V * sizeof(float));
+    float inv_norm[V], P[L * C], proj[L * C];
+    Rng rng;
+    rng_seed(&rng, 3);
+    for (size_t k = 0; k < (size_t)V * C; k++) wte[k] = (float)rng_normal(&rng);
+    for (int c = 0; c < C; c++) wte[(size_t)GPT2_EOT * C + c] = 100.0f * (c + 1);
+    for (int i = 0; i < L; i++) memcpy(P + i * C, wte + (size_t)GPT2_EOT * C, C * sizeof(float));
+    // the runner-up: the row with the highest cosine to the EOT row, by brute force
+    double best = -2;
+    int runner_up = -1;
+    for (int v = 0; v < V; v++) {
+        if (v == GPT2_EOT) continue;
+        double dot = 0, n1 = 0, n2 = 0;
+        for (int c = 0; c < C; c++) {
+            dot += (double)wte[(size_t)v * C + c] * P[c];
+            n1 += (double)wte[(size_t)v * C + c] * wte[(size_t)v * C + c];
+            n2 += (double)P[c] * P[c];
+        }
+        if (dot / sqrt(n1 * n2) > best) { best = dot / sqrt(n1 * n2); runner_up = v; }
+    }
+    pez_inv_norms(inv_norm, wte, V, C);
+    int ids[L];
+    unsigned char *all = xmalloc(V);
+    memset(all, 1, V); // a mask that (wrongly) allows everything
+    for (int masked = 0; masked <= 1; masked++) {
+        pez_project(ids, proj, cos, P, wte, inv_norm, masked ? all : NULL, L, V, C);
+        CHECK(ids[0] != GPT2_EOT && ids[1] != GPT2_EOT, "projected onto <|endoftext|> (%s)", masked ? "mask" : "no mask");
+        CHECK(ids[0] == runner_up && ids[1] == runner_up, "projection %d %d, want the runner-up %d", ids[0], ids[1],
+              runner_up);
+    }
+    // random init draws from the vocabulary only: a mask of 3 ids
+    memset(all, 0, V);
+    all[7] = all[4000] = all[GPT2_EOT] = 1;
+    Rng r;
+    rng_seed(&r, 5);
+    int init[64], label_ids[2] = {7, 9};
+    pez_init_ids(init, 64, label_ids, 2, 1, all, V, &r);
+    int seen7 = 0, seen4000 = 0, bad = 0;
+    for (int i = 0; i < 64; i++) {
+        seen7 += init[i] == 7;
+        seen4000 += init[i] == 4000;
+        bad += init[i] != 7 && init[i] != 4000;
+    }
+    CHECK(bad == 0 && seen7 > 0 && seen4000 > 0, "random init outside the vocabulary (%d), or one id only", bad);
+    free(wte);
+    free(cos);
+    free(all);
 }
 
 // ----------------------------------------------------------------------------
@@ -105,7 +167,7 @@ static void test_projection(void) {
 
 static void test_init(void) {
     int label_ids[3] = {11, 22, 33}, ids[7];
-    pez_init_ids(ids, 7, label_ids, 3, 0, 100, NULL);
+    pez_init_ids(ids, 7, label_ids, 3, 0, NULL, 100, NULL);
     const int want[7] = {11, 22, 33, 11, 22, 33, 11};
     CHECK(memcmp(ids, want, sizeof want) == 0, "class-name init %d %d %d %d %d %d %d", ids[0], ids[1],
           ids[2], ids[3], ids[4], ids[5], ids[6]);
@@ -113,10 +175,10 @@ static void test_init(void) {
     rng_seed(&a, 9);
     rng_seed(&b, 9);
     int r1[7], r2[7], in_range = 1, distinct = 0;
-    pez_init_ids(r1, 7, label_ids, 3, 1, 50257, &a);
-    pez_init_ids(r2, 7, label_ids, 3, 1, 50257, &b);
+    pez_init_ids(r1, 7, label_ids, 3, 1, NULL, 50257, &a);
+    pez_init_ids(r2, 7, label_ids, 3, 1, NULL, 50257, &b);
     for (int i = 0; i < 7; i++) {
-        in_range &= r1[i] >= 0 && r1[i] < 50257;
+        in_range &= r1[i] >= 0 && r1[i] < 50257 && r1[i] != GPT2_EOT;
         distinct += r1[i] != r1[0];
     }
     CHECK(memcmp(r1, r2, sizeof r1) == 0 && in_range && distinct > 0, "random init not seeded or out of range");
@@ -203,7 +265,7 @@ static void test_reset_quirk(void) {
         PezOptim o = {.kind = PEZ_ADAFACTOR, .lr = 0.3, .L = 1, .C = 2, .row = row, .col = col};
         int id = -1;
         for (int t = 1; t <= 3; t++) {
-            pez_project(&id, proj, cos, P, wte, inv_norm, 1, 2, 2);
+            pez_project(&id, proj, cos, P, wte, inv_norm, NULL, 1, 2, 2);
             g[0] = 0.01f;
             g[1] = -0.01f;
             pez_update(P, proj, g, &o, 1.0, quirk);
@@ -211,7 +273,7 @@ static void test_reset_quirk(void) {
             CHECK(close_to(P[0], want0, 1e-6) && close_to(P[1], want1, 1e-6),
                   "%s t=%d: P (%g, %g), want (%g, %g)", quirk ? "reset quirk" : "Alg. 1", t, P[0], P[1], want0, want1);
         }
-        pez_project(&id, proj, cos, P, wte, inv_norm, 1, 2, 2);
+        pez_project(&id, proj, cos, P, wte, inv_norm, NULL, 1, 2, 2);
         CHECK(id == (quirk ? 0 : 1), "%s: token %d after 3 steps", quirk ? "reset quirk" : "Alg. 1", id);
         CHECK(o.t == 3, "optimizer step count %d", o.t);
     }
@@ -228,33 +290,6 @@ static float *tiny_model(GPT2Model *m, int n_layer, int n_embd, int n_positions,
     GPT2Config c = {.n_layer = n_layer, .n_head = 2, .n_embd = n_embd, .n_positions = n_positions,
                     .vocab_size = TV, .layer_norm_epsilon = 1e-5f};
     return random_model(m, c, 0.3, seed);
-}
-
-/* n examples with pre tokens of length pre (0: the prompt first) and 2..5
- * post tokens, ids in [1000, 3000), labels alternating. */
-static void make_split(EncodedSplit *e, int n, int pre, uint64_t seed) {
-    memset(e, 0, sizeof *e);
-    int per = pre + 5;
-    int *mem = malloc((size_t)(5 * n + n * per) * sizeof(int));
-    e->storage = mem;
-    e->n = n;
-    e->pre_off = mem; e->pre_len = mem + n; e->post_off = mem + 2 * n; e->post_len = mem + 3 * n;
-    e->label = mem + 4 * n;
-    e->ids = mem + 5 * n;
-    Rng rng;
-    rng_seed(&rng, seed);
-    int used = 0;
-    for (int i = 0; i < n; i++) {
-        e->pre_off[i] = used;
-        e->pre_len[i] = pre;
-        for (int t = 0; t < pre; t++) e->ids[used++] = 1000 + rng_below(&rng, 2000);
-        e->post_off[i] = used;
-        e->post_len[i] = 2 + rng_below(&rng, 4);
-        for (int t = 0; t < e->post_len[i]; t++) e->ids[used++] = 1000 + rng_below(&rng, 2000);
-        e->label[i] = i % 2;
-        if (e->pre_len[i] > e->max_pre) e->max_pre = e->pre_len[i];
-        if (e->post_len[i] > e->max_post) e->max_post = e->post_len[i];
-    }
 }
 
 static void make_point(TunePoint *p, double lambda, Objective objective, PezOptimizer optimizer) {
@@ -312,8 +347,11 @@ static void ref_linear(double *out, const double *in, const float *W, const floa
  * [<|endoftext|>, X_0 .. X_{L-1}] (L+1 positions, X (L,C) input vectors in
  * double), by a GPT-2 forward written here in double, straight from the
  * definitions (nothing shared with model/ but the weights), so that finite
- * differences with a tiny h are exact to ~1e-9. */
-static double ref_log_ppl(const GPT2Model *m, const double *X, const int *z, int L) {
+ * differences with a tiny h are exact to ~1e-9. With target_side, position
+ * t's logit of its target z_t is h_t . X_t instead of h_t . wte[z_t] (the
+ * prompt vector as the target's output embedding): the function whose
+ * gradient PEZ's ppl_grad "full" is; without, the inputs alone ("input"). */
+static double ref_log_ppl(const GPT2Model *m, const double *X, const int *z, int L, int target_side) {
     const GPT2Config *cf = &m->config;
     int C = cf->n_embd, V = cf->vocab_size, NH = cf->n_head, hs = C / NH, T = L + 1;
     double *x = malloc((size_t)T * C * sizeof(double)), *ln = malloc((size_t)T * C * sizeof(double));
@@ -358,8 +396,13 @@ static double ref_log_ppl(const GPT2Model *m, const double *X, const int *z, int
             double s = 0;
             for (int i = 0; i < C; i++) s += ln[t * C + i] * e[i];
             logits[v] = s;
-            mx = fmax(mx, s);
         }
+        if (target_side) {
+            double s = 0;
+            for (int i = 0; i < C; i++) s += ln[t * C + i] * X[t * C + i];
+            logits[z[t]] = s;
+        }
+        for (int v = 0; v < V; v++) mx = fmax(mx, logits[v]);
         for (int v = 0; v < V; v++) sum += exp(logits[v] - mx);
         total += log(sum) + mx - logits[z[t]];
     }
@@ -371,7 +414,7 @@ static double ref_log_ppl(const GPT2Model *m, const double *X, const int *z, int
 static double ref_log_ppl_f(const GPT2Model *m, const float *X, const int *z, int L) {
     double Xd[TUNE_MAX_PROMPT * 64];
     for (int k = 0; k < L * m->config.n_embd; k++) Xd[k] = X[k];
-    return ref_log_ppl(m, Xd, z, L);
+    return ref_log_ppl(m, Xd, z, L, 0);
 }
 
 /* The PEZ objective w_task mean CE over the label logits + w_interp log_ppl
@@ -449,7 +492,8 @@ static double ref_objective(const GPT2Model *m, const EncodedSplit *sp, const in
  * large ones carries the float rounding of those (~1e-6 of the scale), so it
  * is held to 1e-6 of the scale in absolute terms. With h = 1e-5 in double the
  * differences are accurate to ~1e-9 here. */
-static double fd_check(const GPT2Model *m, const float *X, const int *z, int L, const float *g, const char *what) {
+static double fd_check(const GPT2Model *m, const float *X, const int *z, int L, int target_side, const float *g,
+                       const char *what) {
     const double h = 1e-5;
     int C = m->config.n_embd;
     double Xd[TUNE_MAX_PROMPT * 64], scale = 0.0, worst = 0.0;
@@ -457,9 +501,9 @@ static double fd_check(const GPT2Model *m, const float *X, const int *z, int L, 
     for (int k = 0; k < L * C; k++) {
         double keep = Xd[k];
         Xd[k] = keep + h;
-        double up = ref_log_ppl(m, Xd, z, L);
+        double up = ref_log_ppl(m, Xd, z, L, target_side);
         Xd[k] = keep - h;
-        double down = ref_log_ppl(m, Xd, z, L);
+        double down = ref_log_ppl(m, Xd, z, L, target_side);
         Xd[k] = keep;
         double fd = (up - down) / (2.0 * h);
         double e = fabs(g[k] - fd) / fmax(fmax(fabs(fd), fabs(g[k])), 1e-3 * scale);
@@ -485,7 +529,7 @@ static void tiny_setup(Tiny *t, int pre) {
     t->params = tiny_model(&t->m, 2, TC, 32, 11);
     t->params2 = tiny_model(&t->m2, 1, TC, 32, 12);
     t->params_wide = tiny_model(&t->wide, 1, 2 * TC, 32, 13);
-    make_split(&t->split, 6, pre, 21 + pre);
+    made_up_split(&t->split, 6, pre, 21 + pre);
 }
 
 static void tiny_free(Tiny *t) {
@@ -528,6 +572,7 @@ static void test_gradients(int pre) {
         PezState s;
         make_point(&p, 0.5, OBJECTIVE_ADDITIVE, PEZ_ADAMW);
         p.pez.reset_quirk = quirk;
+        p.pez.ppl_grad = PEZ_PPL_GRAD_INPUT; // the independent batch below: inputs only (full: part 2)
         make_context(&ctx, &p, &t.m, &t.m, &t.split);
         if (pez_state_alloc(&s, &ctx, &err)) { CHECK(0, "pez_state_alloc: %s", err.msg); break; }
         memcpy(s.P, P_noisy, sizeof P_noisy);
@@ -586,9 +631,37 @@ static void test_gradients(int pre) {
             CHECK(close_to(l1.log_ppl, lp_scorer, 1e-5), "log_ppl %.9g, the Scorer's %.9g", l1.log_ppl, lp_scorer);
             scorer_free(sc);
         }
-        for (int c = 0; c < C; c++) // the last prompt token is only a target: no input gradient
-            CHECK(s1.g[(TL - 1) * C + c] == 0.0f, "gradient at the last prompt position %g", s1.g[(TL - 1) * C + c]);
-        fd_check(&t.m, Pp, z, TL, s1.g, "lambda row in the task batch");
+        // the default, "full": every prompt token gets the term's gradient, the last one too
+        CHECK(s1.full_ppl_grad, "ppl_grad full is not the default");
+        for (int i = 0; i < TL; i++) {
+            double norm = 0;
+            for (int c = 0; c < C; c++) norm += fabs(s1.g[i * C + c]);
+            CHECK(norm > 1e-6, "full: prompt token %d gets no log-PPL gradient", i);
+        }
+        fd_check(&t.m, Pp, z, TL, 1, s1.g, "lambda row in the task batch, full");
+        // the reference's "input": the last token is only a target and gets nothing
+        {
+            TunePoint pi = p1;
+            TuneContext ci;
+            PezState si;
+            PezLoss li;
+            pi.pez.ppl_grad = PEZ_PPL_GRAD_INPUT;
+            make_context(&ci, &pi, &t.m, &t.m, &t.split);
+            if (pez_state_alloc(&si, &ci, &err) == 0) {
+                memcpy(si.ids, z, sizeof z);
+                CHECK(pez_loss_and_grad(&si, &t.split, examples, &li, &err) == 0, "input: %s", err.msg);
+                CHECK(li.log_ppl == l1.log_ppl, "the mode changed the log-PPL: %.9g vs %.9g", li.log_ppl, l1.log_ppl);
+                for (int c = 0; c < C; c++)
+                    CHECK(si.g[(TL - 1) * C + c] == 0.0f, "input: gradient at the last prompt token %g",
+                          si.g[(TL - 1) * C + c]);
+                fd_check(&t.m, Pp, z, TL, 0, si.g, "lambda row in the task batch, input");
+                double diff = max_abs_diff(si.g, s1.g, TL * C, NULL);
+                CHECK(diff > 1e-4, "full and input gradients are the same (%g)", diff);
+                pez_state_free(&si);
+            } else {
+                CHECK(0, "pez_state_alloc (input): %s", err.msg);
+            }
+        }
 
         memcpy(s0.P, P_noisy, sizeof P_noisy);
         memcpy(s5.P, P_noisy, sizeof P_noisy);
@@ -631,8 +704,16 @@ static void test_gradients(int pre) {
             pez_embed(X, z, t.m2.w.wte, TL, C); // the scorer's own input vectors of z
             double lp_ref = ref_log_ppl_f(&t.m2, X, z, TL);
             CHECK(close_to(l.log_ppl, lp_ref, 1e-5), "separate scorer log_ppl %.9g, independent %.9g", l.log_ppl, lp_ref);
-            fd_check(&t.m2, X, z, TL, s.g, "lambda row on a separate scorer");
+            fd_check(&t.m2, X, z, TL, 1, s.g, "lambda row on a separate scorer, full");
             pez_state_free(&s);
+            p.pez.ppl_grad = PEZ_PPL_GRAD_INPUT;
+            if (pez_state_alloc(&s, &ctx, &err) == 0) {
+                memcpy(s.ids, z, sizeof z);
+                CHECK(pez_loss_and_grad(&s, &t.split, examples, &l, &err) == 0, "separate scorer: %s", err.msg);
+                fd_check(&t.m2, X, z, TL, 0, s.g, "lambda row on a separate scorer, input");
+                pez_state_free(&s);
+            }
+            p.pez.ppl_grad = PEZ_PPL_GRAD_FULL;
         } else {
             CHECK(0, "pez_state_alloc with a separate scorer: %s", err.msg);
         }
@@ -649,6 +730,56 @@ static void test_gradients(int pre) {
         make_context(&ctx, &p, &t.m, &t.m, &t.split);
         CHECK(pez_state_alloc(&s, &ctx, &err) != 0 && strstr(err.msg, "context"), "rows past the context: %s", err.msg);
     }
+    tiny_free(&t);
+}
+
+/* A run rigged so that <|endoftext|> is the most attractive token there is:
+ * the class-name init starts every other prompt row on EOT's own embedding
+ * (EOT as the first "verbalizer") and a tiny learning rate keeps it there,
+ * so the cosine projection over the whole vocabulary returns EOT at every
+ * step. PEZ's projection never does. */
+static void test_rigged_eot(void) {
+    Tiny t;
+    tiny_setup(&t, 0);
+    TunePoint p;
+    TuneContext ctx;
+    PezState s;
+    GPT2Err err;
+    make_point(&p, 0.5, OBJECTIVE_ADDITIVE, PEZ_ADAFACTOR);
+    p.pez.lr = 1e-6;
+    make_context(&ctx, &p, &t.m, &t.m, &t.split);
+    ctx.label_ids[0] = GPT2_EOT;
+    if (pez_state_alloc(&s, &ctx, &err)) { CHECK(0, "alloc: %s", err.msg); tiny_free(&t); return; }
+    Rng rng;
+    rng_seed(&rng, 1);
+    pez_init_ids(s.ids, TL, ctx.label_ids, TK, 0, NULL, TV, &rng);
+    pez_embed(s.P, s.ids, t.m.w.wte, TL, TC);
+    int eot_rows = 0, eot_chosen = 0, would_be_eot = 0;
+    for (int i = 0; i < TL; i++) eot_rows += s.ids[i] == GPT2_EOT;
+    for (int step = 0; step < 5; step++) {
+        PezLoss loss;
+        pez_sample_batch(&s, &rng);
+        CHECK(pez_step(&s, &t.split, s.examples, &loss, &err) == 0, "step: %s", err.msg);
+        for (int i = 0; i < TL; i++) {
+            eot_chosen += s.ids[i] == GPT2_EOT;
+            // what a projection over the whole vocabulary picks for this row of P
+            const float *row = s.P + (size_t)i * TC;
+            double best = -2;
+            int best_id = -1;
+            for (int v = 0; v < TV; v++) {
+                const float *e = t.m.w.wte + (size_t)v * TC;
+                double dot = 0, ne = 0, np = 0;
+                for (int c = 0; c < TC; c++) { dot += (double)row[c] * e[c]; ne += (double)e[c] * e[c]; np += (double)row[c] * row[c]; }
+                double cs = dot / sqrt(ne * np);
+                if (cs > best) { best = cs; best_id = v; }
+            }
+            would_be_eot += best_id == GPT2_EOT;
+        }
+    }
+    CHECK(eot_rows == 2 && would_be_eot >= 5 * 2, "the rig: %d rows start on EOT, an unrestricted projection picks it "
+          "%d times in 5 steps", eot_rows, would_be_eot);
+    CHECK(eot_chosen == 0, "PEZ's projection chose <|endoftext|> %d times", eot_chosen);
+    pez_state_free(&s);
     tiny_free(&t);
 }
 
@@ -778,7 +909,7 @@ static void check_result(const TuneResult *r, const char *what, int steps, int e
     int want = (steps + eval_every - 1) / eval_every; // every eval_every steps, and the last
     CHECK(r->steps == steps && r->prompt_length == 4, "%s: steps %d, prompt length %d", what, r->steps, r->prompt_length);
     CHECK(r->n_history == want, "%s: %d history entries, want %d", what, r->n_history, want);
-    double best = -1;
+    double best_j = INFINITY, best_lp = INFINITY;
     int best_step = -1;
     for (int i = 0; i < r->n_history; i++) {
         const HistoryEntry *h = &r->history[i];
@@ -786,19 +917,30 @@ static void check_result(const TuneResult *r, const char *what, int steps, int e
         CHECK(h->step == step_want, "%s: history %d at step %d, want %d", what, i, h->step, step_want);
         CHECK(isfinite(h->loss) && h->dev_acc >= 0 && h->dev_acc <= 1 && isfinite(h->log_ppl) && h->log_ppl > 0,
               "%s: history %d: loss %g dev %g log-ppl %g", what, i, h->loss, h->dev_acc, h->log_ppl);
-        if (h->dev_acc >= best) { best = h->dev_acc; best_step = h->step; } // ties to the later
+        CHECK(close_to(h->dev_objective, r->w_task * h->dev_task + r->w_interp * h->log_ppl, 1e-12),
+              "%s: history %d: J %g is not %g %g + %g %g", what, i, h->dev_objective, r->w_task, h->dev_task,
+              r->w_interp, h->log_ppl);
+        // the lowest J on dev, ties to the lower log-PPL, then to the earlier step
+        if (h->dev_objective < best_j || (h->dev_objective == best_j && h->log_ppl < best_lp)) {
+            best_j = h->dev_objective;
+            best_lp = h->log_ppl;
+            best_step = h->step;
+        }
     }
-    CHECK(r->best_step == best_step, "%s: best step %d, want %d (the last of the best dev accuracy)", what,
-          r->best_step, best_step);
+    CHECK(r->best_step == best_step, "%s: best step %d, want %d (the lowest dev objective)", what, r->best_step,
+          best_step);
     for (int i = 0; i < r->n_history; i++)
         if (r->history[i].step == r->best_step)
-            CHECK(r->dev_acc == r->history[i].dev_acc && r->log_ppl == r->history[i].log_ppl,
-                  "%s: the result (dev %g, log-ppl %g) is not the best step's", what, r->dev_acc, r->log_ppl);
+            CHECK(r->dev_acc == r->history[i].dev_acc && r->log_ppl == r->history[i].log_ppl &&
+                      r->obj_total == r->history[i].dev_objective && r->obj_task == r->history[i].dev_task,
+                  "%s: the result (dev %g, log-ppl %g, J %g) is not the best step's", what, r->dev_acc, r->log_ppl,
+                  r->obj_total);
     CHECK(r->acc_continuous >= 0 && r->acc_continuous <= 1 && r->acc_projected == r->test_acc &&
           r->kl_continuous_projected >= 0 && isfinite(r->kl_continuous_projected),
           "%s: faithfulness %g %g %g", what, r->acc_continuous, r->acc_projected, r->kl_continuous_projected);
     for (int i = 0; i < r->prompt_length; i++)
-        CHECK(r->prompt_ids[i] >= 0 && r->prompt_ids[i] < 50257, "%s: prompt id %d", what, r->prompt_ids[i]);
+        CHECK(r->prompt_ids[i] >= 0 && r->prompt_ids[i] < 50257 && r->prompt_ids[i] != GPT2_EOT, "%s: prompt id %d",
+              what, r->prompt_ids[i]);
     printf("  %s: best \"%s\" at step %d, dev %.3f, test %.3f, continuous %.3f, KL %.3g, log-ppl %.2f\n", what,
            r->prompt_text, r->best_step, r->dev_acc, r->test_acc, r->acc_continuous, r->kl_continuous_projected,
            r->log_ppl);
@@ -823,6 +965,18 @@ static int test_smoke(void) {
         CHECK(progress_lines == 4, "%d progress lines, want 4", progress_lines);
         int rc2 = pez_run(&s.ctx, &r2, &err); // same point, same seed: the same run
         CHECK(rc2 == 0 && same_runs(&r1, &r2), "the same point gave another run (%s)", rc2 ? err.msg : "results differ");
+        // selection never looks at test: with every test label flipped, the same prompt at the
+        // same step, and the test accuracy becomes its complement
+        for (int i = 0; i < s.ctx.test.n; i++) s.ctx.test.label[i] = 1 - s.ctx.test.label[i];
+        TuneResult flipped;
+        memset(&flipped, 0, sizeof flipped);
+        CHECK(pez_run(&s.ctx, &flipped, &err) == 0, "pez_run (test flipped): %s", err.msg);
+        CHECK(memcmp(flipped.prompt_ids, r1.prompt_ids, sizeof r1.prompt_ids) == 0 && flipped.best_step == r1.best_step &&
+                  flipped.dev_acc == r1.dev_acc && close_to(flipped.test_acc, 1.0 - r1.test_acc, 1e-12),
+              "flipping the test labels changed the choice: step %d vs %d, test %g vs %g", flipped.best_step,
+              r1.best_step, flipped.test_acc, r1.test_acc);
+        for (int i = 0; i < s.ctx.test.n; i++) s.ctx.test.label[i] = 1 - s.ctx.test.label[i];
+        result_free(&flipped);
     }
     // a failure inside the step loop (a label out of range; 20 steps of 4 draw every one of
     // the 32 examples) frees everything and says why
@@ -868,6 +1022,7 @@ static int test_smoke(void) {
 
 int main(void) {
     test_projection();
+    test_projection_never_eot();
     test_init();
     test_clip();
     test_adafactor();
@@ -876,6 +1031,7 @@ int main(void) {
     test_batches();
     test_gradients(0);
     test_gradients(3);
+    test_rigged_eot();
     int smoke = test_smoke();
     if (failures) {
         printf("test_pez: FAILED (%d)\n", failures);

@@ -44,12 +44,22 @@ static void test_zscore(void) {
 }
 
 static void test_prompt_rewards(void) {
-    EvalResult res[2] = {{.reward = 10.0}, {.reward = -4.0}};
+    EvalResult res[2] = {{.reward = 10.0, .loss = 0.5}, {.reward = -4.0, .loss = 2.0}};
     double log_ppl[2] = {2.0, 6.0}, R[2];
-    rl_prompt_rewards(R, res, log_ppl, 2, 1.0, 0.5);   // additive, lambda 0.5
-    CHECK(R[0] == 9.0 && R[1] == -7.0, "additive rewards %g %g, want 9 -7", R[0], R[1]);
-    rl_prompt_rewards(R, res, log_ppl, 2, 0.75, 0.25); // convex, lambda 0.25
-    CHECK(R[0] == 7.0 && R[1] == -4.5, "convex rewards %g %g, want 7 -4.5", R[0], R[1]);
+    // the default: minus the objective, J = w_task CE + w_interp log_ppl
+    rl_prompt_rewards(R, res, log_ppl, 2, 1.0, 0.5, RL_REWARD_OBJECTIVE);   // additive, lambda 0.5
+    CHECK(R[0] == -1.5 && R[1] == -5.0, "objective rewards %g %g, want -1.5 -5", R[0], R[1]);
+    rl_prompt_rewards(R, res, log_ppl, 2, 0.75, 0.25, RL_REWARD_OBJECTIVE); // convex, lambda 0.25
+    CHECK(R[0] == -0.875 && R[1] == -3.0, "convex objective rewards %g %g, want -0.875 -3", R[0], R[1]);
+    // the reference's gap reward
+    rl_prompt_rewards(R, res, log_ppl, 2, 1.0, 0.5, RL_REWARD_GAP);
+    CHECK(R[0] == 9.0 && R[1] == -7.0, "gap rewards %g %g, want 9 -7", R[0], R[1]);
+    rl_prompt_rewards(R, res, log_ppl, 2, 0.75, 0.25, RL_REWARD_GAP);
+    CHECK(R[0] == 7.0 && R[1] == -4.5, "convex gap rewards %g %g, want 7 -4.5", R[0], R[1]);
+    // lambda 0: log_ppl is not computed and must not be read (NaN here)
+    double unread[2] = {NAN, NAN};
+    rl_prompt_rewards(R, res, unread, 2, 1.0, 0.0, RL_REWARD_OBJECTIVE);
+    CHECK(R[0] == -0.5 && R[1] == -2.0, "lambda 0 rewards %g %g", R[0], R[1]);
 }
 
 // ----------------------------------------------------------------------------
@@ -404,7 +414,8 @@ static int test_smoke(void) {
         CHECK(progress_lines == 3, "%d progress lines, want 3", progress_lines);
         CHECK(r1.best_step == 2 || r1.best_step == 4 || r1.best_step == 5, "best step %d", r1.best_step);
         for (int i = 0; i < r1.prompt_length; i++)
-            CHECK(r1.prompt_ids[i] >= 0 && r1.prompt_ids[i] < 50257, "prompt id %d", r1.prompt_ids[i]);
+            CHECK(r1.prompt_ids[i] >= 0 && r1.prompt_ids[i] < 50257 && r1.prompt_ids[i] != GPT2_EOT, "prompt id %d",
+                  r1.prompt_ids[i]);
         for (int i = 0; i < r1.n_history; i++)
             CHECK(isfinite(r1.history[i].loss) && r1.history[i].dev_acc >= 0 && r1.history[i].dev_acc <= 1,
                   "history %d: loss %g dev %g", i, r1.history[i].loss, r1.history[i].dev_acc);
@@ -417,6 +428,69 @@ static int test_smoke(void) {
         for (int i = 0; rc2 == 0 && i < r1.n_history && i < r2.n_history; i++)
             CHECK(r1.history[i].loss == r2.history[i].loss && r1.history[i].dev_acc == r2.history[i].dev_acc,
                   "history %d differs between identical runs", i);
+        // the best is the lowest dev objective (ties: lower log-PPL, then the earlier step)
+        int want = -1;
+        double bj = INFINITY, bl = INFINITY;
+        for (int i = 0; i < r1.n_history; i++) {
+            const HistoryEntry *h = &r1.history[i];
+            CHECK(close_to(h->dev_objective, r1.w_task * h->dev_task + r1.w_interp * h->log_ppl, 1e-12),
+                  "history %d: J %g", i, h->dev_objective);
+            if (h->dev_objective < bj || (h->dev_objective == bj && h->log_ppl < bl)) {
+                bj = h->dev_objective;
+                bl = h->log_ppl;
+                want = h->step;
+            }
+        }
+        CHECK(r1.best_step == want && r1.obj_total == bj, "best step %d (J %g), want %d (J %g)", r1.best_step,
+              r1.obj_total, want, bj);
+        // selection never looks at test: flipped test labels, the same prompt
+        for (int i = 0; i < s.ctx.test.n; i++) s.ctx.test.label[i] = 1 - s.ctx.test.label[i];
+        TuneResult flipped;
+        memset(&flipped, 0, sizeof flipped);
+        CHECK(rlprompt_run(&s.ctx, &flipped, &err) == 0, "rlprompt_run (test flipped): %s", err.msg);
+        CHECK(memcmp(flipped.prompt_ids, r1.prompt_ids, sizeof r1.prompt_ids) == 0 && flipped.best_step == r1.best_step &&
+                  close_to(flipped.test_acc, 1.0 - r1.test_acc, 1e-12),
+              "flipping the test labels changed the choice (step %d vs %d)", flipped.best_step, r1.best_step);
+        for (int i = 0; i < s.ctx.test.n; i++) s.ctx.test.label[i] = 1 - s.ctx.test.label[i];
+        result_free(&flipped);
+    }
+    // rigged so that <|endoftext|> is what the policy wants: EOT's embedding made huge along
+    // -b2 (the initial MLP's output is about b2 = -1e-4 everywhere), so its logit tops every
+    // other by far. First the rig's proof: the unrestricted greedy first token is EOT.
+    {
+        int C = s.model.config.n_embd, H = s.point.rl.hidden;
+        float *wte_eot = s.model.w.wte + (size_t)GPT2_EOT * C;
+        for (int c = 0; c < C; c++) wte_eot[c] = -20000.0f;
+        GPT2Acts a;
+        int eot = GPT2_EOT;
+        GPT2Batch b = {.B = 1, .T = 1, .ids = &eot};
+        float *mlp = xmalloc(rl_mlp_num_params(C, H) * sizeof(float)), *pre = xmalloc((size_t)H * sizeof(float));
+        float *act = xmalloc((size_t)H * sizeof(float)), *m = xmalloc((size_t)C * sizeof(float));
+        float *logits = xmalloc((size_t)50257 * sizeof(float));
+        RlMLP w;
+        rl_mlp_point(&w, mlp, C, H);
+        Rng rng;
+        rng_seed(&rng, s.point.seed); // the run's first draws are the MLP's
+        rl_mlp_init(&w, C, H, &rng);
+        if (gpt2_acts_alloc(&a, &s.model.config, 1, 1, 1, 0, 0, &err) || gpt2_forward(&s.model, &a, &b, &err))
+            die("rig: %s", err.msg);
+        rl_mlp_forward(m, pre, act, a.lnf, &w, 1, C, H);
+        gpt2_lm_head(&s.model, m, logits, 1);
+        int top = rl_argmax(logits, 50257);
+        float second = -INFINITY;
+        for (int v = 0; v < 50257; v++) if (v != GPT2_EOT && logits[v] > second) second = logits[v];
+        CHECK(top == GPT2_EOT && logits[GPT2_EOT] - second > 12.0f, "the rig: greedy picks %d, EOT ahead by %g", top,
+              logits[GPT2_EOT] - second);
+        gpt2_acts_free(&a);
+        free(mlp); free(pre); free(act); free(m); free(logits);
+        TuneResult rig;
+        memset(&rig, 0, sizeof rig);
+        CHECK(rlprompt_run(&s.ctx, &rig, &err) == 0, "rigged run: %s", err.msg);
+        for (int i = 0; i < rig.prompt_length; i++)
+            CHECK(rig.prompt_ids[i] != GPT2_EOT, "the rigged run's prompt has <|endoftext|> at %d", i);
+        for (int i = 0; i < rig.n_history; i++) CHECK(isfinite(rig.history[i].loss), "rigged run: loss %g", rig.history[i].loss);
+        printf("  rigged for <|endoftext|>: best prompt \"%s\"\n", rig.prompt_text);
+        result_free(&rig);
     }
     // a failure inside the step loop (a label the evaluator refuses) frees everything and
     // passes the evaluator's message on (ASan's leak check watches the error path)

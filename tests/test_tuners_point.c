@@ -120,19 +120,22 @@ static void test_defaults(void) {
         CHECK(p.scorer_dir[0] == '\0' && p.policy_dir[0] == '\0', "scorer/policy default to the task model");
         const PezSettings *s = &p.pez;
         CHECK(s->steps == 1000 && s->batch == 16 && s->eval_every == 10 && s->optimizer == PEZ_ADAFACTOR &&
-              s->lr == 0.3 && s->weight_decay == 0.1 && s->clip == 1.0 && !s->init_random && !s->reset_quirk,
+              s->lr == 0.3 && s->weight_decay == 0.1 && s->clip == 1.0 && !s->init_random && !s->reset_quirk &&
+              s->ppl_grad == PEZ_PPL_GRAD_FULL && p.prompt_vocab == PROMPT_VOCAB_ALL,
               "PEZ defaults");
         const RlSettings *r = &p.rl;
         CHECK(r->steps == 1000 && r->prompts_per_step == 16 && r->top_k == 256 && r->eval_every == 10 &&
-              r->hidden == 2048 && r->lr == 5e-5 && r->clip == 5.0 && r->polyak == 0.001 && r->reward_scale == 5,
+              r->hidden == 2048 && r->lr == 5e-5 && r->clip == 5.0 && r->polyak == 0.001 && r->reward_scale == 5 &&
+              r->reward == RL_REWARD_OBJECTIVE,
               "RLPrompt defaults");
         // the whole canonical text, spelled out: the format a sweep hashes
         snprintf(want, sizeof want,
                  "{\"data\":{\"dev\":\"%s/data/16-1/dev.tsv\",\"test\":\"%s/data/test.tsv\",\"train\":\"%s/data/16-1/train.tsv\"},"
                  "\"dictionary\":\"%s/words\",\"lambda\":0,\"max_test\":0,\"max_tokens\":128,\"method\":\"pez\","
                  "\"model\":\"%s/model\",\"objective\":\"additive\",\"pez\":{\"batch\":16,\"clip\":1,\"eval_every\":10,"
-                 "\"init\":\"classes\",\"lr\":0.3,\"optimizer\":\"adafactor\",\"reset_quirk\":false,\"steps\":1000,"
-                 "\"weight_decay\":0.1},\"prompt_length\":10,\"scorer_model\":\"\",\"seed\":0,\"task\":\"sst-2\","
+                 "\"init\":\"classes\",\"lr\":0.3,\"optimizer\":\"adafactor\",\"ppl_grad\":\"full\",\"reset_quirk\":false,"
+                 "\"steps\":1000,\"weight_decay\":0.1},\"prompt_length\":10,\"prompt_vocab\":\"all\",\"scorer_model\":\"\","
+                 "\"seed\":0,\"task\":\"sst-2\","
                  "\"template\":\"[P]{sentence} It was\",\"verbalizers\":[\" terrible\",\" great\"]}",
                  root, root, root, root, root);
         CHECK(p.canonical_json && strcmp(p.canonical_json, want) == 0, "canonical JSON:\n  got  %s\n  want %s",
@@ -149,6 +152,19 @@ static void test_defaults(void) {
     CHECK(rc == 0 && p.pez.lr == 0.02 && p.pez.init_random == 1 && p.pez.reset_quirk == 1 && p.pez.steps == 3 &&
           p.pez.batch == 2 && p.pez.eval_every == 1 && p.pez.clip == 0, "PEZ settings: %s", err.msg);
     point_free(&p);
+    // the issue-11 keys: the prompt vocabulary, PEZ's log-PPL gradient, RLPrompt's reward
+    rc = parse(&p, "{\"method\":\"pez\",\"task\":\"sst-2\"," BASE ",\"prompt_vocab\":\"utf8\","
+                   "\"pez\":{\"ppl_grad\":\"input\"}}", &err);
+    CHECK(rc == 0 && p.prompt_vocab == PROMPT_VOCAB_UTF8 && p.pez.ppl_grad == PEZ_PPL_GRAD_INPUT &&
+          strstr(p.canonical_json, "\"ppl_grad\":\"input\"") && strstr(p.canonical_json, "\"prompt_vocab\":\"utf8\""),
+          "prompt_vocab utf8, ppl_grad input: %s", err.msg);
+    point_free(&p);
+    rc = parse(&p, "{\"method\":\"rlprompt\",\"task\":\"sst-2\"," BASE ",\"prompt_vocab\":\"ascii\","
+                   "\"rlprompt\":{\"reward\":\"gap\"}}", &err);
+    CHECK(rc == 0 && p.prompt_vocab == PROMPT_VOCAB_ASCII && p.rl.reward == RL_REWARD_GAP &&
+          strstr(p.canonical_json, "\"reward\":\"gap\"") && strstr(p.canonical_json, "\"prompt_vocab\":\"ascii\""),
+          "prompt_vocab ascii, reward gap: %s", err.msg);
+    point_free(&p);
 
     // RLPrompt: its own template and prompt length; settings; the policy model
     rc = parse(&p, "{\"method\":\"rlprompt\",\"task\":\"agnews\"," BASE ",\"policy_model\":\"@/model\","
@@ -162,7 +178,8 @@ static void test_defaults(void) {
               "RLPrompt settings");
         CHECK(p.policy_dir[0] == '\0', "the task model named as policy is the default");
         CHECK(strstr(p.canonical_json, "\"rlprompt\":{\"clip\":5,\"eval_every\":10,\"hidden\":2048,\"lr\":5e-05,"
-                                       "\"polyak\":0.5,\"prompts_per_step\":16,\"reward_scale\":1,\"steps\":7,\"top_k\":5}") &&
+                                       "\"polyak\":0.5,\"prompts_per_step\":16,\"reward\":\"objective\",\"reward_scale\":1,"
+                                       "\"steps\":7,\"top_k\":5}") &&
               strstr(p.canonical_json, "\"policy_model\":\"\"") && !strstr(p.canonical_json, "\"pez\""),
               "RLPrompt canonical: %s", p.canonical_json);
         point_free(&p);
@@ -257,6 +274,10 @@ static void test_bad_points(void) {
     expect_bad("{" PEZ ",\"objective\":\"product\"}", "\"objective\" is \"product\"");
     expect_bad("{" PEZ ",\"pez\":{\"optimizer\":\"sgd\"}}", "\"pez.optimizer\"");
     expect_bad("{" PEZ ",\"pez\":{\"init\":\"zeros\"}}", "\"pez.init\"");
+    expect_bad("{" PEZ ",\"prompt_vocab\":\"latin1\"}", "\"prompt_vocab\" is \"latin1\", expected \"all\" or \"utf8\" or \"ascii\"");
+    expect_bad("{" PEZ ",\"prompt_vocab\":true}", "\"prompt_vocab\" must be");
+    expect_bad("{" PEZ ",\"pez\":{\"ppl_grad\":\"target\"}}", "\"pez.ppl_grad\" is \"target\"");
+    expect_bad("{" PEZ ",\"rlprompt\":{\"reward\":\"accuracy\"}}", "\"rlprompt.reward\" is \"accuracy\"");
     // wrong types
     expect_bad("{\"method\":1,\"task\":\"sst-2\"," BASE "}", "\"method\" must be");
     expect_bad("{" PEZ ",\"lambda\":\"0.1\"}", "\"lambda\" must be a number");
@@ -378,6 +399,20 @@ static void test_record(void) {
     r.log_ppl = 2.0; r.ppl = exp(2.0); r.dict_share = 1.0 / 3;
     r.acc_continuous = 0.7; r.acc_projected = 0.625; r.kl_continuous_projected = 0.01;
     r.steps = 100; r.best_step = 40; r.wall_seconds = 1.5;
+    r.n_classes = 2; r.vocab_size = 50257; r.distinct_share = 2.0 / 3;
+    int text_ids[4] = {5, 6, 7, 8};
+    memcpy(r.text_ids, text_ids, sizeof text_ids);
+    r.n_text_ids = 4; r.roundtrip = 0; r.roundtrip_share = 0.25; r.test_text_acc = 0.5;
+    for (int sp = 0; sp < TUNE_N_SPLITS; sp++) {
+        r.eval[sp].balanced_accuracy = 0.5 + 0.125 * sp;
+        r.eval[sp].class_accuracy[0] = 1.0;
+        r.eval[sp].class_accuracy[1] = sp == 1 ? NAN : 0.25;   // a class absent from dev
+        r.eval[sp].prediction_share[0] = 0.96;
+        r.eval[sp].prediction_share[1] = 0.04;
+        r.eval[sp].loss = 0.5 * (sp + 1);
+    }
+    r.collapsed = 1;
+    r.w_task = 1; r.w_interp = 0.5; r.obj_task = 1.0; r.obj_interp = 2.0; r.obj_total = 2.0;
     for (int i = 0; i < 100; i++) {
         HistoryEntry h = {.step = (i + 1) * 10, .loss = 1.0 / (i + 1), .dev_acc = 0.5, .log_ppl = i == 3 ? NAN : 3.0};
         CHECK(result_add_history(&r, h, &err) == 0, "history %d: %s", i, err.msg);
@@ -423,12 +458,41 @@ static void test_record(void) {
         cJSON *v = cJSON_GetObjectItem(j, "versions");
         CHECK(strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(v, "model_sha256")), sha) == 0 &&
               cJSON_IsString(cJSON_GetObjectItem(v, "tune")), "versions");
-        const char *order[] = {"point", "status", "error", "prompt", "accuracy", "dev_reward", "log_ppl", "ppl",
-                               "dict_share", "faithfulness", "steps", "best_step", "wall_seconds", "history", "versions"};
-        int k = 0;
+        // the text round trip, per-class scores, collapse, the objective
+        CHECK(cJSON_IsFalse(cJSON_GetObjectItem(prompt, "roundtrip")) &&
+                  cJSON_GetObjectItem(prompt, "roundtrip_share")->valuedouble == 0.25 &&
+                  cJSON_GetArraySize(cJSON_GetObjectItem(prompt, "text_ids")) == 4 &&
+                  cJSON_GetObjectItem(acc, "test_text")->valuedouble == 0.5,
+              "round trip fields");
+        cJSON *bal = cJSON_GetObjectItem(j, "balanced_accuracy"), *cls = cJSON_GetObjectItem(j, "class_accuracy");
+        cJSON *pred = cJSON_GetObjectItem(j, "prediction_share"), *tl = cJSON_GetObjectItem(j, "task_loss");
+        CHECK(cJSON_GetObjectItem(bal, "train")->valuedouble == 0.5 && cJSON_GetObjectItem(bal, "test")->valuedouble == 0.75 &&
+                  cJSON_GetArraySize(cJSON_GetObjectItem(cls, "dev")) == 2 &&
+                  cJSON_IsNull(cJSON_GetArrayItem(cJSON_GetObjectItem(cls, "dev"), 1)) &&
+                  cJSON_GetArrayItem(cJSON_GetObjectItem(cls, "test"), 1)->valuedouble == 0.25 &&
+                  cJSON_GetArrayItem(cJSON_GetObjectItem(pred, "test"), 0)->valuedouble == 0.96 &&
+                  cJSON_GetObjectItem(tl, "test")->valuedouble == 1.5,
+              "per-class fields");
+        CHECK(cJSON_IsTrue(cJSON_GetObjectItem(j, "collapsed")), "collapsed");
+        cJSON *obj = cJSON_GetObjectItem(j, "objective");
+        CHECK(strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(obj, "split")), "dev") == 0 &&
+                  strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(obj, "form")), "additive") == 0 &&
+                  cJSON_GetObjectItem(obj, "task")->valuedouble == 1.0 &&
+                  cJSON_GetObjectItem(obj, "interp")->valuedouble == 2.0 &&
+                  cJSON_GetObjectItem(obj, "total")->valuedouble == 2.0 &&
+                  cJSON_GetObjectItem(obj, "w_interp")->valuedouble == 0.5,
+              "objective");
+        CHECK(cJSON_GetObjectItem(j, "distinct_share")->valuedouble == 2.0 / 3 &&
+                  cJSON_GetObjectItem(j, "vocab_size")->valueint == 50257,
+              "distinct_share / vocab_size");
+        const char *order[] = {"point", "status", "error", "prompt", "accuracy", "balanced_accuracy", "class_accuracy",
+                               "prediction_share", "collapsed", "task_loss", "objective", "dev_reward", "log_ppl",
+                               "ppl", "dict_share", "distinct_share", "faithfulness", "steps", "best_step",
+                               "wall_seconds", "history", "vocab_size", "versions"};
+        int n_order = (int)(sizeof order / sizeof order[0]), k = 0;
         for (cJSON *it = j->child; it; it = it->next, k++)
-            CHECK(k < 15 && strcmp(it->string, order[k]) == 0, "record key %d is %s", k, it->string);
-        CHECK(k == 15, "record has %d keys", k);
+            CHECK(k < n_order && strcmp(it->string, order[k]) == 0, "record key %d is %s", k, it->string);
+        CHECK(k == n_order, "record has %d keys", k);
         cJSON_Delete(j);
     }
     // deterministic: same inputs, same bytes; only wall_seconds differs between runs

@@ -384,9 +384,11 @@ static float max_abs_diff(const float *a, const float *b, size_t n) {
     return d;
 }
 
-/* The scores implied by the probabilities: accuracy, gap reward, CE. */
+/* The scores implied by the probabilities: accuracy, gap reward, CE, and per
+ * class: recall, the share predicted, balanced accuracy. */
 static void scores_from_probs(const float *probs, const EncodedSplit *e, int K, EvalResult *r) {
-    *r = (EvalResult){0, 0, 0};
+    memset(r, 0, sizeof *r);
+    int class_n[TUNE_MAX_CLASSES] = {0};
     for (int i = 0; i < e->n; i++) {
         const float *p = probs + (size_t)i * K;
         int best = 0;
@@ -394,10 +396,32 @@ static void scores_from_probs(const float *probs, const EncodedSplit *e, int K, 
         r->accuracy += best == e->label[i];
         r->reward += gap_reward(p, K, e->label[i]);
         r->loss += -log(p[e->label[i]]);
+        class_n[e->label[i]]++;
+        r->class_accuracy[e->label[i]] += best == e->label[i];
+        r->prediction_share[best] += 1.0 / e->n;
     }
     r->accuracy /= e->n;
     r->reward /= e->n;
     r->loss /= e->n;
+    int present = 0;
+    for (int k = 0; k < K; k++) {
+        if (!class_n[k]) { r->class_accuracy[k] = NAN; continue; }
+        r->class_accuracy[k] /= class_n[k];
+        r->balanced_accuracy += r->class_accuracy[k];
+        present++;
+    }
+    r->balanced_accuracy /= present;
+}
+
+/* Whether the per-class scores of a and b agree (NaN where both are). */
+static int same_class_scores(const EvalResult *a, const EvalResult *b, int K) {
+    if (fabs(a->balanced_accuracy - b->balanced_accuracy) > 1e-12) return 0;
+    for (int k = 0; k < K; k++) {
+        int nan_a = isnan(a->class_accuracy[k]), nan_b = isnan(b->class_accuracy[k]);
+        if (nan_a != nan_b || (!nan_a && fabs(a->class_accuracy[k] - b->class_accuracy[k]) > 1e-12)) return 0;
+        if (fabs(a->prediction_share[k] - b->prediction_share[k]) > 1e-12) return 0;
+    }
+    return 1;
 }
 
 static void test_evaluator(const GPT2Model *m, GPT2Tokenizer *tok, const char *shared) {
@@ -438,6 +462,14 @@ static void test_evaluator(const GPT2Model *m, GPT2Tokenizer *tok, const char *s
             CHECK(implied.accuracy == res[p].accuracy && fabs(implied.reward - res[p].reward) < 1e-9 &&
                   fabs(implied.loss - res[p].loss) < 1e-5, "%s prompt %d: scores (%g %g %g) vs probs (%g %g %g)", tmpl,
                   p, res[p].accuracy, res[p].reward, res[p].loss, implied.accuracy, implied.reward, implied.loss);
+            CHECK(same_class_scores(&implied, &res[p], K), "%s prompt %d: per-class scores (balanced %g, recall %g %g, "
+                  "predicted %g %g) vs probs (%g, %g %g, %g %g)", tmpl, p, res[p].balanced_accuracy,
+                  res[p].class_accuracy[0], res[p].class_accuracy[1], res[p].prediction_share[0],
+                  res[p].prediction_share[1], implied.balanced_accuracy, implied.class_accuracy[0],
+                  implied.class_accuracy[1], implied.prediction_share[0], implied.prediction_share[1]);
+            CHECK(fabs(res[p].prediction_share[0] + res[p].prediction_share[1] - 1) < 1e-12 &&
+                      majority_share(&res[p], K) >= 0.5,
+                  "%s prompt %d: prediction shares %g %g", tmpl, p, res[p].prediction_share[0], res[p].prediction_share[1]);
             CHECK(res[p].accuracy >= 0 && res[p].accuracy <= 1 && res[p].reward >= -180 && res[p].reward <= 200,
                   "%s prompt %d: scores out of range", tmpl, p);
         }
@@ -588,22 +620,39 @@ static int id_of(GPT2Tokenizer *tok, const char *text) {
     return ids[0];
 }
 
-static void test_dictionary(GPT2Tokenizer *tok) {
+static void test_dictionary(void) {
     GPT2Err err;
     Dictionary *d;
-    const char *path = scratch_file("words", "Great\nthe\ncat's\nmovie\r\n\n");
+    const char *path = scratch_file("words", "Great\nthe\ncat's\nmovie\nwell\nmade\nneal\r\n\n");
     int rc = dictionary_load(&d, path, &err);
     CHECK(rc == 0, "dictionary: %s", err.msg);
     if (rc == 0) {
-        int ids[8] = {id_of(tok, " great"), id_of(tok, "the"), id_of(tok, " The"), id_of(tok, "'s"),
-                      id_of(tok, " cat"), id_of(tok, " "), id_of(tok, " movie"), id_of(tok, ",")};
-        const int counts[8] = {1, 1, 1, 0, 0, 0, 1, 0};
-        for (int j = 0; j < 8; j++)
-            CHECK(dictionary_share(d, tok, ids + j, 1) == counts[j], "token %d (id %d): share %g, want %d", j, ids[j],
-                  dictionary_share(d, tok, ids + j, 1), counts[j]);
-        CHECK(fabs(dictionary_share(d, tok, ids, 8) - 4.0 / 8) < 1e-12, "share of 8 tokens %g",
-              dictionary_share(d, tok, ids, 8));
-        CHECK(dictionary_share(d, tok, ids, 0) == 0.0, "share of no tokens");
+        // hand-made prompts: the words of the text, punctuation stripped, case ignored
+        static const struct { const char *text; double share; int words; } cases[] = {
+            {" great", 1, 1},
+            {" The movie", 1, 2},
+            {"NealNealNealNealNeal", 0, 1},            // one word, not five tokens that are words
+            {" Neal Neal", 1, 2},
+            {" the movie\xe2\x80\x99s", 0.5, 2},       // "movie's" is not in this list
+            {" cat's", 1, 1},                           // a possessive of the list, whole
+            {" cat\xe2\x80\x99s", 1, 1},               // with a typographic apostrophe
+            {"\"Great!\" (the) movie...", 1, 3},        // quotes, brackets, ellipsis stripped
+            {" \xe2\x80\x9cgreat\xe2\x80\x9d \xe2\x80\x94 movie", 1, 2}, // curly quotes, an em dash alone
+            {" well-made", 1, 1},                       // every hyphenated part is a word
+            {" well-xqz", 0, 1},
+            {" isodd performances", 0, 2},
+            {" , . !!", 0, 0},                          // punctuation alone: no word at all
+            {"", 0, 0},
+            {" 2015 movie", 0.5, 2},                    // a number is a word, not in the list
+            {"the\nmovie\tgreat", 1, 3},                // any white space splits
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            int words = -1;
+            double share = dictionary_share(d, cases[i].text, &words);
+            CHECK(fabs(share - cases[i].share) < 1e-12 && words == cases[i].words,
+                  "\"%s\": share %g of %d words, want %g of %d", cases[i].text, share, words, cases[i].share,
+                  cases[i].words);
+        }
         dictionary_free(d);
     }
     // the real list, where installed (install-deps.sh installs wamerican)
@@ -611,11 +660,10 @@ static void test_dictionary(GPT2Tokenizer *tok) {
         rc = dictionary_load(&d, "/usr/share/dict/words", &err);
         CHECK(rc == 0, "wamerican: %s", err.msg);
         if (rc == 0) {
-            int words[4] = {id_of(tok, " house"), id_of(tok, " Paris"), id_of(tok, " running"), id_of(tok, " It")};
-            int not_words[4] = {id_of(tok, "'s"), id_of(tok, "."), id_of(tok, " "), id_of(tok, " 2015")};
-            CHECK(dictionary_share(d, tok, words, 4) == 1.0, "wamerican words: share %g", dictionary_share(d, tok, words, 4));
-            CHECK(dictionary_share(d, tok, not_words, 4) == 0.0, "wamerican non-words: share %g",
-                  dictionary_share(d, tok, not_words, 4));
+            CHECK(dictionary_share(d, " house Paris running It don't", NULL) == 1.0, "wamerican words: share %g",
+                  dictionary_share(d, " house Paris running It don't", NULL));
+            CHECK(dictionary_share(d, " xqzv 2015 NealNeal isodd", NULL) == 0.0, "wamerican non-words: share %g",
+                  dictionary_share(d, " xqzv 2015 NealNeal isodd", NULL));
             dictionary_free(d);
         }
     }
@@ -624,16 +672,132 @@ static void test_dictionary(GPT2Tokenizer *tok) {
     CHECK(dictionary_load(&d, missing, &err) != 0 && strstr(err.msg, "no-words"), "missing dictionary: %s", err.msg);
     CHECK(dictionary_load(&d, scratch_file("blank", "\n\n"), &err) != 0 && strstr(err.msg, "no words"),
           "empty dictionary: %s", err.msg);
+    // repetition: the share of distinct tokens
+    const int five[5] = {10, 11, 12, 13, 14}, rep[5] = {7, 7, 7, 7, 7}, some[5] = {3, 9, 3, 9, 4};
+    CHECK(distinct_share(five, 5) == 1.0 && distinct_share(rep, 5) == 0.2 && distinct_share(some, 5) == 0.6 &&
+              distinct_share(five, 0) == 0.0,
+          "distinct shares %g %g %g", distinct_share(five, 5), distinct_share(rep, 5), distinct_share(some, 5));
+}
+
+// ----------------------------------------------------------------------------
+// the prompt vocabulary
+
+/* The id of the one-byte token for byte b. */
+static int byte_token(const GPT2Tokenizer *tok, unsigned char b) {
+    for (int v = 0; v < tokenizer_vocab_size(tok); v++) {
+        size_t n;
+        const char *bytes = tokenizer_token_bytes(tok, v, &n);
+        if (bytes && n == 1 && (unsigned char)bytes[0] == b) return v;
+    }
+    die("no token for byte 0x%02x", b);
+}
+
+static void test_prompt_vocab(GPT2Tokenizer *tok) {
+    GPT2Err err;
+    int V = 50257, n[3];
+    unsigned char *mask[3];
+    const char *names[3] = {"all", "utf8", "ascii"};
+    for (int k = 0; k < 3; k++) {
+        mask[k] = xmalloc((size_t)V);
+        CHECK(prompt_vocab_mask(mask[k], tok, V, (PromptVocab)k, &n[k], &err) == 0, "%s: %s", names[k], err.msg);
+        CHECK(mask[k][GPT2_EOT] == 0, "%s allows <|endoftext|>", names[k]);
+        printf("  prompt_vocab %s: %d of %d tokens (%d left out)\n", names[k], n[k], V, V - n[k]);
+    }
+    CHECK(n[0] == V - 1 && n[1] < n[0] && n[2] < n[1], "vocabulary sizes %d %d %d", n[0], n[1], n[2]);
+    int great = id_of(tok, " great"), newline = id_of(tok, "\n"), cafe_e = -1;
+    int half = byte_token(tok, 0xE2), control = byte_token(tok, 0x01), del = byte_token(tok, 0x7F);
+    int enc[8], n_enc = encode_text(tok, " caf\xc3\xa9", enc, 8); // " café": its last token holds a whole é
+    for (int j = 0; j < n_enc; j++) {
+        size_t len;
+        const char *bytes = tokenizer_token_bytes(tok, enc[j], &len);
+        if (memchr(bytes, 0xC3, len) && memchr(bytes, 0xA9, len)) cafe_e = enc[j];
+    }
+    CHECK(cafe_e >= 0, "no token of \" caf\xc3\xa9\" holds the whole \xc3\xa9");
+    const struct { const char *what; int id, in[3]; } cases[] = {
+        {"\" great\"", great, {1, 1, 1}},
+        {"a newline", newline, {1, 1, 0}},
+        {"half a character (0xE2)", half, {1, 0, 0}},
+        {"a control character (0x01)", control, {1, 0, 0}},
+        {"DEL (0x7F)", del, {1, 0, 0}},
+        {"a whole \xc3\xa9", cafe_e, {1, 1, 0}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int k = 0; k < 3; k++)
+            CHECK(cases[c].id < 0 || mask[k][cases[c].id] == cases[c].in[k], "%s (id %d) in %s: %d, want %d",
+                  cases[c].what, cases[c].id, names[k], mask[k][cases[c].id], cases[c].in[k]);
+    // ids past the tokenizer (a model with a padded vocabulary) are never allowed
+    unsigned char *wide = xmalloc((size_t)V + 47);
+    int n_wide = 0;
+    CHECK(prompt_vocab_mask(wide, tok, V + 47, PROMPT_VOCAB_ALL, &n_wide, &err) == 0 && n_wide == V - 1 && !wide[V + 3],
+          "padded vocabulary: %d allowed", n_wide);
+    free(wide);
+    for (int k = 0; k < 3; k++) free(mask[k]);
 }
 
 // ----------------------------------------------------------------------------
 // result_finish
+
+/* The label read after the whole of ids (n) by a direct forward: the argmax
+ * of the K label logits. */
+static int direct_label(const GPT2Model *m, const int *ids, int n, const int *label_ids, int K) {
+    GPT2Acts a;
+    GPT2Err err;
+    int last = n - 1;
+    GPT2Batch b = {.B = 1, .T = n, .ids = ids, .out_pos = &last, .n_out = 1};
+    if (gpt2_acts_alloc(&a, &m->config, 1, n, n, 1, 0, &err) || gpt2_forward(m, &a, &b, &err)) die("direct: %s", err.msg);
+    int best = 0;
+    for (int k = 1; k < K; k++) best = a.logits[label_ids[k]] > a.logits[label_ids[best]] ? k : best;
+    gpt2_acts_free(&a);
+    return best;
+}
+
+/* The text round trip of prompt (L ids) computed here from the raw sentences
+ * (the first n of raw; one longer than budget tokens cut to its first budget
+ * tokens, as max_tokens cuts it): each pasted into tmpl with the prompt's
+ * decoded text, encoded whole, compared with the tuner's row and classified
+ * by a direct forward. */
+static void independent_text(const GPT2Model *m, GPT2Tokenizer *tok, const Split *raw, const EncodedSplit *e, int n,
+                             int budget, const char *tmpl, const int *prompt, int L, const int *label_ids, double *acc,
+                             double *share) {
+    char text[4096], filled[16384], sentence[4096];
+    size_t len;
+    GPT2Err err;
+    if (tokenizer_decode(tok, prompt, L, text, sizeof text, &len, &err)) die("%s", err.msg);
+    int correct = 0, same = 0, *ids = xmalloc(8192 * sizeof(int)), *row = xmalloc(8192 * sizeof(int));
+    for (int i = 0; i < n; i++) {
+        int k = 0;
+        if (tokenizer_encode(tok, raw->text[i], strlen(raw->text[i]), ids, 8192, &k, &err)) die("%s", err.msg);
+        if (k > budget) {
+            if (tokenizer_decode(tok, ids, budget, sentence, sizeof sentence, &len, &err)) die("%s", err.msg);
+        } else {
+            snprintf(sentence, sizeof sentence, "%s", raw->text[i]);
+        }
+        // [P] and {sentence} by hand
+        const char *pm = strstr(tmpl, "[P]"), *sm = strstr(tmpl, "{sentence}");
+        if (pm < sm) snprintf(filled, sizeof filled, "%.*s%s%.*s%s%s", (int)(pm - tmpl), tmpl, text,
+                              (int)(sm - pm - 3), pm + 3, sentence, sm + 10);
+        else snprintf(filled, sizeof filled, "%.*s%s%.*s%s%s", (int)(sm - tmpl), tmpl, sentence,
+                      (int)(pm - sm - 10), sm + 10, text, pm + 3);
+        if (tokenizer_encode(tok, filled, strlen(filled), ids, 8192, &k, &err)) die("%s", err.msg);
+        int r = 0;
+        for (int t = 0; t < e->pre_len[i]; t++) row[r++] = e->ids[e->pre_off[i] + t];
+        for (int t = 0; t < L; t++) row[r++] = prompt[t];
+        for (int t = 0; t < e->post_len[i]; t++) row[r++] = e->ids[e->post_off[i] + t];
+        same += r == k && memcmp(row, ids, (size_t)k * sizeof(int)) == 0;
+        correct += direct_label(m, ids, k, label_ids, 2) == e->label[i];
+    }
+    *acc = (double)correct / n;
+    *share = (double)same / n;
+    free(ids);
+    free(row);
+}
 
 static void test_result_finish(GPT2Model *m, GPT2Tokenizer *tok, const char *shared) {
     GPT2Err err;
     TunePoint pt;
     memset(&pt, 0, sizeof pt);
     pt.max_test = 10;
+    snprintf(pt.template_text, sizeof pt.template_text, "[P]{sentence} It was");
     TuneContext ctx = {.point = &pt, .model = m, .tok = tok, .scorer_model = m, .policy_model = m, .n_classes = 2};
     const char *verb[2] = {" terrible", " great"};
     if (verbalizer_ids(tok, verb, 2, ctx.label_ids, &err)) die("%s", err.msg);
@@ -657,7 +821,8 @@ static void test_result_finish(GPT2Model *m, GPT2Tokenizer *tok, const char *sha
     r.prompt_length = 5;
     CHECK(result_finish(&ctx, &r, NULL, &err) == 0, "result_finish: %s", err.msg);
     CHECK(strcmp(r.prompt_text, "The movie is great.") == 0, "prompt text [%s]", r.prompt_text);
-    CHECK(fabs(r.dict_share - 2.0 / 5) < 1e-12, "dict share %g", r.dict_share);
+    CHECK(fabs(r.dict_share - 2.0 / 4) < 1e-12, "dict share %g (the, movie of The movie is great.)", r.dict_share);
+    CHECK(r.distinct_share == 1.0, "distinct share %g", r.distinct_share);
     CHECK(fabs(r.ppl - exp(r.log_ppl)) < 1e-9 * r.ppl && r.log_ppl > 0, "ppl %g log_ppl %g", r.ppl, r.log_ppl);
     CHECK(r.acc_continuous == r.test_acc && r.acc_projected == r.test_acc && r.kl_continuous_projected == 0,
           "discrete prompt: faithfulness gap not 0");
@@ -670,9 +835,70 @@ static void test_result_finish(GPT2Model *m, GPT2Tokenizer *tok, const char *sha
         die("%s", err.msg);
     CHECK(r.test_acc == t10.accuracy, "test accuracy %g, first 10: %g", r.test_acc, t10.accuracy);
     CHECK(r.dev_acc == dev.accuracy && r.dev_reward == dev.reward, "dev accuracy/reward");
+    CHECK(same_class_scores(&r.eval[TUNE_TEST], &t10, 2) && same_class_scores(&r.eval[TUNE_DEV], &dev, 2) &&
+              r.eval[TUNE_TEST].loss == t10.loss,
+          "per-class scores of the record are not the evaluator's");
+    CHECK(r.collapsed == (majority_share(&t10, 2) >= TUNE_COLLAPSE_SHARE), "collapsed %d, majority share %g",
+          r.collapsed, majority_share(&t10, 2));
     double log_ppl;
     if (scorer_log_ppl(ctx.scorer, prompt, 1, 5, &log_ppl, &err)) die("%s", err.msg);
     CHECK(r.log_ppl == log_ppl, "log_ppl %g vs scorer %g", r.log_ppl, log_ppl);
+    // the objective on dev: lambda 0.5 additive here
+    pt.lambda = 0.5;
+    CHECK(result_finish(&ctx, &r, NULL, &err) == 0, "result_finish: %s", err.msg);
+    CHECK(r.w_task == 1 && r.w_interp == 0.5 && r.obj_task == dev.loss && r.obj_interp == log_ppl &&
+              r.obj_total == dev.loss + 0.5 * log_ppl,
+          "objective %g %g %g (weights %g %g)", r.obj_task, r.obj_interp, r.obj_total, r.w_task, r.w_interp);
+    pt.lambda = 0;
+
+    // the text round trip, against the same computed here from the raw test sentences
+    Split raw;
+    char test_path[4200];
+    snprintf(test_path, sizeof test_path, "%s/data/fewshot/sst-2/test.tsv", shared);
+    if (split_load(&raw, test_path, 2, &err)) die("%s", err.msg);
+    int lit[8], n_lit = encode_text(tok, " It was", lit, 8), budget = 40 - n_lit, cut = 0;
+    for (int i = 0; i < 10; i++) {
+        int all[512];
+        cut += encode_text(tok, raw.text[i], all, 512) > budget;
+    }
+    CHECK(cut > 0, "none of the first 10 test sentences is cut at max_tokens 40: the cut is not tested");
+    double acc_here, share_here;
+    independent_text(m, tok, &raw, &ctx.test, 10, budget, pt.template_text, prompt, 5, ctx.label_ids, &acc_here, &share_here);
+    CHECK(r.test_text_acc == acc_here && r.roundtrip_share == share_here && r.roundtrip == (share_here == 1.0),
+          "text accuracy %g (here %g), round trip share %g (here %g)", r.test_text_acc, acc_here, r.roundtrip_share,
+          share_here);
+    CHECK(r.n_text_ids == 5 && memcmp(r.text_ids, prompt, sizeof prompt) == 0, "\"The movie is great.\" re-encodes to "
+          "%d tokens", r.n_text_ids);
+    // prompts built to fail the round trip (tests/cases of test_roundtrip below use the RLPrompt template)
+    const struct { const char *what; int ids[8], L, alone_ok; } merging[] = {
+        // " the film" encodes to itself alone, but pasted before a sentence that starts with a
+        // letter ("[P]{sentence}") it becomes " filmit ...": a merge at the join
+        {"a merge at the join", {id_of(tok, " the"), id_of(tok, " film")}, 2, 1},
+        // "great" + "ly": the text " greatly" is one token of its own
+        {"a merge inside the prompt", {id_of(tok, " great"), id_of(tok, "ly")}, 2, 0},
+        // <|endoftext|> as text: 13 characters, several tokens; the pasted rows outgrow the
+        // run's evaluator (45 positions) and get one of their own
+        {"<|endoftext|>", {GPT2_EOT, GPT2_EOT, GPT2_EOT, GPT2_EOT, GPT2_EOT}, 5, 0},
+    };
+    for (size_t c = 0; c < sizeof merging / sizeof merging[0]; c++) {
+        memcpy(r.prompt_ids, merging[c].ids, sizeof merging[c].ids);
+        r.prompt_length = merging[c].L;
+        CHECK(result_finish(&ctx, &r, NULL, &err) == 0, "%s: %s", merging[c].what, err.msg);
+        int alone[64], n_alone = 0;
+        if (tokenizer_encode(tok, r.prompt_text, strlen(r.prompt_text), alone, 64, &n_alone, &err)) die("%s", err.msg);
+        CHECK(r.n_text_ids == n_alone && (n_alone == merging[c].L) == merging[c].alone_ok &&
+                  memcmp(r.text_ids, alone, n_alone * sizeof(int)) == 0,
+              "%s: text_ids %d tokens, the text encodes to %d", merging[c].what, r.n_text_ids, n_alone);
+        independent_text(m, tok, &raw, &ctx.test, 10, budget, pt.template_text, merging[c].ids, merging[c].L, ctx.label_ids,
+                         &acc_here, &share_here);
+        CHECK(!r.roundtrip && r.roundtrip_share < 0.95 && r.roundtrip_share == share_here && r.test_text_acc == acc_here,
+              "%s: round trip %d (share %g, here %g), text accuracy %g (here %g)", merging[c].what, r.roundtrip,
+              r.roundtrip_share, share_here, r.test_text_acc, acc_here);
+    }
+    CHECK(r.n_text_ids > 5 * 5, "5 x <|endoftext|> re-encodes to %d tokens", r.n_text_ids);
+    memcpy(r.prompt_ids, prompt, sizeof prompt);
+    r.prompt_length = 5;
+    split_free(&raw);
 
     // a continuous prompt: wte rows give no gap; moved rows give a positive KL
     int C = m->config.n_embd;
@@ -685,6 +911,48 @@ static void test_result_finish(GPT2Model *m, GPT2Tokenizer *tok, const char *sha
     CHECK(result_finish(&ctx, &r, soft, &err) == 0, "result_finish (moved): %s", err.msg);
     CHECK(r.kl_continuous_projected > 1e-6 && r.acc_projected == t10.accuracy, "moved rows: kl %g",
           r.kl_continuous_projected);
+    TuneContext no_sentences = ctx;
+    no_sentences.test.sent_off = NULL; // a test split made without encode_split cannot be pasted as text
+    CHECK(result_finish(&no_sentences, &r, NULL, &err) != 0 && strstr(err.msg, "sentence"), "no sentence positions: %s",
+          err.msg);
+    // collapse, on a model rigged to say " great" whatever it reads: ln_f's output is its bias
+    // alone (gain 0), so every position gives the same logits, and " great" gets the larger
+    GPT2Model rigged;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/model", root);
+    if (gpt2_load(&rigged, dir, &err)) die("%s", err.msg);
+    float *own = xmalloc(gpt2_num_params(&rigged.config) * sizeof(float));
+    gpt2_own_weights(&rigged, own);
+    for (int c = 0; c < C; c++) {
+        rigged.w.ln_f_w[c] = 0.0f;
+        rigged.w.ln_f_b[c] = 1.0f;
+        rigged.w.wte[(size_t)ctx.label_ids[1] * C + c] = 1.0f;   // " great": logit C
+        rigged.w.wte[(size_t)ctx.label_ids[0] * C + c] = -1.0f;  // " terrible": logit -C
+    }
+    TuneContext rc_ctx = ctx;
+    rc_ctx.model = rc_ctx.scorer_model = rc_ctx.policy_model = &rigged;
+    if (evaluator_new(&rc_ctx.eval, &rigged, ctx.label_ids, 2, 16, 45, &err) || scorer_new(&rc_ctx.scorer, &rigged, 4, &err))
+        die("%s", err.msg);
+    memcpy(r.prompt_ids, prompt, sizeof prompt);
+    r.prompt_length = 5;
+    CHECK(result_finish(&rc_ctx, &r, NULL, &err) == 0, "rigged: %s", err.msg);
+    const EvalResult *rt = &r.eval[TUNE_TEST];
+    int positives = 0;
+    for (int i = 0; i < 10; i++) positives += ctx.test.label[i];
+    CHECK(r.collapsed && rt->prediction_share[1] == 1.0 && rt->prediction_share[0] == 0.0 &&
+              rt->class_accuracy[0] == 0.0 && rt->class_accuracy[1] == 1.0 && rt->balanced_accuracy == 0.5 &&
+              r.test_acc == positives / 10.0,
+          "rigged model: collapsed %d, predicted %g %g, recall %g %g, balanced %g, accuracy %g (positives %d of 10)",
+          r.collapsed, rt->prediction_share[0], rt->prediction_share[1], rt->class_accuracy[0], rt->class_accuracy[1],
+          rt->balanced_accuracy, r.test_acc, positives);
+    // and the unrigged model on the same prompt is not collapsed, whatever its accuracy
+    CHECK(result_finish(&ctx, &r, NULL, &err) == 0 && r.collapsed == (majority_share(&r.eval[TUNE_TEST], 2) >= 0.95),
+          "unrigged: collapsed %d", r.collapsed);
+    evaluator_free(rc_ctx.eval);
+    scorer_free(rc_ctx.scorer);
+    gpt2_free(&rigged);
+    free(own);
+
     r.prompt_length = 0;
     CHECK(result_finish(&ctx, &r, NULL, &err) != 0, "an empty prompt accepted");
     free(soft);
@@ -726,7 +994,8 @@ int main(void) {
     test_evaluator(&m, tok, shared);
     test_formulas();
     test_scorer(&m);
-    test_dictionary(tok);
+    test_dictionary();
+    test_prompt_vocab(tok);
     test_result_finish(&m, tok, shared);
 
     gpt2_free(&m);

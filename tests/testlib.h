@@ -5,9 +5,9 @@
  * /tmp, removed at the end; close_to for numbers. Define TEST_NAME before
  * including it. For tests that include model/gpt2.h first: model_on_params,
  * an in-memory GPT-2 over parameters the test filled; with tuners/tuners.h
- * too: random_model, the same filled from the tuners' seeded Rng, and the
- * SST-2 setup of the tuners' smoke runs (load_sst2, sst2_point, sst2_context,
- * sst2_free).
+ * too: random_model, the same filled from the tuners' seeded Rng,
+ * made_up_split (an encoded split without a tokenizer), and the SST-2 setup
+ * of the tuners' smoke runs (load_sst2, sst2_point, sst2_context, sst2_free).
  */
 #ifndef TESTLIB_H
 #define TESTLIB_H
@@ -111,6 +111,35 @@ __attribute__((unused)) static float *random_model(GPT2Model *m, GPT2Config c, d
     for (size_t i = 0; i < n; i++) params[i] = (float)(std * rng_normal(&rng));
     model_on_params(m, c, params);
     return params;
+}
+
+/* A split made up without a tokenizer: n examples with pre tokens of length
+ * pre (0: the prompt first) and 2..5 post tokens, ids in [1000, 3000) from
+ * Rng seeded with seed, labels alternating 0, 1. No sentence positions
+ * (sent_off NULL): not for result_finish. Free with encoded_split_free. */
+__attribute__((unused)) static void made_up_split(EncodedSplit *e, int n, int pre, uint64_t seed) {
+    memset(e, 0, sizeof *e);
+    int per = pre + 5;
+    int *mem = xmalloc((size_t)(5 * n + n * per) * sizeof(int));
+    e->storage = mem;
+    e->n = n;
+    e->pre_off = mem; e->pre_len = mem + n; e->post_off = mem + 2 * n; e->post_len = mem + 3 * n;
+    e->label = mem + 4 * n;
+    e->ids = mem + 5 * n;
+    Rng rng;
+    rng_seed(&rng, seed);
+    int used = 0;
+    for (int i = 0; i < n; i++) {
+        e->pre_off[i] = used;
+        e->pre_len[i] = pre;
+        for (int t = 0; t < pre; t++) e->ids[used++] = 1000 + rng_below(&rng, 2000);
+        e->post_off[i] = used;
+        e->post_len[i] = 2 + rng_below(&rng, 4);
+        for (int t = 0; t < e->post_len[i]; t++) e->ids[used++] = 1000 + rng_below(&rng, 2000);
+        e->label[i] = i % 2;
+        if (e->pre_len[i] > e->max_pre) e->max_pre = e->pre_len[i];
+        if (e->post_len[i] > e->max_post) e->max_post = e->post_len[i];
+    }
 }
 
 // ----------------------------------------------------------------------------

@@ -5,7 +5,8 @@
  *
  *   scrutability  log-PPL of the prompt under a scorer LM, first token scored
  *                 after <|endoftext|>
- *   words         the share of prompt tokens that are dictionary words
+ *   words         the share of the prompt text's words that are dictionary words
+ *   repetition    the share of distinct tokens
  *   faithfulness  accuracy of the continuous and the projected prompt, and the
  *                 mean KL between their label distributions
  */
@@ -124,12 +125,9 @@ int scorer_log_ppl(Scorer *sc, const int *prompt_ids, int P, int L, double *log_
 // dictionary: a hash set of lowercase words
 
 /* The words of the file, lowercased and NUL-terminated in place, and an
- * open-addressing table of their offsets + 1 (0 = empty slot).
- *
- * Apostrophes: wamerican lists possessives and contractions ("cat's",
- * "don't"). GPT-2's pre-tokenizer always cuts a word before an apostrophe
- * ("cat" + "'s", "don" + "'t"), so no token can match such an entry: they
- * are left out, and clitic tokens ("'s", "'t", "'re") never count as words. */
+ * open-addressing table of their offsets + 1 (0 = empty slot). Possessives
+ * and contractions ("cat's", "don't") are words of the list like any other:
+ * the share counts the words of the prompt's text, where they occur whole. */
 struct Dictionary {
     char *words;        // the file's bytes, one lowercase word per NUL-terminated run
     uint32_t *slots;    // (cap) offset + 1 into words, or 0
@@ -207,7 +205,7 @@ int dictionary_load(Dictionary **out, const char *path, GPT2Err *err) {
         w[n] = '\0';
         if (n > 0 && w[n - 1] == '\r') w[--n] = '\0';
         start = end + 1;
-        if (n == 0 || memchr(w, '\'', n)) continue; // see the apostrophe note above
+        if (n == 0) continue;
         lowercase_utf8(w, n);
         if (dict_contains(d, w, n)) continue;       // "Polish" and "polish" are one word here
         size_t i = hash_bytes(w, n) & (cap - 1);
@@ -232,23 +230,82 @@ void dictionary_free(Dictionary *d) {
 
 static int is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
-double dictionary_share(const Dictionary *d, const GPT2Tokenizer *tok, const int *ids, int L) {
-    if (L <= 0) return 0.0;
-    int words = 0;
-    char w[256];
-    for (int j = 0; j < L; j++) {
-        size_t n;
-        const char *bytes = tokenizer_token_bytes(tok, ids[j], &n);
-        if (!bytes) continue;
-        while (n > 0 && is_space((unsigned char)bytes[0])) { bytes++; n--; }
-        while (n > 0 && is_space((unsigned char)bytes[n - 1])) n--;
-        if (n == 0 || n >= sizeof w) continue;
-        memcpy(w, bytes, n);
-        w[n] = '\0';
-        lowercase_utf8(w, n);
-        words += dict_contains(d, w, n);
+/* Punctuation a word may start or end with: the bytes of one ASCII
+ * punctuation character or of a typographic quote, dash, guillemet or
+ * ellipsis; 0 if s (n bytes) does not start with one. */
+static size_t punct_at_start(const unsigned char *s, size_t n) {
+    if (n >= 1 && s[0] < 0x80) return (s[0] > 0x20 && s[0] < 0x7F && !((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z') &&
+                                       !(s[0] >= '0' && s[0] <= '9')) ? 1 : 0;
+    if (n >= 2 && s[0] == 0xC2 && (s[1] == 0xAB || s[1] == 0xBB)) return 2;           // « »
+    if (n >= 3 && s[0] == 0xE2 && s[1] == 0x80 &&
+        (s[2] == 0x93 || s[2] == 0x94 || (s[2] >= 0x98 && s[2] <= 0x9F) || s[2] == 0xA6))
+        return 3;                                                                      // – — ‘ ’ ‚ ‛ “ ” „ ‟ …
+    return 0;
+}
+
+/* The same at the end of s (n bytes). */
+static size_t punct_at_end(const unsigned char *s, size_t n) {
+    if (n >= 1 && s[n - 1] < 0x80) return punct_at_start(s + n - 1, 1);
+    if (n >= 2 && punct_at_start(s + n - 2, 2) == 2) return 2;
+    if (n >= 3 && punct_at_start(s + n - 3, 3) == 3) return 3;
+    return 0;
+}
+
+/* Whether w (n bytes, lowercase) is a word of the list, or hyphenated parts that all are. */
+static int dict_word(const Dictionary *d, const char *w, size_t n) {
+    if (dict_contains(d, w, n)) return 1;
+    if (!memchr(w, '-', n)) return 0;
+    for (size_t start = 0; start <= n;) {
+        const char *dash = memchr(w + start, '-', n - start);
+        size_t end = dash ? (size_t)(dash - w) : n;
+        if (end == start || !dict_contains(d, w + start, end - start)) return 0;
+        start = end + 1;
     }
-    return (double)words / L;
+    return 1;
+}
+
+double dictionary_share(const Dictionary *d, const char *text, int *n_words) {
+    const unsigned char *s = (const unsigned char *)(text ? text : "");
+    size_t n = strlen((const char *)s);
+    int words = 0, found = 0;
+    char w[256];
+    for (size_t i = 0; i < n;) {
+        while (i < n && is_space(s[i])) i++;
+        size_t start = i;
+        while (i < n && !is_space(s[i])) i++;
+        size_t a = start, b = i, k;
+        while (a < b && (k = punct_at_start(s + a, b - a)) > 0) a += k;
+        while (b > a && (k = punct_at_end(s + a, b - a)) > 0) b -= k;
+        if (a == b) continue; // punctuation alone (or nothing) is no word
+        words++;
+        // the word, lowercased, with a typographic apostrophe read as the list's '
+        size_t len = 0;
+        for (size_t j = a; j < b && len < sizeof w - 1; j++) {
+            if (j + 2 < b && s[j] == 0xE2 && s[j + 1] == 0x80 && s[j + 2] == 0x99) {
+                w[len++] = '\'';
+                j += 2;
+            } else {
+                w[len++] = (char)s[j];
+            }
+        }
+        if (len >= sizeof w - 1) continue; // longer than any word of the list
+        w[len] = '\0';
+        lowercase_utf8(w, len);
+        found += dict_word(d, w, len);
+    }
+    if (n_words) *n_words = words;
+    return words ? (double)found / words : 0.0;
+}
+
+double distinct_share(const int *ids, int L) {
+    if (L <= 0) return 0.0;
+    int distinct = 0;
+    for (int j = 0; j < L; j++) {
+        int seen = 0;
+        for (int k = 0; k < j && !seen; k++) seen = ids[k] == ids[j];
+        distinct += !seen;
+    }
+    return (double)distinct / L;
 }
 
 // ----------------------------------------------------------------------------
@@ -296,49 +353,66 @@ void tune_context_free(TuneContext *ctx) {
     encoded_split_free(&ctx->test);
 }
 
+/* The prompt's scores on one split: accuracy and the rest into r->eval[which]. */
+static int score_split(TuneContext *ctx, const EncodedSplit *split, const int *ids, int L, TuneResult *r,
+                       int which, float *probs, GPT2Err *err) {
+    return eval_prompts(ctx->eval, split, ids, 1, L, &r->eval[which], probs, err);
+}
+
 int result_finish(TuneContext *ctx, TuneResult *r, const float *continuous, GPT2Err *err) {
     const TunePoint *pt = ctx->point;
     int L = r->prompt_length, K = ctx->n_classes;
     if (L < 1 || L > TUNE_MAX_PROMPT)
         return gpt2_fail(err, "result: prompt length %d, expected 1..%d", L, TUNE_MAX_PROMPT);
     if (!ctx->dict) return gpt2_fail(err, "result: no dictionary in the context");
+    if (!pt) return gpt2_fail(err, "result: no point in the context");
     const int *ids = r->prompt_ids;
     prompt_text(ctx->tok, ids, L, r->prompt_text, sizeof r->prompt_text);
+    r->n_classes = K;
+    r->vocab_size = ctx->model->config.vocab_size;
 
-    EvalResult train, dev, test, soft;
-    if (eval_prompts(ctx->eval, &ctx->train, ids, 1, L, &train, NULL, err)) return -1;
-    if (eval_prompts(ctx->eval, &ctx->dev, ids, 1, L, &dev, NULL, err)) return -1;
     // the first max_test examples: the split's arrays are per example, so a shorter n is that prefix
     EncodedSplit test_split = ctx->test;
-    if (pt && pt->max_test > 0 && pt->max_test < test_split.n) test_split.n = pt->max_test;
+    if (pt->max_test > 0 && pt->max_test < test_split.n) test_split.n = pt->max_test;
     int n = test_split.n;
     float *probs = NULL;
     if (continuous) {
         probs = malloc((size_t)2 * n * K * sizeof(float)); // projected, then continuous
         if (!probs) return gpt2_fail(err, "result: out of memory (%d test examples)", n);
     }
-    if (eval_prompts(ctx->eval, &test_split, ids, 1, L, &test, probs, err) ||
+    EvalResult soft;
+    if (score_split(ctx, &ctx->train, ids, L, r, TUNE_TRAIN, NULL, err) ||
+        score_split(ctx, &ctx->dev, ids, L, r, TUNE_DEV, NULL, err) ||
+        score_split(ctx, &test_split, ids, L, r, TUNE_TEST, probs, err) ||
         (continuous && eval_soft_prompt(ctx->eval, &test_split, continuous, L, &soft,
                                         probs + (size_t)n * K, err))) {
         free(probs);
         return -1;
     }
-    r->train_acc = train.accuracy;
-    r->dev_acc = dev.accuracy;
-    r->dev_reward = dev.reward;
-    r->test_acc = test.accuracy;
-    r->acc_projected = test.accuracy;
+    const EvalResult *test = &r->eval[TUNE_TEST];
+    r->train_acc = r->eval[TUNE_TRAIN].accuracy;
+    r->dev_acc = r->eval[TUNE_DEV].accuracy;
+    r->dev_reward = r->eval[TUNE_DEV].reward;
+    r->test_acc = test->accuracy;
+    r->acc_projected = test->accuracy;
+    r->collapsed = majority_share(test, K) >= TUNE_COLLAPSE_SHARE;
     if (continuous) {
         r->acc_continuous = soft.accuracy;
         r->kl_continuous_projected = mean_kl(probs + (size_t)n * K, probs, n, K);
     } else {
-        r->acc_continuous = test.accuracy;
+        r->acc_continuous = test->accuracy;
         r->kl_continuous_projected = 0.0;
     }
     free(probs);
 
     if (scorer_log_ppl(ctx->scorer, ids, 1, L, &r->log_ppl, err)) return -1;
     r->ppl = exp(r->log_ppl);
-    r->dict_share = dictionary_share(ctx->dict, ctx->tok, ids, L);
-    return 0;
+    r->dict_share = dictionary_share(ctx->dict, r->prompt_text, NULL);
+    r->distinct_share = distinct_share(ids, L);
+    // the objective on dev: what chose this prompt
+    objective_weights(pt, &r->w_task, &r->w_interp);
+    r->obj_task = r->eval[TUNE_DEV].loss;
+    r->obj_interp = r->log_ppl;
+    r->obj_total = r->w_task * r->obj_task + r->w_interp * r->obj_interp;
+    return prompt_text_check(ctx, &test_split, r, err);
 }

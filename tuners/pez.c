@@ -5,8 +5,10 @@
  * optimizer and template).
  *
  * State: a continuous prompt P (L,C). Each step
- *   1. projects every row of P to the vocabulary embedding nearest by cosine:
- *      ids z (L) and the raw rows P' = wte[z];
+ *   1. projects every row of P to the vocabulary embedding nearest by cosine,
+ *      among the prompt vocabulary (never <|endoftext|>, as the reference's
+ *      projection, which searches the tokenizer's vocabulary without special
+ *      tokens): ids z (L) and the raw rows P' = wte[z];
  *   2. runs the task model forward and backward at P' on B training examples
  *      (rows pre ++ P' ++ post, the label read as K classifier logits at the
  *      last position), and, for the lambda term, one more row
@@ -17,8 +19,11 @@
  *   3. applies g = d(w_task task + w_interp log_ppl) / d P' to the continuous
  *      P (straight-through): gradient-norm clip, then Adafactor or AdamW.
  * Every eval_every steps (and after the last) the projection of P is scored
- * on dev; the best (ties to the later step) gives the result, and its
- * continuous P the faithfulness numbers.
+ * on dev by the run's own objective J = w_task CE_dev + w_interp log_ppl; the
+ * lowest J (ties: lower log-PPL, then the earlier step) gives the result, and
+ * its continuous P the faithfulness numbers. The reference keeps the best
+ * holdout accuracy (ties to the later step): with lambda > 0 that keeps
+ * prompts the objective rejected, and 32 dev examples tie often.
  *
  * Choices where the reference is silent or does not apply:
  * - P' is fed as the token ids z: the encoder then reads exactly the rows
@@ -27,10 +32,18 @@
  *   No (rows, T, C) copy of the prompt is made.
  * - The log-PPL row holds L positions, <|endoftext|> z_0 .. z_{L-2}, as the
  *   Scorer feeds it: the last prompt token is only ever a target, so an
- *   (L+1)-th position would carry no loss and its gradient would be 0. The
- *   gradient is the input side only (P'_i as the context of later tokens);
- *   which token is the target is not differentiated (z_{L-1}, and z_0 for
- *   L = 1, get no lambda gradient).
+ *   (L+1)-th position would carry no loss.
+ * - The gradient of the log-PPL term ("pez.ppl_grad"). The reference feeds
+ *   the projected prompt as inputs and its ids as labels, so the gradient
+ *   reaches P'_i only as the context of later tokens ("input"): z_{L-1} gets
+ *   none, and no token the gradient of its own log-probability. "full" (the
+ *   default) adds the target side, straight-through on the tied output
+ *   embedding: position t's logit of its target is h_t . wte[z_t] = h_t .
+ *   P'_t, so d NLL_t / d P'_t gets dlogits_t[z_t] h_t (h_t the final hidden
+ *   state after ln_f). It is the exact gradient of the log-PPL with the
+ *   target's output embedding replaced by the prompt vector (the competitor
+ *   logits of z_t at other positions are left to the vocabulary), tested
+ *   against finite differences of that function (tests/test_pez.c).
  * - With w_interp = 0 the log-PPL row is not run (its gradient would be 0),
  *   so the step's loss is the task loss alone.
  * - A separate scorer must share the task model's vocabulary (always: its
@@ -78,7 +91,7 @@ void pez_inv_norms(float *inv_norm, const float *wte, int V, int C) {
 }
 
 void pez_project(int *ids, float *proj, float *cos, const float *P, const float *wte,
-                 const float *wte_inv_norm, int L, int V, int C) {
+                 const float *wte_inv_norm, const unsigned char *allowed, int L, int V, int C) {
     // proj (L,C) = the unit rows of P, for the one product below
     for (int i = 0; i < L; i++) {
         const float *p = P + (size_t)i * C;
@@ -91,13 +104,14 @@ void pez_project(int *ids, float *proj, float *cos, const float *P, const float 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, V, C, 1.0f, proj, C, wte, C, 0.0f, cos, V);
     for (int i = 0; i < L; i++) {
         const float *row = cos + (size_t)i * V;
-        int best = 0;
-        float best_cos = row[0] * wte_inv_norm[0];
-        for (int v = 1; v < V; v++) {
+        int best = -1;
+        float best_cos = 0.0f;
+        for (int v = 0; v < V; v++) {
+            if (v == GPT2_EOT || (allowed && !allowed[v])) continue; // outside the prompt vocabulary
             float c = row[v] * wte_inv_norm[v];
-            if (c > best_cos) { best_cos = c; best = v; } // strictly: ties keep the lower id
+            if (best < 0 || c > best_cos) { best_cos = c; best = v; } // strictly: ties keep the lower id
         }
-        ids[i] = best;
+        ids[i] = best < 0 ? 0 : best; // an empty vocabulary is refused before (prompt_vocab_mask)
     }
     pez_embed(proj, ids, wte, L, C); // the raw rows, not the normalised ones
 }
@@ -105,8 +119,16 @@ void pez_project(int *ids, float *proj, float *cos, const float *P, const float 
 // ----------------------------------------------------------------------------
 // initialisation
 
-void pez_init_ids(int *ids, int L, const int *label_ids, int K, int init_random, int V, Rng *rng) {
-    for (int i = 0; i < L; i++) ids[i] = init_random ? rng_below(rng, V) : label_ids[i % K];
+void pez_init_ids(int *ids, int L, const int *label_ids, int K, int init_random, const unsigned char *allowed,
+                  int V, Rng *rng) {
+    for (int i = 0; i < L; i++) {
+        if (!init_random) {
+            ids[i] = label_ids[i % K];
+            continue;
+        }
+        do ids[i] = rng_below(rng, V); // uniform over the prompt vocabulary
+        while (ids[i] == GPT2_EOT || (allowed && !allowed[ids[i]]));
+    }
 }
 
 void pez_embed(float *P, const int *ids, const float *wte, int L, int C) {
@@ -258,6 +280,8 @@ int pez_state_alloc(PezState *s, const TuneContext *ctx, GPT2Err *err) {
     const GPT2Config *c = &m->config;
     s->ctx = ctx;
     s->model = m;
+    s->allowed = ctx->allowed;
+    s->full_ppl_grad = pt->pez.ppl_grad == PEZ_PPL_GRAD_FULL;
     s->L = pt->prompt_length;
     s->C = c->n_embd;
     s->V = c->vocab_size;
@@ -286,10 +310,10 @@ int pez_state_alloc(PezState *s, const TuneContext *ctx, GPT2Err *err) {
     int adamw = pt->pez.optimizer == PEZ_ADAMW;
     size_t LC = (size_t)L * C, rows = (size_t)B + in_batch;
     float **fview[] = {&s->P, &s->proj, &s->g, &s->best_P, &s->cos, &s->wte_inv_norm, &s->d_input,
-                       &s->dlogits, &s->dlabel, &s->scorer_d_input,
+                       &s->dlogits, &s->dlabel, &s->scorer_d_input, &s->g_target,
                        &s->opt.row, &s->opt.col, &s->opt.m, &s->opt.v};
     size_t fsize[] = {LC, LC, LC, LC, (size_t)L * V, (size_t)V, rows * s->max_T * C,
-                      interp ? (size_t)L * V : 0, (size_t)B * K, s->scorer ? LC : 0,
+                      interp ? (size_t)L * V : 0, (size_t)B * K, s->scorer ? LC : 0, interp ? LC : 0,
                       adamw ? 0 : (size_t)L, adamw ? 0 : (size_t)C, adamw ? LC : 0, adamw ? LC : 0};
     int **iview[] = {&s->ids, &s->best_ids, &s->batch_ids, &s->lens, &s->label_pos, &s->labels,
                      &s->out_pos, &s->targets, &s->examples, &s->order};
@@ -378,6 +402,22 @@ static void add_log_ppl_grad(float *g, const float *d_row, int L, int C) {
     for (size_t k = 0; k < (size_t)(L - 1) * C; k++) g[k] += d[k];
 }
 
+/* The target side of the log-PPL term (ppl_grad "full"): g_target (L,C) row
+ * t = dlogits (L,V)[t][z_t] h (L,C)[t], the gradient of position t's target
+ * logit h_t . P'_t through P'_t, with h the final hidden states (after
+ * ln_f) of the row's L positions. Computed right after the forward, while
+ * the LM head's inputs are there. */
+static void target_grad(float *g_target, const float *dlogits, const float *h, const int *z, int L, int V, int C) {
+    for (int t = 0; t < L; t++) {
+        float d = dlogits[(size_t)t * V + z[t]];
+        for (int c = 0; c < C; c++) g_target[(size_t)t * C + c] = d * h[(size_t)t * C + c];
+    }
+}
+
+static void add_grad(float *g, const float *more, size_t n) {
+    for (size_t k = 0; k < n; k++) g[k] += more[k];
+}
+
 /* The lambda term on a separate scorer: forward and backward of the log-PPL
  * row alone, w_interp times its gradient added to s->g. Reuses batch_ids
  * (the task batch is done with by then). */
@@ -388,9 +428,12 @@ static int scorer_term(PezState *s, double *log_ppl, GPT2Err *err) {
     if (gpt2_forward(s->scorer, &s->scorer_acts, &batch, err)) return -1;
     *log_ppl = gpt2_crossentropy(s->scorer_acts.logits, s->targets, L, s->V, s->dlogits,
                                  (float)s->w_interp);
+    if (s->full_ppl_grad)
+        target_grad(s->g_target, s->dlogits, s->scorer_acts.gathered, s->targets, L, s->V, s->C);
     if (gpt2_backward(s->scorer, &s->scorer_acts, &batch, s->dlogits, NULL, s->scorer_d_input, NULL, err))
         return -1;
     add_log_ppl_grad(s->g, s->scorer_d_input, L, s->C);
+    if (s->full_ppl_grad) add_grad(s->g, s->g_target, (size_t)L * s->C);
     return 0;
 }
 
@@ -428,9 +471,11 @@ int pez_loss_and_grad(PezState *s, const EncodedSplit *split, const int *example
     // the two terms' logit gradients, each scaled by its weight: one backward gives g
     out->task = label_loss(s->dlabel, s->acts.label_logits, s->labels, B, K, s->w_task);
     out->log_ppl = 0.0;
-    if (in_batch)
+    if (in_batch) {
         out->log_ppl = gpt2_crossentropy(s->acts.logits, s->targets, L, s->V, s->dlogits,
                                          (float)s->w_interp);
+        if (s->full_ppl_grad) target_grad(s->g_target, s->dlogits, s->acts.gathered, s->targets, L, s->V, C);
+    }
     if (gpt2_backward(s->model, &s->acts, &batch, s->dlogits, s->dlabel, s->d_input, NULL, err))
         return -1;
 
@@ -440,7 +485,10 @@ int pez_loss_and_grad(PezState *s, const EncodedSplit *split, const int *example
         const float *d = s->d_input + ((size_t)b * T + split->pre_len[examples[b]]) * C;
         for (size_t k = 0; k < (size_t)L * C; k++) s->g[k] += d[k];
     }
-    if (in_batch) add_log_ppl_grad(s->g, s->d_input + (size_t)B * T * C, L, C);
+    if (in_batch) {
+        add_log_ppl_grad(s->g, s->d_input + (size_t)B * T * C, L, C);
+        if (s->full_ppl_grad) add_grad(s->g, s->g_target, (size_t)L * C);
+    }
     if (s->scorer && scorer_term(s, &out->log_ppl, err)) return -1;
     out->loss = s->w_task * out->task + s->w_interp * out->log_ppl;
     return 0;
@@ -449,7 +497,7 @@ int pez_loss_and_grad(PezState *s, const EncodedSplit *split, const int *example
 int pez_step(PezState *s, const EncodedSplit *split, const int *examples, PezLoss *out,
              GPT2Err *err) {
     const PezSettings *set = &s->ctx->point->pez;
-    pez_project(s->ids, s->proj, s->cos, s->P, s->model->w.wte, s->wte_inv_norm, s->L, s->V, s->C);
+    pez_project(s->ids, s->proj, s->cos, s->P, s->model->w.wte, s->wte_inv_norm, s->allowed, s->L, s->V, s->C);
     if (pez_loss_and_grad(s, split, examples, out, err)) return -1;
     int finite = isfinite(out->loss);
     for (size_t k = 0; finite && k < (size_t)s->L * s->C; k++) finite = isfinite(s->g[k]);
@@ -476,10 +524,10 @@ int pez_run(TuneContext *ctx, TuneResult *r, GPT2Err *err) {
     const float *wte = s.model->w.wte;
     Rng rng;
     rng_seed(&rng, pt->seed);
-    pez_init_ids(s.ids, L, ctx->label_ids, s.K, set->init_random, s.V, &rng);
+    pez_init_ids(s.ids, L, ctx->label_ids, s.K, set->init_random, s.allowed, s.V, &rng);
     pez_embed(s.P, s.ids, wte, L, s.C);
 
-    double best_acc = -1.0, best_log_ppl = 0.0;
+    double best_j = INFINITY, best_log_ppl = INFINITY;
     int best_step = 0;
     for (int step = 1; step <= set->steps; step++) {
         PezLoss loss;
@@ -487,17 +535,19 @@ int pez_run(TuneContext *ctx, TuneResult *r, GPT2Err *err) {
         if (pez_step(&s, &ctx->train, s.examples, &loss, err)) goto fail;
         if (step % set->eval_every != 0 && step != set->steps) continue;
 
-        // the prompt as it is after this step: the projection of the updated P
-        pez_project(s.ids, s.proj, s.cos, s.P, wte, s.wte_inv_norm, L, s.V, s.C);
+        // the prompt as it is after this step: the projection of the updated P, scored on dev by J
+        pez_project(s.ids, s.proj, s.cos, s.P, wte, s.wte_inv_norm, s.allowed, L, s.V, s.C);
         EvalResult dev;
         double log_ppl;
         if (eval_prompts(ctx->eval, &ctx->dev, s.ids, 1, L, &dev, NULL, err) ||
             scorer_log_ppl(ctx->scorer, s.ids, 1, L, &log_ppl, err))
             goto fail;
-        HistoryEntry h = {.step = step, .loss = loss.loss, .dev_acc = dev.accuracy, .log_ppl = log_ppl};
+        double j = s.w_task * dev.loss + s.w_interp * log_ppl;
+        HistoryEntry h = {.step = step, .loss = loss.loss, .dev_acc = dev.accuracy, .dev_task = dev.loss,
+                          .log_ppl = log_ppl, .dev_objective = j};
         if (result_add_history(r, h, err)) goto fail;
-        if (dev.accuracy >= best_acc) { // ties to the later step, as the LM script
-            best_acc = dev.accuracy;
+        if (objective_better(j, log_ppl, best_j, best_log_ppl)) { // ties: the earlier step keeps it
+            best_j = j;
             best_log_ppl = log_ppl;
             best_step = step;
             memcpy(s.best_ids, s.ids, (size_t)L * sizeof(int));
@@ -505,11 +555,15 @@ int pez_run(TuneContext *ctx, TuneResult *r, GPT2Err *err) {
         }
         if (ctx->progress) {
             char line[256];
-            snprintf(line, sizeof line, "pez step %d/%d loss %.4g dev %.4f log-ppl %.2f best %.4f @ %d "
-                     "(log-ppl %.2f)", step, set->steps, loss.loss, dev.accuracy, log_ppl, best_acc,
+            snprintf(line, sizeof line, "pez step %d/%d loss %.4g dev acc %.4f J %.4f log-ppl %.2f best J %.4f @ %d "
+                     "(log-ppl %.2f)", step, set->steps, loss.loss, dev.accuracy, j, log_ppl, best_j,
                      best_step, best_log_ppl);
             ctx->progress(ctx->progress_user, line);
         }
+    }
+    if (best_step == 0) {
+        gpt2_fail(err, "pez: no prompt had a finite objective on dev");
+        goto fail;
     }
 
     memcpy(r->prompt_ids, s.best_ids, (size_t)L * sizeof(int));

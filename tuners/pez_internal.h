@@ -20,18 +20,22 @@
  * torch's F.normalize eps: a zero row has cosine 0 with everything. */
 void pez_inv_norms(float *inv_norm, const float *wte, int V, int C);
 
-/* ids (L) = argmax_v cos(P_i, wte_v), ties to the lower id, and proj (L,C) =
- * the RAW rows wte[ids] (not normalised). P (L,C); cos (L,V) scratch; the
- * unit rows of P pass through proj on the way. One sgemm (L,C)x(C,V). */
+/* ids (L) = argmax_v cos(P_i, wte_v) over the prompt vocabulary (allowed (V),
+ * or NULL for every id; <|endoftext|> never), ties to the lower id, and proj
+ * (L,C) = the RAW rows wte[ids] (not normalised). P (L,C); cos (L,V)
+ * scratch; the unit rows of P pass through proj on the way. One sgemm
+ * (L,C)x(C,V). */
 void pez_project(int *ids, float *proj, float *cos, const float *P, const float *wte,
-                 const float *wte_inv_norm, int L, int V, int C);
+                 const float *wte_inv_norm, const unsigned char *allowed, int L, int V, int C);
 
 // ----------------------------------------------------------------------------
 // initialisation
 
 /* ids (L): the K label ids repeated cyclically (init_random 0: class-name
- * init), or uniform random ids in [0, V) drawn from rng (init_random 1). */
-void pez_init_ids(int *ids, int L, const int *label_ids, int K, int init_random, int V, Rng *rng);
+ * init), or uniform random ids of the prompt vocabulary (allowed (V) or NULL;
+ * never <|endoftext|>) drawn from rng (init_random 1). */
+void pez_init_ids(int *ids, int L, const int *label_ids, int K, int init_random, const unsigned char *allowed,
+                  int V, Rng *rng);
 
 /* P (L,C) = wte[ids] (raw rows). */
 void pez_embed(float *P, const int *ids, const float *wte, int L, int C);
@@ -87,6 +91,8 @@ typedef struct {
     const GPT2Model *model;    // the task LM
     const GPT2Model *scorer;   // a separate scorer LM for the lambda term, or NULL (the task
                                // model scores: its row rides in the task batch, or w_interp is 0)
+    const unsigned char *allowed; // (V) the prompt vocabulary (ctx->allowed), or NULL: all but EOT
+    int full_ppl_grad;         // the log-PPL term's target side too (pez.ppl_grad "full")
     int L, C, V, K, B;
     int max_T;                 // widest row of a training batch (every task row, the log-PPL row)
     double w_task, w_interp;   // objective_weights of the point
@@ -104,6 +110,7 @@ typedef struct {
     float *dlogits;            // (L,V) d loss / d the log-PPL row's logits
     float *dlabel;             // (B,K) d loss / d the classifier logits
     float *scorer_d_input;     // (L,C) a separate scorer's d_input
+    float *g_target;           // (L,C) the log-PPL term's target-side gradient (ppl_grad full)
     int *imem;                 // one allocation for the ints below
     int *ids, *best_ids;       // (L) the projection of P, and of best_P
     int *batch_ids;            // (B(+1), max_T)
@@ -131,10 +138,11 @@ typedef struct {
 } PezLoss;
 
 /* The objective at the prompt s->ids (fed as their raw wte rows) on the
- * examples (B) of split, and its gradient w.r.t. the L prompt input vectors
- * into s->g (overwritten): one forward and backward of the B task rows, plus
- * the log-PPL row [<|endoftext|>, z_0 .. z_{L-2}] in the same batch (scorer
- * = task model) or on the separate scorer. */
+ * examples (B) of split, and its gradient w.r.t. the L prompt vectors into
+ * s->g (overwritten): one forward and backward of the B task rows, plus the
+ * log-PPL row [<|endoftext|>, z_0 .. z_{L-2}] in the same batch (scorer =
+ * task model) or on the separate scorer; with full_ppl_grad, the log-PPL
+ * term's target side too. */
 int pez_loss_and_grad(PezState *s, const EncodedSplit *split, const int *examples, PezLoss *out,
                       GPT2Err *err);
 

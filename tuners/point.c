@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@
 
 #include "tuners/tuners.h"
 
-#define TUNE_VERSION "tune 1 (issue 4)"
+#define TUNE_VERSION "tune 2 (issue 11)"
 #define DEFAULT_DICTIONARY "/usr/share/dict/words"
 #define MAX_SEED 9007199254740992.0   // 2^53: JSON numbers are doubles; larger seeds would round
 #define MAX_TOKENS_LIMIT 1048576
@@ -62,18 +63,6 @@ __attribute__((format(printf, 2, 3))) static void buf_printf(Buf *b, const char 
     if (n > 0) buf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-/* Length of the well-formed UTF-8 sequence at s (n bytes left), 0 if ill-formed. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-    unsigned char c = s[0];
-    size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    if (len == 0 || len > n || (len == 2 && c < 0xC2) || (len == 4 && c > 0xF4)) return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80) return 0;
-    if (len == 3 && ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] >= 0xA0))) return 0;
-    if (len == 4 && ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] >= 0x90))) return 0;
-    return len;
-}
-
 /* A JSON string. Bytes that are not well-formed UTF-8 (a prompt can end in
  * half a character) become U+FFFD, so the record is always valid JSON. */
 static void buf_json_string(Buf *b, const char *s) {
@@ -82,7 +71,7 @@ static void buf_json_string(Buf *b, const char *s) {
     buf_cat(b, "\"");
     for (size_t i = 0; i < n;) {
         unsigned char c = p[i];
-        size_t len = utf8_len(p + i, n - i);
+        size_t len = gpt2_utf8_len(p + i, n - i);
         if (len == 0) { buf_cat(b, "\\ufffd"); i++; continue; }
         if (c == '"') buf_cat(b, "\\\"");
         else if (c == '\\') buf_cat(b, "\\\\");
@@ -273,19 +262,23 @@ static const char *const METHODS[] = {"pez", "rlprompt", "manual"};
 static const char *const OBJECTIVES[] = {"additive", "convex"};
 static const char *const PEZ_OPTIMIZERS[] = {"adafactor", "adamw"};
 static const char *const PEZ_INITS[] = {"classes", "random"};
+static const char *const PEZ_PPL_GRADS[] = {"full", "input"};
+static const char *const RL_REWARDS[] = {"objective", "gap"};
+static const char *const PROMPT_VOCABS[] = {"all", "utf8", "ascii"};
 
 /* "pez": {...}. lr's default follows the optimizer: 0.3 (Adafactor, the
  * reference LM script) or 0.1 (AdamW, the reference CLIP code). */
 static int parse_pez(const Reader *top, PezSettings *s) {
     *s = (PezSettings){.steps = 1000, .batch = 16, .eval_every = 10, .optimizer = PEZ_ADAFACTOR,
-                       .lr = -1, .weight_decay = 0.1, .clip = 1.0, .init_random = 0, .reset_quirk = 0};
+                       .lr = -1, .weight_decay = 0.1, .clip = 1.0, .init_random = 0, .reset_quirk = 0,
+                       .ppl_grad = PEZ_PPL_GRAD_FULL};
     Reader r;
     int rc = get_object(top, "pez", &r, "pez.");
     if (rc < 0) return -1;
     if (rc == 0) {
         static const char *const keys[] = {"steps", "batch", "eval_every", "optimizer", "lr",
-                                           "weight_decay", "clip", "init", "reset_quirk"};
-        int optimizer = PEZ_ADAFACTOR;
+                                           "weight_decay", "clip", "init", "reset_quirk", "ppl_grad"};
+        int optimizer = PEZ_ADAFACTOR, ppl_grad = PEZ_PPL_GRAD_FULL;
         if (check_keys(&r, keys, sizeof keys / sizeof keys[0]) ||
             get_int(&r, "steps", 1, 100000000, &s->steps) < 0 ||
             get_int(&r, "batch", 1, 1000000, &s->batch) < 0 ||
@@ -295,9 +288,11 @@ static int parse_pez(const Reader *top, PezSettings *s) {
             get_range(&r, "weight_decay", 0, 0, INFINITY, &s->weight_decay) < 0 ||
             get_range(&r, "clip", 0, 0, INFINITY, &s->clip) < 0 ||
             get_enum(&r, "init", PEZ_INITS, 2, &s->init_random) < 0 ||
-            get_bool(&r, "reset_quirk", &s->reset_quirk) < 0)
+            get_bool(&r, "reset_quirk", &s->reset_quirk) < 0 ||
+            get_enum(&r, "ppl_grad", PEZ_PPL_GRADS, 2, &ppl_grad) < 0)
             return -1;
         s->optimizer = (PezOptimizer)optimizer;
+        s->ppl_grad = (PezPplGrad)ppl_grad;
     }
     if (s->lr < 0) s->lr = s->optimizer == PEZ_ADAMW ? 0.1 : 0.3;
     return 0;
@@ -305,12 +300,14 @@ static int parse_pez(const Reader *top, PezSettings *s) {
 
 static int parse_rlprompt(const Reader *top, RlSettings *s) {
     *s = (RlSettings){.steps = 1000, .prompts_per_step = 16, .top_k = 256, .eval_every = 10,
-                      .hidden = 2048, .lr = 5e-5, .clip = 5.0, .polyak = 0.001, .reward_scale = 5.0};
+                      .hidden = 2048, .lr = 5e-5, .clip = 5.0, .polyak = 0.001, .reward_scale = 5.0,
+                      .reward = RL_REWARD_OBJECTIVE};
     Reader r;
     int rc = get_object(top, "rlprompt", &r, "rlprompt.");
     if (rc) return rc < 0 ? -1 : 0;
     static const char *const keys[] = {"steps", "prompts_per_step", "top_k", "eval_every", "hidden",
-                                       "lr", "clip", "polyak", "reward_scale"};
+                                       "lr", "clip", "polyak", "reward_scale", "reward"};
+    int reward = RL_REWARD_OBJECTIVE;
     if (check_keys(&r, keys, sizeof keys / sizeof keys[0]) ||
         get_int(&r, "steps", 1, 100000000, &s->steps) < 0 ||
         get_int(&r, "prompts_per_step", 1, 4096, &s->prompts_per_step) < 0 ||
@@ -320,8 +317,10 @@ static int parse_rlprompt(const Reader *top, RlSettings *s) {
         get_range(&r, "lr", 0, 1, INFINITY, &s->lr) < 0 ||
         get_range(&r, "clip", 0, 0, INFINITY, &s->clip) < 0 ||
         get_range(&r, "polyak", 0, 0, 1, &s->polyak) < 0 ||
-        get_range(&r, "reward_scale", 0, 1, INFINITY, &s->reward_scale) < 0)
+        get_range(&r, "reward_scale", 0, 1, INFINITY, &s->reward_scale) < 0 ||
+        get_enum(&r, "reward", RL_REWARDS, 2, &reward) < 0)
         return -1;
+    s->reward = (RlReward)reward;
     return 0;
 }
 
@@ -420,6 +419,8 @@ static void write_settings(Buf *b, const TunePoint *p) {
         buf_json_number(b, s->lr);
         buf_cat(b, ",\"optimizer\":");
         buf_json_string(b, PEZ_OPTIMIZERS[s->optimizer]);
+        buf_cat(b, ",\"ppl_grad\":");
+        buf_json_string(b, PEZ_PPL_GRADS[s->ppl_grad]);
         buf_printf(b, ",\"reset_quirk\":%s,\"steps\":%d,\"weight_decay\":", s->reset_quirk ? "true" : "false",
                    s->steps);
         buf_json_number(b, s->weight_decay);
@@ -433,7 +434,9 @@ static void write_settings(Buf *b, const TunePoint *p) {
         buf_json_number(b, s->lr);
         buf_cat(b, ",\"polyak\":");
         buf_json_number(b, s->polyak);
-        buf_printf(b, ",\"prompts_per_step\":%d,\"reward_scale\":", s->prompts_per_step);
+        buf_printf(b, ",\"prompts_per_step\":%d,\"reward\":", s->prompts_per_step);
+        buf_json_string(b, RL_REWARDS[s->reward]);
+        buf_cat(b, ",\"reward_scale\":");
         buf_json_number(b, s->reward_scale);
         buf_printf(b, ",\"steps\":%d,\"top_k\":%d}", s->steps, s->top_k);
     }
@@ -472,6 +475,8 @@ static char *canonical_json(const TunePoint *p) {
     } else {
         buf_printf(&b, ",\"prompt_length\":%d", p->prompt_length);
     }
+    buf_key(&b, "prompt_vocab", 0);
+    buf_json_string(&b, PROMPT_VOCABS[p->prompt_vocab]);
     if (p->method == METHOD_RLPROMPT) write_settings(&b, p);
     buf_key(&b, "scorer_model", 0);
     buf_json_string(&b, p->scorer_dir);
@@ -502,7 +507,7 @@ static int parse_object(TunePoint *p, const Reader *top) {
                                        "data", "data_dir", "split", "lambda", "objective",
                                        "prompt_length", "seed", "template", "verbalizers",
                                        "max_tokens", "max_test", "dictionary", "pez", "rlprompt",
-                                       "prompt"};
+                                       "prompt", "prompt_vocab"};
     if (check_keys(top, keys, sizeof keys / sizeof keys[0])) return -1;
     int method = 0, objective = OBJECTIVE_ADDITIVE;
     if (need(get_enum(top, "method", METHODS, 3, &method), top, "method")) return -1;
@@ -558,6 +563,9 @@ static int parse_object(TunePoint *p, const Reader *top) {
     if (get_int(top, "max_tokens", 1, MAX_TOKENS_LIMIT, &p->max_tokens) < 0 ||
         get_int(top, "max_test", 0, 1 << 30, &p->max_test) < 0)
         return -1;
+    int vocab = PROMPT_VOCAB_ALL;
+    if (get_enum(top, "prompt_vocab", PROMPT_VOCABS, 3, &vocab) < 0) return -1;
+    p->prompt_vocab = (PromptVocab)vocab;
     snprintf(p->dict_path, sizeof p->dict_path, "%s", DEFAULT_DICTIONARY);
     if (get_string(top, "dictionary", p->dict_path, TUNE_PATH) < 0) return -1;
     // both settings objects are checked; only the method's own is kept
@@ -599,6 +607,12 @@ void point_free(TunePoint *p) {
     p->canonical_json = NULL;
 }
 
+int objective_better(double j, double log_ppl, double best_j, double best_log_ppl) {
+    if (!isfinite(j)) return 0;
+    if (!isfinite(best_j)) return 1;
+    return j < best_j || (j == best_j && log_ppl < best_log_ppl);
+}
+
 void objective_weights(const TunePoint *p, double *w_task, double *w_interp) {
     if (p->objective == OBJECTIVE_CONVEX) {
         *w_task = 1.0 - p->lambda;
@@ -635,6 +649,36 @@ static void write_number_field(Buf *b, const char *key, double x, int first) {
     buf_json_number(b, x);
 }
 
+static void write_ints(Buf *b, const int *x, int n) {
+    buf_cat(b, "[");
+    for (int j = 0; j < n; j++) buf_printf(b, "%s%d", j ? "," : "", x[j]);
+    buf_cat(b, "]");
+}
+
+static void write_numbers(Buf *b, const double *x, int n) {
+    buf_cat(b, "[");
+    for (int j = 0; j < n; j++) {
+        if (j) buf_cat(b, ",");
+        buf_json_number(b, x[j]);
+    }
+    buf_cat(b, "]");
+}
+
+static const char *const SPLIT_NAMES[TUNE_N_SPLITS] = {"train", "dev", "test"};
+
+/* {"train": f(train), "dev": ..., "test": ...} of one EvalResult field per split. */
+static void write_per_split(Buf *b, const char *key, const TuneResult *r, size_t offset, int K) {
+    buf_key(b, key, 0);
+    buf_cat(b, "{");
+    for (int s = 0; s < TUNE_N_SPLITS; s++) {
+        buf_key(b, SPLIT_NAMES[s], s == 0);
+        const double *field = (const double *)((const char *)&r->eval[s] + offset);
+        if (K > 0) write_numbers(b, field, K);
+        else buf_json_number(b, *field);
+    }
+    buf_cat(b, "}");
+}
+
 char *result_record_json(const TunePoint *p, const TuneResult *r, const char *status,
                          const char *error, const char *model_sha256) {
     Buf b = {0};
@@ -647,19 +691,47 @@ char *result_record_json(const TunePoint *p, const TuneResult *r, const char *st
     else buf_cat(&b, "null");
 
     int L = r->prompt_length < 0 ? 0 : r->prompt_length > TUNE_MAX_PROMPT ? TUNE_MAX_PROMPT : r->prompt_length;
-    buf_cat(&b, ",\"prompt\":{\"ids\":[");
-    for (int j = 0; j < L; j++) buf_printf(&b, "%s%d", j ? "," : "", r->prompt_ids[j]);
-    buf_cat(&b, "],\"text\":");
+    int ok = status && strcmp(status, "ok") == 0;
+    int K = r->n_classes < 0 ? 0 : r->n_classes > TUNE_MAX_CLASSES ? TUNE_MAX_CLASSES : r->n_classes;
+    buf_cat(&b, ",\"prompt\":{\"ids\":");
+    write_ints(&b, r->prompt_ids, L);
+    buf_cat(&b, ",\"text\":");
     buf_json_string(&b, L ? r->prompt_text : "");
+    if (ok) {
+        int nt = r->n_text_ids < 0 ? 0 : r->n_text_ids > TUNE_TEXT_BYTES ? TUNE_TEXT_BYTES : r->n_text_ids;
+        buf_cat(&b, ",\"text_ids\":");
+        write_ints(&b, r->text_ids, nt);
+        buf_printf(&b, ",\"roundtrip\":%s", r->roundtrip ? "true" : "false");
+        write_number_field(&b, "roundtrip_share", r->roundtrip_share, 0);
+        buf_printf(&b, ",\"text_truncated\":%d", r->text_truncated);
+    }
     buf_cat(&b, "},\"accuracy\":{");
     write_number_field(&b, "train", r->train_acc, 1);
     write_number_field(&b, "dev", r->dev_acc, 0);
     write_number_field(&b, "test", r->test_acc, 0);
+    if (ok) write_number_field(&b, "test_text", r->test_text_acc, 0);
     buf_cat(&b, "}");
+    if (ok) {
+        write_per_split(&b, "balanced_accuracy", r, offsetof(EvalResult, balanced_accuracy), 0);
+        write_per_split(&b, "class_accuracy", r, offsetof(EvalResult, class_accuracy), K);
+        write_per_split(&b, "prediction_share", r, offsetof(EvalResult, prediction_share), K);
+        buf_printf(&b, ",\"collapsed\":%s", r->collapsed ? "true" : "false");
+        write_per_split(&b, "task_loss", r, offsetof(EvalResult, loss), 0);
+        buf_cat(&b, ",\"objective\":{\"split\":\"dev\",\"form\":");
+        buf_json_string(&b, p && p->objective == OBJECTIVE_CONVEX ? "convex" : "additive");
+        write_number_field(&b, "lambda", p ? p->lambda : NAN, 0);
+        write_number_field(&b, "w_task", r->w_task, 0);
+        write_number_field(&b, "w_interp", r->w_interp, 0);
+        write_number_field(&b, "task", r->obj_task, 0);
+        write_number_field(&b, "interp", r->obj_interp, 0);
+        write_number_field(&b, "total", r->obj_total, 0);
+        buf_cat(&b, "}");
+    }
     write_number_field(&b, "dev_reward", r->dev_reward, 0);
     write_number_field(&b, "log_ppl", r->log_ppl, 0);
     write_number_field(&b, "ppl", r->ppl, 0);
     write_number_field(&b, "dict_share", r->dict_share, 0);
+    if (ok) write_number_field(&b, "distinct_share", r->distinct_share, 0);
     buf_cat(&b, ",\"faithfulness\":{");
     write_number_field(&b, "acc_continuous", r->acc_continuous, 1);
     write_number_field(&b, "acc_projected", r->acc_projected, 0);
@@ -672,10 +744,14 @@ char *result_record_json(const TunePoint *p, const TuneResult *r, const char *st
         buf_printf(&b, "%s{\"step\":%d", i ? "," : "", h->step);
         write_number_field(&b, "loss", h->loss, 0);
         write_number_field(&b, "dev_acc", h->dev_acc, 0);
+        write_number_field(&b, "dev_task", h->dev_task, 0);
         write_number_field(&b, "log_ppl", h->log_ppl, 0);
+        write_number_field(&b, "dev_objective", h->dev_objective, 0);
         buf_cat(&b, "}");
     }
-    buf_cat(&b, "],\"versions\":{\"tune\":");
+    buf_cat(&b, "]");
+    if (r->vocab_size > 0) buf_printf(&b, ",\"vocab_size\":%d", r->vocab_size);
+    buf_cat(&b, ",\"versions\":{\"tune\":");
     buf_json_string(&b, TUNE_VERSION);
     buf_key(&b, "model_sha256", 0);
     if (model_sha256 && model_sha256[0]) buf_json_string(&b, model_sha256);

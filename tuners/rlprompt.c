@@ -7,10 +7,12 @@
  * ln_f) goes through a small trainable MLP, m = relu(h W1 + b1) W2 + b2, into
  * the frozen tied LM head, logits = wte m. Starting from <|endoftext|> it
  * generates L tokens (top-k sampling for training, greedy for evaluation),
- * one KV cache row per prompt. Each prompt's reward is the task LM's mean gap
- * reward over the whole train split minus lambda times its log-perplexity;
- * the rewards are z-scored over the step's prompts and scaled. The loss is
- * the on-policy SQL loss with a Polyak-averaged target MLP.
+ * one KV cache row per prompt. Each prompt's reward is minus the run's
+ * objective over the whole train split, R = -(w_task CE + w_interp log_ppl)
+ * (or, with "reward": "gap", the reference's gap reward minus lambda times
+ * the log-perplexity); the rewards are z-scored over the step's prompts and
+ * scaled. The loss is the on-policy SQL loss with a Polyak-averaged target
+ * MLP.
  *
  * Only the MLP is trained, so the backbone never runs backward: its hidden
  * states from generation (the same for the online and the target MLP, since
@@ -20,15 +22,34 @@
  * Choices where the reference is silent or does not apply (documented here):
  * - Policy buffers are time-major, row t*B + b, so that each generation step
  *   writes B contiguous rows; prompts are (B, L) as eval_prompts takes them.
+ * - The action space is the prompt vocabulary (ctx->allowed): never
+ *   <|endoftext|>, which the reference's full-vocabulary head can emit (its
+ *   prompts then read as several documents to the scorer, and as text they
+ *   are the 13 characters "<|endoftext|>"). The logits of the other ids are
+ *   set to -inf after the head, online and target alike, so sampling, the
+ *   greedy prompt and the soft values V = logsumexp all run over the
+ *   allowed ids (a soft Q-learning policy over the smaller action space).
+ * - The reward (departure from the reference, "rlprompt.reward"). The
+ *   reference pays the gap reward, 200 gap or 180 gap per example (in
+ *   [-180, 200]), and lambda would then price a nat of log-PPL against gap
+ *   points, where PEZ prices it against a nat of cross-entropy: the same
+ *   lambda grid would mean other trade-offs. By default the reward is minus
+ *   the objective both tuners share, R = -(w_task CE + w_interp log_ppl),
+ *   CE the mean cross-entropy of the label over the verbalizer logits on
+ *   train (a proper scoring rule: a prompt confident in one label for every
+ *   example is paid less than a calibrated one, where the gap reward's
+ *   asymmetry pays it more). "gap" keeps the reference's reward, R = w_task
+ *   gap_reward - w_interp log_ppl. Either way the z-score over the step's
+ *   prompts follows.
  * - The greedy prompt is scored on dev after every eval_every steps and after
- *   the last step (so a short run always has a best prompt); the best is kept
- *   by dev accuracy, ties to the higher dev reward, then to the earlier step.
+ *   the last step (so a short run always has a best prompt); the best is the
+ *   lowest objective J = w_task CE_dev + w_interp log_ppl on dev, ties to the
+ *   lower log-PPL, then to the earlier step (the reference selects nothing:
+ *   its authors pick a prompt from the logs).
  * - Top-k ties at the k-th value go to the lower token ids; argmax ties too.
  * - Gradient clipping as torch's clip_grad_norm_; clip <= 0 turns it off.
  * - A non-finite loss stops the run with an error rather than training on.
- * - The task reward and the scrutability term are combined with the
- *   objective's weights: R = w_task * gap_reward - w_interp * log_ppl; with
- *   w_interp = 0 the scorer is not run on the sampled prompts.
+ * - With w_interp = 0 the scorer is not run on the sampled prompts.
  * - The KV cache holds L positions per row (<|endoftext|>, a_0 .. a_{L-2}):
  *   the last action is never fed back.
  * - Progress and history report the mean raw gap reward of the step's
@@ -197,8 +218,11 @@ int rl_sample_top_k(const float *logits, int V, int k, int *heap, Rng *rng) {
 // reward
 
 void rl_prompt_rewards(double *R, const EvalResult *res, const double *log_ppl, int P,
-                       double w_task, double w_interp) {
-    for (int p = 0; p < P; p++) R[p] = w_task * res[p].reward - w_interp * log_ppl[p];
+                       double w_task, double w_interp, RlReward kind) {
+    for (int p = 0; p < P; p++) {
+        double interp = w_interp != 0.0 ? w_interp * log_ppl[p] : 0.0; // log_ppl not computed at 0
+        R[p] = kind == RL_REWARD_GAP ? w_task * res[p].reward - interp : -(w_task * res[p].loss + interp);
+    }
 }
 
 void rl_zscore(double *out, const double *R, int n, double scale) {
@@ -331,6 +355,8 @@ typedef struct {
     int *actions;           // (N) the same, time-major
     int *ids, *rows;        // (B) generation inputs and their cache rows
     int *heap;              // (k) top-k scratch
+    int *banned;            // (n_banned) ids outside the prompt vocabulary: logits -inf
+    int n_banned;
     EvalResult *res;        // (B)
 } RlPolicy;
 
@@ -344,8 +370,8 @@ static void policy_free(RlPolicy *p) {
     memset(p, 0, sizeof *p);
 }
 
-static int policy_alloc(RlPolicy *p, const GPT2Model *backbone, int B, int T, int H, int top_k,
-                        GPT2Err *err) {
+static int policy_alloc(RlPolicy *p, const GPT2Model *backbone, const TuneContext *ctx, int B, int T, int H,
+                        int top_k, GPT2Err *err) {
     memset(p, 0, sizeof *p);
     const GPT2Config *c = &backbone->config;
     p->backbone = backbone;
@@ -365,8 +391,10 @@ static int policy_alloc(RlPolicy *p, const GPT2Model *backbone, int B, int T, in
     double **dview[] = {&p->lse, &p->logp, &p->tlse, &p->drow, &p->A, &p->Vt, &p->dA,
                         &p->R, &p->r, &p->log_ppl};
     size_t dsize[] = {N, N, N, N, N, N, N, B, B, B};
-    int **iview[] = {&p->prompts, &p->actions, &p->ids, &p->rows, &p->heap};
-    size_t isize[] = {N, N, B, B, p->k};
+    int n_banned = 0;
+    for (int v = 0; v < p->V; v++) n_banned += !prompt_token_allowed(ctx, v);
+    int **iview[] = {&p->prompts, &p->actions, &p->ids, &p->rows, &p->heap, &p->banned};
+    size_t isize[] = {N, N, B, B, p->k, (size_t)n_banned};
     TUNE_LAY_OUT(p->fmem, float, fview, fsize);
     TUNE_LAY_OUT(p->dmem, double, dview, dsize);
     TUNE_LAY_OUT(p->imem, int, iview, isize);
@@ -376,6 +404,12 @@ static int policy_alloc(RlPolicy *p, const GPT2Model *backbone, int B, int T, in
                   "MLP hidden %d)", B, T, H);
         goto fail;
     }
+    for (int v = 0; v < p->V; v++)
+        if (!prompt_token_allowed(ctx, v)) p->banned[p->n_banned++] = v;
+    if (p->n_banned >= p->V) {
+        gpt2_fail(err, "rlprompt: the prompt vocabulary is empty");
+        goto fail;
+    }
     rl_mlp_point(&p->online, p->params, p->C, H);
     rl_mlp_point(&p->target_w, p->target, p->C, H);
     rl_mlp_point(&p->grad_w, p->grads, p->C, H);
@@ -383,6 +417,13 @@ static int policy_alloc(RlPolicy *p, const GPT2Model *backbone, int B, int T, in
 fail:
     policy_free(p);
     return -1;
+}
+
+/* The action space: logits (N,V) of the ids outside the prompt vocabulary
+ * set to -inf (their exponentials are 0 to the softmaxes, never sampled). */
+static void mask_logits(const RlPolicy *p, float *logits, int N) {
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < p->n_banned; i++) logits[(size_t)n * p->V + p->banned[i]] = -INFINITY;
 }
 
 /* Generates nb <= B prompts of T tokens from <|endoftext|> with the online MLP,
@@ -403,6 +444,7 @@ static int policy_generate(RlPolicy *p, int nb, int greedy, Rng *rng, int *promp
         memcpy(h, p->acts.lnf, (size_t)nb * C * sizeof(float));
         rl_mlp_forward(m, p->pre + row * H, p->act + row * H, h, &p->online, nb, C, H);
         gpt2_lm_head(p->backbone, m, logits, nb);
+        mask_logits(p, logits, nb);
         for (int b = 0; b < nb; b++) {
             const float *x = logits + (size_t)b * V;
             prompts[b * T + t] = greedy ? rl_argmax(x, V) : rl_sample_top_k(x, V, p->k, p->heap, rng);
@@ -417,6 +459,7 @@ static void target_values(RlPolicy *p) {
     int N = p->T * p->B;
     rl_mlp_forward(p->tm, p->tpre, p->tact, p->h, &p->target_w, N, p->C, p->H);
     gpt2_lm_head(p->backbone, p->tm, p->scratch, N);
+    mask_logits(p, p->scratch, N);
     rl_row_logsumexp(p->tlse, NULL, p->scratch, NULL, N, p->V);
 }
 
@@ -494,14 +537,14 @@ int rlprompt_run(TuneContext *ctx, TuneResult *r, GPT2Err *err) {
     objective_weights(pt, &w_task, &w_interp);
 
     RlPolicy p;
-    if (policy_alloc(&p, backbone, B, T, s->hidden, s->top_k, err)) return -1;
+    if (policy_alloc(&p, backbone, ctx, B, T, s->hidden, s->top_k, err)) return -1;
     Rng rng;
     rng_seed(&rng, pt->seed);
     rl_mlp_init(&p.online, p.C, p.H, &rng);
     memcpy(p.target, p.params, p.n_params * sizeof(float)); // the target starts as a copy
 
     int best[TUNE_MAX_PROMPT], greedy[TUNE_MAX_PROMPT], best_step = 0;
-    double best_acc = -1.0, best_reward = -INFINITY, best_log_ppl = 0.0;
+    double best_j = INFINITY, best_log_ppl = INFINITY;
     for (int step = 1; step <= s->steps; step++) {
         rl_polyak(p.target, p.params, p.n_params, s->polyak); // before the loss, every step
         if (policy_generate(&p, B, 0, &rng, p.prompts, err)) goto fail;
@@ -510,7 +553,7 @@ int rlprompt_run(TuneContext *ctx, TuneResult *r, GPT2Err *err) {
         // when its weight is 0: a full-vocabulary pass that would not change R)
         if (eval_prompts(ctx->eval, &ctx->train, p.prompts, B, T, p.res, NULL, err)) goto fail;
         if (w_interp != 0.0 && scorer_log_ppl(ctx->scorer, p.prompts, B, T, p.log_ppl, err)) goto fail;
-        rl_prompt_rewards(p.R, p.res, p.log_ppl, B, w_task, w_interp);
+        rl_prompt_rewards(p.R, p.res, p.log_ppl, B, w_task, w_interp, s->reward);
         rl_zscore(p.r, p.R, B, s->reward_scale);
 
         target_values(&p);
@@ -526,11 +569,12 @@ int rlprompt_run(TuneContext *ctx, TuneResult *r, GPT2Err *err) {
         EvalResult dev;
         double log_ppl;
         if (evaluate_greedy(&p, ctx, greedy, &dev, &log_ppl, err)) goto fail;
-        HistoryEntry h = {.step = step, .loss = loss, .dev_acc = dev.accuracy, .log_ppl = log_ppl};
+        double j = w_task * dev.loss + w_interp * log_ppl;
+        HistoryEntry h = {.step = step, .loss = loss, .dev_acc = dev.accuracy, .dev_task = dev.loss,
+                          .log_ppl = log_ppl, .dev_objective = j};
         if (result_add_history(r, h, err)) goto fail;
-        if (dev.accuracy > best_acc || (dev.accuracy == best_acc && dev.reward > best_reward)) {
-            best_acc = dev.accuracy;
-            best_reward = dev.reward;
+        if (objective_better(j, log_ppl, best_j, best_log_ppl)) { // ties: the earlier step keeps it
+            best_j = j;
             best_log_ppl = log_ppl;
             best_step = step;
             memcpy(best, greedy, (size_t)T * sizeof(int));
@@ -539,13 +583,14 @@ int rlprompt_run(TuneContext *ctx, TuneResult *r, GPT2Err *err) {
             double mean_reward = 0.0;
             for (int b = 0; b < B; b++) mean_reward += p.res[b].reward;
             char line[256];
-            snprintf(line, sizeof line, "rlprompt step %d/%d loss %.4g reward %.2f dev %.4f "
-                     "log-ppl %.2f best %.4f @ %d (log-ppl %.2f)", step, s->steps, loss,
-                     mean_reward / B, dev.accuracy, log_ppl, best_acc, best_step, best_log_ppl);
+            snprintf(line, sizeof line, "rlprompt step %d/%d loss %.4g gap reward %.2f dev acc %.4f J %.4f "
+                     "log-ppl %.2f best J %.4f @ %d (log-ppl %.2f)", step, s->steps, loss,
+                     mean_reward / B, dev.accuracy, j, log_ppl, best_j, best_step, best_log_ppl);
             ctx->progress(ctx->progress_user, line);
         }
     }
     policy_free(&p);
+    if (best_step == 0) return gpt2_fail(err, "rlprompt: no greedy prompt had a finite objective on dev");
 
     memcpy(r->prompt_ids, best, (size_t)T * sizeof(int));
     r->prompt_length = T;

@@ -56,9 +56,11 @@ int rl_sample_top_k(const float *logits, int V, int k, int *heap, Rng *rng);
 // ----------------------------------------------------------------------------
 // reward
 
-/* R (P) = w_task * reward - w_interp * log_ppl, per prompt. */
+/* R (P) per prompt: -(w_task * loss + w_interp * log_ppl) (RL_REWARD_OBJECTIVE:
+ * minus the objective) or w_task * reward - w_interp * log_ppl (RL_REWARD_GAP:
+ * the reference's gap reward). log_ppl is not read when w_interp is 0. */
 void rl_prompt_rewards(double *R, const EvalResult *res, const double *log_ppl, int P,
-                       double w_task, double w_interp);
+                       double w_task, double w_interp, RlReward kind);
 
 /* out (n) = scale * (R - mean R) / (std R + 1e-4), population std. */
 void rl_zscore(double *out, const double *R, int n, double scale);

@@ -334,8 +334,8 @@ int encode_split(EncodedSplit *e, const Split *s, const char *template_text, GPT
         return gpt2_fail(err, "template \"%s\" takes %d tokens: no room for the sentence in max_tokens %d",
                          template_text, n_lit, max_tokens);
     }
-    // one allocation: five (n) arrays, then room for n * max_tokens ids, shrunk at the end
-    size_t n = (size_t)s->n, head = 5 * n;
+    // one allocation: seven (n) arrays, then room for n * max_tokens ids, shrunk at the end
+    size_t n = (size_t)s->n, head = 7 * n;
     int *mem = malloc((head + n * (size_t)max_tokens) * sizeof(int));
     int *sent = NULL, sent_cap = 0, n_sent = 0;
     if (!mem) {
@@ -343,7 +343,7 @@ int encode_split(EncodedSplit *e, const Split *s, const char *template_text, GPT
         return gpt2_fail(err, "encode: out of memory (%d examples of up to %d tokens)", s->n, max_tokens);
     }
     int *pre_off = mem, *pre_len = mem + n, *post_off = mem + 2 * n, *post_len = mem + 3 * n;
-    int *label = mem + 4 * n, *ids = mem + head;
+    int *label = mem + 4 * n, *sent_off = mem + 5 * n, *sent_len = mem + 6 * n, *ids = mem + head;
     const int *lit_a = tt.lit, *lit_b = tt.lit + tt.n_a, *lit_o = tt.lit + tt.n_a + tt.n_b;
     size_t used = 0;
     int max_pre = 0, max_post = 0;
@@ -360,6 +360,8 @@ int encode_split(EncodedSplit *e, const Split *s, const char *template_text, GPT
         int k = 0;
         if (!tt.sentence_in_pre) for (int j = 0; j < tt.n_o; j++) dst[k++] = lit_o[j];
         for (int j = 0; j < tt.n_a; j++) dst[k++] = lit_a[j];
+        sent_off[i] = (int)used + k;
+        sent_len[i] = keep;
         for (int j = 0; j < keep; j++) dst[k++] = sent[j];
         for (int j = 0; j < tt.n_b; j++) dst[k++] = lit_b[j];
         if (tt.sentence_in_pre) for (int j = 0; j < tt.n_o; j++) dst[k++] = lit_o[j];
@@ -380,6 +382,7 @@ int encode_split(EncodedSplit *e, const Split *s, const char *template_text, GPT
     e->n = s->n;
     e->pre_off = mem; e->pre_len = mem + n; e->post_off = mem + 2 * n; e->post_len = mem + 3 * n;
     e->label = mem + 4 * n;
+    e->sent_off = mem + 5 * n; e->sent_len = mem + 6 * n;
     e->ids = mem + head;
     e->max_pre = max_pre;
     e->max_post = max_post;
@@ -481,6 +484,8 @@ void evaluator_free(Evaluator *ev) {
     free(ev->order);
     free(ev);
 }
+
+int evaluator_max_T(const Evaluator *ev) { return ev->max_T; }
 
 static const GPT2KVCache *find_cache(const Evaluator *ev, const EncodedSplit *s) {
     for (int i = 0; i < ev->n_caches; i++)
@@ -613,7 +618,8 @@ static void fill_row(Evaluator *ev, const EncodedSplit *s, const Prompts *pr, in
     ev->row_prompt[b] = p;
 }
 
-/* Softmax over one row's K label logits into p, and its scores. */
+/* Softmax over one row's K label logits into p, and its scores; per class,
+ * class_accuracy and prediction_share count (normalised in eval_rows). */
 static void score_row(const float *logits, int K, int label, float *p, EvalResult *acc) {
     double maxv = logits[0];
     int argmax = 0;
@@ -623,26 +629,61 @@ static void score_row(const float *logits, int K, int label, float *p, EvalResul
     for (int k = 0; k < K; k++) sum += (e[k] = exp((double)logits[k] - maxv));
     for (int k = 0; k < K; k++) p[k] = (float)(e[k] / sum);
     acc->accuracy += argmax == label;
+    acc->class_accuracy[label] += argmax == label;
+    acc->prediction_share[argmax] += 1.0;
     acc->reward += gap_reward(p, K, label);
     acc->loss += log(sum) + maxv - (double)logits[label]; // -log softmax[label]
+}
+
+/* Counts to means: per class, recall over the class's examples (class_n,
+ * NaN when it has none) and the share of predictions; balanced accuracy the
+ * mean recall over the classes present. */
+static void finish_scores(EvalResult *r, const int *class_n, int K, int n) {
+    r->accuracy /= n;
+    r->reward /= n;
+    r->loss /= n;
+    double recall_sum = 0.0;
+    int present = 0;
+    for (int k = 0; k < K; k++) {
+        r->prediction_share[k] /= n;
+        if (class_n[k] == 0) {
+            r->class_accuracy[k] = NAN;
+            continue;
+        }
+        r->class_accuracy[k] /= class_n[k];
+        recall_sum += r->class_accuracy[k];
+        present++;
+    }
+    for (int k = K; k < TUNE_MAX_CLASSES; k++) r->class_accuracy[k] = r->prediction_share[k] = 0.0;
+    r->balanced_accuracy = present ? recall_sum / present : NAN;
+}
+
+double majority_share(const EvalResult *r, int K) {
+    double m = 0.0;
+    for (int k = 0; k < K; k++) m = r->prediction_share[k] > m ? r->prediction_share[k] : m;
+    return m;
 }
 
 static int eval_rows(Evaluator *ev, const EncodedSplit *s, const Prompts *pr, EvalResult *res,
                      float *probs, GPT2Err *err) {
     int K = ev->K, n = s->n;
     if (n <= 0) return gpt2_fail(err, "evaluate: empty split");
-    if (pr->L < 1 || pr->P < 1) return gpt2_fail(err, "evaluate: %d prompts of length %d", pr->P, pr->L);
+    if (pr->L < 0 || pr->P < 1) return gpt2_fail(err, "evaluate: %d prompts of length %d", pr->P, pr->L);
+    int class_n[TUNE_MAX_CLASSES] = {0};
     for (int i = 0; i < n; i++) {
         int len = s->pre_len[i] + pr->L + s->post_len[i];
+        if (len < 1) return gpt2_fail(err, "evaluate: example %d is empty (no tokens, no prompt)", i);
         if (len > ev->max_T)
             return gpt2_fail(err, "evaluate: example %d needs %d positions (%d + prompt %d + %d), "
                              "rows hold %d", i, len, s->pre_len[i], pr->L, s->post_len[i], ev->max_T);
         if (s->label[i] < 0 || s->label[i] >= K)
             return gpt2_fail(err, "evaluate: example %d has label %d of %d classes", i, s->label[i], K);
+        class_n[s->label[i]]++;
     }
-    const GPT2KVCache *kv = find_cache(ev, s);
+    // with no prompt a cached row would have nothing left to run: the uncached path
+    const GPT2KVCache *kv = pr->L > 0 ? find_cache(ev, s) : NULL;
     if (order_by_length(ev, s, 0, err)) return -1;
-    for (int p = 0; p < pr->P; p++) res[p] = (EvalResult){0, 0, 0};
+    for (int p = 0; p < pr->P; p++) memset(&res[p], 0, sizeof res[p]);
     long total = (long)pr->P * n;
     float p_row[TUNE_MAX_CLASSES];
     for (long g0 = 0; g0 < total;) {
@@ -665,11 +706,7 @@ static int eval_rows(Evaluator *ev, const EncodedSplit *s, const Prompts *pr, Ev
         }
         g0 += B;
     }
-    for (int p = 0; p < pr->P; p++) {
-        res[p].accuracy /= n;
-        res[p].reward /= n;
-        res[p].loss /= n;
-    }
+    for (int p = 0; p < pr->P; p++) finish_scores(&res[p], class_n, K, n);
     return 0;
 }
 
@@ -680,7 +717,8 @@ int eval_prompts(Evaluator *ev, const EncodedSplit *s, const int *prompt_ids, in
         if (prompt_ids[j] < 0 || prompt_ids[j] >= V)
             return gpt2_fail(err, "evaluate: prompt %d token %d is id %d, outside the vocabulary of %d",
                              j / L, j % L, prompt_ids[j], V);
-    Prompts pr = {.ids = prompt_ids, .P = P, .L = L};
+    static const int no_prompt = 0; // L = 0: never read, but never NULL for memcpy
+    Prompts pr = {.ids = L > 0 ? prompt_ids : &no_prompt, .P = P, .L = L};
     return eval_rows(ev, s, &pr, res, probs, err);
 }
 

@@ -60,20 +60,32 @@ static const char USAGE[] =
     "  max_tokens     template + sentence tokens per example, sentences cut\n"
     "                 at the end [128]\n"
     "  max_test       score only the first N test examples, 0 = all [0]\n"
+    "  prompt_vocab   the tokens a tuner may use: \"all\" (every token but\n"
+    "                 <|endoftext|>), \"utf8\" (also only tokens that are whole\n"
+    "                 UTF-8 characters, no control characters but tab and\n"
+    "                 newline) or \"ascii\" (printable ASCII only) [all]\n"
     "  dictionary     word list for the dictionary-word share\n"
     "                 [/usr/share/dict/words]\n"
     "  pez            {steps 1000, batch 16, eval_every 10, optimizer \"adafactor\"\n"
     "                 | \"adamw\", lr 0.3 (adafactor) / 0.1 (adamw), weight_decay 0.1,\n"
-    "                 clip 1.0, init \"classes\" | \"random\", reset_quirk false}\n"
+    "                 clip 1.0, init \"classes\" | \"random\", reset_quirk false,\n"
+    "                 ppl_grad \"full\" | \"input\" (the reference's)}\n"
     "  rlprompt       {steps 1000, prompts_per_step 16, top_k 256, eval_every 10,\n"
-    "                 hidden 2048, lr 5e-5, clip 5.0, polyak 0.001, reward_scale 5}\n"
+    "                 hidden 2048, lr 5e-5, clip 5.0, polyak 0.001, reward_scale 5,\n"
+    "                 reward \"objective\" | \"gap\" (the reference's)}\n"
+    "Both tuners minimise J = task + lambda*log_ppl (task: cross-entropy of the\n"
+    "label over the verbalizers, nats; log_ppl: nats/token) and keep the prompt\n"
+    "with the lowest J on dev (ties: lower log_ppl, then the earlier step).\n"
     "Unknown keys are errors. The record holds the point with every default\n"
-    "filled in (\"point\", keys sorted), status, error, prompt {ids, text},\n"
-    "accuracy {train, dev, test}, dev_reward, log_ppl, ppl, dict_share,\n"
-    "faithfulness {acc_continuous, acc_projected, kl}, steps, best_step,\n"
-    "wall_seconds, history [{step, loss, dev_acc, log_ppl}] and versions\n"
-    "{tune, model_sha256}. The same point gives the same record but for\n"
-    "wall_seconds.\n"
+    "filled in (\"point\", keys sorted), status, error, prompt {ids, text,\n"
+    "text_ids, roundtrip, roundtrip_share, text_truncated}, accuracy {train, dev,\n"
+    "test, test_text}, balanced_accuracy, class_accuracy, prediction_share and\n"
+    "task_loss {train, dev, test}, collapsed, objective {split, form, lambda,\n"
+    "w_task, w_interp, task, interp, total}, dev_reward, log_ppl, ppl,\n"
+    "dict_share, distinct_share, faithfulness {acc_continuous, acc_projected,\n"
+    "kl}, steps, best_step, wall_seconds, history [{step, loss, dev_acc,\n"
+    "dev_task, log_ppl, dev_objective}], vocab_size and versions {tune,\n"
+    "model_sha256}. The same point gives the same record but for wall_seconds.\n"
     "\n"
     "  --quiet   no progress on stderr\n"
     "  --help    this text\n"
@@ -160,6 +172,7 @@ typedef struct {
     GPT2Model model, scorer_model, policy_model;   // the last two only when other dirs
     int have_model, have_scorer, have_policy;
     GPT2Tokenizer *tok;
+    unsigned char *allowed;                        // (V) the prompt vocabulary
     TuneContext ctx;
     char sha256[65];
 } Run;
@@ -216,6 +229,10 @@ static int run_load(Run *run, GPT2Err *err) {
     if (tokenizer_vocab_size(run->tok) > run->model.config.vocab_size)
         return gpt2_fail(err, "the tokenizer in %s has %d tokens, the model only %d", p->model_dir,
                          tokenizer_vocab_size(run->tok), run->model.config.vocab_size);
+    int V = run->model.config.vocab_size, n_allowed = 0;
+    if (!(run->allowed = malloc((size_t)V))) return gpt2_fail(err, "out of memory (prompt vocabulary)");
+    if (prompt_vocab_mask(run->allowed, run->tok, V, p->prompt_vocab, &n_allowed, err)) return -1;
+    ctx->allowed = run->allowed;
     if (p->scorer_dir[0]) {
         if (load_other_model(&run->scorer_model, &run->have_scorer, p->scorer_dir, "scorer", &run->model, err))
             return -1;
@@ -257,6 +274,7 @@ static int run_load(Run *run, GPT2Err *err) {
 static void run_free(Run *run) {
     tune_context_free(&run->ctx);
     if (run->tok) tokenizer_free(run->tok);
+    free(run->allowed);
     if (run->have_policy) gpt2_free(&run->policy_model);
     if (run->have_scorer) gpt2_free(&run->scorer_model);
     if (run->have_model) gpt2_free(&run->model);

@@ -7,7 +7,11 @@
  *   point.c     the point: parse, validate, canonical JSON; the result record
  *   task.c      data splits, tasks and verbalizers, templates, evaluation
  *   interp.c    interpretability: prompt log-perplexity under a scorer LM,
- *               dictionary-word share, KL between label distributions
+ *               dictionary-word share, distinct-token share, KL between label
+ *               distributions; result_finish
+ *   text.c      prompts as text: the prompt vocabulary (no <|endoftext|>,
+ *               optionally only well-formed UTF-8 or printable ASCII), the
+ *               text round trip inside the template and its accuracy
  *   pez.c       PEZ (Wen et al. 2023): projected gradient on a soft prompt
  *   rlprompt.c  RLPrompt (Deng et al. 2022): soft Q-learning policy
  *   tune_main.c the `tune` program
@@ -109,6 +113,7 @@ typedef struct {
     int *ids;                    // all pre and post tokens, concatenated
     int *pre_off, *pre_len;      // (n)
     int *post_off, *post_len;    // (n)
+    int *sent_off, *sent_len;    // (n) the sentence's kept tokens inside pre or post (offsets into ids)
     int *label;                  // (n)
     int max_pre, max_post;       // longest pre and post
     void *storage;               // one allocation
@@ -134,16 +139,26 @@ void evaluator_free(Evaluator *ev);
 /* Computes the pre-prompt KV cache of a split once (no-op when every pre_len
  * is 0). At most a few splits; the split must stay alive. */
 int evaluator_cache(Evaluator *ev, const EncodedSplit *s, GPT2Err *err);
+/* The longest row (positions) the evaluator holds. */
+int evaluator_max_T(const Evaluator *ev);
 
 typedef struct {
     double accuracy;     // argmax over the K label logits == label
     double reward;       // RLPrompt's mean gap reward: 200*gap if gap > 0 else 180*gap
-    double loss;         // mean cross-entropy of softmax over the K label logits
+    double loss;         // mean cross-entropy of softmax over the K label logits (nats): the task term
+    double balanced_accuracy;                  // mean of class_accuracy over the classes present
+    double class_accuracy[TUNE_MAX_CLASSES];   // (K) recall of each class; NaN for a class absent from the split
+    double prediction_share[TUNE_MAX_CLASSES]; // (K) share of the examples predicted as each class
 } EvalResult;
+
+/* The largest prediction_share of K: the share of the examples given the
+ * most-predicted label. */
+double majority_share(const EvalResult *r, int K);
 
 /* Scores P prompts given as ids, (P, L), on a split: res (P), and if probs is
  * not NULL, the label distributions (P, n, K). Rows are batched across
- * prompts and examples. */
+ * prompts and examples. L may be 0 (no prompt: the rows are pre ++ post, and
+ * prompt_ids is not read), for rows that already hold everything. */
 int eval_prompts(Evaluator *ev, const EncodedSplit *s, const int *prompt_ids, int P, int L,
                  EvalResult *res, float *probs, GPT2Err *err);
 
@@ -167,13 +182,23 @@ void scorer_free(Scorer *sc);
 /* Scores P prompts (P, L) at once; log_ppl (P). */
 int scorer_log_ppl(Scorer *sc, const int *prompt_ids, int P, int L, double *log_ppl, GPT2Err *err);
 
-/* The share of prompt tokens that decode to a dictionary word: leading and
- * trailing spaces removed, compared case-insensitively against a word list
- * (Debian's wamerican, /usr/share/dict/words). */
+/* The share of the words of a prompt's decoded text that are dictionary
+ * words. A word is a run of non-blank bytes of the text (split at white
+ * space), with punctuation stripped from both ends (ASCII punctuation and the
+ * typographic quotes, dashes and ellipsis); what is left empty (punctuation
+ * alone) is not a word. A word counts when it is in the word list
+ * (case-insensitively; Debian's wamerican, /usr/share/dict/words), or when
+ * it holds hyphens and every part between them is. No words: share 0, and
+ * *n_words (if not NULL) gets the number of words. Tokens are never counted:
+ * "NealNealNeal" is one word, not in the list. */
 typedef struct Dictionary Dictionary;
 int dictionary_load(Dictionary **d, const char *path, GPT2Err *err);
 void dictionary_free(Dictionary *d);
-double dictionary_share(const Dictionary *d, const GPT2Tokenizer *tok, const int *ids, int L);
+double dictionary_share(const Dictionary *d, const char *text, int *n_words);
+
+/* Repetition: the share of distinct ids among the L ids (1: no token repeats;
+ * 1/L: one token repeated). */
+double distinct_share(const int *ids, int L);
 
 /* Mean over n examples of KL(p || q) between label distributions (n, K). */
 double mean_kl(const float *p, const float *q, int n, int K);
@@ -185,6 +210,28 @@ double mean_kl(const float *p, const float *q, int n, int K);
 typedef enum { METHOD_PEZ, METHOD_RLPROMPT, METHOD_MANUAL } Method;
 typedef enum { OBJECTIVE_ADDITIVE, OBJECTIVE_CONVEX } Objective;
 typedef enum { PEZ_ADAFACTOR, PEZ_ADAMW } PezOptimizer;
+/* The tokens a tuner may put in a prompt ("prompt_vocab"). <|endoftext|> is
+ * never one of them: PEZ's projection and RLPrompt's actions exclude it. */
+typedef enum {
+    PROMPT_VOCAB_ALL,     // every token of the tokenizer but <|endoftext|> (default)
+    PROMPT_VOCAB_UTF8,    // and only tokens whose bytes are well-formed UTF-8 on their own, with no
+                          // control character but tab and newline
+    PROMPT_VOCAB_ASCII    // and only printable ASCII (bytes 0x20..0x7E)
+} PromptVocab;
+/* PEZ's gradient of the log-PPL term ("pez.ppl_grad"). */
+typedef enum {
+    PEZ_PPL_GRAD_FULL,    // input side + target side (straight-through on the tied output embedding):
+                          // every prompt token gets the term's gradient (default)
+    PEZ_PPL_GRAD_INPUT    // the input side only, as the reference: the last token gets none, and no
+                          // token gets the gradient of its own log-probability
+} PezPplGrad;
+/* RLPrompt's training reward ("rlprompt.reward"). */
+typedef enum {
+    RL_REWARD_OBJECTIVE,  // R = -(w_task * cross-entropy + w_interp * log_ppl): minus the objective,
+                          // the same J as PEZ, so lambda means the same in both methods (default)
+    RL_REWARD_GAP         // the reference's gap reward: R = w_task * gap_reward - w_interp * log_ppl
+                          // (lambda then prices a nat against gap-reward points, not comparable)
+} RlReward;
 
 typedef struct {
     int steps;            // optimizer steps (default 1000)
@@ -196,6 +243,7 @@ typedef struct {
     double clip;          // gradient-norm clip, default 1.0 (0 = off)
     int init_random;      // 0: class-name tokens repeated to length L (default); 1: random tokens
     int reset_quirk;      // 1: the LM script's P <- Proj(P) - step quirk (parity checks only)
+    PezPplGrad ppl_grad;  // default full
 } PezSettings;
 
 typedef struct {
@@ -208,6 +256,7 @@ typedef struct {
     double clip;          // gradient-norm clip, default 5.0
     double polyak;        // target network update rate, default 0.001
     double reward_scale;  // z-scored reward times this, default 5
+    RlReward reward;      // default objective
 } RlSettings;
 
 typedef struct {
@@ -228,6 +277,7 @@ typedef struct {
     char verbalizers[TUNE_MAX_CLASSES][64];
     int max_tokens;                   // pre + post token budget per example (default 128)
     int max_test;                     // 0: the whole test split; else its first max_test examples
+    PromptVocab prompt_vocab;         // default all (every token but <|endoftext|>)
     PezSettings pez;
     RlSettings rl;
     char *canonical_json;             // the point with every default filled in, keys sorted (owned)
@@ -239,28 +289,59 @@ typedef struct {
 int point_parse(TunePoint *p, const char *json_text, GPT2Err *err);
 void point_free(TunePoint *p);
 
-/* The objective's weights: loss = w_task * task + w_interp * log_ppl, i.e.
- * (1, lambda) for additive and (1 - lambda, lambda) for convex. */
+/* The objective's weights: J = w_task * task + w_interp * log_ppl, i.e.
+ * (1, lambda) for additive and (1 - lambda, lambda) for convex. The task
+ * term is the mean cross-entropy (nats) of the label over the K verbalizer
+ * logits, log_ppl the prompt's mean negative log-likelihood (nats/token)
+ * under the scorer: both methods minimise this J (RLPrompt as the reward -J),
+ * and both choose their best prompt by J on dev. */
 void objective_weights(const TunePoint *p, double *w_task, double *w_interp);
+
+/* Which of two prompts scored on dev is better by the run's objective: a
+ * lower J, then (exact ties) a lower log_ppl; returns 1 when (j, log_ppl)
+ * beats (best_j, best_log_ppl). An equal pair does not beat: the earlier
+ * step keeps it. */
+int objective_better(double j, double log_ppl, double best_j, double best_log_ppl);
 
 // ----------------------------------------------------------------------------
 // running a point
 
 typedef struct {
     int step;
-    double loss;        // training objective at this step
+    double loss;        // training objective at this step (RLPrompt: its SQL loss)
     double dev_acc;     // of the prompt as it is now (projected / greedy)
+    double dev_task;    // its task term (cross-entropy) on dev
     double log_ppl;     // of that prompt
+    double dev_objective; // w_task dev_task + w_interp log_ppl: what selection compares
 } HistoryEntry;
+
+enum { TUNE_TRAIN, TUNE_DEV, TUNE_TEST, TUNE_N_SPLITS };
+#define TUNE_TEXT_BYTES 4096          // a prompt's decoded text, and its re-encoding, at most
+#define TUNE_COLLAPSE_SHARE 0.95      // collapsed: this share of test examples or more get one label
 
 typedef struct {
     int prompt_ids[TUNE_MAX_PROMPT];  // the best prompt (projected for PEZ)
     int prompt_length;
-    char prompt_text[4 * 1024];       // its decoded text
+    char prompt_text[TUNE_TEXT_BYTES];// its decoded text
+    // the text as a person reuses it: its standalone re-encoding, and the test split with the
+    // text pasted into the template (see text.c)
+    int text_ids[TUNE_TEXT_BYTES];
+    int n_text_ids;
+    int roundtrip;                    // every test example's pasted text encodes to pre ++ ids ++ post
+    double roundtrip_share;           // the share of test examples for which it does
+    int text_truncated;               // test examples cut at the front to fit the context
+    double test_text_acc;             // test accuracy of the pasted text
     double train_acc, dev_acc, test_acc;
+    EvalResult eval[TUNE_N_SPLITS];   // per split: loss, balanced and per-class accuracy, predictions
+    int n_classes;
+    int collapsed;                    // majority_share(test) >= TUNE_COLLAPSE_SHARE
     double dev_reward;                // RLPrompt's gap reward on dev (PEZ: reported too)
     double log_ppl, ppl;              // of the best prompt under the scorer
-    double dict_share;
+    double dict_share;                // of the words of prompt_text
+    double distinct_share;            // of the prompt's ids
+    // the run's objective on dev, the split that chose the prompt
+    double w_task, w_interp, obj_task, obj_interp, obj_total;
+    int vocab_size;
     // faithfulness (PEZ): continuous vs projected prompt on the test split;
     // RLPrompt's prompts are discrete: gap 0, both accuracies equal
     double acc_continuous, acc_projected, kl_continuous_projected;
@@ -287,6 +368,10 @@ typedef struct {
     Evaluator *eval;             // on model, with label_ids
     Scorer *scorer;              // on scorer_model
     Dictionary *dict;
+    /* The prompt vocabulary: allowed[v] for the V ids of the task model, or
+     * NULL for every id but <|endoftext|> (which is never allowed, whatever
+     * the mask says): prompt_token_allowed. */
+    const unsigned char *allowed;
     /* progress, e.g. "pez step 120/1000 loss 0.41 dev 0.81 best 0.84 @ 110";
      * may be NULL */
     void (*progress)(void *user, const char *line);
@@ -306,13 +391,40 @@ int manual_run(TuneContext *ctx, TuneResult *r, GPT2Err *err);
 /* The manual prompt's ids (at most TUNE_MAX_PROMPT); *n gets the count. */
 int manual_prompt_ids(const TunePoint *p, GPT2Tokenizer *tok, int *ids, int *n, GPT2Err *err);
 
+/* (text.c) The prompt vocabulary of a point: mask (V) gets 1 for the ids a
+ * tuner may use (never <|endoftext|>, never an id the tokenizer has no bytes
+ * for); *n_allowed the count. Errors when no id is left. */
+int prompt_vocab_mask(unsigned char *mask, const GPT2Tokenizer *tok, int V, PromptVocab kind,
+                      int *n_allowed, GPT2Err *err);
+/* Whether a tuner may put id in a prompt under ctx->allowed. */
+static inline int prompt_token_allowed(const TuneContext *ctx, int id) {
+    return id != GPT2_EOT && (!ctx->allowed || ctx->allowed[id]);
+}
+
+/* (text.c) The template with [P] replaced by prompt and {sentence} by
+ * sentence, into out (cap bytes, NUL-terminated); the length, or -1 when it
+ * does not fit. */
+long template_fill(char *out, size_t cap, const char *tmpl, const char *prompt, const char *sentence);
+
+/* (text.c) The prompt as a person reuses it: r->prompt_text (already
+ * decoded) re-encoded alone into r->text_ids, then pasted into the point's
+ * template with each test example's sentence (its kept tokens, decoded) and
+ * encoded whole, as one string. r->roundtrip / roundtrip_share say whether
+ * that gives back the rows the tuner scored (pre ++ ids ++ post), and
+ * r->test_text_acc is the accuracy of the pasted rows (a row longer than the
+ * model's context loses tokens at its front: r->text_truncated). test is the
+ * test split as result_finish scores it. */
+int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, TuneResult *r, GPT2Err *err);
+
 /* (interp.c) Everything else from the best prompt r->prompt_ids: its text,
- * accuracy on train/dev/test (test capped by max_test), dev reward, log-PPL
- * and PPL under the scorer, dictionary share, and faithfulness: with
- * continuous (L, C), the soft prompt the projection came from, the accuracy
- * of each on test and the mean KL(continuous || projected) of their label
- * distributions; with NULL (discrete prompts) both accuracies are the test
- * accuracy and the KL is 0. */
+ * accuracy, balanced and per-class accuracy and task loss on train/dev/test
+ * (test capped by max_test), collapse, dev reward, the objective on dev,
+ * log-PPL and PPL under the scorer, dictionary and distinct shares, the text
+ * round trip (prompt_text_check) and faithfulness: with continuous (L, C),
+ * the soft prompt the projection came from, the accuracy of each on test
+ * and the mean KL(continuous || projected) of their label distributions;
+ * with NULL (discrete prompts) both accuracies are the test accuracy and the
+ * KL is 0. */
 int result_finish(TuneContext *ctx, TuneResult *r, const float *continuous, GPT2Err *err);
 
 /* The record: the point, status ("ok" or "failed" + error), the result, the
