@@ -3,6 +3,11 @@
 // frontier.svg (the plot) and frontier.json (provenance, reference point, hypervolumes,
 // failed points). The records are JSON text (cJSON); the numbers go through frontier.c.
 // Every column is documented in README.md ("The Pareto frontier").
+//
+// Selection is on dev (issue 11): the frontier and the best seed are chosen from dev
+// accuracy, log-PPL and the run's dev objective, never from test; test is what the chosen
+// configurations report. A frontier decided on test means is kept beside it (the _test
+// columns, test_chosen) so that a reader can see what choosing on test would have changed.
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,8 +26,16 @@ const char *const RESULTS_FILE_NAMES[RESULTS_N_FILES] = {"points.csv", "frontier
  * so the report works on a journal whose model has gone. */
 #define DEFAULT_VOCAB 50257
 
-enum { M_ACC, M_LOGPPL, M_PPL, M_DICT, M_GAP, M_KL, N_METRICS };
-static const char *const METRICS[N_METRICS] = {"acc_test", "log_ppl", "ppl", "dict_share", "faith_gap", "faith_kl"};
+/* The metrics with seed statistics in frontier.csv, in its column order. */
+enum { M_ACC, M_ACC_DEV, M_ACC_TEXT, M_BAL, M_BAL_DEV, M_LOGPPL, M_PPL, M_DICT, M_DISTINCT, M_GAP, M_KL, M_OBJ,
+       N_METRICS };
+static const char *const METRICS[N_METRICS] = {
+    "acc_test", "acc_dev",    "acc_test_text", "bal_acc_test", "bal_acc_dev", "log_ppl",
+    "ppl",      "dict_share", "distinct_share", "faith_gap",   "faith_kl",    "obj_total"};
+
+/* The splits of the per-split arrays, in points.csv's column order. */
+enum { SPLIT_TEST, SPLIT_DEV, SPLIT_TRAIN, N_SPLITS };
+static const char *const SPLITS[N_SPLITS] = {"test", "dev", "train"};
 
 enum { ST_OK, ST_FAILED, ST_PENDING };
 static const char *const STATUS[] = {"ok", "failed", "pending"};
@@ -38,9 +51,15 @@ typedef struct {
     int length;                      // shown: the point's, or the record's prompt token count
     int status, n_classes;
     double m[N_METRICS];
-    double acc_dev, acc_train, acc_cont, acc_proj, wall, vocab;
+    double acc_train, bal_train, acc_cont, acc_proj, wall, vocab;
     double steps, best_step;
+    double majority;                 // max of prediction_share.test
+    double obj_task, obj_interp;     // the objective's parts (obj_total is m[M_OBJ])
+    double obj_rank;                 // obj_total when measured on dev: what ranks the seeds (NaN: not)
+    double roundtrip_share;
+    int collapsed, roundtrip;        // 1, 0, or -1 when the record does not say (before tune 2)
     const cJSON *ids;
+    const cJSON *class_acc[N_SPLITS];   // per-class recall, class order (NULL: absent)
 } Row;
 
 typedef struct {
@@ -49,9 +68,11 @@ typedef struct {
     int n_ok, n_failed, n_pending;
     int length;
     ResultsStats st[N_METRICS];
-    int on_front, on_front_all;
+    int on_front, on_front_all;      // chosen on dev means: the frontier reported
     int overlap, overlap_all;        // 1, 0, or -1 unknown (one seed)
-    const Row *best;                 // the seed shown as the best prompt
+    int on_front_test, on_front_all_test;   // decided on test means: for comparison only
+    int n_collapsed, n_roundtrip;    // ok seeds whose record says so; -1 when none says (before tune 2)
+    const Row *best;                 // the seed shown as the best prompt (chosen without test)
     int task, method;                // indexes into the task and method lists
 } Config;
 
@@ -64,6 +85,20 @@ static const char *str(const cJSON *o, const char *k) {
     return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 
+/* A boolean field as 1 / 0, -1 when absent or not a boolean. */
+static int flag_of(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsBool(v) ? cJSON_IsTrue(v) != 0 : -1;
+}
+
+/* The largest finite number of an array, NaN when there is none. */
+static double max_of(const cJSON *a) {
+    double m = NAN;
+    for (const cJSON *v = cJSON_IsArray(a) ? a->child : NULL; v; v = v->next)
+        if (cJSON_IsNumber(v) && isfinite(v->valuedouble) && !(v->valuedouble <= m)) m = v->valuedouble;
+    return m;
+}
+
 // ----------------------------------------------------------------------------
 // records -> rows
 
@@ -72,8 +107,9 @@ static void parse_row(Row *r, const ResultsRecordRef *ref, int index) {
     r->ref = ref;
     r->index = index;
     for (int k = 0; k < N_METRICS; k++) r->m[k] = NAN;
-    r->acc_dev = r->acc_train = r->acc_cont = r->acc_proj = r->wall = r->vocab = NAN;
-    r->steps = r->best_step = NAN;
+    r->acc_train = r->bal_train = r->acc_cont = r->acc_proj = r->wall = r->vocab = NAN;
+    r->steps = r->best_step = r->majority = r->obj_task = r->obj_interp = r->obj_rank = r->roundtrip_share = NAN;
+    r->collapsed = r->roundtrip = -1;
     r->status = ST_PENDING;
     if (ref->record) {
         r->rec = cJSON_Parse(ref->record);
@@ -106,17 +142,42 @@ static void parse_row(Row *r, const ResultsRecordRef *ref, int index) {
     }
     const cJSON *acc = cJSON_GetObjectItemCaseSensitive(rec, "accuracy");
     const cJSON *faith = cJSON_GetObjectItemCaseSensitive(rec, "faithfulness");
+    const cJSON *bal = cJSON_GetObjectItemCaseSensitive(rec, "balanced_accuracy");
+    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(rec, "class_accuracy");
+    const cJSON *share = cJSON_GetObjectItemCaseSensitive(rec, "prediction_share");
+    const cJSON *obj = cJSON_GetObjectItemCaseSensitive(rec, "objective");
+    // every field of issue 11 may be absent (records of tune 1): NaN, -1 or NULL, an empty cell
     r->m[M_ACC] = num(acc, "test");
+    r->m[M_ACC_DEV] = num(acc, "dev");
+    r->m[M_ACC_TEXT] = num(acc, "test_text");
+    r->m[M_BAL] = num(bal, "test");
+    r->m[M_BAL_DEV] = num(bal, "dev");
+    r->bal_train = num(bal, "train");
+    for (int s = 0; s < N_SPLITS; s++) {
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(cls, SPLITS[s]);
+        r->class_acc[s] = cJSON_IsArray(a) ? a : NULL;
+    }
+    r->majority = max_of(cJSON_GetObjectItemCaseSensitive(share, "test"));
+    r->collapsed = flag_of(rec, "collapsed");
+    r->roundtrip = flag_of(prompt, "roundtrip");
+    r->roundtrip_share = num(prompt, "roundtrip_share");
+    r->obj_task = num(obj, "task");
+    r->obj_interp = num(obj, "interp");
+    r->m[M_OBJ] = num(obj, "total");
+    // the best seed is chosen without test: an objective measured on another split (none
+    // today; tune writes "dev") must not rank the seeds
+    const char *split = str(obj, "split");
+    r->obj_rank = !split || strcmp(split, "dev") == 0 ? r->m[M_OBJ] : NAN;
     r->m[M_LOGPPL] = num(rec, "log_ppl");
     r->m[M_PPL] = num(rec, "ppl");
     r->m[M_DICT] = num(rec, "dict_share");
+    r->m[M_DISTINCT] = num(rec, "distinct_share");
     r->acc_cont = num(faith, "acc_continuous");
     r->acc_proj = num(faith, "acc_projected");
     // accuracy lost by projecting onto tokens; rounded to 1e-12, far below one example of any
     // test set, so that 0.495 - 0.485 reads 0.01 and not 0.010000000000000009
     r->m[M_GAP] = round((r->acc_cont - r->acc_proj) * 1e12) / 1e12;
     r->m[M_KL] = num(faith, "kl");
-    r->acc_dev = num(acc, "dev");
     r->acc_train = num(acc, "train");
     r->wall = num(rec, "wall_seconds");
     r->steps = num(rec, "steps");
@@ -184,11 +245,13 @@ typedef struct {
     double *hv_all;                   // per task
     double ln_vocab, vocab;
     int vocab_from_records;
-    // scratch for one frontier group
-    double *acc, *lp;
+    // scratch for one frontier group, n_rows entries each, carved from one block (scratch)
+    double *scratch;
+    double *acc, *acc_t, *lp;         // per configuration: dev and test accuracy means, log-PPL mean
+    double *sel_acc, *sel_lp;         // the chosen points, measured where they are reported
+    double *seed_acc, *seed_acc_t, *seed_lp, *seed_values;
     unsigned char *onf;
     int *front;
-    double *seed_acc, *seed_lp, *seed_values;
     const Row **seed_rows;
     cJSON *json_frontiers;
 } Report;
@@ -207,15 +270,25 @@ static void report_free(Report *R) {
     free(R->classes);
     free(R->hv);
     free(R->hv_all);
-    free(R->acc);
-    free(R->lp);
+    free(R->scratch);
     free(R->onf);
     free(R->front);
-    free(R->seed_acc);
-    free(R->seed_lp);
-    free(R->seed_values);
     free(R->seed_rows);
     cJSON_Delete(R->json_frontiers);
+}
+
+/* Whether seed row r is a better one to show as a configuration's best prompt than b, chosen
+ * without test data: the lower objective (the run's own, on dev, which chose its prompt; a
+ * record without one ranks after those with one), then the higher dev accuracy, then the lower
+ * log-PPL. Rows come in seed order, so a full tie keeps the lower seed. */
+static int better_seed(const Row *r, const Row *b) {
+    double ro = r->obj_rank, bo = b->obj_rank;
+    if (!isnan(ro) != !isnan(bo)) return !isnan(ro);
+    if (!isnan(ro) && ro != bo) return ro < bo;
+    double rd = r->m[M_ACC_DEV], bd = b->m[M_ACC_DEV];
+    if (!isnan(rd) != !isnan(bd)) return !isnan(rd);
+    if (!isnan(rd) && rd != bd) return rd > bd;
+    return r->m[M_LOGPPL] < b->m[M_LOGPPL];
 }
 
 static void build_configs(Report *R) {
@@ -232,17 +305,18 @@ static void build_configs(Report *R) {
         c->r1 = j;
         c->length = c->key->length_key;
         c->overlap = c->overlap_all = -1;
+        c->n_collapsed = c->n_roundtrip = -1;
         for (int k = i; k < j; k++) {
             const Row *r = R->sorted[k];
             c->n_ok += r->status == ST_OK;
             c->n_failed += r->status == ST_FAILED;
             c->n_pending += r->status == ST_PENDING;
             if (c->length < 0 && r->length >= 0) c->length = r->length;   // manual: the prompt's tokens
-            // the best seed: highest test accuracy, then lowest log-PPL, then lowest seed
-            if (r->status == ST_OK &&
-                (!c->best || r->m[M_ACC] > c->best->m[M_ACC] ||
-                 (r->m[M_ACC] == c->best->m[M_ACC] && r->m[M_LOGPPL] < c->best->m[M_LOGPPL])))
-                c->best = r;
+            if (r->status != ST_OK) continue;
+            if (!c->best || better_seed(r, c->best)) c->best = r;
+            // counted where the records say; unknown (-1) while none does
+            if (r->collapsed >= 0) c->n_collapsed = (c->n_collapsed > 0 ? c->n_collapsed : 0) + r->collapsed;
+            if (r->roundtrip >= 0) c->n_roundtrip = (c->n_roundtrip > 0 ? c->n_roundtrip : 0) + r->roundtrip;
         }
         for (int m = 0; m < N_METRICS; m++) {
             int v = 0;
@@ -304,14 +378,55 @@ static cJSON *json_stats(const ResultsStats *s) {
     return o;
 }
 
-/* One frontier: the configurations [c0, c1) of a task, of one method (or all: method -1). */
+/* The frontier points of a group for the sidecar, in the frontier's log-PPL order: what each
+ * was chosen on (acc_dev_mean) beside what it reports (acc_test_mean and its CI). */
+static cJSON *json_front(const Report *R, int c0, const int *front, int nf, int all) {
+    cJSON *pts = cJSON_CreateArray();
+    for (int f = 0; f < nf; f++) {
+        const Config *c = &R->configs[c0 + front[f]];
+        cJSON *p = cJSON_CreateObject();
+        if (all) cJSON_AddStringToObject(p, "method", R->methods[c->method]);
+        cJSON_AddItemToObject(p, "lambda", json_number(c->key->lambda));
+        cJSON_AddItemToObject(p, "prompt_length", c->length >= 0 ? cJSON_CreateNumber(c->length) : cJSON_CreateNull());
+        cJSON_AddNumberToObject(p, "n_seeds", c->n_ok);
+        cJSON_AddItemToObject(p, "n_collapsed", c->n_collapsed >= 0 ? cJSON_CreateNumber(c->n_collapsed) : cJSON_CreateNull());
+        cJSON_AddItemToObject(p, "acc_dev_mean", json_number(c->st[M_ACC_DEV].mean));
+        cJSON_AddItemToObject(p, "acc_test_mean", json_number(c->st[M_ACC].mean));
+        cJSON_AddItemToObject(p, "acc_test_ci95", json_number(c->st[M_ACC].ci95));
+        cJSON_AddItemToObject(p, "log_ppl_mean", json_number(c->st[M_LOGPPL].mean));
+        cJSON_AddItemToObject(p, "log_ppl_ci95", json_number(c->st[M_LOGPPL].ci95));
+        cJSON_AddItemToArray(pts, p);
+    }
+    return pts;
+}
+
+/* The hypervolume of the chosen points front[0..nf) measured at (acc, lp). */
+static int chosen_hypervolume(Report *R, const double *acc, const double *lp, const int *front, int nf, double chance,
+                              double *hv, ResultsErr *err) {
+    for (int f = 0; f < nf; f++) R->sel_acc[f] = acc[front[f]], R->sel_lp[f] = lp[front[f]];
+    return results_hypervolume(R->sel_acc, R->sel_lp, nf, chance, R->ln_vocab, hv, err);
+}
+
+/* One frontier: the configurations [c0, c1) of a task, of one method (or all: method -1).
+ * Chosen on dev means, reported (and its hypervolume measured) at test means; the frontier
+ * decided on test means follows as test_chosen, for comparison only. */
 static int frontier_group(Report *R, int task, int method, int c0, int c1, ResultsErr *err) {
     int k = c1 - c0, all = method < 0;
+    double chance = R->chance[task], box = (1 - chance) * R->ln_vocab;
     for (int i = 0; i < k; i++) {
         const Config *c = &R->configs[c0 + i];
-        R->acc[i] = c->n_ok ? c->st[M_ACC].mean : NAN;
+        R->acc[i] = c->n_ok ? c->st[M_ACC_DEV].mean : NAN;   // NaN without dev accuracy: never chosen
+        R->acc_t[i] = c->n_ok ? c->st[M_ACC].mean : NAN;
         R->lp[i] = c->n_ok ? c->st[M_LOGPPL].mean : NAN;
     }
+    // the group goes into the sidecar first, so that an error below leaves nothing to free here
+    cJSON *g = cJSON_CreateObject();
+    cJSON_AddItemToArray(R->json_frontiers, g);
+    cJSON_AddStringToObject(g, "task", R->tasks[task]);
+    cJSON_AddStringToObject(g, "method", all ? "all" : R->methods[method]);
+    cJSON_AddNumberToObject(g, "configurations", k);
+
+    // chosen on dev: the frontier reported
     int nf = results_pareto(R->acc, R->lp, k, R->onf, R->front, err);
     if (nf < 0) return -1;
     for (int i = 0; i < k; i++) {
@@ -321,18 +436,39 @@ static int frontier_group(Report *R, int task, int method, int c0, int c1, Resul
             overlap = 1;
         } else if (c->n_ok >= 2) {
             // within its CI the point could reach the frontier: its optimistic corner is not dominated
-            double a = R->acc[i] + c->st[M_ACC].ci95, l = R->lp[i] - c->st[M_LOGPPL].ci95;
+            double a = R->acc[i] + c->st[M_ACC_DEV].ci95, l = R->lp[i] - c->st[M_LOGPPL].ci95;
             if (isfinite(a) && isfinite(l)) overlap = !results_dominated(R->acc, R->lp, R->front, nf, a, l);
         }
         if (all) c->on_front_all = R->onf[i], c->overlap_all = overlap;
         else c->on_front = R->onf[i], c->overlap = overlap;
     }
-    double chance = R->chance[task], hv = 0;
-    if (results_hypervolume(R->acc, R->lp, k, chance, R->ln_vocab, &hv, err)) return -1;
+    double hv = 0, hv_dev = 0;
+    if (chosen_hypervolume(R, R->acc_t, R->lp, R->front, nf, chance, &hv, err) ||
+        chosen_hypervolume(R, R->acc, R->lp, R->front, nf, chance, &hv_dev, err))
+        return -1;
     if (all) R->hv_all[task] = hv;
     else R->hv[(size_t)task * (size_t)R->n_methods + (size_t)method] = hv;
+    cJSON_AddItemToObject(g, "frontier", json_front(R, c0, R->front, nf, all));
+    cJSON_AddItemToObject(g, "hypervolume", json_number(hv));
+    cJSON_AddItemToObject(g, "hypervolume_normalized", json_number(box > 0 ? hv / box : NAN));
+    cJSON_AddItemToObject(g, "hypervolume_dev", json_number(hv_dev));
 
-    // per seed: the hypervolume of each seed's own points, then their statistics
+    // decided on test means: what choosing on test would have published
+    int nt = results_pareto(R->acc_t, R->lp, k, R->onf, R->front, err);
+    if (nt < 0) return -1;
+    for (int i = 0; i < k; i++) {
+        Config *c = &R->configs[c0 + i];
+        if (all) c->on_front_all_test = R->onf[i];
+        else c->on_front_test = R->onf[i];
+    }
+    double hv_test = 0;
+    if (chosen_hypervolume(R, R->acc_t, R->lp, R->front, nt, chance, &hv_test, err)) return -1;
+    cJSON *tc = cJSON_AddObjectToObject(g, "test_chosen");
+    cJSON_AddItemToObject(tc, "frontier", json_front(R, c0, R->front, nt, all));
+    cJSON_AddItemToObject(tc, "hypervolume", json_number(hv_test));
+
+    // per seed: each seed's own configurations, its frontier chosen on its dev accuracies,
+    // the hypervolume at its test accuracies; then their statistics
     int n = 0;
     for (int r = R->configs[c0].r0; r < R->configs[c1 - 1].r1; r++)
         if (R->sorted[r]->status == ST_OK) R->seed_rows[n++] = R->sorted[r];
@@ -342,11 +478,13 @@ static int frontier_group(Report *R, int task, int method, int c0, int c1, Resul
     for (int i = 0; i < n;) {
         int j = i;
         for (; j < n && cmp_num(R->seed_rows[j]->seed, R->seed_rows[i]->seed) == 0; j++) {
-            R->seed_acc[j - i] = R->seed_rows[j]->m[M_ACC];
+            R->seed_acc[j - i] = R->seed_rows[j]->m[M_ACC_DEV];
+            R->seed_acc_t[j - i] = R->seed_rows[j]->m[M_ACC];
             R->seed_lp[j - i] = R->seed_rows[j]->m[M_LOGPPL];
         }
         double v = 0;
-        if (results_hypervolume(R->seed_acc, R->seed_lp, j - i, chance, R->ln_vocab, &v, err)) {
+        int ns = results_pareto(R->seed_acc, R->seed_lp, j - i, R->onf, R->front, err);
+        if (ns < 0 || chosen_hypervolume(R, R->seed_acc_t, R->seed_lp, R->front, ns, chance, &v, err)) {
             cJSON_Delete(seeds);
             cJSON_Delete(values);
             return -1;
@@ -358,31 +496,10 @@ static int frontier_group(Report *R, int task, int method, int c0, int c1, Resul
     }
     ResultsStats s;
     results_stats(R->seed_values, n_seeds, &s);
-
-    cJSON *g = cJSON_CreateObject();
-    cJSON_AddStringToObject(g, "task", R->tasks[task]);
-    cJSON_AddStringToObject(g, "method", all ? "all" : R->methods[method]);
-    cJSON_AddNumberToObject(g, "configurations", k);
-    cJSON *pts = cJSON_CreateArray();
-    for (int f = 0; f < nf; f++) {
-        const Config *c = &R->configs[c0 + R->front[f]];
-        cJSON *p = cJSON_CreateObject();
-        if (all) cJSON_AddStringToObject(p, "method", R->methods[c->method]);
-        cJSON_AddItemToObject(p, "lambda", json_number(c->key->lambda));
-        cJSON_AddItemToObject(p, "prompt_length", c->length >= 0 ? cJSON_CreateNumber(c->length) : cJSON_CreateNull());
-        cJSON_AddItemToObject(p, "acc_test_mean", json_number(c->st[M_ACC].mean));
-        cJSON_AddItemToObject(p, "log_ppl_mean", json_number(c->st[M_LOGPPL].mean));
-        cJSON_AddItemToArray(pts, p);
-    }
-    cJSON_AddItemToObject(g, "frontier", pts);
-    cJSON_AddItemToObject(g, "hypervolume", json_number(hv));
-    double box = (1 - chance) * R->ln_vocab;
-    cJSON_AddItemToObject(g, "hypervolume_normalized", json_number(box > 0 ? hv / box : NAN));
     cJSON *ps = json_stats(&s);
     cJSON_AddItemToObject(ps, "seeds", seeds);
     cJSON_AddItemToObject(ps, "values", values);
     cJSON_AddItemToObject(g, "per_seed_hypervolume", ps);
-    cJSON_AddItemToArray(R->json_frontiers, g);
     return 0;
 }
 
@@ -421,10 +538,35 @@ static void csv_whole(ResultsBuf *b, double x) {
     else results_csv_number(b, x);
 }
 
+static void flag(ResultsBuf *b, int v) {
+    csv_sep(b);
+    if (v >= 0) results_buf_printf(b, "%d", v);
+}
+
+/* One number of a space-separated list: shortest round trip, "nan" where there is none (a
+ * class absent from a split: tune writes null), so the list keeps its class order. */
+static void list_number(ResultsBuf *b, double x) {
+    if (isfinite(x)) results_csv_number(b, x);
+    else results_buf_cat(b, "nan");
+}
+
+/* A per-class array as one field, space-separated in class order (no quotes needed); empty when
+ * absent. */
+static void csv_list(ResultsBuf *b, const cJSON *a) {
+    csv_sep(b);
+    int first = 1;
+    for (const cJSON *v = a ? a->child : NULL; v; v = v->next, first = 0) {
+        if (!first) results_buf_put(b, " ", 1);
+        list_number(b, cJSON_IsNumber(v) ? v->valuedouble : NAN);
+    }
+}
+
 static void points_csv(const Report *R, ResultsBuf *b) {
     results_buf_cat(b, "id,task,method,lambda,prompt_length,seed,status,attempts,error,acc_test,acc_dev,acc_train,"
-                       "log_ppl,ppl,dict_share,acc_continuous,acc_projected,faith_gap,faith_kl,steps,best_step,"
-                       "wall_seconds,prompt_ids,prompt" EOL);
+                       "acc_test_text,bal_acc_test,bal_acc_dev,bal_acc_train,class_acc_test,class_acc_dev,"
+                       "class_acc_train,majority_share_test,collapsed,obj_task,obj_interp,obj_total,log_ppl,ppl,"
+                       "dict_share,distinct_share,acc_continuous,acc_projected,faith_gap,faith_kl,steps,best_step,"
+                       "wall_seconds,roundtrip,roundtrip_share,prompt_ids,prompt" EOL);
     for (int i = 0; i < R->n_rows; i++) {
         const Row *r = &R->rows[i];
         int ok = r->status == ST_OK;
@@ -437,12 +579,20 @@ static void points_csv(const Report *R, ResultsBuf *b) {
         csv_sep(b), results_csv_field(b, STATUS[r->status]);
         csv_sep(b), csv_int(b, r->ref->attempts);
         csv_sep(b), results_csv_field(b, r->error);
-        double v[] = {r->m[M_ACC], r->acc_dev,  r->acc_train, r->m[M_LOGPPL], r->m[M_PPL],
-                      r->m[M_DICT], r->acc_cont, r->acc_proj,  r->m[M_GAP],    r->m[M_KL]};
+        double acc[] = {r->m[M_ACC], r->m[M_ACC_DEV], r->acc_train, r->m[M_ACC_TEXT],
+                        r->m[M_BAL], r->m[M_BAL_DEV], r->bal_train};
+        for (size_t k = 0; k < sizeof acc / sizeof acc[0]; k++) csv_sep(b), results_csv_number(b, ok ? acc[k] : NAN);
+        for (int s = 0; s < N_SPLITS; s++) csv_list(b, ok ? r->class_acc[s] : NULL);
+        csv_sep(b), results_csv_number(b, ok ? r->majority : NAN);
+        flag(b, ok ? r->collapsed : -1);
+        double v[] = {r->obj_task,     r->obj_interp, r->m[M_OBJ],  r->m[M_LOGPPL], r->m[M_PPL], r->m[M_DICT],
+                      r->m[M_DISTINCT], r->acc_cont,  r->acc_proj,  r->m[M_GAP],    r->m[M_KL]};
         for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) csv_sep(b), results_csv_number(b, ok ? v[k] : NAN);
         csv_sep(b), csv_whole(b, ok ? r->steps : NAN);
         csv_sep(b), csv_whole(b, ok ? r->best_step : NAN);
         csv_sep(b), results_csv_number(b, ok ? r->wall : NAN);
+        flag(b, ok ? r->roundtrip : -1);
+        csv_sep(b), results_csv_number(b, ok ? r->roundtrip_share : NAN);
         csv_sep(b);
         if (ok && cJSON_IsArray(r->ids)) {   // token ids, space-separated: one field, no quotes needed
             int first = 1;
@@ -458,16 +608,36 @@ static void points_csv(const Report *R, ResultsBuf *b) {
     }
 }
 
-static void flag(ResultsBuf *b, int v) {
+/* A configuration's per-class test recall, each class's mean over its ok seeds (those whose
+ * record has it), space-separated in class order; empty when no seed's record has them. */
+static void csv_class_means(const Report *R, const Config *c, ResultsBuf *b) {
     csv_sep(b);
-    if (v >= 0) results_buf_printf(b, "%d", v);
+    int classes = 0;
+    for (int k = c->r0; k < c->r1; k++) {
+        const Row *r = R->sorted[k];
+        if (r->status == ST_OK && r->class_acc[SPLIT_TEST] && cJSON_GetArraySize(r->class_acc[SPLIT_TEST]) > classes)
+            classes = cJSON_GetArraySize(r->class_acc[SPLIT_TEST]);
+    }
+    for (int q = 0; q < classes; q++) {
+        int v = 0;
+        for (int k = c->r0; k < c->r1; k++) {
+            const Row *r = R->sorted[k];
+            if (r->status != ST_OK || !r->class_acc[SPLIT_TEST]) continue;
+            const cJSON *x = cJSON_GetArrayItem(r->class_acc[SPLIT_TEST], q);
+            R->seed_values[v++] = cJSON_IsNumber(x) ? x->valuedouble : NAN;   // results_stats skips NaN
+        }
+        ResultsStats s;
+        results_stats(R->seed_values, v, &s);
+        if (q) results_buf_put(b, " ", 1);
+        list_number(b, s.mean);
+    }
 }
 
 static void frontier_csv(const Report *R, ResultsBuf *b) {
     results_buf_cat(b, "task,method,lambda,prompt_length,n_seeds,n_failed,n_pending");
     for (int m = 0; m < N_METRICS; m++) results_buf_printf(b, ",%s_mean,%s_sd,%s_ci95", METRICS[m], METRICS[m], METRICS[m]);
-    results_buf_cat(b, ",on_frontier,ci_overlaps_frontier,on_frontier_all,ci_overlaps_frontier_all,best_seed,"
-                       "best_prompt" EOL);
+    results_buf_cat(b, ",class_acc_test_mean,n_collapsed,n_roundtrip,on_frontier,ci_overlaps_frontier,on_frontier_all,"
+                       "ci_overlaps_frontier_all,on_frontier_test,on_frontier_all_test,best_seed,best_prompt" EOL);
     for (int i = 0; i < R->n_configs; i++) {
         const Config *c = &R->configs[i];
         results_csv_field(b, c->key->task);
@@ -480,10 +650,15 @@ static void frontier_csv(const Report *R, ResultsBuf *b) {
             csv_sep(b), results_csv_number(b, c->st[m].sd);
             csv_sep(b), results_csv_number(b, c->st[m].ci95);
         }
+        csv_class_means(R, c, b);
+        flag(b, c->n_collapsed);
+        flag(b, c->n_roundtrip);
         flag(b, c->on_front);
         flag(b, c->overlap);
         flag(b, c->on_front_all);
         flag(b, c->overlap_all);
+        flag(b, c->on_front_test);
+        flag(b, c->on_front_all_test);
         csv_sep(b);
         if (c->best) csv_whole(b, c->best->seed);
         csv_sep(b), results_csv_field(b, c->best ? c->best->prompt : NULL);
@@ -526,7 +701,8 @@ static int svg(const Report *R, ResultsBuf *b, ResultsErr *err) {
             pts[n++] = (ResultsPlotPoint){.method = c->method, .lambda = c->key->lambda, .prompt_length = c->length,
                                           .acc = c->st[M_ACC].mean, .acc_ci = c->st[M_ACC].ci95,
                                           .log_ppl = c->st[M_LOGPPL].mean, .log_ppl_ci = c->st[M_LOGPPL].ci95,
-                                          .on_front = c->on_front, .on_front_all = c->on_front_all};
+                                          .on_front = c->on_front, .on_front_all = c->on_front_all,
+                                          .n_seeds = c->n_ok, .n_collapsed = c->n_collapsed};
             pn->n_points++;
         }
         if (pn->seeds_max == 0) pn->seeds_min = 0;
@@ -574,12 +750,17 @@ static int sidecar(Report *R, const ResultsFrontierSummary *sum, ResultsBuf *b, 
         for (const cJSON *k = tunes ? tunes->child : NULL; k && !seen; k = k->next) seen = strcmp(k->valuestring, v) == 0;
         if (!seen) cJSON_AddItemToArray(tunes, cJSON_CreateString(v));
     }
+    // what chose the frontiers and the best seeds: dev; test is only reported
+    cJSON_AddStringToObject(j, "selection", "dev");
 
     cJSON *pts = cJSON_AddObjectToObject(j, "points");
     cJSON_AddNumberToObject(pts, "total", sum->n_points);
     cJSON_AddNumberToObject(pts, "ok", sum->n_ok);
     cJSON_AddNumberToObject(pts, "failed", sum->n_failed);
     cJSON_AddNumberToObject(pts, "pending", sum->n_pending);
+    int collapsed = 0;
+    for (int i = 0; i < R->n_rows; i++) collapsed += R->rows[i].status == ST_OK && R->rows[i].collapsed == 1;
+    cJSON_AddNumberToObject(pts, "collapsed", collapsed);
     cJSON_AddNumberToObject(j, "configurations", sum->n_configs);
 
     cJSON *ref = cJSON_AddObjectToObject(j, "reference");
@@ -597,17 +778,44 @@ static int sidecar(Report *R, const ResultsFrontierSummary *sum, ResultsBuf *b, 
     }
 
     cJSON *def = cJSON_AddObjectToObject(j, "definitions");
-    cJSON_AddStringToObject(def, "faith_gap", "acc_continuous - acc_projected: test accuracy lost when PEZ's soft "
-                                              "prompt is projected onto tokens (0 for discrete prompts)");
-    cJSON_AddStringToObject(def, "faith_kl", "mean KL(continuous || projected) of the label distributions");
-    cJSON_AddStringToObject(def, "ci95", "half-width t(0.975, n-1) * sd / sqrt(n) over seeds; empty for n < 2");
-    cJSON_AddStringToObject(def, "frontier", "non-dominated configurations on seed means: maximise acc_test, "
-                                             "minimise log_ppl; exact duplicates are all on it");
-    cJSON_AddStringToObject(def, "ci_overlaps_frontier",
-                            "1 on the frontier, or when (acc_test_mean + ci95, log_ppl_mean - ci95) is not "
-                            "dominated by it; 0 otherwise; empty with one seed");
-    cJSON_AddStringToObject(def, "hypervolume", "area (accuracy x nats) dominated by the frontier and dominating "
-                                                "(chance accuracy, ln V); normalized: / ((1 - chance) ln V)");
+    static const char *const DEFS[][2] = {
+        {"selection", "dev: each frontier is chosen on dev means (acc_dev maximised, log_ppl minimised) and each best "
+                      "seed on the dev objective; test is only reported, never used to choose"},
+        {"acc_dev", "accuracy of the tuned prompt (its token ids) on dev: what chooses the frontier; acc_test (capped at "
+                    "max_test) is what the chosen configurations report"},
+        {"acc_test_text", "test accuracy of the prompt's text pasted into the template and encoded again, as a reader "
+                          "would use it (acc_test: the tuned ids)"},
+        {"roundtrip", "1 when every test example's text, pasted into the template, encodes back to the tuned ids; "
+                      "roundtrip_share: the share of test examples for which it does; n_roundtrip: ok seeds with 1"},
+        {"bal_acc", "balanced accuracy: mean over the classes of the per-class recall"},
+        {"class_acc", "per-class recall, space-separated in class order (nan: a class absent from the split); "
+                      "class_acc_test_mean: each class's mean over the seeds"},
+        {"majority_share_test", "the largest share of test examples predicted as one class"},
+        {"collapsed", "1 when majority_share_test >= 0.95: the prompt predicts one label for almost everything; "
+                      "n_collapsed: ok seeds whose record says so"},
+        {"distinct_share", "share of distinct token ids among the prompt's ids (1: no repetition)"},
+        {"obj_total", "the run's own objective on dev, which chose its prompt: w_task * obj_task (dev cross-entropy) + "
+                      "w_interp * obj_interp (log-PPL); lower is better"},
+        {"best_seed", "the ok seed with the lowest obj_total (dev), then the higher acc_dev, then the lower log_ppl, "
+                      "then the lower seed; a record without obj_total ranks after those with one; no test data"},
+        {"faith_gap", "acc_continuous - acc_projected: test accuracy lost when PEZ's soft prompt is projected onto "
+                      "tokens (0 for discrete prompts)"},
+        {"faith_kl", "mean KL(continuous || projected) of the label distributions"},
+        {"ci95", "half-width t(0.975, n-1) * sd / sqrt(n) over seeds; empty for n < 2"},
+        {"frontier", "non-dominated configurations on seed means, chosen on dev: maximise acc_dev, minimise log_ppl; "
+                     "exact duplicates are all on it; reported at their test means"},
+        {"ci_overlaps_frontier", "1 on the frontier, or when (acc_dev_mean + acc_dev_ci95, log_ppl_mean - "
+                                 "log_ppl_ci95) is not dominated by the dev frontier; 0 otherwise; empty with one seed"},
+        {"on_frontier_test", "on_frontier_test, on_frontier_all_test: the same frontiers decided on test means "
+                             "(acc_test): for comparison only, not what is published"},
+        {"test_chosen", "the frontier decided on test means and its hypervolume at test means: for comparison only"},
+        {"hypervolume", "area (accuracy x nats) dominated by the dev-chosen frontier's configurations at their test "
+                        "means and dominating (chance accuracy, ln V); normalized: / ((1 - chance) ln V)"},
+        {"hypervolume_dev", "the same area for the same configurations at their dev means"},
+        {"per_seed_hypervolume", "per seed: that seed's configurations, their frontier chosen on its dev accuracies, "
+                                 "the hypervolume at its test accuracies; then n, mean, sd, ci95 over the seeds"},
+    };
+    for (size_t k = 0; k < sizeof DEFS / sizeof DEFS[0]; k++) cJSON_AddStringToObject(def, DEFS[k][0], DEFS[k][1]);
     cJSON_AddItemToObject(j, "frontiers", R->json_frontiers);   // moved into j
     R->json_frontiers = NULL;
 
@@ -655,22 +863,21 @@ int results_frontier_build(const ResultsRunInfo *info, const ResultsRecordRef *r
     R.chance = malloc(nn * sizeof *R.chance);
     R.classes = malloc(nn * sizeof *R.classes);
     R.hv_all = malloc(nn * sizeof *R.hv_all);
-    R.acc = malloc(nn * sizeof *R.acc);
-    R.lp = malloc(nn * sizeof *R.lp);
+    enum { N_SCRATCH = 9 };   // the double arrays of the frontier groups, below
+    R.scratch = malloc(N_SCRATCH * nn * sizeof *R.scratch);
     R.onf = malloc(nn);
     R.front = malloc(nn * sizeof *R.front);
-    R.seed_acc = malloc(nn * sizeof *R.seed_acc);
-    R.seed_lp = malloc(nn * sizeof *R.seed_lp);
-    R.seed_values = malloc(nn * sizeof *R.seed_values);
     R.seed_rows = malloc(nn * sizeof *R.seed_rows);
     R.json_frontiers = cJSON_CreateArray();
     int rc = -1;
     if (!R.rows || !R.sorted || !R.configs || !R.tasks || !R.methods || !R.chance || !R.classes || !R.hv_all ||
-        !R.acc || !R.lp || !R.onf || !R.front || !R.seed_acc || !R.seed_lp || !R.seed_values || !R.seed_rows ||
-        !R.json_frontiers) {
+        !R.scratch || !R.onf || !R.front || !R.seed_rows || !R.json_frontiers) {
         results_errf(err, "frontier: out of memory");
         goto done;
     }
+    double **carve[N_SCRATCH] = {&R.acc,      &R.acc_t,      &R.lp,      &R.sel_acc,    &R.sel_lp,
+                                 &R.seed_acc, &R.seed_acc_t, &R.seed_lp, &R.seed_values};
+    for (int k = 0; k < N_SCRATCH; k++) *carve[k] = R.scratch + (size_t)k * nn;
     for (int i = 0; i < n; i++) {
         parse_row(&R.rows[i], &recs[i], i);
         R.n_rows++;

@@ -86,11 +86,17 @@ int result_frame_decode(const void *payload, size_t len, int *failed, char id[65
                         ResultsErr *err);
 
 // ----------------------------------------------------------------------------
-// frontier (issue 6): records -> points.csv, frontier.csv, frontier.svg, frontier.json
+// frontier (issues 6, 11): records -> points.csv, frontier.csv, frontier.svg, frontier.json
 //
-// Works on record text and numbers only. The objective pair is (test accuracy:
-// maximise, log-PPL of the prompt: minimise); a configuration is (task, method,
-// λ, prompt length) and its point is the mean over its seeds.
+// Works on record text and numbers only. A configuration is (task, method, λ,
+// prompt length) and its point is the mean over its seeds. The frontier a paper
+// publishes is chosen on DEV data and only reported on test (issue 11): the
+// objective pair that decides it is (dev accuracy: maximise, log-PPL of the
+// prompt: minimise); the chosen configurations are then reported, plotted and
+// measured (hypervolume) at their test means. The frontier decided on test
+// means is kept beside it, clearly named (_test, test_chosen), for comparison
+// only. The best seed of a configuration is chosen without test too: the lowest
+// objective (the run's own, on dev).
 //
 // Dominance: p dominates q when acc_p >= acc_q and lp_p <= lp_q and p != q in
 // at least one coordinate. The frontier is the set of non-dominated points, so
@@ -103,7 +109,7 @@ int result_frame_decode(const void *payload, size_t len, int *failed, char id[65
 // [lp_i, ref_log_ppl] x [ref_acc, acc_i]; points not strictly better than the
 // reference in both coordinates add nothing.
 
-#define RESULTS_FRONTIER_VERSION "frontier 1 (issue 6)"
+#define RESULTS_FRONTIER_VERSION "frontier 2 (issue 11)"
 
 /* Student's t quantile: the t with P(T <= t) = p for df > 0 degrees of freedom
  * (df need not be an integer; +inf or > 1e7 gives the normal quantile). Exact to
@@ -160,14 +166,19 @@ void results_csv_number(ResultsBuf *b, double x);
 int results_write_files(const char *dir, const char *const *names, const ResultsBuf *const *texts, int n,
                         ResultsErr *err);
 
-/* The plot (svg.c): one panel per task. */
+/* The plot (svg.c): one panel per task. y is the reported accuracy (test), while
+ * the frontiers (filled markers, step lines) are those chosen on dev: a chosen
+ * point may sit below another at test means, and the step lines are the
+ * staircase of the best reported accuracy among the chosen points up to a log-PPL. */
 typedef struct {
     int method;                        // index into ResultsPlot.methods (its colour)
     double lambda;
     int prompt_length;
-    double acc, acc_ci;                // mean and 95% CI half-width (NaN: none)
+    double acc, acc_ci;                // test: mean and 95% CI half-width (NaN: none)
     double log_ppl, log_ppl_ci;
-    int on_front, on_front_all;        // on its method's frontier, on the one across methods
+    int on_front, on_front_all;        // on its method's frontier, on the one across methods (chosen on dev)
+    int n_seeds;                       // ok seeds behind the means
+    int n_collapsed;                   // of them, collapsed (one label for >= 95% of test); -1 unknown (old records)
 } ResultsPlotPoint;
 typedef struct {
     const char *title;
@@ -208,7 +219,7 @@ typedef struct {
 
 typedef struct {
     int n_points, n_ok, n_failed, n_pending;
-    int n_configs, n_on_front, n_tasks;
+    int n_configs, n_on_front, n_tasks;   // n_on_front: on their method's frontier (chosen on dev)
 } ResultsFrontierSummary;
 
 enum { RESULTS_POINTS_CSV, RESULTS_FRONTIER_CSV, RESULTS_FRONTIER_SVG, RESULTS_FRONTIER_JSON, RESULTS_N_FILES };
@@ -216,8 +227,9 @@ extern const char *const RESULTS_FILE_NAMES[RESULTS_N_FILES];
 
 /* Builds the four files' text (points.csv, frontier.csv, frontier.svg,
  * frontier.json, README.md documents every column) into out[] (zeroed by the
- * caller, freed with results_buf_free). Bad records become failed rows; only
- * running out of memory is an error. */
+ * caller, freed with results_buf_free). Bad records become failed rows; records
+ * of an older tune ("tune 1 (issue 4)") lack the fields of issue 11 and leave
+ * those cells empty; only running out of memory is an error. */
 int results_frontier_build(const ResultsRunInfo *info, const ResultsRecordRef *recs, int n,
                            ResultsBuf out[RESULTS_N_FILES], ResultsFrontierSummary *sum, ResultsErr *err);
 /* results_frontier_build, then the files into out_dir (which must exist). */

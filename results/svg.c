@@ -1,7 +1,9 @@
 // results/svg.c: the frontier plot, one panel per task: test accuracy (y) against the
 // prompt's log-PPL (x), one colour per method, 95% CI error bars both ways, each method's
 // frontier as a step line and the frontier across methods dashed, λ labels placed where
-// they overlap nothing. Plain SVG 1.1 text, no scripts, no external fonts: any browser.
+// they overlap nothing. The frontiers are the ones chosen on dev, drawn at the test means
+// they report (results.h); configurations with a collapsed seed carry an ×. Plain SVG 1.1
+// text, no scripts, no external fonts: any browser.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,7 +163,7 @@ static void error_bar(ResultsBuf *b, const Axis *x, const Axis *y, double lp, do
 }
 
 // ----------------------------------------------------------------------------
-// step lines: best accuracy reachable at a log-PPL at most x
+// step lines: the best test accuracy among the dev-chosen points at a log-PPL at most x
 
 typedef struct {
     double lp, acc;
@@ -182,6 +184,12 @@ static void step_line(ResultsBuf *b, const ResultsPlotPanel *pn, int method, int
     }
     if (n == 0) return;
     qsort(c, (size_t)n, sizeof *c, cmp_corner);
+    // chosen on dev, a point may lie below an earlier one at test means: the staircase keeps
+    // the corners that raise the best accuracy so far
+    int kept = 1;
+    for (int i = 1; i < n; i++)
+        if (c[i].acc > c[kept - 1].acc) c[kept++] = c[i];
+    n = kept;
     results_buf_printf(b, "<path d=\"M%.1f %.1f", sx(x, c[0].lp), sy(y, c[0].acc));
     for (int i = 1; i < n; i++) results_buf_printf(b, " H%.1f V%.1f", sx(x, c[i].lp), sy(y, c[i].acc));
     results_buf_printf(b, " H%d\" fill=\"none\" %s/>\n", PLOT_L + PLOT_W, style);
@@ -190,6 +198,25 @@ static void step_line(ResultsBuf *b, const ResultsPlotPanel *pn, int method, int
         obst[(*n_obst)++] = line_box(x0, y0, x1, y0, 1.5);
         if (i + 1 < n) obst[(*n_obst)++] = line_box(x1, y0, x1, sy(y, c[i + 1].acc), 1.5);
     }
+}
+
+// ----------------------------------------------------------------------------
+// the mark of a configuration with a collapsed seed
+
+/* An × over the marker at (cx, cy), reaching past its edge: white under the method's colour,
+ * so that it shows on a filled marker too. n_collapsed of n_seeds say so in its tooltip (none
+ * for the legend's sample: n_collapsed < 0). */
+static void collapsed_mark(ResultsBuf *b, double cx, double cy, const char *colour, int n_collapsed, int n_seeds) {
+    double d = MARKER_R + 2;
+    results_buf_cat(b, "<g class=\"collapsed\">");
+    if (n_collapsed >= 0)
+        results_buf_printf(b, "<title>collapsed: %d of %d seed%s predict one label for \xe2\x89\xa5 95%% of test</title>",
+                           n_collapsed, n_seeds, n_seeds == 1 ? "" : "s");
+    for (int k = 0; k < 2; k++)
+        results_buf_printf(b, "<path d=\"M%.1f %.1f L%.1f %.1f M%.1f %.1f L%.1f %.1f\" stroke=\"%s\" stroke-width=\"%s\" "
+                              "fill=\"none\"/>", cx - d, cy - d, cx + d, cy + d, cx - d, cy + d, cx + d, cy - d,
+                           k ? colour : "#fff", k ? "1.8" : "4");
+    results_buf_cat(b, "</g>\n");
 }
 
 // ----------------------------------------------------------------------------
@@ -299,12 +326,15 @@ typedef struct {
 static void panel(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel *pn, double top, Scratch *s) {
     int n = pn->n_points, n_boxes = 0;
     results_buf_printf(b, "<g transform=\"translate(0 %.0f)\">\n", top);
-    results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"17\" font-weight=\"bold\">", PLOT_L, PLOT_T - 40);
+    results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"17\" font-weight=\"bold\">", PLOT_L, PLOT_T - 48);
     svg_text(b, pn->title);
     results_buf_cat(b, "</text>\n");
     results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"12\" fill=\"#555\">"
                           "test accuracy (maximise) vs log-PPL (minimise); mean over seeds per (method, \xce\xbb, "
-                          "prompt length)</text>\n", PLOT_L, PLOT_T - 20);
+                          "prompt length)</text>\n", PLOT_L, PLOT_T - 30);
+    // the y axis is what is reported, not what chose the frontier: say so where it is read
+    results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"12\" fill=\"#555\">"
+                          "frontier chosen on dev, plotted at test means (selection: dev)</text>\n", PLOT_L, PLOT_T - 14);
 
     // ranges: the seed means with their error bars, but a bar may widen the plot by at most the
     // means' own span (with 2 seeds t = 12.7 and one wide bar would squeeze every point into a
@@ -376,12 +406,19 @@ static void panel(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel
         if (isfinite(p->log_ppl_ci) && p->log_ppl_ci > 0)
             error_bar(b, &x, &y, p->log_ppl, p->acc, p->log_ppl_ci, 0, c, s->boxes, &n_boxes);
     }
+    int collapsed_runs = 0, collapsed_points = 0, collapse_known = 0;
     for (int i = 0; i < n; i++) {
         const ResultsPlotPoint *p = &pn->points[i];
         const char *c = colour(p->method);
         results_buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.0f\" fill=\"%s\" stroke=\"%s\" stroke-width=\"1.8\"/>\n",
                            s->px[i], s->py[i], MARKER_R, p->on_front ? c : "#fff", c);
-        s->boxes[n_boxes++] = line_box(s->px[i], s->py[i], s->px[i], s->py[i], MARKER_R + 1);
+        collapse_known |= p->n_collapsed >= 0;
+        if (p->n_collapsed > 0) {
+            collapsed_runs += p->n_collapsed;
+            collapsed_points++;
+            collapsed_mark(b, s->px[i], s->py[i], c, p->n_collapsed, p->n_seeds);
+        }
+        s->boxes[n_boxes++] = line_box(s->px[i], s->py[i], s->px[i], s->py[i], MARKER_R + (p->n_collapsed > 0 ? 3 : 1));
     }
 
     // labels: points of one method drawn on the same pixel share one label ("λ=0, 1")
@@ -464,13 +501,24 @@ static void panel(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel
     }
     ly += 10;
     results_buf_printf(b, "<circle cx=\"%d\" cy=\"%.0f\" r=\"%.0f\" fill=\"#555\" stroke=\"#555\" stroke-width=\"1.8\"/>"
-                          "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">on its method's frontier</text>\n",
+                          "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">on its method's dev frontier</text>\n",
                        LEGEND_X + 12, ly - 4, MARKER_R, LEGEND_X + 32, ly);
     ly += 20;
     results_buf_printf(b, "<circle cx=\"%d\" cy=\"%.0f\" r=\"%.0f\" fill=\"#fff\" stroke=\"#555\" stroke-width=\"1.8\"/>"
-                          "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">dominated in its method</text>\n",
+                          "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">dominated on dev in its method</text>\n",
                        LEGEND_X + 12, ly - 4, MARKER_R, LEGEND_X + 32, ly);
     ly += 20;
+    if (collapse_known) {   // records before tune 2 do not say: then nothing is claimed
+        results_buf_printf(b, "<circle cx=\"%d\" cy=\"%.0f\" r=\"%.0f\" fill=\"#fff\" stroke=\"#555\" stroke-width=\"1.8\"/>\n",
+                           LEGEND_X + 12, ly - 4, MARKER_R);
+        collapsed_mark(b, LEGEND_X + 12, ly - 4, "#555", -1, -1);
+        results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">collapsed: %d run%s (%d point%s)</text>\n"
+                              "<text x=\"%d\" y=\"%.0f\" font-size=\"10\" fill=\"#666\">(\xe2\x89\xa5 95%% of test predicted as "
+                              "one label)</text>\n",
+                           LEGEND_X + 32, ly, collapsed_runs, collapsed_runs == 1 ? "" : "s", collapsed_points,
+                           collapsed_points == 1 ? "" : "s", LEGEND_X + 32, ly + 13);
+        ly += 33;
+    }
     results_buf_printf(b, "<path d=\"M%d %.0f H%d M%d %.0f V%.0f M%d %.0f V%.0f\" stroke=\"#555\" fill=\"none\"/>"
                           "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">95%% CI over seeds (t)</text>\n",
                        LEGEND_X + 2, ly - 4, LEGEND_X + 22, LEGEND_X + 2, ly - 7, ly - 1, LEGEND_X + 22, ly - 7, ly - 1,

@@ -71,12 +71,14 @@ static const char *MERGE_USAGE =
 
 static const char *FRONTIER_USAGE =
     "usage: sweep frontier DIR [--out OUTDIR]\n"
-    "Derives the Pareto frontier of test accuracy (maximise) against the prompt's log-PPL\n"
-    "(minimise) from DIR/journal and writes into OUTDIR (default DIR; created if missing):\n"
+    "Derives the Pareto frontier of accuracy (maximise) against the prompt's log-PPL\n"
+    "(minimise) from DIR/journal, chosen on dev accuracy and reported at test accuracy (test\n"
+    "never chooses), and writes into OUTDIR (default DIR; created if missing):\n"
     "  points.csv     one row per point: its grid values, status, every metric, the prompt\n"
     "  frontier.csv   one row per (task, method, lambda, prompt length): n seeds, mean, sd and\n"
-    "                 95% CI (Student t) of each metric, on/off the frontier per method and\n"
-    "                 across methods, whether the CI reaches the frontier\n"
+    "                 95% CI (Student t) of each metric, on/off the dev-chosen frontier per\n"
+    "                 method and across methods, whether the CI reaches it, the best seed (by\n"
+    "                 the dev objective), the test-chosen frontier as extra columns\n"
     "  frontier.svg   accuracy vs log-PPL per task: methods in colour, CI error bars, frontiers\n"
     "                 as step lines, lambda labels\n"
     "  frontier.json  spec and model sha256, code versions, date, the reference point (chance\n"

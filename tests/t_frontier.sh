@@ -1,15 +1,21 @@
 #!/bin/sh
-# tests/t_frontier.sh: the frontier files end to end (issue 6), on fast fake sweeps: a
+# tests/t_frontier.sh: the frontier files end to end (issues 6, 11), on fast fake sweeps: a
 # stand-in tune (written below, as tests/t_sweep.sh uses tests/fake_tune.sh) makes records
-# with a known accuracy / log-PPL trade-off, a prompt with commas, quotes and a newline, and
-# failing points.
+# with a known accuracy / log-PPL trade-off, a prompt with commas, quotes and a newline,
+# failing points, and (issue 11) dev accuracies that disagree with test on two
+# configurations, a dev objective that prefers a seed other than the best on test, a
+# collapsed run, a prompt that does not round-trip and one record of the old schema.
 #   - a finished sweep writes points.csv, frontier.csv, frontier.svg, frontier.json into its
 #     output directory (and no temp file is left);
 #   - Python's csv module (default dialect) and, where installed, pandas.read_csv (no
 #     options) read both CSVs, every row as wide as the header, the columns are the
 #     documented ones, the tricky prompt round-trips, failed points are rows, the frontier
-#     flags are the expected ones;
-#   - frontier.json parses and lists the failed points; frontier.svg is well-formed XML;
+#     flags are dev's (test's only in the _test columns), the best seed is the dev
+#     objective's, the old record's new cells are empty;
+#   - frontier.json parses, says selection dev, lists the failed points, and its
+#     hypervolumes are those of the dev-chosen configurations at their test means;
+#     frontier.svg is well-formed XML, filled markers are the dev-chosen ones, the collapsed
+#     configuration is marked;
 #   - `sweep frontier DIR --out OUT` gives the same CSV and SVG bytes; it works while a
 #     sweep runs (pending points) and on a journal with a torn tail; usage errors exit 2, a
 #     missing journal or an unwritable output exit 1 and leave nothing behind.
@@ -34,6 +40,10 @@ printf 'great\nmovie\n' >"$TMP/words"
 
 # The record of a point: accuracy falls and log-PPL falls as lambda grows (a trade-off);
 # rlprompt is better than pez at lambda 1; seed 999 fails; FAKE_SLOW seconds per point.
+# Dev accuracy is test's except for pez 0.5 (worse on dev: off dev's frontier, on test's) and
+# rlprompt 0.5 (worse on test: on dev's frontier, off test's). The dev objective prefers seed 2
+# (test prefers seed 3); rlprompt 1 seed 1 is collapsed; the 0.5 seed 2 prompt does not
+# round-trip; pez 0 seed 3 is a record of the old schema (tune 1: none of issue 11's fields).
 cat >"$TMP/fake_tune.py" <<'EOF'
 import json, os, sys, time
 p = json.loads(sys.stdin.read())
@@ -45,12 +55,31 @@ if seed == 999:
 noise = ((seed * 37) % 7 - 3) / 200.0
 acc = 0.62 + 0.25 * (1 - lam) + noise + (0.06 * lam if method == "rlprompt" else 0)
 lp = 4.0 + 4.0 * (1 - lam) + noise * 10 + (0.5 if method == "rlprompt" else 0)
+dev = acc - (0.2 if (method, lam) == ("pez", 0.5) else 0)
+test = acc - (0.2 if (method, lam) == ("rlprompt", 0.5) else 0)
 text = {(0.5, 2): 'It was, "really"\ngood', (1, 1): " caf\u00e9 \u03bb, fine"}.get((lam, seed), " great movie")
 rec = {"point": p, "status": "ok", "error": None, "prompt": {"ids": [1, 2, 3], "text": text},
-       "accuracy": {"train": 0.9, "dev": 0.8, "test": round(acc, 6)}, "dev_reward": 0.1,
+       "accuracy": {"train": 0.9, "dev": round(dev, 6), "test": round(test, 6)}, "dev_reward": 0.1,
        "log_ppl": lp, "ppl": 2.718281828459045 ** lp, "dict_share": 0.5 + lam / 4,
-       "faithfulness": {"acc_continuous": round(acc + 0.01, 6), "acc_projected": round(acc, 6), "kl": 0.002},
+       "faithfulness": {"acc_continuous": round(test + 0.01, 6), "acc_projected": round(test, 6), "kl": 0.002},
        "steps": 10, "best_step": 5, "wall_seconds": 0.01, "history": [], "versions": {"tune": "fake tune 1"}}
+if (method, lam, seed) != ("pez", 0, 3):   # the fields of tune 2 (issue 11)
+    collapsed = (method, lam, seed) == ("rlprompt", 1, 1)
+    share = [0.97, 0.03] if collapsed else [0.55, 0.45]
+    roundtrip = (lam, seed) != (0.5, 2)
+    rec["prompt"].update({"text_ids": [1, 2, 3], "roundtrip": roundtrip, "roundtrip_share": 1.0 if roundtrip else 0.75})
+    rec["accuracy"]["test_text"] = round(test - 0.01, 6)
+    rec["balanced_accuracy"] = {"train": 0.9, "dev": round(dev, 6), "test": round(test, 6)}
+    rec["class_accuracy"] = {"train": [None, 0.9], "dev": [0.5, 0.75], "test": [0.5, 0.25]}
+    rec["prediction_share"] = {"train": [0.5, 0.5], "dev": [0.5, 0.5], "test": share}
+    rec["collapsed"] = collapsed
+    total = 1.0 + lam * lp + {1: 0.3, 2: 0.0, 3: 0.2}[seed]
+    rec["objective"] = {"split": "dev", "form": "additive", "lambda": lam, "w_task": 1.0, "w_interp": lam,
+                        "task": total - lam * lp, "interp": lp, "total": total}
+    rec["task_loss"] = {"train": 0.3, "dev": 0.4, "test": 0.5}
+    rec["distinct_share"] = 1.0
+    rec["vocab_size"] = 50257
+    rec["versions"]["tune"] = "fake tune 2"
 print(json.dumps(rec))
 EOF
 cat >"$TMP/fake_tune" <<EOF
@@ -107,9 +136,11 @@ def rows(name):
 
 points, head = rows("points.csv")
 assert head == ["id", "task", "method", "lambda", "prompt_length", "seed", "status", "attempts", "error",
-                "acc_test", "acc_dev", "acc_train", "log_ppl", "ppl", "dict_share", "acc_continuous",
-                "acc_projected", "faith_gap", "faith_kl", "steps", "best_step", "wall_seconds", "prompt_ids",
-                "prompt"], head
+                "acc_test", "acc_dev", "acc_train", "acc_test_text", "bal_acc_test", "bal_acc_dev", "bal_acc_train",
+                "class_acc_test", "class_acc_dev", "class_acc_train", "majority_share_test", "collapsed",
+                "obj_task", "obj_interp", "obj_total", "log_ppl", "ppl", "dict_share", "distinct_share",
+                "acc_continuous", "acc_projected", "faith_gap", "faith_kl", "steps", "best_step", "wall_seconds",
+                "roundtrip", "roundtrip_share", "prompt_ids", "prompt"], head
 assert len(points) == 24
 prompts = {(p["method"], p["lambda"], p["seed"]): p["prompt"] for p in points}
 assert prompts[("pez", "0.5", "2")] == 'It was, "really"\ngood', repr(prompts[("pez", "0.5", "2")])
@@ -120,43 +151,107 @@ assert len(failed) == 6 and all(p["seed"] == "999" and "failing on purpose" in p
                                 for p in failed), failed
 ok = [p for p in points if p["status"] == "ok"]
 assert all(abs(float(p["faith_gap"]) - 0.01) < 1e-9 and p["prompt_ids"] == "1 2 3" for p in ok)
+pt = {(p["method"], p["lambda"], p["seed"]): p for p in ok}
+new = ["acc_test_text", "bal_acc_test", "bal_acc_dev", "bal_acc_train", "class_acc_test", "class_acc_dev",
+       "class_acc_train", "majority_share_test", "collapsed", "obj_task", "obj_interp", "obj_total",
+       "distinct_share", "roundtrip", "roundtrip_share"]
+old = pt[("pez", "0.0", "3")]   # the record of the old schema: its new cells empty, the rest there
+assert all(old[k] == "" for k in new) and old["acc_dev"] and old["acc_test"], old
+assert all(p[k] != "" for p in ok if p is not old for k in new)
+x = pt[("rlprompt", "1.0", "1")]
+assert x["collapsed"] == "1" and x["majority_share_test"] == "0.97", x
+x = pt[("pez", "0.5", "2")]
+assert x["collapsed"] == "0" and x["roundtrip"] == "0" and x["roundtrip_share"] == "0.75", x
+assert x["class_acc_test"] == "0.5 0.25" and x["class_acc_train"] == "nan 0.9" and x["distinct_share"] == "1.0", x
+assert abs(float(x["acc_dev"]) - (float(x["acc_test"]) - 0.2)) < 1e-6, x
+assert abs(float(x["obj_total"]) - (1 + 0.5 * float(x["log_ppl"]))) < 1e-9, x
 
 configs, head = rows("frontier.csv")
-metrics = ["acc_test", "log_ppl", "ppl", "dict_share", "faith_gap", "faith_kl"]
+metrics = ["acc_test", "acc_dev", "acc_test_text", "bal_acc_test", "bal_acc_dev", "log_ppl", "ppl", "dict_share",
+           "distinct_share", "faith_gap", "faith_kl", "obj_total"]
 assert head == (["task", "method", "lambda", "prompt_length", "n_seeds", "n_failed", "n_pending"]
                 + [f"{m}_{s}" for m in metrics for s in ("mean", "sd", "ci95")]
-                + ["on_frontier", "ci_overlaps_frontier", "on_frontier_all", "ci_overlaps_frontier_all",
-                   "best_seed", "best_prompt"]), head
+                + ["class_acc_test_mean", "n_collapsed", "n_roundtrip",
+                   "on_frontier", "ci_overlaps_frontier", "on_frontier_all", "ci_overlaps_frontier_all",
+                   "on_frontier_test", "on_frontier_all_test", "best_seed", "best_prompt"]), head
 assert len(configs) == 6
 c = {(x["method"], x["lambda"]): x for x in configs}
 assert all(x["n_seeds"] == "3" and x["n_failed"] == "1" and x["n_pending"] == "0" for x in configs)
 # the means: acc 0.62 + 0.25 (1 - lambda) (+ 0.06 lambda for rlprompt), seed noise (-1, 1, 3)/200
 noise = sum(((s * 37) % 7 - 3) / 200 for s in (1, 2, 3)) / 3
 assert abs(float(c[("pez", "0.0")]["acc_test_mean"]) - (0.87 + noise)) < 1e-6
-# within each method lambda trades accuracy for log-PPL: every point on its method's frontier
-assert all(x["on_frontier"] == "1" for x in configs)
-# across methods: rlprompt's lambda 1 (.68, 4.5) and pez's lambda 1 (.62, 4.0) are both on it;
-# pez 0.5 (.745, 6.0) is dominated by rlprompt 0.5? (.775, 6.5): no, log-PPL is worse: on it too
-assert c[("rlprompt", "1.0")]["on_frontier_all"] == "1" and c[("pez", "1.0")]["on_frontier_all"] == "1"
+assert abs(float(c[("pez", "0.5")]["acc_dev_mean"]) - (0.545 + noise)) < 1e-6
+# chosen on dev: pez 0.5 is off its frontier (worse on dev), on test's; rlprompt 0.5 the other way
+keys = [("pez", "0.0"), ("pez", "0.5"), ("pez", "1.0"), ("rlprompt", "0.0"), ("rlprompt", "0.5"), ("rlprompt", "1.0")]
+def flags(col):
+    return "".join(c[k][col] for k in keys)
+assert flags("on_frontier") == "101111", flags("on_frontier")
+assert flags("on_frontier_test") == "111101", flags("on_frontier_test")
+# across methods: rlprompt 0 ties pez 0 in accuracy at a worse log-PPL; on test rlprompt 0.5 falls behind pez 0.5
+assert flags("on_frontier_all") == "101011", flags("on_frontier_all")
+assert flags("on_frontier_all_test") == "111001", flags("on_frontier_all_test")
+# best seed: the dev objective's (seed 2), not test's best (seed 3)
+assert all(x["best_seed"] == "2" for x in configs), [x["best_seed"] for x in configs]
+assert c[("pez", "0.5")]["best_prompt"] == 'It was, "really"\ngood'
+assert flags("n_collapsed") == "000001" and c[("rlprompt", "0.5")]["n_roundtrip"] == "2"
+assert c[("pez", "0.0")]["class_acc_test_mean"] == "0.5 0.25" and c[("pez", "0.0")]["n_roundtrip"] == "2"
 sd = float(c[("pez", "0.0")]["acc_test_sd"]); ci = float(c[("pez", "0.0")]["acc_test_ci95"])
 assert abs(ci - 4.302652729749462 * sd / 3 ** 0.5) < 1e-9, (sd, ci)
 for x in configs:
     float(x["log_ppl_mean"]); float(x["ppl_mean"]); float(x["dict_share_mean"]); float(x["faith_kl_mean"])
+    float(x["obj_total_mean"]); float(x["acc_test_text_mean"])
 
 j = json.load(open(f"{d}/frontier.json"))
+assert j["selection"] == "dev" and j["code_version"]["report"] == "frontier 2 (issue 11)", j["code_version"]
 assert len(j["spec_sha256"]) == 64 and len(j["model_sha256"]) == 64, j["spec_sha256"]
-assert j["points"] == {"total": 24, "ok": 18, "failed": 6, "pending": 0}, j["points"]
+assert j["points"] == {"total": 24, "ok": 18, "failed": 6, "pending": 0, "collapsed": 1}, j["points"]
 assert len(j["failed"]) == 6 and all(f["seed"] == 999 and f["error"] for f in j["failed"])
-assert j["code_version"]["tune"] == ["fake tune 1"] and j["code_version"]["journal_format"] == 1
+assert sorted(j["code_version"]["tune"]) == ["fake tune 1", "fake tune 2"] and j["code_version"]["journal_format"] == 1
 assert j["reference"]["tasks"]["sst-2"]["chance_accuracy"] == 0.5
 assert [f["method"] for f in j["frontiers"]] == ["all", "pez", "rlprompt"]
 assert all(f["hypervolume"] > 0 and f["per_seed_hypervolume"]["n"] == 3 for f in j["frontiers"])
+for k in ("selection", "acc_dev", "acc_test_text", "roundtrip", "collapsed", "obj_total", "best_seed", "on_frontier_test"):
+    assert k in j["definitions"], k
+
+def hv(pts, ra=0.5, rl=j["reference"]["log_ppl"]):   # the union of the boxes, by a sweep over log-PPL
+    area, best = 0.0, ra
+    pts = sorted((l, a) for a, l in pts if a > ra and l < rl)
+    for i, (l, a) in enumerate(pts):
+        best = max(best, a)
+        nxt = pts[i + 1][0] if i + 1 < len(pts) else rl
+        area += (nxt - l) * (best - ra)
+    return area
+for g in j["frontiers"]:
+    mine = [x for x in configs if g["method"] in ("all", x["method"])]
+    col = "on_frontier_all" if g["method"] == "all" else "on_frontier"
+    dev_chosen = [x for x in mine if x[col] == "1"]
+    test_chosen = [x for x in mine if x[col + "_test"] == "1"]
+    assert len(g["frontier"]) == len(dev_chosen) and len(g["test_chosen"]["frontier"]) == len(test_chosen), g
+    at_test = [(float(x["acc_test_mean"]), float(x["log_ppl_mean"])) for x in dev_chosen]
+    at_dev = [(float(x["acc_dev_mean"]), float(x["log_ppl_mean"])) for x in dev_chosen]
+    assert abs(g["hypervolume"] - hv(at_test)) < 1e-9, (g["method"], g["hypervolume"], hv(at_test))
+    assert abs(g["hypervolume_dev"] - hv(at_dev)) < 1e-9, (g["method"], g["hypervolume_dev"], hv(at_dev))
+    tc = [(float(x["acc_test_mean"]), float(x["log_ppl_mean"])) for x in test_chosen]
+    assert abs(g["test_chosen"]["hypervolume"] - hv(tc)) < 1e-9
+    for p in g["frontier"]:
+        assert {"lambda", "prompt_length", "n_seeds", "n_collapsed", "acc_dev_mean", "acc_test_mean", "acc_test_ci95",
+                "log_ppl_mean", "log_ppl_ci95"} <= set(p), p
+pez = j["frontiers"][1]
+assert pez["test_chosen"]["hypervolume"] > pez["hypervolume"]   # test's choice looks better on test: of course
 
 svg = ET.parse(f"{d}/frontier.svg").getroot()
 assert svg.tag == "{http://www.w3.org/2000/svg}svg", svg.tag
 texts = "".join(t.text or "" for t in svg.iter("{http://www.w3.org/2000/svg}text"))
 assert "\u03bb=0.5" in texts and "pez" in texts and "rlprompt" in texts and "3 seeds per point" in texts, texts
 assert "6 failed runs" in texts
+assert "frontier chosen on dev, plotted at test means (selection: dev)" in texts
+assert "collapsed: 1 run (1 point)" in texts and "95% of test predicted as one label" in texts, texts
+# markers in the plot (left of the legend): filled = on its method's frontier chosen on dev
+ns = "{http://www.w3.org/2000/svg}"
+markers = [e for e in svg.iter(ns + "circle") if float(e.get("cx")) < 700]
+assert len(markers) == 6 and sum(e.get("fill") != "#fff" for e in markers) == 5, [e.get("fill") for e in markers]
+marks = [g for g in svg.iter(ns + "g") if g.get("class") == "collapsed" and g.find(ns + "title") is not None]
+assert len(marks) == 1 and "1 of 3 seeds" in marks[0].find(ns + "title").text, len(marks)
 EOF
 
 # pandas, where the machine has it (Debian: python3-pandas): read_csv without options
@@ -165,11 +260,13 @@ if "$PY" -c 'import pandas' 2>/dev/null; then
 import pandas as pd, sys
 d = sys.argv[1]
 p, f = pd.read_csv(f"{d}/points.csv"), pd.read_csv(f"{d}/frontier.csv")
-assert p.shape == (24, 24) and f.shape == (6, 31), (p.shape, f.shape)
+assert p.shape == (24, 39) and f.shape == (6, 54), (p.shape, f.shape)
 assert p.loc[(p.method == "pez") & (p["lambda"] == 0.5) & (p.seed == 2), "prompt"].iloc[0] == 'It was, "really"\ngood'
 assert p.loc[(p.method == "pez") & (p["lambda"] == 0) & (p.seed == 1), "prompt"].iloc[0] == " great movie"
 assert p["acc_test"].isna().sum() == 6 and p["acc_test"].dtype.kind == "f"
-assert all(f[c].dtype.kind == "f" for c in f.columns if c.endswith(("_mean", "_sd", "_ci95")))
+assert all(f[c].dtype.kind == "f" for c in f.columns if c.endswith(("_mean", "_sd", "_ci95")) and c != "class_acc_test_mean")
+assert p["obj_total"].isna().sum() == 7 and p["class_acc_test"].dropna().eq("0.5 0.25").all()
+assert (f["best_seed"] == 2).all() and list(f["on_frontier"]) == [1, 0, 1, 1, 1, 1] and f["n_collapsed"].sum() == 1
 EOF
 else
     echo "note: no pandas here (python3-pandas); Python's csv module read the files"

@@ -1,10 +1,13 @@
-// tests/test_frontier.c: the frontier of results/ (results.h, issue 6): Student-t quantiles
-// against known values (mpmath at 30 digits, and the closed forms for 1, 2 and 4 degrees of
-// freedom); seed statistics; the non-dominated sort and the hypervolume on hand-made sets
-// with known answers (ties, duplicates, one point, all dominated, NaN) and on random sets
-// against brute force; RFC 4180 quoting of prompts with commas, quotes and newlines; the
-// report from hand-made records (columns, frontier flags, failed and pending points, the
-// sidecar, the SVG); files replaced whole.
+// tests/test_frontier.c: the frontier of results/ (results.h, issues 6 and 11): Student-t
+// quantiles against known values (mpmath at 30 digits, and the closed forms for 1, 2 and 4
+// degrees of freedom); seed statistics; the non-dominated sort and the hypervolume on
+// hand-made sets with known answers (ties, duplicates, one point, all dominated, NaN) and on
+// random sets against brute force; RFC 4180 quoting of prompts with commas, quotes and
+// newlines; the report from hand-made records (columns, frontier flags, failed and pending
+// points, the sidecar, the SVG); selection on dev (issue 11): records whose dev and test
+// disagree get dev's frontier and best seed, test's kept apart, the new columns, old records
+// without them, collapsed points, the hypervolume of the dev-chosen set at test means, the
+// plot's staircase; files replaced whole.
 #define TEST_NAME "test_frontier"
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -308,7 +311,7 @@ typedef struct {
     char *text;
     int n_records;
     int n_fields[64];
-    char *fields[64][40];   // (the records of these tests fit)
+    char *fields[64][64];   // (the records of these tests fit)
 } Csv;
 
 static int csv_parse(Csv *c, const char *src) {
@@ -319,7 +322,7 @@ static int csv_parse(Csv *c, const char *src) {
     while (*p && c->n_records < 64) {
         int r = c->n_records, f = 0;
         for (;;) {
-            if (f == 40) return -1;
+            if (f == 64) return -1;
             c->fields[r][f++] = w;
             if (*p == '"') {
                 p++;
@@ -356,16 +359,18 @@ static int column(const Csv *c, const char *name) {
 // ----------------------------------------------------------------------------
 // the report from hand-made records
 
+/* A record of tune 1 (issue 4): none of issue 11's fields; dev accuracy = test accuracy, so
+ * that the frontier chosen on dev is the one on test. */
 static char *record(const char *method, double lambda, int length, int seed, double acc, double lp, const char *prompt_json) {
     char *s = xmalloc(2048);
     snprintf(s, 2048,
              "{\"point\":{\"method\":\"%s\",\"task\":\"sst-2\",\"lambda\":%g,\"prompt_length\":%d,\"seed\":%d,"
              "\"verbalizers\":[\" terrible\",\" great\"]},\"status\":\"ok\",\"error\":null,"
-             "\"prompt\":{\"ids\":[1,2,3],\"text\":%s},\"accuracy\":{\"train\":0.9,\"dev\":0.8,\"test\":%.17g},"
+             "\"prompt\":{\"ids\":[1,2,3],\"text\":%s},\"accuracy\":{\"train\":0.9,\"dev\":%.17g,\"test\":%.17g},"
              "\"log_ppl\":%.17g,\"ppl\":%.17g,\"dict_share\":0.5,"
              "\"faithfulness\":{\"acc_continuous\":%.17g,\"acc_projected\":%.17g,\"kl\":0.01},\"steps\":100,"
              "\"best_step\":50,\"wall_seconds\":1.5,\"history\":[],\"versions\":{\"tune\":\"tune 1 (issue 4)\"}}",
-             method, lambda, length, seed, prompt_json, acc, lp, exp(lp), acc + 0.05, acc);
+             method, lambda, length, seed, prompt_json, acc, acc, lp, exp(lp), acc + 0.05, acc);
     return s;
 }
 
@@ -452,7 +457,19 @@ static void test_report(void) {
         CHECK(!strcmp(c.fields[5][fo], "1") && !strcmp(c.fields[5][fo2], "1") && !strcmp(c.fields[1][fo2], "1") &&
                   !strcmp(c.fields[2][fo2], "0"), "frontier across methods");
         CHECK(!strcmp(c.fields[5][fov], "1") && !strcmp(c.fields[5][fci], ""), "one seed: no CI");
+        // records of tune 1: no objective, so the best seed is the highest dev accuracy (= test here)
         CHECK(!strcmp(c.fields[1][fbp], "s3"), "best prompt: the best seed's: %s", c.fields[1][fbp]);
+        // dev = test in these records: test's frontier is dev's
+        CHECK(!strcmp(c.fields[1][column(&c, "on_frontier_test")], "1") &&
+                  !strcmp(c.fields[3][column(&c, "on_frontier_test")], "0") &&
+                  !strcmp(c.fields[2][column(&c, "on_frontier_all_test")], "0"), "the _test columns");
+        // none of issue 11's fields: empty, not 0
+        static const char *const empty[] = {"class_acc_test_mean", "n_collapsed", "n_roundtrip", "obj_total_mean",
+                                            "acc_test_text_mean", "bal_acc_test_mean", "distinct_share_mean"};
+        for (size_t k = 0; k < sizeof empty / sizeof empty[0]; k++)
+            CHECK(column(&c, empty[k]) >= 0 && !c.fields[1][column(&c, empty[k])][0], "old records: %s empty",
+                  empty[k]);
+        CHECK(close_rel(atof(c.fields[1][column(&c, "acc_dev_mean")]), 0.82, 1e-12), "acc_dev_mean");
     }
     free(c.text);
 
@@ -503,6 +520,289 @@ static void test_report(void) {
     memset(out, 0, sizeof out);
     CHECK(results_frontier_build(&info, refs + 8, 1, out, &sum, &err) == 0 && sum.n_pending == 1, "only pending");
     for (int f = 0; f < RESULTS_N_FILES; f++) results_buf_free(&out[f]);
+}
+
+/* A record of tune 2 (issue 11): dev and test apart, the dev objective (obj NaN: none), the
+ * per-class numbers (JSON arrays as text), collapse and round trip. */
+static char *record2(const char *method, double lambda, int seed, double dev, double test, double lp, double obj,
+                     int collapsed, int roundtrip, const char *class_test, const char *share_test) {
+    char objective[256] = "";
+    if (!isnan(obj))
+        snprintf(objective, sizeof objective,
+                 "\"objective\":{\"split\":\"dev\",\"form\":\"additive\",\"lambda\":%g,\"w_task\":1,\"w_interp\":%g,"
+                 "\"task\":%.17g,\"interp\":%.17g,\"total\":%.17g},",
+                 lambda, lambda, obj - lambda * lp, lp, obj);
+    char *s = xmalloc(4096);
+    snprintf(s, 4096,
+             "{\"point\":{\"method\":\"%s\",\"task\":\"sst-2\",\"lambda\":%g,\"prompt_length\":5,\"seed\":%d,"
+             "\"verbalizers\":[\" terrible\",\" great\"]},\"status\":\"ok\",\"error\":null,"
+             "\"prompt\":{\"ids\":[1,2,3],\"text\":\"p%d\",\"text_ids\":[1,2,3],\"roundtrip\":%s,\"roundtrip_share\":%s},"
+             "\"accuracy\":{\"train\":0.9,\"dev\":%.17g,\"test\":%.17g,\"test_text\":%.17g},"
+             "\"balanced_accuracy\":{\"train\":0.8,\"dev\":0.7,\"test\":0.6},"
+             "\"class_accuracy\":{\"train\":[null,1],\"dev\":[0.5,0.875],\"test\":%s},"
+             "\"prediction_share\":{\"train\":[0.5,0.5],\"dev\":[0.5,0.5],\"test\":%s},\"collapsed\":%s,%s"
+             "\"task_loss\":{\"train\":0.3,\"dev\":0.4,\"test\":0.5},"
+             "\"log_ppl\":%.17g,\"ppl\":%.17g,\"dict_share\":0.5,\"distinct_share\":0.75,\"vocab_size\":50257,"
+             "\"faithfulness\":{\"acc_continuous\":%.17g,\"acc_projected\":%.17g,\"kl\":0.01},\"steps\":100,"
+             "\"best_step\":50,\"wall_seconds\":1.5,\"history\":[],\"versions\":{\"tune\":\"tune 2 (issue 11)\"}}",
+             method, lambda, seed, seed, roundtrip ? "true" : "false", roundtrip ? "1" : "0.5", dev, test, test - 0.01,
+             class_test, share_test, collapsed ? "true" : "false", objective, lp, exp(lp), test, test);
+    return s;
+}
+
+static const char *cell(const Csv *c, int r, const char *name) {
+    int f = column(c, name);
+    if (f < 0 || r >= c->n_records || f >= c->n_fields[r]) die("no cell %s in record %d", name, r);
+    return c->fields[r][f];
+}
+
+static const cJSON *jget(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
+static double jnum(const cJSON *o, const char *k) {
+    const cJSON *v = jget(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* Issue 11: dev and test disagree. pez lambda 0 (A) is better on dev, lambda 1 (B) on test, at the
+ * same log-PPL; lambda 2 (C) is on both frontiers, one seed an old record; rlprompt (R) has the
+ * best dev accuracy and chance-level test accuracy. The frontier, the best seeds and the
+ * hypervolumes must come from dev; test's choice only in the _test columns and test_chosen. */
+static void test_report_dev(void) {
+    const char *cls = "[0.5,0.75]", *even = "[0.5,0.5]";
+    char *recs[9];
+    //                   method      lambda seed dev   test  lp   obj  coll rt class test       share test
+    recs[0] = record2("pez", 0, 1, 0.88, 0.72, 5.0, 1.2, 0, 1, cls, even);            // A: higher test,
+    recs[1] = record2("pez", 0, 2, 0.92, 0.68, 5.0, 1.0, 0, 0, "[0.25,1]", "[0.4,0.6]");   // lower objective
+    recs[2] = record2("pez", 1, 1, 0.80, 0.74, 5.0, 1.1, 0, 1, cls, "[0.6,0.4]");          // B
+    recs[3] = record2("pez", 1, 2, 0.80, 0.76, 5.0, 1.3, 1, 1, "[1,0.0]", "[0.97,0.03]");  // B, collapsed
+    recs[4] = record("pez", 2, 5, 1, 0.60, 3.0, "\"old\"");                                // C: tune 1
+    recs[5] = record2("pez", 2, 2, 0.60, 0.60, 3.0, 2.0, 0, 0, cls, even);                 // C
+    recs[6] = record2("rlprompt", 0, 1, 0.94, 0.44, 6.0, 0.5, 0, 1, cls, even);            // R: objective tie,
+    recs[7] = record2("rlprompt", 0, 2, 0.96, 0.40, 6.0, 0.5, 0, 1, cls, even);            // higher dev wins
+    recs[8] = record2("rlprompt", 1, 1, 0.50, 0.45, 7.0, NAN, 0, 1, cls, even);            // no objective
+    int n = 9;
+    ResultsRecordRef refs[9];
+    char ids[9][65];
+    for (int i = 0; i < n; i++) {
+        snprintf(ids[i], sizeof ids[i], "%064d", i);
+        refs[i] = (ResultsRecordRef){.id = ids[i], .attempts = 1, .record = recs[i]};
+    }
+    ResultsRunInfo info = {.source = "test/journal", .journal_version = 1, .now = 1700000100};
+    ResultsBuf out[RESULTS_N_FILES];
+    memset(out, 0, sizeof out);
+    ResultsFrontierSummary sum;
+    ResultsErr err = {{0}};
+    CHECK(results_frontier_build(&info, refs, n, out, &sum, &err) == 0, "build: %s", err.msg);
+    CHECK(sum.n_ok == 9 && sum.n_configs == 5 && sum.n_on_front == 3, "summary: %d ok, %d configs, %d on front",
+          sum.n_ok, sum.n_configs, sum.n_on_front);
+
+    // points.csv: the documented columns, the new values, an old record's empty cells
+    Csv c;
+    int nr = csv_parse(&c, out[RESULTS_POINTS_CSV].s);
+    CHECK(nr == n + 1, "points.csv: %d records", nr);
+    static const char *const pcols[] = {
+        "id", "task", "method", "lambda", "prompt_length", "seed", "status", "attempts", "error", "acc_test", "acc_dev",
+        "acc_train", "acc_test_text", "bal_acc_test", "bal_acc_dev", "bal_acc_train", "class_acc_test", "class_acc_dev",
+        "class_acc_train", "majority_share_test", "collapsed", "obj_task", "obj_interp", "obj_total", "log_ppl", "ppl",
+        "dict_share", "distinct_share", "acc_continuous", "acc_projected", "faith_gap", "faith_kl", "steps",
+        "best_step", "wall_seconds", "roundtrip", "roundtrip_share", "prompt_ids", "prompt"};
+    int np = (int)(sizeof pcols / sizeof pcols[0]);
+    CHECK(nr > 0 && c.n_fields[0] == np, "points.csv: %d columns, want %d", c.n_fields[0], np);
+    for (int f = 0; f < np && f < c.n_fields[0]; f++)
+        CHECK(strcmp(c.fields[0][f], pcols[f]) == 0, "points.csv column %d: %s, want %s", f, c.fields[0][f], pcols[f]);
+    for (int r = 1; r < nr; r++) CHECK(c.n_fields[r] == c.n_fields[0], "points.csv row %d: %d fields", r, c.n_fields[r]);
+    if (nr == n + 1 && c.n_fields[0] == np) {
+        static const char *const want1[][2] = {   // record 0: A seed 1
+            {"acc_test", "0.72"}, {"acc_dev", "0.88"}, {"acc_train", "0.9"}, {"acc_test_text", "0.71"},
+            {"bal_acc_test", "0.6"}, {"bal_acc_dev", "0.7"}, {"bal_acc_train", "0.8"},
+            {"class_acc_test", "0.5 0.75"}, {"class_acc_dev", "0.5 0.875"}, {"class_acc_train", "nan 1.0"},
+            {"majority_share_test", "0.5"}, {"collapsed", "0"}, {"obj_task", "1.2"}, {"obj_interp", "5.0"},
+            {"obj_total", "1.2"}, {"distinct_share", "0.75"}, {"roundtrip", "1"}, {"roundtrip_share", "1.0"},
+            {"prompt", "p1"},
+        };
+        for (size_t k = 0; k < sizeof want1 / sizeof want1[0]; k++)
+            CHECK(strcmp(cell(&c, 1, want1[k][0]), want1[k][1]) == 0, "A seed 1 %s: [%s], want [%s]", want1[k][0],
+                  cell(&c, 1, want1[k][0]), want1[k][1]);
+        CHECK(!strcmp(cell(&c, 4, "collapsed"), "1") && !strcmp(cell(&c, 4, "majority_share_test"), "0.97") &&
+                  !strcmp(cell(&c, 4, "class_acc_test"), "1.0 0.0"),
+              "B seed 2 collapsed: %s %s", cell(&c, 4, "collapsed"), cell(&c, 4, "majority_share_test"));
+        CHECK(!strcmp(cell(&c, 2, "roundtrip"), "0") && !strcmp(cell(&c, 2, "roundtrip_share"), "0.5"), "no round trip");
+        // the old record: ok, its metrics, every new cell empty
+        CHECK(!strcmp(cell(&c, 5, "status"), "ok") && !strcmp(cell(&c, 5, "acc_dev"), "0.6") &&
+                  !strcmp(cell(&c, 5, "acc_test"), "0.6"), "old record ok");
+        static const char *const empty[] = {"acc_test_text", "bal_acc_test", "bal_acc_dev", "bal_acc_train",
+                                            "class_acc_test", "class_acc_dev", "class_acc_train", "majority_share_test",
+                                            "collapsed", "obj_task", "obj_interp", "obj_total", "distinct_share",
+                                            "roundtrip", "roundtrip_share"};
+        for (size_t k = 0; k < sizeof empty / sizeof empty[0]; k++)
+            CHECK(!cell(&c, 5, empty[k])[0], "old record: %s [%s], want empty", empty[k], cell(&c, 5, empty[k]));
+        CHECK(!cell(&c, 9, "obj_total")[0] && !strcmp(cell(&c, 9, "collapsed"), "0"), "no objective: empty obj_total");
+    }
+    free(c.text);
+
+    // frontier.csv
+    nr = csv_parse(&c, out[RESULTS_FRONTIER_CSV].s);
+    CHECK(nr == 6, "frontier.csv: %d records", nr);   // A, B, C, R, rlprompt lambda 1
+    static const char *const metrics[] = {"acc_test", "acc_dev", "acc_test_text", "bal_acc_test", "bal_acc_dev",
+                                          "log_ppl", "ppl", "dict_share", "distinct_share", "faith_gap", "faith_kl",
+                                          "obj_total"};
+    const char *fcols[64];
+    int nfc = 0;
+    static const char *const head[] = {"task", "method", "lambda", "prompt_length", "n_seeds", "n_failed", "n_pending"};
+    for (size_t k = 0; k < 7; k++) fcols[nfc++] = head[k];
+    char names[12][3][40];
+    for (int m = 0; m < 12; m++)
+        for (int q = 0; q < 3; q++) {
+            snprintf(names[m][q], sizeof names[m][q], "%s_%s", metrics[m], q == 0 ? "mean" : q == 1 ? "sd" : "ci95");
+            fcols[nfc++] = names[m][q];
+        }
+    static const char *const tail[] = {"class_acc_test_mean", "n_collapsed", "n_roundtrip", "on_frontier",
+                                       "ci_overlaps_frontier", "on_frontier_all", "ci_overlaps_frontier_all",
+                                       "on_frontier_test", "on_frontier_all_test", "best_seed", "best_prompt"};
+    for (size_t k = 0; k < sizeof tail / sizeof tail[0]; k++) fcols[nfc++] = tail[k];
+    CHECK(nr > 0 && c.n_fields[0] == nfc && nfc == 54, "frontier.csv: %d columns, want %d", c.n_fields[0], nfc);
+    for (int f = 0; f < nfc && f < c.n_fields[0]; f++)
+        CHECK(strcmp(c.fields[0][f], fcols[f]) == 0, "frontier.csv column %d: %s, want %s", f, c.fields[0][f], fcols[f]);
+    for (int r = 1; r < nr; r++) CHECK(c.n_fields[r] == c.n_fields[0], "frontier.csv row %d: %d fields", r, c.n_fields[r]);
+    if (nr == 6 && c.n_fields[0] == 54) {
+        // rows: A (pez 0), B (pez 1), C (pez 2), R (rlprompt 0), rlprompt 1
+        const char *onf = "10110", *onf_test = "01111", *onf_all = "10110", *onf_all_test = "01100";
+        for (int r = 1; r < 6; r++) {
+            char w[2] = {onf[r - 1], 0}, wt[2] = {onf_test[r - 1], 0}, wa[2] = {onf_all[r - 1], 0},
+                 wat[2] = {onf_all_test[r - 1], 0};
+            CHECK(!strcmp(cell(&c, r, "on_frontier"), w), "row %d on_frontier %s, want %s (dev)", r,
+                  cell(&c, r, "on_frontier"), w);
+            CHECK(!strcmp(cell(&c, r, "on_frontier_test"), wt), "row %d on_frontier_test %s, want %s", r,
+                  cell(&c, r, "on_frontier_test"), wt);
+            CHECK(!strcmp(cell(&c, r, "on_frontier_all"), wa), "row %d on_frontier_all %s, want %s (dev)", r,
+                  cell(&c, r, "on_frontier_all"), wa);
+            CHECK(!strcmp(cell(&c, r, "on_frontier_all_test"), wat), "row %d on_frontier_all_test %s, want %s", r,
+                  cell(&c, r, "on_frontier_all_test"), wat);
+        }
+        // B: no spread on dev (0.80, 0.80), behind A at the same log-PPL: its CI cannot reach the dev frontier
+        // (on test it is the frontier)
+        CHECK(!strcmp(cell(&c, 2, "ci_overlaps_frontier"), "0"), "B's dev CI: %s", cell(&c, 2, "ci_overlaps_frontier"));
+        // best seeds without test: A seed 2 (objective 1.0 < 1.2, though seed 1 has the higher test accuracy);
+        // B seed 1 (1.1 < 1.3); C seed 2 (seed 1, an old record, has no objective); R seed 2 (objective tie,
+        // higher acc_dev, lower test); rlprompt 1: no objective, its one seed
+        const char *best[] = {"2", "1", "2", "2", "1"}, *bp[] = {"p2", "p1", "p2", "p2", "p1"};
+        for (int r = 1; r < 6; r++)
+            CHECK(!strcmp(cell(&c, r, "best_seed"), best[r - 1]) && !strcmp(cell(&c, r, "best_prompt"), bp[r - 1]),
+                  "row %d best seed %s (%s), want %s", r, cell(&c, r, "best_seed"), cell(&c, r, "best_prompt"), best[r - 1]);
+        CHECK(close_rel(atof(cell(&c, 1, "acc_dev_mean")), 0.9, 1e-12) &&
+                  close_rel(atof(cell(&c, 1, "acc_test_mean")), 0.7, 1e-12) &&
+                  close_rel(atof(cell(&c, 1, "obj_total_mean")), 1.1, 1e-12) &&
+                  close_rel(atof(cell(&c, 1, "acc_test_text_mean")), 0.69, 1e-12),
+              "A means: dev %s test %s", cell(&c, 1, "acc_dev_mean"), cell(&c, 1, "acc_test_mean"));
+        CHECK(!strcmp(cell(&c, 1, "class_acc_test_mean"), "0.375 0.875"), "A per-class means [%s]",
+              cell(&c, 1, "class_acc_test_mean"));
+        CHECK(!strcmp(cell(&c, 3, "class_acc_test_mean"), "0.5 0.75"), "C: the old seed has none [%s]",
+              cell(&c, 3, "class_acc_test_mean"));
+        CHECK(!strcmp(cell(&c, 3, "n_seeds"), "2") && !strcmp(cell(&c, 3, "obj_total_mean"), "2.0") &&
+                  !cell(&c, 3, "obj_total_sd")[0] && !strcmp(cell(&c, 3, "distinct_share_mean"), "0.75"),
+              "C: statistics over the seeds that have the field: obj %s", cell(&c, 3, "obj_total_mean"));
+        const char *coll[] = {"0", "1", "0", "0", "0"}, *rt[] = {"1", "2", "0", "2", "1"};
+        for (int r = 1; r < 6; r++)
+            CHECK(!strcmp(cell(&c, r, "n_collapsed"), coll[r - 1]) && !strcmp(cell(&c, r, "n_roundtrip"), rt[r - 1]),
+                  "row %d n_collapsed %s n_roundtrip %s", r, cell(&c, r, "n_collapsed"), cell(&c, r, "n_roundtrip"));
+    }
+    free(c.text);
+
+    // frontier.json: dev's frontier, its hypervolume at test means; test's apart
+    cJSON *j = cJSON_Parse(out[RESULTS_FRONTIER_JSON].s);
+    CHECK(j != NULL, "frontier.json parses");
+    CHECK(!strcmp(cJSON_GetStringValue(jget(j, "selection")), "dev"), "selection: dev");
+    CHECK(!strcmp(cJSON_GetStringValue(jget(jget(j, "code_version"), "report")), RESULTS_FRONTIER_VERSION) &&
+              !strcmp(RESULTS_FRONTIER_VERSION, "frontier 2 (issue 11)"), "report version");
+    CHECK(jnum(jget(j, "points"), "collapsed") == 1, "one collapsed point");
+    static const char *const defs[] = {"selection", "acc_dev", "acc_test_text", "roundtrip", "bal_acc", "class_acc",
+                                       "collapsed", "distinct_share", "obj_total", "best_seed", "on_frontier_test",
+                                       "test_chosen", "hypervolume", "hypervolume_dev"};
+    for (size_t k = 0; k < sizeof defs / sizeof defs[0]; k++)
+        CHECK(cJSON_IsString(jget(jget(j, "definitions"), defs[k])), "definition of %s", defs[k]);
+    const cJSON *fr = jget(j, "frontiers");
+    CHECK(cJSON_GetArraySize(fr) == 3, "frontiers: all, pez, rlprompt");
+    const cJSON *all = cJSON_GetArrayItem(fr, 0), *pez = cJSON_GetArrayItem(fr, 1);
+    double lnv = log(50257);
+    // pez: chosen on dev A (dev .9, test .7, lp 5) and C (.6, .6, lp 3); against (0.5, ln V):
+    double hv_test_means = (lnv - 3) * 0.1 + (lnv - 5) * 0.1;   // at test means: A .7, C .6
+    double hv_dev_means = (lnv - 3) * 0.1 + (lnv - 5) * 0.3;    // at dev means: A .9, C .6
+    double hv_test_chosen = (lnv - 3) * 0.1 + (lnv - 5) * 0.15; // test's choice B (.75, 5), C
+    CHECK(close_rel(jnum(pez, "hypervolume"), hv_test_means, 1e-12), "pez hypervolume %.17g, want %.17g",
+          jnum(pez, "hypervolume"), hv_test_means);
+    CHECK(close_rel(jnum(pez, "hypervolume_normalized"), hv_test_means / (0.5 * lnv), 1e-12), "normalized");
+    CHECK(close_rel(jnum(pez, "hypervolume_dev"), hv_dev_means, 1e-12), "pez hypervolume_dev %.17g",
+          jnum(pez, "hypervolume_dev"));
+    const cJSON *tc = jget(pez, "test_chosen");
+    CHECK(close_rel(jnum(tc, "hypervolume"), hv_test_chosen, 1e-12), "test_chosen hypervolume %.17g",
+          jnum(tc, "hypervolume"));
+    const cJSON *pf = jget(pez, "frontier"), *tf = jget(tc, "frontier");
+    CHECK(cJSON_GetArraySize(pf) == 2 && jnum(cJSON_GetArrayItem(pf, 0), "lambda") == 2 &&
+              jnum(cJSON_GetArrayItem(pf, 1), "lambda") == 0,
+          "pez frontier: C then A (log-PPL order)");
+    const cJSON *a = cJSON_GetArrayItem(pf, 1);
+    CHECK(close_rel(jnum(a, "acc_dev_mean"), 0.9, 1e-12) && close_rel(jnum(a, "acc_test_mean"), 0.7, 1e-12) &&
+              close_rel(jnum(a, "acc_test_ci95"), 12.706204736174693 * sqrt(0.0008) / sqrt(2), 1e-9) &&
+              jnum(a, "log_ppl_mean") == 5 && jnum(a, "log_ppl_ci95") == 0 && jnum(a, "n_seeds") == 2 &&
+              jnum(a, "n_collapsed") == 0 && jnum(a, "prompt_length") == 5 && !jget(a, "method"),
+          "A's frontier point");
+    CHECK(cJSON_GetArraySize(tf) == 2 && jnum(cJSON_GetArrayItem(tf, 1), "lambda") == 1 &&
+              jnum(cJSON_GetArrayItem(tf, 1), "n_collapsed") == 1,
+          "test_chosen: C then B (with its collapsed seed)");
+    // per seed, chosen on the seed's dev: seed 1 A (.72), C (.6); seed 2 A (.68), C (.6)
+    const cJSON *ps = jget(pez, "per_seed_hypervolume");
+    double s1 = (lnv - 3) * 0.1 + (lnv - 5) * 0.12, s2 = (lnv - 3) * 0.1 + (lnv - 5) * 0.08;
+    CHECK(jnum(ps, "n") == 2 && close_rel(cJSON_GetArrayItem(jget(ps, "values"), 0)->valuedouble, s1, 1e-12) &&
+              close_rel(cJSON_GetArrayItem(jget(ps, "values"), 1)->valuedouble, s2, 1e-12) &&
+              close_rel(jnum(ps, "mean"), (s1 + s2) / 2, 1e-12),
+          "per-seed hypervolumes");
+    // across methods: dev chooses C, A, R (R's test accuracy .42 is below chance: it adds nothing)
+    const cJSON *af = jget(all, "frontier");
+    CHECK(cJSON_GetArraySize(af) == 3 && !strcmp(cJSON_GetStringValue(jget(cJSON_GetArrayItem(af, 2), "method")), "rlprompt"),
+          "all: C, A, R");
+    CHECK(close_rel(jnum(all, "hypervolume"), hv_test_means, 1e-12), "all hypervolume %.17g", jnum(all, "hypervolume"));
+    CHECK(cJSON_GetArraySize(jget(jget(all, "test_chosen"), "frontier")) == 2, "all, on test: C, B");
+    cJSON_Delete(j);
+
+    // frontier.svg: the selection said, one collapsed configuration marked, the legend counts it
+    const char *svg = out[RESULTS_FRONTIER_SVG].s;
+    int marks = 0;
+    for (const char *p = svg; (p = strstr(p, "<title>collapsed: ")); p++) marks++;
+    CHECK(marks == 1, "collapsed marks: %d", marks);
+    CHECK(strstr(svg, "<title>collapsed: 1 of 2 seeds") != NULL, "B's mark says 1 of 2");
+    CHECK(strstr(svg, "frontier chosen on dev, plotted at test means (selection: dev)") != NULL, "selection said");
+    CHECK(strstr(svg, "collapsed: 1 run (1 point)") && strstr(svg, "95% of test predicted as one label"),
+          "collapsed legend");
+    for (int f = 0; f < RESULTS_N_FILES; f++) results_buf_free(&out[f]);
+    for (int i = 0; i < n; i++) free(recs[i]);
+}
+
+/* The plot's step line: dev-chosen points at their test means need not rise with log-PPL; the
+ * line is the staircase of the best test accuracy so far, so it turns only where one is beaten. */
+static void test_svg_staircase(void) {
+    ResultsPlotPoint pts[3] = {
+        {.method = 0, .lambda = 0, .prompt_length = 5, .acc = 0.7, .acc_ci = NAN, .log_ppl = 1, .log_ppl_ci = NAN,
+         .on_front = 1, .on_front_all = 0, .n_seeds = 1, .n_collapsed = -1},
+        {.method = 0, .lambda = 1, .prompt_length = 5, .acc = 0.6, .acc_ci = NAN, .log_ppl = 2, .log_ppl_ci = NAN,
+         .on_front = 1, .on_front_all = 0, .n_seeds = 1, .n_collapsed = -1},   // chosen on dev, lower on test
+        {.method = 0, .lambda = 2, .prompt_length = 5, .acc = 0.8, .acc_ci = NAN, .log_ppl = 3, .log_ppl_ci = NAN,
+         .on_front = 1, .on_front_all = 0, .n_seeds = 1, .n_collapsed = -1},
+    };
+    const char *methods[] = {"pez"};
+    ResultsPlotPanel pn = {.title = "t", .chance = 0.5, .ln_vocab = log(50257), .points = pts, .n_points = 3,
+                           .hypervolume = NULL, .hypervolume_all = NAN, .seeds_min = 1, .seeds_max = 1};
+    ResultsPlot plot = {.methods = methods, .n_methods = 1, .panels = &pn, .n_panels = 1};
+    ResultsBuf b = {0};
+    ResultsErr err = {{0}};
+    CHECK(results_svg(&b, &plot, &err) == 0, "svg: %s", err.msg);
+    // the method's step line: the path ending in its style
+    const char *style = strstr(b.s, "\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\"");
+    const char *d = style;
+    while (d && d > b.s && strncmp(d, "<path d=\"", 9)) d--;
+    int turns = 0;
+    for (const char *p = d; p && p < style; p++) turns += *p == 'V';
+    CHECK(style && d && turns == 1, "one turn (at log-PPL 3), not down to 0.6 and up again: %d", turns);
+    CHECK(!strstr(b.s, "class=\"collapsed\"") && !strstr(b.s, "collapsed:"), "old records: no collapse claimed");
+    results_buf_free(&b);
 }
 
 /* Records of every wrong shape: no crash, every one a row, every row as wide as the header. */
@@ -618,6 +918,8 @@ int main(void) {
     test_hypervolume_known();
     test_csv_quoting();
     test_report();
+    test_report_dev();
+    test_svg_staircase();
     test_bad_records();
     test_write_files();
     remove_root();
