@@ -27,11 +27,11 @@ const char *const RESULTS_FILE_NAMES[RESULTS_N_FILES] = {"points.csv", "frontier
 #define DEFAULT_VOCAB 50257
 
 /* The metrics with seed statistics in frontier.csv, in its column order. */
-enum { M_ACC, M_ACC_DEV, M_ACC_TEXT, M_BAL, M_BAL_DEV, M_LOGPPL, M_PPL, M_DICT, M_DISTINCT, M_GAP, M_KL, M_OBJ,
-       N_METRICS };
+enum { M_ACC, M_ACC_DEV, M_ACC_TEXT, M_BAL, M_BAL_DEV, M_BAL_TRAIN, M_LOGPPL, M_PPL, M_DICT, M_DISTINCT, M_GAP,
+       M_KL, M_OBJ, N_METRICS };
 static const char *const METRICS[N_METRICS] = {
-    "acc_test", "acc_dev",    "acc_test_text", "bal_acc_test", "bal_acc_dev", "log_ppl",
-    "ppl",      "dict_share", "distinct_share", "faith_gap",   "faith_kl",    "obj_total"};
+    "acc_test", "acc_dev", "acc_test_text", "bal_acc_test", "bal_acc_dev",    "bal_acc_train", "log_ppl",
+    "ppl",      "dict_share", "distinct_share", "faith_gap", "faith_kl", "obj_total"};
 
 /* The splits of the per-split arrays, in points.csv's column order. */
 enum { SPLIT_TEST, SPLIT_DEV, SPLIT_TRAIN, N_SPLITS };
@@ -51,7 +51,7 @@ typedef struct {
     int length;                      // shown: the point's, or the record's prompt token count
     int status, n_classes;
     double m[N_METRICS];
-    double acc_train, bal_train, acc_cont, acc_proj, wall, vocab;
+    double acc_train, acc_cont, acc_proj, wall, vocab;
     double steps, best_step;
     double majority;                 // max of prediction_share.test
     double obj_task, obj_interp;     // the objective's parts (obj_total is m[M_OBJ])
@@ -107,7 +107,7 @@ static void parse_row(Row *r, const ResultsRecordRef *ref, int index) {
     r->ref = ref;
     r->index = index;
     for (int k = 0; k < N_METRICS; k++) r->m[k] = NAN;
-    r->acc_train = r->bal_train = r->acc_cont = r->acc_proj = r->wall = r->vocab = NAN;
+    r->acc_train = r->acc_cont = r->acc_proj = r->wall = r->vocab = NAN;
     r->steps = r->best_step = r->majority = r->obj_task = r->obj_interp = r->obj_rank = r->roundtrip_share = NAN;
     r->collapsed = r->roundtrip = -1;
     r->status = ST_PENDING;
@@ -152,7 +152,7 @@ static void parse_row(Row *r, const ResultsRecordRef *ref, int index) {
     r->m[M_ACC_TEXT] = num(acc, "test_text");
     r->m[M_BAL] = num(bal, "test");
     r->m[M_BAL_DEV] = num(bal, "dev");
-    r->bal_train = num(bal, "train");
+    r->m[M_BAL_TRAIN] = num(bal, "train");
     for (int s = 0; s < N_SPLITS; s++) {
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(cls, SPLITS[s]);
         r->class_acc[s] = cJSON_IsArray(a) ? a : NULL;
@@ -580,7 +580,7 @@ static void points_csv(const Report *R, ResultsBuf *b) {
         csv_sep(b), csv_int(b, r->ref->attempts);
         csv_sep(b), results_csv_field(b, r->error);
         double acc[] = {r->m[M_ACC], r->m[M_ACC_DEV], r->acc_train, r->m[M_ACC_TEXT],
-                        r->m[M_BAL], r->m[M_BAL_DEV], r->bal_train};
+                        r->m[M_BAL], r->m[M_BAL_DEV], r->m[M_BAL_TRAIN]};
         for (size_t k = 0; k < sizeof acc / sizeof acc[0]; k++) csv_sep(b), results_csv_number(b, ok ? acc[k] : NAN);
         for (int s = 0; s < N_SPLITS; s++) csv_list(b, ok ? r->class_acc[s] : NULL);
         csv_sep(b), results_csv_number(b, ok ? r->majority : NAN);
@@ -608,35 +608,36 @@ static void points_csv(const Report *R, ResultsBuf *b) {
     }
 }
 
-/* A configuration's per-class test recall, each class's mean over its ok seeds (those whose
- * record has it), space-separated in class order; empty when no seed's record has them. */
-static void csv_class_means(const Report *R, const Config *c, ResultsBuf *b) {
+/* A configuration's per-class recall on one split, each class's mean over its ok seeds (those
+ * whose record has it), space-separated in class order; empty when no seed's record has them. */
+static void csv_class_means(const Report *R, const Config *c, int split, ResultsBuf *b) {
     csv_sep(b);
     int classes = 0;
     for (int k = c->r0; k < c->r1; k++) {
         const Row *r = R->sorted[k];
-        if (r->status == ST_OK && r->class_acc[SPLIT_TEST] && cJSON_GetArraySize(r->class_acc[SPLIT_TEST]) > classes)
-            classes = cJSON_GetArraySize(r->class_acc[SPLIT_TEST]);
+        if (r->status == ST_OK && r->class_acc[split] && cJSON_GetArraySize(r->class_acc[split]) > classes)
+            classes = cJSON_GetArraySize(r->class_acc[split]);
     }
     for (int q = 0; q < classes; q++) {
         int v = 0;
         for (int k = c->r0; k < c->r1; k++) {
             const Row *r = R->sorted[k];
-            if (r->status != ST_OK || !r->class_acc[SPLIT_TEST]) continue;
-            const cJSON *x = cJSON_GetArrayItem(r->class_acc[SPLIT_TEST], q);
+            if (r->status != ST_OK || !r->class_acc[split]) continue;
+            const cJSON *x = cJSON_GetArrayItem(r->class_acc[split], q);
             R->seed_values[v++] = cJSON_IsNumber(x) ? x->valuedouble : NAN;   // results_stats skips NaN
         }
-        ResultsStats s;
-        results_stats(R->seed_values, v, &s);
+        ResultsStats st;
+        results_stats(R->seed_values, v, &st);
         if (q) results_buf_put(b, " ", 1);
-        list_number(b, s.mean);
+        list_number(b, st.mean);
     }
 }
 
 static void frontier_csv(const Report *R, ResultsBuf *b) {
     results_buf_cat(b, "task,method,lambda,prompt_length,n_seeds,n_failed,n_pending");
     for (int m = 0; m < N_METRICS; m++) results_buf_printf(b, ",%s_mean,%s_sd,%s_ci95", METRICS[m], METRICS[m], METRICS[m]);
-    results_buf_cat(b, ",class_acc_test_mean,n_collapsed,n_roundtrip,on_frontier,ci_overlaps_frontier,on_frontier_all,"
+    results_buf_cat(b, ",class_acc_test_mean,class_acc_dev_mean,class_acc_train_mean,n_collapsed,n_roundtrip,"
+                       "on_frontier,ci_overlaps_frontier,on_frontier_all,"
                        "ci_overlaps_frontier_all,on_frontier_test,on_frontier_all_test,best_seed,best_prompt" EOL);
     for (int i = 0; i < R->n_configs; i++) {
         const Config *c = &R->configs[i];
@@ -650,7 +651,7 @@ static void frontier_csv(const Report *R, ResultsBuf *b) {
             csv_sep(b), results_csv_number(b, c->st[m].sd);
             csv_sep(b), results_csv_number(b, c->st[m].ci95);
         }
-        csv_class_means(R, c, b);
+        for (int sp = 0; sp < N_SPLITS; sp++) csv_class_means(R, c, sp, b);
         flag(b, c->n_collapsed);
         flag(b, c->n_roundtrip);
         flag(b, c->on_front);

@@ -167,11 +167,11 @@ assert abs(float(x["acc_dev"]) - (float(x["acc_test"]) - 0.2)) < 1e-6, x
 assert abs(float(x["obj_total"]) - (1 + 0.5 * float(x["log_ppl"]))) < 1e-9, x
 
 configs, head = rows("frontier.csv")
-metrics = ["acc_test", "acc_dev", "acc_test_text", "bal_acc_test", "bal_acc_dev", "log_ppl", "ppl", "dict_share",
+metrics = ["acc_test", "acc_dev", "acc_test_text", "bal_acc_test", "bal_acc_dev", "bal_acc_train", "log_ppl", "ppl", "dict_share",
            "distinct_share", "faith_gap", "faith_kl", "obj_total"]
 assert head == (["task", "method", "lambda", "prompt_length", "n_seeds", "n_failed", "n_pending"]
                 + [f"{m}_{s}" for m in metrics for s in ("mean", "sd", "ci95")]
-                + ["class_acc_test_mean", "n_collapsed", "n_roundtrip",
+                + ["class_acc_test_mean", "class_acc_dev_mean", "class_acc_train_mean", "n_collapsed", "n_roundtrip",
                    "on_frontier", "ci_overlaps_frontier", "on_frontier_all", "ci_overlaps_frontier_all",
                    "on_frontier_test", "on_frontier_all_test", "best_seed", "best_prompt"]), head
 assert len(configs) == 6
@@ -260,11 +260,11 @@ if "$PY" -c 'import pandas' 2>/dev/null; then
 import pandas as pd, sys
 d = sys.argv[1]
 p, f = pd.read_csv(f"{d}/points.csv"), pd.read_csv(f"{d}/frontier.csv")
-assert p.shape == (24, 39) and f.shape == (6, 54), (p.shape, f.shape)
+assert p.shape == (24, 39) and f.shape == (6, 59), (p.shape, f.shape)
 assert p.loc[(p.method == "pez") & (p["lambda"] == 0.5) & (p.seed == 2), "prompt"].iloc[0] == 'It was, "really"\ngood'
 assert p.loc[(p.method == "pez") & (p["lambda"] == 0) & (p.seed == 1), "prompt"].iloc[0] == " great movie"
 assert p["acc_test"].isna().sum() == 6 and p["acc_test"].dtype.kind == "f"
-assert all(f[c].dtype.kind == "f" for c in f.columns if c.endswith(("_mean", "_sd", "_ci95")) and c != "class_acc_test_mean")
+assert all(f[c].dtype.kind == "f" for c in f.columns if c.endswith(("_mean", "_sd", "_ci95")) and not c.startswith("class_acc_"))
 assert p["obj_total"].isna().sum() == 7 and p["class_acc_test"].dropna().eq("0.5 0.25").all()
 assert (f["best_seed"] == 2).all() and list(f["on_frontier"]) == [1, 0, 1, 1, 1, 1] and f["n_collapsed"].sum() == 1
 EOF

@@ -642,28 +642,29 @@ static void test_report_dev(void) {
     // frontier.csv
     nr = csv_parse(&c, out[RESULTS_FRONTIER_CSV].s);
     CHECK(nr == 6, "frontier.csv: %d records", nr);   // A, B, C, R, rlprompt lambda 1
-    static const char *const metrics[] = {"acc_test", "acc_dev", "acc_test_text", "bal_acc_test", "bal_acc_dev",
+    static const char *const metrics[] = {"acc_test", "acc_dev", "acc_test_text", "bal_acc_test", "bal_acc_dev", "bal_acc_train",
                                           "log_ppl", "ppl", "dict_share", "distinct_share", "faith_gap", "faith_kl",
                                           "obj_total"};
     const char *fcols[64];
     int nfc = 0;
     static const char *const head[] = {"task", "method", "lambda", "prompt_length", "n_seeds", "n_failed", "n_pending"};
     for (size_t k = 0; k < 7; k++) fcols[nfc++] = head[k];
-    char names[12][3][40];
-    for (int m = 0; m < 12; m++)
+    char names[13][3][40];
+    for (int m = 0; m < 13; m++)
         for (int q = 0; q < 3; q++) {
             snprintf(names[m][q], sizeof names[m][q], "%s_%s", metrics[m], q == 0 ? "mean" : q == 1 ? "sd" : "ci95");
             fcols[nfc++] = names[m][q];
         }
-    static const char *const tail[] = {"class_acc_test_mean", "n_collapsed", "n_roundtrip", "on_frontier",
+    static const char *const tail[] = {"class_acc_test_mean", "class_acc_dev_mean", "class_acc_train_mean",
+                                       "n_collapsed", "n_roundtrip", "on_frontier",
                                        "ci_overlaps_frontier", "on_frontier_all", "ci_overlaps_frontier_all",
                                        "on_frontier_test", "on_frontier_all_test", "best_seed", "best_prompt"};
     for (size_t k = 0; k < sizeof tail / sizeof tail[0]; k++) fcols[nfc++] = tail[k];
-    CHECK(nr > 0 && c.n_fields[0] == nfc && nfc == 54, "frontier.csv: %d columns, want %d", c.n_fields[0], nfc);
+    CHECK(nr > 0 && c.n_fields[0] == nfc && nfc == 59, "frontier.csv: %d columns, want %d", c.n_fields[0], nfc);
     for (int f = 0; f < nfc && f < c.n_fields[0]; f++)
         CHECK(strcmp(c.fields[0][f], fcols[f]) == 0, "frontier.csv column %d: %s, want %s", f, c.fields[0][f], fcols[f]);
     for (int r = 1; r < nr; r++) CHECK(c.n_fields[r] == c.n_fields[0], "frontier.csv row %d: %d fields", r, c.n_fields[r]);
-    if (nr == 6 && c.n_fields[0] == 54) {
+    if (nr == 6 && c.n_fields[0] == 59) {
         // rows: A (pez 0), B (pez 1), C (pez 2), R (rlprompt 0), rlprompt 1
         const char *onf = "10110", *onf_test = "01111", *onf_all = "10110", *onf_all_test = "01100";
         for (int r = 1; r < 6; r++) {
@@ -697,6 +698,10 @@ static void test_report_dev(void) {
               cell(&c, 1, "class_acc_test_mean"));
         CHECK(!strcmp(cell(&c, 3, "class_acc_test_mean"), "0.5 0.75"), "C: the old seed has none [%s]",
               cell(&c, 3, "class_acc_test_mean"));
+        CHECK(!strcmp(cell(&c, 1, "class_acc_dev_mean"), "0.5 0.875") &&
+                  !strcmp(cell(&c, 1, "class_acc_train_mean"), "nan 1.0"),
+              "A per-class dev / train means [%s] [%s] (train: a class no split has is nan)",
+              cell(&c, 1, "class_acc_dev_mean"), cell(&c, 1, "class_acc_train_mean"));
         CHECK(!strcmp(cell(&c, 3, "n_seeds"), "2") && !strcmp(cell(&c, 3, "obj_total_mean"), "2.0") &&
                   !cell(&c, 3, "obj_total_sd")[0] && !strcmp(cell(&c, 3, "distinct_share_mean"), "0.75"),
               "C: statistics over the seeds that have the field: obj %s", cell(&c, 3, "obj_total_mean"));
