@@ -780,6 +780,12 @@ static void test_rigged_eot(void) {
           "%d times in 5 steps", eot_rows, would_be_eot);
     CHECK(eot_chosen == 0, "PEZ's projection chose <|endoftext|> %d times", eot_chosen);
     pez_state_free(&s);
+    // a vocabulary with nothing in it (or only <|endoftext|>) is refused, not searched forever
+    unsigned char *only_eot = calloc(TV, 1);
+    only_eot[GPT2_EOT] = 1;
+    ctx.allowed = only_eot;
+    CHECK(pez_state_alloc(&s, &ctx, &err) != 0 && strstr(err.msg, "vocabulary is empty"), "empty vocabulary: %s", err.msg);
+    free(only_eot);
     tiny_free(&t);
 }
 

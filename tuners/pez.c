@@ -249,6 +249,9 @@ static int check_settings(const TuneContext *ctx, GPT2Err *err) {
         if (ctx->label_ids[k] < 0 || ctx->label_ids[k] >= V)
             return gpt2_fail(err, "pez: label id %d outside the vocabulary of %d", ctx->label_ids[k], V);
     if (ctx->train.n < 1) return gpt2_fail(err, "pez: empty train split");
+    int allowed = 0;
+    for (int v = 0; v < V && !allowed; v++) allowed = prompt_token_allowed(ctx, v);
+    if (!allowed) return gpt2_fail(err, "pez: the prompt vocabulary is empty");
     return 0;
 }
 

@@ -698,7 +698,8 @@ char *result_record_json(const TunePoint *p, const TuneResult *r, const char *st
     buf_cat(&b, ",\"text\":");
     buf_json_string(&b, L ? r->prompt_text : "");
     if (ok) {
-        int nt = r->n_text_ids < 0 ? 0 : r->n_text_ids > TUNE_TEXT_BYTES ? TUNE_TEXT_BYTES : r->n_text_ids;
+        int cap = (int)(sizeof r->text_ids / sizeof r->text_ids[0]);
+        int nt = r->n_text_ids < 0 ? 0 : r->n_text_ids > cap ? cap : r->n_text_ids;
         buf_cat(&b, ",\"text_ids\":");
         write_ints(&b, r->text_ids, nt);
         buf_printf(&b, ",\"roundtrip\":%s", r->roundtrip ? "true" : "false");

@@ -141,7 +141,7 @@ int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, TuneResult *r,
 
     // the prompt alone
     r->n_text_ids = 0;
-    if (tokenizer_encode(ctx->tok, prompt, prompt_bytes, r->text_ids, TUNE_TEXT_BYTES, &r->n_text_ids, err))
+    if (tokenizer_encode(ctx->tok, prompt, prompt_bytes, r->text_ids, 3 * TUNE_TEXT_BYTES, &r->n_text_ids, err))
         return -1;
 
     // the test split pasted: sentence text, whole string, its ids; rows kept for the evaluator

@@ -325,7 +325,7 @@ typedef struct {
     char prompt_text[TUNE_TEXT_BYTES];// its decoded text
     // the text as a person reuses it: its standalone re-encoding, and the test split with the
     // text pasted into the template (see text.c)
-    int text_ids[TUNE_TEXT_BYTES];
+    int text_ids[3 * TUNE_TEXT_BYTES]; // a byte gives at most 3 tokens (ill-formed UTF-8: U+FFFD)
     int n_text_ids;
     int roundtrip;                    // every test example's pasted text encodes to pre ++ ids ++ post
     double roundtrip_share;           // the share of test examples for which it does
