@@ -11,6 +11,9 @@
 #   expect STATUS WHAT CMD...  runs CMD (stdout in $TMP/out, stderr in $TMP/err): ok if it
 #                              exits STATUS, else fail with the end of its stderr; returns 0 / 1
 #   need_tokenizer, need_data  skip (exit 77) without the tokenizer files / the few-shot data
+#   skip_check REASON          a check of a passing test that could not run: one line
+#                              "skip-check: REASON", counted and listed by tests/run.sh (and a
+#                              failure under CI unless tests/skips-allowed lists it)
 #   need_python WHY            sets PY (python3); skips without it ("python3 is needed WHY")
 #   need_mpirun [PROG ARGS...] skips without mpirun; exports what mpirun and the ranks need here;
 #                              with PROG, finds the launch options under which
@@ -38,6 +41,7 @@ case $BINDIR in */asan/*) ASAN=1 ;; esac
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 ok() { echo "ok: $*"; }
+skip_check() { echo "skip-check: $*"; }
 
 finish() {
     if [ "$failures" -ne 0 ]; then

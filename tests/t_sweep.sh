@@ -17,7 +17,7 @@ set -u
 . "${ROOT:-$(pwd)}/tests/lib.sh"
 
 [ -x "$SWEEP" ] || { echo "FAIL: $SWEEP is not built"; exit 1; }
-[ -x "$TUNE" ] && [ -x "$GPT2" ] || { echo "skip: $TUNE or $GPT2 is not built"; exit 77; }
+[ -x "$TUNE" ] && [ -x "$GPT2" ] || { echo "FAIL: $TUNE or $GPT2 is not built (make builds them)"; exit 1; }
 need_tokenizer
 need_data
 need_python "to compare the records"

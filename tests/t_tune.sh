@@ -8,8 +8,7 @@
 set -u
 . "${ROOT:-$(pwd)}/tests/lib.sh"
 
-[ -x "$TUNE" ] || { echo "skip: $TUNE is not built (it links once tuners/pez.c and tuners/rlprompt.c exist)"; exit 77; }
-[ -x "$GPT2" ] || { echo "skip: $GPT2 is not built"; exit 77; }
+[ -x "$TUNE" ] && [ -x "$GPT2" ] || { echo "FAIL: $TUNE or $GPT2 is not built (make builds them)"; exit 1; }
 need_tokenizer
 need_data
 need_python "to check the records"

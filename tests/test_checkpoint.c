@@ -1106,7 +1106,7 @@ static void test_full_sizes(void) {
         uint64_t data_len = st.data_len;
         st_free(&st);
         if (written != 0) {
-            printf("skip %-34s this filesystem refuses a %.2f GB sparse file: %s\n", sizes[i].name,
+            printf("skip-check: %s: this filesystem refuses a %.2f GB sparse file: %s\n", sizes[i].name,
                    (double)data_len / 1e9, strerror(errno));
             continue;
         }

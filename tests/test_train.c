@@ -322,7 +322,7 @@ static void test_token_stream(void) {
     GPT2Tokenizer *tok = NULL;
     GPT2Err err = {{0}};
     if (!dir || tokenizer_load(&tok, dir, &err)) {
-        printf("note: no tokenizer in $TOKENIZER_DIR: token stream case skipped\n");
+        printf("skip-check: no tokenizer in $TOKENIZER_DIR (make tokenizer): the token stream case did not run\n");
         return;
     }
     const char *path = write_temp("two.tsv", "sentence\tlabel\r\nHello world\t1\r\n\" great\"\t0\r\n");

@@ -666,6 +666,8 @@ static void test_dictionary(void) {
                   dictionary_share(d, " xqzv 2015 NealNeal isodd", NULL));
             dictionary_free(d);
         }
+    } else {
+        printf("skip-check: no /usr/share/dict/words (wamerican): the real word list was not checked\n");
     }
     char missing[4200];
     snprintf(missing, sizeof missing, "%s/no-words", root);
@@ -971,35 +973,40 @@ int main(void) {
     if (!shared || !*shared) shared = "../shared";
     char probe[4200];
     snprintf(probe, sizeof probe, "%s/data/fewshot/sst-2/test.tsv", shared);
-    if (access(probe, R_OK) != 0) {
-        printf("skip: no data in %s (set SHARED)\n", shared);
-        return 77;
-    }
-    GPT2Tokenizer *tok;
+    int have_data = access(probe, R_OK) == 0;
+    GPT2Tokenizer *tok = NULL;
     GPT2Err err;
-    if (tokenizer_load(&tok, tok_dir, &err)) {
-        printf("skip: no tokenizer in %s (run 'make tokenizer'): %s\n", tok_dir, err.msg);
-        return 77;
-    }
+    int have_tok = tokenizer_load(&tok, tok_dir, &err) == 0;
     make_root();
     char model_dir[4200];
     snprintf(model_dir, sizeof model_dir, "%s/model", root);
     GPT2Model m;
     tiny_model(&m, model_dir, 128);
 
-    test_real_splits(shared);
+    // what needs neither the data nor the tokenizer always runs
     test_crafted_splits();
-    test_tasks(tok);
-    test_encode(tok);
-    test_evaluator(&m, tok, shared);
     test_formulas();
     test_scorer(&m);
     test_dictionary();
-    test_prompt_vocab(tok);
-    test_result_finish(&m, tok, shared);
+    if (have_tok) {
+        test_tasks(tok);
+        test_encode(tok);
+        test_prompt_vocab(tok);
+    } else {
+        printf("skip-check: no tokenizer in %s (make tokenizer): %s; the task, template and vocabulary "
+               "checks did not run\n", tok_dir, err.msg);
+    }
+    if (have_data) test_real_splits(shared);
+    else printf("skip-check: no few-shot data in %s (set SHARED): the real splits were not read\n", shared);
+    if (have_data && have_tok) {
+        test_evaluator(&m, tok, shared);
+        test_result_finish(&m, tok, shared);
+    } else {
+        printf("skip-check: the evaluator and result_finish checks need the data and the tokenizer\n");
+    }
 
     gpt2_free(&m);
-    tokenizer_free(tok);
+    if (tok) tokenizer_free(tok);
     remove_root();
     printf("test_tuners_task: %d checks, %d failures\n", checks, failures);
     return failures != 0;
