@@ -35,16 +35,19 @@ int gpt2_fail(GPT2Err *err, const char *fmt, ...) __attribute__((format(printf, 
  * arithmetic so that loops calling it vectorise (glibc's expf is a call per
  * element): x = n ln2 + r with |r| <= ln2/2 (ln2 split in two for exact
  * reduction), e^r by its degree-7 Taylor polynomial, 2^n built in the
- * exponent bits. Used by GELU, softmaxes and cross-entropies. */
+ * exponent bits. NaN gives NaN (the integer part is taken of 0 instead, so
+ * no NaN is ever converted to an integer). Used by GELU, softmaxes and
+ * cross-entropies. */
 static inline float gpt2_expf(float x) {
-    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    float in = x;
+    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x == x ? x : 0.0f;
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; // round to nearest
     float r = x - n * 0.693145751953125f;                                // ln2 = this (exact)
     r = r - n * 1.428606765330187e-06f;                                  //       + this
     float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.6666667e-1f + r * (4.1666668e-2f +
               r * (8.3333338e-3f + r * (1.3888889e-3f + r * 1.9841270e-4f))))));
     union { int32_t i; float f; } scale = {.i = ((int32_t)n + 127) << 23};
-    return p * scale.f;
+    return in == in ? p * scale.f : in;
 }
 
 // ----------------------------------------------------------------------------

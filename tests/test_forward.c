@@ -44,7 +44,22 @@ static float max_rel_diff(const float *a, const float *b, size_t n) {
     return s > 0 ? d / s : d;
 }
 
+/* gpt2_expf against exp in double over its range, at the clamps and on
+ * non-finite inputs (NaN in, NaN out: never converted to an integer). */
+static void test_expf(void) {
+    double worst = 0;
+    for (float x = -87.0f; x <= 88.0f; x += 0.0137f) {
+        double want = exp((double)x), got = gpt2_expf(x);
+        worst = fmax(worst, fabs(got - want) / want);
+    }
+    CHECK(worst < 4e-7, "gpt2_expf: max relative error %g", worst);
+    CHECK(isnan(gpt2_expf(NAN)) && isnan(gpt2_expf(-NAN)), "NaN in: %g", gpt2_expf(NAN));
+    CHECK(gpt2_expf(-INFINITY) == gpt2_expf(-87.0f) && gpt2_expf(-1000.0f) == gpt2_expf(-87.0f), "clamped below");
+    CHECK(gpt2_expf(INFINITY) == gpt2_expf(88.0f) && isfinite(gpt2_expf(INFINITY)), "clamped above");
+}
+
 int main(void) {
+    test_expf();
     GPT2Config c = {.n_layer = 2, .n_head = 4, .n_embd = 32, .n_positions = 64, .vocab_size = 300,
                     .layer_norm_epsilon = 1e-5f};
     GPT2Model m;

@@ -780,6 +780,21 @@ static void test_rigged_eot(void) {
           "%d times in 5 steps", eot_rows, would_be_eot);
     CHECK(eot_chosen == 0, "PEZ's projection chose <|endoftext|> %d times", eot_chosen);
     pez_state_free(&s);
+    // a learning rate that blows the soft prompt up fails the step, never a prompt of id 0
+    make_point(&p, 0.0, OBJECTIVE_ADDITIVE, PEZ_ADAMW);
+    p.pez.lr = 1e300;
+    make_context(&ctx, &p, &t.m, &t.m, &t.split);
+    if (pez_state_alloc(&s, &ctx, &err) == 0) {
+        PezLoss loss;
+        pez_embed(s.P, s.ids, t.m.w.wte, TL, TC);
+        int rc = 0;
+        for (int step = 0; step < 3 && rc == 0; step++) {
+            pez_sample_batch(&s, &rng);
+            rc = pez_step(&s, &t.split, s.examples, &loss, &err);
+        }
+        CHECK(rc != 0 && strstr(err.msg, "not finite"), "lr 1e300: %s", rc ? err.msg : "every step ok");
+        pez_state_free(&s);
+    }
     // a vocabulary with nothing in it (or only <|endoftext|>) is refused, not searched forever
     unsigned char *only_eot = calloc(TV, 1);
     only_eot[GPT2_EOT] = 1;

@@ -414,5 +414,14 @@ int result_finish(TuneContext *ctx, TuneResult *r, const float *continuous, GPT2
     r->obj_task = r->eval[TUNE_DEV].loss;
     r->obj_interp = r->log_ppl;
     r->obj_total = r->w_task * r->obj_task + r->w_interp * r->obj_interp;
-    return prompt_text_check(ctx, &test_split, r, err);
+    if (prompt_text_check(ctx, &test_split, r, err)) return -1;
+    // a number that is not finite fails the point: it must not reach a frontier as a result
+    const struct { const char *name; double x; } checks[] = {
+        {"train accuracy", r->train_acc}, {"dev accuracy", r->dev_acc}, {"test accuracy", r->test_acc},
+        {"text accuracy", r->test_text_acc}, {"dev task loss", r->obj_task}, {"log-PPL", r->log_ppl},
+        {"objective", r->obj_total}, {"continuous accuracy", r->acc_continuous},
+        {"KL", r->kl_continuous_projected}};
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
+        if (!isfinite(checks[i].x)) return gpt2_fail(err, "result: the %s is not finite (%g)", checks[i].name, checks[i].x);
+    return 0;
 }

@@ -508,6 +508,10 @@ int pez_step(PezState *s, const EncodedSplit *split, const int *examples, PezLos
         return gpt2_fail(err, "pez: the loss or its gradient is not finite at step %d (task %g, "
                          "log-PPL %g)", s->opt.t + 1, out->task, out->log_ppl);
     pez_update(s->P, s->proj, s->g, &s->opt, set->clip, set->reset_quirk);
+    for (size_t k = 0; k < (size_t)s->L * s->C; k++)
+        if (!isfinite(s->P[k]))
+            return gpt2_fail(err, "pez: the soft prompt is not finite after step %d (lr %g too large?)", s->opt.t,
+                             set->lr);
     return 0;
 }
 
