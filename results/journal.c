@@ -119,11 +119,47 @@ static long read_lock_holder(int fd) {
     return -1;
 }
 
+/* Opens one of the sweep's own files (flags as for open, plus O_CLOEXEC): never through a
+ * symbolic link (O_NOFOLLOW: a planted link must not make the sweep write or cut another
+ * file), never anything but a regular file (a FIFO would block, a device is not ours; the
+ * open itself does not block: O_NONBLOCK, cleared after). Returns the descriptor, or -1 with
+ * errno set (ENOENT passed through for the callers that treat it as "none yet") and the reason
+ * in err. */
+static int open_own_file(const char *path, int flags, const char *doing, ResultsErr *err) {
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) { // said before open, which a FIFO could fail otherwise
+        if (S_ISLNK(st.st_mode))
+            results_errf(err, "%s: is a symbolic link: refused (the sweep writes only its own files)", path);
+        else
+            results_errf(err, "%s: not a regular file: refused", path);
+        errno = EINVAL;
+        return -1;
+    }
+    int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int why = errno;
+        if (why == ELOOP) results_errf(err, "%s: is a symbolic link: refused (the sweep writes only its own files)", path);
+        else results_errf(err, "%s: cannot open %s (%s)", path, doing, strerror(why));
+        errno = why;
+        return -1;
+    }
+    // what was opened, whatever changed since the lstat
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        results_errf(err, "%s: not a regular file: refused", path);
+        close(fd);
+        errno = EINVAL;
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}
+
 static int lock_directory(Journal *j, const char *dir, ResultsErr *err) {
     char lock_path[PATH_MAX];
     if (join_path(lock_path, dir, "lock", err)) return -1;
-    j->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (j->lock_fd < 0) return results_errf(err, "%s: cannot open the lock file (%s)", lock_path, strerror(errno));
+    j->lock_fd = open_own_file(lock_path, O_RDWR | O_CREAT, "the lock file", err);
+    if (j->lock_fd < 0) return -1;
     if (flock(j->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK) return results_errf(err, "%s: cannot lock (%s)", lock_path, strerror(errno));
         long holder = read_lock_holder(j->lock_fd);
@@ -163,9 +199,8 @@ int journal_open(Journal **out, const char *dir, ResultsErr *err) {
         journal_close(j);
         return -1;
     }
-    j->fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    j->fd = open_own_file(j->path, O_WRONLY | O_CREAT | O_APPEND, "for appending", err);
     if (j->fd < 0) {
-        results_errf(err, "%s: cannot open for appending (%s)", j->path, strerror(errno));
         journal_close(j);
         return -1;
     }
@@ -220,11 +255,19 @@ int journal_append(Journal *j, int type, const void *payload, size_t len, int sy
 int journal_truncate(const char *dir, int64_t offset, ResultsErr *err) {
     char path[PATH_MAX];
     if (join_path(path, dir, "journal", err)) return -1;
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return results_errf(err, "%s: cannot open to cut it (%s)", path, strerror(errno));
+    int fd = open_own_file(path, O_RDWR, "to cut it", err);
+    if (fd < 0) return -1;
     struct stat st;
     int rc = 0;
-    if (fstat(fd, &st) != 0) rc = results_errf(err, "%s: cannot stat (%s)", path, strerror(errno));
+    // only a file that is ours is ever cut: it starts with a frame's magic (a torn first frame
+    // included); anything else named "journal" is left as it is
+    unsigned char head[4];
+    ssize_t got = pread(fd, head, sizeof head, 0);
+    if (got < 0) rc = results_errf(err, "%s: cannot read (%s)", path, strerror(errno));
+    else if (memcmp(head, FRAME_MAGIC, (size_t)got) != 0)
+        rc = results_errf(err, "%s: not a sweep journal (it does not start with \"PJF1\"): left as it is, not cut",
+                          path);
+    else if (fstat(fd, &st) != 0) rc = results_errf(err, "%s: cannot stat (%s)", path, strerror(errno));
     else if (offset < 0 || offset > (int64_t)st.st_size)
         rc = results_errf(err, "%s: cannot cut at byte %lld of a %lld-byte file", path, (long long)offset,
                   (long long)st.st_size);
@@ -370,19 +413,14 @@ static int reader_open(Reader *r, const char *path, int *missing, ResultsErr *er
     memset(r, 0, sizeof *r);
     r->path = path;
     *missing = 0;
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    r->fd = open_own_file(path, O_RDONLY, "for reading", err);
     if (r->fd < 0) {
         if (errno == ENOENT) { *missing = 1; return 0; }
-        return results_errf(err, "%s: cannot open for reading (%s)", path, strerror(errno));
+        return -1;
     }
     struct stat st;
     if (fstat(r->fd, &st) != 0) {
         results_errf(err, "%s: cannot stat (%s)", path, strerror(errno));
-        close(r->fd);
-        return -1;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        results_errf(err, "%s: not a regular file", path);
         close(r->fd);
         return -1;
     }

@@ -3,9 +3,11 @@
 // and payload); a hand-corrupted field of each kind stops replay at that frame
 // with a message that says what and where and whether intact frames follow; a
 // journal cut at every byte offset replays its intact prefix, is repaired and
-// takes new frames; result payloads encode/decode and refuse a wrong CRC,
+// takes new frames, and only a file of ours is ever cut; links, FIFOs and
+// directories are refused; result payloads encode/decode and refuse a wrong CRC,
 // length, status or id; the lock refuses a second opener (same process or
 // another) naming the holder; a failed write leaves the file as it was.
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,6 +36,14 @@ static int fails = 0;
 // scratch directories and files
 
 static char scratch_root[4096];
+
+// the test's own setup failing (not the code under test): stop
+static void die(const char *fmt, const char *arg) {
+    printf("FAIL setup: ");
+    printf(fmt, arg);
+    printf("\n");
+    exit(1);
+}
 
 static void path_in(char *out, size_t n, const char *dir, const char *name) {
     int len = snprintf(out, n, "%s/%s", dir, name);
@@ -543,6 +553,68 @@ static void test_visit_abort(void) {
     remove_tree(dir);
 }
 
+/* The sweep cuts and writes only its own files: a file named "journal" that is not a journal
+ * is left as it is, and links, FIFOs and directories are refused (a planted link must not
+ * make it cut or write another file; a FIFO must not block it). */
+static void test_foreign_files(void) {
+    char dir[4200], path[4300], target[4300], lock[4300];
+    make_dir(dir, sizeof dir, "foreign");
+    path_in(path, sizeof path, dir, "journal");
+    path_in(lock, sizeof lock, dir, "lock");
+    path_in(target, sizeof target, dir, "precious.txt");
+    ResultsErr err;
+    int64_t bad, next;
+    const char *text = "my thesis, chapter 3: results\n";
+    size_t n = strlen(text);
+
+    // a regular file that is not a journal: replay reports bad magic at 0 and nothing intact
+    // after it (a "torn tail" by the frames' rules), but it is not cut
+    write_bytes(dir, (const unsigned char *)text, n);
+    CHECK(journal_replay(dir, NULL, NULL, &bad, &err) == 0 && bad == 0 && strstr(err.msg, "magic"), "replay: %s",
+          err.msg);
+    CHECK(journal_find_intact(dir, 0, &next, &err) == 0 && next == -1, "nothing intact in it");
+    CHECK(journal_truncate(dir, 0, &err) == -1 && strstr(err.msg, "not a sweep journal"), "cut: %s", err.msg);
+    size_t got_n;
+    unsigned char *got = read_bytes(dir, &got_n);
+    CHECK(got && got_n == n && memcmp(got, text, n) == 0, "the foreign file was changed (%zu bytes)", got_n);
+    free(got);
+    // a torn first frame of ours is still cut: the file starts with the magic
+    write_bytes(dir, (const unsigned char *)"PJF1\001\030", 6);
+    CHECK(journal_truncate(dir, 0, &err) == 0, "a torn first frame: %s", err.msg);
+    got = read_bytes(dir, &got_n);
+    CHECK(got_n == 0, "a torn first frame left %zu bytes", got_n);
+    free(got);
+    unlink(path);
+
+    // links: journal -> another file, lock -> another file
+    FILE *f = fopen(target, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0) die("cannot write %s", target);
+    if (symlink(target, path) != 0) die("symlink: %s", strerror(errno));
+    Journal *j = NULL;
+    CHECK(journal_open(&j, dir, &err) == -1 && j == NULL && strstr(err.msg, "symbolic link"), "journal link: %s",
+          err.msg);
+    CHECK(journal_truncate(dir, 0, &err) == -1 && strstr(err.msg, "symbolic link"), "cut through a link: %s", err.msg);
+    CHECK(journal_replay(dir, NULL, NULL, &bad, &err) == -1 && strstr(err.msg, "symbolic link"), "replay: %s", err.msg);
+    unlink(path);
+    unlink(lock);
+    if (symlink(target, lock) != 0) die("symlink: %s", strerror(errno));
+    CHECK(journal_open(&j, dir, &err) == -1 && j == NULL && strstr(err.msg, "symbolic link"), "lock link: %s", err.msg);
+    got = NULL;
+    f = fopen(target, "r");
+    char back[128] = "";
+    if (f) { got_n = fread(back, 1, sizeof back - 1, f); fclose(f); }
+    CHECK(f && strcmp(back, text) == 0, "the link's target was changed: \"%s\"", back);
+    unlink(lock);
+
+    // a FIFO named journal: refused at once, never waited on
+    if (mkfifo(path, 0644) != 0) die("mkfifo: %s", strerror(errno));
+    CHECK(journal_open(&j, dir, &err) == -1 && strstr(err.msg, "not a regular file"), "FIFO: %s", err.msg);
+    CHECK(journal_replay(dir, NULL, NULL, &bad, &err) == -1 && strstr(err.msg, "not a regular file"), "FIFO replay: %s",
+          err.msg);
+    unlink(path);
+    remove_tree(dir);
+}
+
 static void test_lock(void) {
     char dir[4200];
     make_dir(dir, sizeof dir, "lock");
@@ -641,6 +713,7 @@ int main(void) {
     test_truncation_everywhere();
     test_result_frames();
     test_visit_abort();
+    test_foreign_files();
     test_lock();
     test_failed_append();
 
