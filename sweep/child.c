@@ -1,5 +1,5 @@
-// sweep/child.c: one point, isolated: `tune --quiet -` in its own process group, the point
-// on its stdin, its record read from its stdout under a time limit. Whatever goes wrong in
+// sweep/child.c: one point, isolated: `tune --quiet -` in its own process group, dying with its
+// worker, the point on its stdin, its record read from its stdout under a time limit. Whatever goes wrong in
 // the child (a crash, a hang, NaN, garbage) becomes a failed record with the reason, so a
 // bad point never takes its worker down.
 #include <cjson/cJSON.h>
@@ -8,10 +8,10 @@
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -135,46 +135,67 @@ typedef struct {
     int in, out, errfd;     // our ends of its stdin, stdout, stderr
 } Child;
 
+/* In the forked child, before exec (async-signal-safe calls only): its own process group (a
+ * timeout kills whatever it starts too), death with its worker (PR_SET_PDEATHSIG: a worker
+ * killed by -9 or lost with its node must not leave tune computing on, with no time limit
+ * left; if the worker is already gone, exit now), the pipes as stdin, stdout, stderr, every
+ * signal at its default and unblocked. Does not return; an exec that fails writes its errno
+ * to err_fd. */
+__attribute__((noreturn)) static void exec_tune(const char *tune, pid_t worker, int in, int out, int errfd,
+                                                 int err_fd) {
+    setpgid(0, 0);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != worker) _exit(127);
+    if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0) _exit(127);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL); // SIGKILL and SIGSTOP: EINVAL
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    char *argv[] = {(char *)tune, "--quiet", "-", NULL};
+    execve(tune, argv, environ);
+    int e = errno;
+    ssize_t w = write(err_fd, &e, sizeof e);
+    (void)w;
+    _exit(127);
+}
+
 static int spawn_tune(Child *c, const char *tune, SweepErr *err) {
-    int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1};
-    if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC)) {
+    int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1}, pexec[2] = {-1, -1};
+    if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC) || pipe2(pexec, O_CLOEXEC)) {
         int e = errno;
         for (int k = 0; k < 2; k++) {
             if (pin[k] >= 0) close(pin[k]);
             if (pout[k] >= 0) close(pout[k]);
+            if (perr[k] >= 0) close(perr[k]);
         }
         return sweep_fail(err, "sweep: pipe: %s", strerror(e));
     }
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, pin[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
-    posix_spawnattr_init(&at);
-    // its own process group, so a timeout kills whatever it started too; default signals
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &all);
-    posix_spawnattr_setpgroup(&at, 0);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    char *argv[] = {(char *)tune, "--quiet", "-", NULL};
-    int rc = posix_spawn(&c->pid, tune, &fa, &at, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
+    pid_t worker = getpid();
+    c->pid = fork();
+    if (c->pid == 0) exec_tune(tune, worker, pin[0], pout[1], perr[1], pexec[1]);
+    int fork_errno = errno;
     close(pin[0]);
     close(pout[1]);
     close(perr[1]);
+    close(pexec[1]);
     c->in = pin[1];
     c->out = pout[0];
     c->errfd = perr[0];
-    if (rc != 0) {
+    // exec succeeded when the CLOEXEC pipe closes with nothing in it
+    int exec_errno = 0;
+    ssize_t got = 0;
+    if (c->pid > 0)
+        do got = read(pexec[0], &exec_errno, sizeof exec_errno);
+        while (got < 0 && errno == EINTR);
+    close(pexec[0]);
+    if (c->pid < 0 || got == (ssize_t)sizeof exec_errno) {
+        if (c->pid > 0) while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR) {}
         close(c->in);
         close(c->out);
         close(c->errfd);
-        return sweep_fail(err, "sweep: cannot start %s: %s", tune, strerror(rc));
+        return sweep_fail(err, "sweep: cannot start %s: %s", tune, strerror(c->pid < 0 ? fork_errno : exec_errno));
     }
     return 0;
 }
@@ -233,7 +254,7 @@ int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, ch
     *interrupted = 0;
     Item it;
     if (item_decode(&it, item, len, err)) return -1;
-    Child c;
+    Child c = {.pid = -1, .in = -1, .out = -1, .errfd = -1};
     if (spawn_tune(&c, it.tune, err)) {
         char reason[SWEEP_PATH + 64];
         snprintf(reason, sizeof reason, "%s", err->msg);
