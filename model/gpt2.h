@@ -124,8 +124,10 @@ int gpt2_save(const GPT2Config *c, const GPT2Weights *w, const char *dir, GPT2Er
 /* sha256 of a file as 64 lowercase hex digits (model/sha256.c): a model's
  * identity in result records and sweep points. */
 int gpt2_file_sha256(const char *path, char hex[65], GPT2Err *err);
-/* Reads a whole file (at most 1 GiB) into a malloc'd, NUL-terminated buffer;
- * *size gets its length. *data is NULL on error (model/tokenizer.c). */
+/* Reads a whole regular file (at most 1 GiB) into a malloc'd, NUL-terminated
+ * buffer; *size gets its length. Anything but a regular file (a FIFO, a
+ * directory, a device) is an error at once, never waited on. *data is NULL
+ * on error (model/tokenizer.c). The one file reader of model/ and tuners/. */
 int gpt2_read_file(const char *path, char **data, size_t *size, GPT2Err *err);
 /* sha256 of len bytes in memory, as 64 lowercase hex digits (e.g. a point id). */
 void gpt2_sha256_hex(const void *data, size_t len, char hex[65]);

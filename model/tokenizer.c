@@ -18,11 +18,14 @@
 // recent pieces to their ids, since real text repeats its words.
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -691,31 +694,39 @@ static Excerpt excerpt(const char *s, size_t n) {
     return e;
 }
 
-// Reads a whole file, NUL-terminated (declared in gpt2.h: train.c reads its data with it).
+// Reads a whole file, NUL-terminated (declared in gpt2.h): only a regular file, opened without
+// blocking (a FIFO or a device named as a data file is refused at once, not waited on).
 int gpt2_read_file(const char *path, char **data, size_t *size, GPT2Err *err) {
     *data = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return gpt2_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 20, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        if (cap >= MAX_FILE_BYTES) {
-            free(buf); fclose(f);
-            return gpt2_fail(err, "%s: larger than %zu bytes", path, MAX_FILE_BYTES);
-        }
-        char *bigger = realloc(buf, 2 * cap + 1);
-        if (!bigger) { free(buf); buf = NULL; break; }
-        buf = bigger;
-        cap *= 2;
+    *size = 0;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return gpt2_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return gpt2_fail(err, "%s: not a regular file", path);
     }
-    if (!buf) { fclose(f); return gpt2_fail(err, "%s: out of memory", path); }
-    if (ferror(f)) {
-        free(buf); fclose(f);
-        return gpt2_fail(err, "%s: read error", path);
+    if ((uint64_t)st.st_size > MAX_FILE_BYTES) {
+        close(fd);
+        return gpt2_fail(err, "%s: larger than %zu bytes", path, MAX_FILE_BYTES);
     }
-    fclose(f);
+    size_t n = (size_t)st.st_size, got = 0;
+    char *buf = malloc(n + 1);
+    if (!buf) {
+        close(fd);
+        return gpt2_fail(err, "%s: out of memory (%zu bytes)", path, n);
+    }
+    while (got < n) { // a regular file: O_NONBLOCK changes nothing for its reads
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    close(fd);
+    if (got != n) {
+        free(buf);
+        return gpt2_fail(err, "%s: read error (%zu of %zu bytes)", path, got, n);
+    }
     buf[n] = '\0';
     *data = buf;
     *size = n;

@@ -21,6 +21,9 @@
 extern char **environ;
 
 #define KILL_GRACE_SECONDS 2.0
+/* A record is a few KB (its history grows with the steps); more than this on stdout is not a
+ * record, and is not kept: the child is stopped and the point fails. */
+#define MAX_STDOUT_BYTES ((size_t)64 << 20)
 
 static double now_seconds(void) {
     struct timespec ts;
@@ -104,9 +107,13 @@ static char *judge(const char *point_json, char *out, int status, const char *st
         return failed_record(point_json, reason);
     }
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    cJSON *rec = n ? cJSON_Parse(out) : NULL;
+    // one JSON record and nothing after it: trailing text means the output is not tune's record
+    const char *end = NULL;
+    cJSON *rec = n ? cJSON_ParseWithOpts(out, &end, 1) : NULL;
     if (!rec) {
         if (n && strstr(out, "NaN")) snprintf(reason, sizeof reason, "tune's record holds NaN (exit %d)", code);
+        else if (n && end && *end) snprintf(reason, sizeof reason, "tune's output is not one JSON record: text "
+                                            "after it at byte %ld (exit %d)", (long)(end - out), code);
         else if (n) snprintf(reason, sizeof reason, "tune's output is not a JSON record (exit %d)", code);
         else snprintf(reason, sizeof reason, "tune exited %d without a record%s%s", code,
                       stderr_tail[0] ? ": " : "", stderr_tail);
@@ -275,7 +282,7 @@ int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, ch
 
     Buf out = {0}, errb = {0};
     double deadline = now_seconds() + it.timeout;
-    int out_open = 1, err_open = 1, timed_out = 0, status = 0;
+    int out_open = 1, err_open = 1, timed_out = 0, too_much = 0, status = 0;
     while (out_open || err_open) {
         if (*stop) { *interrupted = 1; break; }
         double left = deadline - now_seconds();
@@ -287,10 +294,11 @@ int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, ch
         if (out_open && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) && buf_read(&out, c.out) <= 0) out_open = 0;
         if (err_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) && buf_read(&errb, c.errfd) <= 0) err_open = 0;
         if (errb.len > (1u << 20)) { memmove(errb.data, errb.data + errb.len - 4096, 4096); errb.len = 4096; }
+        if (out.len > MAX_STDOUT_BYTES) { too_much = 1; break; }
     }
     close(c.out);
     close(c.errfd);
-    if (*interrupted || timed_out) {
+    if (*interrupted || timed_out || too_much) {
         kill_and_reap(c.pid);
     } else {
         // both pipes closed: the child is exiting; still bounded by the deadline
@@ -317,6 +325,11 @@ int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, ch
         if (timed_out) {
             char reason[128];
             snprintf(reason, sizeof reason, "timeout: no record after %g s (killed)", it.timeout);
+            *record = failed_record(it.point, reason);
+        } else if (too_much) {
+            char reason[128];
+            snprintf(reason, sizeof reason, "tune wrote more than %zu MiB on stdout: not a record (killed)",
+                     MAX_STDOUT_BYTES >> 20);
             *record = failed_record(it.point, reason);
         } else {
             *record = judge(it.point, out.data ? out.data : (char[1]){0}, status, tail);

@@ -271,13 +271,42 @@ static int expand(SweepSpec *s, const Builder *b, const Grid *g, SweepErr *err) 
 // ----------------------------------------------------------------------------
 // the spec
 
+/* A key given twice anywhere in the spec is an error (cJSON would keep the first silently, and
+ * the point parser refuses the same in a point): the path of the second one. */
+static int no_repeated_keys(const cJSON *node, const char *path, SweepErr *err) {
+    for (const cJSON *c = node ? node->child : NULL; c; c = c->next) {
+        char sub[256];
+        if (cJSON_IsObject(node)) {
+            for (const cJSON *prev = node->child; prev != c; prev = prev->next)
+                if (strcmp(prev->string, c->string) == 0)
+                    return sweep_fail(err, "spec: key \"%s%s\" given twice", path, c->string);
+            snprintf(sub, sizeof sub, "%s%s.", path, c->string);
+        } else {
+            snprintf(sub, sizeof sub, "%s", path);
+        }
+        if ((cJSON_IsObject(c) || cJSON_IsArray(c)) && no_repeated_keys(c, sub, err)) return -1;
+    }
+    return 0;
+}
+
+/* The tune program: a regular executable file, its path free of control characters (the work
+ * item carries it on one line). */
+static int check_tune(const char *path, SweepErr *err) {
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+        if (*p < 0x20 || *p == 0x7F) return sweep_fail(err, "spec: \"tune\": the path holds a control character");
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || access(path, X_OK) != 0)
+        return sweep_fail(err, "spec: \"tune\": %.300s is not an executable program (a regular file with x)", path);
+    return 0;
+}
+
 static int parse_top(SweepSpec *s, const cJSON *root, Builder *b, Grid *g, const char *default_tune,
                      SweepErr *err) {
     static const char *const keys[] = {"model", "task", "data", "data_dir", "split", "out", "grid",
                                        "pez", "rlprompt", "point", "timeout_seconds", "retries",
                                        "drain_seconds", "tune"};
     if (!cJSON_IsObject(root)) return sweep_fail(err, "spec: expected a JSON object");
-    if (check_keys(root, "", keys, sizeof keys / sizeof keys[0], err)) return -1;
+    if (no_repeated_keys(root, "", err) || check_keys(root, "", keys, sizeof keys / sizeof keys[0], err)) return -1;
     char model[SWEEP_PATH] = "";
     int rc;
     if ((rc = get_string(root, "model", model, sizeof model, err)) != 0)
@@ -322,8 +351,7 @@ static int parse_top(SweepSpec *s, const cJSON *root, Builder *b, Grid *g, const
     if (!g->values[AXIS_TASK] && !cJSON_GetObjectItemCaseSensitive(root, "task"))
         return sweep_fail(err, "spec: \"task\" is missing (give it at the top or as grid.task)");
     if (!s->tune_path[0]) return sweep_fail(err, "spec: no tune program (give \"tune\")");
-    if (access(s->tune_path, X_OK) != 0)
-        return sweep_fail(err, "spec: \"tune\": %s is not an executable program", s->tune_path);
+    if (check_tune(s->tune_path, err)) return -1;
     // the model's identity is part of every point's id
     char weights[SWEEP_PATH + 32];
     snprintf(weights, sizeof weights, "%s/model.safetensors", model);
@@ -355,25 +383,10 @@ int sweep_spec_parse(SweepSpec *s, const char *json_text, size_t len, const char
 
 int sweep_spec_load(SweepSpec *s, const char *path, const char *default_tune, SweepErr *err) {
     memset(s, 0, sizeof *s);
-    FILE *f = fopen(path, "rb");
-    if (!f) return sweep_fail(err, "spec: cannot open %s", path);
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 > cap) {
-            cap = 2 * cap + 4096;
-            char *grown = realloc(text, cap);
-            if (!grown) { free(text); fclose(f); return sweep_fail(err, "spec: out of memory"); }
-            text = grown;
-        }
-        size_t got = fread(text + len, 1, cap - len - 1, f);
-        len += got;
-        if (got == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) { free(text); return sweep_fail(err, "spec: cannot read %s", path); }
-    text[len] = '\0';
+    char *text;
+    size_t len;
+    GPT2Err gerr;
+    if (gpt2_read_file(path, &text, &len, &gerr)) return sweep_fail(err, "spec: %s", gerr.msg);
     int rc = sweep_spec_parse(s, text, len, default_tune, err);
     free(text);
     if (rc) {

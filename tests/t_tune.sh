@@ -202,5 +202,8 @@ expect 0 "tune --help" "$TUNE" --help && { grep -q '^usage: tune' "$TMP/out" || 
 expect 2 "unknown option" "$TUNE" --bogus && { grep -q -- '--help' "$TMP/err" || fail "no hint on stderr"; }
 expect 2 "two points" "$TUNE" "$TMP/pez.json" "$TMP/rl.json"
 expect 2 "a point file that does not exist" "$TUNE" "$TMP/none.json"
+mkfifo "$TMP/point.fifo"
+expect 2 "a point file that is a FIFO (refused, not waited on)" timeout 20 "$TUNE" "$TMP/point.fifo"
+grep -q "not a regular file" "$TMP/err" && ok "the FIFO: $(cat "$TMP/err")" || fail "the FIFO: $(cat "$TMP/err")"
 
 finish "t_tune: all passed"

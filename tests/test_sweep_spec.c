@@ -251,6 +251,13 @@ static void test_errors(void) {
     expect_error("{\"method\":[\"pez\"],\"seed\":[1,1]}", "", "repeats");
     expect_error("{\"method\":[\"pez\"],\"task\":[\"nope\"]}", "", "task");
     expect_error(g, ",\"tune\":\"/no/such/tune\"", "not an executable");
+    // a directory passes access(X_OK); a newline would split the work item's lines
+    expect_error(g, ",\"tune\":\"/tmp\"", "not an executable program");
+    expect_error(g, ",\"tune\":\"/bin/true\\n/bin/sh\"", "control character");
+    // a key given twice, at the top, nested, in the grid: refused, not the first one kept
+    expect_error(g, ",\"retries\":1,\"retries\":5", "key \"retries\" given twice");
+    expect_error(g, ",\"pez\":{\"steps\":3,\"steps\":4}", "key \"pez.steps\" given twice");
+    expect_error("{\"method\":[\"pez\"],\"seed\":[1],\"seed\":[2]}", "", "key \"grid.seed\" given twice");
     char text[16384];
     snprintf(text, sizeof text, "{\"model\":\"%s\",\"task\":\"sst-2\",\"out\":3,\"grid\":{\"method\":[\"pez\"]}}", model_dir);
     expect_text_error(text, "\"out\" must be a string");
@@ -277,9 +284,22 @@ static void test_errors(void) {
     expect_text_error(text, "\"point.seed\" belongs at the top of the spec or in the grid");
 }
 
+/* A spec file that is a FIFO is refused at once (nothing ever writes to it). */
+static void test_fifo(void) {
+    char path[4300];
+    snprintf(path, sizeof path, "%s/spec.fifo", root);
+    if (mkfifo(path, 0644) != 0) die("mkfifo %s", path);
+    SweepSpec s;
+    SweepErr err;
+    CHECK(sweep_spec_load(&s, path, "/bin/true", &err) != 0 && strstr(err.msg, "not a regular file"), "a FIFO spec: %s",
+          err.msg);
+    unlink(path);
+}
+
 int main(void) {
     make_root();
     make_files();
+    test_fifo();
     test_sha256();
     test_expansion();
     test_ids();

@@ -219,6 +219,12 @@ static void test_crafted_splits(void) {
     char missing[4200];
     snprintf(missing, sizeof missing, "%s/no-such.tsv", root);
     expect_split_error(missing, 2, "cannot open", "no-such.tsv");
+    // a FIFO or a directory as a split: refused at once, never waited on
+    char fifo[4200];
+    snprintf(fifo, sizeof fifo, "%s/split.fifo", root);
+    if (mkfifo(fifo, 0644) != 0) die("mkfifo %s", fifo);
+    expect_split_error(fifo, 2, "not a regular file", "split.fifo");
+    expect_split_error(root, 2, "not a regular file", NULL);
     expect_split_error(scratch_file("empty.tsv", ""), 2, "empty", NULL);
     expect_split_error(scratch_file("header.tsv", "sentence\tlabel\n"), 2, "empty split", "header.tsv");
     expect_split_error(scratch_file("badhdr.tsv", "review\tlabel\nfine\t1\n"), 2, "bad header", "review");
@@ -674,6 +680,10 @@ static void test_dictionary(void) {
     CHECK(dictionary_load(&d, missing, &err) != 0 && strstr(err.msg, "no-words"), "missing dictionary: %s", err.msg);
     CHECK(dictionary_load(&d, scratch_file("blank", "\n\n"), &err) != 0 && strstr(err.msg, "no words"),
           "empty dictionary: %s", err.msg);
+    char fifo[4200];
+    snprintf(fifo, sizeof fifo, "%s/words.fifo", root);
+    if (mkfifo(fifo, 0644) != 0) die("mkfifo %s", fifo);
+    CHECK(dictionary_load(&d, fifo, &err) != 0 && strstr(err.msg, "not a regular file"), "a FIFO word list: %s", err.msg);
     // repetition: the share of distinct tokens
     const int five[5] = {10, 11, 12, 13, 14}, rep[5] = {7, 7, 7, 7, 7}, some[5] = {3, 9, 3, 9, 4};
     CHECK(distinct_share(five, 5) == 1.0 && distinct_share(rep, 5) == 0.2 && distinct_share(some, 5) == 0.6 &&

@@ -168,26 +168,15 @@ static int dict_contains(const Dictionary *d, const char *w, size_t n) {
 
 int dictionary_load(Dictionary **out, const char *path, GPT2Err *err) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return gpt2_fail(err, "dictionary: cannot open %s: %s (Debian: apt-get install wamerican)", path,
-                         strerror(errno));
-    long len = -1;
-    if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
-    if (len < 0 || len >= (long)UINT32_MAX - 1 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return gpt2_fail(err, "dictionary: cannot read %s (not a regular file, or over 4 GiB)", path);
-    }
-    size_t size = (size_t)len, lines = 1;
-    char *words = malloc(size + 1);
-    size_t got = words ? fread(words, 1, size, f) : 0;
-    int bad = ferror(f);
-    fclose(f);
-    if (!words || bad || got != size) {
+    char *words;
+    size_t size, lines = 1;
+    GPT2Err why;
+    if (gpt2_read_file(path, &words, &size, &why))
+        return gpt2_fail(err, "dictionary: %s (Debian: apt-get install wamerican)", why.msg);
+    if (size >= (size_t)UINT32_MAX - 1) {
         free(words);
-        return gpt2_fail(err, "dictionary: cannot read %s", path);
+        return gpt2_fail(err, "dictionary: %s is over 4 GiB", path);
     }
-    words[size] = '\0';
     for (size_t i = 0; i < size; i++) lines += words[i] == '\n';
     size_t cap = 16;
     while (cap < 2 * lines) cap *= 2;

@@ -22,41 +22,7 @@
 // ----------------------------------------------------------------------------
 // files
 
-#define MAX_SPLIT_BYTES ((size_t)1 << 31)
-
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
-
-/* Reads a whole file into a malloc'd buffer with `extra` spare bytes after
- * its size + 1 (the file is NUL-terminated); *size gets the file size. */
-static int read_whole_file(const char *path, const char *what, char **buf, size_t *size,
-                           GPT2Err *err) {
-    *buf = NULL;
-    *size = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return gpt2_fail(err, "%s: cannot open %s: %s", what, path, strerror(errno));
-    long len = -1;
-    if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
-    if (len < 0 || (size_t)len > MAX_SPLIT_BYTES || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return gpt2_fail(err, "%s: cannot read %s (not a regular file, or over 2 GiB)", what, path);
-    }
-    char *b = malloc((size_t)len + 1);
-    if (!b) {
-        fclose(f);
-        return gpt2_fail(err, "%s: out of memory reading %s", what, path);
-    }
-    size_t got = fread(b, 1, (size_t)len, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || got != (size_t)len) {
-        free(b);
-        return gpt2_fail(err, "%s: cannot read %s", what, path);
-    }
-    b[len] = '\0';
-    *buf = b;
-    *size = (size_t)len;
-    return 0;
-}
 
 // ----------------------------------------------------------------------------
 // splits
@@ -125,7 +91,7 @@ int split_load(Split *s, const char *path, int n_classes, GPT2Err *err) {
         return gpt2_fail(err, "split %s: %d classes, expected 1..%d", path, n_classes, TUNE_MAX_CLASSES);
     char *buf;
     size_t size;
-    if (read_whole_file(path, "split", &buf, &size, err)) return -1;
+    if (gpt2_read_file(path, &buf, &size, err)) return -1;
     size_t max_lines = 1;
     for (size_t i = 0; i < size; i++) max_lines += buf[i] == '\n';
     // one allocation: the file (parsed in place), then text pointers, then labels

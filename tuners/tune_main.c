@@ -312,21 +312,30 @@ int main(int argc, char **argv) {
         else point_path = a;
     }
 
-    // the point: any problem with it is the caller's (exit 2, no record)
-    FILE *in = stdin;
-    if (point_path && strcmp(point_path, "-") != 0 && !(in = fopen(point_path, "rb"))) {
-        fprintf(stderr, "tune: cannot open %s: %s\n", point_path, strerror(errno));
-        return EXIT_USAGE;
-    }
-    if (in == stdin && isatty(fileno(stdin)) && !pg.quiet)
-        fputs("tune: reading the point from standard input (end it with Ctrl-D)\n", stderr);
-    char *text = read_stream(in);
-    int read_errno = errno;
-    if (in != stdin) fclose(in);
-    if (!text) {
-        fprintf(stderr, "tune: cannot read the point from %s: %s\n", point_path ? point_path : "stdin",
-                strerror(read_errno));
-        return EXIT_USAGE;
+    // the point: any problem with it is the caller's (exit 2, no record). A file must be a
+    // regular one (a FIFO is refused, not waited on); a stream comes on stdin ('-')
+    char *text = NULL;
+    if (point_path && strcmp(point_path, "-") != 0) {
+        size_t size;
+        GPT2Err rerr;
+        if (gpt2_read_file(point_path, &text, &size, &rerr)) {
+            fprintf(stderr, "tune: cannot read the point: %s\n", rerr.msg);
+            return EXIT_USAGE;
+        }
+        if (size > MAX_POINT_BYTES) {
+            fprintf(stderr, "tune: %s: a point of %zu bytes is over the limit of %zu\n", point_path, size,
+                    MAX_POINT_BYTES);
+            free(text);
+            return EXIT_USAGE;
+        }
+    } else {
+        if (isatty(fileno(stdin)) && !pg.quiet)
+            fputs("tune: reading the point from standard input (end it with Ctrl-D)\n", stderr);
+        text = read_stream(stdin);
+        if (!text) {
+            fprintf(stderr, "tune: cannot read the point from stdin: %s\n", strerror(errno));
+            return EXIT_USAGE;
+        }
     }
     Run run;
     memset(&run, 0, sizeof run);
