@@ -72,6 +72,7 @@ cmp -s "$TMP/a/model.safetensors" "$TMP/b/model.safetensors" || fail "a refused 
 expect 0 "init --force overwrites" "$GPT2" init $TINY --seed 2 --test-noise 0.05 --out "$TMP/a" --force
 cmp -s "$TMP/a/model.safetensors" "$TMP/c/model.safetensors" || fail "init --force did not write the new model"
 expect 0 "init --force back to seed 1" "$GPT2" init $TINY --seed 1 --test-noise 0.05 --out "$TMP/a" --force
+cmp -s "$TMP/a/model.safetensors" "$TMP/b/model.safetensors" || fail "init --force back to seed 1 did not write seed 1's model"
 mkdir -p "$TMP/notok"
 expect 1 "init without tokenizer files" "$GPT2" init --layers 1 --heads 1 --embd 8 --seed 1 \
     --tokenizer "$TMP/notok" --out "$TMP/e" &&
@@ -119,7 +120,8 @@ printf '%s' "$TEXT" | "$GPT2" score --model "$TMP/a" --json - >"$TMP/stdin.json"
 printf '%s' "$TEXT" >"$TMP/text.txt"
 "$GPT2" score --model "$TMP/a" --json --file "$TMP/text.txt" >"$TMP/file.json" 2>"$TMP/err" &&
     cmp -s "$TMP/file.json" "$TMP/score.json" && ok "score --file" || fail "score --file differs"
-expect 1 "score of an empty text" "$GPT2" score --model "$TMP/a" ""
+expect 1 "score of an empty text" "$GPT2" score --model "$TMP/a" "" &&
+    { grep -q 'empty' "$TMP/err" && [ ! -s "$TMP/out" ] || fail "empty text: no 'empty' on stderr, or output: $(cat "$TMP/err")"; }
 LONG=$(awk 'BEGIN { for (i = 0; i < 200; i++) printf "word%d ", i }')   # about 400 tokens
 expect 1 "score of a text longer than the context" "$GPT2" score --model "$TMP/a" "$LONG" &&
     { grep -q 'context' "$TMP/err" || fail "the too-long message does not mention the context"; }
@@ -157,7 +159,9 @@ expect 0 "logits --ids" "$GPT2" logits --model "$TMP/a" --out "$TMP/eot.f32" --i
     { [ "$(wc -c <"$TMP/eot.f32")" -eq $((V * 4)) ] || fail "logits --ids file is not V*4 bytes"; }
 expect 0 "logits --ids --all" "$GPT2" logits --model "$TMP/a" --out "$TMP/ids.f32" --all --ids 50256,15496,995 &&
     { [ "$(wc -c <"$TMP/ids.f32")" -eq $((3 * V * 4)) ] || fail "logits --ids --all is not 3*V*4 bytes"; }
-expect 2 "logits --ids past the vocabulary" "$GPT2" logits --model "$TMP/a" --out "$TMP/x.f32" --ids 1,$V
+expect 2 "logits --ids past the vocabulary" "$GPT2" logits --model "$TMP/a" --out "$TMP/x.f32" --ids 1,$V &&
+    { grep -q "id $V is not below the vocabulary size $V" "$TMP/err" && [ ! -e "$TMP/x.f32" ] ||
+        fail "id past the vocabulary: $(cat "$TMP/err"), or a file was written"; }
 # the last row of --all is the single last row; score's first logprob is
 # log_softmax(logits after <|endoftext|>) at the first token
 "$PY" -c '
