@@ -253,6 +253,18 @@ static int reconcile(Master *m, const SweepJournal *jr, int extend, SweepErr *er
         }
     }
     free(in_spec);
+    // a grid cut short: the same spec, the journal's points its first ones in order. Only a run
+    // killed while writing its grid leaves that (nothing is dispatched before the grid is
+    // whole), and the same command completes it
+    int cut_short = jr->n < s->n_points && strcmp(jr->spec_sha256, s->spec_sha256) == 0;
+    for (int k = 0; cut_short && k < jr->n; k++) cut_short = strcmp(jr->points[k].id, s->points[k].id) == 0;
+    if (cut_short) {
+        fprintf(stderr, "sweep: the journal's grid was cut short (%d of its %d points written): completing it\n",
+                jr->n, s->n_points);
+        for (int i = jr->n; i < s->n_points; i++)
+            if (append_point(m, i, i, i == s->n_points - 1, err)) return -1;
+        return 0;
+    }
     int added = 0, last_new = -1;
     for (int i = 0; i < s->n_points; i++) {
         if (sweep_journal_find(jr, s->points[i].id) >= 0) continue;
