@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,9 +96,13 @@ static int find_point(const Shard *sh, const char *id) {
     return sweep_id_get(&sh->by_id, id);
 }
 
+/* An integer of a header, in 0..2^30 (a grid of over a billion points is not one of ours): a
+ * crafted or damaged header must not overflow the arithmetic below. */
 static int json_int(const cJSON *j, const char *key, int *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
-    if (!cJSON_IsNumber(v)) return -1;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= (double)(1 << 30)) ||
+        v->valuedouble != floor(v->valuedouble))
+        return -1;
     *out = (int)v->valuedouble;
     return 0;
 }
@@ -277,9 +282,9 @@ static int check_shards(Shard *sh, int n, SweepErr *err) {
     // every grid point once, where the shard's rule puts it
     for (int s = 0; s < n; s++) {
         const Shard *x = &sh[s];
-        int want = x->grid_points > x->shard ? (x->grid_points - x->shard + N - 1) / N : 0;
+        long long want = x->grid_points > x->shard ? ((long long)x->grid_points - x->shard + N - 1) / N : 0;
         if (x->n_points != want)
-            return sweep_fail(err, "merge: %s (shard %d of %d) holds %d points, not the %d of its share of %d",
+            return sweep_fail(err, "merge: %s (shard %d of %d) holds %d points, not the %lld of its share of %d",
                               x->dir, x->shard, N, x->n_points, want, x->grid_points);
         for (int k = 0; k < x->n_points; k++) {
             const MergePoint *p = &x->points[k];

@@ -166,9 +166,9 @@ static void check_merged(const char *dir, int grid, int failing, int fails) {
 }
 
 static void test_merge(void) {
-    char s0[4200], s1[4200], s2[4200], out[4200], other[4200], bad[4200], cut[4200], whole[4200];
+    char s0[4200], s1[4200], s2[4200], out[4200], other[4200], bad[4200], cut[4200], whole[4200], huge[4200];
     path(s0, "a0"), path(s1, "a1"), path(s2, "a2"), path(out, "merged");
-    path(other, "other1"), path(bad, "retriable1"), path(cut, "none"), path(whole, "whole");
+    path(other, "other1"), path(bad, "retriable1"), path(cut, "none"), path(whole, "whole"), path(huge, "huge2");
     // 5 points over 3 shards; point 3 (shard 0) failed for good (2 failed results > retries 1)
     write_shard(s0, SPEC_SHA, 0, 3, 5, 3, 2);
     write_shard(s1, SPEC_SHA, 1, 3, 5, -1, 0);
@@ -188,6 +188,7 @@ static void test_merge(void) {
         {"a retriable point", "has not finished", {s0, bad, s2}, 3},
         {"no journal", "no sweep journal", {s0, s1, cut}, 3},
         {"a whole sweep", "not a shard", {s0, s1, whole}, 3},
+        {"a crafted grid size", "grid_points", {s0, s1, huge}, 3},
     };
     write_shard(other, OTHER_SHA, 1, 3, 5, -1, 0);
     write_shard(bad, SPEC_SHA, 1, 3, 5, 1, 1);   // one failed result, retries 1: not finished
@@ -199,6 +200,13 @@ static void test_merge(void) {
         if (journal_open(&j, whole, &rerr)) die("%s", rerr.msg);
         char h[300];
         snprintf(h, sizeof h, "{\"spec_sha256\":\"%s\",\"version\":1,\"created\":1,\"model_sha256\":\"%s\"}", SPEC_SHA, MODEL_SHA);
+        append(j, JOURNAL_HEADER, h);
+        journal_close(j);
+        // shard 2 of 3 of a grid of INT_MAX points: (grid - shard + N - 1) overflowed an int
+        mkdir(huge, 0755);
+        if (journal_open(&j, huge, &rerr)) die("%s", rerr.msg);
+        snprintf(h, sizeof h, "{\"spec_sha256\":\"%s\",\"version\":1,\"created\":1,\"model_sha256\":\"%s\",\"shard\":2,"
+                 "\"shards\":3,\"grid_points\":2147483647,\"retries\":1}", SPEC_SHA, MODEL_SHA);
         append(j, JOURNAL_HEADER, h);
         journal_close(j);
     }
