@@ -23,7 +23,7 @@ static double now(void) {
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-static int cmp_double(const void *a, const void *b) {
+__attribute__((unused)) static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
@@ -35,7 +35,7 @@ typedef struct {
 
 /* Parses the shape options; returns -1 to go on, else the exit status
  * (0 after --help, 2 on a usage error). */
-static int bench_parse_shape(BenchShape *s, int argc, char **argv, const char *name) {
+__attribute__((unused)) static int bench_parse_shape(BenchShape *s, int argc, char **argv, const char *name) {
     *s = (BenchShape){.c = {.n_layer = 12, .n_head = 12, .n_embd = 768, .n_positions = 1024,
                             .vocab_size = 50257, .layer_norm_epsilon = 1e-5f},
                       .B = 4, .T = 64, .iters = 5};
@@ -66,7 +66,7 @@ static int bench_parse_shape(BenchShape *s, int argc, char **argv, const char *n
 
 /* A model of shape c in memory, weights uniform in +-0.02 (an LCG); returns
  * the parameter buffer (free it and m->blocks_storage), NULL when out of memory. */
-static float *bench_random_model(GPT2Model *m, const GPT2Config *c) {
+__attribute__((unused)) static float *bench_random_model(GPT2Model *m, const GPT2Config *c) {
     memset(m, 0, sizeof *m);
     m->config = *c;
     size_t n = gpt2_num_params(c);

@@ -29,3 +29,5 @@ else
 fi
 echo "== sweep (sweep/): rank 0's time per trivial point at 64 ranks; 1 vs 2 workers on real points =="
 BINDIR=$(case $BUILD in build/asan*) echo "$BUILD/bin" ;; *) echo bin ;; esac) sh bench/bench_sweep.sh
+echo "== journal (results/journal.c): the scan for an intact frame after damage, on crafted tails =="
+"$BUILD/bench/bench_journal_scan"
