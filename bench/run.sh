@@ -31,3 +31,5 @@ echo "== sweep (sweep/): rank 0's time per trivial point at 64 ranks; 1 vs 2 wor
 BINDIR=$(case $BUILD in build/asan*) echo "$BUILD/bin" ;; *) echo bin ;; esac) sh bench/bench_sweep.sh
 echo "== journal (results/journal.c): the scan for an intact frame after damage, on crafted tails =="
 "$BUILD/bench/bench_journal_scan"
+echo "== sweep spec (sweep/spec.c): expanding the grid, per point at 10k / 40k / 160k points =="
+"$BUILD/bench/bench_spec_expand"

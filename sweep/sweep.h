@@ -120,8 +120,8 @@ typedef struct {
     int retries;
     char spec_sha256[65];
     char model_sha256[65];
-    int n_points;
-    SweepPoint *points;     // (n_points), index order
+    int n_points, cap_points;
+    SweepPoint *points;     // (n_points), index order; room for cap_points
     int shard, n_shards;    // a shard's run (shard.c): shard of n_shards; n_shards 0: the whole grid
     int grid_points;        // with n_shards: the whole grid's points (before sweep_shard_select)
 } SweepSpec;
