@@ -28,8 +28,13 @@ typedef struct {
     char msg[512];
 } GPT2Err;
 
-/* printf-style: fills err->msg (if err is not NULL) and returns -1 */
+/* printf-style: fills err->msg (if err is not NULL) and returns -1. The message
+ * is one printable line: control characters (from a file name, a key, a text
+ * it quotes) become '?', so that a message never moves a terminal's cursor
+ * nor splits a log line. */
 int gpt2_fail(GPT2Err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Control characters (bytes < 0x20 and 0x7F) of s replaced by '?' in place. */
+void gpt2_one_line(char *s);
 
 /* e^x for x in [-87, 88] (clamped outside), within ~1 ulp, in plain
  * arithmetic so that loops calling it vectorise (glibc's expf is a call per

@@ -41,6 +41,9 @@ int results_errf(ResultsErr *err, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        // one printable line: a control character of a path or a record never reaches a terminal
+        for (unsigned char *p = (unsigned char *)err->msg; *p; p++)
+            if (*p < 0x20 || *p == 0x7F) *p = '?';
     }
     return -1;
 }

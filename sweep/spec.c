@@ -20,6 +20,7 @@ int sweep_fail(SweepErr *err, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        gpt2_one_line(err->msg);   // one printable line, whatever the spec held
     }
     return -1;
 }

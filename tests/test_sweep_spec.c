@@ -231,6 +231,8 @@ static void expect_text_error(const char *text, const char *needle) {
 static void test_errors(void) {
     const char *g = "{\"method\":[\"pez\"]}";
     expect_error(g, ",\"colour\":1", "unknown key \"colour\"");
+    // control characters from the spec never reach the terminal: an escape sequence, a newline
+    expect_error(g, ",\"\\u001b[2Jx\\ny\":1", "unknown key \"?[2Jx?y\"");
     expect_error("{\"method\":[\"pez\"],\"temperature\":[1]}", "", "unknown key \"grid.temperature\"");
     expect_error(g, ",\"retries\":\"two\"", "\"retries\"");
     expect_error(g, ",\"retries\":-1", "\"retries\"");
