@@ -93,7 +93,9 @@ h = r["history"]
 assert steps // every <= len(h) <= steps // every + 1, "history has %d entries" % len(h)
 assert [e["step"] for e in h] == sorted(e["step"] for e in h)
 for e in h:
-    assert list(e) == ["step", "loss", "dev_acc", "dev_task", "log_ppl", "dev_objective"], e
+    assert list(e) == ["step", "loss", "dev_acc", "dev_task", "log_ppl", "dev_objective", "train_reward"], e
+    if method == "pez":
+        assert e["train_reward"] == -e["loss"], e
     assert abs(e["dev_objective"] - (e["dev_task"] + 0.1 * e["log_ppl"])) < 1e-12, e
 # the chosen step: the lowest dev objective, ties to the lower log-PPL, then the earlier step
 best = min(h, key=lambda e: (e["dev_objective"], e["log_ppl"], e["step"]))

@@ -550,7 +550,8 @@ int pez_run(TuneContext *ctx, TuneResult *r, GPT2Err *err) {
             scorer_log_ppl(ctx->scorer, s.ids, 1, L, &log_ppl, err))
             goto fail;
         double j = s.w_task * dev.loss + s.w_interp * log_ppl;
-        HistoryEntry h = {.step = step, .loss = loss.loss, .dev_acc = dev.accuracy, .dev_task = dev.loss,
+        HistoryEntry h = {.step = step, .loss = loss.loss, .train_reward = -loss.loss, .dev_acc = dev.accuracy,
+                          .dev_task = dev.loss,
                           .log_ppl = log_ppl, .dev_objective = j};
         if (result_add_history(r, h, err)) goto fail;
         if (objective_better(j, log_ppl, best_j, best_log_ppl)) { // ties: the earlier step keeps it

@@ -748,6 +748,7 @@ char *result_record_json(const TunePoint *p, const TuneResult *r, const char *st
         write_number_field(&b, "dev_task", h->dev_task, 0);
         write_number_field(&b, "log_ppl", h->log_ppl, 0);
         write_number_field(&b, "dev_objective", h->dev_objective, 0);
+        write_number_field(&b, "train_reward", h->train_reward, 0);
         buf_cat(&b, "}");
     }
     buf_cat(&b, "]");

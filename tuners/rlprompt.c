@@ -570,7 +570,10 @@ int rlprompt_run(TuneContext *ctx, TuneResult *r, GPT2Err *err) {
         double log_ppl;
         if (evaluate_greedy(&p, ctx, greedy, &dev, &log_ppl, err)) goto fail;
         double j = w_task * dev.loss + w_interp * log_ppl;
-        HistoryEntry h = {.step = step, .loss = loss, .dev_acc = dev.accuracy, .dev_task = dev.loss,
+        double mean_R = 0.0;   // the step's mean raw reward, before the z-score
+        for (int b = 0; b < B; b++) mean_R += p.R[b] / B;
+        HistoryEntry h = {.step = step, .loss = loss, .train_reward = mean_R, .dev_acc = dev.accuracy,
+                          .dev_task = dev.loss,
                           .log_ppl = log_ppl, .dev_objective = j};
         if (result_add_history(r, h, err)) goto fail;
         if (objective_better(j, log_ppl, best_j, best_log_ppl)) { // ties: the earlier step keeps it

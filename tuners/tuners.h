@@ -313,6 +313,8 @@ typedef struct {
     double dev_task;    // its task term (cross-entropy) on dev
     double log_ppl;     // of that prompt
     double dev_objective; // w_task dev_task + w_interp log_ppl: what selection compares
+    double train_reward;  // minus the training objective at this step: PEZ's on its batch (= -loss),
+                          // RLPrompt's mean over the step's sampled prompts on train (its mean reward)
 } HistoryEntry;
 
 enum { TUNE_TRAIN, TUNE_DEV, TUNE_TEST, TUNE_N_SPLITS };
