@@ -151,12 +151,7 @@ static void world_free(World *w) {
 }
 
 static void point_for(TunePoint *p, Method method, double lambda) {
-    memset(p, 0, sizeof *p);
-    p->method = method;
-    p->lambda = lambda;
-    p->objective = OBJECTIVE_ADDITIVE;
-    p->prompt_length = 1;
-    p->n_classes = K;
+    memory_point(p, method, lambda, OBJECTIVE_ADDITIVE, 1, K);
     snprintf(p->template_text, sizeof p->template_text, "[P]{sentence}");
     p->seed = 3;
     p->pez = (PezSettings){.steps = 100, .batch = 16, .eval_every = 5, .optimizer = PEZ_ADAFACTOR, .lr = 0.3,

@@ -67,12 +67,7 @@ static void teardown(Setup *s) {
 }
 
 static void make_point(TunePoint *p, double lambda, Objective form) {
-    memset(p, 0, sizeof *p);
-    p->method = METHOD_PEZ;
-    p->lambda = lambda;
-    p->objective = form;
-    p->prompt_length = L;
-    p->n_classes = K;
+    memory_point(p, METHOD_PEZ, lambda, form, L, K);
     p->pez = (PezSettings){.steps = 1, .batch = N_EX, .eval_every = 1, .optimizer = PEZ_ADAFACTOR, .lr = 0.3,
                            .clip = 1.0};
 }

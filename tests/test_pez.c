@@ -293,13 +293,7 @@ static float *tiny_model(GPT2Model *m, int n_layer, int n_embd, int n_positions,
 }
 
 static void make_point(TunePoint *p, double lambda, Objective objective, PezOptimizer optimizer) {
-    memset(p, 0, sizeof *p);
-    p->method = METHOD_PEZ;
-    p->lambda = lambda;
-    p->objective = objective;
-    p->prompt_length = TL;
-    p->seed = 1;
-    p->n_classes = TK;
+    memory_point(p, METHOD_PEZ, lambda, objective, TL, TK);
     p->pez = (PezSettings){.steps = 1, .batch = TB, .eval_every = 1, .optimizer = optimizer,
                            .lr = optimizer == PEZ_ADAMW ? 0.1 : 0.3, .weight_decay = 0.1, .clip = 0.0};
 }

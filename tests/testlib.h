@@ -113,6 +113,19 @@ __attribute__((unused)) static float *random_model(GPT2Model *m, GPT2Config c, d
     return params;
 }
 
+/* p: a point made in memory (no files) of `method`, lambda and form, L prompt tokens, K
+ * classes, seed 1; its method's settings are the caller's. */
+__attribute__((unused)) static void memory_point(TunePoint *p, Method method, double lambda, Objective form, int L,
+                                                 int K) {
+    memset(p, 0, sizeof *p);
+    p->method = method;
+    p->lambda = lambda;
+    p->objective = form;
+    p->prompt_length = L;
+    p->n_classes = K;
+    p->seed = 1;
+}
+
 /* A split made up without a tokenizer: n examples with pre tokens of length
  * pre (0: the prompt first) and 2..5 post tokens, ids in [1000, 3000) from
  * Rng seeded with seed, labels alternating 0, 1. No sentence positions
