@@ -7,6 +7,8 @@
 #   seed 999  exits 3 with a message on stderr and no record
 # and otherwise runs the real tune: $FAKE_TUNE_REAL, or bin/tune of this checkout.
 # FAKE_TUNE_SLEEP=S makes every point first sleep S seconds (slow points for the Slurm tests).
+# FAKE_TUNE_CANNED=1 answers the other points at once with a canned record instead of running
+# tune (instant points, for tests of the sweep's limits).
 real=${FAKE_TUNE_REAL:-$(cd "$(dirname "$0")/.." && pwd)/bin/tune}
 point=$(cat)
 [ -z "${FAKE_TUNE_SLEEP:-}" ] || sleep "$FAKE_TUNE_SLEEP"
@@ -17,4 +19,8 @@ case $seed in
     888) printf '%s' "$point" | "$real" "$@" | sed 's/"log_ppl":[-0-9.e+]*/"log_ppl":null/'; exit 0 ;;
     999) echo "fake_tune: failing on purpose" >&2; exit 3 ;;
 esac
+if [ -n "${FAKE_TUNE_CANNED:-}" ]; then
+    printf '{"point":%s,"status":"ok","error":null,"accuracy":{"train":1,"dev":1,"test":0.5},"dev_reward":0,"log_ppl":1,"ppl":2.718,"dict_share":1}\n' "$point"
+    exit 0
+fi
 printf '%s' "$point" | exec "$real" "$@"
