@@ -88,9 +88,10 @@ def stats(xs):
     if n < 2: return m, float("nan"), n
     sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1))
     return m, T975.get(n - 1, 1.96) * sd / math.sqrt(n), n
-def fmt(m, ci, digits=3):
+def fmt(m, ci, digits=3, sign=False):
     if not math.isfinite(m): return "–"
-    return f"{m:.{digits}f}" + (f" ± {ci:.{digits}f}" if math.isfinite(ci) else "")
+    f = f"{m:+.{digits}f}" if sign else f"{m:.{digits}f}"
+    return f + (f" ± {ci:.{digits}f}" if math.isfinite(ci) else "")
 rows, groups = [], defaultdict(list)
 for line in open(sys.argv[1]):
     r = json.loads(line)
@@ -102,10 +103,12 @@ for line in open(sys.argv[1]):
     key = (method, p.get("lambda", 0) if p["method"] != "manual" else p["prompt"])
     groups[key].append(r)
     rows.append((method, key[1], r["split_dir"], p.get("seed", 0), r))
-print("Per configuration, over splits x seeds (mean ± 95% CI half-width, Student t; n runs):")
+splits = sorted({r["split_dir"] for rs in groups.values() for r in rs})
+print(f"Per configuration, over {len(splits)} splits ({', '.join(splits)}) x seeds: mean ± 95% CI half-width "
+      "(Student t over the n runs; with n = 2 or 3 the intervals are wide)")
 print()
-print("| method | λ / prompt | n | test acc | text acc | balanced test | dev acc | log-PPL | dict | distinct | collapsed | round trip | J dev: first eval → chosen |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| method | λ / prompt | n | test acc | text acc | balanced test | dev acc | log-PPL | dict | distinct | collapsed | round trip | J dev: first eval → chosen | train J: first → last 10% (PEZ) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 def sort_key(k):
     return (k[0], (0, k[1], "") if isinstance(k[1], (int, float)) else (1, 0, k[1]))
 for key in sorted(groups, key=sort_key):
@@ -123,10 +126,35 @@ for key in sorted(groups, key=sort_key):
     j0 = stats([h[0]["dev_objective"] for h in hist])
     jb = stats([r["objective"]["total"] for r in rs if r["history"]])
     conv = f"{j0[0]:.3f} → {jb[0]:.3f}" if hist else "–"
+    tj = "–"
+    if key[0] == "pez" and hist:
+        k = max(1, len(hist[0]) // 10)
+        a = stats([sum(e["loss"] for e in h[:k]) / k for h in hist])
+        b = stats([sum(e["loss"] for e in h[-k:]) / k for h in hist])
+        tj = f"{a[0]:.3f} → {b[0]:.3f}"
     lab = key[1] if isinstance(key[1], str) else f"{key[1]:g}"
     if isinstance(key[1], str): lab = json.dumps(lab)
     print(f"| {key[0]} | {lab} | {acc[2]} | {fmt(*acc[:2])} | {fmt(*text[:2])} | {fmt(*bal[:2])} | {fmt(*dev[:2])} | "
-          f"{fmt(*lp[:2], 2)} | {fmt(*dct[:2], 2)} | {fmt(*dis[:2], 2)} | {coll}/{len(rs)} | {rt}/{len(rs)} | {conv} |")
+          f"{fmt(*lp[:2], 2)} | {fmt(*dct[:2], 2)} | {fmt(*dis[:2], 2)} | {coll}/{len(rs)} | {rt}/{len(rs)} | {conv} | {tj} |")
+print()
+print("Paired with λ = 0 of the same method, split and seed (what λ costs and buys; mean ± 95% CI of the differences):")
+print()
+print("| method | λ | pairs | Δ test acc | Δ balanced test | Δ log-PPL |")
+print("|---|---|---|---|---|---|")
+by = {(m, l, sp, s): r for m, l, sp, s, r in rows}
+for m in sorted({k[0] for k in groups if k[0] != "manual"}):
+    lams = sorted({l for (mm, l) in groups if mm == m and not isinstance(l, str) and l > 0})
+    for l in lams:
+        d_acc, d_bal, d_lp = [], [], []
+        for (mm, ll, sp, s), r in by.items():
+            if mm != m or ll != l: continue
+            z = by.get((m, 0, sp, s)) or by.get((m, 0.0, sp, s))
+            if not z: continue
+            d_acc.append(r["accuracy"]["test"] - z["accuracy"]["test"])
+            d_bal.append(r["balanced_accuracy"]["test"] - z["balanced_accuracy"]["test"])
+            d_lp.append(r["log_ppl"] - z["log_ppl"])
+        a, b, c = stats(d_acc), stats(d_bal), stats(d_lp)
+        print(f"| {m} | {l:g} | {a[2]} | {fmt(*a[:2], sign=True)} | {fmt(*b[:2], sign=True)} | {fmt(*c[:2], 2, sign=True)} |")
 print()
 print("Every run:")
 print()
