@@ -39,7 +39,9 @@ static double scan_seconds(const char *dir, size_t bytes) {
 }
 
 int main(void) {
-    char dir[] = "/tmp/bench_journal_scan.XXXXXX";
+    const char *tmp = getenv("TMPDIR");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/bench_journal_scan.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
     const size_t sizes[] = {1 << 18, 1 << 20, 1 << 22};
     double per_mb[3];

@@ -20,7 +20,9 @@ static void write_file(const char *path, const char *text) {
 }
 
 int main(void) {
-    char dir[] = "/tmp/bench_spec_expand.XXXXXX", path[4300];
+    const char *tmp = getenv("TMPDIR");
+    char dir[4096], path[4300];
+    snprintf(dir, sizeof dir, "%s/bench_spec_expand.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
     snprintf(path, sizeof path, "%s/model", dir);
     mkdir(path, 0755);

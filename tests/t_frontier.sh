@@ -294,6 +294,7 @@ fi
 ro_base=$TMP
 as_user=""
 if [ "$(id -u)" -eq 0 ]; then
+    # /tmp, not $TMPDIR: nobody must be able to reach it, and a private TMPDIR would hide it
     ro_base=$(mktemp -d /tmp/t_frontier-ro.XXXXXX)
     chmod 755 "$ro_base"
     cp -r "$TMP/s" "$ro_base/s" && cp "$SWEEP" "$ro_base/sweep" && chmod -R a+rX "$ro_base"

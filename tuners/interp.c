@@ -342,12 +342,6 @@ void tune_context_free(TuneContext *ctx) {
     encoded_split_free(&ctx->test);
 }
 
-/* The prompt's scores on one split: accuracy and the rest into r->eval[which]. */
-static int score_split(TuneContext *ctx, const EncodedSplit *split, const int *ids, int L, TuneResult *r,
-                       int which, float *probs, GPT2Err *err) {
-    return eval_prompts(ctx->eval, split, ids, 1, L, &r->eval[which], probs, err);
-}
-
 int result_finish(TuneContext *ctx, TuneResult *r, const float *continuous, GPT2Err *err) {
     const TunePoint *pt = ctx->point;
     int L = r->prompt_length, K = ctx->n_classes;
@@ -370,9 +364,9 @@ int result_finish(TuneContext *ctx, TuneResult *r, const float *continuous, GPT2
         if (!probs) return gpt2_fail(err, "result: out of memory (%d test examples)", n);
     }
     EvalResult soft;
-    if (score_split(ctx, &ctx->train, ids, L, r, TUNE_TRAIN, NULL, err) ||
-        score_split(ctx, &ctx->dev, ids, L, r, TUNE_DEV, NULL, err) ||
-        score_split(ctx, &test_split, ids, L, r, TUNE_TEST, probs, err) ||
+    if (eval_prompts(ctx->eval, &ctx->train, ids, 1, L, &r->eval[TUNE_TRAIN], NULL, err) ||
+        eval_prompts(ctx->eval, &ctx->dev, ids, 1, L, &r->eval[TUNE_DEV], NULL, err) ||
+        eval_prompts(ctx->eval, &test_split, ids, 1, L, &r->eval[TUNE_TEST], probs, err) ||
         (continuous && eval_soft_prompt(ctx->eval, &test_split, continuous, L, &soft,
                                         probs + (size_t)n * K, err))) {
         free(probs);

@@ -227,9 +227,7 @@ int verbalizer_ids(GPT2Tokenizer *tok, const char *const *verbalizers, int K, in
 #define SENTENCE_MARK "{sentence}"
 #define PROMPT_MARK "[P]"
 
-/* Encodes len bytes into *buf (capacity *cap, grown as needed); *n the count. */
-static int encode_grow(GPT2Tokenizer *tok, const char *text, size_t len, int **buf, int *cap, int *n,
-                       GPT2Err *err) {
+int encode_grow(GPT2Tokenizer *tok, const char *text, size_t len, int **buf, int *cap, int *n, GPT2Err *err) {
     if (tokenizer_encode(tok, text, len, *buf, *cap, n, err) == 0) return 0;
     if (*n <= *cap) return -1; // a real error, not a short buffer
     int new_cap = *n + 64;

@@ -6,7 +6,7 @@
  *                          <|endoftext|> (the scorer reads it as the start of
  *                          a new document, so a prompt full of them looks
  *                          fluent, and as text it is the 13 characters
- *                          "<|endoftext|>", six tokens), optionally only
+ *                          "<|endoftext|>", seven tokens), optionally only
  *                          tokens that are whole characters (UTF-8) or
  *                          printable ASCII
  *   the round trip         a tuner scores ids; a reader gets text. The text
@@ -95,14 +95,6 @@ long template_fill(char *out, size_t cap, const char *tmpl, const char *prompt, 
 // ----------------------------------------------------------------------------
 // the round trip on the test split
 
-/* Rows of text examples for the evaluator: every token in post (pre empty),
- * so that eval_prompts with L = 0 reads each row as it is. */
-typedef struct {
-    EncodedSplit split;
-    int *mem;           // the split's arrays and ids, one allocation
-    size_t cap_ids;
-} TextRows;
-
 /* Grows a buffer of ints to at least need (doubling). */
 static int grow_ints(int **buf, size_t *cap, size_t need, GPT2Err *err) {
     if (need <= *cap) return 0;
@@ -113,14 +105,6 @@ static int grow_ints(int **buf, size_t *cap, size_t need, GPT2Err *err) {
     *buf = g;
     *cap = c;
     return 0;
-}
-
-/* Encodes text into *ids (grown as needed); *n the count. */
-static int encode_all(GPT2Tokenizer *tok, const char *text, int **ids, size_t *cap, int *n, GPT2Err *err) {
-    size_t len = strlen(text);
-    // a byte gives at most 3 tokens (ill-formed UTF-8 becomes the 3 bytes of U+FFFD)
-    if (grow_ints(ids, cap, 3 * len + 1, err)) return -1;
-    return tokenizer_encode(tok, text, len, *ids, (int)*cap, n, err);
 }
 
 /* Whether ids (n) are exactly example i's row pre ++ prompt (L) ++ post. */
@@ -145,8 +129,8 @@ int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, TuneResult *r,
         return -1;
 
     // the test split pasted: sentence text, whole string, its ids; rows kept for the evaluator
-    int *row = NULL, *rows = NULL;
-    size_t row_cap = 0, rows_cap = 0, rows_used = 0;
+    int *row = NULL, *rows = NULL, row_cap = 0;
+    size_t rows_cap = 0, rows_used = 0;
     char *sentence = NULL, *filled = NULL;
     int *mem = malloc((size_t)5 * n * sizeof(int));
     int rc = -1, same = 0, truncated = 0, longest = 1;
@@ -183,7 +167,7 @@ int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, TuneResult *r,
             goto done;
         }
         int k = 0;
-        if (encode_all(ctx->tok, filled, &row, &row_cap, &k, err)) goto done;
+        if (encode_grow(ctx->tok, filled, strlen(filled), &row, &row_cap, &k, err)) goto done;
         same += same_row(test, i, r->prompt_ids, L, row, k);
         int start = 0;
         if (k > context) { // the label is read at the end: keep the end

@@ -121,6 +121,9 @@ typedef struct {
 
 int encode_split(EncodedSplit *e, const Split *s, const char *template_text, GPT2Tokenizer *tok,
                  int max_tokens, GPT2Err *err);
+/* Encodes len bytes of text into *buf (malloc'd or NULL, capacity *cap), grown
+ * as needed; *n the count. */
+int encode_grow(GPT2Tokenizer *tok, const char *text, size_t len, int **buf, int *cap, int *n, GPT2Err *err);
 void encoded_split_free(EncodedSplit *e);
 
 // ----------------------------------------------------------------------------
