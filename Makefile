@@ -29,6 +29,8 @@ CFLAGS := $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS)
 LDFLAGS := $(OPT)
 LDLIBS := $(PKG_LIBS) -lm
 
+UTIL_SRC := $(wildcard util/*.c)
+UTIL_OBJ := $(UTIL_SRC:%.c=$(BUILD)/%.o)
 MODEL_SRC := $(filter-out model/%_main.c,$(wildcard model/*.c))
 MODEL_OBJ := $(MODEL_SRC:%.c=$(BUILD)/%.o)
 TUNERS_SRC := $(filter-out tuners/%_main.c,$(wildcard tuners/*.c))
@@ -37,8 +39,9 @@ FARM_SRC := $(wildcard mpi/*.c)
 FARM_OBJ := $(FARM_SRC:%.c=$(BUILD)/%.o)
 RESULTS_SRC := $(wildcard results/*.c)
 RESULTS_OBJ := $(RESULTS_SRC:%.c=$(BUILD)/%.o)
-# libraries in dependency order for the linker: model <- tuners <- sweep -> mpi, results
-LIBS := $(BUILD)/libsweep.a $(BUILD)/libtuners.a $(BUILD)/libmodel.a $(BUILD)/libresults.a $(BUILD)/libfarm.a
+# libraries in dependency order for the linker: util <- model <- tuners <- sweep -> mpi, results (-> util)
+LIBS := $(BUILD)/libsweep.a $(BUILD)/libtuners.a $(BUILD)/libmodel.a $(BUILD)/libresults.a $(BUILD)/libfarm.a \
+        $(BUILD)/libutil.a
 HEADERS := $(wildcard */*.h)
 
 SWEEP_SRC := $(filter-out sweep/%_main.c,$(wildcard sweep/*.c))
@@ -66,6 +69,10 @@ $(BUILD)/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+$(BUILD)/libutil.a: $(UTIL_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
 $(BUILD)/libmodel.a: $(MODEL_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -86,7 +93,7 @@ $(BUILD)/libresults.a: $(RESULTS_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BINDIR)/gpt2: $(BUILD)/model/gpt2_main.o $(BUILD)/libmodel.a
+$(BINDIR)/gpt2: $(BUILD)/model/gpt2_main.o $(BUILD)/libmodel.a $(BUILD)/libutil.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 

@@ -32,7 +32,7 @@
 #include "bench/bench.h"
 #include "model/gpt2.h"
 
-static void die(const GPT2Err *err) {
+static void die(const Err *err) {
     fprintf(stderr, "bench_backward: %s\n", err->msg);
     exit(1);
 }
@@ -89,7 +89,7 @@ static void label_loss(float *dlogits, const float *logits, const int *labels, c
 
 /* forward, loss over the n_out rows, backward */
 static void step(const Step *s) {
-    GPT2Err err;
+    Err err;
     int V = s->m->config.vocab_size;
     if (gpt2_forward(s->m, s->a, s->batch, &err)) die(&err);
     if (s->forward_only) return;
@@ -144,7 +144,7 @@ int main(int argc, char **argv) {
     gpt2_point_weights(&grads, grad_blocks, grad_buf, &c);
 
     GPT2Acts a;
-    GPT2Err err;
+    Err err;
     int BT = B * T, C = c.n_embd, V = c.vocab_size;
     if (gpt2_acts_alloc(&a, &c, B, T, T, BT, 1, &err)) die(&err);
     int *ids = malloc(sizeof(int) * BT), *all = malloc(sizeof(int) * BT), *next = malloc(sizeof(int) * BT);

@@ -40,7 +40,7 @@ typedef struct {
     uint64_t next, count;
 } Items;
 
-static int items_next(void *user, uint64_t *id, const void **data, size_t *len, int *has_item, FarmErr *err) {
+static int items_next(void *user, uint64_t *id, const void **data, size_t *len, int *has_item, Err *err) {
     (void)err;
     Items *it = user;
     *has_item = it->next < it->count;
@@ -51,7 +51,7 @@ static int items_next(void *user, uint64_t *id, const void **data, size_t *len, 
 }
 
 static int items_result(void *user, uint64_t id, int worker, const void *raw, size_t raw_len, const void *zdata,
-                        size_t zlen, uint32_t crc32, FarmErr *err) {
+                        size_t zlen, uint32_t crc32, Err *err) {
     (void)user, (void)worker, (void)zdata, (void)zlen, (void)crc32;
     if (raw_len != sizeof id || memcmp(raw, &id, sizeof id)) {
         snprintf(err->msg, sizeof err->msg, "bench_farm: wrong result for item %llu", (unsigned long long)id);
@@ -65,7 +65,7 @@ typedef struct {
     int items_run;
 } WorkerCtx;
 
-static int run_item(void *user, uint64_t id, const void *data, size_t len, void **out, size_t *out_len, FarmErr *err) {
+static int run_item(void *user, uint64_t id, const void *data, size_t len, void **out, size_t *out_len, Err *err) {
     (void)data, (void)len, (void)err;
     WorkerCtx *w = user;
     w->items_run++;
@@ -84,7 +84,7 @@ static void run_farm(uint64_t count, double item_seconds, double *cpu, double *w
     WorkerCtx wc = {.item_seconds = item_seconds};
     FarmWorker fw = {.run = run_item, .user = &wc};
     Items it = {.count = count};
-    FarmErr err;
+    Err err;
     double c0 = cpu_seconds(), t0 = now();
     int rc;
     if (rank == 0) {

@@ -21,7 +21,7 @@
 /* Median wall time of iters forwards. */
 static double time_forward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *b, int iters) {
     double t[64];
-    GPT2Err err;
+    Err err;
     if (gpt2_forward(m, a, b, &err)) { fprintf(stderr, "bench_forward: %s\n", err.msg); exit(1); } // warm-up
     for (int i = 0; i < iters; i++) {
         double t0 = now();
@@ -63,7 +63,7 @@ int main(int argc, char **argv) {
     if (!params) { fprintf(stderr, "bench_forward: out of memory\n"); return 1; }
 
     GPT2Acts a;
-    GPT2Err err;
+    Err err;
     if (gpt2_acts_alloc(&a, &c, B, T, T, B * T, 0, &err)) { fprintf(stderr, "bench_forward: %s\n", err.msg); return 1; }
     int *ids = malloc(sizeof(int) * B * T), *all = malloc(sizeof(int) * B * T), last[B];
     for (int i = 0; i < B * T; i++) { ids[i] = (i * 7919) % c.vocab_size; all[i] = i; }

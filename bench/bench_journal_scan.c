@@ -31,7 +31,7 @@ static double scan_seconds(const char *dir, size_t bytes) {
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(buf, 1, n, f) != n || fclose(f) != 0) { perror(path); exit(1); }
     free(buf);
-    ResultsErr err;
+    Err err;
     int64_t next;
     double t0 = now();
     if (journal_find_intact(dir, 0, &next, &err) != 0 || next != -1) { fprintf(stderr, "scan: %s\n", err.msg); exit(1); }

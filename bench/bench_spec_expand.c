@@ -45,7 +45,7 @@ int main(void) {
                  "\"test\":\"%s/test.tsv\"},\"out\":\"%s/out\",\"grid\":{\"method\":[\"pez\"],\"seed\":[%s]},"
                  "\"point\":{\"dictionary\":\"%s/words\"}}", dir, dir, dir, dir, dir, seeds, dir);
         SweepSpec s;
-        SweepErr err;
+        Err err;
         double t0 = now();
         if (sweep_spec_parse(&s, spec, strlen(spec), "/bin/true", &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
         double t = now() - t0;

@@ -150,10 +150,10 @@ void gpt2_point_weights(GPT2Weights *w, GPT2Block *blocks, float *params, const 
 // small helpers
 
 // "dir/name" into out; an error when it does not fit.
-static int join_path(char *out, size_t cap, const char *dir, const char *name, GPT2Err *err) {
-    if (!dir || !*dir) return gpt2_fail(err, "%s: no checkpoint directory given", name);
+static int join_path(char *out, size_t cap, const char *dir, const char *name, Err *err) {
+    if (!dir || !*dir) return err_fail(err, "%s: no checkpoint directory given", name);
     int n = snprintf(out, cap, "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= cap) return gpt2_fail(err, "%s/%s: path too long", dir, name);
+    if (n < 0 || (size_t)n >= cap) return err_fail(err, "%s/%s: path too long", dir, name);
     return 0;
 }
 
@@ -200,20 +200,20 @@ static const char *format_shape(const TensorInfo *ti, char *buf, size_t cap) {
 // config.json
 
 static int check_config_int(const cJSON *root, const char *key, int max, int *out,
-                            const char *path, GPT2Err *err) {
+                            const char *path, Err *err) {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (!item) return gpt2_fail(err, "%s: %s is missing", path, key);
+    if (!item) return err_fail(err, "%s: %s is missing", path, key);
     uint64_t v;
     const char *problem = json_uint_problem(item, &v);
-    if (problem) return gpt2_fail(err, "%s: %s %s", path, key, problem);
+    if (problem) return err_fail(err, "%s: %s %s", path, key, problem);
     if (v == 0 || v > (uint64_t)max)
-        return gpt2_fail(err, "%s: %s = %" PRIu64 " is out of range (1..%d)", path, key, v, max);
+        return err_fail(err, "%s: %s = %" PRIu64 " is out of range (1..%d)", path, key, v, max);
     *out = (int)v;
     return 0;
 }
 
 // The checks both loading and saving apply to a config; where names the source.
-static int check_config(const GPT2Config *c, const char *where, GPT2Err *err) {
+static int check_config(const GPT2Config *c, const char *where, Err *err) {
     const struct { const char *key; int value, max; } fields[] = {
         {"n_layer", c->n_layer, MAX_LAYERS},       {"n_head", c->n_head, MAX_HEADS},
         {"n_embd", c->n_embd, MAX_EMBD},           {"n_positions", c->n_positions, MAX_POSITIONS},
@@ -221,21 +221,21 @@ static int check_config(const GPT2Config *c, const char *where, GPT2Err *err) {
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (fields[i].value < 1 || fields[i].value > fields[i].max)
-            return gpt2_fail(err, "%s: %s = %d is out of range (1..%d)", where, fields[i].key,
+            return err_fail(err, "%s: %s = %d is out of range (1..%d)", where, fields[i].key,
                              fields[i].value, fields[i].max);
     if (c->n_embd % c->n_head != 0)
-        return gpt2_fail(err, "%s: n_embd (%d) is not divisible by n_head (%d)", where, c->n_embd,
+        return err_fail(err, "%s: n_embd (%d) is not divisible by n_head (%d)", where, c->n_embd,
                          c->n_head);
     if (!(c->layer_norm_epsilon > 0.0f && c->layer_norm_epsilon < 1.0f))
-        return gpt2_fail(err, "%s: layer_norm_epsilon = %g is not in (0, 1)", where,
+        return err_fail(err, "%s: layer_norm_epsilon = %g is not in (0, 1)", where,
                          (double)c->layer_norm_epsilon);
     return 0;
 }
 
 // Reads a whole small file into a NUL-terminated buffer the caller frees.
-static int read_small_file(const char *path, size_t max_bytes, char **out, size_t *len, GPT2Err *err) {
+static int read_small_file(const char *path, size_t max_bytes, char **out, size_t *len, Err *err) {
     FILE *f = fopen(path, "rb");
-    if (!f) return gpt2_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return err_fail(err, "%s: cannot open: %s", path, strerror(errno));
     char *buf = NULL;
     size_t used = 0, cap = 0;
     for (;;) {
@@ -245,7 +245,7 @@ static int read_small_file(const char *path, size_t max_bytes, char **out, size_
             if (!grown) {
                 free(buf);
                 fclose(f);
-                return gpt2_fail(err, "%s: %s", path,
+                return err_fail(err, "%s: %s", path,
                                  cap > max_bytes + 1 ? "file is too large" : "out of memory");
             }
             buf = grown;
@@ -258,7 +258,7 @@ static int read_small_file(const char *path, size_t max_bytes, char **out, size_
     fclose(f);
     if (failed) {
         free(buf);
-        return gpt2_fail(err, "%s: read error", path);
+        return err_fail(err, "%s: read error", path);
     }
     buf[used] = '\0';
     *out = buf;
@@ -266,7 +266,7 @@ static int read_small_file(const char *path, size_t max_bytes, char **out, size_
     return 0;
 }
 
-int gpt2_config_load(GPT2Config *c, const char *dir, GPT2Err *err) {
+int gpt2_config_load(GPT2Config *c, const char *dir, Err *err) {
     char path[4096];
     if (join_path(path, sizeof path, dir, CONFIG_FILE, err)) return -1;
     char *text = NULL;
@@ -274,12 +274,12 @@ int gpt2_config_load(GPT2Config *c, const char *dir, GPT2Err *err) {
     if (read_small_file(path, MAX_CONFIG_BYTES, &text, &len, err)) return -1;
     cJSON *root = cJSON_ParseWithLength(text, len);
     free(text);
-    if (!root) return gpt2_fail(err, "%s: not valid JSON", path);
+    if (!root) return err_fail(err, "%s: not valid JSON", path);
 
     GPT2Config cfg = {0};
     int rc = -1;
     if (!cJSON_IsObject(root)) {
-        gpt2_fail(err, "%s: not a JSON object", path);
+        err_fail(err, "%s: not a JSON object", path);
         goto done;
     }
     // older GPT-2 configs name the context length n_ctx
@@ -296,7 +296,7 @@ int gpt2_config_load(GPT2Config *c, const char *dir, GPT2Err *err) {
     const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_epsilon");
     if (eps) {
         if (!cJSON_IsNumber(eps)) {
-            gpt2_fail(err, "%s: layer_norm_epsilon is not a number", path);
+            err_fail(err, "%s: layer_norm_epsilon is not a number", path);
             goto done;
         }
         cfg.layer_norm_epsilon = (float)eps->valuedouble;
@@ -355,29 +355,29 @@ static void header_free(Header *h) {
     h->entries = NULL;
 }
 
-static int map_file(const char *path, void **map, size_t *size, GPT2Err *err) {
+static int map_file(const char *path, void **map, size_t *size, Err *err) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return gpt2_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    if (fd < 0) return err_fail(err, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
-        return gpt2_fail(err, "%s: cannot stat: %s", path, strerror(e));
+        return err_fail(err, "%s: cannot stat: %s", path, strerror(e));
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return gpt2_fail(err, "%s: not a regular file", path);
+        return err_fail(err, "%s: not a regular file", path);
     }
     // checked before mmap, which refuses an empty file
     if (st.st_size < 8) {
         close(fd);
-        return gpt2_fail(err, "%s: file is %lld bytes, too short for the 8-byte header length",
+        return err_fail(err, "%s: file is %lld bytes, too short for the 8-byte header length",
                          path, (long long)st.st_size);
     }
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
     int e = errno;
     close(fd); // the mapping keeps the file open
-    if (p == MAP_FAILED) return gpt2_fail(err, "%s: mmap failed: %s", path, strerror(e));
+    if (p == MAP_FAILED) return err_fail(err, "%s: mmap failed: %s", path, strerror(e));
     *map = p;
     *size = (size_t)st.st_size;
     return 0;
@@ -390,14 +390,14 @@ static uint64_t read_le64(const unsigned char *p) {
 }
 
 // The length prefix and the JSON itself: parses, and is an object.
-static int parse_header_json(Header *h, const unsigned char *file, size_t file_bytes, GPT2Err *err) {
+static int parse_header_json(Header *h, const unsigned char *file, size_t file_bytes, Err *err) {
     uint64_t n = read_le64(file);
-    if (n == 0) return gpt2_fail(err, "%s: header length is 0", h->path);
+    if (n == 0) return err_fail(err, "%s: header length is 0", h->path);
     if (n > MAX_HEADER_BYTES)
-        return gpt2_fail(err, "%s: header length %" PRIu64 " is absurdly large (limit %llu bytes)",
+        return err_fail(err, "%s: header length %" PRIu64 " is absurdly large (limit %llu bytes)",
                          h->path, n, MAX_HEADER_BYTES);
     if (n > file_bytes - 8)
-        return gpt2_fail(err, "%s: header length %" PRIu64 " exceeds the %zu bytes after the length",
+        return err_fail(err, "%s: header length %" PRIu64 " exceeds the %zu bytes after the length",
                          h->path, n, file_bytes - 8);
     h->data = file + 8 + n;
     h->data_bytes = file_bytes - 8 - n;
@@ -405,7 +405,7 @@ static int parse_header_json(Header *h, const unsigned char *file, size_t file_b
     // A NUL-terminated copy: cJSON never reads past it, whatever the bytes,
     // and the header is small next to the tensors (15 KB for GPT-2 124M).
     char *text = malloc((size_t)n + 1);
-    if (!text) return gpt2_fail(err, "%s: out of memory reading a %" PRIu64 "-byte header", h->path, n);
+    if (!text) return err_fail(err, "%s: out of memory reading a %" PRIu64 "-byte header", h->path, n);
     memcpy(text, file + 8, (size_t)n);
     text[n] = '\0';
     const char *end = NULL;
@@ -413,7 +413,7 @@ static int parse_header_json(Header *h, const unsigned char *file, size_t file_b
     if (!h->json) {
         size_t at = end && end >= text ? (size_t)(end - text) : 0;
         free(text);
-        return gpt2_fail(err, "%s: header is not valid JSON (error near byte %zu)", h->path, at);
+        return err_fail(err, "%s: header is not valid JSON (error near byte %zu)", h->path, at);
     }
     size_t parsed = (size_t)(end - text);
     free(text);
@@ -421,26 +421,26 @@ static int parse_header_json(Header *h, const unsigned char *file, size_t file_b
     for (size_t i = parsed; i < n; i++) {
         unsigned char ch = file[8 + i];
         if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r')
-            return gpt2_fail(err, "%s: header has bytes after its JSON (at byte %zu)", h->path, i);
+            return err_fail(err, "%s: header has bytes after its JSON (at byte %zu)", h->path, i);
     }
-    if (!cJSON_IsObject(h->json)) return gpt2_fail(err, "%s: header is not a JSON object", h->path);
+    if (!cJSON_IsObject(h->json)) return err_fail(err, "%s: header is not a JSON object", h->path);
     return 0;
 }
 
-static int check_metadata(const Header *h, const cJSON *meta, GPT2Err *err) {
-    if (!cJSON_IsObject(meta)) return gpt2_fail(err, "%s: __metadata__ is not a JSON object", h->path);
+static int check_metadata(const Header *h, const cJSON *meta, Err *err) {
+    if (!cJSON_IsObject(meta)) return err_fail(err, "%s: __metadata__ is not a JSON object", h->path);
     const cJSON *item;
     cJSON_ArrayForEach(item, meta) if (!cJSON_IsString(item))
-        return gpt2_fail(err, "%s: __metadata__ value \"%s\" is not a string", h->path,
+        return err_fail(err, "%s: __metadata__ value \"%s\" is not a string", h->path,
                          printable(item->string) ? item->string : "(unprintable)");
     return 0;
 }
 
-static int parse_dtype(const Header *h, Entry *e, const cJSON *obj, GPT2Err *err) {
+static int parse_dtype(const Header *h, Entry *e, const cJSON *obj, Err *err) {
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(obj, "dtype");
-    if (!dtype) return gpt2_fail(err, "%s: tensor \"%s\" has no dtype", h->path, e->name);
+    if (!dtype) return err_fail(err, "%s: tensor \"%s\" has no dtype", h->path, e->name);
     if (!cJSON_IsString(dtype))
-        return gpt2_fail(err, "%s: dtype of tensor \"%s\" is not a string", h->path, e->name);
+        return err_fail(err, "%s: dtype of tensor \"%s\" is not a string", h->path, e->name);
     for (size_t i = 0; i < sizeof DTYPES / sizeof DTYPES[0]; i++)
         if (strcmp(dtype->valuestring, DTYPES[i].name) == 0) {
             e->dtype_name = DTYPES[i].name;
@@ -448,15 +448,15 @@ static int parse_dtype(const Header *h, Entry *e, const cJSON *obj, GPT2Err *err
             e->elem_bytes = DTYPES[i].bytes;
             return 0;
         }
-    return gpt2_fail(err, "%s: tensor \"%s\" has unknown dtype \"%.32s\"", h->path, e->name,
+    return err_fail(err, "%s: tensor \"%s\" has unknown dtype \"%.32s\"", h->path, e->name,
                      printable(dtype->valuestring) ? dtype->valuestring : "(unprintable)");
 }
 
-static int parse_shape(const Header *h, Entry *e, const cJSON *obj, GPT2Err *err) {
+static int parse_shape(const Header *h, Entry *e, const cJSON *obj, Err *err) {
     e->shape = cJSON_GetObjectItemCaseSensitive(obj, "shape");
-    if (!e->shape) return gpt2_fail(err, "%s: tensor \"%s\" has no shape", h->path, e->name);
+    if (!e->shape) return err_fail(err, "%s: tensor \"%s\" has no shape", h->path, e->name);
     if (!cJSON_IsArray(e->shape))
-        return gpt2_fail(err, "%s: shape of tensor \"%s\" is not an array", h->path, e->name);
+        return err_fail(err, "%s: shape of tensor \"%s\" is not an array", h->path, e->name);
     e->numel = 1; // a scalar (shape []) has one element
     const cJSON *dim;
     int i = 0;
@@ -464,9 +464,9 @@ static int parse_shape(const Header *h, Entry *e, const cJSON *obj, GPT2Err *err
         uint64_t d;
         const char *problem = json_uint_problem(dim, &d);
         if (problem)
-            return gpt2_fail(err, "%s: shape[%d] of tensor \"%s\" %s", h->path, i, e->name, problem);
+            return err_fail(err, "%s: shape[%d] of tensor \"%s\" %s", h->path, i, e->name, problem);
         if (d != 0 && e->numel > UINT64_MAX / d)
-            return gpt2_fail(err, "%s: shape of tensor \"%s\" is too large", h->path, e->name);
+            return err_fail(err, "%s: shape of tensor \"%s\" is too large", h->path, e->name);
         e->numel *= d;
         i++;
     }
@@ -474,49 +474,49 @@ static int parse_shape(const Header *h, Entry *e, const cJSON *obj, GPT2Err *err
 }
 
 // data_offsets: inside the data section and exactly the size shape x dtype needs.
-static int parse_offsets(const Header *h, Entry *e, const cJSON *obj, GPT2Err *err) {
+static int parse_offsets(const Header *h, Entry *e, const cJSON *obj, Err *err) {
     const cJSON *offsets = cJSON_GetObjectItemCaseSensitive(obj, "data_offsets");
-    if (!offsets) return gpt2_fail(err, "%s: tensor \"%s\" has no data_offsets", h->path, e->name);
+    if (!offsets) return err_fail(err, "%s: tensor \"%s\" has no data_offsets", h->path, e->name);
     if (!cJSON_IsArray(offsets) || cJSON_GetArraySize(offsets) != 2)
-        return gpt2_fail(err, "%s: data_offsets of tensor \"%s\" is not an array [begin, end]",
+        return err_fail(err, "%s: data_offsets of tensor \"%s\" is not an array [begin, end]",
                          h->path, e->name);
     uint64_t v[2];
     for (int i = 0; i < 2; i++) {
         const char *problem = json_uint_problem(cJSON_GetArrayItem(offsets, i), &v[i]);
         if (problem)
-            return gpt2_fail(err, "%s: data_offsets[%d] of tensor \"%s\" %s", h->path, i, e->name, problem);
+            return err_fail(err, "%s: data_offsets[%d] of tensor \"%s\" %s", h->path, i, e->name, problem);
     }
     e->begin = v[0], e->end = v[1];
     if (e->begin > e->end)
-        return gpt2_fail(err, "%s: data_offsets of tensor \"%s\" are reversed (begin %" PRIu64
+        return err_fail(err, "%s: data_offsets of tensor \"%s\" are reversed (begin %" PRIu64
                          " > end %" PRIu64 ")", h->path, e->name, e->begin, e->end);
     if (e->end > h->data_bytes)
-        return gpt2_fail(err, "%s: tensor \"%s\" ends at byte %" PRIu64 ", beyond the %" PRIu64
+        return err_fail(err, "%s: tensor \"%s\" ends at byte %" PRIu64 ", beyond the %" PRIu64
                          "-byte data section", h->path, e->name, e->end, h->data_bytes);
     char shape[128];
     if (e->numel > UINT64_MAX / e->elem_bytes || e->numel * e->elem_bytes != e->end - e->begin)
-        return gpt2_fail(err, "%s: tensor \"%s\" has %" PRIu64 " bytes of data, but shape %s of %s"
+        return err_fail(err, "%s: tensor \"%s\" has %" PRIu64 " bytes of data, but shape %s of %s"
                          " needs %" PRIu64 " x %zu", h->path, e->name, e->end - e->begin,
                          format_json_shape(e->shape, shape, sizeof shape), e->dtype_name, e->numel,
                          e->elem_bytes);
     return 0;
 }
 
-static int parse_entry(const Header *h, Entry *e, const cJSON *obj, GPT2Err *err) {
+static int parse_entry(const Header *h, Entry *e, const cJSON *obj, Err *err) {
     e->name = obj->string;
     if (!printable(e->name))
-        return gpt2_fail(err, "%s: a tensor name contains control characters", h->path);
+        return err_fail(err, "%s: a tensor name contains control characters", h->path);
     if (!cJSON_IsObject(obj))
-        return gpt2_fail(err, "%s: tensor \"%s\" is not a JSON object", h->path, e->name);
+        return err_fail(err, "%s: tensor \"%s\" is not a JSON object", h->path, e->name);
     if (parse_dtype(h, e, obj, err) || parse_shape(h, e, obj, err) || parse_offsets(h, e, obj, err))
         return -1;
     return 0;
 }
 
-static int parse_entries(Header *h, GPT2Err *err) {
+static int parse_entries(Header *h, Err *err) {
     size_t n = (size_t)cJSON_GetArraySize(h->json);
     h->entries = calloc(n + 1, sizeof *h->entries);
-    if (!h->entries) return gpt2_fail(err, "%s: out of memory", h->path);
+    if (!h->entries) return err_fail(err, "%s: out of memory", h->path);
     const cJSON *item;
     cJSON_ArrayForEach(item, h->json) {
         if (strcmp(item->string, "__metadata__") == 0) {
@@ -537,9 +537,9 @@ static int by_begin(const void *a, const void *b) {
 
 // Sorted by begin, non-empty tensors are disjoint iff each starts at or after
 // the end of the one before.
-static int check_overlaps(const Header *h, GPT2Err *err) {
+static int check_overlaps(const Header *h, Err *err) {
     const Entry **sorted = malloc((h->n_entries + 1) * sizeof *sorted);
-    if (!sorted) return gpt2_fail(err, "%s: out of memory", h->path);
+    if (!sorted) return err_fail(err, "%s: out of memory", h->path);
     for (size_t i = 0; i < h->n_entries; i++) sorted[i] = &h->entries[i];
     qsort(sorted, h->n_entries, sizeof *sorted, by_begin);
     const Entry *prev = NULL;
@@ -548,7 +548,7 @@ static int check_overlaps(const Header *h, GPT2Err *err) {
         const Entry *e = sorted[i];
         if (e->begin == e->end) continue;
         if (prev && e->begin < prev->end)
-            rc = gpt2_fail(err, "%s: tensors \"%s\" [%" PRIu64 ", %" PRIu64 ") and \"%s\" [%" PRIu64
+            rc = err_fail(err, "%s: tensors \"%s\" [%" PRIu64 ", %" PRIu64 ") and \"%s\" [%" PRIu64
                            ", %" PRIu64 ") overlap in the data section", h->path, prev->name,
                            prev->begin, prev->end, e->name, e->begin, e->end);
         prev = e;
@@ -562,15 +562,15 @@ static int by_name(const void *a, const void *b) {
 }
 
 // JSON allows a key twice; safetensors does not.
-static int check_repeated_keys(const Header *h, GPT2Err *err) {
+static int check_repeated_keys(const Header *h, Err *err) {
     const char **names = malloc((h->n_entries + 1) * sizeof *names);
-    if (!names) return gpt2_fail(err, "%s: out of memory", h->path);
+    if (!names) return err_fail(err, "%s: out of memory", h->path);
     for (size_t i = 0; i < h->n_entries; i++) names[i] = h->entries[i].name;
     qsort(names, h->n_entries, sizeof *names, by_name);
     int rc = 0;
     for (size_t i = 1; i < h->n_entries && rc == 0; i++)
         if (strcmp(names[i - 1], names[i]) == 0)
-            rc = gpt2_fail(err, "%s: duplicate tensor name \"%s\" in the header", h->path, names[i]);
+            rc = err_fail(err, "%s: duplicate tensor name \"%s\" in the header", h->path, names[i]);
     free(names);
     return rc;
 }
@@ -617,9 +617,9 @@ static int shape_matches(const cJSON *shape, const size_t *dims, int ndim) {
     return 1;
 }
 
-static int check_loadable_dtype(const Header *h, const Entry *e, GPT2Err *err) {
+static int check_loadable_dtype(const Header *h, const Entry *e, Err *err) {
     if (e->dtype == DT_OTHER)
-        return gpt2_fail(err, "%s: tensor \"%s\" has dtype %s; only F32, F16 and BF16 are supported",
+        return err_fail(err, "%s: tensor \"%s\" has dtype %s; only F32, F16 and BF16 are supported",
                          h->path, e->name, e->dtype_name);
     return 0;
 }
@@ -627,20 +627,20 @@ static int check_loadable_dtype(const Header *h, const Entry *e, GPT2Err *err) {
 // Gives every entry its role, checks names, shapes and dtypes against the
 // config, and fills by_tensor[t] (the entry of canonical tensor t) and *lm_head.
 static int match_entries(Header *h, const GPT2Config *c, const Entry **by_tensor,
-                         const Entry **lm_head, GPT2Err *err) {
+                         const Entry **lm_head, Err *err) {
     if (check_repeated_keys(h, err)) return -1;
     char got[128], want[128];
     for (size_t i = 0; i < h->n_entries; i++) {
         Entry *e = &h->entries[i];
         e->role = classify_name(e->name, c, &e->tensor);
         if (e->role < 0)
-            return gpt2_fail(err, "%s: unexpected tensor \"%s\" (not part of a GPT-2 with n_layer %d)",
+            return err_fail(err, "%s: unexpected tensor \"%s\" (not part of a GPT-2 with n_layer %d)",
                              h->path, e->name, c->n_layer);
         if (e->role == ROLE_BUFFER) continue;
         if (e->role == ROLE_LM_HEAD) {
             size_t vc[2] = {(size_t)c->vocab_size, (size_t)c->n_embd};
             if (!shape_matches(e->shape, vc, 2))
-                return gpt2_fail(err, "%s: lm_head.weight has shape %s, expected [%zu, %zu] (tied to "
+                return err_fail(err, "%s: lm_head.weight has shape %s, expected [%zu, %zu] (tied to "
                                  "wte); untied LM heads are not supported", h->path,
                                  format_json_shape(e->shape, got, sizeof got), vc[0], vc[1]);
             *lm_head = e;
@@ -648,10 +648,10 @@ static int match_entries(Header *h, const GPT2Config *c, const Entry **by_tensor
             TensorInfo ti;
             tensor_info(c, e->tensor, &ti);
             if (by_tensor[e->tensor])
-                return gpt2_fail(err, "%s: duplicate tensors \"%s\" and \"%s\" are both %s", h->path,
+                return err_fail(err, "%s: duplicate tensors \"%s\" and \"%s\" are both %s", h->path,
                                  by_tensor[e->tensor]->name, e->name, ti.name);
             if (!shape_matches(e->shape, ti.shape, ti.ndim))
-                return gpt2_fail(err, "%s: %s has shape %s, expected %s", h->path, e->name,
+                return err_fail(err, "%s: %s has shape %s, expected %s", h->path, e->name,
                                  format_json_shape(e->shape, got, sizeof got),
                                  format_shape(&ti, want, sizeof want));
             by_tensor[e->tensor] = e;
@@ -664,7 +664,7 @@ static int match_entries(Header *h, const GPT2Config *c, const Entry **by_tensor
     if (missing) {
         TensorInfo ti;
         tensor_info(c, first, &ti);
-        return gpt2_fail(err, "%s: missing tensor %s (%zu of %zu tensors missing)", h->path, ti.name,
+        return err_fail(err, "%s: missing tensor %s (%zu of %zu tensors missing)", h->path, ti.name,
                          missing, num_tensors(c));
     }
     return 0;
@@ -718,11 +718,11 @@ static int usable_in_place(const Header *h, const Entry *e) {
 }
 
 // Points every weight into the map, or into m->owned after conversion.
-static int place_tensors(GPT2Model *m, const Header *h, const Entry **by_tensor, GPT2Err *err) {
+static int place_tensors(GPT2Model *m, const Header *h, const Entry **by_tensor, Err *err) {
     const GPT2Config *c = &m->config;
     size_t n = num_tensors(c);
     m->blocks_storage = calloc((size_t)c->n_layer, sizeof *m->blocks_storage);
-    if (!m->blocks_storage) return gpt2_fail(err, "%s: out of memory", h->path);
+    if (!m->blocks_storage) return err_fail(err, "%s: out of memory", h->path);
     m->w.blocks = m->blocks_storage;
 
     size_t owned = 0;
@@ -731,7 +731,7 @@ static int place_tensors(GPT2Model *m, const Header *h, const Entry **by_tensor,
     if (owned) {
         m->owned = malloc(owned * sizeof(float));
         if (!m->owned)
-            return gpt2_fail(err, "%s: out of memory converting %zu floats", h->path, owned);
+            return err_fail(err, "%s: out of memory converting %zu floats", h->path, owned);
         m->owned_floats = owned;
     }
     float *next = m->owned;
@@ -751,7 +751,7 @@ static int place_tensors(GPT2Model *m, const Header *h, const Entry **by_tensor,
 }
 
 // The LM head is tied to wte: a stored copy is accepted only if it is wte.
-static int check_lm_head(const GPT2Model *m, const Header *h, const Entry *e, GPT2Err *err) {
+static int check_lm_head(const GPT2Model *m, const Header *h, const Entry *e, Err *err) {
     const float *wte = m->w.wte;
     size_t n = (size_t)e->numel, differs_at = 0;
     if (e->dtype == DT_F32 && memcmp(h->data + e->begin, wte, n * sizeof(float)) == 0) return 0;
@@ -760,12 +760,12 @@ static int check_lm_head(const GPT2Model *m, const Header *h, const Entry *e, GP
         if (memcmp(&f, &wte[differs_at], sizeof f) != 0) break;
     }
     if (differs_at < n)
-        return gpt2_fail(err, "%s: lm_head.weight differs from wte.weight (first at element %zu); "
+        return err_fail(err, "%s: lm_head.weight differs from wte.weight (first at element %zu); "
                          "untied LM heads are not supported", h->path, differs_at);
     return 0;
 }
 
-int gpt2_load(GPT2Model *m, const char *dir, GPT2Err *err) {
+int gpt2_load(GPT2Model *m, const char *dir, Err *err) {
     memset(m, 0, sizeof *m); // gpt2_free is safe from here on, whatever happens
     char path[4096];
     if (join_path(path, sizeof path, dir, WEIGHTS_FILE, err)) return -1;
@@ -775,7 +775,7 @@ int gpt2_load(GPT2Model *m, const char *dir, GPT2Err *err) {
     const Entry **by_tensor = calloc(num_tensors(&m->config), sizeof *by_tensor);
     const Entry *lm_head = NULL;
     if (!by_tensor) {
-        gpt2_fail(err, "%s: out of memory", path);
+        err_fail(err, "%s: out of memory", path);
         goto fail;
     }
     if (map_file(path, &m->map, &m->map_size, err) ||
@@ -891,103 +891,11 @@ static void build_safetensors_header(Text *t, const GPT2Config *c) {
     while (!t->oom && t->len % 8 != 0) text_printf(t, " ");
 }
 
-static int write_all(int fd, const void *buf, size_t n) {
-    const char *p = buf;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            if (w == 0) errno = EIO;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-// mkdir -p
-static int make_dirs(const char *dir, GPT2Err *err) {
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return gpt2_fail(err, "%s: path too long", dir);
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0') continue;
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(path, 0777) != 0 && errno != EEXIST)
-            return gpt2_fail(err, "%s: cannot create directory: %s", path, strerror(errno));
-        *p = saved;
-        if (saved == '\0') break;
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return gpt2_fail(err, "%s: not a directory", dir);
-    return 0;
-}
-
-// One file being written as DIR/.NAME.XXXXXX, then renamed to DIR/NAME.
-typedef struct {
-    char tmp[4096], final[4096];
-    int fd;
-    int exists; // tmp is on disk and must be removed on failure
-} TempFile;
-
-static int temp_open(TempFile *f, const char *dir, const char *name, GPT2Err *err) {
-    f->fd = -1;
-    f->exists = 0;
-    if (join_path(f->final, sizeof f->final, dir, name, err)) return -1;
-    int n = snprintf(f->tmp, sizeof f->tmp, "%s/.%s.XXXXXX", dir, name);
-    if (n < 0 || (size_t)n >= sizeof f->tmp) return gpt2_fail(err, "%s: path too long", f->final);
-    f->fd = mkstemp(f->tmp);
-    if (f->fd < 0) return gpt2_fail(err, "%s: cannot create a temporary: %s", f->final, strerror(errno));
-    f->exists = 1;
-    if (fchmod(f->fd, 0644) != 0) // mkstemp makes 0600; checkpoints are shared read-only
-        return gpt2_fail(err, "%s: chmod: %s", f->tmp, strerror(errno));
-    return 0;
-}
-
-static int temp_write(TempFile *f, const void *buf, size_t n, GPT2Err *err) {
-    if (write_all(f->fd, buf, n) != 0) return gpt2_fail(err, "%s: write failed: %s", f->tmp, strerror(errno));
-    return 0;
-}
-
-// fsync before close, so that the rename never publishes a file whose data is not on disk
-static int temp_close(TempFile *f, GPT2Err *err) {
-    int rc = 0;
-    if (fsync(f->fd) != 0) rc = gpt2_fail(err, "%s: fsync failed: %s", f->tmp, strerror(errno));
-    if (close(f->fd) != 0 && rc == 0) rc = gpt2_fail(err, "%s: close failed: %s", f->tmp, strerror(errno));
-    f->fd = -1;
-    return rc;
-}
-
-static int temp_publish(TempFile *f, GPT2Err *err) {
-    if (rename(f->tmp, f->final) != 0)
-        return gpt2_fail(err, "%s: rename from %s failed: %s", f->final, f->tmp, strerror(errno));
-    f->exists = 0;
-    return 0;
-}
-
-static void temp_discard(TempFile *f) {
-    if (f->fd >= 0) close(f->fd);
-    if (f->exists) unlink(f->tmp);
-    f->fd = -1;
-    f->exists = 0;
-}
-
-static int sync_dir(const char *dir, GPT2Err *err) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return gpt2_fail(err, "%s: cannot open directory: %s", dir, strerror(errno));
-    int rc = fsync(fd) == 0 ? 0 : gpt2_fail(err, "%s: fsync failed: %s", dir, strerror(errno));
-    close(fd);
-    return rc;
-}
-
-static int write_config(TempFile *f, const GPT2Config *c, const char *dir, GPT2Err *err) {
+static int write_config(TempFile *f, const GPT2Config *c, const char *dir, Err *err) {
     Text text = {0};
     build_config_json(&text, c);
     int rc;
-    if (text.oom) rc = gpt2_fail(err, "%s/%s: out of memory", dir, CONFIG_FILE);
+    if (text.oom) rc = err_fail(err, "%s/%s: out of memory", dir, CONFIG_FILE);
     else if (temp_open(f, dir, CONFIG_FILE, err) || temp_write(f, text.s, text.len, err)) rc = -1;
     else rc = temp_close(f, err);
     free(text.s);
@@ -995,12 +903,12 @@ static int write_config(TempFile *f, const GPT2Config *c, const char *dir, GPT2E
 }
 
 static int write_safetensors(TempFile *f, const GPT2Config *c, const GPT2Weights *w, const char *dir,
-                             GPT2Err *err) {
+                             Err *err) {
     Text header = {0};
     build_safetensors_header(&header, c);
     if (header.oom) {
         free(header.s);
-        return gpt2_fail(err, "%s/%s: out of memory", dir, WEIGHTS_FILE);
+        return err_fail(err, "%s/%s: out of memory", dir, WEIGHTS_FILE);
     }
     unsigned char len[8];
     for (int i = 0; i < 8; i++) len[i] = (unsigned char)((uint64_t)header.len >> (8 * i));
@@ -1017,27 +925,27 @@ static int write_safetensors(TempFile *f, const GPT2Config *c, const GPT2Weights
     return rc;
 }
 
-int gpt2_save(const GPT2Config *c, const GPT2Weights *w, const char *dir, GPT2Err *err) {
-    if (!dir || !*dir) return gpt2_fail(err, "gpt2_save: no checkpoint directory given");
+int gpt2_save(const GPT2Config *c, const GPT2Weights *w, const char *dir, Err *err) {
+    if (!dir || !*dir) return err_fail(err, "gpt2_save: no checkpoint directory given");
     char where[4200];
     snprintf(where, sizeof where, "gpt2_save %s", dir);
     if (check_config(c, where, err)) return -1;
-    if (!w->blocks) return gpt2_fail(err, "%s: weights have no blocks", where);
+    if (!w->blocks) return err_fail(err, "%s: weights have no blocks", where);
     GPT2Weights view = *w;
     TensorInfo ti;
     for (size_t t = 0; t < num_tensors(c); t++)
         if (!*tensor_slot(&view, c, t)) {
             tensor_info(c, t, &ti);
-            return gpt2_fail(err, "%s: tensor %s is NULL", where, ti.name);
+            return err_fail(err, "%s: tensor %s is NULL", where, ti.name);
         }
-    if (make_dirs(dir, err)) return -1;
+    if (util_make_dirs(dir, err)) return -1;
 
     // Both files are complete on disk before either is renamed. The weights
     // go first: a crash between the renames leaves a new model.safetensors
     // with an old config.json, which gpt2_load rejects on shapes if they differ.
     TempFile config = {.fd = -1}, weights = {.fd = -1};
     if (write_config(&config, c, dir, err) || write_safetensors(&weights, c, w, dir, err) ||
-        temp_publish(&weights, err) || temp_publish(&config, err) || sync_dir(dir, err)) {
+        temp_publish(&weights, err) || temp_publish(&config, err) || util_sync_dir(dir, err)) {
         temp_discard(&config);
         temp_discard(&weights);
         return -1;

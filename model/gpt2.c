@@ -170,17 +170,17 @@ void gpt2_lm_head(const GPT2Model *m, const float *in, float *out, int N) {
 // ----------------------------------------------------------------------------
 // KV cache
 
-int kvcache_alloc(GPT2KVCache *kv, const GPT2Config *c, int rows, int max_len, GPT2Err *err) {
+int kvcache_alloc(GPT2KVCache *kv, const GPT2Config *c, int rows, int max_len, Err *err) {
     memset(kv, 0, sizeof *kv);
     if (rows <= 0 || max_len <= 0 || max_len > c->n_positions)
-        return gpt2_fail(err, "kv cache: bad size (%d rows of %d positions, model context %d)",
+        return err_fail(err, "kv cache: bad size (%d rows of %d positions, model context %d)",
                          rows, max_len, c->n_positions);
     kv->L = c->n_layer; kv->NH = c->n_head; kv->hs = c->n_embd / c->n_head;
     kv->rows = rows; kv->max_len = max_len;
     size_t n = (size_t)kv->L * rows * kv->NH * max_len * kv->hs;
     // one allocation: k, v, then the row lengths
     char *mem = malloc(2 * n * sizeof(float) + (size_t)rows * sizeof(int));
-    if (!mem) return gpt2_fail(err, "kv cache: out of memory (%zu MB)", 2 * n * sizeof(float) >> 20);
+    if (!mem) return err_fail(err, "kv cache: out of memory (%zu MB)", 2 * n * sizeof(float) >> 20);
     kv->k = (float *)mem;
     kv->v = kv->k + n;
     kv->len = (int *)(kv->v + n);
@@ -222,10 +222,10 @@ static void kv_store(GPT2KVCache *kv, int l, int r, int base, const float *qkv,
 // activations
 
 int gpt2_acts_alloc(GPT2Acts *a, const GPT2Config *c, int max_B, int max_T,
-                    int max_keys, int max_out, int all_layers, GPT2Err *err) {
+                    int max_keys, int max_out, int all_layers, Err *err) {
     memset(a, 0, sizeof *a);
     if (max_B <= 0 || max_T <= 0 || max_out < 0 || max_keys < max_T || max_keys > c->n_positions)
-        return gpt2_fail(err, "activations: bad size (B %d, T %d, keys %d, out %d; context %d)",
+        return err_fail(err, "activations: bad size (B %d, T %d, keys %d, out %d; context %d)",
                          max_B, max_T, max_keys, max_out, c->n_positions);
     a->max_B = max_B; a->max_T = max_T; a->max_keys = max_keys; a->max_out = max_out;
     a->C = c->n_embd; a->NH = c->n_head; a->L = c->n_layer; a->V = c->vocab_size;
@@ -252,7 +252,7 @@ int gpt2_acts_alloc(GPT2Acts *a, const GPT2Config *c, int max_B, int max_T,
     for (size_t i = 0; i < n; i++) total += size[i];
     a->memory = malloc(total * sizeof(float));
     if (!a->memory)
-        return gpt2_fail(err, "activations: out of memory (%zu MB for B %d, T %d)",
+        return err_fail(err, "activations: out of memory (%zu MB for B %d, T %d)",
                          total * sizeof(float) >> 20, max_B, max_T);
     a->floats = total;
     float *p = a->memory;
@@ -269,74 +269,74 @@ void gpt2_acts_free(GPT2Acts *a) {
 // forward
 
 /* Every position must be a real (not padding) position of the batch. */
-static int positions_check(const GPT2Batch *bt, const int *pos, int n, const char *what, GPT2Err *err) {
+static int positions_check(const GPT2Batch *bt, const int *pos, int n, const char *what, Err *err) {
     for (int i = 0; i < n; i++) {
         int p = pos[i];
-        if (p < 0 || p >= bt->B * bt->T) return gpt2_fail(err, "forward: %s %d out of range", what, p);
+        if (p < 0 || p >= bt->B * bt->T) return err_fail(err, "forward: %s %d out of range", what, p);
         int b = p / bt->T, len = bt->lens ? bt->lens[b] : bt->T;
-        if (p % bt->T >= len) return gpt2_fail(err, "forward: %s %d is padding", what, p);
+        if (p % bt->T >= len) return err_fail(err, "forward: %s %d is padding", what, p);
     }
     return 0;
 }
 
 /* Checks a batch against the model, the activations and the caches. */
-static int batch_check(const GPT2Model *m, const GPT2Acts *a, const GPT2Batch *bt, GPT2Err *err) {
+static int batch_check(const GPT2Model *m, const GPT2Acts *a, const GPT2Batch *bt, Err *err) {
     const GPT2Config *c = &m->config;
     if (a->C != c->n_embd || a->L != c->n_layer || a->V != c->vocab_size)
-        return gpt2_fail(err, "forward: activations were sized for another model");
+        return err_fail(err, "forward: activations were sized for another model");
     if (bt->B <= 0 || bt->T <= 0 || bt->B > a->max_B || bt->T > a->max_T)
-        return gpt2_fail(err, "forward: batch %dx%d does not fit activations %dx%d",
+        return err_fail(err, "forward: batch %dx%d does not fit activations %dx%d",
                          bt->B, bt->T, a->max_B, a->max_T);
     if (bt->n_out < 0 || bt->n_out > a->max_out || (bt->n_out && !bt->out_pos))
-        return gpt2_fail(err, "forward: %d logit rows asked, room for %d", bt->n_out, a->max_out);
-    if (!bt->ids) return gpt2_fail(err, "forward: no ids");
-    if (bt->is_embed && !bt->embeds) return gpt2_fail(err, "forward: is_embed without embeds");
+        return err_fail(err, "forward: %d logit rows asked, room for %d", bt->n_out, a->max_out);
+    if (!bt->ids) return err_fail(err, "forward: no ids");
+    if (bt->is_embed && !bt->embeds) return err_fail(err, "forward: is_embed without embeds");
     if (bt->prefix && (!bt->prefix_rows || bt->prefix->L != c->n_layer ||
                        bt->prefix->NH != c->n_head))
-        return gpt2_fail(err, "forward: prefix cache does not match the model");
+        return err_fail(err, "forward: prefix cache does not match the model");
     if (bt->store && (!bt->store_rows || bt->store->L != c->n_layer || bt->store->NH != c->n_head))
-        return gpt2_fail(err, "forward: store cache does not match the model");
+        return err_fail(err, "forward: store cache does not match the model");
     for (int b = 0; b < bt->B; b++) {
         int len = bt->lens ? bt->lens[b] : bt->T;
-        if (len < 0 || len > bt->T) return gpt2_fail(err, "forward: row %d has length %d of %d", b, len, bt->T);
+        if (len < 0 || len > bt->T) return err_fail(err, "forward: row %d has length %d of %d", b, len, bt->T);
         int P = 0;
         if (bt->prefix) {
             int r = bt->prefix_rows[b];
-            if (r < 0 || r >= bt->prefix->rows) return gpt2_fail(err, "forward: row %d: prefix row %d out of range", b, r);
+            if (r < 0 || r >= bt->prefix->rows) return err_fail(err, "forward: row %d: prefix row %d out of range", b, r);
             P = bt->prefix->len[r];
         }
         if (P + bt->T > a->max_keys)
-            return gpt2_fail(err, "forward: row %d: %d cached + %d new keys exceed %d", b, P, bt->T, a->max_keys);
+            return err_fail(err, "forward: row %d: %d cached + %d new keys exceed %d", b, P, bt->T, a->max_keys);
         if (P + len > c->n_positions)
-            return gpt2_fail(err, "forward: row %d reaches position %d, context is %d", b, P + len, c->n_positions);
+            return err_fail(err, "forward: row %d reaches position %d, context is %d", b, P + len, c->n_positions);
         for (int t = 0; t < len; t++) {
             size_t i = (size_t)b * bt->T + t;
             if (bt->is_embed && bt->is_embed[i]) continue;
             if (bt->ids[i] < 0 || bt->ids[i] >= c->vocab_size)
-                return gpt2_fail(err, "forward: token id %d at row %d position %d is out of range", bt->ids[i], b, t);
+                return err_fail(err, "forward: token id %d at row %d position %d is out of range", bt->ids[i], b, t);
         }
         if (bt->store) {
             int r = bt->store_rows[b];
-            if (r < 0 || r >= bt->store->rows) return gpt2_fail(err, "forward: row %d: store row %d out of range", b, r);
+            if (r < 0 || r >= bt->store->rows) return err_fail(err, "forward: row %d: store row %d out of range", b, r);
             if (bt->store->len[r] + len > bt->store->max_len)
-                return gpt2_fail(err, "forward: cache row %d is full (%d + %d > %d)", r,
+                return err_fail(err, "forward: cache row %d is full (%d + %d > %d)", r,
                                  bt->store->len[r], len, bt->store->max_len);
             for (int b2 = 0; b2 < b; b2++)
-                if (bt->store_rows[b2] == r) return gpt2_fail(err, "forward: rows %d and %d both store into cache row %d", b2, b, r);
+                if (bt->store_rows[b2] == r) return err_fail(err, "forward: rows %d and %d both store into cache row %d", b2, b, r);
         }
     }
     if (positions_check(bt, bt->out_pos, bt->n_out, "out_pos", err)) return -1;
     if (bt->n_label < 0 || bt->n_label > a->max_out || (bt->n_label && (!bt->label_pos || !bt->label_ids)))
-        return gpt2_fail(err, "forward: %d classifier rows asked, room for %d", bt->n_label, a->max_out);
+        return err_fail(err, "forward: %d classifier rows asked, room for %d", bt->n_label, a->max_out);
     if (bt->n_label && (bt->n_label_ids <= 0 || bt->n_label_ids > GPT2_MAX_LABEL_IDS))
-        return gpt2_fail(err, "forward: %d label ids, expected 1..%d", bt->n_label_ids, GPT2_MAX_LABEL_IDS);
+        return err_fail(err, "forward: %d label ids, expected 1..%d", bt->n_label_ids, GPT2_MAX_LABEL_IDS);
     for (int k = 0; bt->n_label && k < bt->n_label_ids; k++)
         if (bt->label_ids[k] < 0 || bt->label_ids[k] >= c->vocab_size)
-            return gpt2_fail(err, "forward: label id %d out of range", bt->label_ids[k]);
+            return err_fail(err, "forward: label id %d out of range", bt->label_ids[k]);
     return positions_check(bt, bt->label_pos, bt->n_label, "label_pos", err);
 }
 
-int gpt2_forward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *bt, GPT2Err *err) {
+int gpt2_forward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *bt, Err *err) {
     if (batch_check(m, a, bt, err)) return -1;
     const GPT2Config *c = &m->config;
     int B = bt->B, T = bt->T, C = c->n_embd, NH = c->n_head, L = c->n_layer;

@@ -10,7 +10,7 @@
  *   cache so that a shared prefix is computed once.
  *
  * Errors: every function that can fail returns 0 on success and -1 on error,
- * with a one-line message in a GPT2Err (which file, what, why). Nothing here
+ * with a one-line message in a Err (which file, what, why). Nothing here
  * exits or prints.
  *
  * Shapes use llm.c's letters: B batch rows, T positions per row, C = n_embd,
@@ -22,19 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/util.h"   // Err, err_fail, files, Rng
+
 #define GPT2_EOT 50256 /* <|endoftext|> */
-
-typedef struct {
-    char msg[512];
-} GPT2Err;
-
-/* printf-style: fills err->msg (if err is not NULL) and returns -1. The message
- * is one printable line: control characters (from a file name, a key, a text
- * it quotes) become '?', so that a message never moves a terminal's cursor
- * nor splits a log line. */
-int gpt2_fail(GPT2Err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Control characters (bytes < 0x20 and 0x7F) of s replaced by '?' in place. */
-void gpt2_one_line(char *s);
 
 /* e^x for x in [-87, 88] (clamped outside), within ~1 ulp, in plain
  * arithmetic so that loops calling it vectorise (glibc's expf is a call per
@@ -104,14 +94,14 @@ typedef struct {
 
 /* Parses DIR/config.json. Unknown keys are ignored (HF configs carry many);
  * missing or out-of-range required keys are errors. */
-int gpt2_config_load(GPT2Config *c, const char *dir, GPT2Err *err);
+int gpt2_config_load(GPT2Config *c, const char *dir, Err *err);
 
 /* Loads DIR/config.json and DIR/model.safetensors and validates the file
  * completely: header length, JSON, dtypes, offsets inside the file and not
  * overlapping, shapes against the config, missing and unexpected tensors.
  * Accepts names with or without "transformer.", ignores *.attn.bias and
  * *.attn.masked_bias buffers, accepts lm_head.weight only if it equals wte. */
-int gpt2_load(GPT2Model *m, const char *dir, GPT2Err *err);
+int gpt2_load(GPT2Model *m, const char *dir, Err *err);
 /* F32 weights of a loaded model point into a read-only map: writing through
  * them faults. To change weights, copy them into a gpt2_num_params buffer laid
  * out with gpt2_point_weights. On failure *m is left zeroed; gpt2_free accepts
@@ -124,16 +114,11 @@ void gpt2_free(GPT2Model *m);
  * renamed (weights first), so a failure never leaves a partial file; a crash
  * between the two renames leaves new weights beside the old config, which the
  * loader rejects if the shapes differ. Creates DIR if needed. */
-int gpt2_save(const GPT2Config *c, const GPT2Weights *w, const char *dir, GPT2Err *err);
+int gpt2_save(const GPT2Config *c, const GPT2Weights *w, const char *dir, Err *err);
 
 /* sha256 of a file as 64 lowercase hex digits (model/sha256.c): a model's
  * identity in result records and sweep points. */
-int gpt2_file_sha256(const char *path, char hex[65], GPT2Err *err);
-/* Reads a whole regular file (at most 1 GiB) into a malloc'd, NUL-terminated
- * buffer; *size gets its length. Anything but a regular file (a FIFO, a
- * directory, a device) is an error at once, never waited on. *data is NULL
- * on error (model/tokenizer.c). The one file reader of model/ and tuners/. */
-int gpt2_read_file(const char *path, char **data, size_t *size, GPT2Err *err);
+int gpt2_file_sha256(const char *path, char hex[65], Err *err);
 /* sha256 of len bytes in memory, as 64 lowercase hex digits (e.g. a point id). */
 void gpt2_sha256_hex(const void *data, size_t len, char hex[65]);
 
@@ -147,7 +132,7 @@ void gpt2_point_weights(GPT2Weights *w, GPT2Block *blocks, float *params, const 
 typedef struct GPT2Tokenizer GPT2Tokenizer;
 
 /* Loads DIR/vocab.json + DIR/merges.txt, or DIR/encoder.json + DIR/vocab.bpe. */
-int tokenizer_load(GPT2Tokenizer **tok, const char *dir, GPT2Err *err);
+int tokenizer_load(GPT2Tokenizer **tok, const char *dir, Err *err);
 void tokenizer_free(GPT2Tokenizer *tok);
 int tokenizer_vocab_size(const GPT2Tokenizer *tok);
 
@@ -157,7 +142,7 @@ int tokenizer_vocab_size(const GPT2Tokenizer *tok);
  * Errors when the ids do not fit, with *n_ids set to the number needed, so a
  * caller can grow its buffer and retry. Not thread-safe (it fills a cache). */
 int tokenizer_encode(GPT2Tokenizer *tok, const char *text, size_t len,
-                     int *ids, int max_ids, int *n_ids, GPT2Err *err);
+                     int *ids, int max_ids, int *n_ids, Err *err);
 
 /* Bytes of one token (not NUL-terminated); NULL for an id out of range. */
 const char *tokenizer_token_bytes(const GPT2Tokenizer *tok, int id, size_t *len);
@@ -166,7 +151,7 @@ const char *tokenizer_token_bytes(const GPT2Tokenizer *tok, int id, size_t *len)
  * *out_len gets the number of bytes. Errors on a bad id or a short buffer
  * (then *out_len is the number of bytes needed, without the NUL). */
 int tokenizer_decode(const GPT2Tokenizer *tok, const int *ids, int n,
-                     char *out, size_t cap, size_t *out_len, GPT2Err *err);
+                     char *out, size_t cap, size_t *out_len, Err *err);
 
 /* Length (1..4) of the well-formed UTF-8 sequence at s (n >= 1 bytes left),
  * or 0 when it is ill-formed there (overlong forms, surrogates and code
@@ -189,7 +174,7 @@ typedef struct {
     int *len;        // (rows) positions filled
 } GPT2KVCache;
 
-int kvcache_alloc(GPT2KVCache *kv, const GPT2Config *c, int rows, int max_len, GPT2Err *err);
+int kvcache_alloc(GPT2KVCache *kv, const GPT2Config *c, int rows, int max_len, Err *err);
 void kvcache_free(GPT2KVCache *kv);
 void kvcache_reset(GPT2KVCache *kv);   // every row back to length 0
 
@@ -270,14 +255,14 @@ typedef struct {
 } GPT2Acts;
 
 int gpt2_acts_alloc(GPT2Acts *a, const GPT2Config *c, int max_B, int max_T,
-                    int max_keys, int max_out, int all_layers, GPT2Err *err);
+                    int max_keys, int max_out, int all_layers, Err *err);
 void gpt2_acts_free(GPT2Acts *a);
 
 /* Runs the batch; a->logits gets (n_out, V) rows in out_pos order,
  * a->label_logits (n_label, n_label_ids) in label_pos order, and a->lnf the
  * final hidden states of every position. n_out and n_label are each at most
  * max_out. */
-int gpt2_forward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *batch, GPT2Err *err);
+int gpt2_forward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *batch, Err *err);
 
 /* The tied LM head alone: out (N, V) = in (N, C) wte^T. */
 void gpt2_lm_head(const GPT2Model *m, const float *in, float *out, int N);
@@ -297,7 +282,7 @@ void gpt2_lm_head(const GPT2Model *m, const float *in, float *out, int N);
  * (zero them before the first micro-batch). grads == NULL means frozen
  * weights: no weight-gradient GEMMs at all (prompt tuning). */
 int gpt2_backward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *batch, const float *dlogits,
-                  const float *dlabel_logits, float *d_input, GPT2Weights *grads, GPT2Err *err);
+                  const float *dlabel_logits, float *d_input, GPT2Weights *grads, Err *err);
 
 /* Mean next-token cross-entropy of logits (N, V) against targets (N); when
  * dlogits (N, V) is not NULL it gets scale * d mean-loss / d logits. */
@@ -350,7 +335,7 @@ typedef struct {
     size_t n;
 } GPT2Docs;
 
-int gpt2_docs_load(GPT2Docs *d, const char *path, GPT2Err *err);
+int gpt2_docs_load(GPT2Docs *d, const char *path, Err *err);
 void gpt2_docs_free(GPT2Docs *d);
 
 /* One token stream <|endoftext|> d0 <|endoftext|> d1 ... <|endoftext|>: each
@@ -362,7 +347,7 @@ typedef struct {
     size_t n_docs;
 } GPT2Tokens;
 
-int gpt2_tokens_encode(GPT2Tokens *s, const GPT2Docs *d, GPT2Tokenizer *tok, GPT2Err *err);
+int gpt2_tokens_encode(GPT2Tokens *s, const GPT2Docs *d, GPT2Tokenizer *tok, Err *err);
 void gpt2_tokens_free(GPT2Tokens *s);
 
 /* Next-token batches of B rows of T positions: inputs are windows of a token
@@ -378,16 +363,13 @@ typedef struct {
     int n_out;
 } GPT2LMBatch;
 
-int gpt2_lmbatch_alloc(GPT2LMBatch *b, int B, int T, GPT2Err *err);
+int gpt2_lmbatch_alloc(GPT2LMBatch *b, int B, int T, Err *err);
 void gpt2_lmbatch_free(GPT2LMBatch *b);
 
 /* B windows of T+1 tokens at uniformly random offsets; *rng is a splitmix64
  * state that advances. Requires s->n > T. */
 void gpt2_lmbatch_sample(GPT2LMBatch *b, const GPT2Tokens *s, uint64_t *rng);
 
-/* splitmix64: the next output of the 64-bit state *state, which advances
- * (the generator of gpt2_lmbatch_sample and of `gpt2`'s seeds). */
-uint64_t gpt2_splitmix64(uint64_t *state);
 
 /* The evaluation windows of a stream for T: windows at offsets 0, T, 2T, ...
  * and one ending at the stream's end, so that every target is scored exactly
@@ -399,6 +381,6 @@ size_t gpt2_eval_windows(const GPT2Tokens *s, int T, size_t max_windows);
  * batches of b->B rows through a (sized for b->B x b->T with b->B*b->T logit
  * rows); *n_targets gets the number of targets scored. */
 int gpt2_eval_loss(const GPT2Model *m, GPT2Acts *a, GPT2LMBatch *b, const GPT2Tokens *s,
-                   size_t max_windows, double *loss, size_t *n_targets, GPT2Err *err);
+                   size_t max_windows, double *loss, size_t *n_targets, Err *err);
 
 #endif

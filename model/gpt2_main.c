@@ -199,7 +199,7 @@ static int usage_error(const char *cmd, const char *fmt, ...) {
 }
 
 // Prints the one-line message of a runtime error; returns ST_ERROR.
-static int runtime_error(const GPT2Err *err) {
+static int runtime_error(const Err *err) {
     fprintf(stderr, "gpt2: %s\n", err->msg);
     return ST_ERROR;
 }
@@ -317,44 +317,6 @@ static int parse_float(const char *cmd, const char *opt, const char *s, double l
 }
 
 // ----------------------------------------------------------------------------
-// random numbers: splitmix64 (gpt2_splitmix64: a full-period 64-bit generator that passes
-// BigCrush) and Box-Muller, self-contained so that a seed means the same
-// bytes on every machine with the same libm.
-
-typedef struct {
-    uint64_t state;
-    int have_spare;
-    double spare;
-} Rng;
-
-static void rng_seed(Rng *r, uint64_t seed) {
-    r->state = seed;
-    r->have_spare = 0;
-    r->spare = 0.0;
-}
-
-static uint64_t rng_next(Rng *r) { return gpt2_splitmix64(&r->state); }
-
-// Uniform in [0, 1) with 53 random bits.
-static double rng_uniform(Rng *r) {
-    return (double)(rng_next(r) >> 11) * 0x1.0p-53;
-}
-
-// Standard normal; Box-Muller gives two per pair of uniforms, keep the spare.
-static double rng_normal(Rng *r) {
-    if (r->have_spare) {
-        r->have_spare = 0;
-        return r->spare;
-    }
-    double u1 = 1.0 - rng_uniform(r);   // (0, 1]: log(u1) is finite
-    double u2 = rng_uniform(r);
-    double radius = sqrt(-2.0 * log(u1));
-    double angle = 2.0 * M_PI * u2;
-    r->spare = radius * sin(angle);
-    r->have_spare = 1;
-    return radius * cos(angle);
-}
-
 // ----------------------------------------------------------------------------
 // files
 
@@ -364,14 +326,14 @@ static int path_exists(const char *path) {
 }
 
 // Reads a whole stream into a NUL-terminated malloc'd buffer.
-static int read_stream(FILE *f, const char *name, char **data, size_t *len, GPT2Err *err) {
+static int read_stream(FILE *f, const char *name, char **data, size_t *len, Err *err) {
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
-    if (!buf) return gpt2_fail(err, "%s: out of memory", name);
+    if (!buf) return err_fail(err, "%s: out of memory", name);
     for (;;) {
         if (n + 1 == cap) {
             char *bigger = realloc(buf, cap * 2);
-            if (!bigger) { free(buf); return gpt2_fail(err, "%s: out of memory", name); }
+            if (!bigger) { free(buf); return err_fail(err, "%s: out of memory", name); }
             buf = bigger;
             cap *= 2;
         }
@@ -381,41 +343,11 @@ static int read_stream(FILE *f, const char *name, char **data, size_t *len, GPT2
     }
     if (ferror(f)) {
         free(buf);
-        return gpt2_fail(err, "%s: read error: %s", name, strerror(errno));
+        return err_fail(err, "%s: read error: %s", name, strerror(errno));
     }
     buf[n] = '\0';
     *data = buf;
     *len = n;
-    return 0;
-}
-
-static int read_file(const char *path, char **data, size_t *len, GPT2Err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return gpt2_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    int rc = read_stream(f, path, data, len, err);
-    fclose(f);
-    return rc;
-}
-
-// Writes data to path through a temporary in the same directory and a
-// rename, so that a failure never leaves a truncated file behind.
-static int write_file_atomic(const char *path, const void *data, size_t len, GPT2Err *err) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return gpt2_fail(err, "%s: path too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return gpt2_fail(err, "%s: cannot create: %s", tmp, strerror(errno));
-    size_t wrote = fwrite(data, 1, len, f);
-    int close_rc = fclose(f);
-    if (wrote != len || close_rc != 0) {
-        unlink(tmp);
-        return gpt2_fail(err, "%s: write failed: %s", tmp, strerror(errno));
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return gpt2_fail(err, "%s: cannot rename to %s: %s", tmp, path, strerror(e));
-    }
     return 0;
 }
 
@@ -426,14 +358,14 @@ typedef struct {
     const char *file;   // --file or NULL
 } TextSource;
 
-static int read_text(const TextSource *src, char **text, size_t *len, GPT2Err *err) {
-    if (src->file && strcmp(src->file, "-") != 0) return read_file(src->file, text, len, err);
+static int read_text(const TextSource *src, char **text, size_t *len, Err *err) {
+    if (src->file && strcmp(src->file, "-") != 0) return util_read_file(src->file, text, len, err);
     if (src->file || (src->arg && strcmp(src->arg, "-") == 0))
         return read_stream(stdin, "standard input", text, len, err);
     const char *s = src->arg ? src->arg : "";
     *len = strlen(s);
     *text = malloc(*len + 1);
-    if (!*text) return gpt2_fail(err, "out of memory");
+    if (!*text) return err_fail(err, "out of memory");
     memcpy(*text, s, *len + 1);
     return 0;
 }
@@ -461,7 +393,7 @@ typedef struct {
     int have_acts;
 } Session;
 
-static int session_open(Session *s, const char *dir, int with_tokenizer, GPT2Err *err) {
+static int session_open(Session *s, const char *dir, int with_tokenizer, Err *err) {
     memset(s, 0, sizeof *s);
     if (gpt2_load(&s->model, dir, err) != 0) return -1;
     s->have_model = 1;
@@ -472,7 +404,7 @@ static int session_open(Session *s, const char *dir, int with_tokenizer, GPT2Err
     return 0;
 }
 
-static int session_alloc(Session *s, int kv_len, int max_T, int max_keys, int max_out, GPT2Err *err) {
+static int session_alloc(Session *s, int kv_len, int max_T, int max_keys, int max_out, Err *err) {
     if (kv_len > 0) {
         if (kvcache_alloc(&s->kv, &s->model.config, 1, kv_len, err) != 0) return -1;
         s->have_kv = 1;
@@ -493,11 +425,11 @@ static void session_close(Session *s) {
 // Encodes text into a malloc'd array. A token holds at least one byte, and
 // an ill-formed UTF-8 byte becomes the 3 bytes of U+FFFD, so 3 ids per input
 // byte always suffice.
-static int encode_text(Session *s, const char *text, size_t len, int **ids, int *n_ids, GPT2Err *err) {
-    if (len > (size_t)(INT32_MAX / 3 - 1)) return gpt2_fail(err, "text too long (%zu bytes)", len);
+static int encode_text(Session *s, const char *text, size_t len, int **ids, int *n_ids, Err *err) {
+    if (len > (size_t)(INT32_MAX / 3 - 1)) return err_fail(err, "text too long (%zu bytes)", len);
     int cap = (int)(3 * len + 1);
     *ids = malloc(sizeof(int) * (size_t)cap);
-    if (!*ids) return gpt2_fail(err, "out of memory");
+    if (!*ids) return err_fail(err, "out of memory");
     if (tokenizer_encode(s->tok, text, len, *ids, cap, n_ids, err) != 0) {
         free(*ids);
         *ids = NULL;
@@ -510,10 +442,10 @@ static int encode_text(Session *s, const char *text, size_t len, int **ids, int 
 static const int eot = GPT2_EOT;
 
 // Every id must index a row of wte.
-static int check_ids_in_vocab(const int *ids, int n, int V, GPT2Err *err) {
+static int check_ids_in_vocab(const int *ids, int n, int V, Err *err) {
     for (int i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= V)
-            return gpt2_fail(err, "token id %d is outside the model's vocabulary (V = %d)", ids[i], V);
+            return err_fail(err, "token id %d is outside the model's vocabulary (V = %d)", ids[i], V);
     return 0;
 }
 
@@ -635,7 +567,7 @@ static const char *const TOKENIZER_PAIRS[2][2] = {
 
 // Reads the tokenizer pair found in dir; failing here, before anything is
 // written, leaves no half-made checkpoint.
-static int read_tokenizer_files(const char *dir, const char *names[2], char *data[2], size_t len[2], GPT2Err *err) {
+static int read_tokenizer_files(const char *dir, const char *names[2], char *data[2], size_t len[2], Err *err) {
     char path[4096];
     for (int p = 0; p < 2; p++) {
         snprintf(path, sizeof path, "%s/%s", dir, TOKENIZER_PAIRS[p][0]);
@@ -643,22 +575,22 @@ static int read_tokenizer_files(const char *dir, const char *names[2], char *dat
         for (int f = 0; f < 2; f++) {
             names[f] = TOKENIZER_PAIRS[p][f];
             snprintf(path, sizeof path, "%s/%s", dir, names[f]);
-            if (read_file(path, &data[f], &len[f], err) != 0) {
+            if (util_read_file(path, &data[f], &len[f], err) != 0) {
                 if (f == 1) free(data[0]);
                 return -1;
             }
         }
         return 0;
     }
-    return gpt2_fail(err, "%s/vocab.json: not found (nor encoder.json): run 'make tokenizer' "
+    return err_fail(err, "%s/vocab.json: not found (nor encoder.json): run 'make tokenizer' "
                      "or pass --tokenizer DIR", dir);
 }
 
-static int write_tokenizer_files(const char *dir, const char *names[2], char *data[2], size_t len[2], GPT2Err *err) {
+static int write_tokenizer_files(const char *dir, const char *names[2], char *data[2], size_t len[2], Err *err) {
     char path[4096];
     for (int f = 0; f < 2; f++) {
         snprintf(path, sizeof path, "%s/%s", dir, names[f]);
-        if (write_file_atomic(path, data[f], len[f], err) != 0) return -1;
+        if (util_write_file_atomic(path, data[f], len[f], err) != 0) return -1;
     }
     return 0;
 }
@@ -668,11 +600,11 @@ static int cmd_init(int argc, char **argv) {
     int st = parse_init(argc, argv, &o);
     if (st != ST_OK) return st;
 
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     char target[4096];
     snprintf(target, sizeof target, "%s/model.safetensors", o.out_dir);
     if (!o.force && path_exists(target)) {
-        gpt2_fail(&err, "%s already exists: refusing to overwrite it (use --force)", target);
+        err_fail(&err, "%s already exists: refusing to overwrite it (use --force)", target);
         return runtime_error(&err);
     }
 
@@ -686,7 +618,7 @@ static int cmd_init(int argc, char **argv) {
     GPT2Block *blocks = malloc((size_t)o.config.n_layer * sizeof(GPT2Block));
     int rc = 0;
     if (!params || !blocks) {
-        rc = gpt2_fail(&err, "out of memory for %zu parameters", n_params);
+        rc = err_fail(&err, "out of memory for %zu parameters", n_params);
     } else {
         GPT2Weights w;
         gpt2_point_weights(&w, blocks, params, &o.config);
@@ -756,7 +688,7 @@ static double log_softmax_at(const float *logits, int V, int target) {
 // logprobs[t] = log p(targets[t] | inputs[0..t]), in chunks of SCORE_CHUNK
 // positions that continue one another through the KV cache.
 static int score_tokens(Session *s, const int *inputs, const int *targets, int n, const int *positions,
-                        double *logprobs, GPT2Err *err) {
+                        double *logprobs, Err *err) {
     const int V = s->model.config.vocab_size;
     const int row = 0;
     for (int start = 0; start < n; start += SCORE_CHUNK) {
@@ -836,7 +768,7 @@ static int cmd_score(int argc, char **argv) {
     int st = parse_score(argc, argv, &o);
     if (st != ST_OK) return st;
 
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     Session s;
     char *text = NULL;
     size_t text_len = 0;
@@ -847,9 +779,9 @@ static int cmd_score(int argc, char **argv) {
     if (read_text(&o.text, &text, &text_len, &err) != 0) goto done;
     if (encode_text(&s, text, text_len, &ids, &n, &err) != 0) goto done;
     const GPT2Config *c = &s.model.config;
-    if (n == 0) { gpt2_fail(&err, "the text is empty: nothing to score"); goto done; }
+    if (n == 0) { err_fail(&err, "the text is empty: nothing to score"); goto done; }
     if (n > c->n_positions) {
-        gpt2_fail(&err, "the text is %d tokens, more than the model's context of %d positions "
+        err_fail(&err, "the text is %d tokens, more than the model's context of %d positions "
                   "(score does not slide a window: split the text)", n, c->n_positions);
         goto done;
     }
@@ -861,7 +793,7 @@ static int cmd_score(int argc, char **argv) {
     seq = malloc(sizeof(int) * (size_t)(n + 1));
     positions = malloc(sizeof(int) * (size_t)T_max);
     logprobs = malloc(sizeof(double) * (size_t)n);
-    if (!seq || !positions || !logprobs) { gpt2_fail(&err, "out of memory"); goto done; }
+    if (!seq || !positions || !logprobs) { err_fail(&err, "out of memory"); goto done; }
     seq[0] = GPT2_EOT;
     memcpy(seq + 1, ids, sizeof(int) * (size_t)n);
     for (int t = 0; t < T_max; t++) positions[t] = t;
@@ -1012,7 +944,7 @@ static int cmd_generate(int argc, char **argv) {
     int st = parse_generate(argc, argv, &o);
     if (st != ST_OK) return st;
 
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     Session s;
     char *text = NULL;
     size_t text_len = 0;
@@ -1027,7 +959,7 @@ static int cmd_generate(int argc, char **argv) {
     if (check_ids_in_vocab(prompt_ids, n_prompt, c->vocab_size, &err) != 0) goto done;
     int n0 = n_prompt + 1;   // <|endoftext|> + prompt
     if (n0 > c->n_positions) {
-        gpt2_fail(&err, "the prompt is %d tokens: with <|endoftext|> it exceeds the model's context of %d positions",
+        err_fail(&err, "the prompt is %d tokens: with <|endoftext|> it exceeds the model's context of %d positions",
                   n_prompt, c->n_positions);
         goto done;
     }
@@ -1040,7 +972,7 @@ static int cmd_generate(int argc, char **argv) {
 
     seq = malloc(sizeof(int) * (size_t)n0);
     cands = malloc(sizeof(Candidate) * (size_t)n_vocab);
-    if (!seq || !cands) { gpt2_fail(&err, "out of memory"); goto done; }
+    if (!seq || !cands) { err_fail(&err, "out of memory"); goto done; }
     seq[0] = GPT2_EOT;
     memcpy(seq + 1, prompt_ids, sizeof(int) * (size_t)n_prompt);
     if (session_alloc(&s, kv_len, n0, kv_len, 1, &err) != 0) goto done;
@@ -1153,12 +1085,12 @@ static int parse_id_list(const char *list, int **ids, int *n) {
     return ST_OK;
 }
 
-static int write_floats(const char *path, const float *x, size_t n, GPT2Err *err) {
+static int write_floats(const char *path, const float *x, size_t n, Err *err) {
     FILE *f = fopen(path, "wb");
-    if (!f) return gpt2_fail(err, "%s: cannot create: %s", path, strerror(errno));
+    if (!f) return err_fail(err, "%s: cannot create: %s", path, strerror(errno));
     size_t wrote = fwrite(x, sizeof(float), n, f);
     int close_rc = fclose(f);
-    if (wrote != n || close_rc != 0) return gpt2_fail(err, "%s: write failed: %s", path, strerror(errno));
+    if (wrote != n || close_rc != 0) return err_fail(err, "%s: write failed: %s", path, strerror(errno));
     return 0;
 }
 
@@ -1170,7 +1102,7 @@ static int cmd_logits(int argc, char **argv) {
     int *ids = NULL, *positions = NULL, n = 0;
     if (o.ids_list && (st = parse_id_list(o.ids_list, &ids, &n)) != ST_OK) return st;
 
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     Session s;
     char *text = NULL;
     size_t text_len = 0;
@@ -1189,15 +1121,15 @@ static int cmd_logits(int argc, char **argv) {
         if (encode_text(&s, text, text_len, &ids, &n, &err) != 0) goto done;
         if (check_ids_in_vocab(ids, n, V, &err) != 0) goto done;
     }
-    if (n == 0) { gpt2_fail(&err, "the text is empty: no position to compute"); goto done; }
+    if (n == 0) { err_fail(&err, "the text is empty: no position to compute"); goto done; }
     if (n > c->n_positions) {
-        gpt2_fail(&err, "%d tokens exceed the model's context of %d positions", n, c->n_positions);
+        err_fail(&err, "%d tokens exceed the model's context of %d positions", n, c->n_positions);
         goto done;
     }
 
     int n_out = o.all ? n : 1;
     positions = malloc(sizeof(int) * (size_t)n_out);
-    if (!positions) { gpt2_fail(&err, "out of memory"); goto done; }
+    if (!positions) { err_fail(&err, "out of memory"); goto done; }
     for (int i = 0; i < n_out; i++) positions[i] = o.all ? i : n - 1;
     if (session_alloc(&s, 0, n, n, n_out, &err) != 0) goto done;
     GPT2Batch batch = {.B = 1, .T = n, .ids = ids, .out_pos = positions, .n_out = n_out};
@@ -1249,7 +1181,7 @@ static int cmd_info(int argc, char **argv) {
     int st = parse_info(argc, argv, &dir);
     if (st != ST_OK) return st;
 
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     Session s;
     if (session_open(&s, dir, 0, &err) != 0) {
         session_close(&s);
@@ -1274,7 +1206,7 @@ static int cmd_info(int argc, char **argv) {
     print_storage(&s.model, n_params);
 
     GPT2Tokenizer *tok = NULL;
-    GPT2Err tok_err = {{0}};
+    Err tok_err = {{0}};
     if (tokenizer_load(&tok, dir, &tok_err) == 0) {
         printf("tokenizer:   %d tokens\n", tokenizer_vocab_size(tok));
         tokenizer_free(tok);
@@ -1413,7 +1345,7 @@ static void trainer_close(Trainer *t) {
 }
 
 // A data file as a token stream of the model's vocabulary, with room for one window.
-static int load_tokens(Trainer *t, const char *path, int T, GPT2Tokens *out, GPT2Err *err) {
+static int load_tokens(Trainer *t, const char *path, int T, GPT2Tokens *out, Err *err) {
     GPT2Docs docs;
     if (gpt2_docs_load(&docs, path, err)) return -1;
     int rc = gpt2_tokens_encode(out, &docs, t->tok, err);
@@ -1422,14 +1354,14 @@ static int load_tokens(Trainer *t, const char *path, int T, GPT2Tokens *out, GPT
     int V = t->model.config.vocab_size;
     for (size_t i = 0; i < out->n; i++)
         if (out->ids[i] >= V)
-            return gpt2_fail(err, "%s: token id %d is outside the model's vocabulary (V = %d)", path,
+            return err_fail(err, "%s: token id %d is outside the model's vocabulary (V = %d)", path,
                              out->ids[i], V);
     if (out->n <= (size_t)T)
-        return gpt2_fail(err, "%s: %zu tokens, fewer than one window of --seq %d + 1", path, out->n, T);
+        return err_fail(err, "%s: %zu tokens, fewer than one window of --seq %d + 1", path, out->n, T);
     return 0;
 }
 
-static int trainer_open(Trainer *t, const TrainOptions *o, GPT2Err *err) {
+static int trainer_open(Trainer *t, const TrainOptions *o, Err *err) {
     memset(t, 0, sizeof *t);
     t->tty = isatty(fileno(stderr));
     if (gpt2_load(&t->model, o->model_dir, err)) return -1;
@@ -1437,7 +1369,7 @@ static int trainer_open(Trainer *t, const TrainOptions *o, GPT2Err *err) {
     const GPT2Config *c = &t->model.config;
     int B = o->batch, T = o->seq;
     if (T > c->n_positions)
-        return gpt2_fail(err, "--seq %d exceeds the model's context of %d positions", T, c->n_positions);
+        return err_fail(err, "--seq %d exceeds the model's context of %d positions", T, c->n_positions);
     // the tokenizer files travel with the output: read them before any work
     if (read_tokenizer_files(o->model_dir, t->tok_names, t->tok_data, t->tok_len, err)) return -1;
     if (tokenizer_load(&t->tok, o->model_dir, err)) {
@@ -1456,7 +1388,7 @@ static int trainer_open(Trainer *t, const TrainOptions *o, GPT2Err *err) {
     t->decay_mask = malloc(n);
     t->grad_blocks = malloc((size_t)c->n_layer * sizeof(GPT2Block));
     if (!t->params || !t->grads || !t->m || !t->v || !t->decay_mask || !t->grad_blocks)
-        return gpt2_fail(err, "out of memory for %zu parameters (x4)", n);
+        return err_fail(err, "out of memory for %zu parameters (x4)", n);
     gpt2_own_weights(&t->model, t->params);
     gpt2_point_weights(&t->grad_w, t->grad_blocks, t->grads, c);
     gpt2_decay_mask(t->decay_mask, c);
@@ -1466,14 +1398,14 @@ static int trainer_open(Trainer *t, const TrainOptions *o, GPT2Err *err) {
     t->have_acts = 1;
     if (gpt2_lmbatch_alloc(&t->batch, B, T, err)) return -1;
     if (o->log_file && !(t->log = fopen(o->log_file, "w")))
-        return gpt2_fail(err, "%s: cannot create: %s", o->log_file, strerror(errno));
+        return err_fail(err, "%s: cannot create: %s", o->log_file, strerror(errno));
     return 0;
 }
 
 /* One optimiser step on a fresh random batch: forward, cross-entropy over all
  * B*T positions, backward into zeroed grads, clip, AdamW. */
 static int train_step(Trainer *t, const GPT2AdamW *opt, int step, uint64_t *rng,
-                      float *loss, float *grad_norm, float *lr, GPT2Err *err) {
+                      float *loss, float *grad_norm, float *lr, Err *err) {
     GPT2LMBatch *b = &t->batch;
     int V = t->model.config.vocab_size;
     gpt2_lmbatch_sample(b, &t->train, rng);
@@ -1482,7 +1414,7 @@ static int train_step(Trainer *t, const GPT2AdamW *opt, int step, uint64_t *rng,
     // dlogits in place of the logits: gpt2_crossentropy reads each row before it writes it
     float *dlogits = t->acts.logits;
     *loss = gpt2_crossentropy(t->acts.logits, b->targets, b->n_out, V, dlogits, 1.0f);
-    if (!isfinite(*loss)) return gpt2_fail(err, "step %d: the loss is %g (try a lower --lr)", step + 1, (double)*loss);
+    if (!isfinite(*loss)) return err_fail(err, "step %d: the loss is %g (try a lower --lr)", step + 1, (double)*loss);
     memset(t->grads, 0, t->n_params * sizeof(float));
     if (gpt2_backward(&t->model, &t->acts, &batch, dlogits, NULL, NULL, &t->grad_w, err)) return -1;
     *grad_norm = gpt2_clip_grad_norm(t->grads, t->n_params, 1.0f);
@@ -1506,7 +1438,7 @@ static void end_progress_line(Trainer *t, int *open_line) {
     *open_line = 0;
 }
 
-static int evaluate(Trainer *t, const TrainOptions *o, int step, int *open_line, double *loss, GPT2Err *err) {
+static int evaluate(Trainer *t, const TrainOptions *o, int step, int *open_line, double *loss, Err *err) {
     size_t windows = o->eval_batches ? (size_t)o->eval_batches * (size_t)o->batch : 0, n_targets = 0;
     double t0 = now_seconds();
     if (gpt2_eval_loss(&t->model, &t->acts, &t->batch, &t->eval, windows, loss, &n_targets, err)) return -1;
@@ -1538,7 +1470,7 @@ static void print_run_header(const Trainer *t, const TrainOptions *o) {
             threads ? threads : "default");
 }
 
-static int save_trained(Trainer *t, const char *dir, GPT2Err *err) {
+static int save_trained(Trainer *t, const char *dir, Err *err) {
     if (gpt2_save(&t->model.config, &t->model.w, dir, err)) return -1;
     return write_tokenizer_files(dir, t->tok_names, t->tok_data, t->tok_len, err);
 }
@@ -1548,7 +1480,7 @@ static int cmd_train(int argc, char **argv) {
     int st = parse_train(argc, argv, &o);
     if (st != ST_OK) return st;
 
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     Trainer t;
     struct sigaction old_handlers[2];
     int rc = -1, interrupted = 0, open_line = 0, done_steps = 0;
@@ -1609,7 +1541,7 @@ static int cmd_train(int argc, char **argv) {
         printf(", held-out ppl %.2f -> %.2f", exp(eval_before), exp(eval_after));
     printf("\n");
     if (interrupted) {
-        gpt2_fail(&err, "interrupted after step %d of %d; the model so far is saved in %s", done_steps,
+        err_fail(&err, "interrupted after step %d of %d; the model so far is saved in %s", done_steps,
                   o.steps, o.out_dir);
         goto done;
     }

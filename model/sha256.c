@@ -81,9 +81,9 @@ void gpt2_sha256_hex(const void *data, size_t len, char hex[65]) {
     sha256_final(&s, hex);
 }
 
-int gpt2_file_sha256(const char *path, char hex[65], GPT2Err *err) {
+int gpt2_file_sha256(const char *path, char hex[65], Err *err) {
     FILE *f = fopen(path, "rb");
-    if (!f) return gpt2_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return err_fail(err, "%s: cannot open: %s", path, strerror(errno));
     static unsigned char buf[1 << 20]; // not reentrant across threads; model/ is single-threaded
     Sha256 s;
     sha256_init(&s);
@@ -91,7 +91,7 @@ int gpt2_file_sha256(const char *path, char hex[65], GPT2Err *err) {
     while ((n = fread(buf, 1, sizeof buf, f)) > 0) sha256_update(&s, buf, n);
     int bad = ferror(f);
     fclose(f);
-    if (bad) return gpt2_fail(err, "%s: read error", path);
+    if (bad) return err_fail(err, "%s: read error", path);
     sha256_final(&s, hex);
     return 0;
 }

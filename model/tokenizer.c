@@ -39,7 +39,6 @@ _Static_assert(sizeof(int) == sizeof(int32_t), "int must be 32 bits");
 // sizes
 
 #define EOT_STRING "<|endoftext|>"
-#define MAX_FILE_BYTES ((size_t)1 << 30)       // vocab files are ~1 MB, training text more; refuse absurd ones
 #define MAX_VOCAB ((size_t)1 << 24)            // ids stay far from INT32_MAX
 #define MAX_PIECE_BYTES ((size_t)1 << 28)      // one pre-token; BPE scratch uses int32 indices
 
@@ -577,10 +576,10 @@ static int encode_piece(GPT2Tokenizer *tok, const uint8_t *bytes, size_t n, cons
 }
 
 int tokenizer_encode(GPT2Tokenizer *tok, const char *text, size_t len,
-                     int *ids, int max_ids, int *n_ids, GPT2Err *err) {
+                     int *ids, int max_ids, int *n_ids, Err *err) {
     if (n_ids) *n_ids = 0;
     if (!tok || !n_ids || (!text && len > 0) || (!ids && max_ids > 0))
-        return gpt2_fail(err, "tokenizer_encode: NULL argument");
+        return err_fail(err, "tokenizer_encode: NULL argument");
     const uint8_t *s = (const uint8_t *)text;
     size_t count = 0, cap = max_ids > 0 ? (size_t)max_ids : 0;
     for (size_t pos = 0; pos < len;) {
@@ -589,12 +588,12 @@ int tokenizer_encode(GPT2Tokenizer *tok, const char *text, size_t len,
         const uint8_t *piece = s + pos;
         size_t piece_len = end - pos;
         if (piece_len > MAX_PIECE_BYTES)
-            return gpt2_fail(err, "tokenizer_encode: a piece of %zu bytes without a break is too long", piece_len);
+            return err_fail(err, "tokenizer_encode: a piece of %zu bytes without a break is too long", piece_len);
         if (ill_formed) {
             // JavaScript sees U+FFFD there, and BPE works on its UTF-8
             if (tok->scratch_piece < 3 * piece_len) {
                 uint8_t *p = realloc(tok->piece, 3 * piece_len);
-                if (!p) return gpt2_fail(err, "tokenizer_encode: out of memory");
+                if (!p) return err_fail(err, "tokenizer_encode: out of memory");
                 tok->piece = p;
                 tok->scratch_piece = 3 * piece_len;
             }
@@ -604,17 +603,17 @@ int tokenizer_encode(GPT2Tokenizer *tok, const char *text, size_t len,
         const int32_t *piece_ids;
         size_t n_piece_ids;
         if (encode_piece(tok, piece, piece_len, &piece_ids, &n_piece_ids) != 0)
-            return gpt2_fail(err, "tokenizer_encode: out of memory");
+            return err_fail(err, "tokenizer_encode: out of memory");
         // when the ids do not fit, go on counting so the error can say how many are needed
         if (count + n_piece_ids <= cap)
             memcpy(ids + count, piece_ids, n_piece_ids * sizeof *ids);
         count += n_piece_ids;
         pos = end;
     }
-    if (count > (size_t)INT32_MAX) return gpt2_fail(err, "tokenizer_encode: text gives more than 2^31 ids");
+    if (count > (size_t)INT32_MAX) return err_fail(err, "tokenizer_encode: text gives more than 2^31 ids");
     if (count > cap) {
         *n_ids = (int)count;   // like snprintf: the count needed
-        return gpt2_fail(err, "tokenizer_encode: the text needs %zu ids but max_ids is %d", count, max_ids);
+        return err_fail(err, "tokenizer_encode: the text needs %zu ids but max_ids is %d", count, max_ids);
     }
     *n_ids = (int)count;
     return 0;
@@ -637,21 +636,21 @@ const char *tokenizer_token_bytes(const GPT2Tokenizer *tok, int id, size_t *len)
 }
 
 int tokenizer_decode(const GPT2Tokenizer *tok, const int *ids, int n,
-                     char *out, size_t cap, size_t *out_len, GPT2Err *err) {
+                     char *out, size_t cap, size_t *out_len, Err *err) {
     if (out_len) *out_len = 0;
     if (out && cap > 0) out[0] = '\0';
     if (!tok || !out_len || (!ids && n > 0) || (!out && cap > 0))
-        return gpt2_fail(err, "tokenizer_decode: NULL argument");
+        return err_fail(err, "tokenizer_decode: NULL argument");
     size_t total = 0;
     for (int i = 0; i < n; i++) {
         if (ids[i] < 0 || ids[i] >= tok->n_vocab)
-            return gpt2_fail(err, "tokenizer_decode: id %d at position %d is outside the vocabulary [0, %d)",
+            return err_fail(err, "tokenizer_decode: id %d at position %d is outside the vocabulary [0, %d)",
                              ids[i], i, tok->n_vocab);
         total += tok->token_len[ids[i]];
     }
     if (total + 1 > cap) {
         *out_len = total;   // like snprintf: the bytes needed, without the NUL
-        return gpt2_fail(err, "tokenizer_decode: %zu bytes and a NUL do not fit in a buffer of %zu", total, cap);
+        return err_fail(err, "tokenizer_decode: %zu bytes and a NUL do not fit in a buffer of %zu", total, cap);
     }
     size_t pos = 0;
     for (int i = 0; i < n; i++) {
@@ -694,45 +693,6 @@ static Excerpt excerpt(const char *s, size_t n) {
     return e;
 }
 
-// Reads a whole file, NUL-terminated (declared in gpt2.h): only a regular file, opened without
-// blocking (a FIFO or a device named as a data file is refused at once, not waited on).
-int gpt2_read_file(const char *path, char **data, size_t *size, GPT2Err *err) {
-    *data = NULL;
-    *size = 0;
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return gpt2_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return gpt2_fail(err, "%s: not a regular file", path);
-    }
-    if ((uint64_t)st.st_size > MAX_FILE_BYTES) {
-        close(fd);
-        return gpt2_fail(err, "%s: larger than %zu bytes", path, MAX_FILE_BYTES);
-    }
-    size_t n = (size_t)st.st_size, got = 0;
-    char *buf = malloc(n + 1);
-    if (!buf) {
-        close(fd);
-        return gpt2_fail(err, "%s: out of memory (%zu bytes)", path, n);
-    }
-    while (got < n) { // a regular file: O_NONBLOCK changes nothing for its reads
-        ssize_t r = read(fd, buf + got, n - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        got += (size_t)r;
-    }
-    close(fd);
-    if (got != n) {
-        free(buf);
-        return gpt2_fail(err, "%s: read error (%zu of %zu bytes)", path, got, n);
-    }
-    buf[n] = '\0';
-    *data = buf;
-    *size = n;
-    return 0;
-}
-
 static bool file_exists(const char *path) {
     FILE *f = fopen(path, "rb");
     if (f) fclose(f);
@@ -742,24 +702,24 @@ static bool file_exists(const char *path) {
 // Fills the vocabulary from vocab.json (an object "token": id) with ids
 // exactly 0..n-1, each token in byte-level form and unique.
 static int load_vocab(GPT2Tokenizer *tok, const char *path,
-                      const char *json_text, size_t json_len, GPT2Err *err) {
+                      const char *json_text, size_t json_len, Err *err) {
     // json_text is NUL-terminated: with the NUL in the length, cJSON also
     // rejects anything but white space after the object
     const char *parse_end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(json_text, json_len + 1, &parse_end, 1);
     if (!root) {
         size_t at = parse_end && parse_end >= json_text ? (size_t)(parse_end - json_text) : 0;
-        return gpt2_fail(err, "%s: bad JSON near byte %zu", path, at);
+        return err_fail(err, "%s: bad JSON near byte %zu", path, at);
     }
     int rc = -1;
-    if (!cJSON_IsObject(root)) { gpt2_fail(err, "%s: not a JSON object", path); goto done; }
+    if (!cJSON_IsObject(root)) { err_fail(err, "%s: not a JSON object", path); goto done; }
     size_t n = 0, chars = 0;
     for (const cJSON *it = root->child; it; it = it->next) {
         n++;
         chars += strlen(it->string);
     }
     if (n < 257 || n > MAX_VOCAB) {
-        gpt2_fail(err, "%s: %zu tokens (want 256 bytes, the merges and " EOT_STRING ")", path, n);
+        err_fail(err, "%s: %zu tokens (want 256 bytes, the merges and " EOT_STRING ")", path, n);
         goto done;
     }
     tok->n_vocab = (int)n;
@@ -770,7 +730,7 @@ static int load_vocab(GPT2Tokenizer *tok, const char *path,
     tok->vocab_slots = malloc(slots * sizeof *tok->vocab_slots);
     tok->vocab_mask = slots - 1;
     if (!tok->token_bytes || !tok->token_off || !tok->token_len || !tok->vocab_slots) {
-        gpt2_fail(err, "%s: out of memory", path);
+        err_fail(err, "%s: out of memory", path);
         goto done;
     }
     memset(tok->vocab_slots, 0xFF, slots * sizeof *tok->vocab_slots);   // all -1
@@ -779,25 +739,25 @@ static int load_vocab(GPT2Tokenizer *tok, const char *path,
     size_t used = 0;
     for (const cJSON *it = root->child; it; it = it->next) {
         if (!cJSON_IsNumber(it)) {
-            gpt2_fail(err, "%s: token \"%s\" has a value that is not a number", path,
+            err_fail(err, "%s: token \"%s\" has a value that is not a number", path,
                       excerpt(it->string, strlen(it->string)).text);
             goto done;
         }
         double v = it->valuedouble;
         if (!(v >= 0 && v < (double)n) || v != (double)(int)v) {   // (NaN fails the first test)
-            gpt2_fail(err, "%s: token \"%s\" has id %g, not an integer in [0, %zu)", path,
+            err_fail(err, "%s: token \"%s\" has id %g, not an integer in [0, %zu)", path,
                       excerpt(it->string, strlen(it->string)).text, v, n);
             goto done;
         }
         int id = (int)v;
         if (tok->token_len[id] != UINT32_MAX) {
-            gpt2_fail(err, "%s: id %d is given to two tokens", path, id);
+            err_fail(err, "%s: id %d is given to two tokens", path, id);
             goto done;
         }
         size_t len;
         if (!byte_level_decode(tok->cp_to_byte, (const uint8_t *)it->string, strlen(it->string),
                                tok->token_bytes + used, chars - used, &len) || len == 0) {
-            gpt2_fail(err, "%s: token \"%s\" is empty or not in byte-level form", path,
+            err_fail(err, "%s: token \"%s\" is empty or not in byte-level form", path,
                       excerpt(it->string, strlen(it->string)).text);
             goto done;
         }
@@ -805,7 +765,7 @@ static int load_vocab(GPT2Tokenizer *tok, const char *path,
         tok->token_len[id] = (uint32_t)len;
         used += len;
         if (vocab_insert(tok, id) >= 0) {
-            gpt2_fail(err, "%s: token \"%s\" appears twice", path, excerpt(it->string, strlen(it->string)).text);
+            err_fail(err, "%s: token \"%s\" appears twice", path, excerpt(it->string, strlen(it->string)).text);
             goto done;
         }
     }
@@ -813,7 +773,7 @@ static int load_vocab(GPT2Tokenizer *tok, const char *path,
         uint8_t byte = (uint8_t)b;
         tok->byte_id[b] = vocab_find(tok, &byte, 1);
         if (tok->byte_id[b] < 0) {
-            gpt2_fail(err, "%s: no token for the byte 0x%02X", path, b);
+            err_fail(err, "%s: no token for the byte 0x%02X", path, b);
             goto done;
         }
     }
@@ -844,12 +804,12 @@ static int split_merge_line(const char *line, size_t len, const char *field[3], 
 // order (blank lines, such as the one after a final newline, are skipped).
 // Both parts and their concatenation must be tokens.
 static int load_merges(GPT2Tokenizer *tok, const char *path,
-                       const char *text, size_t len, GPT2Err *err) {
+                       const char *text, size_t len, Err *err) {
     size_t lines = 1;
     for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
     size_t slots = pow2_at_least(2 * lines);
     tok->merge_slots = malloc(slots * sizeof *tok->merge_slots);
-    if (!tok->merge_slots) return gpt2_fail(err, "%s: out of memory", path);
+    if (!tok->merge_slots) return err_fail(err, "%s: out of memory", path);
     tok->merge_mask = slots - 1;
     for (size_t i = 0; i < slots; i++) tok->merge_slots[i].rank = -1;
 
@@ -857,7 +817,7 @@ static int load_merges(GPT2Tokenizer *tok, const char *path,
     for (int id = 0; id < tok->n_vocab; id++)
         if (tok->token_len[id] > max_token) max_token = tok->token_len[id];
     uint8_t *buf = malloc(2 * max_token + 2);   // a part, then part + part
-    if (!buf) return gpt2_fail(err, "%s: out of memory", path);
+    if (!buf) return err_fail(err, "%s: out of memory", path);
 
     int rc = -1;
     int32_t rank = 0;
@@ -875,7 +835,7 @@ static int load_merges(GPT2Tokenizer *tok, const char *path,
         int n_fields = split_merge_line(line, line_len, field, field_len);
         if (n_fields == 0) continue;
         if (n_fields != 2) {
-            gpt2_fail(err, "%s:%zu: \"%s\" is not two tokens separated by a space", path, line_no,
+            err_fail(err, "%s:%zu: \"%s\" is not two tokens separated by a space", path, line_no,
                       excerpt(line, line_len).text);
             goto done;
         }
@@ -888,19 +848,19 @@ static int load_merges(GPT2Tokenizer *tok, const char *path,
                                   buf + offset, max_token, &part_len[k]))
                 part[k] = vocab_find(tok, buf + offset, part_len[k]);
             if (part[k] < 0) {
-                gpt2_fail(err, "%s:%zu: \"%s\" is not in the vocabulary", path, line_no,
+                err_fail(err, "%s:%zu: \"%s\" is not in the vocabulary", path, line_no,
                           excerpt(field[k], field_len[k]).text);
                 goto done;
             }
         }
         int32_t merged = vocab_find(tok, buf, part_len[0] + part_len[1]);
         if (merged < 0) {
-            gpt2_fail(err, "%s:%zu: the merge of \"%s\" and \"%s\" is not in the vocabulary", path, line_no,
+            err_fail(err, "%s:%zu: the merge of \"%s\" and \"%s\" is not in the vocabulary", path, line_no,
                       excerpt(field[0], field_len[0]).text, excerpt(field[1], field_len[1]).text);
             goto done;
         }
         if (!merge_insert(tok, part[0], part[1], rank, merged)) {
-            gpt2_fail(err, "%s:%zu: the merge \"%s\" appears twice", path, line_no, excerpt(line, line_len).text);
+            err_fail(err, "%s:%zu: the merge \"%s\" appears twice", path, line_no, excerpt(line, line_len).text);
             goto done;
         }
         rank++;
@@ -914,14 +874,14 @@ done:
 
 // GPT-2's vocabulary is the 256 bytes, one token per merge and <|endoftext|>
 // last; a different count means files that do not belong together.
-static int check_vocab_size(const GPT2Tokenizer *tok, const char *vocab_path, GPT2Err *err) {
+static int check_vocab_size(const GPT2Tokenizer *tok, const char *vocab_path, Err *err) {
     size_t want = 256 + (size_t)tok->n_merges + 1;
     if ((size_t)tok->n_vocab != want)
-        return gpt2_fail(err, "%s: %d tokens, but 256 bytes + %d merges + " EOT_STRING " make %zu",
+        return err_fail(err, "%s: %d tokens, but 256 bytes + %d merges + " EOT_STRING " make %zu",
                          vocab_path, tok->n_vocab, tok->n_merges, want);
     int eot = vocab_find(tok, (const uint8_t *)EOT_STRING, strlen(EOT_STRING));
     if (eot != tok->n_vocab - 1)
-        return gpt2_fail(err, "%s: " EOT_STRING " is %s, not the last id %d", vocab_path,
+        return err_fail(err, "%s: " EOT_STRING " is %s, not the last id %d", vocab_path,
                          eot < 0 ? "missing" : "elsewhere", tok->n_vocab - 1);
     return 0;
 }
@@ -934,10 +894,10 @@ static int alloc_cache(GPT2Tokenizer *tok) {
     return tok->cache_slots && tok->cache_entries && tok->cache_keys && tok->cache_ids ? 0 : -1;
 }
 
-int tokenizer_load(GPT2Tokenizer **out, const char *dir, GPT2Err *err) {
-    if (!out) return gpt2_fail(err, "tokenizer_load: NULL argument");
+int tokenizer_load(GPT2Tokenizer **out, const char *dir, Err *err) {
+    if (!out) return err_fail(err, "tokenizer_load: NULL argument");
     *out = NULL;
-    if (!dir) return gpt2_fail(err, "tokenizer_load: NULL directory");
+    if (!dir) return err_fail(err, "tokenizer_load: NULL directory");
     // Hugging Face names first, then OpenAI's (the same files under other names)
     char vocab_path[4096], merges_path[4096];
     snprintf(vocab_path, sizeof vocab_path, "%s/vocab.json", dir);
@@ -946,26 +906,26 @@ int tokenizer_load(GPT2Tokenizer **out, const char *dir, GPT2Err *err) {
         char alt_vocab[4096];
         snprintf(alt_vocab, sizeof alt_vocab, "%s/encoder.json", dir);
         if (!file_exists(alt_vocab))
-            return gpt2_fail(err, "%s: no vocab.json (or encoder.json): %s", dir, strerror(errno));
+            return err_fail(err, "%s: no vocab.json (or encoder.json): %s", dir, strerror(errno));
         snprintf(vocab_path, sizeof vocab_path, "%s", alt_vocab);
         snprintf(merges_path, sizeof merges_path, "%s/vocab.bpe", dir);
     }
 
     GPT2Tokenizer *tok = calloc(1, sizeof *tok);
-    if (!tok) return gpt2_fail(err, "tokenizer_load: out of memory");
+    if (!tok) return err_fail(err, "tokenizer_load: out of memory");
     build_unicode_to_byte(tok->cp_to_byte);
     for (uint32_t cp = 0; cp < 256; cp++) tok->low_class[cp] = (uint8_t)class_of_slow(cp);
 
     char *vocab_text = NULL, *merges_text = NULL;
     size_t vocab_len = 0, merges_len = 0;
-    int rc = gpt2_read_file(vocab_path, &vocab_text, &vocab_len, err);
+    int rc = util_read_file(vocab_path, &vocab_text, &vocab_len, err);
     if (rc == 0) rc = load_vocab(tok, vocab_path, vocab_text, vocab_len, err);
     free(vocab_text);
-    if (rc == 0) rc = gpt2_read_file(merges_path, &merges_text, &merges_len, err);
+    if (rc == 0) rc = util_read_file(merges_path, &merges_text, &merges_len, err);
     if (rc == 0) rc = load_merges(tok, merges_path, merges_text, merges_len, err);
     free(merges_text);
     if (rc == 0) rc = check_vocab_size(tok, vocab_path, err);
-    if (rc == 0 && alloc_cache(tok) != 0) rc = gpt2_fail(err, "tokenizer_load: out of memory");
+    if (rc == 0 && alloc_cache(tok) != 0) rc = err_fail(err, "tokenizer_load: out of memory");
     if (rc != 0) {
         tokenizer_free(tok);
         return -1;

@@ -243,13 +243,13 @@ void gpt2_docs_free(GPT2Docs *d) {
     memset(d, 0, sizeof *d);
 }
 
-int gpt2_docs_load(GPT2Docs *d, const char *path, GPT2Err *err) {
+int gpt2_docs_load(GPT2Docs *d, const char *path, Err *err) {
     memset(d, 0, sizeof *d);
     size_t len = 0;
-    if (gpt2_read_file(path, &d->buf, &len, err)) return -1;
+    if (util_read_file(path, &d->buf, &len, err)) return -1;
     if (memchr(d->buf, '\0', len)) {
         gpt2_docs_free(d);
-        return gpt2_fail(err, "%s: holds a NUL byte: not a text file", path);
+        return err_fail(err, "%s: holds a NUL byte: not a text file", path);
     }
     // at most one document per line
     size_t max_docs = 1;
@@ -257,7 +257,7 @@ int gpt2_docs_load(GPT2Docs *d, const char *path, GPT2Err *err) {
     d->docs = malloc(max_docs * sizeof *d->docs);
     if (!d->docs) {
         gpt2_docs_free(d);
-        return gpt2_fail(err, "%s: out of memory", path);
+        return err_fail(err, "%s: out of memory", path);
     }
     char *cursor = d->buf;
     if (strncmp(cursor, "\xEF\xBB\xBF", 3) == 0) cursor += 3;   // UTF-8 BOM
@@ -267,13 +267,13 @@ int gpt2_docs_load(GPT2Docs *d, const char *path, GPT2Err *err) {
         char *header = next_line(&cursor);
         if (!header) {
             gpt2_docs_free(d);
-            return gpt2_fail(err, "%s: empty file: no header line", path);
+            return err_fail(err, "%s: empty file: no header line", path);
         }
         col = text_column(header);
         fields = count_char(header, '\t') + 1;
         if (col < 0) {
             gpt2_docs_free(d);
-            return gpt2_fail(err, "%s: the header has no column named 'sentence' or 'text'", path);
+            return err_fail(err, "%s: the header has no column named 'sentence' or 'text'", path);
         }
     }
     size_t line_no = tsv ? 1 : 0;
@@ -286,7 +286,7 @@ int gpt2_docs_load(GPT2Docs *d, const char *path, GPT2Err *err) {
             text = tsv_text_field(line, col, fields);
             if (!text) {
                 gpt2_docs_free(d);
-                return gpt2_fail(err, "%s:%zu: fewer than the header's %d tab-separated fields", path,
+                return err_fail(err, "%s:%zu: fewer than the header's %d tab-separated fields", path,
                                  line_no, fields);
             }
             text = unquote(trim(text));
@@ -296,7 +296,7 @@ int gpt2_docs_load(GPT2Docs *d, const char *path, GPT2Err *err) {
     }
     if (d->n == 0) {
         gpt2_docs_free(d);
-        return gpt2_fail(err, "%s: no %s", path, tsv ? "sentences after the header" : "non-empty lines");
+        return err_fail(err, "%s: no %s", path, tsv ? "sentences after the header" : "non-empty lines");
     }
     return 0;
 }
@@ -310,11 +310,11 @@ void gpt2_tokens_free(GPT2Tokens *s) {
     memset(s, 0, sizeof *s);
 }
 
-int gpt2_tokens_encode(GPT2Tokens *s, const GPT2Docs *d, GPT2Tokenizer *tok, GPT2Err *err) {
+int gpt2_tokens_encode(GPT2Tokens *s, const GPT2Docs *d, GPT2Tokenizer *tok, Err *err) {
     memset(s, 0, sizeof *s);
     size_t cap = 1 << 16;
     s->ids = malloc(cap * sizeof(int));
-    if (!s->ids) return gpt2_fail(err, "token stream: out of memory");
+    if (!s->ids) return err_fail(err, "token stream: out of memory");
     s->ids[s->n++] = GPT2_EOT;
     for (size_t i = 0; i < d->n; i++) {
         size_t len = strlen(d->docs[i]);
@@ -323,14 +323,14 @@ int gpt2_tokens_encode(GPT2Tokens *s, const GPT2Docs *d, GPT2Tokenizer *tok, GPT
         size_t need = s->n + 3 * len + 1;
         if (need > (size_t)INT32_MAX) {
             gpt2_tokens_free(s);
-            return gpt2_fail(err, "token stream: document %zu is too long (%zu bytes)", i, len);
+            return err_fail(err, "token stream: document %zu is too long (%zu bytes)", i, len);
         }
         if (need > cap) {
             while (cap < need) cap *= 2;
             int *bigger = realloc(s->ids, cap * sizeof(int));
             if (!bigger) {
                 gpt2_tokens_free(s);
-                return gpt2_fail(err, "token stream: out of memory");
+                return err_fail(err, "token stream: out of memory");
             }
             s->ids = bigger;
         }
@@ -349,12 +349,12 @@ int gpt2_tokens_encode(GPT2Tokens *s, const GPT2Docs *d, GPT2Tokenizer *tok, GPT
 // ----------------------------------------------------------------------------
 // batches of windows
 
-int gpt2_lmbatch_alloc(GPT2LMBatch *b, int B, int T, GPT2Err *err) {
+int gpt2_lmbatch_alloc(GPT2LMBatch *b, int B, int T, Err *err) {
     memset(b, 0, sizeof *b);
-    if (B <= 0 || T <= 0) return gpt2_fail(err, "batch: bad size %dx%d", B, T);
+    if (B <= 0 || T <= 0) return err_fail(err, "batch: bad size %dx%d", B, T);
     size_t BT = (size_t)B * T;
     int *mem = malloc(3 * BT * sizeof(int));
-    if (!mem) return gpt2_fail(err, "batch: out of memory for %dx%d", B, T);
+    if (!mem) return err_fail(err, "batch: out of memory for %dx%d", B, T);
     b->B = B, b->T = T;
     b->inputs = mem;
     b->out_pos = mem + BT;
@@ -366,13 +366,6 @@ void gpt2_lmbatch_free(GPT2LMBatch *b) {
     if (!b) return;
     free(b->inputs);
     memset(b, 0, sizeof *b);
-}
-
-uint64_t gpt2_splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
 }
 
 /* Row b of the batch = window ids[start .. start+T], scoring its targets
@@ -392,7 +385,7 @@ void gpt2_lmbatch_sample(GPT2LMBatch *b, const GPT2Tokens *s, uint64_t *rng) {
     b->n_out = 0;
     for (int r = 0; r < b->B; r++) {
         // modulo bias is below starts / 2^64: nothing a training run can see
-        size_t start = (size_t)(gpt2_splitmix64(rng) % starts);
+        size_t start = (size_t)(splitmix64(rng) % starts);
         put_window(b, r, s->ids + start, 0);
     }
     b->rows = b->B;
@@ -425,10 +418,10 @@ static void eval_window(const GPT2Tokens *s, int T, size_t w, size_t *start, int
 }
 
 int gpt2_eval_loss(const GPT2Model *m, GPT2Acts *a, GPT2LMBatch *b, const GPT2Tokens *s,
-                   size_t max_windows, double *loss, size_t *n_targets, GPT2Err *err) {
+                   size_t max_windows, double *loss, size_t *n_targets, Err *err) {
     int T = b->T, V = m->config.vocab_size;
     if (s->n <= (size_t)T)
-        return gpt2_fail(err, "evaluation: %zu tokens, fewer than a window of %d + 1", s->n, T);
+        return err_fail(err, "evaluation: %zu tokens, fewer than a window of %d + 1", s->n, T);
     size_t all = all_eval_windows(s, T), chosen = gpt2_eval_windows(s, T, max_windows);
     double total = 0.0;
     size_t count = 0;

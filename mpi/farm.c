@@ -47,7 +47,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "mpi/farm_internal.h"
+#include "mpi/farm.h"
 
 enum {
     TAG_READY = 17400,
@@ -83,11 +83,11 @@ static double now(void) {
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-static int mpi_fail(int rc, const char *what, FarmErr *err) {
+static int mpi_fail(int rc, const char *what, Err *err) {
     char text[MPI_MAX_ERROR_STRING];
     int n = 0;
     if (MPI_Error_string(rc, text, &n) != MPI_SUCCESS) snprintf(text, sizeof text, "error %d", rc);
-    return farm_errf(err, "farm: %s: %s", what, text);
+    return err_fail(err, "farm: %s: %s", what, text);
 }
 
 /* ---- polling with backoff ---- */
@@ -110,7 +110,7 @@ static void backoff_sleep(Backoff *b) {
 
 /* Waits until every request is done, polling; timeout < 0: no limit. Returns
  * 1 done, 0 timed out (requests still active), -1 MPI error. */
-static int wait_requests(int n, MPI_Request *reqs, double timeout, FarmErr *err) {
+static int wait_requests(int n, MPI_Request *reqs, double timeout, Err *err) {
     double t_end = now() + timeout;
     Backoff b = backoff_start(POLL_XFER_MAX_NS);
     for (;;) {
@@ -126,7 +126,7 @@ static int wait_requests(int n, MPI_Request *reqs, double timeout, FarmErr *err)
 /* MPI_Iprobe that also sees what arrived while this rank slept: Open MPI's
  * probe looks for a match first and only then progresses (reads the incoming
  * queues), so after a sleep a single call misses a message that is there. */
-static int probe(int source, int tag, int *flag, MPI_Status *st, FarmErr *err) {
+static int probe(int source, int tag, int *flag, MPI_Status *st, Err *err) {
     for (int tries = 0; tries < 2; tries++) {
         int rc = MPI_Iprobe(source, tag, MPI_COMM_WORLD, flag, st);
         if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Iprobe", err);
@@ -169,7 +169,7 @@ static void outgoing_free(Outgoing *o) {
 }
 
 static int frame_send(int dest, int tag, int more_tag, const WireHeader *h, const void *payload,
-                      Outgoing *o, FarmErr *err) {
+                      Outgoing *o, Err *err) {
     size_t chunk = chunk_bytes();
     size_t inline_len = h->len <= INLINE_MAX && h->len <= chunk ? h->len : 0;
     size_t rest = h->len - inline_len;
@@ -179,7 +179,7 @@ static int frame_send(int dest, int tag, int more_tag, const WireHeader *h, cons
     o->reqs = malloc(sizeof(MPI_Request) * (1 + npieces));
     if (!o->first || !o->reqs) {
         outgoing_free(o);
-        return farm_errf(err, "farm: out of memory sending %llu bytes", (unsigned long long)h->len);
+        return err_fail(err, "farm: out of memory sending %llu bytes", (unsigned long long)h->len);
     }
     memcpy(o->first, h, sizeof *h);
     if (inline_len) memcpy(o->first + sizeof *h, payload, inline_len);
@@ -201,7 +201,7 @@ static int frame_send(int dest, int tag, int more_tag, const WireHeader *h, cons
 
 /* Sends a whole frame and waits for it to leave (the receiver is waiting for it). */
 static int frame_send_wait(int dest, int tag, int more_tag, const WireHeader *h, const void *payload,
-                           FarmErr *err) {
+                           Err *err) {
     Outgoing o;
     if (frame_send(dest, tag, more_tag, h, payload, &o, err)) return -1;
     int rc = wait_requests(o.nreq, o.reqs, -1, err);
@@ -215,17 +215,17 @@ typedef struct {
     size_t cap;
 } Buf;
 
-static int buf_reserve(Buf *b, size_t n, FarmErr *err) {
+static int buf_reserve(Buf *b, size_t n, Err *err) {
     if (n <= b->cap) return 0;
     unsigned char *p = realloc(b->p, n);
-    if (!p) return farm_errf(err, "farm: out of memory for a %zu-byte message", n);
+    if (!p) return err_fail(err, "farm: out of memory for a %zu-byte message", n);
     b->p = p;
     b->cap = n;
     return 0;
 }
 
 /* Receives one piece of a frame, up to max bytes, into dst; *n: its size. */
-static int piece_recv(int source, int tag, void *dst, size_t max, size_t *n, FarmErr *err) {
+static int piece_recv(int source, int tag, void *dst, size_t max, size_t *n, Err *err) {
     MPI_Request req;
     int rc = MPI_Irecv(dst, (int)(max > INT_MAX ? INT_MAX : max), MPI_BYTE, source, tag, MPI_COMM_WORLD, &req);
     if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Irecv", err);
@@ -244,34 +244,34 @@ static int piece_recv(int source, int tag, void *dst, size_t max, size_t *n, Far
 
 /* Receives the frame whose first message was probed (st, tag) into b: the
  * header into *h, the payload at b->p + sizeof *h. */
-static int frame_recv(const MPI_Status *st, int more_tag, Buf *b, WireHeader *h, FarmErr *err) {
+static int frame_recv(const MPI_Status *st, int more_tag, Buf *b, WireHeader *h, Err *err) {
     int count = 0;
     MPI_Get_count(st, MPI_BYTE, &count);
     if (buf_reserve(b, count > 0 ? (size_t)count : 1, err)) return -1;
     int rc = MPI_Recv(b->p, count, MPI_BYTE, st->MPI_SOURCE, st->MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Recv", err);
     if ((size_t)count < sizeof *h)
-        return farm_errf(err, "farm: a %d-byte message from rank %d is too short for its header", count,
+        return err_fail(err, "farm: a %d-byte message from rank %d is too short for its header", count,
                          st->MPI_SOURCE);
     memcpy(h, b->p, sizeof *h);
     size_t got = (size_t)count - sizeof *h;
     if (got > h->len)
-        return farm_errf(err, "farm: rank %d sent %zu bytes for a %llu-byte frame", st->MPI_SOURCE, got,
+        return err_fail(err, "farm: rank %d sent %zu bytes for a %llu-byte frame", st->MPI_SOURCE, got,
                     (unsigned long long)h->len);
     if (h->len > SIZE_MAX - sizeof *h || buf_reserve(b, sizeof *h + h->len, err))
-        return farm_errf(err, "farm: cannot hold a %llu-byte frame from rank %d", (unsigned long long)h->len,
+        return err_fail(err, "farm: cannot hold a %llu-byte frame from rank %d", (unsigned long long)h->len,
                     st->MPI_SOURCE);
     while (got < h->len) {
         size_t n = 0;
         if (piece_recv(st->MPI_SOURCE, more_tag, b->p + sizeof *h + got, h->len - got, &n, err)) return -1;
-        if (n == 0) return farm_errf(err, "farm: empty piece from rank %d", st->MPI_SOURCE);
+        if (n == 0) return err_fail(err, "farm: empty piece from rank %d", st->MPI_SOURCE);
         got += n;
     }
     return 0;
 }
 
 /* A STOP or READY: an empty message. */
-static int empty_send(int dest, int tag, double timeout, FarmErr *err) {
+static int empty_send(int dest, int tag, double timeout, Err *err) {
     MPI_Request req;
     int rc = MPI_Isend(NULL, 0, MPI_BYTE, dest, tag, MPI_COMM_WORLD, &req);
     if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Isend", err);
@@ -281,24 +281,24 @@ static int empty_send(int dest, int tag, double timeout, FarmErr *err) {
     return 0;
 }
 
-static int empty_recv(const MPI_Status *st, FarmErr *err) {
+static int empty_recv(const MPI_Status *st, Err *err) {
     int rc = MPI_Recv(NULL, 0, MPI_BYTE, st->MPI_SOURCE, st->MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     return rc == MPI_SUCCESS ? 0 : mpi_fail(rc, "MPI_Recv", err);
 }
 
 /* Receives and throws away a message nobody expects (so it leaves the queue). */
-static int junk_recv(const MPI_Status *st, FarmErr *err) {
+static int junk_recv(const MPI_Status *st, Err *err) {
     int count = 0;
     MPI_Get_count(st, MPI_BYTE, &count);
     void *p = malloc(count > 0 ? (size_t)count : 1);
-    if (!p) return farm_errf(err, "farm: out of memory");
+    if (!p) return err_fail(err, "farm: out of memory");
     int rc = MPI_Recv(p, count, MPI_BYTE, st->MPI_SOURCE, st->MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     free(p);
     return rc == MPI_SUCCESS ? 0 : mpi_fail(rc, "MPI_Recv", err);
 }
 
 /* Receives a message of text (a FAILED) into b, NUL-terminated. */
-static int text_recv(const MPI_Status *st, Buf *b, FarmErr *err) {
+static int text_recv(const MPI_Status *st, Buf *b, Err *err) {
     int count = 0;
     MPI_Get_count(st, MPI_BYTE, &count);
     if (buf_reserve(b, (size_t)(count > 0 ? count : 0) + 1, err)) return -1;
@@ -308,11 +308,11 @@ static int text_recv(const MPI_Status *st, Buf *b, FarmErr *err) {
     return 0;
 }
 
-static int check_mpi_ready(FarmErr *err) {
+static int check_mpi_ready(Err *err) {
     int inited = 0, finalized = 0;
     MPI_Initialized(&inited);
     MPI_Finalized(&finalized);
-    if (!inited || finalized) return farm_errf(err, "farm: MPI is not initialised (or already finalised)");
+    if (!inited || finalized) return err_fail(err, "farm: MPI is not initialised (or already finalised)");
     return 0;
 }
 
@@ -346,7 +346,7 @@ typedef struct {
     Phase phase;
     double deadline;      // draining/aborting: when the workers still out are given up
     int failed;           // the farm returns -1 with `error`
-    FarmErr error;
+    Err error;
     Buf rx;
 } Master;
 
@@ -359,7 +359,7 @@ static void master_abort(Master *ms, const char *msg) {
 }
 
 /* Runs a callback's result through: on -1, the farm aborts with its message. */
-static int callback_ok(Master *ms, int rc, FarmErr *cb_err, const char *name) {
+static int callback_ok(Master *ms, int rc, Err *cb_err, const char *name) {
     if (rc == 0) return 1;
     if (!cb_err->msg[0]) snprintf(cb_err->msg, sizeof cb_err->msg, "farm: %s failed (no message)", name);
     master_abort(ms, cb_err->msg);
@@ -405,7 +405,7 @@ static int master_dispatch(Master *ms) {
         const void *data = NULL;
         size_t len = 0;
         int has_item = 0;
-        FarmErr cb_err = {{0}};
+        Err cb_err = {{0}};
         if (!callback_ok(ms, m->next_work(m->user, &id, &data, &len, &has_item, &cb_err), &cb_err, "next_work"))
             break;
         if (!has_item) {
@@ -431,7 +431,7 @@ static void master_deliver(Master *ms, int rank, const WireHeader *h, const unsi
         return;
     }
     void *raw = NULL;
-    FarmErr cb_err = {{0}};
+    Err cb_err = {{0}};
     if (farm_decompress(zdata, h->len, h->raw_len, h->crc32, &raw, &cb_err)) {
         snprintf(msg, sizeof msg, "farm: bad result of item %llu from worker %d: %.400s",
                  (unsigned long long)h->item_id, rank, cb_err.msg);
@@ -553,8 +553,8 @@ static int master_loop(Master *ms) {
 }
 
 /* One rank: the master runs each item itself, one after another. */
-static int master_run_local(const FarmMaster *m, const FarmWorker *w, FarmStats *stats, FarmErr *err) {
-    if (!w || !w->run) return farm_errf(err, "farm: a single rank needs a local worker to run the items");
+static int master_run_local(const FarmMaster *m, const FarmWorker *w, FarmStats *stats, Err *err) {
+    if (!w || !w->run) return err_fail(err, "farm: a single rank needs a local worker to run the items");
     for (;;) {
         if (m->should_stop && m->should_stop(m->user)) return 0;
         uint64_t id = 0;
@@ -567,10 +567,10 @@ static int master_run_local(const FarmMaster *m, const FarmWorker *w, FarmStats 
         void *out = NULL, *z = NULL;
         size_t out_len = 0, zlen = 0;
         uint32_t crc = 0;
-        FarmErr run_err = {{0}};
+        Err run_err = {{0}};
         if (w->run(w->user, id, data, len, &out, &out_len, &run_err)) {
             free(out);
-            return farm_errf(err, "worker 0: %s", run_err.msg[0] ? run_err.msg : "run failed (no message)");
+            return err_fail(err, "worker 0: %s", run_err.msg[0] ? run_err.msg : "run failed (no message)");
         }
         int rc = farm_compress(out, out_len, &z, &zlen, &crc, err);
         if (rc == 0) rc = m->on_result(m->user, id, MASTER, out, out_len, z, zlen, crc, err);
@@ -583,12 +583,12 @@ static int master_run_local(const FarmMaster *m, const FarmWorker *w, FarmStats 
     }
 }
 
-static int master_init(Master *ms, const FarmMaster *m, FarmStats *stats, int nranks, FarmErr *err) {
+static int master_init(Master *ms, const FarmMaster *m, FarmStats *stats, int nranks, Err *err) {
     *ms = (Master){.m = m, .stats = stats, .nranks = nranks, .open = nranks - 1};
     ms->state = calloc((size_t)nranks, sizeof *ms->state);
     ms->item = calloc((size_t)nranks, sizeof *ms->item);
     ms->parked = calloc((size_t)nranks, sizeof *ms->parked);
-    if (!ms->state || !ms->item || !ms->parked) return farm_errf(err, "farm: out of memory for %d ranks", nranks);
+    if (!ms->state || !ms->item || !ms->parked) return err_fail(err, "farm: out of memory for %d ranks", nranks);
     for (int r = 0; r < nranks; r++) ms->state[r] = WORKER_NEW;
     return 0;
 }
@@ -600,23 +600,23 @@ static void master_free(Master *ms) {
     free(ms->rx.p);
 }
 
-int farm_master(const FarmMaster *m, const FarmWorker *local, FarmStats *stats, FarmErr *err) {
+int farm_master(const FarmMaster *m, const FarmWorker *local, FarmStats *stats, Err *err) {
     FarmStats scratch;
     if (!stats) stats = &scratch;
     *stats = (FarmStats){0};
-    if (!m || !m->next_work || !m->on_result) return farm_errf(err, "farm: next_work and on_result are required");
-    if (!(m->drain_seconds >= 0)) return farm_errf(err, "farm: drain_seconds must be >= 0");
+    if (!m || !m->next_work || !m->on_result) return err_fail(err, "farm: next_work and on_result are required");
+    if (!(m->drain_seconds >= 0)) return err_fail(err, "farm: drain_seconds must be >= 0");
     if (check_mpi_ready(err)) return -1;
     int rank = 0, nranks = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &nranks);
-    if (rank != MASTER) return farm_errf(err, "farm: farm_master called on rank %d (only rank 0 is the master)", rank);
+    if (rank != MASTER) return err_fail(err, "farm: farm_master called on rank %d (only rank 0 is the master)", rank);
     double t0 = now();
     int rc;
     if (nranks == 1) {
         err->msg[0] = 0;
         rc = master_run_local(m, local, stats, err);
-        if (rc && !err->msg[0]) farm_errf(err, "farm: a callback failed (no message)");
+        if (rc && !err->msg[0]) err_fail(err, "farm: a callback failed (no message)");
     } else {
         Master ms;
         rc = master_init(&ms, m, stats, nranks, err);
@@ -642,10 +642,10 @@ typedef struct {
 } Worker;
 
 /* Tells the master this worker failed (it leaves its loop), then returns -1. */
-static int worker_failed(const FarmErr *why, FarmErr *err) {
+static int worker_failed(const Err *why, Err *err) {
     if (err != why) snprintf(err->msg, sizeof err->msg, "%s", why->msg);
     size_t n = strlen(err->msg);
-    FarmErr ignored;
+    Err ignored;
     MPI_Request req;
     if (MPI_Isend(err->msg, (int)n, MPI_BYTE, MASTER, TAG_FAILED, MPI_COMM_WORLD, &req) == MPI_SUCCESS &&
         wait_requests(1, &req, STOP_SEND_SECONDS, &ignored) == 0)
@@ -656,7 +656,7 @@ static int worker_failed(const FarmErr *why, FarmErr *err) {
 /* Waits for the master's reply (WORK or STOP), polling; meanwhile drives the
  * sends of the previous result, with short sleeps while they are under way
  * (a large message moves only when both sides call into MPI). */
-static int worker_wait_reply(Worker *wk, MPI_Status *st, FarmErr *err) {
+static int worker_wait_reply(Worker *wk, MPI_Status *st, Err *err) {
     int sending = wk->sending.nreq > 0;
     Backoff b = backoff_start(sending ? POLL_XFER_MAX_NS : POLL_IDLE_MAX_NS);
     for (;;) {
@@ -679,7 +679,7 @@ static int worker_wait_reply(Worker *wk, MPI_Status *st, FarmErr *err) {
 /* The previous result has left once the master replied to it; after an
  * unasked STOP it may never leave, so the wait is bounded and its buffers are
  * then left to MPI (not freed: MPI may still read them). */
-static int worker_settle_sending(Worker *wk, double timeout, FarmErr *err) {
+static int worker_settle_sending(Worker *wk, double timeout, Err *err) {
     if (!wk->sending.nreq) return 0;
     int done = wait_requests(wk->sending.nreq, wk->sending.reqs, timeout, err);
     if (done < 0) return -1;
@@ -696,7 +696,7 @@ static int worker_settle_sending(Worker *wk, double timeout, FarmErr *err) {
 }
 
 /* An unasked STOP already here: the master gave this worker up while it was busy. */
-static int worker_stop_waiting(int *stop, FarmErr *err) {
+static int worker_stop_waiting(int *stop, Err *err) {
     MPI_Status st;
     if (probe(MASTER, TAG_STOP, stop, &st, err)) return -1;
     return *stop ? empty_recv(&st, err) : 0;
@@ -704,10 +704,10 @@ static int worker_stop_waiting(int *stop, FarmErr *err) {
 
 /* Runs one item and starts sending its result. *stopped: the master gave up
  * on this worker meanwhile (the result is dropped). */
-static int worker_run_item(Worker *wk, const WireHeader *item, const void *data, int *stopped, FarmErr *err) {
+static int worker_run_item(Worker *wk, const WireHeader *item, const void *data, int *stopped, Err *err) {
     void *out = NULL;
     size_t out_len = 0;
-    FarmErr run_err = {{0}};
+    Err run_err = {{0}};
     if (wk->w->run(wk->w->user, item->item_id, data, item->len, &out, &out_len, &run_err)) {
         free(out);
         if (!run_err.msg[0]) snprintf(run_err.msg, sizeof run_err.msg, "run failed on item %llu (no message)",
@@ -730,7 +730,7 @@ static int worker_run_item(Worker *wk, const WireHeader *item, const void *data,
     return frame_send(MASTER, TAG_RESULT, TAG_RESULT_MORE, &h, wk->zdata, &wk->sending, err);
 }
 
-static int worker_loop(Worker *wk, FarmErr *err) {
+static int worker_loop(Worker *wk, Err *err) {
     if (empty_send(MASTER, TAG_READY, -1, err)) return -1;
     for (;;) {
         MPI_Status st;
@@ -740,9 +740,9 @@ static int worker_loop(Worker *wk, FarmErr *err) {
             return worker_settle_sending(wk, 1.0, err);
         }
         if (st.MPI_TAG != TAG_WORK) {
-            FarmErr why;
+            Err why;
             if (junk_recv(&st, err)) return -1;
-            farm_errf(&why, "farm: unexpected message (tag %d) from the master", st.MPI_TAG);
+            err_fail(&why, "farm: unexpected message (tag %d) from the master", st.MPI_TAG);
             return worker_failed(&why, err);
         }
         // The master replied, so it has the previous result whole: its sends end now.
@@ -755,16 +755,16 @@ static int worker_loop(Worker *wk, FarmErr *err) {
     }
 }
 
-int farm_worker(const FarmWorker *w, FarmErr *err) {
-    if (!w || !w->run) return farm_errf(err, "farm: the worker needs a run callback");
+int farm_worker(const FarmWorker *w, Err *err) {
+    if (!w || !w->run) return err_fail(err, "farm: the worker needs a run callback");
     if (check_mpi_ready(err)) return -1;
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    if (rank == MASTER) return farm_errf(err, "farm: farm_worker called on rank 0 (the master's rank)");
+    if (rank == MASTER) return err_fail(err, "farm: farm_worker called on rank 0 (the master's rank)");
     const char *corrupt = getenv("FARM_TEST_CORRUPT_RANK");
     Worker wk = {.w = w, .corrupt_crc = corrupt && *corrupt && atoi(corrupt) == rank};
     int rc = worker_loop(&wk, err);
-    FarmErr ignored;
+    Err ignored;
     if (wk.sending.nreq) worker_settle_sending(&wk, 1.0, &ignored);   // after an error only
     free(wk.rx.p);
     return rc;

@@ -20,7 +20,7 @@
  * arrived), it stops dispatching, waits up to drain_seconds for the items in
  * flight (their results still reach on_result), then sends every worker a
  * stop message (a worker that is still busy gets it when it next asks) and
- * returns. Errors return -1 with a message in FarmErr; nothing here exits.
+ * returns. Errors return -1 with a message in Err; nothing here exits.
  * An error on the master (a callback's -1, a bad CRC32 or length, a worker's
  * failure) stops the farm the same way, bounded by drain_seconds too, but
  * the results still arriving are dropped. A worker given up while busy finds
@@ -36,9 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct {
-    char msg[512];
-} FarmErr;
+#include "util/util.h"   // Err, err_fail
 
 /* The master's side. Callbacks return 0 on success, -1 to abort the farm
  * (the farm then stops every worker and returns -1 with the callback's
@@ -48,12 +46,12 @@ typedef struct {
      * farm asks again after each result, so items may appear later, e.g.
      * retries). The buffer must stay valid until the next call. */
     int (*next_work)(void *user, uint64_t *item_id, const void **data, size_t *len, int *has_item,
-                     FarmErr *err);
+                     Err *err);
     /* An item was sent to worker rank `worker` (e.g. to journal the dispatch). */
-    int (*on_dispatch)(void *user, uint64_t item_id, int worker, FarmErr *err);
+    int (*on_dispatch)(void *user, uint64_t item_id, int worker, Err *err);
     /* A result: raw (len raw_len) and as received (zlib, len zlen, crc32 of raw). */
     int (*on_result)(void *user, uint64_t item_id, int worker, const void *raw, size_t raw_len,
-                     const void *zdata, size_t zlen, uint32_t crc32, FarmErr *err);
+                     const void *zdata, size_t zlen, uint32_t crc32, Err *err);
     /* Polled between messages; non-zero: stop dispatching and drain. */
     int (*should_stop)(void *user);
     void *user;
@@ -66,7 +64,7 @@ typedef struct {
  * reported inside the result bytes. */
 typedef struct {
     int (*run)(void *user, uint64_t item_id, const void *data, size_t len, void **out,
-               size_t *out_len, FarmErr *err);
+               size_t *out_len, Err *err);
     void *user;
 } FarmWorker;
 
@@ -79,14 +77,14 @@ typedef struct {
 /* Runs the farm on MPI_COMM_WORLD (MPI already initialised). Rank 0 must
  * call farm_master, every other rank farm_worker. With a single rank,
  * farm_master runs the items itself through `local` (may be NULL: error). */
-int farm_master(const FarmMaster *m, const FarmWorker *local, FarmStats *stats, FarmErr *err);
-int farm_worker(const FarmWorker *w, FarmErr *err);
+int farm_master(const FarmMaster *m, const FarmWorker *local, FarmStats *stats, Err *err);
+int farm_worker(const FarmWorker *w, Err *err);
 
 /* zlib framing used on the wire, exposed for tests and the journal:
  * compress src into a malloc'd buffer; decompress checking length and CRC32. */
 int farm_compress(const void *src, size_t len, void **dst, size_t *dst_len, uint32_t *crc32,
-                  FarmErr *err);
+                  Err *err);
 int farm_decompress(const void *src, size_t len, size_t raw_len, uint32_t crc32, void **dst,
-                    FarmErr *err);
+                    Err *err);
 
 #endif

@@ -12,20 +12,10 @@
 #include <stdlib.h>
 #include <zlib.h>
 
-#include "mpi/farm_internal.h"
+#include "mpi/farm.h"
 
 // zlib's level 6: its default, a good ratio at a good speed.
 #define FARM_ZLIB_LEVEL 6
-
-int farm_errf(FarmErr *err, const char *fmt, ...) {
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* CRC32 of any length: crc32_z takes a size_t length (zlib >= 1.2.9). */
 static uint32_t crc32_of(const void *src, size_t len) {
@@ -46,7 +36,7 @@ static void deflate_sizes(size_t len, int *window_bits, int *mem_level) {
 /* Deflates src whole into out (room for deflateBound bytes), feeding zlib at
  * most UINT_MAX bytes at a time (its counters are 32-bit); *out_len: bytes made. */
 static int deflate_all(z_stream *zs, const void *src, size_t len, Bytef *out, size_t room, size_t *out_len,
-                       FarmErr *err) {
+                       Err *err) {
     const Bytef *in = src;
     size_t in_left = len, out_left = room;
     zs->next_out = out;
@@ -64,26 +54,26 @@ static int deflate_all(z_stream *zs, const void *src, size_t len, Bytef *out, si
         }
         zrc = deflate(zs, in_left ? Z_NO_FLUSH : Z_FINISH);
     }
-    if (zrc != Z_STREAM_END) return farm_errf(err, "farm_compress: zlib error %d on %zu bytes", zrc, len);
+    if (zrc != Z_STREAM_END) return err_fail(err, "farm_compress: zlib error %d on %zu bytes", zrc, len);
     *out_len = room - out_left - zs->avail_out;
     return 0;
 }
 
 int farm_compress(const void *src, size_t len, void **dst, size_t *dst_len, uint32_t *crc32,
-                  FarmErr *err) {
+                  Err *err) {
     *dst = NULL;
     *dst_len = 0;
-    if (!src && len) return farm_errf(err, "farm_compress: NULL source of %zu bytes", len);
+    if (!src && len) return err_fail(err, "farm_compress: NULL source of %zu bytes", len);
     int window_bits, mem_level;
     deflate_sizes(len, &window_bits, &mem_level);
     z_stream zs = {0};
     if (deflateInit2(&zs, FARM_ZLIB_LEVEL, Z_DEFLATED, window_bits, mem_level, Z_DEFAULT_STRATEGY) != Z_OK)
-        return farm_errf(err, "farm_compress: deflateInit2 failed");
+        return err_fail(err, "farm_compress: deflateInit2 failed");
     size_t room = deflateBound(&zs, (uLong)len);
     Bytef *out = malloc(room);
     if (!out) {
         deflateEnd(&zs);
-        return farm_errf(err, "farm_compress: out of memory for %zu bytes", room);
+        return err_fail(err, "farm_compress: out of memory for %zu bytes", room);
     }
     int rc = deflate_all(&zs, src, len, out, room, dst_len, err);
     deflateEnd(&zs);
@@ -98,9 +88,9 @@ int farm_compress(const void *src, size_t len, void **dst, size_t *dst_len, uint
 
 /* Inflates the whole of src into exactly raw_len bytes at out, feeding zlib
  * at most UINT_MAX bytes at a time (its counters are 32-bit). */
-static int inflate_exact(const void *src, size_t len, size_t raw_len, Bytef *out, FarmErr *err) {
+static int inflate_exact(const void *src, size_t len, size_t raw_len, Bytef *out, Err *err) {
     z_stream zs = {0};
-    if (inflateInit(&zs) != Z_OK) return farm_errf(err, "farm_decompress: inflateInit failed");
+    if (inflateInit(&zs) != Z_OK) return err_fail(err, "farm_decompress: inflateInit failed");
     const Bytef *in = src;
     size_t in_left = len, out_left = raw_len;
     zs.next_out = out;
@@ -125,25 +115,25 @@ static int inflate_exact(const void *src, size_t len, size_t raw_len, Bytef *out
     inflateEnd(&zs);
     if (zrc == Z_STREAM_END) {
         if (produced != raw_len)
-            return farm_errf(err, "farm_decompress: %zu bytes inflated, header says %zu", produced, raw_len);
-        if (unread) return farm_errf(err, "farm_decompress: %zu stray bytes after the zlib stream", unread);
+            return err_fail(err, "farm_decompress: %zu bytes inflated, header says %zu", produced, raw_len);
+        if (unread) return err_fail(err, "farm_decompress: %zu stray bytes after the zlib stream", unread);
         return 0;
     }
-    if (zrc == Z_MEM_ERROR) return farm_errf(err, "farm_decompress: zlib out of memory");
+    if (zrc == Z_MEM_ERROR) return err_fail(err, "farm_decompress: zlib out of memory");
     if (zrc == Z_DATA_ERROR || zrc == Z_NEED_DICT || zrc == Z_STREAM_ERROR)
-        return farm_errf(err, "farm_decompress: corrupt zlib stream (%s)", zs.msg ? zs.msg : "no detail");
+        return err_fail(err, "farm_decompress: corrupt zlib stream (%s)", zs.msg ? zs.msg : "no detail");
     if (zs.avail_out == 0 && !out_left)
-        return farm_errf(err, "farm_decompress: inflates to more than the %zu bytes the header says", raw_len);
-    return farm_errf(err, "farm_decompress: truncated zlib stream (%zu bytes, %zu inflated of %zu)", len,
+        return err_fail(err, "farm_decompress: inflates to more than the %zu bytes the header says", raw_len);
+    return err_fail(err, "farm_decompress: truncated zlib stream (%zu bytes, %zu inflated of %zu)", len,
                 produced, raw_len);
 }
 
 int farm_decompress(const void *src, size_t len, size_t raw_len, uint32_t crc32, void **dst,
-                    FarmErr *err) {
+                    Err *err) {
     *dst = NULL;
-    if (!src && len) return farm_errf(err, "farm_decompress: NULL source of %zu bytes", len);
+    if (!src && len) return err_fail(err, "farm_decompress: NULL source of %zu bytes", len);
     Bytef *out = malloc(raw_len ? raw_len : 1);   // malloc(0) may be NULL; callers free *dst
-    if (!out) return farm_errf(err, "farm_decompress: out of memory for %zu bytes", raw_len);
+    if (!out) return err_fail(err, "farm_decompress: out of memory for %zu bytes", raw_len);
     if (inflate_exact(src, len, raw_len, out, err)) {
         free(out);
         return -1;
@@ -151,7 +141,7 @@ int farm_decompress(const void *src, size_t len, size_t raw_len, uint32_t crc32,
     uint32_t got = crc32_of(out, raw_len);
     if (got != crc32) {
         free(out);
-        return farm_errf(err, "farm_decompress: CRC32 mismatch (%08x computed, %08x expected) on %zu bytes", got,
+        return err_fail(err, "farm_decompress: CRC32 mismatch (%08x computed, %08x expected) on %zu bytes", got,
                     crc32, raw_len);
     }
     *dst = out;

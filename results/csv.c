@@ -125,48 +125,24 @@ void results_csv_number(ResultsBuf *b, double x) {
 // files
 
 int results_write_files(const char *dir, const char *const *names, const ResultsBuf *const *texts, int n,
-                        ResultsErr *err) {
+                        Err *err) {
     enum { MAX_FILES = 16 };
-    char tmp[MAX_FILES][4096];
-    if (n > MAX_FILES) return results_errf(err, "write: %d files at once (at most %d)", n, MAX_FILES);
-    // mkstemp makes 0600; these are reports to share, like any file the user creates
-    mode_t mask = umask(0);
-    umask(mask);
+    TempFile tmp[MAX_FILES];
+    if (n > MAX_FILES) return err_fail(err, "write: %d files at once (at most %d)", n, MAX_FILES);
     int made = 0, rc = 0;
     // every file complete on disk first, then the renames: readers see old or new, never half
     for (; made < n && rc == 0; made++) {
         const ResultsBuf *t = texts[made];
-        int len = snprintf(tmp[made], sizeof tmp[made], "%s/.%s.XXXXXX", dir, names[made]);
-        if (len < 0 || (size_t)len >= sizeof tmp[made]) {
-            rc = results_errf(err, "write: path too long: %.200s/%.100s", dir, names[made]);
-            break;
-        }
-        if (t->oom) {
-            rc = results_errf(err, "write: out of memory making %s", names[made]);
-            break;
-        }
-        int fd = mkstemp(tmp[made]);
-        if (fd < 0) {
-            rc = results_errf(err, "write: cannot create a file in %.300s: %s", dir, strerror(errno));
-            break;
-        }
-        if (fchmod(fd, 0666 & ~mask) != 0 || results_write_all(fd, t->s ? t->s : "", t->len) != 0 || fsync(fd) != 0)
-            rc = results_errf(err, "write: %.300s: %s", tmp[made], strerror(errno));
-        if (close(fd) != 0 && rc == 0) rc = results_errf(err, "write: %.300s: %s", tmp[made], strerror(errno));
+        tmp[made].fd = -1;
+        tmp[made].exists = 0;
+        if (t->oom) rc = err_fail(err, "write: out of memory making %s", names[made]);
+        else rc = temp_open(&tmp[made], dir, names[made], err) || temp_write(&tmp[made], t->s ? t->s : "", t->len, err) ||
+                  temp_close(&tmp[made], err) ? -1 : 0;
     }
-    for (int i = 0; i < made && rc == 0; i++) {
-        char final[4096];
-        snprintf(final, sizeof final, "%s/%s", dir, names[i]);
-        if (rename(tmp[i], final) != 0) {
-            rc = results_errf(err, "write: cannot rename to %.300s: %s", final, strerror(errno));
-            for (int k = i; k < made; k++) unlink(tmp[k]);   // the renamed ones stay: each is complete
-            return rc;
-        }
-    }
-    if (rc) {
-        for (int i = 0; i < made; i++) unlink(tmp[i]);
-        return rc;
-    }
-    results_sync_directory(dir);   // the renames themselves durable
+    for (int i = 0; i < made && rc == 0; i++) rc = temp_publish(&tmp[i], err);
+    // after a failed rename the renamed ones stay: each is complete
+    for (int i = 0; i < made; i++) temp_discard(&tmp[i]);
+    if (rc) return -1;
+    (void)util_sync_dir(dir, NULL);   // the renames themselves durable (best effort)
     return 0;
 }

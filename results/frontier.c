@@ -121,7 +121,7 @@ static int cmp_xy(const void *pa, const void *pb) {
 
 /* The finite points (and, with a reference, only those that beat it), sorted; malloc'd. */
 static XY *sorted_points(const double *acc, const double *lp, int n, int beat_ref, double ref_acc,
-                         double ref_lp, int *m, ResultsErr *err) {
+                         double ref_lp, int *m, Err *err) {
     XY *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
     if (!v) {
         snprintf(err->msg, sizeof err->msg, "frontier: out of memory (%d points)", n);
@@ -139,7 +139,7 @@ static XY *sorted_points(const double *acc, const double *lp, int n, int beat_re
 }
 
 int results_pareto(const double *acc, const double *log_ppl, int n, unsigned char *on_front, int *front,
-                   ResultsErr *err) {
+                   Err *err) {
     for (int i = 0; i < n; i++) on_front[i] = 0;
     int m = 0;
     XY *v = sorted_points(acc, log_ppl, n, 0, 0, 0, &m, err);
@@ -185,7 +185,7 @@ int results_dominated(const double *acc, const double *log_ppl, const int *front
 }
 
 int results_hypervolume(const double *acc, const double *log_ppl, int n, double ref_acc, double ref_log_ppl,
-                        double *hv, ResultsErr *err) {
+                        double *hv, Err *err) {
     *hv = 0;
     int m = 0;
     XY *v = sorted_points(acc, log_ppl, n, 1, ref_acc, ref_log_ppl, &m, err);

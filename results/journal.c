@@ -35,23 +35,10 @@ struct Journal {
 // ----------------------------------------------------------------------------
 // small helpers
 
-int results_errf(ResultsErr *err, const char *fmt, ...) {
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-        // one printable line: a control character of a path or a record never reaches a terminal
-        for (unsigned char *p = (unsigned char *)err->msg; *p; p++)
-            if (*p < 0x20 || *p == 0x7F) *p = '?';
-    }
-    return -1;
-}
-
-static int join_path(char out[PATH_MAX], const char *dir, const char *name, ResultsErr *err) {
-    if (!dir || !*dir) return results_errf(err, "journal: no directory given");
+static int join_path(char out[PATH_MAX], const char *dir, const char *name, Err *err) {
+    if (!dir || !*dir) return err_fail(err, "journal: no directory given");
     int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
-    if (n < 0 || n >= PATH_MAX) return results_errf(err, "%s: path too long for %s", dir, name);
+    if (n < 0 || n >= PATH_MAX) return err_fail(err, "%s: path too long for %s", dir, name);
     return 0;
 }
 
@@ -82,26 +69,6 @@ static uint32_t frame_crc(int type, uint32_t len, const void *payload) {
 
 static int frame_type_known(int type) { return type >= JOURNAL_HEADER && type <= JOURNAL_RESULT; }
 
-int results_write_all(int fd, const void *data, size_t n) {
-    const unsigned char *p = data;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return -1;
-        if (w == 0) { errno = EIO; return -1; }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-void results_sync_directory(const char *dir) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return;
-    (void)fsync(fd);   // some filesystems refuse (EINVAL) and need none
-    close(fd);
-}
-
 // ----------------------------------------------------------------------------
 // the lock
 
@@ -128,27 +95,27 @@ static long read_lock_holder(int fd) {
  * open itself does not block: O_NONBLOCK, cleared after). Returns the descriptor, or -1 with
  * errno set (ENOENT passed through for the callers that treat it as "none yet") and the reason
  * in err. */
-static int open_own_file(const char *path, int flags, const char *doing, ResultsErr *err) {
+static int open_own_file(const char *path, int flags, const char *doing, Err *err) {
     struct stat st;
     if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) { // said before open, which a FIFO could fail otherwise
         if (S_ISLNK(st.st_mode))
-            results_errf(err, "%s: is a symbolic link: refused (the sweep writes only its own files)", path);
+            err_fail(err, "%s: is a symbolic link: refused (the sweep writes only its own files)", path);
         else
-            results_errf(err, "%s: not a regular file: refused", path);
+            err_fail(err, "%s: not a regular file: refused", path);
         errno = EINVAL;
         return -1;
     }
     int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
     if (fd < 0) {
         int why = errno;
-        if (why == ELOOP) results_errf(err, "%s: is a symbolic link: refused (the sweep writes only its own files)", path);
-        else results_errf(err, "%s: cannot open %s (%s)", path, doing, strerror(why));
+        if (why == ELOOP) err_fail(err, "%s: is a symbolic link: refused (the sweep writes only its own files)", path);
+        else err_fail(err, "%s: cannot open %s (%s)", path, doing, strerror(why));
         errno = why;
         return -1;
     }
     // what was opened, whatever changed since the lstat
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        results_errf(err, "%s: not a regular file: refused", path);
+        err_fail(err, "%s: not a regular file: refused", path);
         close(fd);
         errno = EINVAL;
         return -1;
@@ -158,23 +125,23 @@ static int open_own_file(const char *path, int flags, const char *doing, Results
     return fd;
 }
 
-static int lock_directory(Journal *j, const char *dir, ResultsErr *err) {
+static int lock_directory(Journal *j, const char *dir, Err *err) {
     char lock_path[PATH_MAX];
     if (join_path(lock_path, dir, "lock", err)) return -1;
     j->lock_fd = open_own_file(lock_path, O_RDWR | O_CREAT, "the lock file", err);
     if (j->lock_fd < 0) return -1;
     if (flock(j->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        if (errno != EWOULDBLOCK) return results_errf(err, "%s: cannot lock (%s)", lock_path, strerror(errno));
+        if (errno != EWOULDBLOCK) return err_fail(err, "%s: cannot lock (%s)", lock_path, strerror(errno));
         long holder = read_lock_holder(j->lock_fd);
         if (holder > 0)
-            return results_errf(err, "%s: in use by another sweep (pid %ld holds %s)", dir, holder, lock_path);
-        return results_errf(err, "%s: in use by another sweep (%s is locked, holder's pid unknown)", dir, lock_path);
+            return err_fail(err, "%s: in use by another sweep (pid %ld holds %s)", dir, holder, lock_path);
+        return err_fail(err, "%s: in use by another sweep (%s is locked, holder's pid unknown)", dir, lock_path);
     }
     j->locked = 1;
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
     if (ftruncate(j->lock_fd, 0) != 0 || pwrite(j->lock_fd, pid, (size_t)n, 0) != n)
-        return results_errf(err, "%s: cannot write the pid (%s)", lock_path, strerror(errno));
+        return err_fail(err, "%s: cannot write the pid (%s)", lock_path, strerror(errno));
     return 0;
 }
 
@@ -192,10 +159,10 @@ void journal_close(Journal *j) {
     free(j);
 }
 
-int journal_open(Journal **out, const char *dir, ResultsErr *err) {
+int journal_open(Journal **out, const char *dir, Err *err) {
     *out = NULL;
     Journal *j = calloc(1, sizeof *j);
-    if (!j) return results_errf(err, "journal: out of memory");
+    if (!j) return err_fail(err, "journal: out of memory");
     j->fd = -1;
     j->lock_fd = -1;
     if (join_path(j->path, dir, "journal", err) || lock_directory(j, dir, err)) {
@@ -207,7 +174,7 @@ int journal_open(Journal **out, const char *dir, ResultsErr *err) {
         journal_close(j);
         return -1;
     }
-    results_sync_directory(dir);
+    (void)util_sync_dir(dir, NULL);   // best effort: some filesystems refuse (EINVAL) and need none
     *out = j;
     return 0;
 }
@@ -215,27 +182,27 @@ int journal_open(Journal **out, const char *dir, ResultsErr *err) {
 // After a failed write or sync the frame must not count: cut the file back to
 // where it was, so that replay never sees half of it.
 static int undo_append(Journal *j, off_t before, size_t frame_len, const char *doing, int why,
-                       ResultsErr *err) {
+                       Err *err) {
     if (ftruncate(j->fd, before) == 0 && fdatasync(j->fd) == 0)
-        return results_errf(err, "%s: %s a frame of %zu bytes failed (%s); the file is back to its %lld bytes",
+        return err_fail(err, "%s: %s a frame of %zu bytes failed (%s); the file is back to its %lld bytes",
                     j->path, doing, frame_len, strerror(why), (long long)before);
-    return results_errf(err, "%s: %s a frame of %zu bytes failed (%s), and cutting the file back to %lld bytes "
+    return err_fail(err, "%s: %s a frame of %zu bytes failed (%s), and cutting the file back to %lld bytes "
                 "failed too (%s): its tail is torn", j->path, doing, frame_len, strerror(why),
                 (long long)before, strerror(errno));
 }
 
-int journal_append(Journal *j, int type, const void *payload, size_t len, int sync, ResultsErr *err) {
-    if (!j || j->fd < 0) return results_errf(err, "journal: append to a journal that is not open");
+int journal_append(Journal *j, int type, const void *payload, size_t len, int sync, Err *err) {
+    if (!j || j->fd < 0) return err_fail(err, "journal: append to a journal that is not open");
     if (!frame_type_known(type))
-        return results_errf(err, "%s: cannot append a frame of unknown type %d", j->path, type);
+        return err_fail(err, "%s: cannot append a frame of unknown type %d", j->path, type);
     if (len > JOURNAL_MAX_PAYLOAD)
-        return results_errf(err, "%s: a payload of %zu bytes is over the limit of %u", j->path, len,
+        return err_fail(err, "%s: a payload of %zu bytes is over the limit of %u", j->path, len,
                             JOURNAL_MAX_PAYLOAD);
-    if (len > 0 && !payload) return results_errf(err, "%s: no payload for a frame of %zu bytes", j->path, len);
+    if (len > 0 && !payload) return err_fail(err, "%s: no payload for a frame of %zu bytes", j->path, len);
 
     size_t frame_len = FRAME_HEADER_BYTES + len;
     unsigned char *frame = malloc(frame_len);
-    if (!frame) return results_errf(err, "%s: out of memory for a frame of %zu bytes", j->path, frame_len);
+    if (!frame) return err_fail(err, "%s: out of memory for a frame of %zu bytes", j->path, frame_len);
     memcpy(frame, FRAME_MAGIC, 4);
     frame[4] = (unsigned char)type;
     put_u32le(frame + 5, (uint32_t)len);
@@ -245,9 +212,9 @@ int journal_append(Journal *j, int type, const void *payload, size_t len, int sy
     struct stat st;
     if (fstat(j->fd, &st) != 0) {
         free(frame);
-        return results_errf(err, "%s: cannot stat (%s)", j->path, strerror(errno));
+        return err_fail(err, "%s: cannot stat (%s)", j->path, strerror(errno));
     }
-    int rc = results_write_all(j->fd, frame, frame_len);
+    int rc = util_write_all(j->fd, frame, frame_len);
     int why = errno;
     free(frame);
     if (rc != 0) return undo_append(j, st.st_size, frame_len, "writing", why, err);
@@ -255,7 +222,7 @@ int journal_append(Journal *j, int type, const void *payload, size_t len, int sy
     return 0;
 }
 
-int journal_truncate(const char *dir, int64_t offset, ResultsErr *err) {
+int journal_truncate(const char *dir, int64_t offset, Err *err) {
     char path[PATH_MAX];
     if (join_path(path, dir, "journal", err)) return -1;
     int fd = open_own_file(path, O_RDWR, "to cut it", err);
@@ -266,16 +233,16 @@ int journal_truncate(const char *dir, int64_t offset, ResultsErr *err) {
     // included); anything else named "journal" is left as it is
     unsigned char head[4];
     ssize_t got = pread(fd, head, sizeof head, 0);
-    if (got < 0) rc = results_errf(err, "%s: cannot read (%s)", path, strerror(errno));
+    if (got < 0) rc = err_fail(err, "%s: cannot read (%s)", path, strerror(errno));
     else if (memcmp(head, FRAME_MAGIC, (size_t)got) != 0)
-        rc = results_errf(err, "%s: not a sweep journal (it does not start with \"PJF1\"): left as it is, not cut",
+        rc = err_fail(err, "%s: not a sweep journal (it does not start with \"PJF1\"): left as it is, not cut",
                           path);
-    else if (fstat(fd, &st) != 0) rc = results_errf(err, "%s: cannot stat (%s)", path, strerror(errno));
+    else if (fstat(fd, &st) != 0) rc = err_fail(err, "%s: cannot stat (%s)", path, strerror(errno));
     else if (offset < 0 || offset > (int64_t)st.st_size)
-        rc = results_errf(err, "%s: cannot cut at byte %lld of a %lld-byte file", path, (long long)offset,
+        rc = err_fail(err, "%s: cannot cut at byte %lld of a %lld-byte file", path, (long long)offset,
                   (long long)st.st_size);
     else if (ftruncate(fd, (off_t)offset) != 0 || fsync(fd) != 0)
-        rc = results_errf(err, "%s: cutting at byte %lld failed (%s)", path, (long long)offset, strerror(errno));
+        rc = err_fail(err, "%s: cutting at byte %lld failed (%s)", path, (long long)offset, strerror(errno));
     close(fd);
     return rc;
 }
@@ -294,7 +261,7 @@ typedef struct {
 } Reader;
 
 // Bytes [off, off + n) of the file (off + n <= size), valid until the next call.
-static const unsigned char *reader_view(Reader *r, uint64_t off, size_t n, ResultsErr *err) {
+static const unsigned char *reader_view(Reader *r, uint64_t off, size_t n, Err *err) {
     static const unsigned char nothing[1];
     if (n == 0) return nothing;   // an empty payload, possibly at the very end
     if (off >= r->start && off + n <= r->start + r->fill) return r->buf + (off - r->start);
@@ -302,7 +269,7 @@ static const unsigned char *reader_view(Reader *r, uint64_t off, size_t n, Resul
     if (want > r->size - off) want = (size_t)(r->size - off);
     if (want > r->cap) {
         unsigned char *grown = realloc(r->buf, want);
-        if (!grown) { results_errf(err, "%s: out of memory reading %zu bytes", r->path, want); return NULL; }
+        if (!grown) { err_fail(err, "%s: out of memory reading %zu bytes", r->path, want); return NULL; }
         r->buf = grown;
         r->cap = want;
     }
@@ -317,12 +284,12 @@ static const unsigned char *reader_view(Reader *r, uint64_t off, size_t n, Resul
         ssize_t got = pread(r->fd, r->buf + r->fill, want - r->fill, (off_t)(off + r->fill));
         if (got < 0 && errno == EINTR) continue;
         if (got < 0) {
-            results_errf(err, "%s: read error at byte %llu (%s)", r->path, (unsigned long long)(off + r->fill),
+            err_fail(err, "%s: read error at byte %llu (%s)", r->path, (unsigned long long)(off + r->fill),
                  strerror(errno));
             return NULL;
         }
         if (got == 0) {
-            results_errf(err, "%s: the file shrank to %llu bytes while being read", r->path,
+            err_fail(err, "%s: the file shrank to %llu bytes while being read", r->path,
                  (unsigned long long)(off + r->fill));
             return NULL;
         }
@@ -343,7 +310,7 @@ typedef struct {
 
 // Checks the frame that starts at `off`: everything it says about itself is
 // verified before it is believed. Returns -1 only on a read error.
-static int read_frame(Reader *r, uint64_t off, Frame *f, ResultsErr *err) {
+static int read_frame(Reader *r, uint64_t off, Frame *f, Err *err) {
     memset(f, 0, sizeof *f);
     uint64_t left = r->size - off;
     size_t have = left < FRAME_HEADER_BYTES ? (size_t)left : FRAME_HEADER_BYTES;
@@ -424,7 +391,7 @@ static uLong crc_between(const Mark *x, const Mark *y) {
     return crc32_combine_op(x->crc, 0, crc32_combine_gen((z_off_t)(y->off - x->off))) ^ y->crc;
 }
 
-static int scan_for_intact(Reader *r, uint64_t after, int64_t *found, ResultsErr *err) {
+static int scan_for_intact(Reader *r, uint64_t after, int64_t *found, Err *err) {
     *found = -1;
     size_t n_cand = 0, cap = 0;
     Candidate *cand = NULL;
@@ -440,7 +407,7 @@ static int scan_for_intact(Reader *r, uint64_t after, int64_t *found, ResultsErr
         if (n_cand == cap) {
             cap = cap ? 2 * cap : 64;
             Candidate *grown = realloc(cand, cap * sizeof *cand);
-            if (!grown) { results_errf(err, "%s: out of memory scanning for intact frames", r->path); goto done; }
+            if (!grown) { err_fail(err, "%s: out of memory scanning for intact frames", r->path); goto done; }
             cand = grown;
         }
         cand[n_cand] = (Candidate){.at = p, .len = len, .stored = get_u32le(h + 9), .mark = 4 * n_cand};
@@ -449,7 +416,7 @@ static int scan_for_intact(Reader *r, uint64_t after, int64_t *found, ResultsErr
     if (n_cand == 0) { rc = 0; goto done; }
     marks = malloc(4 * n_cand * sizeof *marks);
     order = malloc(4 * n_cand * sizeof *order);
-    if (!marks || !order) { results_errf(err, "%s: out of memory scanning for intact frames", r->path); goto done; }
+    if (!marks || !order) { err_fail(err, "%s: out of memory scanning for intact frames", r->path); goto done; }
     for (size_t c = 0; c < n_cand; c++) {
         uint64_t at = cand[c].at;
         const uint64_t offs[4] = {at + 4, at + 9, at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + cand[c].len};
@@ -491,7 +458,7 @@ done:
     return rc;
 }
 
-static int reader_open(Reader *r, const char *path, int *missing, ResultsErr *err) {
+static int reader_open(Reader *r, const char *path, int *missing, Err *err) {
     memset(r, 0, sizeof *r);
     r->path = path;
     *missing = 0;
@@ -502,7 +469,7 @@ static int reader_open(Reader *r, const char *path, int *missing, ResultsErr *er
     }
     struct stat st;
     if (fstat(r->fd, &st) != 0) {
-        results_errf(err, "%s: cannot stat (%s)", path, strerror(errno));
+        err_fail(err, "%s: cannot stat (%s)", path, strerror(errno));
         close(r->fd);
         return -1;
     }
@@ -517,25 +484,25 @@ static void reader_close(Reader *r) {
 
 // The message for a bad frame: what, where, and what a cut there would lose.
 // Returns -1 only on a read error.
-static int describe_damage(Reader *r, uint64_t off, const Frame *f, ResultsErr *err) {
+static int describe_damage(Reader *r, uint64_t off, const Frame *f, Err *err) {
     int64_t next;
     if (scan_for_intact(r, off, &next, err) != 0) return -1;
     unsigned long long follow = (unsigned long long)(r->size - off);
     if (next < 0) {
-        results_errf(err, "%s: %s frame at byte %llu (%s); %llu bytes from there to the end, no intact "
+        err_fail(err, "%s: %s frame at byte %llu (%s); %llu bytes from there to the end, no intact "
              "frame among them: cutting there loses nothing intact", r->path,
              f->state == FRAME_TORN ? "torn" : "corrupt", (unsigned long long)off, f->why, follow);
         return 0;
     }
     // Intact data after the damage: not a torn tail, whatever the header said.
-    results_errf(err, "%s: corrupt frame at byte %llu (%s); %llu bytes from there to the end, with an "
+    err_fail(err, "%s: corrupt frame at byte %llu (%s); %llu bytes from there to the end, with an "
          "intact frame at byte %lld: damage in the middle, cutting there would lose data",
          r->path, (unsigned long long)off, f->why, follow, (long long)next);
     return 0;
 }
 
 int journal_replay(const char *dir, JournalVisit visit, void *user, int64_t *bad_offset,
-                   ResultsErr *err) {
+                   Err *err) {
     int64_t ignored;
     if (!bad_offset) bad_offset = &ignored;
     *bad_offset = -1;
@@ -561,7 +528,7 @@ int journal_replay(const char *dir, JournalVisit visit, void *user, int64_t *bad
             if (err) err->msg[0] = '\0';
             if (visit(user, f.type, f.payload, f.len, err) != 0) {
                 if (err && err->msg[0] == '\0')
-                    results_errf(err, "%s: replay stopped by its caller at byte %llu", path, (unsigned long long)off);
+                    err_fail(err, "%s: replay stopped by its caller at byte %llu", path, (unsigned long long)off);
                 rc = -1;
                 break;
             }
@@ -572,11 +539,11 @@ int journal_replay(const char *dir, JournalVisit visit, void *user, int64_t *bad
     return rc;
 }
 
-int journal_find_intact(const char *dir, int64_t after, int64_t *next_frame, ResultsErr *err) {
+int journal_find_intact(const char *dir, int64_t after, int64_t *next_frame, Err *err) {
     *next_frame = -1;
     char path[PATH_MAX];
     if (join_path(path, dir, "journal", err)) return -1;
-    if (after < 0) return results_errf(err, "%s: no frame search from byte %lld", path, (long long)after);
+    if (after < 0) return err_fail(err, "%s: no frame search from byte %lld", path, (long long)after);
     Reader r;
     int missing;
     if (reader_open(&r, path, &missing, err) != 0) return -1;

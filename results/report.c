@@ -402,7 +402,7 @@ static cJSON *json_front(const Report *R, int c0, const int *front, int nf, int 
 
 /* The hypervolume of the chosen points front[0..nf) measured at (acc, lp). */
 static int chosen_hypervolume(Report *R, const double *acc, const double *lp, const int *front, int nf, double chance,
-                              double *hv, ResultsErr *err) {
+                              double *hv, Err *err) {
     for (int f = 0; f < nf; f++) R->sel_acc[f] = acc[front[f]], R->sel_lp[f] = lp[front[f]];
     return results_hypervolume(R->sel_acc, R->sel_lp, nf, chance, R->ln_vocab, hv, err);
 }
@@ -410,7 +410,7 @@ static int chosen_hypervolume(Report *R, const double *acc, const double *lp, co
 /* One frontier: the configurations [c0, c1) of a task, of one method (or all: method -1).
  * Chosen on dev means, reported (and its hypervolume measured) at test means; the frontier
  * decided on test means follows as test_chosen, for comparison only. */
-static int frontier_group(Report *R, int task, int method, int c0, int c1, ResultsErr *err) {
+static int frontier_group(Report *R, int task, int method, int c0, int c1, Err *err) {
     int k = c1 - c0, all = method < 0;
     double chance = R->chance[task], box = (1 - chance) * R->ln_vocab;
     for (int i = 0; i < k; i++) {
@@ -503,7 +503,7 @@ static int frontier_group(Report *R, int task, int method, int c0, int c1, Resul
     return 0;
 }
 
-static int frontiers(Report *R, ResultsErr *err) {
+static int frontiers(Report *R, Err *err) {
     for (size_t i = 0; i < (size_t)R->n_tasks * (size_t)R->n_methods; i++) R->hv[i] = NAN;
     // configurations are sorted by task, then method: each group is a contiguous range
     for (int c0 = 0; c0 < R->n_configs;) {
@@ -667,7 +667,7 @@ static void frontier_csv(const Report *R, ResultsBuf *b) {
     }
 }
 
-static int svg(const Report *R, ResultsBuf *b, ResultsErr *err) {
+static int svg(const Report *R, ResultsBuf *b, Err *err) {
     int show_length = 0;
     for (int i = 1; i < R->n_configs; i++) {
         const Config *c = &R->configs[i], *p = &R->configs[i - 1];
@@ -678,7 +678,7 @@ static int svg(const Report *R, ResultsBuf *b, ResultsErr *err) {
     if (!pts || !panels) {
         free(pts);
         free(panels);
-        return results_errf(err, "frontier: out of memory (svg)");
+        return err_fail(err, "frontier: out of memory (svg)");
     }
     int n = 0;
     for (int t = 0; t < R->n_tasks; t++) {
@@ -722,7 +722,7 @@ static void iso_date(char *out, size_t cap, long long t) {
     if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm)) snprintf(out, cap, "?");
 }
 
-static int sidecar(Report *R, const ResultsFrontierSummary *sum, ResultsBuf *b, ResultsErr *err) {
+static int sidecar(Report *R, const ResultsFrontierSummary *sum, ResultsBuf *b, Err *err) {
     const ResultsRunInfo *info = R->info;
     cJSON *j = cJSON_CreateObject();
     char date[64];
@@ -840,7 +840,7 @@ static int sidecar(Report *R, const ResultsFrontierSummary *sum, ResultsBuf *b, 
 
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
-    if (!text) return results_errf(err, "frontier: out of memory (frontier.json)");
+    if (!text) return err_fail(err, "frontier: out of memory (frontier.json)");
     results_buf_cat(b, text);
     results_buf_cat(b, "\n");
     cJSON_free(text);
@@ -850,7 +850,7 @@ static int sidecar(Report *R, const ResultsFrontierSummary *sum, ResultsBuf *b, 
 // ----------------------------------------------------------------------------
 
 int results_frontier_build(const ResultsRunInfo *info, const ResultsRecordRef *recs, int n,
-                           ResultsBuf out[RESULTS_N_FILES], ResultsFrontierSummary *sum, ResultsErr *err) {
+                           ResultsBuf out[RESULTS_N_FILES], ResultsFrontierSummary *sum, Err *err) {
     Report R;
     memset(&R, 0, sizeof R);
     R.info = info;
@@ -873,7 +873,7 @@ int results_frontier_build(const ResultsRunInfo *info, const ResultsRecordRef *r
     int rc = -1;
     if (!R.rows || !R.sorted || !R.configs || !R.tasks || !R.methods || !R.chance || !R.classes || !R.hv_all ||
         !R.scratch || !R.onf || !R.front || !R.seed_rows || !R.json_frontiers) {
-        results_errf(err, "frontier: out of memory");
+        err_fail(err, "frontier: out of memory");
         goto done;
     }
     double **carve[N_SCRATCH] = {&R.acc,      &R.acc_t,      &R.lp,      &R.sel_acc,    &R.sel_lp,
@@ -891,7 +891,7 @@ int results_frontier_build(const ResultsRunInfo *info, const ResultsRecordRef *r
     size_t cells = (size_t)R.n_tasks * (size_t)R.n_methods;
     R.hv = malloc((cells ? cells : 1) * sizeof *R.hv);
     if (!R.hv) {
-        results_errf(err, "frontier: out of memory");
+        err_fail(err, "frontier: out of memory");
         goto done;
     }
     reference(&R);
@@ -906,14 +906,14 @@ int results_frontier_build(const ResultsRunInfo *info, const ResultsRecordRef *r
     if (sidecar(&R, sum, &out[RESULTS_FRONTIER_JSON], err)) goto done;
     rc = 0;
     for (int f = 0; f < RESULTS_N_FILES; f++)
-        if (out[f].oom) rc = results_errf(err, "frontier: out of memory");
+        if (out[f].oom) rc = err_fail(err, "frontier: out of memory");
 done:
     report_free(&R);
     return rc;
 }
 
 int results_frontier_write(const ResultsRunInfo *info, const ResultsRecordRef *recs, int n, const char *out_dir,
-                           ResultsFrontierSummary *sum, ResultsErr *err) {
+                           ResultsFrontierSummary *sum, Err *err) {
     ResultsBuf out[RESULTS_N_FILES];
     memset(out, 0, sizeof out);
     int rc = results_frontier_build(info, recs, n, out, sum, err);

@@ -25,18 +25,18 @@ static int point_id_valid(const char *id, size_t n) {
 
 int result_frame_encode(int failed, const char id[65], const void *zrecord, size_t zlen,
                         size_t raw_len, uint32_t raw_crc, void **payload, size_t *payload_len,
-                        ResultsErr *err) {
+                        Err *err) {
     *payload = NULL;
     *payload_len = 0;
     if (!id || strnlen(id, 65) != 64 || !point_id_valid(id, 64))
-        return results_errf(err, "result frame: the point id is not 64 lowercase hex digits");
-    if (!zrecord || zlen == 0) return results_errf(err, "result frame for %.12s: no compressed record", id);
+        return err_fail(err, "result frame: the point id is not 64 lowercase hex digits");
+    if (!zrecord || zlen == 0) return err_fail(err, "result frame for %.12s: no compressed record", id);
     if (raw_len > UINT32_MAX)
-        return results_errf(err, "result frame for %.12s: a record of %zu bytes is over 4 GiB", id, raw_len);
+        return err_fail(err, "result frame for %.12s: a record of %zu bytes is over 4 GiB", id, raw_len);
     if (zlen > JOURNAL_MAX_PAYLOAD - RESULT_HEADER_BYTES)
-        return results_errf(err, "result frame for %.12s: %zu compressed bytes do not fit a journal frame", id, zlen);
+        return err_fail(err, "result frame for %.12s: %zu compressed bytes do not fit a journal frame", id, zlen);
     unsigned char *p = malloc(RESULT_HEADER_BYTES + zlen);
-    if (!p) return results_errf(err, "result frame for %.12s: out of memory", id);
+    if (!p) return err_fail(err, "result frame for %.12s: out of memory", id);
     p[0] = failed ? 1 : 0;
     memcpy(p + 1, id, 64);
     put_u32le(p + 65, (uint32_t)raw_len);
@@ -48,15 +48,15 @@ int result_frame_encode(int failed, const char id[65], const void *zrecord, size
 }
 
 int result_frame_decode(const void *payload, size_t len, int *failed, char id[65], char **record,
-                        ResultsErr *err) {
+                        Err *err) {
     *record = NULL;
     const unsigned char *p = payload;
     if (!p || len <= RESULT_HEADER_BYTES)
-        return results_errf(err, "result frame: %zu bytes, too short (the header alone is %u)", len,
+        return err_fail(err, "result frame: %zu bytes, too short (the header alone is %u)", len,
                             RESULT_HEADER_BYTES);
-    if (p[0] > 1) return results_errf(err, "result frame: status byte %u is neither 0 (ok) nor 1 (failed)", p[0]);
+    if (p[0] > 1) return err_fail(err, "result frame: status byte %u is neither 0 (ok) nor 1 (failed)", p[0]);
     if (!point_id_valid((const char *)p + 1, 64))
-        return results_errf(err, "result frame: the point id is not 64 lowercase hex digits");
+        return err_fail(err, "result frame: the point id is not 64 lowercase hex digits");
     char pid[65];
     memcpy(pid, p + 1, 64);
     pid[64] = '\0';
@@ -64,13 +64,13 @@ int result_frame_decode(const void *payload, size_t len, int *failed, char id[65
     const unsigned char *z = p + RESULT_HEADER_BYTES;
     size_t zlen = len - RESULT_HEADER_BYTES;
     if ((uint64_t)raw_len > (uint64_t)zlen * ZLIB_MAX_RATIO + 64)
-        return results_errf(err, "result frame for %.12s: claims a %u-byte record from only %zu compressed bytes",
+        return err_fail(err, "result frame for %.12s: claims a %u-byte record from only %zu compressed bytes",
                     pid, raw_len, zlen);
 
     // One byte of room more than stated: a record that runs past its stated
     // length then shows up as such, and a stream cut short as a data error.
     char *rec = malloc((size_t)raw_len + 1);
-    if (!rec) return results_errf(err, "result frame for %.12s: out of memory for %u bytes", pid, raw_len);
+    if (!rec) return err_fail(err, "result frame for %.12s: out of memory for %u bytes", pid, raw_len);
     uLongf got = (uLongf)raw_len + 1;
     uLong used = zlen;
     int zrc = uncompress2((Bytef *)rec, &got, z, &used);
@@ -92,7 +92,7 @@ int result_frame_decode(const void *payload, size_t len, int *failed, char id[65
         snprintf(why, sizeof why, "the record holds a NUL byte, so it is no JSON text");
     if (why[0]) {
         free(rec);
-        return results_errf(err, "result frame for %.12s: %s", pid, why);
+        return err_fail(err, "result frame for %.12s: %s", pid, why);
     }
     rec[raw_len] = '\0';
     *failed = p[0];

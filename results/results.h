@@ -26,9 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct {
-    char msg[512];
-} ResultsErr;
+#include "util/util.h"   // Err, err_fail
 
 enum { JOURNAL_HEADER = 1, JOURNAL_POINT = 2, JOURNAL_DISPATCH = 3, JOURNAL_RESULT = 4 };
 #define JOURNAL_MAX_PAYLOAD (1u << 30)   // 1 GiB
@@ -45,11 +43,11 @@ typedef struct Journal Journal;
  * appended after a torn tail would turn it into damage in the middle).
  * The lock belongs to the open file: a child that forks without exec holds
  * it until it exits (the descriptors are close-on-exec). */
-int journal_open(Journal **j, const char *dir, ResultsErr *err);
+int journal_open(Journal **j, const char *dir, Err *err);
 /* Appends one frame with one write; with sync, fdatasyncs before returning.
  * On failure the file is cut back to its previous size (the message says if
  * even that failed) and the frame counts as not written. */
-int journal_append(Journal *j, int type, const void *payload, size_t len, int sync, ResultsErr *err);
+int journal_append(Journal *j, int type, const void *payload, size_t len, int sync, Err *err);
 void journal_close(Journal *j);   // releases the lock
 
 /* Reads every intact frame of DIR/journal in order. On a torn or corrupt
@@ -62,16 +60,16 @@ void journal_close(Journal *j);   // releases the lock
  * code. A missing file is an empty journal. Returns -1 when the file cannot
  * be read, or when visit returns non-zero (replay stops, visit's message
  * stays in err). The payload passed to visit is valid during the call only. */
-typedef int (*JournalVisit)(void *user, int type, const void *payload, size_t len, ResultsErr *err);
+typedef int (*JournalVisit)(void *user, int type, const void *payload, size_t len, Err *err);
 int journal_replay(const char *dir, JournalVisit visit, void *user, int64_t *bad_offset,
-                   ResultsErr *err);
+                   Err *err);
 /* Where the first intact frame after byte `after` starts, or -1 if none
  * does: -1 means the damage at `after` is a tail that journal_truncate can
  * cut without losing a frame; otherwise cutting there loses records. */
-int journal_find_intact(const char *dir, int64_t after, int64_t *next_frame, ResultsErr *err);
+int journal_find_intact(const char *dir, int64_t after, int64_t *next_frame, Err *err);
 /* Cuts DIR/journal to `offset` bytes and fsyncs. Call it while holding the
  * journal open (journal_open), so no other sweep appends meanwhile. */
-int journal_truncate(const char *dir, int64_t offset, ResultsErr *err);
+int journal_truncate(const char *dir, int64_t offset, Err *err);
 
 /* CRC32 (zlib's) and the result frame's payload layout. */
 uint32_t results_crc32(const void *data, size_t len);
@@ -79,11 +77,11 @@ uint32_t results_crc32(const void *data, size_t len);
  * record (raw_len bytes, CRC32 raw_crc), copied as is into a malloc'd payload. */
 int result_frame_encode(int failed, const char id[65], const void *zrecord, size_t zlen,
                         size_t raw_len, uint32_t raw_crc, void **payload, size_t *payload_len,
-                        ResultsErr *err);
+                        Err *err);
 /* Decodes a result payload, decompressing the record (checked against its
  * length and CRC) into a malloc'd NUL-terminated string. */
 int result_frame_decode(const void *payload, size_t len, int *failed, char id[65], char **record,
-                        ResultsErr *err);
+                        Err *err);
 
 // ----------------------------------------------------------------------------
 // frontier (issues 6, 11): records -> points.csv, frontier.csv, frontier.svg, frontier.json
@@ -131,13 +129,13 @@ void results_stats(const double *x, int n, ResultsStats *s);
  * log-PPL order (accuracy rising along it; duplicates by index). Returns the
  * number on the frontier, or -1 (out of memory, message in err). */
 int results_pareto(const double *acc, const double *log_ppl, int n, unsigned char *on_front, int *front,
-                   ResultsErr *err);
+                   Err *err);
 /* Whether (a, l) is dominated by a frontier from results_pareto, O(log n). */
 int results_dominated(const double *acc, const double *log_ppl, const int *front, int n_front, double a,
                       double l);
 /* The hypervolume of the points against the reference, O(n log n). */
 int results_hypervolume(const double *acc, const double *log_ppl, int n, double ref_acc, double ref_log_ppl,
-                        double *hv, ResultsErr *err);
+                        double *hv, Err *err);
 
 /* Growable text; an allocation failure sets oom and later writes do nothing. */
 typedef struct {
@@ -164,7 +162,7 @@ void results_csv_number(ResultsBuf *b, double x);
  * (readers see the old or the new file, never a part). On an error the temp
  * files are removed. */
 int results_write_files(const char *dir, const char *const *names, const ResultsBuf *const *texts, int n,
-                        ResultsErr *err);
+                        Err *err);
 
 /* The plot (svg.c): one panel per task. y is the reported accuracy (test), while
  * the frontiers (filled markers, step lines) are those chosen on dev: a chosen
@@ -197,7 +195,7 @@ typedef struct {
     int n_panels;
     int show_length;                   // labels say the prompt length too
 } ResultsPlot;
-int results_svg(ResultsBuf *b, const ResultsPlot *plot, ResultsErr *err);
+int results_svg(ResultsBuf *b, const ResultsPlot *plot, Err *err);
 
 /* The report (report.c). One entry per point of the sweep: its grid point
  * (JSON), and its record (JSON as tune or the sweep wrote it: status "ok" or
@@ -231,9 +229,9 @@ extern const char *const RESULTS_FILE_NAMES[RESULTS_N_FILES];
  * of an older tune ("tune 1 (issue 4)") lack the fields of issue 11 and leave
  * those cells empty; only running out of memory is an error. */
 int results_frontier_build(const ResultsRunInfo *info, const ResultsRecordRef *recs, int n,
-                           ResultsBuf out[RESULTS_N_FILES], ResultsFrontierSummary *sum, ResultsErr *err);
+                           ResultsBuf out[RESULTS_N_FILES], ResultsFrontierSummary *sum, Err *err);
 /* results_frontier_build, then the files into out_dir (which must exist). */
 int results_frontier_write(const ResultsRunInfo *info, const ResultsRecordRef *recs, int n, const char *out_dir,
-                           ResultsFrontierSummary *sum, ResultsErr *err);
+                           ResultsFrontierSummary *sum, Err *err);
 
 #endif

@@ -558,7 +558,7 @@ static void panel(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel
     results_buf_cat(b, "</g>\n");
 }
 
-int results_svg(ResultsBuf *b, const ResultsPlot *plot, ResultsErr *err) {
+int results_svg(ResultsBuf *b, const ResultsPlot *plot, Err *err) {
     int most = 1;
     for (int k = 0; k < plot->n_panels; k++)
         if (plot->panels[k].n_points > most) most = plot->panels[k].n_points;

@@ -32,10 +32,10 @@ static double now_seconds(void) {
 }
 
 int sweep_item_encode(double timeout_seconds, const char *tune_path, const char *point_json,
-                      char **item, size_t *len, SweepErr *err) {
+                      char **item, size_t *len, Err *err) {
     size_t cap = strlen(tune_path) + strlen(point_json) + 64;
     char *buf = malloc(cap);
-    if (!buf) return sweep_fail(err, "sweep: out of memory");
+    if (!buf) return err_fail(err, "sweep: out of memory");
     int n = snprintf(buf, cap, "%.17g\n%s\n%s", timeout_seconds, tune_path, point_json);
     *item = buf;
     *len = (size_t)n;
@@ -49,14 +49,14 @@ typedef struct {
     char *storage;
 } Item;
 
-static int item_decode(Item *it, const void *data, size_t len, SweepErr *err) {
+static int item_decode(Item *it, const void *data, size_t len, Err *err) {
     memset(it, 0, sizeof *it);
-    if (!(it->storage = malloc(len + 1))) return sweep_fail(err, "sweep: out of memory");
+    if (!(it->storage = malloc(len + 1))) return err_fail(err, "sweep: out of memory");
     memcpy(it->storage, data, len);
     it->storage[len] = '\0';
     char *nl1 = strchr(it->storage, '\n');
     char *nl2 = nl1 ? strchr(nl1 + 1, '\n') : NULL;
-    if (!nl2) { free(it->storage); return sweep_fail(err, "sweep: a malformed work item"); }
+    if (!nl2) { free(it->storage); return err_fail(err, "sweep: a malformed work item"); }
     *nl1 = *nl2 = '\0';
     it->timeout = strtod(it->storage, NULL);
     it->tune = nl1 + 1;
@@ -168,7 +168,7 @@ __attribute__((noreturn)) static void exec_tune(const char *tune, pid_t worker, 
     _exit(127);
 }
 
-static int spawn_tune(Child *c, const char *tune, SweepErr *err) {
+static int spawn_tune(Child *c, const char *tune, Err *err) {
     int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1}, pexec[2] = {-1, -1};
     if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC) || pipe2(pexec, O_CLOEXEC)) {
         int e = errno;
@@ -177,7 +177,7 @@ static int spawn_tune(Child *c, const char *tune, SweepErr *err) {
             if (pout[k] >= 0) close(pout[k]);
             if (perr[k] >= 0) close(perr[k]);
         }
-        return sweep_fail(err, "sweep: pipe: %s", strerror(e));
+        return err_fail(err, "sweep: pipe: %s", strerror(e));
     }
     pid_t worker = getpid();
     c->pid = fork();
@@ -202,7 +202,7 @@ static int spawn_tune(Child *c, const char *tune, SweepErr *err) {
         close(c->in);
         close(c->out);
         close(c->errfd);
-        return sweep_fail(err, "sweep: cannot start %s: %s", tune, strerror(c->pid < 0 ? fork_errno : exec_errno));
+        return err_fail(err, "sweep: cannot start %s: %s", tune, strerror(c->pid < 0 ? fork_errno : exec_errno));
     }
     return 0;
 }
@@ -256,7 +256,7 @@ static void last_line(const Buf *b, char *out, size_t cap) {
 }
 
 int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, char **record, int *interrupted,
-                   SweepErr *err) {
+                   Err *err) {
     *record = NULL;
     *interrupted = 0;
     Item it;
@@ -267,7 +267,7 @@ int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, ch
         snprintf(reason, sizeof reason, "%s", err->msg);
         *record = failed_record(it.point, reason);
         free(it.storage);
-        return *record ? 0 : sweep_fail(err, "sweep: out of memory");
+        return *record ? 0 : err_fail(err, "sweep: out of memory");
     }
     // the point is small (a few KB): one write before reading; SIGPIPE is ignored by the
     // caller, so a child that died early gives EPIPE here, and its status tells why
@@ -338,6 +338,6 @@ int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, ch
     free(out.data);
     free(errb.data);
     free(it.storage);
-    if (!*interrupted && !*record) return sweep_fail(err, "sweep: out of memory");
+    if (!*interrupted && !*record) return err_fail(err, "sweep: out of memory");
     return 0;
 }

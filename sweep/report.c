@@ -10,13 +10,13 @@
 #include "results/results.h"
 #include "sweep/sweep.h"
 
-int sweep_frontier(const char *dir, const char *out_dir, SweepErr *err) {
+int sweep_frontier(const char *dir, const char *out_dir, Err *err) {
     if (!out_dir) out_dir = dir;
     SweepJournal jr;
     if (sweep_journal_read(&jr, dir, err)) return -1;
     if (!jr.have_header) {
         sweep_journal_free(&jr);
-        return sweep_fail(err, "frontier: %s: no sweep journal here", dir);
+        return err_fail(err, "frontier: %s: no sweep journal here", dir);
     }
     // a sweep appending as we read leaves a torn last frame: report what came before
     if (jr.bad_offset >= 0)
@@ -25,7 +25,7 @@ int sweep_frontier(const char *dir, const char *out_dir, SweepErr *err) {
     ResultsRecordRef *refs = malloc((size_t)(jr.n ? jr.n : 1) * sizeof *refs);
     if (!refs) {
         sweep_journal_free(&jr);
-        return sweep_fail(err, "frontier: out of memory");
+        return err_fail(err, "frontier: out of memory");
     }
     for (int i = 0; i < jr.n; i++) {
         const SweepJournalPoint *p = &jr.points[i];
@@ -38,12 +38,12 @@ int sweep_frontier(const char *dir, const char *out_dir, SweepErr *err) {
                            .journal_version = jr.version, .created = jr.created, .now = (long long)time(NULL),
                            .damage = jr.bad_offset >= 0 ? jr.damage : NULL};
     ResultsFrontierSummary sum;
-    ResultsErr rerr = {{0}};
-    SweepErr derr;
+    Err rerr = {{0}};
+    Err derr;
     int rc = 0;
-    if (sweep_make_dirs(out_dir, &derr)) rc = sweep_fail(err, "frontier: %s", derr.msg);
+    if (util_make_dirs(out_dir, &derr)) rc = err_fail(err, "frontier: %s", derr.msg);
     if (rc == 0 && results_frontier_write(&info, refs, jr.n, out_dir, &sum, &rerr))
-        rc = sweep_fail(err, "frontier: %s: %s", out_dir, rerr.msg);
+        rc = err_fail(err, "frontier: %s: %s", out_dir, rerr.msg);
     if (rc == 0)
         fprintf(stderr,
                 "sweep: frontier: %d points (%d ok, %d failed, %d pending), %d configurations, %d on their method's "

@@ -90,13 +90,13 @@ static void progress(Master *m, int final) {
     fflush(stderr);
 }
 
-static int farm_fail(FarmErr *err, const char *what, const char *detail) {
+static int farm_fail(Err *err, const char *what, const char *detail) {
     snprintf(err->msg, sizeof err->msg, "%.20s: %.480s", what, detail);
     return -1;
 }
 
 static int next_work(void *user, uint64_t *item_id, const void **data, size_t *len, int *has_item,
-                     FarmErr *err) {
+                     Err *err) {
     Master *m = user;
     *has_item = 0;
     if (m->q_len == 0) return 0;
@@ -104,7 +104,7 @@ static int next_work(void *user, uint64_t *item_id, const void **data, size_t *l
     m->q_len--;
     free(m->item);
     m->item = NULL;
-    SweepErr serr;
+    Err serr;
     const SweepSpec *s = &m->spec;
     if (sweep_item_encode(s->timeout_seconds, s->tune_path, s->points[idx].point_json, &m->item, len, &serr))
         return farm_fail(err, "next_work", serr.msg);
@@ -114,7 +114,7 @@ static int next_work(void *user, uint64_t *item_id, const void **data, size_t *l
     return 0;
 }
 
-static int on_dispatch(void *user, uint64_t item_id, int worker, FarmErr *err) {
+static int on_dispatch(void *user, uint64_t item_id, int worker, Err *err) {
     Master *m = user;
     int idx = (int)item_id;
     m->attempts[idx]++;
@@ -122,7 +122,7 @@ static int on_dispatch(void *user, uint64_t item_id, int worker, FarmErr *err) {
     char frame[256];
     int n = snprintf(frame, sizeof frame, "{\"id\":\"%s\",\"attempt\":%d,\"worker\":%d,\"time\":%lld}",
                      m->spec.points[idx].id, m->attempts[idx], worker, (long long)time(NULL));
-    ResultsErr rerr;
+    Err rerr;
     if (journal_append(m->journal, JOURNAL_DISPATCH, frame, (size_t)n, 0, &rerr))
         return farm_fail(err, "journal", rerr.msg);
     return 0;
@@ -138,7 +138,7 @@ static int record_failed(const void *raw, size_t raw_len) {
 }
 
 static int on_result(void *user, uint64_t item_id, int worker, const void *raw, size_t raw_len,
-                     const void *zdata, size_t zlen, uint32_t crc32, FarmErr *err) {
+                     const void *zdata, size_t zlen, uint32_t crc32, Err *err) {
     (void)worker;
     Master *m = user;
     int idx = (int)item_id;
@@ -151,7 +151,7 @@ static int on_result(void *user, uint64_t item_id, int worker, const void *raw, 
     int failed = record_failed(raw, raw_len);
     void *payload = NULL;
     size_t payload_len = 0;
-    ResultsErr rerr;
+    Err rerr;
     if (result_frame_encode(failed, m->spec.points[idx].id, zdata, zlen, raw_len, crc32, &payload,
                             &payload_len, &rerr) ||
         journal_append(m->journal, JOURNAL_RESULT, payload, payload_len, 1, &rerr)) {
@@ -179,12 +179,12 @@ static int should_stop(void *user) {
 // the worker's side (also rank 0's local worker when it runs alone)
 
 static int run_point(void *user, uint64_t item_id, const void *data, size_t len, void **out,
-                     size_t *out_len, FarmErr *err) {
+                     size_t *out_len, Err *err) {
     (void)user;
     (void)item_id;
     char *record = NULL;
     int interrupted = 1;
-    SweepErr serr;
+    Err serr;
     if (!g_stop && sweep_run_item(data, len, &g_stop, &record, &interrupted, &serr))
         return farm_fail(err, "worker", serr.msg);
     if (interrupted) {
@@ -200,18 +200,18 @@ static int run_point(void *user, uint64_t item_id, const void *data, size_t len,
 // ----------------------------------------------------------------------------
 // setup on rank 0: spec, output directory, journal, resume
 
-static int append_json(Master *m, int type, const char *text, int sync, SweepErr *err) {
-    ResultsErr rerr;
+static int append_json(Master *m, int type, const char *text, int sync, Err *err) {
+    Err rerr;
     if (journal_append(m->journal, type, text, strlen(text), sync, &rerr))
-        return sweep_fail(err, "sweep: journal: %s", rerr.msg);
+        return err_fail(err, "sweep: journal: %s", rerr.msg);
     return 0;
 }
 
-static int append_point(Master *m, int idx, int journal_index, int sync, SweepErr *err) {
+static int append_point(Master *m, int idx, int journal_index, int sync, Err *err) {
     const SweepPoint *p = &m->spec.points[idx];
     size_t cap = strlen(p->point_json) + 160;
     char *frame = malloc(cap);
-    if (!frame) return sweep_fail(err, "sweep: out of memory");
+    if (!frame) return err_fail(err, "sweep: out of memory");
     char grid[32] = "";   // a shard's point also says where it is in the whole grid (shard.c)
     if (m->spec.n_shards) snprintf(grid, sizeof grid, ",\"grid_index\":%d", p->index);
     snprintf(frame, cap, "{\"id\":\"%s\",\"index\":%d%s,\"point\":%s}", p->id, journal_index, grid, p->point_json);
@@ -223,7 +223,7 @@ static int append_point(Master *m, int idx, int journal_index, int sync, SweepEr
 /* A journal that is new gets its header and the grid; an old one must hold the spec's
  * points exactly (or a subset, with --extend: the new ones are appended). Returns 1 for a
  * spec that does not fit the journal (exit 2), -1 for other errors. */
-static int reconcile(Master *m, const SweepJournal *jr, int extend, SweepErr *err) {
+static int reconcile(Master *m, const SweepJournal *jr, int extend, Err *err) {
     const SweepSpec *s = &m->spec;
     if (!jr->have_header) {
         char header[512], shard[160];
@@ -237,7 +237,7 @@ static int reconcile(Master *m, const SweepJournal *jr, int extend, SweepErr *er
         return 0;
     }
     unsigned char *in_spec = calloc((size_t)(jr->n ? jr->n : 1), 1);   // per journal point
-    if (!in_spec) return sweep_fail(err, "sweep: out of memory");
+    if (!in_spec) return err_fail(err, "sweep: out of memory");
     for (int i = 0; i < s->n_points; i++) {
         int k = sweep_journal_find(jr, s->points[i].id);
         if (k >= 0) in_spec[k] = 1;
@@ -245,7 +245,7 @@ static int reconcile(Master *m, const SweepJournal *jr, int extend, SweepErr *er
     for (int k = 0; k < jr->n; k++) {
         if (!in_spec[k]) {
             free(in_spec);
-            sweep_fail(err,
+            err_fail(err,
                        "sweep: the spec no longer has point %d of the journal (id %.12s...: %.200s); a spec that "
                        "changes existing points is refused (--extend only adds new points)",
                        k, jr->points[k].id, jr->points[k].point_json);
@@ -269,7 +269,7 @@ static int reconcile(Master *m, const SweepJournal *jr, int extend, SweepErr *er
     for (int i = 0; i < s->n_points; i++) {
         if (sweep_journal_find(jr, s->points[i].id) >= 0) continue;
         if (!extend) {
-            sweep_fail(err, "sweep: the spec has points the journal does not (point %d: %.200s); rerun with "
+            err_fail(err, "sweep: the spec has points the journal does not (point %d: %.200s); rerun with "
                             "--extend to add them", i, s->points[i].point_json);
             return 1;
         }
@@ -285,13 +285,13 @@ static int reconcile(Master *m, const SweepJournal *jr, int extend, SweepErr *er
 }
 
 /* The queue from the journal's counts: done and failed-for-good points are skipped. */
-static int plan(Master *m, const SweepJournal *jr, SweepErr *err) {
+static int plan(Master *m, const SweepJournal *jr, Err *err) {
     const SweepSpec *s = &m->spec;
     int n = s->n_points;
     m->failures = calloc((size_t)n, sizeof *m->failures);
     m->attempts = calloc((size_t)n, sizeof *m->attempts);
     int *pending = malloc((size_t)(n ? n : 1) * sizeof *pending);
-    if (!m->failures || !m->attempts || !pending) { free(pending); return sweep_fail(err, "sweep: out of memory"); }
+    if (!m->failures || !m->attempts || !pending) { free(pending); return err_fail(err, "sweep: out of memory"); }
     int n_pending = 0;
     for (int i = 0; i < n; i++) {
         int k = sweep_journal_find(jr, s->points[i].id);
@@ -304,9 +304,9 @@ static int plan(Master *m, const SweepJournal *jr, SweepErr *err) {
     }
     int *order = sweep_cost_order(s, pending, n_pending);
     free(pending);
-    if (!order) return sweep_fail(err, "sweep: out of memory");
+    if (!order) return err_fail(err, "sweep: out of memory");
     for (int i = 0; i < n_pending; i++)
-        if (queue_push(m, order[i])) { free(order); return sweep_fail(err, "sweep: out of memory"); }
+        if (queue_push(m, order[i])) { free(order); return err_fail(err, "sweep: out of memory"); }
     free(order);
     m->total = n;
     m->finished_at_start = m->done + m->failed;
@@ -314,25 +314,25 @@ static int plan(Master *m, const SweepJournal *jr, SweepErr *err) {
 }
 
 /* Everything before the farm: returns 0, or the exit status (1, 2) with the message. */
-static int master_setup(Master *m, const SweepRunOptions *o, int n_workers, SweepErr *err) {
+static int master_setup(Master *m, const SweepRunOptions *o, int n_workers, Err *err) {
     if (sweep_spec_load(&m->spec, o->spec_path, o->default_tune, err)) return 2;
     if (o->n_shards && sweep_shard_select(&m->spec, o->shard, o->n_shards, err)) return 2;
     if (o->out_dir) snprintf(m->spec.out_dir, sizeof m->spec.out_dir, "%s", o->out_dir);   // --out
-    SweepErr derr;
-    if (sweep_make_dirs(m->spec.out_dir, &derr)) {
-        sweep_fail(err, "sweep: %s", derr.msg);
+    Err derr;
+    if (util_make_dirs(m->spec.out_dir, &derr)) {
+        err_fail(err, "sweep: %s", derr.msg);
         return 1;
     }
-    ResultsErr rerr;
+    Err rerr;
     if (journal_open(&m->journal, m->spec.out_dir, &rerr)) {
-        sweep_fail(err, "sweep: %s", rerr.msg);
+        err_fail(err, "sweep: %s", rerr.msg);
         return 1;
     }
     SweepJournal jr;
     if (sweep_journal_read(&jr, m->spec.out_dir, err)) return 1;
     int rc = 0;
     if (jr.bad_offset >= 0 && !jr.damage_is_tail) {
-        sweep_fail(err, "sweep: %s/journal is damaged before its end: %s; refusing to resume (nothing written). "
+        err_fail(err, "sweep: %s/journal is damaged before its end: %s; refusing to resume (nothing written). "
                         "Keep a copy; `sweep export` still reads the frames before the damage",
                    m->spec.out_dir, jr.damage);
         rc = 1;
@@ -340,7 +340,7 @@ static int master_setup(Master *m, const SweepRunOptions *o, int n_workers, Swee
         fprintf(stderr, "sweep: %s/journal has a damaged tail: %s; cutting it at byte %lld (every frame before it is kept)\n",
                 m->spec.out_dir, jr.damage, (long long)jr.bad_offset);
         if (journal_truncate(m->spec.out_dir, jr.bad_offset, &rerr)) {
-            sweep_fail(err, "sweep: %s", rerr.msg);
+            err_fail(err, "sweep: %s", rerr.msg);
             rc = 1;
         }
     }
@@ -369,7 +369,7 @@ static void master_free(Master *m) {
 static int run_master(const SweepRunOptions *o, int nranks) {
     Master m;
     memset(&m, 0, sizeof m);
-    SweepErr err = {{0}};
+    Err err = {{0}};
     int rc = master_setup(&m, o, nranks > 1 ? nranks - 1 : 1, &err);
     if (rc) fprintf(stderr, "%s\n", err.msg);
     MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);   // the workers leave with the same status
@@ -380,7 +380,7 @@ static int run_master(const SweepRunOptions *o, int nranks) {
     FarmMaster fm = {.next_work = next_work, .on_dispatch = on_dispatch, .on_result = on_result,
                      .should_stop = should_stop, .user = &m, .drain_seconds = m.spec.drain_seconds};
     FarmWorker local = {.run = run_point, .user = NULL};
-    FarmErr ferr = {{0}};
+    Err ferr = {{0}};
     FarmStats stats = {0};
     int frc = farm_master(&fm, &local, &stats, &ferr);
     progress(&m, 1);
@@ -402,7 +402,7 @@ static int run_master(const SweepRunOptions *o, int nranks) {
                 m.done, m.failed, stats.seconds, stats.bytes_raw / 1e3, stats.bytes_compressed / 1e3, cpu);
         // the paper's files (report.c), from the journal that is already complete and synced:
         // a failure is said, and the exit status stays 0 (`sweep frontier DIR` redoes them)
-        SweepErr ferr_report = {{0}};
+        Err ferr_report = {{0}};
         if (sweep_frontier(m.spec.out_dir, NULL, &ferr_report))
             fprintf(stderr, "sweep: %s (the journal is complete; `sweep frontier %s` tries again)\n", ferr_report.msg,
                     m.spec.out_dir);
@@ -416,7 +416,7 @@ static int run_worker(void) {
     MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (rc) return rc;
     FarmWorker w = {.run = run_point, .user = NULL};
-    FarmErr err = {{0}};
+    Err err = {{0}};
     if (farm_worker(&w, &err)) {
         int rank = 0;
         MPI_Comm_rank(MPI_COMM_WORLD, &rank);

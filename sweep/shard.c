@@ -15,23 +15,23 @@
 #include "results/results.h"
 #include "sweep/sweep.h"
 
-int sweep_shard_parse(const char *arg, int *shard, int *n_shards, SweepErr *err) {
+int sweep_shard_parse(const char *arg, int *shard, int *n_shards, Err *err) {
     char *end = NULL;
     errno = 0;
     long i = strtol(arg, &end, 10);
-    if (end == arg || *end != '/' || errno) return sweep_fail(err, "--shard wants I/N (shard I of N, 0 <= I < N), not \"%s\"", arg);
+    if (end == arg || *end != '/' || errno) return err_fail(err, "--shard wants I/N (shard I of N, 0 <= I < N), not \"%s\"", arg);
     const char *rest = end + 1;
     long n = strtol(rest, &end, 10);
-    if (end == rest || *end || errno) return sweep_fail(err, "--shard wants I/N (shard I of N, 0 <= I < N), not \"%s\"", arg);
+    if (end == rest || *end || errno) return err_fail(err, "--shard wants I/N (shard I of N, 0 <= I < N), not \"%s\"", arg);
     if (n < 1 || n > 1000000 || i < 0 || i >= n)
-        return sweep_fail(err, "--shard %s: I must be in 0..N-1 and N at least 1", arg);
+        return err_fail(err, "--shard %s: I must be in 0..N-1 and N at least 1", arg);
     *shard = (int)i;
     *n_shards = (int)n;
     return 0;
 }
 
-int sweep_shard_select(SweepSpec *s, int shard, int n_shards, SweepErr *err) {
-    if (n_shards < 1 || shard < 0 || shard >= n_shards) return sweep_fail(err, "sweep: bad shard %d/%d", shard, n_shards);
+int sweep_shard_select(SweepSpec *s, int shard, int n_shards, Err *err) {
+    if (n_shards < 1 || shard < 0 || shard >= n_shards) return err_fail(err, "sweep: bad shard %d/%d", shard, n_shards);
     int kept = 0;
     for (int i = 0; i < s->n_points; i++) {
         if (s->points[i].index % n_shards == shard) s->points[kept++] = s->points[i];
@@ -43,7 +43,7 @@ int sweep_shard_select(SweepSpec *s, int shard, int n_shards, SweepErr *err) {
     s->n_shards = n_shards;
     char dir[SWEEP_PATH];
     int n = snprintf(dir, sizeof dir, "%s/shard-%d-of-%d", s->out_dir, shard, n_shards);
-    if (n < 0 || (size_t)n >= sizeof dir) return sweep_fail(err, "sweep: the shard's directory name is too long");
+    if (n < 0 || (size_t)n >= sizeof dir) return err_fail(err, "sweep: the shard's directory name is too long");
     memcpy(s->out_dir, dir, (size_t)n + 1);
     return 0;
 }
@@ -87,7 +87,7 @@ typedef struct {
     Journal *lock;            // held while merging: no sweep writes the shard meanwhile
 } Shard;
 
-static int rfail(ResultsErr *err, const char *msg) {
+static int rfail(Err *err, const char *msg) {
     snprintf(err->msg, sizeof err->msg, "%s", msg);
     return -1;
 }
@@ -114,7 +114,7 @@ static int copy_sha(const cJSON *j, const char *key, char out[65]) {
     return 0;
 }
 
-static int on_header(Shard *sh, const cJSON *j, ResultsErr *err) {
+static int on_header(Shard *sh, const cJSON *j, Err *err) {
     if (sh->have_header) return rfail(err, "a second header frame");
     sh->have_header = 1;
     if (copy_sha(j, "spec_sha256", sh->spec_sha256) || copy_sha(j, "model_sha256", sh->model_sha256))
@@ -131,7 +131,7 @@ static int on_header(Shard *sh, const cJSON *j, ResultsErr *err) {
     return 0;
 }
 
-static int on_point(Shard *sh, const void *payload, size_t len, const cJSON *j, ResultsErr *err) {
+static int on_point(Shard *sh, const void *payload, size_t len, const cJSON *j, Err *err) {
     const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "id"));
     int index = -1, grid_index = -1;
     if (!id || strlen(id) != 64 || json_int(j, "index", &index) || json_int(j, "grid_index", &grid_index))
@@ -167,7 +167,7 @@ static int on_point(Shard *sh, const void *payload, size_t len, const cJSON *j, 
     return 0;
 }
 
-static int keep_frame(Shard *sh, int type, const void *payload, size_t len, ResultsErr *err) {
+static int keep_frame(Shard *sh, int type, const void *payload, size_t len, Err *err) {
     if (sh->n_frames == sh->cap_frames) {
         int cap = sh->cap_frames ? 2 * sh->cap_frames : 256;
         MergeFrame *grown = realloc(sh->frames, (size_t)cap * sizeof *grown);
@@ -184,7 +184,7 @@ static int keep_frame(Shard *sh, int type, const void *payload, size_t len, Resu
     return 0;
 }
 
-static int visit(void *user, int type, const void *payload, size_t len, ResultsErr *err) {
+static int visit(void *user, int type, const void *payload, size_t len, Err *err) {
     Shard *sh = user;
     if (type == JOURNAL_RESULT) {
         int failed = 0;
@@ -232,51 +232,51 @@ static int file_exists(const char *dir, const char *name) {
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static int shard_read(Shard *sh, const char *dir, SweepErr *err) {
+static int shard_read(Shard *sh, const char *dir, Err *err) {
     memset(sh, 0, sizeof *sh);
     sh->dir = dir;
-    if (!file_exists(dir, "journal")) return sweep_fail(err, "merge: %s: no sweep journal here", dir);
-    ResultsErr rerr = {{0}};
-    if (journal_open(&sh->lock, dir, &rerr)) return sweep_fail(err, "merge: %s: %s", dir, rerr.msg);
+    if (!file_exists(dir, "journal")) return err_fail(err, "merge: %s: no sweep journal here", dir);
+    Err rerr = {{0}};
+    if (journal_open(&sh->lock, dir, &rerr)) return err_fail(err, "merge: %s: %s", dir, rerr.msg);
     int64_t bad = -1;
-    if (journal_replay(dir, visit, sh, &bad, &rerr)) return sweep_fail(err, "merge: %s/journal: %s", dir, rerr.msg);
+    if (journal_replay(dir, visit, sh, &bad, &rerr)) return err_fail(err, "merge: %s/journal: %s", dir, rerr.msg);
     if (bad >= 0)
-        return sweep_fail(err, "merge: %s/journal is damaged (%s); run that shard again first (a torn tail is cut on resume)",
+        return err_fail(err, "merge: %s/journal is damaged (%s); run that shard again first (a torn tail is cut on resume)",
                           dir, rerr.msg);
-    if (!sh->have_header) return sweep_fail(err, "merge: %s: no sweep journal here (empty journal)", dir);
+    if (!sh->have_header) return err_fail(err, "merge: %s: no sweep journal here (empty journal)", dir);
     if (sh->shards <= 0 || sh->shard < 0 || sh->shard >= sh->shards || sh->grid_points < 0)
-        return sweep_fail(err, "merge: %s: a shard header with shard %d of %d", dir, sh->shard, sh->shards);
+        return err_fail(err, "merge: %s: a shard header with shard %d of %d", dir, sh->shard, sh->shards);
     return 0;
 }
 
 // ----------------------------------------------------------------------------
 // the checks
 
-static int check_shards(Shard *sh, int n, SweepErr *err) {
+static int check_shards(Shard *sh, int n, Err *err) {
     const Shard *a = &sh[0];
     for (int s = 1; s < n; s++) {
         const Shard *b = &sh[s];
         if (strcmp(a->spec_sha256, b->spec_sha256) != 0)
-            return sweep_fail(err, "merge: %s and %s are shards of different specs (spec sha256 %.12s... and %.12s...)",
+            return err_fail(err, "merge: %s and %s are shards of different specs (spec sha256 %.12s... and %.12s...)",
                               a->dir, b->dir, a->spec_sha256, b->spec_sha256);
         if (strcmp(a->model_sha256, b->model_sha256) != 0)
-            return sweep_fail(err, "merge: %s and %s are shards with different models (model sha256 %.12s... and %.12s...)",
+            return err_fail(err, "merge: %s and %s are shards with different models (model sha256 %.12s... and %.12s...)",
                               a->dir, b->dir, a->model_sha256, b->model_sha256);
         if (a->shards != b->shards || a->grid_points != b->grid_points || a->retries != b->retries)
-            return sweep_fail(err, "merge: %s is shard %d of %d (%d grid points), %s is shard %d of %d (%d grid points)",
+            return err_fail(err, "merge: %s is shard %d of %d (%d grid points), %s is shard %d of %d (%d grid points)",
                               a->dir, a->shard, a->shards, a->grid_points, b->dir, b->shard, b->shards, b->grid_points);
     }
     int N = a->shards;
     for (int s = 0; s < n; s++)
         for (int t = s + 1; t < n; t++)
             if (sh[s].shard == sh[t].shard)
-                return sweep_fail(err, "merge: %s and %s are both shard %d of %d (overlapping shards)", sh[s].dir,
+                return err_fail(err, "merge: %s and %s are both shard %d of %d (overlapping shards)", sh[s].dir,
                                   sh[t].dir, sh[s].shard, N);
     for (int i = 0; i < N; i++) {
         int found = 0;
         for (int s = 0; s < n && !found; s++) found = sh[s].shard == i;
         if (!found)
-            return sweep_fail(err, "merge: shard %d of %d is missing (%d shard director%s given): give every shard's directory",
+            return err_fail(err, "merge: shard %d of %d is missing (%d shard director%s given): give every shard's directory",
                               i, N, n, n == 1 ? "y" : "ies");
     }
     // every grid point once, where the shard's rule puts it
@@ -284,15 +284,15 @@ static int check_shards(Shard *sh, int n, SweepErr *err) {
         const Shard *x = &sh[s];
         long long want = x->grid_points > x->shard ? ((long long)x->grid_points - x->shard + N - 1) / N : 0;
         if (x->n_points != want)
-            return sweep_fail(err, "merge: %s (shard %d of %d) holds %d points, not the %lld of its share of %d",
+            return err_fail(err, "merge: %s (shard %d of %d) holds %d points, not the %lld of its share of %d",
                               x->dir, x->shard, N, x->n_points, want, x->grid_points);
         for (int k = 0; k < x->n_points; k++) {
             const MergePoint *p = &x->points[k];
             if (p->grid_index != x->shard + k * N)
-                return sweep_fail(err, "merge: %s: point %d has grid index %d, not %d", x->dir, k, p->grid_index,
+                return err_fail(err, "merge: %s: point %d has grid index %d, not %d", x->dir, k, p->grid_index,
                                   x->shard + k * N);
             if (p->n_ok == 0 && p->n_failed <= x->retries)
-                return sweep_fail(err, "merge: %s: point %d (grid index %d, id %.12s...) has not finished (%d failed "
+                return err_fail(err, "merge: %s: point %d (grid index %d, id %.12s...) has not finished (%d failed "
                                        "attempts, no ok); run that shard again to finish it before merging",
                                   x->dir, k, p->grid_index, p->id, p->n_failed);
         }
@@ -302,7 +302,7 @@ static int check_shards(Shard *sh, int n, SweepErr *err) {
         for (int t = s + 1; t < n; t++)
             for (int k = 0; k < sh[s].n_points; k++)
                 if (find_point(&sh[t], sh[s].points[k].id) >= 0)
-                    return sweep_fail(err, "merge: point %.12s... is in both %s and %s (overlapping shards)",
+                    return err_fail(err, "merge: point %.12s... is in both %s and %s (overlapping shards)",
                                       sh[s].points[k].id, sh[s].dir, sh[t].dir);
     return 0;
 }
@@ -335,17 +335,17 @@ static int read_whole(const char *path, unsigned char **data, size_t *len) {
     return 0;
 }
 
-static int append(Journal *j, int type, const void *payload, size_t len, int sync, SweepErr *err) {
-    ResultsErr rerr;
-    if (journal_append(j, type, payload, len, sync, &rerr)) return sweep_fail(err, "merge: %s", rerr.msg);
+static int append(Journal *j, int type, const void *payload, size_t len, int sync, Err *err) {
+    Err rerr;
+    if (journal_append(j, type, payload, len, sync, &rerr)) return err_fail(err, "merge: %s", rerr.msg);
     return 0;
 }
 
 /* The merged journal into TMP/journal. */
-static int write_merged(const char *tmp, Shard *sh, int n, SweepErr *err) {
+static int write_merged(const char *tmp, Shard *sh, int n, Err *err) {
     Journal *j = NULL;
-    ResultsErr rerr;
-    if (journal_open(&j, tmp, &rerr)) return sweep_fail(err, "merge: %s", rerr.msg);
+    Err rerr;
+    if (journal_open(&j, tmp, &rerr)) return err_fail(err, "merge: %s", rerr.msg);
     int N = sh[0].shards, T = sh[0].grid_points;
     const Shard *by_index[n];
     double created = sh[0].created;
@@ -363,7 +363,7 @@ static int write_merged(const char *tmp, Shard *sh, int n, SweepErr *err) {
         const MergePoint *p = &by_index[g % N]->points[g / N];
         size_t cap = strlen(p->point) + 160;
         char *frame = malloc(cap);
-        if (!frame) { rc = sweep_fail(err, "merge: out of memory"); break; }
+        if (!frame) { rc = err_fail(err, "merge: out of memory"); break; }
         int fl = snprintf(frame, cap, "{\"id\":\"%s\",\"index\":%d,\"point\":%s}", p->id, g, p->point);
         rc = append(j, JOURNAL_POINT, frame, (size_t)fl, g == T - 1 && total_frames == 0, err);
         free(frame);
@@ -401,28 +401,28 @@ static void remove_tmp(const char *tmp) {
 
 /* Under OUT's lock: the merge into OUT/.merge-tmp, then renamed to OUT/journal; an
  * OUT/journal that holds the same bytes already is kept. Returns 1 when it was already there. */
-static int install(const char *out, Shard *sh, int n, SweepErr *err) {
+static int install(const char *out, Shard *sh, int n, Err *err) {
     char tmp[PATH_MAX], tmp_journal[PATH_MAX], out_journal[PATH_MAX];
     if (join(tmp, sizeof tmp, out, ".merge-tmp") || join(tmp_journal, sizeof tmp_journal, tmp, "journal") ||
         join(out_journal, sizeof out_journal, out, "journal"))
-        return sweep_fail(err, "merge: %.200s: path too long", out);
+        return err_fail(err, "merge: %.200s: path too long", out);
     Journal *lock = NULL;
-    ResultsErr rerr;
-    if (journal_open(&lock, out, &rerr)) return sweep_fail(err, "merge: %s", rerr.msg);
+    Err rerr;
+    if (journal_open(&lock, out, &rerr)) return err_fail(err, "merge: %s", rerr.msg);
     // looked at under the lock (journal_open leaves an empty journal where there was none)
     struct stat st;
     int had = stat(out_journal, &st) == 0 && st.st_size > 0;
     remove_tmp(tmp);   // a merge that died half-way
     int rc = 0;
-    if (mkdir(tmp, 0755) != 0) rc = sweep_fail(err, "merge: cannot create %s: %s", tmp, strerror(errno));
+    if (mkdir(tmp, 0755) != 0) rc = err_fail(err, "merge: cannot create %s: %s", tmp, strerror(errno));
     if (rc == 0) rc = write_merged(tmp, sh, n, err);
     if (rc == 0 && had) {
         unsigned char *a = NULL, *b = NULL;
         size_t la = 0, lb = 0;
         if (read_whole(out_journal, &a, &la) || read_whole(tmp_journal, &b, &lb))
-            rc = sweep_fail(err, "merge: cannot read %s back", out_journal);
+            rc = err_fail(err, "merge: cannot read %s back", out_journal);
         else if (la != lb || memcmp(a, b, la) != 0)
-            rc = sweep_fail(err, "merge: %s already holds a journal that is not this merge; remove it, or merge into "
+            rc = err_fail(err, "merge: %s already holds a journal that is not this merge; remove it, or merge into "
                                  "another directory", out_journal);
         else
             rc = 1;
@@ -430,7 +430,7 @@ static int install(const char *out, Shard *sh, int n, SweepErr *err) {
         free(b);
     } else if (rc == 0) {
         if (rename(tmp_journal, out_journal) != 0)
-            rc = sweep_fail(err, "merge: cannot rename %s to %s: %s", tmp_journal, out_journal, strerror(errno));
+            rc = err_fail(err, "merge: cannot rename %s to %s: %s", tmp_journal, out_journal, strerror(errno));
         else
             sync_dir(out);
     }
@@ -439,18 +439,18 @@ static int install(const char *out, Shard *sh, int n, SweepErr *err) {
     return rc;
 }
 
-int sweep_merge(const char *out_dir, const char *const *shard_dirs, int n_dirs, SweepErr *err) {
-    if (n_dirs < 1) return sweep_fail(err, "merge: no shard directories given");
-    SweepErr derr;
-    if (sweep_make_dirs(out_dir, &derr)) return sweep_fail(err, "merge: %s", derr.msg);
+int sweep_merge(const char *out_dir, const char *const *shard_dirs, int n_dirs, Err *err) {
+    if (n_dirs < 1) return err_fail(err, "merge: no shard directories given");
+    Err derr;
+    if (util_make_dirs(out_dir, &derr)) return err_fail(err, "merge: %s", derr.msg);
     Shard *sh = calloc((size_t)n_dirs, sizeof *sh);
-    if (!sh) return sweep_fail(err, "merge: out of memory");
+    if (!sh) return err_fail(err, "merge: out of memory");
     int rc = 0;
     for (int s = 0; s < n_dirs && rc == 0; s++) {
         char a[PATH_MAX], b[PATH_MAX];
         for (int t = 0; t < s && rc == 0; t++)
             if (realpath(shard_dirs[s], a) && realpath(shard_dirs[t], b) && strcmp(a, b) == 0)
-                rc = sweep_fail(err, "merge: %s is given twice (overlapping shards)", shard_dirs[s]);
+                rc = err_fail(err, "merge: %s is given twice (overlapping shards)", shard_dirs[s]);
     }
     for (int s = 0; s < n_dirs && rc == 0; s++) rc = shard_read(&sh[s], shard_dirs[s], err);
     if (rc == 0) rc = check_shards(sh, n_dirs, err);
@@ -472,8 +472,8 @@ int sweep_merge(const char *out_dir, const char *const *shard_dirs, int n_dirs, 
     for (int s = 0; s < n_dirs; s++) shard_free(&sh[s]);
     free(sh);
     if (rc < 0) return -1;
-    SweepErr ferr = {{0}};
+    Err ferr = {{0}};
     if (sweep_frontier(out_dir, NULL, &ferr))
-        return sweep_fail(err, "merge: %s/journal is merged, but the frontier: %.900s", out_dir, ferr.msg);
+        return err_fail(err, "merge: %s/journal is merged, but the frontier: %.900s", out_dir, ferr.msg);
     return 0;
 }

@@ -14,30 +14,6 @@
 #include "sweep/sweep.h"
 #include "tuners/tuners.h"
 
-int sweep_fail(SweepErr *err, const char *fmt, ...) {
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-        gpt2_one_line(err->msg);   // one printable line, whatever the spec held
-    }
-    return -1;
-}
-
-int sweep_make_dirs(const char *path, SweepErr *err) {
-    char buf[SWEEP_PATH];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return sweep_fail(err, "path too long: %.200s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return sweep_fail(err, "cannot create %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return sweep_fail(err, "cannot create %s: %s", buf, strerror(errno));
-    return 0;
-}
-
 static int key_in(const char *key, const char *const *keys, int n) {
     for (int i = 0; i < n; i++)
         if (strcmp(key, keys[i]) == 0) return 1;
@@ -45,35 +21,35 @@ static int key_in(const char *key, const char *const *keys, int n) {
 }
 
 static int check_keys(const cJSON *obj, const char *where, const char *const *keys, int n,
-                      SweepErr *err) {
+                      Err *err) {
     for (const cJSON *c = obj->child; c; c = c->next) {
         if (key_in(c->string, keys, n)) continue;
         char list[512] = "";
         size_t used = 0;
         for (int k = 0; k < n && used < sizeof list; k++)
             used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", k ? ", " : "", keys[k]);
-        return sweep_fail(err, "spec: unknown key \"%s%s\" (known: %s)", where, c->string, list);
+        return err_fail(err, "spec: unknown key \"%s%s\" (known: %s)", where, c->string, list);
     }
     return 0;
 }
 
 /* A string member into dst: 1 if absent, 0 if read, -1 on a wrong type or a long value. */
-static int get_string(const cJSON *obj, const char *key, char *dst, size_t cap, SweepErr *err) {
+static int get_string(const cJSON *obj, const char *key, char *dst, size_t cap, Err *err) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!v) return 1;
-    if (!cJSON_IsString(v)) return sweep_fail(err, "spec: \"%s\" must be a string", key);
-    if (strlen(v->valuestring) >= cap) return sweep_fail(err, "spec: \"%s\" is too long", key);
+    if (!cJSON_IsString(v)) return err_fail(err, "spec: \"%s\" must be a string", key);
+    if (strlen(v->valuestring) >= cap) return err_fail(err, "spec: \"%s\" is too long", key);
     snprintf(dst, cap, "%s", v->valuestring);
     return 0;
 }
 
 static int get_number(const cJSON *obj, const char *key, double lo, double hi, int integer,
-                      double *dst, SweepErr *err) {
+                      double *dst, Err *err) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!v) return 1;
     if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
         (integer && v->valuedouble != floor(v->valuedouble)))
-        return sweep_fail(err, "spec: \"%s\" must be %s in [%g, %g]", key, integer ? "an integer" : "a number",
+        return err_fail(err, "spec: \"%s\" must be %s in [%g, %g]", key, integer ? "an integer" : "a number",
                           lo, hi);
     *dst = v->valuedouble;
     return 0;
@@ -91,50 +67,50 @@ typedef struct {
     int n[N_AXES];                 // values per axis (1 when absent)
 } Grid;
 
-static int check_axis_value(int axis, const cJSON *v, int i, SweepErr *err) {
+static int check_axis_value(int axis, const cJSON *v, int i, Err *err) {
     const char *name = AXIS_NAMES[axis];
     switch (axis) {
     case AXIS_TASK:
     case AXIS_METHOD:
-        if (!cJSON_IsString(v)) return sweep_fail(err, "spec: grid.%s[%d] must be a string", name, i);
+        if (!cJSON_IsString(v)) return err_fail(err, "spec: grid.%s[%d] must be a string", name, i);
         return 0;
     case AXIS_LAMBDA:
         if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
-            return sweep_fail(err, "spec: grid.lambda[%d] must be a number", i);
+            return err_fail(err, "spec: grid.lambda[%d] must be a number", i);
         if (v->valuedouble < 0)
-            return sweep_fail(err, "spec: grid.lambda[%d] is %g: lambda must be >= 0", i, v->valuedouble);
+            return err_fail(err, "spec: grid.lambda[%d] is %g: lambda must be >= 0", i, v->valuedouble);
         return 0;
     case AXIS_PROMPT_LENGTH:
         if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble))
-            return sweep_fail(err, "spec: grid.prompt_length[%d] must be an integer", i);
+            return err_fail(err, "spec: grid.prompt_length[%d] must be an integer", i);
         if (v->valuedouble < 1 || v->valuedouble > TUNE_MAX_PROMPT)
-            return sweep_fail(err, "spec: grid.prompt_length[%d] is %g: out of range 1..%d", i, v->valuedouble,
+            return err_fail(err, "spec: grid.prompt_length[%d] is %g: out of range 1..%d", i, v->valuedouble,
                               TUNE_MAX_PROMPT);
         return 0;
     default: // AXIS_SEED
         if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
             v->valuedouble >= 9007199254740992.0)
-            return sweep_fail(err, "spec: grid.seed[%d] must be an integer in 0..2^53-1", i);
+            return err_fail(err, "spec: grid.seed[%d] must be an integer in 0..2^53-1", i);
         return 0;
     }
 }
 
-static int parse_grid(Grid *g, const cJSON *grid, SweepErr *err) {
-    if (!cJSON_IsObject(grid)) return sweep_fail(err, "spec: \"grid\" must be an object");
+static int parse_grid(Grid *g, const cJSON *grid, Err *err) {
+    if (!cJSON_IsObject(grid)) return err_fail(err, "spec: \"grid\" must be an object");
     if (check_keys(grid, "grid.", AXIS_NAMES, N_AXES, err)) return -1;
     for (int a = 0; a < N_AXES; a++) {
         const cJSON *arr = cJSON_GetObjectItemCaseSensitive(grid, AXIS_NAMES[a]);
         g->values[a] = arr;
         g->n[a] = 1;
         if (!arr) continue;
-        if (!cJSON_IsArray(arr)) return sweep_fail(err, "spec: grid.%s must be an array", AXIS_NAMES[a]);
+        if (!cJSON_IsArray(arr)) return err_fail(err, "spec: grid.%s must be an array", AXIS_NAMES[a]);
         g->n[a] = cJSON_GetArraySize(arr);
-        if (g->n[a] == 0) return sweep_fail(err, "spec: grid.%s is empty: the grid has no points", AXIS_NAMES[a]);
+        if (g->n[a] == 0) return err_fail(err, "spec: grid.%s is empty: the grid has no points", AXIS_NAMES[a]);
         int i = 0;
         for (const cJSON *v = arr->child; v; v = v->next, i++)
             if (check_axis_value(a, v, i, err)) return -1;
     }
-    if (!g->values[AXIS_METHOD]) return sweep_fail(err, "spec: grid.method is missing");
+    if (!g->values[AXIS_METHOD]) return err_fail(err, "spec: grid.method is missing");
     return 0;
 }
 
@@ -210,19 +186,19 @@ static void estimate_cost(SweepPoint *sp, const TunePoint *tp) {
 /* Validates one combination and appends it, unless it repeats a point (manual points
  * repeat across prompt lengths). */
 static int add_point(SweepSpec *s, const Builder *b, const cJSON *const value[N_AXES], SweepIdIndex *ids,
-                     SweepErr *err) {
+                     Err *err) {
     char where[512];
     describe(value, where, sizeof where);
     char *text = build_point(b, value);
-    if (!text) return sweep_fail(err, "spec: out of memory");
+    if (!text) return err_fail(err, "spec: out of memory");
     TunePoint tp;
-    GPT2Err gerr;
+    Err gerr;
     int rc = point_parse(&tp, text, &gerr);
     free(text);
-    if (rc) return sweep_fail(err, "spec: the point (%s): %s", where, gerr.msg);
+    if (rc) return err_fail(err, "spec: the point (%s): %s", where, gerr.msg);
     size_t clen = strlen(tp.canonical_json);
     char *keyed = malloc(clen + 65);
-    if (!keyed) { point_free(&tp); return sweep_fail(err, "spec: out of memory"); }
+    if (!keyed) { point_free(&tp); return err_fail(err, "spec: out of memory"); }
     memcpy(keyed, tp.canonical_json, clen);
     memcpy(keyed + clen, b->model_sha256, 65);
     SweepPoint sp = {.index = s->n_points, .point_json = tp.canonical_json};
@@ -236,28 +212,28 @@ static int add_point(SweepSpec *s, const Builder *b, const cJSON *const value[N_
         int manual = strcmp(value[AXIS_METHOD]->valuestring, "manual") == 0;
         free(sp.point_json);
         if (manual) return 0;
-        return sweep_fail(err, "spec: the point (%s) repeats point %d: a grid list repeats a value", where, i);
+        return err_fail(err, "spec: the point (%s) repeats point %d: a grid list repeats a value", where, i);
     }
     if (s->n_points == s->cap_points) {   // doubling: appending stays linear
         int cap = s->cap_points ? 2 * s->cap_points : 64;
         SweepPoint *grown = realloc(s->points, (size_t)cap * sizeof *grown);
         if (!grown) {
             free(sp.point_json);
-            return sweep_fail(err, "spec: out of memory");
+            return err_fail(err, "spec: out of memory");
         }
         s->points = grown;
         s->cap_points = cap;
     }
     if (sweep_id_put(ids, sp.id, s->n_points)) {
         free(sp.point_json);
-        return sweep_fail(err, "spec: out of memory");
+        return err_fail(err, "spec: out of memory");
     }
     s->points[s->n_points++] = sp;
     return 0;
 }
 
 /* Every combination in the fixed order: an odometer over the axes, the last fastest. */
-static int expand(SweepSpec *s, const Builder *b, const Grid *g, SweepErr *err) {
+static int expand(SweepSpec *s, const Builder *b, const Grid *g, Err *err) {
     int at[N_AXES] = {0};
     // each axis' current value, stepped along its list: looking it up by index (cJSON's arrays
     // are lists) made the expansion quadratic in an axis' length (100k seeds: 22 s)
@@ -290,13 +266,13 @@ static int expand(SweepSpec *s, const Builder *b, const Grid *g, SweepErr *err) 
 
 /* A key given twice anywhere in the spec is an error (cJSON would keep the first silently, and
  * the point parser refuses the same in a point): the path of the second one. */
-static int no_repeated_keys(const cJSON *node, const char *path, SweepErr *err) {
+static int no_repeated_keys(const cJSON *node, const char *path, Err *err) {
     for (const cJSON *c = node ? node->child : NULL; c; c = c->next) {
         char sub[256];
         if (cJSON_IsObject(node)) {
             for (const cJSON *prev = node->child; prev != c; prev = prev->next)
                 if (strcmp(prev->string, c->string) == 0)
-                    return sweep_fail(err, "spec: key \"%s%s\" given twice", path, c->string);
+                    return err_fail(err, "spec: key \"%s%s\" given twice", path, c->string);
             snprintf(sub, sizeof sub, "%s%s.", path, c->string);
         } else {
             snprintf(sub, sizeof sub, "%s", path);
@@ -308,29 +284,29 @@ static int no_repeated_keys(const cJSON *node, const char *path, SweepErr *err) 
 
 /* The tune program: a regular executable file, its path free of control characters (the work
  * item carries it on one line). */
-static int check_tune(const char *path, SweepErr *err) {
+static int check_tune(const char *path, Err *err) {
     for (const unsigned char *p = (const unsigned char *)path; *p; p++)
-        if (*p < 0x20 || *p == 0x7F) return sweep_fail(err, "spec: \"tune\": the path holds a control character");
+        if (*p < 0x20 || *p == 0x7F) return err_fail(err, "spec: \"tune\": the path holds a control character");
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || access(path, X_OK) != 0)
-        return sweep_fail(err, "spec: \"tune\": %.300s is not an executable program (a regular file with x)", path);
+        return err_fail(err, "spec: \"tune\": %.300s is not an executable program (a regular file with x)", path);
     return 0;
 }
 
 static int parse_top(SweepSpec *s, const cJSON *root, Builder *b, Grid *g, const char *default_tune,
-                     SweepErr *err) {
+                     Err *err) {
     static const char *const keys[] = {"model", "task", "data", "data_dir", "split", "out", "grid",
                                        "pez", "rlprompt", "point", "timeout_seconds", "retries",
                                        "drain_seconds", "tune"};
-    if (!cJSON_IsObject(root)) return sweep_fail(err, "spec: expected a JSON object");
+    if (!cJSON_IsObject(root)) return err_fail(err, "spec: expected a JSON object");
     if (no_repeated_keys(root, "", err) || check_keys(root, "", keys, sizeof keys / sizeof keys[0], err)) return -1;
     char model[SWEEP_PATH] = "";
     int rc;
     if ((rc = get_string(root, "model", model, sizeof model, err)) != 0)
-        return rc < 0 ? -1 : sweep_fail(err, "spec: \"model\" is missing");
+        return rc < 0 ? -1 : err_fail(err, "spec: \"model\" is missing");
     if ((rc = get_string(root, "out", s->out_dir, sizeof s->out_dir, err)) != 0)
-        return rc < 0 ? -1 : sweep_fail(err, "spec: \"out\" is missing");
-    if (!s->out_dir[0]) return sweep_fail(err, "spec: \"out\" is empty");
+        return rc < 0 ? -1 : err_fail(err, "spec: \"out\" is missing");
+    if (!s->out_dir[0]) return err_fail(err, "spec: \"out\" is empty");
     snprintf(s->tune_path, sizeof s->tune_path, "%s", default_tune ? default_tune : "");
     if (get_string(root, "tune", s->tune_path, sizeof s->tune_path, err) < 0) return -1;
     double v = 3600;
@@ -345,12 +321,12 @@ static int parse_top(SweepSpec *s, const cJSON *root, Builder *b, Grid *g, const
     static const char *const objects[] = {"pez", "rlprompt", "point", "data"};
     for (int k = 0; k < 4; k++) {
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, objects[k]);
-        if (o && !cJSON_IsObject(o)) return sweep_fail(err, "spec: \"%s\" must be an object", objects[k]);
+        if (o && !cJSON_IsObject(o)) return err_fail(err, "spec: \"%s\" must be an object", objects[k]);
     }
     static const char *const strings[] = {"task", "data_dir", "split"};
     for (int k = 0; k < 3; k++) {
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, strings[k]);
-        if (o && !cJSON_IsString(o)) return sweep_fail(err, "spec: \"%s\" must be a string", strings[k]);
+        if (o && !cJSON_IsString(o)) return err_fail(err, "spec: \"%s\" must be a string", strings[k]);
     }
     b->root = root;
     b->shared = cJSON_GetObjectItemCaseSensitive(root, "point");
@@ -359,35 +335,35 @@ static int parse_top(SweepSpec *s, const cJSON *root, Builder *b, Grid *g, const
                                             "method", "lambda", "prompt_length", "seed"};
         for (const cJSON *c = b->shared->child; c; c = c->next)
             if (key_in(c->string, owned, sizeof owned / sizeof owned[0]))
-                return sweep_fail(err, "spec: \"point.%s\" belongs at the top of the spec or in the grid",
+                return err_fail(err, "spec: \"point.%s\" belongs at the top of the spec or in the grid",
                                   c->string);
     }
     const cJSON *grid = cJSON_GetObjectItemCaseSensitive(root, "grid");
-    if (!grid) return sweep_fail(err, "spec: \"grid\" is missing");
+    if (!grid) return err_fail(err, "spec: \"grid\" is missing");
     if (parse_grid(g, grid, err)) return -1;
     if (!g->values[AXIS_TASK] && !cJSON_GetObjectItemCaseSensitive(root, "task"))
-        return sweep_fail(err, "spec: \"task\" is missing (give it at the top or as grid.task)");
-    if (!s->tune_path[0]) return sweep_fail(err, "spec: no tune program (give \"tune\")");
+        return err_fail(err, "spec: \"task\" is missing (give it at the top or as grid.task)");
+    if (!s->tune_path[0]) return err_fail(err, "spec: no tune program (give \"tune\")");
     if (check_tune(s->tune_path, err)) return -1;
     // the model's identity is part of every point's id
     char weights[SWEEP_PATH + 32];
     snprintf(weights, sizeof weights, "%s/model.safetensors", model);
-    GPT2Err gerr;
+    Err gerr;
     if (gpt2_file_sha256(weights, b->model_sha256, &gerr))
-        return sweep_fail(err, "spec: \"model\": %s", gerr.msg);
+        return err_fail(err, "spec: \"model\": %s", gerr.msg);
     memcpy(s->model_sha256, b->model_sha256, 65);
     return 0;
 }
 
 int sweep_spec_parse(SweepSpec *s, const char *json_text, size_t len, const char *default_tune,
-                     SweepErr *err) {
+                     Err *err) {
     memset(s, 0, sizeof *s);
     gpt2_sha256_hex(json_text, len, s->spec_sha256);
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(json_text, len, &end, 0);
     if (!root) {
         long off = end ? (long)(end - json_text) : -1;
-        return sweep_fail(err, "spec: not valid JSON (near byte %ld)", off);
+        return err_fail(err, "spec: not valid JSON (near byte %ld)", off);
     }
     Builder b = {0};
     Grid g = {0};
@@ -398,12 +374,12 @@ int sweep_spec_parse(SweepSpec *s, const char *json_text, size_t len, const char
     return rc;
 }
 
-int sweep_spec_load(SweepSpec *s, const char *path, const char *default_tune, SweepErr *err) {
+int sweep_spec_load(SweepSpec *s, const char *path, const char *default_tune, Err *err) {
     memset(s, 0, sizeof *s);
     char *text;
     size_t len;
-    GPT2Err gerr;
-    if (gpt2_read_file(path, &text, &len, &gerr)) return sweep_fail(err, "spec: %s", gerr.msg);
+    Err gerr;
+    if (util_read_file(path, &text, &len, &gerr)) return err_fail(err, "spec: %s", gerr.msg);
     int rc = sweep_spec_parse(s, text, len, default_tune, err);
     free(text);
     if (rc) {

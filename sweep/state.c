@@ -66,12 +66,12 @@ int sweep_journal_find(const SweepJournal *jr, const char *id) {
     return sweep_id_get(&jr->by_id, id);
 }
 
-static int fail_frame(ResultsErr *err, const char *what) {
+static int fail_frame(Err *err, const char *what) {
     snprintf(err->msg, sizeof err->msg, "journal: %s", what);
     return -1;
 }
 
-static int on_point(SweepJournal *jr, const cJSON *j, ResultsErr *err) {
+static int on_point(SweepJournal *jr, const cJSON *j, Err *err) {
     const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "id"));
     const cJSON *point = cJSON_GetObjectItemCaseSensitive(j, "point");
     if (!id || strlen(id) != 64 || !cJSON_IsObject(point)) return fail_frame(err, "a POINT frame without id or point");
@@ -95,7 +95,7 @@ static int on_point(SweepJournal *jr, const cJSON *j, ResultsErr *err) {
     return 0;
 }
 
-static int on_result(SweepJournal *jr, const void *payload, size_t len, ResultsErr *err) {
+static int on_result(SweepJournal *jr, const void *payload, size_t len, Err *err) {
     int failed = 0;
     char id[65];
     char *record = NULL;
@@ -116,7 +116,7 @@ static int on_result(SweepJournal *jr, const void *payload, size_t len, ResultsE
     return 0;
 }
 
-static int visit(void *user, int type, const void *payload, size_t len, ResultsErr *err) {
+static int visit(void *user, int type, const void *payload, size_t len, Err *err) {
     SweepJournal *jr = user;
     if (type == JOURNAL_RESULT) return on_result(jr, payload, len, err);
     cJSON *j = cJSON_ParseWithLength(payload, len);
@@ -145,19 +145,19 @@ static int visit(void *user, int type, const void *payload, size_t len, ResultsE
     return rc;
 }
 
-int sweep_journal_read(SweepJournal *jr, const char *dir, SweepErr *err) {
+int sweep_journal_read(SweepJournal *jr, const char *dir, Err *err) {
     memset(jr, 0, sizeof *jr);
-    ResultsErr rerr = {{0}};
+    Err rerr = {{0}};
     if (journal_replay(dir, visit, jr, &jr->bad_offset, &rerr)) {
         sweep_journal_free(jr);
-        return sweep_fail(err, "%s/journal: %s", dir, rerr.msg);
+        return err_fail(err, "%s/journal: %s", dir, rerr.msg);
     }
     if (jr->bad_offset < 0) return 0;
     snprintf(jr->damage, sizeof jr->damage, "%s", rerr.msg);
     int64_t next = -1;
     if (journal_find_intact(dir, jr->bad_offset, &next, &rerr)) {
         sweep_journal_free(jr);
-        return sweep_fail(err, "%s/journal: %s", dir, rerr.msg);
+        return err_fail(err, "%s/journal: %s", dir, rerr.msg);
     }
     jr->damage_is_tail = next < 0;
     return 0;
@@ -177,11 +177,11 @@ void sweep_journal_free(SweepJournal *jr) {
 // ----------------------------------------------------------------------------
 // status and export: the journal only, no MPI, no spec
 
-static int read_for_report(SweepJournal *jr, const char *dir, SweepErr *err) {
+static int read_for_report(SweepJournal *jr, const char *dir, Err *err) {
     if (sweep_journal_read(jr, dir, err)) return -1;
     if (!jr->have_header) {
         sweep_journal_free(jr);
-        return sweep_fail(err, "%s: no sweep journal here", dir);
+        return err_fail(err, "%s: no sweep journal here", dir);
     }
     if (jr->bad_offset >= 0)
         fprintf(stderr, "sweep: warning: %s/journal is damaged (%s); reporting the frames before byte %lld\n",
@@ -189,7 +189,7 @@ static int read_for_report(SweepJournal *jr, const char *dir, SweepErr *err) {
     return 0;
 }
 
-int sweep_status(const char *dir, SweepErr *err) {
+int sweep_status(const char *dir, Err *err) {
     SweepJournal jr;
     if (read_for_report(&jr, dir, err)) return -1;
     int done = 0, failed = 0, pending = 0, attempts = 0;
@@ -206,7 +206,7 @@ int sweep_status(const char *dir, SweepErr *err) {
     return 0;
 }
 
-int sweep_export(const char *dir, SweepErr *err) {
+int sweep_export(const char *dir, Err *err) {
     SweepJournal jr;
     if (read_for_report(&jr, dir, err)) return -1;
     for (int i = 0; i < jr.n; i++) {
@@ -220,6 +220,6 @@ int sweep_export(const char *dir, SweepErr *err) {
         if (n == 0 || rest[n - 1] != '\n') putchar('\n');
     }
     sweep_journal_free(&jr);
-    if (fflush(stdout) != 0) return sweep_fail(err, "export: cannot write to stdout");
+    if (fflush(stdout) != 0) return err_fail(err, "export: cannot write to stdout");
     return 0;
 }

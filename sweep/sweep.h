@@ -68,7 +68,7 @@
  * damaged before its end, directory locked, a farm error); 2 usage error,
  * bad spec, or a spec whose points differ from the journal's.
  *
- * Library functions return -1 with a one-line message in SweepErr; only
+ * Library functions return -1 with a one-line message in Err; only
  * sweep_main.c exits.
  */
 #ifndef SWEEP_H
@@ -78,15 +78,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/util.h"   // Err, err_fail
+
 #define SWEEP_PATH 1024
 
-typedef struct {
-    char msg[1024];
-} SweepErr;
-
-int sweep_fail(SweepErr *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* mkdir -p PATH (mode 0755); the message: "cannot create DIR: why" (callers add their context). */
-int sweep_make_dirs(const char *path, SweepErr *err);
 
 
 /* Point id -> int, O(1): the grids and journals of a big sweep hold thousands of points
@@ -129,8 +124,8 @@ typedef struct {
 /* Parses and validates a spec and every point of its grid. default_tune is
  * the tune program when the spec names none. */
 int sweep_spec_parse(SweepSpec *s, const char *json_text, size_t len, const char *default_tune,
-                     SweepErr *err);
-int sweep_spec_load(SweepSpec *s, const char *path, const char *default_tune, SweepErr *err);
+                     Err *err);
+int sweep_spec_load(SweepSpec *s, const char *path, const char *default_tune, Err *err);
 void sweep_spec_free(SweepSpec *s);
 
 /* Indexes of the points in dispatch order (costly first), malloc'd (n). */
@@ -157,18 +152,18 @@ typedef struct {
     SweepIdIndex by_id;          // id -> index in points
     int64_t bad_offset;          // -1: intact; else where the damage starts
     int damage_is_tail;          // 1: only a torn/corrupt tail (cut it to repair)
-    char damage[512];            // the description
+    char damage[1024];           // the description
 } SweepJournal;
 
 /* Replays DIR/journal (a missing one is empty). Damage is reported in the
  * struct, not as an error. */
-int sweep_journal_read(SweepJournal *jr, const char *dir, SweepErr *err);
+int sweep_journal_read(SweepJournal *jr, const char *dir, Err *err);
 void sweep_journal_free(SweepJournal *jr);
 int sweep_journal_find(const SweepJournal *jr, const char *id);   // index or -1
 
 /* `sweep status DIR` and `sweep export DIR`, printing to stdout. */
-int sweep_status(const char *dir, SweepErr *err);
-int sweep_export(const char *dir, SweepErr *err);
+int sweep_status(const char *dir, Err *err);
+int sweep_export(const char *dir, Err *err);
 
 // ----------------------------------------------------------------------------
 // the Pareto frontier report (report.c; the computation is results/report.c)
@@ -178,20 +173,20 @@ int sweep_export(const char *dir, SweepErr *err);
  * tail are left out, with a warning) and writes points.csv, frontier.csv,
  * frontier.svg and frontier.json into out_dir (created if missing; NULL: DIR),
  * each whole or not at all. Prints one line on stderr. */
-int sweep_frontier(const char *dir, const char *out_dir, SweepErr *err);
+int sweep_frontier(const char *dir, const char *out_dir, Err *err);
 
 // ----------------------------------------------------------------------------
 // one point in a child tune process (child.c)
 
 /* The work item sent to a worker: "TIMEOUT\nTUNE_PATH\nPOINT_JSON". */
 int sweep_item_encode(double timeout_seconds, const char *tune_path, const char *point_json,
-                      char **item, size_t *len, SweepErr *err);
+                      char **item, size_t *len, Err *err);
 
 /* Runs one item: fills *record (malloc'd JSON text): tune's record, or a
  * failed record with the reason; *interrupted = 1 (and no record) when
  * *stop became non-zero meanwhile. -1 only for a malformed item or no memory. */
 int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, char **record,
-                   int *interrupted, SweepErr *err);
+                   int *interrupted, Err *err);
 
 /* The record marking an interrupted attempt (not journaled). */
 #define SWEEP_INTERRUPTED_RECORD "{\"interrupted\":true}"
@@ -230,14 +225,14 @@ int sweep_run_mpi(const SweepRunOptions *o);
 // command resumes OUT as a finished sweep.
 
 /* Parses "I/N" (0 <= I < N). */
-int sweep_shard_parse(const char *arg, int *shard, int *n_shards, SweepErr *err);
+int sweep_shard_parse(const char *arg, int *shard, int *n_shards, Err *err);
 /* Keeps the points of shard I of N (index mod N == I), sets s->shard, n_shards,
  * grid_points and s->out_dir to OUT/shard-I-of-N. */
-int sweep_shard_select(SweepSpec *s, int shard, int n_shards, SweepErr *err);
+int sweep_shard_select(SweepSpec *s, int shard, int n_shards, Err *err);
 /* The journal header's extra keys for a shard: ",\"shard\":I,..." ("" for a whole grid). */
 void sweep_shard_header_keys(const SweepSpec *s, char *buf, size_t cap);
 /* `sweep merge OUT SHARD_DIR...`: the merge, then the frontier files (sweep_frontier)
  * into OUT; prints one line on stderr. */
-int sweep_merge(const char *out_dir, const char *const *shard_dirs, int n_dirs, SweepErr *err);
+int sweep_merge(const char *out_dir, const char *const *shard_dirs, int n_dirs, Err *err);
 
 #endif

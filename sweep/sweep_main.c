@@ -102,10 +102,10 @@ static void default_tune(char *out, size_t cap) {
     snprintf(out, cap, "%s/tune", self);
 }
 
-static int journal_command(int argc, char **argv, const char *usage, int (*fn)(const char *, SweepErr *)) {
+static int journal_command(int argc, char **argv, const char *usage, int (*fn)(const char *, Err *)) {
     if (argc == 3 && is_help(argv[2])) { fputs(usage, stdout); return 0; }
     if (argc != 3 || argv[2][0] == '-') { fputs(usage, stderr); return 2; }
-    SweepErr err = {{0}};
+    Err err = {{0}};
     if (fn(argv[2], &err)) { fprintf(stderr, "sweep: %s\n", err.msg); return 1; }
     return 0;
 }
@@ -116,7 +116,7 @@ static int merge_command(int argc, char **argv) {
     if (argc < 4) { fputs(MERGE_USAGE, stderr); return 2; }
     for (int i = 2; i < argc; i++)
         if (argv[i][0] == '-') { fprintf(stderr, "sweep merge: unknown option %s\n%s", argv[i], MERGE_USAGE); return 2; }
-    SweepErr err = {{0}};
+    Err err = {{0}};
     if (sweep_merge(argv[2], (const char *const *)argv + 3, argc - 3, &err)) { fprintf(stderr, "sweep: %s\n", err.msg); return 1; }
     return 0;
 }
@@ -130,7 +130,7 @@ static int frontier_command(int argc, char **argv) {
         else dir = argv[i];
     }
     if (!dir) { fputs(FRONTIER_USAGE, stderr); return 2; }
-    SweepErr err = {{0}};
+    Err err = {{0}};
     if (sweep_frontier(dir, out, &err)) { fprintf(stderr, "sweep: %s\n", err.msg); return 1; }
     return 0;
 }
@@ -150,7 +150,7 @@ int main(int argc, char **argv) {
         } else if (strcmp(argv[i], "--out") == 0) {
             o.out_dir = argv[++i];
         } else if (strcmp(argv[i], "--shard") == 0) {
-            SweepErr err = {{0}};
+            Err err = {{0}};
             if (sweep_shard_parse(argv[++i], &o.shard, &o.n_shards, &err)) { fprintf(stderr, "sweep: %s\n", err.msg); return 2; }
         }
         else if (argv[i][0] == '-' && argv[i][1]) { fprintf(stderr, "sweep: unknown option %s\n%s", argv[i], USAGE); return 2; }

@@ -19,18 +19,13 @@
 #endif
 
 static uint64_t rng_state;
-static uint64_t rng_next(void) { // splitmix64
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+static uint64_t rng_next(void) { return splitmix64(&rng_state); }
 __attribute__((unused)) static int rng_int(int n) { return (int)(rng_next() % (uint64_t)n); }
-__attribute__((unused)) static float rng_uniform(void) {
+__attribute__((unused)) static float rng_symmetric(void) {   // [-1, 1)
     return (float)((rng_next() >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
 }
 
-__attribute__((noreturn)) static void die(const char *what, const GPT2Err *err) {
+__attribute__((noreturn)) static void die(const char *what, const Err *err) {
     fprintf(stderr, TOOL_NAME ": %s: %s\n", what, err ? err->msg : "failed");
     exit(1);
 }

@@ -46,7 +46,7 @@ enum { L = 2, NH = 2, C = 16, V = 300, NPOS = 32, B = 3, T = 12, NK = 4 };
 static uint64_t rng = 7;
 static uint64_t rng_next(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; }
 static int rng_int(int n) { return (int)(rng_next() % (uint64_t)n); }
-static float rng_normal(void) { // sum of uniforms: enough for test weights
+static float uniform_sum_normal(void) { // sum of uniforms: enough for test weights
     float s = 0.0f;
     for (int i = 0; i < 4; i++) s += (float)(rng_next() >> 40) / 16777216.0f - 0.5f;
     return s * 1.7320508f; // unit variance
@@ -214,7 +214,7 @@ static double c_loss(const GPT2Model *m, GPT2Acts *a, const Case *cs, const floa
                        .is_embed = cs->is_embed, .out_pos = out_pos, .n_out = n_lm,
                        .label_pos = label_pos, .n_label = n_lab, .label_ids = cs->labels,
                        .n_label_ids = NK};
-    GPT2Err err;
+    Err err;
     if (gpt2_forward(m, a, &batch, &err)) { printf("FAIL forward: %s\n", err.msg); exit(1); }
     double loss = 0;
     float dlabel[B * NK];
@@ -312,7 +312,7 @@ int main(void) {
     GPT2Model m;
     float *params = xmalloc(gpt2_num_params(&cfg) * sizeof(float));
     layout(params, &cfg);
-    for (size_t i = 0; i < n_params; i++) params[i] = 0.3f * rng_normal();
+    for (size_t i = 0; i < n_params; i++) params[i] = 0.3f * uniform_sum_normal();
     model_on_params(&m, cfg, params); // layer norm gains around 1 (biases stay N(0, 0.3))
     dparams = malloc(n_params * sizeof(double));
     for (size_t i = 0; i < n_params; i++) dparams[i] = params[i];
@@ -324,7 +324,7 @@ int main(void) {
     gpt2_point_weights(&grads, grad_blocks, grad_buf, &cfg);
 
     GPT2Acts a;
-    GPT2Err err;
+    Err err;
     if (gpt2_acts_alloc(&a, &cfg, B, T, T, 2 * B * T, 1, &err)) { printf("FAIL acts: %s\n", err.msg); return 1; }
 
     // ragged batch; padding ids are invalid, so reading them would show (ASan, range)
@@ -332,7 +332,7 @@ int main(void) {
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) ids[b * T + t] = t < lens[b] ? rng_int(V) : -1;
     float emb[B * T * C];
-    for (int i = 0; i < B * T * C; i++) demb[i] = emb[i] = 0.5f * rng_normal();
+    for (int i = 0; i < B * T * C; i++) demb[i] = emb[i] = 0.5f * uniform_sum_normal();
     const int P = 3; // soft prompt length
 
     // d_input: prompt first (PEZ) and prompt last, three losses each
@@ -458,7 +458,7 @@ int main(void) {
         int two[2] = {T + 4, T + 4};
         GPT2Batch bt2 = {.B = B, .T = T, .ids = ids, .lens = lens, .out_pos = two, .n_out = 2};
         float d2[2 * V], d_sum[B * T * C], d_two[B * T * C];
-        for (int i = 0; i < 2 * V; i++) d2[i] = rng_normal();
+        for (int i = 0; i < 2 * V; i++) d2[i] = uniform_sum_normal();
         CHECK(gpt2_forward(&m, &a, &bt2, &err) == 0, "forward: %s", err.msg);
         CHECK(gpt2_backward(&m, &a, &bt2, d2, NULL, d_two, NULL, &err) == 0, "backward: %s", err.msg);
         for (int i = 0; i < V; i++) d2[i] += d2[V + i];
@@ -475,7 +475,7 @@ int main(void) {
         enum { N = 5 };
         float lg[N * V], d[N * V];
         int tg[N];
-        for (int i = 0; i < N * V; i++) lg[i] = 3.0f * rng_normal();
+        for (int i = 0; i < N * V; i++) lg[i] = 3.0f * uniform_sum_normal();
         for (int n = 0; n < N; n++) tg[n] = rng_int(V);
         double want = 0, worst_d = 0;
         float got = gpt2_crossentropy(lg, tg, N, V, d, 0.5f);

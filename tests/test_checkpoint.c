@@ -352,7 +352,7 @@ static float bf16_reference(uint16_t b) {
 // ----------------------------------------------------------------------------
 // loading, expecting success or a particular failure
 
-static GPT2Err err;
+static Err err;
 
 static int load_ok(GPT2Model *m, const char *dir, const char *what) {
     memset(m, 0xab, sizeof *m);

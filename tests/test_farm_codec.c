@@ -19,13 +19,6 @@ static int fails = 0;
         }                                                                                                  \
     } while (0)
 
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* n bytes that compress in parts: runs of one byte, random stretches, repeated phrases. */
 static unsigned char *mixed_bytes(size_t n, uint64_t seed) {
     unsigned char *p = malloc(n ? n : 1);
@@ -41,12 +34,12 @@ static unsigned char *mixed_bytes(size_t n, uint64_t seed) {
     return p;
 }
 
-static int one_line(const FarmErr *e) { return e->msg[0] && !strchr(e->msg, '\n'); }
+static int one_line(const Err *e) { return e->msg[0] && !strchr(e->msg, '\n'); }
 
 /* Decompressing (z, zlen) with (raw_len, crc) must fail, with a message, leaving *dst NULL. */
 static int rejects(const void *z, size_t zlen, size_t raw_len, uint32_t crc, const char *want_in_msg) {
     void *out = (void *)1;
-    FarmErr e = {{0}};
+    Err e = {{0}};
     int rc = farm_decompress(z, zlen, raw_len, crc, &out, &e);
     if (rc == 0) {
         free(out);
@@ -64,7 +57,7 @@ static void round_trip(const void *src, size_t n, const char *what) {
     void *z = NULL, *back = NULL;
     size_t zlen = 0;
     uint32_t crc = 0;
-    FarmErr e = {{0}};
+    Err e = {{0}};
     CHECK(farm_compress(src, n, &z, &zlen, &crc, &e) == 0, "%s: compress: %s", what, e.msg);
     CHECK(farm_decompress(z, zlen, n, crc, &back, &e) == 0, "%s: decompress: %s", what, e.msg);
     CHECK(back && (n == 0 || memcmp(back, src, n) == 0), "%s: bytes differ after the round trip", what);
@@ -87,7 +80,7 @@ static void test_round_trips(void) {
             void *z = NULL, *back = NULL;
             size_t zlen = 0;
             uint32_t crc = 0;
-            FarmErr e;
+            Err e;
             if (farm_compress(m, n, &z, &zlen, &crc, &e) || farm_decompress(z, zlen, n, crc, &back, &e) ||
                 memcmp(back, m, n))
                 window_misses++;
@@ -100,7 +93,7 @@ static void test_round_trips(void) {
     void *z = NULL;
     size_t zlen = 0;
     uint32_t crc = 0;
-    FarmErr e;
+    Err e;
     farm_compress(zeros, 1u << 20, &z, &zlen, &crc, &e);
     CHECK(zlen < 4096, "1 MB of zeros compressed to %zu bytes, expected a few KB at most", zlen);
     round_trip(zeros, 1u << 20, "1 MB of zeros");
@@ -112,7 +105,7 @@ static void test_crc_value(void) {
     void *z = NULL;
     size_t zlen = 0;
     uint32_t crc = 0;
-    FarmErr e;
+    Err e;
     CHECK(farm_compress("123456789", 9, &z, &zlen, &crc, &e) == 0, "compress: %s", e.msg);
     CHECK(crc == 0xCBF43926u, "CRC32 of \"123456789\" is %08x, want cbf43926", crc);
     free(z);
@@ -128,7 +121,7 @@ static void test_damaged_streams(void) {
     unsigned char *z = NULL;
     size_t zlen = 0;
     uint32_t crc = 0;
-    FarmErr e;
+    Err e;
     CHECK(farm_compress(text, n, (void **)&z, &zlen, &crc, &e) == 0, "compress: %s", e.msg);
     unsigned char *bad = malloc(zlen + 8);
     // A flip is rejected, or it hit the unused padding bits after the last deflate block
@@ -167,7 +160,7 @@ static void test_wrong_header(void) {
     void *z = NULL;
     size_t zlen = 0;
     uint32_t crc = 0;
-    FarmErr e;
+    Err e;
     CHECK(farm_compress(m, 100000, &z, &zlen, &crc, &e) == 0, "compress: %s", e.msg);
     CHECK(rejects(z, zlen, 99999, crc, "more than"), "a raw length one short was accepted");
     CHECK(rejects(z, zlen, 100001, crc, "100001"), "a raw length one long was accepted");

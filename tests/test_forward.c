@@ -17,7 +17,7 @@
 #include "tests/testlib.h"
 
 static uint64_t rng = 42;
-static float rng_normal(void) { // sum of uniforms: enough for test weights
+static float uniform_sum_normal(void) { // sum of uniforms: enough for test weights
     float s = 0.0f;
     for (int i = 0; i < 4; i++) {
         rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
@@ -30,7 +30,7 @@ static float rng_normal(void) { // sum of uniforms: enough for test weights
 static float *random_model(GPT2Model *m, GPT2Config c) {
     size_t n = gpt2_num_params(&c);
     float *params = xmalloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++) params[i] = 0.2f * rng_normal();
+    for (size_t i = 0; i < n; i++) params[i] = 0.2f * uniform_sum_normal();
     model_on_params(m, c, params);
     return params;
 }
@@ -67,7 +67,7 @@ int main(void) {
     int V = c.vocab_size, C = c.n_embd, T = 20, B = 3;
     GPT2Acts a;
     GPT2KVCache kv;
-    GPT2Err err;
+    Err err;
     if (gpt2_acts_alloc(&a, &c, 4, 32, 64, 4 * 32, 0, &err) || kvcache_alloc(&kv, &c, 4, 64, &err)) {
         printf("FAIL alloc: %s\n", err.msg);
         return 1;

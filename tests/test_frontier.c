@@ -94,7 +94,7 @@ static void test_stats(void) {
 // the frontier
 
 static int pareto(const double *acc, const double *lp, int n, unsigned char *on, int *front) {
-    ResultsErr err = {{0}};
+    Err err = {{0}};
     int nf = results_pareto(acc, lp, n, on, front, &err);
     if (nf < 0) die("results_pareto: %s", err.msg);
     return nf;
@@ -195,7 +195,7 @@ static double hv_brute(const double *a, const double *l, int n, double ra, doubl
 }
 
 static double hv(const double *a, const double *l, int n, double ra, double rl) {
-    ResultsErr err = {{0}};
+    Err err = {{0}};
     double v = -1;
     if (results_hypervolume(a, l, n, ra, rl, &v, &err)) die("results_hypervolume: %s", err.msg);
     return v;
@@ -405,7 +405,7 @@ static void test_report(void) {
     ResultsBuf out[RESULTS_N_FILES];
     memset(out, 0, sizeof out);
     ResultsFrontierSummary sum;
-    ResultsErr err = {{0}};
+    Err err = {{0}};
     CHECK(results_frontier_build(&info, refs, 11, out, &sum, &err) == 0, "build: %s", err.msg);
     CHECK(sum.n_points == 11 && sum.n_ok == 8 && sum.n_failed == 2 && sum.n_pending == 1, "summary %d %d %d %d",
           sum.n_points, sum.n_ok, sum.n_failed, sum.n_pending);
@@ -590,7 +590,7 @@ static void test_report_dev(void) {
     ResultsBuf out[RESULTS_N_FILES];
     memset(out, 0, sizeof out);
     ResultsFrontierSummary sum;
-    ResultsErr err = {{0}};
+    Err err = {{0}};
     CHECK(results_frontier_build(&info, refs, n, out, &sum, &err) == 0, "build: %s", err.msg);
     CHECK(sum.n_ok == 9 && sum.n_configs == 5 && sum.n_on_front == 3, "summary: %d ok, %d configs, %d on front",
           sum.n_ok, sum.n_configs, sum.n_on_front);
@@ -797,7 +797,7 @@ static void test_svg_staircase(void) {
                            .hypervolume = NULL, .hypervolume_all = NAN, .seeds_min = 1, .seeds_max = 1};
     ResultsPlot plot = {.methods = methods, .n_methods = 1, .panels = &pn, .n_panels = 1};
     ResultsBuf b = {0};
-    ResultsErr err = {{0}};
+    Err err = {{0}};
     CHECK(results_svg(&b, &plot, &err) == 0, "svg: %s", err.msg);
     // the method's step line: the path ending in its style
     const char *style = strstr(b.s, "\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\"");
@@ -842,7 +842,7 @@ static void test_bad_records(void) {
     ResultsBuf out[RESULTS_N_FILES];
     memset(out, 0, sizeof out);
     ResultsFrontierSummary sum;
-    ResultsErr err = {{0}};
+    Err err = {{0}};
     CHECK(results_frontier_build(&info, refs, n, out, &sum, &err) == 0, "bad records: %s", err.msg);
     // ok: the garbage point with finite metrics, the absurd but finite one, the long prompt
     CHECK(sum.n_points == n && sum.n_ok == 3 && sum.n_failed == n - 3, "bad records: %d ok, %d failed", sum.n_ok,
@@ -887,7 +887,7 @@ static void test_write_files(void) {
     results_buf_cat(&b, "second");
     const char *names[] = {"a.csv", "b.csv"};
     const ResultsBuf *texts[] = {&a, &b};
-    ResultsErr err = {{0}};
+    Err err = {{0}};
     CHECK(results_write_files(dir, names, texts, 2, &err) == 0, "write: %s", err.msg);
     CHECK(entries(dir) == 2, "two files, no temp files left: %d", entries(dir));
     snprintf(path, sizeof path, "%s/a.csv", dir);

@@ -124,7 +124,7 @@ static void frames_free(Frames *fs) {
     memset(fs, 0, sizeof *fs);
 }
 
-static int collect(void *user, int type, const void *payload, size_t len, ResultsErr *err) {
+static int collect(void *user, int type, const void *payload, size_t len, Err *err) {
     Frames *fs = user;
     if (fs->stop_at && fs->n + 1 == fs->stop_at) {
         snprintf(err->msg, sizeof err->msg, "visit says stop at frame %zu", fs->n);
@@ -141,7 +141,7 @@ static int same_frame(const Frame *a, const Frame *b) {
 // Appends every frame of `want` to DIR's journal (syncing some of them).
 static void append_all(const char *dir, const Frames *want) {
     Journal *j;
-    ResultsErr err;
+    Err err;
     if (journal_open(&j, dir, &err)) { printf("FAIL open %s: %s\n", dir, err.msg); fails++; return; }
     for (size_t i = 0; i < want->n; i++) {
         int rc = journal_append(j, want->f[i].type, want->f[i].payload, want->f[i].len, i % 64 == 1, &err);
@@ -156,7 +156,7 @@ static void expect_replay(const char *dir, const Frames *want, size_t count, lon
                           const char *what) {
     Frames got = {0};
     int64_t bad_offset;
-    ResultsErr err;
+    Err err;
     int rc = journal_replay(dir, collect, &got, &bad_offset, &err);
     CHECK(rc == 0, "%s: replay failed: %s", what, err.msg);
     CHECK(got.n == count, "%s: %zu frames replayed, want %zu (%s)", what, got.n, count, err.msg);
@@ -244,7 +244,7 @@ static void test_missing_and_unreadable(void) {
     make_dir(dir, sizeof dir, "missing");
     Frames got = {0};
     int64_t bad = 99;
-    ResultsErr err;
+    Err err;
     CHECK(journal_replay(dir, collect, &got, &bad, &err) == 0 && got.n == 0 && bad == -1,
           "a missing journal is empty: %s", err.msg);
     path_in(sub, sizeof sub, dir, "journal");
@@ -292,7 +292,7 @@ static void corrupt_and_replay(const char *dir, const unsigned char *good, size_
     expect_replay(dir, want, victim, (long long)offsets[victim], what);
 
     int64_t bad_offset;
-    ResultsErr err;
+    Err err;
     journal_replay(dir, NULL, NULL, &bad_offset, &err);
     char at[64];
     snprintf(at, sizeof at, "frame at byte %zu", offsets[victim]);
@@ -302,7 +302,7 @@ static void corrupt_and_replay(const char *dir, const unsigned char *good, size_
     snprintf(follow, sizeof follow, "%zu bytes from there", n - offsets[victim]);
     CHECK(strstr(err.msg, follow), "%s: message \"%s\" should say \"%s\"", what, err.msg, follow);
     // intact frames after the damage: the message and journal_find_intact say where
-    ResultsErr find_err;
+    Err find_err;
     int64_t next;
     CHECK(journal_find_intact(dir, bad_offset, &next, &find_err) == 0, "find_intact: %s", find_err.msg);
     if (victim + 1 < want->n) {
@@ -360,7 +360,7 @@ static void test_corrupt_fields(void) {
     memcpy(tail + n, "xyz", 3);
     write_bytes(dir, tail, n + 3);
     expect_replay(dir, &want, 4, (long long)n, "garbage after the last frame");
-    ResultsErr err;
+    Err err;
     int64_t bad;
     journal_replay(dir, NULL, NULL, &bad, &err);
     CHECK(strstr(err.msg, "bad magic 78 79 7a"), "garbage tail message: %s", err.msg);
@@ -395,7 +395,7 @@ static void test_truncation_everywhere(void) {
         snprintf(what, sizeof what, "cut at byte %zu", cut);
         expect_replay(dir, &want, intact, bad, what);
         if (bad >= 0) {
-            ResultsErr err;
+            Err err;
             int64_t b;
             journal_replay(dir, NULL, NULL, &b, &err);
             char says[64];
@@ -412,7 +412,7 @@ static void test_truncation_everywhere(void) {
         expect_replay(dir, &expect, intact + 1, -1, what);
         frames_free(&expect);
     }
-    ResultsErr err;
+    Err err;
     CHECK(journal_truncate(dir, (int64_t)n + 1000, &err) == -1 && strstr(err.msg, "cannot cut"),
           "cutting past the end: %s", err.msg);
     free(good);
@@ -432,7 +432,7 @@ static void compress_record(const char *rec, unsigned char **z, size_t *zlen) {
 static void expect_decode_error(const unsigned char *payload, size_t len, const char *says, const char *what) {
     int failed;
     char id[65], *rec = NULL;
-    ResultsErr err = {""};
+    Err err = {""};
     int rc = result_frame_decode(payload, len, &failed, id, &rec, &err);
     CHECK(rc == -1 && rec == NULL && strstr(err.msg, says), "%s: rc %d, message \"%s\", want \"%s\"", what, rc,
           err.msg, says);
@@ -446,7 +446,7 @@ static void test_result_frames(void) {
     size_t zlen;
     compress_record(record, &z, &zlen);
     uint32_t crc = results_crc32(record, strlen(record));
-    ResultsErr err;
+    Err err;
     void *payload;
     size_t plen;
 
@@ -545,7 +545,7 @@ static void test_visit_abort(void) {
     append_all(dir, &want);
     Frames got = {.stop_at = 3};
     int64_t bad;
-    ResultsErr err;
+    Err err;
     CHECK(journal_replay(dir, collect, &got, &bad, &err) == -1 && got.n == 2 &&
           strcmp(err.msg, "visit says stop at frame 2") == 0, "visit abort: rc, %zu frames, \"%s\"", got.n, err.msg);
     frames_free(&got);
@@ -562,7 +562,7 @@ static void test_foreign_files(void) {
     path_in(path, sizeof path, dir, "journal");
     path_in(lock, sizeof lock, dir, "lock");
     path_in(target, sizeof target, dir, "precious.txt");
-    ResultsErr err;
+    Err err;
     int64_t bad, next;
     const char *text = "my thesis, chapter 3: results\n";
     size_t n = strlen(text);
@@ -646,7 +646,7 @@ static void test_crafted_scan(void) {
     f[12] = (unsigned char)(crc >> 24);
     memcpy(f + 13, payload, plen);
     write_bytes(dir, buf, n);
-    ResultsErr err;
+    Err err;
     int64_t next = -2;
     CHECK(journal_find_intact(dir, 0, &next, &err) == 0 && next == (int64_t)(13 * DECOYS),
           "crafted tail: intact frame at %lld, want %d: %s", (long long)next, 13 * DECOYS, err.msg);
@@ -661,7 +661,7 @@ static void test_crafted_scan(void) {
 static void test_lock(void) {
     char dir[4200];
     make_dir(dir, sizeof dir, "lock");
-    ResultsErr err;
+    Err err;
     Journal *a, *b;
     CHECK(journal_open(&a, dir, &err) == 0, "first open: %s", err.msg);
     char pid[32];
@@ -678,7 +678,7 @@ static void test_lock(void) {
     pid_t child = fork();
     if (child == 0) {
         Journal *c;
-        ResultsErr cerr;
+        Err cerr;
         if (journal_open(&c, dir, &cerr) != 0) _exit(1);
         if (write(ready[1], "x", 1) != 1) _exit(1);
         pause();
@@ -707,7 +707,7 @@ static void test_failed_append(void) {
     random_payload(&want, JOURNAL_HEADER, 50);
     random_payload(&want, JOURNAL_RESULT, 4000);
     random_payload(&want, JOURNAL_RESULT, 60);
-    ResultsErr err;
+    Err err;
     Journal *j;
     CHECK(journal_open(&j, dir, &err) == 0, "open: %s", err.msg);
     CHECK(journal_append(j, want.f[0].type, want.f[0].payload, want.f[0].len, 1, &err) == 0, "append: %s", err.msg);

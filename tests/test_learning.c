@@ -57,7 +57,7 @@ static void train(GPT2Model *m, float *params, int steps) {
     gpt2_point_weights(&gw, gblocks, grads, &c);
     enum { B = 32 };
     GPT2Acts a;
-    GPT2Err err;
+    Err err;
     if (gpt2_acts_alloc(&a, &c, B, ROW, ROW, B, 1, &err)) die("acts: %s", err.msg);
     int ids[B * ROW], out_pos[B], targets[B], label;
     GPT2AdamW opt = {.lr = 3e-3f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.0f};
@@ -119,7 +119,7 @@ static void world_setup(World *w) {
     train(&w->m, w->params, 400);
     make_split(&w->train, 32, 21);
     make_split(&w->dev, 32, 22);
-    GPT2Err err;
+    Err err;
     if (evaluator_new(&w->eval, &w->m, LABEL_IDS, K, 64, 16, &err) || scorer_new(&w->scorer, &w->m, 16, &err))
         die("setup: %s", err.msg);
     // the prompt vocabulary: the tokens of the rows (and the labels) but the trigger is not
@@ -186,7 +186,7 @@ typedef struct {
 static double objective_on(World *w, const EncodedSplit *split, int prompt, double lambda, double *acc,
                            double *log_ppl) {
     EvalResult r;
-    GPT2Err err;
+    Err err;
     if (eval_prompts(w->eval, split, &prompt, 1, 1, &r, NULL, &err) ||
         scorer_log_ppl(w->scorer, &prompt, 1, 1, log_ppl, &err))
         die("objective: %s", err.msg);
@@ -201,7 +201,7 @@ static PezOutcome run_pez(World *w, double lambda, uint64_t seed) {
     p.seed = seed;
     context_for(&ctx, &p, w);
     PezState s;
-    GPT2Err err;
+    Err err;
     PezOutcome out = {.dev_j = INFINITY, .log_ppl = INFINITY};
     if (pez_state_alloc(&s, &ctx, &err)) die("pez: %s", err.msg);
     Rng rng;
@@ -265,7 +265,7 @@ static void test_rlprompt_learns(World *w) {
     point_for(&p, METHOD_RLPROMPT, 0.0);
     context_for(&ctx, &p, w);
     ctx.test = w->dev;   // result_finish scores a test split; the dev rows stand in
-    GPT2Err err;
+    Err err;
     // rlprompt_run ends in result_finish, which needs a tokenizer: run the steps through it
     // only when one is there; the learning itself is in the history either way
     TuneResult r;

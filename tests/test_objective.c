@@ -46,7 +46,7 @@ typedef struct {
 static void setup(Setup *s) {
     GPT2Config c = {.n_layer = 1, .n_head = 2, .n_embd = 16, .n_positions = 32, .vocab_size = 50257,
                     .layer_norm_epsilon = 1e-5f};
-    GPT2Err err;
+    Err err;
     s->p1 = random_model(&s->m, c, 0.3, 41);
     s->p2 = random_model(&s->m2, c, 0.3, 42);
     made_up_split(&s->split, N_EX, 2, 7);
@@ -80,7 +80,7 @@ typedef struct {
 
 static Both both_objectives(Setup *s, const TunePoint *p, const int *prompt, int second_scorer) {
     Both b;
-    GPT2Err err;
+    Err err;
     // the terms as the evaluator and the scorer give them
     EvalResult res;
     if (eval_prompts(s->eval, &s->split, prompt, 1, L, &res, NULL, &err) ||

@@ -445,7 +445,7 @@ static double ref_objective(const GPT2Model *m, const EncodedSplit *sp, const in
     }
     lens[B] = L + 1;
     GPT2Acts a;
-    GPT2Err err;
+    Err err;
     if (gpt2_acts_alloc(&a, &m->config, R, T, T, B > L ? B : L, 1, &err)) { printf("FAIL acts: %s\n", err.msg); exit(1); }
     GPT2Batch batch = {.B = R, .T = T, .ids = ids, .lens = lens, .embeds = embeds, .is_embed = is_embed,
                        .out_pos = out_pos, .n_out = L, .label_pos = label_pos, .n_label = B,
@@ -553,7 +553,7 @@ static void test_gradients(int pre) {
     tiny_setup(&t, pre);
     const int z[TL] = {1500, 2700, 4242}, examples[TB] = {0, 3, 4, 1};
     int C = TC;
-    GPT2Err err;
+    Err err;
     float P_noisy[TL * TC], Pp[TL * TC], g_ref[TL * TC], g_noisy[TL * TC];
     noisy_prompt(P_noisy, &t.m, z, TL, 5);
     pez_embed(Pp, z, t.m.w.wte, TL, C);
@@ -738,7 +738,7 @@ static void test_rigged_eot(void) {
     TunePoint p;
     TuneContext ctx;
     PezState s;
-    GPT2Err err;
+    Err err;
     make_point(&p, 0.5, OBJECTIVE_ADDITIVE, PEZ_ADAFACTOR);
     p.pez.lr = 1e-6;
     make_context(&ctx, &p, &t.m, &t.m, &t.split);
@@ -805,7 +805,7 @@ static void test_batches(void) {
     TunePoint p;
     TuneContext ctx;
     PezState s;
-    GPT2Err err;
+    Err err;
     make_point(&p, 0.0, OBJECTIVE_ADDITIVE, PEZ_ADAFACTOR);
     make_context(&ctx, &p, &t.m, &t.m, &t.split);
     if (pez_state_alloc(&s, &ctx, &err)) { CHECK(0, "alloc: %s", err.msg); tiny_free(&t); return; }
@@ -870,10 +870,10 @@ static void smoke_free(Smoke *s) {
 
 /* Writes a random model with gpt2_save into a fresh scratch directory and
  * loads it back (F32 weights mapped read-only: a write to wte would fault). */
-static int saved_model(GPT2Model *out, char *dir, size_t cap, int n_layer, uint64_t seed, GPT2Err *err) {
+static int saved_model(GPT2Model *out, char *dir, size_t cap, int n_layer, uint64_t seed, Err *err) {
     const char *tmp = getenv("TMP");
     snprintf(dir, cap, "%s/test_pez.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(dir)) { dir[0] = '\0'; return gpt2_fail(err, "mkdtemp failed"); }
+    if (!mkdtemp(dir)) { dir[0] = '\0'; return err_fail(err, "mkdtemp failed"); }
     GPT2Model m;
     float *params = tiny_model(&m, n_layer, 16, 192, seed);
     int rc = gpt2_save(&m.config, &m.w, dir, err);
@@ -883,7 +883,7 @@ static int saved_model(GPT2Model *out, char *dir, size_t cap, int n_layer, uint6
 }
 
 /* 0 ready, 77 skip (no tokenizer or data), 1 failure. */
-static int smoke_setup(Smoke *s, const char *template_text, GPT2Err *err) {
+static int smoke_setup(Smoke *s, const char *template_text, Err *err) {
     memset(s, 0, sizeof *s);
     int rc = load_sst2(&s->tok, &s->train, &s->dev, "16-42", err);
     if (rc) return rc;
@@ -964,7 +964,7 @@ static void check_result(const TuneResult *r, const char *what, int steps, int e
 static int test_smoke(void) {
     printf("end to end:\n");
     Smoke s;
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     int rc = smoke_setup(&s, "[P]{sentence} It was", &err);
     if (rc == 1) { CHECK(0, "smoke setup: %s", err.msg); smoke_free(&s); return 1; }
     if (rc == 77) { smoke_free(&s); return 77; }

@@ -373,7 +373,7 @@ static void smoke_free(Smoke *s) {
 }
 
 /* 0 ready, 77 skip (no tokenizer or data), 1 failure. */
-static int smoke_setup(Smoke *s, GPT2Err *err) {
+static int smoke_setup(Smoke *s, Err *err) {
     memset(s, 0, sizeof *s);
     int rc = load_sst2(&s->tok, &s->train, &s->dev, "16-100", err);
     if (rc) return rc;
@@ -396,7 +396,7 @@ static int smoke_setup(Smoke *s, GPT2Err *err) {
 
 static int test_smoke(void) {
     Smoke s;
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     int rc = smoke_setup(&s, &err);
     if (rc == 1) { CHECK(0, "smoke setup: %s", err.msg); smoke_free(&s); return 1; }
     if (rc == 77) { smoke_free(&s); return 77; }

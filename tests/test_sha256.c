@@ -14,7 +14,7 @@ static int check(const char *content, size_t n, size_t repeat, const char *want)
     for (size_t i = 0; i < repeat; i++) fwrite(content, 1, n, f);
     fclose(f);
     char hex[65];
-    GPT2Err err;
+    Err err;
     int rc = gpt2_file_sha256(path, hex, &err);
     unlink(path);
     if (rc || strcmp(hex, want)) {
@@ -37,7 +37,7 @@ int main(void) {
         printf("FAIL in memory \"abc\": %s\n", hex);
         fails++;
     }
-    GPT2Err err;
+    Err err;
     if (gpt2_file_sha256("/nonexistent/model.safetensors", hex, &err) == 0 || !strstr(err.msg, "/nonexistent")) {
         printf("FAIL a missing file gave no error naming it\n");
         fails++;

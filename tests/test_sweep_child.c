@@ -37,7 +37,7 @@ static const char *script(const char *name, const char *body) {
 static char *run(const char *tune_path, double timeout) {
     char *item, *record = NULL;
     size_t len;
-    SweepErr err;
+    Err err;
     volatile sig_atomic_t stop = 0;
     int interrupted = 0;
     if (sweep_item_encode(timeout, tune_path, POINT, &item, &len, &err)) die("encode: %s", err.msg);

@@ -36,7 +36,7 @@ static void point_id(int g, char id[65]) {
 }
 
 static void append(Journal *j, int type, const char *text) {
-    ResultsErr err;
+    Err err;
     if (journal_append(j, type, text, strlen(text), 0, &err)) die("journal_append: %s", err.msg);
 }
 
@@ -52,7 +52,7 @@ static void append_result(Journal *j, int g, int failed) {
     if (compress2(z, &zlen, (const Bytef *)rec, strlen(rec), 6) != Z_OK) die("compress2");
     void *payload = NULL;
     size_t plen = 0;
-    ResultsErr err;
+    Err err;
     if (result_frame_encode(failed, id, z, zlen, strlen(rec), results_crc32(rec, strlen(rec)), &payload, &plen, &err))
         die("result_frame_encode: %s", err.msg);
     if (journal_append(j, JOURNAL_RESULT, payload, plen, 0, &err)) die("journal_append: %s", err.msg);
@@ -66,7 +66,7 @@ static void append_result(Journal *j, int g, int failed) {
 static void write_shard(const char *dir, const char *spec_sha, int shard, int n, int grid, int failing, int fails) {
     mkdir(dir, 0755);
     Journal *j = NULL;
-    ResultsErr err;
+    Err err;
     if (journal_open(&j, dir, &err)) die("journal_open %s: %s", dir, err.msg);
     char buf[1024];
     snprintf(buf, sizeof buf,
@@ -105,7 +105,7 @@ static int file_size(const char *dir) {
 }
 
 static void test_parse(void) {
-    SweepErr err;
+    Err err;
     int i = -1, n = -1;
     CHECK(sweep_shard_parse("0/1", &i, &n, &err) == 0 && i == 0 && n == 1, "0/1");
     CHECK(sweep_shard_parse("7/8", &i, &n, &err) == 0 && i == 7 && n == 8, "7/8");
@@ -128,7 +128,7 @@ static void test_select(void) {
         s.points[i].index = i;
         s.points[i].point_json = strdup("{}");
     }
-    SweepErr err;
+    Err err;
     CHECK(sweep_shard_select(&s, 1, 3, &err) == 0, "%s", err.msg);
     CHECK(s.n_points == 3 && s.grid_points == 10 && s.shard == 1 && s.n_shards == 3, "n %d grid %d", s.n_points, s.grid_points);
     for (int k = 0; k < s.n_points; k++) CHECK(s.points[k].index == 1 + 3 * k, "point %d has index %d", k, s.points[k].index);
@@ -146,7 +146,7 @@ static void test_select(void) {
 /* The merged journal read back: every point once, in grid order, with its result. */
 static void check_merged(const char *dir, int grid, int failing, int fails) {
     SweepJournal jr;
-    SweepErr err;
+    Err err;
     if (sweep_journal_read(&jr, dir, &err)) die("sweep_journal_read: %s", err.msg);
     CHECK(jr.have_header && strcmp(jr.spec_sha256, SPEC_SHA) == 0 && jr.bad_offset < 0, "header %s", jr.spec_sha256);
     CHECK(jr.n == grid, "%d points, not %d", jr.n, grid);
@@ -173,7 +173,7 @@ static void test_merge(void) {
     write_shard(s0, SPEC_SHA, 0, 3, 5, 3, 2);
     write_shard(s1, SPEC_SHA, 1, 3, 5, -1, 0);
     write_shard(s2, SPEC_SHA, 2, 3, 5, -1, 0);
-    SweepErr err = {{0}};
+    Err err = {{0}};
     const char *dirs[] = {s2, s0, s1};   // any order
     int rc = sweep_merge(out, dirs, 3, &err);
     CHECK(rc == 0, "merge: %s", err.msg);
@@ -196,7 +196,7 @@ static void test_merge(void) {
     mkdir(whole, 0755);
     {
         Journal *j = NULL;
-        ResultsErr rerr;
+        Err rerr;
         if (journal_open(&j, whole, &rerr)) die("%s", rerr.msg);
         char h[300];
         snprintf(h, sizeof h, "{\"spec_sha256\":\"%s\",\"version\":1,\"created\":1,\"model_sha256\":\"%s\"}", SPEC_SHA, MODEL_SHA);

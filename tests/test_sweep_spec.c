@@ -63,7 +63,7 @@ static char *spec_text(const char *grid, const char *extra) {
     return s;
 }
 
-static int parse(SweepSpec *s, const char *text, SweepErr *err) {
+static int parse(SweepSpec *s, const char *text, Err *err) {
     return sweep_spec_parse(s, text, strlen(text), "/bin/true", err);
 }
 
@@ -102,7 +102,7 @@ static int point_has(const SweepSpec *s, int i, const char *key, const char *wan
 static void test_expansion(void) {
     char *text = spec_text(GRID, ",\"pez\":{\"steps\":7},\"rlprompt\":{\"steps\":9}");
     SweepSpec s;
-    SweepErr err = {{0}};
+    Err err = {{0}};
     CHECK(parse(&s, text, &err) == 0, "%s", err.msg);
     CHECK(s.n_points == 2 * 2 * 2 * 3, "%d points", s.n_points);
     CHECK(s.timeout_seconds == 3600 && s.retries == 1 && s.drain_seconds == 30, "defaults");
@@ -158,7 +158,7 @@ static void test_ids(void) {
     // a grown grid: a new seed and a new lambda
     char *c = spec_text("{\"method\":[\"pez\",\"rlprompt\"],\"prompt_length\":[2,3],\"lambda\":[0,0.5,1],\"seed\":[1,2,3,4]}", "");
     SweepSpec sa, sb, sc;
-    SweepErr err = {{0}};
+    Err err = {{0}};
     CHECK(parse(&sa, a, &err) == 0, "%s", err.msg);
     CHECK(parse(&sb, b, &err) == 0, "%s", err.msg);
     CHECK(parse(&sc, c, &err) == 0, "%s", err.msg);
@@ -193,7 +193,7 @@ static void test_manual(void) {
     // "prompt" is for manual points only: the spec gives it through "point" for an all-manual grid
     snprintf(text, 16384, "%s", base);
     SweepSpec s;
-    SweepErr err = {{0}};
+    Err err = {{0}};
     CHECK(parse(&s, text, &err) != 0 && strstr(err.msg, "\"prompt\""), "manual without prompt: %s", err.msg);
     free(base);
     base = spec_text("{\"method\":[\"manual\"],\"prompt_length\":[2,3],\"seed\":[1,2]}", "");
@@ -211,7 +211,7 @@ static void test_manual(void) {
 static void expect_error(const char *grid, const char *extra, const char *needle) {
     char *text = spec_text(grid, extra);
     SweepSpec s;
-    SweepErr err = {{0}};
+    Err err = {{0}};
     int rc = parse(&s, text, &err);
     CHECK(rc != 0, "spec accepted, expected an error with \"%s\"", needle);
     if (rc == 0) sweep_spec_free(&s);
@@ -221,7 +221,7 @@ static void expect_error(const char *grid, const char *extra, const char *needle
 
 static void expect_text_error(const char *text, const char *needle) {
     SweepSpec s;
-    SweepErr err = {{0}};
+    Err err = {{0}};
     int rc = parse(&s, text, &err);
     CHECK(rc != 0, "spec accepted, expected an error with \"%s\"", needle);
     if (rc == 0) sweep_spec_free(&s);
@@ -292,7 +292,7 @@ static void test_fifo(void) {
     snprintf(path, sizeof path, "%s/spec.fifo", root);
     if (mkfifo(path, 0644) != 0) die("mkfifo %s", path);
     SweepSpec s;
-    SweepErr err;
+    Err err;
     CHECK(sweep_spec_load(&s, path, "/bin/true", &err) != 0 && strstr(err.msg, "not a regular file"), "a FIFO spec: %s",
           err.msg);
     unlink(path);

@@ -153,7 +153,7 @@ static const char *write_small(const char *name, const char *vocab, const char *
 // Loading dir must fail with a message holding both needles.
 static void expect_load_error(const char *dir, const char *needle1, const char *needle2) {
     GPT2Tokenizer *tok = (GPT2Tokenizer *)&tok;   // must be reset to NULL
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     int rc = tokenizer_load(&tok, dir, &err);
     CHECK(rc == -1, "loading %s should fail", dir);
     CHECK(tok == NULL, "tok should be NULL after a failed load of %s", dir);
@@ -175,7 +175,7 @@ static void format_ids(char *out, size_t cap, const int *ids, int n) {
 // Encodes text (len bytes) and checks the ids.
 static void expect_ids(GPT2Tokenizer *tok, const char *text, size_t len, const int *want, int n_want) {
     int ids[256], n = -1;
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     int rc = tokenizer_encode(tok, text, len, ids, 256, &n, &err);
     char got_s[1024], want_s[1024];
     format_ids(got_s, sizeof got_s, ids, rc == 0 ? n : 0);
@@ -192,7 +192,7 @@ static void expect_ids(GPT2Tokenizer *tok, const char *text, size_t len, const i
 // Two texts must encode to the same ids (for ill-formed UTF-8 against U+FFFD).
 static void expect_same_ids(GPT2Tokenizer *tok, const char *a, size_t na, const char *b, size_t nb) {
     int ia[256], ib[256], n_a = -1, n_b = -2;
-    GPT2Err err;
+    Err err;
     CHECK(tokenizer_encode(tok, a, na, ia, 256, &n_a, &err) == 0, "%s", err.msg);
     CHECK(tokenizer_encode(tok, b, nb, ib, 256, &n_b, &err) == 0, "%s", err.msg);
     char sa[1024], sb[1024];
@@ -209,7 +209,7 @@ static void expect_round_trip(GPT2Tokenizer *tok, const char *text, size_t len) 
     char *out = malloc(len + 1);
     int n = 0;
     size_t out_len = 0;
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     int rc = tokenizer_encode(tok, text, len, ids, (int)max_ids, &n, &err);
     CHECK(rc == 0, "encode for the round trip of \"%.40s\": %s", text, err.msg);
     if (rc == 0) {
@@ -229,7 +229,7 @@ static void expect_round_trip(GPT2Tokenizer *tok, const char *text, size_t len) 
 static void test_small_tokenizer(void) {
     const char *dir = write_small("small", NULL, NULL);
     GPT2Tokenizer *tok = NULL;
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     CHECK(tokenizer_load(&tok, dir, &err) == 0, "%s", err.msg);
     if (!tok) return;
     CHECK(tokenizer_vocab_size(tok) == SMALL_VOCAB, "vocab size %d", tokenizer_vocab_size(tok));
@@ -301,7 +301,7 @@ static void test_load_errors(void) {
     expect_load_error(write_small("trailing-json", trailing, NULL), "vocab.json", "bad JSON");
     sprintf(trailing, "%s \n", good_vocab);   // trailing white space is fine
     GPT2Tokenizer *tok = NULL;
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     CHECK(tokenizer_load(&tok, write_small("trailing-space", trailing, NULL), &err) == 0, "%s", err.msg);
     tokenizer_free(tok);
     free(trailing);
@@ -376,7 +376,7 @@ static void test_known_encodings(GPT2Tokenizer *tok) {
     EXPECT_IDS(tok, "\xE2\x85\xAB\xC2\xB2", 158, 227, 104, 31185);   // U+216B U+00B2
     EXPECT_IDS(tok, "e\xCC\x81", 68, 136, 223);                      // e + U+0301
     int n = -1, ids[4];
-    GPT2Err err;
+    Err err;
     CHECK(tokenizer_encode(tok, "", 0, ids, 4, &n, &err) == 0 && n == 0, "empty text: n=%d", n);
     CHECK(tokenizer_encode(tok, NULL, 0, NULL, 0, &n, &err) == 0 && n == 0, "NULL empty text: n=%d", n);
 
@@ -400,7 +400,7 @@ static void test_never_eot(GPT2Tokenizer *tok) {
     const char *texts[] = {"<|endoftext|>", " <|endoftext|>", "<|endoftext|><|endoftext|>", "x<|endoftext|>\n"};
     for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++) {
         int ids[64], n = 0;
-        GPT2Err err;
+        Err err;
         CHECK(tokenizer_encode(tok, texts[t], strlen(texts[t]), ids, 64, &n, &err) == 0, "%s", err.msg);
         for (int i = 0; i < n; i++) CHECK(ids[i] != GPT2_EOT, "\"%s\" produced <|endoftext|>", texts[t]);
     }
@@ -449,7 +449,7 @@ static void test_ill_formed_utf8(GPT2Tokenizer *tok) {
 }
 
 static void test_encode_decode_errors(GPT2Tokenizer *tok) {
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     int ids[8], n = -1;
     // ids that do not fit: an error, and n_ids says how many are needed
     CHECK(tokenizer_encode(tok, "Hello world", 11, ids, 1, &n, &err) == -1, "max_ids=1 should fail");
@@ -485,7 +485,7 @@ static void test_cache(GPT2Tokenizer *tok, const char *dir) {
                        "Hello world! \xC3\xA9t\xC3\xA9 \xE4\xB8\xAD\xE6\x96\x87 \xF0\x9F\x98\x80\xF0\x9F\x98\x80";
     size_t len = strlen(text);
     int cold[256], warm[256], after[256], n_cold = 0, n_warm = 0, n_after = 0;
-    GPT2Err err;
+    Err err;
     GPT2Tokenizer *fresh = NULL;
     CHECK(tokenizer_load(&fresh, dir, &err) == 0, "%s", err.msg);
     if (!fresh) return;
@@ -541,7 +541,7 @@ int main(void) {
         return 77;
     }
     GPT2Tokenizer *tok = NULL;
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     if (tokenizer_load(&tok, dir, &err) != 0) {
         fprintf(stderr, "FAIL: %s\n", err.msg);
         return 1;

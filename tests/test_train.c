@@ -209,7 +209,7 @@ static void test_own_weights(void) {
     char a_dir[4200], b_dir[4200];
     snprintf(a_dir, sizeof a_dir, "%s/ckpt_a", root);
     snprintf(b_dir, sizeof b_dir, "%s/ckpt_b", root);
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     if (gpt2_save(c, &w, a_dir, &err)) die("gpt2_save: %s", err.msg);
 
     GPT2Model model;
@@ -242,7 +242,7 @@ static void test_own_weights(void) {
 // Loads path and checks its documents against want (n_want strings).
 static void docs_are(const char *path, const char *const *want, size_t n_want, const char *what) {
     GPT2Docs d;
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     if (gpt2_docs_load(&d, path, &err)) {
         CHECK(0, "%s: load failed: %s", what, err.msg);
         return;
@@ -256,7 +256,7 @@ static void docs_are(const char *path, const char *const *want, size_t n_want, c
 // Loading path fails, with a message that names the file and holds word.
 static void docs_fail(const char *path, const char *word, const char *what) {
     GPT2Docs d;
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     int rc = gpt2_docs_load(&d, path, &err);
     CHECK(rc == -1, "%s: loaded", what);
     if (rc == 0) { gpt2_docs_free(&d); return; }
@@ -320,7 +320,7 @@ static void test_docs(void) {
 static void test_token_stream(void) {
     const char *dir = getenv("TOKENIZER_DIR");
     GPT2Tokenizer *tok = NULL;
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     if (!dir || tokenizer_load(&tok, dir, &err)) {
         printf("skip-check: no tokenizer in $TOKENIZER_DIR (make tokenizer): the token stream case did not run\n");
         return;
@@ -347,7 +347,7 @@ static void test_sample_windows(void) {
     for (int i = 0; i < N; i++) ids[i] = i;
     GPT2Tokens s = {.ids = ids, .n = N, .n_docs = 1};
     GPT2LMBatch a, b;
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     if (gpt2_lmbatch_alloc(&a, B, T, &err) || gpt2_lmbatch_alloc(&b, B, T, &err)) die("%s", err.msg);
     uint64_t rng_a = 42, rng_b = 42;
     int seen_last_start = 0, seen_first_start = 0, bad_size = 0, not_same = 0, bad_pos = 0, bad_target = 0,
@@ -396,7 +396,7 @@ static double reference_eval_loss(const GPT2Model *m, GPT2Acts *a, const int *id
         for (int t = 0; t < T; t++)
             if (start + (size_t)t + 1 > scored_up_to) pos[k] = t, tgt[k] = ids[start + (size_t)t + 1], k++;
         GPT2Batch batch = {.B = 1, .T = T, .ids = ids + start, .out_pos = pos, .n_out = k};
-        GPT2Err err = {{0}};
+        Err err = {{0}};
         if (gpt2_forward(m, a, &batch, &err)) die("reference forward: %s", err.msg);
         total += (double)gpt2_crossentropy(a->logits, tgt, k, V, NULL, 1.0f) * k;
         *count += (size_t)k;
@@ -416,7 +416,7 @@ static void test_eval_loss(void) {
     gpt2_point_weights(&w, blocks, params, c);
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/eval_model", root);
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     GPT2Model m;
     if (gpt2_save(c, &w, dir, &err) || gpt2_load(&m, dir, &err)) die("%s", err.msg);
 

@@ -55,7 +55,7 @@ static void make_files(void) {
     GPT2Block block;
     GPT2Weights w;
     gpt2_point_weights(&w, &block, params, &c);
-    GPT2Err err;
+    Err err;
     snprintf(path, sizeof path, "%s/model", root);
     if (!params || gpt2_save(&c, &w, path, &err)) die("tiny model: %s", err.msg);
     free(params);
@@ -90,7 +90,7 @@ static char *point_text(const char *fmt) {
     return out;
 }
 
-static int parse(TunePoint *p, const char *fmt, GPT2Err *err) {
+static int parse(TunePoint *p, const char *fmt, Err *err) {
     char *text = point_text(fmt);
     int rc = point_parse(p, text, err);
     free(text);
@@ -101,7 +101,7 @@ static int parse(TunePoint *p, const char *fmt, GPT2Err *err) {
 
 static void test_defaults(void) {
     TunePoint p;
-    GPT2Err err;
+    Err err;
     char want[24576];
     int rc = parse(&p, "{\"method\":\"pez\",\"task\":\"sst-2\"," BASE "}", &err);
     CHECK(rc == 0, "minimal PEZ point: %s", err.msg);
@@ -228,7 +228,7 @@ static void test_defaults(void) {
 /* The point fails with a message holding `piece`, and leaves nothing behind. */
 static void expect_bad(const char *fmt, const char *piece) {
     TunePoint p;
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     int rc = parse(&p, fmt, &err);
     CHECK(rc != 0, "accepted: %s", fmt);
     if (rc == 0) {
@@ -341,7 +341,7 @@ static void test_canonical(void) {
         "\"verbalizers\":[\" terrible\",\" great\"],\"objective\":\"additive\",\"scorer_model\":\"\",\"pez\":{\"steps\":5}}",
     };
     TunePoint p, q;
-    GPT2Err err;
+    Err err;
     if (parse(&p, same[0], &err)) die("canonical base: %s", err.msg);
     for (int i = 1; i < 3; i++) {
         int rc = parse(&q, same[i], &err);
@@ -387,7 +387,7 @@ static void test_canonical(void) {
 
 static void test_record(void) {
     TunePoint p;
-    GPT2Err err;
+    Err err;
     if (parse(&p, "{" PEZ ",\"seed\":5}", &err)) die("record point: %s", err.msg);
     TuneResult r;
     memset(&r, 0, sizeof r);

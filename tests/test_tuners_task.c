@@ -75,7 +75,7 @@ static void tiny_model(GPT2Model *m, const char *dir, int n_positions) {
     for (int l = 0; l < c.n_layer; l++)
         for (int i = 0; i < c.n_embd; i++) { w.blocks[l].ln_1_w[i] += 1.0f; w.blocks[l].ln_2_w[i] += 1.0f; }
     for (int i = 0; i < c.n_embd; i++) w.ln_f_w[i] += 1.0f;
-    GPT2Err err;
+    Err err;
     if (gpt2_save(&c, &w, dir, &err) || gpt2_load(m, dir, &err)) die("tiny model: %s", err.msg);
     free(params);
 }
@@ -113,7 +113,7 @@ static int any_text_contains(const Split *s, const char *needle) {
 
 static void test_real_splits(const char *shared) {
     char path[4200];
-    GPT2Err err;
+    Err err;
     Split s;
     int counts[TUNE_MAX_CLASSES];
     for (size_t t = 0; t < sizeof REAL / sizeof REAL[0]; t++) {
@@ -169,7 +169,7 @@ static void test_real_splits(const char *shared) {
 /* A bad file fails with a message holding each of the given pieces. */
 static void expect_split_error(const char *path, int n_classes, const char *piece1, const char *piece2) {
     Split s;
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     int rc = split_load(&s, path, n_classes, &err);
     CHECK(rc != 0, "%s loaded, expected an error with \"%s\"", path, piece1);
     if (rc == 0) {
@@ -182,7 +182,7 @@ static void expect_split_error(const char *path, int n_classes, const char *piec
 }
 
 static void test_crafted_splits(void) {
-    GPT2Err err;
+    Err err;
     Split s;
     // BOM, CRLF, a quoted field with doubled quotes, inner quotes, a tab inside the text, blank lines
     const char *good = scratch_file("good.tsv",
@@ -241,7 +241,7 @@ static void test_crafted_splits(void) {
 // tasks and verbalizers
 
 static void test_tasks(GPT2Tokenizer *tok) {
-    GPT2Err err;
+    Err err;
     const char *names[] = {"sst-2", "mr", "cr", "subj", "trec", "sst-5", "agnews", "yahoo"};
     const int classes[] = {2, 2, 2, 2, 6, 5, 4, 10};
     for (int t = 0; t < 8; t++) {
@@ -282,7 +282,7 @@ static void test_tasks(GPT2Tokenizer *tok) {
 
 static int encode_text(GPT2Tokenizer *tok, const char *text, int *ids, int cap) {
     int n = 0;
-    GPT2Err err;
+    Err err;
     if (tokenizer_encode(tok, text, strlen(text), ids, cap, &n, &err)) die("encode \"%s\": %s", text, err.msg);
     return n;
 }
@@ -290,7 +290,7 @@ static int encode_text(GPT2Tokenizer *tok, const char *text, int *ids, int cap) 
 static int same_ids(const int *a, const int *b, int n) { return n == 0 || memcmp(a, b, (size_t)n * sizeof(int)) == 0; }
 
 static void test_encode(GPT2Tokenizer *tok) {
-    GPT2Err err;
+    Err err;
     Split s;
     const char *path = scratch_file("enc.tsv",
         "sentence\tlabel\n"
@@ -372,7 +372,7 @@ static void direct_probs(const GPT2Model *m, const EncodedSplit *e, int i, const
     memcpy(ids + e->pre_len[i], prompt, (size_t)L * sizeof(int));
     memcpy(ids + e->pre_len[i] + L, e->ids + e->post_off[i], (size_t)e->post_len[i] * sizeof(int));
     GPT2Acts a;
-    GPT2Err err;
+    Err err;
     int last = n - 1;
     GPT2Batch b = {.B = 1, .T = n, .ids = ids, .out_pos = &last, .n_out = 1};
     if (gpt2_acts_alloc(&a, &m->config, 1, n, n, 1, 0, &err) || gpt2_forward(m, &a, &b, &err)) die("direct: %s", err.msg);
@@ -431,7 +431,7 @@ static int same_class_scores(const EvalResult *a, const EvalResult *b, int K) {
 }
 
 static void test_evaluator(const GPT2Model *m, GPT2Tokenizer *tok, const char *shared) {
-    GPT2Err err;
+    Err err;
     Split s;
     char path[4200];
     snprintf(path, sizeof path, "%s/data/fewshot/sst-2/16-42/train.tsv", shared);
@@ -584,7 +584,7 @@ static void test_formulas(void) {
 // the scorer
 
 static void test_scorer(const GPT2Model *m) {
-    GPT2Err err;
+    Err err;
     const int V = m->config.vocab_size;
     int prompts[3 * 5] = {464, 3807, 318, 1049, 13, 50256, 11, 13, 5, 40, 1842, 340, 0, 262, 1110};
     for (int L = 1; L <= 5; L += 4) {
@@ -627,7 +627,7 @@ static int id_of(GPT2Tokenizer *tok, const char *text) {
 }
 
 static void test_dictionary(void) {
-    GPT2Err err;
+    Err err;
     Dictionary *d;
     const char *path = scratch_file("words", "Great\nthe\ncat's\nmovie\nwell\nmade\nneal\r\n\n");
     int rc = dictionary_load(&d, path, &err);
@@ -705,7 +705,7 @@ static int byte_token(const GPT2Tokenizer *tok, unsigned char b) {
 }
 
 static void test_prompt_vocab(GPT2Tokenizer *tok) {
-    GPT2Err err;
+    Err err;
     int V = 50257, n[3];
     unsigned char *mask[3];
     const char *names[3] = {"all", "utf8", "ascii"};
@@ -753,7 +753,7 @@ static void test_prompt_vocab(GPT2Tokenizer *tok) {
  * of the K label logits. */
 static int direct_label(const GPT2Model *m, const int *ids, int n, const int *label_ids, int K) {
     GPT2Acts a;
-    GPT2Err err;
+    Err err;
     int last = n - 1;
     GPT2Batch b = {.B = 1, .T = n, .ids = ids, .out_pos = &last, .n_out = 1};
     if (gpt2_acts_alloc(&a, &m->config, 1, n, n, 1, 0, &err) || gpt2_forward(m, &a, &b, &err)) die("direct: %s", err.msg);
@@ -773,7 +773,7 @@ static void independent_text(const GPT2Model *m, GPT2Tokenizer *tok, const Split
                              double *share) {
     char text[4096], filled[16384], sentence[4096];
     size_t len;
-    GPT2Err err;
+    Err err;
     if (tokenizer_decode(tok, prompt, L, text, sizeof text, &len, &err)) die("%s", err.msg);
     int correct = 0, same = 0, *ids = xmalloc(8192 * sizeof(int)), *row = xmalloc(8192 * sizeof(int));
     for (int i = 0; i < n; i++) {
@@ -805,7 +805,7 @@ static void independent_text(const GPT2Model *m, GPT2Tokenizer *tok, const Split
 }
 
 static void test_result_finish(GPT2Model *m, GPT2Tokenizer *tok, const char *shared) {
-    GPT2Err err;
+    Err err;
     TunePoint pt;
     memset(&pt, 0, sizeof pt);
     pt.max_test = 10;
@@ -985,7 +985,7 @@ int main(void) {
     snprintf(probe, sizeof probe, "%s/data/fewshot/sst-2/test.tsv", shared);
     int have_data = access(probe, R_OK) == 0;
     GPT2Tokenizer *tok = NULL;
-    GPT2Err err;
+    Err err;
     int have_tok = tokenizer_load(&tok, tok_dir, &err) == 0;
     make_root();
     char model_dir[4200];

@@ -163,7 +163,7 @@ __attribute__((unused)) static void made_up_split(EncodedSplit *e, int n, int pr
  * data/fewshot/sst-2/SEED/{train,dev}.tsv): 0, or 77 after a "skip:" line
  * when either is missing. */
 __attribute__((unused)) static int load_sst2(GPT2Tokenizer **tok, Split *train, Split *dev, const char *seed,
-                                             GPT2Err *err) {
+                                             Err *err) {
     const char *tok_dir = getenv("TOKENIZER_DIR"), *shared = getenv("SHARED");
     if (!tok_dir) tok_dir = "models/gpt2-tokenizer";
     if (!shared) shared = "../shared";
@@ -198,7 +198,7 @@ __attribute__((unused)) static void sst2_point(TunePoint *p, Method method, int 
  * ids, train encoded, dev encoded as dev and as test, an evaluator (64 rows,
  * max_T positions) with the three cached. 0, or 1 with err set. */
 __attribute__((unused)) static int sst2_context(TuneContext *ctx, const TunePoint *p, GPT2Model *m, GPT2Tokenizer *tok,
-                                                const Split *train, const Split *dev, int max_T, GPT2Err *err) {
+                                                const Split *train, const Split *dev, int max_T, Err *err) {
     ctx->point = p;
     ctx->model = ctx->scorer_model = ctx->policy_model = m;
     ctx->tok = tok;

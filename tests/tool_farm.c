@@ -118,7 +118,7 @@ typedef struct {
 } WorkerCtx;
 
 static int worker_run(void *user, uint64_t id, const void *data, size_t len, void **out, size_t *out_len,
-                      FarmErr *err) {
+                      Err *err) {
     WorkerCtx *w = user;
     w->items_run++;
     int i = index_of(id);
@@ -164,7 +164,7 @@ static void problem(MasterCtx *mc, uint64_t id, const char *fmt, ...) {
 }
 
 static int master_next_work(void *user, uint64_t *id, const void **data, size_t *len, int *has_item,
-                            FarmErr *err) {
+                            Err *err) {
     (void)err;
     MasterCtx *mc = user;
     if (mc->retries_sent < mc->retries_queued) *id = mc->retry_queue[mc->retries_sent++];
@@ -182,7 +182,7 @@ static int master_next_work(void *user, uint64_t *id, const void **data, size_t 
     return 0;
 }
 
-static int master_on_dispatch(void *user, uint64_t id, int worker, FarmErr *err) {
+static int master_on_dispatch(void *user, uint64_t id, int worker, Err *err) {
     MasterCtx *mc = user;
     int s = slot_of(mc, id);
     if (s < 0) {
@@ -210,7 +210,7 @@ static void check_result(MasterCtx *mc, uint64_t id, const void *raw, size_t raw
         problem(mc, id, "wrong result: %zu bytes, want %zu", raw_len, want_len);
     if (crc != (uint32_t)crc32_z(0, raw, raw_len)) problem(mc, id, "CRC32 does not match the bytes");
     void *back = NULL;
-    FarmErr e;
+    Err e;
     if (farm_decompress(zdata, zlen, raw_len, crc, &back, &e) || (raw_len && memcmp(back, raw, raw_len)))
         problem(mc, id, "the zlib bytes do not give the result");
     free(back);
@@ -219,7 +219,7 @@ static void check_result(MasterCtx *mc, uint64_t id, const void *raw, size_t raw
 }
 
 static int master_on_result(void *user, uint64_t id, int worker, const void *raw, size_t raw_len,
-                            const void *zdata, size_t zlen, uint32_t crc, FarmErr *err) {
+                            const void *zdata, size_t zlen, uint32_t crc, Err *err) {
     MasterCtx *mc = user;
     int s = slot_of(mc, id);
     if (s < 0) {
@@ -270,7 +270,7 @@ enum { R_CPU, R_WALL, R_ITEMS, R_RC, R_LEFTOVER, R_MISUSE, R_N };
 /* Calls the farm cannot accept fail at once, with a message, sending nothing: the wrong
  * side for this rank, missing callbacks. Returns how many were accepted. */
 static int check_misuse(int rank, int nranks, FarmWorker *fw) {
-    FarmErr err = {{0}};
+    Err err = {{0}};
     FarmMaster no_callbacks = {0}, fm = {.next_work = master_next_work, .on_result = master_on_result};
     FarmWorker no_run = {0};
     int accepted = 0;
@@ -309,7 +309,7 @@ static int count_leftovers(void) {
 }
 
 /* The master's verdict on the whole run; prints the report; returns the number of problems. */
-static int judge(const Options *o, MasterCtx *mc, int rc, const FarmErr *err, const FarmStats *st, double farm_s,
+static int judge(const Options *o, MasterCtx *mc, int rc, const Err *err, const FarmStats *st, double farm_s,
                  double returned_at, const double *all, int nranks) {
     int bad = mc->problems;
     int expected_total = o->items + (o->retry_every > 0 ? (o->items + o->retry_every - 1) / o->retry_every : 0);
@@ -437,7 +437,7 @@ int main(int argc, char **argv) {
     FarmWorker fw = {.run = worker_run, .user = &wc};
     MasterCtx mc;
     FarmStats stats = {0};
-    FarmErr err = {{0}};
+    Err err = {{0}};
     int misuse = check_misuse(rank, nranks, &fw);
     double cpu0 = cpu_seconds(), t0 = now();
     int rc;

@@ -85,7 +85,7 @@ static void case_plain(Writer *w, const GPT2Model *m, GPT2Acts *a, const char *n
         }
     }
     GPT2Batch batch = {.B = B, .T = T, .ids = ids, .lens = lens, .out_pos = out_pos, .n_out = n_out};
-    GPT2Err err;
+    Err err;
     if (gpt2_forward(m, a, &batch, &err)) die(name, &err);
     add_case(w, name, B, T, ids, lens, NULL, NULL, C, out_pos, n_out, a->logits, V);
 }
@@ -105,13 +105,13 @@ static void case_embeds(Writer *w, const GPT2Model *m, GPT2Acts *a, const char *
         int start = prompt_first ? 0 : lens[b] - P;
         for (int t = start; t < start + P; t++) {
             is_embed[b * T + t] = 1;
-            for (int i = 0; i < C; i++) embeds[((size_t)b * T + t) * C + i] = 0.1f * rng_uniform();
+            for (int i = 0; i < C; i++) embeds[((size_t)b * T + t) * C + i] = 0.1f * rng_symmetric();
         }
         out_pos[b] = b * T + lens[b] - 1;
     }
     GPT2Batch batch = {.B = B, .T = T, .ids = ids, .lens = lens, .embeds = embeds,
                        .is_embed = is_embed, .out_pos = out_pos, .n_out = B};
-    GPT2Err err;
+    Err err;
     if (gpt2_forward(m, a, &batch, &err)) die(name, &err);
     add_case(w, name, B, T, ids, lens, embeds, is_embed, C, out_pos, B, a->logits, V);
     free(embeds);
@@ -130,7 +130,7 @@ static void case_cache(Writer *w, const GPT2Model *m, GPT2Acts *a, GPT2KVCache *
     random_ids(cont_ids, B * Tc, V);
     for (int r = 0; r < R; r++) { pre_lens[r] = 1 + rng_int(Tp); rows[r] = r; }
     kvcache_reset(kv);
-    GPT2Err err;
+    Err err;
     GPT2Batch pre = {.B = R, .T = Tp, .ids = pre_ids, .lens = pre_lens, .store = kv, .store_rows = rows};
     if (gpt2_forward(m, a, &pre, &err)) die(name, &err);
     for (int b = 0; b < B; b++) {
@@ -161,7 +161,7 @@ static void case_generate(Writer *w, const GPT2Model *m, GPT2Acts *a, GPT2KVCach
     if (!logits) die("out of memory", NULL);
     random_ids(ids, T, V);
     kvcache_reset(kv);
-    GPT2Err err;
+    Err err;
     int last = prompt_len - 1;
     GPT2Batch first = {.B = 1, .T = prompt_len, .ids = ids, .store = kv, .store_rows = &row,
                        .out_pos = &last, .n_out = 1};
@@ -195,7 +195,7 @@ int main(int argc, char **argv) {
         else { fprintf(stderr, "tool_forward_cases: unknown option %s\n", argv[i]); return 2; }
     }
     GPT2Model m;
-    GPT2Err err;
+    Err err;
     if (gpt2_load(&m, argv[1], &err)) die("load", &err);
     int maxT = 64, maxB = 8;
     GPT2Acts a;

@@ -93,7 +93,7 @@ static void run_case(cJSON *cases, const char *out_dir, int index, const GPT2Mod
         }
     GPT2Batch batch = {.B = B, .T = T, .ids = cs->ids, .lens = cs->lens, .embeds = cs->embeds,
                        .is_embed = cs->is_embed, .out_pos = out_pos, .n_out = n};
-    GPT2Err err;
+    Err err;
     if (gpt2_forward(m, a, &batch, &err)) die(cs->name, &err);
     float *dlogits = xmalloc(sizeof(float) * n * V);
     double loss = 0;
@@ -200,7 +200,7 @@ int main(int argc, char **argv) {
         else { fprintf(stderr, "tool_grad_cases: unknown option %s\n", argv[i]); return 2; }
     }
     GPT2Model m;
-    GPT2Err err;
+    Err err;
     if (gpt2_load(&m, argv[1], &err)) die("load", &err);
     int C = m.config.n_embd, V = m.config.vocab_size, maxB = 4, maxT = 24, P = 5;
     if (maxT > m.config.n_positions) die("the model's context is shorter than 24 positions", NULL);
@@ -233,7 +233,7 @@ int main(int argc, char **argv) {
                 int start = last ? cs.lens[b] - P : 0;
                 for (int t = start; t < start + P; t++) {
                     cs.is_embed[b * T + t] = 1;
-                    for (int i = 0; i < C; i++) cs.embeds[((size_t)b * T + t) * C + i] = emb_scale * rng_uniform();
+                    for (int i = 0; i < C; i++) cs.embeds[((size_t)b * T + t) * C + i] = emb_scale * rng_symmetric();
                 }
                 cs.label_target[b] = rng_int(NK);
                 if (kind != 1) cs.label_pos[b] = cs.lens[b] - 1; // the classifier reads the last position
@@ -257,7 +257,7 @@ int main(int argc, char **argv) {
         }
         for (int t = 0; t < 2; t++) {
             cs.is_embed[T + t] = 1;
-            for (int i = 0; i < C; i++) cs.embeds[((size_t)T + t) * C + i] = emb_scale * rng_uniform();
+            for (int i = 0; i < C; i++) cs.embeds[((size_t)T + t) * C + i] = emb_scale * rng_symmetric();
         }
         run_case(cases, argv[2], index++, &m, &a, &cs);
         case_free(&cs);

@@ -62,7 +62,7 @@ static char *frame_record(uint64_t i) {
     return rec;
 }
 
-static int frame_payload(uint64_t i, void **payload, size_t *len, ResultsErr *err) {
+static int frame_payload(uint64_t i, void **payload, size_t *len, Err *err) {
     char *rec = frame_record(i), id[65];
     frame_id(i, id);
     size_t raw = strlen(rec);
@@ -90,7 +90,7 @@ typedef struct {
     int count_only;      // a writer resuming only needs to know where to go on
 } Check;
 
-static int check_frame(void *user, int type, const void *payload, size_t len, ResultsErr *err) {
+static int check_frame(void *user, int type, const void *payload, size_t len, Err *err) {
     Check *c = user;
     uint64_t i = c->count;
     if (type != JOURNAL_RESULT) {
@@ -124,7 +124,7 @@ static int check_frame(void *user, int type, const void *payload, size_t len, Re
 // follows it, saying so on `notes`. Returns 0, 1 on a failed check, 3 when it
 // refuses to cut.
 static int replay_and_repair(const char *dir, Check *c, FILE *notes) {
-    ResultsErr err;
+    Err err;
     int64_t bad;
     if (journal_replay(dir, check_frame, c, &bad, &err) != 0) {
         fprintf(notes, "FAIL %s: %s\n", dir, err.msg);
@@ -155,7 +155,7 @@ static int replay_and_repair(const char *dir, Check *c, FILE *notes) {
 
 static int cmd_append(const char *dir, uint64_t n) {
     Journal *j;
-    ResultsErr err;
+    Err err;
     if (journal_open(&j, dir, &err) != 0) { fprintf(stderr, "%s\n", err.msg); return 1; }
     Check c = {.count_only = 1};   // verify checks the contents after each kill
     int rc = replay_and_repair(dir, &c, stderr);   // stdout is for the indexes
@@ -202,7 +202,7 @@ static int check_printed(const char *path, uint64_t count) {
 
 static int cmd_verify(const char *dir, const char *printed, long long expect) {
     Journal *j;
-    ResultsErr err;
+    Err err;
     if (journal_open(&j, dir, &err) != 0) { printf("FAIL %s\n", err.msg); return 1; }
     Check c = {0};
     int rc = replay_and_repair(dir, &c, stdout);
@@ -218,7 +218,7 @@ static int cmd_verify(const char *dir, const char *printed, long long expect) {
 
 static int cmd_replay(const char *dir, int print_offsets) {
     Check c = {.print_offsets = print_offsets};
-    ResultsErr err;
+    Err err;
     int64_t bad;
     if (journal_replay(dir, check_frame, &c, &bad, &err) != 0) {
         printf("FAIL %s: %s\n", dir, err.msg);
@@ -244,7 +244,7 @@ static int cmd_flip(const char *path, long long byte, int bit) {
 
 static int cmd_hold(const char *dir, int seconds) {
     Journal *j;
-    ResultsErr err;
+    Err err;
     if (journal_open(&j, dir, &err) != 0) { printf("%s\n", err.msg); return 1; }
     printf("locked %ld\n", (long)getpid());
     fflush(stdout);
@@ -255,7 +255,7 @@ static int cmd_hold(const char *dir, int seconds) {
 
 static int cmd_open(const char *dir) {
     Journal *j;
-    ResultsErr err;
+    Err err;
     if (journal_open(&j, dir, &err) != 0) { printf("%s\n", err.msg); return 1; }
     journal_close(j);
     return 0;

@@ -34,7 +34,7 @@ int main(int argc, char **argv) {
     const char *verbalizers[2] = {" terrible", " great"};
     if (argc == 7) { verbalizers[0] = argv[5]; verbalizers[1] = argv[6]; }
     const char *prompt = argv[4];
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     GPT2Model model;
     GPT2Tokenizer *tok = NULL;
     Split split;

@@ -77,7 +77,7 @@ int main(int argc, char **argv) {
     }
     const char *dir = argv[argi], *in_path = argv[argi + 1], *out_path = argv[argi + 2];
 
-    GPT2Err err;
+    Err err;
     GPT2Tokenizer *tok;
     if (tokenizer_load(&tok, dir, &err) != 0) {
         fprintf(stderr, "%s\n", err.msg);

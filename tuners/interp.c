@@ -34,14 +34,14 @@ struct Scorer {
     int *ids;        // (max_prompts, max_L) <|endoftext|> z_1 .. z_{L-1}
 };
 
-int scorer_new(Scorer **out, const GPT2Model *m, int max_prompts, GPT2Err *err) {
+int scorer_new(Scorer **out, const GPT2Model *m, int max_prompts, Err *err) {
     *out = NULL;
     const GPT2Config *c = &m->config;
-    if (max_prompts < 1) return gpt2_fail(err, "scorer: max_prompts %d < 1", max_prompts);
+    if (max_prompts < 1) return err_fail(err, "scorer: max_prompts %d < 1", max_prompts);
     if (c->vocab_size <= GPT2_EOT)
-        return gpt2_fail(err, "scorer: vocabulary of %d has no <|endoftext|> (id %d)", c->vocab_size, GPT2_EOT);
+        return err_fail(err, "scorer: vocabulary of %d has no <|endoftext|> (id %d)", c->vocab_size, GPT2_EOT);
     Scorer *sc = calloc(1, sizeof *sc);
-    if (!sc) return gpt2_fail(err, "scorer: out of memory");
+    if (!sc) return err_fail(err, "scorer: out of memory");
     sc->m = m;
     sc->max_prompts = max_prompts;
     sc->max_L = c->n_positions < TUNE_MAX_PROMPT ? c->n_positions : TUNE_MAX_PROMPT;
@@ -50,7 +50,7 @@ int scorer_new(Scorer **out, const GPT2Model *m, int max_prompts, GPT2Err *err) 
     sc->nll = malloc((size_t)max_prompts * sizeof(double) + rows * sizeof(int));
     if (!sc->nll) {
         free(sc);
-        return gpt2_fail(err, "scorer: out of memory");
+        return err_fail(err, "scorer: out of memory");
     }
     sc->ids = (int *)(sc->nll + max_prompts);
     if (gpt2_acts_alloc(&sc->acts, c, max_prompts, sc->max_L, sc->max_L, SCORER_CHUNK, 0, err)) {
@@ -81,7 +81,7 @@ static double row_nll(const float *logits, int V, int target) {
 /* Scores B <= max_prompts prompts: one forward over <|endoftext|> z_1..z_{L-1},
  * then the LM head on the final hidden states in chunks of SCORER_CHUNK
  * positions, each position t predicting z_{t+1}. */
-static int score_batch(Scorer *sc, const int *prompt_ids, int B, int L, double *log_ppl, GPT2Err *err) {
+static int score_batch(Scorer *sc, const int *prompt_ids, int B, int L, double *log_ppl, Err *err) {
     const GPT2Model *m = sc->m;
     int C = m->config.n_embd, V = m->config.vocab_size;
     for (int b = 0; b < B; b++) {
@@ -106,13 +106,13 @@ static int score_batch(Scorer *sc, const int *prompt_ids, int B, int L, double *
     return 0;
 }
 
-int scorer_log_ppl(Scorer *sc, const int *prompt_ids, int P, int L, double *log_ppl, GPT2Err *err) {
+int scorer_log_ppl(Scorer *sc, const int *prompt_ids, int P, int L, double *log_ppl, Err *err) {
     if (L < 1 || L > sc->max_L)
-        return gpt2_fail(err, "scorer: prompt length %d, expected 1..%d", L, sc->max_L);
+        return err_fail(err, "scorer: prompt length %d, expected 1..%d", L, sc->max_L);
     int V = sc->m->config.vocab_size;
     for (int j = 0; j < P * L; j++)
         if (prompt_ids[j] < 0 || prompt_ids[j] >= V)
-            return gpt2_fail(err, "scorer: prompt %d token %d is id %d, outside the vocabulary of %d",
+            return err_fail(err, "scorer: prompt %d token %d is id %d, outside the vocabulary of %d",
                              j / L, j % L, prompt_ids[j], V);
     for (int p0 = 0; p0 < P; p0 += sc->max_prompts) {
         int B = P - p0 < sc->max_prompts ? P - p0 : sc->max_prompts;
@@ -166,16 +166,16 @@ static int dict_contains(const Dictionary *d, const char *w, size_t n) {
     }
 }
 
-int dictionary_load(Dictionary **out, const char *path, GPT2Err *err) {
+int dictionary_load(Dictionary **out, const char *path, Err *err) {
     *out = NULL;
     char *words;
     size_t size, lines = 1;
-    GPT2Err why;
-    if (gpt2_read_file(path, &words, &size, &why))
-        return gpt2_fail(err, "dictionary: %s (Debian: apt-get install wamerican)", why.msg);
+    Err why;
+    if (util_read_file(path, &words, &size, &why))
+        return err_fail(err, "dictionary: %s (Debian: apt-get install wamerican)", why.msg);
     if (size >= (size_t)UINT32_MAX - 1) {
         free(words);
-        return gpt2_fail(err, "dictionary: %s is over 4 GiB", path);
+        return err_fail(err, "dictionary: %s is over 4 GiB", path);
     }
     for (size_t i = 0; i < size; i++) lines += words[i] == '\n';
     size_t cap = 16;
@@ -184,7 +184,7 @@ int dictionary_load(Dictionary **out, const char *path, GPT2Err *err) {
     uint32_t *slots = calloc(cap, sizeof(uint32_t));
     if (!d || !slots) {
         free(words); free(d); free(slots);
-        return gpt2_fail(err, "dictionary: out of memory");
+        return err_fail(err, "dictionary: out of memory");
     }
     d->words = words; d->slots = slots; d->cap = cap;
     for (size_t start = 0; start < size;) {
@@ -204,7 +204,7 @@ int dictionary_load(Dictionary **out, const char *path, GPT2Err *err) {
     }
     if (d->n_words == 0) {
         dictionary_free(d);
-        return gpt2_fail(err, "dictionary: %s holds no words", path);
+        return err_fail(err, "dictionary: %s holds no words", path);
     }
     *out = d;
     return 0;
@@ -342,13 +342,13 @@ void tune_context_free(TuneContext *ctx) {
     encoded_split_free(&ctx->test);
 }
 
-int result_finish(TuneContext *ctx, TuneResult *r, const float *continuous, GPT2Err *err) {
+int result_finish(TuneContext *ctx, TuneResult *r, const float *continuous, Err *err) {
     const TunePoint *pt = ctx->point;
     int L = r->prompt_length, K = ctx->n_classes;
     if (L < 1 || L > TUNE_MAX_PROMPT)
-        return gpt2_fail(err, "result: prompt length %d, expected 1..%d", L, TUNE_MAX_PROMPT);
-    if (!ctx->dict) return gpt2_fail(err, "result: no dictionary in the context");
-    if (!pt) return gpt2_fail(err, "result: no point in the context");
+        return err_fail(err, "result: prompt length %d, expected 1..%d", L, TUNE_MAX_PROMPT);
+    if (!ctx->dict) return err_fail(err, "result: no dictionary in the context");
+    if (!pt) return err_fail(err, "result: no point in the context");
     const int *ids = r->prompt_ids;
     prompt_text(ctx->tok, ids, L, r->prompt_text, sizeof r->prompt_text);
     r->n_classes = K;
@@ -361,7 +361,7 @@ int result_finish(TuneContext *ctx, TuneResult *r, const float *continuous, GPT2
     float *probs = NULL;
     if (continuous) {
         probs = malloc((size_t)2 * n * K * sizeof(float)); // projected, then continuous
-        if (!probs) return gpt2_fail(err, "result: out of memory (%d test examples)", n);
+        if (!probs) return err_fail(err, "result: out of memory (%d test examples)", n);
     }
     EvalResult soft;
     if (eval_prompts(ctx->eval, &ctx->train, ids, 1, L, &r->eval[TUNE_TRAIN], NULL, err) ||
@@ -405,6 +405,6 @@ int result_finish(TuneContext *ctx, TuneResult *r, const float *continuous, GPT2
         {"objective", r->obj_total}, {"continuous accuracy", r->acc_continuous},
         {"KL", r->kl_continuous_projected}};
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
-        if (!isfinite(checks[i].x)) return gpt2_fail(err, "result: the %s is not finite (%g)", checks[i].name, checks[i].x);
+        if (!isfinite(checks[i].x)) return err_fail(err, "result: the %s is not finite (%g)", checks[i].name, checks[i].x);
     return 0;
 }

@@ -3,17 +3,17 @@
 // and lands in the same records and frontier.
 #include "tuners/tuners.h"
 
-int manual_prompt_ids(const TunePoint *p, GPT2Tokenizer *tok, int *ids, int *n, GPT2Err *err) {
+int manual_prompt_ids(const TunePoint *p, GPT2Tokenizer *tok, int *ids, int *n, Err *err) {
     const char *text = p->manual_prompt;
     size_t len = 0;
     while (text[len]) len++;
     if (tokenizer_encode(tok, text, len, ids, TUNE_MAX_PROMPT, n, err))
-        return gpt2_fail(err, "point: \"prompt\" is longer than %d tokens", TUNE_MAX_PROMPT);
-    if (*n < 1) return gpt2_fail(err, "point: \"prompt\" encodes to no tokens");
+        return err_fail(err, "point: \"prompt\" is longer than %d tokens", TUNE_MAX_PROMPT);
+    if (*n < 1) return err_fail(err, "point: \"prompt\" encodes to no tokens");
     return 0;
 }
 
-int manual_run(TuneContext *ctx, TuneResult *r, GPT2Err *err) {
+int manual_run(TuneContext *ctx, TuneResult *r, Err *err) {
     if (manual_prompt_ids(ctx->point, ctx->tok, r->prompt_ids, &r->prompt_length, err)) return -1;
     r->steps = 0;
     r->best_step = 0;

@@ -229,54 +229,54 @@ void pez_state_free(PezState *s) {
     memset(s, 0, sizeof *s);
 }
 
-static int check_settings(const TuneContext *ctx, GPT2Err *err) {
+static int check_settings(const TuneContext *ctx, Err *err) {
     const TunePoint *pt = ctx->point;
     const PezSettings *s = &pt->pez;
     if (pt->prompt_length < 1 || pt->prompt_length > TUNE_MAX_PROMPT)
-        return gpt2_fail(err, "pez: prompt_length %d out of 1..%d", pt->prompt_length, TUNE_MAX_PROMPT);
+        return err_fail(err, "pez: prompt_length %d out of 1..%d", pt->prompt_length, TUNE_MAX_PROMPT);
     if (s->steps < 1 || s->batch < 1 || s->eval_every < 1)
-        return gpt2_fail(err, "pez: steps %d, batch %d and eval_every %d must all be >= 1", s->steps,
+        return err_fail(err, "pez: steps %d, batch %d and eval_every %d must all be >= 1", s->steps,
                          s->batch, s->eval_every);
     if (!(s->lr >= 0.0 && isfinite(s->lr)) || !(s->clip >= 0.0) || !(s->weight_decay >= 0.0))
-        return gpt2_fail(err, "pez: lr %g, clip %g and weight_decay %g must be finite and >= 0", s->lr,
+        return err_fail(err, "pez: lr %g, clip %g and weight_decay %g must be finite and >= 0", s->lr,
                          s->clip, s->weight_decay);
     if (s->optimizer != PEZ_ADAFACTOR && s->optimizer != PEZ_ADAMW)
-        return gpt2_fail(err, "pez: unknown optimizer %d", (int)s->optimizer);
+        return err_fail(err, "pez: unknown optimizer %d", (int)s->optimizer);
     if (ctx->n_classes < 1 || ctx->n_classes > TUNE_MAX_CLASSES)
-        return gpt2_fail(err, "pez: %d classes, expected 1..%d", ctx->n_classes, TUNE_MAX_CLASSES);
+        return err_fail(err, "pez: %d classes, expected 1..%d", ctx->n_classes, TUNE_MAX_CLASSES);
     int V = ctx->model->config.vocab_size;
     for (int k = 0; k < ctx->n_classes; k++)
         if (ctx->label_ids[k] < 0 || ctx->label_ids[k] >= V)
-            return gpt2_fail(err, "pez: label id %d outside the vocabulary of %d", ctx->label_ids[k], V);
-    if (ctx->train.n < 1) return gpt2_fail(err, "pez: empty train split");
+            return err_fail(err, "pez: label id %d outside the vocabulary of %d", ctx->label_ids[k], V);
+    if (ctx->train.n < 1) return err_fail(err, "pez: empty train split");
     int allowed = 0;
     for (int v = 0; v < V && !allowed; v++) allowed = prompt_token_allowed(ctx, v);
-    if (!allowed) return gpt2_fail(err, "pez: the prompt vocabulary is empty");
+    if (!allowed) return err_fail(err, "pez: the prompt vocabulary is empty");
     return 0;
 }
 
 /* The scorer of the lambda term: its vocabulary (and, when it has a
  * gradient to give, its width) must be the task model's. */
-static int check_scorer(const GPT2Model *m, const GPT2Model *sc, int L, double w_interp, GPT2Err *err) {
+static int check_scorer(const GPT2Model *m, const GPT2Model *sc, int L, double w_interp, Err *err) {
     if (sc->config.vocab_size != m->config.vocab_size)
-        return gpt2_fail(err, "pez: the scorer's vocabulary (%d) differs from the task model's (%d)",
+        return err_fail(err, "pez: the scorer's vocabulary (%d) differs from the task model's (%d)",
                          sc->config.vocab_size, m->config.vocab_size);
     if (w_interp == 0.0) return 0;
     if (sc->config.vocab_size <= GPT2_EOT)
-        return gpt2_fail(err, "pez: the scorer's vocabulary of %d has no <|endoftext|> (id %d)",
+        return err_fail(err, "pez: the scorer's vocabulary of %d has no <|endoftext|> (id %d)",
                          sc->config.vocab_size, GPT2_EOT);
     if (sc != m && sc->config.n_embd != m->config.n_embd)
-        return gpt2_fail(err, "pez: the scorer's width %d differs from the task model's %d: its "
+        return err_fail(err, "pez: the scorer's width %d differs from the task model's %d: its "
                          "log-PPL gradient cannot reach the prompt", sc->config.n_embd, m->config.n_embd);
     if (L > sc->config.n_positions)
-        return gpt2_fail(err, "pez: prompt_length %d exceeds the scorer's context %d", L,
+        return err_fail(err, "pez: prompt_length %d exceeds the scorer's context %d", L,
                          sc->config.n_positions);
     return 0;
 }
 
-int pez_state_alloc(PezState *s, const TuneContext *ctx, GPT2Err *err) {
+int pez_state_alloc(PezState *s, const TuneContext *ctx, Err *err) {
     memset(s, 0, sizeof *s);
-    if (!ctx || !ctx->point || !ctx->model) return gpt2_fail(err, "pez: no context");
+    if (!ctx || !ctx->point || !ctx->model) return err_fail(err, "pez: no context");
     if (check_settings(ctx, err)) return -1;
     const TunePoint *pt = ctx->point;
     const GPT2Model *m = ctx->model, *sc = ctx->scorer_model ? ctx->scorer_model : ctx->model;
@@ -301,7 +301,7 @@ int pez_state_alloc(PezState *s, const TuneContext *ctx, GPT2Err *err) {
         if (tr->pre_len[i] + tr->post_len[i] > longest) longest = tr->pre_len[i] + tr->post_len[i];
     s->max_T = longest + s->L;
     if (s->max_T > c->n_positions)
-        return gpt2_fail(err, "pez: training rows need %d positions (%d + prompt %d), the model's "
+        return err_fail(err, "pez: training rows need %d positions (%d + prompt %d), the model's "
                          "context is %d", s->max_T, longest, s->L, c->n_positions);
 
     int L = s->L, C = s->C, V = s->V, B = s->B, K = s->K, interp = s->w_interp != 0.0;
@@ -325,7 +325,7 @@ int pez_state_alloc(PezState *s, const TuneContext *ctx, GPT2Err *err) {
     TUNE_LAY_OUT(s->fmem, float, fview, fsize);
     TUNE_LAY_OUT(s->imem, int, iview, isize);
     if (!s->fmem || !s->imem) {
-        gpt2_fail(err, "pez: out of memory (buffers for %d rows of %d positions, prompt %d x %d)",
+        err_fail(err, "pez: out of memory (buffers for %d rows of %d positions, prompt %d x %d)",
                   B + in_batch, s->max_T, L, C);
         goto fail;
     }
@@ -424,7 +424,7 @@ static void add_grad(float *g, const float *more, size_t n) {
 /* The lambda term on a separate scorer: forward and backward of the log-PPL
  * row alone, w_interp times its gradient added to s->g. Reuses batch_ids
  * (the task batch is done with by then). */
-static int scorer_term(PezState *s, double *log_ppl, GPT2Err *err) {
+static int scorer_term(PezState *s, double *log_ppl, Err *err) {
     int L = s->L;
     fill_log_ppl_row(s->batch_ids, s->out_pos, s->targets, s->ids, L, L, 0);
     GPT2Batch batch = {.B = 1, .T = L, .ids = s->batch_ids, .out_pos = s->out_pos, .n_out = L};
@@ -441,19 +441,19 @@ static int scorer_term(PezState *s, double *log_ppl, GPT2Err *err) {
 }
 
 int pez_loss_and_grad(PezState *s, const EncodedSplit *split, const int *examples, PezLoss *out,
-                      GPT2Err *err) {
+                      Err *err) {
     int L = s->L, C = s->C, B = s->B, K = s->K;
     int in_batch = s->w_interp != 0.0 && !s->scorer; // the log-PPL row rides in this batch
     int T = L;
     for (int b = 0; b < B; b++) {
         int i = examples[b];
-        if (i < 0 || i >= split->n) return gpt2_fail(err, "pez: example %d of a split of %d", i, split->n);
+        if (i < 0 || i >= split->n) return err_fail(err, "pez: example %d of a split of %d", i, split->n);
         if (split->label[i] < 0 || split->label[i] >= K)
-            return gpt2_fail(err, "pez: example %d has label %d of %d classes", i, split->label[i], K);
+            return err_fail(err, "pez: example %d has label %d of %d classes", i, split->label[i], K);
         s->labels[b] = split->label[i];
         int len = split->pre_len[i] + L + split->post_len[i];
         if (len > s->max_T)
-            return gpt2_fail(err, "pez: example %d needs %d positions, rows hold %d", i, len, s->max_T);
+            return err_fail(err, "pez: example %d needs %d positions, rows hold %d", i, len, s->max_T);
         if (len > T) T = len;
     }
     for (int b = 0; b < B; b++) {
@@ -498,19 +498,19 @@ int pez_loss_and_grad(PezState *s, const EncodedSplit *split, const int *example
 }
 
 int pez_step(PezState *s, const EncodedSplit *split, const int *examples, PezLoss *out,
-             GPT2Err *err) {
+             Err *err) {
     const PezSettings *set = &s->ctx->point->pez;
     pez_project(s->ids, s->proj, s->cos, s->P, s->model->w.wte, s->wte_inv_norm, s->allowed, s->L, s->V, s->C);
     if (pez_loss_and_grad(s, split, examples, out, err)) return -1;
     int finite = isfinite(out->loss);
     for (size_t k = 0; finite && k < (size_t)s->L * s->C; k++) finite = isfinite(s->g[k]);
     if (!finite)
-        return gpt2_fail(err, "pez: the loss or its gradient is not finite at step %d (task %g, "
+        return err_fail(err, "pez: the loss or its gradient is not finite at step %d (task %g, "
                          "log-PPL %g)", s->opt.t + 1, out->task, out->log_ppl);
     pez_update(s->P, s->proj, s->g, &s->opt, set->clip, set->reset_quirk);
     for (size_t k = 0; k < (size_t)s->L * s->C; k++)
         if (!isfinite(s->P[k]))
-            return gpt2_fail(err, "pez: the soft prompt is not finite after step %d (lr %g too large?)", s->opt.t,
+            return err_fail(err, "pez: the soft prompt is not finite after step %d (lr %g too large?)", s->opt.t,
                              set->lr);
     return 0;
 }
@@ -518,11 +518,11 @@ int pez_step(PezState *s, const EncodedSplit *split, const int *examples, PezLos
 // ----------------------------------------------------------------------------
 // the run
 
-int pez_run(TuneContext *ctx, TuneResult *r, GPT2Err *err) {
-    if (!ctx || !ctx->point || !ctx->model || !r) return gpt2_fail(err, "pez: no context");
+int pez_run(TuneContext *ctx, TuneResult *r, Err *err) {
+    if (!ctx || !ctx->point || !ctx->model || !r) return err_fail(err, "pez: no context");
     if (!ctx->eval || !ctx->scorer || !ctx->dict)
-        return gpt2_fail(err, "pez: the context has no evaluator, scorer or dictionary");
-    if (ctx->dev.n < 1) return gpt2_fail(err, "pez: empty dev split");
+        return err_fail(err, "pez: the context has no evaluator, scorer or dictionary");
+    if (ctx->dev.n < 1) return err_fail(err, "pez: empty dev split");
     const TunePoint *pt = ctx->point;
     const PezSettings *set = &pt->pez;
     PezState s;
@@ -570,7 +570,7 @@ int pez_run(TuneContext *ctx, TuneResult *r, GPT2Err *err) {
         }
     }
     if (best_step == 0) {
-        gpt2_fail(err, "pez: no prompt had a finite objective on dev");
+        err_fail(err, "pez: no prompt had a finite objective on dev");
         goto fail;
     }
 

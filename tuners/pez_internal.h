@@ -124,7 +124,7 @@ typedef struct {
 
 /* Checks the point and the context (models, vocabularies, lengths) and
  * allocates everything for a run on ctx->train. P is not initialised. */
-int pez_state_alloc(PezState *s, const TuneContext *ctx, GPT2Err *err);
+int pez_state_alloc(PezState *s, const TuneContext *ctx, Err *err);
 void pez_state_free(PezState *s);   // accepts a zeroed or failed state
 
 /* The next B examples of train: the epoch's permutation in order, reshuffled
@@ -144,11 +144,11 @@ typedef struct {
  * task model) or on the separate scorer; with full_ppl_grad, the log-PPL
  * term's target side too. */
 int pez_loss_and_grad(PezState *s, const EncodedSplit *split, const int *examples, PezLoss *out,
-                      GPT2Err *err);
+                      Err *err);
 
 /* One PEZ step: project P (s->ids, s->proj), loss and gradient at the
  * projection on the examples (B) of split, update P. */
 int pez_step(PezState *s, const EncodedSplit *split, const int *examples, PezLoss *out,
-             GPT2Err *err);
+             Err *err);
 
 #endif

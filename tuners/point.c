@@ -113,7 +113,7 @@ static void buf_key(Buf *b, const char *key, int first) {
 typedef struct {
     const cJSON *obj;
     const char *prefix;
-    GPT2Err *err;
+    Err *err;
 } Reader;
 
 /* Unknown and repeated keys are errors. */
@@ -126,11 +126,11 @@ static int check_keys(const Reader *r, const char *const *known, int n_known) {
             size_t used = 0;
             for (int k = 0; k < n_known && used < sizeof list; k++)
                 used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", k ? ", " : "", known[k]);
-            return gpt2_fail(r->err, "point: unknown key \"%s%s\" (known: %s)", r->prefix, it->string, list);
+            return err_fail(r->err, "point: unknown key \"%s%s\" (known: %s)", r->prefix, it->string, list);
         }
         for (const cJSON *prev = r->obj->child; prev != it; prev = prev->next)
             if (strcmp(prev->string, it->string) == 0)
-                return gpt2_fail(r->err, "point: key \"%s%s\" given twice", r->prefix, it->string);
+                return err_fail(r->err, "point: key \"%s%s\" given twice", r->prefix, it->string);
     }
     return 0;
 }
@@ -144,9 +144,9 @@ static const cJSON *member(const Reader *r, const char *key) {
 static int get_string(const Reader *r, const char *key, char *dst, size_t cap) {
     const cJSON *it = member(r, key);
     if (!it) return 1;
-    if (!cJSON_IsString(it)) return gpt2_fail(r->err, "point: \"%s%s\" must be a string", r->prefix, key);
+    if (!cJSON_IsString(it)) return err_fail(r->err, "point: \"%s%s\" must be a string", r->prefix, key);
     size_t n = strlen(it->valuestring);
-    if (n >= cap) return gpt2_fail(r->err, "point: \"%s%s\" is longer than %zu bytes", r->prefix, key, cap - 1);
+    if (n >= cap) return err_fail(r->err, "point: \"%s%s\" is longer than %zu bytes", r->prefix, key, cap - 1);
     memcpy(dst, it->valuestring, n + 1);
     return 0;
 }
@@ -155,7 +155,7 @@ static int get_number(const Reader *r, const char *key, double *out) {
     const cJSON *it = member(r, key);
     if (!it) return 1;
     if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
-        return gpt2_fail(r->err, "point: \"%s%s\" must be a number", r->prefix, key);
+        return err_fail(r->err, "point: \"%s%s\" must be a number", r->prefix, key);
     *out = it->valuedouble;
     return 0;
 }
@@ -168,7 +168,7 @@ static int get_range(const Reader *r, const char *key, double lo, int lo_open, d
     if ((lo_open ? x <= lo : x < lo) || x > hi) {
         char hi_text[32] = "";
         if (isfinite(hi)) snprintf(hi_text, sizeof hi_text, " and <= %g", hi);
-        return gpt2_fail(r->err, "point: \"%s%s\" must be %s %g%s, got %g", r->prefix, key,
+        return err_fail(r->err, "point: \"%s%s\" must be %s %g%s, got %g", r->prefix, key,
                          lo_open ? ">" : ">=", lo, hi_text, x);
     }
     *out = x;
@@ -180,9 +180,9 @@ static int get_int(const Reader *r, const char *key, int lo, int hi, int *out) {
     if (!it) return 1;
     double x = it->valuedouble;
     if (!cJSON_IsNumber(it) || !isfinite(x) || x != floor(x))
-        return gpt2_fail(r->err, "point: \"%s%s\" must be an integer", r->prefix, key);
+        return err_fail(r->err, "point: \"%s%s\" must be an integer", r->prefix, key);
     if (x < lo || x > hi)
-        return gpt2_fail(r->err, "point: \"%s%s\" must be in %d..%d, got %.17g", r->prefix, key, lo, hi, x);
+        return err_fail(r->err, "point: \"%s%s\" must be in %d..%d, got %.17g", r->prefix, key, lo, hi, x);
     *out = (int)x;
     return 0;
 }
@@ -190,7 +190,7 @@ static int get_int(const Reader *r, const char *key, int lo, int hi, int *out) {
 static int get_bool(const Reader *r, const char *key, int *out) {
     const cJSON *it = member(r, key);
     if (!it) return 1;
-    if (!cJSON_IsBool(it)) return gpt2_fail(r->err, "point: \"%s%s\" must be true or false", r->prefix, key);
+    if (!cJSON_IsBool(it)) return err_fail(r->err, "point: \"%s%s\" must be true or false", r->prefix, key);
     *out = cJSON_IsTrue(it) ? 1 : 0;
     return 0;
 }
@@ -205,53 +205,53 @@ static int get_enum(const Reader *r, const char *key, const char *const *names, 
     size_t used = 0;
     for (int k = 0; k < n && used < sizeof list; k++)
         used += (size_t)snprintf(list + used, sizeof list - used, "%s\"%s\"", k ? " or " : "", names[k]);
-    if (!cJSON_IsString(it)) return gpt2_fail(r->err, "point: \"%s%s\" must be %s", r->prefix, key, list);
-    return gpt2_fail(r->err, "point: \"%s%s\" is \"%.60s\", expected %s", r->prefix, key, it->valuestring, list);
+    if (!cJSON_IsString(it)) return err_fail(r->err, "point: \"%s%s\" must be %s", r->prefix, key, list);
+    return err_fail(r->err, "point: \"%s%s\" is \"%.60s\", expected %s", r->prefix, key, it->valuestring, list);
 }
 
 /* A nested object, or absent (1). */
 static int get_object(const Reader *r, const char *key, Reader *sub, const char *sub_prefix) {
     const cJSON *it = member(r, key);
     if (!it) return 1;
-    if (!cJSON_IsObject(it)) return gpt2_fail(r->err, "point: \"%s%s\" must be an object", r->prefix, key);
+    if (!cJSON_IsObject(it)) return err_fail(r->err, "point: \"%s%s\" must be an object", r->prefix, key);
     *sub = (Reader){.obj = it, .prefix = sub_prefix, .err = r->err};
     return 0;
 }
 
 static int need(int rc, const Reader *r, const char *key) {
-    if (rc == 1) return gpt2_fail(r->err, "point: missing \"%s%s\"", r->prefix, key);
+    if (rc == 1) return err_fail(r->err, "point: missing \"%s%s\"", r->prefix, key);
     return rc;
 }
 
 // ----------------------------------------------------------------------------
 // files named by a point
 
-static int readable_file(GPT2Err *err, const char *key, const char *path) {
+static int readable_file(Err *err, const char *key, const char *path) {
     FILE *f = fopen(path, "rb");
-    if (!f) return gpt2_fail(err, "point: \"%s\": cannot read %s: %s", key, path, strerror(errno));
+    if (!f) return err_fail(err, "point: \"%s\": cannot read %s: %s", key, path, strerror(errno));
     fclose(f);
     return 0;
 }
 
 /* A checkpoint directory: config.json and model.safetensors must be there
  * (their contents are checked when the model is loaded). */
-static int model_dir_ok(GPT2Err *err, const char *key, const char *dir) {
+static int model_dir_ok(Err *err, const char *key, const char *dir) {
     char path[TUNE_PATH + 32];
     const char *files[2] = {"config.json", "model.safetensors"};
     for (int i = 0; i < 2; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
         if (access(path, R_OK) != 0)
-            return gpt2_fail(err, "point: \"%s\": %s has no readable %s (%s)", key, dir, files[i], strerror(errno));
+            return err_fail(err, "point: \"%s\": %s has no readable %s (%s)", key, dir, files[i], strerror(errno));
     }
     return 0;
 }
 
 /* dir/name, without doubling a trailing slash. */
-static int join_path(char *dst, const char *dir, const char *name, GPT2Err *err, const char *key) {
+static int join_path(char *dst, const char *dir, const char *name, Err *err, const char *key) {
     size_t n = strlen(dir);
     const char *sep = n > 0 && dir[n - 1] == '/' ? "" : "/";
     int len = snprintf(dst, TUNE_PATH, "%s%s%s", dir, sep, name);
-    if (len < 0 || len >= TUNE_PATH) return gpt2_fail(err, "point: \"%s\": path too long", key);
+    if (len < 0 || len >= TUNE_PATH) return err_fail(err, "point: \"%s\": path too long", key);
     return 0;
 }
 
@@ -332,9 +332,9 @@ static int parse_data(const Reader *top, TunePoint *p) {
     int has_data = member(top, "data") != NULL;
     int has_dir = member(top, "data_dir") != NULL || member(top, "split") != NULL;
     if (has_data && has_dir)
-        return gpt2_fail(top->err, "point: give either \"data\" or \"data_dir\" + \"split\", not both");
+        return err_fail(top->err, "point: give either \"data\" or \"data_dir\" + \"split\", not both");
     if (!has_data && !has_dir)
-        return gpt2_fail(top->err, "point: missing \"data\" (or \"data_dir\" + \"split\")");
+        return err_fail(top->err, "point: missing \"data\" (or \"data_dir\" + \"split\")");
     if (has_data) {
         static const char *const keys[] = {"train", "dev", "test"};
         if (get_object(top, "data", &d, "data.") < 0 || check_keys(&d, keys, 3) ||
@@ -349,7 +349,7 @@ static int parse_data(const Reader *top, TunePoint *p) {
         need(get_string(top, "split", split, sizeof split), top, "split"))
         return -1;
     if (split[0] == '\0' || strchr(split, '/'))
-        return gpt2_fail(top->err, "point: \"split\" must name a directory like \"16-42\", got \"%s\"", split);
+        return err_fail(top->err, "point: \"split\" must name a directory like \"16-42\", got \"%s\"", split);
     if (join_path(sub, dir, split, top->err, "data_dir") ||
         join_path(p->train_path, sub, "train.tsv", top->err, "data_dir") ||
         join_path(p->dev_path, sub, "dev.tsv", top->err, "data_dir") ||
@@ -366,29 +366,29 @@ static int parse_task(const Reader *top, TunePoint *p) {
     const TaskSpec *spec = task_spec(p->task);
     int custom = strcmp(p->task, "custom") == 0;
     if (!spec && !custom)
-        return gpt2_fail(top->err, "point: \"task\" is \"%s\": expected sst-2, mr, cr, subj, trec, sst-5, "
+        return err_fail(top->err, "point: \"task\" is \"%s\": expected sst-2, mr, cr, subj, trec, sst-5, "
                          "agnews, yahoo or custom", p->task);
     const cJSON *v = member(top, "verbalizers");
     if (!v) {
-        if (custom) return gpt2_fail(top->err, "point: task \"custom\" needs \"verbalizers\"");
+        if (custom) return err_fail(top->err, "point: task \"custom\" needs \"verbalizers\"");
         p->n_classes = spec->n_classes;
         for (int k = 0; k < spec->n_classes; k++)
             snprintf(p->verbalizers[k], sizeof p->verbalizers[k], "%s", spec->verbalizers[k]);
         return 0;
     }
-    if (!cJSON_IsArray(v)) return gpt2_fail(top->err, "point: \"verbalizers\" must be an array of strings");
+    if (!cJSON_IsArray(v)) return err_fail(top->err, "point: \"verbalizers\" must be an array of strings");
     int n = cJSON_GetArraySize(v);
     if (spec && n != spec->n_classes)
-        return gpt2_fail(top->err, "point: \"verbalizers\" has %d entries, task %s has %d classes", n,
+        return err_fail(top->err, "point: \"verbalizers\" has %d entries, task %s has %d classes", n,
                          p->task, spec->n_classes);
     if (n < 2 || n > TUNE_MAX_CLASSES)
-        return gpt2_fail(top->err, "point: \"verbalizers\" has %d entries, expected 2..%d", n, TUNE_MAX_CLASSES);
+        return err_fail(top->err, "point: \"verbalizers\" has %d entries, expected 2..%d", n, TUNE_MAX_CLASSES);
     int k = 0;
     for (const cJSON *it = v->child; it; it = it->next, k++) {
         if (!cJSON_IsString(it) || it->valuestring[0] == '\0')
-            return gpt2_fail(top->err, "point: \"verbalizers\"[%d] must be a non-empty string", k);
+            return err_fail(top->err, "point: \"verbalizers\"[%d] must be a non-empty string", k);
         if (strlen(it->valuestring) >= sizeof p->verbalizers[k])
-            return gpt2_fail(top->err, "point: \"verbalizers\"[%d] is longer than %zu bytes", k,
+            return err_fail(top->err, "point: \"verbalizers\"[%d] is longer than %zu bytes", k,
                              sizeof p->verbalizers[k] - 1);
         snprintf(p->verbalizers[k], sizeof p->verbalizers[k], "%s", it->valuestring);
     }
@@ -502,7 +502,7 @@ static char *canonical_json(const TunePoint *p) {
 // the point
 
 static int parse_object(TunePoint *p, const Reader *top) {
-    GPT2Err *err = top->err;
+    Err *err = top->err;
     static const char *const keys[] = {"method", "task", "model", "scorer_model", "policy_model",
                                        "data", "data_dir", "split", "lambda", "objective",
                                        "prompt_length", "seed", "template", "verbalizers",
@@ -517,11 +517,11 @@ static int parse_object(TunePoint *p, const Reader *top) {
     if (p->method == METHOD_MANUAL) {
         if (need(get_string(top, "prompt", p->manual_prompt, sizeof p->manual_prompt), top, "prompt"))
             return -1;
-        if (!p->manual_prompt[0]) return gpt2_fail(err, "point: \"prompt\" is empty");
+        if (!p->manual_prompt[0]) return err_fail(err, "point: \"prompt\" is empty");
         if (member(top, "prompt_length"))
-            return gpt2_fail(err, "point: \"prompt_length\" comes from the manual \"prompt\"; leave it out");
+            return err_fail(err, "point: \"prompt_length\" comes from the manual \"prompt\"; leave it out");
     } else if (has_prompt) {
-        return gpt2_fail(err, "point: \"prompt\" is only for the \"manual\" method");
+        return err_fail(err, "point: \"prompt\" is only for the \"manual\" method");
     }
     if (parse_task(top, p)) return -1;
     if (need(get_string(top, "model", p->model_dir, TUNE_PATH), top, "model") ||
@@ -539,7 +539,7 @@ static int parse_object(TunePoint *p, const Reader *top) {
         return -1;
     p->objective = (Objective)objective;
     if (p->objective == OBJECTIVE_CONVEX && p->lambda > 1)
-        return gpt2_fail(err, "point: \"lambda\" is %g: the convex objective needs it in [0, 1]", p->lambda);
+        return err_fail(err, "point: \"lambda\" is %g: the convex objective needs it in [0, 1]", p->lambda);
 
     // RLPrompt's paper prompts have 5 tokens; PEZ's LM script uses 10
     p->prompt_length = p->method == METHOD_PEZ ? 10 : 5; // manual: set by tune from the text
@@ -548,7 +548,7 @@ static int parse_object(TunePoint *p, const Reader *top) {
     const cJSON *sj = member(top, "seed");
     if (sj && (!cJSON_IsNumber(sj) || sj->valuedouble != floor(sj->valuedouble) || sj->valuedouble < 0 ||
                sj->valuedouble >= MAX_SEED))
-        return gpt2_fail(err, "point: \"seed\" must be an integer in 0..2^53-1");
+        return err_fail(err, "point: \"seed\" must be an integer in 0..2^53-1");
     if (sj) seed = sj->valuedouble;
     p->seed = (uint64_t)seed;
 
@@ -556,7 +556,7 @@ static int parse_object(TunePoint *p, const Reader *top) {
              p->method == METHOD_PEZ ? "[P]{sentence} It was" : "{sentence}[P]"); // manual: as RLPrompt
     if (get_string(top, "template", p->template_text, sizeof p->template_text) < 0) return -1;
     if (count_of(p->template_text, "[P]") != 1 || count_of(p->template_text, "{sentence}") != 1)
-        return gpt2_fail(err, "point: \"template\" is \"%s\": it needs \"[P]\" and \"{sentence}\" once each",
+        return err_fail(err, "point: \"template\" is \"%s\": it needs \"[P]\" and \"{sentence}\" once each",
                          p->template_text);
     p->max_tokens = 128;
     p->max_test = 0;
@@ -581,23 +581,23 @@ static int parse_object(TunePoint *p, const Reader *top) {
     return 0;
 }
 
-int point_parse(TunePoint *p, const char *json_text, GPT2Err *err) {
+int point_parse(TunePoint *p, const char *json_text, Err *err) {
     memset(p, 0, sizeof *p);
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(json_text, &end, 1);
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
         long off = at && at >= json_text ? (long)(at - json_text) : -1;
-        return gpt2_fail(err, "point: not valid JSON (near byte %ld)", off);
+        return err_fail(err, "point: not valid JSON (near byte %ld)", off);
     }
     int rc = -1;
-    if (!cJSON_IsObject(root)) gpt2_fail(err, "point: expected a JSON object");
+    if (!cJSON_IsObject(root)) err_fail(err, "point: expected a JSON object");
     else {
         Reader top = {.obj = root, .prefix = "", .err = err};
         rc = parse_object(p, &top);
     }
     cJSON_Delete(root);
-    if (rc == 0 && !(p->canonical_json = canonical_json(p))) rc = gpt2_fail(err, "point: out of memory");
+    if (rc == 0 && !(p->canonical_json = canonical_json(p))) rc = err_fail(err, "point: out of memory");
     if (rc) memset(p, 0, sizeof *p);
     return rc;
 }
@@ -632,11 +632,11 @@ void result_free(TuneResult *r) {
     r->n_history = r->cap_history = 0;
 }
 
-int result_add_history(TuneResult *r, HistoryEntry h, GPT2Err *err) {
+int result_add_history(TuneResult *r, HistoryEntry h, Err *err) {
     if (r->n_history == r->cap_history) {
         int cap = r->cap_history ? 2 * r->cap_history : 64;
         HistoryEntry *grown = realloc(r->history, (size_t)cap * sizeof *grown);
-        if (!grown) return gpt2_fail(err, "result: out of memory (%d history entries)", cap);
+        if (!grown) return err_fail(err, "result: out of memory (%d history entries)", cap);
         r->history = grown;
         r->cap_history = cap;
     }

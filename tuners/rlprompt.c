@@ -371,7 +371,7 @@ static void policy_free(RlPolicy *p) {
 }
 
 static int policy_alloc(RlPolicy *p, const GPT2Model *backbone, const TuneContext *ctx, int B, int T, int H,
-                        int top_k, GPT2Err *err) {
+                        int top_k, Err *err) {
     memset(p, 0, sizeof *p);
     const GPT2Config *c = &backbone->config;
     p->backbone = backbone;
@@ -400,14 +400,14 @@ static int policy_alloc(RlPolicy *p, const GPT2Model *backbone, const TuneContex
     TUNE_LAY_OUT(p->imem, int, iview, isize);
     p->res = calloc((size_t)B, sizeof(EvalResult));
     if (!p->fmem || !p->dmem || !p->imem || !p->res) {
-        gpt2_fail(err, "rlprompt: out of memory (policy buffers for %d prompts of %d tokens, "
+        err_fail(err, "rlprompt: out of memory (policy buffers for %d prompts of %d tokens, "
                   "MLP hidden %d)", B, T, H);
         goto fail;
     }
     for (int v = 0; v < p->V; v++)
         if (!prompt_token_allowed(ctx, v)) p->banned[p->n_banned++] = v;
     if (p->n_banned >= p->V) {
-        gpt2_fail(err, "rlprompt: the prompt vocabulary is empty");
+        err_fail(err, "rlprompt: the prompt vocabulary is empty");
         goto fail;
     }
     rl_mlp_point(&p->online, p->params, p->C, H);
@@ -429,7 +429,7 @@ static void mask_logits(const RlPolicy *p, float *logits, int N) {
 /* Generates nb <= B prompts of T tokens from <|endoftext|> with the online MLP,
  * one KV cache row each: top-k sampling (greedy == 0) or argmax. Fills rows
  * t*nb + b of h, pre, act, m and logits, and prompts (nb, T). */
-static int policy_generate(RlPolicy *p, int nb, int greedy, Rng *rng, int *prompts, GPT2Err *err) {
+static int policy_generate(RlPolicy *p, int nb, int greedy, Rng *rng, int *prompts, Err *err) {
     int T = p->T, C = p->C, H = p->H, V = p->V;
     kvcache_reset(&p->kv);
     for (int b = 0; b < nb; b++) p->rows[b] = b;
@@ -490,44 +490,44 @@ static double sql_loss_and_grads(RlPolicy *p) {
 // ----------------------------------------------------------------------------
 // the run
 
-static int check_settings(const TuneContext *ctx, const GPT2Model *policy, GPT2Err *err) {
+static int check_settings(const TuneContext *ctx, const GPT2Model *policy, Err *err) {
     const TunePoint *pt = ctx->point;
     const RlSettings *s = &pt->rl;
     if (pt->prompt_length < 1 || pt->prompt_length > TUNE_MAX_PROMPT)
-        return gpt2_fail(err, "rlprompt: prompt_length %d out of 1..%d", pt->prompt_length, TUNE_MAX_PROMPT);
+        return err_fail(err, "rlprompt: prompt_length %d out of 1..%d", pt->prompt_length, TUNE_MAX_PROMPT);
     if (pt->prompt_length > policy->config.n_positions)
-        return gpt2_fail(err, "rlprompt: prompt_length %d exceeds the policy's context %d",
+        return err_fail(err, "rlprompt: prompt_length %d exceeds the policy's context %d",
                          pt->prompt_length, policy->config.n_positions);
     if (s->steps < 1 || s->prompts_per_step < 1 || s->top_k < 1 || s->eval_every < 1 || s->hidden < 1)
-        return gpt2_fail(err, "rlprompt: steps %d, prompts_per_step %d, top_k %d, eval_every %d and "
+        return err_fail(err, "rlprompt: steps %d, prompts_per_step %d, top_k %d, eval_every %d and "
                          "hidden %d must all be >= 1", s->steps, s->prompts_per_step, s->top_k,
                          s->eval_every, s->hidden);
     if (!(s->lr >= 0.0) || !(s->polyak >= 0.0 && s->polyak <= 1.0) || !isfinite(s->reward_scale))
-        return gpt2_fail(err, "rlprompt: lr %g must be >= 0, polyak %g in [0, 1], reward_scale finite",
+        return err_fail(err, "rlprompt: lr %g must be >= 0, polyak %g in [0, 1], reward_scale finite",
                          s->lr, s->polyak);
     if (policy->config.vocab_size <= GPT2_EOT)
-        return gpt2_fail(err, "rlprompt: the policy's vocabulary of %d has no <|endoftext|> (id %d)",
+        return err_fail(err, "rlprompt: the policy's vocabulary of %d has no <|endoftext|> (id %d)",
                          policy->config.vocab_size, GPT2_EOT);
     if (policy->config.vocab_size != ctx->model->config.vocab_size)
-        return gpt2_fail(err, "rlprompt: the policy's vocabulary (%d) differs from the task model's (%d)",
+        return err_fail(err, "rlprompt: the policy's vocabulary (%d) differs from the task model's (%d)",
                          policy->config.vocab_size, ctx->model->config.vocab_size);
     if (!ctx->eval || !ctx->scorer)
-        return gpt2_fail(err, "rlprompt: the context has no evaluator or no scorer");
+        return err_fail(err, "rlprompt: the context has no evaluator or no scorer");
     if (ctx->train.n < 1 || ctx->dev.n < 1)
-        return gpt2_fail(err, "rlprompt: empty train or dev split");
+        return err_fail(err, "rlprompt: empty train or dev split");
     return 0;
 }
 
 /* The greedy prompt under the current MLP, scored on dev. */
 static int evaluate_greedy(RlPolicy *p, TuneContext *ctx, int *prompt, EvalResult *dev,
-                           double *log_ppl, GPT2Err *err) {
+                           double *log_ppl, Err *err) {
     if (policy_generate(p, 1, 1, NULL, prompt, err)) return -1;
     if (eval_prompts(ctx->eval, &ctx->dev, prompt, 1, p->T, dev, NULL, err)) return -1;
     return scorer_log_ppl(ctx->scorer, prompt, 1, p->T, log_ppl, err);
 }
 
-int rlprompt_run(TuneContext *ctx, TuneResult *r, GPT2Err *err) {
-    if (!ctx || !ctx->point || !ctx->model || !r) return gpt2_fail(err, "rlprompt: no context");
+int rlprompt_run(TuneContext *ctx, TuneResult *r, Err *err) {
+    if (!ctx || !ctx->point || !ctx->model || !r) return err_fail(err, "rlprompt: no context");
     const TunePoint *pt = ctx->point;
     const RlSettings *s = &pt->rl;
     const GPT2Model *backbone = ctx->policy_model ? ctx->policy_model : ctx->model;
@@ -559,7 +559,7 @@ int rlprompt_run(TuneContext *ctx, TuneResult *r, GPT2Err *err) {
         target_values(&p);
         double loss = sql_loss_and_grads(&p);
         if (!isfinite(loss)) {
-            gpt2_fail(err, "rlprompt: the loss is not finite at step %d", step);
+            err_fail(err, "rlprompt: the loss is not finite at step %d", step);
             goto fail;
         }
         rl_clip_grad_norm(p.grads, p.n_params, s->clip);
@@ -593,7 +593,7 @@ int rlprompt_run(TuneContext *ctx, TuneResult *r, GPT2Err *err) {
         }
     }
     policy_free(&p);
-    if (best_step == 0) return gpt2_fail(err, "rlprompt: no greedy prompt had a finite objective on dev");
+    if (best_step == 0) return err_fail(err, "rlprompt: no greedy prompt had a finite objective on dev");
 
     memcpy(r->prompt_ids, best, (size_t)T * sizeof(int));
     r->prompt_length = T;

@@ -66,7 +66,7 @@ static int parse_label(const char *s, size_t n, int n_classes, int *label) {
 /* The header: the text column ("sentence" or "text") right before the last
  * column, "label"; columns before the text column are skipped. Returns the
  * index of the text column. */
-static int parse_header(const char *line, size_t n, const char *path, GPT2Err *err) {
+static int parse_header(const char *line, size_t n, const char *path, Err *err) {
     int col = 0, text_col = -1, n_cols = 0, label_last = 0;
     for (size_t start = 0; start <= n; col++) {
         const char *tab = memchr(line + start, '\t', n - start);
@@ -80,18 +80,18 @@ static int parse_header(const char *line, size_t n, const char *path, GPT2Err *e
         start = end + 1;
     }
     if (text_col < 0 || !label_last || text_col != n_cols - 2)
-        return gpt2_fail(err, "%s:1: bad header \"%.80s\": expected a \"sentence\" (or \"text\") column "
+        return err_fail(err, "%s:1: bad header \"%.80s\": expected a \"sentence\" (or \"text\") column "
                          "followed by a last \"label\" column, tab-separated", path, line);
     return text_col;
 }
 
-int split_load(Split *s, const char *path, int n_classes, GPT2Err *err) {
+int split_load(Split *s, const char *path, int n_classes, Err *err) {
     memset(s, 0, sizeof *s);
     if (n_classes < 1 || n_classes > TUNE_MAX_CLASSES)
-        return gpt2_fail(err, "split %s: %d classes, expected 1..%d", path, n_classes, TUNE_MAX_CLASSES);
+        return err_fail(err, "split %s: %d classes, expected 1..%d", path, n_classes, TUNE_MAX_CLASSES);
     char *buf;
     size_t size;
-    if (gpt2_read_file(path, &buf, &size, err)) return -1;
+    if (util_read_file(path, &buf, &size, err)) return -1;
     size_t max_lines = 1;
     for (size_t i = 0; i < size; i++) max_lines += buf[i] == '\n';
     // one allocation: the file (parsed in place), then text pointers, then labels
@@ -99,7 +99,7 @@ int split_load(Split *s, const char *path, int n_classes, GPT2Err *err) {
     char *mem = realloc(buf, text_bytes + max_lines * (sizeof(char *) + sizeof(int)));
     if (!mem) {
         free(buf);
-        return gpt2_fail(err, "split %s: out of memory", path);
+        return err_fail(err, "split %s: out of memory", path);
     }
     char **text = (char **)(mem + text_bytes);
     int *label = (int *)(text + max_lines);
@@ -107,7 +107,7 @@ int split_load(Split *s, const char *path, int n_classes, GPT2Err *err) {
     if (size >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3; // UTF-8 BOM
     if (size == 0) {
         free(mem);
-        return gpt2_fail(err, "split %s: empty file (no header)", path);
+        return err_fail(err, "split %s: empty file (no header)", path);
     }
     int n = 0, text_col = -1;
     for (int line_no = 1; p < end || line_no == 1; line_no++) {
@@ -124,25 +124,25 @@ int split_load(Split *s, const char *path, int n_classes, GPT2Err *err) {
         if (len == 0) continue; // blank lines (a trailing newline) carry nothing
         char *last_tab = memrchr(line, '\t', len);
         if (!last_tab) {
-            gpt2_fail(err, "%s:%d: no tab in \"%.60s\" (expected sentence<TAB>label)", path, line_no, line);
+            err_fail(err, "%s:%d: no tab in \"%.60s\" (expected sentence<TAB>label)", path, line_no, line);
             goto fail;
         }
         char *field = line;
         for (int c = 0; c < text_col; c++) {
             char *tab = memchr(field, '\t', (size_t)(last_tab - field));
             if (!tab) {
-                gpt2_fail(err, "%s:%d: too few fields for the header", path, line_no);
+                err_fail(err, "%s:%d: too few fields for the header", path, line_no);
                 goto fail;
             }
             field = tab + 1;
         }
         int rc = parse_label(last_tab + 1, (size_t)(line_end - last_tab - 1), n_classes, &label[n]);
         if (rc == -1) {
-            gpt2_fail(err, "%s:%d: label \"%.20s\" is not an integer", path, line_no, last_tab + 1);
+            err_fail(err, "%s:%d: label \"%.20s\" is not an integer", path, line_no, last_tab + 1);
             goto fail;
         }
         if (rc == -2) {
-            gpt2_fail(err, "%s:%d: label %.20s is out of range 0..%d", path, line_no, last_tab + 1,
+            err_fail(err, "%s:%d: label %.20s is out of range 0..%d", path, line_no, last_tab + 1,
                       n_classes - 1);
             goto fail;
         }
@@ -151,7 +151,7 @@ int split_load(Split *s, const char *path, int n_classes, GPT2Err *err) {
         text[n++] = field;
     }
     if (n == 0) {
-        gpt2_fail(err, "split %s: no examples (empty split)", path);
+        err_fail(err, "split %s: no examples (empty split)", path);
         goto fail;
     }
     s->n = n;
@@ -194,30 +194,30 @@ const TaskSpec *task_spec(const char *name) {
 }
 
 int verbalizer_ids(GPT2Tokenizer *tok, const char *const *verbalizers, int K, int *label_ids,
-                   GPT2Err *err) {
+                   Err *err) {
     if (K < 1 || K > TUNE_MAX_CLASSES)
-        return gpt2_fail(err, "verbalizers: %d given, expected 1..%d", K, TUNE_MAX_CLASSES);
+        return err_fail(err, "verbalizers: %d given, expected 1..%d", K, TUNE_MAX_CLASSES);
     for (int k = 0; k < K; k++) {
         const char *v = verbalizers[k];
         int ids[8], n = 0;
-        GPT2Err e;
+        Err e;
         int rc = tokenizer_encode(tok, v, strlen(v), ids, 8, &n, &e);
         if (rc == 0 && n == 1) {
             label_ids[k] = ids[0];
             continue;
         }
-        if (n == 0) return gpt2_fail(err, "verbalizer %d \"%s\" encodes to no token", k, v);
+        if (n == 0) return err_fail(err, "verbalizer %d \"%s\" encodes to no token", k, v);
         char shown[256] = "";
         size_t used = 0;
         for (int i = 0; i < n && i < 8 && used + 12 < sizeof shown; i++)
             used += (size_t)snprintf(shown + used, sizeof shown - used, "%s%d", i ? " " : "", ids[i]);
-        return gpt2_fail(err, "verbalizer %d \"%s\" encodes to %d tokens (%s%s), not one", k, v, n,
+        return err_fail(err, "verbalizer %d \"%s\" encodes to %d tokens (%s%s), not one", k, v, n,
                          shown, n > 8 ? " ..." : "");
     }
     for (int k = 0; k < K; k++)
         for (int j = 0; j < k; j++)
             if (label_ids[j] == label_ids[k])
-                return gpt2_fail(err, "verbalizers %d and %d are the same token %d", j, k, label_ids[k]);
+                return err_fail(err, "verbalizers %d and %d are the same token %d", j, k, label_ids[k]);
     return 0;
 }
 
@@ -227,12 +227,12 @@ int verbalizer_ids(GPT2Tokenizer *tok, const char *const *verbalizers, int K, in
 #define SENTENCE_MARK "{sentence}"
 #define PROMPT_MARK "[P]"
 
-int encode_grow(GPT2Tokenizer *tok, const char *text, size_t len, int **buf, int *cap, int *n, GPT2Err *err) {
+int encode_grow(GPT2Tokenizer *tok, const char *text, size_t len, int **buf, int *cap, int *n, Err *err) {
     if (tokenizer_encode(tok, text, len, *buf, *cap, n, err) == 0) return 0;
     if (*n <= *cap) return -1; // a real error, not a short buffer
     int new_cap = *n + 64;
     int *grown = realloc(*buf, (size_t)new_cap * sizeof(int));
-    if (!grown) return gpt2_fail(err, "encode: out of memory (%d tokens)", new_cap);
+    if (!grown) return err_fail(err, "encode: out of memory (%d tokens)", new_cap);
     *buf = grown;
     *cap = new_cap;
     return tokenizer_encode(tok, text, len, *buf, *cap, n, err);
@@ -250,13 +250,13 @@ typedef struct {
     int n_a, n_b, n_o;
 } TemplateTokens;
 
-static int template_tokens(TemplateTokens *tt, const char *tmpl, GPT2Tokenizer *tok, GPT2Err *err) {
+static int template_tokens(TemplateTokens *tt, const char *tmpl, GPT2Tokenizer *tok, Err *err) {
     memset(tt, 0, sizeof *tt);
     const char *pm = strstr(tmpl, PROMPT_MARK), *sm = strstr(tmpl, SENTENCE_MARK);
     if (!pm || strstr(pm + 1, PROMPT_MARK))
-        return gpt2_fail(err, "template \"%s\": needs \"" PROMPT_MARK "\" exactly once", tmpl);
+        return err_fail(err, "template \"%s\": needs \"" PROMPT_MARK "\" exactly once", tmpl);
     if (!sm || strstr(sm + 1, SENTENCE_MARK))
-        return gpt2_fail(err, "template \"%s\": needs \"" SENTENCE_MARK "\" exactly once", tmpl);
+        return err_fail(err, "template \"%s\": needs \"" SENTENCE_MARK "\" exactly once", tmpl);
     size_t pl = strlen(PROMPT_MARK), sl = strlen(SENTENCE_MARK), n = strlen(tmpl);
     const char *part[3];   // A, B, O
     size_t len[3];
@@ -272,7 +272,7 @@ static int template_tokens(TemplateTokens *tt, const char *tmpl, GPT2Tokenizer *
     }
     // a byte gives at most 3 tokens (ill-formed UTF-8 becomes the 3 bytes of U+FFFD)
     int cap = (int)(3 * n + 3), used = 0;
-    if (!(tt->lit = malloc((size_t)cap * sizeof(int)))) return gpt2_fail(err, "template: out of memory");
+    if (!(tt->lit = malloc((size_t)cap * sizeof(int)))) return err_fail(err, "template: out of memory");
     int *counts[3] = {&tt->n_a, &tt->n_b, &tt->n_o};
     for (int i = 0; i < 3; i++) {
         if (tokenizer_encode(tok, part[i], len[i], tt->lit + used, cap - used, counts[i], err)) {
@@ -286,16 +286,16 @@ static int template_tokens(TemplateTokens *tt, const char *tmpl, GPT2Tokenizer *
 }
 
 int encode_split(EncodedSplit *e, const Split *s, const char *template_text, GPT2Tokenizer *tok,
-                 int max_tokens, GPT2Err *err) {
+                 int max_tokens, Err *err) {
     memset(e, 0, sizeof *e);
-    if (s->n <= 0) return gpt2_fail(err, "encode: empty split");
+    if (s->n <= 0) return err_fail(err, "encode: empty split");
     TemplateTokens tt;
     if (template_tokens(&tt, template_text, tok, err)) return -1;
     int n_lit = tt.n_a + tt.n_b + tt.n_o;
     int budget = max_tokens - n_lit; // sentence tokens per example
     if (budget < 1) {
         free(tt.lit);
-        return gpt2_fail(err, "template \"%s\" takes %d tokens: no room for the sentence in max_tokens %d",
+        return err_fail(err, "template \"%s\" takes %d tokens: no room for the sentence in max_tokens %d",
                          template_text, n_lit, max_tokens);
     }
     // one allocation: seven (n) arrays, then room for n * max_tokens ids, shrunk at the end
@@ -304,7 +304,7 @@ int encode_split(EncodedSplit *e, const Split *s, const char *template_text, GPT
     int *sent = NULL, sent_cap = 0, n_sent = 0;
     if (!mem) {
         free(tt.lit);
-        return gpt2_fail(err, "encode: out of memory (%d examples of up to %d tokens)", s->n, max_tokens);
+        return err_fail(err, "encode: out of memory (%d examples of up to %d tokens)", s->n, max_tokens);
     }
     int *pre_off = mem, *pre_len = mem + n, *post_off = mem + 2 * n, *post_len = mem + 3 * n;
     int *label = mem + 4 * n, *sent_off = mem + 5 * n, *sent_len = mem + 6 * n, *ids = mem + head;
@@ -393,20 +393,20 @@ struct Evaluator {
 };
 
 int evaluator_new(Evaluator **out, const GPT2Model *m, const int *label_ids, int K, int max_rows,
-                  int max_T, GPT2Err *err) {
+                  int max_T, Err *err) {
     *out = NULL;
     const GPT2Config *c = &m->config;
     if (K < 1 || K > TUNE_MAX_CLASSES || K > GPT2_MAX_LABEL_IDS)
-        return gpt2_fail(err, "evaluator: %d classes, expected 1..%d", K, TUNE_MAX_CLASSES);
+        return err_fail(err, "evaluator: %d classes, expected 1..%d", K, TUNE_MAX_CLASSES);
     if (max_rows < 1 || max_T < 1 || max_T > c->n_positions)
-        return gpt2_fail(err, "evaluator: bad size (%d rows of %d positions; model context %d)",
+        return err_fail(err, "evaluator: bad size (%d rows of %d positions; model context %d)",
                          max_rows, max_T, c->n_positions);
     for (int k = 0; k < K; k++)
         if (label_ids[k] < 0 || label_ids[k] >= c->vocab_size)
-            return gpt2_fail(err, "evaluator: label id %d outside the vocabulary of %d", label_ids[k],
+            return err_fail(err, "evaluator: label id %d outside the vocabulary of %d", label_ids[k],
                              c->vocab_size);
     Evaluator *ev = calloc(1, sizeof *ev);
-    if (!ev) return gpt2_fail(err, "evaluator: out of memory");
+    if (!ev) return err_fail(err, "evaluator: out of memory");
     ev->m = m;
     ev->K = K;
     memcpy(ev->label_ids, label_ids, (size_t)K * sizeof(int));
@@ -418,7 +418,7 @@ int evaluator_new(Evaluator **out, const GPT2Model *m, const int *label_ids, int
     char *mem = malloc(bytes);
     if (!mem) {
         free(ev);
-        return gpt2_fail(err, "evaluator: out of memory (%zu MB of batch buffers)", bytes >> 20);
+        return err_fail(err, "evaluator: out of memory (%zu MB of batch buffers)", bytes >> 20);
     }
     ev->storage = mem;
     ev->embeds = (float *)mem;
@@ -461,10 +461,10 @@ static const GPT2KVCache *find_cache(const Evaluator *ev, const EncodedSplit *s)
  * pre tokens alone), a stable counting sort: batches then hold rows of
  * similar widths and waste little padding. Lengths are at most max_T
  * (checked by the callers). The buffer grows only for a larger split. */
-static int order_by_length(Evaluator *ev, const EncodedSplit *s, int pre_only, GPT2Err *err) {
+static int order_by_length(Evaluator *ev, const EncodedSplit *s, int pre_only, Err *err) {
     if (s->n > ev->order_cap) {
         int *grown = realloc(ev->order, (size_t)s->n * sizeof(int));
-        if (!grown) return gpt2_fail(err, "evaluator: out of memory (%d examples)", s->n);
+        if (!grown) return err_fail(err, "evaluator: out of memory (%d examples)", s->n);
         ev->order = grown;
         ev->order_cap = s->n;
     }
@@ -480,16 +480,16 @@ static int order_by_length(Evaluator *ev, const EncodedSplit *s, int pre_only, G
     return 0;
 }
 
-int evaluator_cache(Evaluator *ev, const EncodedSplit *s, GPT2Err *err) {
+int evaluator_cache(Evaluator *ev, const EncodedSplit *s, Err *err) {
     if (s->max_pre == 0 || find_cache(ev, s)) return 0; // nothing before the prompt, or done
     if (s->max_pre > ev->max_T)
-        return gpt2_fail(err, "evaluator_cache: %d pre tokens exceed the %d positions of a row",
+        return err_fail(err, "evaluator_cache: %d pre tokens exceed the %d positions of a row",
                          s->max_pre, ev->max_T);
     const GPT2Config *c = &ev->m->config;
     size_t bytes = 2 * sizeof(float) * (size_t)c->n_layer * (size_t)s->n * (size_t)s->max_pre * (size_t)c->n_embd;
     if (bytes > EVAL_CACHE_MAX_BYTES) return 0; // too big to keep: the uncached path is exact
     if (ev->n_caches == EVAL_MAX_CACHES)
-        return gpt2_fail(err, "evaluator_cache: at most %d cached splits", EVAL_MAX_CACHES);
+        return err_fail(err, "evaluator_cache: at most %d cached splits", EVAL_MAX_CACHES);
     GPT2KVCache *kv = &ev->caches[ev->n_caches].kv;
     if (order_by_length(ev, s, 1, err) || kvcache_alloc(kv, c, s->n, s->max_pre, err)) return -1;
     // rows of up to max_rows examples of similar lengths: the pre tokens, stored into cache row = example
@@ -629,19 +629,19 @@ double majority_share(const EvalResult *r, int K) {
 }
 
 static int eval_rows(Evaluator *ev, const EncodedSplit *s, const Prompts *pr, EvalResult *res,
-                     float *probs, GPT2Err *err) {
+                     float *probs, Err *err) {
     int K = ev->K, n = s->n;
-    if (n <= 0) return gpt2_fail(err, "evaluate: empty split");
-    if (pr->L < 0 || pr->P < 1) return gpt2_fail(err, "evaluate: %d prompts of length %d", pr->P, pr->L);
+    if (n <= 0) return err_fail(err, "evaluate: empty split");
+    if (pr->L < 0 || pr->P < 1) return err_fail(err, "evaluate: %d prompts of length %d", pr->P, pr->L);
     int class_n[TUNE_MAX_CLASSES] = {0};
     for (int i = 0; i < n; i++) {
         int len = s->pre_len[i] + pr->L + s->post_len[i];
-        if (len < 1) return gpt2_fail(err, "evaluate: example %d is empty (no tokens, no prompt)", i);
+        if (len < 1) return err_fail(err, "evaluate: example %d is empty (no tokens, no prompt)", i);
         if (len > ev->max_T)
-            return gpt2_fail(err, "evaluate: example %d needs %d positions (%d + prompt %d + %d), "
+            return err_fail(err, "evaluate: example %d needs %d positions (%d + prompt %d + %d), "
                              "rows hold %d", i, len, s->pre_len[i], pr->L, s->post_len[i], ev->max_T);
         if (s->label[i] < 0 || s->label[i] >= K)
-            return gpt2_fail(err, "evaluate: example %d has label %d of %d classes", i, s->label[i], K);
+            return err_fail(err, "evaluate: example %d has label %d of %d classes", i, s->label[i], K);
         class_n[s->label[i]]++;
     }
     // with no prompt a cached row would have nothing left to run: the uncached path
@@ -675,11 +675,11 @@ static int eval_rows(Evaluator *ev, const EncodedSplit *s, const Prompts *pr, Ev
 }
 
 int eval_prompts(Evaluator *ev, const EncodedSplit *s, const int *prompt_ids, int P, int L,
-                 EvalResult *res, float *probs, GPT2Err *err) {
+                 EvalResult *res, float *probs, Err *err) {
     int V = ev->m->config.vocab_size;
     for (int j = 0; j < P * L; j++)
         if (prompt_ids[j] < 0 || prompt_ids[j] >= V)
-            return gpt2_fail(err, "evaluate: prompt %d token %d is id %d, outside the vocabulary of %d",
+            return err_fail(err, "evaluate: prompt %d token %d is id %d, outside the vocabulary of %d",
                              j / L, j % L, prompt_ids[j], V);
     static const int no_prompt = 0; // L = 0: never read, but never NULL for memcpy
     Prompts pr = {.ids = L > 0 ? prompt_ids : &no_prompt, .P = P, .L = L};
@@ -687,7 +687,7 @@ int eval_prompts(Evaluator *ev, const EncodedSplit *s, const int *prompt_ids, in
 }
 
 int eval_soft_prompt(Evaluator *ev, const EncodedSplit *s, const float *prompt_embeds, int L,
-                     EvalResult *res, float *probs, GPT2Err *err) {
+                     EvalResult *res, float *probs, Err *err) {
     Prompts pr = {.embeds = prompt_embeds, .P = 1, .L = L};
     return eval_rows(ev, s, &pr, res, probs, err);
 }

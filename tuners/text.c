@@ -48,7 +48,7 @@ static int is_printable_ascii(const unsigned char *s, size_t n) {
 }
 
 int prompt_vocab_mask(unsigned char *mask, const GPT2Tokenizer *tok, int V, PromptVocab kind,
-                      int *n_allowed, GPT2Err *err) {
+                      int *n_allowed, Err *err) {
     int n = 0;
     for (int v = 0; v < V; v++) {
         size_t len = 0;
@@ -60,7 +60,7 @@ int prompt_vocab_mask(unsigned char *mask, const GPT2Tokenizer *tok, int V, Prom
         n += ok;
     }
     if (n_allowed) *n_allowed = n;
-    if (n == 0) return gpt2_fail(err, "prompt vocabulary: no token of the %d is allowed", V);
+    if (n == 0) return err_fail(err, "prompt vocabulary: no token of the %d is allowed", V);
     return 0;
 }
 
@@ -96,12 +96,12 @@ long template_fill(char *out, size_t cap, const char *tmpl, const char *prompt, 
 // the round trip on the test split
 
 /* Grows a buffer of ints to at least need (doubling). */
-static int grow_ints(int **buf, size_t *cap, size_t need, GPT2Err *err) {
+static int grow_ints(int **buf, size_t *cap, size_t need, Err *err) {
     if (need <= *cap) return 0;
     size_t c = *cap ? *cap : 256;
     while (c < need) c *= 2;
     int *g = realloc(*buf, c * sizeof(int));
-    if (!g) return gpt2_fail(err, "text: out of memory (%zu tokens)", c);
+    if (!g) return err_fail(err, "text: out of memory (%zu tokens)", c);
     *buf = g;
     *cap = c;
     return 0;
@@ -115,11 +115,11 @@ static int same_row(const EncodedSplit *s, int i, const int *prompt, int L, cons
            memcmp(ids + s->pre_len[i] + L, s->ids + s->post_off[i], (size_t)s->post_len[i] * sizeof(int)) == 0;
 }
 
-int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, TuneResult *r, GPT2Err *err) {
+int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, TuneResult *r, Err *err) {
     const TunePoint *pt = ctx->point;
     int L = r->prompt_length, n = test->n, context = ctx->model->config.n_positions;
-    if (!pt) return gpt2_fail(err, "text: no point in the context");
-    if (!test->sent_off) return gpt2_fail(err, "text: the test split has no sentence positions");
+    if (!pt) return err_fail(err, "text: no point in the context");
+    if (!test->sent_off) return err_fail(err, "text: the test split has no sentence positions");
     const char *prompt = r->prompt_text;
     size_t prompt_bytes = strlen(prompt), tmpl_bytes = strlen(pt->template_text);
 
@@ -136,7 +136,7 @@ int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, TuneResult *r,
     int rc = -1, same = 0, truncated = 0, longest = 1;
     Evaluator *own = NULL;
     if (!mem) {
-        gpt2_fail(err, "text: out of memory (%d examples)", n);
+        err_fail(err, "text: out of memory (%d examples)", n);
         goto done;
     }
     int *post_off = mem, *post_len = mem + n, *zeros = mem + 2 * n, *label = mem + 3 * n;
@@ -144,7 +144,7 @@ int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, TuneResult *r,
     size_t longest_sentence = 0;
     for (int i = 0; i < n; i++) {
         size_t need = 0;
-        GPT2Err probe; // a short buffer: need gets the size (a bad id fails again below)
+        Err probe; // a short buffer: need gets the size (a bad id fails again below)
         tokenizer_decode(ctx->tok, test->ids + test->sent_off[i], test->sent_len[i], NULL, 0, &need, &probe);
         if (need > longest_sentence) longest_sentence = need;
     }
@@ -152,7 +152,7 @@ int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, TuneResult *r,
     sentence = malloc(longest_sentence + 1);
     filled = malloc(filled_cap);
     if (!sentence || !filled) {
-        gpt2_fail(err, "text: out of memory (a sentence of %zu bytes)", longest_sentence);
+        err_fail(err, "text: out of memory (a sentence of %zu bytes)", longest_sentence);
         goto done;
     }
     for (int i = 0; i < n; i++) {
@@ -163,7 +163,7 @@ int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, TuneResult *r,
                              longest_sentence + 1, &sent_bytes, err))
             goto done;
         if (template_fill(filled, filled_cap, pt->template_text, prompt, sentence) < 0) {
-            gpt2_fail(err, "text: the filled template of example %d does not fit", i);
+            err_fail(err, "text: the filled template of example %d does not fit", i);
             goto done;
         }
         int k = 0;

@@ -181,18 +181,18 @@ typedef struct {
 /* Another checkpoint beside the task model: it scores or generates the task
  * model's token ids, so its vocabulary must be the same. */
 static int load_other_model(GPT2Model *m, int *have, const char *dir, const char *role,
-                            const GPT2Model *task, GPT2Err *err) {
+                            const GPT2Model *task, Err *err) {
     if (gpt2_load(m, dir, err)) return -1;
     *have = 1;
     if (m->config.vocab_size != task->config.vocab_size)
-        return gpt2_fail(err, "%s model %s has a vocabulary of %d, the task model %d", role, dir,
+        return err_fail(err, "%s model %s has a vocabulary of %d, the task model %d", role, dir,
                          m->config.vocab_size, task->config.vocab_size);
     return 0;
 }
 
 /* A TSV split, loaded, encoded with the point's template, and freed. */
 static int load_split(EncodedSplit *e, const char *path, const TunePoint *p, GPT2Tokenizer *tok,
-                      GPT2Err *err) {
+                      Err *err) {
     Split s;
     if (split_load(&s, path, p->n_classes, err)) return -1;
     int rc = encode_split(e, &s, p->template_text, tok, p->max_tokens, err);
@@ -208,7 +208,7 @@ static int longest_example(const EncodedSplit *e) {
     return longest;
 }
 
-static int run_load(Run *run, GPT2Err *err) {
+static int run_load(Run *run, Err *err) {
     const TunePoint *p = &run->point;
     TuneContext *ctx = &run->ctx;
     ctx->point = p;
@@ -228,10 +228,10 @@ static int run_load(Run *run, GPT2Err *err) {
         if (manual_prompt_ids(p, run->tok, ids, &run->point.prompt_length, err)) return -1;
     }
     if (tokenizer_vocab_size(run->tok) > run->model.config.vocab_size)
-        return gpt2_fail(err, "the tokenizer in %s has %d tokens, the model only %d", p->model_dir,
+        return err_fail(err, "the tokenizer in %s has %d tokens, the model only %d", p->model_dir,
                          tokenizer_vocab_size(run->tok), run->model.config.vocab_size);
     int V = run->model.config.vocab_size, n_allowed = 0;
-    if (!(run->allowed = malloc((size_t)V))) return gpt2_fail(err, "out of memory (prompt vocabulary)");
+    if (!(run->allowed = malloc((size_t)V))) return err_fail(err, "out of memory (prompt vocabulary)");
     if (prompt_vocab_mask(run->allowed, run->tok, V, p->prompt_vocab, &n_allowed, err)) return -1;
     ctx->allowed = run->allowed;
     if (p->scorer_dir[0]) {
@@ -261,13 +261,13 @@ static int run_load(Run *run, GPT2Err *err) {
     if (longest_example(&ctx->test) > longest) longest = longest_example(&ctx->test);
     int max_T = longest + p->prompt_length, context = run->model.config.n_positions;
     if (max_T > context)
-        return gpt2_fail(err, "examples need up to %d positions (%d tokens + prompt %d), the model's context "
+        return err_fail(err, "examples need up to %d positions (%d tokens + prompt %d), the model's context "
                          "is %d: lower max_tokens", max_T, longest, p->prompt_length, context);
     if (evaluator_new(&ctx->eval, &run->model, ctx->label_ids, p->n_classes, EVAL_ROWS, max_T, err) ||
         evaluator_cache(ctx->eval, &ctx->train, err) || evaluator_cache(ctx->eval, &ctx->dev, err))
         return -1;
     if (p->prompt_length > ctx->scorer_model->config.n_positions)
-        return gpt2_fail(err, "prompt_length %d exceeds the scorer's context of %d", p->prompt_length,
+        return err_fail(err, "prompt_length %d exceeds the scorer's context of %d", p->prompt_length,
                          ctx->scorer_model->config.n_positions);
     return scorer_new(&ctx->scorer, ctx->scorer_model, SCORER_PROMPTS, err);
 }
@@ -318,8 +318,8 @@ int main(int argc, char **argv) {
     char *text = NULL;
     if (point_path && strcmp(point_path, "-") != 0) {
         size_t size;
-        GPT2Err rerr;
-        if (gpt2_read_file(point_path, &text, &size, &rerr)) {
+        Err rerr;
+        if (util_read_file(point_path, &text, &size, &rerr)) {
             fprintf(stderr, "tune: cannot read the point: %s\n", rerr.msg);
             return EXIT_USAGE;
         }
@@ -340,7 +340,7 @@ int main(int argc, char **argv) {
     }
     Run run;
     memset(&run, 0, sizeof run);
-    GPT2Err err = {{0}};
+    Err err = {{0}};
     int rc = point_parse(&run.point, text, &err);
     free(text);
     if (rc) {

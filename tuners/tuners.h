@@ -19,7 +19,7 @@
  * code does them.
  *
  * Depends on model/ only. Errors as in model/: return -1 with a one-line
- * message in a GPT2Err; nothing here exits, and only progress goes to stderr
+ * message in a Err; nothing here exits, and only progress goes to stderr
  * (through the callback in TuneContext).
  */
 #ifndef TUNERS_H
@@ -52,19 +52,6 @@
     } while (0)
 
 // ----------------------------------------------------------------------------
-// random numbers: one small deterministic generator for everything seeded
-
-typedef struct {
-    uint64_t s;
-} Rng;
-
-void rng_seed(Rng *r, uint64_t seed);
-uint64_t rng_u64(Rng *r);              // splitmix64
-double rng_uniform(Rng *r);            // [0, 1)
-int rng_below(Rng *r, int n);          // [0, n), n > 0
-double rng_normal(Rng *r);             // N(0, 1)
-
-// ----------------------------------------------------------------------------
 // data (task.c)
 
 /* A TSV split: header line naming a "sentence" or "text" column and a
@@ -82,7 +69,7 @@ typedef struct {
 /* Errors: missing file, bad header, a line without a tab, a label that is not
  * an integer or out of 0..n_classes-1, an empty split. Messages name the file
  * and the line. */
-int split_load(Split *s, const char *path, int n_classes, GPT2Err *err);
+int split_load(Split *s, const char *path, int n_classes, Err *err);
 void split_free(Split *s);
 
 /* Built-in tasks: name, classes and the usual verbalizers as text (" great"),
@@ -98,7 +85,7 @@ const TaskSpec *task_spec(const char *name); // NULL if unknown
 /* Each verbalizer text must encode to exactly one token; label_ids (K) get
  * them. Errors name the verbalizer and what it encodes to. */
 int verbalizer_ids(GPT2Tokenizer *tok, const char *const *verbalizers, int K, int *label_ids,
-                   GPT2Err *err);
+                   Err *err);
 
 /* A split run through a template: a string holding "[P]" (the prompt, once)
  * and "{sentence}" (once), e.g. "[P]{sentence} It was" (PEZ) or
@@ -120,10 +107,10 @@ typedef struct {
 } EncodedSplit;
 
 int encode_split(EncodedSplit *e, const Split *s, const char *template_text, GPT2Tokenizer *tok,
-                 int max_tokens, GPT2Err *err);
+                 int max_tokens, Err *err);
 /* Encodes len bytes of text into *buf (malloc'd or NULL, capacity *cap), grown
  * as needed; *n the count. */
-int encode_grow(GPT2Tokenizer *tok, const char *text, size_t len, int **buf, int *cap, int *n, GPT2Err *err);
+int encode_grow(GPT2Tokenizer *tok, const char *text, size_t len, int **buf, int *cap, int *n, Err *err);
 void encoded_split_free(EncodedSplit *e);
 
 // ----------------------------------------------------------------------------
@@ -137,11 +124,11 @@ void encoded_split_free(EncodedSplit *e);
 typedef struct Evaluator Evaluator;
 
 int evaluator_new(Evaluator **ev, const GPT2Model *m, const int *label_ids, int K, int max_rows,
-                  int max_T, GPT2Err *err);
+                  int max_T, Err *err);
 void evaluator_free(Evaluator *ev);
 /* Computes the pre-prompt KV cache of a split once (no-op when every pre_len
  * is 0). At most a few splits; the split must stay alive. */
-int evaluator_cache(Evaluator *ev, const EncodedSplit *s, GPT2Err *err);
+int evaluator_cache(Evaluator *ev, const EncodedSplit *s, Err *err);
 /* The longest row (positions) the evaluator holds. */
 int evaluator_max_T(const Evaluator *ev);
 
@@ -163,11 +150,11 @@ double majority_share(const EvalResult *r, int K);
  * prompts and examples. L may be 0 (no prompt: the rows are pre ++ post, and
  * prompt_ids is not read), for rows that already hold everything. */
 int eval_prompts(Evaluator *ev, const EncodedSplit *s, const int *prompt_ids, int P, int L,
-                 EvalResult *res, float *probs, GPT2Err *err);
+                 EvalResult *res, float *probs, Err *err);
 
 /* Scores one prompt given as input vectors (L, C): a soft prompt. */
 int eval_soft_prompt(Evaluator *ev, const EncodedSplit *s, const float *prompt_embeds, int L,
-                     EvalResult *res, float *probs, GPT2Err *err);
+                     EvalResult *res, float *probs, Err *err);
 
 /* RLPrompt's reward of one example from its label probabilities p (K):
  * gap = p[label] - max other; 200*gap if gap > 0 else 180*gap. */
@@ -180,10 +167,10 @@ double gap_reward(const float *p, int K, int label);
  * tokens under a scorer LM, the first scored after <|endoftext|>:
  * log_ppl = -(1/L) sum_i log p(z_i | <|endoftext|>, z_<i). */
 typedef struct Scorer Scorer;
-int scorer_new(Scorer **sc, const GPT2Model *m, int max_prompts, GPT2Err *err);
+int scorer_new(Scorer **sc, const GPT2Model *m, int max_prompts, Err *err);
 void scorer_free(Scorer *sc);
 /* Scores P prompts (P, L) at once; log_ppl (P). */
-int scorer_log_ppl(Scorer *sc, const int *prompt_ids, int P, int L, double *log_ppl, GPT2Err *err);
+int scorer_log_ppl(Scorer *sc, const int *prompt_ids, int P, int L, double *log_ppl, Err *err);
 
 /* The share of the words of a prompt's decoded text that are dictionary
  * words. A word is a run of non-blank bytes of the text (split at white
@@ -195,7 +182,7 @@ int scorer_log_ppl(Scorer *sc, const int *prompt_ids, int P, int L, double *log_
  * *n_words (if not NULL) gets the number of words. Tokens are never counted:
  * "NealNealNeal" is one word, not in the list. */
 typedef struct Dictionary Dictionary;
-int dictionary_load(Dictionary **d, const char *path, GPT2Err *err);
+int dictionary_load(Dictionary **d, const char *path, Err *err);
 void dictionary_free(Dictionary *d);
 double dictionary_share(const Dictionary *d, const char *text, int *n_words);
 
@@ -289,7 +276,7 @@ typedef struct {
 /* Parses and validates a point: unknown keys, wrong types, lambda < 0,
  * prompt_length out of 1..TUNE_MAX_PROMPT, an unknown task or method, missing
  * files: one clear error. Fills every default. */
-int point_parse(TunePoint *p, const char *json_text, GPT2Err *err);
+int point_parse(TunePoint *p, const char *json_text, Err *err);
 void point_free(TunePoint *p);
 
 /* The objective's weights: J = w_task * task + w_interp * log_ppl, i.e.
@@ -358,7 +345,7 @@ typedef struct {
 } TuneResult;
 
 void result_free(TuneResult *r);
-int result_add_history(TuneResult *r, HistoryEntry h, GPT2Err *err);
+int result_add_history(TuneResult *r, HistoryEntry h, Err *err);
 
 /* What the tuners work with, loaded once by tune (or a test). */
 typedef struct {
@@ -389,18 +376,18 @@ void tune_context_free(TuneContext *ctx);
 
 /* Run the tuner: each fills prompt_ids, prompt_length, steps, best_step and
  * history, then calls result_finish. Deterministic for a point and seed. */
-int pez_run(TuneContext *ctx, TuneResult *r, GPT2Err *err);
-int rlprompt_run(TuneContext *ctx, TuneResult *r, GPT2Err *err);
+int pez_run(TuneContext *ctx, TuneResult *r, Err *err);
+int rlprompt_run(TuneContext *ctx, TuneResult *r, Err *err);
 /* A manual prompt: tokenizes point->manual_prompt and scores it (no steps). */
-int manual_run(TuneContext *ctx, TuneResult *r, GPT2Err *err);
+int manual_run(TuneContext *ctx, TuneResult *r, Err *err);
 /* The manual prompt's ids (at most TUNE_MAX_PROMPT); *n gets the count. */
-int manual_prompt_ids(const TunePoint *p, GPT2Tokenizer *tok, int *ids, int *n, GPT2Err *err);
+int manual_prompt_ids(const TunePoint *p, GPT2Tokenizer *tok, int *ids, int *n, Err *err);
 
 /* (text.c) The prompt vocabulary of a point: mask (V) gets 1 for the ids a
  * tuner may use (never <|endoftext|>, never an id the tokenizer has no bytes
  * for); *n_allowed the count. Errors when no id is left. */
 int prompt_vocab_mask(unsigned char *mask, const GPT2Tokenizer *tok, int V, PromptVocab kind,
-                      int *n_allowed, GPT2Err *err);
+                      int *n_allowed, Err *err);
 /* Whether a tuner may put id in a prompt under ctx->allowed. */
 static inline int prompt_token_allowed(const TuneContext *ctx, int id) {
     return id != GPT2_EOT && (!ctx->allowed || ctx->allowed[id]);
@@ -419,7 +406,7 @@ long template_fill(char *out, size_t cap, const char *tmpl, const char *prompt, 
  * r->test_text_acc is the accuracy of the pasted rows (a row longer than the
  * model's context loses tokens at its front: r->text_truncated). test is the
  * test split as result_finish scores it. */
-int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, TuneResult *r, GPT2Err *err);
+int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, TuneResult *r, Err *err);
 
 /* (interp.c) Everything else from the best prompt r->prompt_ids: its text,
  * accuracy, balanced and per-class accuracy and task loss on train/dev/test
@@ -430,7 +417,7 @@ int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, TuneResult *r,
  * and the mean KL(continuous || projected) of their label distributions;
  * with NULL (discrete prompts) both accuracies are the test accuracy and the
  * KL is 0. */
-int result_finish(TuneContext *ctx, TuneResult *r, const float *continuous, GPT2Err *err);
+int result_finish(TuneContext *ctx, TuneResult *r, const float *continuous, Err *err);
 
 /* The record: the point, status ("ok" or "failed" + error), the result, the
  * versions and the model's sha256. Returns a malloc'd JSON text. */

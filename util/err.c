@@ -1,21 +1,21 @@
-// model/util.c: the error helper shared by model/.
+// util/err.c: the one error helper (see util.h).
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "model/gpt2.h"
+#include "util/util.h"
 
-void gpt2_one_line(char *s) {
+void err_one_line(char *s) {
     for (unsigned char *p = (unsigned char *)s; *p; p++)
         if (*p < 0x20 || *p == 0x7F) *p = '?';
 }
 
-int gpt2_fail(GPT2Err *err, const char *fmt, ...) {
+int err_fail(Err *err, const char *fmt, ...) {
     if (err) {
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
-        gpt2_one_line(err->msg);
+        err_one_line(err->msg);
     }
     return -1;
 }

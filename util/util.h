@@ -1,0 +1,95 @@
+/*
+ * util/util.h: the contract of util/, the small things every layer shares.
+ *
+ * One home each for: the error type and its formatting, reading a whole
+ * file, writing files so that a crash never publishes a partial one, mkdir -p,
+ * and the seeded random generator. Every other folder may use util/; util/
+ * uses nothing of theirs (the layering is util <- model <- tuners <- sweep ->
+ * mpi, results, with mpi/ and results/ also on util/ alone).
+ *
+ * Errors: a function that can fail returns 0 on success and -1 on error, with
+ * a one-line message in an Err (which file, what, why). Nothing here exits or
+ * prints.
+ */
+#ifndef UTIL_H
+#define UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+// ----------------------------------------------------------------------------
+// errors (err.c)
+
+/* The one error type of the project: a message a user can act on. */
+typedef struct {
+    char msg[1024];
+} Err;
+
+/* printf-style: fills err->msg (if err is not NULL) and returns -1. The message
+ * is one printable line: control characters (from a file name, a key, a text
+ * it quotes) become '?', so that a message never moves a terminal's cursor
+ * nor splits a log line. */
+int err_fail(Err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Control characters (bytes < 0x20 and 0x7F) of s replaced by '?' in place. */
+void err_one_line(char *s);
+
+// ----------------------------------------------------------------------------
+// files (file.c)
+
+/* Reads a whole regular file (at most 1 GiB) into a malloc'd, NUL-terminated
+ * buffer; *size gets its length. Anything but a regular file (a FIFO, a
+ * directory, a device) is an error at once, never waited on. *data is NULL
+ * on error. */
+int util_read_file(const char *path, char **data, size_t *size, Err *err);
+
+/* write(2) until all n bytes are written (EINTR retried); -1 with errno set. */
+int util_write_all(int fd, const void *buf, size_t n);
+
+/* mkdir -p (mode 0777 before the umask); an existing directory is fine. */
+int util_make_dirs(const char *dir, Err *err);
+
+/* fsync of a directory, so that the renames in it are durable. */
+int util_sync_dir(const char *dir, Err *err);
+
+/* One file written as DIR/.NAME.XXXXXX (mode 0666 less the umask), then
+ * published by a rename to DIR/NAME: readers see the old file or the new one,
+ * never a part. temp_close fsyncs, so the rename never publishes a file whose
+ * data is not on disk; temp_discard removes what is left after a failure and
+ * is safe to call at any point (also after temp_publish). */
+typedef struct {
+    char tmp[4096], final[4096];
+    int fd;
+    int exists;   // tmp is on disk and must be removed on failure
+} TempFile;
+
+int temp_open(TempFile *f, const char *dir, const char *name, Err *err);
+int temp_write(TempFile *f, const void *buf, size_t n, Err *err);
+int temp_close(TempFile *f, Err *err);
+int temp_publish(TempFile *f, Err *err);
+void temp_discard(TempFile *f);
+
+/* path written whole through a TempFile in its directory, then the directory
+ * fsynced. */
+int util_write_file_atomic(const char *path, const void *data, size_t len, Err *err);
+
+// ----------------------------------------------------------------------------
+// random numbers (rng.c): splitmix64 (a full-period 64-bit generator that
+// passes BigCrush) and Box-Muller, self-contained so that a seed means the
+// same numbers on every machine with the same libm.
+
+/* splitmix64: the next output of the 64-bit state *state, which advances. */
+uint64_t splitmix64(uint64_t *state);
+
+typedef struct {
+    uint64_t s;
+    int have_spare;   // rng_normal's second value of a Box-Muller pair
+    double spare;
+} Rng;
+
+void rng_seed(Rng *r, uint64_t seed);
+uint64_t rng_u64(Rng *r);       // splitmix64
+double rng_uniform(Rng *r);     // [0, 1), 53 random bits
+int rng_below(Rng *r, int n);   // [0, n), n > 0
+double rng_normal(Rng *r);      // N(0, 1); Box-Muller, the pair's second value kept for the next call
+
+#endif
