@@ -6,7 +6,8 @@
  * good classifier; no other prompt does. On that model, with the prompt vocabulary the rows'
  * tokens (the search is the optimiser's, not a needle in 50k tokens):
  *   - PEZ (the best of 4 random starts, chosen on dev) lowers its training objective and
- *     ends with a dev accuracy well above the empty prompt's (the template alone);
+ *     ends with a dev accuracy well above the empty prompt's (the template alone), on at
+ *     least 2 of 3 random models (see main);
  *   - RLPrompt raises its mean training reward, and its greedy prompt beats the empty prompt;
  *   - lambda > 0 gives PEZ a prompt of lower log-PPL than lambda = 0.
  * These fail when the optimiser steps are disabled (checked by hand: PEZ's update and
@@ -114,8 +115,8 @@ typedef struct {
     double empty_acc;       // dev accuracy of the template alone (no prompt)
 } World;
 
-static void world_setup(World *w) {
-    w->params = random_model(&w->m, config(), 0.3, 5);
+static void world_setup(World *w, uint64_t model_seed) {
+    w->params = random_model(&w->m, config(), 0.3, model_seed);
     train(&w->m, w->params, 400);
     make_split(&w->train, 32, 21);
     make_split(&w->dev, 32, 22);
@@ -133,8 +134,8 @@ static void world_setup(World *w) {
     if (eval_prompts(w->eval, &w->dev, &none, 1, 0, &res, NULL, &err)) die("empty prompt: %s", err.msg);
     w->empty_acc = res.accuracy;
     if (eval_prompts(w->eval, &w->dev, &trigger, 1, 1, &res, NULL, &err)) die("trigger: %s", err.msg);
-    printf("  the trained model: dev accuracy %.3f with the template alone, %.3f with the trigger as prompt\n",
-           w->empty_acc, res.accuracy);
+    printf("  the model of seed %llu: dev accuracy %.3f with the template alone, %.3f with the trigger as prompt\n",
+           (unsigned long long)model_seed, w->empty_acc, res.accuracy);
     CHECK(res.accuracy >= 0.9 && w->empty_acc <= 0.75,
           "the construction: the trigger must help (%.3f) and the template alone must not (%.3f)", res.accuracy,
           w->empty_acc);
@@ -243,19 +244,21 @@ static PezOutcome best_pez(World *w, double lambda) {
     return best;
 }
 
-static void test_pez_learns(World *w) {
+/* Whether PEZ learns on this world (its training objective falls and its dev accuracy beats
+ * the template alone's); and, on every world, that lambda 10 lowers the prompt's log-PPL. */
+static int pez_learns(World *w) {
     PezOutcome o = best_pez(w, 0.0);
+    int learned = o.j_chosen < o.j_first - 0.1 && o.dev_acc >= w->empty_acc + 0.2;
     printf("  pez, lambda 0: train objective %.4f -> %.4f, prompt %d -> %d (trigger %d), dev %.3f (template alone "
-           "%.3f)\n", o.j_first, o.j_chosen, o.first, o.prompt, TR, o.dev_acc, w->empty_acc);
-    CHECK(o.j_chosen < o.j_first - 0.1, "PEZ's training objective did not fall: %.4f -> %.4f", o.j_first, o.j_chosen);
-    CHECK(o.dev_acc >= w->empty_acc + 0.2, "PEZ's dev accuracy %.3f is not above the template alone's %.3f",
-          o.dev_acc, w->empty_acc);
+           "%.3f): %s\n", o.j_first, o.j_chosen, o.first, o.prompt, TR, o.dev_acc, w->empty_acc,
+           learned ? "learned" : "did not learn");
     // lambda > 0: a more fluent prompt than lambda 0's
     PezOutcome f = best_pez(w, 10.0);
     printf("  pez, lambda 10: prompt %d, log-PPL %.3f (lambda 0: %.3f), dev %.3f\n", f.prompt, f.log_ppl, o.log_ppl,
            f.dev_acc);
     CHECK(f.log_ppl < o.log_ppl - 0.1, "lambda 10 did not lower the prompt's log-PPL: %.3f vs %.3f at lambda 0",
           f.log_ppl, o.log_ppl);
+    return learned;
 }
 
 /* Prints, for RLPrompt's record: its steps' history, best prompt, dev accuracy. */
@@ -299,13 +302,21 @@ static void test_rlprompt_learns(World *w) {
     tokenizer_free(tok);
 }
 
+/* Three models (seeds 1, 2, 3, the first three, not picked): on some random inits the trigger
+ * is out of reach of a one-token PEZ search from all 4 starts (model seed 1 here; 6 of the
+ * first 8 seeds learn), so PEZ must learn on 2 of the 3. With its update disabled it learns
+ * on none: the prompt never leaves its start, so the objective cannot fall. */
 int main(void) {
     make_root();
-    World w;
-    world_setup(&w);
-    test_pez_learns(&w);
-    test_rlprompt_learns(&w);
-    world_free(&w);
+    int pez_learned = 0;
+    for (uint64_t model_seed = 1; model_seed <= 3; model_seed++) {
+        World w;
+        world_setup(&w, model_seed);
+        pez_learned += pez_learns(&w);
+        if (model_seed == 1) test_rlprompt_learns(&w);
+        world_free(&w);
+    }
+    CHECK(pez_learned >= 2, "PEZ learned on %d of 3 models (at least 2 needed)", pez_learned);
     remove_root();
     printf("%s: %d checks, %d failures\n", TEST_NAME, checks, failures);
     return failures != 0;
