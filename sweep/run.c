@@ -229,8 +229,8 @@ static int reconcile(Master *m, const SweepJournal *jr, int extend, Err *err) {
         char header[512], shard[160];
         sweep_shard_header_keys(s, shard, sizeof shard);
         snprintf(header, sizeof header,
-                 "{\"spec_sha256\":\"%s\",\"version\":1,\"created\":%lld,\"model_sha256\":\"%s\"%s}",
-                 s->spec_sha256, (long long)time(NULL), s->model_sha256, shard);
+                 "{\"spec_sha256\":\"%s\",\"version\":%d,\"created\":%lld,\"model_sha256\":\"%s\"%s}",
+                 s->spec_sha256, SWEEP_JOURNAL_VERSION, (long long)time(NULL), s->model_sha256, shard);
         if (append_json(m, JOURNAL_HEADER, header, s->n_points == 0, err)) return -1;   // (an empty shard)
         for (int i = 0; i < s->n_points; i++)
             if (append_point(m, i, i, i == s->n_points - 1, err)) return -1;
@@ -343,6 +343,18 @@ static int master_setup(Master *m, const SweepRunOptions *o, int n_workers, Err 
             err_fail(err, "sweep: %s", rerr.msg);
             rc = 1;
         }
+    }
+    if (rc == 0 && jr.have_header && jr.version > SWEEP_JOURNAL_VERSION) {
+        err_fail(err, "sweep: %s/journal is version %d, made by a newer sweep (this one writes %d)", m->spec.out_dir,
+                 jr.version, SWEEP_JOURNAL_VERSION);
+        rc = 2;
+    } else if (rc == 0 && jr.have_header && jr.version < 2) {
+        // journals of sweeps before content ids resume with the ids they were written with
+        fprintf(stderr, "sweep: %s/journal is version %d: its point ids name files by path, not by contents; it "
+                        "resumes as it was made, and a data file changed since it started would go unnoticed (start "
+                        "a new output directory to have the contents checked)\n",
+                m->spec.out_dir, jr.version);
+        if (sweep_spec_use_v1_ids(&m->spec, err)) rc = 1;
     }
     if (rc == 0) {
         int r = reconcile(m, &jr, o->extend, err);

@@ -262,6 +262,9 @@ static int check_shards(Shard *sh, int n, Err *err) {
         if (strcmp(a->model_sha256, b->model_sha256) != 0)
             return err_fail(err, "merge: %s and %s are shards with different models (model sha256 %.12s... and %.12s...)",
                               a->dir, b->dir, a->model_sha256, b->model_sha256);
+        if (a->version != b->version)
+            return err_fail(err, "merge: %s and %s are journals of versions %d and %d (their point ids differ): "
+                                 "run every shard with the same sweep", a->dir, b->dir, a->version, b->version);
         if (a->shards != b->shards || a->grid_points != b->grid_points || a->retries != b->retries)
             return err_fail(err, "merge: %s is shard %d of %d (%d grid points), %s is shard %d of %d (%d grid points)",
                               a->dir, a->shard, a->shards, a->grid_points, b->dir, b->shard, b->shards, b->grid_points);

@@ -117,11 +117,63 @@ static int parse_grid(Grid *g, const cJSON *grid, Err *err) {
 // ----------------------------------------------------------------------------
 // building one point
 
+/* A file's sha256, hashed once per spec however many points read it. */
+typedef struct {
+    char *path;
+    char sha256[65];
+} HashedFile;
+
 typedef struct {
     const cJSON *root;        // the spec
     const cJSON *shared;      // "point": keys shared by every point, or NULL
     char model_sha256[65];
+    HashedFile *files;        // (n_files): the distinct inputs of the points so far
+    int n_files, cap_files;
 } Builder;
+
+static void builder_free(Builder *b) {
+    for (int i = 0; i < b->n_files; i++) free(b->files[i].path);
+    free(b->files);
+}
+
+/* sha256 of a point's input file, from the cache or hashed now; "" for no file. */
+static int input_sha256(Builder *b, const char *path, char out[65], Err *err) {
+    out[0] = '\0';
+    if (!path[0]) return 0;
+    for (int i = 0; i < b->n_files; i++)   // few distinct files: tasks x splits x 3, a model or two
+        if (strcmp(b->files[i].path, path) == 0) {
+            memcpy(out, b->files[i].sha256, 65);
+            return 0;
+        }
+    if (b->n_files == b->cap_files) {
+        int cap = b->cap_files ? 2 * b->cap_files : 16;
+        HashedFile *grown = realloc(b->files, (size_t)cap * sizeof *grown);
+        if (!grown) return err_fail(err, "out of memory");
+        b->files = grown;
+        b->cap_files = cap;
+    }
+    HashedFile *f = &b->files[b->n_files];
+    if (!(f->path = strdup(path))) return err_fail(err, "out of memory");
+    if (gpt2_file_sha256(path, f->sha256, err)) {
+        free(f->path);
+        return -1;
+    }
+    b->n_files++;
+    memcpy(out, f->sha256, 65);
+    return 0;
+}
+
+/* The id of a validated point (tuners.h point_identity): its inputs hashed by content. */
+static int content_id(Builder *b, const TunePoint *tp, char id[65], Err *err) {
+    char sha[N_POINT_INPUTS][65];
+    for (int i = 0; i < N_POINT_INPUTS; i++) {
+        char path[TUNE_PATH + 32];
+        if (point_input_path(tp, i, path, sizeof path)) return err_fail(err, "%s: path too long", POINT_INPUT_NAMES[i]);
+        if (input_sha256(b, path, sha[i], err)) return -1;
+    }
+    if (point_identity(tp, sha, id)) return err_fail(err, "out of memory");
+    return 0;
+}
 
 static int add_copy(cJSON *point, const char *key, const cJSON *value) {
     cJSON *dup = cJSON_Duplicate(value, 1);
@@ -185,7 +237,7 @@ static void estimate_cost(SweepPoint *sp, const TunePoint *tp) {
 
 /* Validates one combination and appends it, unless it repeats a point (manual points
  * repeat across prompt lengths). */
-static int add_point(SweepSpec *s, const Builder *b, const cJSON *const value[N_AXES], SweepIdIndex *ids,
+static int add_point(SweepSpec *s, Builder *b, const cJSON *const value[N_AXES], SweepIdIndex *ids,
                      Err *err) {
     char where[512];
     describe(value, where, sizeof where);
@@ -196,17 +248,15 @@ static int add_point(SweepSpec *s, const Builder *b, const cJSON *const value[N_
     int rc = point_parse(&tp, text, &gerr);
     free(text);
     if (rc) return err_fail(err, "spec: the point (%s): %s", where, gerr.msg);
-    size_t clen = strlen(tp.canonical_json);
-    char *keyed = malloc(clen + 65);
-    if (!keyed) { point_free(&tp); return err_fail(err, "spec: out of memory"); }
-    memcpy(keyed, tp.canonical_json, clen);
-    memcpy(keyed + clen, b->model_sha256, 65);
-    SweepPoint sp = {.index = s->n_points, .point_json = tp.canonical_json};
+    SweepPoint sp = {.index = s->n_points};
+    if (content_id(b, &tp, sp.id, &gerr)) {
+        point_free(&tp);
+        return err_fail(err, "spec: the point (%s): %s", where, gerr.msg);
+    }
+    sp.point_json = tp.canonical_json;
     tp.canonical_json = NULL;
     estimate_cost(&sp, &tp);
     point_free(&tp);
-    gpt2_sha256_hex(keyed, clen + 64, sp.id);
-    free(keyed);
     int i = sweep_id_get(ids, sp.id);
     if (i >= 0) {
         int manual = strcmp(value[AXIS_METHOD]->valuestring, "manual") == 0;
@@ -233,7 +283,7 @@ static int add_point(SweepSpec *s, const Builder *b, const cJSON *const value[N_
 }
 
 /* Every combination in the fixed order: an odometer over the axes, the last fastest. */
-static int expand(SweepSpec *s, const Builder *b, const Grid *g, Err *err) {
+static int expand(SweepSpec *s, Builder *b, const Grid *g, Err *err) {
     int at[N_AXES] = {0};
     // each axis' current value, stepped along its list: looking it up by index (cJSON's arrays
     // are lists) made the expansion quadratic in an axis' length (100k seeds: 22 s)
@@ -369,6 +419,7 @@ int sweep_spec_parse(SweepSpec *s, const char *json_text, size_t len, const char
     Grid g = {0};
     int rc = parse_top(s, root, &b, &g, default_tune, err);
     if (rc == 0) rc = expand(s, &b, &g, err);
+    builder_free(&b);
     cJSON_Delete(root);
     if (rc) sweep_spec_free(s);
     return rc;
@@ -388,6 +439,20 @@ int sweep_spec_load(SweepSpec *s, const char *path, const char *default_tune, Er
         snprintf(err->msg, sizeof err->msg, "%.200s: %.800s", path, msg);
     }
     return rc;
+}
+
+int sweep_spec_use_v1_ids(SweepSpec *s, Err *err) {
+    for (int i = 0; i < s->n_points; i++) {
+        SweepPoint *p = &s->points[i];
+        size_t clen = strlen(p->point_json);
+        char *keyed = malloc(clen + 64);
+        if (!keyed) return err_fail(err, "sweep: out of memory");
+        memcpy(keyed, p->point_json, clen);
+        memcpy(keyed + clen, s->model_sha256, 64);
+        gpt2_sha256_hex(keyed, clen + 64, p->id);
+        free(keyed);
+    }
+    return 0;
 }
 
 void sweep_spec_free(SweepSpec *s) {

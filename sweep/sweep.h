@@ -30,15 +30,21 @@
  * prompt_length (its prompt is text): the grid's prompt lengths collapse to
  * one manual point. Every point is validated with point_parse before any
  * work starts; the first error is reported with the point's grid values.
- * Point id = sha256 of (canonical_json + model sha256), 64 hex digits, where
- * the model sha256 is that of MODEL/model.safetensors: the same point has the
- * same id in any spec and any order, so a grid can grow.
+ * Point id (tuners.h point_identity): the sha256 of the point's canonical JSON
+ * with every file it reads (the models' weights, the train/dev/test splits, the
+ * dictionary) given by the sha256 of its contents instead of its path, and the
+ * tune version. The same point has the same id in any spec, any order and any
+ * directory its files are moved to, so a grid can grow; a file whose contents
+ * changed gives new ids, so a resume never mixes results of old and new data.
+ * Each distinct file is hashed once per run. Journals of version 1 (before
+ * content ids: sha256 of the canonical JSON, paths included, + the model's
+ * sha256) resume with those ids, with a warning.
  *
  * Cost order: points are dispatched costly first: rlprompt, then pez, then
  * manual; within a method, more steps x longer prompts first; ties by index.
  *
  * The journal (rank 0 only, results/results.h): HEADER {"spec_sha256" (of
- * the spec file's bytes), "version", "created", "model_sha256"}; one POINT
+ * the spec file's bytes), "version" (SWEEP_JOURNAL_VERSION), "created", "model_sha256"}; one POINT
  * frame per point, in index order, its "index" its order in the journal;
  * a DISPATCH frame per attempt; a RESULT frame per finished attempt (status 1
  * for failed), fsync'd. A point is done when it has an ok result, failed for
@@ -127,6 +133,12 @@ int sweep_spec_parse(SweepSpec *s, const char *json_text, size_t len, const char
                      Err *err);
 int sweep_spec_load(SweepSpec *s, const char *path, const char *default_tune, Err *err);
 void sweep_spec_free(SweepSpec *s);
+
+/* The journal format this sweep writes: 2 = point ids by contents (1: by paths). */
+#define SWEEP_JOURNAL_VERSION 2
+/* Gives every point its version-1 id (sha256 of its canonical JSON + the model's sha256), for
+ * resuming a journal written before content ids. */
+int sweep_spec_use_v1_ids(SweepSpec *s, Err *err);
 
 /* Indexes of the points in dispatch order (costly first), malloc'd (n). */
 int *sweep_cost_order(const SweepSpec *s, const int *which, int n);

@@ -206,7 +206,7 @@ assert j["selection"] == "dev" and j["code_version"]["report"] == "frontier 2 (i
 assert len(j["spec_sha256"]) == 64 and len(j["model_sha256"]) == 64, j["spec_sha256"]
 assert j["points"] == {"total": 24, "ok": 18, "failed": 6, "pending": 0, "collapsed": 1}, j["points"]
 assert len(j["failed"]) == 6 and all(f["seed"] == 999 and f["error"] for f in j["failed"])
-assert sorted(j["code_version"]["tune"]) == ["fake tune 1", "fake tune 2"] and j["code_version"]["journal_format"] == 1
+assert sorted(j["code_version"]["tune"]) == ["fake tune 1", "fake tune 2"] and j["code_version"]["journal_format"] == 2
 assert j["reference"]["tasks"]["sst-2"]["chance_accuracy"] == 0.5
 assert [f["method"] for f in j["frontiers"]] == ["all", "pez", "rlprompt"]
 assert all(f["hypervolume"] > 0 and f["per_seed_hypervolume"]["n"] == 3 for f in j["frontiers"])

@@ -22,6 +22,7 @@
 
 #include "model/gpt2.h"
 #include "sweep/sweep.h"
+#include "tuners/tuners.h"   // TUNE_VERSION
 
 #define TEST_NAME "test_sweep_spec"
 #include "tests/testlib.h"
@@ -99,6 +100,50 @@ static int point_has(const SweepSpec *s, int i, const char *key, const char *wan
     return ok;
 }
 
+/* text with every "from" replaced by "to" (malloc'd). */
+static char *replaced(const char *text, const char *from, const char *to) {
+    size_t nf = strlen(from), nt = strlen(to), count = 0;
+    for (const char *p = strstr(text, from); p; p = strstr(p + nf, from)) count++;
+    char *out = xmalloc(strlen(text) + count * nt + 1), *w = out;
+    const char *p = text;
+    for (const char *q = strstr(p, from); q; p = q + nf, q = strstr(p, from)) {
+        memcpy(w, p, (size_t)(q - p));
+        w += q - p;
+        memcpy(w, to, nt);
+        w += nt;
+    }
+    strcpy(w, p);
+    return out;
+}
+
+/* A point's id computed here from its canonical JSON and the files' bytes (sweep.h). */
+static char *identity_of(const char *point_json) {
+    static char id[65];
+    char *text = strdup(point_json), path[4400], quoted[4500], sha[80];
+    static const char *const splits[] = {"train", "dev", "test"};
+    for (int i = 0; i < 5; i++) {
+        const char *file = path;
+        if (i < 3) snprintf(path, sizeof path, "%s/%s.tsv", data_dir, splits[i]);
+        else if (i == 3) file = words;
+        else snprintf(path, sizeof path, "%s/model.safetensors", model_dir);
+        Err err;
+        char hex[65];
+        if (gpt2_file_sha256(file, hex, &err)) die("%s", err.msg);
+        snprintf(quoted, sizeof quoted, "\"%s\"", i == 4 ? model_dir : file);
+        snprintf(sha, sizeof sha, "\"sha256:%s\"", hex);
+        char *next = replaced(text, quoted, sha);
+        free(text);
+        text = next;
+    }
+    size_t cap = strlen(text) + 200;
+    char *wrapped = xmalloc(cap);
+    snprintf(wrapped, cap, "{\"identity\":2,\"point\":%s,\"tune\":\"%s\"}", text, TUNE_VERSION);
+    gpt2_sha256_hex(wrapped, strlen(wrapped), id);
+    free(text);
+    free(wrapped);
+    return id;
+}
+
 static void test_expansion(void) {
     char *text = spec_text(GRID, ",\"pez\":{\"steps\":7},\"rlprompt\":{\"steps\":9}");
     SweepSpec s;
@@ -129,14 +174,20 @@ static void test_expansion(void) {
         CHECK(strlen(s.points[p].id) == 64 && strspn(s.points[p].id, "0123456789abcdef") == 64, "id %s", s.points[p].id);
         for (int q = 0; q < p; q++) CHECK(strcmp(s.points[p].id, s.points[q].id) != 0, "ids %d and %d equal", p, q);
     }
-    // the id is sha256(canonical JSON + model sha256)
+    // the id: sha256 of {"identity":2,"point":P,"tune":TUNE_VERSION}, P the canonical JSON with each
+    // file's path replaced by "sha256:" and its contents' sha256
+    CHECK(strcmp(identity_of(s.points[3].point_json), s.points[3].id) == 0, "id formula");
+    // journals of version 1: sha256(canonical JSON + model sha256)
+    char v2_id[65];
+    memcpy(v2_id, s.points[3].id, 65);
     size_t n = strlen(s.points[3].point_json);
     char *keyed = xmalloc(n + 65);
     memcpy(keyed, s.points[3].point_json, n);
     memcpy(keyed + n, s.model_sha256, 65);
     char want[65];
     gpt2_sha256_hex(keyed, n + 64, want);
-    CHECK(strcmp(want, s.points[3].id) == 0, "id formula");
+    CHECK(sweep_spec_use_v1_ids(&s, &err) == 0 && strcmp(want, s.points[3].id) == 0 && strcmp(want, v2_id) != 0,
+          "version-1 id formula");
     free(keyed);
 
     // costly first: rlprompt, then more steps x longer prompts, ties by index
@@ -178,6 +229,22 @@ static void test_ids(void) {
     CHECK(parse(&sd, a, &err) == 0, "%s", err.msg);
     for (int i = 0; i < sa.n_points && i < sd.n_points; i++) CHECK(strcmp(sa.points[i].id, sd.points[i].id) != 0, "model");
     write_file(path, "weights v1");
+    // a data file or the dictionary with other contents (a label changed): other ids; the same
+    // contents again: the same ids
+    snprintf(path, sizeof path, "%s/train.tsv", data_dir);
+    static const char *const changed[][2] = {{"train", "sentence\tlabel\ngood\t0\nbad\t0\n"}, {"words", "good\nbad\nfine\n"}};
+    for (int k = 0; k < 2; k++) {
+        const char *file = k == 0 ? path : words;
+        write_file(file, changed[k][1]);
+        SweepSpec se;
+        CHECK(parse(&se, a, &err) == 0, "%s", err.msg);
+        for (int i = 0; i < sa.n_points && i < se.n_points; i++)
+            CHECK(strcmp(sa.points[i].id, se.points[i].id) != 0, "%s changed, point %d's id did not", changed[k][0], i);
+        sweep_spec_free(&se);
+        write_file(file, k == 0 ? "sentence\tlabel\ngood\t1\nbad\t0\n" : "good\nbad\n");
+        CHECK(parse(&se, a, &err) == 0 && strcmp(se.points[0].id, sa.points[0].id) == 0, "%s restored", changed[k][0]);
+        sweep_spec_free(&se);
+    }
     sweep_spec_free(&sa);
     sweep_spec_free(&sb);
     sweep_spec_free(&sc);

@@ -23,7 +23,6 @@
 
 #include "tuners/tuners.h"
 
-#define TUNE_VERSION "tune 2 (issue 11)"
 #define DEFAULT_DICTIONARY "/usr/share/dict/words"
 #define MAX_SEED 9007199254740992.0   // 2^53: JSON numbers are doubles; larger seeds would round
 #define MAX_TOKENS_LIMIT 1048576
@@ -442,32 +441,46 @@ static void write_settings(Buf *b, const TunePoint *p) {
     }
 }
 
+/* A file the point reads: its path, or with sha (identity JSON) "sha256:" and the sha256 of its
+ * contents ("" stays "": no such input). */
+static void buf_input(Buf *b, const char *path, const char (*sha)[65], int input) {
+    if (!sha || !path[0]) {
+        buf_json_string(b, path);
+        return;
+    }
+    buf_cat(b, "\"sha256:");
+    buf_cat(b, sha[input]);
+    buf_cat(b, "\"");
+}
+
 /* Keys in sorted order; the settings of the other method and the policy
- * model of PEZ are left out (they do not change the run). */
-static char *canonical_json(const TunePoint *p) {
+ * model of PEZ are left out (they do not change the run). sha NULL: the
+ * files as paths (what tune reads); else as the sha256 of their contents
+ * (the point's identity: the same wherever the files are). */
+static char *canonical_json(const TunePoint *p, const char (*sha)[65]) {
     Buf b = {0};
     buf_cat(&b, "{\"data\":{\"dev\":");
-    buf_json_string(&b, p->dev_path);
+    buf_input(&b, p->dev_path, sha, INPUT_DEV);
     buf_cat(&b, ",\"test\":");
-    buf_json_string(&b, p->test_path);
+    buf_input(&b, p->test_path, sha, INPUT_TEST);
     buf_cat(&b, ",\"train\":");
-    buf_json_string(&b, p->train_path);
+    buf_input(&b, p->train_path, sha, INPUT_TRAIN);
     buf_cat(&b, "}");
     buf_key(&b, "dictionary", 0);
-    buf_json_string(&b, p->dict_path);
+    buf_input(&b, p->dict_path, sha, INPUT_DICTIONARY);
     buf_key(&b, "lambda", 0);
     buf_json_number(&b, p->lambda);
     buf_printf(&b, ",\"max_test\":%d,\"max_tokens\":%d", p->max_test, p->max_tokens);
     buf_key(&b, "method", 0);
     buf_json_string(&b, METHODS[p->method]);
     buf_key(&b, "model", 0);
-    buf_json_string(&b, p->model_dir);
+    buf_input(&b, p->model_dir, sha, INPUT_MODEL);
     buf_key(&b, "objective", 0);
     buf_json_string(&b, OBJECTIVES[p->objective]);
     if (p->method == METHOD_PEZ) write_settings(&b, p);
     if (p->method == METHOD_RLPROMPT) {
         buf_key(&b, "policy_model", 0);
-        buf_json_string(&b, p->policy_dir);
+        buf_input(&b, p->policy_dir, sha, INPUT_POLICY);
     }
     if (p->method == METHOD_MANUAL) {
         buf_key(&b, "prompt", 0);
@@ -479,7 +492,7 @@ static char *canonical_json(const TunePoint *p) {
     buf_json_string(&b, PROMPT_VOCABS[p->prompt_vocab]);
     if (p->method == METHOD_RLPROMPT) write_settings(&b, p);
     buf_key(&b, "scorer_model", 0);
-    buf_json_string(&b, p->scorer_dir);
+    buf_input(&b, p->scorer_dir, sha, INPUT_SCORER);
     buf_printf(&b, ",\"seed\":%llu", (unsigned long long)p->seed);
     buf_key(&b, "task", 0);
     buf_json_string(&b, p->task);
@@ -597,9 +610,41 @@ int point_parse(TunePoint *p, const char *json_text, Err *err) {
         rc = parse_object(p, &top);
     }
     cJSON_Delete(root);
-    if (rc == 0 && !(p->canonical_json = canonical_json(p))) rc = err_fail(err, "point: out of memory");
+    if (rc == 0 && !(p->canonical_json = canonical_json(p, NULL))) rc = err_fail(err, "point: out of memory");
     if (rc) memset(p, 0, sizeof *p);
     return rc;
+}
+
+const char *const POINT_INPUT_NAMES[N_POINT_INPUTS] = {"model", "scorer_model", "policy_model", "train",
+                                                       "dev", "test", "dictionary"};
+
+int point_input_path(const TunePoint *p, int input, char *out, size_t cap) {
+    const char *dirs[] = {p->model_dir, p->scorer_dir, p->policy_dir};
+    int n = input <= INPUT_POLICY
+                ? (dirs[input][0] ? snprintf(out, cap, "%s/model.safetensors", dirs[input]) : snprintf(out, cap, "%s", ""))
+                : snprintf(out, cap, "%s",
+                           input == INPUT_TRAIN ? p->train_path : input == INPUT_DEV ? p->dev_path
+                                                : input == INPUT_TEST ? p->test_path : p->dict_path);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+int point_identity(const TunePoint *p, const char sha[N_POINT_INPUTS][65], char id[65]) {
+    char *json = canonical_json(p, sha);
+    if (!json) return -1;
+    Buf b = {0};
+    buf_printf(&b, "{\"identity\":%d,\"point\":", POINT_IDENTITY_VERSION);
+    buf_cat(&b, json);
+    buf_key(&b, "tune", 0);
+    buf_json_string(&b, TUNE_VERSION);
+    buf_cat(&b, "}");
+    free(json);
+    if (b.oom) {
+        free(b.s);
+        return -1;
+    }
+    gpt2_sha256_hex(b.s, b.n, id);
+    free(b.s);
+    return 0;
 }
 
 void point_free(TunePoint *p) {

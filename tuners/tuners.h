@@ -279,6 +279,29 @@ typedef struct {
 int point_parse(TunePoint *p, const char *json_text, Err *err);
 void point_free(TunePoint *p);
 
+/* The tune program's version: in every record, and part of every point's identity (a tune
+ * that computes differently must not resume another's results). */
+#define TUNE_VERSION "tune 2 (issue 11)"
+
+/* The files whose contents define a point, in this order: the task model's weights, the scorer's
+ * and RLPrompt's policy model's (when separate), the three splits, the dictionary. */
+enum { INPUT_MODEL, INPUT_SCORER, INPUT_POLICY, INPUT_TRAIN, INPUT_DEV, INPUT_TEST, INPUT_DICTIONARY,
+       N_POINT_INPUTS };
+extern const char *const POINT_INPUT_NAMES[N_POINT_INPUTS];   // "model", ..., "dictionary"
+
+/* The path of a point's input (a model's DIR/model.safetensors); "" for an input the point
+ * does not have (no separate scorer or policy model). -1 if it does not fit in cap. */
+int point_input_path(const TunePoint *p, int input, char *out, size_t cap);
+
+/* The point's identity, 64 hex digits: the sha256 of {"identity":2,"point":P,"tune":TUNE_VERSION}
+ * where P is the canonical JSON with each file's path replaced by "sha256:" and the sha256 of its
+ * contents (sha[input], from point_input_path's files). So the same point on the same files has
+ * the same id wherever the files are, and a changed file (a relabelled split, another model),
+ * dictionary or tune version gives another id. Paths of the tokenizer files and config.json are
+ * not in it: they travel with the weights in the model directory. -1: out of memory. */
+#define POINT_IDENTITY_VERSION 2
+int point_identity(const TunePoint *p, const char sha[N_POINT_INPUTS][65], char id[65]);
+
 /* The objective's weights: J = w_task * task + w_interp * log_ppl, i.e.
  * (1, lambda) for additive and (1 - lambda, lambda) for convex. The task
  * term is the mean cross-entropy (nats) of the label over the K verbalizer
