@@ -39,8 +39,10 @@ LDLIBS := $(PKG_LIBS) -lm
 
 UTIL_SRC := $(wildcard util/*.c)
 UTIL_OBJ := $(UTIL_SRC:%.c=$(BUILD)/%.o)
-MODEL_SRC := $(filter-out model/%_main.c,$(wildcard model/*.c))
+# the gpt2 program's own files (its main and its commands) are not the library's
+MODEL_SRC := $(filter-out model/%_main.c model/gpt2_cli_%.c,$(wildcard model/*.c))
 MODEL_OBJ := $(MODEL_SRC:%.c=$(BUILD)/%.o)
+GPT2_CLI_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard model/gpt2_cli_*.c))
 TUNERS_SRC := $(filter-out tuners/%_main.c,$(wildcard tuners/*.c))
 TUNERS_OBJ := $(TUNERS_SRC:%.c=$(BUILD)/%.o)
 FARM_SRC := $(wildcard mpi/*.c)
@@ -92,7 +94,7 @@ $(BUILD)/%.a:
 # the benchmarks (the farm's)
 LINK = mkdir -p $(dir $@) && $(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BINDIR)/gpt2: $(BUILD)/model/gpt2_main.o $(BUILD)/libmodel.a $(BUILD)/libutil.a
+$(BINDIR)/gpt2: $(BUILD)/model/gpt2_main.o $(GPT2_CLI_OBJ) $(BUILD)/libmodel.a $(BUILD)/libutil.a
 	$(LINK)
 
 $(BINDIR)/tune: $(BUILD)/tuners/tune_main.o $(BUILD)/libtuners.a $(BUILD)/libmodel.a $(BUILD)/libutil.a
