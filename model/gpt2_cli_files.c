@@ -3,7 +3,7 @@
  * a command reads (an argument, standard input or --file), and the tokenizer
  * files that travel with a checkpoint (init copies them in, train out).
  */
-#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,36 +16,10 @@ int path_exists(const char *path) {
     return stat(path, &st) == 0;
 }
 
-// Reads a whole stream into a NUL-terminated malloc'd buffer.
-static int read_stream(FILE *f, const char *name, char **data, size_t *len, Err *err) {
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    if (!buf) return err_fail(err, "%s: out of memory", name);
-    for (;;) {
-        if (n + 1 == cap) {
-            char *bigger = realloc(buf, cap * 2);
-            if (!bigger) { free(buf); return err_fail(err, "%s: out of memory", name); }
-            buf = bigger;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - 1 - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    if (ferror(f)) {
-        free(buf);
-        return err_fail(err, "%s: read error: %s", name, strerror(errno));
-    }
-    buf[n] = '\0';
-    *data = buf;
-    *len = n;
-    return 0;
-}
-
 int read_text(const TextSource *src, char **text, size_t *len, Err *err) {
     if (src->file && strcmp(src->file, "-") != 0) return util_read_file(src->file, text, len, err);
     if (src->file || (src->arg && strcmp(src->arg, "-") == 0))
-        return read_stream(stdin, "standard input", text, len, err);
+        return util_read_stream(stdin, "standard input", SIZE_MAX, text, len, err);
     const char *s = src->arg ? src->arg : "";
     *len = strlen(s);
     *text = malloc(*len + 1);

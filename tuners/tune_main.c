@@ -130,42 +130,6 @@ static void progress_end(Progress *pg) {
 }
 
 // ----------------------------------------------------------------------------
-// the point
-
-/* The whole stream as a NUL-terminated string; NULL with errno on failure. */
-static char *read_stream(FILE *f) {
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    if (!buf) return NULL;
-    for (;;) {
-        if (n + 1 == cap) {
-            if (cap >= MAX_POINT_BYTES) {
-                free(buf);
-                errno = EFBIG;
-                return NULL;
-            }
-            char *grown = realloc(buf, cap * 2);
-            if (!grown) {
-                free(buf);
-                return NULL;
-            }
-            buf = grown;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - 1 - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    if (ferror(f)) {
-        free(buf);
-        errno = EIO;
-        return NULL;
-    }
-    buf[n] = '\0';
-    return buf;
-}
-
-// ----------------------------------------------------------------------------
 // loading everything a run needs
 
 typedef struct {
@@ -316,9 +280,9 @@ int main(int argc, char **argv) {
     // the point: any problem with it is the caller's (exit 2, no record). A file must be a
     // regular one (a FIFO is refused, not waited on); a stream comes on stdin ('-')
     char *text = NULL;
+    size_t size = 0;
+    Err rerr;
     if (point_path && strcmp(point_path, "-") != 0) {
-        size_t size;
-        Err rerr;
         if (util_read_file(point_path, &text, &size, &rerr)) {
             fprintf(stderr, "tune: cannot read the point: %s\n", rerr.msg);
             return EXIT_USAGE;
@@ -332,9 +296,8 @@ int main(int argc, char **argv) {
     } else {
         if (isatty(fileno(stdin)) && !pg.quiet)
             fputs("tune: reading the point from standard input (end it with Ctrl-D)\n", stderr);
-        text = read_stream(stdin);
-        if (!text) {
-            fprintf(stderr, "tune: cannot read the point from stdin: %s\n", strerror(errno));
+        if (util_read_stream(stdin, "standard input", MAX_POINT_BYTES, &text, &size, &rerr)) {
+            fprintf(stderr, "tune: cannot read the point: %s\n", rerr.msg);
             return EXIT_USAGE;
         }
     }

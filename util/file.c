@@ -1,4 +1,4 @@
-// util/file.c: reading a whole file, mkdir -p, and writing files that are
+// util/file.c: reading a whole file or stream, mkdir -p, and writing files that are
 // published whole or not at all (see util.h).
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +44,41 @@ int util_read_file(const char *path, char **data, size_t *size, Err *err) {
     if (got != n) {
         free(buf);
         return err_fail(err, "%s: read error (%zu of %zu bytes)", path, got, n);
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *size = n;
+    return 0;
+}
+
+// Grows the buffer as the stream comes: a pipe has no size to ask for.
+int util_read_stream(FILE *f, const char *name, size_t max_bytes, char **data, size_t *size, Err *err) {
+    *data = NULL;
+    *size = 0;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) return err_fail(err, "%s: out of memory", name);
+    for (;;) {
+        if (n + 1 == cap) {
+            char *bigger = realloc(buf, cap * 2);
+            if (!bigger) {
+                free(buf);
+                return err_fail(err, "%s: out of memory", name);
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - 1 - n, f);
+        n += got;
+        if (n > max_bytes) {
+            free(buf);
+            return err_fail(err, "%s: larger than %zu bytes", name, max_bytes);
+        }
+        if (got == 0) break;
+    }
+    if (ferror(f)) {
+        free(buf);
+        return err_fail(err, "%s: read error: %s", name, strerror(errno));
     }
     buf[n] = '\0';
     *data = buf;

@@ -2,7 +2,7 @@
  * util/util.h: the contract of util/, the small things every layer shares.
  *
  * One home each for: the error type and its formatting, reading a whole
- * file, writing files so that a crash never publishes a partial one, mkdir -p,
+ * file or stream, writing files so that a crash never publishes a partial one, mkdir -p,
  * and the seeded random generator. Every other folder may use util/; util/
  * uses nothing of theirs (the layering is util <- model <- tuners <- sweep ->
  * mpi, results, with mpi/ and results/ also on util/ alone).
@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 // ----------------------------------------------------------------------------
 // errors (err.c)
@@ -41,6 +42,12 @@ void err_one_line(char *s);
  * directory, a device) is an error at once, never waited on. *data is NULL
  * on error. */
 int util_read_file(const char *path, char **data, size_t *size, Err *err);
+
+/* Reads a stream to its end (standard input, a pipe) into a malloc'd,
+ * NUL-terminated buffer; *size gets its length. name is what the messages
+ * call the stream ("standard input"); more than max_bytes is an error
+ * (SIZE_MAX: no limit but memory). *data is NULL on error. */
+int util_read_stream(FILE *f, const char *name, size_t max_bytes, char **data, size_t *size, Err *err);
 
 /* write(2) until all n bytes are written (EINTR retried); -1 with errno set. */
 int util_write_all(int fd, const void *buf, size_t n);
