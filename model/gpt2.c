@@ -269,27 +269,55 @@ void gpt2_acts_free(GPT2Acts *a) {
 // forward
 
 /* Every position must be a real (not padding) position of the batch. */
-static int positions_check(const GPT2Batch *bt, const int *pos, int n, const char *what, Err *err) {
+static int positions_check(const GPT2Batch *bt, const int *pos, int n, const char *what, const char *pass,
+                           Err *err) {
     for (int i = 0; i < n; i++) {
         int p = pos[i];
-        if (p < 0 || p >= bt->B * bt->T) return err_fail(err, "forward: %s %d out of range", what, p);
+        if (p < 0 || p >= bt->B * bt->T) return err_fail(err, "%s: %s %d out of range", pass, what, p);
         int b = p / bt->T, len = bt->lens ? bt->lens[b] : bt->T;
-        if (p % bt->T >= len) return err_fail(err, "forward: %s %d is padding", what, p);
+        if (p % bt->T >= len) return err_fail(err, "%s: %s %d is padding", pass, what, p);
     }
     return 0;
 }
 
-/* Checks a batch against the model, the activations and the caches. */
-static int batch_check(const GPT2Model *m, const GPT2Acts *a, const GPT2Batch *bt, Err *err) {
+int gpt2_batch_check(const GPT2Model *m, const GPT2Acts *a, const GPT2Batch *bt, const char *pass, Err *err) {
     const GPT2Config *c = &m->config;
-    if (a->C != c->n_embd || a->L != c->n_layer || a->V != c->vocab_size)
-        return err_fail(err, "forward: activations were sized for another model");
+    if (a->C != c->n_embd || a->L != c->n_layer || a->V != c->vocab_size || a->NH != c->n_head)
+        return err_fail(err, "%s: activations were sized for another model", pass);
     if (bt->B <= 0 || bt->T <= 0 || bt->B > a->max_B || bt->T > a->max_T)
-        return err_fail(err, "forward: batch %dx%d does not fit activations %dx%d",
+        return err_fail(err, "%s: batch %dx%d does not fit activations %dx%d", pass,
                          bt->B, bt->T, a->max_B, a->max_T);
     if (bt->n_out < 0 || bt->n_out > a->max_out || (bt->n_out && !bt->out_pos))
-        return err_fail(err, "forward: %d logit rows asked, room for %d", bt->n_out, a->max_out);
-    if (!bt->ids) return err_fail(err, "forward: no ids");
+        return err_fail(err, "%s: %d logit rows asked, room for %d", pass, bt->n_out, a->max_out);
+    if (!bt->ids) return err_fail(err, "%s: no ids", pass);
+    for (int b = 0; b < bt->B; b++) {
+        int len = bt->lens ? bt->lens[b] : bt->T;
+        if (len < 0 || len > bt->T) return err_fail(err, "%s: row %d has length %d of %d", pass, b, len, bt->T);
+        for (int t = 0; t < len; t++) {
+            size_t i = (size_t)b * bt->T + t;
+            if (bt->is_embed && bt->is_embed[i]) continue;
+            if (bt->ids[i] < 0 || bt->ids[i] >= c->vocab_size)
+                return err_fail(err, "%s: token id %d at row %d position %d is out of range", pass,
+                                 bt->ids[i], b, t);
+        }
+    }
+    if (positions_check(bt, bt->out_pos, bt->n_out, "out_pos", pass, err)) return -1;
+    if (bt->n_label < 0 || bt->n_label > a->max_out || (bt->n_label && (!bt->label_pos || !bt->label_ids)))
+        return err_fail(err, "%s: %d classifier rows asked, room for %d", pass, bt->n_label, a->max_out);
+    if (bt->n_label && (bt->n_label_ids <= 0 || bt->n_label_ids > GPT2_MAX_LABEL_IDS))
+        return err_fail(err, "%s: %d label ids, expected 1..%d", pass, bt->n_label_ids, GPT2_MAX_LABEL_IDS);
+    for (int k = 0; bt->n_label && k < bt->n_label_ids; k++)
+        if (bt->label_ids[k] < 0 || bt->label_ids[k] >= c->vocab_size)
+            return err_fail(err, "%s: label id %d out of range", pass, bt->label_ids[k]);
+    return positions_check(bt, bt->label_pos, bt->n_label, "label_pos", pass, err);
+}
+
+/* What only a forward reads, beyond gpt2_batch_check: the embeddings of soft
+ * prompts and the KV caches (matching the model, rows in range, keys within
+ * the activations, positions within the context, room to store, no cache row
+ * stored by two batch rows). */
+static int forward_check(const GPT2Model *m, const GPT2Acts *a, const GPT2Batch *bt, Err *err) {
+    const GPT2Config *c = &m->config;
     if (bt->is_embed && !bt->embeds) return err_fail(err, "forward: is_embed without embeds");
     if (bt->prefix && (!bt->prefix_rows || bt->prefix->L != c->n_layer ||
                        bt->prefix->NH != c->n_head))
@@ -298,7 +326,6 @@ static int batch_check(const GPT2Model *m, const GPT2Acts *a, const GPT2Batch *b
         return err_fail(err, "forward: store cache does not match the model");
     for (int b = 0; b < bt->B; b++) {
         int len = bt->lens ? bt->lens[b] : bt->T;
-        if (len < 0 || len > bt->T) return err_fail(err, "forward: row %d has length %d of %d", b, len, bt->T);
         int P = 0;
         if (bt->prefix) {
             int r = bt->prefix_rows[b];
@@ -309,12 +336,6 @@ static int batch_check(const GPT2Model *m, const GPT2Acts *a, const GPT2Batch *b
             return err_fail(err, "forward: row %d: %d cached + %d new keys exceed %d", b, P, bt->T, a->max_keys);
         if (P + len > c->n_positions)
             return err_fail(err, "forward: row %d reaches position %d, context is %d", b, P + len, c->n_positions);
-        for (int t = 0; t < len; t++) {
-            size_t i = (size_t)b * bt->T + t;
-            if (bt->is_embed && bt->is_embed[i]) continue;
-            if (bt->ids[i] < 0 || bt->ids[i] >= c->vocab_size)
-                return err_fail(err, "forward: token id %d at row %d position %d is out of range", bt->ids[i], b, t);
-        }
         if (bt->store) {
             int r = bt->store_rows[b];
             if (r < 0 || r >= bt->store->rows) return err_fail(err, "forward: row %d: store row %d out of range", b, r);
@@ -325,19 +346,11 @@ static int batch_check(const GPT2Model *m, const GPT2Acts *a, const GPT2Batch *b
                 if (bt->store_rows[b2] == r) return err_fail(err, "forward: rows %d and %d both store into cache row %d", b2, b, r);
         }
     }
-    if (positions_check(bt, bt->out_pos, bt->n_out, "out_pos", err)) return -1;
-    if (bt->n_label < 0 || bt->n_label > a->max_out || (bt->n_label && (!bt->label_pos || !bt->label_ids)))
-        return err_fail(err, "forward: %d classifier rows asked, room for %d", bt->n_label, a->max_out);
-    if (bt->n_label && (bt->n_label_ids <= 0 || bt->n_label_ids > GPT2_MAX_LABEL_IDS))
-        return err_fail(err, "forward: %d label ids, expected 1..%d", bt->n_label_ids, GPT2_MAX_LABEL_IDS);
-    for (int k = 0; bt->n_label && k < bt->n_label_ids; k++)
-        if (bt->label_ids[k] < 0 || bt->label_ids[k] >= c->vocab_size)
-            return err_fail(err, "forward: label id %d out of range", bt->label_ids[k]);
-    return positions_check(bt, bt->label_pos, bt->n_label, "label_pos", err);
+    return 0;
 }
 
 int gpt2_forward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *bt, Err *err) {
-    if (batch_check(m, a, bt, err)) return -1;
+    if (gpt2_batch_check(m, a, bt, "forward", err) || forward_check(m, a, bt, err)) return -1;
     const GPT2Config *c = &m->config;
     int B = bt->B, T = bt->T, C = c->n_embd, NH = c->n_head, L = c->n_layer;
     int K = a->max_keys;

@@ -264,6 +264,16 @@ void gpt2_acts_free(GPT2Acts *a);
  * max_out. */
 int gpt2_forward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *batch, Err *err);
 
+/* The checks gpt2_forward and gpt2_backward share, run first by both: the
+ * batch against the model and the activations (sized for this model, room
+ * for B x T and for the logit and classifier rows), ids given, row lengths
+ * within T, token ids of the real positions (those not replaced by embeds)
+ * within the vocabulary, label ids valid, and out_pos / label_pos on real
+ * positions. Messages start with pass ("forward" or "backward"). Each pass
+ * then checks what only it reads (the forward its caches and embeds). */
+int gpt2_batch_check(const GPT2Model *m, const GPT2Acts *a, const GPT2Batch *batch, const char *pass,
+                     Err *err);
+
 /* The tied LM head alone: out (N, V) = in (N, C) wte^T. */
 void gpt2_lm_head(const GPT2Model *m, const float *in, float *out, int N);
 

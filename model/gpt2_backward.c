@@ -291,48 +291,20 @@ float gpt2_crossentropy(const float *logits, const int *targets, int N, int V, f
 // ----------------------------------------------------------------------------
 // model
 
-/* The checks a backward needs beyond what the forward already checked. */
+/* What a backward needs beyond gpt2_batch_check: every layer's activations,
+ * no prefix cache (positions start at 0), and the gradients of the rows that
+ * carry loss. */
 static int backward_check(const GPT2Model *m, const GPT2Acts *a, const GPT2Batch *bt,
                           const float *dlogits, const float *dlabel_logits, Err *err) {
-    const GPT2Config *c = &m->config;
     if (!a->all_layers || !a->dresidual)
         return err_fail(err, "backward: the activations keep one layer only "
                               "(allocate them with all_layers = 1)");
     if (bt->prefix)
         return err_fail(err, "backward: batches with a prefix cache are not supported");
-    if (a->C != c->n_embd || a->L != c->n_layer || a->V != c->vocab_size || a->NH != c->n_head)
-        return err_fail(err, "backward: activations were sized for another model");
-    if (bt->B <= 0 || bt->T <= 0 || bt->B > a->max_B || bt->T > a->max_T)
-        return err_fail(err, "backward: batch %dx%d does not fit activations %dx%d",
-                         bt->B, bt->T, a->max_B, a->max_T);
-    if (bt->n_out < 0 || bt->n_out > a->max_out || (bt->n_out && (!bt->out_pos || !dlogits)))
-        return err_fail(err, "backward: %d logit rows (room for %d)%s", bt->n_out, a->max_out,
-                         bt->n_out > 0 && !dlogits ? " and no dlogits" : "");
-    if (bt->n_label < 0 || bt->n_label > a->max_out ||
-        (bt->n_label && (!bt->label_pos || !bt->label_ids || !dlabel_logits)))
-        return err_fail(err, "backward: %d classifier rows (room for %d)%s", bt->n_label, a->max_out,
-                         bt->n_label > 0 && !dlabel_logits ? " and no dlabel_logits" : "");
-    if (bt->n_label && (bt->n_label_ids <= 0 || bt->n_label_ids > GPT2_MAX_LABEL_IDS))
-        return err_fail(err, "backward: %d label ids, expected 1..%d", bt->n_label_ids, GPT2_MAX_LABEL_IDS);
-    for (int k = 0; bt->n_label && k < bt->n_label_ids; k++)
-        if (bt->label_ids[k] < 0 || bt->label_ids[k] >= c->vocab_size)
-            return err_fail(err, "backward: label id %d out of range", bt->label_ids[k]);
-    if (!bt->ids) return err_fail(err, "backward: no ids");
-    for (int b = 0; b < bt->B; b++) {
-        int len = bt->lens ? bt->lens[b] : bt->T;
-        if (len < 0 || len > bt->T || len > c->n_positions)
-            return err_fail(err, "backward: row %d has length %d of %d", b, len, bt->T);
-    }
-    for (int i = 0; i < bt->n_out; i++) {
-        int p = bt->out_pos[i];
-        if (p < 0 || p >= bt->B * bt->T || p % bt->T >= (bt->lens ? bt->lens[p / bt->T] : bt->T))
-            return err_fail(err, "backward: out_pos %d is out of range or padding", p);
-    }
-    for (int i = 0; i < bt->n_label; i++) {
-        int p = bt->label_pos[i];
-        if (p < 0 || p >= bt->B * bt->T || p % bt->T >= (bt->lens ? bt->lens[p / bt->T] : bt->T))
-            return err_fail(err, "backward: label_pos %d is out of range or padding", p);
-    }
+    if (gpt2_batch_check(m, a, bt, "backward", err)) return -1;
+    if (bt->n_out > 0 && !dlogits) return err_fail(err, "backward: %d logit rows and no dlogits", bt->n_out);
+    if (bt->n_label > 0 && !dlabel_logits)
+        return err_fail(err, "backward: %d classifier rows and no dlabel_logits", bt->n_label);
     return 0;
 }
 
