@@ -1,10 +1,12 @@
 /*
  * model/train.c: what training GPT-2 needs besides the backward pass.
  *
- * - The learning-rate schedule (linear warm-up, then cosine decay) and AdamW
- *   with decoupled weight decay on matrices and embeddings only.
- * - Gradient-norm clipping, and trainable weights: a loaded model's tensors
- *   point into a read-only map, so they are copied into one mutable buffer.
+ * - The learning-rate schedule (linear warm-up, then cosine decay) and the
+ *   one Adam step and gradient-norm clip of the project: the trainer's
+ *   (llm.c's AdamW, decay on matrices and embeddings only) and the tuners'
+ *   (torch's Adam and AdamW), each in the arithmetic of its reference.
+ * - Trainable weights: a loaded model's tensors point into a read-only map,
+ *   so they are copied into one mutable buffer.
  * - Data: documents from a TSV column or a text file, one token stream with
  *   <|endoftext|> between documents, random training windows and a fixed,
  *   deterministic set of evaluation windows.
@@ -22,7 +24,7 @@
 #include "model/gpt2.h"
 
 // ----------------------------------------------------------------------------
-// learning-rate schedule and AdamW
+// learning-rate schedule, Adam and gradient clipping
 
 float gpt2_lr_at(const GPT2AdamW *opt, int step) {
     int W = opt->warmup_steps, N = opt->total_steps;
@@ -36,8 +38,8 @@ float gpt2_lr_at(const GPT2AdamW *opt, int step) {
     return (float)(min_lr + cosine * (opt->lr - min_lr));
 }
 
-/* One AdamW element update, inlined into the loops below so that each of them
- * vectorises (the decay factor is a loop invariant or a 0/1 byte). */
+/* One element of llm.c's AdamW, inlined into the loops below so that each of
+ * them vectorises (the decay factor is a loop invariant or a 0/1 byte). */
 static inline void adamw_update(float *p, float g, float *m, float *v, float b1, float b2,
                                 float m_corr, float v_corr, float eps, float lr, float decay) {
     float mi = b1 * *m + (1.0f - b1) * g;
@@ -49,11 +51,10 @@ static inline void adamw_update(float *p, float g, float *m, float *v, float b1,
     *p -= lr * (m_hat / (sqrtf(v_hat) + eps) + decay * *p);
 }
 
-/* is_decayed NULL: every parameter is decayed (a plain AdamW over one tensor,
- * as torch.optim.AdamW does for a parameter group). */
-void gpt2_adamw_step(float *params, const float *grads, float *m, float *v, size_t n,
-                     const GPT2AdamW *opt, float lr, int t, const unsigned char *is_decayed) {
-    const float b1 = opt->beta1, b2 = opt->beta2, eps = opt->eps, wd = opt->weight_decay;
+static void adam_step_llmc(float *params, const float *grads, float *m, float *v, size_t n,
+                           const GPT2Adam *opt, int t, const unsigned char *is_decayed) {
+    const float b1 = (float)opt->beta1, b2 = (float)opt->beta2, eps = (float)opt->eps;
+    const float wd = (float)opt->weight_decay, lr = (float)opt->lr;
     // bias corrections 1 / (1 - beta^t): the moments start at 0
     const float m_corr = (float)(1.0 / (1.0 - pow(b1, t)));
     const float v_corr = (float)(1.0 / (1.0 - pow(b2, t)));
@@ -69,16 +70,77 @@ void gpt2_adamw_step(float *params, const float *grads, float *m, float *v, size
     }
 }
 
-float gpt2_clip_grad_norm(float *grads, size_t n, float max_norm) {
-    double sum = 0.0;   // millions of squares: accumulate in double
+/* torch's single-tensor AdamW: the decay multiplies the parameter first. */
+static void adam_step_torch_f32(float *params, const float *grads, float *m, float *v, size_t n,
+                                const GPT2Adam *opt, int t, const unsigned char *is_decayed) {
+    double bc1 = 1.0 - pow(opt->beta1, t), bc2 = 1.0 - pow(opt->beta2, t);
+    const float b1 = (float)opt->beta1, b2 = (float)opt->beta2, eps = (float)opt->eps;
+    const float step = (float)(opt->lr / bc1), sqrt_bc2 = (float)sqrt(bc2);
+    const float decay = (float)(1.0 - opt->lr * opt->weight_decay);
+    for (size_t i = 0; i < n; i++) {
+        float g = grads[i], keep = is_decayed && !is_decayed[i] ? 1.0f : decay;
+        m[i] = b1 * m[i] + (1.0f - b1) * g;
+        v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+        params[i] = params[i] * keep - step * m[i] / (sqrtf(v[i]) / sqrt_bc2 + eps);
+    }
+}
+
+static void adam_step_torch_f64(float *params, const float *grads, float *m, float *v, size_t n,
+                                const GPT2Adam *opt, int t, const unsigned char *is_decayed) {
+    const double b1 = opt->beta1, b2 = opt->beta2, eps = opt->eps;
+    double bc1 = 1.0 - pow(b1, t), bc2 = 1.0 - pow(b2, t);
+    double step = opt->lr / bc1, sqrt_bc2 = sqrt(bc2), decay = 1.0 - opt->lr * opt->weight_decay;
+    for (size_t i = 0; i < n; i++) {
+        double x = (double)params[i] * (is_decayed && !is_decayed[i] ? 1.0 : decay);
+        m[i] = (float)(b1 * m[i] + (1.0 - b1) * grads[i]);
+        v[i] = (float)(b2 * v[i] + (1.0 - b2) * (double)grads[i] * grads[i]);
+        params[i] = (float)(x - step * m[i] / (sqrt((double)v[i]) / sqrt_bc2 + eps));
+    }
+}
+
+void gpt2_adam_step(float *params, const float *grads, float *m, float *v, size_t n,
+                    const GPT2Adam *opt, int t, const unsigned char *is_decayed) {
+    switch (opt->numerics) {
+    case GPT2_NUMERICS_LLMC: adam_step_llmc(params, grads, m, v, n, opt, t, is_decayed); break;
+    case GPT2_NUMERICS_TORCH_F32: adam_step_torch_f32(params, grads, m, v, n, opt, t, is_decayed); break;
+    case GPT2_NUMERICS_TORCH_F64: adam_step_torch_f64(params, grads, m, v, n, opt, t, is_decayed); break;
+    }
+}
+
+double gpt2_clip_grads(float *grads, size_t n, double max_norm, GPT2Numerics numerics) {
+    int llmc = numerics == GPT2_NUMERICS_LLMC;
+    double sum = 0.0;
+    if (llmc) {   // millions of squares: vectorised, still in double
 #pragma omp simd reduction(+ : sum)
-    for (size_t i = 0; i < n; i++) sum += (double)grads[i] * grads[i];
-    float norm = (float)sqrt(sum);
-    if (norm > max_norm) {
-        float scale = max_norm / norm;
-        for (size_t i = 0; i < n; i++) grads[i] *= scale;
+        for (size_t i = 0; i < n; i++) sum += (double)grads[i] * grads[i];
+    } else {      // in order
+        for (size_t i = 0; i < n; i++) sum += (double)grads[i] * grads[i];
+    }
+    double norm = sqrt(sum);
+    if (!(max_norm > 0.0)) return norm;
+    if (llmc) {
+        float norm_f = (float)norm, max_f = (float)max_norm;
+        if (norm_f > max_f) {
+            float scale = max_f / norm_f;
+            for (size_t i = 0; i < n; i++) grads[i] *= scale;
+        }
+    } else {
+        double coef = max_norm / (norm + 1e-6);
+        if (coef < 1.0)
+            for (size_t i = 0; i < n; i++) grads[i] = (float)(grads[i] * coef);
     }
     return norm;
+}
+
+void gpt2_adamw_step(float *params, const float *grads, float *m, float *v, size_t n,
+                     const GPT2AdamW *opt, float lr, int t, const unsigned char *is_decayed) {
+    GPT2Adam step = {.lr = lr, .beta1 = opt->beta1, .beta2 = opt->beta2, .eps = opt->eps,
+                     .weight_decay = opt->weight_decay, .numerics = GPT2_NUMERICS_LLMC};
+    gpt2_adam_step(params, grads, m, v, n, &step, t, is_decayed);
+}
+
+float gpt2_clip_grad_norm(float *grads, size_t n, float max_norm) {
+    return (float)gpt2_clip_grads(grads, n, max_norm, GPT2_NUMERICS_LLMC);
 }
 
 // ----------------------------------------------------------------------------

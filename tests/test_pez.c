@@ -191,17 +191,19 @@ static void test_init(void) {
 // ----------------------------------------------------------------------------
 // optimisation
 
+/* PEZ's clip: gpt2_clip_grads as torch's clip_grad_norm_ (pez_update). */
 static void test_clip(void) {
+    const GPT2Numerics torch = pez_adamw(0.1, 0.1).numerics;
     float g[2] = {3, 4};
-    double norm = pez_clip_grad_norm(g, 2, 1.0);
+    double norm = gpt2_clip_grads(g, 2, 1.0, torch);
     double k = 1.0 / (5.0 + 1e-6); // torch: max_norm / (norm + 1e-6)
     CHECK(norm == 5.0 && close_to(g[0], 3 * k, 1e-7) && close_to(g[1], 4 * k, 1e-7),
           "clip to 1: norm %g, g (%g, %g)", norm, g[0], g[1]);
     float h[2] = {0.3f, 0.4f};
-    pez_clip_grad_norm(h, 2, 1.0);
+    gpt2_clip_grads(h, 2, 1.0, torch);
     CHECK(h[0] == 0.3f && h[1] == 0.4f, "a norm under the limit was changed");
     float f[2] = {30, 40};
-    norm = pez_clip_grad_norm(f, 2, 0.0);
+    norm = gpt2_clip_grads(f, 2, 0.0, torch);
     CHECK(norm == 50.0 && f[0] == 30 && f[1] == 40, "clip 0 must be off");
 }
 
@@ -233,14 +235,16 @@ static void test_adafactor(void) {
     for (int i = 0; i < 3; i++) CHECK(close_to(col[i], col2[i], 1e-6), "adafactor t=2 col[%d] %.9g", i, col[i]);
 }
 
-/* torch.optim.AdamW(lr 0.1, weight_decay 0.1), two steps, by hand in Python. */
+/* PEZ's AdamW (pez_adamw's settings for gpt2_adam_step) as
+ * torch.optim.AdamW(lr 0.1, weight_decay 0.1), two steps, by hand in Python. */
 static void test_adamw(void) {
+    const GPT2Adam adamw = pez_adamw(0.1, 0.1);
     float P[4] = {1.0f, -0.5f, 0.25f, 0.0f}, m[4] = {0}, v[4] = {0};
     const float g1[4] = {0.5f, -0.1f, 0.0f, 2.0f}, g2[4] = {-0.3f, 0.2f, 1e-3f, 2.0f};
-    pez_adamw_step(P, g1, m, v, 4, 0.1, 0.1, 1);
+    gpt2_adam_step(P, g1, m, v, 4, &adamw, 1, NULL);
     const double P1[4] = {0.890000002, -0.395000009999999, 0.2475, -0.0999999995};
     for (int i = 0; i < 4; i++) CHECK(close_to(P[i], P1[i], 1e-6), "adamw t=1 P[%d] %.9g, want %.9g", i, P[i], P1[i]);
-    pez_adamw_step(P, g2, m, v, 4, 0.1, 0.1, 2);
+    gpt2_adam_step(P, g2, m, v, 4, &adamw, 2, NULL);
     const double P2[4] = {0.8619501989217752, -0.42766036028848886, 0.17061236973368987, -0.19899999900499932};
     const double m2[4] = {0.015, 0.011, 1e-4, 0.38}, v2[4] = {3.3975e-4, 4.999e-5, 1e-9, 0.007996};
     for (int i = 0; i < 4; i++) {
@@ -588,7 +592,8 @@ static void test_gradients(int pre) {
         // straight-through: P (or, with the quirk, P') moved by AdamW's first step on that gradient
         float want[TL * TC], m[TL * TC] = {0}, v[TL * TC] = {0};
         memcpy(want, quirk ? Pp : P_noisy, sizeof want);
-        pez_adamw_step(want, s.g, m, v, TL * C, 0.1, 0.1, 1);
+        const GPT2Adam adamw = pez_adamw(0.1, 0.1);
+        gpt2_adam_step(want, s.g, m, v, TL * C, &adamw, 1, NULL);
         CHECK(memcmp(want, s.P, sizeof want) == 0, "%s: P after the step is not %s - step(g(P'))",
               quirk ? "reset quirk" : "Alg. 1", quirk ? "P'" : "P");
         pez_state_free(&s);
