@@ -207,6 +207,14 @@ static void test_clip(void) {
     CHECK(norm == 50.0 && f[0] == 30 && f[1] == 40, "clip 0 must be off");
 }
 
+/* P (2x3), row (2), col (3) after Adafactor step t against the wanted values. */
+static void check_adafactor(const float *P, const float *row, const float *col, const double *want_P,
+                            const double *want_row, const double *want_col, int t) {
+    for (int i = 0; i < 6; i++) CHECK(close_to(P[i], want_P[i], 1e-6), "adafactor t=%d P[%d] %.9g, want %.9g", t, i, P[i], want_P[i]);
+    for (int i = 0; i < 2; i++) CHECK(close_to(row[i], want_row[i], 1e-6), "adafactor t=%d row[%d] %.9g", t, i, row[i]);
+    for (int i = 0; i < 3; i++) CHECK(close_to(col[i], want_col[i], 1e-6), "adafactor t=%d col[%d] %.9g", t, i, col[i]);
+}
+
 /* Worked out in plain Python doubles from HF's Adafactor.step (factored,
  * beta1 None, lr fixed 0.3):
  *   t = 1: beta2 = 0, row = (0.0466667, 0.1741667), col = (0.085, 0.02125, 0.225),
@@ -222,17 +230,13 @@ static void test_adafactor(void) {
                           -1.2845129186581108, 0.4288717703354723, 0.5123079502242607};
     const double row1[2] = {0.04666666666666667, 0.17416666666666666};
     const double col1[3] = {0.08500000000000002, 0.021250000000000005, 0.22499999999999998};
-    for (int i = 0; i < 6; i++) CHECK(close_to(P[i], P1[i], 1e-6), "adafactor t=1 P[%d] %.9g, want %.9g", i, P[i], P1[i]);
-    for (int i = 0; i < 2; i++) CHECK(close_to(row[i], row1[i], 1e-6), "adafactor t=1 row[%d] %.9g", i, row[i]);
-    for (int i = 0; i < 3; i++) CHECK(close_to(col[i], col1[i], 1e-6), "adafactor t=1 col[%d] %.9g", i, col[i]);
+    check_adafactor(P, row, col, P1, row1, col1, 1);
     pez_adafactor_step(P, g2, row, col, 2, 3, 2, 0.3);
     const double P2[6] = {0.8384658075660214, 2.453741715821741, 2.791066402383285,
                           -1.2819987960397583, 0.41887691794961507, 0.5115360379126573};
     const double row2[2] = {0.020131734666235163, 0.07413820536325069};
     const double col2[3] = {0.036210186069855946, 0.009164544607076199, 0.09603017936729666};
-    for (int i = 0; i < 6; i++) CHECK(close_to(P[i], P2[i], 1e-6), "adafactor t=2 P[%d] %.9g, want %.9g", i, P[i], P2[i]);
-    for (int i = 0; i < 2; i++) CHECK(close_to(row[i], row2[i], 1e-6), "adafactor t=2 row[%d] %.9g", i, row[i]);
-    for (int i = 0; i < 3; i++) CHECK(close_to(col[i], col2[i], 1e-6), "adafactor t=2 col[%d] %.9g", i, col[i]);
+    check_adafactor(P, row, col, P2, row2, col2, 2);
 }
 
 /* PEZ's AdamW (pez_adamw's settings for gpt2_adam_step) as

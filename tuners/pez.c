@@ -139,27 +139,26 @@ void pez_embed(float *P, const int *ids, const float *wte, int L, int C) {
 // ----------------------------------------------------------------------------
 // optimisation
 
+#define ADAFACTOR_EPS1 1e-30
+
+/* beta2 avg + (1 - beta2) mean(g^2 + eps1) over the n elements of g that
+ * stand stride apart: one row (stride 1) or one column (stride C) of g. */
+static float decayed_mean_square(float avg, const float *g, int n, size_t stride, double beta2) {
+    double s = 0.0;
+    for (int k = 0; k < n; k++) {
+        double x = g[(size_t)k * stride];
+        s += x * x + ADAFACTOR_EPS1;
+    }
+    return (float)(beta2 * avg + (1.0 - beta2) * (s / n));
+}
+
 void pez_adafactor_step(float *P, const float *g, float *row, float *col, int L, int C, int t,
                         double lr) {
-    const double eps1 = 1e-30, decay_rate = -0.8, clip_threshold = 1.0;
+    const double decay_rate = -0.8, clip_threshold = 1.0;
     double beta2 = 1.0 - pow((double)t, decay_rate); // 0 at t = 1: the first step is g^2 itself
     // running means of u2 = g^2 + eps1 over each row (L) and each column (C)
-    for (int i = 0; i < L; i++) {
-        double s = 0.0;
-        for (int c = 0; c < C; c++) {
-            double x = g[(size_t)i * C + c];
-            s += x * x + eps1;
-        }
-        row[i] = (float)(beta2 * row[i] + (1.0 - beta2) * (s / C));
-    }
-    for (int c = 0; c < C; c++) {
-        double s = 0.0;
-        for (int i = 0; i < L; i++) {
-            double x = g[(size_t)i * C + c];
-            s += x * x + eps1;
-        }
-        col[c] = (float)(beta2 * col[c] + (1.0 - beta2) * (s / L));
-    }
+    for (int i = 0; i < L; i++) row[i] = decayed_mean_square(row[i], g + (size_t)i * C, C, 1, beta2);
+    for (int c = 0; c < C; c++) col[c] = decayed_mean_square(col[c], g + c, L, (size_t)C, beta2);
     double row_mean = 0.0;
     for (int i = 0; i < L; i++) row_mean += row[i];
     row_mean /= L;
