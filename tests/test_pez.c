@@ -843,13 +843,6 @@ static void test_batches(void) {
 // ----------------------------------------------------------------------------
 // an end-to-end run
 
-static int progress_lines = 0;
-static void count_progress(void *user, const char *line) {
-    (void)user;
-    progress_lines++;
-    printf("  %s\n", line);
-}
-
 typedef struct {
     char dir[512], dir2[512];    // scratch checkpoints: the task model and a scorer
     GPT2Model model, scorer;
@@ -1056,15 +1049,5 @@ int main(void) {
     test_gradients(0);
     test_gradients(3);
     test_rigged_eot();
-    int smoke = test_smoke();
-    if (failures) {
-        printf("test_pez: FAILED (%d)\n", failures);
-        return 1;
-    }
-    if (smoke == 77) {
-        printf("test_pez: formulas ok; end-to-end run skipped (needs the tokenizer, ../shared/data, a word list)\n");
-        return 77;
-    }
-    printf("test_pez: ok\n");
-    return 0;
+    return test_exit(test_smoke(), "formulas ok; end-to-end run skipped (needs the tokenizer, ../shared/data, a word list)");
 }

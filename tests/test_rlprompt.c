@@ -354,13 +354,6 @@ static void test_adam(void) {
 // ----------------------------------------------------------------------------
 // a smoke run of rlprompt_run
 
-static int progress_lines = 0;
-static void count_progress(void *user, const char *line) {
-    (void)user;
-    progress_lines++;
-    printf("  %s\n", line);
-}
-
 typedef struct {
     GPT2Model model;
     float *params;
@@ -526,15 +519,5 @@ int main(void) {
     test_polyak();
     test_clip();
     test_adam();
-    int smoke = test_smoke();
-    if (failures) {
-        printf("test_rlprompt: FAILED (%d)\n", failures);
-        return 1;
-    }
-    if (smoke == 77) {
-        printf("test_rlprompt: formulas ok; smoke run skipped (needs the tokenizer and ../shared/data)\n");
-        return 77;
-    }
-    printf("test_rlprompt: ok\n");
-    return 0;
+    return test_exit(test_smoke(), "formulas ok; smoke run skipped (needs the tokenizer and ../shared/data)");
 }
