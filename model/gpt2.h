@@ -362,14 +362,12 @@ float gpt2_clip_grad_norm(float *grads, size_t n, float max_norm);
 void gpt2_own_weights(GPT2Model *m, float *params);
 
 /* Documents of a data file, NUL-terminated, in file order, without the
- * blanks around them; empty ones are skipped. A .tsv file (by its name) has a
- * header line; the documents are its column named "sentence" or "text".
- * Fields before that column end at the first tabs and fields after it at the
- * last tabs, so with the usual sentence<TAB>label a line splits at its last
- * tab. A field in double quotes is unquoted ("" is one "). Any other file is
- * plain text, one document per non-empty line. Lines end in LF or CRLF; a
- * UTF-8 BOM is skipped. Errors (naming the file): cannot read, no such
- * column, a line with too few fields, no document at all. */
+ * blanks around them; empty ones are skipped. A .tsv file (by its name) is a
+ * table read by util/'s TSV reader (tsv_open, util/util.h: header, quoting,
+ * CRLF, BOM); the documents are its text column, "sentence" or "text". Any
+ * other file is plain text, one document per non-empty line; lines end in
+ * LF or CRLF; a UTF-8 BOM is skipped. Errors (naming the file): cannot read,
+ * a NUL byte, a bad header, a line with too few fields, no document at all. */
 typedef struct {
     char *buf;      // the file, unquoted and split in place
     char **docs;    // (n) pointers into buf

@@ -7,9 +7,9 @@
  *   (torch's Adam and AdamW), each in the arithmetic of its reference.
  * - Trainable weights: a loaded model's tensors point into a read-only map,
  *   so they are copied into one mutable buffer.
- * - Data: documents from a TSV column or a text file, one token stream with
- *   <|endoftext|> between documents, random training windows and a fixed,
- *   deterministic set of evaluation windows.
+ * - Data: documents from a TSV column (util/'s reader) or a text file, one
+ *   token stream with <|endoftext|> between documents, random training
+ *   windows and a fixed, deterministic set of evaluation windows.
  *
  * The training loop itself is `gpt2 train` (model/gpt2_main.c). As in the rest
  * of model/, errors return -1 with a one-line message; nothing here prints.
@@ -228,20 +228,6 @@ static char *next_line(char **cursor) {
     return line;
 }
 
-/* A field "..." with "" for each quote (as spreadsheets write TSV) becomes
- * its contents, in place; any other field stays as it is. */
-static char *unquote(char *f) {
-    size_t n = strlen(f);
-    if (n < 2 || f[0] != '"' || f[n - 1] != '"') return f;
-    char *out = f, *in = f + 1, *end = f + n - 1;
-    while (in < end) {
-        if (in[0] == '"' && in + 1 < end && in[1] == '"') in++;
-        *out++ = *in++;
-    }
-    *out = '\0';
-    return f;
-}
-
 /* A document without the blanks around it: SST-2's sentences end in a space,
  * which would otherwise become a token before every <|endoftext|>. */
 static char *trim(char *s) {
@@ -253,49 +239,33 @@ static char *trim(char *s) {
     return s;
 }
 
-static int count_char(const char *s, char ch) {
-    int n = 0;
-    for (; *s; s++) n += *s == ch;
-    return n;
-}
-
-/* The text column of a TSV line with `fields` columns, the text being column
- * `col`: it starts after the col-th tab and ends before the last
- * (fields - 1 - col) tabs. NULL when the line has too few tabs. */
-static char *tsv_text_field(char *line, int col, int fields) {
-    char *start = line;
-    for (int i = 0; i < col; i++) {
-        start = strchr(start, '\t');
-        if (!start) return NULL;
-        start++;
-    }
-    char *end = start + strlen(start);
-    for (int i = 0; i < fields - 1 - col; i++) {
-        while (end > start && end[-1] != '\t') end--;
-        if (end == start) return NULL;
-        end--;   // onto the tab
-    }
-    *end = '\0';
-    return start;
-}
-
-/* Column index of "sentence" or "text" in a header line, or -1. */
-static int text_column(const char *header) {
-    int col = 0;
-    const char *p = header;
-    for (;;) {
-        size_t len = strcspn(p, "\t");
-        if ((len == 8 && strncmp(p, "sentence", 8) == 0) || (len == 4 && strncmp(p, "text", 4) == 0))
-            return col;
-        if (!p[len]) return -1;
-        p += len + 1;
-        col++;
-    }
-}
-
 static int has_suffix(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+/* The documents of a TSV file in d->buf (len bytes): its text column (util/tsv.c). */
+static int tsv_docs(GPT2Docs *d, size_t len, const char *path, Err *err) {
+    TsvReader tsv;
+    if (tsv_open(&tsv, d->buf, len, path, err)) return -1;
+    int rc;
+    while ((rc = tsv_next_row(&tsv, err)) == 1) {
+        char *text = trim(tsv.fields[tsv.text_col]);
+        if (*text) d->docs[d->n++] = text;
+    }
+    tsv_close(&tsv);
+    return rc;
+}
+
+/* The documents of a text file in d->buf: its lines. */
+static int text_docs(GPT2Docs *d) {
+    char *cursor = d->buf, *line;
+    if (strncmp(cursor, "\xEF\xBB\xBF", 3) == 0) cursor += 3;   // UTF-8 BOM
+    while ((line = next_line(&cursor))) {
+        char *text = trim(line);
+        if (*text) d->docs[d->n++] = text;
+    }
+    return 0;
 }
 
 void gpt2_docs_free(GPT2Docs *d) {
@@ -321,40 +291,10 @@ int gpt2_docs_load(GPT2Docs *d, const char *path, Err *err) {
         gpt2_docs_free(d);
         return err_fail(err, "%s: out of memory", path);
     }
-    char *cursor = d->buf;
-    if (strncmp(cursor, "\xEF\xBB\xBF", 3) == 0) cursor += 3;   // UTF-8 BOM
-
-    int tsv = has_suffix(path, ".tsv"), col = 0, fields = 1;
-    if (tsv) {
-        char *header = next_line(&cursor);
-        if (!header) {
-            gpt2_docs_free(d);
-            return err_fail(err, "%s: empty file: no header line", path);
-        }
-        col = text_column(header);
-        fields = count_char(header, '\t') + 1;
-        if (col < 0) {
-            gpt2_docs_free(d);
-            return err_fail(err, "%s: the header has no column named 'sentence' or 'text'", path);
-        }
-    }
-    size_t line_no = tsv ? 1 : 0;
-    char *line;
-    while ((line = next_line(&cursor))) {
-        line_no++;
-        char *text = line;
-        if (tsv) {
-            if (!line[strspn(line, " \t")]) continue;   // a blank line (a trailing one, typically)
-            text = tsv_text_field(line, col, fields);
-            if (!text) {
-                gpt2_docs_free(d);
-                return err_fail(err, "%s:%zu: fewer than the header's %d tab-separated fields", path,
-                                 line_no, fields);
-            }
-            text = unquote(trim(text));
-        }
-        text = trim(text);
-        if (*text) d->docs[d->n++] = text;
+    int tsv = has_suffix(path, ".tsv");
+    if (tsv ? tsv_docs(d, len, path, err) : text_docs(d)) {
+        gpt2_docs_free(d);
+        return -1;
     }
     if (d->n == 0) {
         gpt2_docs_free(d);

@@ -13,7 +13,8 @@
 //   - trainable weights: copied out of a loaded checkpoint, changed, saved
 //     and loaded back bit for bit;
 //   - the document loader: TSV with a header, CRLF, quotes, a tab inside the
-//     text, the text column anywhere, plain text, and its errors;
+//     text, the text column anywhere (util/'s reader), plain text, and its
+//     errors;
 //   - token streams (with the real tokenizer when $TOKENIZER_DIR has it),
 //     random training windows and the evaluation windows, whose loss must
 //     equal a window-by-window reference.
@@ -369,6 +370,11 @@ static void test_docs(void) {
     const char *last = write_temp("last.tsv", "label\tsentence\n0\tgood movie\n1\ta\tb\n");
     const char *const last_docs[] = {"good movie", "a\tb"};
     docs_are(last, last_docs, 2, "sentence column last");
+    // util/'s TSV rules (tests/test_tsv.c): a quoted text with a lone quote inside keeps its
+    // quotes, as pandas reads it; a line of blanks in a wider table is no row
+    const char *quotes = write_temp("quotes.tsv", "id\tsentence\tlabel\n1\t\"a \"b\" c\"\t1\n \t \n2\t\"x\"\"y\"\t0\n");
+    const char *const quotes_docs[] = {"\"a \"b\" c\"", "x\"y"};
+    docs_are(quotes, quotes_docs, 2, "quotes as pandas reads them");
 
     // plain text: one document per line that is not blank
     const char *txt = write_temp("plain.txt", "line one\n\n line\ttwo \r\n\r\n  \nlast");
@@ -382,6 +388,7 @@ static void test_docs(void) {
     docs_fail(write_temp("nocol.tsv", "review\tlabel\ngood\t1\n"), "'sentence' or 'text'", "no sentence column");
     docs_fail(write_temp("sentences.tsv", "sentences\tlabel\ngood\t1\n"), "'sentence' or 'text'",
               "a column named sentences is not sentence");
+    docs_fail(write_temp("two.tsv", "sentence\ttext\tlabel\na\tb\t1\n"), "more than one", "two text columns");
     docs_fail(write_temp("empty.tsv", ""), "empty", "an empty TSV");
     docs_fail(write_temp("header.tsv", "sentence\tlabel\r\n"), "no sentences", "a header only");
     docs_fail(write_temp("blank.tsv", "sentence\tlabel\n\n\t1\n"), "no sentences", "only empty sentences");
