@@ -302,6 +302,52 @@ float gpt2_crossentropy(const float *logits, const int *targets, int N, int V,
 // ----------------------------------------------------------------------------
 // training (model/train.c)
 
+/* Whose arithmetic an Adam step (gpt2_adam_step) and a gradient clip
+ * (gpt2_clip_grads) reproduce, to the bit. The three users follow different
+ * references, which differ in precision, in where the bias corrections and
+ * eps go, and in how the weight decay is applied; each keeps its own.
+ *   LLMC       llm.c's AdamW (the trainer), in float: the corrections as
+ *              factors, p -= lr (m^ / (sqrt(v^) + eps) + wd p) with
+ *              m^ = m / (1 - b1^t), v^ = v / (1 - b2^t); the clip's sum of
+ *              squares in double, vectorised, scale max_norm / norm in float.
+ *   TORCH_F32  torch.optim.AdamW (Adam when wd = 0), in float (RLPrompt):
+ *              p *= 1 - lr wd, then p -= (lr / (1 - b1^t)) m /
+ *              (sqrt(v) / sqrt(1 - b2^t) + eps); the clip as
+ *              torch.nn.utils.clip_grad_norm_, factor max_norm / (norm + 1e-6)
+ *              when below 1, in double.
+ *   TORCH_F64  the same step with every element in double (the moments
+ *              stored as float) (PEZ); the same clip.
+ * Both: m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2. */
+typedef enum {
+    GPT2_NUMERICS_LLMC,
+    GPT2_NUMERICS_TORCH_F32,
+    GPT2_NUMERICS_TORCH_F64,
+} GPT2Numerics;
+
+/* The settings of one Adam step. weight_decay is decoupled (AdamW); 0 makes
+ * it plain Adam. */
+typedef struct {
+    double lr, beta1, beta2, eps, weight_decay;
+    GPT2Numerics numerics;
+} GPT2Adam;
+
+/* One Adam step (t = 1-based step count) over n parameters; m and v (n)
+ * are the moments, 0 before the first step. is_decayed (n) marks the
+ * parameters that get weight decay (see gpt2_decay_mask), NULL: all. */
+void gpt2_adam_step(float *params, const float *grads, float *m, float *v, size_t n,
+                    const GPT2Adam *opt, int t, const unsigned char *is_decayed);
+
+/* Global L2 norm of grads (n); when it exceeds max_norm, grads are scaled
+ * down to norm max_norm, in the arithmetic of numerics (above). max_norm <= 0:
+ * no clipping. Returns the norm before clipping. */
+double gpt2_clip_grads(float *grads, size_t n, double max_norm, GPT2Numerics numerics);
+
+/* Fills mask (gpt2_num_params) with 1 for parameters that get weight decay:
+ * matrices and embeddings (wte, wpe, attn_w, attn_proj_w, fc_w, fc_proj_w),
+ * not biases or layer norms. */
+void gpt2_decay_mask(unsigned char *mask, const GPT2Config *c);
+
+/* The trainer's optimiser: AdamW with llm.c's numerics and its schedule. */
 typedef struct {
     float lr, beta1, beta2, eps, weight_decay; // AdamW: GPT-2 style 0.9, 0.95, 1e-8, 0.1
     int warmup_steps, total_steps;             // linear warm-up, then cosine to min_lr_frac * lr
@@ -311,18 +357,13 @@ typedef struct {
 /* Learning rate at step (0-based) under warm-up + cosine decay. */
 float gpt2_lr_at(const GPT2AdamW *opt, int step);
 
-/* One AdamW step (t = 1-based step count) over all n parameters; m and v are
- * moment buffers of n floats. Weight decay applies to matrices and embeddings
- * only (wte, wpe, attn_w, attn_proj_w, fc_w, fc_proj_w), not to biases or
- * layer norms: is_decayed (n) or NULL marks them, see gpt2_decay_mask. */
+/* Transitional, for the callers not switched yet (gpt2 train in
+ * model/gpt2_main.c, tests/test_learning.c); remove with their last call.
+ * gpt2_adamw_step: gpt2_adam_step with opt's settings, lr and
+ * GPT2_NUMERICS_LLMC. gpt2_clip_grad_norm: gpt2_clip_grads with
+ * GPT2_NUMERICS_LLMC. */
 void gpt2_adamw_step(float *params, const float *grads, float *m, float *v, size_t n,
                      const GPT2AdamW *opt, float lr, int t, const unsigned char *is_decayed);
-
-/* Fills mask (gpt2_num_params) with 1 for parameters that get weight decay. */
-void gpt2_decay_mask(unsigned char *mask, const GPT2Config *c);
-
-/* Global L2 norm of grads (n); when it exceeds max_norm, grads are scaled
- * down to norm max_norm. Returns the norm before clipping. */
 float gpt2_clip_grad_norm(float *grads, size_t n, float max_norm);
 
 /* Copies the weights of a loaded model into params (gpt2_num_params floats,
@@ -331,14 +372,12 @@ float gpt2_clip_grad_norm(float *grads, size_t n, float max_norm);
 void gpt2_own_weights(GPT2Model *m, float *params);
 
 /* Documents of a data file, NUL-terminated, in file order, without the
- * blanks around them; empty ones are skipped. A .tsv file (by its name) has a
- * header line; the documents are its column named "sentence" or "text".
- * Fields before that column end at the first tabs and fields after it at the
- * last tabs, so with the usual sentence<TAB>label a line splits at its last
- * tab. A field in double quotes is unquoted ("" is one "). Any other file is
- * plain text, one document per non-empty line. Lines end in LF or CRLF; a
- * UTF-8 BOM is skipped. Errors (naming the file): cannot read, no such
- * column, a line with too few fields, no document at all. */
+ * blanks around them; empty ones are skipped. A .tsv file (by its name) is a
+ * table read by util/'s TSV reader (tsv_open, util/util.h: header, quoting,
+ * CRLF, BOM); the documents are its text column, "sentence" or "text". Any
+ * other file is plain text, one document per non-empty line; lines end in
+ * LF or CRLF; a UTF-8 BOM is skipped. Errors (naming the file): cannot read,
+ * a NUL byte, a bad header, a line with too few fields, no document at all. */
 typedef struct {
     char *buf;      // the file, unquoted and split in place
     char **docs;    // (n) pointers into buf

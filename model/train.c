@@ -1,13 +1,15 @@
 /*
  * model/train.c: what training GPT-2 needs besides the backward pass.
  *
- * - The learning-rate schedule (linear warm-up, then cosine decay) and AdamW
- *   with decoupled weight decay on matrices and embeddings only.
- * - Gradient-norm clipping, and trainable weights: a loaded model's tensors
- *   point into a read-only map, so they are copied into one mutable buffer.
- * - Data: documents from a TSV column or a text file, one token stream with
- *   <|endoftext|> between documents, random training windows and a fixed,
- *   deterministic set of evaluation windows.
+ * - The learning-rate schedule (linear warm-up, then cosine decay) and the
+ *   one Adam step and gradient-norm clip of the project: the trainer's
+ *   (llm.c's AdamW, decay on matrices and embeddings only) and the tuners'
+ *   (torch's Adam and AdamW), each in the arithmetic of its reference.
+ * - Trainable weights: a loaded model's tensors point into a read-only map,
+ *   so they are copied into one mutable buffer.
+ * - Data: documents from a TSV column (util/'s reader) or a text file, one
+ *   token stream with <|endoftext|> between documents, random training
+ *   windows and a fixed, deterministic set of evaluation windows.
  *
  * The training loop itself is `gpt2 train` (model/gpt2_main.c). As in the rest
  * of model/, errors return -1 with a one-line message; nothing here prints.
@@ -22,7 +24,7 @@
 #include "model/gpt2.h"
 
 // ----------------------------------------------------------------------------
-// learning-rate schedule and AdamW
+// learning-rate schedule, Adam and gradient clipping
 
 float gpt2_lr_at(const GPT2AdamW *opt, int step) {
     int W = opt->warmup_steps, N = opt->total_steps;
@@ -36,8 +38,8 @@ float gpt2_lr_at(const GPT2AdamW *opt, int step) {
     return (float)(min_lr + cosine * (opt->lr - min_lr));
 }
 
-/* One AdamW element update, inlined into the loops below so that each of them
- * vectorises (the decay factor is a loop invariant or a 0/1 byte). */
+/* One element of llm.c's AdamW, inlined into the loops below so that each of
+ * them vectorises (the decay factor is a loop invariant or a 0/1 byte). */
 static inline void adamw_update(float *p, float g, float *m, float *v, float b1, float b2,
                                 float m_corr, float v_corr, float eps, float lr, float decay) {
     float mi = b1 * *m + (1.0f - b1) * g;
@@ -49,11 +51,10 @@ static inline void adamw_update(float *p, float g, float *m, float *v, float b1,
     *p -= lr * (m_hat / (sqrtf(v_hat) + eps) + decay * *p);
 }
 
-/* is_decayed NULL: every parameter is decayed (a plain AdamW over one tensor,
- * as torch.optim.AdamW does for a parameter group). */
-void gpt2_adamw_step(float *params, const float *grads, float *m, float *v, size_t n,
-                     const GPT2AdamW *opt, float lr, int t, const unsigned char *is_decayed) {
-    const float b1 = opt->beta1, b2 = opt->beta2, eps = opt->eps, wd = opt->weight_decay;
+static void adam_step_llmc(float *params, const float *grads, float *m, float *v, size_t n,
+                           const GPT2Adam *opt, int t, const unsigned char *is_decayed) {
+    const float b1 = (float)opt->beta1, b2 = (float)opt->beta2, eps = (float)opt->eps;
+    const float wd = (float)opt->weight_decay, lr = (float)opt->lr;
     // bias corrections 1 / (1 - beta^t): the moments start at 0
     const float m_corr = (float)(1.0 / (1.0 - pow(b1, t)));
     const float v_corr = (float)(1.0 / (1.0 - pow(b2, t)));
@@ -69,16 +70,77 @@ void gpt2_adamw_step(float *params, const float *grads, float *m, float *v, size
     }
 }
 
-float gpt2_clip_grad_norm(float *grads, size_t n, float max_norm) {
-    double sum = 0.0;   // millions of squares: accumulate in double
+/* torch's single-tensor AdamW: the decay multiplies the parameter first. */
+static void adam_step_torch_f32(float *params, const float *grads, float *m, float *v, size_t n,
+                                const GPT2Adam *opt, int t, const unsigned char *is_decayed) {
+    double bc1 = 1.0 - pow(opt->beta1, t), bc2 = 1.0 - pow(opt->beta2, t);
+    const float b1 = (float)opt->beta1, b2 = (float)opt->beta2, eps = (float)opt->eps;
+    const float step = (float)(opt->lr / bc1), sqrt_bc2 = (float)sqrt(bc2);
+    const float decay = (float)(1.0 - opt->lr * opt->weight_decay);
+    for (size_t i = 0; i < n; i++) {
+        float g = grads[i], keep = is_decayed && !is_decayed[i] ? 1.0f : decay;
+        m[i] = b1 * m[i] + (1.0f - b1) * g;
+        v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+        params[i] = params[i] * keep - step * m[i] / (sqrtf(v[i]) / sqrt_bc2 + eps);
+    }
+}
+
+static void adam_step_torch_f64(float *params, const float *grads, float *m, float *v, size_t n,
+                                const GPT2Adam *opt, int t, const unsigned char *is_decayed) {
+    const double b1 = opt->beta1, b2 = opt->beta2, eps = opt->eps;
+    double bc1 = 1.0 - pow(b1, t), bc2 = 1.0 - pow(b2, t);
+    double step = opt->lr / bc1, sqrt_bc2 = sqrt(bc2), decay = 1.0 - opt->lr * opt->weight_decay;
+    for (size_t i = 0; i < n; i++) {
+        double x = (double)params[i] * (is_decayed && !is_decayed[i] ? 1.0 : decay);
+        m[i] = (float)(b1 * m[i] + (1.0 - b1) * grads[i]);
+        v[i] = (float)(b2 * v[i] + (1.0 - b2) * (double)grads[i] * grads[i]);
+        params[i] = (float)(x - step * m[i] / (sqrt((double)v[i]) / sqrt_bc2 + eps));
+    }
+}
+
+void gpt2_adam_step(float *params, const float *grads, float *m, float *v, size_t n,
+                    const GPT2Adam *opt, int t, const unsigned char *is_decayed) {
+    switch (opt->numerics) {
+    case GPT2_NUMERICS_LLMC: adam_step_llmc(params, grads, m, v, n, opt, t, is_decayed); break;
+    case GPT2_NUMERICS_TORCH_F32: adam_step_torch_f32(params, grads, m, v, n, opt, t, is_decayed); break;
+    case GPT2_NUMERICS_TORCH_F64: adam_step_torch_f64(params, grads, m, v, n, opt, t, is_decayed); break;
+    }
+}
+
+double gpt2_clip_grads(float *grads, size_t n, double max_norm, GPT2Numerics numerics) {
+    int llmc = numerics == GPT2_NUMERICS_LLMC;
+    double sum = 0.0;
+    if (llmc) {   // millions of squares: vectorised, still in double
 #pragma omp simd reduction(+ : sum)
-    for (size_t i = 0; i < n; i++) sum += (double)grads[i] * grads[i];
-    float norm = (float)sqrt(sum);
-    if (norm > max_norm) {
-        float scale = max_norm / norm;
-        for (size_t i = 0; i < n; i++) grads[i] *= scale;
+        for (size_t i = 0; i < n; i++) sum += (double)grads[i] * grads[i];
+    } else {      // in order
+        for (size_t i = 0; i < n; i++) sum += (double)grads[i] * grads[i];
+    }
+    double norm = sqrt(sum);
+    if (!(max_norm > 0.0)) return norm;
+    if (llmc) {
+        float norm_f = (float)norm, max_f = (float)max_norm;
+        if (norm_f > max_f) {
+            float scale = max_f / norm_f;
+            for (size_t i = 0; i < n; i++) grads[i] *= scale;
+        }
+    } else {
+        double coef = max_norm / (norm + 1e-6);
+        if (coef < 1.0)
+            for (size_t i = 0; i < n; i++) grads[i] = (float)(grads[i] * coef);
     }
     return norm;
+}
+
+void gpt2_adamw_step(float *params, const float *grads, float *m, float *v, size_t n,
+                     const GPT2AdamW *opt, float lr, int t, const unsigned char *is_decayed) {
+    GPT2Adam step = {.lr = lr, .beta1 = opt->beta1, .beta2 = opt->beta2, .eps = opt->eps,
+                     .weight_decay = opt->weight_decay, .numerics = GPT2_NUMERICS_LLMC};
+    gpt2_adam_step(params, grads, m, v, n, &step, t, is_decayed);
+}
+
+float gpt2_clip_grad_norm(float *grads, size_t n, float max_norm) {
+    return (float)gpt2_clip_grads(grads, n, max_norm, GPT2_NUMERICS_LLMC);
 }
 
 // ----------------------------------------------------------------------------
@@ -166,20 +228,6 @@ static char *next_line(char **cursor) {
     return line;
 }
 
-/* A field "..." with "" for each quote (as spreadsheets write TSV) becomes
- * its contents, in place; any other field stays as it is. */
-static char *unquote(char *f) {
-    size_t n = strlen(f);
-    if (n < 2 || f[0] != '"' || f[n - 1] != '"') return f;
-    char *out = f, *in = f + 1, *end = f + n - 1;
-    while (in < end) {
-        if (in[0] == '"' && in + 1 < end && in[1] == '"') in++;
-        *out++ = *in++;
-    }
-    *out = '\0';
-    return f;
-}
-
 /* A document without the blanks around it: SST-2's sentences end in a space,
  * which would otherwise become a token before every <|endoftext|>. */
 static char *trim(char *s) {
@@ -191,49 +239,33 @@ static char *trim(char *s) {
     return s;
 }
 
-static int count_char(const char *s, char ch) {
-    int n = 0;
-    for (; *s; s++) n += *s == ch;
-    return n;
-}
-
-/* The text column of a TSV line with `fields` columns, the text being column
- * `col`: it starts after the col-th tab and ends before the last
- * (fields - 1 - col) tabs. NULL when the line has too few tabs. */
-static char *tsv_text_field(char *line, int col, int fields) {
-    char *start = line;
-    for (int i = 0; i < col; i++) {
-        start = strchr(start, '\t');
-        if (!start) return NULL;
-        start++;
-    }
-    char *end = start + strlen(start);
-    for (int i = 0; i < fields - 1 - col; i++) {
-        while (end > start && end[-1] != '\t') end--;
-        if (end == start) return NULL;
-        end--;   // onto the tab
-    }
-    *end = '\0';
-    return start;
-}
-
-/* Column index of "sentence" or "text" in a header line, or -1. */
-static int text_column(const char *header) {
-    int col = 0;
-    const char *p = header;
-    for (;;) {
-        size_t len = strcspn(p, "\t");
-        if ((len == 8 && strncmp(p, "sentence", 8) == 0) || (len == 4 && strncmp(p, "text", 4) == 0))
-            return col;
-        if (!p[len]) return -1;
-        p += len + 1;
-        col++;
-    }
-}
-
 static int has_suffix(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+/* The documents of a TSV file in d->buf (len bytes): its text column (util/tsv.c). */
+static int tsv_docs(GPT2Docs *d, size_t len, const char *path, Err *err) {
+    TsvReader tsv;
+    if (tsv_open(&tsv, d->buf, len, path, err)) return -1;
+    int rc;
+    while ((rc = tsv_next_row(&tsv, err)) == 1) {
+        char *text = trim(tsv.fields[tsv.text_col]);
+        if (*text) d->docs[d->n++] = text;
+    }
+    tsv_close(&tsv);
+    return rc;
+}
+
+/* The documents of a text file in d->buf: its lines. */
+static int text_docs(GPT2Docs *d) {
+    char *cursor = d->buf, *line;
+    if (strncmp(cursor, "\xEF\xBB\xBF", 3) == 0) cursor += 3;   // UTF-8 BOM
+    while ((line = next_line(&cursor))) {
+        char *text = trim(line);
+        if (*text) d->docs[d->n++] = text;
+    }
+    return 0;
 }
 
 void gpt2_docs_free(GPT2Docs *d) {
@@ -259,40 +291,10 @@ int gpt2_docs_load(GPT2Docs *d, const char *path, Err *err) {
         gpt2_docs_free(d);
         return err_fail(err, "%s: out of memory", path);
     }
-    char *cursor = d->buf;
-    if (strncmp(cursor, "\xEF\xBB\xBF", 3) == 0) cursor += 3;   // UTF-8 BOM
-
-    int tsv = has_suffix(path, ".tsv"), col = 0, fields = 1;
-    if (tsv) {
-        char *header = next_line(&cursor);
-        if (!header) {
-            gpt2_docs_free(d);
-            return err_fail(err, "%s: empty file: no header line", path);
-        }
-        col = text_column(header);
-        fields = count_char(header, '\t') + 1;
-        if (col < 0) {
-            gpt2_docs_free(d);
-            return err_fail(err, "%s: the header has no column named 'sentence' or 'text'", path);
-        }
-    }
-    size_t line_no = tsv ? 1 : 0;
-    char *line;
-    while ((line = next_line(&cursor))) {
-        line_no++;
-        char *text = line;
-        if (tsv) {
-            if (!line[strspn(line, " \t")]) continue;   // a blank line (a trailing one, typically)
-            text = tsv_text_field(line, col, fields);
-            if (!text) {
-                gpt2_docs_free(d);
-                return err_fail(err, "%s:%zu: fewer than the header's %d tab-separated fields", path,
-                                 line_no, fields);
-            }
-            text = unquote(trim(text));
-        }
-        text = trim(text);
-        if (*text) d->docs[d->n++] = text;
+    int tsv = has_suffix(path, ".tsv");
+    if (tsv ? tsv_docs(d, len, path, err) : text_docs(d)) {
+        gpt2_docs_free(d);
+        return -1;
     }
     if (d->n == 0) {
         gpt2_docs_free(d);

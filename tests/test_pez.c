@@ -191,18 +191,28 @@ static void test_init(void) {
 // ----------------------------------------------------------------------------
 // optimisation
 
+/* PEZ's clip: gpt2_clip_grads as torch's clip_grad_norm_ (pez_update). */
 static void test_clip(void) {
+    const GPT2Numerics torch = pez_adamw(0.1, 0.1).numerics;
     float g[2] = {3, 4};
-    double norm = pez_clip_grad_norm(g, 2, 1.0);
+    double norm = gpt2_clip_grads(g, 2, 1.0, torch);
     double k = 1.0 / (5.0 + 1e-6); // torch: max_norm / (norm + 1e-6)
     CHECK(norm == 5.0 && close_to(g[0], 3 * k, 1e-7) && close_to(g[1], 4 * k, 1e-7),
           "clip to 1: norm %g, g (%g, %g)", norm, g[0], g[1]);
     float h[2] = {0.3f, 0.4f};
-    pez_clip_grad_norm(h, 2, 1.0);
+    gpt2_clip_grads(h, 2, 1.0, torch);
     CHECK(h[0] == 0.3f && h[1] == 0.4f, "a norm under the limit was changed");
     float f[2] = {30, 40};
-    norm = pez_clip_grad_norm(f, 2, 0.0);
+    norm = gpt2_clip_grads(f, 2, 0.0, torch);
     CHECK(norm == 50.0 && f[0] == 30 && f[1] == 40, "clip 0 must be off");
+}
+
+/* P (2x3), row (2), col (3) after Adafactor step t against the wanted values. */
+static void check_adafactor(const float *P, const float *row, const float *col, const double *want_P,
+                            const double *want_row, const double *want_col, int t) {
+    for (int i = 0; i < 6; i++) CHECK(close_to(P[i], want_P[i], 1e-6), "adafactor t=%d P[%d] %.9g, want %.9g", t, i, P[i], want_P[i]);
+    for (int i = 0; i < 2; i++) CHECK(close_to(row[i], want_row[i], 1e-6), "adafactor t=%d row[%d] %.9g", t, i, row[i]);
+    for (int i = 0; i < 3; i++) CHECK(close_to(col[i], want_col[i], 1e-6), "adafactor t=%d col[%d] %.9g", t, i, col[i]);
 }
 
 /* Worked out in plain Python doubles from HF's Adafactor.step (factored,
@@ -220,27 +230,25 @@ static void test_adafactor(void) {
                           -1.2845129186581108, 0.4288717703354723, 0.5123079502242607};
     const double row1[2] = {0.04666666666666667, 0.17416666666666666};
     const double col1[3] = {0.08500000000000002, 0.021250000000000005, 0.22499999999999998};
-    for (int i = 0; i < 6; i++) CHECK(close_to(P[i], P1[i], 1e-6), "adafactor t=1 P[%d] %.9g, want %.9g", i, P[i], P1[i]);
-    for (int i = 0; i < 2; i++) CHECK(close_to(row[i], row1[i], 1e-6), "adafactor t=1 row[%d] %.9g", i, row[i]);
-    for (int i = 0; i < 3; i++) CHECK(close_to(col[i], col1[i], 1e-6), "adafactor t=1 col[%d] %.9g", i, col[i]);
+    check_adafactor(P, row, col, P1, row1, col1, 1);
     pez_adafactor_step(P, g2, row, col, 2, 3, 2, 0.3);
     const double P2[6] = {0.8384658075660214, 2.453741715821741, 2.791066402383285,
                           -1.2819987960397583, 0.41887691794961507, 0.5115360379126573};
     const double row2[2] = {0.020131734666235163, 0.07413820536325069};
     const double col2[3] = {0.036210186069855946, 0.009164544607076199, 0.09603017936729666};
-    for (int i = 0; i < 6; i++) CHECK(close_to(P[i], P2[i], 1e-6), "adafactor t=2 P[%d] %.9g, want %.9g", i, P[i], P2[i]);
-    for (int i = 0; i < 2; i++) CHECK(close_to(row[i], row2[i], 1e-6), "adafactor t=2 row[%d] %.9g", i, row[i]);
-    for (int i = 0; i < 3; i++) CHECK(close_to(col[i], col2[i], 1e-6), "adafactor t=2 col[%d] %.9g", i, col[i]);
+    check_adafactor(P, row, col, P2, row2, col2, 2);
 }
 
-/* torch.optim.AdamW(lr 0.1, weight_decay 0.1), two steps, by hand in Python. */
+/* PEZ's AdamW (pez_adamw's settings for gpt2_adam_step) as
+ * torch.optim.AdamW(lr 0.1, weight_decay 0.1), two steps, by hand in Python. */
 static void test_adamw(void) {
+    const GPT2Adam adamw = pez_adamw(0.1, 0.1);
     float P[4] = {1.0f, -0.5f, 0.25f, 0.0f}, m[4] = {0}, v[4] = {0};
     const float g1[4] = {0.5f, -0.1f, 0.0f, 2.0f}, g2[4] = {-0.3f, 0.2f, 1e-3f, 2.0f};
-    pez_adamw_step(P, g1, m, v, 4, 0.1, 0.1, 1);
+    gpt2_adam_step(P, g1, m, v, 4, &adamw, 1, NULL);
     const double P1[4] = {0.890000002, -0.395000009999999, 0.2475, -0.0999999995};
     for (int i = 0; i < 4; i++) CHECK(close_to(P[i], P1[i], 1e-6), "adamw t=1 P[%d] %.9g, want %.9g", i, P[i], P1[i]);
-    pez_adamw_step(P, g2, m, v, 4, 0.1, 0.1, 2);
+    gpt2_adam_step(P, g2, m, v, 4, &adamw, 2, NULL);
     const double P2[4] = {0.8619501989217752, -0.42766036028848886, 0.17061236973368987, -0.19899999900499932};
     const double m2[4] = {0.015, 0.011, 1e-4, 0.38}, v2[4] = {3.3975e-4, 4.999e-5, 1e-9, 0.007996};
     for (int i = 0; i < 4; i++) {
@@ -588,7 +596,8 @@ static void test_gradients(int pre) {
         // straight-through: P (or, with the quirk, P') moved by AdamW's first step on that gradient
         float want[TL * TC], m[TL * TC] = {0}, v[TL * TC] = {0};
         memcpy(want, quirk ? Pp : P_noisy, sizeof want);
-        pez_adamw_step(want, s.g, m, v, TL * C, 0.1, 0.1, 1);
+        const GPT2Adam adamw = pez_adamw(0.1, 0.1);
+        gpt2_adam_step(want, s.g, m, v, TL * C, &adamw, 1, NULL);
         CHECK(memcmp(want, s.P, sizeof want) == 0, "%s: P after the step is not %s - step(g(P'))",
               quirk ? "reset quirk" : "Alg. 1", quirk ? "P'" : "P");
         pez_state_free(&s);
@@ -834,13 +843,6 @@ static void test_batches(void) {
 // ----------------------------------------------------------------------------
 // an end-to-end run
 
-static int progress_lines = 0;
-static void count_progress(void *user, const char *line) {
-    (void)user;
-    progress_lines++;
-    printf("  %s\n", line);
-}
-
 typedef struct {
     char dir[512], dir2[512];    // scratch checkpoints: the task model and a scorer
     GPT2Model model, scorer;
@@ -1047,15 +1049,5 @@ int main(void) {
     test_gradients(0);
     test_gradients(3);
     test_rigged_eot();
-    int smoke = test_smoke();
-    if (failures) {
-        printf("test_pez: FAILED (%d)\n", failures);
-        return 1;
-    }
-    if (smoke == 77) {
-        printf("test_pez: formulas ok; end-to-end run skipped (needs the tokenizer, ../shared/data, a word list)\n");
-        return 77;
-    }
-    printf("test_pez: ok\n");
-    return 0;
+    return test_exit(test_smoke(), "formulas ok; end-to-end run skipped (needs the tokenizer, ../shared/data, a word list)");
 }

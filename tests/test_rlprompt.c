@@ -320,17 +320,20 @@ static void test_polyak(void) {
     CHECK(close_to(t2[0], 1.001, 1e-7), "polyak 0 moved the target to %.9g", t2[0]);
 }
 
+/* RLPrompt's clip: gpt2_clip_grads with its Adam's numerics (torch's clip_grad_norm_). */
 static void test_clip(void) {
+    const GPT2Numerics torch = rl_adam(0.1).numerics;
     float g[2] = {3.0f, 4.0f};
-    double norm = rl_clip_grad_norm(g, 2, 10.0);
+    double norm = gpt2_clip_grads(g, 2, 10.0, torch);
     CHECK(norm == 5.0 && g[0] == 3.0f && g[1] == 4.0f, "clip above the norm changed the grads");
-    norm = rl_clip_grad_norm(g, 2, 0.0);
+    norm = gpt2_clip_grads(g, 2, 0.0, torch);
     CHECK(norm == 5.0 && g[0] == 3.0f, "clip 0 (off) changed the grads");
-    norm = rl_clip_grad_norm(g, 2, 1.0); // to norm 1: (0.6, 0.8), times 5 / (5 + 1e-6) as torch
+    norm = gpt2_clip_grads(g, 2, 1.0, torch); // to norm 1: (0.6, 0.8), times 5 / (5 + 1e-6) as torch
     CHECK(norm == 5.0 && close_to(g[0], 0.6, 1e-6) && close_to(g[1], 0.8, 1e-6), "clip to 1: norm %g, %g %g", norm, g[0], g[1]);
     CHECK(close_to(sqrt((double)g[0] * g[0] + (double)g[1] * g[1]), 1.0, 1e-6), "clipped norm is not 1");
 }
 
+/* RLPrompt's Adam (rl_adam's settings for gpt2_adam_step) as torch.optim.Adam. */
 static void test_adam(void) {
     // one parameter at 1, lr 0.1, torch defaults; gradients 0.5, -1, 0.25
     // step 1: m = 0.05, v = 2.5e-4, m^ = 0.5, v^ = 0.25: p = 1 - 0.1 * 0.5 / (0.5 + 1e-8) = 0.9
@@ -339,8 +342,9 @@ static void test_adam(void) {
     const float g[3] = {0.5f, -1.0f, 0.25f};
     const double want_p[3] = {0.900000002, 0.9366103542405654, 0.9502794203389762};
     const double want_m[3] = {0.05, -0.055, -0.0245}, want_v[3] = {2.5e-4, 1.24975e-3, 1.31100025e-3};
+    const GPT2Adam adam = rl_adam(0.1);
     for (int t = 1; t <= 3; t++) {
-        rl_adam_step(p, g + t - 1, m, v, 1, 0.1, 0.9, 0.999, 1e-8, t);
+        gpt2_adam_step(p, g + t - 1, m, v, 1, &adam, t, NULL);
         CHECK(close_to(p[0], want_p[t - 1], 1e-6), "Adam step %d: p %.9g, want %.9g", t, p[0], want_p[t - 1]);
         CHECK(close_to(m[0], want_m[t - 1], 1e-6) && close_to(v[0], want_v[t - 1], 1e-6),
               "Adam step %d: m %g v %g, want %g %g", t, m[0], v[0], want_m[t - 1], want_v[t - 1]);
@@ -349,13 +353,6 @@ static void test_adam(void) {
 
 // ----------------------------------------------------------------------------
 // a smoke run of rlprompt_run
-
-static int progress_lines = 0;
-static void count_progress(void *user, const char *line) {
-    (void)user;
-    progress_lines++;
-    printf("  %s\n", line);
-}
 
 typedef struct {
     GPT2Model model;
@@ -522,15 +519,5 @@ int main(void) {
     test_polyak();
     test_clip();
     test_adam();
-    int smoke = test_smoke();
-    if (failures) {
-        printf("test_rlprompt: FAILED (%d)\n", failures);
-        return 1;
-    }
-    if (smoke == 77) {
-        printf("test_rlprompt: formulas ok; smoke run skipped (needs the tokenizer and ../shared/data)\n");
-        return 77;
-    }
-    printf("test_rlprompt: ok\n");
-    return 0;
+    return test_exit(test_smoke(), "formulas ok; smoke run skipped (needs the tokenizer and ../shared/data)");
 }

@@ -1,14 +1,20 @@
 // tests/test_train.c: what training needs besides the backward (model/train.c).
 //
 //   - the learning-rate schedule at known points (warm-up, cosine, floor);
-//   - AdamW against values worked out by hand, two steps (bias correction at
-//     t = 1 and t = 2), decayed and undecayed parameters, and a NULL mask;
+//   - the trainer's AdamW (llm.c's numerics) against values worked out by
+//     hand, two steps (bias correction at t = 1 and t = 2), decayed and
+//     undecayed parameters, and a NULL mask; the three numerics of the one
+//     Adam step against Adam in double (they differ in rounding only); the
+//     transitional gpt2_adamw_step is the llm.c case bit for bit (the
+//     tuners' own settings are checked against torch in test_pez and
+//     test_rlprompt);
 //   - the decay mask of a config (counts, and which tensors);
-//   - gradient-norm clipping;
+//   - gradient-norm clipping in both forms (llm.c's, torch's);
 //   - trainable weights: copied out of a loaded checkpoint, changed, saved
 //     and loaded back bit for bit;
 //   - the document loader: TSV with a header, CRLF, quotes, a tab inside the
-//     text, the text column anywhere, plain text, and its errors;
+//     text, the text column anywhere (util/'s reader), plain text, and its
+//     errors;
 //   - token streams (with the real tokenizer when $TOKENIZER_DIR has it),
 //     random training windows and the evaluation windows, whose loss must
 //     equal a window-by-window reference.
@@ -68,10 +74,14 @@ static void test_schedule(void) {
 }
 
 // ----------------------------------------------------------------------------
-// AdamW
+// Adam and AdamW
+
+// the trainer's: GPT-2 style AdamW in llm.c's arithmetic
+static const GPT2Adam TRAINER_ADAMW = {.lr = 0.01, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1,
+                                       .numerics = GPT2_NUMERICS_LLMC};
 
 static void test_adamw(void) {
-    GPT2AdamW opt = {.lr = 0.01f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f};
+    const GPT2Adam *opt = &TRAINER_ADAMW;
     float p[4] = {1.0f, -2.0f, 0.5f, 3.0f}, m[4] = {0}, v[4] = {0};
     const unsigned char decayed[4] = {1, 0, 1, 0};
     const float g1[4] = {0.1f, -0.2f, 0.0f, 1.0f}, g2[4] = {0.2f, 0.1f, -0.3f, 1.0f};
@@ -80,7 +90,7 @@ static void test_adamw(void) {
     // the step is lr sign(g) (0 for g = 0) plus lr wd p on decayed parameters:
     //   p0 = 1 - 0.01 (1 + 0.1 * 1)  = 0.989     p1 = -2 + 0.01 = -1.99 (no decay)
     //   p2 = 0.5 - 0.01 (0.1 * 0.5) = 0.4995     p3 = 3 - 0.01 = 2.99
-    gpt2_adamw_step(p, g1, m, v, 4, &opt, opt.lr, 1, decayed);
+    gpt2_adam_step(p, g1, m, v, 4, opt, 1, decayed);
     const float want1[4] = {0.989f, -1.99f, 0.4995f, 2.99f};
     const float m1[4] = {0.01f, -0.02f, 0.0f, 0.1f}, v1[4] = {0.0005f, 0.002f, 0.0f, 0.05f};
     for (int i = 0; i < 4; i++) {
@@ -92,7 +102,7 @@ static void test_adamw(void) {
     // v_hat = v / 0.0975. For p0: m = 0.029, v = 0.002475, m_hat / sqrt(v_hat)
     // = 0.152632 / 0.159326 = 0.957987, decay 0.1 * 0.989: p0 = 0.989 -
     // 0.01 (0.957987 + 0.0989) = 0.978431. Likewise the others.
-    gpt2_adamw_step(p, g2, m, v, 4, &opt, opt.lr, 2, decayed);
+    gpt2_adam_step(p, g2, m, v, 4, opt, 2, decayed);
     const float want2[4] = {0.978431143f, -1.98731631f, 0.5063501f, 2.98f};
     const float m2[4] = {0.029f, -0.008f, -0.03f, 0.19f}, v2[4] = {0.002475f, 0.0024f, 0.0045f, 0.0975f};
     for (int i = 0; i < 4; i++) {
@@ -103,13 +113,14 @@ static void test_adamw(void) {
 
     // a NULL mask decays everything: p1 and p3 now lose lr wd p too
     float q[4] = {1.0f, -2.0f, 0.5f, 3.0f}, mq[4] = {0}, vq[4] = {0};
-    gpt2_adamw_step(q, g1, mq, vq, 4, &opt, opt.lr, 1, NULL);
+    gpt2_adam_step(q, g1, mq, vq, 4, opt, 1, NULL);
     const float want_all[4] = {0.989f, -1.99f + 0.002f, 0.4995f, 2.99f - 0.003f};
     for (int i = 0; i < 4; i++) CHECK_NEAR(q[i], want_all[i], 1e-6, "AdamW with a NULL mask");
 
-    // the lr argument is the one used (the schedule's), not opt.lr
+    // the transitional gpt2_adamw_step: its lr argument is the one used (the schedule's), not opt.lr
+    GPT2AdamW trainer = {.lr = 0.01f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f};
     float r = 1.0f, mr = 0.0f, vr = 0.0f, gr = 0.5f;
-    gpt2_adamw_step(&r, &gr, &mr, &vr, 1, &opt, 0.5f, 1, NULL);
+    gpt2_adamw_step(&r, &gr, &mr, &vr, 1, &trainer, 0.5f, 1, NULL);
     CHECK_NEAR(r, 1.0 - 0.5 * (1.0 + 0.1), 1e-6, "AdamW uses its lr argument");
 
     // a long vector (the vectorised loop and its remainder) matches the scalar formula
@@ -123,7 +134,15 @@ static void test_adamw(void) {
         gv[i] = (float)((int)(i % 13) - 6) / 10.0f;
         mask[i] = i % 3 == 0;
     }
-    gpt2_adamw_step(pv, gv, mv, vv, n, &opt, opt.lr, 1, mask);
+    float *pt = xmalloc(n * sizeof(float)), *mt = calloc(n, sizeof(float)), *vt = calloc(n, sizeof(float));
+    if (!mt || !vt) die("out of memory");
+    memcpy(pt, pv, n * sizeof(float));
+    gpt2_adam_step(pv, gv, mv, vv, n, opt, 1, mask);
+    gpt2_adamw_step(pt, gv, mt, vt, n, &trainer, trainer.lr, 1, mask);
+    CHECK(memcmp(pt, pv, n * sizeof(float)) == 0 && memcmp(mt, mv, n * sizeof(float)) == 0 &&
+              memcmp(vt, vv, n * sizeof(float)) == 0,
+          "the transitional gpt2_adamw_step is not gpt2_adam_step with llm.c's numerics, bit for bit");
+    free(pt), free(mt), free(vt);
     int bad = 0;
     for (size_t i = 0; i < n; i++) {
         double p0 = (double)((int)(i % 17) - 8) / 8.0, g = (double)((int)(i % 13) - 6) / 10.0;
@@ -133,6 +152,48 @@ static void test_adamw(void) {
     }
     CHECK(bad == 0, "%d of %zu elements of a long vector differ from the formula", bad, n);
     free(pv), free(gv), free(mv), free(vv), free(mask);
+}
+
+/* Adam in double from the definition: m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2,
+ * p -= lr (wd p + m / (1 - b1^t) / (sqrt(v / (1 - b2^t)) + eps)), decay where mask. */
+static void adam_in_double(double *p, const double *g, double *m, double *v, size_t n, const GPT2Adam *o, int t,
+                           const unsigned char *mask) {
+    for (size_t i = 0; i < n; i++) {
+        m[i] = o->beta1 * m[i] + (1 - o->beta1) * g[i];
+        v[i] = o->beta2 * v[i] + (1 - o->beta2) * g[i] * g[i];
+        double m_hat = m[i] / (1 - pow(o->beta1, t)), v_hat = v[i] / (1 - pow(o->beta2, t));
+        p[i] -= o->lr * ((mask[i] ? o->weight_decay * p[i] : 0.0) + m_hat / (sqrt(v_hat) + o->eps));
+    }
+}
+
+/* The three numerics are one Adam: three steps of each, with a decay mask, AdamW and Adam
+ * (weight decay 0), within float rounding of Adam in double. */
+static void test_adam_numerics(void) {
+    enum { N = 37, STEPS = 3 };
+    const GPT2Numerics numerics[3] = {GPT2_NUMERICS_LLMC, GPT2_NUMERICS_TORCH_F32, GPT2_NUMERICS_TORCH_F64};
+    const char *names[3] = {"llm.c", "torch float", "torch double"};
+    unsigned char mask[N];
+    float g[STEPS][N];
+    double gd[STEPS][N];
+    for (int i = 0; i < N; i++) {
+        mask[i] = i % 3 != 1;
+        for (int t = 0; t < STEPS; t++) gd[t][i] = g[t][i] = (float)(sin(1.3 * i + 0.7 * t) * pow(10.0, i % 5 - 3));
+    }
+    for (int wd = 0; wd <= 1; wd++)
+        for (int k = 0; k < 3; k++) {
+            const GPT2Adam o = {.lr = 0.05, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = wd ? 0.2 : 0.0,
+                                .numerics = numerics[k]};
+            float p[N], m[N] = {0}, v[N] = {0};
+            double pd[N], md[N] = {0}, vd[N] = {0};
+            for (int i = 0; i < N; i++) pd[i] = p[i] = (float)(cos(0.9 * i) * 2.0);
+            for (int t = 1; t <= STEPS; t++) {
+                gpt2_adam_step(p, g[t - 1], m, v, N, &o, t, mask);
+                adam_in_double(pd, gd[t - 1], md, vd, N, &o, t, mask);
+            }
+            double worst = 0.0;
+            for (int i = 0; i < N; i++) worst = fmax(worst, fabs(p[i] - pd[i]) / fmax(1.0, fabs(pd[i])));
+            CHECK(worst <= 2e-6, "%s, weight decay %g: %.3g from Adam in double", names[k], o.weight_decay, worst);
+        }
 }
 
 // ----------------------------------------------------------------------------
@@ -180,13 +241,30 @@ static void test_decay_mask(void) {
 }
 
 static void test_clip(void) {
+    // llm.c's: scaled by max_norm / norm
     float g[2] = {3.0f, 4.0f};
-    CHECK_NEAR(gpt2_clip_grad_norm(g, 2, 1.0f), 5.0, 1e-6, "norm before clipping");
+    CHECK_NEAR(gpt2_clip_grads(g, 2, 1.0, GPT2_NUMERICS_LLMC), 5.0, 1e-6, "norm before clipping");
     CHECK_NEAR(g[0], 0.6, 1e-6, "clipped x");
     CHECK_NEAR(g[1], 0.8, 1e-6, "clipped y");
-    float h[3] = {1.0f, 2.0f, 2.0f};
-    CHECK_NEAR(gpt2_clip_grad_norm(h, 3, 10.0f), 3.0, 1e-6, "norm under the limit");
-    CHECK(h[0] == 1.0f && h[1] == 2.0f && h[2] == 2.0f, "a norm under the limit changed the gradient");
+    // torch's: by max_norm / (norm + 1e-6), the same in both torch numerics
+    for (GPT2Numerics k = GPT2_NUMERICS_TORCH_F32; k <= GPT2_NUMERICS_TORCH_F64; k++) {
+        float f[2] = {3.0f, 4.0f};
+        CHECK(gpt2_clip_grads(f, 2, 1.0, k) == 5.0 && f[0] == (float)(3.0 / (5.0 + 1e-6)) &&
+                  f[1] == (float)(4.0 / (5.0 + 1e-6)),
+              "torch's clip (numerics %d): %.9g %.9g", (int)k, f[0], f[1]);
+    }
+    for (GPT2Numerics k = GPT2_NUMERICS_LLMC; k <= GPT2_NUMERICS_TORCH_F64; k++) {
+        float h[3] = {1.0f, 2.0f, 2.0f};
+        CHECK_NEAR(gpt2_clip_grads(h, 3, 10.0, k), 3.0, 1e-6, "norm under the limit");
+        CHECK(h[0] == 1.0f && h[1] == 2.0f && h[2] == 2.0f, "a norm under the limit changed the gradient (numerics %d)",
+              (int)k);
+        float z[2] = {30.0f, 40.0f};
+        CHECK(gpt2_clip_grads(z, 2, 0.0, k) == 50.0 && z[0] == 30.0f && z[1] == 40.0f,
+              "max_norm 0 must be off (numerics %d)", (int)k);
+    }
+    // the transitional gpt2_clip_grad_norm is llm.c's
+    float t[2] = {3.0f, 4.0f};
+    CHECK(gpt2_clip_grad_norm(t, 2, 1.0f) == 5.0f && t[0] == g[0] && t[1] == g[1], "gpt2_clip_grad_norm is not llm.c's clip");
 }
 
 static int same_floats(const float *a, const float *b, size_t n) { return memcmp(a, b, n * sizeof(float)) == 0; }
@@ -219,10 +297,9 @@ static void test_own_weights(void) {
     CHECK(model.w.wte == params && model.w.ln_f_b == params + n - 8, "the weights do not point into params");
     CHECK(model.w.blocks == model.blocks_storage, "the blocks moved");
 
-    GPT2AdamW opt = {.lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f};
     unsigned char *mask = xmalloc(n);
     gpt2_decay_mask(mask, c);
-    gpt2_adamw_step(params, grads, m, v, n, &opt, opt.lr, 1, mask);
+    gpt2_adam_step(params, grads, m, v, n, &TRAINER_ADAMW, 1, mask);
     CHECK(!same_floats(params, orig, n), "AdamW changed nothing");
     CHECK(model.w.blocks[1].fc_w[0] != orig[model.w.blocks[1].fc_w - params], "the model does not see the update");
     if (gpt2_save(&model.config, &model.w, b_dir, &err)) die("gpt2_save of the trained model: %s", err.msg);
@@ -293,6 +370,11 @@ static void test_docs(void) {
     const char *last = write_temp("last.tsv", "label\tsentence\n0\tgood movie\n1\ta\tb\n");
     const char *const last_docs[] = {"good movie", "a\tb"};
     docs_are(last, last_docs, 2, "sentence column last");
+    // util/'s TSV rules (tests/test_tsv.c): a quoted text with a lone quote inside keeps its
+    // quotes, as pandas reads it; a line of blanks in a wider table is no row
+    const char *quotes = write_temp("quotes.tsv", "id\tsentence\tlabel\n1\t\"a \"b\" c\"\t1\n \t \n2\t\"x\"\"y\"\t0\n");
+    const char *const quotes_docs[] = {"\"a \"b\" c\"", "x\"y"};
+    docs_are(quotes, quotes_docs, 2, "quotes as pandas reads them");
 
     // plain text: one document per line that is not blank
     const char *txt = write_temp("plain.txt", "line one\n\n line\ttwo \r\n\r\n  \nlast");
@@ -306,6 +388,7 @@ static void test_docs(void) {
     docs_fail(write_temp("nocol.tsv", "review\tlabel\ngood\t1\n"), "'sentence' or 'text'", "no sentence column");
     docs_fail(write_temp("sentences.tsv", "sentences\tlabel\ngood\t1\n"), "'sentence' or 'text'",
               "a column named sentences is not sentence");
+    docs_fail(write_temp("two.tsv", "sentence\ttext\tlabel\na\tb\t1\n"), "more than one", "two text columns");
     docs_fail(write_temp("empty.tsv", ""), "empty", "an empty TSV");
     docs_fail(write_temp("header.tsv", "sentence\tlabel\r\n"), "no sentences", "a header only");
     docs_fail(write_temp("blank.tsv", "sentence\tlabel\n\n\t1\n"), "no sentences", "only empty sentences");
@@ -462,6 +545,7 @@ int main(void) {
     make_root();
     test_schedule();
     test_adamw();
+    test_adam_numerics();
     test_decay_mask();
     test_clip();
     test_own_weights();

@@ -225,4 +225,33 @@ __attribute__((unused)) static void sst2_free(TuneContext *ctx, GPT2Tokenizer *t
 }
 #endif
 
+// ----------------------------------------------------------------------------
+// the tuners' unit tests (test_pez, test_rlprompt): a progress callback and
+// the end of main
+
+__attribute__((unused)) static int progress_lines = 0;
+
+/* A TuneContext progress callback: counts the lines and prints them indented. */
+__attribute__((unused)) static void count_progress(void *user, const char *line) {
+    (void)user;
+    progress_lines++;
+    printf("  %s\n", line);
+}
+
+/* The exit status of main after every check, its last part having returned
+ * part (77: skipped for want of files): 1 after a failed check ("NAME:
+ * FAILED (n)"), 77 (the line "NAME: " skipped_note), else 0 ("NAME: ok"). */
+__attribute__((unused)) static int test_exit(int part, const char *skipped_note) {
+    if (failures) {
+        printf(TEST_NAME ": FAILED (%d)\n", failures);
+        return 1;
+    }
+    if (part == 77) {
+        printf(TEST_NAME ": %s\n", skipped_note);
+        return 77;
+    }
+    printf(TEST_NAME ": ok\n");
+    return 0;
+}
+
 #endif

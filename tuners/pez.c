@@ -139,39 +139,26 @@ void pez_embed(float *P, const int *ids, const float *wte, int L, int C) {
 // ----------------------------------------------------------------------------
 // optimisation
 
-double pez_clip_grad_norm(float *g, size_t n, double max_norm) {
-    double ss = 0.0;
-    for (size_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
-    double norm = sqrt(ss);
-    if (max_norm > 0.0) {
-        double coef = max_norm / (norm + 1e-6);
-        if (coef < 1.0)
-            for (size_t i = 0; i < n; i++) g[i] = (float)(g[i] * coef);
+#define ADAFACTOR_EPS1 1e-30
+
+/* beta2 avg + (1 - beta2) mean(g^2 + eps1) over the n elements of g that
+ * stand stride apart: one row (stride 1) or one column (stride C) of g. */
+static float decayed_mean_square(float avg, const float *g, int n, size_t stride, double beta2) {
+    double s = 0.0;
+    for (int k = 0; k < n; k++) {
+        double x = g[(size_t)k * stride];
+        s += x * x + ADAFACTOR_EPS1;
     }
-    return norm;
+    return (float)(beta2 * avg + (1.0 - beta2) * (s / n));
 }
 
 void pez_adafactor_step(float *P, const float *g, float *row, float *col, int L, int C, int t,
                         double lr) {
-    const double eps1 = 1e-30, decay_rate = -0.8, clip_threshold = 1.0;
+    const double decay_rate = -0.8, clip_threshold = 1.0;
     double beta2 = 1.0 - pow((double)t, decay_rate); // 0 at t = 1: the first step is g^2 itself
     // running means of u2 = g^2 + eps1 over each row (L) and each column (C)
-    for (int i = 0; i < L; i++) {
-        double s = 0.0;
-        for (int c = 0; c < C; c++) {
-            double x = g[(size_t)i * C + c];
-            s += x * x + eps1;
-        }
-        row[i] = (float)(beta2 * row[i] + (1.0 - beta2) * (s / C));
-    }
-    for (int c = 0; c < C; c++) {
-        double s = 0.0;
-        for (int i = 0; i < L; i++) {
-            double x = g[(size_t)i * C + c];
-            s += x * x + eps1;
-        }
-        col[c] = (float)(beta2 * col[c] + (1.0 - beta2) * (s / L));
-    }
+    for (int i = 0; i < L; i++) row[i] = decayed_mean_square(row[i], g + (size_t)i * C, C, 1, beta2);
+    for (int c = 0; c < C; c++) col[c] = decayed_mean_square(col[c], g + c, L, (size_t)C, beta2);
     double row_mean = 0.0;
     for (int i = 0; i < L; i++) row_mean += row[i];
     row_mean /= L;
@@ -195,27 +182,23 @@ void pez_adafactor_step(float *P, const float *g, float *row, float *col, int L,
     }
 }
 
-void pez_adamw_step(float *P, const float *g, float *m, float *v, size_t n, double lr, double wd,
-                    int t) {
-    const double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
-    double bc1 = 1.0 - pow(beta1, t), bc2 = 1.0 - pow(beta2, t);
-    double step = lr / bc1, sqrt_bc2 = sqrt(bc2), decay = 1.0 - lr * wd;
-    for (size_t i = 0; i < n; i++) {
-        double x = (double)P[i] * decay; // decoupled weight decay first, as torch
-        m[i] = (float)(beta1 * m[i] + (1.0 - beta1) * g[i]);
-        v[i] = (float)(beta2 * v[i] + (1.0 - beta2) * (double)g[i] * g[i]);
-        P[i] = (float)(x - step * m[i] / (sqrt((double)v[i]) / sqrt_bc2 + eps));
-    }
+GPT2Adam pez_adamw(double lr, double weight_decay) {
+    return (GPT2Adam){.lr = lr, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = weight_decay,
+                      .numerics = GPT2_NUMERICS_TORCH_F64};
 }
 
 void pez_update(float *P, const float *proj, float *g, PezOptim *o, double clip, int reset_quirk) {
     size_t n = (size_t)o->L * o->C;
-    if (clip > 0.0) pez_clip_grad_norm(g, n, clip);
+    gpt2_clip_grads(g, n, clip, GPT2_NUMERICS_TORCH_F64);
     // the LM script's double copy: the step starts from the projection, the drift is lost
     if (reset_quirk) memcpy(P, proj, n * sizeof(float));
     o->t++;
-    if (o->kind == PEZ_ADAMW) pez_adamw_step(P, g, o->m, o->v, n, o->lr, o->weight_decay, o->t);
-    else pez_adafactor_step(P, g, o->row, o->col, o->L, o->C, o->t, o->lr);
+    if (o->kind == PEZ_ADAMW) {
+        GPT2Adam adamw = pez_adamw(o->lr, o->weight_decay);
+        gpt2_adam_step(P, g, o->m, o->v, n, &adamw, o->t, NULL);
+    } else {
+        pez_adafactor_step(P, g, o->row, o->col, o->L, o->C, o->t, o->lr);
+    }
 }
 
 // ----------------------------------------------------------------------------

@@ -43,11 +43,6 @@ void pez_embed(float *P, const int *ids, const float *wte, int L, int C);
 // ----------------------------------------------------------------------------
 // optimisation of the continuous prompt P (L,C)
 
-/* Global L2 norm of g (n); when it exceeds max_norm (> 0), g is scaled by
- * max_norm / (norm + 1e-6), as torch's clip_grad_norm_. max_norm <= 0: off.
- * Returns the norm before clipping. */
-double pez_clip_grad_norm(float *g, size_t n, double max_norm);
-
 /* One step (t = 1-based step count) of HF transformers' Adafactor on a 2-D
  * parameter with lr fixed (relative_step, scale_parameter and warmup_init
  * off, so eps2 = 1e-3 is never read), decay_rate -0.8, eps1 1e-30,
@@ -61,11 +56,10 @@ double pez_clip_grad_norm(float *g, size_t n, double max_norm);
 void pez_adafactor_step(float *P, const float *g, float *row, float *col, int L, int C, int t,
                         double lr);
 
-/* One step of torch.optim.AdamW (betas 0.9, 0.999, eps 1e-8): P *= 1 - lr wd,
- * then m, v and P -= (lr / (1 - 0.9^t)) m / (sqrt(v / (1 - 0.999^t)) + eps).
- * m, v (n) start at 0. */
-void pez_adamw_step(float *P, const float *g, float *m, float *v, size_t n, double lr, double wd,
-                    int t);
+/* The settings of PEZ's AdamW for gpt2_adam_step: torch.optim.AdamW (betas
+ * 0.9, 0.999, eps 1e-8, decoupled weight decay) with every element in double
+ * (GPT2_NUMERICS_TORCH_F64). */
+GPT2Adam pez_adamw(double lr, double weight_decay);
 
 /* The optimizer of one prompt (L,C): its settings, step count and state. */
 typedef struct {
@@ -78,7 +72,8 @@ typedef struct {
 } PezOptim;
 
 /* The straight-through update: g (L,C) is the gradient computed at the
- * projection proj (L,C) of P. g is clipped in place (clip > 0), then the
+ * projection proj (L,C) of P. g is clipped in place (clip > 0; as torch's
+ * clip_grad_norm_, gpt2_clip_grads with GPT2_NUMERICS_TORCH_F64), then the
  * optimizer moves the continuous P by it (Alg. 1), or with reset_quirk
  * moves proj and stores that in P: the LM script's P <- Proj(P) - step(g). */
 void pez_update(float *P, const float *proj, float *g, PezOptim *o, double clip, int reset_quirk);

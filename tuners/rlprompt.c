@@ -47,7 +47,8 @@
  *   lower log-PPL, then to the earlier step (the reference selects nothing:
  *   its authors pick a prompt from the logs).
  * - Top-k ties at the k-th value go to the lower token ids; argmax ties too.
- * - Gradient clipping as torch's clip_grad_norm_; clip <= 0 turns it off.
+ * - Gradient clipping as torch's clip_grad_norm_ (in double); clip <= 0
+ *   turns it off. Adam in float, as torch computes it for float parameters.
  * - A non-finite loss stops the run with an error rather than training on.
  * - With w_interp = 0 the scorer is not run on the sampled prompts.
  * - The KV cache holds L positions per row (<|endoftext|>, a_0 .. a_{L-2}):
@@ -301,29 +302,9 @@ void rl_polyak(float *target, const float *online, size_t n, double tau) {
     for (size_t i = 0; i < n; i++) target[i] = (float)((1.0 - tau) * target[i] + tau * online[i]);
 }
 
-double rl_clip_grad_norm(float *grads, size_t n, double max_norm) {
-    double ss = 0.0;
-    for (size_t i = 0; i < n; i++) ss += (double)grads[i] * grads[i];
-    double norm = sqrt(ss);
-    if (max_norm > 0.0) {
-        double coef = max_norm / (norm + 1e-6);
-        if (coef < 1.0)
-            for (size_t i = 0; i < n; i++) grads[i] = (float)(grads[i] * coef);
-    }
-    return norm;
-}
-
-void rl_adam_step(float *params, const float *grads, float *m, float *v, size_t n, double lr,
-                  double beta1, double beta2, double eps, int t) {
-    double bc1 = 1.0 - pow(beta1, t), bc2 = 1.0 - pow(beta2, t);
-    float b1 = (float)beta1, b2 = (float)beta2;
-    float step = (float)(lr / bc1), sqrt_bc2 = (float)sqrt(bc2), e = (float)eps;
-    for (size_t i = 0; i < n; i++) {
-        float g = grads[i];
-        m[i] = b1 * m[i] + (1.0f - b1) * g;
-        v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-        params[i] -= step * m[i] / (sqrtf(v[i]) / sqrt_bc2 + e);
-    }
+GPT2Adam rl_adam(double lr) {
+    return (GPT2Adam){.lr = lr, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.0,
+                      .numerics = GPT2_NUMERICS_TORCH_F32};
 }
 
 // ----------------------------------------------------------------------------
@@ -543,6 +524,7 @@ int rlprompt_run(TuneContext *ctx, TuneResult *r, Err *err) {
     rl_mlp_init(&p.online, p.C, p.H, &rng);
     memcpy(p.target, p.params, p.n_params * sizeof(float)); // the target starts as a copy
 
+    const GPT2Adam adam = rl_adam(s->lr);
     int best[TUNE_MAX_PROMPT], greedy[TUNE_MAX_PROMPT], best_step = 0;
     double best_j = INFINITY, best_log_ppl = INFINITY;
     for (int step = 1; step <= s->steps; step++) {
@@ -562,8 +544,8 @@ int rlprompt_run(TuneContext *ctx, TuneResult *r, Err *err) {
             err_fail(err, "rlprompt: the loss is not finite at step %d", step);
             goto fail;
         }
-        rl_clip_grad_norm(p.grads, p.n_params, s->clip);
-        rl_adam_step(p.params, p.grads, p.adam_m, p.adam_v, p.n_params, s->lr, 0.9, 0.999, 1e-8, step);
+        gpt2_clip_grads(p.grads, p.n_params, s->clip, adam.numerics);
+        gpt2_adam_step(p.params, p.grads, p.adam_m, p.adam_v, p.n_params, &adam, step, NULL);
 
         if (step % s->eval_every != 0 && step != s->steps) continue;
         EvalResult dev;

@@ -94,15 +94,10 @@ void rl_logits_backward(float *dlogits, const float *logits, const double *lse,
 /* target = (1 - tau) target + tau online. */
 void rl_polyak(float *target, const float *online, size_t n, double tau);
 
-/* Global L2 norm of grads; when it exceeds max_norm (> 0), grads are scaled
- * to norm max_norm (as torch's clip_grad_norm_, factor max_norm / (norm + 1e-6)).
- * max_norm <= 0: no clipping. Returns the norm before clipping. */
-double rl_clip_grad_norm(float *grads, size_t n, double max_norm);
-
-/* One Adam step as torch.optim.Adam (no weight decay), t = 1-based step:
- * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
- * p -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps). */
-void rl_adam_step(float *params, const float *grads, float *m, float *v, size_t n, double lr,
-                  double beta1, double beta2, double eps, int t);
+/* The settings of RLPrompt's optimiser for gpt2_adam_step: torch.optim.Adam
+ * (betas 0.9, 0.999, eps 1e-8, no weight decay) in float
+ * (GPT2_NUMERICS_TORCH_F32); its gradient clip is gpt2_clip_grads with the
+ * same numerics (torch's clip_grad_norm_). */
+GPT2Adam rl_adam(double lr);
 
 #endif

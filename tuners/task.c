@@ -27,28 +27,9 @@ static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
 // ----------------------------------------------------------------------------
 // splits
 
-/* A field wrapped in double quotes with every inner quote doubled is unquoted
- * in place ("" -> "), as pandas reads these files (the AG News texts are
- * quoted like this); any other quotes belong to the sentence and stay. Returns
- * the new length. */
-static size_t unquote_field(char *s, size_t n) {
-    if (n < 2 || s[0] != '"' || s[n - 1] != '"') return n;
-    for (size_t i = 1; i + 1 < n; i++) {
-        if (s[i] != '"') continue;
-        if (i + 2 < n && s[i + 1] == '"') i++;
-        else return n; // a lone inner quote: not a quoted field
-    }
-    size_t out = 0;
-    for (size_t i = 1; i + 1 < n; i++) {
-        s[out++] = s[i];
-        if (s[i] == '"') i++;
-    }
-    return out;
-}
-
 /* A label: an optional '-' then digits, within 0..n_classes-1. */
-static int parse_label(const char *s, size_t n, int n_classes, int *label) {
-    size_t i = 0;
+static int parse_label(const char *s, int n_classes, int *label) {
+    size_t i = 0, n = strlen(s);
     int neg = 0;
     if (i < n && s[i] == '-') { neg = 1; i++; }
     if (i == n) return -1;
@@ -61,28 +42,6 @@ static int parse_label(const char *s, size_t n, int n_classes, int *label) {
     if (v < 0 || v >= n_classes) return -2;
     *label = (int)v;
     return 0;
-}
-
-/* The header: the text column ("sentence" or "text") right before the last
- * column, "label"; columns before the text column are skipped. Returns the
- * index of the text column. */
-static int parse_header(const char *line, size_t n, const char *path, Err *err) {
-    int col = 0, text_col = -1, n_cols = 0, label_last = 0;
-    for (size_t start = 0; start <= n; col++) {
-        const char *tab = memchr(line + start, '\t', n - start);
-        size_t end = tab ? (size_t)(tab - line) : n;
-        size_t len = end - start;
-        const char *name = line + start;
-        label_last = len == 5 && memcmp(name, "label", 5) == 0;
-        if ((len == 8 && memcmp(name, "sentence", 8) == 0) || (len == 4 && memcmp(name, "text", 4) == 0))
-            text_col = col;
-        n_cols = col + 1;
-        start = end + 1;
-    }
-    if (text_col < 0 || !label_last || text_col != n_cols - 2)
-        return err_fail(err, "%s:1: bad header \"%.80s\": expected a \"sentence\" (or \"text\") column "
-                         "followed by a last \"label\" column, tab-separated", path, line);
-    return text_col;
 }
 
 int split_load(Split *s, const char *path, int n_classes, Err *err) {
@@ -103,63 +62,43 @@ int split_load(Split *s, const char *path, int n_classes, Err *err) {
     }
     char **text = (char **)(mem + text_bytes);
     int *label = (int *)(text + max_lines);
-    char *p = mem, *end = mem + size;
-    if (size >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3; // UTF-8 BOM
-    if (size == 0) {
-        free(mem);
-        return err_fail(err, "split %s: empty file (no header)", path);
+    TsvReader tsv;
+    if (tsv_open(&tsv, mem, size, path, err)) goto fail;
+    // the text column, then the label as the last column (the few-shot and GLUE layout)
+    int last = tsv.n_cols - 1;
+    if (tsv.text_col != last - 1 || strcmp(tsv.fields[last], "label") != 0) {
+        err_fail(err, "%s:1: bad header: expected a \"sentence\" (or \"text\") column followed by a last "
+                 "\"label\" column, tab-separated; the text is column %d of %d, the last is \"%.40s\"", path,
+                 tsv.text_col + 1, tsv.n_cols, tsv.fields[last]);
+        goto fail;
     }
-    int n = 0, text_col = -1;
-    for (int line_no = 1; p < end || line_no == 1; line_no++) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        char *line = p, *line_end = nl ? nl : end;
-        p = nl ? nl + 1 : end;
-        if (line_end > line && line_end[-1] == '\r') line_end--;
-        size_t len = (size_t)(line_end - line);
-        *line_end = '\0';
-        if (line_no == 1) {
-            if ((text_col = parse_header(line, len, path, err)) < 0) goto fail;
-            continue;
-        }
-        if (len == 0) continue; // blank lines (a trailing newline) carry nothing
-        char *last_tab = memrchr(line, '\t', len);
-        if (!last_tab) {
-            err_fail(err, "%s:%d: no tab in \"%.60s\" (expected sentence<TAB>label)", path, line_no, line);
+    int n = 0, rc;
+    while ((rc = tsv_next_row(&tsv, err)) == 1) {
+        const char *field = tsv.fields[last];
+        int bad = parse_label(field, n_classes, &label[n]);
+        if (bad == -1) {
+            err_fail(err, "%s:%zu: label \"%.20s\" is not an integer", path, tsv.line_no, field);
             goto fail;
         }
-        char *field = line;
-        for (int c = 0; c < text_col; c++) {
-            char *tab = memchr(field, '\t', (size_t)(last_tab - field));
-            if (!tab) {
-                err_fail(err, "%s:%d: too few fields for the header", path, line_no);
-                goto fail;
-            }
-            field = tab + 1;
-        }
-        int rc = parse_label(last_tab + 1, (size_t)(line_end - last_tab - 1), n_classes, &label[n]);
-        if (rc == -1) {
-            err_fail(err, "%s:%d: label \"%.20s\" is not an integer", path, line_no, last_tab + 1);
+        if (bad == -2) {
+            err_fail(err, "%s:%zu: label %.20s is out of range 0..%d", path, tsv.line_no, field, n_classes - 1);
             goto fail;
         }
-        if (rc == -2) {
-            err_fail(err, "%s:%d: label %.20s is out of range 0..%d", path, line_no, last_tab + 1,
-                      n_classes - 1);
-            goto fail;
-        }
-        size_t text_len = unquote_field(field, (size_t)(last_tab - field));
-        field[text_len] = '\0';
-        text[n++] = field;
+        text[n++] = tsv.fields[tsv.text_col];
     }
+    if (rc < 0) goto fail;
     if (n == 0) {
         err_fail(err, "split %s: no examples (empty split)", path);
         goto fail;
     }
+    tsv_close(&tsv);
     s->n = n;
     s->text = text;
     s->label = label;
     s->storage = mem;
     return 0;
 fail:
+    tsv_close(&tsv);
     free(mem);
     return -1;
 }

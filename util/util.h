@@ -3,7 +3,7 @@
  *
  * One home each for: the error type and its formatting, reading a whole
  * file or stream, writing files so that a crash never publishes a partial one, mkdir -p,
- * and the seeded random generator. Every other folder may use util/; util/
+ * the seeded random generator, and reading tab-separated tables. Every other folder may use util/; util/
  * uses nothing of theirs (the layering is util <- model <- tuners <- sweep ->
  * mpi, results, with mpi/ and results/ also on util/ alone).
  *
@@ -98,5 +98,43 @@ uint64_t rng_u64(Rng *r);       // splitmix64
 double rng_uniform(Rng *r);     // [0, 1), 53 random bits
 int rng_below(Rng *r, int n);   // [0, n), n > 0
 double rng_normal(Rng *r);      // N(0, 1); Box-Muller, the pair's second value kept for the next call
+
+// ----------------------------------------------------------------------------
+// tab-separated tables (tsv.c): the data splits (sentence<TAB>label) and any
+// table with a text column
+
+/* Reads a TSV file's buffer in place: a header line naming the columns, then
+ * one row per line. The rules, those of the GLUE and few-shot files as pandas
+ * reads them:
+ *  - a UTF-8 BOM before the header is skipped; lines end in LF or CRLF (the
+ *    last may lack it); a NUL byte is refused: not a text file;
+ *  - one column, named "sentence" or "text", is the text (a header with none
+ *    or with more than one is refused). Only it may hold tabs: a row's fields
+ *    before it end at the row's first tabs, those after it at its last tabs,
+ *    so sentence<TAB>label splits at the last tab. A row has at least the
+ *    header's number of fields;
+ *  - a line of nothing but spaces and tabs (or nothing) is no row;
+ *  - a text wrapped in double quotes with every quote inside doubled is
+ *    unquoted ("" becomes "); any other quote belongs to the text. The other
+ *    fields and the column names are taken as they are.
+ * Errors name the file, and a row's line. */
+typedef struct {
+    const char *path;      // for messages
+    char *cursor, *end;    // the lines not read yet
+    size_t line_no;        // of the line read last (1: the header)
+    int n_cols;            // the header's fields: every row's
+    int text_col;          // the text column
+    char **fields;         // (n_cols) the column names after tsv_open, the row's fields after
+                           // tsv_next_row: NUL-terminated, in the buffer
+} TsvReader;
+
+/* Starts on buf (len bytes and a NUL after them, as util_read_file gives),
+ * which is cut in place and must outlive the reader: reads the header. */
+int tsv_open(TsvReader *r, char *buf, size_t len, const char *path, Err *err);
+/* The next row into r->fields: 1, 0 at the end of the file, or -1 (a row
+ * with too few fields). */
+int tsv_next_row(TsvReader *r, Err *err);
+/* Frees the reader's fields; accepts a zeroed or failed reader. */
+void tsv_close(TsvReader *r);
 
 #endif
