@@ -432,7 +432,7 @@ static void master_deliver(Master *ms, int rank, const WireHeader *h, const unsi
     }
     void *raw = NULL;
     Err cb_err = {{0}};
-    if (farm_decompress(zdata, h->len, h->raw_len, h->crc32, &raw, &cb_err)) {
+    if (zframe_decompress(zdata, h->len, h->raw_len, h->crc32, &raw, &cb_err)) {
         snprintf(msg, sizeof msg, "farm: bad result of item %llu from worker %d: %.400s",
                  (unsigned long long)h->item_id, rank, cb_err.msg);
         master_abort(ms, msg);
@@ -572,7 +572,7 @@ static int master_run_local(const FarmMaster *m, const FarmWorker *w, FarmStats 
             free(out);
             return err_fail(err, "worker 0: %s", run_err.msg[0] ? run_err.msg : "run failed (no message)");
         }
-        int rc = farm_compress(out, out_len, &z, &zlen, &crc, err);
+        int rc = zframe_compress(out, out_len, &z, &zlen, &crc, err);
         if (rc == 0) rc = m->on_result(m->user, id, MASTER, out, out_len, z, zlen, crc, err);
         free(out);
         free(z);
@@ -716,7 +716,7 @@ static int worker_run_item(Worker *wk, const WireHeader *item, const void *data,
     }
     WireHeader h = {.item_id = item->item_id, .raw_len = out_len};
     size_t zlen = 0;
-    int rc = farm_compress(out, out_len, &wk->zdata, &zlen, &h.crc32, err);
+    int rc = zframe_compress(out, out_len, &wk->zdata, &zlen, &h.crc32, err);
     free(out);
     if (rc) return worker_failed(err, err);
     h.len = zlen;

@@ -6,9 +6,10 @@
  * asks (dynamic load balancing: a worker asks again as soon as it is done),
  * in the order its next_work callback gives them (the caller puts costly
  * items first). A worker runs each item through its callback and returns a
- * result, which travels zlib-compressed with its CRC32 and raw length; the
- * master checks both and hands the result, compressed and raw, to its
- * on_result callback (the compressed bytes can go to a journal as received).
+ * result, which travels as a zlib frame (zframe_compress, util/util.h: the
+ * zlib stream with the raw bytes' CRC32 and length); the master checks both
+ * and hands the result, compressed and raw, to its on_result callback (the
+ * compressed bytes can go to a journal as received).
  * When there is no more work, every worker gets exactly one stop message.
  * Works with one worker and with more workers than items.
  *
@@ -36,7 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util/util.h"   // Err, err_fail
+#include "util/util.h"   // Err, err_fail, the zlib frame
 
 /* The master's side. Callbacks return 0 on success, -1 to abort the farm
  * (the farm then stops every worker and returns -1 with the callback's
@@ -79,12 +80,5 @@ typedef struct {
  * farm_master runs the items itself through `local` (may be NULL: error). */
 int farm_master(const FarmMaster *m, const FarmWorker *local, FarmStats *stats, Err *err);
 int farm_worker(const FarmWorker *w, Err *err);
-
-/* zlib framing used on the wire, exposed for tests and the journal:
- * compress src into a malloc'd buffer; decompress checking length and CRC32. */
-int farm_compress(const void *src, size_t len, void **dst, size_t *dst_len, uint32_t *crc32,
-                  Err *err);
-int farm_decompress(const void *src, size_t len, size_t raw_len, uint32_t crc32, void **dst,
-                    Err *err);
 
 #endif

@@ -65,7 +65,7 @@ farm worker-fails 4 -- --items 100 --sleep-ms 10 --fail-item 9 --expect-error "i
 # when their 1 s items end, and leave without sending; farm_master does not wait for them.
 farm abort-gives-up 4 -- --items 3 --sleep-ms 1000 --fail-item 2 --drain-seconds 0 \
     --max-farm-seconds 0.5 --expect-error "item 2 failed on purpose"
-farm bad-crc 3 FARM_TEST_CORRUPT_RANK=2 -- --items 30 --expect-error "CRC32 mismatch"
+farm bad-crc 3 FARM_TEST_CORRUPT_RANK=2 -- --items 30 --expect-error "zlib frame: CRC32 mismatch"
 # Idle ranks: 15 workers, 4 items of 1.5 s: 11 workers never work, 4 sleep in their item.
 if farm idle-cpu 16 -- --items 4 --sleep-ms 1500 --max-bytes 1000 --max-idle-cpu 0.10; then
     grep '^idle workers' "$TMP/idle-cpu.out"

@@ -211,7 +211,7 @@ static void check_result(MasterCtx *mc, uint64_t id, const void *raw, size_t raw
     if (crc != (uint32_t)crc32_z(0, raw, raw_len)) problem(mc, id, "CRC32 does not match the bytes");
     void *back = NULL;
     Err e;
-    if (farm_decompress(zdata, zlen, raw_len, crc, &back, &e) || (raw_len && memcmp(back, raw, raw_len)))
+    if (zframe_decompress(zdata, zlen, raw_len, crc, &back, &e) || (raw_len && memcmp(back, raw, raw_len)))
         problem(mc, id, "the zlib bytes do not give the result");
     free(back);
     free(want);

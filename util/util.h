@@ -3,7 +3,8 @@
  *
  * One home each for: the error type and its formatting, reading a whole
  * file, writing files so that a crash never publishes a partial one, mkdir -p,
- * and the seeded random generator. Every other folder may use util/; util/
+ * the seeded random generator, and the zlib frame (a payload compressed with
+ * its CRC32 and length). Every other folder may use util/; util/
  * uses nothing of theirs (the layering is util <- model <- tuners <- sweep ->
  * mpi, results, with mpi/ and results/ also on util/ alone).
  *
@@ -91,5 +92,27 @@ uint64_t rng_u64(Rng *r);       // splitmix64
 double rng_uniform(Rng *r);     // [0, 1), 53 random bits
 int rng_below(Rng *r, int n);   // [0, n), n > 0
 double rng_normal(Rng *r);      // N(0, 1); Box-Muller, the pair's second value kept for the next call
+
+// ----------------------------------------------------------------------------
+// the zlib frame (zframe.c): a payload as a zlib stream, with the CRC32 and the
+// length of its raw bytes beside it. The farm's results travel in it (mpi/) and
+// the journal keeps them as received (results/); how the three numbers are laid
+// out is the user's. Every message starts "zlib frame: ".
+
+/* CRC32 (zlib's: that of gzip and PNG) of len bytes, continuing from crc (0 to
+ * start): the CRC of a then b is zframe_crc32(zframe_crc32(0, a, na), b, nb). */
+uint32_t zframe_crc32(uint32_t crc, const void *data, size_t len);
+
+/* src (len bytes; NULL when len is 0) compressed into a malloc'd zlib stream
+ * *dst of *dst_len bytes; *crc32: the CRC32 of src. */
+int zframe_compress(const void *src, size_t len, void **dst, size_t *dst_len, uint32_t *crc32, Err *err);
+
+/* The zlib stream src (len bytes) inflated into a malloc'd *dst: it must give
+ * exactly raw_len bytes whose CRC32 is crc32 and end where src ends, else an
+ * error says which (truncated, corrupt, longer or shorter, stray bytes, CRC32
+ * mismatch) and *dst is NULL. A NUL follows the raw_len bytes (text comes out
+ * as a C string). A raw_len more than deflate can make of len bytes is
+ * refused before anything is allocated. */
+int zframe_decompress(const void *src, size_t len, size_t raw_len, uint32_t crc32, void **dst, Err *err);
 
 #endif
