@@ -5,11 +5,10 @@
  * on MPI_COMM_WORLD: while the farm runs, nothing else may send point-to-point
  * messages to rank 0 there). Payloads travel as a frame: a first message with
  * a WireHeader and, when small, the payload inline; a large payload follows
- * in pieces of at most 1 GiB (MPI counts are ints) tagged
- * *_MORE. The receiver needs only the header's total length, so a sender may
- * cut pieces as it likes (the FARM_CHUNK_BYTES environment variable lowers
- * the piece size, for tests). Another test hook: FARM_TEST_CORRUPT_RANK=r
- * makes the worker of rank r send wrong CRC32s, which the master must catch.
+ * in pieces of at most 1 GiB (MPI counts are ints; piece_bytes in farm.h may
+ * lower it) tagged *_MORE. The receiver needs only the header's total length,
+ * so a sender may cut pieces as it likes. A result's payload is a zlib frame
+ * (util.h: zframe_compress), its CRC32 and raw length in the header.
  *
  *   worker -> master   READY        (empty) first ask, sent once at start
  *                      RESULT(+MORE) item id, zlib bytes, CRC32 + raw length;
@@ -60,7 +59,7 @@ enum {
 };
 
 #define MASTER 0
-#define CHUNK_MAX ((size_t)1 << 30)     // piece size cap: fits an int count
+#define PIECE_MAX ((size_t)1 << 30)     // piece size cap: fits an int count
 #define INLINE_MAX ((size_t)64 << 10)   // payloads up to this ride in the first message
 #define POLL_FIRST_NS 50000L            // 50 us: first sleep of a wait
 #define POLL_IDLE_MAX_NS 10000000L      // 10 ms: longest sleep waiting for a message
@@ -144,13 +143,9 @@ static void release_requests(int n, MPI_Request *reqs) {
 
 /* ---- frames ---- */
 
-static size_t chunk_bytes(void) {
-    const char *s = getenv("FARM_CHUNK_BYTES");
-    if (!s || !*s) return CHUNK_MAX;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end || v == 0) return CHUNK_MAX;
-    return v > CHUNK_MAX ? CHUNK_MAX : (size_t)v;
+/* The piece size a side asked for (farm.h: piece_bytes), within (0, PIECE_MAX]. */
+static size_t piece_size(size_t piece_bytes) {
+    return piece_bytes == 0 || piece_bytes > PIECE_MAX ? PIECE_MAX : piece_bytes;
 }
 
 /* A frame being sent: the first message (header + inline payload) and the
@@ -168,12 +163,12 @@ static void outgoing_free(Outgoing *o) {
     *o = (Outgoing){0};
 }
 
-static int frame_send(int dest, int tag, int more_tag, const WireHeader *h, const void *payload,
-                      Outgoing *o, Err *err) {
-    size_t chunk = chunk_bytes();
-    size_t inline_len = h->len <= INLINE_MAX && h->len <= chunk ? h->len : 0;
+static int frame_send(int dest, int tag, int more_tag, size_t piece_bytes, const WireHeader *h,
+                      const void *payload, Outgoing *o, Err *err) {
+    size_t piece = piece_size(piece_bytes);
+    size_t inline_len = h->len <= INLINE_MAX && h->len <= piece ? h->len : 0;
     size_t rest = h->len - inline_len;
-    size_t npieces = (rest + chunk - 1) / chunk;
+    size_t npieces = (rest + piece - 1) / piece;
     *o = (Outgoing){0};
     o->first = malloc(sizeof *h + inline_len);
     o->reqs = malloc(sizeof(MPI_Request) * (1 + npieces));
@@ -190,8 +185,8 @@ static int frame_send(int dest, int tag, int more_tag, const WireHeader *h, cons
     }
     o->nreq = 1;
     const unsigned char *p = (const unsigned char *)payload + inline_len;
-    for (size_t i = 0; i < npieces; i++, p += chunk, rest -= chunk) {
-        int n = (int)(rest < chunk ? rest : chunk);
+    for (size_t i = 0; i < npieces; i++, p += piece, rest -= piece) {
+        int n = (int)(rest < piece ? rest : piece);
         rc = MPI_Isend(p, n, MPI_BYTE, dest, more_tag, MPI_COMM_WORLD, &o->reqs[o->nreq]);
         if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Isend", err);   // o still owns what was sent
         o->nreq++;
@@ -200,10 +195,10 @@ static int frame_send(int dest, int tag, int more_tag, const WireHeader *h, cons
 }
 
 /* Sends a whole frame and waits for it to leave (the receiver is waiting for it). */
-static int frame_send_wait(int dest, int tag, int more_tag, const WireHeader *h, const void *payload,
-                           Err *err) {
+static int frame_send_wait(int dest, int tag, int more_tag, size_t piece_bytes, const WireHeader *h,
+                           const void *payload, Err *err) {
     Outgoing o;
-    if (frame_send(dest, tag, more_tag, h, payload, &o, err)) return -1;
+    if (frame_send(dest, tag, more_tag, piece_bytes, h, payload, &o, err)) return -1;
     int rc = wait_requests(o.nreq, o.reqs, -1, err);
     outgoing_free(&o);
     return rc < 0 ? -1 : 0;
@@ -389,7 +384,7 @@ static int master_answer_ask(Master *ms, int rank) {
 
 static int master_send_work(Master *ms, int rank, uint64_t id, const void *data, size_t len) {
     WireHeader h = {.item_id = id, .len = len};
-    if (frame_send_wait(rank, TAG_WORK, TAG_WORK_MORE, &h, data, &ms->error)) return -1;
+    if (frame_send_wait(rank, TAG_WORK, TAG_WORK_MORE, ms->m->piece_bytes, &h, data, &ms->error)) return -1;
     ms->state[rank] = WORKER_BUSY;
     ms->item[rank] = id;
     ms->busy++;
@@ -635,7 +630,6 @@ int farm_master(const FarmMaster *m, const FarmWorker *local, FarmStats *stats, 
 
 typedef struct {
     const FarmWorker *w;
-    int corrupt_crc;    // test hook: send wrong CRC32s (FARM_TEST_CORRUPT_RANK)
     Buf rx;
     Outgoing sending;   // the last result, until its requests are done
     void *zdata;        // ... and its compressed bytes
@@ -720,14 +714,13 @@ static int worker_run_item(Worker *wk, const WireHeader *item, const void *data,
     free(out);
     if (rc) return worker_failed(err, err);
     h.len = zlen;
-    if (wk->corrupt_crc) h.crc32 ^= 1u;
     if (worker_stop_waiting(stopped, err)) return -1;
     if (*stopped) {
         free(wk->zdata);
         wk->zdata = NULL;
         return 0;
     }
-    return frame_send(MASTER, TAG_RESULT, TAG_RESULT_MORE, &h, wk->zdata, &wk->sending, err);
+    return frame_send(MASTER, TAG_RESULT, TAG_RESULT_MORE, wk->w->piece_bytes, &h, wk->zdata, &wk->sending, err);
 }
 
 static int worker_loop(Worker *wk, Err *err) {
@@ -761,8 +754,7 @@ int farm_worker(const FarmWorker *w, Err *err) {
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (rank == MASTER) return err_fail(err, "farm: farm_worker called on rank 0 (the master's rank)");
-    const char *corrupt = getenv("FARM_TEST_CORRUPT_RANK");
-    Worker wk = {.w = w, .corrupt_crc = corrupt && *corrupt && atoi(corrupt) == rank};
+    Worker wk = {.w = w};
     int rc = worker_loop(&wk, err);
     Err ignored;
     if (wk.sending.nreq) worker_settle_sending(&wk, 1.0, &ignored);   // after an error only

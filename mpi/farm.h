@@ -57,6 +57,7 @@ typedef struct {
     int (*should_stop)(void *user);
     void *user;
     double drain_seconds;   // how long to wait for in-flight items after should_stop
+    size_t piece_bytes;     // the largest piece a work item is sent in; 0: 1 GiB (see below)
 } FarmMaster;
 
 /* The worker's side: runs one item, fills *out (malloc'd, the farm frees
@@ -67,7 +68,15 @@ typedef struct {
     int (*run)(void *user, uint64_t item_id, const void *data, size_t len, void **out,
                size_t *out_len, Err *err);
     void *user;
+    size_t piece_bytes;   // the largest piece a result is sent in; 0: 1 GiB (see below)
 } FarmWorker;
+
+/* piece_bytes: a payload that does not ride in its header's message (one over
+ * 64 KB or over piece_bytes) follows it in pieces of at most piece_bytes (0,
+ * or more than 1 GiB: 1 GiB, since MPI counts are ints). The receiver needs no
+ * setting, so each side may choose its own. Leave it 0: smaller pieces only
+ * cost messages; tests set it to send many pieces without sending gigabytes
+ * (tests/t_farm.sh, through tests/tool_farm.c --piece-bytes). */
 
 typedef struct {
     uint64_t items_done;
