@@ -76,12 +76,6 @@ typedef struct {
     uint32_t reserved;
 } WireHeader;
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 static int mpi_fail(int rc, const char *what, Err *err) {
     char text[MPI_MAX_ERROR_STRING];
     int n = 0;
@@ -110,14 +104,14 @@ static void backoff_sleep(Backoff *b) {
 /* Waits until every request is done, polling; timeout < 0: no limit. Returns
  * 1 done, 0 timed out (requests still active), -1 MPI error. */
 static int wait_requests(int n, MPI_Request *reqs, double timeout, Err *err) {
-    double t_end = now() + timeout;
+    double t_end = util_now() + timeout;
     Backoff b = backoff_start(POLL_XFER_MAX_NS);
     for (;;) {
         int done = 0;
         int rc = MPI_Testall(n, reqs, &done, MPI_STATUSES_IGNORE);
         if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Testall", err);
         if (done) return 1;
-        if (timeout >= 0 && now() >= t_end) return 0;
+        if (timeout >= 0 && util_now() >= t_end) return 0;
         backoff_sleep(&b);
     }
 }
@@ -349,7 +343,7 @@ typedef struct {
 static void master_abort(Master *ms, const char *msg) {
     if (!ms->failed) snprintf(ms->error.msg, sizeof ms->error.msg, "%s", msg);
     ms->failed = 1;
-    if (ms->phase != PHASE_DRAINING && ms->phase != PHASE_ABORTING) ms->deadline = now() + ms->m->drain_seconds;
+    if (ms->phase != PHASE_DRAINING && ms->phase != PHASE_ABORTING) ms->deadline = util_now() + ms->m->drain_seconds;
     ms->phase = PHASE_ABORTING;
 }
 
@@ -503,7 +497,7 @@ static WaitResult master_wait(Master *ms, MPI_Status *st) {
         if (flag) return WAIT_MESSAGE;
         if (ms->phase == PHASE_RUNNING && ms->m->should_stop && ms->m->should_stop(ms->m->user))
             return WAIT_STOP_ASKED;
-        if ((ms->phase == PHASE_DRAINING || ms->phase == PHASE_ABORTING) && now() >= ms->deadline)
+        if ((ms->phase == PHASE_DRAINING || ms->phase == PHASE_ABORTING) && util_now() >= ms->deadline)
             return WAIT_DEADLINE;
         backoff_sleep(&b);
     }
@@ -520,7 +514,7 @@ static int master_give_up_workers(Master *ms) {
 
 static void master_begin_drain(Master *ms) {
     ms->phase = PHASE_DRAINING;
-    ms->deadline = now() + ms->m->drain_seconds;
+    ms->deadline = util_now() + ms->m->drain_seconds;
 }
 
 /* The master's loop; returns -1 on an MPI failure (the farm cannot go on). */
@@ -606,7 +600,7 @@ int farm_master(const FarmMaster *m, const FarmWorker *local, FarmStats *stats, 
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &nranks);
     if (rank != MASTER) return err_fail(err, "farm: farm_master called on rank %d (only rank 0 is the master)", rank);
-    double t0 = now();
+    double t0 = util_now();
     int rc;
     if (nranks == 1) {
         err->msg[0] = 0;
@@ -622,7 +616,7 @@ int farm_master(const FarmMaster *m, const FarmWorker *local, FarmStats *stats, 
         }
         master_free(&ms);
     }
-    stats->seconds = now() - t0;
+    stats->seconds = util_now() - t0;
     return rc;
 }
 

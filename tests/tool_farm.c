@@ -37,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <zlib.h>
 
@@ -55,18 +54,6 @@ typedef struct {
     double drain_seconds, max_idle_cpu, max_farm_seconds;
     const char *expect_error;
 } Options;
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static double cpu_seconds(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
 
 static void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -262,7 +249,7 @@ static int master_on_result(void *user, uint64_t id, int worker, const void *raw
 static int master_should_stop(void *user) {
     MasterCtx *mc = user;
     if (!mc->o->stop_after || mc->n_delivered < mc->o->stop_after) return 0;
-    if (mc->stop_asked_at == 0) mc->stop_asked_at = now();
+    if (mc->stop_asked_at == 0) mc->stop_asked_at = util_now();
     return 1;
 }
 
@@ -462,7 +449,7 @@ int main(int argc, char **argv) {
     FarmStats stats = {0};
     Err err = {{0}};
     int misuse = check_misuse(rank, nranks, &fw);
-    double cpu0 = cpu_seconds(), t0 = now();
+    double cpu0 = util_cpu_seconds(), t0 = util_now();
     int rc;
     if (rank == 0) {
         master_ctx_init(&mc, &o);
@@ -474,7 +461,7 @@ int main(int argc, char **argv) {
         rc = farm_worker(&fw, &err);
         if (rc && o.fail_item < 0) fprintf(stderr, "rank %d: %s\n", rank, err.msg);
     }
-    double mine[R_N] = {[R_CPU] = cpu_seconds() - cpu0, [R_WALL] = now() - t0, [R_ITEMS] = wc.items_run,
+    double mine[R_N] = {[R_CPU] = util_cpu_seconds() - cpu0, [R_WALL] = util_now() - t0, [R_ITEMS] = wc.items_run,
                         [R_RC] = rc};
     double farm_s = mine[R_WALL], returned_at = t0 + farm_s;
     MPI_Barrier(MPI_COMM_WORLD);

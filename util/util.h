@@ -3,8 +3,8 @@
  *
  * One home each for: the error type and its formatting, reading a whole
  * file, writing files so that a crash never publishes a partial one, mkdir -p,
- * the seeded random generator, and the zlib frame (a payload compressed with
- * its CRC32 and length). Every other folder may use util/; util/
+ * the seeded random generator, the zlib frame (a payload compressed with its
+ * CRC32 and length) and the clocks. Every other folder may use util/; util/
  * uses nothing of theirs (the layering is util <- model <- tuners <- sweep ->
  * mpi, results, with mpi/ and results/ also on util/ alone).
  *
@@ -114,5 +114,11 @@ int zframe_compress(const void *src, size_t len, void **dst, size_t *dst_len, ui
  * as a C string). A raw_len more than deflate can make of len bytes is
  * refused before anything is allocated. */
 int zframe_decompress(const void *src, size_t len, size_t raw_len, uint32_t crc32, void **dst, Err *err);
+
+// ----------------------------------------------------------------------------
+// clocks (clock.c)
+
+double util_now(void);           // seconds on the monotonic clock (intervals only)
+double util_cpu_seconds(void);   // CPU seconds (user + system) this process has used
 
 #endif
