@@ -106,6 +106,10 @@ $(BINDIR)/sweep: $(BUILD)/sweep/sweep_main.o $(LIBS)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBS)
 	$(LINK) $(MPI_LIBS)
 
+# tool_farm's --corrupt-rank sends results with a wrong CRC32 from the test side: its
+# __wrap_zframe_compress stands in for the codec, so the farm itself has no test hook
+$(BUILD)/tests/tool_farm: LDFLAGS += -Wl,--wrap=zframe_compress
+
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBS)
 	$(LINK) $(MPI_LIBS)
 

@@ -14,22 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include "mpi/farm.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static double cpu_seconds(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
 
 static void sleep_seconds(double s) {
     struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
@@ -85,7 +72,7 @@ static void run_farm(uint64_t count, double item_seconds, double *cpu, double *w
     FarmWorker fw = {.run = run_item, .user = &wc};
     Items it = {.count = count};
     Err err;
-    double c0 = cpu_seconds(), t0 = now();
+    double c0 = util_cpu_seconds(), t0 = util_now();
     int rc;
     if (rank == 0) {
         FarmMaster fm = {.next_work = items_next, .on_result = items_result, .user = &it};
@@ -94,8 +81,8 @@ static void run_farm(uint64_t count, double item_seconds, double *cpu, double *w
     } else {
         rc = farm_worker(&fw, &err);
     }
-    *cpu = cpu_seconds() - c0;
-    *wall = now() - t0;
+    *cpu = util_cpu_seconds() - c0;
+    *wall = util_now() - t0;
     *items_run = wc.items_run;
     if (rc) {
         fprintf(stderr, "bench_farm: rank %d: %s\n", rank, err.msg);
@@ -108,15 +95,15 @@ static void blocking_wait(double seconds, double *cpu, double *wall) {
     int rank, nranks, token = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &nranks);
-    double c0 = cpu_seconds(), t0 = now();
+    double c0 = util_cpu_seconds(), t0 = util_now();
     if (rank == 0) {
         sleep_seconds(seconds);
         for (int r = 1; r < nranks; r++) MPI_Send(&token, 1, MPI_INT, r, 99, MPI_COMM_WORLD);
     } else {
         MPI_Recv(&token, 1, MPI_INT, 0, 99, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     }
-    *cpu = cpu_seconds() - c0;
-    *wall = now() - t0;
+    *cpu = util_cpu_seconds() - c0;
+    *wall = util_now() - t0;
 }
 
 /* Sums over the workers that ran no item: their CPU, and their mean wall time. */

@@ -5,11 +5,10 @@
  * on MPI_COMM_WORLD: while the farm runs, nothing else may send point-to-point
  * messages to rank 0 there). Payloads travel as a frame: a first message with
  * a WireHeader and, when small, the payload inline; a large payload follows
- * in pieces of at most 1 GiB (MPI counts are ints) tagged
- * *_MORE. The receiver needs only the header's total length, so a sender may
- * cut pieces as it likes (the FARM_CHUNK_BYTES environment variable lowers
- * the piece size, for tests). Another test hook: FARM_TEST_CORRUPT_RANK=r
- * makes the worker of rank r send wrong CRC32s, which the master must catch.
+ * in pieces of at most 1 GiB (MPI counts are ints; piece_bytes in farm.h may
+ * lower it) tagged *_MORE. The receiver needs only the header's total length,
+ * so a sender may cut pieces as it likes. A result's payload is a zlib frame
+ * (util.h: zframe_compress), its CRC32 and raw length in the header.
  *
  *   worker -> master   READY        (empty) first ask, sent once at start
  *                      RESULT(+MORE) item id, zlib bytes, CRC32 + raw length;
@@ -60,7 +59,7 @@ enum {
 };
 
 #define MASTER 0
-#define CHUNK_MAX ((size_t)1 << 30)     // piece size cap: fits an int count
+#define PIECE_MAX ((size_t)1 << 30)     // piece size cap: fits an int count
 #define INLINE_MAX ((size_t)64 << 10)   // payloads up to this ride in the first message
 #define POLL_FIRST_NS 50000L            // 50 us: first sleep of a wait
 #define POLL_IDLE_MAX_NS 10000000L      // 10 ms: longest sleep waiting for a message
@@ -76,12 +75,6 @@ typedef struct {
     uint32_t crc32;     // results: CRC32 of the raw bytes
     uint32_t reserved;
 } WireHeader;
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 static int mpi_fail(int rc, const char *what, Err *err) {
     char text[MPI_MAX_ERROR_STRING];
@@ -111,14 +104,14 @@ static void backoff_sleep(Backoff *b) {
 /* Waits until every request is done, polling; timeout < 0: no limit. Returns
  * 1 done, 0 timed out (requests still active), -1 MPI error. */
 static int wait_requests(int n, MPI_Request *reqs, double timeout, Err *err) {
-    double t_end = now() + timeout;
+    double t_end = util_now() + timeout;
     Backoff b = backoff_start(POLL_XFER_MAX_NS);
     for (;;) {
         int done = 0;
         int rc = MPI_Testall(n, reqs, &done, MPI_STATUSES_IGNORE);
         if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Testall", err);
         if (done) return 1;
-        if (timeout >= 0 && now() >= t_end) return 0;
+        if (timeout >= 0 && util_now() >= t_end) return 0;
         backoff_sleep(&b);
     }
 }
@@ -144,13 +137,9 @@ static void release_requests(int n, MPI_Request *reqs) {
 
 /* ---- frames ---- */
 
-static size_t chunk_bytes(void) {
-    const char *s = getenv("FARM_CHUNK_BYTES");
-    if (!s || !*s) return CHUNK_MAX;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end || v == 0) return CHUNK_MAX;
-    return v > CHUNK_MAX ? CHUNK_MAX : (size_t)v;
+/* The piece size a side asked for (farm.h: piece_bytes), within (0, PIECE_MAX]. */
+static size_t piece_size(size_t piece_bytes) {
+    return piece_bytes == 0 || piece_bytes > PIECE_MAX ? PIECE_MAX : piece_bytes;
 }
 
 /* A frame being sent: the first message (header + inline payload) and the
@@ -168,12 +157,12 @@ static void outgoing_free(Outgoing *o) {
     *o = (Outgoing){0};
 }
 
-static int frame_send(int dest, int tag, int more_tag, const WireHeader *h, const void *payload,
-                      Outgoing *o, Err *err) {
-    size_t chunk = chunk_bytes();
-    size_t inline_len = h->len <= INLINE_MAX && h->len <= chunk ? h->len : 0;
+static int frame_send(int dest, int tag, int more_tag, size_t piece_bytes, const WireHeader *h,
+                      const void *payload, Outgoing *o, Err *err) {
+    size_t piece = piece_size(piece_bytes);
+    size_t inline_len = h->len <= INLINE_MAX && h->len <= piece ? h->len : 0;
     size_t rest = h->len - inline_len;
-    size_t npieces = (rest + chunk - 1) / chunk;
+    size_t npieces = (rest + piece - 1) / piece;
     *o = (Outgoing){0};
     o->first = malloc(sizeof *h + inline_len);
     o->reqs = malloc(sizeof(MPI_Request) * (1 + npieces));
@@ -190,8 +179,8 @@ static int frame_send(int dest, int tag, int more_tag, const WireHeader *h, cons
     }
     o->nreq = 1;
     const unsigned char *p = (const unsigned char *)payload + inline_len;
-    for (size_t i = 0; i < npieces; i++, p += chunk, rest -= chunk) {
-        int n = (int)(rest < chunk ? rest : chunk);
+    for (size_t i = 0; i < npieces; i++, p += piece, rest -= piece) {
+        int n = (int)(rest < piece ? rest : piece);
         rc = MPI_Isend(p, n, MPI_BYTE, dest, more_tag, MPI_COMM_WORLD, &o->reqs[o->nreq]);
         if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Isend", err);   // o still owns what was sent
         o->nreq++;
@@ -200,10 +189,10 @@ static int frame_send(int dest, int tag, int more_tag, const WireHeader *h, cons
 }
 
 /* Sends a whole frame and waits for it to leave (the receiver is waiting for it). */
-static int frame_send_wait(int dest, int tag, int more_tag, const WireHeader *h, const void *payload,
-                           Err *err) {
+static int frame_send_wait(int dest, int tag, int more_tag, size_t piece_bytes, const WireHeader *h,
+                           const void *payload, Err *err) {
     Outgoing o;
-    if (frame_send(dest, tag, more_tag, h, payload, &o, err)) return -1;
+    if (frame_send(dest, tag, more_tag, piece_bytes, h, payload, &o, err)) return -1;
     int rc = wait_requests(o.nreq, o.reqs, -1, err);
     outgoing_free(&o);
     return rc < 0 ? -1 : 0;
@@ -354,7 +343,7 @@ typedef struct {
 static void master_abort(Master *ms, const char *msg) {
     if (!ms->failed) snprintf(ms->error.msg, sizeof ms->error.msg, "%s", msg);
     ms->failed = 1;
-    if (ms->phase != PHASE_DRAINING && ms->phase != PHASE_ABORTING) ms->deadline = now() + ms->m->drain_seconds;
+    if (ms->phase != PHASE_DRAINING && ms->phase != PHASE_ABORTING) ms->deadline = util_now() + ms->m->drain_seconds;
     ms->phase = PHASE_ABORTING;
 }
 
@@ -389,7 +378,7 @@ static int master_answer_ask(Master *ms, int rank) {
 
 static int master_send_work(Master *ms, int rank, uint64_t id, const void *data, size_t len) {
     WireHeader h = {.item_id = id, .len = len};
-    if (frame_send_wait(rank, TAG_WORK, TAG_WORK_MORE, &h, data, &ms->error)) return -1;
+    if (frame_send_wait(rank, TAG_WORK, TAG_WORK_MORE, ms->m->piece_bytes, &h, data, &ms->error)) return -1;
     ms->state[rank] = WORKER_BUSY;
     ms->item[rank] = id;
     ms->busy++;
@@ -432,7 +421,7 @@ static void master_deliver(Master *ms, int rank, const WireHeader *h, const unsi
     }
     void *raw = NULL;
     Err cb_err = {{0}};
-    if (farm_decompress(zdata, h->len, h->raw_len, h->crc32, &raw, &cb_err)) {
+    if (zframe_decompress(zdata, h->len, h->raw_len, h->crc32, &raw, &cb_err)) {
         snprintf(msg, sizeof msg, "farm: bad result of item %llu from worker %d: %.400s",
                  (unsigned long long)h->item_id, rank, cb_err.msg);
         master_abort(ms, msg);
@@ -508,7 +497,7 @@ static WaitResult master_wait(Master *ms, MPI_Status *st) {
         if (flag) return WAIT_MESSAGE;
         if (ms->phase == PHASE_RUNNING && ms->m->should_stop && ms->m->should_stop(ms->m->user))
             return WAIT_STOP_ASKED;
-        if ((ms->phase == PHASE_DRAINING || ms->phase == PHASE_ABORTING) && now() >= ms->deadline)
+        if ((ms->phase == PHASE_DRAINING || ms->phase == PHASE_ABORTING) && util_now() >= ms->deadline)
             return WAIT_DEADLINE;
         backoff_sleep(&b);
     }
@@ -525,7 +514,7 @@ static int master_give_up_workers(Master *ms) {
 
 static void master_begin_drain(Master *ms) {
     ms->phase = PHASE_DRAINING;
-    ms->deadline = now() + ms->m->drain_seconds;
+    ms->deadline = util_now() + ms->m->drain_seconds;
 }
 
 /* The master's loop; returns -1 on an MPI failure (the farm cannot go on). */
@@ -572,7 +561,7 @@ static int master_run_local(const FarmMaster *m, const FarmWorker *w, FarmStats 
             free(out);
             return err_fail(err, "worker 0: %s", run_err.msg[0] ? run_err.msg : "run failed (no message)");
         }
-        int rc = farm_compress(out, out_len, &z, &zlen, &crc, err);
+        int rc = zframe_compress(out, out_len, &z, &zlen, &crc, err);
         if (rc == 0) rc = m->on_result(m->user, id, MASTER, out, out_len, z, zlen, crc, err);
         free(out);
         free(z);
@@ -611,7 +600,7 @@ int farm_master(const FarmMaster *m, const FarmWorker *local, FarmStats *stats, 
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &nranks);
     if (rank != MASTER) return err_fail(err, "farm: farm_master called on rank %d (only rank 0 is the master)", rank);
-    double t0 = now();
+    double t0 = util_now();
     int rc;
     if (nranks == 1) {
         err->msg[0] = 0;
@@ -627,7 +616,7 @@ int farm_master(const FarmMaster *m, const FarmWorker *local, FarmStats *stats, 
         }
         master_free(&ms);
     }
-    stats->seconds = now() - t0;
+    stats->seconds = util_now() - t0;
     return rc;
 }
 
@@ -635,7 +624,6 @@ int farm_master(const FarmMaster *m, const FarmWorker *local, FarmStats *stats, 
 
 typedef struct {
     const FarmWorker *w;
-    int corrupt_crc;    // test hook: send wrong CRC32s (FARM_TEST_CORRUPT_RANK)
     Buf rx;
     Outgoing sending;   // the last result, until its requests are done
     void *zdata;        // ... and its compressed bytes
@@ -716,18 +704,17 @@ static int worker_run_item(Worker *wk, const WireHeader *item, const void *data,
     }
     WireHeader h = {.item_id = item->item_id, .raw_len = out_len};
     size_t zlen = 0;
-    int rc = farm_compress(out, out_len, &wk->zdata, &zlen, &h.crc32, err);
+    int rc = zframe_compress(out, out_len, &wk->zdata, &zlen, &h.crc32, err);
     free(out);
     if (rc) return worker_failed(err, err);
     h.len = zlen;
-    if (wk->corrupt_crc) h.crc32 ^= 1u;
     if (worker_stop_waiting(stopped, err)) return -1;
     if (*stopped) {
         free(wk->zdata);
         wk->zdata = NULL;
         return 0;
     }
-    return frame_send(MASTER, TAG_RESULT, TAG_RESULT_MORE, &h, wk->zdata, &wk->sending, err);
+    return frame_send(MASTER, TAG_RESULT, TAG_RESULT_MORE, wk->w->piece_bytes, &h, wk->zdata, &wk->sending, err);
 }
 
 static int worker_loop(Worker *wk, Err *err) {
@@ -761,8 +748,7 @@ int farm_worker(const FarmWorker *w, Err *err) {
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (rank == MASTER) return err_fail(err, "farm: farm_worker called on rank 0 (the master's rank)");
-    const char *corrupt = getenv("FARM_TEST_CORRUPT_RANK");
-    Worker wk = {.w = w, .corrupt_crc = corrupt && *corrupt && atoi(corrupt) == rank};
+    Worker wk = {.w = w};
     int rc = worker_loop(&wk, err);
     Err ignored;
     if (wk.sending.nreq) worker_settle_sending(&wk, 1.0, &ignored);   // after an error only

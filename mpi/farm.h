@@ -6,9 +6,10 @@
  * asks (dynamic load balancing: a worker asks again as soon as it is done),
  * in the order its next_work callback gives them (the caller puts costly
  * items first). A worker runs each item through its callback and returns a
- * result, which travels zlib-compressed with its CRC32 and raw length; the
- * master checks both and hands the result, compressed and raw, to its
- * on_result callback (the compressed bytes can go to a journal as received).
+ * result, which travels as a zlib frame (zframe_compress, util/util.h: the
+ * zlib stream with the raw bytes' CRC32 and length); the master checks both
+ * and hands the result, compressed and raw, to its on_result callback (the
+ * compressed bytes can go to a journal as received).
  * When there is no more work, every worker gets exactly one stop message.
  * Works with one worker and with more workers than items.
  *
@@ -36,7 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util/util.h"   // Err, err_fail
+#include "util/util.h"   // Err, err_fail, the zlib frame
 
 /* The master's side. Callbacks return 0 on success, -1 to abort the farm
  * (the farm then stops every worker and returns -1 with the callback's
@@ -56,6 +57,7 @@ typedef struct {
     int (*should_stop)(void *user);
     void *user;
     double drain_seconds;   // how long to wait for in-flight items after should_stop
+    size_t piece_bytes;     // the largest piece a work item is sent in; 0: 1 GiB (see below)
 } FarmMaster;
 
 /* The worker's side: runs one item, fills *out (malloc'd, the farm frees
@@ -66,7 +68,15 @@ typedef struct {
     int (*run)(void *user, uint64_t item_id, const void *data, size_t len, void **out,
                size_t *out_len, Err *err);
     void *user;
+    size_t piece_bytes;   // the largest piece a result is sent in; 0: 1 GiB (see below)
 } FarmWorker;
+
+/* piece_bytes: a payload that does not ride in its header's message (one over
+ * 64 KB or over piece_bytes) follows it in pieces of at most piece_bytes (0,
+ * or more than 1 GiB: 1 GiB, since MPI counts are ints). The receiver needs no
+ * setting, so each side may choose its own. Leave it 0: smaller pieces only
+ * cost messages; tests set it to send many pieces without sending gigabytes
+ * (tests/t_farm.sh, through tests/tool_farm.c --piece-bytes). */
 
 typedef struct {
     uint64_t items_done;
@@ -79,12 +89,5 @@ typedef struct {
  * farm_master runs the items itself through `local` (may be NULL: error). */
 int farm_master(const FarmMaster *m, const FarmWorker *local, FarmStats *stats, Err *err);
 int farm_worker(const FarmWorker *w, Err *err);
-
-/* zlib framing used on the wire, exposed for tests and the journal:
- * compress src into a malloc'd buffer; decompress checking length and CRC32. */
-int farm_compress(const void *src, size_t len, void **dst, size_t *dst_len, uint32_t *crc32,
-                  Err *err);
-int farm_decompress(const void *src, size_t len, size_t raw_len, uint32_t crc32, void **dst,
-                    Err *err);
 
 #endif

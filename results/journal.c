@@ -42,29 +42,12 @@ static int join_path(char out[PATH_MAX], const char *dir, const char *name, Err 
     return 0;
 }
 
-// zlib's crc32 takes a uInt length; and crc32(c, NULL, 0) returns 0, not c,
-// so an empty buffer must not reach it.
-static uint32_t crc_update(uint32_t crc, const void *data, size_t len) {
-    const unsigned char *p = data;
-    while (len > 0) {
-        uInt n = len > 0x40000000u ? 0x40000000u : (uInt)len;
-        crc = (uint32_t)crc32(crc, p, n);
-        p += n;
-        len -= n;
-    }
-    return crc;
-}
-
-uint32_t results_crc32(const void *data, size_t len) {
-    return crc_update((uint32_t)crc32(0L, Z_NULL, 0), data, len);
-}
-
 // The frame's CRC: over the type byte and the length as on disk, then the payload.
 static uint32_t frame_crc(int type, uint32_t len, const void *payload) {
     unsigned char typelen[5];
     typelen[0] = (unsigned char)type;
     put_u32le(typelen + 1, len);
-    return crc_update(results_crc32(typelen, sizeof typelen), payload, len);
+    return zframe_crc32(zframe_crc32(0, typelen, sizeof typelen), payload, len);
 }
 
 static int frame_type_known(int type) { return type >= JOURNAL_HEADER && type <= JOURNAL_RESULT; }
@@ -435,7 +418,7 @@ static int scan_for_intact(Reader *r, uint64_t after, int64_t *found, Err *err) 
             size_t chunk = step > READ_CHUNK ? READ_CHUNK : (size_t)step;
             const unsigned char *b = reader_view(r, pos, chunk, err);
             if (!b) goto done;
-            crc = crc32(crc, b, (uInt)chunk);
+            crc = zframe_crc32((uint32_t)crc, b, chunk);
             pos += chunk;
         }
         order[i]->crc = crc;

@@ -1,18 +1,14 @@
 // results/result_frame.c: the payload of a JOURNAL_RESULT frame,
 //     u8 status | 64 hex id | u32 raw length (LE) | u32 CRC32 of the raw record (LE) | zlib stream
-// The record travels compressed, as the worker sent it; decoding checks it
-// against its own length and CRC, so a record is either exact or refused.
-#include <stdio.h>
+// The record travels compressed, as the worker sent it: a zlib frame (util.h).
+// Decoding checks it against its own length and CRC (zframe_decompress), so a
+// record is either exact or refused.
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "results/results_internal.h"
 
 #define RESULT_HEADER_BYTES (1u + 64u + 4u + 4u)
-// deflate cannot do better than about 1032:1, so a record that claims more
-// than this from its compressed size is a lie, refused before any allocation
-#define ZLIB_MAX_RATIO 1100u
 
 // A point id: exactly 64 lowercase hex digits (a sha256), so one point has one spelling.
 static int point_id_valid(const char *id, size_t n) {
@@ -63,38 +59,14 @@ int result_frame_decode(const void *payload, size_t len, int *failed, char id[65
     uint32_t raw_len = get_u32le(p + 65), raw_crc = get_u32le(p + 69);
     const unsigned char *z = p + RESULT_HEADER_BYTES;
     size_t zlen = len - RESULT_HEADER_BYTES;
-    if ((uint64_t)raw_len > (uint64_t)zlen * ZLIB_MAX_RATIO + 64)
-        return err_fail(err, "result frame for %.12s: claims a %u-byte record from only %zu compressed bytes",
-                    pid, raw_len, zlen);
-
-    // One byte of room more than stated: a record that runs past its stated
-    // length then shows up as such, and a stream cut short as a data error.
-    char *rec = malloc((size_t)raw_len + 1);
-    if (!rec) return err_fail(err, "result frame for %.12s: out of memory for %u bytes", pid, raw_len);
-    uLongf got = (uLongf)raw_len + 1;
-    uLong used = zlen;
-    int zrc = uncompress2((Bytef *)rec, &got, z, &used);
-    char why[128] = "";
-    if (zrc == Z_BUF_ERROR || (zrc == Z_OK && got > raw_len))
-        snprintf(why, sizeof why, "the record is longer than its stated %u bytes", raw_len);
-    else if (zrc == Z_MEM_ERROR)
-        snprintf(why, sizeof why, "out of memory decompressing");
-    else if (zrc != Z_OK)
-        snprintf(why, sizeof why, "the compressed record is corrupt or incomplete");
-    else if (got != raw_len)
-        snprintf(why, sizeof why, "the record has %lu bytes, its frame says %u", (unsigned long)got, raw_len);
-    else if (used != zlen)
-        snprintf(why, sizeof why, "%lu stray bytes after the compressed record", (unsigned long)(zlen - used));
-    else if (results_crc32(rec, raw_len) != raw_crc)
-        snprintf(why, sizeof why, "the record's CRC32 is %08x, its frame says %08x", results_crc32(rec, raw_len),
-                 raw_crc);
-    else if (memchr(rec, '\0', raw_len))
-        snprintf(why, sizeof why, "the record holds a NUL byte, so it is no JSON text");
-    if (why[0]) {
+    void *rec = NULL;
+    Err why;
+    if (zframe_decompress(z, zlen, raw_len, raw_crc, &rec, &why))
+        return err_fail(err, "result frame for %.12s: %s", pid, why.msg);
+    if (memchr(rec, '\0', raw_len)) {
         free(rec);
-        return err_fail(err, "result frame for %.12s: %s", pid, why);
+        return err_fail(err, "result frame for %.12s: the record holds a NUL byte, so it is no JSON text", pid);
     }
-    rec[raw_len] = '\0';
     *failed = p[0];
     memcpy(id, pid, 65);
     *record = rec;

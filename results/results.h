@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util/util.h"   // Err, err_fail
+#include "util/util.h"   // Err, err_fail, the zlib frame
 
 enum { JOURNAL_HEADER = 1, JOURNAL_POINT = 2, JOURNAL_DISPATCH = 3, JOURNAL_RESULT = 4 };
 #define JOURNAL_MAX_PAYLOAD (1u << 30)   // 1 GiB
@@ -71,15 +71,17 @@ int journal_find_intact(const char *dir, int64_t after, int64_t *next_frame, Err
  * journal open (journal_open), so no other sweep appends meanwhile. */
 int journal_truncate(const char *dir, int64_t offset, Err *err);
 
-/* CRC32 (zlib's) and the result frame's payload layout. */
-uint32_t results_crc32(const void *data, size_t len);
-/* The id is 64 lowercase hex digits; zrecord is the zlib stream of the raw
- * record (raw_len bytes, CRC32 raw_crc), copied as is into a malloc'd payload. */
+/* CRC32 of data: zframe_crc32 from 0 (util.h), under the name the journal's
+ * tests know it by. */
+static inline uint32_t results_crc32(const void *data, size_t len) { return zframe_crc32(0, data, len); }
+/* The result frame's payload. The id is 64 lowercase hex digits; zrecord, zlen,
+ * raw_len and raw_crc are a zlib frame of the raw record (zframe_compress,
+ * util.h), the stream copied as is into a malloc'd payload. */
 int result_frame_encode(int failed, const char id[65], const void *zrecord, size_t zlen,
                         size_t raw_len, uint32_t raw_crc, void **payload, size_t *payload_len,
                         Err *err);
-/* Decodes a result payload, decompressing the record (checked against its
- * length and CRC) into a malloc'd NUL-terminated string. */
+/* Decodes a result payload, decompressing the record (zframe_decompress:
+ * checked against its length and CRC) into a malloc'd NUL-terminated string. */
 int result_frame_decode(const void *payload, size_t len, int *failed, char id[65], char **record,
                         Err *err);
 

@@ -222,7 +222,6 @@ static void collapsed_mark(ResultsBuf *b, double cx, double cy, const char *colo
 // ----------------------------------------------------------------------------
 // labels
 
-
 typedef struct {
     double dx, dy;
     const char *anchor;   // start, end, middle
@@ -312,19 +311,27 @@ static int cmp_ranked(const void *pa, const void *pb) {
 }
 
 // ----------------------------------------------------------------------------
-// one panel
+// one panel, drawn in layers: heading, axes, reference lines, frontiers, error bars,
+// markers, then the labels (placed where they cover none of those) and the legend
 
 typedef struct {
     Corner *corners;    // (n) step line scratch
     Box *boxes;         // (BOXES_PER_POINT n) what labels must not cover: lines, bars, markers, labels
+    int n_boxes;        // of them, in use
     Ranked *ranked;     // (n)
     char (*labels)[LABEL_CAP];   // (n) label text; "" for a point whose label merged into another's
     int *host;          // (n) the point whose label speaks for this one (itself, or an earlier one)
     double *px, *py;    // (n) marker centres
 } Scratch;
 
-static void panel(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel *pn, double top, Scratch *s) {
-    int n = pn->n_points, n_boxes = 0;
+/* What the markers show of collapsed seeds, for the legend. */
+typedef struct {
+    int runs, points;   // collapsed runs, and the configurations they belong to
+    int known;          // some point says (records before tune 2 do not)
+} Collapses;
+
+/* Opens the panel's group at `top` and writes its title and what it shows. */
+static void panel_heading(ResultsBuf *b, const ResultsPlotPanel *pn, double top) {
     results_buf_printf(b, "<g transform=\"translate(0 %.0f)\">\n", top);
     results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"17\" font-weight=\"bold\">", PLOT_L, PLOT_T - 48);
     svg_text(b, pn->title);
@@ -335,11 +342,14 @@ static void panel(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel
     // the y axis is what is reported, not what chose the frontier: say so where it is read
     results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"12\" fill=\"#555\">"
                           "frontier chosen on dev, plotted at test means (selection: dev)</text>\n", PLOT_L, PLOT_T - 14);
+}
 
-    // ranges: the seed means with their error bars, but a bar may widen the plot by at most the
-    // means' own span (with 2 seeds t = 12.7 and one wide bar would squeeze every point into a
-    // corner), and never past what the metric can be (accuracy in [0, 1], log-PPL >= 0); bars
-    // reaching further are cut at the plot's edge and drawn without their end cap
+/* The panel's axes: the seed means with their error bars, but a bar may widen the plot by at
+ * most the means' own span (with 2 seeds t = 12.7 and one wide bar would squeeze every point
+ * into a corner), and never past what the metric can be (accuracy in [0, 1], log-PPL >= 0);
+ * bars reaching further are cut at the plot's edge and drawn without their end cap. */
+static void panel_axes(const ResultsPlotPanel *pn, Axis *x, Axis *y) {
+    int n = pn->n_points;
     double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
     double mx0 = INFINITY, mx1 = -INFINITY, my0 = INFINITY, my1 = -INFINITY;
     for (int i = 0; i < n; i++) {
@@ -356,72 +366,85 @@ static void panel(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel
         x0 = fmax(fmax(x0, mx0 - wx), fmin(mx0, 0)), x1 = fmin(x1, mx1 + wx);
         y0 = fmax(fmax(y0, my0 - wy), fmin(my0, 0)), y1 = fmin(fmin(y1, my1 + wy), fmax(my1, 1));
     }
-    Axis x = nice_axis(x0, x1), y = nice_axis(y0, y1);
+    *x = nice_axis(x0, x1), *y = nice_axis(y0, y1);
     // the padding must not take an axis past what its metric can be
-    if (x.lo < 0 && x0 >= 0) x.lo = 0;
-    if (y.lo < 0 && y0 >= 0) y.lo = 0;
-    if (y.hi > 1 && y1 <= 1) y.hi = 1;
-    axes(b, &x, &y);
-    if (n == 0)
-        results_buf_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"14\" fill=\"#555\">"
-                              "no finished points yet</text>\n", PLOT_L + PLOT_W / 2, PLOT_T + PLOT_H / 2);
+    if (x->lo < 0 && x0 >= 0) x->lo = 0;
+    if (y->lo < 0 && y0 >= 0) y->lo = 0;
+    if (y->hi > 1 && y1 <= 1) y->hi = 1;
+}
 
-    // the reference point's lines, where they fall inside the plot
-    int ref_drawn = 0;
-    if (isfinite(pn->chance) && pn->chance > y.lo && pn->chance < y.hi) {
-        double py = sy(&y, pn->chance);
+/* The reference point's lines (chance, ln V), where they fall inside the plot; their labels
+ * join the obstacles. Returns whether either was drawn. */
+static int reference_lines(ResultsBuf *b, const ResultsPlotPanel *pn, const Axis *x, const Axis *y, Scratch *s) {
+    int drawn = 0;
+    if (isfinite(pn->chance) && pn->chance > y->lo && pn->chance < y->hi) {
+        double py = sy(y, pn->chance);
         results_buf_printf(b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#888\" "
                               "stroke-dasharray=\"2 3\"/>\n", PLOT_L, py, PLOT_L + PLOT_W, py);
         results_buf_printf(b, "<text x=\"%d\" y=\"%.1f\" font-size=\"10\" fill=\"#666\">chance %.3g</text>\n",
                            PLOT_L + 4, py - 3, pn->chance);
-        s->boxes[n_boxes++] = (Box){PLOT_L + 2, py - 13, PLOT_L + 70, py};
-        ref_drawn = 1;
+        s->boxes[s->n_boxes++] = (Box){PLOT_L + 2, py - 13, PLOT_L + 70, py};
+        drawn = 1;
     }
-    if (isfinite(pn->ln_vocab) && pn->ln_vocab > x.lo && pn->ln_vocab < x.hi) {
-        double px = sx(&x, pn->ln_vocab);
+    if (isfinite(pn->ln_vocab) && pn->ln_vocab > x->lo && pn->ln_vocab < x->hi) {
+        double px = sx(x, pn->ln_vocab);
         results_buf_printf(b, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#888\" "
                               "stroke-dasharray=\"2 3\"/>\n", px, PLOT_T, px, PLOT_T + PLOT_H);
         results_buf_printf(b, "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" fill=\"#666\" text-anchor=\"end\">"
                               "ln V</text>\n", px - 3, PLOT_T + 12);
-        s->boxes[n_boxes++] = (Box){px - 30, PLOT_T, px, PLOT_T + 15};
-        ref_drawn = 1;
+        s->boxes[s->n_boxes++] = (Box){px - 30, PLOT_T, px, PLOT_T + 15};
+        drawn = 1;
     }
+    return drawn;
+}
 
-    // frontiers: across methods (dashed, under), then each method's
-    step_line(b, pn, -1, 1, s->corners, &x, &y, "stroke=\"#333\" stroke-width=\"1.3\" stroke-dasharray=\"6 4\"",
-              s->boxes, &n_boxes);
+/* The frontiers' step lines: across methods (dashed, under), then each method's. */
+static void frontier_lines(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel *pn, const Axis *x,
+                           const Axis *y, Scratch *s) {
+    step_line(b, pn, -1, 1, s->corners, x, y, "stroke=\"#333\" stroke-width=\"1.3\" stroke-dasharray=\"6 4\"",
+              s->boxes, &s->n_boxes);
     for (int m = 0; m < plot->n_methods; m++) {
         char style[128];
         snprintf(style, sizeof style, "stroke=\"%s\" stroke-width=\"2\" stroke-opacity=\"0.75\"", colour(m));
-        step_line(b, pn, m, 0, s->corners, &x, &y, style, s->boxes, &n_boxes);
+        step_line(b, pn, m, 0, s->corners, x, y, style, s->boxes, &s->n_boxes);
     }
+}
 
-    // error bars, then markers over them
-    for (int i = 0; i < n; i++) {
+/* Every point's error bars (under the markers); sets the marker centres s->px, s->py. */
+static void error_bars(ResultsBuf *b, const ResultsPlotPanel *pn, const Axis *x, const Axis *y, Scratch *s) {
+    for (int i = 0; i < pn->n_points; i++) {
         const ResultsPlotPoint *p = &pn->points[i];
-        double cx = sx(&x, p->log_ppl), cy = sy(&y, p->acc);
-        s->px[i] = cx, s->py[i] = cy;
+        s->px[i] = sx(x, p->log_ppl), s->py[i] = sy(y, p->acc);
         const char *c = colour(p->method);
-        if (isfinite(p->acc_ci) && p->acc_ci > 0) error_bar(b, &x, &y, p->log_ppl, p->acc, 0, p->acc_ci, c, s->boxes, &n_boxes);
+        if (isfinite(p->acc_ci) && p->acc_ci > 0) error_bar(b, x, y, p->log_ppl, p->acc, 0, p->acc_ci, c, s->boxes, &s->n_boxes);
         if (isfinite(p->log_ppl_ci) && p->log_ppl_ci > 0)
-            error_bar(b, &x, &y, p->log_ppl, p->acc, p->log_ppl_ci, 0, c, s->boxes, &n_boxes);
+            error_bar(b, x, y, p->log_ppl, p->acc, p->log_ppl_ci, 0, c, s->boxes, &s->n_boxes);
     }
-    int collapsed_runs = 0, collapsed_points = 0, collapse_known = 0;
-    for (int i = 0; i < n; i++) {
+}
+
+/* The markers: filled on their method's frontier, hollow when dominated, × when a seed collapsed. */
+static Collapses markers(ResultsBuf *b, const ResultsPlotPanel *pn, Scratch *s) {
+    Collapses cc = {0, 0, 0};
+    for (int i = 0; i < pn->n_points; i++) {
         const ResultsPlotPoint *p = &pn->points[i];
         const char *c = colour(p->method);
         results_buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.0f\" fill=\"%s\" stroke=\"%s\" stroke-width=\"1.8\"/>\n",
                            s->px[i], s->py[i], MARKER_R, p->on_front ? c : "#fff", c);
-        collapse_known |= p->n_collapsed >= 0;
+        cc.known |= p->n_collapsed >= 0;
         if (p->n_collapsed > 0) {
-            collapsed_runs += p->n_collapsed;
-            collapsed_points++;
+            cc.runs += p->n_collapsed;
+            cc.points++;
             collapsed_mark(b, s->px[i], s->py[i], c, p->n_collapsed, p->n_seeds);
         }
-        s->boxes[n_boxes++] = line_box(s->px[i], s->py[i], s->px[i], s->py[i], MARKER_R + (p->n_collapsed > 0 ? 3 : 1));
+        s->boxes[s->n_boxes++] = line_box(s->px[i], s->py[i], s->px[i], s->py[i], MARKER_R + (p->n_collapsed > 0 ? 3 : 1));
     }
+    return cc;
+}
 
-    // labels: points of one method drawn on the same pixel share one label ("λ=0, 1")
+/* The labels' text: points of one method drawn on the same pixel share one label ("λ=0, 1"),
+ * held by the first of them (s->host). */
+static void label_texts(const ResultsPlot *plot, const ResultsPlotPanel *pn, Scratch *s) {
+    int n = pn->n_points;
     for (int i = 0; i < n; i++) {
         s->host[i] = i;
         for (int k = 0; k < i && s->host[i] == i; k++)
@@ -433,55 +456,78 @@ static void panel(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel
         s->labels[i][0] = '\0';
         if (s->host[i] == i) make_label(s->labels[i], pn, s->host, n, i, plot->show_length);
     }
+}
+
+/* Whether label box lb at a spot around point i is free: it covers no obstacle and, without a
+ * leader line, lies nearer to its own marker than to any other (a label belongs to the marker
+ * nearest to it). */
+static int label_fits(const ResultsPlotPanel *pn, const Scratch *s, int i, const Box *lb, int leader) {
+    for (int q = 0; q < s->n_boxes; q++)
+        if (overlaps(lb, &s->boxes[q])) return 0;
+    for (int j = 0; j < pn->n_points && !leader; j++)
+        if (s->host[j] != i && box_distance(lb, s->px[j], s->py[j]) < box_distance(lb, s->px[i], s->py[i])) return 0;
+    return 1;
+}
+
+/* Point i's label at spot sp (box lb), with a leader line from its marker when sp is far. */
+static void draw_label(ResultsBuf *b, const ResultsPlotPanel *pn, const Scratch *s, int i, const Spot *sp,
+                       const Box *lb) {
+    const char *c = colour(pn->points[i].method);
+    if (sp->leader) {   // from the marker's edge to the nearest point of the label
+        double ex = fmin(fmax(s->px[i], lb->x0), lb->x1), ey = fmin(fmax(s->py[i], lb->y0), lb->y1);
+        double dx = ex - s->px[i], dy = ey - s->py[i], d = sqrt(dx * dx + dy * dy);
+        if (d > MARKER_R + 2)
+            results_buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                                  "stroke-width=\"0.8\" stroke-opacity=\"0.7\"/>\n",
+                               s->px[i] + dx / d * (MARKER_R + 1), s->py[i] + dy / d * (MARKER_R + 1), ex, ey, c);
+    }
+    // a white halo keeps the label legible over grid and step lines
+    results_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" font-size=\"%.0f\" fill=\"%s\" "
+                          "stroke=\"#fff\" stroke-width=\"3\" stroke-linejoin=\"round\" paint-order=\"stroke\">",
+                       s->px[i] + sp->dx, s->py[i] + sp->dy, sp->anchor, LABEL_FONT, c);
+    svg_text(b, s->labels[i]);
+    results_buf_cat(b, "</text>\n");
+}
+
+/* Point i's label at the nearest spot inside the plot where it fits; it then becomes an
+ * obstacle itself. Returns whether it was placed. */
+static int place_label(ResultsBuf *b, const ResultsPlotPanel *pn, Scratch *s, int i) {
+    Box area = {PLOT_L + 2, PLOT_T + 2, PLOT_L + PLOT_W - 2, PLOT_T + PLOT_H - 2};
+    double w = text_width(s->labels[i], LABEL_FONT);
+    for (int k = 0; k < N_SPOTS; k++) {
+        Box lb = label_box(s->px[i], s->py[i], &SPOTS[k], w);
+        if (lb.x0 < area.x0 || lb.x1 > area.x1 || lb.y0 < area.y0 || lb.y1 > area.y1) continue;
+        if (!label_fits(pn, s, i, &lb, SPOTS[k].leader)) continue;
+        s->boxes[s->n_boxes++] = lb;
+        draw_label(b, pn, s, i, &SPOTS[k], &lb);
+        return 1;
+    }
+    return 0;
+}
+
+/* The λ labels, frontier points first; returns how many found no place (left out). */
+static int labels(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel *pn, Scratch *s) {
+    label_texts(plot, pn, s);
     int n_ranked = 0;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < pn->n_points; i++)
         if (s->labels[i][0]) s->ranked[n_ranked++] = (Ranked){&pn->points[i], i};
     qsort(s->ranked, (size_t)n_ranked, sizeof *s->ranked, cmp_ranked);
     int hidden = 0;
-    Box area = {PLOT_L + 2, PLOT_T + 2, PLOT_L + PLOT_W - 2, PLOT_T + PLOT_H - 2};
-    for (int r = 0; r < n_ranked; r++) {
-        int i = s->ranked[r].i;
-        double w = text_width(s->labels[i], LABEL_FONT);
-        int placed = 0;
-        for (int k = 0; k < N_SPOTS && !placed; k++) {
-            Box lb = label_box(s->px[i], s->py[i], &SPOTS[k], w);
-            if (lb.x0 < area.x0 || lb.x1 > area.x1 || lb.y0 < area.y0 || lb.y1 > area.y1) continue;
-            int clash = 0;
-            for (int q = 0; q < n_boxes && !clash; q++) clash = overlaps(&lb, &s->boxes[q]);
-            // without a leader line a label belongs to the marker nearest to it: not next to another's
-            for (int j = 0; j < n && !clash && !SPOTS[k].leader; j++)
-                clash = s->host[j] != i && box_distance(&lb, s->px[j], s->py[j]) < box_distance(&lb, s->px[i], s->py[i]);
-            if (clash) continue;
-            s->boxes[n_boxes++] = lb;
-            if (SPOTS[k].leader) {   // from the marker's edge to the nearest point of the label
-                double ex = fmin(fmax(s->px[i], lb.x0), lb.x1), ey = fmin(fmax(s->py[i], lb.y0), lb.y1);
-                double dx = ex - s->px[i], dy = ey - s->py[i], d = sqrt(dx * dx + dy * dy);
-                if (d > MARKER_R + 2)
-                    results_buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                                          "stroke-width=\"0.8\" stroke-opacity=\"0.7\"/>\n",
-                                       s->px[i] + dx / d * (MARKER_R + 1), s->py[i] + dy / d * (MARKER_R + 1), ex, ey,
-                                       colour(pn->points[i].method));
-            }
-            // a white halo keeps the label legible over grid and step lines
-            results_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" font-size=\"%.0f\" fill=\"%s\" "
-                                  "stroke=\"#fff\" stroke-width=\"3\" stroke-linejoin=\"round\" paint-order=\"stroke\">",
-                               s->px[i] + SPOTS[k].dx, s->py[i] + SPOTS[k].dy, SPOTS[k].anchor, LABEL_FONT,
-                               colour(pn->points[i].method));
-            svg_text(b, s->labels[i]);
-            results_buf_cat(b, "</text>\n");
-            placed = 1;
-        }
-        hidden += !placed;
-    }
+    for (int r = 0; r < n_ranked; r++) hidden += !place_label(b, pn, s, s->ranked[r].i);
+    return hidden;
+}
 
-    // the legend
-    double ly = PLOT_T + 6;
+// ----------------------------------------------------------------------------
+// the legend, right of the plot, top down; each part returns the baseline below it
+
+/* The methods present in the panel, each with its hypervolume, and the frontier across them. */
+static double legend_methods(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel *pn, double ly) {
     results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"13\" font-weight=\"bold\">method (hypervolume)</text>\n",
                        LEGEND_X, ly);
     ly += 22;
     for (int m = 0; m < plot->n_methods; m++) {
         int present = 0;
-        for (int i = 0; i < n && !present; i++) present = pn->points[i].method == m;
+        for (int i = 0; i < pn->n_points && !present; i++) present = pn->points[i].method == m;
         if (!present) continue;
         const char *c = colour(m);
         results_buf_printf(b, "<line x1=\"%d\" y1=\"%.0f\" x2=\"%d\" y2=\"%.0f\" stroke=\"%s\" stroke-width=\"2\"/>"
@@ -499,7 +545,12 @@ static void panel(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel
                            LEGEND_X, ly - 4, LEGEND_X + 24, ly - 4, LEGEND_X + 32, ly, pn->hypervolume_all);
         ly += 20;
     }
-    ly += 10;
+    return ly;
+}
+
+/* What the symbols mean: filled and hollow markers, the collapsed × (when records say), the
+ * error bars, the reference lines (when drawn). */
+static double legend_symbols(ResultsBuf *b, Collapses cc, int ref_drawn, double ly) {
     results_buf_printf(b, "<circle cx=\"%d\" cy=\"%.0f\" r=\"%.0f\" fill=\"#555\" stroke=\"#555\" stroke-width=\"1.8\"/>"
                           "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">on its method's dev frontier</text>\n",
                        LEGEND_X + 12, ly - 4, MARKER_R, LEGEND_X + 32, ly);
@@ -508,15 +559,15 @@ static void panel(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel
                           "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">dominated on dev in its method</text>\n",
                        LEGEND_X + 12, ly - 4, MARKER_R, LEGEND_X + 32, ly);
     ly += 20;
-    if (collapse_known) {   // records before tune 2 do not say: then nothing is claimed
+    if (cc.known) {   // records before tune 2 do not say: then nothing is claimed
         results_buf_printf(b, "<circle cx=\"%d\" cy=\"%.0f\" r=\"%.0f\" fill=\"#fff\" stroke=\"#555\" stroke-width=\"1.8\"/>\n",
                            LEGEND_X + 12, ly - 4, MARKER_R);
         collapsed_mark(b, LEGEND_X + 12, ly - 4, "#555", -1, -1);
         results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">collapsed: %d run%s (%d point%s)</text>\n"
                               "<text x=\"%d\" y=\"%.0f\" font-size=\"10\" fill=\"#666\">(\xe2\x89\xa5 95%% of test predicted as "
                               "one label)</text>\n",
-                           LEGEND_X + 32, ly, collapsed_runs, collapsed_runs == 1 ? "" : "s", collapsed_points,
-                           collapsed_points == 1 ? "" : "s", LEGEND_X + 32, ly + 13);
+                           LEGEND_X + 32, ly, cc.runs, cc.runs == 1 ? "" : "s", cc.points, cc.points == 1 ? "" : "s",
+                           LEGEND_X + 32, ly + 13);
         ly += 33;
     }
     results_buf_printf(b, "<path d=\"M%d %.0f H%d M%d %.0f V%.0f M%d %.0f V%.0f\" stroke=\"#555\" fill=\"none\"/>"
@@ -530,6 +581,12 @@ static void panel(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel
                            LEGEND_X, ly - 4, LEGEND_X + 24, ly - 4, LEGEND_X + 32, ly);
         ly += 20;
     }
+    return ly;
+}
+
+/* The notes: what the hypervolume measures, what the labels say, seeds per point, failed and
+ * unfinished runs. */
+static void legend_notes(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel *pn, double ly) {
     results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"11\" fill=\"#666\">hypervolume: area (accuracy \xc3\x97 nats)</text>\n"
                           "<text x=\"%d\" y=\"%.0f\" font-size=\"11\" fill=\"#666\">beyond (chance %.3g, ln V %.2f)</text>\n",
                        LEGEND_X, ly + 4, LEGEND_X, ly + 18, pn->chance, pn->ln_vocab);
@@ -551,6 +608,31 @@ static void panel(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel
     if (pn->n_pending)
         results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"12\" fill=\"#333\">%d run%s not finished</text>\n",
                            LEGEND_X, ly, pn->n_pending, pn->n_pending == 1 ? "" : "s");
+}
+
+static void legend(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel *pn, Collapses cc, int ref_drawn) {
+    double ly = legend_methods(b, plot, pn, PLOT_T + 6);
+    ly = legend_symbols(b, cc, ref_drawn, ly + 10);
+    legend_notes(b, plot, pn, ly);
+}
+
+// ----------------------------------------------------------------------------
+
+static void panel(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel *pn, double top, Scratch *s) {
+    s->n_boxes = 0;
+    panel_heading(b, pn, top);
+    Axis x, y;
+    panel_axes(pn, &x, &y);
+    axes(b, &x, &y);
+    if (pn->n_points == 0)
+        results_buf_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"14\" fill=\"#555\">"
+                              "no finished points yet</text>\n", PLOT_L + PLOT_W / 2, PLOT_T + PLOT_H / 2);
+    int ref_drawn = reference_lines(b, pn, &x, &y, s);
+    frontier_lines(b, plot, pn, &x, &y, s);
+    error_bars(b, pn, &x, &y, s);
+    Collapses cc = markers(b, pn, s);
+    int hidden = labels(b, plot, pn, s);
+    legend(b, plot, pn, cc, ref_drawn);
     if (hidden)
         results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"11\" fill=\"#666\">%d label%s left out where %s "
                               "would overlap (frontier.csv has every point)</text>\n",

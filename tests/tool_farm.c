@@ -5,7 +5,7 @@
  *   mpirun -n N tool_farm [--items K] [--sleep-ms S] [--max-bytes B] [--retry-every R]
  *       [--stop-after R] [--drain-seconds D] [--long-item I --long-ms MS] [--expect-abandoned A]
  *       [--abort-after R] [--abort-dispatch R] [--fail-item I] [--expect-error TEXT]
- *       [--max-idle-cpu F] [--max-farm-seconds S]
+ *       [--max-idle-cpu F] [--max-farm-seconds S] [--piece-bytes B] [--corrupt-rank R]
  *
  * Workers compute a deterministic function of each item: results from 0 bytes to --max-bytes
  * (default 1 MB), random, one repeated byte, or the item's own bytes repeated; items carry
@@ -27,13 +27,16 @@
  *   --max-idle-cpu F    every rank's CPU time in the farm must stay under F x its wall time
  *   --max-farm-seconds  farm_master must return within this time (a farm that gives up on
  *                       busy workers does not wait for their items)
+ *   --piece-bytes B     every rank sends large payloads in pieces of at most B bytes (farm.h)
+ *   --corrupt-rank R    rank R's results go out with a wrong CRC32, which the master must
+ *                       catch: the link wraps the codec (-Wl,--wrap=zframe_compress, see the
+ *                       Makefile), so the farm itself has no hook for it
  */
 #include <mpi.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <zlib.h>
 
@@ -46,22 +49,11 @@
 typedef struct {
     int items, sleep_ms, long_item, long_ms, retry_every;
     long max_bytes;
-    int stop_after, abort_after, abort_dispatch, fail_item, expect_abandoned;
+    int stop_after, abort_after, abort_dispatch, fail_item, expect_abandoned, corrupt_rank;
+    long piece_bytes;
     double drain_seconds, max_idle_cpu, max_farm_seconds;
     const char *expect_error;
 } Options;
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static double cpu_seconds(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
 
 static void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -77,6 +69,20 @@ static uint64_t mix64(uint64_t z) {
 static uint64_t next_random(uint64_t *s) { return mix64(*s += 0x9E3779B97F4A7C15ull); }
 
 static int index_of(uint64_t id) { return (int)((id & ~RETRY_BIT) - ID_BASE); }
+
+/* ---- results corrupted on the wire (--corrupt-rank) ---- */
+
+static int corrupt_crc;   // this rank sends wrong CRC32s
+
+/* The farm's every call of zframe_compress comes here (the link's --wrap): the real one,
+ * then on the corrupting rank a CRC32 that does not match the bytes. */
+int __real_zframe_compress(const void *src, size_t len, void **dst, size_t *dst_len, uint32_t *crc32, Err *err);
+int __wrap_zframe_compress(const void *src, size_t len, void **dst, size_t *dst_len, uint32_t *crc32, Err *err);
+int __wrap_zframe_compress(const void *src, size_t len, void **dst, size_t *dst_len, uint32_t *crc32, Err *err) {
+    int rc = __real_zframe_compress(src, len, dst, dst_len, crc32, err);
+    if (rc == 0 && corrupt_crc) *crc32 ^= 1u;
+    return rc;
+}
 
 /* ---- the deterministic work ---- */
 
@@ -211,7 +217,7 @@ static void check_result(MasterCtx *mc, uint64_t id, const void *raw, size_t raw
     if (crc != (uint32_t)crc32_z(0, raw, raw_len)) problem(mc, id, "CRC32 does not match the bytes");
     void *back = NULL;
     Err e;
-    if (farm_decompress(zdata, zlen, raw_len, crc, &back, &e) || (raw_len && memcmp(back, raw, raw_len)))
+    if (zframe_decompress(zdata, zlen, raw_len, crc, &back, &e) || (raw_len && memcmp(back, raw, raw_len)))
         problem(mc, id, "the zlib bytes do not give the result");
     free(back);
     free(want);
@@ -243,7 +249,7 @@ static int master_on_result(void *user, uint64_t id, int worker, const void *raw
 static int master_should_stop(void *user) {
     MasterCtx *mc = user;
     if (!mc->o->stop_after || mc->n_delivered < mc->o->stop_after) return 0;
-    if (mc->stop_asked_at == 0) mc->stop_asked_at = now();
+    if (mc->stop_asked_at == 0) mc->stop_asked_at = util_now();
     return 1;
 }
 
@@ -380,12 +386,13 @@ static int usage(void) {
     fprintf(stderr, "usage: mpirun -n N tool_farm [--items K] [--sleep-ms S] [--max-bytes B] [--retry-every R]\n"
                     "  [--stop-after R] [--drain-seconds D] [--long-item I --long-ms MS] [--expect-abandoned A]\n"
                     "  [--abort-after R] [--abort-dispatch R] [--fail-item I] [--expect-error TEXT]\n"
-                    "  [--max-idle-cpu F] [--max-farm-seconds S]\n");
+                    "  [--max-idle-cpu F] [--max-farm-seconds S] [--piece-bytes B] [--corrupt-rank R]\n");
     return 2;
 }
 
 static int parse(int argc, char **argv, Options *o) {
-    *o = (Options){.items = 40, .long_item = -1, .fail_item = -1, .max_bytes = 1 << 20, .drain_seconds = 5};
+    *o = (Options){.items = 40, .long_item = -1, .fail_item = -1, .max_bytes = 1 << 20, .drain_seconds = 5,
+                   .corrupt_rank = -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) return -1;
@@ -405,9 +412,11 @@ static int parse(int argc, char **argv, Options *o) {
         else if (!strcmp(a, "--expect-error")) o->expect_error = v;
         else if (!strcmp(a, "--max-idle-cpu")) o->max_idle_cpu = atof(v);
         else if (!strcmp(a, "--max-farm-seconds")) o->max_farm_seconds = atof(v);
+        else if (!strcmp(a, "--piece-bytes")) o->piece_bytes = atol(v);
+        else if (!strcmp(a, "--corrupt-rank")) o->corrupt_rank = atoi(v);
         else return -1;
     }
-    if (o->items < 0 || o->max_bytes < 0 || o->sleep_ms < 0 || o->long_ms < 0) return -1;
+    if (o->items < 0 || o->max_bytes < 0 || o->sleep_ms < 0 || o->long_ms < 0 || o->piece_bytes < 0) return -1;
     return 0;
 }
 
@@ -433,25 +442,26 @@ int main(int argc, char **argv) {
         MPI_Finalize();
         return 2;
     }
+    corrupt_crc = rank == o.corrupt_rank;
     WorkerCtx wc = {.o = &o};
-    FarmWorker fw = {.run = worker_run, .user = &wc};
+    FarmWorker fw = {.run = worker_run, .user = &wc, .piece_bytes = (size_t)o.piece_bytes};
     MasterCtx mc;
     FarmStats stats = {0};
     Err err = {{0}};
     int misuse = check_misuse(rank, nranks, &fw);
-    double cpu0 = cpu_seconds(), t0 = now();
+    double cpu0 = util_cpu_seconds(), t0 = util_now();
     int rc;
     if (rank == 0) {
         master_ctx_init(&mc, &o);
         FarmMaster fm = {.next_work = master_next_work, .on_dispatch = master_on_dispatch,
                          .on_result = master_on_result, .should_stop = master_should_stop,
-                         .user = &mc, .drain_seconds = o.drain_seconds};
+                         .user = &mc, .drain_seconds = o.drain_seconds, .piece_bytes = (size_t)o.piece_bytes};
         rc = farm_master(&fm, &fw, &stats, &err);
     } else {
         rc = farm_worker(&fw, &err);
         if (rc && o.fail_item < 0) fprintf(stderr, "rank %d: %s\n", rank, err.msg);
     }
-    double mine[R_N] = {[R_CPU] = cpu_seconds() - cpu0, [R_WALL] = now() - t0, [R_ITEMS] = wc.items_run,
+    double mine[R_N] = {[R_CPU] = util_cpu_seconds() - cpu0, [R_WALL] = util_now() - t0, [R_ITEMS] = wc.items_run,
                         [R_RC] = rc};
     double farm_s = mine[R_WALL], returned_at = t0 + farm_s;
     MPI_Barrier(MPI_COMM_WORLD);

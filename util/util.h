@@ -3,7 +3,8 @@
  *
  * One home each for: the error type and its formatting, reading a whole
  * file or stream, writing files so that a crash never publishes a partial one, mkdir -p,
- * the seeded random generator, and reading tab-separated tables. Every other folder may use util/; util/
+ * the seeded random generator, reading tab-separated tables, the zlib frame (a payload
+ * compressed with its CRC32 and length) and the clocks. Every other folder may use util/; util/
  * uses nothing of theirs (the layering is util <- model <- tuners <- sweep ->
  * mpi, results, with mpi/ and results/ also on util/ alone).
  *
@@ -136,5 +137,33 @@ int tsv_open(TsvReader *r, char *buf, size_t len, const char *path, Err *err);
 int tsv_next_row(TsvReader *r, Err *err);
 /* Frees the reader's fields; accepts a zeroed or failed reader. */
 void tsv_close(TsvReader *r);
+
+// ----------------------------------------------------------------------------
+// the zlib frame (zframe.c): a payload as a zlib stream, with the CRC32 and the
+// length of its raw bytes beside it. The farm's results travel in it (mpi/) and
+// the journal keeps them as received (results/); how the three numbers are laid
+// out is the user's. Every message starts "zlib frame: ".
+
+/* CRC32 (zlib's: that of gzip and PNG) of len bytes, continuing from crc (0 to
+ * start): the CRC of a then b is zframe_crc32(zframe_crc32(0, a, na), b, nb). */
+uint32_t zframe_crc32(uint32_t crc, const void *data, size_t len);
+
+/* src (len bytes; NULL when len is 0) compressed into a malloc'd zlib stream
+ * *dst of *dst_len bytes; *crc32: the CRC32 of src. */
+int zframe_compress(const void *src, size_t len, void **dst, size_t *dst_len, uint32_t *crc32, Err *err);
+
+/* The zlib stream src (len bytes) inflated into a malloc'd *dst: it must give
+ * exactly raw_len bytes whose CRC32 is crc32 and end where src ends, else an
+ * error says which (truncated, corrupt, longer or shorter, stray bytes, CRC32
+ * mismatch) and *dst is NULL. A NUL follows the raw_len bytes (text comes out
+ * as a C string). A raw_len more than deflate can make of len bytes is
+ * refused before anything is allocated. */
+int zframe_decompress(const void *src, size_t len, size_t raw_len, uint32_t crc32, void **dst, Err *err);
+
+// ----------------------------------------------------------------------------
+// clocks (clock.c)
+
+double util_now(void);           // seconds on the monotonic clock (intervals only)
+double util_cpu_seconds(void);   // CPU seconds (user + system) this process has used
 
 #endif

@@ -1,25 +1,27 @@
 /*
- * mpi/farm_codec.c: the zlib framing of results on the wire (and in the
- * journal): zlib stream of the raw bytes + their CRC32 + their length. The
- * receiver trusts nothing: the stream must inflate to exactly raw_len bytes,
- * end where the buffer ends, and match the CRC32.
- *
- * No MPI here, so the unit test links this without starting MPI.
+ * util/zframe.c: the zlib frame (see util.h): the zlib stream of the raw
+ * bytes with their CRC32 and length, the form a result takes on the farm's
+ * wire and in the journal. The reader trusts nothing: the stream must inflate
+ * to exactly raw_len bytes, end where the buffer ends, and match the CRC32.
  */
 #include <limits.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <zlib.h>
 
-#include "mpi/farm.h"
+#include "util/util.h"
 
 // zlib's level 6: its default, a good ratio at a good speed.
-#define FARM_ZLIB_LEVEL 6
+#define ZFRAME_LEVEL 6
+// Deflate cannot do better than about 1032:1, so a frame that claims more raw
+// bytes than this from its compressed size (plus a little for a tiny stream)
+// is a lie, refused before allocating what it claims.
+#define ZFRAME_MAX_RATIO 1100u
+#define ZFRAME_RATIO_SLACK 64u
 
-/* CRC32 of any length: crc32_z takes a size_t length (zlib >= 1.2.9). */
-static uint32_t crc32_of(const void *src, size_t len) {
-    return (uint32_t)crc32_z(crc32_z(0L, Z_NULL, 0), (const Bytef *)src, len);
+uint32_t zframe_crc32(uint32_t crc, const void *data, size_t len) {
+    // crc32_z(c, NULL, 0) is 0, not c: nothing to add leaves crc as it is
+    if (len == 0) return crc;
+    return (uint32_t)crc32_z(crc, (const Bytef *)data, len);
 }
 
 /* zlib's window and hash table for len bytes: a window as large as the input
@@ -54,26 +56,25 @@ static int deflate_all(z_stream *zs, const void *src, size_t len, Bytef *out, si
         }
         zrc = deflate(zs, in_left ? Z_NO_FLUSH : Z_FINISH);
     }
-    if (zrc != Z_STREAM_END) return err_fail(err, "farm_compress: zlib error %d on %zu bytes", zrc, len);
+    if (zrc != Z_STREAM_END) return err_fail(err, "zlib frame: zlib error %d compressing %zu bytes", zrc, len);
     *out_len = room - out_left - zs->avail_out;
     return 0;
 }
 
-int farm_compress(const void *src, size_t len, void **dst, size_t *dst_len, uint32_t *crc32,
-                  Err *err) {
+int zframe_compress(const void *src, size_t len, void **dst, size_t *dst_len, uint32_t *crc32, Err *err) {
     *dst = NULL;
     *dst_len = 0;
-    if (!src && len) return err_fail(err, "farm_compress: NULL source of %zu bytes", len);
+    if (!src && len) return err_fail(err, "zlib frame: NULL source of %zu bytes", len);
     int window_bits, mem_level;
     deflate_sizes(len, &window_bits, &mem_level);
     z_stream zs = {0};
-    if (deflateInit2(&zs, FARM_ZLIB_LEVEL, Z_DEFLATED, window_bits, mem_level, Z_DEFAULT_STRATEGY) != Z_OK)
-        return err_fail(err, "farm_compress: deflateInit2 failed");
+    if (deflateInit2(&zs, ZFRAME_LEVEL, Z_DEFLATED, window_bits, mem_level, Z_DEFAULT_STRATEGY) != Z_OK)
+        return err_fail(err, "zlib frame: deflateInit2 failed");
     size_t room = deflateBound(&zs, (uLong)len);
     Bytef *out = malloc(room);
     if (!out) {
         deflateEnd(&zs);
-        return err_fail(err, "farm_compress: out of memory for %zu bytes", room);
+        return err_fail(err, "zlib frame: out of memory for %zu bytes", room);
     }
     int rc = deflate_all(&zs, src, len, out, room, dst_len, err);
     deflateEnd(&zs);
@@ -82,7 +83,7 @@ int farm_compress(const void *src, size_t len, void **dst, size_t *dst_len, uint
         return -1;
     }
     *dst = out;
-    *crc32 = crc32_of(src, len);
+    *crc32 = zframe_crc32(0, src, len);
     return 0;
 }
 
@@ -90,7 +91,7 @@ int farm_compress(const void *src, size_t len, void **dst, size_t *dst_len, uint
  * at most UINT_MAX bytes at a time (its counters are 32-bit). */
 static int inflate_exact(const void *src, size_t len, size_t raw_len, Bytef *out, Err *err) {
     z_stream zs = {0};
-    if (inflateInit(&zs) != Z_OK) return err_fail(err, "farm_decompress: inflateInit failed");
+    if (inflateInit(&zs) != Z_OK) return err_fail(err, "zlib frame: inflateInit failed");
     const Bytef *in = src;
     size_t in_left = len, out_left = raw_len;
     zs.next_out = out;
@@ -112,38 +113,45 @@ static int inflate_exact(const void *src, size_t len, size_t raw_len, Bytef *out
     }
     size_t produced = raw_len - out_left - zs.avail_out;
     size_t unread = zs.avail_in + in_left;
+    const char *why = zs.msg ? zs.msg : "no detail";
     inflateEnd(&zs);
     if (zrc == Z_STREAM_END) {
         if (produced != raw_len)
-            return err_fail(err, "farm_decompress: %zu bytes inflated, header says %zu", produced, raw_len);
-        if (unread) return err_fail(err, "farm_decompress: %zu stray bytes after the zlib stream", unread);
+            return err_fail(err, "zlib frame: the stream inflates to %zu bytes, its frame says %zu", produced, raw_len);
+        if (unread) return err_fail(err, "zlib frame: %zu stray bytes after the zlib stream", unread);
         return 0;
     }
-    if (zrc == Z_MEM_ERROR) return err_fail(err, "farm_decompress: zlib out of memory");
+    if (zrc == Z_MEM_ERROR) return err_fail(err, "zlib frame: zlib out of memory");
     if (zrc == Z_DATA_ERROR || zrc == Z_NEED_DICT || zrc == Z_STREAM_ERROR)
-        return err_fail(err, "farm_decompress: corrupt zlib stream (%s)", zs.msg ? zs.msg : "no detail");
-    if (zs.avail_out == 0 && !out_left)
-        return err_fail(err, "farm_decompress: inflates to more than the %zu bytes the header says", raw_len);
-    return err_fail(err, "farm_decompress: truncated zlib stream (%zu bytes, %zu inflated of %zu)", len,
-                produced, raw_len);
+        return err_fail(err, "zlib frame: corrupt or incomplete stream (%s)", why);
+    // stuck with the output full: more data follows (with input left) or the stream is cut short
+    if (produced == raw_len && unread)
+        return err_fail(err, "zlib frame: the data is longer than its stated %zu bytes", raw_len);
+    return err_fail(err, "zlib frame: corrupt or incomplete stream (truncated: %zu bytes inflate to %zu of %zu)", len,
+                    produced, raw_len);
 }
 
-int farm_decompress(const void *src, size_t len, size_t raw_len, uint32_t crc32, void **dst,
-                    Err *err) {
+int zframe_decompress(const void *src, size_t len, size_t raw_len, uint32_t crc32, void **dst, Err *err) {
     *dst = NULL;
-    if (!src && len) return err_fail(err, "farm_decompress: NULL source of %zu bytes", len);
-    Bytef *out = malloc(raw_len ? raw_len : 1);   // malloc(0) may be NULL; callers free *dst
-    if (!out) return err_fail(err, "farm_decompress: out of memory for %zu bytes", raw_len);
+    if (!src && len) return err_fail(err, "zlib frame: NULL source of %zu bytes", len);
+    size_t most = len > (SIZE_MAX - 1 - ZFRAME_RATIO_SLACK) / ZFRAME_MAX_RATIO
+                      ? SIZE_MAX - 1   // room for the NUL
+                      : len * ZFRAME_MAX_RATIO + ZFRAME_RATIO_SLACK;
+    if (raw_len > most)
+        return err_fail(err, "zlib frame: the frame claims %zu bytes from only %zu compressed bytes", raw_len, len);
+    Bytef *out = malloc(raw_len + 1);   // + the NUL after the bytes
+    if (!out) return err_fail(err, "zlib frame: out of memory for %zu bytes", raw_len);
     if (inflate_exact(src, len, raw_len, out, err)) {
         free(out);
         return -1;
     }
-    uint32_t got = crc32_of(out, raw_len);
+    uint32_t got = zframe_crc32(0, out, raw_len);
     if (got != crc32) {
         free(out);
-        return err_fail(err, "farm_decompress: CRC32 mismatch (%08x computed, %08x expected) on %zu bytes", got,
-                    crc32, raw_len);
+        return err_fail(err, "zlib frame: CRC32 mismatch (%08x computed, %08x expected) on %zu bytes", got, crc32,
+                        raw_len);
     }
+    out[raw_len] = 0;
     *dst = out;
     return 0;
 }
