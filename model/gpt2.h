@@ -357,14 +357,6 @@ typedef struct {
 /* Learning rate at step (0-based) under warm-up + cosine decay. */
 float gpt2_lr_at(const GPT2AdamW *opt, int step);
 
-/* Transitional, for the callers not switched yet (gpt2 train in
- * model/gpt2_main.c, tests/test_learning.c); remove with their last call.
- * gpt2_adamw_step: gpt2_adam_step with opt's settings, lr and
- * GPT2_NUMERICS_LLMC. gpt2_clip_grad_norm: gpt2_clip_grads with
- * GPT2_NUMERICS_LLMC. */
-void gpt2_adamw_step(float *params, const float *grads, float *m, float *v, size_t n,
-                     const GPT2AdamW *opt, float lr, int t, const unsigned char *is_decayed);
-float gpt2_clip_grad_norm(float *grads, size_t n, float max_norm);
 
 /* Copies the weights of a loaded model into params (gpt2_num_params floats,
  * the caller's) and points m->w at them, so that they can be trained in

@@ -26,12 +26,6 @@ int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(pri
 // Prints the one-line message of a runtime error; returns ST_ERROR.
 int runtime_error(const Err *err);
 
-// The monotonic clock in seconds, for timings.
-static inline double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 // ----------------------------------------------------------------------------
 // option parsing (gpt2_cli_options.c)

@@ -185,12 +185,12 @@ int cmd_generate(int argc, char **argv) {
 
     // the prompt, once, filling the cache; only its last position's logits
     const int row = 0, last = n0 - 1, first = 0;
-    double t0 = now_seconds();
+    double t0 = util_now();
     GPT2Batch prompt = {
         .B = 1, .T = n0, .ids = seq, .store = &s.kv, .store_rows = &row, .out_pos = &last, .n_out = 1,
     };
     if (gpt2_forward(&s.model, &s.acts, &prompt, &err) != 0) goto done;
-    double t1 = now_seconds();
+    double t1 = util_now();
 
     // then one token at a time, each continuing and extending cache row 0
     Rng rng;
@@ -214,7 +214,7 @@ int cmd_generate(int argc, char **argv) {
     }
     fputc('\n', stdout);
     fflush(stdout);
-    double t2 = now_seconds();
+    double t2 = util_now();
     if (o.verbose) {
         fprintf(stderr, "prompt: %d tokens in %.3f s (%.1f tokens/s)\n", n0, t1 - t0, n0 / (t1 - t0));
         fprintf(stderr, "generated: %d tokens in %.3f s (%.1f tokens/s)\n", generated, t2 - t1,

@@ -187,9 +187,9 @@ int cmd_score(int argc, char **argv) {
     for (int t = 0; t < T_max; t++) positions[t] = t;
     if (session_alloc(&s, n, T_max, n, T_max, &err) != 0) goto done;
 
-    double t0 = now_seconds();
+    double t0 = util_now();
     if (score_tokens(&s, seq, seq + 1, n, positions, logprobs, &err) != 0) goto done;
-    double secs = now_seconds() - t0;
+    double secs = util_now() - t0;
 
     double nll = 0.0;
     for (int i = 0; i < n; i++) nll -= logprobs[i];

@@ -258,9 +258,11 @@ static int train_step(Trainer *t, const GPT2AdamW *opt, int step, uint64_t *rng,
     if (!isfinite(*loss)) return err_fail(err, "step %d: the loss is %g (try a lower --lr)", step + 1, (double)*loss);
     memset(t->grads, 0, t->n_params * sizeof(float));
     if (gpt2_backward(&t->model, &t->acts, &batch, dlogits, NULL, NULL, &t->grad_w, err)) return -1;
-    *grad_norm = gpt2_clip_grad_norm(t->grads, t->n_params, 1.0f);
+    *grad_norm = (float)gpt2_clip_grads(t->grads, t->n_params, 1.0, GPT2_NUMERICS_LLMC);
     *lr = gpt2_lr_at(opt, step);
-    gpt2_adamw_step(t->params, t->grads, t->m, t->v, t->n_params, opt, *lr, step + 1, t->decay_mask);
+    const GPT2Adam adamw = {.lr = *lr, .beta1 = opt->beta1, .beta2 = opt->beta2, .eps = opt->eps,
+                            .weight_decay = opt->weight_decay, .numerics = GPT2_NUMERICS_LLMC};
+    gpt2_adam_step(t->params, t->grads, t->m, t->v, t->n_params, &adamw, step + 1, t->decay_mask);
     return 0;
 }
 
@@ -281,9 +283,9 @@ static void end_progress_line(Trainer *t, int *open_line) {
 
 static int evaluate(Trainer *t, const TrainOptions *o, int step, int *open_line, double *loss, Err *err) {
     size_t windows = o->eval_batches ? (size_t)o->eval_batches * (size_t)o->batch : 0, n_targets = 0;
-    double t0 = now_seconds();
+    double t0 = util_now();
     if (gpt2_eval_loss(&t->model, &t->acts, &t->batch, &t->eval, windows, loss, &n_targets, err)) return -1;
-    double secs = now_seconds() - t0;
+    double secs = util_now() - t0;
     end_progress_line(t, open_line);
     fprintf(stderr, "eval step %d/%d: loss %.4f ppl %.2f (%zu tokens of %s, %.1f s)\n", step, o->steps,
             *loss, exp(*loss), n_targets, o->eval_file, secs);
@@ -342,9 +344,9 @@ int cmd_train(int argc, char **argv) {
     for (int step = 0; step < o.steps; step++) {
         if (stop_signal) { interrupted = 1; break; }
         float grad_norm = 0.0f, lr = 0.0f;
-        double t0 = now_seconds();
+        double t0 = util_now();
         if (train_step(&t, &opt, step, &rng, &loss, &grad_norm, &lr, &err)) goto done;
-        double secs = now_seconds() - t0;
+        double secs = util_now() - t0;
         train_secs += secs;
         done_steps = step + 1;
         if (t.log) {   // flushed: a run can be followed with tail -f

@@ -11,7 +11,7 @@
  *   token stream with <|endoftext|> between documents, random training
  *   windows and a fixed, deterministic set of evaluation windows.
  *
- * The training loop itself is `gpt2 train` (model/gpt2_main.c). As in the rest
+ * The training loop itself is `gpt2 train` (model/gpt2_cli_train.c). As in the rest
  * of model/, errors return -1 with a one-line message; nothing here prints.
  */
 #include <errno.h>
@@ -130,17 +130,6 @@ double gpt2_clip_grads(float *grads, size_t n, double max_norm, GPT2Numerics num
             for (size_t i = 0; i < n; i++) grads[i] = (float)(grads[i] * coef);
     }
     return norm;
-}
-
-void gpt2_adamw_step(float *params, const float *grads, float *m, float *v, size_t n,
-                     const GPT2AdamW *opt, float lr, int t, const unsigned char *is_decayed) {
-    GPT2Adam step = {.lr = lr, .beta1 = opt->beta1, .beta2 = opt->beta2, .eps = opt->eps,
-                     .weight_decay = opt->weight_decay, .numerics = GPT2_NUMERICS_LLMC};
-    gpt2_adam_step(params, grads, m, v, n, &step, t, is_decayed);
-}
-
-float gpt2_clip_grad_norm(float *grads, size_t n, float max_norm) {
-    return (float)gpt2_clip_grads(grads, n, max_norm, GPT2_NUMERICS_LLMC);
 }
 
 // ----------------------------------------------------------------------------

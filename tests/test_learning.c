@@ -61,7 +61,8 @@ static void train(GPT2Model *m, float *params, int steps) {
     Err err;
     if (gpt2_acts_alloc(&a, &c, B, ROW, ROW, B, 1, &err)) die("acts: %s", err.msg);
     int ids[B * ROW], out_pos[B], targets[B], label;
-    GPT2AdamW opt = {.lr = 3e-3f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.0f};
+    const GPT2Adam opt = {.lr = 3e-3, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.0,
+                          .numerics = GPT2_NUMERICS_LLMC};
     Rng rng;
     rng_seed(&rng, 11);
     float *dlogits = xmalloc((size_t)B * V * sizeof(float));
@@ -75,8 +76,8 @@ static void train(GPT2Model *m, float *params, int steps) {
         gpt2_crossentropy(a.logits, targets, B, V, dlogits, 1.0f);
         memset(grads, 0, n * sizeof(float));
         if (gpt2_backward(m, &a, &batch, dlogits, NULL, NULL, &gw, &err)) die("backward: %s", err.msg);
-        gpt2_clip_grad_norm(grads, n, 1.0f);
-        gpt2_adamw_step(params, grads, mom, vel, n, &opt, opt.lr, step, NULL);
+        gpt2_clip_grads(grads, n, 1.0, GPT2_NUMERICS_LLMC);
+        gpt2_adam_step(params, grads, mom, vel, n, &opt, step, NULL);
     }
     gpt2_acts_free(&a);
     free(grads); free(mom); free(vel); free(gblocks); free(dlogits);
@@ -116,7 +117,7 @@ typedef struct {
 } World;
 
 static void world_setup(World *w, uint64_t model_seed) {
-    w->params = random_model(&w->m, config(), 0.3, model_seed);
+    w->params = random_model(&w->m, config(), 0.1, model_seed);
     train(&w->m, w->params, 400);
     make_split(&w->train, 32, 21);
     make_split(&w->dev, 32, 22);
@@ -155,7 +156,7 @@ static void point_for(TunePoint *p, Method method, double lambda) {
     memory_point(p, method, lambda, OBJECTIVE_ADDITIVE, 1, K);
     snprintf(p->template_text, sizeof p->template_text, "[P]{sentence}");
     p->seed = 3;
-    p->pez = (PezSettings){.steps = 100, .batch = 16, .eval_every = 5, .optimizer = PEZ_ADAFACTOR, .lr = 0.3,
+    p->pez = (PezSettings){.steps = 200, .batch = 16, .eval_every = 5, .optimizer = PEZ_ADAFACTOR, .lr = 0.3,
                            .clip = 1.0, .init_random = 1};
     p->rl = (RlSettings){.steps = 150, .prompts_per_step = 16, .top_k = 64, .eval_every = 5, .hidden = 32,
                          .lr = 3e-3, .clip = 5.0, .polyak = 0.01, .reward_scale = 5.0};
@@ -245,8 +246,9 @@ static PezOutcome best_pez(World *w, double lambda) {
 }
 
 /* Whether PEZ learns on this world (its training objective falls and its dev accuracy beats
- * the template alone's); and, on every world, that lambda 10 lowers the prompt's log-PPL. */
-static int pez_learns(World *w) {
+ * the template alone's); and, on every world, that lambda 10 does not raise the prompt's
+ * log-PPL (what it lowers it by is added to *log_ppl_gain). */
+static int pez_learns(World *w, double *log_ppl_gain) {
     PezOutcome o = best_pez(w, 0.0);
     int learned = o.j_chosen < o.j_first - 0.1 && o.dev_acc >= w->empty_acc + 0.2;
     printf("  pez, lambda 0: train objective %.4f -> %.4f, prompt %d -> %d (trigger %d), dev %.3f (template alone "
@@ -256,8 +258,11 @@ static int pez_learns(World *w) {
     PezOutcome f = best_pez(w, 10.0);
     printf("  pez, lambda 10: prompt %d, log-PPL %.3f (lambda 0: %.3f), dev %.3f\n", f.prompt, f.log_ppl, o.log_ppl,
            f.dev_acc);
-    CHECK(f.log_ppl < o.log_ppl - 0.1, "lambda 10 did not lower the prompt's log-PPL: %.3f vs %.3f at lambda 0",
-          f.log_ppl, o.log_ppl);
+    // never more perplexing; a one-token prompt's log-PPL spans little on a world where the
+    // trigger is already fluent, so the gain itself is checked over the three worlds (main)
+    CHECK(f.log_ppl <= o.log_ppl + 0.05, "lambda 10 raised the prompt's log-PPL: %.3f vs %.3f at lambda 0", f.log_ppl,
+          o.log_ppl);
+    *log_ppl_gain += o.log_ppl - f.log_ppl;
     return learned;
 }
 
@@ -303,20 +308,25 @@ static void test_rlprompt_learns(World *w) {
 }
 
 /* Three models (seeds 1, 2, 3, the first three, not picked): on some random inits the trigger
- * is out of reach of a one-token PEZ search from all 4 starts (model seed 1 here; 6 of the
- * first 8 seeds learn), so PEZ must learn on 2 of the 3. With its update disabled it learns
- * on none: the prompt never leaves its start, so the objective cannot fall. */
+ * is out of reach of a one-token PEZ search from all 4 starts (model seed 2 here), so PEZ
+ * must learn on 2 of the 3. The settings (init std 0.1, 200 PEZ steps) were chosen on these
+ * worlds alone, for a margin across BLAS kernels: OpenBLAS's SkylakeX and Haswell kernels round
+ * differently and, at init std 0.3 and 100 steps, PEZ learned on 3 and 4 of the first 8 models
+ * with them; here it learns on 7 of 8 with both. With its update disabled it learns on none:
+ * the prompt never leaves its start, so the objective cannot fall. */
 int main(void) {
     make_root();
     int pez_learned = 0;
+    double log_ppl_gain = 0;
     for (uint64_t model_seed = 1; model_seed <= 3; model_seed++) {
         World w;
         world_setup(&w, model_seed);
-        pez_learned += pez_learns(&w);
+        pez_learned += pez_learns(&w, &log_ppl_gain);
         if (model_seed == 1) test_rlprompt_learns(&w);
         world_free(&w);
     }
     CHECK(pez_learned >= 2, "PEZ learned on %d of 3 models (at least 2 needed)", pez_learned);
+    CHECK(log_ppl_gain / 3 >= 0.5, "lambda 10 lowered the prompt's log-PPL by %.3f on average, not 0.5", log_ppl_gain / 3);
     remove_root();
     printf("%s: %d checks, %d failures\n", TEST_NAME, checks, failures);
     return failures != 0;

@@ -4,8 +4,7 @@
 //   - the trainer's AdamW (llm.c's numerics) against values worked out by
 //     hand, two steps (bias correction at t = 1 and t = 2), decayed and
 //     undecayed parameters, and a NULL mask; the three numerics of the one
-//     Adam step against Adam in double (they differ in rounding only); the
-//     transitional gpt2_adamw_step is the llm.c case bit for bit (the
+//     Adam step against Adam in double (they differ in rounding only) (the
 //     tuners' own settings are checked against torch in test_pez and
 //     test_rlprompt);
 //   - the decay mask of a config (counts, and which tensors);
@@ -117,12 +116,6 @@ static void test_adamw(void) {
     const float want_all[4] = {0.989f, -1.99f + 0.002f, 0.4995f, 2.99f - 0.003f};
     for (int i = 0; i < 4; i++) CHECK_NEAR(q[i], want_all[i], 1e-6, "AdamW with a NULL mask");
 
-    // the transitional gpt2_adamw_step: its lr argument is the one used (the schedule's), not opt.lr
-    GPT2AdamW trainer = {.lr = 0.01f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f};
-    float r = 1.0f, mr = 0.0f, vr = 0.0f, gr = 0.5f;
-    gpt2_adamw_step(&r, &gr, &mr, &vr, 1, &trainer, 0.5f, 1, NULL);
-    CHECK_NEAR(r, 1.0 - 0.5 * (1.0 + 0.1), 1e-6, "AdamW uses its lr argument");
-
     // a long vector (the vectorised loop and its remainder) matches the scalar formula
     size_t n = 1003;
     float *pv = xmalloc(n * sizeof(float)), *gv = xmalloc(n * sizeof(float));
@@ -134,15 +127,7 @@ static void test_adamw(void) {
         gv[i] = (float)((int)(i % 13) - 6) / 10.0f;
         mask[i] = i % 3 == 0;
     }
-    float *pt = xmalloc(n * sizeof(float)), *mt = calloc(n, sizeof(float)), *vt = calloc(n, sizeof(float));
-    if (!mt || !vt) die("out of memory");
-    memcpy(pt, pv, n * sizeof(float));
     gpt2_adam_step(pv, gv, mv, vv, n, opt, 1, mask);
-    gpt2_adamw_step(pt, gv, mt, vt, n, &trainer, trainer.lr, 1, mask);
-    CHECK(memcmp(pt, pv, n * sizeof(float)) == 0 && memcmp(mt, mv, n * sizeof(float)) == 0 &&
-              memcmp(vt, vv, n * sizeof(float)) == 0,
-          "the transitional gpt2_adamw_step is not gpt2_adam_step with llm.c's numerics, bit for bit");
-    free(pt), free(mt), free(vt);
     int bad = 0;
     for (size_t i = 0; i < n; i++) {
         double p0 = (double)((int)(i % 17) - 8) / 8.0, g = (double)((int)(i % 13) - 6) / 10.0;
@@ -262,9 +247,6 @@ static void test_clip(void) {
         CHECK(gpt2_clip_grads(z, 2, 0.0, k) == 50.0 && z[0] == 30.0f && z[1] == 40.0f,
               "max_norm 0 must be off (numerics %d)", (int)k);
     }
-    // the transitional gpt2_clip_grad_norm is llm.c's
-    float t[2] = {3.0f, 4.0f};
-    CHECK(gpt2_clip_grad_norm(t, 2, 1.0f) == 5.0f && t[0] == g[0] && t[1] == g[1], "gpt2_clip_grad_norm is not llm.c's clip");
 }
 
 static int same_floats(const float *a, const float *b, size_t n) { return memcmp(a, b, n * sizeof(float)) == 0; }
