@@ -31,31 +31,7 @@
 
 
 // ----------------------------------------------------------------------------
-// scratch directories
-
-
-// dir/name into out; dies when it does not fit.
-static void path_in(char *out, size_t cap, const char *dir, const char *name) {
-    int n = snprintf(out, cap, "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= cap) die("path too long: %s/%s", dir, name);
-}
-
-// A fresh directory root/name; its path in dir.
-static void case_dir(char *dir, size_t cap, const char *name) {
-    path_in(dir, cap, root, name);
-    if (mkdir(dir, 0755) != 0) die("mkdir %s: %s", dir, strerror(errno));
-}
-
-static void write_file(const char *dir, const char *name, const void *bytes, size_t n) {
-    char path[4200];
-    path_in(path, sizeof path, dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(bytes, 1, n, f) != n || fclose(f) != 0) die("cannot write %s", path);
-}
-
-static void write_text(const char *dir, const char *name, const char *text) {
-    write_file(dir, name, text, strlen(text));
-}
+// files in the scratch directory (making and writing them: tests/testlib.h)
 
 static char *read_file(const char *dir, const char *name, size_t *len) {
     char path[4200];
@@ -154,13 +130,7 @@ typedef struct {
 } Ref;
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static uint64_t rng_next(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-static float rng_float(void) { return (float)((double)(rng_next() >> 11) / 9007199254740992.0 * 2 - 1); }
+static float rng_float(void) { return (float)((double)(xorshift64(&rng_state) >> 11) / 9007199254740992.0 * 2 - 1); }
 
 static const GPT2Config TINY = {.n_layer = 2, .n_head = 2, .n_embd = 8, .n_positions = 16,
                                 .vocab_size = 64, .layer_norm_epsilon = 1e-5f};
@@ -337,7 +307,7 @@ static float half_reference(uint16_t h) {
 
 static uint16_t random_finite_half(void) {
     for (;;) {
-        uint16_t h = (uint16_t)rng_next();
+        uint16_t h = (uint16_t)xorshift64(&rng_state);
         if (((h >> 10) & 31) != 31) return h;
     }
 }
@@ -390,7 +360,7 @@ static void load_fails(const char *dir, const char *file, const char *word, cons
 
 // A directory holding the reference model saved by gpt2_save.
 static void saved_case(char *dir, size_t cap, const char *name, const Ref *r) {
-    case_dir(dir, cap, name);
+    scratch_dir(dir, cap, name);
     if (gpt2_save(&r->c, &r->w, dir, &err) != 0) die("gpt2_save %s: %s", dir, err.msg);
 }
 
@@ -431,7 +401,7 @@ static void test_config(void) {
     char dir[4200];
     GPT2Config c;
     // the config.json of openai-community/gpt2, as published
-    case_dir(dir, sizeof dir, "config_hf");
+    scratch_dir(dir, sizeof dir, "config_hf");
     write_text(dir, "config.json",
                "{\n  \"activation_function\": \"gelu_new\",\n  \"architectures\": [\n    \"GPT2LMHeadModel\"\n"
                "  ],\n  \"attn_pdrop\": 0.1,\n  \"bos_token_id\": 50256,\n  \"embd_pdrop\": 0.1,\n"
@@ -449,7 +419,7 @@ static void test_config(void) {
           "HF gpt2 config.json read wrong");
 
     // n_ctx stands in for n_positions; layer_norm_epsilon defaults to 1e-5
-    case_dir(dir, sizeof dir, "config_n_ctx");
+    scratch_dir(dir, sizeof dir, "config_n_ctx");
     write_text(dir, "config.json", "{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 8, \"n_ctx\": 16, \"vocab_size\": 64}");
     rc = gpt2_config_load(&c, dir, &err);
     CHECK(rc == 0 && c.n_positions == 16 && c.layer_norm_epsilon == 1e-5f, "n_ctx config: rc %d %s", rc, err.msg);
@@ -470,14 +440,14 @@ static void test_config(void) {
         {"cfg_eps_negative", "{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 8, \"n_positions\": 16, \"vocab_size\": 64, \"layer_norm_epsilon\": -1}", "layer_norm_epsilon"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        case_dir(dir, sizeof dir, bad[i].name);
+        scratch_dir(dir, sizeof dir, bad[i].name);
         write_text(dir, "config.json", bad[i].json);
         GPT2Config before = {1, 1, 1, 1, 1, 0.5f}, after = before;
         CHECK(gpt2_config_load(&after, dir, &err) == -1, "%s: accepted", bad[i].name);
         CHECK(memcmp(&before, &after, sizeof before) == 0, "%s: failed load changed the config", bad[i].name);
         load_fails(dir, "config.json", bad[i].word, bad[i].name); // gpt2_load reports it too
     }
-    case_dir(dir, sizeof dir, "cfg_missing");
+    scratch_dir(dir, sizeof dir, "cfg_missing");
     load_fails(dir, "config.json", "open", "cfg_missing");
 }
 
@@ -605,7 +575,7 @@ static void test_save_errors(const Ref *r) {
     CHECK(strstr(err.msg, "a_file") != NULL, "message does not name the path: %s", err.msg);
     printf("ok   %-34s %s\n", "save_into_file", err.msg);
 
-    case_dir(dir, sizeof dir, "save_errors");
+    scratch_dir(dir, sizeof dir, "save_errors");
     GPT2Config bad = r->c;
     bad.n_head = 3;
     CHECK(gpt2_save(&bad, &r->w, dir, &err) == -1 && strstr(err.msg, "divisible"), "bad config saved: %s", err.msg);
@@ -725,28 +695,28 @@ static void test_variants(const Ref *ref) {
     memcpy(r.params, ref->params, r.n * 4);
     size_t n = r.n;
 
-    case_dir(dir, sizeof dir, "prefix");
+    scratch_dir(dir, sizeof dir, "prefix");
     write_model(dir, &r, all_f32, "transformer.", 0, 0, 0);
     check_loads_as(dir, &r, "prefix", 0);
 
-    case_dir(dir, sizeof dir, "buffers");
+    scratch_dir(dir, sizeof dir, "buffers");
     write_model(dir, &r, all_f32, "transformer.", 1, 1, 0);
     check_loads_as(dir, &r, "prefix+buffers+lm_head", 0);
 
-    case_dir(dir, sizeof dir, "unprefixed_buffers");
+    scratch_dir(dir, sizeof dir, "unprefixed_buffers");
     write_model(dir, &r, all_f32, "", 1, 0, 0);
     check_loads_as(dir, &r, "buffers", 0);
 
     // a header whose length leaves every F32 tensor 2 bytes off alignment: copied
-    case_dir(dir, sizeof dir, "misaligned");
+    scratch_dir(dir, sizeof dir, "misaligned");
     write_model(dir, &r, all_f32, "", 0, 1, 2);
     check_loads_as(dir, &r, "misaligned F32", n);
 
-    case_dir(dir, sizeof dir, "f16");
+    scratch_dir(dir, sizeof dir, "f16");
     write_model(dir, &r, all_f16, "", 0, 1, 0);
     check_loads_as(dir, &r, "F16 (+ lm_head in F16)", n);
 
-    case_dir(dir, sizeof dir, "bf16");
+    scratch_dir(dir, sizeof dir, "bf16");
     write_model(dir, &r, all_bf16, "transformer.", 1, 1, 0);
     check_loads_as(dir, &r, "BF16", n);
 
@@ -754,7 +724,7 @@ static void test_variants(const Ref *ref) {
     Spec s;
     for (size_t t = 0; t < n_specs(&r.c); t++)
         if (strcmp(mixed(t), "F32") != 0) spec(&r.c, t, "", &s), converted += s.numel;
-    case_dir(dir, sizeof dir, "mixed");
+    scratch_dir(dir, sizeof dir, "mixed");
     write_model(dir, &r, mixed, "", 0, 0, 0);
     check_loads_as(dir, &r, "mixed F32/F16/BF16", converted);
     ref_free(&r);
@@ -779,7 +749,7 @@ static void test_known_halves(void) {
     for (int kind = 0; kind < 2; kind++) {
         const char *dtype = kind ? "BF16" : "F16";
         char dir[4200];
-        case_dir(dir, sizeof dir, kind ? "known_bf16" : "known_f16");
+        scratch_dir(dir, sizeof dir, kind ? "known_bf16" : "known_f16");
         write_config_json(dir, &c);
         St st = st_new();
         Spec s;
@@ -817,7 +787,7 @@ static void test_known_halves(void) {
     GPT2Config all = {.n_layer = 1, .n_head = 1, .n_embd = 4, .n_positions = 1, .vocab_size = 16384,
                       .layer_norm_epsilon = 1e-5f};
     char dir[4200];
-    case_dir(dir, sizeof dir, "all_halves");
+    scratch_dir(dir, sizeof dir, "all_halves");
     write_config_json(dir, &all);
     St st = st_new();
     Spec s;
@@ -1015,11 +985,11 @@ static void test_bad_layouts(const Ref *r) {
 // Files broken before the JSON: length prefix, JSON syntax, trailing bytes.
 static void test_bad_files(const Ref *r) {
     char dir[4200];
-    case_dir(dir, sizeof dir, "no_weights");
+    scratch_dir(dir, sizeof dir, "no_weights");
     write_config_json(dir, &r->c);
     load_fails(dir, "model.safetensors", "open", "no_weights");
 
-    case_dir(dir, sizeof dir, "weights_is_dir");
+    scratch_dir(dir, sizeof dir, "weights_is_dir");
     write_config_json(dir, &r->c);
     char sub[4300];
     path_in(sub, sizeof sub, dir, "model.safetensors");
@@ -1037,7 +1007,7 @@ static void test_bad_files(const Ref *r) {
         {"header_2^64-1", 12, "\xff\xff\xff\xff\xff\xff\xff\xff{}  ", "absurdly large"},
     };
     for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++) {
-        case_dir(dir, sizeof dir, raw[i].name);
+        scratch_dir(dir, sizeof dir, raw[i].name);
         write_config_json(dir, &r->c);
         write_file(dir, "model.safetensors", raw[i].bytes, raw[i].len);
         load_fails(dir, "model.safetensors", raw[i].word, raw[i].name);
@@ -1056,7 +1026,7 @@ static void test_bad_files(const Ref *r) {
         {"json_nested_deep", 0, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", "not a JSON object"},
     };
     for (size_t i = 0; i < sizeof json / sizeof json[0]; i++) {
-        case_dir(dir, sizeof dir, json[i].name);
+        scratch_dir(dir, sizeof dir, json[i].name);
         write_config_json(dir, &r->c);
         size_t n = json[i].len ? json[i].len : strlen(json[i].header);
         unsigned char *file = xmalloc(8 + n);
@@ -1067,7 +1037,7 @@ static void test_bad_files(const Ref *r) {
         load_fails(dir, "model.safetensors", json[i].word, json[i].name);
     }
     // a header that is exactly the rest of the file (no data) is fine as far as the length goes
-    case_dir(dir, sizeof dir, "header_whole_file");
+    scratch_dir(dir, sizeof dir, "header_whole_file");
     write_config_json(dir, &r->c);
     write_file(dir, "model.safetensors", "\x08\0\0\0\0\0\0\0{}      ", 16);
     load_fails(dir, "model.safetensors", "missing", "header_whole_file");
@@ -1086,7 +1056,7 @@ static void test_full_sizes(void) {
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         const GPT2Config *c = &sizes[i].c;
         char dir[4200];
-        case_dir(dir, sizeof dir, sizes[i].name);
+        scratch_dir(dir, sizeof dir, sizes[i].name);
         write_config_json(dir, c);
         St st = st_new();
         Spec s;
@@ -1148,7 +1118,5 @@ int main(void) {
     test_full_sizes();
     ref_free(&r);
 
-    remove_root();
-    printf("test_checkpoint: %d checks, %d failed\n", checks, failures);
-    return failures ? 1 : 0;
+    return test_finish();
 }

@@ -317,7 +317,5 @@ int main(void) {
         world_free(&w);
     }
     CHECK(pez_learned >= 2, "PEZ learned on %d of 3 models (at least 2 needed)", pez_learned);
-    remove_root();
-    printf("%s: %d checks, %d failures\n", TEST_NAME, checks, failures);
-    return failures != 0;
+    return test_finish();
 }

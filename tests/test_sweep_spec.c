@@ -27,30 +27,18 @@
 #define TEST_NAME "test_sweep_spec"
 #include "tests/testlib.h"
 
-static void write_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(text, 1, strlen(text), f) != strlen(text) || fclose(f) != 0) die("cannot write %s", path);
-}
-
 static char model_dir[4200], data_dir[4200], words[4200], out_dir[4200];
 
 static void make_files(void) {
-    char path[4400];
-    snprintf(model_dir, sizeof model_dir, "%s/model", root);
-    snprintf(data_dir, sizeof data_dir, "%s/data", root);
-    snprintf(words, sizeof words, "%s/words", root);
-    snprintf(out_dir, sizeof out_dir, "%s/out", root);
-    if (mkdir(model_dir, 0755) || mkdir(data_dir, 0755)) die("mkdir in %s", root);
-    snprintf(path, sizeof path, "%s/config.json", model_dir);
-    write_file(path, "{}");
-    snprintf(path, sizeof path, "%s/model.safetensors", model_dir);
-    write_file(path, "weights v1");
-    static const char *const splits[] = {"train", "dev", "test"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s.tsv", data_dir, splits[i]);
-        write_file(path, "sentence\tlabel\ngood\t1\nbad\t0\n");
-    }
-    write_file(words, "good\nbad\n");
+    scratch_dir(model_dir, sizeof model_dir, "model");
+    scratch_dir(data_dir, sizeof data_dir, "data");
+    path_in(words, sizeof words, root, "words");
+    path_in(out_dir, sizeof out_dir, root, "out");
+    write_text(model_dir, "config.json", "{}");
+    write_text(model_dir, "model.safetensors", "weights v1");
+    static const char *const splits[] = {"train.tsv", "dev.tsv", "test.tsv"};
+    for (int i = 0; i < 3; i++) write_text(data_dir, splits[i], "sentence\tlabel\ngood\t1\nbad\t0\n");
+    write_text(root, "words", "good\nbad\n");
 }
 
 /* A spec: the common part with `extra` keys spliced in (a leading comma each) and `grid`. */
@@ -222,26 +210,23 @@ static void test_ids(void) {
     }
     CHECK(strcmp(sa.points[7].id, sb.points[7].id) == 0, "same order, same ids");
     // another model (other bytes): every id changes
-    char path[4400];
-    snprintf(path, sizeof path, "%s/model.safetensors", model_dir);
-    write_file(path, "weights v2");
+    write_text(model_dir, "model.safetensors", "weights v2");
     SweepSpec sd;
     CHECK(parse(&sd, a, &err) == 0, "%s", err.msg);
     for (int i = 0; i < sa.n_points && i < sd.n_points; i++) CHECK(strcmp(sa.points[i].id, sd.points[i].id) != 0, "model");
-    write_file(path, "weights v1");
+    write_text(model_dir, "model.safetensors", "weights v1");
     // a data file or the dictionary with other contents (a label changed): other ids; the same
     // contents again: the same ids
-    snprintf(path, sizeof path, "%s/train.tsv", data_dir);
     static const char *const changed[][2] = {{"train", "sentence\tlabel\ngood\t0\nbad\t0\n"}, {"words", "good\nbad\nfine\n"}};
     for (int k = 0; k < 2; k++) {
-        const char *file = k == 0 ? path : words;
-        write_file(file, changed[k][1]);
+        const char *dir = k == 0 ? data_dir : root, *file = k == 0 ? "train.tsv" : "words";
+        write_text(dir, file, changed[k][1]);
         SweepSpec se;
         CHECK(parse(&se, a, &err) == 0, "%s", err.msg);
         for (int i = 0; i < sa.n_points && i < se.n_points; i++)
             CHECK(strcmp(sa.points[i].id, se.points[i].id) != 0, "%s changed, point %d's id did not", changed[k][0], i);
         sweep_spec_free(&se);
-        write_file(file, k == 0 ? "sentence\tlabel\ngood\t1\nbad\t0\n" : "good\nbad\n");
+        write_text(dir, file, k == 0 ? "sentence\tlabel\ngood\t1\nbad\t0\n" : "good\nbad\n");
         CHECK(parse(&se, a, &err) == 0 && strcmp(se.points[0].id, sa.points[0].id) == 0, "%s restored", changed[k][0]);
         sweep_spec_free(&se);
     }
@@ -374,7 +359,5 @@ int main(void) {
     test_ids();
     test_manual();
     test_errors();
-    remove_root();
-    printf("%s: %d checks, %d failures\n", TEST_NAME, checks, failures);
-    return failures ? 1 : 0;
+    return test_finish();
 }

@@ -34,15 +34,6 @@
 // ----------------------------------------------------------------------------
 // scratch files
 
-static void write_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(text, 1, strlen(text), f) != strlen(text) || fclose(f) != 0) die("cannot write %s", path);
-}
-
-static void make_dir(const char *path) {
-    if (mkdir(path, 0755) != 0) die("mkdir %s: %s", path, strerror(errno));
-}
-
 /* root/model (a tiny checkpoint), root/data/16-1/{train,dev}.tsv,
  * root/data/test.tsv, root/words. */
 static void make_files(void) {
@@ -56,21 +47,15 @@ static void make_files(void) {
     GPT2Weights w;
     gpt2_point_weights(&w, &block, params, &c);
     Err err;
-    snprintf(path, sizeof path, "%s/model", root);
+    path_in(path, sizeof path, root, "model");
     if (!params || gpt2_save(&c, &w, path, &err)) die("tiny model: %s", err.msg);
     free(params);
-    snprintf(path, sizeof path, "%s/data", root);
-    make_dir(path);
-    snprintf(path, sizeof path, "%s/data/16-1", root);
-    make_dir(path);
+    scratch_dir(path, sizeof path, "data");
+    scratch_dir(path, sizeof path, "data/16-1");
     const char *split = "sentence\tlabel\ngood\t1\nbad\t0\n";
     const char *names[3] = {"data/16-1/train.tsv", "data/16-1/dev.tsv", "data/test.tsv"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s", root, names[i]);
-        write_file(path, split);
-    }
-    snprintf(path, sizeof path, "%s/words", root);
-    write_file(path, "good\nbad\n");
+    for (int i = 0; i < 3; i++) write_text(root, names[i], split);
+    write_text(root, "words", "good\nbad\n");
 }
 
 // ----------------------------------------------------------------------------
@@ -533,7 +518,5 @@ int main(void) {
     test_bad_points();
     test_canonical();
     test_record();
-    remove_root();
-    printf("test_tuners_point: %d checks, %d failures\n", checks, failures);
-    return failures != 0;
+    return test_finish();
 }
