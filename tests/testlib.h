@@ -88,6 +88,7 @@ __attribute__((unused)) static void make_root(void) {
 
 __attribute__((unused)) static void remove_root(void) {
     if (root[0]) remove_tree(root);
+    root[0] = '\0';
 }
 
 // dir/name into out (cap bytes); dies when it does not fit.
