@@ -1,7 +1,8 @@
 /*
  * bench/bench.h: what the C benchmarks share: a monotonic clock, a median,
  * the shape options (--layers --heads --embd --vocab --B --T --iters) and a
- * random model in memory (no checkpoint file: only the shape matters).
+ * random model in memory (no checkpoint file: only the shape matters), and
+ * bench_model_main, the main of a benchmark of such a model.
  */
 #ifndef BENCH_H
 #define BENCH_H
@@ -80,6 +81,23 @@ __attribute__((unused)) static float *bench_random_model(GPT2Model *m, const GPT
     }
     gpt2_point_weights(&m->w, m->blocks_storage, params, c);
     return params;
+}
+
+/* The main of a benchmark of a random model: parses the shape options, makes
+ * the model, returns run(shape, model)'s status and frees the model (0 after
+ * --help, 2 on a usage error, 1 when out of memory). */
+__attribute__((unused)) static int bench_model_main(int argc, char **argv, const char *name,
+                                                    int (*run)(const BenchShape *s, const GPT2Model *m)) {
+    BenchShape shape;
+    int rc = bench_parse_shape(&shape, argc, argv, name);
+    if (rc >= 0) return rc;
+    GPT2Model m;
+    float *params = bench_random_model(&m, &shape.c);
+    if (!params) { fprintf(stderr, "%s: out of memory\n", name); return 1; }
+    rc = run(&shape, &m);
+    free(params);
+    free(m.blocks_storage);
+    return rc;
 }
 
 #endif

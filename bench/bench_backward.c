@@ -127,18 +127,13 @@ static void report(const char *what, Timing x, double flops, int tokens) {
            what, x.ms, tokens / (x.ms / 1e3), flops / 1e9, x.gflops, x.sgemm, x.ratio);
 }
 
-int main(int argc, char **argv) {
-    BenchShape shape;
-    int rc = bench_parse_shape(&shape, argc, argv, "bench_backward");
-    if (rc >= 0) return rc;
-    GPT2Config c = shape.c;
-    int B = shape.B, T = shape.T, iters = shape.iters;
-    GPT2Model m;
-    float *params = bench_random_model(&m, &c);
+static int run(const BenchShape *s, const GPT2Model *m) {
+    GPT2Config c = s->c;
+    int B = s->B, T = s->T, iters = s->iters;
     size_t n = gpt2_num_params(&c);
     float *grad_buf = malloc(n * sizeof(float));
     GPT2Block *grad_blocks = malloc(c.n_layer * sizeof(GPT2Block));
-    if (!params || !grad_buf || !grad_blocks) { fprintf(stderr, "bench_backward: out of memory\n"); return 1; }
+    if (!grad_buf || !grad_blocks) { fprintf(stderr, "bench_backward: out of memory\n"); return 1; }
     memset(grad_buf, 0, n * sizeof(float));
     GPT2Weights grads;
     gpt2_point_weights(&grads, grad_blocks, grad_buf, &c);
@@ -166,10 +161,10 @@ int main(int argc, char **argv) {
     GPT2Batch lm = {.B = B, .T = T, .ids = ids, .out_pos = all, .n_out = BT};
 
     for (int j = 0; j < 2; j++) label_ids[j] %= V;
-    Step s_fwd = {&m, &a, &cls, label, label_ids, dlogits, d_input, NULL, 1};
-    Step s_cls = {&m, &a, &cls, label, label_ids, dlogits, d_input, NULL, 0};
-    Step s_lm = {&m, &a, &lm_soft, next, NULL, dlogits, d_input, NULL, 0};
-    Step s_train = {&m, &a, &lm, next, NULL, dlogits, NULL, &grads, 0};
+    Step s_fwd = {m, &a, &cls, label, label_ids, dlogits, d_input, NULL, 1};
+    Step s_cls = {m, &a, &cls, label, label_ids, dlogits, d_input, NULL, 0};
+    Step s_lm = {m, &a, &lm_soft, next, NULL, dlogits, d_input, NULL, 0};
+    Step s_train = {m, &a, &lm, next, NULL, dlogits, NULL, &grads, 0};
     double block = 2.0 * 12.0 * C * C * c.n_layer * BT;    // forward, per pass over the weights
     double attn = 2.0 * c.n_layer * C * (T + 1) * (double)BT;
     double head = 2.0 * (double)V * C;                     // per logit row
@@ -197,6 +192,8 @@ int main(int argc, char **argv) {
 
     gpt2_acts_free(&a);
     free(ids); free(all); free(next); free(is_embed); free(embeds); free(d_input); free(dlogits);
-    free(params); free(grad_buf); free(m.blocks_storage); free(grad_blocks);
+    free(grad_buf); free(grad_blocks);
     return 0;
 }
+
+int main(int argc, char **argv) { return bench_model_main(argc, argv, "bench_backward", run); }

@@ -52,16 +52,9 @@ static double sgemm_rate(int M, int N, int K) {
     return rates[2];
 }
 
-int main(int argc, char **argv) {
-    BenchShape shape;
-    int rc = bench_parse_shape(&shape, argc, argv, "bench_forward");
-    if (rc >= 0) return rc;
-    GPT2Config c = shape.c;
-    int B = shape.B, T = shape.T, iters = shape.iters;
-    GPT2Model m;
-    float *params = bench_random_model(&m, &c);
-    if (!params) { fprintf(stderr, "bench_forward: out of memory\n"); return 1; }
-
+static int run(const BenchShape *s, const GPT2Model *m) {
+    GPT2Config c = s->c;
+    int B = s->B, T = s->T, iters = s->iters;
     GPT2Acts a;
     Err err;
     if (gpt2_acts_alloc(&a, &c, B, T, T, B * T, 0, &err)) { fprintf(stderr, "bench_forward: %s\n", err.msg); return 1; }
@@ -71,7 +64,7 @@ int main(int argc, char **argv) {
     GPT2Batch full = {.B = B, .T = T, .ids = ids, .out_pos = all, .n_out = B * T};
     GPT2Batch cls = {.B = B, .T = T, .ids = ids, .out_pos = last, .n_out = B};
 
-    double t_all = time_forward(&m, &a, &full, iters), t_last = time_forward(&m, &a, &cls, iters);
+    double t_all = time_forward(m, &a, &full, iters), t_last = time_forward(m, &a, &cls, iters);
     double rate = sgemm_rate(B * T, 3 * c.n_embd, c.n_embd);
     // FLOPs: 2 per weight per token in the blocks, attention 4*L*C*(T+1)/2 per token, LM head 2*V*C per row
     double block = 2.0 * 12.0 * c.n_embd * c.n_embd * c.n_layer * B * T;
@@ -86,6 +79,8 @@ int main(int argc, char **argv) {
     printf("forward, logits at last position:    %7.1f ms  %7.0f tok/s  %6.1f GFLOP/s = %.2f of sgemm\n",
            1e3 * t_last, B * T / t_last, f_last / t_last / 1e9, f_last / t_last / 1e9 / rate);
     gpt2_acts_free(&a);
-    free(ids); free(all); free(params); free(m.blocks_storage);
+    free(ids); free(all);
     return 0;
 }
+
+int main(int argc, char **argv) { return bench_model_main(argc, argv, "bench_forward", run); }

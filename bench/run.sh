@@ -2,20 +2,19 @@
 # bench/run.sh: benchmarks, each printing ratios measured side by side in one run.
 set -eu
 BUILD=${BUILD:-build/release}
+# each_blas CMD...: CMD under each OpenBLAS kernel (SkylakeX, Haswell) with 1 and 2 threads
+each_blas() {
+    for core in SkylakeX Haswell; do
+        for threads in 1 2; do
+            echo "-- OPENBLAS_CORETYPE=$core OPENBLAS_NUM_THREADS=$threads"
+            OPENBLAS_CORETYPE=$core OPENBLAS_NUM_THREADS=$threads "$@"
+        done
+    done
+}
 echo "== forward, GPT-2 124M shape (random weights), B=4 T=64 =="
-for core in SkylakeX Haswell; do
-    for threads in 1 2; do
-        echo "-- OPENBLAS_CORETYPE=$core OPENBLAS_NUM_THREADS=$threads"
-        OPENBLAS_CORETYPE=$core OPENBLAS_NUM_THREADS=$threads "$BUILD/bench/bench_forward"
-    done
-done
+each_blas "$BUILD/bench/bench_forward"
 echo "== forward + backward, GPT-2 124M shape (random weights), B=4 T=64 =="
-for core in SkylakeX Haswell; do
-    for threads in 1 2; do
-        echo "-- OPENBLAS_CORETYPE=$core OPENBLAS_NUM_THREADS=$threads"
-        OPENBLAS_CORETYPE=$core OPENBLAS_NUM_THREADS=$threads "$BUILD/bench/bench_backward"
-    done
-done
+each_blas "$BUILD/bench/bench_backward"
 echo "== MPI farm (mpi/farm.c): rank 0's time per trivial item, idle ranks' CPU =="
 if command -v mpirun >/dev/null 2>&1; then
     # root in containers needs these; --bind-to none: 64 ranks share the cores freely

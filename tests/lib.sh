@@ -10,16 +10,29 @@
 #                              prints LINE and exits 0
 #   expect STATUS WHAT CMD...  runs CMD (stdout in $TMP/out, stderr in $TMP/err): ok if it
 #                              exits STATUS, else fail with the end of its stderr; returns 0 / 1
+#   need_built PROG...         fail (exit 1) unless every PROG is built
 #   need_tokenizer, need_data  skip (exit 77) without the tokenizer files / the few-shot data
 #   skip_check REASON          a check of a passing test that could not run: one line
 #                              "skip-check: REASON", counted and listed by tests/run.sh (and a
 #                              failure under CI unless tests/skips-allowed lists it)
 #   need_python WHY            sets PY (python3); skips without it ("python3 is needed WHY")
+#   need_torch WHY             need_python, and skips unless PY has torch and numpy
 #   need_mpirun [PROG ARGS...] skips without mpirun; exports what mpirun and the ranks need here;
 #                              with PROG, finds the launch options under which
 #                              `mpirun $LAUNCH -n 2 PROG ARGS` works and sets LAUNCH, or skips
 #   lsan_leaks REGEX FILE...   the LeakSanitizer reports in the FILEs whose stack matches REGEX
 #   tiny_model DIR             a tiny random GPT-2 (2 layers, 32 wide) for fast points
+#   quick_sweep                the setting of a sweep in the quick local mode (one worker, no
+#                              mpirun): needs sweep, gpt2, the tokenizer, the data and what a
+#                              singleton MPI run needs; works in $TMP, with a stand-in tune.sh
+#                              that answers each point at once (tests/fake_tune.sh's canned
+#                              record) and a dictionary `words`
+#   torch_check MODE TOL NAME TOOL-OPTIONS INIT-ARGS...
+#                              tests/torch_ref.py MODE (compare: the logits tool_forward_cases
+#                              writes; grad: the losses and gradients of tool_grad_cases) on a
+#                              random checkpoint NAME (`gpt2 init INIT-ARGS`), the tool run with
+#                              the options TOOL-OPTIONS: ok when all agree to relative error TOL,
+#                              else fail (needs need_torch)
 #   normalized DIR             `sweep export DIR` without timings, one record a line, in journal
 #                              order (needs need_python)
 
@@ -65,6 +78,12 @@ expect() {
     return 1
 }
 
+need_built() {
+    for _prog in "$@"; do
+        [ -x "$_prog" ] || { echo "FAIL: $_prog is not built (make builds it)"; exit 1; }
+    done
+}
+
 need_tokenizer() {
     if [ ! -f "$TOKENIZER_DIR/vocab.json" ] && [ ! -f "$TOKENIZER_DIR/encoder.json" ]; then
         echo "skip: no tokenizer files in $TOKENIZER_DIR (run 'make tokenizer')"
@@ -82,6 +101,13 @@ need_python() {
     command -v "$PY" >/dev/null 2>&1 || { echo "skip: python3 is needed $1"; exit 77; }
 }
 
+need_torch() {
+    need_python "$1"
+    "$PY" -c 'import torch, numpy' 2>/dev/null ||
+        { echo "skip: python3-torch is not installed for $PY (.ci/run installs it)"; exit 77; }
+}
+
+# shellcheck disable=SC2120 # PROG ARGS... are optional
 need_mpirun() {
     command -v mpirun >/dev/null 2>&1 || { echo "skip: no mpirun (install openmpi-bin)"; exit 77; }
     # Open MPI refuses root unless told; harmless otherwise.
@@ -120,6 +146,37 @@ tiny_model() {
     "$GPT2" init --layers 2 --heads 2 --embd 32 --positions 128 --std 0.2 --seed 1 \
         --tokenizer "$TOKENIZER_DIR" --out "$1" >/dev/null 2>"$TMP/init.err" || {
         echo "FAIL: gpt2 init: $(cat "$TMP/init.err")"; exit 1; }
+}
+
+quick_sweep() {
+    need_built "$SWEEP" "$GPT2"
+    need_tokenizer
+    need_data
+    # shellcheck disable=SC2119 # no program: the environment only
+    need_mpirun
+    cd "$TMP" || exit 1
+    printf '#!/bin/sh\nFAKE_TUNE_CANNED=1 exec sh "%s/tests/fake_tune.sh"\n' "$ROOT" >tune.sh
+    chmod +x tune.sh
+    printf 'good\nbad\n' >words
+}
+
+torch_check() {
+    _mode=$1 _tol=$2 _name=$3 _options=$4
+    shift 4
+    case $_mode in compare) _tool=$BUILD/tests/tool_forward_cases ;; *) _tool=$BUILD/tests/tool_grad_cases ;; esac
+    need_built "$_tool"
+    _model=$TMP/$_name
+    "$GPT2" init "$@" --tokenizer "$TOKENIZER_DIR" --out "$_model" >/dev/null 2>"$TMP/init.err" ||
+        { fail "$_name: gpt2 init: $(cat "$TMP/init.err")"; return; }
+    mkdir -p "$_model.cases"
+    # shellcheck disable=SC2086 # the tool's options split on purpose
+    if "$_tool" "$_model" "$_model.cases" $_options &&
+        "$PY" "$ROOT/tests/torch_ref.py" "$_mode" --model "$_model" --cases "$_model.cases/cases.json" --tol "$_tol"; then
+        ok "$_name: $_mode within $_tol of PyTorch"
+    else
+        fail "$_name: $_mode against PyTorch (tolerance $_tol)"
+    fi
+    rm -rf "$_model" "$_model.cases"
 }
 
 normalized() {

@@ -9,21 +9,9 @@
 set -u
 . "${ROOT:-$(pwd)}/tests/lib.sh"
 
-[ -x "$SWEEP" ] && [ -x "$GPT2" ] || { echo "FAIL: $SWEEP or $GPT2 is not built (make builds them)"; exit 1; }
-need_tokenizer
-need_data
+quick_sweep   # in $TMP: tune.sh, words
 need_python "to cut the journal at frame boundaries"
-need_mpirun   # the environment a singleton MPI run needs here (root)
-
-cd "$TMP" || exit 1
-cat >tune.sh <<'EOF'
-#!/bin/sh
-p=$(cat)
-printf '{"point":%s,"status":"ok","error":null,"accuracy":{"train":1,"dev":1,"test":0.5},"dev_reward":0,"log_ppl":1,"ppl":2.7,"dict_share":1}\n' "$p"
-EOF
-chmod +x tune.sh
 tiny_model "$TMP/m"
-printf 'good\nbad\n' >words
 spec() { # FILE OUT SEEDS
     cat >"$1" <<EOF
 {"model": "$TMP/m", "task": "sst-2", "data_dir": "$DATA", "split": "16-42", "out": "$2",

@@ -11,20 +11,8 @@
 set -u
 . "${ROOT:-$(pwd)}/tests/lib.sh"
 
-[ -x "$SWEEP" ] && [ -x "$GPT2" ] || { echo "FAIL: $SWEEP or $GPT2 is not built (make builds them)"; exit 1; }
-need_tokenizer
-need_data
+quick_sweep   # in $TMP: tune.sh, words
 need_python "to write a version-1 journal"
-need_mpirun   # the environment a singleton MPI run needs here (root)
-
-cd "$TMP" || exit 1
-cat >tune.sh <<'EOF'
-#!/bin/sh
-p=$(cat)
-printf '{"point":%s,"status":"ok","error":null,"accuracy":{"train":1,"dev":1,"test":0.5},"dev_reward":0,"log_ppl":1,"ppl":2.7,"dict_share":1}\n' "$p"
-EOF
-chmod +x tune.sh
-printf 'good\nbad\n' >words
 # the data: copies, so that one can be changed
 mkdir -p here
 cp "$DATA/16-42/train.tsv" "$DATA/16-42/dev.tsv" "$DATA/test.tsv" here/

@@ -7,7 +7,7 @@
 set -u
 . "${ROOT:-$(pwd)}/tests/lib.sh"
 
-[ -x "$SWEEP" ] && [ -x "$GPT2" ] || { echo "FAIL: $SWEEP or $GPT2 is not built (make builds them)"; exit 1; }
+need_built "$SWEEP" "$GPT2"
 need_tokenizer
 need_data
 need_mpirun "$SWEEP" --help

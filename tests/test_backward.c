@@ -44,13 +44,9 @@ enum { L = 2, NH = 2, C = 16, V = 300, NPOS = 32, B = 3, T = 12, NK = 4 };
 #define FD_H 1e-5
 
 static uint64_t rng = 7;
-static uint64_t rng_next(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; }
+static uint64_t rng_next(void) { return xorshift64(&rng); }
 static int rng_int(int n) { return (int)(rng_next() % (uint64_t)n); }
-static float uniform_sum_normal(void) { // sum of uniforms: enough for test weights
-    float s = 0.0f;
-    for (int i = 0; i < 4; i++) s += (float)(rng_next() >> 40) / 16777216.0f - 0.5f;
-    return s * 1.7320508f; // unit variance
-}
+static float uniform_sum_normal(void) { return sum_of_uniforms(&rng) * 1.7320508f; } // unit variance
 
 // ----------------------------------------------------------------------------
 // parameter layout: the 2 + 12 L + 2 tensors in gpt2_point_weights order
@@ -97,15 +93,16 @@ typedef struct {
 // ----------------------------------------------------------------------------
 // the reference: GPT-2 in double, one row at a time, straight from the definitions
 
+/* out (n,C) = layer norm of each row of x (n,C), weight w and bias b (C) */
 static void ref_layernorm(double *out, const double *x, const double *w, const double *b, int n) {
-    for (int t = 0; t < n; t++) {
+    for (int t = 0; t < n; t++, x += C, out += C) {
         double m = 0, v = 0;
-        for (int i = 0; i < C; i++) m += x[t * C + i];
+        for (int i = 0; i < C; i++) m += x[i];
         m /= C;
-        for (int i = 0; i < C; i++) v += (x[t * C + i] - m) * (x[t * C + i] - m);
+        for (int i = 0; i < C; i++) v += (x[i] - m) * (x[i] - m);
         v /= C;
         double s = 1.0 / sqrt(v + 1e-5);
-        for (int i = 0; i < C; i++) out[t * C + i] = (x[t * C + i] - m) * s * w[i] + b[i];
+        for (int i = 0; i < C; i++) out[i] = (x[i] - m) * s * w[i] + b[i];
     }
 }
 
@@ -261,16 +258,12 @@ static void stat_print(const Stat *s) {
     printf("  %-28s %4d coords  max rel err %.2e\n", s->name, s->checked, s->max_rel);
 }
 
+// the reference's inputs in double: parameters, soft vectors, deltas added to every input vector
 static double *dparams, *demb, *ddelta;
-static double fd_at(double *x, size_t i, const Case *cs) {
-    double keep = x[i];
-    x[i] = keep + FD_H;
-    double up = ref_loss(dparams, demb, ddelta, cs);
-    x[i] = keep - FD_H;
-    double down = ref_loss(dparams, demb, ddelta, cs);
-    x[i] = keep;
-    return (up - down) / (2 * FD_H);
-}
+static double reference_loss(const void *cs) { return ref_loss(dparams, demb, ddelta, cs); }
+
+// d loss / d x[i] of the reference, x one of its inputs above
+static double fd_at(double *x, size_t i, const Case *cs) { return central_difference(reference_loss, cs, x, i, FD_H); }
 
 /* d_input of one case against finite differences at every soft position
  * (all coordinates) and at two hard positions per row. */
@@ -522,6 +515,5 @@ int main(void) {
     gpt2_acts_free(&a);
     free(params); free(m.blocks_storage); free(grad_buf);
     free(dparams); free(demb); free(ddelta);
-    printf("%s\n", failures ? "test_backward: FAILED" : "test_backward: ok");
-    return failures != 0;
+    return test_finish();
 }

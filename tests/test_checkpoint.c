@@ -31,31 +31,7 @@
 
 
 // ----------------------------------------------------------------------------
-// scratch directories
-
-
-// dir/name into out; dies when it does not fit.
-static void path_in(char *out, size_t cap, const char *dir, const char *name) {
-    int n = snprintf(out, cap, "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= cap) die("path too long: %s/%s", dir, name);
-}
-
-// A fresh directory root/name; its path in dir.
-static void case_dir(char *dir, size_t cap, const char *name) {
-    path_in(dir, cap, root, name);
-    if (mkdir(dir, 0755) != 0) die("mkdir %s: %s", dir, strerror(errno));
-}
-
-static void write_file(const char *dir, const char *name, const void *bytes, size_t n) {
-    char path[4200];
-    path_in(path, sizeof path, dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(bytes, 1, n, f) != n || fclose(f) != 0) die("cannot write %s", path);
-}
-
-static void write_text(const char *dir, const char *name, const char *text) {
-    write_file(dir, name, text, strlen(text));
-}
+// files in the scratch directory (making and writing them: tests/testlib.h)
 
 static char *read_file(const char *dir, const char *name, size_t *len) {
     char path[4200];
@@ -154,13 +130,7 @@ typedef struct {
 } Ref;
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static uint64_t rng_next(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-static float rng_float(void) { return (float)((double)(rng_next() >> 11) / 9007199254740992.0 * 2 - 1); }
+static float rng_float(void) { return (float)((double)(xorshift64(&rng_state) >> 11) / 9007199254740992.0 * 2 - 1); }
 
 static const GPT2Config TINY = {.n_layer = 2, .n_head = 2, .n_embd = 8, .n_positions = 16,
                                 .vocab_size = 64, .layer_norm_epsilon = 1e-5f};
@@ -337,7 +307,7 @@ static float half_reference(uint16_t h) {
 
 static uint16_t random_finite_half(void) {
     for (;;) {
-        uint16_t h = (uint16_t)rng_next();
+        uint16_t h = (uint16_t)xorshift64(&rng_state);
         if (((h >> 10) & 31) != 31) return h;
     }
 }
@@ -390,8 +360,22 @@ static void load_fails(const char *dir, const char *file, const char *word, cons
 
 // A directory holding the reference model saved by gpt2_save.
 static void saved_case(char *dir, size_t cap, const char *name, const Ref *r) {
-    case_dir(dir, cap, name);
+    scratch_dir(dir, cap, name);
     if (gpt2_save(&r->c, &r->w, dir, &err) != 0) die("gpt2_save %s: %s", dir, err.msg);
+}
+
+// A saved_case whose weights file is read back for editing.
+static St saved_for_edit(char *dir, size_t cap, const char *name, const Ref *r) {
+    saved_case(dir, cap, name, r);
+    return st_read(dir);
+}
+
+// Writes the edited st as dir's weights file (and frees it): loading must now
+// fail with word (load_fails).
+static void edited_fails(St *st, const char *dir, const char *word, const char *what) {
+    st_write(st, dir, 0);
+    st_free(st);
+    load_fails(dir, "model.safetensors", word, what);
 }
 
 // ----------------------------------------------------------------------------
@@ -427,11 +411,28 @@ static void test_num_params_and_pointers(void) {
     free(params);
 }
 
+/* The config.json text of a tiny valid model ({"n_layer": 2, "n_head": 2, "n_embd": 8,
+ * "n_positions": 16, "vocab_size": 64}) with key's value replaced by json, or key
+ * removed (json NULL); a key it lacks is added at the end. */
+static void tiny_config_with(char *out, size_t cap, const char *key, const char *json) {
+    static const char *const keys[] = {"n_layer", "n_head", "n_embd", "n_positions", "vocab_size"};
+    static const char *const values[] = {"2", "2", "8", "16", "64"};
+    int n = snprintf(out, cap, "{"), found = 0;
+    for (int k = 0; k < 5; k++) {
+        int this_key = strcmp(keys[k], key) == 0;
+        found |= this_key;
+        if (this_key && !json) continue;
+        n += snprintf(out + n, cap - (size_t)n, "%s\"%s\": %s", n > 1 ? ", " : "", keys[k], this_key ? json : values[k]);
+    }
+    if (!found) n += snprintf(out + n, cap - (size_t)n, ", \"%s\": %s", key, json);
+    if (snprintf(out + n, cap - (size_t)n, "}") >= (int)cap - n) die("config text too long");
+}
+
 static void test_config(void) {
     char dir[4200];
     GPT2Config c;
     // the config.json of openai-community/gpt2, as published
-    case_dir(dir, sizeof dir, "config_hf");
+    scratch_dir(dir, sizeof dir, "config_hf");
     write_text(dir, "config.json",
                "{\n  \"activation_function\": \"gelu_new\",\n  \"architectures\": [\n    \"GPT2LMHeadModel\"\n"
                "  ],\n  \"attn_pdrop\": 0.1,\n  \"bos_token_id\": 50256,\n  \"embd_pdrop\": 0.1,\n"
@@ -449,35 +450,39 @@ static void test_config(void) {
           "HF gpt2 config.json read wrong");
 
     // n_ctx stands in for n_positions; layer_norm_epsilon defaults to 1e-5
-    case_dir(dir, sizeof dir, "config_n_ctx");
+    scratch_dir(dir, sizeof dir, "config_n_ctx");
     write_text(dir, "config.json", "{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 8, \"n_ctx\": 16, \"vocab_size\": 64}");
     rc = gpt2_config_load(&c, dir, &err);
     CHECK(rc == 0 && c.n_positions == 16 && c.layer_norm_epsilon == 1e-5f, "n_ctx config: rc %d %s", rc, err.msg);
 
-    const struct { const char *name, *json, *word; } bad[] = {
-        {"cfg_not_json", "{\"n_layer\": 2,", "JSON"},
-        {"cfg_array", "[1, 2]", "object"},
-        {"cfg_no_n_layer", "{\"n_head\": 2, \"n_embd\": 8, \"n_positions\": 16, \"vocab_size\": 64}", "n_layer"},
-        {"cfg_n_head_string", "{\"n_layer\": 2, \"n_head\": \"2\", \"n_embd\": 8, \"n_positions\": 16, \"vocab_size\": 64}", "n_head"},
-        {"cfg_n_layer_zero", "{\"n_layer\": 0, \"n_head\": 2, \"n_embd\": 8, \"n_positions\": 16, \"vocab_size\": 64}", "n_layer"},
-        {"cfg_n_layer_negative", "{\"n_layer\": -2, \"n_head\": 2, \"n_embd\": 8, \"n_positions\": 16, \"vocab_size\": 64}", "n_layer"},
-        {"cfg_n_embd_fraction", "{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 8.5, \"n_positions\": 16, \"vocab_size\": 64}", "n_embd"},
-        {"cfg_not_divisible", "{\"n_layer\": 2, \"n_head\": 3, \"n_embd\": 8, \"n_positions\": 16, \"vocab_size\": 64}", "divisible"},
-        {"cfg_vocab_huge", "{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 8, \"n_positions\": 16, \"vocab_size\": 1e12}", "vocab_size"},
-        {"cfg_positions_huge", "{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 8, \"n_positions\": 1e9, \"vocab_size\": 64}", "n_positions"},
-        {"cfg_no_positions", "{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 8, \"vocab_size\": 64}", "n_positions"},
-        {"cfg_eps_string", "{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 8, \"n_positions\": 16, \"vocab_size\": 64, \"layer_norm_epsilon\": \"small\"}", "layer_norm_epsilon"},
-        {"cfg_eps_negative", "{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 8, \"n_positions\": 16, \"vocab_size\": 64, \"layer_norm_epsilon\": -1}", "layer_norm_epsilon"},
+    // key NULL: json is the whole file; else a valid tiny config with key set to json (NULL: removed)
+    const struct { const char *name, *key, *json, *word; } bad[] = {
+        {"cfg_not_json", NULL, "{\"n_layer\": 2,", "JSON"},
+        {"cfg_array", NULL, "[1, 2]", "object"},
+        {"cfg_no_n_layer", "n_layer", NULL, "n_layer"},
+        {"cfg_n_head_string", "n_head", "\"2\"", "n_head"},
+        {"cfg_n_layer_zero", "n_layer", "0", "n_layer"},
+        {"cfg_n_layer_negative", "n_layer", "-2", "n_layer"},
+        {"cfg_n_embd_fraction", "n_embd", "8.5", "n_embd"},
+        {"cfg_not_divisible", "n_head", "3", "divisible"},
+        {"cfg_vocab_huge", "vocab_size", "1e12", "vocab_size"},
+        {"cfg_positions_huge", "n_positions", "1e9", "n_positions"},
+        {"cfg_no_positions", "n_positions", NULL, "n_positions"},
+        {"cfg_eps_string", "layer_norm_epsilon", "\"small\"", "layer_norm_epsilon"},
+        {"cfg_eps_negative", "layer_norm_epsilon", "-1", "layer_norm_epsilon"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        case_dir(dir, sizeof dir, bad[i].name);
-        write_text(dir, "config.json", bad[i].json);
+        scratch_dir(dir, sizeof dir, bad[i].name);
+        char text[256];
+        if (bad[i].key) tiny_config_with(text, sizeof text, bad[i].key, bad[i].json);
+        else snprintf(text, sizeof text, "%s", bad[i].json);
+        write_text(dir, "config.json", text);
         GPT2Config before = {1, 1, 1, 1, 1, 0.5f}, after = before;
         CHECK(gpt2_config_load(&after, dir, &err) == -1, "%s: accepted", bad[i].name);
         CHECK(memcmp(&before, &after, sizeof before) == 0, "%s: failed load changed the config", bad[i].name);
         load_fails(dir, "config.json", bad[i].word, bad[i].name); // gpt2_load reports it too
     }
-    case_dir(dir, sizeof dir, "cfg_missing");
+    scratch_dir(dir, sizeof dir, "cfg_missing");
     load_fails(dir, "config.json", "open", "cfg_missing");
 }
 
@@ -605,7 +610,7 @@ static void test_save_errors(const Ref *r) {
     CHECK(strstr(err.msg, "a_file") != NULL, "message does not name the path: %s", err.msg);
     printf("ok   %-34s %s\n", "save_into_file", err.msg);
 
-    case_dir(dir, sizeof dir, "save_errors");
+    scratch_dir(dir, sizeof dir, "save_errors");
     GPT2Config bad = r->c;
     bad.n_head = 3;
     CHECK(gpt2_save(&bad, &r->w, dir, &err) == -1 && strstr(err.msg, "divisible"), "bad config saved: %s", err.msg);
@@ -723,40 +728,32 @@ static void test_variants(const Ref *ref) {
     Ref r; // write_model changes r's values to what F16/BF16 can hold, so work on a copy
     ref_init(&r, ref->c);
     memcpy(r.params, ref->params, r.n * 4);
-    size_t n = r.n;
-
-    case_dir(dir, sizeof dir, "prefix");
-    write_model(dir, &r, all_f32, "transformer.", 0, 0, 0);
-    check_loads_as(dir, &r, "prefix", 0);
-
-    case_dir(dir, sizeof dir, "buffers");
-    write_model(dir, &r, all_f32, "transformer.", 1, 1, 0);
-    check_loads_as(dir, &r, "prefix+buffers+lm_head", 0);
-
-    case_dir(dir, sizeof dir, "unprefixed_buffers");
-    write_model(dir, &r, all_f32, "", 1, 0, 0);
-    check_loads_as(dir, &r, "buffers", 0);
-
-    // a header whose length leaves every F32 tensor 2 bytes off alignment: copied
-    case_dir(dir, sizeof dir, "misaligned");
-    write_model(dir, &r, all_f32, "", 0, 1, 2);
-    check_loads_as(dir, &r, "misaligned F32", n);
-
-    case_dir(dir, sizeof dir, "f16");
-    write_model(dir, &r, all_f16, "", 0, 1, 0);
-    check_loads_as(dir, &r, "F16 (+ lm_head in F16)", n);
-
-    case_dir(dir, sizeof dir, "bf16");
-    write_model(dir, &r, all_bf16, "transformer.", 1, 1, 0);
-    check_loads_as(dir, &r, "BF16", n);
-
-    size_t converted = 0;
+    size_t all = r.n, converted = 0; // the floats a load must convert or copy
     Spec s;
     for (size_t t = 0; t < n_specs(&r.c); t++)
         if (strcmp(mixed(t), "F32") != 0) spec(&r.c, t, "", &s), converted += s.numel;
-    case_dir(dir, sizeof dir, "mixed");
-    write_model(dir, &r, mixed, "", 0, 0, 0);
-    check_loads_as(dir, &r, "mixed F32/F16/BF16", converted);
+    // residue 2: a header whose length leaves every F32 tensor 2 bytes off alignment: copied
+    const struct {
+        const char *dir, *what;
+        DtypeOf dtype_of;
+        const char *prefix;
+        int buffers, lm_head, residue;
+        size_t owned;
+    } variants[] = {
+        {"prefix", "prefix", all_f32, "transformer.", 0, 0, 0, 0},
+        {"buffers", "prefix+buffers+lm_head", all_f32, "transformer.", 1, 1, 0, 0},
+        {"unprefixed_buffers", "buffers", all_f32, "", 1, 0, 0, 0},
+        {"misaligned", "misaligned F32", all_f32, "", 0, 1, 2, all},
+        {"f16", "F16 (+ lm_head in F16)", all_f16, "", 0, 1, 0, all},
+        {"bf16", "BF16", all_bf16, "transformer.", 1, 1, 0, all},
+        {"mixed", "mixed F32/F16/BF16", mixed, "", 0, 0, 0, converted},
+    };
+    for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
+        scratch_dir(dir, sizeof dir, variants[i].dir);
+        write_model(dir, &r, variants[i].dtype_of, variants[i].prefix, variants[i].buffers, variants[i].lm_head,
+                    variants[i].residue);
+        check_loads_as(dir, &r, variants[i].what, variants[i].owned);
+    }
     ref_free(&r);
 }
 
@@ -779,7 +776,7 @@ static void test_known_halves(void) {
     for (int kind = 0; kind < 2; kind++) {
         const char *dtype = kind ? "BF16" : "F16";
         char dir[4200];
-        case_dir(dir, sizeof dir, kind ? "known_bf16" : "known_f16");
+        scratch_dir(dir, sizeof dir, kind ? "known_bf16" : "known_f16");
         write_config_json(dir, &c);
         St st = st_new();
         Spec s;
@@ -817,7 +814,7 @@ static void test_known_halves(void) {
     GPT2Config all = {.n_layer = 1, .n_head = 1, .n_embd = 4, .n_positions = 1, .vocab_size = 16384,
                       .layer_norm_epsilon = 1e-5f};
     char dir[4200];
-    case_dir(dir, sizeof dir, "all_halves");
+    scratch_dir(dir, sizeof dir, "all_halves");
     write_config_json(dir, &all);
     St st = st_new();
     Spec s;
@@ -847,14 +844,16 @@ static void test_bad_entries(const Ref *r) {
     const char *T = "h.0.ln_1.weight"; // shape [8], 32 bytes
     const struct { const char *name, *tensor, *key, *json, *word; } edits[] = {
         // key NULL: the whole entry; json NULL: delete it
-        {"entry_not_object", T, NULL, "5", "object"},
         {"missing_tensor", T, NULL, NULL, "missing"},
         {"no_dtype", T, "dtype", NULL, "dtype"},
+        {"no_shape", T, "shape", NULL, "shape"},
+        {"no_offsets", T, "data_offsets", NULL, "data_offsets"},
+        // replaced by json
+        {"entry_not_object", T, NULL, "5", "object"},
         {"dtype_not_string", T, "dtype", "4", "dtype"},
         {"unknown_dtype", T, "dtype", "\"Q4_K\"", "unknown dtype"},
         {"unsupported_dtype", T, "dtype", "\"I32\"", "only F32, F16 and BF16"},
         {"dtype_size_mismatch", T, "dtype", "\"F64\"", "bytes"},
-        {"no_shape", T, "shape", NULL, "shape"},
         {"shape_not_array", T, "shape", "8", "shape"},
         {"shape_not_number", T, "shape", "[\"8\"]", "not a number"},
         {"shape_negative", T, "shape", "[-8]", "negative"},
@@ -862,7 +861,6 @@ static void test_bad_entries(const Ref *r) {
         {"shape_huge", T, "shape", "[4294967296, 4294967296, 4294967296]", "too large"},
         {"shape_size_mismatch", T, "shape", "[9]", "bytes"},
         {"shape_vs_config", T, "shape", "[2, 4]", "expected [8]"},
-        {"no_offsets", T, "data_offsets", NULL, "data_offsets"},
         {"offsets_not_array", T, "data_offsets", "{}", "data_offsets"},
         {"offsets_one_number", T, "data_offsets", "[0]", "data_offsets"},
         {"offsets_three_numbers", T, "data_offsets", "[0, 32, 64]", "data_offsets"},
@@ -882,8 +880,7 @@ static void test_bad_entries(const Ref *r) {
     };
     for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
         char dir[4200];
-        saved_case(dir, sizeof dir, edits[i].name, r);
-        St st = st_read(dir);
+        St st = saved_for_edit(dir, sizeof dir, edits[i].name, r);
         cJSON *value = edits[i].json ? cJSON_Parse(edits[i].json) : NULL;
         if (edits[i].json && !value) die("bad test JSON %s", edits[i].json);
         if (!edits[i].key && !value) {
@@ -898,9 +895,7 @@ static void test_bad_entries(const Ref *r) {
         } else {
             cJSON_ReplaceItemInObjectCaseSensitive(st_entry(&st, edits[i].tensor), edits[i].key, value);
         }
-        st_write(&st, dir, 0);
-        st_free(&st);
-        load_fails(dir, "model.safetensors", edits[i].word, edits[i].name);
+        edited_fails(&st, dir, edits[i].word, edits[i].name);
     }
 }
 
@@ -910,15 +905,12 @@ static void test_bad_layouts(const Ref *r) {
     size_t C = (size_t)r->c.n_embd;
 
     // the brief's example: a weight of the wrong shape, its offsets consistent
-    saved_case(dir, sizeof dir, "fc_shape", r);
-    St st = st_read(dir);
+    St st = saved_for_edit(dir, sizeof dir, "fc_shape", r);
     const char *fc = "h.1.mlp.c_fc.weight";
     uint64_t begin = st_offset(&st, fc, 0);
     cJSON_ReplaceItemInObjectCaseSensitive(st_entry(&st, fc), "shape", cJSON_Parse("[8, 20]"));
     cJSON_ReplaceItemInObjectCaseSensitive(st_entry(&st, fc), "data_offsets", offsets_json(begin, begin + 8 * 20 * 4));
-    st_write(&st, dir, 0);
-    st_free(&st);
-    load_fails(dir, "model.safetensors", "h.1.mlp.c_fc.weight has shape [8, 20], expected [8, 32]", "fc_shape");
+    edited_fails(&st, dir, "h.1.mlp.c_fc.weight has shape [8, 20], expected [8, 32]", "fc_shape");
 
     // config.json and weights disagree
     saved_case(dir, sizeof dir, "config_mismatch", r);
@@ -937,31 +929,22 @@ static void test_bad_layouts(const Ref *r) {
     load_fails(dir, "model.safetensors", "unexpected tensor \"h.1.", "config_fewer_layers");
 
     // two tensors on the same bytes, and a partial overlap
-    saved_case(dir, sizeof dir, "overlap_same", r);
-    st = st_read(dir);
+    st = saved_for_edit(dir, sizeof dir, "overlap_same", r);
     begin = st_offset(&st, "h.0.ln_1.weight", 0);
     cJSON_ReplaceItemInObjectCaseSensitive(st_entry(&st, "h.0.ln_1.bias"), "data_offsets", offsets_json(begin, begin + C * 4));
-    st_write(&st, dir, 0);
-    st_free(&st);
-    load_fails(dir, "model.safetensors", "overlap", "overlap_same");
-    saved_case(dir, sizeof dir, "overlap_partial", r);
-    st = st_read(dir);
+    edited_fails(&st, dir, "overlap", "overlap_same");
+    st = saved_for_edit(dir, sizeof dir, "overlap_partial", r);
     begin = st_offset(&st, "ln_f.bias", 0);
     cJSON_ReplaceItemInObjectCaseSensitive(st_entry(&st, "ln_f.weight"), "data_offsets",
                                            offsets_json(begin - 4, begin - 4 + C * 4));
-    st_write(&st, dir, 0);
-    st_free(&st);
-    load_fails(dir, "model.safetensors", "overlap", "overlap_partial");
+    edited_fails(&st, dir, "overlap", "overlap_partial");
     // an ignored buffer overlapping a weight is still an overlap
-    saved_case(dir, sizeof dir, "overlap_buffer", r);
-    st = st_read(dir);
+    st = saved_for_edit(dir, sizeof dir, "overlap_buffer", r);
     uint64_t scalar_shape[1] = {1};
     float zero = 0;
     st_append(&st, "h.1.attn.masked_bias", "F32", scalar_shape, 0, &zero, 4);
     cJSON_ReplaceItemInObjectCaseSensitive(st_entry(&st, "h.1.attn.masked_bias"), "data_offsets", offsets_json(8, 12));
-    st_write(&st, dir, 0);
-    st_free(&st);
-    load_fails(dir, "model.safetensors", "overlap", "overlap_buffer");
+    edited_fails(&st, dir, "overlap", "overlap_buffer");
 
     // tensors that do not belong, each with its own valid bytes
     const struct { const char *name, *tensor, *word; } extra[] = {
@@ -976,8 +959,7 @@ static void test_bad_layouts(const Ref *r) {
         {"lm_head_different", "lm_head.weight", "untied"},
     };
     for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
-        saved_case(dir, sizeof dir, extra[i].name, r);
-        st = st_read(dir);
+        st = saved_for_edit(dir, sizeof dir, extra[i].name, r);
         int lm = strcmp(extra[i].tensor, "lm_head.weight") == 0;
         uint64_t shape[2] = {lm ? (uint64_t)r->c.vocab_size : C, C};
         float *bytes = xmalloc(shape[0] * C * 4);
@@ -987,15 +969,12 @@ static void test_bad_layouts(const Ref *r) {
         if (strcmp(extra[i].name, "buffer_beyond_data") == 0)
             cJSON_ReplaceItemInObjectCaseSensitive(st_entry(&st, extra[i].tensor), "data_offsets",
                                                    offsets_json(st.data_len, st.data_len + C * 4));
-        st_write(&st, dir, 0);
-        st_free(&st);
         free(bytes);
-        load_fails(dir, "model.safetensors", extra[i].word, extra[i].name);
+        edited_fails(&st, dir, extra[i].word, extra[i].name);
     }
 
     // an ignored buffer may be of any dtype safetensors defines: it is never read
-    saved_case(dir, sizeof dir, "bool_buffer", r);
-    st = st_read(dir);
+    st = saved_for_edit(dir, sizeof dir, "bool_buffer", r);
     uint64_t mask_shape[4] = {1, 1, 16, 16};
     unsigned char mask[256] = {1};
     st_append(&st, "h.0.attn.bias", "BOOL", mask_shape, 4, mask, sizeof mask);
@@ -1003,74 +982,62 @@ static void test_bad_layouts(const Ref *r) {
     st_free(&st);
     check_loads_as(dir, r, "BOOL attn.bias buffer", 0);
     // a zero-sized tensor overlaps nothing, but a wrong name is still wrong
-    saved_case(dir, sizeof dir, "empty_unexpected", r);
-    st = st_read(dir);
+    st = saved_for_edit(dir, sizeof dir, "empty_unexpected", r);
     uint64_t empty_shape[1] = {0};
     st_append(&st, "h.0.attn.empty", "F32", empty_shape, 1, NULL, 0);
-    st_write(&st, dir, 0);
-    st_free(&st);
-    load_fails(dir, "model.safetensors", "unexpected", "empty_unexpected");
+    edited_fails(&st, dir, "unexpected", "empty_unexpected");
 }
 
 // Files broken before the JSON: length prefix, JSON syntax, trailing bytes.
 static void test_bad_files(const Ref *r) {
     char dir[4200];
-    case_dir(dir, sizeof dir, "no_weights");
+    scratch_dir(dir, sizeof dir, "no_weights");
     write_config_json(dir, &r->c);
     load_fails(dir, "model.safetensors", "open", "no_weights");
 
-    case_dir(dir, sizeof dir, "weights_is_dir");
+    scratch_dir(dir, sizeof dir, "weights_is_dir");
     write_config_json(dir, &r->c);
     char sub[4300];
     path_in(sub, sizeof sub, dir, "model.safetensors");
     mkdir(sub, 0755);
     load_fails(dir, "model.safetensors", "regular file", "weights_is_dir");
 
-    // broken length prefixes: the file as given
-    const struct { const char *name; size_t len; const char *bytes; const char *word; } raw[] = {
-        {"empty_file", 0, "", "too short"},
-        {"five_bytes", 5, "\x10\0\0\0\0", "too short"},
-        {"seven_bytes", 7, "\x02\0\0\0\0\0\0", "too short"},
-        {"header_len_0", 12, "\0\0\0\0\0\0\0\0{}  ", "header length is 0"},
-        {"header_past_end", 12, "\x05\0\0\0\0\0\0\0{}  ", "exceeds"},
-        {"header_absurd", 12, "\0\0\0\0\0\0\0\x40{}  ", "absurdly large"},
-        {"header_2^64-1", 12, "\xff\xff\xff\xff\xff\xff\xff\xff{}  ", "absurdly large"},
+    // broken before the tensors: `bytes` (len bytes; 0: up to its NUL) as the whole file, or
+    // (prefixed) as the header after its 8-byte length
+    const struct { const char *name; int prefixed; size_t len; const char *bytes, *word; } broken[] = {
+        // length prefixes
+        {"empty_file", 0, 0, "", "too short"},
+        {"five_bytes", 0, 5, "\x10\0\0\0\0", "too short"},
+        {"seven_bytes", 0, 7, "\x02\0\0\0\0\0\0", "too short"},
+        {"header_len_0", 0, 12, "\0\0\0\0\0\0\0\0{}  ", "header length is 0"},
+        {"header_past_end", 0, 12, "\x05\0\0\0\0\0\0\0{}  ", "exceeds"},
+        {"header_absurd", 0, 12, "\0\0\0\0\0\0\0\x40{}  ", "absurdly large"},
+        {"header_2^64-1", 0, 12, "\xff\xff\xff\xff\xff\xff\xff\xff{}  ", "absurdly large"},
+        // JSON headers
+        {"json_truncated", 1, 12, "{\"wte.weight", "not valid JSON"},
+        {"json_garbage", 1, 8, "\xff\xfe\x00\001abcd", "not valid JSON"},
+        {"json_array", 1, 8, "[1, 2]  ", "not a JSON object"},
+        {"json_string", 1, 8, "\"abc\"   ", "not a JSON object"},
+        {"json_trailing", 1, 8, "{}  x   ", "after its JSON"},
+        {"json_trailing_nul", 1, 8, "{}\0\0\0\0\0\0", "after its JSON"},
+        {"json_two_objects", 1, 8, "{} {}   ", "after its JSON"},
+        {"json_empty_object", 1, 8, "{}      ", "missing tensor wte.weight"},
+        {"json_only_metadata", 1, 0, "{\"__metadata__\": {\"format\": \"pt\"}}", "missing"},
+        {"json_nested_deep", 1, 0, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", "not a JSON object"},
+        // a header that is exactly the rest of the file (no data) is fine as far as the length goes
+        {"header_whole_file", 0, 16, "\x08\0\0\0\0\0\0\0{}      ", "missing"},
     };
-    for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++) {
-        case_dir(dir, sizeof dir, raw[i].name);
+    for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
+        size_t n = broken[i].len ? broken[i].len : strlen(broken[i].bytes), at = broken[i].prefixed ? 8 : 0;
+        unsigned char *file = xmalloc(at + n);
+        for (size_t b = 0; b < at; b++) file[b] = (unsigned char)((uint64_t)n >> (8 * b));
+        memcpy(file + at, broken[i].bytes, n);
+        scratch_dir(dir, sizeof dir, broken[i].name);
         write_config_json(dir, &r->c);
-        write_file(dir, "model.safetensors", raw[i].bytes, raw[i].len);
-        load_fails(dir, "model.safetensors", raw[i].word, raw[i].name);
-    }
-    // broken JSON: the header as given (len bytes), its length prefixed
-    const struct { const char *name; size_t len; const char *header; const char *word; } json[] = {
-        {"json_truncated", 12, "{\"wte.weight", "not valid JSON"},
-        {"json_garbage", 8, "\xff\xfe\x00\x01" "abcd", "not valid JSON"},
-        {"json_array", 8, "[1, 2]  ", "not a JSON object"},
-        {"json_string", 8, "\"abc\"   ", "not a JSON object"},
-        {"json_trailing", 8, "{}  x   ", "after its JSON"},
-        {"json_trailing_nul", 8, "{}\0\0\0\0\0\0", "after its JSON"},
-        {"json_two_objects", 8, "{} {}   ", "after its JSON"},
-        {"json_empty_object", 8, "{}      ", "missing tensor wte.weight"},
-        {"json_only_metadata", 0, "{\"__metadata__\": {\"format\": \"pt\"}}", "missing"},
-        {"json_nested_deep", 0, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", "not a JSON object"},
-    };
-    for (size_t i = 0; i < sizeof json / sizeof json[0]; i++) {
-        case_dir(dir, sizeof dir, json[i].name);
-        write_config_json(dir, &r->c);
-        size_t n = json[i].len ? json[i].len : strlen(json[i].header);
-        unsigned char *file = xmalloc(8 + n);
-        for (int b = 0; b < 8; b++) file[b] = (unsigned char)((uint64_t)n >> (8 * b));
-        memcpy(file + 8, json[i].header, n);
-        write_file(dir, "model.safetensors", file, 8 + n);
+        write_file(dir, "model.safetensors", file, at + n);
         free(file);
-        load_fails(dir, "model.safetensors", json[i].word, json[i].name);
+        load_fails(dir, "model.safetensors", broken[i].word, broken[i].name);
     }
-    // a header that is exactly the rest of the file (no data) is fine as far as the length goes
-    case_dir(dir, sizeof dir, "header_whole_file");
-    write_config_json(dir, &r->c);
-    write_file(dir, "model.safetensors", "\x08\0\0\0\0\0\0\0{}      ", 16);
-    load_fails(dir, "model.safetensors", "missing", "header_whole_file");
 }
 
 // Every GPT-2 size as a sparse file (holes read as zeros, cost no disk):
@@ -1086,7 +1053,7 @@ static void test_full_sizes(void) {
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         const GPT2Config *c = &sizes[i].c;
         char dir[4200];
-        case_dir(dir, sizeof dir, sizes[i].name);
+        scratch_dir(dir, sizeof dir, sizes[i].name);
         write_config_json(dir, c);
         St st = st_new();
         Spec s;
@@ -1148,7 +1115,5 @@ int main(void) {
     test_full_sizes();
     ref_free(&r);
 
-    remove_root();
-    printf("test_checkpoint: %d checks, %d failed\n", checks, failures);
-    return failures ? 1 : 0;
+    return test_finish();
 }

@@ -160,12 +160,7 @@ static void test_pareto_known(void) {
 }
 
 static uint64_t rng_state = 88172645463325252ull;
-static uint64_t rng(void) {   // xorshift64
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
+static uint64_t rng(void) { return xorshift64(&rng_state); }
 
 /* The union of the boxes [l_i, rl] x [ra, a_i] by coordinate compression: O(n^3), obviously right. */
 static double hv_brute(const double *a, const double *l, int n, double ra, double rl) {
@@ -927,7 +922,5 @@ int main(void) {
     test_svg_staircase();
     test_bad_records();
     test_write_files();
-    remove_root();
-    printf("%s: %d checks, %d failures\n", TEST_NAME, checks, failures);
-    return failures ? 1 : 0;
+    return test_finish();
 }

@@ -21,51 +21,15 @@
 
 #include "results/results.h"
 
-static int fails = 0;
-#define CHECK(cond, ...)                                                  \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                   \
-            printf(__VA_ARGS__);                                          \
-            printf("\n");                                                 \
-            fails++;                                                      \
-        }                                                                 \
-    } while (0)
+#define TEST_NAME "test_journal"
+#include "tests/testlib.h"
 
 // ----------------------------------------------------------------------------
-// scratch directories and files
+// the journal file (scratch directories, writing files: tests/testlib.h)
 
-static char scratch_root[4096];
-
-// the test's own setup failing (not the code under test): stop
-static void die(const char *fmt, const char *arg) {
-    printf("FAIL setup: ");
-    printf(fmt, arg);
-    printf("\n");
-    exit(1);
-}
-
-static void path_in(char *out, size_t n, const char *dir, const char *name) {
-    int len = snprintf(out, n, "%s/%s", dir, name);
-    if (len < 0 || (size_t)len >= n) { printf("FAIL path too long: %s/%s\n", dir, name); exit(1); }
-}
-
-static void make_dir(char *out, size_t n, const char *name) {
-    path_in(out, n, scratch_root, name);
-    mkdir(out, 0755);
-}
-
-static void write_bytes(const char *dir, const unsigned char *p, size_t n) {
-    char path[4200];
-    path_in(path, sizeof path, dir, "journal");
-    FILE *f = fopen(path, "wb");
-    if (!f) { perror(path); exit(1); }
-    if (n && fwrite(p, 1, n, f) != n) { perror(path); exit(1); }
-    fclose(f);
-}
-
+// DIR/journal's bytes (n of them; free them), or NULL with n 0 when there is none.
 static unsigned char *read_bytes(const char *dir, size_t *n) {
-    char path[4200];
+    char path[4300];
     path_in(path, sizeof path, dir, "journal");
     FILE *f = fopen(path, "rb");
     if (!f) { *n = 0; return NULL; }
@@ -79,16 +43,10 @@ static unsigned char *read_bytes(const char *dir, size_t *n) {
 }
 
 static long long file_size(const char *dir) {
-    char path[4200];
+    char path[4300];
     struct stat st;
     path_in(path, sizeof path, dir, "journal");
     return stat(path, &st) == 0 ? (long long)st.st_size : -1;
-}
-
-static void remove_tree(const char *dir) {
-    char cmd[8400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) printf("warning: could not remove %s\n", dir);
 }
 
 // ----------------------------------------------------------------------------
@@ -142,7 +100,7 @@ static int same_frame(const Frame *a, const Frame *b) {
 static void append_all(const char *dir, const Frames *want) {
     Journal *j;
     Err err;
-    if (journal_open(&j, dir, &err)) { printf("FAIL open %s: %s\n", dir, err.msg); fails++; return; }
+    if (journal_open(&j, dir, &err)) { CHECK(0, "open %s: %s", dir, err.msg); return; }
     for (size_t i = 0; i < want->n; i++) {
         int rc = journal_append(j, want->f[i].type, want->f[i].payload, want->f[i].len, i % 64 == 1, &err);
         CHECK(rc == 0, "append frame %zu: %s", i, err.msg);
@@ -167,18 +125,23 @@ static void expect_replay(const char *dir, const Frames *want, size_t count, lon
 }
 
 static uint64_t rng_state = 12345;
-static uint64_t rng_next(void) {   // splitmix64
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+static uint64_t rng_next(void) { return splitmix64(&rng_state); }
 
 static void random_payload(Frames *fs, int type, size_t len) {
     unsigned char *p = malloc(len ? len : 1);
     for (size_t i = 0; i < len; i++) p[i] = (unsigned char)rng_next();
     frames_push(fs, type, p, len);
     free(p);
+}
+
+/* A journal in DIR of four frames: a header, a point, a dispatch and a result,
+ * of random payloads of len[0..3] bytes, appended to want. Returns the
+ * journal's bytes (n of them; free them). */
+static unsigned char *journal_of_four(const char *dir, const size_t len[4], Frames *want, size_t *n) {
+    static const int types[4] = {JOURNAL_HEADER, JOURNAL_POINT, JOURNAL_DISPATCH, JOURNAL_RESULT};
+    for (int i = 0; i < 4; i++) random_payload(want, types[i], len[i]);
+    append_all(dir, want);
+    return read_bytes(dir, n);
 }
 
 static uint32_t le32(const unsigned char *p) {
@@ -195,9 +158,7 @@ static void test_crc(void) {
 
 // Every type, an empty payload, large payloads (past the 1 MiB read window)
 // and thousands of small frames (window refills in mid-frame).
-static void test_round_trip(void) {
-    char dir[4200];
-    make_dir(dir, sizeof dir, "round_trip");
+static void test_round_trip(const char *dir) {
     Frames want = {0};
     for (int type = JOURNAL_HEADER; type <= JOURNAL_RESULT; type++) random_payload(&want, type, 10 + 7 * (size_t)type);
     random_payload(&want, JOURNAL_DISPATCH, 0);
@@ -236,12 +197,10 @@ static void test_round_trip(void) {
     expect_replay(dir, &want, want.n, -1, "reopened and appended");
     frames_free(&more);
     frames_free(&want);
-    remove_tree(dir);
 }
 
-static void test_missing_and_unreadable(void) {
-    char dir[4200], sub[4300];
-    make_dir(dir, sizeof dir, "missing");
+static void test_missing_and_unreadable(const char *dir) {
+    char sub[4300];
     Frames got = {0};
     int64_t bad = 99;
     Err err;
@@ -254,7 +213,6 @@ static void test_missing_and_unreadable(void) {
     CHECK(journal_open(&(Journal *){0}, "/nonexistent/dir", &err) == -1 && strstr(err.msg, "/nonexistent/dir"),
           "opening in a missing directory: %s", err.msg);
     frames_free(&got);
-    remove_tree(dir);
 }
 
 // One field of one frame changed by hand: replay must stop exactly there.
@@ -286,7 +244,7 @@ static void corrupt_and_replay(const char *dir, const unsigned char *good, size_
         p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
     }
     const char *says = victim + 1 == want->n && c->says_last ? c->says_last : c->says;
-    write_bytes(dir, bad, n);
+    write_file(dir, "journal", bad, n);
     char what[200];
     snprintf(what, sizeof what, "%s in frame %zu", c->what, victim);
     expect_replay(dir, want, victim, (long long)offsets[victim], what);
@@ -320,17 +278,10 @@ static void corrupt_and_replay(const char *dir, const unsigned char *good, size_
     free(bad);
 }
 
-static void test_corrupt_fields(void) {
-    char dir[4200];
-    make_dir(dir, sizeof dir, "corrupt");
+static void test_corrupt_fields(const char *dir) {
     Frames want = {0};
-    random_payload(&want, JOURNAL_HEADER, 10);
-    random_payload(&want, JOURNAL_POINT, 20);
-    random_payload(&want, JOURNAL_DISPATCH, 30);
-    random_payload(&want, JOURNAL_RESULT, 40);
-    append_all(dir, &want);
     size_t n;
-    unsigned char *good = read_bytes(dir, &n);
+    unsigned char *good = journal_of_four(dir, (const size_t[4]){10, 20, 30, 40}, &want, &n);
     size_t offsets[4] = {0};
     for (size_t i = 1; i < 4; i++) offsets[i] = offsets[i - 1] + 13 + want.f[i - 1].len;
 
@@ -358,7 +309,7 @@ static void test_corrupt_fields(void) {
     unsigned char *tail = malloc(n + 3);
     memcpy(tail, good, n);
     memcpy(tail + n, "xyz", 3);
-    write_bytes(dir, tail, n + 3);
+    write_file(dir, "journal", tail, n + 3);
     expect_replay(dir, &want, 4, (long long)n, "garbage after the last frame");
     Err err;
     int64_t bad;
@@ -367,27 +318,19 @@ static void test_corrupt_fields(void) {
     free(tail);
     free(good);
     frames_free(&want);
-    remove_tree(dir);
 }
 
 // A journal cut at every byte offset replays the frames wholly before the cut
 // and reports the partial one as torn; after the repair, appending works.
-static void test_truncation_everywhere(void) {
-    char dir[4200];
-    make_dir(dir, sizeof dir, "truncate");
+static void test_truncation_everywhere(const char *dir) {
     Frames want = {0};
-    random_payload(&want, JOURNAL_HEADER, 0);
-    random_payload(&want, JOURNAL_POINT, 5);
-    random_payload(&want, JOURNAL_DISPATCH, 17);
-    random_payload(&want, JOURNAL_RESULT, 3);
-    append_all(dir, &want);
     size_t n;
-    unsigned char *good = read_bytes(dir, &n);
+    unsigned char *good = journal_of_four(dir, (const size_t[4]){0, 5, 17, 3}, &want, &n);
     Frames extra = {0};
     random_payload(&extra, JOURNAL_RESULT, 9);
 
     for (size_t cut = 0; cut <= n; cut++) {
-        write_bytes(dir, good, cut);
+        write_file(dir, "journal", good, cut);
         size_t intact = 0, start = 0;   // frames wholly before the cut, where the next one starts
         while (intact < want.n && start + 13 + want.f[intact].len <= cut) start += 13 + want.f[intact++].len;
         long long bad = start == cut ? -1 : (long long)start;
@@ -418,7 +361,6 @@ static void test_truncation_everywhere(void) {
     free(good);
     frames_free(&extra);
     frames_free(&want);
-    remove_tree(dir);
 }
 
 static void compress_record(const char *rec, unsigned char **z, size_t *zlen) {
@@ -439,7 +381,7 @@ static void expect_decode_error(const unsigned char *payload, size_t len, const 
     free(rec);
 }
 
-static void test_result_frames(void) {
+static void test_result_frames(const char *dir) {
     const char *id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     const char *record = "{\"accuracy\": 0.875, \"prompt\": \"a movie review:\", \"steps\": [1, 2, 3]}";
     unsigned char *z;
@@ -514,8 +456,6 @@ static void test_result_frames(void) {
     free(bad);
 
     // a result frame through the journal, decoded after replay
-    char dir[4200];
-    make_dir(dir, sizeof dir, "result_frames");
     Journal *j;
     CHECK(journal_open(&j, dir, &err) == 0, "open: %s", err.msg);
     CHECK(journal_append(j, JOURNAL_RESULT, good, plen, 1, &err) == 0, "append: %s", err.msg);
@@ -534,12 +474,9 @@ static void test_result_frames(void) {
     frames_free(&got);
     free(good);
     free(z);
-    remove_tree(dir);
 }
 
-static void test_visit_abort(void) {
-    char dir[4200];
-    make_dir(dir, sizeof dir, "abort");
+static void test_visit_abort(const char *dir) {
     Frames want = {0};
     for (int i = 0; i < 5; i++) random_payload(&want, JOURNAL_POINT, 8);
     append_all(dir, &want);
@@ -550,15 +487,13 @@ static void test_visit_abort(void) {
           strcmp(err.msg, "visit says stop at frame 2") == 0, "visit abort: rc, %zu frames, \"%s\"", got.n, err.msg);
     frames_free(&got);
     frames_free(&want);
-    remove_tree(dir);
 }
 
 /* The sweep cuts and writes only its own files: a file named "journal" that is not a journal
  * is left as it is, and links, FIFOs and directories are refused (a planted link must not
  * make it cut or write another file; a FIFO must not block it). */
-static void test_foreign_files(void) {
-    char dir[4200], path[4300], target[4300], lock[4300];
-    make_dir(dir, sizeof dir, "foreign");
+static void test_foreign_files(const char *dir) {
+    char path[4300], target[4300], lock[4300];
     path_in(path, sizeof path, dir, "journal");
     path_in(lock, sizeof lock, dir, "lock");
     path_in(target, sizeof target, dir, "precious.txt");
@@ -569,7 +504,7 @@ static void test_foreign_files(void) {
 
     // a regular file that is not a journal: replay reports bad magic at 0 and nothing intact
     // after it (a "torn tail" by the frames' rules), but it is not cut
-    write_bytes(dir, (const unsigned char *)text, n);
+    write_file(dir, "journal", text, n);
     CHECK(journal_replay(dir, NULL, NULL, &bad, &err) == 0 && bad == 0 && strstr(err.msg, "magic"), "replay: %s",
           err.msg);
     CHECK(journal_find_intact(dir, 0, &next, &err) == 0 && next == -1, "nothing intact in it");
@@ -579,7 +514,7 @@ static void test_foreign_files(void) {
     CHECK(got && got_n == n && memcmp(got, text, n) == 0, "the foreign file was changed (%zu bytes)", got_n);
     free(got);
     // a torn first frame of ours is still cut: the file starts with the magic
-    write_bytes(dir, (const unsigned char *)"PJF1\001\030", 6);
+    write_file(dir, "journal", "PJF1\001\030", 6);
     CHECK(journal_truncate(dir, 0, &err) == 0, "a torn first frame: %s", err.msg);
     got = read_bytes(dir, &got_n);
     CHECK(got_n == 0, "a torn first frame left %zu bytes", got_n);
@@ -612,16 +547,13 @@ static void test_foreign_files(void) {
     CHECK(journal_replay(dir, NULL, NULL, &bad, &err) == -1 && strstr(err.msg, "not a regular file"), "FIFO replay: %s",
           err.msg);
     unlink(path);
-    remove_tree(dir);
 }
 
 /* A crafted tail: thousands of magics with a known type, each claiming the rest of the file as
  * its payload (wrong CRCs), then one intact frame: the scan for an intact frame finds exactly
  * it, or none when it is absent. (The scan's cost is linear in the bytes; before, each magic
  * cost a CRC over the rest of the file: seconds at 1 MB. bench/ measures it.) */
-static void test_crafted_scan(void) {
-    char dir[4200];
-    make_dir(dir, sizeof dir, "crafted");
+static void test_crafted_scan(const char *dir) {
     enum { DECOYS = 5000 };
     const char *payload = "{\"id\":\"x\"}";
     size_t plen = strlen(payload), frame_len = 13 + plen, n = 13 * (size_t)DECOYS + frame_len;
@@ -645,22 +577,19 @@ static void test_crafted_scan(void) {
     f[9] = (unsigned char)crc; f[10] = (unsigned char)(crc >> 8); f[11] = (unsigned char)(crc >> 16);
     f[12] = (unsigned char)(crc >> 24);
     memcpy(f + 13, payload, plen);
-    write_bytes(dir, buf, n);
+    write_file(dir, "journal", buf, n);
     Err err;
     int64_t next = -2;
     CHECK(journal_find_intact(dir, 0, &next, &err) == 0 && next == (int64_t)(13 * DECOYS),
           "crafted tail: intact frame at %lld, want %d: %s", (long long)next, 13 * DECOYS, err.msg);
     buf[n - 1] ^= 1;   // now nothing is intact
-    write_bytes(dir, buf, n);
+    write_file(dir, "journal", buf, n);
     CHECK(journal_find_intact(dir, 0, &next, &err) == 0 && next == -1, "crafted tail, nothing intact: %lld",
           (long long)next);
     free(buf);
-    remove_tree(dir);
 }
 
-static void test_lock(void) {
-    char dir[4200];
-    make_dir(dir, sizeof dir, "lock");
+static void test_lock(const char *dir) {
     Err err;
     Journal *a, *b;
     CHECK(journal_open(&a, dir, &err) == 0, "first open: %s", err.msg);
@@ -674,7 +603,7 @@ static void test_lock(void) {
 
     // another process holds it, then dies without closing: the kernel frees the lock
     int ready[2];
-    if (pipe(ready) != 0) { perror("pipe"); exit(1); }
+    if (pipe(ready) != 0) die("pipe: %s", strerror(errno));
     pid_t child = fork();
     if (child == 0) {
         Journal *c;
@@ -695,14 +624,11 @@ static void test_lock(void) {
     close(ready[1]);
     CHECK(journal_open(&b, dir, &err) == 0, "open after the holder was killed: %s", err.msg);
     journal_close(b);
-    remove_tree(dir);
 }
 
 // A write that fails half way (here: the file size limit) leaves the file as it
 // was, and the journal keeps working afterwards.
-static void test_failed_append(void) {
-    char dir[4200];
-    make_dir(dir, sizeof dir, "failed_append");
+static void test_failed_append(const char *dir) {
     Frames want = {0};
     random_payload(&want, JOURNAL_HEADER, 50);
     random_payload(&want, JOURNAL_RESULT, 4000);
@@ -739,29 +665,20 @@ static void test_failed_append(void) {
     journal_close(j);
     expect_replay(dir, &want, 3, -1, "after a failed append");
     frames_free(&want);
-    remove_tree(dir);
 }
 
 int main(void) {
-    const char *tmp = getenv("TMP");
-    if (!tmp || !*tmp) tmp = getenv("TMPDIR");
-    if (!tmp || !*tmp) tmp = "/tmp";
-    snprintf(scratch_root, sizeof scratch_root, "%s/test_journal.XXXXXX", tmp);
-    if (!mkdtemp(scratch_root)) { perror(scratch_root); return 1; }
-
+    make_root();
     test_crc();
-    test_round_trip();
-    test_missing_and_unreadable();
-    test_corrupt_fields();
-    test_truncation_everywhere();
-    test_result_frames();
-    test_visit_abort();
-    test_foreign_files();
-    test_crafted_scan();
-    test_lock();
-    test_failed_append();
-
-    remove_tree(scratch_root);
-    printf("test_journal: %s\n", fails ? "FAILED" : "ok");
-    return fails != 0;
+    in_scratch_dir("round_trip", test_round_trip);
+    in_scratch_dir("missing", test_missing_and_unreadable);
+    in_scratch_dir("corrupt", test_corrupt_fields);
+    in_scratch_dir("truncate", test_truncation_everywhere);
+    in_scratch_dir("result_frames", test_result_frames);
+    in_scratch_dir("abort", test_visit_abort);
+    in_scratch_dir("foreign", test_foreign_files);
+    in_scratch_dir("crafted", test_crafted_scan);
+    in_scratch_dir("lock", test_lock);
+    in_scratch_dir("failed_append", test_failed_append);
+    return test_finish();
 }

@@ -327,7 +327,5 @@ int main(void) {
     }
     CHECK(pez_learned >= 2, "PEZ learned on %d of 3 models (at least 2 needed)", pez_learned);
     CHECK(log_ppl_gain / 3 >= 0.5, "lambda 10 lowered the prompt's log-PPL by %.3f on average, not 0.5", log_ppl_gain / 3);
-    remove_root();
-    printf("%s: %d checks, %d failures\n", TEST_NAME, checks, failures);
-    return failures != 0;
+    return test_finish();
 }

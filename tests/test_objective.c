@@ -190,6 +190,5 @@ int main(void) {
     test_break_even(&s);
     test_selection_order();
     teardown(&s);
-    printf("test_objective: %d checks, %d failures\n", checks, failures);
-    return failures != 0;
+    return test_finish();
 }

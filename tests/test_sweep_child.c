@@ -68,7 +68,5 @@ int main(void) {
     char missing[4300];
     snprintf(missing, sizeof missing, "%s/no-such-tune", root);
     expect("a missing tune", missing, "failed", "cannot start");
-    remove_root();
-    printf("%s: %d checks, %d failures\n", TEST_NAME, checks, failures);
-    return failures != 0;
+    return test_finish();
 }

@@ -241,7 +241,5 @@ int main(void) {
     test_parse();
     test_select();
     test_merge();
-    remove_root();
-    printf("%s: %d checks, %d failures\n", TEST_NAME, checks, failures);
-    return failures ? 1 : 0;
+    return test_finish();
 }

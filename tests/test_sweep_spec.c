@@ -27,30 +27,18 @@
 #define TEST_NAME "test_sweep_spec"
 #include "tests/testlib.h"
 
-static void write_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(text, 1, strlen(text), f) != strlen(text) || fclose(f) != 0) die("cannot write %s", path);
-}
-
 static char model_dir[4200], data_dir[4200], words[4200], out_dir[4200];
 
 static void make_files(void) {
-    char path[4400];
-    snprintf(model_dir, sizeof model_dir, "%s/model", root);
-    snprintf(data_dir, sizeof data_dir, "%s/data", root);
-    snprintf(words, sizeof words, "%s/words", root);
-    snprintf(out_dir, sizeof out_dir, "%s/out", root);
-    if (mkdir(model_dir, 0755) || mkdir(data_dir, 0755)) die("mkdir in %s", root);
-    snprintf(path, sizeof path, "%s/config.json", model_dir);
-    write_file(path, "{}");
-    snprintf(path, sizeof path, "%s/model.safetensors", model_dir);
-    write_file(path, "weights v1");
-    static const char *const splits[] = {"train", "dev", "test"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s.tsv", data_dir, splits[i]);
-        write_file(path, "sentence\tlabel\ngood\t1\nbad\t0\n");
-    }
-    write_file(words, "good\nbad\n");
+    scratch_dir(model_dir, sizeof model_dir, "model");
+    scratch_dir(data_dir, sizeof data_dir, "data");
+    path_in(words, sizeof words, root, "words");
+    path_in(out_dir, sizeof out_dir, root, "out");
+    write_text(model_dir, "config.json", "{}");
+    write_text(model_dir, "model.safetensors", "weights v1");
+    static const char *const splits[] = {"train.tsv", "dev.tsv", "test.tsv"};
+    for (int i = 0; i < 3; i++) write_text(data_dir, splits[i], "sentence\tlabel\ngood\t1\nbad\t0\n");
+    write_text(root, "words", "good\nbad\n");
 }
 
 /* A spec: the common part with `extra` keys spliced in (a leading comma each) and `grid`. */
@@ -222,26 +210,23 @@ static void test_ids(void) {
     }
     CHECK(strcmp(sa.points[7].id, sb.points[7].id) == 0, "same order, same ids");
     // another model (other bytes): every id changes
-    char path[4400];
-    snprintf(path, sizeof path, "%s/model.safetensors", model_dir);
-    write_file(path, "weights v2");
+    write_text(model_dir, "model.safetensors", "weights v2");
     SweepSpec sd;
     CHECK(parse(&sd, a, &err) == 0, "%s", err.msg);
     for (int i = 0; i < sa.n_points && i < sd.n_points; i++) CHECK(strcmp(sa.points[i].id, sd.points[i].id) != 0, "model");
-    write_file(path, "weights v1");
+    write_text(model_dir, "model.safetensors", "weights v1");
     // a data file or the dictionary with other contents (a label changed): other ids; the same
     // contents again: the same ids
-    snprintf(path, sizeof path, "%s/train.tsv", data_dir);
     static const char *const changed[][2] = {{"train", "sentence\tlabel\ngood\t0\nbad\t0\n"}, {"words", "good\nbad\nfine\n"}};
     for (int k = 0; k < 2; k++) {
-        const char *file = k == 0 ? path : words;
-        write_file(file, changed[k][1]);
+        const char *dir = k == 0 ? data_dir : root, *file = k == 0 ? "train.tsv" : "words";
+        write_text(dir, file, changed[k][1]);
         SweepSpec se;
         CHECK(parse(&se, a, &err) == 0, "%s", err.msg);
         for (int i = 0; i < sa.n_points && i < se.n_points; i++)
             CHECK(strcmp(sa.points[i].id, se.points[i].id) != 0, "%s changed, point %d's id did not", changed[k][0], i);
         sweep_spec_free(&se);
-        write_file(file, k == 0 ? "sentence\tlabel\ngood\t1\nbad\t0\n" : "good\nbad\n");
+        write_text(dir, file, k == 0 ? "sentence\tlabel\ngood\t1\nbad\t0\n" : "good\nbad\n");
         CHECK(parse(&se, a, &err) == 0 && strcmp(se.points[0].id, sa.points[0].id) == 0, "%s restored", changed[k][0]);
         sweep_spec_free(&se);
     }
@@ -274,72 +259,78 @@ static void test_manual(void) {
     free(text);
 }
 
-/* expect_error(grid, extra, needle): the spec fails with a message holding needle. */
-static void expect_error(const char *grid, const char *extra, const char *needle) {
-    char *text = spec_text(grid, extra);
-    SweepSpec s;
-    Err err = {{0}};
-    int rc = parse(&s, text, &err);
-    CHECK(rc != 0, "spec accepted, expected an error with \"%s\"", needle);
-    if (rc == 0) sweep_spec_free(&s);
-    else CHECK(strstr(err.msg, needle) != NULL && !strchr(err.msg, '\n'), "message \"%s\" lacks \"%s\"", err.msg, needle);
-    free(text);
-}
-
+/* Parsing text must fail with a one-line message holding needle. */
 static void expect_text_error(const char *text, const char *needle) {
     SweepSpec s;
     Err err = {{0}};
     int rc = parse(&s, text, &err);
     CHECK(rc != 0, "spec accepted, expected an error with \"%s\"", needle);
     if (rc == 0) sweep_spec_free(&s);
-    else CHECK(strstr(err.msg, needle) != NULL, "message \"%s\" lacks \"%s\"", err.msg, needle);
+    else CHECK(strstr(err.msg, needle) != NULL && !strchr(err.msg, '\n'), "message \"%s\" lacks \"%s\"", err.msg, needle);
+}
+
+/* The same for the spec spec_text(grid, extra). */
+static void expect_error(const char *grid, const char *extra, const char *needle) {
+    char *text = spec_text(grid, extra);
+    expect_text_error(text, needle);
+    free(text);
 }
 
 static void test_errors(void) {
-    const char *g = "{\"method\":[\"pez\"]}";
-    expect_error(g, ",\"colour\":1", "unknown key \"colour\"");
-    // control characters from the spec never reach the terminal: an escape sequence, a newline
-    expect_error(g, ",\"\\u001b[2Jx\\ny\":1", "unknown key \"?[2Jx?y\"");
-    expect_error("{\"method\":[\"pez\"],\"temperature\":[1]}", "", "unknown key \"grid.temperature\"");
-    expect_error(g, ",\"retries\":\"two\"", "\"retries\"");
-    expect_error(g, ",\"retries\":-1", "\"retries\"");
-    expect_error(g, ",\"timeout_seconds\":0", "\"timeout_seconds\"");
-    expect_error(g, ",\"pez\":[1]", "\"pez\" must be an object");
-    expect_error(g, ",\"pez\":{\"stepz\":3}", "stepz");
-    expect_error("{\"method\":\"pez\"}", "", "grid.method must be an array");
-    expect_error("{\"method\":[]}", "", "grid.method is empty");
-    expect_error("{\"method\":[\"pez\"],\"seed\":[]}", "", "grid.seed is empty");
-    expect_error("{\"lambda\":[0]}", "", "grid.method is missing");
-    expect_error("{\"method\":[\"pez\"],\"lambda\":[0,-0.5]}", "", "grid.lambda[1] is -0.5: lambda must be >= 0");
-    expect_error("{\"method\":[\"pez\"],\"lambda\":[\"big\"]}", "", "grid.lambda[0] must be a number");
-    expect_error("{\"method\":[\"pez\"],\"prompt_length\":[0]}", "", "grid.prompt_length[0] is 0: out of range 1..64");
-    expect_error("{\"method\":[\"pez\"],\"prompt_length\":[65]}", "", "out of range 1..64");
-    expect_error("{\"method\":[\"pez\"],\"prompt_length\":[2.5]}", "", "must be an integer");
-    expect_error("{\"method\":[\"pez\"],\"seed\":[-1]}", "", "grid.seed[0]");
-    expect_error("{\"method\":[\"beam\"]}", "", "method");
-    expect_error("{\"method\":[\"pez\"],\"seed\":[1,1]}", "", "repeats");
-    expect_error("{\"method\":[\"pez\"],\"task\":[\"nope\"]}", "", "task");
-    expect_error(g, ",\"tune\":\"/no/such/tune\"", "not an executable");
-    // a directory passes access(X_OK); a newline would split the work item's lines
-    expect_error(g, ",\"tune\":\"/tmp\"", "not an executable program");
-    expect_error(g, ",\"tune\":\"/bin/true\\n/bin/sh\"", "control character");
-    // a key given twice, at the top, nested, in the grid: refused, not the first one kept
-    expect_error(g, ",\"retries\":1,\"retries\":5", "key \"retries\" given twice");
-    expect_error(g, ",\"pez\":{\"steps\":3,\"steps\":4}", "key \"pez.steps\" given twice");
-    expect_error("{\"method\":[\"pez\"],\"seed\":[1],\"seed\":[2]}", "", "key \"grid.seed\" given twice");
+    // bad keys beside a good grid ({"method":["pez"]})
+    const struct { const char *keys, *says; } bad_keys[] = {
+        {",\"colour\":1", "unknown key \"colour\""},
+        // control characters from the spec never reach the terminal: an escape sequence, a newline
+        {",\"\\u001b[2Jx\\ny\":1", "unknown key \"?[2Jx?y\""},
+        {",\"retries\":\"two\"", "\"retries\""},
+        {",\"retries\":-1", "\"retries\""},
+        {",\"timeout_seconds\":0", "\"timeout_seconds\""},
+        {",\"pez\":[1]", "\"pez\" must be an object"},
+        {",\"pez\":{\"stepz\":3}", "stepz"},
+        {",\"tune\":\"/no/such/tune\"", "not an executable"},
+        // a directory passes access(X_OK); a newline would split the work item's lines
+        {",\"tune\":\"/tmp\"", "not an executable program"},
+        {",\"tune\":\"/bin/true\\n/bin/sh\"", "control character"},
+        // a key given twice, at the top, nested, in the grid: refused, not the first one kept
+        {",\"retries\":1,\"retries\":5", "key \"retries\" given twice"},
+        {",\"pez\":{\"steps\":3,\"steps\":4}", "key \"pez.steps\" given twice"},
+    };
+    for (size_t i = 0; i < sizeof bad_keys / sizeof bad_keys[0]; i++)
+        expect_error("{\"method\":[\"pez\"]}", bad_keys[i].keys, bad_keys[i].says);
+    const struct { const char *grid, *says; } bad_grids[] = {
+        {"{\"method\":[\"pez\"],\"temperature\":[1]}", "unknown key \"grid.temperature\""},
+        {"{\"method\":\"pez\"}", "grid.method must be an array"},
+        {"{\"method\":[]}", "grid.method is empty"},
+        {"{\"method\":[\"pez\"],\"seed\":[]}", "grid.seed is empty"},
+        {"{\"lambda\":[0]}", "grid.method is missing"},
+        {"{\"method\":[\"pez\"],\"lambda\":[0,-0.5]}", "grid.lambda[1] is -0.5: lambda must be >= 0"},
+        {"{\"method\":[\"pez\"],\"lambda\":[\"big\"]}", "grid.lambda[0] must be a number"},
+        {"{\"method\":[\"pez\"],\"prompt_length\":[0]}", "grid.prompt_length[0] is 0: out of range 1..64"},
+        {"{\"method\":[\"pez\"],\"prompt_length\":[65]}", "out of range 1..64"},
+        {"{\"method\":[\"pez\"],\"prompt_length\":[2.5]}", "must be an integer"},
+        {"{\"method\":[\"pez\"],\"seed\":[-1]}", "grid.seed[0]"},
+        {"{\"method\":[\"beam\"]}", "method"},
+        {"{\"method\":[\"pez\"],\"seed\":[1,1]}", "repeats"},
+        {"{\"method\":[\"pez\"],\"task\":[\"nope\"]}", "task"},
+        {"{\"method\":[\"pez\"],\"seed\":[1],\"seed\":[2]}", "key \"grid.seed\" given twice"},
+    };
+    for (size_t i = 0; i < sizeof bad_grids / sizeof bad_grids[0]; i++) expect_error(bad_grids[i].grid, "", bad_grids[i].says);
+    // whole specs, the model directory in place of their %s
+    const struct { const char *spec, *says; } bad_specs[] = {
+        {"{\"model\":\"%s\",\"task\":\"sst-2\",\"out\":3,\"grid\":{\"method\":[\"pez\"]}}", "\"out\" must be a string"},
+        {"{\"model\":\"%s\",\"task\":\"sst-2\",\"grid\":{\"method\":[\"pez\"]}}", "\"out\" is missing"},
+        {"{\"model\":\"%s\",\"task\":\"sst-2\",\"out\":\"o\"}", "\"grid\" is missing"},
+        {"{\"model\":\"%s\",\"out\":\"o\",\"grid\":{\"method\":[\"pez\"]}}", "\"task\" is missing"},
+        {"{\"model\":\"/no/such/model\",\"task\":\"sst-2\",\"out\":\"o\",\"grid\":{\"method\":[\"pez\"]}}",
+         "/no/such/model/model.safetensors"},
+        {"{\"model\": ", "not valid JSON"},
+        {"[1,2]", "expected a JSON object"},
+    };
     char text[16384];
-    snprintf(text, sizeof text, "{\"model\":\"%s\",\"task\":\"sst-2\",\"out\":3,\"grid\":{\"method\":[\"pez\"]}}", model_dir);
-    expect_text_error(text, "\"out\" must be a string");
-    snprintf(text, sizeof text, "{\"model\":\"%s\",\"task\":\"sst-2\",\"grid\":{\"method\":[\"pez\"]}}", model_dir);
-    expect_text_error(text, "\"out\" is missing");
-    snprintf(text, sizeof text, "{\"model\":\"%s\",\"task\":\"sst-2\",\"out\":\"o\"}", model_dir);
-    expect_text_error(text, "\"grid\" is missing");
-    snprintf(text, sizeof text, "{\"model\":\"%s\",\"out\":\"o\",\"grid\":{\"method\":[\"pez\"]}}", model_dir);
-    expect_text_error(text, "\"task\" is missing");
-    expect_text_error("{\"model\":\"/no/such/model\",\"task\":\"sst-2\",\"out\":\"o\",\"grid\":{\"method\":[\"pez\"]}}",
-                      "/no/such/model/model.safetensors");
-    expect_text_error("{\"model\": ", "not valid JSON");
-    expect_text_error("[1,2]", "expected a JSON object");
+    for (size_t i = 0; i < sizeof bad_specs / sizeof bad_specs[0]; i++) {
+        snprintf(text, sizeof text, bad_specs[i].spec, model_dir);
+        expect_text_error(text, bad_specs[i].says);
+    }
     // missing data files: the point's own check, reported with the grid values
     snprintf(text, sizeof text,
              "{\"model\":\"%s\",\"task\":\"sst-2\",\"data_dir\":\"%s/nowhere\",\"split\":\"16-42\",\"out\":\"o\","
@@ -374,7 +365,5 @@ int main(void) {
     test_ids();
     test_manual();
     test_errors();
-    remove_root();
-    printf("%s: %d checks, %d failures\n", TEST_NAME, checks, failures);
-    return failures ? 1 : 0;
+    return test_finish();
 }

@@ -7,7 +7,6 @@
 // errors of encode and decode, and the cache. Without those files part 2 is
 // skipped (exit 77) after part 1 passes. The full comparison with the
 // JavaScript reference is tests/t_tokenizer_js.sh.
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,47 +17,17 @@
 
 #include "model/gpt2.h"
 
-static int failures = 0;
-
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            failures++;                                               \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fputc('\n', stderr);                                      \
-        }                                                             \
-    } while (0)
+#define TEST_NAME "test_tokenizer"
+#include "tests/testlib.h"
 
 // ----------------------------------------------------------------------------
-// helpers
+// helpers (the scratch directory and writing files: tests/testlib.h)
 
-static char scratch_root[4096];
-
-static void write_text(const char *dir, const char *name, const char *text) {
-    char path[4300];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f) { fprintf(stderr, "cannot write %s\n", path); exit(1); }
-    fputs(text, f);
-    fclose(f);
-}
-
-// A fresh directory under the scratch root.
+// A fresh directory root/name (its path: static storage, one at a time).
 static const char *new_dir(const char *name) {
     static char path[4200];
-    snprintf(path, sizeof path, "%s/%s", scratch_root, name);
-    mkdir(path, 0700);
+    scratch_dir(path, sizeof path, name);
     return path;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-    (void)st; (void)type; (void)ftw;
-    return remove(path);
-}
-
-static void remove_tree(const char *root) {
-    if (nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) fprintf(stderr, "warning: could not remove %s\n", root);
 }
 
 // GPT-2's bytes_to_unicode: the code point that stands for byte b in vocab.json.
@@ -279,7 +248,7 @@ static void test_small_tokenizer(void) {
 
 static void test_load_errors(void) {
     char path[4300];
-    snprintf(path, sizeof path, "%s/does-not-exist", scratch_root);
+    path_in(path, sizeof path, root, "does-not-exist");
     expect_load_error(path, "does-not-exist", "vocab.json");
 
     char *good_vocab = small_vocab_json("", -1);
@@ -307,49 +276,32 @@ static void test_load_errors(void) {
     free(trailing);
     expect_load_error(write_small("array-json", "[1, 2, 3]", NULL), "vocab.json", "not a JSON object");
 
-    char *v;
-    v = small_vocab_json(", \"zz\": \"x\"", -1);
-    expect_load_error(write_small("string-id", v, NULL), "\"zz\"", "not a number");
-    free(v);
-    v = small_vocab_json(", \"zz\": 1.5", -1);
-    expect_load_error(write_small("fraction-id", v, NULL), "\"zz\"", "not an integer");
-    free(v);
-    v = small_vocab_json(", \"zz\": 5", -1);
-    expect_load_error(write_small("duplicate-id", v, NULL), "vocab.json", "id 5 is given to two tokens");
-    free(v);
-    v = small_vocab_json(", \"zz\": -1", -1);
-    expect_load_error(write_small("negative-id", v, NULL), "\"zz\"", "not an integer");
-    free(v);
-    v = small_vocab_json(", \"\xE4\xB8\xAD\": 265", -1);   // a raw CJK character
-    expect_load_error(write_small("not-byte-level", v, NULL), "vocab.json", "not in byte-level form");
-    free(v);
-    v = small_vocab_json(", \"zz\": 113", 'q');   // byte 'q' (113) missing, "zz" takes its id
-    expect_load_error(write_small("missing-byte", v, NULL), "vocab.json", "no token for the byte 0x71");
-    free(v);
-    v = small_vocab_json(", \"zz\": 265", -1);
-    expect_load_error(write_small("wrong-size", v, NULL), "vocab.json", "266 tokens");
-    free(v);
-
-    // merges.txt problems, with the line number
-    char *m;
-    m = small_merges_txt("a b c\n", true);
-    expect_load_error(write_small("three-parts", NULL, m), "merges.txt:10", "not two tokens");
-    free(m);
-    m = small_merges_txt("abc\n", true);
-    expect_load_error(write_small("one-part", NULL, m), "merges.txt:10", "not two tokens");
-    free(m);
-    m = small_merges_txt("q zzz\n", true);
-    expect_load_error(write_small("unknown-part", NULL, m), "merges.txt:10", "\"zzz\" is not in the vocabulary");
-    free(m);
-    m = small_merges_txt("q q\n", true);
-    expect_load_error(write_small("unknown-result", NULL, m), "merges.txt:10", "merge of \"q\" and \"q\" is not in the vocabulary");
-    free(m);
-    m = small_merges_txt("h e\n", true);
-    expect_load_error(write_small("duplicate-merge", NULL, m), "merges.txt:10", "appears twice");
-    free(m);
+    // the small tokenizer with vocab.json entries added (and byte skip, -1 none, left out) or a
+    // line added to merges.txt: the message must name where the problem is and say what it is
+    const struct { const char *name, *entries; int skip; const char *merge, *where, *says; } bad[] = {
+        {"string-id", ", \"zz\": \"x\"", -1, "", "\"zz\"", "not a number"},
+        {"fraction-id", ", \"zz\": 1.5", -1, "", "\"zz\"", "not an integer"},
+        {"duplicate-id", ", \"zz\": 5", -1, "", "vocab.json", "id 5 is given to two tokens"},
+        {"negative-id", ", \"zz\": -1", -1, "", "\"zz\"", "not an integer"},
+        {"not-byte-level", ", \"\xE4\xB8\xAD\": 265", -1, "", "vocab.json", "not in byte-level form"}, // a raw CJK character
+        {"missing-byte", ", \"zz\": 113", 'q', "", "vocab.json", "no token for the byte 0x71"}, // "zz" takes q's id
+        {"wrong-size", ", \"zz\": 265", -1, "", "vocab.json", "266 tokens"},
+        // merges.txt problems, with the line number
+        {"three-parts", "", -1, "a b c\n", "merges.txt:10", "not two tokens"},
+        {"one-part", "", -1, "abc\n", "merges.txt:10", "not two tokens"},
+        {"unknown-part", "", -1, "q zzz\n", "merges.txt:10", "\"zzz\" is not in the vocabulary"},
+        {"unknown-result", "", -1, "q q\n", "merges.txt:10", "merge of \"q\" and \"q\" is not in the vocabulary"},
+        {"duplicate-merge", "", -1, "h e\n", "merges.txt:10", "appears twice"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *v = small_vocab_json(bad[i].entries, bad[i].skip), *m = small_merges_txt(bad[i].merge, true);
+        expect_load_error(write_small(bad[i].name, v, m), bad[i].where, bad[i].says);
+        free(v);
+        free(m);
+    }
 
     // <|endoftext|> missing (replaced by another token with the same id)
-    v = small_vocab_json("", -1);
+    char *v = small_vocab_json("", -1);
     char *eot = strstr(v, "<|endoftext|>");
     memcpy(eot, "<|something|>", 13);
     expect_load_error(write_small("no-eot", v, NULL), "vocab.json", "<|endoftext|> is missing");
@@ -517,15 +469,10 @@ static void test_cache(GPT2Tokenizer *tok, const char *dir) {
 }
 
 int main(void) {
-    const char *tmp = getenv("TMP");
-    snprintf(scratch_root, sizeof scratch_root, "%s/test_tokenizer.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(scratch_root)) {
-        fprintf(stderr, "cannot create a scratch directory %s\n", scratch_root);
-        return 1;
-    }
+    make_root();
     test_small_tokenizer();
     test_load_errors();
-    remove_tree(scratch_root);
+    remove_root(); // part 2 writes no files
 
     const char *dir = getenv("TOKENIZER_DIR");
     if (!dir || !dir[0]) dir = "models/gpt2-tokenizer";
@@ -533,19 +480,15 @@ int main(void) {
     snprintf(probe, sizeof probe, "%s/vocab.json", dir);
     snprintf(probe2, sizeof probe2, "%s/encoder.json", dir);
     if (access(probe, R_OK) != 0 && access(probe2, R_OK) != 0) {
-        if (failures) {
-            fprintf(stderr, "%d checks failed\n", failures);
-            return 1;
-        }
-        printf("part 1 passed; no GPT-2 tokenizer in %s (make tokenizer)\n", dir);
+        if (failures) return test_finish();
+        printf("part 1 passed (%d checks); no GPT-2 tokenizer in %s (make tokenizer)\n", checks, dir);
         return 77;
     }
     GPT2Tokenizer *tok = NULL;
     Err err = {{0}};
-    if (tokenizer_load(&tok, dir, &err) != 0) {
-        fprintf(stderr, "FAIL: %s\n", err.msg);
-        return 1;
-    }
+    int loaded = tokenizer_load(&tok, dir, &err) == 0;
+    CHECK(loaded, "the GPT-2 tokenizer in %s: %s", dir, err.msg);
+    if (!loaded) return test_finish();
     test_known_encodings(tok);
     test_never_eot(tok);
     test_round_trips(tok);
@@ -554,11 +497,5 @@ int main(void) {
     test_cache(tok, dir);
     tokenizer_free(tok);
     tokenizer_free(NULL);
-
-    if (failures) {
-        fprintf(stderr, "%d checks failed\n", failures);
-        return 1;
-    }
-    printf("all tokenizer checks passed\n");
-    return 0;
+    return test_finish();
 }

@@ -34,15 +34,6 @@
 // ----------------------------------------------------------------------------
 // scratch files
 
-static void write_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(text, 1, strlen(text), f) != strlen(text) || fclose(f) != 0) die("cannot write %s", path);
-}
-
-static void make_dir(const char *path) {
-    if (mkdir(path, 0755) != 0) die("mkdir %s: %s", path, strerror(errno));
-}
-
 /* root/model (a tiny checkpoint), root/data/16-1/{train,dev}.tsv,
  * root/data/test.tsv, root/words. */
 static void make_files(void) {
@@ -56,21 +47,15 @@ static void make_files(void) {
     GPT2Weights w;
     gpt2_point_weights(&w, &block, params, &c);
     Err err;
-    snprintf(path, sizeof path, "%s/model", root);
+    path_in(path, sizeof path, root, "model");
     if (!params || gpt2_save(&c, &w, path, &err)) die("tiny model: %s", err.msg);
     free(params);
-    snprintf(path, sizeof path, "%s/data", root);
-    make_dir(path);
-    snprintf(path, sizeof path, "%s/data/16-1", root);
-    make_dir(path);
+    scratch_dir(path, sizeof path, "data");
+    scratch_dir(path, sizeof path, "data/16-1");
     const char *split = "sentence\tlabel\ngood\t1\nbad\t0\n";
     const char *names[3] = {"data/16-1/train.tsv", "data/16-1/dev.tsv", "data/test.tsv"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s", root, names[i]);
-        write_file(path, split);
-    }
-    snprintf(path, sizeof path, "%s/words", root);
-    write_file(path, "good\nbad\n");
+    for (int i = 0; i < 3; i++) write_text(root, names[i], split);
+    write_text(root, "words", "good\nbad\n");
 }
 
 // ----------------------------------------------------------------------------
@@ -152,19 +137,29 @@ static void test_defaults(void) {
     CHECK(rc == 0 && p.pez.lr == 0.02 && p.pez.init_random == 1 && p.pez.reset_quirk == 1 && p.pez.steps == 3 &&
           p.pez.batch == 2 && p.pez.eval_every == 1 && p.pez.clip == 0, "PEZ settings: %s", err.msg);
     point_free(&p);
-    // the issue-11 keys: the prompt vocabulary, PEZ's log-PPL gradient, RLPrompt's reward
-    rc = parse(&p, "{\"method\":\"pez\",\"task\":\"sst-2\"," BASE ",\"prompt_vocab\":\"utf8\","
-                   "\"pez\":{\"ppl_grad\":\"input\"}}", &err);
-    CHECK(rc == 0 && p.prompt_vocab == PROMPT_VOCAB_UTF8 && p.pez.ppl_grad == PEZ_PPL_GRAD_INPUT &&
-          strstr(p.canonical_json, "\"ppl_grad\":\"input\"") && strstr(p.canonical_json, "\"prompt_vocab\":\"utf8\""),
-          "prompt_vocab utf8, ppl_grad input: %s", err.msg);
-    point_free(&p);
-    rc = parse(&p, "{\"method\":\"rlprompt\",\"task\":\"sst-2\"," BASE ",\"prompt_vocab\":\"ascii\","
-                   "\"rlprompt\":{\"reward\":\"gap\"}}", &err);
-    CHECK(rc == 0 && p.prompt_vocab == PROMPT_VOCAB_ASCII && p.rl.reward == RL_REWARD_GAP &&
-          strstr(p.canonical_json, "\"reward\":\"gap\"") && strstr(p.canonical_json, "\"prompt_vocab\":\"ascii\""),
-          "prompt_vocab ascii, reward gap: %s", err.msg);
-    point_free(&p);
+    // the issue-11 keys: the prompt vocabulary, and the method's own new key (PEZ's log-PPL
+    // gradient, RLPrompt's reward), parsed and in the canonical JSON
+    const struct {
+        const char *point, *what;
+        PromptVocab vocab;
+        int setting; // p.pez.ppl_grad for PEZ, p.rl.reward for RLPrompt
+        const char *canonical[2];
+    } issue11[] = {
+        {"{\"method\":\"pez\",\"task\":\"sst-2\"," BASE ",\"prompt_vocab\":\"utf8\",\"pez\":{\"ppl_grad\":\"input\"}}",
+         "prompt_vocab utf8, ppl_grad input", PROMPT_VOCAB_UTF8, PEZ_PPL_GRAD_INPUT,
+         {"\"ppl_grad\":\"input\"", "\"prompt_vocab\":\"utf8\""}},
+        {"{\"method\":\"rlprompt\",\"task\":\"sst-2\"," BASE ",\"prompt_vocab\":\"ascii\",\"rlprompt\":{\"reward\":\"gap\"}}",
+         "prompt_vocab ascii, reward gap", PROMPT_VOCAB_ASCII, RL_REWARD_GAP,
+         {"\"reward\":\"gap\"", "\"prompt_vocab\":\"ascii\""}},
+    };
+    for (size_t i = 0; i < sizeof issue11 / sizeof issue11[0]; i++) {
+        rc = parse(&p, issue11[i].point, &err);
+        int setting = rc != 0 ? -1 : p.method == METHOD_PEZ ? (int)p.pez.ppl_grad : (int)p.rl.reward;
+        CHECK(rc == 0 && p.prompt_vocab == issue11[i].vocab && setting == issue11[i].setting &&
+                  strstr(p.canonical_json, issue11[i].canonical[0]) && strstr(p.canonical_json, issue11[i].canonical[1]),
+              "%s: %s", issue11[i].what, err.msg);
+        point_free(&p);
+    }
 
     // RLPrompt: its own template and prompt length; settings; the policy model
     rc = parse(&p, "{\"method\":\"rlprompt\",\"task\":\"agnews\"," BASE ",\"policy_model\":\"@/model\","
@@ -241,6 +236,7 @@ static void expect_bad(const char *fmt, const char *piece) {
 }
 
 #define PEZ "\"method\":\"pez\",\"task\":\"sst-2\"," BASE
+#define PEZ_MODEL "\"method\":\"pez\",\"task\":\"sst-2\",\"model\":\"@/model\"" // no data, no dictionary
 
 static void test_bad_points(void) {
     // not a JSON object
@@ -252,7 +248,7 @@ static void test_bad_points(void) {
     expect_bad("{" PEZ ",\"lamda\":1}", "unknown key \"lamda\"");
     expect_bad("{" PEZ ",\"pez\":{\"stepz\":1}}", "unknown key \"pez.stepz\"");
     expect_bad("{" PEZ ",\"rlprompt\":{\"gamma\":1}}", "unknown key \"rlprompt.gamma\"");
-    expect_bad("{\"method\":\"pez\",\"task\":\"sst-2\",\"model\":\"@/model\",\"dictionary\":\"@/words\","
+    expect_bad("{" PEZ_MODEL ",\"dictionary\":\"@/words\","
                "\"data\":{\"train\":\"@/data/test.tsv\",\"dev\":\"@/data/test.tsv\",\"test\":\"@/data/test.tsv\",\"x\":1}}",
                "unknown key \"data.x\"");
     expect_bad("{" PEZ ",\"lambda\":1,\"lambda\":2}", "\"lambda\" given twice");
@@ -260,13 +256,11 @@ static void test_bad_points(void) {
     expect_bad("{\"task\":\"sst-2\"," BASE "}", "missing \"method\"");
     expect_bad("{\"method\":\"pez\"," BASE "}", "missing \"task\"");
     expect_bad("{\"method\":\"pez\",\"task\":\"sst-2\",\"data_dir\":\"@/data\",\"split\":\"16-1\"}", "missing \"model\"");
-    expect_bad("{\"method\":\"pez\",\"task\":\"sst-2\",\"model\":\"@/model\"}", "missing \"data\"");
-    expect_bad("{\"method\":\"pez\",\"task\":\"sst-2\",\"model\":\"@/model\",\"data_dir\":\"@/data\"}", "missing \"split\"");
+    expect_bad("{" PEZ_MODEL "}", "missing \"data\"");
+    expect_bad("{" PEZ_MODEL ",\"data_dir\":\"@/data\"}", "missing \"split\"");
     expect_bad("{" PEZ ",\"data\":{\"train\":\"@/data/test.tsv\"}}", "not both");
-    expect_bad("{\"method\":\"pez\",\"task\":\"sst-2\",\"model\":\"@/model\",\"data\":{\"train\":\"@/data/test.tsv\"}}",
-               "missing \"data.dev\"");
-    expect_bad("{\"method\":\"pez\",\"task\":\"sst-2\",\"model\":\"@/model\",\"data_dir\":\"@/data\",\"split\":\"../x\"}",
-               "\"split\"");
+    expect_bad("{" PEZ_MODEL ",\"data\":{\"train\":\"@/data/test.tsv\"}}", "missing \"data.dev\"");
+    expect_bad("{" PEZ_MODEL ",\"data_dir\":\"@/data\",\"split\":\"../x\"}", "\"split\"");
     // unknown values
     expect_bad("{\"method\":\"sgd\",\"task\":\"sst-2\"," BASE "}", "\"method\" is \"sgd\"");
     expect_bad("{\"method\":\"pez\",\"task\":\"imdb\"," BASE "}", "\"task\" is \"imdb\"");
@@ -317,12 +311,12 @@ static void test_bad_points(void) {
                "\"dictionary\":\"@/words\"}", "config.json");
     expect_bad("{" PEZ ",\"scorer_model\":\"@/data\"}", "\"scorer_model\"");
     expect_bad("{\"method\":\"rlprompt\",\"task\":\"sst-2\"," BASE ",\"policy_model\":\"@/nope\"}", "\"policy_model\"");
-    expect_bad("{\"method\":\"pez\",\"task\":\"sst-2\",\"model\":\"@/model\",\"data_dir\":\"@/data\",\"split\":\"16-2\","
+    expect_bad("{" PEZ_MODEL ",\"data_dir\":\"@/data\",\"split\":\"16-2\","
                "\"dictionary\":\"@/words\"}", "\"data.train\"");
-    expect_bad("{\"method\":\"pez\",\"task\":\"sst-2\",\"model\":\"@/model\",\"dictionary\":\"@/words\","
+    expect_bad("{" PEZ_MODEL ",\"dictionary\":\"@/words\","
                "\"data\":{\"train\":\"@/data/test.tsv\",\"dev\":\"@/data/test.tsv\",\"test\":\"@/data/nope.tsv\"}}",
                "\"data.test\": cannot read");
-    expect_bad("{\"method\":\"pez\",\"task\":\"sst-2\",\"model\":\"@/model\",\"data_dir\":\"@/data\",\"split\":\"16-1\","
+    expect_bad("{" PEZ_MODEL ",\"data_dir\":\"@/data\",\"split\":\"16-1\","
                "\"dictionary\":\"@/no-words\"}", "\"dictionary\"");
 }
 
@@ -533,7 +527,5 @@ int main(void) {
     test_bad_points();
     test_canonical();
     test_record();
-    remove_root();
-    printf("test_tuners_point: %d checks, %d failures\n", checks, failures);
-    return failures != 0;
+    return test_finish();
 }

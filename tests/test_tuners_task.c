@@ -42,9 +42,8 @@ static const char *scratch_file(const char *name, const char *text) {
     static char paths[4][4200];
     static int slot;
     char *path = paths[slot++ % 4];
-    snprintf(path, 4200, "%s/%s", root, name);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(text, 1, strlen(text), f) != strlen(text) || fclose(f) != 0) die("cannot write %s", path);
+    path_in(path, sizeof paths[0], root, name);
+    write_text(root, name, text);
     return path;
 }
 
@@ -52,31 +51,20 @@ static const char *scratch_file(const char *name, const char *text) {
 // a tiny random checkpoint
 
 static uint64_t rng_state = 7;
-static float rand_normal(void) { // sum of uniforms: enough for test weights
-    float s = 0.0f;
-    for (int i = 0; i < 4; i++) {
-        rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17;
-        s += (float)(rng_state >> 40) / 16777216.0f - 0.5f;
-    }
-    return s;
-}
 
-/* Writes a random GPT-2 (2 layers, 2 heads, C = 32, full vocabulary) into
- * dir with gpt2_save and loads it back into m. */
+/* Writes a random GPT-2 (2 layers, 2 heads, C = 32, full vocabulary, layer-norm
+ * gains around 1) into dir with gpt2_save and loads it back into m. */
 static void tiny_model(GPT2Model *m, const char *dir, int n_positions) {
     GPT2Config c = {.n_layer = 2, .n_head = 2, .n_embd = 32, .n_positions = n_positions,
                     .vocab_size = 50257, .layer_norm_epsilon = 1e-5f};
     size_t n = gpt2_num_params(&c);
     float *params = xmalloc(n * sizeof(float));
-    GPT2Block blocks[2];
-    GPT2Weights w;
-    for (size_t i = 0; i < n; i++) params[i] = 0.3f * rand_normal();
-    gpt2_point_weights(&w, blocks, params, &c);
-    for (int l = 0; l < c.n_layer; l++)
-        for (int i = 0; i < c.n_embd; i++) { w.blocks[l].ln_1_w[i] += 1.0f; w.blocks[l].ln_2_w[i] += 1.0f; }
-    for (int i = 0; i < c.n_embd; i++) w.ln_f_w[i] += 1.0f;
+    for (size_t i = 0; i < n; i++) params[i] = 0.3f * sum_of_uniforms(&rng_state);
+    GPT2Model made;
+    model_on_params(&made, c, params);
     Err err;
-    if (gpt2_save(&c, &w, dir, &err) || gpt2_load(m, dir, &err)) die("tiny model: %s", err.msg);
+    if (gpt2_save(&c, &made.w, dir, &err) || gpt2_load(m, dir, &err)) die("tiny model: %s", err.msg);
+    free(made.blocks_storage);
     free(params);
 }
 
@@ -919,7 +907,7 @@ static void test_result_finish(GPT2Model *m, GPT2Tokenizer *tok, const char *sha
     CHECK(result_finish(&ctx, &r, soft, &err) == 0, "result_finish (continuous): %s", err.msg);
     CHECK(r.acc_continuous == r.acc_projected && r.kl_continuous_projected < 1e-9, "wte rows: acc %g/%g kl %g",
           r.acc_continuous, r.acc_projected, r.kl_continuous_projected);
-    for (int i = 0; i < 5 * C; i++) soft[i] += 0.5f * rand_normal();
+    for (int i = 0; i < 5 * C; i++) soft[i] += 0.5f * sum_of_uniforms(&rng_state);
     CHECK(result_finish(&ctx, &r, soft, &err) == 0, "result_finish (moved): %s", err.msg);
     CHECK(r.kl_continuous_projected > 1e-6 && r.acc_projected == t10.accuracy, "moved rows: kl %g",
           r.kl_continuous_projected);
@@ -1017,7 +1005,5 @@ int main(void) {
 
     gpt2_free(&m);
     if (tok) tokenizer_free(tok);
-    remove_root();
-    printf("test_tuners_task: %d checks, %d failures\n", checks, failures);
-    return failures != 0;
+    return test_finish();
 }

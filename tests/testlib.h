@@ -1,13 +1,15 @@
 /*
  * tests/testlib.h: what the C unit tests share: the CHECK macro and its
- * counters, die() for a broken test setup (not a failed check), and a
- * scratch directory under $TMP (tests/run.sh gives each test its own) or
- * /tmp, removed at the end; close_to for numbers. Define TEST_NAME before
- * including it. For tests that include model/gpt2.h first: model_on_params,
- * an in-memory GPT-2 over parameters the test filled; with tuners/tuners.h
- * too: random_model, the same filled from the tuners' seeded Rng,
- * made_up_split (an encoded split without a tokenizer), and the SST-2 setup
- * of the tuners' smoke runs (load_sst2, sst2_point, sst2_context, sst2_free).
+ * counters, die() for a broken test setup (not a failed check), a scratch
+ * directory under $TMP (tests/run.sh gives each test its own), $TMPDIR or
+ * /tmp, with helpers for files in it, and test_finish() for the end of main;
+ * close_to for numbers, a small xorshift generator for test data, and
+ * central differences. Define TEST_NAME before including it. For tests that
+ * include model/gpt2.h first: model_on_params, an in-memory GPT-2 over
+ * parameters the test filled; with tuners/tuners.h too: random_model, the same
+ * filled from the tuners' seeded Rng, made_up_split (an encoded split without
+ * a tokenizer), and the SST-2 setup of the tuners' smoke runs (load_sst2,
+ * sst2_point, sst2_context, sst2_free).
  */
 #ifndef TESTLIB_H
 #define TESTLIB_H
@@ -16,6 +18,7 @@
 #include <ftw.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +64,7 @@ __attribute__((unused)) static int close_to(double a, double b, double tol) {
 }
 
 // ----------------------------------------------------------------------------
-// the scratch directory
+// the scratch directory and files in it
 
 static char root[4096];
 
@@ -70,15 +73,96 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
     return remove(path);
 }
 
+// Removes path and everything below it (links are removed, never followed); 0, or -1.
+__attribute__((unused)) static int remove_tree(const char *path) {
+    return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 __attribute__((unused)) static void make_root(void) {
     const char *tmp = getenv("TMP");
+    if (!tmp || !*tmp) tmp = getenv("TMPDIR");
     if (!tmp || !*tmp) tmp = "/tmp";
     snprintf(root, sizeof root, "%s/" TEST_NAME ".XXXXXX", tmp);
     if (!mkdtemp(root)) die("mkdtemp %s: %s", root, strerror(errno));
 }
 
 __attribute__((unused)) static void remove_root(void) {
-    if (root[0]) nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (root[0]) remove_tree(root);
+    root[0] = '\0';
+}
+
+// dir/name into out (cap bytes); dies when it does not fit.
+__attribute__((unused)) static void path_in(char *out, size_t cap, const char *dir, const char *name) {
+    int n = snprintf(out, cap, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= cap) die("path too long: %s/%s", dir, name);
+}
+
+// A fresh directory root/name; its path in dir (cap bytes).
+__attribute__((unused)) static void scratch_dir(char *dir, size_t cap, const char *name) {
+    path_in(dir, cap, root, name);
+    if (mkdir(dir, 0755) != 0) die("mkdir %s: %s", dir, strerror(errno));
+}
+
+// dir/name holding the n bytes at bytes (replaced if it exists).
+__attribute__((unused)) static void write_file(const char *dir, const char *name, const void *bytes, size_t n) {
+    char path[4300];
+    path_in(path, sizeof path, dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || (n && fwrite(bytes, 1, n, f) != n) || fclose(f) != 0) die("cannot write %s", path);
+}
+
+__attribute__((unused)) static void write_text(const char *dir, const char *name, const char *text) {
+    write_file(dir, name, text, strlen(text));
+}
+
+/* Runs test(dir) in a fresh scratch directory root/name and removes it
+ * afterwards, so that a test's files are gone before the next one starts. */
+__attribute__((unused)) static void in_scratch_dir(const char *name, void (*test)(const char *dir)) {
+    char dir[4200];
+    scratch_dir(dir, sizeof dir, name);
+    test(dir);
+    if (remove_tree(dir) != 0) die("cannot remove %s: %s", dir, strerror(errno));
+}
+
+/* The end of main: removes the scratch directory, prints the count of checks
+ * and failures, and returns main's exit status (1 when a check failed). */
+__attribute__((unused)) static int test_finish(void) {
+    remove_root();
+    printf(TEST_NAME ": %d checks, %d failures\n", checks, failures);
+    return failures ? 1 : 0;
+}
+
+// ----------------------------------------------------------------------------
+// test data and numerical derivatives
+
+/* xorshift64 (shifts 13, 7, 17) of the test's own state: a tiny generator for
+ * test inputs whose values need not match anything outside the test. */
+__attribute__((unused)) static uint64_t xorshift64(uint64_t *state) {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
+
+/* The sum of 4 uniforms in [-0.5, 0.5) from xorshift64: roughly normal, mean 0,
+ * variance 1/3; enough for test weights. */
+__attribute__((unused)) static float sum_of_uniforms(uint64_t *state) {
+    float s = 0.0f;
+    for (int i = 0; i < 4; i++) s += (float)(xorshift64(state) >> 40) / 16777216.0f - 0.5f;
+    return s;
+}
+
+/* d f / d x[i] by central differences with step h, where f(ctx) reads x:
+ * (f at x[i] + h - f at x[i] - h) / 2h. x[i] is left as it was. */
+__attribute__((unused)) static double central_difference(double (*f)(const void *ctx), const void *ctx, double *x,
+                                                         size_t i, double h) {
+    const double keep = x[i];
+    x[i] = keep + h;
+    const double up = f(ctx);
+    x[i] = keep - h;
+    const double down = f(ctx);
+    x[i] = keep;
+    return (up - down) / (2 * h);
 }
 
 // ----------------------------------------------------------------------------

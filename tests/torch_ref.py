@@ -219,7 +219,11 @@ def compare_case(cfg, p, case, base_dir, dtype):
     return len(out_pos), max(rel, default=0.0), agree
 
 
-def cmd_compare(args):
+def run_cases(args, check, tol_per=""):
+    """Checks every case of args.cases against the checkpoint args.model: check(cfg, p, case,
+    base_dir, dtype, tol) -> (worst relative error, summary, detail lines) or raises ValueError
+    (KeyError, TypeError) for a malformed case. Prints a line per case and the total; returns 1
+    when a case fails or there are none, else 0."""
     dtype = DTYPES[args.dtype]
     cfg, p = load_checkpoint(args.model, dtype)
     cases = json.load(open(args.cases))["cases"]
@@ -227,17 +231,29 @@ def cmd_compare(args):
     for i, case in enumerate(cases):
         name = case.get("name", f"case{i}")
         try:
-            with torch.no_grad():
-                rows, rel, agree = compare_case(cfg, p, case, base_dir, dtype)
+            worst, summary, details = check(cfg, p, case, base_dir, dtype, args.tol)
         except (ValueError, KeyError, TypeError) as e:
             print(f"FAIL {name}  error: {'missing key ' if isinstance(e, KeyError) else ''}{e}")
             failed += 1
             continue
-        ok = rel <= args.tol
+        ok = worst <= args.tol
         failed += not ok
-        print(f"{'ok  ' if ok else 'FAIL'} {name}  rows={rows}  max_rel={rel:.2g}  argmax={agree}/{rows}")
-    print(f"{len(cases) - failed}/{len(cases)} cases ok (tol {args.tol:g}, {args.dtype} reference)")
+        print(f"{'ok  ' if ok else 'FAIL'} {name}  {summary}")
+        for line in details:
+            print(line)
+    print(f"{len(cases) - failed}/{len(cases)} cases ok (tol {args.tol:g}{tol_per}, {args.dtype} reference)")
     return 1 if failed or not cases else 0
+
+
+def check_logits(cfg, p, case, base_dir, dtype, tol):
+    """run_cases' check of a compare case: the worst row."""
+    with torch.no_grad():
+        rows, rel, agree = compare_case(cfg, p, case, base_dir, dtype)
+    return rel, f"rows={rows}  max_rel={rel:.2g}  argmax={agree}/{rows}", []
+
+
+def cmd_compare(args):
+    return run_cases(args, check_logits)
 
 
 def case_loss(cfg, p, case, embeds):
@@ -326,27 +342,17 @@ def grad_case(cfg, p, case, base_dir, dtype):
     return out
 
 
+def check_grads(cfg, p, case, base_dir, dtype, tol):
+    """run_cases' check of a grad case: the worst tensor, and a line per tensor ("!" past tol)."""
+    results = grad_case(cfg, p, case, base_dir, dtype)
+    worst = max(r for _, r, _ in results)
+    lines = [f"       {'  ' if r <= tol else '! '}{what:<28} rel {r:.2e}  (max|ref| {scale:.3g})"
+             for what, r, scale in results]
+    return worst, f"max_rel={worst:.2g}", lines
+
+
 def cmd_grad(args):
-    dtype = DTYPES[args.dtype]
-    cfg, p = load_checkpoint(args.model, dtype)
-    cases = json.load(open(args.cases))["cases"]
-    base_dir, failed = os.path.dirname(os.path.abspath(args.cases)), 0
-    for i, case in enumerate(cases):
-        name = case.get("name", f"case{i}")
-        try:
-            results = grad_case(cfg, p, case, base_dir, dtype)
-        except (ValueError, KeyError, TypeError) as e:
-            print(f"FAIL {name}  error: {'missing key ' if isinstance(e, KeyError) else ''}{e}")
-            failed += 1
-            continue
-        worst = max(r for _, r, _ in results)
-        ok = worst <= args.tol
-        failed += not ok
-        print(f"{'ok  ' if ok else 'FAIL'} {name}  max_rel={worst:.2g}")
-        for what, r, scale in results:
-            print(f"       {'  ' if r <= args.tol else '! '}{what:<28} rel {r:.2e}  (max|ref| {scale:.3g})")
-    print(f"{len(cases) - failed}/{len(cases)} cases ok (tol {args.tol:g} per tensor, {args.dtype} reference)")
-    return 1 if failed or not cases else 0
+    return run_cases(args, check_grads, " per tensor")
 
 
 def cmd_logits(args):
