@@ -1,5 +1,5 @@
 /*
- * bench/bench.h: what the C benchmarks share: a monotonic clock, a median,
+ * bench/bench.h: what the C benchmarks share: a median,
  * the shape options (--layers --heads --embd --vocab --B --T --iters) and a
  * random model in memory (no checkpoint file: only the shape matters), and
  * bench_model_main, the main of a benchmark of such a model.
@@ -11,18 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "model/gpt2.h"
 
 char *openblas_get_corename(void);
 int openblas_get_num_threads(void);
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 __attribute__((unused)) static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

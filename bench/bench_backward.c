@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench/bench.h"
 #include "model/gpt2.h"
@@ -54,12 +53,12 @@ static Gemm gemm_new(int M, int N, int K) {
 /* GFLOP/s over repeated calls for at least min_s seconds. */
 static double gemm_rate(const Gemm *g, double min_s) {
     int n = 0;
-    double t0 = now(), el;
+    double t0 = util_now(), el;
     do {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->M, g->N, g->K,
                     1.0f, g->A, g->K, g->B, g->N, 0.0f, g->C, g->N);
         n++;
-    } while ((el = now() - t0) < min_s);
+    } while ((el = util_now() - t0) < min_s);
     return 2.0 * g->M * g->N * g->K * n / el / 1e9;
 }
 
@@ -111,9 +110,9 @@ static Timing time_step(const Step *s, const Gemm *g, double flops, int iters) {
     step(s);
     for (int i = 0; i < iters; i++) {
         r[i] = gemm_rate(g, 0.15);
-        double t0 = now();
+        double t0 = util_now();
         step(s);
-        t[i] = now() - t0;
+        t[i] = util_now() - t0;
         q[i] = flops / t[i] / 1e9 / r[i];
     }
     qsort(t, iters, sizeof t[0], cmp_double);
@@ -182,9 +181,9 @@ static int run(const BenchShape *s, const GPT2Model *m) {
     report("training step (no AdamW, no zero_grad)", time_step(&s_train, &g, f_train, iters), f_train, BT);
     double t_zero[64];
     for (int i = 0; i < iters; i++) {
-        double t0 = now();
+        double t0 = util_now();
         memset(grad_buf, 0, n * sizeof(float));
-        t_zero[i] = now() - t0;
+        t_zero[i] = util_now() - t0;
     }
     qsort(t_zero, iters, sizeof t_zero[0], cmp_double);
     printf("zero_grad (memset of %zu params, part of a real step): %.1f ms\n", n, 1e3 * t_zero[iters / 2]);

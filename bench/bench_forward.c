@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench/bench.h"
 #include "model/gpt2.h"
@@ -24,9 +23,9 @@ static double time_forward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *b, 
     Err err;
     if (gpt2_forward(m, a, b, &err)) { fprintf(stderr, "bench_forward: %s\n", err.msg); exit(1); } // warm-up
     for (int i = 0; i < iters; i++) {
-        double t0 = now();
+        double t0 = util_now();
         gpt2_forward(m, a, b, &err);
-        t[i] = now() - t0;
+        t[i] = util_now() - t0;
     }
     qsort(t, iters, sizeof t[0], cmp_double);
     return t[iters / 2];
@@ -40,11 +39,11 @@ static double sgemm_rate(int M, int N, int K) {
     double rates[5];
     for (int r = 0; r < 5; r++) {
         int n = 0;
-        double t0 = now(), el;
+        double t0 = util_now(), el;
         do {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
             n++;
-        } while ((el = now() - t0) < 0.2);
+        } while ((el = util_now() - t0) < 0.2);
         rates[r] = 2.0 * M * N * K * n / el / 1e9;
     }
     qsort(rates, 5, sizeof rates[0], cmp_double);

@@ -33,9 +33,9 @@ static double scan_seconds(const char *dir, size_t bytes) {
     free(buf);
     Err err;
     int64_t next;
-    double t0 = now();
+    double t0 = util_now();
     if (journal_find_intact(dir, 0, &next, &err) != 0 || next != -1) { fprintf(stderr, "scan: %s\n", err.msg); exit(1); }
-    return now() - t0;
+    return util_now() - t0;
 }
 
 int main(void) {

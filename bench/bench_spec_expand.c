@@ -46,9 +46,9 @@ int main(void) {
                  "\"point\":{\"dictionary\":\"%s/words\"}}", dir, dir, dir, dir, dir, seeds, dir);
         SweepSpec s;
         Err err;
-        double t0 = now();
+        double t0 = util_now();
         if (sweep_spec_parse(&s, spec, strlen(spec), "/bin/true", &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
-        double t = now() - t0;
+        double t = util_now() - t0;
         per[k] = t / s.n_points * 1e6;
         printf("%7d points: %7.2f s, %6.1f us per point\n", s.n_points, t, per[k]);
         sweep_spec_free(&s);

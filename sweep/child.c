@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sweep/sweep.h"
@@ -24,12 +23,6 @@ extern char **environ;
 /* A record is a few KB (its history grows with the steps); more than this on stdout is not a
  * record, and is not kept: the child is stopped and the point fails. */
 #define MAX_STDOUT_BYTES ((size_t)64 << 20)
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int sweep_item_encode(double timeout_seconds, const char *tune_path, const char *point_json,
                       char **item, size_t *len, Err *err) {
@@ -210,9 +203,9 @@ static int spawn_tune(Child *c, const char *tune, Err *err) {
 /* SIGTERM to the group, SIGKILL after a grace period; reaps the child. */
 static int kill_and_reap(pid_t pid) {
     kill(-pid, SIGTERM);
-    double until = now_seconds() + KILL_GRACE_SECONDS;
+    double until = util_now() + KILL_GRACE_SECONDS;
     int status = 0;
-    while (now_seconds() < until) {
+    while (util_now() < until) {
         pid_t w = waitpid(pid, &status, WNOHANG);
         if (w == pid) { kill(-pid, SIGKILL); return status; }
         usleep(10000);
@@ -281,11 +274,11 @@ int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, ch
     close(c.in);
 
     Buf out = {0}, errb = {0};
-    double deadline = now_seconds() + it.timeout;
+    double deadline = util_now() + it.timeout;
     int out_open = 1, err_open = 1, timed_out = 0, too_much = 0, status = 0;
     while (out_open || err_open) {
         if (*stop) { *interrupted = 1; break; }
-        double left = deadline - now_seconds();
+        double left = deadline - util_now();
         if (left <= 0) { timed_out = 1; break; }
         struct pollfd fds[2] = {{.fd = out_open ? c.out : -1, .events = POLLIN},
                                 {.fd = err_open ? c.errfd : -1, .events = POLLIN}};
@@ -307,7 +300,7 @@ int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, ch
             if (w == c.pid) break;
             if (w < 0 && errno != EINTR) break;
             if (*stop) { *interrupted = 1; kill_and_reap(c.pid); break; }
-            if (now_seconds() > deadline) { timed_out = 1; kill_and_reap(c.pid); break; }
+            if (util_now() > deadline) { timed_out = 1; kill_and_reap(c.pid); break; }
             usleep(5000);
         }
     }

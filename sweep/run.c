@@ -37,12 +37,6 @@ static void install_signals(void) {
     signal(SIGPIPE, SIG_IGN);
 }
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 // ----------------------------------------------------------------------------
 // the master's state
 
@@ -77,7 +71,7 @@ static int queue_push(Master *m, int idx) {
 }
 
 static void progress(Master *m, int final) {
-    double t = now_seconds();
+    double t = util_now();
     if (!final && !m->tty && t - m->last_print < PROGRESS_EVERY_SECONDS) return;
     m->last_print = t;
     int finished = m->done + m->failed;
@@ -388,7 +382,7 @@ static int run_master(const SweepRunOptions *o, int nranks) {
     if (rc) { master_free(&m); return rc; }
 
     m.tty = isatty(2);
-    m.t_start = m.last_print = now_seconds();
+    m.t_start = m.last_print = util_now();
     FarmMaster fm = {.next_work = next_work, .on_dispatch = on_dispatch, .on_result = on_result,
                      .should_stop = should_stop, .user = &m, .drain_seconds = m.spec.drain_seconds};
     FarmWorker local = {.run = run_point, .user = NULL};

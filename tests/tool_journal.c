@@ -28,16 +28,9 @@
 // ----------------------------------------------------------------------------
 // the deterministic sequence
 
-static uint64_t mix(uint64_t *s) {   // splitmix64
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 static void frame_id(uint64_t i, char id[65]) {
     uint64_t s = i * 7919 + 17;
-    for (int k = 0; k < 4; k++) snprintf(id + 16 * k, 17, "%016" PRIx64, mix(&s));
+    for (int k = 0; k < 4; k++) snprintf(id + 16 * k, 17, "%016" PRIx64, splitmix64(&s));
 }
 
 static int frame_failed(uint64_t i) { return i % 5 == 3; }
@@ -49,13 +42,13 @@ static int big_frames = 0;
 // Mostly small records; every 7th is a few hundred KB.
 static char *frame_record(uint64_t i) {
     uint64_t s = i ^ 0xC0FFEEull;
-    size_t blob = big_frames ? 500000 + mix(&s) % 2500000
-                : i % 7 == 6 ? 200000 + mix(&s) % 200000 : 20 + mix(&s) % 3000;
+    size_t blob = big_frames ? 500000 + splitmix64(&s) % 2500000
+                : i % 7 == 6 ? 200000 + splitmix64(&s) % 200000 : 20 + splitmix64(&s) % 3000;
     char *rec = malloc(blob + 128);
     int n = snprintf(rec, 128, "{\"index\": %" PRIu64 ", \"failed\": %d, \"blob\": \"", i, frame_failed(i));
     static const char hex[] = "0123456789abcdef";
     for (size_t k = 0; k < blob; k += 16) {
-        uint64_t r = mix(&s);
+        uint64_t r = splitmix64(&s);
         for (size_t b = k; b < blob && b < k + 16; b++, r >>= 4) rec[n + b] = hex[r & 15];
     }
     strcpy(rec + n + blob, "\"}");

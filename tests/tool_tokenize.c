@@ -12,15 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "model/gpt2.h"
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static char *read_all(const char *path, size_t *size) {
     FILE *f = fopen(path, "rb");
@@ -115,9 +108,9 @@ int main(int argc, char **argv) {
         records++;
 
         int n_ids;
-        double t0 = now_seconds();
+        double t0 = util_now();
         int enc = tokenizer_encode(tok, rec, len, ids, max_ids, &n_ids, &err);
-        encode_seconds += now_seconds() - t0;
+        encode_seconds += util_now() - t0;
         if (enc != 0 && n_ids > max_ids) {   // too small: n_ids says how many are needed
             int *bigger = realloc(ids, (size_t)n_ids * sizeof *ids);
             if (!bigger) { fprintf(stderr, "out of memory\n"); rc = 1; break; }

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "tuners/tuners.h"
@@ -247,12 +246,6 @@ static void run_free(Run *run) {
     memset(run, 0, sizeof *run);
 }
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 // ----------------------------------------------------------------------------
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -312,7 +305,7 @@ int main(int argc, char **argv) {
     }
 
     // the run: from here on, every outcome is a record on stdout
-    double start = now_seconds();
+    double start = util_now();
     TuneResult result;
     memset(&result, 0, sizeof result);
     run.ctx.progress = progress_line;
@@ -330,7 +323,7 @@ int main(int argc, char **argv) {
                                             : manual_run(&run.ctx, &result, &err);
     }
     progress_end(&pg);
-    result.wall_seconds = now_seconds() - start;
+    result.wall_seconds = util_now() - start;
     char *record = result_record_json(p, &result, rc ? "failed" : "ok", rc ? err.msg : NULL,
                                       run.sha256[0] ? run.sha256 : NULL);
     int status = rc ? EXIT_FAILED : EXIT_OK;
