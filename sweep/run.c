@@ -58,12 +58,8 @@ static int queue_push(Master *m, int idx) {
         if (m->q_head > 0) {   // reuse the consumed front
             memmove(m->queue, m->queue + m->q_head, (size_t)m->q_len * sizeof *m->queue);
             m->q_head = 0;
-        } else {
-            int cap = m->q_cap ? 2 * m->q_cap : 64;
-            int *grown = realloc(m->queue, (size_t)cap * sizeof *grown);
-            if (!grown) return -1;
-            m->queue = grown;
-            m->q_cap = cap;
+        } else if (util_grow(&m->queue, &m->q_cap, m->q_len, sizeof *m->queue, 64)) {
+            return -1;
         }
     }
     m->queue[m->q_head + m->q_len++] = idx;

@@ -145,13 +145,8 @@ static int on_point(Shard *sh, const void *payload, size_t len, const cJSON *j, 
         if (memcmp(text + i, key, sizeof key - 1) == 0) { at = text + i + sizeof key - 1; break; }
     if (!at || text[len - 1] != '}') return rfail(err, "a POINT frame whose \"point\" is not last");
     size_t plen = (size_t)(text + len - 1 - at);
-    if (sh->n_points == sh->cap_points) {
-        int cap = sh->cap_points ? 2 * sh->cap_points : 64;
-        MergePoint *grown = realloc(sh->points, (size_t)cap * sizeof *grown);
-        if (!grown) return rfail(err, "out of memory");
-        sh->points = grown;
-        sh->cap_points = cap;
-    }
+    if (util_grow(&sh->points, &sh->cap_points, sh->n_points, sizeof *sh->points, 64))
+        return rfail(err, "out of memory");
     MergePoint *p = &sh->points[sh->n_points];
     memset(p, 0, sizeof *p);
     if (!(p->point = malloc(plen + 1))) return rfail(err, "out of memory");
@@ -168,13 +163,8 @@ static int on_point(Shard *sh, const void *payload, size_t len, const cJSON *j, 
 }
 
 static int keep_frame(Shard *sh, int type, const void *payload, size_t len, Err *err) {
-    if (sh->n_frames == sh->cap_frames) {
-        int cap = sh->cap_frames ? 2 * sh->cap_frames : 256;
-        MergeFrame *grown = realloc(sh->frames, (size_t)cap * sizeof *grown);
-        if (!grown) return rfail(err, "out of memory");
-        sh->frames = grown;
-        sh->cap_frames = cap;
-    }
+    if (util_grow(&sh->frames, &sh->cap_frames, sh->n_frames, sizeof *sh->frames, 256))
+        return rfail(err, "out of memory");
     MergeFrame *f = &sh->frames[sh->n_frames];
     if (!(f->payload = malloc(len ? len : 1))) return rfail(err, "out of memory");
     memcpy(f->payload, payload, len);

@@ -145,13 +145,7 @@ static int input_sha256(Builder *b, const char *path, char out[65], Err *err) {
             memcpy(out, b->files[i].sha256, 65);
             return 0;
         }
-    if (b->n_files == b->cap_files) {
-        int cap = b->cap_files ? 2 * b->cap_files : 16;
-        HashedFile *grown = realloc(b->files, (size_t)cap * sizeof *grown);
-        if (!grown) return err_fail(err, "out of memory");
-        b->files = grown;
-        b->cap_files = cap;
-    }
+    if (util_grow(&b->files, &b->cap_files, b->n_files, sizeof *b->files, 16)) return err_fail(err, "out of memory");
     HashedFile *f = &b->files[b->n_files];
     if (!(f->path = strdup(path))) return err_fail(err, "out of memory");
     if (gpt2_file_sha256(path, f->sha256, err)) {
@@ -264,17 +258,8 @@ static int add_point(SweepSpec *s, Builder *b, const cJSON *const value[N_AXES],
         if (manual) return 0;
         return err_fail(err, "spec: the point (%s) repeats point %d: a grid list repeats a value", where, i);
     }
-    if (s->n_points == s->cap_points) {   // doubling: appending stays linear
-        int cap = s->cap_points ? 2 * s->cap_points : 64;
-        SweepPoint *grown = realloc(s->points, (size_t)cap * sizeof *grown);
-        if (!grown) {
-            free(sp.point_json);
-            return err_fail(err, "spec: out of memory");
-        }
-        s->points = grown;
-        s->cap_points = cap;
-    }
-    if (sweep_id_put(ids, sp.id, s->n_points)) {
+    if (util_grow(&s->points, &s->cap_points, s->n_points, sizeof *s->points, 64) ||
+        sweep_id_put(ids, sp.id, s->n_points)) {
         free(sp.point_json);
         return err_fail(err, "spec: out of memory");
     }

@@ -76,13 +76,7 @@ static int on_point(SweepJournal *jr, const cJSON *j, Err *err) {
     const cJSON *point = cJSON_GetObjectItemCaseSensitive(j, "point");
     if (!id || strlen(id) != 64 || !cJSON_IsObject(point)) return fail_frame(err, "a POINT frame without id or point");
     if (sweep_journal_find(jr, id) >= 0) return fail_frame(err, "a point journaled twice");
-    if (jr->n == jr->cap) {
-        int cap = jr->cap ? 2 * jr->cap : 64;
-        SweepJournalPoint *grown = realloc(jr->points, (size_t)cap * sizeof *grown);
-        if (!grown) return fail_frame(err, "out of memory");
-        jr->points = grown;
-        jr->cap = cap;
-    }
+    if (util_grow(&jr->points, &jr->cap, jr->n, sizeof *jr->points, 64)) return fail_frame(err, "out of memory");
     SweepJournalPoint *p = &jr->points[jr->n];
     memset(p, 0, sizeof *p);
     memcpy(p->id, id, 65);

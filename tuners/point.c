@@ -678,13 +678,8 @@ void result_free(TuneResult *r) {
 }
 
 int result_add_history(TuneResult *r, HistoryEntry h, Err *err) {
-    if (r->n_history == r->cap_history) {
-        int cap = r->cap_history ? 2 * r->cap_history : 64;
-        HistoryEntry *grown = realloc(r->history, (size_t)cap * sizeof *grown);
-        if (!grown) return err_fail(err, "result: out of memory (%d history entries)", cap);
-        r->history = grown;
-        r->cap_history = cap;
-    }
+    if (util_grow(&r->history, &r->cap_history, r->n_history, sizeof *r->history, 64))
+        return err_fail(err, "result: out of memory (%d history entries)", r->n_history + 1);
     r->history[r->n_history++] = h;
     return 0;
 }

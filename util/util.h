@@ -2,11 +2,12 @@
  * util/util.h: the contract of util/, the small things every layer shares.
  *
  * One home each for: the error type and its formatting, reading a whole
- * file or stream, writing files so that a crash never publishes a partial one, mkdir -p,
- * the seeded random generator, reading tab-separated tables, the zlib frame (a payload
- * compressed with its CRC32 and length) and the clocks. Every other folder may use util/; util/
- * uses nothing of theirs (the layering is util <- model <- tuners <- sweep ->
- * mpi, results, with mpi/ and results/ also on util/ alone).
+ * file or stream, writing files so that a crash never publishes a partial
+ * one, mkdir -p, the seeded random generator, reading tab-separated tables,
+ * the zlib frame (a payload compressed with its CRC32 and length), the clocks
+ * and growable arrays. Every other folder may use util/; util/ uses nothing
+ * of theirs (the layering is util <- model <- tuners <- sweep -> mpi, results,
+ * with mpi/ and results/ also on util/ alone).
  *
  * Errors: a function that can fail returns 0 on success and -1 on error, with
  * a one-line message in an Err (which file, what, why). Nothing here exits or
@@ -165,5 +166,18 @@ int zframe_decompress(const void *src, size_t len, size_t raw_len, uint32_t crc3
 
 double util_now(void);           // seconds on the monotonic clock (intervals only)
 double util_cpu_seconds(void);   // CPU seconds (user + system) this process has used
+
+// ----------------------------------------------------------------------------
+// growable arrays (grow.c)
+
+/* Room for one more item in an array of n items with room for *cap: when it
+ * is full, the array is reallocated to twice *cap items (first_cap when it has
+ * none yet) and *cap updated. array is the address of the array's pointer (a
+ * T ** for items of item_size = sizeof(T) bytes). -1 when out of memory (or
+ * the count would overflow): the array is as it was. Doubling keeps a run of
+ * appends linear:
+ *     if (util_grow(&list->items, &list->cap, list->n, sizeof *list->items, 64)) return -1;
+ *     list->items[list->n++] = item; */
+int util_grow(void *array, int *cap, int n, size_t item_size, int first_cap);
 
 #endif
