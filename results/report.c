@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "results/results_internal.h"
+#include "util/record.h"
 
 const char *const RESULTS_FILE_NAMES[RESULTS_N_FILES] = {"points.csv", "frontier.csv", "frontier.svg",
                                                          "frontier.json"};
@@ -35,10 +36,10 @@ static const char *const METRICS[N_METRICS] = {
 
 /* The splits of the per-split arrays, in points.csv's column order. */
 enum { SPLIT_TEST, SPLIT_DEV, SPLIT_TRAIN, N_SPLITS };
-static const char *const SPLITS[N_SPLITS] = {"test", "dev", "train"};
+static const char *const SPLITS[N_SPLITS] = {REC_TEST, REC_DEV, REC_TRAIN};
 
 enum { ST_OK, ST_FAILED, ST_PENDING };
-static const char *const STATUS[] = {"ok", "failed", "pending"};
+static const char *const STATUS[] = {REC_STATUS_OK, REC_STATUS_FAILED, "pending"};   // points.csv's words
 
 typedef struct {
     const ResultsRecordRef *ref;
@@ -116,72 +117,72 @@ static void parse_row(Row *r, const ResultsRecordRef *ref, int index) {
         r->status = ST_FAILED;
         if (!r->rec) r->error = "the record is not valid JSON";
     }
-    r->pt = cJSON_GetObjectItemCaseSensitive(r->rec, "point");
+    r->pt = cJSON_GetObjectItemCaseSensitive(r->rec, REC_POINT);
     if (!cJSON_IsObject(r->pt) && ref->point_json) r->pt = r->pt_tree = cJSON_Parse(ref->point_json);
-    r->task = str(r->pt, "task");
-    r->method = str(r->pt, "method");
-    r->lambda = num(r->pt, "lambda");
-    r->seed = num(r->pt, "seed");
-    double L = num(r->pt, "prompt_length");
+    r->task = str(r->pt, REC_POINT_TASK);
+    r->method = str(r->pt, REC_POINT_METHOD);
+    r->lambda = num(r->pt, REC_POINT_LAMBDA);
+    r->seed = num(r->pt, REC_POINT_SEED);
+    double L = num(r->pt, REC_POINT_PROMPT_LENGTH);
     r->length_key = r->length = isfinite(L) && L >= 0 && L < 1e9 ? (int)L : -1;
-    r->n_classes = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r->pt, "verbalizers"));
+    r->n_classes = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r->pt, REC_POINT_VERBALIZERS));
     if (!r->rec) return;
 
     const cJSON *rec = r->rec;
-    const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(rec, "prompt");
-    r->prompt = str(prompt, "text");
-    r->ids = cJSON_GetObjectItemCaseSensitive(prompt, "ids");
+    const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(rec, REC_PROMPT);
+    r->prompt = str(prompt, REC_PROMPT_TEXT);
+    r->ids = cJSON_GetObjectItemCaseSensitive(prompt, REC_PROMPT_IDS);
     if (r->length < 0 && cJSON_IsArray(r->ids) && cJSON_GetArraySize(r->ids) > 0) r->length = cJSON_GetArraySize(r->ids);
-    r->tune_version = str(cJSON_GetObjectItemCaseSensitive(rec, "versions"), "tune");
-    r->vocab = num(rec, "vocab_size");
-    const char *st = str(rec, "status");
-    if (!(st && strcmp(st, "ok") == 0)) {
-        r->error = str(rec, "error");
+    r->tune_version = str(cJSON_GetObjectItemCaseSensitive(rec, REC_VERSIONS), REC_VERSION_TUNE);
+    r->vocab = num(rec, REC_VOCAB_SIZE);
+    const char *st = str(rec, REC_STATUS);
+    if (!(st && strcmp(st, REC_STATUS_OK) == 0)) {
+        r->error = str(rec, REC_ERROR);
         if (!r->error) r->error = st ? "failed without a reason" : "the record has no status";
         return;
     }
-    const cJSON *acc = cJSON_GetObjectItemCaseSensitive(rec, "accuracy");
-    const cJSON *faith = cJSON_GetObjectItemCaseSensitive(rec, "faithfulness");
-    const cJSON *bal = cJSON_GetObjectItemCaseSensitive(rec, "balanced_accuracy");
-    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(rec, "class_accuracy");
-    const cJSON *share = cJSON_GetObjectItemCaseSensitive(rec, "prediction_share");
-    const cJSON *obj = cJSON_GetObjectItemCaseSensitive(rec, "objective");
+    const cJSON *acc = cJSON_GetObjectItemCaseSensitive(rec, REC_ACCURACY);
+    const cJSON *faith = cJSON_GetObjectItemCaseSensitive(rec, REC_FAITHFULNESS);
+    const cJSON *bal = cJSON_GetObjectItemCaseSensitive(rec, REC_BALANCED_ACCURACY);
+    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(rec, REC_CLASS_ACCURACY);
+    const cJSON *share = cJSON_GetObjectItemCaseSensitive(rec, REC_PREDICTION_SHARE);
+    const cJSON *obj = cJSON_GetObjectItemCaseSensitive(rec, REC_OBJECTIVE);
     // every field of issue 11 may be absent (records of tune 1): NaN, -1 or NULL, an empty cell
-    r->m[M_ACC] = num(acc, "test");
-    r->m[M_ACC_DEV] = num(acc, "dev");
-    r->m[M_ACC_TEXT] = num(acc, "test_text");
-    r->m[M_BAL] = num(bal, "test");
-    r->m[M_BAL_DEV] = num(bal, "dev");
-    r->m[M_BAL_TRAIN] = num(bal, "train");
+    r->m[M_ACC] = num(acc, REC_TEST);
+    r->m[M_ACC_DEV] = num(acc, REC_DEV);
+    r->m[M_ACC_TEXT] = num(acc, REC_TEST_TEXT);
+    r->m[M_BAL] = num(bal, REC_TEST);
+    r->m[M_BAL_DEV] = num(bal, REC_DEV);
+    r->m[M_BAL_TRAIN] = num(bal, REC_TRAIN);
     for (int s = 0; s < N_SPLITS; s++) {
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(cls, SPLITS[s]);
         r->class_acc[s] = cJSON_IsArray(a) ? a : NULL;
     }
-    r->majority = max_of(cJSON_GetObjectItemCaseSensitive(share, "test"));
-    r->collapsed = flag_of(rec, "collapsed");
-    r->roundtrip = flag_of(prompt, "roundtrip");
-    r->roundtrip_share = num(prompt, "roundtrip_share");
-    r->obj_task = num(obj, "task");
-    r->obj_interp = num(obj, "interp");
-    r->m[M_OBJ] = num(obj, "total");
+    r->majority = max_of(cJSON_GetObjectItemCaseSensitive(share, REC_TEST));
+    r->collapsed = flag_of(rec, REC_COLLAPSED);
+    r->roundtrip = flag_of(prompt, REC_PROMPT_ROUNDTRIP);
+    r->roundtrip_share = num(prompt, REC_PROMPT_ROUNDTRIP_SHARE);
+    r->obj_task = num(obj, REC_OBJ_TASK);
+    r->obj_interp = num(obj, REC_OBJ_INTERP);
+    r->m[M_OBJ] = num(obj, REC_OBJ_TOTAL);
     // the best seed is chosen without test: an objective measured on another split (none
     // today; tune writes "dev") must not rank the seeds
-    const char *split = str(obj, "split");
-    r->obj_rank = !split || strcmp(split, "dev") == 0 ? r->m[M_OBJ] : NAN;
-    r->m[M_LOGPPL] = num(rec, "log_ppl");
-    r->m[M_PPL] = num(rec, "ppl");
-    r->m[M_DICT] = num(rec, "dict_share");
-    r->m[M_DISTINCT] = num(rec, "distinct_share");
-    r->acc_cont = num(faith, "acc_continuous");
-    r->acc_proj = num(faith, "acc_projected");
+    const char *split = str(obj, REC_OBJ_SPLIT);
+    r->obj_rank = !split || strcmp(split, REC_DEV) == 0 ? r->m[M_OBJ] : NAN;
+    r->m[M_LOGPPL] = num(rec, REC_LOG_PPL);
+    r->m[M_PPL] = num(rec, REC_PPL);
+    r->m[M_DICT] = num(rec, REC_DICT_SHARE);
+    r->m[M_DISTINCT] = num(rec, REC_DISTINCT_SHARE);
+    r->acc_cont = num(faith, REC_FAITH_ACC_CONTINUOUS);
+    r->acc_proj = num(faith, REC_FAITH_ACC_PROJECTED);
     // accuracy lost by projecting onto tokens; rounded to 1e-12, far below one example of any
     // test set, so that 0.495 - 0.485 reads 0.01 and not 0.010000000000000009
     r->m[M_GAP] = round((r->acc_cont - r->acc_proj) * 1e12) / 1e12;
-    r->m[M_KL] = num(faith, "kl");
-    r->acc_train = num(acc, "train");
-    r->wall = num(rec, "wall_seconds");
-    r->steps = num(rec, "steps");
-    r->best_step = num(rec, "best_step");
+    r->m[M_KL] = num(faith, REC_FAITH_KL);
+    r->acc_train = num(acc, REC_TRAIN);
+    r->wall = num(rec, REC_WALL_SECONDS);
+    r->steps = num(rec, REC_STEPS);
+    r->best_step = num(rec, REC_BEST_STEP);
     // the two coordinates of the frontier must be there; the sweep makes such records
     // failed already, a hand-made journal may not
     if (!isfinite(r->m[M_ACC]) || !isfinite(r->m[M_LOGPPL])) {

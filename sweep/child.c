@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "sweep/sweep.h"
+#include "util/record.h"
 
 extern char **environ;
 
@@ -64,9 +65,9 @@ static int item_decode(Item *it, const void *data, size_t len, Err *err) {
 static char *failed_record(const char *point_json, const char *reason) {
     cJSON *r = cJSON_CreateObject();
     cJSON *p = cJSON_Parse(point_json);
-    cJSON_AddItemToObject(r, "point", p ? p : cJSON_CreateNull());
-    cJSON_AddStringToObject(r, "status", "failed");
-    cJSON_AddStringToObject(r, "error", reason);
+    cJSON_AddItemToObject(r, REC_POINT, p ? p : cJSON_CreateNull());
+    cJSON_AddStringToObject(r, REC_STATUS, REC_STATUS_FAILED);
+    cJSON_AddStringToObject(r, REC_ERROR, reason);
     char *text = cJSON_PrintUnformatted(r);
     cJSON_Delete(r);
     return text;
@@ -74,13 +75,13 @@ static char *failed_record(const char *point_json, const char *reason) {
 
 /* The first metric that is not a finite number, or NULL. tune writes NaN as null. */
 static const char *non_finite_metric(const cJSON *rec) {
-    static const char *const top[] = {"dev_reward", "log_ppl", "ppl", "dict_share"};
+    static const char *const top[] = {REC_DEV_REWARD, REC_LOG_PPL, REC_PPL, REC_DICT_SHARE};
     for (int k = 0; k < 4; k++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, top[k]);
         if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) return top[k];
     }
-    static const char *const acc[] = {"train", "dev", "test"};
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(rec, "accuracy");
+    static const char *const acc[] = {REC_TRAIN, REC_DEV, REC_TEST};
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(rec, REC_ACCURACY);
     for (int k = 0; k < 3; k++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(a, acc[k]);
         if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) return acc[k];
@@ -112,9 +113,9 @@ static char *judge(const char *point_json, char *out, int status, const char *st
                       stderr_tail[0] ? ": " : "", stderr_tail);
         return failed_record(point_json, reason);
     }
-    const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "status"));
-    const char *bad = st && strcmp(st, "ok") == 0 ? non_finite_metric(rec) : NULL;
-    int ok_exit = code == 0 || (code == 1 && st && strcmp(st, "failed") == 0);
+    const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, REC_STATUS));
+    const char *bad = st && strcmp(st, REC_STATUS_OK) == 0 ? non_finite_metric(rec) : NULL;
+    int ok_exit = code == 0 || (code == 1 && st && strcmp(st, REC_STATUS_FAILED) == 0);
     cJSON_Delete(rec);
     if (!st || !ok_exit) {
         snprintf(reason, sizeof reason, "tune exited %d with a record of status %s", code, st ? st : "(none)");

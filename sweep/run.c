@@ -15,6 +15,7 @@
 #include "mpi/farm.h"
 #include "results/results.h"
 #include "sweep/sweep.h"
+#include "util/record.h"
 
 #define PROGRESS_EVERY_SECONDS 2.0
 
@@ -121,8 +122,8 @@ static int on_dispatch(void *user, uint64_t item_id, int worker, Err *err) {
 /* "ok" records count as done; anything else is a failed attempt. */
 static int record_failed(const void *raw, size_t raw_len) {
     cJSON *r = cJSON_ParseWithLength(raw, raw_len);
-    const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "status"));
-    int failed = !(st && strcmp(st, "ok") == 0);
+    const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, REC_STATUS));
+    int failed = !(st && strcmp(st, REC_STATUS_OK) == 0);
     cJSON_Delete(r);
     return failed;
 }

@@ -13,6 +13,7 @@
 
 #include "sweep/sweep.h"
 #include "tuners/tuners.h"
+#include "util/record.h"
 
 static int key_in(const char *key, const char *const *keys, int n) {
     for (int i = 0; i < n; i++)
@@ -59,8 +60,10 @@ static int get_number(const cJSON *obj, const char *key, double lo, double hi, i
 // the grid
 
 enum { AXIS_TASK, AXIS_METHOD, AXIS_PROMPT_LENGTH, AXIS_LAMBDA, AXIS_SEED, N_AXES };
-// expansion order, outermost first; the names are the grid's keys
-static const char *const AXIS_NAMES[N_AXES] = {"task", "method", "prompt_length", "lambda", "seed"};
+// expansion order, outermost first; the names are the grid's keys, and each the key of the points
+// that its values go to
+static const char *const AXIS_NAMES[N_AXES] = {REC_POINT_TASK, REC_POINT_METHOD, REC_POINT_PROMPT_LENGTH,
+                                               REC_POINT_LAMBDA, REC_POINT_SEED};
 
 typedef struct {
     const cJSON *values[N_AXES];   // the grid's arrays; NULL: the axis is not in the grid

@@ -59,7 +59,8 @@
  * point on stdin, the record read from stdout, under timeout_seconds (then
  * SIGTERM, 2 s later SIGKILL to the group). A crash, a non-zero exit without
  * a record, output that is not one JSON record, a non-finite (null/NaN)
- * metric, or a timeout become a failed record made by the worker:
+ * metric, or a timeout become a failed record made by the worker (keys:
+ * util/record.h):
  *   {"point": <canonical point>, "status": "failed", "error": "<reason>"}
  *
  * Signals: SIGTERM and SIGUSR1 on rank 0 stop dispatching, wait up to

@@ -7,7 +7,8 @@
  *     inputs (key order, whitespace, 1 vs 1.0, data vs data_dir + split), a
  *     fixed point of parsing, different for different points;
  *   - objective weights; the result record's fields, history growth, valid
- *     JSON for odd prompt bytes, determinism.
+ *     JSON for odd prompt bytes, determinism; an ok and a failed record
+ *     have exactly the keys of util/record.h's schema, in its order.
  * Files (a tiny checkpoint written with gpt2_save, splits, a word list) go
  * into a scratch directory ($TMP or /tmp).
  */
@@ -27,6 +28,7 @@
 #include <cjson/cJSON.h>
 
 #include "tuners/tuners.h"
+#include "util/record.h"
 
 #define TEST_NAME "test_tuners_point"
 #include "tests/testlib.h"
@@ -379,6 +381,53 @@ static void test_canonical(void) {
 // ----------------------------------------------------------------------------
 // the record
 
+/* util/record.h's tables, as data */
+typedef struct {
+    const char *key;
+    int when;
+} SchemaKey;
+#define SCHEMA_KEY(key, when) {key, when},
+static const SchemaKey TOP_KEYS[] = {RECORD_KEYS(SCHEMA_KEY)};
+static const SchemaKey PROMPT_KEYS[] = {RECORD_PROMPT_KEYS(SCHEMA_KEY)};
+static const SchemaKey ACCURACY_KEYS[] = {RECORD_ACCURACY_KEYS(SCHEMA_KEY)};
+static const SchemaKey SPLIT_KEYS[] = {RECORD_SPLIT_KEYS(SCHEMA_KEY)};
+static const SchemaKey OBJECTIVE_KEYS[] = {RECORD_OBJECTIVE_KEYS(SCHEMA_KEY)};
+static const SchemaKey FAITHFULNESS_KEYS[] = {RECORD_FAITHFULNESS_KEYS(SCHEMA_KEY)};
+static const SchemaKey HISTORY_KEYS[] = {RECORD_HISTORY_KEYS(SCHEMA_KEY)};
+static const SchemaKey VERSIONS_KEYS[] = {RECORD_VERSIONS_KEYS(SCHEMA_KEY)};
+#define SCHEMA(keys) keys, (int)(sizeof keys / sizeof keys[0])
+
+/* The members of obj are exactly the schema's keys present in a record that is ok (or not),
+ * in the schema's order. */
+static void check_schema(const cJSON *obj, const SchemaKey *schema, int n, int ok, const char *what) {
+    CHECK(cJSON_IsObject(obj), "%s is not an object", what);
+    const cJSON *it = obj ? obj->child : NULL;
+    for (int k = 0; k < n; k++) {
+        if (schema[k].when == RECORD_IF_OK && !ok) continue;
+        CHECK(it && strcmp(it->string, schema[k].key) == 0, "%s: \"%s\" where the schema has \"%s\"", what,
+              it ? it->string : "(the end)", schema[k].key);
+        if (it) it = it->next;
+    }
+    CHECK(!it, "%s: \"%s\" is not in the schema", what, it ? it->string : "");
+}
+
+/* A whole record against the schema, its nested objects too. */
+static void check_record_schema(const cJSON *rec, int ok, const char *what) {
+    check_schema(rec, SCHEMA(TOP_KEYS), ok, what);
+    check_schema(cJSON_GetObjectItem(rec, REC_PROMPT), SCHEMA(PROMPT_KEYS), ok, REC_PROMPT);
+    check_schema(cJSON_GetObjectItem(rec, REC_ACCURACY), SCHEMA(ACCURACY_KEYS), ok, REC_ACCURACY);
+    if (ok) {
+        const char *per_split[] = {REC_BALANCED_ACCURACY, REC_CLASS_ACCURACY, REC_PREDICTION_SHARE, REC_TASK_LOSS};
+        for (int k = 0; k < 4; k++)
+            check_schema(cJSON_GetObjectItem(rec, per_split[k]), SCHEMA(SPLIT_KEYS), ok, per_split[k]);
+        check_schema(cJSON_GetObjectItem(rec, REC_OBJECTIVE), SCHEMA(OBJECTIVE_KEYS), ok, REC_OBJECTIVE);
+    }
+    check_schema(cJSON_GetObjectItem(rec, REC_FAITHFULNESS), SCHEMA(FAITHFULNESS_KEYS), ok, REC_FAITHFULNESS);
+    const cJSON *h;
+    cJSON_ArrayForEach(h, cJSON_GetObjectItem(rec, REC_HISTORY)) check_schema(h, SCHEMA(HISTORY_KEYS), ok, REC_HISTORY);
+    check_schema(cJSON_GetObjectItem(rec, REC_VERSIONS), SCHEMA(VERSIONS_KEYS), ok, REC_VERSIONS);
+}
+
 static void test_record(void) {
     TunePoint p;
     Err err;
@@ -479,6 +528,7 @@ static void test_record(void) {
         CHECK(cJSON_GetObjectItem(j, "distinct_share")->valuedouble == 2.0 / 3 &&
                   cJSON_GetObjectItem(j, "vocab_size")->valueint == 50257,
               "distinct_share / vocab_size");
+        // the literal names, so that a key renamed in the schema shows here too
         const char *order[] = {"point", "status", "error", "prompt", "accuracy", "balanced_accuracy", "class_accuracy",
                                "prediction_share", "collapsed", "task_loss", "objective", "dev_reward", "log_ppl",
                                "ppl", "dict_share", "distinct_share", "faithfulness", "steps", "best_step",
@@ -487,6 +537,7 @@ static void test_record(void) {
         for (cJSON *it = j->child; it; it = it->next, k++)
             CHECK(k < n_order && strcmp(it->string, order[k]) == 0, "record key %d is %s", k, it->string);
         CHECK(k == n_order, "record has %d keys", k);
+        check_record_schema(j, 1, "the ok record");
         cJSON_Delete(j);
     }
     // deterministic: same inputs, same bytes; only wall_seconds differs between runs
@@ -511,6 +562,7 @@ static void test_record(void) {
           cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "prompt"), "ids")) == 0 &&
           cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "versions"), "model_sha256")),
           "failed record: %s", text ? text : "(null)");
+    if (j) check_record_schema(j, 0, "the failed record");
     cJSON_Delete(j);
     free(text);
     result_free(&r);

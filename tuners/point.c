@@ -22,6 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "tuners/tuners.h"
+#include "util/record.h"
 
 #define DEFAULT_DICTIONARY "/usr/share/dict/words"
 #define MAX_SEED 9007199254740992.0   // 2^53: JSON numbers are doubles; larger seeds would round
@@ -102,6 +103,33 @@ static void buf_key(Buf *b, const char *key, int first) {
     if (!first) buf_cat(b, ",");
     buf_json_string(b, key);
     buf_cat(b, ":");
+}
+
+/* "key":value, after a comma unless first. */
+static void write_number_field(Buf *b, const char *key, double x, int first) {
+    buf_key(b, key, first);
+    buf_json_number(b, x);
+}
+
+/* A run of numbers of one object, as "key":value pairs in the given order. */
+typedef struct {
+    const char *key;
+    double x;
+} NumberField;
+#define FIELDS(f) f, (int)(sizeof f / sizeof f[0])
+
+static void write_number_fields(Buf *b, const NumberField *f, int n, int first) {
+    for (int i = 0; i < n; i++) write_number_field(b, f[i].key, f[i].x, first && i == 0);
+}
+
+static void write_int_field(Buf *b, const char *key, int x, int first) {
+    buf_key(b, key, first);
+    buf_printf(b, "%d", x);
+}
+
+static void write_bool_field(Buf *b, const char *key, int x, int first) {
+    buf_key(b, key, first);
+    buf_cat(b, x ? "true" : "false");
 }
 
 // ----------------------------------------------------------------------------
@@ -361,13 +389,13 @@ static int parse_data(const Reader *top, TunePoint *p) {
  * verbalizers (which a point may override, one per class); "custom" needs
  * the verbalizers, and its class count is theirs. */
 static int parse_task(const Reader *top, TunePoint *p) {
-    if (need(get_string(top, "task", p->task, sizeof p->task), top, "task")) return -1;
+    if (need(get_string(top, REC_POINT_TASK, p->task, sizeof p->task), top, REC_POINT_TASK)) return -1;
     const TaskSpec *spec = task_spec(p->task);
     int custom = strcmp(p->task, "custom") == 0;
     if (!spec && !custom)
         return err_fail(top->err, "point: \"task\" is \"%s\": expected sst-2, mr, cr, subj, trec, sst-5, "
                          "agnews, yahoo or custom", p->task);
-    const cJSON *v = member(top, "verbalizers");
+    const cJSON *v = member(top, REC_POINT_VERBALIZERS);
     if (!v) {
         if (custom) return err_fail(top->err, "point: task \"custom\" needs \"verbalizers\"");
         p->n_classes = spec->n_classes;
@@ -468,10 +496,10 @@ static char *canonical_json(const TunePoint *p, const char (*sha)[65]) {
     buf_cat(&b, "}");
     buf_key(&b, "dictionary", 0);
     buf_input(&b, p->dict_path, sha, INPUT_DICTIONARY);
-    buf_key(&b, "lambda", 0);
+    buf_key(&b, REC_POINT_LAMBDA, 0);
     buf_json_number(&b, p->lambda);
     buf_printf(&b, ",\"max_test\":%d,\"max_tokens\":%d", p->max_test, p->max_tokens);
-    buf_key(&b, "method", 0);
+    buf_key(&b, REC_POINT_METHOD, 0);
     buf_json_string(&b, METHODS[p->method]);
     buf_key(&b, "model", 0);
     buf_input(&b, p->model_dir, sha, INPUT_MODEL);
@@ -486,19 +514,21 @@ static char *canonical_json(const TunePoint *p, const char (*sha)[65]) {
         buf_key(&b, "prompt", 0);
         buf_json_string(&b, p->manual_prompt);
     } else {
-        buf_printf(&b, ",\"prompt_length\":%d", p->prompt_length);
+        write_int_field(&b, REC_POINT_PROMPT_LENGTH, p->prompt_length, 0);
     }
     buf_key(&b, "prompt_vocab", 0);
     buf_json_string(&b, PROMPT_VOCABS[p->prompt_vocab]);
     if (p->method == METHOD_RLPROMPT) write_settings(&b, p);
     buf_key(&b, "scorer_model", 0);
     buf_input(&b, p->scorer_dir, sha, INPUT_SCORER);
-    buf_printf(&b, ",\"seed\":%llu", (unsigned long long)p->seed);
-    buf_key(&b, "task", 0);
+    buf_key(&b, REC_POINT_SEED, 0);
+    buf_printf(&b, "%llu", (unsigned long long)p->seed);
+    buf_key(&b, REC_POINT_TASK, 0);
     buf_json_string(&b, p->task);
     buf_key(&b, "template", 0);
     buf_json_string(&b, p->template_text);
-    buf_cat(&b, ",\"verbalizers\":[");
+    buf_key(&b, REC_POINT_VERBALIZERS, 0);
+    buf_cat(&b, "[");
     for (int k = 0; k < p->n_classes; k++) {
         if (k) buf_cat(&b, ",");
         buf_json_string(&b, p->verbalizers[k]);
@@ -516,14 +546,14 @@ static char *canonical_json(const TunePoint *p, const char (*sha)[65]) {
 
 static int parse_object(TunePoint *p, const Reader *top) {
     Err *err = top->err;
-    static const char *const keys[] = {"method", "task", "model", "scorer_model", "policy_model",
-                                       "data", "data_dir", "split", "lambda", "objective",
-                                       "prompt_length", "seed", "template", "verbalizers",
+    static const char *const keys[] = {REC_POINT_METHOD, REC_POINT_TASK, "model", "scorer_model", "policy_model",
+                                       "data", "data_dir", "split", REC_POINT_LAMBDA, "objective",
+                                       REC_POINT_PROMPT_LENGTH, REC_POINT_SEED, "template", REC_POINT_VERBALIZERS,
                                        "max_tokens", "max_test", "dictionary", "pez", "rlprompt",
                                        "prompt", "prompt_vocab"};
     if (check_keys(top, keys, sizeof keys / sizeof keys[0])) return -1;
     int method = 0, objective = OBJECTIVE_ADDITIVE;
-    if (need(get_enum(top, "method", METHODS, 3, &method), top, "method")) return -1;
+    if (need(get_enum(top, REC_POINT_METHOD, METHODS, 3, &method), top, REC_POINT_METHOD)) return -1;
     p->method = (Method)method;
     // a manual prompt is text, the only point where a prompt is given, not learnt
     int has_prompt = member(top, "prompt") != NULL;
@@ -531,7 +561,7 @@ static int parse_object(TunePoint *p, const Reader *top) {
         if (need(get_string(top, "prompt", p->manual_prompt, sizeof p->manual_prompt), top, "prompt"))
             return -1;
         if (!p->manual_prompt[0]) return err_fail(err, "point: \"prompt\" is empty");
-        if (member(top, "prompt_length"))
+        if (member(top, REC_POINT_PROMPT_LENGTH))
             return err_fail(err, "point: \"prompt_length\" comes from the manual \"prompt\"; leave it out");
     } else if (has_prompt) {
         return err_fail(err, "point: \"prompt\" is only for the \"manual\" method");
@@ -547,7 +577,7 @@ static int parse_object(TunePoint *p, const Reader *top) {
     if (parse_data(top, p)) return -1;
 
     p->lambda = 0.0;
-    if (get_range(top, "lambda", 0, 0, INFINITY, &p->lambda) < 0 ||
+    if (get_range(top, REC_POINT_LAMBDA, 0, 0, INFINITY, &p->lambda) < 0 ||
         get_enum(top, "objective", OBJECTIVES, 2, &objective) < 0)
         return -1;
     p->objective = (Objective)objective;
@@ -556,9 +586,9 @@ static int parse_object(TunePoint *p, const Reader *top) {
 
     // RLPrompt's paper prompts have 5 tokens; PEZ's LM script uses 10
     p->prompt_length = p->method == METHOD_PEZ ? 10 : 5; // manual: set by tune from the text
-    if (get_int(top, "prompt_length", 1, TUNE_MAX_PROMPT, &p->prompt_length) < 0) return -1;
+    if (get_int(top, REC_POINT_PROMPT_LENGTH, 1, TUNE_MAX_PROMPT, &p->prompt_length) < 0) return -1;
     double seed = 0;
-    const cJSON *sj = member(top, "seed");
+    const cJSON *sj = member(top, REC_POINT_SEED);
     if (sj && (!cJSON_IsNumber(sj) || sj->valuedouble != floor(sj->valuedouble) || sj->valuedouble < 0 ||
                sj->valuedouble >= MAX_SEED))
         return err_fail(err, "point: \"seed\" must be an integer in 0..2^53-1");
@@ -684,11 +714,6 @@ int result_add_history(TuneResult *r, HistoryEntry h, Err *err) {
     return 0;
 }
 
-static void write_number_field(Buf *b, const char *key, double x, int first) {
-    buf_key(b, key, first);
-    buf_json_number(b, x);
-}
-
 static void write_ints(Buf *b, const int *x, int n) {
     buf_cat(b, "[");
     for (int j = 0; j < n; j++) buf_printf(b, "%s%d", j ? "," : "", x[j]);
@@ -704,7 +729,7 @@ static void write_numbers(Buf *b, const double *x, int n) {
     buf_cat(b, "]");
 }
 
-static const char *const SPLIT_NAMES[TUNE_N_SPLITS] = {"train", "dev", "test"};
+static const char *const SPLIT_NAMES[TUNE_N_SPLITS] = {REC_TRAIN, REC_DEV, REC_TEST};
 
 /* {"train": f(train), "dev": ..., "test": ...} of one EvalResult field per split. */
 static void write_per_split(Buf *b, const char *key, const TuneResult *r, size_t offset, int K) {
@@ -719,83 +744,96 @@ static void write_per_split(Buf *b, const char *key, const TuneResult *r, size_t
     buf_cat(b, "}");
 }
 
+/* The keys are util/record.h's, written in its tables' order. */
 char *result_record_json(const TunePoint *p, const TuneResult *r, const char *status,
                          const char *error, const char *model_sha256) {
     Buf b = {0};
-    buf_cat(&b, "{\"point\":");
+    buf_cat(&b, "{");
+    buf_key(&b, REC_POINT, 1);
     buf_cat(&b, p && p->canonical_json ? p->canonical_json : "null");
-    buf_key(&b, "status", 0);
-    buf_json_string(&b, status ? status : "failed");
-    buf_key(&b, "error", 0);
+    buf_key(&b, REC_STATUS, 0);
+    buf_json_string(&b, status ? status : REC_STATUS_FAILED);
+    buf_key(&b, REC_ERROR, 0);
     if (error) buf_json_string(&b, error);
     else buf_cat(&b, "null");
 
     int L = r->prompt_length < 0 ? 0 : r->prompt_length > TUNE_MAX_PROMPT ? TUNE_MAX_PROMPT : r->prompt_length;
-    int ok = status && strcmp(status, "ok") == 0;
+    int ok = status && strcmp(status, REC_STATUS_OK) == 0;
     int K = r->n_classes < 0 ? 0 : r->n_classes > TUNE_MAX_CLASSES ? TUNE_MAX_CLASSES : r->n_classes;
-    buf_cat(&b, ",\"prompt\":{\"ids\":");
+    buf_key(&b, REC_PROMPT, 0);
+    buf_cat(&b, "{");
+    buf_key(&b, REC_PROMPT_IDS, 1);
     write_ints(&b, r->prompt_ids, L);
-    buf_cat(&b, ",\"text\":");
+    buf_key(&b, REC_PROMPT_TEXT, 0);
     buf_json_string(&b, L ? r->prompt_text : "");
     if (ok) {
         int cap = (int)(sizeof r->text_ids / sizeof r->text_ids[0]);
         int nt = r->n_text_ids < 0 ? 0 : r->n_text_ids > cap ? cap : r->n_text_ids;
-        buf_cat(&b, ",\"text_ids\":");
+        buf_key(&b, REC_PROMPT_TEXT_IDS, 0);
         write_ints(&b, r->text_ids, nt);
-        buf_printf(&b, ",\"roundtrip\":%s", r->roundtrip ? "true" : "false");
-        write_number_field(&b, "roundtrip_share", r->roundtrip_share, 0);
-        buf_printf(&b, ",\"text_truncated\":%d", r->text_truncated);
+        write_bool_field(&b, REC_PROMPT_ROUNDTRIP, r->roundtrip, 0);
+        write_number_field(&b, REC_PROMPT_ROUNDTRIP_SHARE, r->roundtrip_share, 0);
+        write_int_field(&b, REC_PROMPT_TEXT_TRUNCATED, r->text_truncated, 0);
     }
-    buf_cat(&b, "},\"accuracy\":{");
-    write_number_field(&b, "train", r->train_acc, 1);
-    write_number_field(&b, "dev", r->dev_acc, 0);
-    write_number_field(&b, "test", r->test_acc, 0);
-    if (ok) write_number_field(&b, "test_text", r->test_text_acc, 0);
+    buf_cat(&b, "}");
+    buf_key(&b, REC_ACCURACY, 0);
+    buf_cat(&b, "{");
+    NumberField accuracy[] = {{REC_TRAIN, r->train_acc}, {REC_DEV, r->dev_acc}, {REC_TEST, r->test_acc}};
+    write_number_fields(&b, FIELDS(accuracy), 1);
+    if (ok) write_number_field(&b, REC_TEST_TEXT, r->test_text_acc, 0);
     buf_cat(&b, "}");
     if (ok) {
-        write_per_split(&b, "balanced_accuracy", r, offsetof(EvalResult, balanced_accuracy), 0);
-        write_per_split(&b, "class_accuracy", r, offsetof(EvalResult, class_accuracy), K);
-        write_per_split(&b, "prediction_share", r, offsetof(EvalResult, prediction_share), K);
-        buf_printf(&b, ",\"collapsed\":%s", r->collapsed ? "true" : "false");
-        write_per_split(&b, "task_loss", r, offsetof(EvalResult, loss), 0);
-        buf_cat(&b, ",\"objective\":{\"split\":\"dev\",\"form\":");
-        buf_json_string(&b, p && p->objective == OBJECTIVE_CONVEX ? "convex" : "additive");
-        write_number_field(&b, "lambda", p ? p->lambda : NAN, 0);
-        write_number_field(&b, "w_task", r->w_task, 0);
-        write_number_field(&b, "w_interp", r->w_interp, 0);
-        write_number_field(&b, "task", r->obj_task, 0);
-        write_number_field(&b, "interp", r->obj_interp, 0);
-        write_number_field(&b, "total", r->obj_total, 0);
+        write_per_split(&b, REC_BALANCED_ACCURACY, r, offsetof(EvalResult, balanced_accuracy), 0);
+        write_per_split(&b, REC_CLASS_ACCURACY, r, offsetof(EvalResult, class_accuracy), K);
+        write_per_split(&b, REC_PREDICTION_SHARE, r, offsetof(EvalResult, prediction_share), K);
+        write_bool_field(&b, REC_COLLAPSED, r->collapsed, 0);
+        write_per_split(&b, REC_TASK_LOSS, r, offsetof(EvalResult, loss), 0);
+        buf_key(&b, REC_OBJECTIVE, 0);
+        buf_cat(&b, "{");
+        buf_key(&b, REC_OBJ_SPLIT, 1);
+        buf_json_string(&b, REC_DEV);
+        buf_key(&b, REC_OBJ_FORM, 0);
+        buf_json_string(&b, OBJECTIVES[p && p->objective == OBJECTIVE_CONVEX ? OBJECTIVE_CONVEX : OBJECTIVE_ADDITIVE]);
+        NumberField objective[] = {{REC_OBJ_LAMBDA, p ? p->lambda : NAN}, {REC_OBJ_W_TASK, r->w_task},
+                                   {REC_OBJ_W_INTERP, r->w_interp},       {REC_OBJ_TASK, r->obj_task},
+                                   {REC_OBJ_INTERP, r->obj_interp},       {REC_OBJ_TOTAL, r->obj_total}};
+        write_number_fields(&b, FIELDS(objective), 0);
         buf_cat(&b, "}");
     }
-    write_number_field(&b, "dev_reward", r->dev_reward, 0);
-    write_number_field(&b, "log_ppl", r->log_ppl, 0);
-    write_number_field(&b, "ppl", r->ppl, 0);
-    write_number_field(&b, "dict_share", r->dict_share, 0);
-    if (ok) write_number_field(&b, "distinct_share", r->distinct_share, 0);
-    buf_cat(&b, ",\"faithfulness\":{");
-    write_number_field(&b, "acc_continuous", r->acc_continuous, 1);
-    write_number_field(&b, "acc_projected", r->acc_projected, 0);
-    write_number_field(&b, "kl", r->kl_continuous_projected, 0);
-    buf_printf(&b, "},\"steps\":%d,\"best_step\":%d", r->steps, r->best_step);
-    write_number_field(&b, "wall_seconds", r->wall_seconds, 0);
-    buf_cat(&b, ",\"history\":[");
+    NumberField prompt_scores[] = {{REC_DEV_REWARD, r->dev_reward}, {REC_LOG_PPL, r->log_ppl}, {REC_PPL, r->ppl},
+                                   {REC_DICT_SHARE, r->dict_share}};
+    write_number_fields(&b, FIELDS(prompt_scores), 0);
+    if (ok) write_number_field(&b, REC_DISTINCT_SHARE, r->distinct_share, 0);
+    buf_key(&b, REC_FAITHFULNESS, 0);
+    buf_cat(&b, "{");
+    NumberField faithfulness[] = {{REC_FAITH_ACC_CONTINUOUS, r->acc_continuous},
+                                  {REC_FAITH_ACC_PROJECTED, r->acc_projected},
+                                  {REC_FAITH_KL, r->kl_continuous_projected}};
+    write_number_fields(&b, FIELDS(faithfulness), 1);
+    buf_cat(&b, "}");
+    write_int_field(&b, REC_STEPS, r->steps, 0);
+    write_int_field(&b, REC_BEST_STEP, r->best_step, 0);
+    write_number_field(&b, REC_WALL_SECONDS, r->wall_seconds, 0);
+    buf_key(&b, REC_HISTORY, 0);
+    buf_cat(&b, "[");
     for (int i = 0; i < r->n_history; i++) {
         const HistoryEntry *h = &r->history[i];
-        buf_printf(&b, "%s{\"step\":%d", i ? "," : "", h->step);
-        write_number_field(&b, "loss", h->loss, 0);
-        write_number_field(&b, "dev_acc", h->dev_acc, 0);
-        write_number_field(&b, "dev_task", h->dev_task, 0);
-        write_number_field(&b, "log_ppl", h->log_ppl, 0);
-        write_number_field(&b, "dev_objective", h->dev_objective, 0);
-        write_number_field(&b, "train_reward", h->train_reward, 0);
+        buf_cat(&b, i ? ",{" : "{");
+        write_int_field(&b, REC_HIST_STEP, h->step, 1);
+        NumberField entry[] = {{REC_HIST_LOSS, h->loss},         {REC_HIST_DEV_ACC, h->dev_acc},
+                               {REC_HIST_DEV_TASK, h->dev_task}, {REC_HIST_LOG_PPL, h->log_ppl},
+                               {REC_HIST_DEV_OBJECTIVE, h->dev_objective},
+                               {REC_HIST_TRAIN_REWARD, h->train_reward}};
+        write_number_fields(&b, FIELDS(entry), 0);
         buf_cat(&b, "}");
     }
     buf_cat(&b, "]");
-    if (r->vocab_size > 0) buf_printf(&b, ",\"vocab_size\":%d", r->vocab_size);
-    buf_cat(&b, ",\"versions\":{\"tune\":");
+    if (r->vocab_size > 0) write_int_field(&b, REC_VOCAB_SIZE, r->vocab_size, 0);
+    buf_key(&b, REC_VERSIONS, 0);
+    buf_cat(&b, "{");
+    buf_key(&b, REC_VERSION_TUNE, 1);
     buf_json_string(&b, TUNE_VERSION);
-    buf_key(&b, "model_sha256", 0);
+    buf_key(&b, REC_VERSION_MODEL_SHA256, 0);
     if (model_sha256 && model_sha256[0]) buf_json_string(&b, model_sha256);
     else buf_cat(&b, "null");
     buf_cat(&b, "}}");

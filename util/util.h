@@ -9,6 +9,9 @@
  * of theirs (the layering is util <- model <- tuners <- sweep -> mpi, results,
  * with mpi/ and results/ also on util/ alone).
  *
+ * util/record.h, beside this header, is the result record's schema: the keys
+ * that tuners/ writes and sweep/ and results/ read, defined once.
+ *
  * Errors: a function that can fail returns 0 on success and -1 on error, with
  * a one-line message in an Err (which file, what, why). Nothing here exits or
  * prints.

@@ -1,0 +1,164 @@
+/*
+ * util/record.h: the result record's schema, the one definition of its keys.
+ *
+ * A result record is the JSON object `tune` prints for one point
+ * (tuners/point.c, result_record_json, writes it). The sweep judges it, writes
+ * failed ones of its own when tune gives none (sweep/child.c) and journals it;
+ * the report reads it (results/report.c). All of them name the keys from here,
+ * so that each key is spelt once. It is in util/ because results/ may not
+ * depend on tuners/ (util <- model <- tuners <- sweep -> mpi, results).
+ *
+ * Each key below says its JSON type and meaning. "number" is a JSON number, or
+ * null where the value is not finite (tune writes NaN and infinities as null);
+ * "per split" is an object {"train", "dev", "test"} of one value per split.
+ * The tables RECORD_*_KEYS list the keys of each object in the order tune
+ * writes them, each with when it is there:
+ *     RECORD_ALWAYS    in every record tune writes
+ *     RECORD_IF_OK     only in a record of status "ok"
+ * so a test can hold a written record against the schema. A failed record
+ * that the sweep writes itself (tune crashed, hung, printed no record) has
+ * point, status and error only. Records of older tunes lack what came later
+ * (the issue-11 keys, vocab_size): readers take a missing key as unknown.
+ */
+#ifndef UTIL_RECORD_H
+#define UTIL_RECORD_H
+
+// ----------------------------------------------------------------------------
+// the top level
+
+#define REC_POINT "point"                   // object: the point with every default filled in, keys sorted
+                                            // (tuners/tuners.h); null when the sweep could not parse it
+#define REC_STATUS "status"                 // string: REC_STATUS_OK or REC_STATUS_FAILED
+#define REC_ERROR "error"                   // string: why the run failed (one line); null when ok
+#define REC_PROMPT "prompt"                 // object (REC_PROMPT_*): the best prompt
+#define REC_ACCURACY "accuracy"             // per split, and test_text: accuracy of the prompt's ids (test:
+                                            // its first max_test examples)
+#define REC_BALANCED_ACCURACY "balanced_accuracy"   // per split: the mean of class_accuracy over the
+                                                    // classes present
+#define REC_CLASS_ACCURACY "class_accuracy"         // per split: array of numbers, each class's recall in
+                                                    // verbalizer order; null for a class the split lacks
+#define REC_PREDICTION_SHARE "prediction_share"     // per split: array of numbers, the share of the
+                                                    // examples given each label
+#define REC_COLLAPSED "collapsed"           // boolean: one label for 95% or more of the test examples
+#define REC_TASK_LOSS "task_loss"           // per split: mean cross-entropy of the label over the
+                                            // verbalizers' logits (nats)
+#define REC_OBJECTIVE "objective"           // object (REC_OBJ_*): the run's objective, on dev
+#define REC_DEV_REWARD "dev_reward"         // number: RLPrompt's gap reward on dev (PEZ's prompts too)
+#define REC_LOG_PPL "log_ppl"               // number: the prompt's mean negative log-likelihood under the
+                                            // scorer (nats per token)
+#define REC_PPL "ppl"                       // number: exp(log_ppl)
+#define REC_DICT_SHARE "dict_share"         // number: the share of the prompt text's words in the dictionary
+#define REC_DISTINCT_SHARE "distinct_share" // number: the share of distinct ids among the prompt's
+#define REC_FAITHFULNESS "faithfulness"     // object (REC_FAITH_*): soft prompt against its projection
+#define REC_STEPS "steps"                   // integer: the steps run
+#define REC_BEST_STEP "best_step"           // integer: the step whose prompt was kept
+#define REC_WALL_SECONDS "wall_seconds"     // number: the run's duration; the one value in which two runs
+                                            // of a point differ
+#define REC_HISTORY "history"               // array of objects (REC_HIST_*), one per evaluation on dev
+#define REC_VOCAB_SIZE "vocab_size"         // integer: V, the task model's vocabulary size (the report's
+                                            // reference log-PPL is ln V)
+#define REC_VERSIONS "versions"             // object (REC_VERSION_*): what made the record
+
+/* status */
+#define REC_STATUS_OK "ok"
+#define REC_STATUS_FAILED "failed"
+
+/* prompt */
+#define REC_PROMPT_IDS "ids"                // array of integers: its token ids ([] when there is none)
+#define REC_PROMPT_TEXT "text"              // string: its decoded text (ill-formed UTF-8 as U+FFFD)
+#define REC_PROMPT_TEXT_IDS "text_ids"      // array of integers: the text encoded again, alone
+#define REC_PROMPT_ROUNDTRIP "roundtrip"    // boolean: every test example with the text pasted into the
+                                            // template encodes back to the rows the tuner scored
+#define REC_PROMPT_ROUNDTRIP_SHARE "roundtrip_share"   // number: the share of test examples that do
+#define REC_PROMPT_TEXT_TRUNCATED "text_truncated"     // integer: pasted test examples cut at the front
+                                                       // to fit the model's context
+
+/* the keys of a per-split object (and of accuracy) */
+#define REC_TRAIN "train"
+#define REC_DEV "dev"
+#define REC_TEST "test"
+#define REC_TEST_TEXT "test_text"           // accuracy only: test accuracy of the text pasted into the
+                                            // template and encoded whole, as a reader would use it
+
+/* objective: J = w_task * task + w_interp * interp, what both tuners minimise and select by */
+#define REC_OBJ_SPLIT "split"               // string: the split it is measured on (REC_DEV)
+#define REC_OBJ_FORM "form"                 // string: "additive" (w = 1, lambda) or "convex" (1 - lambda,
+                                            // lambda)
+#define REC_OBJ_LAMBDA "lambda"             // number: the point's lambda
+#define REC_OBJ_W_TASK "w_task"             // number
+#define REC_OBJ_W_INTERP "w_interp"         // number
+#define REC_OBJ_TASK "task"                 // number: the task term, dev cross-entropy (nats)
+#define REC_OBJ_INTERP "interp"             // number: the interpretability term, log_ppl
+#define REC_OBJ_TOTAL "total"               // number: J
+
+/* faithfulness (PEZ; discrete prompts: both accuracies the test accuracy, kl 0) */
+#define REC_FAITH_ACC_CONTINUOUS "acc_continuous"   // number: test accuracy of the soft prompt
+#define REC_FAITH_ACC_PROJECTED "acc_projected"     // number: test accuracy of its projection on tokens
+#define REC_FAITH_KL "kl"                           // number: mean KL(continuous || projected) of the
+                                                    // label distributions
+
+/* an entry of history: the prompt as it was at that step */
+#define REC_HIST_STEP "step"                // integer
+#define REC_HIST_LOSS "loss"                // number: the training objective (RLPrompt: its SQL loss)
+#define REC_HIST_DEV_ACC "dev_acc"          // number
+#define REC_HIST_DEV_TASK "dev_task"        // number: its task term on dev
+#define REC_HIST_LOG_PPL "log_ppl"          // number
+#define REC_HIST_DEV_OBJECTIVE "dev_objective"   // number: w_task dev_task + w_interp log_ppl
+#define REC_HIST_TRAIN_REWARD "train_reward"     // number: minus the training objective at the step
+
+/* versions */
+#define REC_VERSION_TUNE "tune"             // string: tune's version (TUNE_VERSION)
+#define REC_VERSION_MODEL_SHA256 "model_sha256"  // string: sha256 of the task model's weights; null when
+                                                 // tune failed before reading them
+
+/* The keys of the point (REC_POINT) that the sweep and the report read; the
+ * point's whole schema is tuners/point.c's. */
+#define REC_POINT_TASK "task"               // string: a built-in task or "custom"
+#define REC_POINT_METHOD "method"           // string: "pez", "rlprompt" or "manual"
+#define REC_POINT_PROMPT_LENGTH "prompt_length"   // integer; absent for a manual prompt
+#define REC_POINT_LAMBDA "lambda"           // number
+#define REC_POINT_SEED "seed"               // integer
+#define REC_POINT_VERBALIZERS "verbalizers" // array of strings, one per class
+
+// ----------------------------------------------------------------------------
+// the order and presence of the keys: X(KEY, WHEN)
+
+enum { RECORD_ALWAYS, RECORD_IF_OK };
+
+#define RECORD_KEYS(X)                                                                                   \
+    X(REC_POINT, RECORD_ALWAYS) X(REC_STATUS, RECORD_ALWAYS) X(REC_ERROR, RECORD_ALWAYS)                  \
+    X(REC_PROMPT, RECORD_ALWAYS) X(REC_ACCURACY, RECORD_ALWAYS) X(REC_BALANCED_ACCURACY, RECORD_IF_OK)    \
+    X(REC_CLASS_ACCURACY, RECORD_IF_OK) X(REC_PREDICTION_SHARE, RECORD_IF_OK) X(REC_COLLAPSED, RECORD_IF_OK) \
+    X(REC_TASK_LOSS, RECORD_IF_OK) X(REC_OBJECTIVE, RECORD_IF_OK) X(REC_DEV_REWARD, RECORD_ALWAYS)       \
+    X(REC_LOG_PPL, RECORD_ALWAYS) X(REC_PPL, RECORD_ALWAYS) X(REC_DICT_SHARE, RECORD_ALWAYS)             \
+    X(REC_DISTINCT_SHARE, RECORD_IF_OK) X(REC_FAITHFULNESS, RECORD_ALWAYS) X(REC_STEPS, RECORD_ALWAYS)    \
+    X(REC_BEST_STEP, RECORD_ALWAYS) X(REC_WALL_SECONDS, RECORD_ALWAYS) X(REC_HISTORY, RECORD_ALWAYS)      \
+    X(REC_VOCAB_SIZE, RECORD_IF_OK) X(REC_VERSIONS, RECORD_ALWAYS)
+
+#define RECORD_PROMPT_KEYS(X)                                                                            \
+    X(REC_PROMPT_IDS, RECORD_ALWAYS) X(REC_PROMPT_TEXT, RECORD_ALWAYS) X(REC_PROMPT_TEXT_IDS, RECORD_IF_OK) \
+    X(REC_PROMPT_ROUNDTRIP, RECORD_IF_OK) X(REC_PROMPT_ROUNDTRIP_SHARE, RECORD_IF_OK)                      \
+    X(REC_PROMPT_TEXT_TRUNCATED, RECORD_IF_OK)
+
+#define RECORD_ACCURACY_KEYS(X)                                                                          \
+    X(REC_TRAIN, RECORD_ALWAYS) X(REC_DEV, RECORD_ALWAYS) X(REC_TEST, RECORD_ALWAYS) X(REC_TEST_TEXT, RECORD_IF_OK)
+
+/* balanced_accuracy, class_accuracy, prediction_share and task_loss */
+#define RECORD_SPLIT_KEYS(X) X(REC_TRAIN, RECORD_ALWAYS) X(REC_DEV, RECORD_ALWAYS) X(REC_TEST, RECORD_ALWAYS)
+
+#define RECORD_OBJECTIVE_KEYS(X)                                                                         \
+    X(REC_OBJ_SPLIT, RECORD_ALWAYS) X(REC_OBJ_FORM, RECORD_ALWAYS) X(REC_OBJ_LAMBDA, RECORD_ALWAYS)       \
+    X(REC_OBJ_W_TASK, RECORD_ALWAYS) X(REC_OBJ_W_INTERP, RECORD_ALWAYS) X(REC_OBJ_TASK, RECORD_ALWAYS)    \
+    X(REC_OBJ_INTERP, RECORD_ALWAYS) X(REC_OBJ_TOTAL, RECORD_ALWAYS)
+
+#define RECORD_FAITHFULNESS_KEYS(X)                                                                      \
+    X(REC_FAITH_ACC_CONTINUOUS, RECORD_ALWAYS) X(REC_FAITH_ACC_PROJECTED, RECORD_ALWAYS) X(REC_FAITH_KL, RECORD_ALWAYS)
+
+#define RECORD_HISTORY_KEYS(X)                                                                           \
+    X(REC_HIST_STEP, RECORD_ALWAYS) X(REC_HIST_LOSS, RECORD_ALWAYS) X(REC_HIST_DEV_ACC, RECORD_ALWAYS)    \
+    X(REC_HIST_DEV_TASK, RECORD_ALWAYS) X(REC_HIST_LOG_PPL, RECORD_ALWAYS)                               \
+    X(REC_HIST_DEV_OBJECTIVE, RECORD_ALWAYS) X(REC_HIST_TRAIN_REWARD, RECORD_ALWAYS)
+
+#define RECORD_VERSIONS_KEYS(X) X(REC_VERSION_TUNE, RECORD_ALWAYS) X(REC_VERSION_MODEL_SHA256, RECORD_ALWAYS)
+
+#endif
