@@ -21,10 +21,11 @@
 const char *const RESULTS_FILE_NAMES[RESULTS_N_FILES] = {"points.csv", "frontier.csv", "frontier.svg",
                                                          "frontier.json"};
 
-/* The reference log-PPL is ln V: a prompt no likelier than uniform over the vocabulary.
- * Records carry no V today and every checkpoint here uses the GPT-2 tokenizer, so V is
- * GPT-2's unless a record says otherwise ("vocab_size"); the model directory is not read,
- * so the report works on a journal whose model has gone. */
+/* The reference log-PPL is ln V: a prompt no likelier than uniform over the vocabulary. V is
+ * the records' vocab_size (tune writes the task model's). Records without one (those of tune 1,
+ * and failed runs that never loaded the model) leave it unknown: when none has one, V is
+ * GPT-2's, since every checkpoint here uses the GPT-2 tokenizer. The model directory is never
+ * read, so the report works on a journal whose model has gone. */
 #define DEFAULT_VOCAB 50257
 
 /* The metrics with seed statistics in frontier.csv, in its column order. */
@@ -345,21 +346,32 @@ static void build_configs(Report *R) {
 }
 
 /* The reference point: chance accuracy per task (1 / the most classes seen in its points),
- * ln V for log-PPL. */
-static void reference(Report *R) {
+ * ln V for log-PPL. Records that disagree on V are an error: every frontier of the report is
+ * measured against one ln V, and log-PPLs over different vocabularies are not comparable
+ * (a sweep has one model, and its scorer must share its vocabulary). */
+static int reference(Report *R, Err *err) {
     for (int t = 0; t < R->n_tasks; t++) R->classes[t] = 0;
     R->vocab = DEFAULT_VOCAB;
+    const Row *vocab_row = NULL;   // the first record that says V
     for (int i = 0; i < R->n_rows; i++) {
         const Row *r = &R->rows[i];
         int t = find_string(R->tasks, R->n_tasks, r->task);
         if (t >= 0 && r->n_classes > R->classes[t]) R->classes[t] = r->n_classes;
-        if (!R->vocab_from_records && isfinite(r->vocab) && r->vocab > 1) {
+        if (!(isfinite(r->vocab) && r->vocab > 1)) continue;
+        if (!vocab_row) {
+            vocab_row = r;
             R->vocab = r->vocab;
             R->vocab_from_records = 1;
+        } else if (r->vocab != R->vocab) {
+            return err_fail(err, "frontier: the records disagree on the vocabulary size: %.17g (point %.64s), "
+                            "%.17g (point %.64s); the reference log-PPL ln V needs one vocabulary",
+                            R->vocab, vocab_row->ref->id ? vocab_row->ref->id : "?", r->vocab,
+                            r->ref->id ? r->ref->id : "?");
         }
     }
     for (int t = 0; t < R->n_tasks; t++) R->chance[t] = R->classes[t] > 0 ? 1.0 / R->classes[t] : 0;
     R->ln_vocab = log(R->vocab);
+    return 0;
 }
 
 static int cmp_seed_rows(const void *pa, const void *pb) {
@@ -769,7 +781,7 @@ static int sidecar(Report *R, const ResultsFrontierSummary *sum, ResultsBuf *b, 
     cJSON_AddNumberToObject(ref, "log_ppl", R->ln_vocab);
     cJSON_AddNumberToObject(ref, "vocab_size", R->vocab);
     cJSON_AddStringToObject(ref, "vocab_source",
-                            R->vocab_from_records ? "the records' \"vocab_size\""
+                            R->vocab_from_records ? "the records' \"" REC_VOCAB_SIZE "\""
                                                   : "GPT-2's vocabulary (50257): the records carry no vocabulary "
                                                     "size and every checkpoint here uses the GPT-2 tokenizer");
     cJSON *tasks = cJSON_AddObjectToObject(ref, "tasks");
@@ -895,8 +907,7 @@ int results_frontier_build(const ResultsRunInfo *info, const ResultsRecordRef *r
         err_fail(err, "frontier: out of memory");
         goto done;
     }
-    reference(&R);
-    if (frontiers(&R, err)) goto done;
+    if (reference(&R, err) || frontiers(&R, err)) goto done;
     sum->n_configs = R.n_configs;
     sum->n_tasks = R.n_tasks;
     for (int i = 0; i < R.n_configs; i++) sum->n_on_front += R.configs[i].on_front;

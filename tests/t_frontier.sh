@@ -18,13 +18,16 @@
 #     configuration is marked;
 #   - `sweep frontier DIR --out OUT` gives the same CSV and SVG bytes; it works while a
 #     sweep runs (pending points) and on a journal with a torn tail; usage errors exit 2, a
-#     missing journal or an unwritable output exit 1 and leave nothing behind.
+#     missing journal or an unwritable output exit 1 and leave nothing behind;
+#   - the reference log-PPL ln V follows the vocabulary the records carry: a sweep of the real
+#     tune on a model whose vocabulary is not GPT-2's (50304, GPT-2's padded to a multiple of
+#     64) has records saying 50304 and a frontier.json whose reference is ln 50304.
 # Env from tests/run.sh: ROOT, BINDIR, SHARED, TOKENIZER_DIR, TMP. Exit 0 pass, 77 skip, else fail.
 set -u
 . "${ROOT:-$(pwd)}/tests/lib.sh"
 
 [ -x "$SWEEP" ] || { echo "FAIL: $SWEEP is not built"; exit 1; }
-[ -x "$GPT2" ] || { echo "FAIL: $GPT2 is not built (make builds it)"; exit 1; }
+[ -x "$GPT2" ] && [ -x "$TUNE" ] || { echo "FAIL: $GPT2 or $TUNE is not built (make builds them)"; exit 1; }
 need_tokenizer
 need_data
 need_python "to read the files"
@@ -358,6 +361,37 @@ case $seen in
 esac
 [ "$lrc" -eq 0 ] && grep -q "^sweep: frontier: 18 points (18 ok, 0 failed, 0 pending)" "$TMP/live.err" &&
     ok "the sweep then finished and wrote its own" || { fail "live sweep: exit $lrc"; tail -n 3 "$TMP/live.err"; }
+
+# ---------------------------------------------------------------------------
+# the reference follows the records' vocabulary: manual prompts (no training) scored by the real
+# tune on a model of 50304 tokens
+
+MV=$TMP/model-50304
+"$GPT2" init --layers 1 --heads 1 --embd 8 --positions 64 --vocab 50304 --seed 1 --tokenizer "$TOKENIZER_DIR" \
+    --out "$MV" >/dev/null 2>"$TMP/err" || { echo "FAIL: gpt2 init: $(cat "$TMP/err")"; exit 1; }
+cat >"$TMP/vocab.json" <<EOF
+{"model": "$MV", "task": "sst-2", "data_dir": "$DATA", "split": "16-42", "out": "$TMP/vocab",
+ "grid": {"method": ["manual"], "seed": [1, 2]},
+ "point": {"prompt": " It was", "dictionary": "$TMP/words", "max_tokens": 32, "max_test": 20},
+ "tune": "$TUNE", "timeout_seconds": 120, "retries": 0}
+EOF
+run vocab "$TMP/vocab.json"
+if [ "$rc" -eq 0 ] && "$SWEEP" export "$TMP/vocab" >"$TMP/vocab.jsonl" && "$PY" - "$TMP/vocab" "$MV" <<'EOF'
+import json, math, sys
+out, model = sys.argv[1], sys.argv[2]
+V = json.load(open(model + "/config.json"))["vocab_size"]
+assert V == 50304, V
+recs = [json.loads(l) for l in open(out + ".jsonl")]
+assert len(recs) == 2 and all(r["status"] == "ok" and r["vocab_size"] == V for r in recs), recs
+ref = json.load(open(out + "/frontier.json"))["reference"]
+assert ref["vocab_size"] == V and abs(ref["log_ppl"] - math.log(V)) < 1e-12, ref
+assert "records" in ref["vocab_source"], ref
+EOF
+then
+    ok "records say the model's vocabulary (50304), and the reference is ln 50304"
+else
+    fail "the vocabulary of the records (exit $rc)"; tail -n 5 "$TMP/vocab.err"
+fi
 
 # under AddressSanitizer: no leak through sweep/ or results/
 leaks=$(lsan_leaks 'sweep/|results/' "$TMP"/*.err)

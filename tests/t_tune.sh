@@ -3,7 +3,8 @@
 #   each method runs a few steps on few-shot SST-2 and prints a complete record;
 #   two runs of a point give identical records except wall_seconds; the point
 #   read from stdin gives the same; bad points exit 2 with one message and no
-#   record; a run that fails prints a "failed" record and exits 1; --help / usage.
+#   record; a run that fails prints a "failed" record (with the model's vocabulary size once the
+#   model is loaded) and exits 1; --help / usage.
 # Env from tests/run.sh: ROOT, BINDIR, SHARED, TOKENIZER_DIR, TMP. Exit 0 pass, 77 skip, else fail.
 set -u
 . "${ROOT:-$(pwd)}/tests/lib.sh"
@@ -59,7 +60,7 @@ assert abs(pr["roundtrip_share"] * 40 - round(pr["roundtrip_share"] * 40)) < 1e-
 assert 0 <= r["accuracy"]["test_text"] <= 1
 if pr["roundtrip"]:  # the text is the ids, row for row: the same accuracy
     assert r["accuracy"]["test_text"] == r["accuracy"]["test"], r["accuracy"]
-assert r["vocab_size"] == 50257
+assert r["vocab_size"] == 50257, r["vocab_size"]  # the model's: gpt2 init's default vocabulary
 assert abs(r["distinct_share"] - len(set(ids)) / L) < 1e-12, r["distinct_share"]
 for k, n in (("train", 32), ("dev", 32), ("test", 40)):
     b, c, s_ = r["balanced_accuracy"][k], r["class_accuracy"][k], r["prediction_share"][k]
@@ -187,10 +188,13 @@ bad_point "missing model" '"model"' "{\"method\":\"pez\",\"task\":\"sst-2\",\"mo
 bad_point "missing split" '"data.train"' "{\"method\":\"pez\",\"task\":\"sst-2\",\"model\":\"$M\",\"data_dir\":\"$DATA\",\"split\":\"16-1\"}"
 
 # ---------------------------------------------------------------------------
-# a run that fails: a record with status "failed" on stdout, exit 1
+# a run that fails: a record with status "failed" on stdout, exit 1; it fails after loading the
+# model (whose context is too short), so the record says the model's vocabulary: 50304 here,
+# GPT-2's padded to a multiple of 64
 
 S=$TMP/small
-"$GPT2" init --layers 1 --heads 1 --embd 8 --positions 16 --seed 1 --tokenizer "$TOKENIZER_DIR" --out "$S" >/dev/null 2>&1 ||
+"$GPT2" init --layers 1 --heads 1 --embd 8 --positions 16 --vocab 50304 --seed 1 --tokenizer "$TOKENIZER_DIR" \
+    --out "$S" >/dev/null 2>&1 ||
     { echo "FAIL: gpt2 init (small)"; exit 1; }
 sed "s#\"model\":\"$M\"#\"model\":\"$S\"#" "$TMP/pez.json" >"$TMP/small.json"
 if expect 1 "a run that fails" "$TUNE" "$TMP/small.json"; then
@@ -199,6 +203,7 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 assert r["status"] == "failed" and "context" in r["error"], r["error"]
 assert r["point"]["method"] == "pez" and r["prompt"]["ids"] == []
+assert r["vocab_size"] == 50304, r.get("vocab_size")
 EOF
     grep -q "context" "$TMP/err" || fail "the failure is not on stderr"
 fi

@@ -7,7 +7,8 @@
 // points, the sidecar, the SVG); selection on dev (issue 11): records whose dev and test
 // disagree get dev's frontier and best seed, test's kept apart, the new columns, old records
 // without them, collapsed points, the hypervolume of the dev-chosen set at test means, the
-// plot's staircase; files replaced whole.
+// plot's staircase; the reference log-PPL from the records' vocabulary size (another than
+// GPT-2's; none; records that disagree); files replaced whole.
 #define TEST_NAME "test_frontier"
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -369,6 +370,14 @@ static char *record(const char *method, double lambda, int length, int seed, dou
     return s;
 }
 
+/* refs[i]: record recs[i] (NULL: pending), id i in 64 digits, one attempt. */
+static void refs_of(ResultsRecordRef *refs, char (*ids)[65], char *const *recs, int n) {
+    for (int i = 0; i < n; i++) {
+        snprintf(ids[i], 65, "%064d", i);
+        refs[i] = (ResultsRecordRef){.id = ids[i], .attempts = 1, .record = recs[i]};
+    }
+}
+
 static void test_report(void) {
     // pez: lambda 0 (acc .80/.82, lp 6/6.2), lambda 1 (acc .70/.72, lp 4/4.4), lambda 2
     // (dominated by lambda 1: acc .68, lp 4.5), rlprompt: lambda 0 one seed ok and one failed,
@@ -389,10 +398,8 @@ static void test_report(void) {
     recs[10] = record("pez", 0, 5, 3, 0.84, 6.4, "\"s3\"");   // a third seed for lambda 0
     ResultsRecordRef refs[11];
     char ids[11][65];
-    for (int i = 0; i < 11; i++) {
-        snprintf(ids[i], sizeof ids[i], "%064d", i);
-        refs[i] = (ResultsRecordRef){.id = ids[i], .attempts = i == 7 ? 2 : 1, .record = recs[i]};
-    }
+    refs_of(refs, ids, recs, 11);
+    refs[7].attempts = 2;
     refs[8].point_json = "{\"method\":\"rlprompt\",\"task\":\"sst-2\",\"lambda\":1,\"prompt_length\":5,\"seed\":1}";
     refs[9].point_json = "{\"method\":\"pez\",\"task\":\"sst-2\",\"lambda\":3,\"prompt_length\":5,\"seed\":1}";
     ResultsRunInfo info = {.source = "test/journal", .spec_sha256 = "ab", .model_sha256 = "cd", .journal_version = 1,
@@ -577,10 +584,7 @@ static void test_report_dev(void) {
     int n = 9;
     ResultsRecordRef refs[9];
     char ids[9][65];
-    for (int i = 0; i < n; i++) {
-        snprintf(ids[i], sizeof ids[i], "%064d", i);
-        refs[i] = (ResultsRecordRef){.id = ids[i], .attempts = 1, .record = recs[i]};
-    }
+    refs_of(refs, ids, recs, n);
     ResultsRunInfo info = {.source = "test/journal", .journal_version = 1, .now = 1700000100};
     ResultsBuf out[RESULTS_N_FILES];
     memset(out, 0, sizeof out);
@@ -778,6 +782,76 @@ static void test_report_dev(void) {
 
 /* The plot's step line: dev-chosen points at their test means need not rise with log-PPL; the
  * line is the staircase of the best test accuracy so far, so it turns only where one is beaten. */
+static const char *jstr(const cJSON *o, const char *k) {
+    const char *v = cJSON_GetStringValue(jget(o, k));
+    return v ? v : "";
+}
+
+/* record2's record with vocab_size V instead of GPT-2's (a record of another model); frees rec. */
+static char *with_vocab(char *rec, int V) {
+    static const char gpt2[] = "\"vocab_size\":50257";
+    char *at = strstr(rec, gpt2);
+    if (!at) die("record2 has no vocab_size");
+    char *s = xmalloc(strlen(rec) + 32);
+    snprintf(s, strlen(rec) + 32, "%.*s\"vocab_size\":%d%s", (int)(at - rec), rec, V, at + strlen(gpt2));
+    free(rec);
+    return s;
+}
+
+/* The reference log-PPL is ln V with V the records' vocab_size: a model of 50304 tokens (GPT-2's
+ * padded to a multiple of 64) moves it and the hypervolumes, an old record without one changes
+ * nothing, and records that disagree are an error naming both. */
+static void test_report_vocab(void) {
+    const char *cls = "[0.5,0.75]", *even = "[0.5,0.5]";
+    char *recs[4];
+    //                              method lambda seed dev  test  lp   obj  coll rt
+    recs[0] = with_vocab(record2("pez", 0, 1, 0.80, 0.70, 5.0, 1.0, 0, 1, cls, even), 50304);
+    recs[1] = with_vocab(record2("pez", 1, 1, 0.70, 0.60, 3.0, 1.0, 0, 1, cls, even), 50304);
+    recs[2] = record("pez", 2, 5, 1, 0.60, 2.0, "\"old\"");   // tune 1: no vocab_size
+    recs[3] = record2("pez", 1, 2, 0.70, 0.60, 3.0, 1.0, 0, 1, cls, even);   // GPT-2's 50257
+    ResultsRecordRef refs[4];
+    char ids[4][65];
+    refs_of(refs, ids, recs, 4);
+    ResultsRunInfo info = {.source = "test/journal", .journal_version = 2, .now = 1700000100};
+    ResultsBuf out[RESULTS_N_FILES];
+    memset(out, 0, sizeof out);
+    ResultsFrontierSummary sum;
+    Err err = {{0}};
+    CHECK(results_frontier_build(&info, refs, 3, out, &sum, &err) == 0, "build: %s", err.msg);
+    cJSON *j = cJSON_Parse(out[RESULTS_FRONTIER_JSON].s ? out[RESULTS_FRONTIER_JSON].s : "");
+    const cJSON *ref = jget(j, "reference");
+    double lnv = log(50304);
+    CHECK(jnum(ref, "vocab_size") == 50304 && close_rel(jnum(ref, "log_ppl"), lnv, 1e-15) &&
+              strstr(jstr(ref, "vocab_source"), "records"),
+          "reference from the records: V %g, log_ppl %.17g", jnum(ref, "vocab_size"), jnum(ref, "log_ppl"));
+    // chosen on dev, all three on the frontier; at test means (0.6, 2), (0.6, 3), (0.7, 5) against (0.5, ln V)
+    const cJSON *pez = cJSON_GetArrayItem(jget(j, "frontiers"), 1);
+    double want = 0.1 * (lnv - 2) + 0.1 * (lnv - 5);
+    CHECK(close_rel(jnum(pez, "hypervolume"), want, 1e-12) &&
+              close_rel(jnum(pez, "hypervolume_normalized"), want / (0.5 * lnv), 1e-12),
+          "hypervolume %.17g, want %.17g", jnum(pez, "hypervolume"), want);
+    cJSON_Delete(j);
+    for (int f = 0; f < RESULTS_N_FILES; f++) results_buf_free(&out[f]);
+
+    memset(out, 0, sizeof out);
+    CHECK(results_frontier_build(&info, refs, 4, out, &sum, &err) == -1 && strstr(err.msg, "disagree") &&
+              strstr(err.msg, "50304") && strstr(err.msg, "50257") && strstr(err.msg, ids[3]),
+          "records that disagree on V: %s", err.msg);
+    for (int f = 0; f < RESULTS_N_FILES; f++) results_buf_free(&out[f]);
+
+    // none says V: GPT-2's, and the sidecar says why
+    memset(out, 0, sizeof out);
+    CHECK(results_frontier_build(&info, refs + 2, 1, out, &sum, &err) == 0, "build: %s", err.msg);
+    j = cJSON_Parse(out[RESULTS_FRONTIER_JSON].s ? out[RESULTS_FRONTIER_JSON].s : "");
+    ref = jget(j, "reference");
+    CHECK(jnum(ref, "vocab_size") == 50257 && close_rel(jnum(ref, "log_ppl"), log(50257), 1e-15) &&
+              strstr(jstr(ref, "vocab_source"), "GPT-2"),
+          "no record says V: GPT-2's");
+    cJSON_Delete(j);
+    for (int f = 0; f < RESULTS_N_FILES; f++) results_buf_free(&out[f]);
+    for (int i = 0; i < 4; i++) free(recs[i]);
+}
+
 static void test_svg_staircase(void) {
     ResultsPlotPoint pts[3] = {
         {.method = 0, .lambda = 0, .prompt_length = 5, .acc = 0.7, .acc_ci = NAN, .log_ppl = 1, .log_ppl_ci = NAN,
@@ -919,6 +993,7 @@ int main(void) {
     test_csv_quoting();
     test_report();
     test_report_dev();
+    test_report_vocab();
     test_svg_staircase();
     test_bad_records();
     test_write_files();

@@ -397,13 +397,13 @@ static const SchemaKey HISTORY_KEYS[] = {RECORD_HISTORY_KEYS(SCHEMA_KEY)};
 static const SchemaKey VERSIONS_KEYS[] = {RECORD_VERSIONS_KEYS(SCHEMA_KEY)};
 #define SCHEMA(keys) keys, (int)(sizeof keys / sizeof keys[0])
 
-/* The members of obj are exactly the schema's keys present in a record that is ok (or not),
- * in the schema's order. */
-static void check_schema(const cJSON *obj, const SchemaKey *schema, int n, int ok, const char *what) {
+/* The members of obj are exactly the schema's keys present in a record that is ok (or not) of
+ * a run that loaded the model (or not), in the schema's order. */
+static void check_schema(const cJSON *obj, const SchemaKey *schema, int n, int ok, int model, const char *what) {
     CHECK(cJSON_IsObject(obj), "%s is not an object", what);
     const cJSON *it = obj ? obj->child : NULL;
     for (int k = 0; k < n; k++) {
-        if (schema[k].when == RECORD_IF_OK && !ok) continue;
+        if ((schema[k].when == RECORD_IF_OK && !ok) || (schema[k].when == RECORD_IF_MODEL && !model)) continue;
         CHECK(it && strcmp(it->string, schema[k].key) == 0, "%s: \"%s\" where the schema has \"%s\"", what,
               it ? it->string : "(the end)", schema[k].key);
         if (it) it = it->next;
@@ -412,20 +412,21 @@ static void check_schema(const cJSON *obj, const SchemaKey *schema, int n, int o
 }
 
 /* A whole record against the schema, its nested objects too. */
-static void check_record_schema(const cJSON *rec, int ok, const char *what) {
-    check_schema(rec, SCHEMA(TOP_KEYS), ok, what);
-    check_schema(cJSON_GetObjectItem(rec, REC_PROMPT), SCHEMA(PROMPT_KEYS), ok, REC_PROMPT);
-    check_schema(cJSON_GetObjectItem(rec, REC_ACCURACY), SCHEMA(ACCURACY_KEYS), ok, REC_ACCURACY);
+static void check_record_schema(const cJSON *rec, int ok, int model, const char *what) {
+    check_schema(rec, SCHEMA(TOP_KEYS), ok, model, what);
+    check_schema(cJSON_GetObjectItem(rec, REC_PROMPT), SCHEMA(PROMPT_KEYS), ok, model, REC_PROMPT);
+    check_schema(cJSON_GetObjectItem(rec, REC_ACCURACY), SCHEMA(ACCURACY_KEYS), ok, model, REC_ACCURACY);
     if (ok) {
         const char *per_split[] = {REC_BALANCED_ACCURACY, REC_CLASS_ACCURACY, REC_PREDICTION_SHARE, REC_TASK_LOSS};
         for (int k = 0; k < 4; k++)
-            check_schema(cJSON_GetObjectItem(rec, per_split[k]), SCHEMA(SPLIT_KEYS), ok, per_split[k]);
-        check_schema(cJSON_GetObjectItem(rec, REC_OBJECTIVE), SCHEMA(OBJECTIVE_KEYS), ok, REC_OBJECTIVE);
+            check_schema(cJSON_GetObjectItem(rec, per_split[k]), SCHEMA(SPLIT_KEYS), ok, model, per_split[k]);
+        check_schema(cJSON_GetObjectItem(rec, REC_OBJECTIVE), SCHEMA(OBJECTIVE_KEYS), ok, model, REC_OBJECTIVE);
     }
-    check_schema(cJSON_GetObjectItem(rec, REC_FAITHFULNESS), SCHEMA(FAITHFULNESS_KEYS), ok, REC_FAITHFULNESS);
+    check_schema(cJSON_GetObjectItem(rec, REC_FAITHFULNESS), SCHEMA(FAITHFULNESS_KEYS), ok, model, REC_FAITHFULNESS);
     const cJSON *h;
-    cJSON_ArrayForEach(h, cJSON_GetObjectItem(rec, REC_HISTORY)) check_schema(h, SCHEMA(HISTORY_KEYS), ok, REC_HISTORY);
-    check_schema(cJSON_GetObjectItem(rec, REC_VERSIONS), SCHEMA(VERSIONS_KEYS), ok, REC_VERSIONS);
+    cJSON_ArrayForEach(h, cJSON_GetObjectItem(rec, REC_HISTORY))
+        check_schema(h, SCHEMA(HISTORY_KEYS), ok, model, REC_HISTORY);
+    check_schema(cJSON_GetObjectItem(rec, REC_VERSIONS), SCHEMA(VERSIONS_KEYS), ok, model, REC_VERSIONS);
 }
 
 static void test_record(void) {
@@ -537,7 +538,7 @@ static void test_record(void) {
         for (cJSON *it = j->child; it; it = it->next, k++)
             CHECK(k < n_order && strcmp(it->string, order[k]) == 0, "record key %d is %s", k, it->string);
         CHECK(k == n_order, "record has %d keys", k);
-        check_record_schema(j, 1, "the ok record");
+        check_record_schema(j, 1, 1, "the ok record");
         cJSON_Delete(j);
     }
     // deterministic: same inputs, same bytes; only wall_seconds differs between runs
@@ -562,7 +563,16 @@ static void test_record(void) {
           cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "prompt"), "ids")) == 0 &&
           cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "versions"), "model_sha256")),
           "failed record: %s", text ? text : "(null)");
-    if (j) check_record_schema(j, 0, "the failed record");
+    if (j) check_record_schema(j, 0, 0, "the failed record");
+    cJSON_Delete(j);
+    free(text);
+    // failed after the model was loaded: the record says its vocabulary
+    empty.vocab_size = 50304;
+    text = result_record_json(&p, &empty, "failed", "examples need up to 200 positions", "00");
+    j = text ? cJSON_Parse(text) : NULL;
+    CHECK(j && cJSON_GetObjectItem(j, "vocab_size") && cJSON_GetObjectItem(j, "vocab_size")->valueint == 50304,
+          "failed record after loading: %s", text ? text : "(null)");
+    if (j) check_record_schema(j, 0, 1, "the failed record after loading");
     cJSON_Delete(j);
     free(text);
     result_free(&r);

@@ -312,6 +312,10 @@ int main(int argc, char **argv) {
     run.ctx.progress_user = &pg;
     const TunePoint *p = &run.point;
     rc = run_load(&run, &err);
+    // the vocabulary is the model's, in every record from its loading on, a failed run's too (the
+    // report's reference log-PPL is ln V). TUNE_VERSION stays: it is part of a point's identity,
+    // and a field added to the output changes nothing a point computes
+    if (run.have_model) result.vocab_size = run.model.config.vocab_size;
     if (rc == 0) {
         char line[512];
         snprintf(line, sizeof line, "tune: %s on %s (%d train, %d dev, %d test), prompt length %d, lambda %g, seed %llu",

@@ -356,7 +356,7 @@ typedef struct {
     double distinct_share;            // of the prompt's ids
     // the run's objective on dev, the split that chose the prompt
     double w_task, w_interp, obj_task, obj_interp, obj_total;
-    int vocab_size;
+    int vocab_size;                   // the task model's vocabulary; 0 (not in the record): not loaded
     // faithfulness (PEZ): continuous vs projected prompt on the test split;
     // RLPrompt's prompts are discrete: gap 0, both accuracies equal
     double acc_continuous, acc_projected, kl_continuous_projected;
@@ -442,8 +442,9 @@ int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, TuneResult *r,
  * KL is 0. */
 int result_finish(TuneContext *ctx, TuneResult *r, const float *continuous, Err *err);
 
-/* The record: the point, status ("ok" or "failed" + error), the result, the
- * versions and the model's sha256. Returns a malloc'd JSON text. */
+/* The record (its keys: util/record.h): the point, status ("ok" or "failed"
+ * + error), the result, the versions and the model's sha256. Returns a
+ * malloc'd JSON text. */
 char *result_record_json(const TunePoint *p, const TuneResult *r, const char *status,
                          const char *error, const char *model_sha256);
 

@@ -15,10 +15,13 @@
  * writes them, each with when it is there:
  *     RECORD_ALWAYS    in every record tune writes
  *     RECORD_IF_OK     only in a record of status "ok"
+ *     RECORD_IF_MODEL  once tune has loaded the task model (every "ok" record,
+ *                      and a "failed" one whose run failed after the loading)
  * so a test can hold a written record against the schema. A failed record
  * that the sweep writes itself (tune crashed, hung, printed no record) has
  * point, status and error only. Records of older tunes lack what came later
- * (the issue-11 keys, vocab_size): readers take a missing key as unknown.
+ * (the issue-11 keys and vocab_size came with tune 2): readers take a missing
+ * key as unknown.
  */
 #ifndef UTIL_RECORD_H
 #define UTIL_RECORD_H
@@ -123,7 +126,7 @@
 // ----------------------------------------------------------------------------
 // the order and presence of the keys: X(KEY, WHEN)
 
-enum { RECORD_ALWAYS, RECORD_IF_OK };
+enum { RECORD_ALWAYS, RECORD_IF_OK, RECORD_IF_MODEL };
 
 #define RECORD_KEYS(X)                                                                                   \
     X(REC_POINT, RECORD_ALWAYS) X(REC_STATUS, RECORD_ALWAYS) X(REC_ERROR, RECORD_ALWAYS)                  \
@@ -133,7 +136,7 @@ enum { RECORD_ALWAYS, RECORD_IF_OK };
     X(REC_LOG_PPL, RECORD_ALWAYS) X(REC_PPL, RECORD_ALWAYS) X(REC_DICT_SHARE, RECORD_ALWAYS)             \
     X(REC_DISTINCT_SHARE, RECORD_IF_OK) X(REC_FAITHFULNESS, RECORD_ALWAYS) X(REC_STEPS, RECORD_ALWAYS)    \
     X(REC_BEST_STEP, RECORD_ALWAYS) X(REC_WALL_SECONDS, RECORD_ALWAYS) X(REC_HISTORY, RECORD_ALWAYS)      \
-    X(REC_VOCAB_SIZE, RECORD_IF_OK) X(REC_VERSIONS, RECORD_ALWAYS)
+    X(REC_VOCAB_SIZE, RECORD_IF_MODEL) X(REC_VERSIONS, RECORD_ALWAYS)
 
 #define RECORD_PROMPT_KEYS(X)                                                                            \
     X(REC_PROMPT_IDS, RECORD_ALWAYS) X(REC_PROMPT_TEXT, RECORD_ALWAYS) X(REC_PROMPT_TEXT_IDS, RECORD_IF_OK) \
