@@ -517,8 +517,7 @@ int pez_run(TuneContext *ctx, TuneResult *r, Err *err) {
     pez_init_ids(s.ids, L, ctx->label_ids, s.K, set->init_random, s.allowed, s.V, &rng);
     pez_embed(s.P, s.ids, wte, L, s.C);
 
-    double best_j = INFINITY, best_log_ppl = INFINITY;
-    int best_step = 0;
+    DevChoice best = DEV_CHOICE_NONE;
     for (int step = 1; step <= set->steps; step++) {
         PezLoss loss;
         pez_sample_batch(&s, &rng);
@@ -537,22 +536,19 @@ int pez_run(TuneContext *ctx, TuneResult *r, Err *err) {
                           .dev_task = dev.loss,
                           .log_ppl = log_ppl, .dev_objective = j};
         if (result_add_history(r, h, err)) goto fail;
-        if (objective_better(j, log_ppl, best_j, best_log_ppl)) { // ties: the earlier step keeps it
-            best_j = j;
-            best_log_ppl = log_ppl;
-            best_step = step;
+        if (dev_choice_offer(&best, &h)) { // ties: the earlier step keeps it
             memcpy(s.best_ids, s.ids, (size_t)L * sizeof(int));
             memcpy(s.best_P, s.P, (size_t)L * s.C * sizeof(float));
         }
         if (ctx->progress) {
             char line[256];
             snprintf(line, sizeof line, "pez step %d/%d loss %.4g dev acc %.4f J %.4f log-ppl %.2f best J %.4f @ %d "
-                     "(log-ppl %.2f)", step, set->steps, loss.loss, dev.accuracy, j, log_ppl, best_j,
-                     best_step, best_log_ppl);
+                     "(log-ppl %.2f)", step, set->steps, loss.loss, dev.accuracy, j, log_ppl, best.j,
+                     best.step, best.log_ppl);
             ctx->progress(ctx->progress_user, line);
         }
     }
-    if (best_step == 0) {
+    if (best.step == 0) {
         err_fail(err, "pez: no prompt had a finite objective on dev");
         goto fail;
     }
@@ -560,7 +556,7 @@ int pez_run(TuneContext *ctx, TuneResult *r, Err *err) {
     memcpy(r->prompt_ids, s.best_ids, (size_t)L * sizeof(int));
     r->prompt_length = L;
     r->steps = set->steps;
-    r->best_step = best_step;
+    r->best_step = best.step;
     int rc = result_finish(ctx, r, s.best_P, err); // faithfulness: the continuous best_P vs its projection
     pez_state_free(&s);
     return rc;

@@ -688,6 +688,12 @@ int objective_better(double j, double log_ppl, double best_j, double best_log_pp
     return j < best_j || (j == best_j && log_ppl < best_log_ppl);
 }
 
+int dev_choice_offer(DevChoice *c, const HistoryEntry *h) {
+    if (!objective_better(h->dev_objective, h->log_ppl, c->j, c->log_ppl)) return 0;
+    *c = (DevChoice){.j = h->dev_objective, .log_ppl = h->log_ppl, .step = h->step};
+    return 1;
+}
+
 void objective_weights(const TunePoint *p, double *w_task, double *w_interp) {
     if (p->objective == OBJECTIVE_CONVEX) {
         *w_task = 1.0 - p->lambda;

@@ -525,8 +525,8 @@ int rlprompt_run(TuneContext *ctx, TuneResult *r, Err *err) {
     memcpy(p.target, p.params, p.n_params * sizeof(float)); // the target starts as a copy
 
     const GPT2Adam adam = rl_adam(s->lr);
-    int best[TUNE_MAX_PROMPT], greedy[TUNE_MAX_PROMPT], best_step = 0;
-    double best_j = INFINITY, best_log_ppl = INFINITY;
+    int best[TUNE_MAX_PROMPT], greedy[TUNE_MAX_PROMPT];
+    DevChoice chosen = DEV_CHOICE_NONE;
     for (int step = 1; step <= s->steps; step++) {
         rl_polyak(p.target, p.params, p.n_params, s->polyak); // before the loss, every step
         if (policy_generate(&p, B, 0, &rng, p.prompts, err)) goto fail;
@@ -558,10 +558,7 @@ int rlprompt_run(TuneContext *ctx, TuneResult *r, Err *err) {
                           .dev_task = dev.loss,
                           .log_ppl = log_ppl, .dev_objective = j};
         if (result_add_history(r, h, err)) goto fail;
-        if (objective_better(j, log_ppl, best_j, best_log_ppl)) { // ties: the earlier step keeps it
-            best_j = j;
-            best_log_ppl = log_ppl;
-            best_step = step;
+        if (dev_choice_offer(&chosen, &h)) { // ties: the earlier step keeps it
             memcpy(best, greedy, (size_t)T * sizeof(int));
         }
         if (ctx->progress) {
@@ -570,17 +567,17 @@ int rlprompt_run(TuneContext *ctx, TuneResult *r, Err *err) {
             char line[256];
             snprintf(line, sizeof line, "rlprompt step %d/%d loss %.4g gap reward %.2f dev acc %.4f J %.4f "
                      "log-ppl %.2f best J %.4f @ %d (log-ppl %.2f)", step, s->steps, loss,
-                     mean_reward / B, dev.accuracy, j, log_ppl, best_j, best_step, best_log_ppl);
+                     mean_reward / B, dev.accuracy, j, log_ppl, chosen.j, chosen.step, chosen.log_ppl);
             ctx->progress(ctx->progress_user, line);
         }
     }
     policy_free(&p);
-    if (best_step == 0) return err_fail(err, "rlprompt: no greedy prompt had a finite objective on dev");
+    if (chosen.step == 0) return err_fail(err, "rlprompt: no greedy prompt had a finite objective on dev");
 
     memcpy(r->prompt_ids, best, (size_t)T * sizeof(int));
     r->prompt_length = T;
     r->steps = s->steps;
-    r->best_step = best_step;
+    r->best_step = chosen.step;
     return result_finish(ctx, r, NULL, err); // discrete prompt: faithful by construction
 fail:
     policy_free(&p);

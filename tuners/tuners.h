@@ -330,6 +330,15 @@ typedef struct {
                           // RLPrompt's mean over the step's sampled prompts on train (its mean reward)
 } HistoryEntry;
 
+/* The dev-chosen evaluation of a run so far (step 0: none yet). */
+typedef struct {
+    double j, log_ppl;
+    int step;
+} DevChoice;
+#define DEV_CHOICE_NONE /* (needs <math.h>) */ ((DevChoice){.j = INFINITY, .log_ppl = INFINITY, .step = 0})
+/* Whether the evaluation h beats c by objective_better; if so c becomes h's. */
+int dev_choice_offer(DevChoice *c, const HistoryEntry *h);
+
 enum { TUNE_TRAIN, TUNE_DEV, TUNE_TEST, TUNE_N_SPLITS };
 #define TUNE_TEXT_BYTES 4096          // a prompt's decoded text, and its re-encoding, at most
 #define TUNE_COLLAPSE_SHARE 0.95      // collapsed: this share of test examples or more get one label
