@@ -73,7 +73,7 @@ _slurm_wait_pidfile() {
 
 slurm_start() {
     SLURM_DIR=$1
-    mkdir -p "$SLURM_DIR/state" "$SLURM_DIR/spool" "$SLURM_DIR/munge"
+    mkdir -p "$SLURM_DIR/state" "$SLURM_DIR/spool" "$SLURM_DIR/munge" "$SLURM_DIR/tmp"
     chmod 755 "$SLURM_DIR/munge"   # the key inside is 600
     d=$SLURM_DIR
     host=$(hostname -s)
@@ -95,6 +95,11 @@ slurm_start() {
     ctld_port=$(_slurm_free_port 1)
     slurmd_port=$(_slurm_free_port 2)
     [ "$slurmd_port" != "$ctld_port" ] || slurmd_port=$((ctld_port + 1))
+    # Two private Slurms at once (two clones' test suites on one host) must share nothing: mpi/pmix
+    # names each step's client directory TmpFS/spmix_appdir_UID_JOB.STEP, so with TmpFS=/tmp and
+    # both numbering jobs from 1, the second step's slurmstepd failed in mpi_g_slurmstepd_prefork.
+    # TmpFS is private and job ids start at a number of this shell's own as well.
+    first_job=$(( 1000 + ($$ % 50000) * 10 ))
     accounting="AccountingStorageType=accounting_storage/none"
     SLURM_ACCOUNTING=jobcomp
     if [ "${2:-}" = accounting ] && _slurm_have_dbd; then
@@ -118,6 +123,8 @@ CredType=cred/munge
 AuthInfo=socket=$d/munge/munge.sock
 StateSaveLocation=$d/state
 SlurmdSpoolDir=$d/spool
+TmpFS=$d/tmp
+FirstJobId=$first_job
 SlurmctldPidFile=$d/slurmctld.pid
 SlurmdPidFile=$d/slurmd.pid
 SlurmctldLogFile=$d/slurmctld.log
