@@ -52,7 +52,6 @@ RESULTS_OBJ := $(RESULTS_SRC:%.c=$(BUILD)/%.o)
 # libraries in dependency order for the linker: util <- model <- tuners <- sweep -> mpi, results (-> util)
 LIBS := $(BUILD)/libsweep.a $(BUILD)/libtuners.a $(BUILD)/libmodel.a $(BUILD)/libresults.a $(BUILD)/libfarm.a \
         $(BUILD)/libutil.a
-HEADERS := $(wildcard */*.h)
 
 SWEEP_SRC := $(filter-out sweep/%_main.c,$(wildcard sweep/*.c))
 SWEEP_OBJ := $(SWEEP_SRC:%.c=$(BUILD)/%.o)
@@ -75,9 +74,12 @@ endif
 .SECONDARY:
 all: $(PROGRAMS)
 
-$(BUILD)/%.o: %.c $(HEADERS) Makefile
+# each object depends on the headers it includes (-MMD writes them beside it, -MP keeps a
+# removed header from breaking the build); an object without its .d yet is built anyway
+$(BUILD)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # each library's objects; one recipe makes them all
 $(BUILD)/libutil.a: $(UTIL_OBJ)
