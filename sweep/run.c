@@ -217,15 +217,24 @@ static int append_point(Master *m, int idx, int journal_index, int sync, Err *er
 static int reconcile(Master *m, const SweepJournal *jr, int extend, Err *err) {
     const SweepSpec *s = &m->spec;
     if (!jr->have_header) {
-        char header[512], shard[160];
+        char header[1024], shard[160];
         sweep_shard_header_keys(s, shard, sizeof shard);
         snprintf(header, sizeof header,
-                 "{\"spec_sha256\":\"%s\",\"version\":%d,\"created\":%lld,\"model_sha256\":\"%s\"%s}",
-                 s->spec_sha256, SWEEP_JOURNAL_VERSION, (long long)time(NULL), s->model_sha256, shard);
+                 "{\"spec_sha256\":\"%s\",\"version\":%d,\"created\":%lld,\"model_sha256\":\"%s\","
+                 "\"replicates\":%s%s}",
+                 s->spec_sha256, SWEEP_JOURNAL_VERSION, (long long)time(NULL), s->model_sha256, s->replicates, shard);
         if (append_json(m, JOURNAL_HEADER, header, s->n_points == 0, err)) return -1;   // (an empty shard)
         for (int i = 0; i < s->n_points; i++)
             if (append_point(m, i, i, i == s->n_points - 1, err)) return -1;
         return 0;
+    }
+    // the replicates decide the report's configurations: a journal has one set (a journal from
+    // before replicates had the default)
+    const char *journal_replicates = jr->replicates[0] ? jr->replicates : SWEEP_DEFAULT_REPLICATES;
+    if (strcmp(journal_replicates, s->replicates) != 0) {
+        err_fail(err, "sweep: the journal's replicates are %s, the spec's %s: they decide the frontier's "
+                      "configurations; keep the journal's or start another \"out\"", journal_replicates, s->replicates);
+        return 1;
     }
     unsigned char *in_spec = calloc((size_t)(jr->n ? jr->n : 1), 1);   // per journal point
     if (!in_spec) return err_fail(err, "sweep: out of memory");

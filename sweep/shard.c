@@ -77,6 +77,7 @@ typedef struct {
     const char *dir;
     int have_header;
     char spec_sha256[65], model_sha256[65];
+    char replicates[512];     // the header's "replicates" as compact JSON ("" none: a shard from before them)
     double created;
     int version, shard, shards, grid_points, retries;
     MergePoint *points;
@@ -119,6 +120,9 @@ static int on_header(Shard *sh, const cJSON *j, Err *err) {
     sh->have_header = 1;
     if (copy_sha(j, "spec_sha256", sh->spec_sha256) || copy_sha(j, "model_sha256", sh->model_sha256))
         return rfail(err, "a header without spec_sha256 or model_sha256");
+    char *replicates = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(j, "replicates"));
+    if (replicates && strlen(replicates) < sizeof sh->replicates) snprintf(sh->replicates, sizeof sh->replicates, "%s", replicates);
+    free(replicates);
     const cJSON *created = cJSON_GetObjectItemCaseSensitive(j, "created");
     sh->created = cJSON_IsNumber(created) ? created->valuedouble : 0;
     if (json_int(j, "version", &sh->version)) sh->version = 1;
@@ -252,6 +256,10 @@ static int check_shards(Shard *sh, int n, Err *err) {
         if (strcmp(a->model_sha256, b->model_sha256) != 0)
             return err_fail(err, "merge: %s and %s are shards with different models (model sha256 %.12s... and %.12s...)",
                               a->dir, b->dir, a->model_sha256, b->model_sha256);
+        if (strcmp(a->replicates, b->replicates) != 0)
+            return err_fail(err, "merge: %s and %s are shards with different replicates (%s and %s): run every shard "
+                                 "with the same sweep", a->dir, b->dir, a->replicates[0] ? a->replicates : "none",
+                            b->replicates[0] ? b->replicates : "none");
         if (a->version != b->version)
             return err_fail(err, "merge: %s and %s are journals of versions %d and %d (their point ids differ): "
                                  "run every shard with the same sweep", a->dir, b->dir, a->version, b->version);
@@ -348,9 +356,10 @@ static int write_merged(const char *tmp, Shard *sh, int n, Err *err) {
     }
     int total_frames = 0;
     for (int s = 0; s < n; s++) total_frames += sh[s].n_frames;
-    char header[512];
-    int hl = snprintf(header, sizeof header, "{\"spec_sha256\":\"%s\",\"version\":%d,\"created\":%lld,\"model_sha256\":\"%s\"}",
-                      sh[0].spec_sha256, sh[0].version, (long long)created, sh[0].model_sha256);
+    char header[1024], replicates[600] = "";
+    if (sh[0].replicates[0]) snprintf(replicates, sizeof replicates, ",\"replicates\":%s", sh[0].replicates);
+    int hl = snprintf(header, sizeof header, "{\"spec_sha256\":\"%s\",\"version\":%d,\"created\":%lld,\"model_sha256\":\"%s\"%s}",
+                      sh[0].spec_sha256, sh[0].version, (long long)created, sh[0].model_sha256, replicates);
     int rc = append(j, JOURNAL_HEADER, header, (size_t)hl, T == 0 && total_frames == 0, err);
     for (int g = 0; g < T && rc == 0; g++) {
         const MergePoint *p = &by_index[g % N]->points[g / N];

@@ -57,63 +57,303 @@ static int get_number(const cJSON *obj, const char *key, double lo, double hi, i
 }
 
 // ----------------------------------------------------------------------------
-// the grid
+// the grid: its axes
 
-enum { AXIS_TASK, AXIS_METHOD, AXIS_PROMPT_LENGTH, AXIS_LAMBDA, AXIS_SEED, N_AXES };
-// expansion order, outermost first; the names are the grid's keys, and each the key of the points
-// that its values go to
-static const char *const AXIS_NAMES[N_AXES] = {REC_POINT_TASK, REC_POINT_METHOD, REC_POINT_PROMPT_LENGTH,
-                                               REC_POINT_LAMBDA, REC_POINT_SEED};
+/* Axes named by the point's keys; these have a fixed rank in the expansion order, every other
+ * axis comes after lambda in the order of its name, and seed is last. */
+static const char *const RANKED_AXES[] = {REC_POINT_TASK, "split", REC_POINT_METHOD, REC_POINT_PROMPT_LENGTH,
+                                          REC_POINT_LAMBDA};
+enum { N_RANKED = sizeof RANKED_AXES / sizeof RANKED_AXES[0] };
+/* The methods whose settings are an object of the same name in a point. */
+static const char *const SETTINGS_METHODS[] = {"pez", "rlprompt", "soft"};
+enum { N_SETTINGS_METHODS = sizeof SETTINGS_METHODS / sizeof SETTINGS_METHODS[0] };
+static const char *const RANGE_KINDS[] = {"linspace", "logspace", "log_uniform"};
+
+#define MAX_AXES 32
 
 typedef struct {
-    const cJSON *values[N_AXES];   // the grid's arrays; NULL: the axis is not in the grid
-    int n[N_AXES];                 // values per axis (1 when absent)
+    const char *path;      // the grid key: a point key, dotted for a nested one ("pez.lr")
+    const char *method;    // the method whose settings object the path is in, or NULL: every method
+    cJSON *lists;          // owned: {"*": [values]}, or per method {"pez": [...], "rlprompt": [...]}
+    int per_method;
+} Axis;
+
+typedef struct {
+    Axis axes[MAX_AXES];   // in expansion order, outermost first
+    int n;
+    int method_axis;       // index of grid.method
+    const cJSON *methods;  // grid.method's array
 } Grid;
 
-static int check_axis_value(int axis, const cJSON *v, int i, Err *err) {
-    const char *name = AXIS_NAMES[axis];
-    switch (axis) {
-    case AXIS_TASK:
-    case AXIS_METHOD:
-        if (!cJSON_IsString(v)) return err_fail(err, "spec: grid.%s[%d] must be a string", name, i);
-        return 0;
-    case AXIS_LAMBDA:
+static void grid_free(Grid *g) {
+    for (int a = 0; a < g->n; a++) cJSON_Delete(g->axes[a].lists);
+}
+
+static int axis_rank(const char *path) {
+    if (strcmp(path, REC_POINT_SEED) == 0) return N_RANKED + 1;
+    for (int r = 0; r < N_RANKED; r++)
+        if (strcmp(path, RANKED_AXES[r]) == 0) return r;
+    return N_RANKED;
+}
+
+static int axis_before(const Axis *a, const Axis *b) {
+    int ra = axis_rank(a->path), rb = axis_rank(b->path);
+    return ra != rb ? ra < rb : strcmp(a->path, b->path) < 0;
+}
+
+/* The settings method a path lies in ("pez.lr" -> "pez"), or NULL. */
+static const char *settings_method(const char *path) {
+    for (int m = 0; m < N_SETTINGS_METHODS; m++) {
+        size_t n = strlen(SETTINGS_METHODS[m]);
+        if (strncmp(path, SETTINGS_METHODS[m], n) == 0 && (path[n] == '\0' || path[n] == '.'))
+            return SETTINGS_METHODS[m];
+    }
+    return NULL;
+}
+
+static int is_range(const cJSON *v) {
+    if (!cJSON_IsObject(v)) return 0;
+    for (int k = 0; k < 3; k++)
+        if (cJSON_GetObjectItemCaseSensitive(v, RANGE_KINDS[k])) return 1;
+    return 0;
+}
+
+/* x to 6 significant digits: range values read well in records and tables ("0.0316228", not
+ * "0.031622776601683791"), and a last-bit difference between two libm's exp cannot change a
+ * point (printf and strtod round correctly). */
+static double six_digits(double x) {
+    char text[32];
+    snprintf(text, sizeof text, "%.6g", x);
+    return strtod(text, NULL);
+}
+
+/* {"linspace" | "logspace" | "log_uniform": [lo, hi], "n": k, "seed": s (log_uniform),
+ * "round": true (whole numbers)} -> a new array of k numbers, ascending. linspace: evenly
+ * spaced from lo to hi; logspace: evenly spaced in log (lo, hi > 0); log_uniform: k draws
+ * from the log-uniform distribution on [lo, hi] with the project's Rng seeded by s [0]. */
+static cJSON *range_values(const cJSON *r, const char *where, Err *err) {
+    static const char *const keys[] = {"linspace", "logspace", "log_uniform", "n", "seed", "round"};
+    char at[300];
+    snprintf(at, sizeof at, "%s.", where);
+    if (check_keys(r, at, keys, 6, err)) return NULL;
+    int kind = -1;
+    for (int k = 0; k < 3; k++) {
+        if (!cJSON_GetObjectItemCaseSensitive(r, RANGE_KINDS[k])) continue;
+        if (kind >= 0) return err_fail(err, "spec: %s: give one of linspace, logspace, log_uniform", where), NULL;
+        kind = k;
+    }
+    const cJSON *ends = cJSON_GetObjectItemCaseSensitive(r, RANGE_KINDS[kind]);
+    const cJSON *n_item = cJSON_GetObjectItemCaseSensitive(r, "n");
+    const cJSON *seed_item = cJSON_GetObjectItemCaseSensitive(r, "seed");
+    const cJSON *round_item = cJSON_GetObjectItemCaseSensitive(r, "round");
+    if (!cJSON_IsArray(ends) || cJSON_GetArraySize(ends) != 2 || !cJSON_IsNumber(ends->child) ||
+        !cJSON_IsNumber(ends->child->next) || !isfinite(ends->child->valuedouble) ||
+        !isfinite(ends->child->next->valuedouble))
+        return err_fail(err, "spec: %s.%s must be [lo, hi], two numbers", where, RANGE_KINDS[kind]), NULL;
+    double lo = ends->child->valuedouble, hi = ends->child->next->valuedouble;
+    if (!(lo < hi)) return err_fail(err, "spec: %s.%s: lo must be below hi", where, RANGE_KINDS[kind]), NULL;
+    if (kind > 0 && !(lo > 0))
+        return err_fail(err, "spec: %s.%s: a log range needs lo > 0", where, RANGE_KINDS[kind]), NULL;
+    if (!cJSON_IsNumber(n_item) || n_item->valuedouble != floor(n_item->valuedouble) || n_item->valuedouble < 1 ||
+        n_item->valuedouble > 10000)
+        return err_fail(err, "spec: %s.n must be an integer in 1..10000", where), NULL;
+    if (seed_item && (kind != 2 || !cJSON_IsNumber(seed_item) || seed_item->valuedouble < 0 ||
+                      seed_item->valuedouble != floor(seed_item->valuedouble) ||
+                      seed_item->valuedouble >= 9007199254740992.0))
+        return err_fail(err, "spec: %s.seed: an integer in 0..2^53-1, for log_uniform only", where), NULL;
+    if (round_item && !cJSON_IsBool(round_item)) return err_fail(err, "spec: %s.round must be true or false", where), NULL;
+    int n = (int)n_item->valuedouble, whole = cJSON_IsTrue(round_item);
+    if (kind < 2 && n == 1) return err_fail(err, "spec: %s: a %s of one value: give a list", where, RANGE_KINDS[kind]), NULL;
+    double *x = malloc((size_t)n * sizeof *x);
+    if (!x) return err_fail(err, "spec: out of memory"), NULL;
+    Rng rng;
+    rng_seed(&rng, seed_item ? (uint64_t)seed_item->valuedouble : 0);
+    for (int i = 0; i < n; i++) {
+        double t = kind < 2 ? (double)i / (n - 1) : rng_uniform(&rng);
+        x[i] = kind == 0 ? lo + t * (hi - lo) : exp(log(lo) + t * (log(hi) - log(lo)));
+        if (kind < 2 && i == n - 1) x[i] = hi;   // the ends exactly as given
+        x[i] = whole ? round(x[i]) : six_digits(x[i]);
+    }
+    if (kind == 2)   // draws in ascending order: the index order reads as a scan
+        for (int i = 1; i < n; i++)
+            for (int j = i; j > 0 && x[j - 1] > x[j]; j--) { double t = x[j]; x[j] = x[j - 1]; x[j - 1] = t; }
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; arr && i < n; i++) {
+        if (i > 0 && x[i] == x[i - 1]) {
+            err_fail(err, "spec: %s gives %g twice%s", where, x[i], whole ? " after rounding" : "");
+            cJSON_Delete(arr);
+            free(x);
+            return NULL;
+        }
+        cJSON *v = cJSON_CreateNumber(x[i]);
+        if (!v) { cJSON_Delete(arr); arr = NULL; break; }
+        cJSON_AddItemToArray(arr, v);
+    }
+    free(x);
+    if (!arr) err_fail(err, "spec: out of memory");
+    return arr;
+}
+
+/* One list of an axis (an array or a range) as a new array; where names it ("grid.lambda",
+ * "grid.lambda.pez"). */
+static cJSON *axis_list(const cJSON *v, const char *where, Err *err) {
+    if (is_range(v)) return range_values(v, where, err);
+    if (!cJSON_IsArray(v))
+        return err_fail(err, "spec: %s must be an array, a range ({\"linspace\": [lo, hi], \"n\": k}, logspace, "
+                             "log_uniform) or an object of lists per method", where), NULL;
+    if (cJSON_GetArraySize(v) == 0) return err_fail(err, "spec: %s is empty: the grid has no points", where), NULL;
+    cJSON *dup = cJSON_Duplicate(v, 1);
+    if (!dup) err_fail(err, "spec: out of memory");
+    return dup;
+}
+
+/* The value checks of the axes that have them, with the messages of their grid key. */
+static int check_axis_value(const char *path, const char *where, const cJSON *v, int i, Err *err) {
+    if (strcmp(path, REC_POINT_TASK) == 0 || strcmp(path, REC_POINT_METHOD) == 0 || strcmp(path, "split") == 0) {
+        if (!cJSON_IsString(v)) return err_fail(err, "spec: %s[%d] must be a string", where, i);
+    } else if (strcmp(path, REC_POINT_LAMBDA) == 0) {
         if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
-            return err_fail(err, "spec: grid.lambda[%d] must be a number", i);
+            return err_fail(err, "spec: %s[%d] must be a number", where, i);
         if (v->valuedouble < 0)
-            return err_fail(err, "spec: grid.lambda[%d] is %g: lambda must be >= 0", i, v->valuedouble);
-        return 0;
-    case AXIS_PROMPT_LENGTH:
+            return err_fail(err, "spec: %s[%d] is %g: lambda must be >= 0", where, i, v->valuedouble);
+    } else if (strcmp(path, REC_POINT_PROMPT_LENGTH) == 0) {
         if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble))
-            return err_fail(err, "spec: grid.prompt_length[%d] must be an integer", i);
+            return err_fail(err, "spec: %s[%d] must be an integer", where, i);
         if (v->valuedouble < 1 || v->valuedouble > TUNE_MAX_PROMPT)
-            return err_fail(err, "spec: grid.prompt_length[%d] is %g: out of range 1..%d", i, v->valuedouble,
-                              TUNE_MAX_PROMPT);
-        return 0;
-    default: // AXIS_SEED
+            return err_fail(err, "spec: %s[%d] is %g: out of range 1..%d", where, i, v->valuedouble, TUNE_MAX_PROMPT);
+    } else if (strcmp(path, REC_POINT_SEED) == 0) {
         if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
             v->valuedouble >= 9007199254740992.0)
-            return err_fail(err, "spec: grid.seed[%d] must be an integer in 0..2^53-1", i);
-        return 0;
+            return err_fail(err, "spec: %s[%d] must be an integer in 0..2^53-1", where, i);
     }
+    return 0;
+}
+
+static int check_list(const Axis *x, const cJSON *list, const char *where, Err *err) {
+    int i = 0;
+    for (const cJSON *v = list->child; v; v = v->next, i++)
+        if (check_axis_value(x->path, where, v, i, err)) return -1;
+    return 0;
+}
+
+static int grid_has_method(const Grid *g, const char *method) {
+    for (const cJSON *m = g->methods->child; m; m = m->next)
+        if (strcmp(m->valuestring, method) == 0) return 1;
+    return 0;
+}
+
+/* grid.<path> into axis x: its lists, checked. The methods are known (grid.method first). */
+static int parse_axis(Grid *g, Axis *x, const cJSON *value, Err *err) {
+    char where[300];
+    snprintf(where, sizeof where, "grid.%s", x->path);
+    x->method = settings_method(x->path);
+    if (x->method && !grid_has_method(g, x->method))
+        return err_fail(err, "spec: %s: no point has method \"%s\" (grid.method)", where, x->method);
+    if (!(x->lists = cJSON_CreateObject())) return err_fail(err, "spec: out of memory");
+    x->per_method = cJSON_IsObject(value) && !is_range(value);
+    if (!x->per_method) {
+        cJSON *list = axis_list(value, where, err);
+        if (!list) return -1;
+        cJSON_AddItemToObject(x->lists, "*", list);
+        return check_list(x, list, where, err);
+    }
+    // per method: one list for each method of the grid, none for another
+    if (x->method || axis_rank(x->path) <= 2)
+        return err_fail(err, "spec: %s cannot be given per method (a list or a range)", where);
+    for (const cJSON *c = value->child; c; c = c->next)
+        if (!grid_has_method(g, c->string))
+            return err_fail(err, "spec: %s.%s: not a method of grid.method", where, c->string);
+    for (const cJSON *m = g->methods->child; m; m = m->next) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(value, m->valuestring);
+        char sub[400];
+        snprintf(sub, sizeof sub, "%s.%s", where, m->valuestring);
+        if (!v) return err_fail(err, "spec: %s has no list for method \"%s\" (lists per method name every method)",
+                                where, m->valuestring);
+        cJSON *list = axis_list(v, sub, err);
+        if (!list) return -1;
+        cJSON_AddItemToObject(x->lists, m->valuestring, list);
+        if (check_list(x, list, sub, err)) return -1;
+    }
+    return 0;
 }
 
 static int parse_grid(Grid *g, const cJSON *grid, Err *err) {
     if (!cJSON_IsObject(grid)) return err_fail(err, "spec: \"grid\" must be an object");
-    if (check_keys(grid, "grid.", AXIS_NAMES, N_AXES, err)) return -1;
-    for (int a = 0; a < N_AXES; a++) {
-        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(grid, AXIS_NAMES[a]);
-        g->values[a] = arr;
-        g->n[a] = 1;
-        if (!arr) continue;
-        if (!cJSON_IsArray(arr)) return err_fail(err, "spec: grid.%s must be an array", AXIS_NAMES[a]);
-        g->n[a] = cJSON_GetArraySize(arr);
-        if (g->n[a] == 0) return err_fail(err, "spec: grid.%s is empty: the grid has no points", AXIS_NAMES[a]);
-        int i = 0;
-        for (const cJSON *v = arr->child; v; v = v->next, i++)
-            if (check_axis_value(a, v, i, err)) return -1;
+    g->methods = cJSON_GetObjectItemCaseSensitive(grid, REC_POINT_METHOD);
+    if (!g->methods) return err_fail(err, "spec: grid.method is missing");
+    if (!cJSON_IsArray(g->methods)) return err_fail(err, "spec: grid.method must be an array");
+    if (cJSON_GetArraySize(g->methods) == 0) return err_fail(err, "spec: grid.method is empty: the grid has no points");
+    int i = 0;
+    for (const cJSON *m = g->methods->child; m; m = m->next, i++)
+        if (check_axis_value(REC_POINT_METHOD, "grid.method", m, i, err)) return -1;
+    for (const cJSON *c = grid->child; c; c = c->next) {
+        if (g->n == MAX_AXES) return err_fail(err, "spec: more than %d grid axes", MAX_AXES);
+        if (!c->string[0] || c->string[0] == '.' || c->string[strlen(c->string) - 1] == '.' || strstr(c->string, ".."))
+            return err_fail(err, "spec: grid key \"%s\" is not a point key (dotted for a nested one: \"pez.lr\")",
+                            c->string);
+        // insertion in expansion order: the order of the spec's keys does not matter
+        int at = g->n++;
+        Axis x = {.path = c->string};
+        while (at > 0 && axis_before(&x, &g->axes[at - 1])) {
+            g->axes[at] = g->axes[at - 1];
+            at--;
+        }
+        g->axes[at] = x;
     }
-    if (!g->values[AXIS_METHOD]) return err_fail(err, "spec: grid.method is missing");
+    for (int a = 0; a < g->n; a++) {
+        if (strcmp(g->axes[a].path, REC_POINT_METHOD) == 0) g->method_axis = a;
+        if (parse_axis(g, &g->axes[a], cJSON_GetObjectItemCaseSensitive(grid, g->axes[a].path), err)) return -1;
+    }
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// the baselines: manual prompts evaluated on every task and split of the grid
+
+#define MAX_BASELINES 256
+
+typedef struct {
+    const char *prompt;
+    const cJSON *template_text;   // its own template, or NULL: the grid's
+} Baseline;
+
+typedef struct {
+    Baseline b[MAX_BASELINES + 1];
+    int n;
+} Baselines;
+
+/* "baselines": ["text", {"prompt": "text", "template": "..."}, ...]; the empty prompt (the
+ * template alone) first unless "empty_baseline" is false or the list has it. */
+static int parse_baselines(Baselines *bl, const cJSON *root, Err *err) {
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "baselines");
+    const cJSON *empty = cJSON_GetObjectItemCaseSensitive(root, "empty_baseline");
+    if (empty && !cJSON_IsBool(empty)) return err_fail(err, "spec: \"empty_baseline\" must be true or false");
+    if (list && !cJSON_IsArray(list)) return err_fail(err, "spec: \"baselines\" must be an array of prompts");
+    if (cJSON_GetArraySize(list) > MAX_BASELINES) return err_fail(err, "spec: more than %d baselines", MAX_BASELINES);
+    bl->n = 0;
+    if (!cJSON_IsFalse(empty)) bl->b[bl->n++] = (Baseline){.prompt = ""};
+    int i = 0;
+    for (const cJSON *c = list ? list->child : NULL; c; c = c->next, i++) {
+        Baseline b = {0};
+        if (cJSON_IsString(c)) {
+            b.prompt = c->valuestring;
+        } else if (cJSON_IsObject(c)) {
+            static const char *const keys[] = {"prompt", "template"};
+            char at[64];
+            snprintf(at, sizeof at, "baselines[%d].", i);
+            if (check_keys(c, at, keys, 2, err)) return -1;
+            const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "prompt");
+            b.template_text = cJSON_GetObjectItemCaseSensitive(c, "template");
+            if (!cJSON_IsString(p)) return err_fail(err, "spec: baselines[%d].prompt must be a string", i);
+            if (b.template_text && !cJSON_IsString(b.template_text))
+                return err_fail(err, "spec: baselines[%d].template must be a string", i);
+            b.prompt = p->valuestring;
+        } else {
+            return err_fail(err, "spec: baselines[%d] must be a prompt (a string) or {\"prompt\", \"template\"}", i);
+        }
+        if (!b.prompt[0] && !b.template_text && !cJSON_IsFalse(empty)) continue;   // the default one
+        bl->b[bl->n++] = b;
+    }
     return 0;
 }
 
@@ -129,7 +369,6 @@ typedef struct {
 typedef struct {
     const cJSON *root;        // the spec
     const cJSON *shared;      // "point": keys shared by every point, or NULL
-    char model_sha256[65];
     HashedFile *files;        // (n_files): the distinct inputs of the points so far
     int n_files, cap_files;
 } Builder;
@@ -172,45 +411,102 @@ static int content_id(Builder *b, const TunePoint *tp, char id[65], Err *err) {
     return 0;
 }
 
-static int add_copy(cJSON *point, const char *key, const cJSON *value) {
-    cJSON *dup = cJSON_Duplicate(value, 1);
-    if (!dup) return -1;
-    cJSON_AddItemToObject(point, key, dup);
-    return 0;
+/* point.<path> = a copy of value, making the objects on the way ("pez.lr": point.pez.lr);
+ * replaces what is there. */
+static int set_path(cJSON *point, const char *path, const cJSON *value) {
+    char key[256];
+    const char *dot = strchr(path, '.');
+    size_t n = dot ? (size_t)(dot - path) : strlen(path);
+    if (n >= sizeof key) return -1;
+    memcpy(key, path, n);
+    key[n] = '\0';
+    if (!dot) {
+        cJSON *dup = cJSON_Duplicate(value, 1);
+        if (!dup) return -1;
+        if (cJSON_GetObjectItemCaseSensitive(point, key)) return cJSON_ReplaceItemInObjectCaseSensitive(point, key, dup) ? 0 : -1;
+        cJSON_AddItemToObject(point, key, dup);
+        return 0;
+    }
+    cJSON *sub = cJSON_GetObjectItemCaseSensitive(point, key);
+    if (!cJSON_IsObject(sub)) {
+        if (!(sub = cJSON_CreateObject())) return -1;
+        if (cJSON_GetObjectItemCaseSensitive(point, key)) cJSON_ReplaceItemInObjectCaseSensitive(point, key, sub);
+        else cJSON_AddItemToObject(point, key, sub);
+    }
+    return set_path(sub, dot + 1, value);
 }
 
-/* The point of one grid combination as JSON text (malloc'd), before validation. */
-static char *build_point(const Builder *b, const cJSON *const value[N_AXES]) {
+/* "{task}" in a path string replaced by the point's task (data_dir: one spec, several tasks). */
+static int substitute_task(cJSON *s, const char *task) {
+    if (!cJSON_IsString(s) || !strstr(s->valuestring, "{task}")) return 0;
+    char out[SWEEP_PATH * 2];
+    size_t used = 0;
+    for (const char *p = s->valuestring; *p && used < sizeof out - 1;) {
+        if (strncmp(p, "{task}", 6) == 0) {
+            used += (size_t)snprintf(out + used, sizeof out - used, "%s", task);
+            p += 6;
+        } else {
+            out[used++] = *p++;
+        }
+    }
+    if (used >= sizeof out - 1) return -1;
+    out[used] = '\0';
+    return cJSON_SetValuestring(s, out) ? 0 : -1;
+}
+
+/* One combination: each axis' value (NULL: the axis does not apply), and the baseline when
+ * this is one. */
+typedef struct {
+    const cJSON *value[MAX_AXES];
+    const Baseline *baseline;
+} Combination;
+
+/* The point of one combination as JSON text (malloc'd), before validation: the shared
+ * "point" keys, the top-level keys, the method's settings object, the grid's values (which
+ * win over the top-level ones), a baseline's prompt and template. */
+static char *build_point(const Builder *b, const Grid *g, const Combination *c) {
     cJSON *p = b->shared ? cJSON_Duplicate(b->shared, 1) : cJSON_CreateObject();
     if (!p) return NULL;
     static const char *const copied[] = {"model", "task", "data", "data_dir", "split"};
     int bad = 0;
     for (int k = 0; k < 5; k++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(b->root, copied[k]);
-        if (v && !(k == 1 && value[AXIS_TASK])) bad |= add_copy(p, copied[k], v);
+        if (v) bad |= set_path(p, copied[k], v);
     }
-    for (int a = 0; a < N_AXES; a++)
-        if (value[a]) bad |= add_copy(p, AXIS_NAMES[a], value[a]);
-    // each method gets its own settings only: point_parse checks both, keeps the method's
-    const char *method = value[AXIS_METHOD]->valuestring;
-    if (strcmp(method, "pez") == 0 || strcmp(method, "rlprompt") == 0) {
-        const cJSON *settings = cJSON_GetObjectItemCaseSensitive(b->root, method);
-        if (settings) bad |= add_copy(p, method, settings);
+    const char *method = c->baseline ? "manual" : c->value[g->method_axis]->valuestring;
+    // each method gets its own settings only: point_parse checks them, keeps the method's
+    const cJSON *settings = settings_method(method) ? cJSON_GetObjectItemCaseSensitive(b->root, method) : NULL;
+    if (settings) bad |= set_path(p, method, settings);
+    for (int a = 0; a < g->n; a++)
+        if (c->value[a]) bad |= set_path(p, g->axes[a].path, c->value[a]);
+    if (c->baseline) {
+        cJSON *prompt = cJSON_CreateString(c->baseline->prompt), *m = cJSON_CreateString("manual");
+        if (prompt && m) bad |= set_path(p, REC_POINT_METHOD, m) | set_path(p, "prompt", prompt);
+        else bad = 1;
+        cJSON_Delete(prompt);
+        cJSON_Delete(m);
+        if (c->baseline->template_text) bad |= set_path(p, "template", c->baseline->template_text);
+    }
+    const char *task = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, REC_POINT_TASK));
+    if (task) {
+        bad |= substitute_task(cJSON_GetObjectItemCaseSensitive(p, "data_dir"), task);
+        cJSON *data = cJSON_GetObjectItemCaseSensitive(p, "data");
+        for (cJSON *f = cJSON_IsObject(data) ? data->child : NULL; f; f = f->next) bad |= substitute_task(f, task);
     }
     char *text = bad ? NULL : cJSON_PrintUnformatted(p);
     cJSON_Delete(p);
     return text;
 }
 
-/* "method pez, lambda 0.1, ..." for messages. */
-static void describe(const cJSON *const value[N_AXES], char *out, size_t cap) {
+/* "method \"pez\", lambda 0.1, ..." for messages. */
+static void describe(const Grid *g, const Combination *c, char *out, size_t cap) {
     size_t used = 0;
     out[0] = '\0';
-    for (int a = 0; a < N_AXES && used < cap; a++) {
-        if (!value[a]) continue;
-        char *v = cJSON_PrintUnformatted(value[a]);
-        used += (size_t)snprintf(out + used, cap - used, "%s%s %s", used ? ", " : "", AXIS_NAMES[a],
-                                 v ? v : "?");
+    if (c->baseline) used += (size_t)snprintf(out, cap, "baseline \"%.60s\"", c->baseline->prompt);
+    for (int a = 0; a < g->n && used < cap; a++) {
+        if (!c->value[a]) continue;
+        char *v = cJSON_PrintUnformatted(c->value[a]);
+        used += (size_t)snprintf(out + used, cap - used, "%s%s %.80s", used ? ", " : "", g->axes[a].path, v ? v : "?");
         free(v);
     }
 }
@@ -232,13 +528,12 @@ static void estimate_cost(SweepPoint *sp, const TunePoint *tp) {
     }
 }
 
-/* Validates one combination and appends it, unless it repeats a point (manual points
- * repeat across prompt lengths). */
-static int add_point(SweepSpec *s, Builder *b, const cJSON *const value[N_AXES], SweepIdIndex *ids,
-                     Err *err) {
+/* Validates one combination and appends it. A baseline that repeats a point already there
+ * (a grid of manual prompts may hold it) is left out; any other repeat is an error. */
+static int add_point(SweepSpec *s, Builder *b, const Grid *g, const Combination *c, SweepIdIndex *ids, Err *err) {
     char where[512];
-    describe(value, where, sizeof where);
-    char *text = build_point(b, value);
+    describe(g, c, where, sizeof where);
+    char *text = build_point(b, g, c);
     if (!text) return err_fail(err, "spec: out of memory");
     TunePoint tp;
     Err gerr;
@@ -254,11 +549,22 @@ static int add_point(SweepSpec *s, Builder *b, const cJSON *const value[N_AXES],
     tp.canonical_json = NULL;
     estimate_cost(&sp, &tp);
     point_free(&tp);
+    if (!s->model_sha256[0]) {   // the journal header's model: the first point's (grid.model)
+        char path[TUNE_PATH + 32];
+        const char *model = NULL;
+        cJSON *pj = cJSON_Parse(sp.point_json);
+        model = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pj, "model"));
+        snprintf(path, sizeof path, "%s/model.safetensors", model ? model : "");
+        cJSON_Delete(pj);
+        if (input_sha256(b, path, s->model_sha256, &gerr)) {
+            free(sp.point_json);
+            return err_fail(err, "spec: \"model\": %s", gerr.msg);
+        }
+    }
     int i = sweep_id_get(ids, sp.id);
     if (i >= 0) {
-        int manual = strcmp(value[AXIS_METHOD]->valuestring, "manual") == 0;
         free(sp.point_json);
-        if (manual) return 0;
+        if (c->baseline) return 0;
         return err_fail(err, "spec: the point (%s) repeats point %d: a grid list repeats a value", where, i);
     }
     if (util_grow(&s->points, &s->cap_points, s->n_points, sizeof *s->points, 64) ||
@@ -270,33 +576,58 @@ static int add_point(SweepSpec *s, Builder *b, const cJSON *const value[N_AXES],
     return 0;
 }
 
-/* Every combination in the fixed order: an odometer over the axes, the last fastest. */
-static int expand(SweepSpec *s, Builder *b, const Grid *g, Err *err) {
-    int at[N_AXES] = {0};
-    // each axis' current value, stepped along its list: looking it up by index (cJSON's arrays
-    // are lists) made the expansion quadratic in an axis' length (100k seeds: 22 s)
-    const cJSON *cur[N_AXES];
-    for (int a = 0; a < N_AXES; a++) cur[a] = g->values[a] ? g->values[a]->child : NULL;
-    SweepIdIndex ids = {0};   // the points so far, to find repeats
-    for (;;) {
-        const cJSON *value[N_AXES] = {0};
-        for (int a = 0; a < N_AXES; a++) value[a] = cur[a];
-        int manual = strcmp(value[AXIS_METHOD]->valuestring, "manual") == 0;
-        if (manual) value[AXIS_PROMPT_LENGTH] = NULL;   // a manual prompt has its own length
-        int rc = add_point(s, b, value, &ids, err), a = N_AXES - 1;
-        if (rc == 0) {
-            for (; a >= 0; a--) {
-                if (g->values[a]) cur[a] = cur[a]->next;
-                if (++at[a] < g->n[a]) break;
-                at[a] = 0;
-                cur[a] = g->values[a] ? g->values[a]->child : NULL;
-            }
-        }
-        if (rc || a < 0) {
-            sweep_id_free(&ids);
-            return rc;
-        }
+/* The list axis a takes for the combination so far (its method chosen: grid.method comes
+ * before every axis that may depend on it), or NULL where it does not apply: another
+ * method's settings, manual's prompt length, a per-method list without this method; for a
+ * baseline also lambda, seed, prompt and, when it has its own, template (a manual prompt
+ * is evaluated once per task, split and the other axes). */
+static const cJSON *axis_values(const Grid *g, int a, const Combination *c) {
+    const Axis *x = &g->axes[a];
+    if (a == g->method_axis) return c->baseline ? NULL : x->lists->child;
+    const char *method = c->baseline ? "manual" : c->value[g->method_axis] ? c->value[g->method_axis]->valuestring : NULL;
+    if (method && x->method && strcmp(x->method, method) != 0) return NULL;
+    if (method && strcmp(method, "manual") == 0 && strcmp(x->path, REC_POINT_PROMPT_LENGTH) == 0) return NULL;
+    if (c->baseline) {
+        static const char *const fixed[] = {REC_POINT_LAMBDA, REC_POINT_SEED, "prompt"};
+        if (key_in(x->path, fixed, 3) || (c->baseline->template_text && strcmp(x->path, "template") == 0)) return NULL;
     }
+    if (!x->per_method) return x->lists->child;
+    return method ? cJSON_GetObjectItemCaseSensitive(x->lists, method) : NULL;
+}
+
+typedef struct {
+    SweepSpec *s;
+    Builder *b;
+    const Grid *g;
+    SweepIdIndex ids;      // the points so far, to find repeats
+    Combination c;
+} Expansion;
+
+/* Every combination of axes a.. in order, the last axis fastest (an odometer). */
+static int expand_from(Expansion *x, int a, Err *err) {
+    if (a == x->g->n) return add_point(x->s, x->b, x->g, &x->c, &x->ids, err);
+    const cJSON *list = axis_values(x->g, a, &x->c);
+    if (!list) {
+        x->c.value[a] = NULL;
+        return expand_from(x, a + 1, err);
+    }
+    for (const cJSON *v = list->child; v; v = v->next) {
+        x->c.value[a] = v;
+        if (expand_from(x, a + 1, err)) return -1;
+    }
+    return 0;
+}
+
+/* The grid's points, then each baseline's. */
+static int expand(SweepSpec *s, Builder *b, const Grid *g, const Baselines *bl, Err *err) {
+    Expansion x = {.s = s, .b = b, .g = g};
+    int rc = expand_from(&x, 0, err);
+    for (int i = 0; rc == 0 && i < bl->n; i++) {
+        x.c.baseline = &bl->b[i];
+        rc = expand_from(&x, 0, err);
+    }
+    sweep_id_free(&x.ids);
+    return rc;
 }
 
 // ----------------------------------------------------------------------------
@@ -331,17 +662,52 @@ static int check_tune(const char *path, Err *err) {
     return 0;
 }
 
-static int parse_top(SweepSpec *s, const cJSON *root, Builder *b, Grid *g, const char *default_tune,
-                     Err *err) {
+/* Whether the grid has an axis at path or under it ("pez" has "pez.lr"). */
+static int grid_owns(const Grid *g, const char *key) {
+    size_t n = strlen(key);
+    for (int a = 0; a < g->n; a++)
+        if (strncmp(g->axes[a].path, key, n) == 0 && (g->axes[a].path[n] == '\0' || g->axes[a].path[n] == '.'))
+            return 1;
+    return 0;
+}
+
+/* "replicates": the point keys that repeat a configuration (statistics over them) rather than
+ * make a new one; ["seed", "split"] unless given. Kept as compact JSON for the journal. */
+static int parse_replicates(SweepSpec *s, const cJSON *root, Err *err) {
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(root, "replicates");
+    if (!r) {
+        snprintf(s->replicates, sizeof s->replicates, "%s", SWEEP_DEFAULT_REPLICATES);
+        return 0;
+    }
+    if (!cJSON_IsArray(r)) return err_fail(err, "spec: \"replicates\" must be an array of point keys");
+    int i = 0;
+    for (const cJSON *c = r->child; c; c = c->next, i++) {
+        if (!cJSON_IsString(c) || !c->valuestring[0] || strchr(c->valuestring, '"') || strchr(c->valuestring, '\\'))
+            return err_fail(err, "spec: replicates[%d] must be a point key (\"seed\", \"split\", \"pez.lr\", ...)", i);
+        if (strcmp(c->valuestring, REC_POINT_METHOD) == 0 || strcmp(c->valuestring, REC_POINT_TASK) == 0)
+            return err_fail(err, "spec: replicates[%d]: %s cannot be a replicate (a frontier is per task and method)",
+                            i, c->valuestring);
+        for (const cJSON *d = r->child; d != c; d = d->next)
+            if (strcmp(d->valuestring, c->valuestring) == 0) return err_fail(err, "spec: replicates[%d] repeats \"%s\"", i, c->valuestring);
+    }
+    char *text = cJSON_PrintUnformatted(r);
+    if (!text) return err_fail(err, "spec: out of memory");
+    int fits = strlen(text) < sizeof s->replicates;
+    if (fits) snprintf(s->replicates, sizeof s->replicates, "%s", text);
+    free(text);
+    return fits ? 0 : err_fail(err, "spec: \"replicates\" is too long");
+}
+
+static int parse_top(SweepSpec *s, const cJSON *root, Builder *b, Grid *g, Baselines *bl,
+                     const char *default_tune, Err *err) {
     static const char *const keys[] = {"model", "task", "data", "data_dir", "split", "out", "grid",
-                                       "pez", "rlprompt", "point", "timeout_seconds", "retries",
-                                       "drain_seconds", "tune"};
+                                       "pez", "rlprompt", "soft", "point", "baselines", "empty_baseline",
+                                       "replicates", "timeout_seconds", "retries", "drain_seconds", "tune"};
     if (!cJSON_IsObject(root)) return err_fail(err, "spec: expected a JSON object");
     if (no_repeated_keys(root, "", err) || check_keys(root, "", keys, sizeof keys / sizeof keys[0], err)) return -1;
     char model[SWEEP_PATH] = "";
     int rc;
-    if ((rc = get_string(root, "model", model, sizeof model, err)) != 0)
-        return rc < 0 ? -1 : err_fail(err, "spec: \"model\" is missing");
+    if (get_string(root, "model", model, sizeof model, err) < 0) return -1;
     if ((rc = get_string(root, "out", s->out_dir, sizeof s->out_dir, err)) != 0)
         return rc < 0 ? -1 : err_fail(err, "spec: \"out\" is missing");
     if (!s->out_dir[0]) return err_fail(err, "spec: \"out\" is empty");
@@ -356,8 +722,8 @@ static int parse_top(SweepSpec *s, const cJSON *root, Builder *b, Grid *g, const
     v = 30;
     if (get_number(root, "drain_seconds", 0, 1e6, 0, &v, err) < 0) return -1;
     s->drain_seconds = v;
-    static const char *const objects[] = {"pez", "rlprompt", "point", "data"};
-    for (int k = 0; k < 4; k++) {
+    static const char *const objects[] = {"pez", "rlprompt", "soft", "point", "data"};
+    for (int k = 0; k < 5; k++) {
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, objects[k]);
         if (o && !cJSON_IsObject(o)) return err_fail(err, "spec: \"%s\" must be an object", objects[k]);
     }
@@ -367,29 +733,28 @@ static int parse_top(SweepSpec *s, const cJSON *root, Builder *b, Grid *g, const
         if (o && !cJSON_IsString(o)) return err_fail(err, "spec: \"%s\" must be a string", strings[k]);
     }
     b->root = root;
-    b->shared = cJSON_GetObjectItemCaseSensitive(root, "point");
-    if (b->shared) {
-        static const char *const owned[] = {"model", "task", "data", "data_dir", "split", "pez", "rlprompt",
-                                            "method", "lambda", "prompt_length", "seed"};
-        for (const cJSON *c = b->shared->child; c; c = c->next)
-            if (key_in(c->string, owned, sizeof owned / sizeof owned[0]))
-                return err_fail(err, "spec: \"point.%s\" belongs at the top of the spec or in the grid",
-                                  c->string);
-    }
     const cJSON *grid = cJSON_GetObjectItemCaseSensitive(root, "grid");
     if (!grid) return err_fail(err, "spec: \"grid\" is missing");
-    if (parse_grid(g, grid, err)) return -1;
-    if (!g->values[AXIS_TASK] && !cJSON_GetObjectItemCaseSensitive(root, "task"))
+    if (parse_grid(g, grid, err) || parse_baselines(bl, root, err) || parse_replicates(s, root, err)) return -1;
+    b->shared = cJSON_GetObjectItemCaseSensitive(root, "point");
+    for (const cJSON *c = b->shared ? b->shared->child : NULL; c; c = c->next) {
+        static const char *const owned[] = {"model", "task", "data", "data_dir", "split", "pez", "rlprompt", "soft",
+                                            "method", "lambda", "prompt_length", "seed"};
+        if (key_in(c->string, owned, sizeof owned / sizeof owned[0]) || grid_owns(g, c->string))
+            return err_fail(err, "spec: \"point.%s\" belongs at the top of the spec or in the grid", c->string);
+    }
+    if (!grid_owns(g, REC_POINT_TASK) && !cJSON_GetObjectItemCaseSensitive(root, "task"))
         return err_fail(err, "spec: \"task\" is missing (give it at the top or as grid.task)");
+    if (!model[0] && !grid_owns(g, "model"))
+        return err_fail(err, "spec: \"model\" is missing (give it at the top or as grid.model)");
     if (!s->tune_path[0]) return err_fail(err, "spec: no tune program (give \"tune\")");
     if (check_tune(s->tune_path, err)) return -1;
-    // the model's identity is part of every point's id
-    char weights[SWEEP_PATH + 32];
-    snprintf(weights, sizeof weights, "%s/model.safetensors", model);
-    Err gerr;
-    if (gpt2_file_sha256(weights, b->model_sha256, &gerr))
-        return err_fail(err, "spec: \"model\": %s", gerr.msg);
-    memcpy(s->model_sha256, b->model_sha256, 65);
+    if (model[0]) {   // the journal header's model (with grid.model: the first point's, add_point)
+        char weights[SWEEP_PATH + 32];
+        snprintf(weights, sizeof weights, "%s/model.safetensors", model);
+        Err gerr;
+        if (input_sha256(b, weights, s->model_sha256, &gerr)) return err_fail(err, "spec: \"model\": %s", gerr.msg);
+    }
     return 0;
 }
 
@@ -405,8 +770,10 @@ int sweep_spec_parse(SweepSpec *s, const char *json_text, size_t len, const char
     }
     Builder b = {0};
     Grid g = {0};
-    int rc = parse_top(s, root, &b, &g, default_tune, err);
-    if (rc == 0) rc = expand(s, &b, &g, err);
+    Baselines bl;
+    int rc = parse_top(s, root, &b, &g, &bl, default_tune, err);
+    if (rc == 0) rc = expand(s, &b, &g, &bl, err);
+    grid_free(&g);
     builder_free(&b);
     cJSON_Delete(root);
     if (rc) sweep_spec_free(s);

@@ -6,18 +6,41 @@
  * the model's sha256; mpi/ and results/ know nothing of points.
  *
  * The spec: one JSON object, every key checked (unknown keys are errors):
- *   model            task LM checkpoint directory (required)
- *   task             task name (required unless grid.task is given)
- *   data | data_dir + split   as in a tune point (required)
+ *   model            task LM checkpoint directory (required unless grid.model)
+ *   task             task name (required unless grid.task)
+ *   data | data_dir + split   as in a tune point (required); "{task}" in
+ *                    data_dir (or data's paths) becomes the point's task, so
+ *                    one spec sweeps several tasks' few-shot directories
  *   out              output directory: journal, lock (required; created)
- *   grid             {"method": [...] (required), "lambda": [...] [0],
- *                     "prompt_length": [...] [the method's default],
- *                     "seed": [...] [0], "task": [...] [the top "task"]}
- *                    each a non-empty array
- *   pez, rlprompt    per-method settings, given to that method's points only
+ *   grid             {"method": [...] (required), any other point key: ...}.
+ *                    A key is any key a point accepts, dotted for a nested one
+ *                    ("pez.lr", "rlprompt.top_k"); its value is
+ *                      a non-empty list of values,
+ *                      a range: {"linspace": [lo, hi], "n": k} (evenly spaced,
+ *                        ends included), {"logspace": [lo, hi], "n": k} (evenly
+ *                        in log), {"log_uniform": [lo, hi], "n": k, "seed": s}
+ *                        (k draws with the project's Rng, sorted); values to 6
+ *                        significant digits, "round": true for whole numbers;
+ *                        the same spec gives the same values everywhere,
+ *                      or per method: {"pez": LIST|RANGE, "rlprompt": ...},
+ *                        one entry for each method of grid.method (for axes
+ *                        after method: not task, split, method).
+ *                    An axis inside a method's settings ("pez.lr") applies to
+ *                    that method's points only; prompt_length not to manual.
+ *   pez, rlprompt, soft   per-method settings, given to that method's points
+ *                    only (a grid value wins over the same key here)
  *   point            any other point keys shared by every point (max_test,
  *                    template, dictionary, objective, scorer_model, prompt
  *                    for "manual", ...); must not repeat a grid key or a key above
+ *   baselines        manual prompts: ["text", {"prompt": "text", "template":
+ *                    "..."}, ...], each evaluated as a "manual" point on every
+ *                    combination of the axes that apply to it (task, split,
+ *                    model, template unless its own, ...; not lambda, seed,
+ *                    prompt_length, another method's settings) [none]
+ *   empty_baseline   the empty prompt (the template alone) as a baseline [true]
+ *   replicates       the point keys whose values repeat a configuration rather
+ *                    than make a new one: the report's statistics are over them
+ *                    ["seed", "split"]; written in the journal header
  *   timeout_seconds  per point attempt [3600]
  *   retries          extra attempts for a failed point [1]
  *   drain_seconds    after SIGTERM/SIGUSR1, how long rank 0 waits for points
@@ -25,11 +48,14 @@
  *   tune             the tune program [bin/tune next to the sweep binary]
  * Paths are used as written, relative to the working directory of mpirun.
  *
- * Expansion order (the point index): task, method, prompt_length, lambda, seed,
- * outermost first, each in the order given. A "manual" point takes no
- * prompt_length (its prompt is text): the grid's prompt lengths collapse to
- * one manual point. Every point is validated with point_parse before any
- * work starts; the first error is reported with the point's grid values.
+ * Expansion order (the point index): the axes task, split, method,
+ * prompt_length, lambda, then every other axis in the order of its key, then
+ * seed, outermost first, each in the order of its values; the order of the
+ * spec's keys does not matter. Then the baselines: the empty prompt first,
+ * then in the order given, each over the axes that apply to it. A baseline
+ * that repeats a point already there is left out; any other repeated point is
+ * an error. Every point is validated with point_parse before any work starts;
+ * the first error is reported with the point's grid values.
  * Point id (tuners.h point_identity): the sha256 of the point's canonical JSON
  * with every file it reads (the models' weights, the train/dev/test splits, the
  * dictionary) given by the sha256 of its contents instead of its path, and the
@@ -44,7 +70,8 @@
  * manual; within a method, more steps x longer prompts first; ties by index.
  *
  * The journal (rank 0 only, results/results.h): HEADER {"spec_sha256" (of
- * the spec file's bytes), "version" (SWEEP_JOURNAL_VERSION), "created", "model_sha256"}; one POINT
+ * the spec file's bytes), "version" (SWEEP_JOURNAL_VERSION), "created", "model_sha256"
+ * (the first point's model), "replicates"}; one POINT
  * frame per point, in index order, its "index" its order in the journal;
  * a DISPATCH frame per attempt; a RESULT frame per finished attempt (status 1
  * for failed), fsync'd. A point is done when it has an ok result, failed for
@@ -52,7 +79,8 @@
  * Resume: a torn tail is cut (said on stderr); damage followed by intact
  * frames is refused (exit 1, nothing written). The spec's points must be the
  * journal's points (as a set); with --extend the journal's points must be a
- * subset and the new ones are appended. Done and failed-for-good points are
+ * subset and the new ones are appended. The spec's replicates must be the
+ * journal's (a journal without them had the default). Done and failed-for-good points are
  * skipped; dispatched-but-unfinished and retriable ones run again.
  *
  * Workers run each point as `tune --quiet -` in its own process group, the
@@ -121,7 +149,8 @@ typedef struct {
     double drain_seconds;
     int retries;
     char spec_sha256[65];
-    char model_sha256[65];
+    char model_sha256[65];  // the first point's model (the journal header's "model_sha256")
+    char replicates[512];   // "replicates" as compact JSON (the journal header's; report.c)
     int n_points, cap_points;
     SweepPoint *points;     // (n_points), index order; room for cap_points
     int shard, n_shards;    // a shard's run (shard.c): shard of n_shards; n_shards 0: the whole grid
@@ -134,6 +163,9 @@ int sweep_spec_parse(SweepSpec *s, const char *json_text, size_t len, const char
                      Err *err);
 int sweep_spec_load(SweepSpec *s, const char *path, const char *default_tune, Err *err);
 void sweep_spec_free(SweepSpec *s);
+
+/* The replicates of a spec that names none, and of a journal from before "replicates". */
+#define SWEEP_DEFAULT_REPLICATES "[\"seed\",\"split\"]"
 
 /* The journal format this sweep writes: 2 = point ids by contents (1: by paths). */
 #define SWEEP_JOURNAL_VERSION 2
@@ -159,6 +191,7 @@ typedef struct {
     char spec_sha256[65];
     char model_sha256[65];       // "" when the header has none
     int version;                 // the header's journal format version
+    char replicates[512];        // the header's "replicates" as compact JSON; "" when it has none
     long long created;           // the header's creation time (unix seconds; 0 unknown)
     int n, cap;
     SweepJournalPoint *points;   // journal order

@@ -345,7 +345,7 @@ slurm_fake_spec() {
     chmod +x "$TMP/fake_tune"
     cat >"$1" <<EOS
 {"model": "$2", "task": "sst-2", "data_dir": "$DATA", "split": "16-42", "out": "$3",
- "grid": {"method": ["pez", "rlprompt"], "lambda": [0, 1], "prompt_length": [3], "seed": $4},
+ "grid": {"method": ["pez", "rlprompt"], "lambda": [0, 1], "prompt_length": [3], "seed": $4}, "empty_baseline": false,
  "pez": {"steps": 4, "batch": 4, "eval_every": 2},
  "rlprompt": {"steps": 4, "eval_every": 2, "hidden": 16, "prompts_per_step": 3, "top_k": 8},
  "point": {"max_test": 40}, "tune": "$TMP/fake_tune", "timeout_seconds": 120, "retries": 1,

@@ -95,7 +95,7 @@ chmod +x "$TMP/fake_tune"
 spec() {
     cat >"$1" <<EOF
 {"model": "$M", "task": "sst-2", "data_dir": "$DATA", "split": "16-42", "out": "$2",
- "grid": {"method": ["pez", "rlprompt"], "lambda": [0, 0.5, 1], "prompt_length": [3], "seed": $3},
+ "grid": {"method": ["pez", "rlprompt"], "lambda": [0, 0.5, 1], "prompt_length": [3], "seed": $3}, "empty_baseline": false,
  "point": {"dictionary": "$TMP/words"}, "tune": "$TMP/fake_tune", "timeout_seconds": 60, "retries": 0}
 EOF
 }
@@ -371,7 +371,7 @@ MV=$TMP/model-50304
     --out "$MV" >/dev/null 2>"$TMP/err" || { echo "FAIL: gpt2 init: $(cat "$TMP/err")"; exit 1; }
 cat >"$TMP/vocab.json" <<EOF
 {"model": "$MV", "task": "sst-2", "data_dir": "$DATA", "split": "16-42", "out": "$TMP/vocab",
- "grid": {"method": ["manual"], "seed": [1, 2]},
+ "grid": {"method": ["manual"], "seed": [1, 2]}, "empty_baseline": false,
  "point": {"prompt": " It was", "dictionary": "$TMP/words", "max_tokens": 32, "max_test": 20},
  "tune": "$TUNE", "timeout_seconds": 120, "retries": 0}
 EOF

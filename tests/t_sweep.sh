@@ -44,7 +44,7 @@ TIMEOUT=120
 spec() {
     cat >"$1" <<EOF
 {"model": "$M", "task": "sst-2", "data_dir": "$DATA", "split": "16-42", "out": "$2",
- "grid": {"method": ["pez", "rlprompt"], "lambda": ${5:-[0, 1]}, "prompt_length": [3], "seed": $3},
+ "grid": {"method": ["pez", "rlprompt"], "lambda": ${5:-[0, 1]}, "prompt_length": [3], "seed": $3}, "empty_baseline": false,
  "pez": {"steps": 4, "batch": 4, "eval_every": 2},
  "rlprompt": {"steps": 4, "eval_every": 2, "hidden": 16, "prompts_per_step": 3, "top_k": 8},
  "point": {"max_test": 40, "dictionary": "$TMP/words"},

@@ -15,7 +15,7 @@ tiny_model "$TMP/m"
 spec() { # FILE OUT SEEDS
     cat >"$1" <<EOF
 {"model": "$TMP/m", "task": "sst-2", "data_dir": "$DATA", "split": "16-42", "out": "$2",
- "grid": {"method": ["pez"], "lambda": [0], "prompt_length": [3], "seed": $3},
+ "grid": {"method": ["pez"], "lambda": [0], "prompt_length": [3], "seed": $3}, "empty_baseline": false,
  "point": {"dictionary": "$TMP/words"}, "tune": "$TMP/tune.sh", "timeout_seconds": 60}
 EOF
 }

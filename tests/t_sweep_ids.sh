@@ -20,7 +20,7 @@ tiny_model "$TMP/here/m"
 spec() { # FILE DATA_DIR OUT
     cat >"$1" <<EOF
 {"model": "$2/m", "task": "sst-2", "data": {"train": "$2/train.tsv", "dev": "$2/dev.tsv", "test": "$2/test.tsv"},
- "out": "$3", "grid": {"method": ["pez"], "lambda": [0, 1], "prompt_length": [3], "seed": [1, 2]},
+ "out": "$3", "grid": {"method": ["pez"], "lambda": [0, 1], "prompt_length": [3], "seed": [1, 2]}, "empty_baseline": false,
  "point": {"dictionary": "$TMP/words"}, "tune": "$TMP/tune.sh", "timeout_seconds": 60}
 EOF
 }

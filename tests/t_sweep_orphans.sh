@@ -19,7 +19,7 @@ cp "$ROOT/tests/fake_tune.sh" "$TMP/fake_tune"
 chmod +x "$TMP/fake_tune"
 cat >"$TMP/spec.json" <<EOF
 {"model": "$M", "task": "sst-2", "data_dir": "$DATA", "split": "16-42", "out": "$TMP/out",
- "grid": {"method": ["pez"], "lambda": [0], "prompt_length": [3], "seed": [777]},
+ "grid": {"method": ["pez"], "lambda": [0], "prompt_length": [3], "seed": [777]}, "empty_baseline": false,
  "point": {"dictionary": "$TMP/words"}, "tune": "$TMP/fake_tune", "timeout_seconds": 3000}
 EOF
 

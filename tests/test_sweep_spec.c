@@ -137,7 +137,12 @@ static void test_expansion(void) {
     SweepSpec s;
     Err err = {{0}};
     CHECK(parse(&s, text, &err) == 0, "%s", err.msg);
-    CHECK(s.n_points == 2 * 2 * 2 * 3, "%d points", s.n_points);
+    // the grid, then the empty prompt's baseline (by default: one per task and split)
+    CHECK(s.n_points == 2 * 2 * 2 * 3 + 1, "%d points", s.n_points);
+    CHECK(point_has(&s, 24, "method", "\"manual\"") && point_has(&s, 24, "prompt", "\"\"") &&
+              point_has(&s, 24, "lambda", "0") && point_has(&s, 24, "seed", "0"),
+          "the empty-prompt baseline last, lambda and seed at their defaults");
+    CHECK(strcmp(s.replicates, "[\"seed\",\"split\"]") == 0, "default replicates: %s", s.replicates);
     CHECK(s.timeout_seconds == 3600 && s.retries == 1 && s.drain_seconds == 30, "defaults");
     CHECK(strcmp(s.tune_path, "/bin/true") == 0 && strcmp(s.out_dir, out_dir) == 0, "paths");
     // odometer: method, prompt_length, lambda, seed (last fastest)
@@ -201,7 +206,7 @@ static void test_ids(void) {
     CHECK(parse(&sa, a, &err) == 0, "%s", err.msg);
     CHECK(parse(&sb, b, &err) == 0, "%s", err.msg);
     CHECK(parse(&sc, c, &err) == 0, "%s", err.msg);
-    CHECK(sc.n_points == 2 * 2 * 3 * 4, "%d", sc.n_points);
+    CHECK(sc.n_points == 2 * 2 * 3 * 4 + 1, "%d", sc.n_points);
     for (int i = 0; i < sa.n_points; i++) {
         int in_b = 0, in_c = 0;
         for (int j = 0; j < sb.n_points; j++) in_b |= strcmp(sa.points[i].id, sb.points[j].id) == 0;
@@ -252,8 +257,8 @@ static void test_manual(void) {
     char *at = strstr(base, "\"max_test\":8");
     snprintf(text, 16384, "%.*s\"prompt\":\"It was\",%s", (int)(at - base), base, at);
     CHECK(parse(&s, text, &err) == 0, "%s", err.msg);
-    CHECK(s.n_points == 2, "manual points collapse across prompt lengths: %d", s.n_points);
-    if (s.n_points == 2) CHECK(s.points[0].cost_class == SWEEP_COST_MANUAL, "manual cost");
+    CHECK(s.n_points == 2 + 1, "manual points collapse across prompt lengths (+ the empty baseline): %d", s.n_points);
+    if (s.n_points == 3) CHECK(s.points[0].cost_class == SWEEP_COST_MANUAL, "manual cost");
     sweep_spec_free(&s);
     free(base);
     free(text);
@@ -298,7 +303,7 @@ static void test_errors(void) {
     for (size_t i = 0; i < sizeof bad_keys / sizeof bad_keys[0]; i++)
         expect_error("{\"method\":[\"pez\"]}", bad_keys[i].keys, bad_keys[i].says);
     const struct { const char *grid, *says; } bad_grids[] = {
-        {"{\"method\":[\"pez\"],\"temperature\":[1]}", "unknown key \"grid.temperature\""},
+        {"{\"method\":[\"pez\"],\"temperature\":[1]}", "(method \"pez\", temperature 1): point: unknown key \"temperature\""},
         {"{\"method\":\"pez\"}", "grid.method must be an array"},
         {"{\"method\":[]}", "grid.method is empty"},
         {"{\"method\":[\"pez\"],\"seed\":[]}", "grid.seed is empty"},
@@ -344,6 +349,244 @@ static void test_errors(void) {
     expect_text_error(text, "\"point.seed\" belongs at the top of the spec or in the grid");
 }
 
+// ----------------------------------------------------------------------------
+// the protocol: any key an axis, per-method lists, ranges, tasks x splits, baselines
+
+static char fewshot[4200];
+
+/* A few-shot layout: FEWSHOT/TASK/SPLIT/{train,dev}.tsv and FEWSHOT/TASK/test.tsv. */
+static void make_fewshot(void) {
+    scratch_dir(fewshot, sizeof fewshot, "fewshot");
+    static const char *const tasks[] = {"sst-2", "mr"}, *const splits[] = {"16-13", "16-42"};
+    char dir[4400], sub[4500];
+    for (int t = 0; t < 2; t++) {
+        snprintf(dir, sizeof dir, "%s/%s", fewshot, tasks[t]);
+        if (mkdir(dir, 0755) != 0) die("mkdir %s", dir);
+        for (int k = 0; k < 2; k++) {
+            snprintf(sub, sizeof sub, "%s/%s", dir, splits[k]);
+            if (mkdir(sub, 0755) != 0) die("mkdir %s", sub);
+            // each split its own examples (a point's id hashes its files' contents)
+            char rows[256];
+            snprintf(rows, sizeof rows, "sentence\tlabel\ngood %s %s\t1\nbad\t0\n", tasks[t], splits[k]);
+            write_text(sub, "train.tsv", rows);
+            snprintf(rows, sizeof rows, "sentence\tlabel\nfine %s %s\t1\nawful\t0\n", tasks[t], splits[k]);
+            write_text(sub, "dev.tsv", rows);
+        }
+        snprintf(sub, sizeof sub, "sentence\tlabel\nnice %s\t1\npoor\t0\n", tasks[t]);
+        write_text(dir, "test.tsv", sub);
+    }
+}
+
+/* A spec on the few-shot layout with this grid and extra top-level keys. */
+static char *protocol_text(const char *grid, const char *extra) {
+    size_t cap = 4 * sizeof model_dir + 512 + strlen(grid) + strlen(extra);
+    char *s = xmalloc(cap);
+    snprintf(s, cap, "{\"model\":\"%s\",\"data_dir\":\"%s/{task}\",\"out\":\"%s\",\"grid\":%s,"
+                     "\"point\":{\"dictionary\":\"%s\",\"max_test\":8}%s}",
+             model_dir, fewshot, out_dir, grid, words, extra);
+    return s;
+}
+
+static int index_of(const SweepSpec *s, const char *id) {
+    for (int i = 0; i < s->n_points; i++)
+        if (strcmp(s->points[i].id, id) == 0) return i;
+    return -1;
+}
+
+static const char *const PROTOCOL_GRID =
+    "{\"task\":[\"sst-2\",\"mr\"],\"split\":[\"16-13\",\"16-42\"],\"method\":[\"pez\",\"rlprompt\"],"
+    "\"lambda\":{\"pez\":[0,1],\"rlprompt\":[0,10,100]},\"pez.lr\":[0.1,0.3],\"seed\":[1,2]}";
+static const char *const PROTOCOL_BASELINES =
+    ",\"baselines\":[\"It was\",{\"prompt\":\"Review:\",\"template\":\"[P] {sentence} All in all, it was\"}]";
+
+static void test_protocol(void) {
+    make_fewshot();
+    char *text = protocol_text(PROTOCOL_GRID, PROTOCOL_BASELINES);
+    SweepSpec s;
+    Err err = {{0}};
+    CHECK(parse(&s, text, &err) == 0, "%s", err.msg);
+    // per task x split: pez 2 lambdas x 2 lr x 2 seeds, rlprompt 3 lambdas x 2 seeds (pez.lr is
+    // pez's only); then 3 baselines (the empty prompt, two given) per task x split
+    CHECK(s.n_points == 4 * (8 + 6) + 3 * 4, "%d points", s.n_points);
+    // order: task, split, method, prompt_length, lambda, the other axes by name, seed
+    // (a point names its split by its files: data_dir/split/train.tsv)
+    CHECK(point_has(&s, 0, "task", "\"sst-2\"") && strstr(s.points[0].point_json, "/sst-2/16-13/train.tsv") &&
+              point_has(&s, 0, "method", "\"pez\"") && point_has(&s, 0, "lambda", "0") && point_has(&s, 0, "seed", "1"),
+          "point 0");
+    CHECK(point_has(&s, 1, "seed", "2") && point_has(&s, 2, "seed", "1") && point_has(&s, 4, "lambda", "1"), "odometer");
+    char *lr0 = point_value(&s, 0, "pez"), *lr2 = point_value(&s, 2, "pez");
+    CHECK(strstr(lr0, "\"lr\":0.1") && strstr(lr2, "\"lr\":0.3"), "pez.lr: %s, %s", lr0, lr2);
+    free(lr0);
+    free(lr2);
+    CHECK(point_has(&s, 8, "method", "\"rlprompt\"") && point_has(&s, 8, "lambda", "0") &&
+              point_has(&s, 10, "lambda", "10") && point_has(&s, 12, "lambda", "100") && strstr(s.points[14].point_json, "/16-42/train.tsv"),
+          "rlprompt's own lambdas, no lr axis");
+    CHECK(!strstr(s.points[8].point_json, "\"pez\":"), "rlprompt points carry no pez settings");
+    CHECK(point_has(&s, 28, "task", "\"mr\"") && strstr(s.points[28].point_json, "/mr/16-13/train.tsv\"") &&
+              !strstr(s.points[28].point_json, "{task}"),
+          "{task} in data_dir: %s", s.points[28].point_json);
+    // the baselines: manual, lambda and seed at their defaults, one per task and split
+    int manual = 0, review = 0;
+    for (int i = 56; i < s.n_points; i++) {
+        manual += point_has(&s, i, "method", "\"manual\"") && point_has(&s, i, "seed", "0") && point_has(&s, i, "lambda", "0");
+        if (strstr(s.points[i].point_json, "\"prompt\":\"Review:\"")) {
+            review++;
+            CHECK(strstr(s.points[i].point_json, "All in all, it was"), "a baseline's own template");
+        }
+    }
+    CHECK(manual == 12 && review == 4, "baselines: %d manual, %d with the prompt Review:", manual, review);
+    for (int p = 0; p < s.n_points; p++)
+        for (int q = 0; q < p; q++) CHECK(strcmp(s.points[p].id, s.points[q].id) != 0, "ids %d and %d equal", p, q);
+
+    // the same study with the keys of the spec and of its grid in another order: the same ids, in
+    // the same order
+    char *shuffled = xmalloc(24576);
+    snprintf(shuffled, 24576,
+             "{\"point\":{\"max_test\":8,\"dictionary\":\"%s\"},\"baselines\":[\"It was\",{\"template\":\"[P] {sentence} "
+             "All in all, it was\",\"prompt\":\"Review:\"}],\"grid\":{\"seed\":[1,2],\"pez.lr\":[0.1,0.3],\"lambda\":"
+             "{\"rlprompt\":[0,10,100],\"pez\":[0,1]},\"method\":[\"pez\",\"rlprompt\"],\"split\":[\"16-13\",\"16-42\"],"
+             "\"task\":[\"sst-2\",\"mr\"]},\"out\":\"%s\",\"data_dir\":\"%s/{task}\",\"model\":\"%s\"}",
+             words, out_dir, fewshot, model_dir);
+    SweepSpec r;
+    CHECK(parse(&r, shuffled, &err) == 0, "%s", err.msg);
+    int same = r.n_points == s.n_points;
+    for (int i = 0; same && i < s.n_points; i++) same = strcmp(s.points[i].id, r.points[i].id) == 0;
+    CHECK(same, "reordered keys: other points or another order");
+    sweep_spec_free(&r);
+    free(shuffled);
+    sweep_spec_free(&s);
+    free(text);
+
+    // a grid with more splits keeps every id of the smaller one (the grid grows, --extend)
+    char *small = protocol_text("{\"task\":[\"mr\"],\"split\":[\"16-42\"],\"method\":[\"pez\"],\"seed\":[1]}", "");
+    char *big = protocol_text("{\"task\":[\"mr\"],\"split\":[\"16-13\",\"16-42\"],\"method\":[\"pez\"],\"seed\":[1,2]}", "");
+    SweepSpec a, b;
+    CHECK(parse(&a, small, &err) == 0 && parse(&b, big, &err) == 0, "%s", err.msg);
+    CHECK(a.n_points == 2 && b.n_points == 4 + 2, "%d and %d points", a.n_points, b.n_points);
+    for (int i = 0; i < a.n_points; i++) CHECK(index_of(&b, a.points[i].id) >= 0, "point %d lost when the grid grew", i);
+    sweep_spec_free(&a);
+    sweep_spec_free(&b);
+    free(small);
+    free(big);
+}
+
+/* The values a grid axis expands to, as the points' "pez" objects say them. */
+static void range_case(const char *range, const char *const *want, int n_want) {
+    char grid[512];
+    snprintf(grid, sizeof grid, "{\"task\":[\"sst-2\"],\"split\":[\"16-42\"],\"method\":[\"pez\"],\"pez.lr\":%s}", range);
+    char *text = protocol_text(grid, ",\"empty_baseline\":false");
+    SweepSpec s;
+    Err err = {{0}};
+    CHECK(parse(&s, text, &err) == 0, "%s: %s", range, err.msg);
+    CHECK(s.n_points == n_want, "%s: %d points", range, s.n_points);
+    for (int i = 0; i < s.n_points && i < n_want; i++) {
+        char *v = point_value(&s, i, "pez"), key[64];
+        snprintf(key, sizeof key, "\"lr\":%s,", want[i]);
+        CHECK(strstr(v, key) != NULL, "%s: point %d has %s, expected lr %s", range, i, v, want[i]);
+        free(v);
+    }
+    sweep_spec_free(&s);
+    free(text);
+}
+
+static void test_ranges(void) {
+    // (six significant digits: 0.1 + 2 * 0.1 is 0.3, not 0.30000000000000004)
+    static const char *const lin[] = {"0.1", "0.2", "0.3", "0.4", "0.5"};
+    range_case("{\"linspace\":[0.1,0.5],\"n\":5}", lin, 5);
+    static const char *const logs[] = {"0.001", "0.0316228", "1"};
+    range_case("{\"logspace\":[0.001,1],\"n\":3}", logs, 3);
+    static const char *const whole[] = {"1", "4", "7", "10"};
+    range_case("{\"linspace\":[1,10],\"n\":4,\"round\":true}", whole, 4);
+    // log_uniform: deterministic (the same spec, the same draws), ascending, inside [lo, hi], and
+    // its seed changes them
+    char grid[512];
+    double got[2][4];
+    for (int k = 0; k < 3; k++) {
+        snprintf(grid, sizeof grid, "{\"task\":[\"sst-2\"],\"split\":[\"16-42\"],\"method\":[\"pez\"],"
+                                    "\"pez.lr\":{\"log_uniform\":[0.001,0.1],\"n\":4,\"seed\":%d}}", k < 2 ? 7 : 8);
+        char *text = protocol_text(grid, ",\"empty_baseline\":false");
+        SweepSpec s;
+        Err err = {{0}};
+        CHECK(parse(&s, text, &err) == 0 && s.n_points == 4, "%s", err.msg);
+        for (int i = 0; i < s.n_points && i < 4; i++) {
+            cJSON *p = cJSON_Parse(s.points[i].point_json);
+            double lr = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(p, "pez"), "lr")->valuedouble;
+            cJSON_Delete(p);
+            CHECK(lr >= 0.001 && lr <= 0.1 && (i == 0 || lr > got[k % 2][i - 1]), "draw %d: %g", i, lr);
+            if (k < 2) CHECK(k == 0 || lr == got[0][i], "log_uniform draws differ between parses: %g, %g", lr, got[0][i]);
+            else CHECK(lr != got[0][i], "another seed, the same draw %g", lr);
+            got[k % 2][i] = lr;
+        }
+        sweep_spec_free(&s);
+        free(text);
+    }
+}
+
+/* One bad protocol spec: grid and extra keys. */
+static void expect_protocol_error(const char *grid, const char *extra, const char *needle) {
+    char *text = protocol_text(grid, extra);
+    expect_text_error(text, needle);
+    free(text);
+}
+
+static void test_protocol_errors(void) {
+    const struct { const char *grid, *extra, *says; } bad[] = {
+        {"{\"task\":[\"sst-2\"],\"split\":[\"16-42\"],\"method\":[\"pez\",\"rlprompt\"],\"lambda\":{\"pez\":[0]}}", "",
+         "grid.lambda has no list for method \"rlprompt\""},
+        {"{\"task\":[\"sst-2\"],\"split\":[\"16-42\"],\"method\":[\"pez\"],\"lambda\":{\"pez\":[0],\"soft\":[1]}}", "",
+         "grid.lambda.soft: not a method of grid.method"},
+        {"{\"task\":[\"sst-2\"],\"split\":{\"pez\":[\"16-42\"]},\"method\":[\"pez\"]}", "",
+         "grid.split cannot be given per method"},
+        {"{\"task\":[\"sst-2\"],\"split\":[\"16-42\"],\"method\":[\"pez\"],\"rlprompt.top_k\":[8]}", "",
+         "grid.rlprompt.top_k: no point has method \"rlprompt\""},
+        {"{\"task\":[\"sst-2\"],\"split\":[\"16-42\"],\"method\":[\"pez\"],\"lambda\":{\"pez\":[0,-1]}}", "",
+         "grid.lambda.pez[1] is -1: lambda must be >= 0"},
+        {"{\"task\":[\"sst-2\"],\"split\":[\"16-42\"],\"method\":[\"pez\"],\"pez.lr\":{\"linspace\":[1,0],\"n\":3}}", "",
+         "grid.pez.lr.linspace: lo must be below hi"},
+        {"{\"task\":[\"sst-2\"],\"split\":[\"16-42\"],\"method\":[\"pez\"],\"pez.lr\":{\"logspace\":[0,1],\"n\":3}}", "",
+         "a log range needs lo > 0"},
+        {"{\"task\":[\"sst-2\"],\"split\":[\"16-42\"],\"method\":[\"pez\"],\"pez.lr\":{\"linspace\":[0,1]}}", "",
+         "grid.pez.lr.n must be an integer"},
+        {"{\"task\":[\"sst-2\"],\"split\":[\"16-42\"],\"method\":[\"pez\"],\"pez.lr\":{\"linspace\":[0,1],\"n\":3,\"step\":1}}", "",
+         "unknown key \"grid.pez.lr.step\""},
+        {"{\"task\":[\"sst-2\"],\"split\":[\"16-42\"],\"method\":[\"pez\"],\"pez.steps\":{\"linspace\":[1,2],\"n\":4,\"round\":true}}",
+         "", "gives 1 twice after rounding"},
+        {"{\"task\":[\"sst-2\"],\"split\":[\"16-42\"],\"method\":[\"pez\"],\"pez.lr\":[0.1]}", ",\"pez\":{\"lr\":0.2,\"lr\":0.3}",
+         "given twice"},
+        {"{\"task\":[\"sst-2\"],\"split\":[\"16-42\"],\"method\":[\"pez\"],\"template\":[\"[P] {sentence} It was\"]}", "",
+         "\"point.template\" belongs at the top of the spec or in the grid"},
+        {"{\"task\":[\"sst-2\"],\"split\":[\"16-42\"],\"method\":[\"pez\"]}", ",\"baselines\":[3]",
+         "baselines[0] must be a prompt"},
+        {"{\"task\":[\"sst-2\"],\"split\":[\"16-42\"],\"method\":[\"pez\"]}", ",\"baselines\":[{\"text\":\"x\"}]",
+         "unknown key \"baselines[0].text\""},
+        {"{\"task\":[\"sst-2\"],\"split\":[\"16-42\"],\"method\":[\"pez\"]}", ",\"replicates\":[\"seed\",\"seed\"]",
+         "replicates[1] repeats \"seed\""},
+        {"{\"task\":[\"sst-2\"],\"split\":[\"16-42\"],\"method\":[\"pez\"]}", ",\"replicates\":[\"task\"]",
+         "task cannot be a replicate"},
+        {"{\"task\":[\"sst-2\"],\"split\":[\"16-99\"],\"method\":[\"pez\"]}", "", "16-99"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (strstr(bad[i].grid, "template")) {   // a grid key also in "point"
+            char *text = protocol_text(bad[i].grid, "");
+            char *at = strstr(text, "\"max_test\":8");
+            char *with = xmalloc(strlen(text) + 64);
+            snprintf(with, strlen(text) + 64, "%.*s\"template\":\"[P] {sentence} x\",%s", (int)(at - text), text, at);
+            expect_text_error(with, bad[i].says);
+            free(with);
+            free(text);
+            continue;
+        }
+        expect_protocol_error(bad[i].grid, bad[i].extra, bad[i].says);
+    }
+    // custom replicates are kept for the journal, as written
+    char *text = protocol_text("{\"task\":[\"sst-2\"],\"split\":[\"16-42\"],\"method\":[\"pez\"]}", ",\"replicates\":[\"seed\"]");
+    SweepSpec s;
+    Err err = {{0}};
+    CHECK(parse(&s, text, &err) == 0 && strcmp(s.replicates, "[\"seed\"]") == 0, "replicates: %s %s", err.msg, s.replicates);
+    sweep_spec_free(&s);
+    free(text);
+}
+
 /* A spec file that is a FIFO is refused at once (nothing ever writes to it). */
 static void test_fifo(void) {
     char path[4300];
@@ -365,5 +608,8 @@ int main(void) {
     test_ids();
     test_manual();
     test_errors();
+    test_protocol();
+    test_ranges();
+    test_protocol_errors();
     return test_finish();
 }
