@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/t_slurm_sbatch.sh: slurm/sweep.sbatch on a real Slurm (a private munged, slurmctld and
 # slurmd started here: tests/slurm_lib.sh).
-#   - the demo sweep (configs/demo.json: 8 real PEZ and RLPrompt points on a tiny random GPT-2,
+#   - the demo sweep (configs/demo.json: 8 real PEZ and RLPrompt points and the empty-prompt
+#     baseline on a tiny random GPT-2,
 #     out in a temporary directory) submitted with sbatch -n 2: the job completes, not requeued,
 #     every point done, the frontier files written;
 #   - the same script with SWEEP_LAUNCHER=srun (srun --mpi=pmix) on a fast sweep, where Slurm
@@ -62,20 +63,21 @@ grep -q "2 tasks, 3 ranks by mpirun" "$TMP/demo-$job.out" && grep -q "the sweep 
     ! grep -q "requeueing" "$TMP/demo-$job.out" && ok "the log: 3 ranks on 2 tasks, finished, not requeued" ||
     fail "the job's log"
 status=$("$SWEEP" status "$TMP/demo-out" 2>&1)
-case $status in "points 8 done 8 failed 0 pending 0 "*) ok "status: $status" ;; *) fail "status: $status" ;; esac
+case $status in "points 9 done 9 failed 0 pending 0 "*) ok "status: $status" ;; *) fail "status: $status" ;; esac
 for f in points.csv frontier.csv frontier.svg frontier.json; do
     [ -s "$TMP/demo-out/$f" ] || fail "no $f in the sweep's directory"
 done
 rows=$(($(wc -l <"$TMP/demo-out/points.csv") - 1))
-[ "$rows" -eq 8 ] && grep -q "<svg" "$TMP/demo-out/frontier.svg" &&
+[ "$rows" -eq 9 ] && grep -q "<svg" "$TMP/demo-out/frontier.svg" &&
     ok "frontier files: points.csv ($rows points), frontier.csv ($(($(wc -l <"$TMP/demo-out/frontier.csv") - 1)) rows), frontier.svg, frontier.json" ||
     fail "frontier files: points.csv has $rows rows"
 normalized "$TMP/demo-out" | "$PY" -c '
 import json, sys
 recs = [json.loads(l) for l in sys.stdin]
-assert len(recs) == 8 and all(r["status"] == "ok" for r in recs), recs
-assert sorted({r["point"]["method"] for r in recs}) == ["pez", "rlprompt"]
-' && ok "8 ok records, PEZ and RLPrompt" || fail "the demo's records"
+assert len(recs) == 9 and all(r["status"] == "ok" for r in recs), recs
+assert sorted({r["point"]["method"] for r in recs}) == ["manual", "pez", "rlprompt"]
+assert [r["point"]["prompt"] for r in recs if r["point"]["method"] == "manual"] == [""]
+' && ok "9 ok records: PEZ, RLPrompt and the empty-prompt baseline" || fail "the demo's records"
 
 # srun --mpi=pmix instead of mpirun, where this Slurm and Open MPI have PMIx
 if srun --mpi=list 2>&1 | grep -q pmix; then
