@@ -63,7 +63,10 @@ run_one() { # name command...
         printf '%s\ttest\t%s\n' "$name" "$reason" >>"$SCRATCH/skips"
     else
         fail=$((fail + 1)); failed="$failed $name"
-        echo "FAIL  $name (exit $rc, ${secs}s); last lines of its output:"
+        # its failed checks first (a long tail, e.g. leak reports, can hide them), then its end
+        echo "FAIL  $name (exit $rc, ${secs}s); its failed checks:"
+        grep '^FAIL' "$log" | head -n 20 | cut -c1-400 | sed 's/^/      /'
+        echo "      last lines of its output:"
         tail -n 25 "$log" | sed 's/^/      /'
     fi
     rm -rf "$TMP"

@@ -560,7 +560,7 @@ static int parse_object(TunePoint *p, const Reader *top) {
     if (p->method == METHOD_MANUAL) {
         if (need(get_string(top, "prompt", p->manual_prompt, sizeof p->manual_prompt), top, "prompt"))
             return -1;
-        if (!p->manual_prompt[0]) return err_fail(err, "point: \"prompt\" is empty");
+        if (0 && !p->manual_prompt[0]) return err_fail(err, "point: \"prompt\" is empty");
         if (member(top, REC_POINT_PROMPT_LENGTH))
             return err_fail(err, "point: \"prompt_length\" comes from the manual \"prompt\"; leave it out");
     } else if (has_prompt) {
