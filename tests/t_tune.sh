@@ -1,6 +1,8 @@
 #!/bin/sh
 # tests/t_tune.sh: the tune program end to end on a tiny random checkpoint.
-#   each method runs a few steps on few-shot SST-2 and prints a complete record;
+#   each method runs a few steps on few-shot SST-2 and prints a complete record; the empty
+#   manual prompt gives the template alone's record (log-PPL 0, PPL 1), the same whichever end
+#   of the template [P] is at;
 #   two runs of a point give identical records except wall_seconds; the point
 #   read from stdin gives the same; bad points exit 2 with one message and no
 #   record; a run that fails prints a "failed" record (with the model's vocabulary size once the
@@ -161,6 +163,34 @@ assert r["prompt"]["ids"] == [632, 373] and r["prompt"]["text"] == " It was", r[
 assert r["point"]["prompt"] == " It was" and "prompt_length" not in r["point"]
 assert r["faithfulness"]["kl"] == 0 and 0 <= r["accuracy"]["test"] <= 1
 EOF
+fi
+
+# the empty manual prompt: the template alone, the baseline every tuned prompt must beat. No
+# tokens: log-PPL 0 and PPL 1; with [P] at the start of the template or at its end, the rows are
+# the same bare template, so the same record but for the point
+for end in start end; do
+    case $end in start) tmpl='[P]{sentence} It was' ;; end) tmpl='{sentence} It was[P]' ;; esac
+    printf '{"method":"manual",%s,"prompt":"","template":"%s"}\n' "$COMMON" "$tmpl" >"$TMP/empty-$end.json"
+    expect 0 "tune manual, empty prompt, [P] at the $end" "$TUNE" -q "$TMP/empty-$end.json" &&
+        cp "$TMP/out" "$TMP/empty-$end.out"
+done
+if [ -s "$TMP/empty-start.out" ] && [ -s "$TMP/empty-end.out" ]; then
+    "$PY" - "$TMP/empty-start.out" "$TMP/empty-end.out" <<'EOF' && ok "the empty manual prompt" ||
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+for r in (a, b):
+    assert r["status"] == "ok" and r["steps"] == 0 and r["history"] == [], r["status"]
+    assert r["point"]["prompt"] == "" and "prompt_length" not in r["point"], r["point"]
+    assert r["prompt"]["ids"] == [] and r["prompt"]["text"] == "" and r["prompt"]["text_ids"] == [], r["prompt"]
+    assert r["log_ppl"] == 0 and r["ppl"] == 1 and r["dict_share"] == 0 and r["distinct_share"] == 0, r
+    f = r["faithfulness"]
+    assert f["acc_continuous"] == f["acc_projected"] == r["accuracy"]["test"] and f["kl"] == 0, f
+    assert r["prompt"]["roundtrip"] and r["accuracy"]["test_text"] == r["accuracy"]["test"], r["accuracy"]
+    assert r["objective"]["interp"] == 0 and r["objective"]["total"] == r["task_loss"]["dev"], r["objective"]
+for k in ("accuracy", "balanced_accuracy", "class_accuracy", "prediction_share", "task_loss", "dev_reward"):
+    assert a[k] == b[k], (k, a[k], b[k])
+EOF
+        fail "the empty manual prompt: $(head -c 300 "$TMP/empty-start.out")"
 fi
 
 # ---------------------------------------------------------------------------

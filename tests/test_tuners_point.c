@@ -2,7 +2,8 @@
  * tests/test_tuners_point.c: tuners/point.c.
  *   - good points: every default filled in, method-dependent defaults
  *     (template, prompt length, PEZ lr by optimizer), custom tasks;
- *   - every kind of bad point gives one error naming its key;
+ *   - every kind of bad point gives one error naming its key; the empty
+ *     manual prompt is a point;
  *   - the canonical JSON: an exact expected text, identical for equivalent
  *     inputs (key order, whitespace, 1 vs 1.0, data vs data_dir + split), a
  *     fixed point of parsing, different for different points;
@@ -323,6 +324,22 @@ static void test_bad_points(void) {
 }
 
 // ----------------------------------------------------------------------------
+// the empty manual prompt
+
+/* The empty manual prompt is a point of its own: the template alone. */
+static void test_empty_prompt(void) {
+    TunePoint p;
+    Err err;
+    int rc = parse(&p, "{\"method\":\"manual\",\"task\":\"sst-2\"," BASE ",\"prompt\":\"\"}", &err);
+    CHECK(rc == 0 && p.manual_prompt[0] == '\0' && strstr(p.canonical_json, "\"prompt\":\"\",") &&
+              !strstr(p.canonical_json, "\"prompt_length\""),
+          "the empty manual prompt: %s", rc ? err.msg : p.canonical_json);
+    if (rc == 0) point_free(&p);
+    expect_bad("{\"method\":\"manual\",\"task\":\"sst-2\"," BASE ",\"prompt\":\"\",\"prompt_length\":0}",
+               "\"prompt_length\" comes from the manual \"prompt\"");
+}
+
+// ----------------------------------------------------------------------------
 // canonical JSON
 
 static void test_canonical(void) {
@@ -587,6 +604,7 @@ int main(void) {
     make_files();
     test_defaults();
     test_bad_points();
+    test_empty_prompt();
     test_canonical();
     test_record();
     return test_finish();

@@ -555,12 +555,12 @@ static int parse_object(TunePoint *p, const Reader *top) {
     int method = 0, objective = OBJECTIVE_ADDITIVE;
     if (need(get_enum(top, REC_POINT_METHOD, METHODS, 3, &method), top, REC_POINT_METHOD)) return -1;
     p->method = (Method)method;
-    // a manual prompt is text, the only point where a prompt is given, not learnt
+    // a manual prompt is text, the only point where a prompt is given, not learnt; "" is the
+    // template alone, the baseline every tuned prompt must beat
     int has_prompt = member(top, "prompt") != NULL;
     if (p->method == METHOD_MANUAL) {
         if (need(get_string(top, "prompt", p->manual_prompt, sizeof p->manual_prompt), top, "prompt"))
             return -1;
-        if (!p->manual_prompt[0]) return err_fail(err, "point: \"prompt\" is empty");
         if (member(top, REC_POINT_PROMPT_LENGTH))
             return err_fail(err, "point: \"prompt_length\" comes from the manual \"prompt\"; leave it out");
     } else if (has_prompt) {

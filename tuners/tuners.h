@@ -31,7 +31,7 @@
 #include "model/gpt2.h"
 
 #define TUNE_MAX_CLASSES 16
-#define TUNE_MAX_PROMPT 64   // prompt_length is 1..TUNE_MAX_PROMPT
+#define TUNE_MAX_PROMPT 64   // prompt_length is 1..TUNE_MAX_PROMPT (a manual prompt: 0..)
 #define TUNE_PATH 1024
 
 /* One allocation per lifetime: lays views out in one zeroed block *mem of
@@ -165,11 +165,13 @@ double gap_reward(const float *p, int K, int label);
 
 /* Scrutability: mean negative log-likelihood (natural log) of the L prompt
  * tokens under a scorer LM, the first scored after <|endoftext|>:
- * log_ppl = -(1/L) sum_i log p(z_i | <|endoftext|>, z_<i). */
+ * log_ppl = -(1/L) sum_i log p(z_i | <|endoftext|>, z_<i). No tokens (L = 0,
+ * the empty manual prompt: the template alone) have log_ppl 0 (ppl 1): the
+ * total NLL of no tokens is 0, and the template alone adds nothing to read. */
 typedef struct Scorer Scorer;
 int scorer_new(Scorer **sc, const GPT2Model *m, int max_prompts, Err *err);
 void scorer_free(Scorer *sc);
-/* Scores P prompts (P, L) at once; log_ppl (P). */
+/* Scores P prompts (P, L) at once; log_ppl (P). L = 0: every log_ppl 0. */
 int scorer_log_ppl(Scorer *sc, const int *prompt_ids, int P, int L, double *log_ppl, Err *err);
 
 /* The share of the words of a prompt's decoded text that are dictionary
@@ -187,7 +189,7 @@ void dictionary_free(Dictionary *d);
 double dictionary_share(const Dictionary *d, const char *text, int *n_words);
 
 /* Repetition: the share of distinct ids among the L ids (1: no token repeats;
- * 1/L: one token repeated). */
+ * 1/L: one token repeated; 0 for no ids). */
 double distinct_share(const int *ids, int L);
 
 /* Mean over n examples of KL(p || q) between label distributions (n, K). */
@@ -196,7 +198,8 @@ double mean_kl(const float *p, const float *q, int n, int K);
 // ----------------------------------------------------------------------------
 // the point (point.c)
 
-/* METHOD_MANUAL: a fixed prompt text, evaluated with no training (a baseline) */
+/* METHOD_MANUAL: a fixed prompt text, evaluated with no training (a baseline; "" is the
+ * template alone) */
 typedef enum { METHOD_PEZ, METHOD_RLPROMPT, METHOD_MANUAL } Method;
 typedef enum { OBJECTIVE_ADDITIVE, OBJECTIVE_CONVEX } Objective;
 typedef enum { PEZ_ADAFACTOR, PEZ_ADAMW } PezOptimizer;
@@ -262,7 +265,7 @@ typedef struct {
     int prompt_length;                // L
     uint64_t seed;
     char template_text[256];          // default per method (see encode_split)
-    char manual_prompt[512];          // METHOD_MANUAL: the prompt text, tokenized by tune
+    char manual_prompt[512];          // METHOD_MANUAL: the prompt text, tokenized by tune ("" allowed)
     int n_classes;                    // from the task
     char verbalizers[TUNE_MAX_CLASSES][64];
     int max_tokens;                   // pre + post token budget per example (default 128)
@@ -360,14 +363,14 @@ typedef struct {
     int n_classes;
     int collapsed;                    // majority_share(test) >= TUNE_COLLAPSE_SHARE
     double dev_reward;                // RLPrompt's gap reward on dev (PEZ: reported too)
-    double log_ppl, ppl;              // of the best prompt under the scorer
+    double log_ppl, ppl;              // of the best prompt under the scorer (no tokens: 0, 1)
     double dict_share;                // of the words of prompt_text
     double distinct_share;            // of the prompt's ids
     // the run's objective on dev, the split that chose the prompt
     double w_task, w_interp, obj_task, obj_interp, obj_total;
     int vocab_size;                   // the task model's vocabulary; 0 (not in the record): not loaded
     // faithfulness (PEZ): continuous vs projected prompt on the test split;
-    // RLPrompt's prompts are discrete: gap 0, both accuracies equal
+    // RLPrompt's and manual prompts are discrete: gap 0, both accuracies equal
     double acc_continuous, acc_projected, kl_continuous_projected;
     int steps;                        // steps run
     int best_step;                    // the step the best prompt was found
@@ -412,7 +415,7 @@ int pez_run(TuneContext *ctx, TuneResult *r, Err *err);
 int rlprompt_run(TuneContext *ctx, TuneResult *r, Err *err);
 /* A manual prompt: tokenizes point->manual_prompt and scores it (no steps). */
 int manual_run(TuneContext *ctx, TuneResult *r, Err *err);
-/* The manual prompt's ids (at most TUNE_MAX_PROMPT); *n gets the count. */
+/* The manual prompt's ids (at most TUNE_MAX_PROMPT; none for ""); *n gets the count. */
 int manual_prompt_ids(const TunePoint *p, GPT2Tokenizer *tok, int *ids, int *n, Err *err);
 
 /* (text.c) The prompt vocabulary of a point: mask (V) gets 1 for the ids a
@@ -440,7 +443,8 @@ long template_fill(char *out, size_t cap, const char *tmpl, const char *prompt, 
  * test split as result_finish scores it. */
 int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, TuneResult *r, Err *err);
 
-/* (interp.c) Everything else from the best prompt r->prompt_ids: its text,
+/* (interp.c) Everything else from the best prompt r->prompt_ids (L = 0..TUNE_MAX_PROMPT; 0: the
+ * template alone, without continuous): its text,
  * accuracy, balanced and per-class accuracy and task loss on train/dev/test
  * (test capped by max_test), collapse, dev reward, the objective on dev,
  * log-PPL and PPL under the scorer, dictionary and distinct shares, the text

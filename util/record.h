@@ -48,10 +48,10 @@
 #define REC_OBJECTIVE "objective"           // object (REC_OBJ_*): the run's objective, on dev
 #define REC_DEV_REWARD "dev_reward"         // number: RLPrompt's gap reward on dev (PEZ's prompts too)
 #define REC_LOG_PPL "log_ppl"               // number: the prompt's mean negative log-likelihood under the
-                                            // scorer (nats per token)
+                                            // scorer (nats per token); 0 for no tokens (the empty prompt)
 #define REC_PPL "ppl"                       // number: exp(log_ppl)
 #define REC_DICT_SHARE "dict_share"         // number: the share of the prompt text's words in the dictionary
-#define REC_DISTINCT_SHARE "distinct_share" // number: the share of distinct ids among the prompt's
+#define REC_DISTINCT_SHARE "distinct_share" // number: the share of distinct ids among the prompt's (none: 0)
 #define REC_FAITHFULNESS "faithfulness"     // object (REC_FAITH_*): soft prompt against its projection
 #define REC_STEPS "steps"                   // integer: the steps run
 #define REC_BEST_STEP "best_step"           // integer: the step whose prompt was kept
