@@ -1,8 +1,9 @@
 #!/bin/sh
 # tests/t_tune.sh: the tune program end to end on a tiny random checkpoint.
-#   each method runs a few steps on few-shot SST-2 and prints a complete record; the empty
-#   manual prompt gives the template alone's record (log-PPL 0, PPL 1), the same whichever end
-#   of the template [P] is at;
+#   each method (pez, rlprompt, soft) runs a few steps on few-shot SST-2 and prints a complete
+#   record (soft: the projection reported, the soft prompt's objective and faithfulness); the
+#   empty manual prompt gives the template alone's record (log-PPL 0, PPL 1), the same whichever
+#   end of the template [P] is at;
 #   two runs of a point give identical records except wall_seconds; the point
 #   read from stdin gives the same; bad points exit 2 with one message and no
 #   record; a run that fails prints a "failed" record (with the model's vocabulary size once the
@@ -30,6 +31,10 @@ COMMON="\"task\":\"sst-2\",\"model\":\"$M\",\"data_dir\":\"$DATA\",\"split\":\"1
 cat >"$TMP/pez.json" <<EOF
 {"method":"pez",$COMMON,"prompt_length":4,"lambda":0.1,"seed":3,
  "pez":{"steps":4,"batch":4,"eval_every":2}}
+EOF
+cat >"$TMP/soft.json" <<EOF
+{"method":"soft",$COMMON,"prompt_length":4,"lambda":0.1,"seed":3,
+ "soft":{"steps":4,"batch":4,"eval_every":2}}
 EOF
 cat >"$TMP/rl.json" <<EOF
 {"method":"rlprompt",$COMMON,"prompt_length":3,"lambda":0.1,"seed":3,
@@ -72,7 +77,9 @@ for k, n in (("train", 32), ("dev", 32), ("test", 40)):
 assert r["collapsed"] == (max(r["prediction_share"]["test"]) >= 0.95), r["collapsed"]
 o = r["objective"]
 assert o["split"] == "dev" and o["form"] == "additive" and o["lambda"] == 0.1 and o["w_task"] == 1 and o["w_interp"] == 0.1, o
-assert o["task"] == r["task_loss"]["dev"] and o["interp"] == r["log_ppl"], o
+# the objective that chose the prompt: for soft, the soft prompt's task term (below), not its
+# projection's (task_loss)
+assert (method == "soft" or o["task"] == r["task_loss"]["dev"]) and o["interp"] == r["log_ppl"], o
 assert abs(o["total"] - (o["task"] + 0.1 * o["interp"])) < 1e-12, o
 for k in ("train", "dev", "test"):
     a = r["accuracy"][k]
@@ -97,12 +104,13 @@ assert steps // every <= len(h) <= steps // every + 1, "history has %d entries" 
 assert [e["step"] for e in h] == sorted(e["step"] for e in h)
 for e in h:
     assert list(e) == ["step", "loss", "dev_acc", "dev_task", "log_ppl", "dev_objective", "train_reward"], e
-    if method == "pez":
+    if method in ("pez", "soft"):
         assert e["train_reward"] == -e["loss"], e
     assert abs(e["dev_objective"] - (e["dev_task"] + 0.1 * e["log_ppl"])) < 1e-12, e
 # the chosen step: the lowest dev objective, ties to the lower log-PPL, then the earlier step
 best = min(h, key=lambda e: (e["dev_objective"], e["log_ppl"], e["step"]))
 assert r["best_step"] == best["step"] and o["total"] == best["dev_objective"], (r["best_step"], best)
+assert o["task"] == best["dev_task"] and o["interp"] == best["log_ppl"], (o, best)
 assert r["versions"]["model_sha256"] == sha and r["versions"]["tune"], r["versions"]
 EOF
 }
@@ -121,8 +129,8 @@ EOF
 # ---------------------------------------------------------------------------
 # runs
 
-for m in pez rl; do
-    case $m in pez) method=pez L=4 ;; rl) method=rlprompt L=3 ;; esac
+for m in pez rl soft; do
+    case $m in pez) method=pez L=4 ;; rl) method=rlprompt L=3 ;; soft) method=soft L=4 ;; esac
     if expect 0 "tune $method" "$TUNE" "$TMP/$m.json"; then
         cp "$TMP/out" "$TMP/$m.1"
         check_record "$TMP/$m.1" $method $L 4 2 && ok "$method record" || fail "$method record"
@@ -214,6 +222,7 @@ bad_point "unknown task" '"task"' "{\"method\":\"pez\",\"task\":\"imdb\",\"model
 bad_point "unknown method" '"method"' "{\"method\":\"sgd\",$COMMON}"
 bad_point "manual without a prompt" '"prompt"' "{\"method\":\"manual\",$COMMON}"
 bad_point "a prompt for pez" '"prompt"' "{\"method\":\"pez\",$COMMON,\"prompt\":\"x\"}"
+bad_point "soft with PEZ's reset quirk" '"soft.reset_quirk"' "{\"method\":\"soft\",$COMMON,\"soft\":{\"reset_quirk\":true}}"
 bad_point "missing model" '"model"' "{\"method\":\"pez\",\"task\":\"sst-2\",\"model\":\"$TMP/nope\",\"data_dir\":\"$DATA\",\"split\":\"16-42\"}"
 bad_point "missing split" '"data.train"' "{\"method\":\"pez\",\"task\":\"sst-2\",\"model\":\"$M\",\"data_dir\":\"$DATA\",\"split\":\"16-1\"}"
 
