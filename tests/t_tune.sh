@@ -1,6 +1,9 @@
 #!/bin/sh
 # tests/t_tune.sh: the tune program end to end on a tiny random checkpoint.
-#   each method runs a few steps on few-shot SST-2 and prints a complete record;
+#   each method (pez, rlprompt, soft) runs a few steps on few-shot SST-2 and prints a complete
+#   record (soft: the projection reported, the soft prompt's objective and faithfulness); the
+#   empty manual prompt gives the template alone's record (log-PPL 0, PPL 1), the same whichever
+#   end of the template [P] is at;
 #   two runs of a point give identical records except wall_seconds; the point
 #   read from stdin gives the same; bad points exit 2 with one message and no
 #   record; a run that fails prints a "failed" record (with the model's vocabulary size once the
@@ -28,6 +31,10 @@ COMMON="\"task\":\"sst-2\",\"model\":\"$M\",\"data_dir\":\"$DATA\",\"split\":\"1
 cat >"$TMP/pez.json" <<EOF
 {"method":"pez",$COMMON,"prompt_length":4,"lambda":0.1,"seed":3,
  "pez":{"steps":4,"batch":4,"eval_every":2}}
+EOF
+cat >"$TMP/soft.json" <<EOF
+{"method":"soft",$COMMON,"prompt_length":4,"lambda":0.1,"seed":3,
+ "soft":{"steps":4,"batch":4,"eval_every":2}}
 EOF
 cat >"$TMP/rl.json" <<EOF
 {"method":"rlprompt",$COMMON,"prompt_length":3,"lambda":0.1,"seed":3,
@@ -70,7 +77,9 @@ for k, n in (("train", 32), ("dev", 32), ("test", 40)):
 assert r["collapsed"] == (max(r["prediction_share"]["test"]) >= 0.95), r["collapsed"]
 o = r["objective"]
 assert o["split"] == "dev" and o["form"] == "additive" and o["lambda"] == 0.1 and o["w_task"] == 1 and o["w_interp"] == 0.1, o
-assert o["task"] == r["task_loss"]["dev"] and o["interp"] == r["log_ppl"], o
+# the objective that chose the prompt: for soft, the soft prompt's task term (below), not its
+# projection's (task_loss)
+assert (method == "soft" or o["task"] == r["task_loss"]["dev"]) and o["interp"] == r["log_ppl"], o
 assert abs(o["total"] - (o["task"] + 0.1 * o["interp"])) < 1e-12, o
 for k in ("train", "dev", "test"):
     a = r["accuracy"][k]
@@ -95,12 +104,13 @@ assert steps // every <= len(h) <= steps // every + 1, "history has %d entries" 
 assert [e["step"] for e in h] == sorted(e["step"] for e in h)
 for e in h:
     assert list(e) == ["step", "loss", "dev_acc", "dev_task", "log_ppl", "dev_objective", "train_reward"], e
-    if method == "pez":
+    if method in ("pez", "soft"):
         assert e["train_reward"] == -e["loss"], e
     assert abs(e["dev_objective"] - (e["dev_task"] + 0.1 * e["log_ppl"])) < 1e-12, e
 # the chosen step: the lowest dev objective, ties to the lower log-PPL, then the earlier step
 best = min(h, key=lambda e: (e["dev_objective"], e["log_ppl"], e["step"]))
 assert r["best_step"] == best["step"] and o["total"] == best["dev_objective"], (r["best_step"], best)
+assert o["task"] == best["dev_task"] and o["interp"] == best["log_ppl"], (o, best)
 assert r["versions"]["model_sha256"] == sha and r["versions"]["tune"], r["versions"]
 EOF
 }
@@ -119,8 +129,8 @@ EOF
 # ---------------------------------------------------------------------------
 # runs
 
-for m in pez rl; do
-    case $m in pez) method=pez L=4 ;; rl) method=rlprompt L=3 ;; esac
+for m in pez rl soft; do
+    case $m in pez) method=pez L=4 ;; rl) method=rlprompt L=3 ;; soft) method=soft L=4 ;; esac
     if expect 0 "tune $method" "$TUNE" "$TMP/$m.json"; then
         cp "$TMP/out" "$TMP/$m.1"
         check_record "$TMP/$m.1" $method $L 4 2 && ok "$method record" || fail "$method record"
@@ -163,6 +173,34 @@ assert r["faithfulness"]["kl"] == 0 and 0 <= r["accuracy"]["test"] <= 1
 EOF
 fi
 
+# the empty manual prompt: the template alone, the baseline every tuned prompt must beat. No
+# tokens: log-PPL 0 and PPL 1; with [P] at the start of the template or at its end, the rows are
+# the same bare template, so the same record but for the point
+for end in start end; do
+    case $end in start) tmpl='[P]{sentence} It was' ;; end) tmpl='{sentence} It was[P]' ;; esac
+    printf '{"method":"manual",%s,"prompt":"","template":"%s"}\n' "$COMMON" "$tmpl" >"$TMP/empty-$end.json"
+    expect 0 "tune manual, empty prompt, [P] at the $end" "$TUNE" -q "$TMP/empty-$end.json" &&
+        cp "$TMP/out" "$TMP/empty-$end.out"
+done
+if [ -s "$TMP/empty-start.out" ] && [ -s "$TMP/empty-end.out" ]; then
+    "$PY" - "$TMP/empty-start.out" "$TMP/empty-end.out" <<'EOF' && ok "the empty manual prompt" ||
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+for r in (a, b):
+    assert r["status"] == "ok" and r["steps"] == 0 and r["history"] == [], r["status"]
+    assert r["point"]["prompt"] == "" and "prompt_length" not in r["point"], r["point"]
+    assert r["prompt"]["ids"] == [] and r["prompt"]["text"] == "" and r["prompt"]["text_ids"] == [], r["prompt"]
+    assert r["log_ppl"] == 0 and r["ppl"] == 1 and r["dict_share"] == 0 and r["distinct_share"] == 0, r
+    f = r["faithfulness"]
+    assert f["acc_continuous"] == f["acc_projected"] == r["accuracy"]["test"] and f["kl"] == 0, f
+    assert r["prompt"]["roundtrip"] and r["accuracy"]["test_text"] == r["accuracy"]["test"], r["accuracy"]
+    assert r["objective"]["interp"] == 0 and r["objective"]["total"] == r["task_loss"]["dev"], r["objective"]
+for k in ("accuracy", "balanced_accuracy", "class_accuracy", "prediction_share", "task_loss", "dev_reward"):
+    assert a[k] == b[k], (k, a[k], b[k])
+EOF
+        fail "the empty manual prompt: $(head -c 300 "$TMP/empty-start.out")"
+fi
+
 # ---------------------------------------------------------------------------
 # bad points: exit 2, one line on stderr naming the problem, nothing on stdout
 
@@ -184,6 +222,7 @@ bad_point "unknown task" '"task"' "{\"method\":\"pez\",\"task\":\"imdb\",\"model
 bad_point "unknown method" '"method"' "{\"method\":\"sgd\",$COMMON}"
 bad_point "manual without a prompt" '"prompt"' "{\"method\":\"manual\",$COMMON}"
 bad_point "a prompt for pez" '"prompt"' "{\"method\":\"pez\",$COMMON,\"prompt\":\"x\"}"
+bad_point "soft with PEZ's reset quirk" '"soft.reset_quirk"' "{\"method\":\"soft\",$COMMON,\"soft\":{\"reset_quirk\":true}}"
 bad_point "missing model" '"model"' "{\"method\":\"pez\",\"task\":\"sst-2\",\"model\":\"$TMP/nope\",\"data_dir\":\"$DATA\",\"split\":\"16-42\"}"
 bad_point "missing split" '"data.train"' "{\"method\":\"pez\",\"task\":\"sst-2\",\"model\":\"$M\",\"data_dir\":\"$DATA\",\"split\":\"16-1\"}"
 

@@ -9,9 +9,13 @@
  *     ends with a dev accuracy well above the empty prompt's (the template alone), on at
  *     least 2 of 3 random models (see main);
  *   - RLPrompt raises its mean training reward, and its greedy prompt beats the empty prompt;
- *   - lambda > 0 gives PEZ a prompt of lower log-PPL than lambda = 0.
+ *   - lambda > 0 gives PEZ a prompt of lower log-PPL than lambda = 0;
+ *   - soft prompt tuning (the same loop, its task term at the soft prompt itself) lowers its
+ *     training objective and beats the empty prompt's dev accuracy on all 3 models, and
+ *     lambda > 0 lowers its projection's log-PPL on average.
  * These fail when the optimiser steps are disabled (checked by hand: PEZ's update and
- * RLPrompt's Adam step turned into no-ops; see the note of issue 12). No tokenizer, no data.
+ * RLPrompt's Adam step turned into no-ops, see the note of issue 12; soft's update a no-op:
+ * soft learned on 0 of 3 models). No tokenizer, no data.
  */
 #include <math.h>
 #include <stdio.h>
@@ -175,93 +179,103 @@ static void context_for(TuneContext *ctx, const TunePoint *p, World *w) {
     ctx->allowed = w->allowed;
 }
 
-/* PEZ's own loop (pez_run needs a tokenizer for its record; the learning is all here), from
- * the random start of `seed`: the training objective J = CE + lambda log-PPL over the whole
- * train split at its first prompt and at its chosen one (the lowest dev J, as pez_run
- * chooses), and the chosen prompt's dev accuracy and log-PPL. */
+/* PEZ's or soft's own loop (their runs need a tokenizer for the record; the learning is all
+ * here), from the random start of `seed`: the training objective J = CE + lambda log-PPL over
+ * the whole train split at its first prompt and at its chosen one (the lowest dev J, as
+ * pez_run and soft_run choose), and the chosen prompt's dev accuracy and log-PPL. PEZ's prompt
+ * is the projection of its P; soft's is P itself for CE, its projection for log-PPL. */
 typedef struct {
     double j_first, j_chosen;       // on train
     double dev_j, dev_acc, log_ppl;  // of the chosen prompt
-    int first, prompt;
+    int first, prompt;              // the projections of the first and the chosen P
 } PezOutcome;
 
-static double objective_on(World *w, const EncodedSplit *split, int prompt, double lambda, double *acc,
+/* J on split of the state's prompt as the method scores it: CE at the projection s->ids (PEZ)
+ * or at s->P (soft), lambda times the log-PPL of s->ids; *acc (if not NULL) its accuracy. */
+static double objective_of(World *w, const PezState *s, const EncodedSplit *split, double lambda, double *acc,
                            double *log_ppl) {
     EvalResult r;
     Err err;
-    if (eval_prompts(w->eval, split, &prompt, 1, 1, &r, NULL, &err) ||
-        scorer_log_ppl(w->scorer, &prompt, 1, 1, log_ppl, &err))
-        die("objective: %s", err.msg);
+    int rc = s->soft ? eval_soft_prompt(w->eval, split, s->P, 1, &r, NULL, &err)
+                     : eval_prompts(w->eval, split, s->ids, 1, 1, &r, NULL, &err);
+    if (rc || scorer_log_ppl(w->scorer, s->ids, 1, 1, log_ppl, &err)) die("objective: %s", err.msg);
     if (acc) *acc = r.accuracy;
     return r.loss + lambda * *log_ppl;
 }
 
-static PezOutcome run_pez(World *w, double lambda, uint64_t seed) {
+static PezOutcome run_tuner(World *w, Method method, double lambda, uint64_t seed) {
     TunePoint p;
     TuneContext ctx;
-    point_for(&p, METHOD_PEZ, lambda);
+    point_for(&p, method, lambda);
     p.seed = seed;
     context_for(&ctx, &p, w);
     PezState s;
     Err err;
     PezOutcome out = {.dev_j = INFINITY, .log_ppl = INFINITY};
-    if (pez_state_alloc(&s, &ctx, &err)) die("pez: %s", err.msg);
+    if (pez_state_alloc(&s, &ctx, &err)) die("%s: %s", method_name(method), err.msg);
     Rng rng;
     rng_seed(&rng, p.seed);
     pez_init_ids(s.ids, 1, LABEL_IDS, K, 1, w->allowed, V, &rng);
     pez_embed(s.P, s.ids, w->m.w.wte, 1, C);
     out.first = out.prompt = s.ids[0];
+    memcpy(s.best_P, s.P, C * sizeof(float));
     double lp;
-    out.j_first = out.j_chosen = objective_on(w, &w->train, out.first, lambda, NULL, &lp);
+    out.j_first = out.j_chosen = objective_of(w, &s, &w->train, lambda, NULL, &lp);
     for (int step = 1; step <= p.pez.steps; step++) {
         PezLoss loss;
         pez_sample_batch(&s, &rng);
-        if (pez_step(&s, &w->train, s.examples, &loss, &err)) die("pez step: %s", err.msg);
+        if (pez_step(&s, &w->train, s.examples, &loss, &err)) die("%s step: %s", method_name(method), err.msg);
         if (step % p.pez.eval_every) continue;
         pez_project(s.ids, s.proj, s.cos, s.P, w->m.w.wte, s.wte_inv_norm, w->allowed, 1, V, C);
-        double acc, j = objective_on(w, &w->dev, s.ids[0], lambda, &acc, &lp);
+        double acc, j = objective_of(w, &s, &w->dev, lambda, &acc, &lp);
         if (objective_better(j, lp, out.dev_j, out.log_ppl)) {
             out.dev_j = j;
             out.log_ppl = lp;
             out.dev_acc = acc;
             out.prompt = s.ids[0];
+            memcpy(s.best_P, s.P, C * sizeof(float));
         }
     }
-    out.j_chosen = objective_on(w, &w->train, out.prompt, lambda, NULL, &lp);
+    memcpy(s.P, s.best_P, C * sizeof(float));
+    s.ids[0] = out.prompt;
+    out.j_chosen = objective_of(w, &s, &w->train, lambda, NULL, &lp);
     pez_state_free(&s);
     return out;
 }
 
-/* PEZ from 4 random starts, the run kept by its dev objective (restarts chosen on dev, as a
- * sweep's best seed is): a one-token search can stall on a token the gradient does not leave. */
-static PezOutcome best_pez(World *w, double lambda) {
+/* A method from 4 random starts, the run kept by its dev objective (restarts chosen on dev, as
+ * a sweep's best seed is): a one-token PEZ search can stall on a token the gradient does not
+ * leave. */
+static PezOutcome best_run(World *w, Method method, double lambda) {
     PezOutcome best = {.dev_j = INFINITY, .log_ppl = INFINITY};
     for (uint64_t seed = 3; seed <= 6; seed++) {
-        PezOutcome o = run_pez(w, lambda, seed);
-        printf("    pez lambda %g seed %llu: %d -> %d, train J %.4f -> %.4f, dev %.3f\n", lambda,
+        PezOutcome o = run_tuner(w, method, lambda, seed);
+        printf("    %s lambda %g seed %llu: %d -> %d, train J %.4f -> %.4f, dev %.3f\n", method_name(method), lambda,
                (unsigned long long)seed, o.first, o.prompt, o.j_first, o.j_chosen, o.dev_acc);
         if (objective_better(o.dev_j, o.log_ppl, best.dev_j, best.log_ppl)) best = o;
     }
     return best;
 }
 
-/* Whether PEZ learns on this world (its training objective falls and its dev accuracy beats
- * the template alone's); and, on every world, that lambda 10 does not raise the prompt's
- * log-PPL (what it lowers it by is added to *log_ppl_gain). */
-static int pez_learns(World *w, double *log_ppl_gain) {
-    PezOutcome o = best_pez(w, 0.0);
+/* Whether PEZ (or soft) learns on this world (its training objective falls and its dev
+ * accuracy beats the template alone's); and, on every world, that lambda 10 does not raise the
+ * prompt's log-PPL (the projection's, for soft) (what it lowers it by is added to
+ * *log_ppl_gain). */
+static int learns(World *w, Method method, double *log_ppl_gain) {
+    const char *name = method_name(method);
+    PezOutcome o = best_run(w, method, 0.0);
     int learned = o.j_chosen < o.j_first - 0.1 && o.dev_acc >= w->empty_acc + 0.2;
-    printf("  pez, lambda 0: train objective %.4f -> %.4f, prompt %d -> %d (trigger %d), dev %.3f (template alone "
-           "%.3f): %s\n", o.j_first, o.j_chosen, o.first, o.prompt, TR, o.dev_acc, w->empty_acc,
+    printf("  %s, lambda 0: train objective %.4f -> %.4f, prompt %d -> %d (trigger %d), dev %.3f (template alone "
+           "%.3f): %s\n", name, o.j_first, o.j_chosen, o.first, o.prompt, TR, o.dev_acc, w->empty_acc,
            learned ? "learned" : "did not learn");
     // lambda > 0: a more fluent prompt than lambda 0's
-    PezOutcome f = best_pez(w, 10.0);
-    printf("  pez, lambda 10: prompt %d, log-PPL %.3f (lambda 0: %.3f), dev %.3f\n", f.prompt, f.log_ppl, o.log_ppl,
-           f.dev_acc);
+    PezOutcome f = best_run(w, method, 10.0);
+    printf("  %s, lambda 10: prompt %d, log-PPL %.3f (lambda 0: %.3f), dev %.3f\n", name, f.prompt, f.log_ppl,
+           o.log_ppl, f.dev_acc);
     // never more perplexing; a one-token prompt's log-PPL spans little on a world where the
     // trigger is already fluent, so the gain itself is checked over the three worlds (main)
-    CHECK(f.log_ppl <= o.log_ppl + 0.05, "lambda 10 raised the prompt's log-PPL: %.3f vs %.3f at lambda 0", f.log_ppl,
-          o.log_ppl);
+    CHECK(f.log_ppl <= o.log_ppl + 0.05, "%s: lambda 10 raised the prompt's log-PPL: %.3f vs %.3f at lambda 0", name,
+          f.log_ppl, o.log_ppl);
     *log_ppl_gain += o.log_ppl - f.log_ppl;
     return learned;
 }
@@ -317,15 +331,21 @@ static void test_rlprompt_learns(World *w) {
 int main(void) {
     make_root();
     int pez_learned = 0;
-    double log_ppl_gain = 0;
+    int soft_learned = 0;
+    double log_ppl_gain = 0, soft_log_ppl_gain = 0;
     for (uint64_t model_seed = 1; model_seed <= 3; model_seed++) {
         World w;
         world_setup(&w, model_seed);
-        pez_learned += pez_learns(&w, &log_ppl_gain);
+        pez_learned += learns(&w, METHOD_PEZ, &log_ppl_gain);
+        soft_learned += learns(&w, METHOD_SOFT, &soft_log_ppl_gain);
         if (model_seed == 1) test_rlprompt_learns(&w);
         world_free(&w);
     }
     CHECK(pez_learned >= 2, "PEZ learned on %d of 3 models (at least 2 needed)", pez_learned);
     CHECK(log_ppl_gain / 3 >= 0.5, "lambda 10 lowered the prompt's log-PPL by %.3f on average, not 0.5", log_ppl_gain / 3);
+    CHECK(soft_learned == 3, "soft learned on %d of 3 models (its continuous search does not stall: all 3 needed)",
+          soft_learned);
+    CHECK(soft_log_ppl_gain / 3 >= 0.3, "soft: lambda 10 lowered the projection's log-PPL by %.3f on average, not 0.3",
+          soft_log_ppl_gain / 3);
     return test_finish();
 }

@@ -19,11 +19,19 @@
  *     by an independent GPT-2 forward in double (h = 1e-5); lambda = 0 vs
  *     lambda > 0 (the difference is lambda times the row's gradient);
  *     per-epoch batches; refusals;
+ *   - soft prompt tuning (method soft): its gradient w.r.t. P, the task
+ *     term's at P plus the log-PPL term's at the projection P', against
+ *     central differences in double of independent forwards (lambda 0.5 with
+ *     both ppl_grad modes, lambda 0), with probes showing that PEZ's gradient
+ *     (at P') or one without the log-PPL term would fail it (and by hand: the
+ *     task rows fed the projection's ids, or the log-PPL term's input or
+ *     target side dropped, each fail it); the step moves P itself;
  *   - an end-to-end pez_run on a tiny random checkpoint (gpt2_save, then
  *     gpt2_load: read-only mapped weights) with the tokenizer and the SST-2
  *     16-shot split: history, best step, progress, determinism, other
- *     settings, an error inside the loop. Skipped (exit 77) when the
- *     tokenizer or the data are missing.
+ *     settings, an error inside the loop; and soft_run: the projection
+ *     reported, the soft prompt's objective, faithfulness at the chosen step.
+ *     Skipped (exit 77) when the tokenizer or the data are missing.
  * Env: SHARED (default ../shared), TOKENIZER_DIR (default
  * models/gpt2-tokenizer), TMP (scratch, default /tmp).
  */
@@ -345,23 +353,18 @@ static void ref_linear(double *out, const double *in, const float *W, const floa
         }
 }
 
-/* log_ppl = -(1/L) sum_i log p(z_i | <|endoftext|>, X_<i) of the row
- * [<|endoftext|>, X_0 .. X_{L-1}] (L+1 positions, X (L,C) input vectors in
- * double), by a GPT-2 forward written here in double, straight from the
- * definitions (nothing shared with model/ but the weights), so that finite
- * differences with a tiny h are exact to ~1e-9. With target_side, position
- * t's logit of its target z_t is h_t . X_t instead of h_t . wte[z_t] (the
- * prompt vector as the target's output embedding): the function whose
- * gradient PEZ's ppl_grad "full" is; without, the inputs alone ("input"). */
-static double ref_log_ppl(const GPT2Model *m, const double *X, const int *z, int L, int target_side) {
+/* ln (T,C) = the final hidden states (after ln_f) of one row of T input
+ * vectors x (T,C) (token or prompt vectors; the position embeddings are added
+ * here, in place), by a GPT-2 forward written here in double, straight from
+ * the definitions (nothing shared with model/ but the weights), so that
+ * finite differences with a tiny h are exact to ~1e-9. T <= 64. */
+static void ref_hidden(const GPT2Model *m, double *x, int T, double *ln) {
     const GPT2Config *cf = &m->config;
-    int C = cf->n_embd, V = cf->vocab_size, NH = cf->n_head, hs = C / NH, T = L + 1;
-    double *x = malloc((size_t)T * C * sizeof(double)), *ln = malloc((size_t)T * C * sizeof(double));
+    int C = cf->n_embd, NH = cf->n_head, hs = C / NH;
     double *qkv = malloc((size_t)T * 3 * C * sizeof(double)), *y = malloc((size_t)T * C * sizeof(double));
-    double *h = malloc((size_t)T * 4 * C * sizeof(double)), a[TUNE_MAX_PROMPT + 1];
+    double *h = malloc((size_t)T * 4 * C * sizeof(double)), a[64];
     for (int t = 0; t < T; t++)
-        for (int i = 0; i < C; i++)
-            x[t * C + i] = (t == 0 ? m->w.wte[(size_t)GPT2_EOT * C + i] : X[(t - 1) * C + i]) + m->w.wpe[t * C + i];
+        for (int i = 0; i < C; i++) x[t * C + i] += m->w.wpe[t * C + i];
     for (int l = 0; l < cf->n_layer; l++) {
         const GPT2Block *w = &m->w.blocks[l];
         ref_layernorm(ln, x, w->ln_1_w, w->ln_1_b, T, C);
@@ -390,6 +393,21 @@ static double ref_log_ppl(const GPT2Model *m, const double *X, const int *z, int
         ref_linear(x, h, w->fc_proj_w, w->fc_proj_b, T, 4 * C, C, 1);
     }
     ref_layernorm(ln, x, m->w.ln_f_w, m->w.ln_f_b, T, C);
+    free(qkv); free(y); free(h);
+}
+
+/* log_ppl = -(1/L) sum_i log p(z_i | <|endoftext|>, X_<i) of the row
+ * [<|endoftext|>, X_0 .. X_{L-1}] (L+1 positions, X (L,C) input vectors in
+ * double), by ref_hidden. With target_side, position t's logit of its target
+ * z_t is h_t . X_t instead of h_t . wte[z_t] (the prompt vector as the
+ * target's output embedding): the function whose gradient PEZ's ppl_grad
+ * "full" is; without, the inputs alone ("input"). */
+static double ref_log_ppl(const GPT2Model *m, const double *X, const int *z, int L, int target_side) {
+    int C = m->config.n_embd, V = m->config.vocab_size, T = L + 1;
+    double *x = malloc((size_t)T * C * sizeof(double)), *ln = malloc((size_t)T * C * sizeof(double));
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < C; i++) x[t * C + i] = t == 0 ? m->w.wte[(size_t)GPT2_EOT * C + i] : X[(t - 1) * C + i];
+    ref_hidden(m, x, T, ln);
     double total = 0.0, *logits = malloc((size_t)V * sizeof(double));
     for (int t = 0; t < L; t++) { // position t predicts z_t
         double mx = -1e300, sum = 0.0;
@@ -408,8 +426,37 @@ static double ref_log_ppl(const GPT2Model *m, const double *X, const int *z, int
         for (int v = 0; v < V; v++) sum += exp(logits[v] - mx);
         total += log(sum) + mx - logits[z[t]];
     }
-    free(x); free(ln); free(qkv); free(y); free(h); free(logits);
+    free(x); free(ln); free(logits);
     return total / L;
+}
+
+/* The task term at prompt input vectors X (L,C) in double: the mean over the B
+ * examples ex of split of the cross-entropy of the label over the TK label
+ * logits h_last . wte[LABEL_IDS[k]] of the row pre ++ X ++ post, by
+ * ref_hidden (the soft prompt's task term; PEZ's at X = P'). */
+static double ref_task(const GPT2Model *m, const EncodedSplit *sp, const int *ex, int B, const double *X, int L) {
+    int C = m->config.n_embd;
+    double total = 0.0, *x = malloc((size_t)64 * C * sizeof(double)), *ln = malloc((size_t)64 * C * sizeof(double));
+    for (int b = 0; b < B; b++) {
+        int i = ex[b], T = 0;
+        for (int t = 0; t < sp->pre_len[i]; t++, T++)
+            for (int c = 0; c < C; c++) x[T * C + c] = m->w.wte[(size_t)sp->ids[sp->pre_off[i] + t] * C + c];
+        for (int t = 0; t < L; t++, T++)
+            for (int c = 0; c < C; c++) x[T * C + c] = X[t * C + c];
+        for (int t = 0; t < sp->post_len[i]; t++, T++)
+            for (int c = 0; c < C; c++) x[T * C + c] = m->w.wte[(size_t)sp->ids[sp->post_off[i] + t] * C + c];
+        ref_hidden(m, x, T, ln);
+        double logit[TK], mx = -1e300, sum = 0.0;
+        for (int k = 0; k < TK; k++) {
+            logit[k] = 0.0;
+            for (int c = 0; c < C; c++) logit[k] += ln[(T - 1) * C + c] * m->w.wte[(size_t)LABEL_IDS[k] * C + c];
+            mx = fmax(mx, logit[k]);
+        }
+        for (int k = 0; k < TK; k++) sum += exp(logit[k] - mx);
+        total += log(sum) + mx - logit[sp->label[i]];
+    }
+    free(x); free(ln);
+    return total / B;
 }
 
 /* The same for float input vectors X (L,C). */
@@ -487,35 +534,72 @@ static double ref_objective(const GPT2Model *m, const EncodedSplit *sp, const in
     return w_task * task + w_interp * lp;
 }
 
-/* Central finite differences of the double log_ppl w.r.t. every coordinate
- * of X (L,C) (float, as PEZ has them), against g (L,C). Error per coordinate
- * |g - fd| / max(|fd|, |g|, floor) with floor = 1e-3 max |g| (as
+/* The largest error of g (n) against finite differences fd (n). Error per
+ * coordinate |g - fd| / max(|fd|, |g|, floor) with floor = 1e-3 max |g| (as
  * tests/test_backward.c): a coordinate whose gradient is ~0 next to the
  * large ones carries the float rounding of those (~1e-6 of the scale), so it
- * is held to 1e-6 of the scale in absolute terms. With h = 1e-5 in double the
- * differences are accurate to ~1e-9 here. */
+ * is held to 1e-6 of the scale in absolute terms. With check, each
+ * coordinate is held to 1e-3 (else the error is only measured: "the test
+ * can tell" probes). */
+static double compare_gradient(const float *g, const double *fd, int n, int C, const char *what, int check) {
+    double scale = 0.0, worst = 0.0;
+    for (int k = 0; k < n; k++) scale = fmax(scale, fabs(g[k]));
+    for (int k = 0; k < n; k++) {
+        double e = fabs(g[k] - fd[k]) / fmax(fmax(fabs(fd[k]), fabs(g[k])), 1e-3 * scale);
+        worst = fmax(worst, e);
+        if (check)
+            CHECK(e <= 1e-3, "%s: d / d P[%d][%d]: %.8g, finite differences %.8g (rel %.2g)", what, k / C, k % C,
+                  g[k], fd[k], e);
+    }
+    if (check) {
+        CHECK(scale > 1e-3, "%s: the gradient is ~0 (max %g): nothing tested", what, scale);
+        printf("  %s: max rel err %.2e over %d coords (max |g| %.3g)\n", what, worst, n, scale);
+    }
+    return worst;
+}
+
+/* The arguments of a reference function of the prompt vectors X (L,C), in
+ * double, for central_difference (tests/testlib.h). */
+typedef struct {
+    const GPT2Model *m;
+    const double *X;
+    int L;
+    const int *z;                // ref_log_ppl: the targets
+    int target_side;
+    const EncodedSplit *split;   // ref_task: the examples
+    const int *ex;
+    int B;
+} RefArgs;
+
+static double ref_log_ppl_of(const void *a) {
+    const RefArgs *r = a;
+    return ref_log_ppl(r->m, r->X, r->z, r->L, r->target_side);
+}
+
+static double ref_task_of(const void *a) {
+    const RefArgs *r = a;
+    return ref_task(r->m, r->split, r->ex, r->B, r->X, r->L);
+}
+
+/* fd (L*C) = d f / d X at X (float, as the tuners have it) by central
+ * differences in double with h = 1e-5: accurate to ~1e-9 here. */
+static void differences(double *fd, double (*f)(const void *), RefArgs *a, const float *X) {
+    double Xd[TUNE_MAX_PROMPT * 64];
+    int n = a->L * a->m->config.n_embd;
+    for (int k = 0; k < n; k++) Xd[k] = X[k];
+    a->X = Xd;
+    for (int k = 0; k < n; k++) fd[k] = central_difference(f, a, Xd, (size_t)k, 1e-5);
+    a->X = NULL; // Xd ends here
+}
+
+/* Central finite differences of the double log_ppl w.r.t. every coordinate
+ * of X (L,C), against g (L,C) (compare_gradient). */
 static double fd_check(const GPT2Model *m, const float *X, const int *z, int L, int target_side, const float *g,
                        const char *what) {
-    const double h = 1e-5;
-    int C = m->config.n_embd;
-    double Xd[TUNE_MAX_PROMPT * 64], scale = 0.0, worst = 0.0;
-    for (int k = 0; k < L * C; k++) { Xd[k] = X[k]; scale = fmax(scale, fabs(g[k])); }
-    for (int k = 0; k < L * C; k++) {
-        double keep = Xd[k];
-        Xd[k] = keep + h;
-        double up = ref_log_ppl(m, Xd, z, L, target_side);
-        Xd[k] = keep - h;
-        double down = ref_log_ppl(m, Xd, z, L, target_side);
-        Xd[k] = keep;
-        double fd = (up - down) / (2.0 * h);
-        double e = fabs(g[k] - fd) / fmax(fmax(fabs(fd), fabs(g[k])), 1e-3 * scale);
-        worst = fmax(worst, e);
-        CHECK(e <= 1e-3, "%s: d log_ppl / d P'[%d][%d]: %.8g, finite differences %.8g (rel %.2g)", what,
-              k / C, k % C, g[k], fd, e);
-    }
-    CHECK(scale > 1e-3, "%s: the gradient is ~0 (max %g): nothing tested", what, scale);
-    printf("  %s: max rel err %.2e over %d coords (max |g| %.3g)\n", what, worst, L * C, scale);
-    return worst;
+    double fd[TUNE_MAX_PROMPT * 64];
+    RefArgs a = {.m = m, .L = L, .z = z, .target_side = target_side};
+    differences(fd, ref_log_ppl_of, &a, X);
+    return compare_gradient(g, fd, L * m->config.n_embd, m->config.n_embd, what, 1);
 }
 
 // ----------------------------------------------------------------------------
@@ -736,6 +820,112 @@ static void test_gradients(int pre) {
     tiny_free(&t);
 }
 
+/* Soft prompt tuning (method soft): the gradient of its objective w.r.t. P is
+ * the task term's at P itself plus w_interp times the log-PPL term's at the
+ * projection P' = wte[z] (passed straight through), each against central
+ * differences in double of an independent forward (ref_task at X = P,
+ * ref_log_ppl at X = P'): lambda 0.5 with ppl_grad full and input, and
+ * lambda 0 (plain prompt tuning). The test can tell: PEZ's gradient (the
+ * task term at P' too), and soft's without its log-PPL term, each miss the
+ * differences by far more than the tolerance. Then the step moves P itself
+ * by that gradient, and soft refuses the reset quirk. */
+static void test_soft_gradients(int pre) {
+    printf("soft prompt gradients, %s:\n", pre ? "pre tokens before the prompt" : "the prompt first");
+    Tiny t;
+    tiny_setup(&t, pre);
+    const int z[TL] = {1500, 2700, 4242}, examples[TB] = {0, 3, 4, 1};
+    enum { N = TL * TC };
+    Err err;
+    float P[N], Pp[N];
+    noisy_prompt(P, &t.m, z, TL, 5);
+    pez_embed(Pp, z, t.m.w.wte, TL, TC);
+    double fd_task[N], fd_full[N], fd_input[N], want[N], probe[N];
+    RefArgs task = {.m = &t.m, .L = TL, .split = &t.split, .ex = examples, .B = TB};
+    RefArgs full = {.m = &t.m, .L = TL, .z = z, .target_side = 1}, input = full;
+    input.target_side = 0;
+    differences(fd_task, ref_task_of, &task, P);
+    differences(fd_full, ref_log_ppl_of, &full, Pp);
+    differences(fd_input, ref_log_ppl_of, &input, Pp);
+    double Pd[N];
+    for (int k = 0; k < N; k++) Pd[k] = P[k];
+    double task_at_P = ref_task(&t.m, &t.split, examples, TB, Pd, TL), log_ppl_at_Pp = ref_log_ppl_f(&t.m, Pp, z, TL);
+
+    const struct { double lambda; PezPplGrad mode; const char *what; } cases[] = {
+        {0.5, PEZ_PPL_GRAD_FULL, "soft, lambda 0.5, ppl_grad full"},
+        {0.5, PEZ_PPL_GRAD_INPUT, "soft, lambda 0.5, ppl_grad input"},
+        {0.0, PEZ_PPL_GRAD_FULL, "soft, lambda 0 (plain prompt tuning)"}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        double lambda = cases[c].lambda;
+        TunePoint p, pp;
+        TuneContext ctx, cp;
+        PezState s, sp;
+        make_point(&p, lambda, OBJECTIVE_ADDITIVE, PEZ_ADAMW);
+        p.method = METHOD_SOFT;
+        p.pez.ppl_grad = cases[c].mode;
+        pp = p;
+        pp.method = METHOD_PEZ;
+        make_context(&ctx, &p, &t.m, &t.m, &t.split);
+        make_context(&cp, &pp, &t.m, &t.m, &t.split);
+        if (pez_state_alloc(&s, &ctx, &err) || pez_state_alloc(&sp, &cp, &err)) {
+            CHECK(0, "%s: pez_state_alloc: %s", cases[c].what, err.msg);
+            break;
+        }
+        CHECK(s.soft && !sp.soft && strcmp(s.name, "soft") == 0, "%s: the state is not soft's", cases[c].what);
+        // the objective and its gradient at P (projecting to z), as pez_step computes them
+        memcpy(s.P, P, sizeof P);
+        pez_project(s.ids, s.proj, s.cos, s.P, t.m.w.wte, s.wte_inv_norm, NULL, TL, TV, TC);
+        CHECK(memcmp(s.ids, z, sizeof z) == 0, "the noisy prompt projected to %d %d %d", s.ids[0], s.ids[1], s.ids[2]);
+        PezLoss l;
+        CHECK(pez_loss_and_grad(&s, &t.split, examples, &l, &err) == 0, "%s: %s", cases[c].what, err.msg);
+        CHECK(close_to(l.task, task_at_P, 1e-5), "%s: task %.9g, independent at P %.9g", cases[c].what, l.task, task_at_P);
+        if (lambda > 0)
+            CHECK(close_to(l.log_ppl, log_ppl_at_Pp, 1e-5) && close_to(l.loss, task_at_P + lambda * log_ppl_at_Pp, 1e-5),
+                  "%s: log_ppl %.9g (loss %.9g), independent at P' %.9g", cases[c].what, l.log_ppl, l.loss, log_ppl_at_Pp);
+        const double *fd_ppl = cases[c].mode == PEZ_PPL_GRAD_FULL ? fd_full : fd_input;
+        for (int k = 0; k < N; k++) want[k] = fd_task[k] + lambda * fd_ppl[k];
+        compare_gradient(s.g, want, N, TC, cases[c].what, 1);
+
+        // the test can tell: PEZ's gradient at the same ids (its task term at P'), and soft's
+        // without the log-PPL term
+        memcpy(sp.ids, z, sizeof z);
+        CHECK(pez_loss_and_grad(&sp, &t.split, examples, &l, &err) == 0, "%s (as PEZ): %s", cases[c].what, err.msg);
+        double at_projection = compare_gradient(sp.g, want, N, TC, "", 0), without_ppl = INFINITY;
+        if (lambda > 0) {
+            for (int k = 0; k < N; k++) probe[k] = fd_task[k];
+            without_ppl = compare_gradient(s.g, probe, N, TC, "", 0);
+        }
+        printf("    would fail: the task gradient at P' (max rel err %.2g), no log-PPL term (%.2g)\n", at_projection,
+               without_ppl);
+        CHECK(at_projection > 1e-2 && without_ppl > 1e-2, "%s: the comparison cannot tell the gradient at P' (%.2g) "
+              "or one without the log-PPL term (%.2g) from the right one", cases[c].what, at_projection, without_ppl);
+
+        // the step: P itself moves by AdamW's first step on that gradient (clip off)
+        if (c == 0) {
+            float g[N], m[N] = {0}, v[N] = {0}, stepped[N];
+            memcpy(g, s.g, sizeof g);
+            memcpy(stepped, P, sizeof stepped);
+            const GPT2Adam adamw = pez_adamw(0.1, 0.1);
+            gpt2_adam_step(stepped, g, m, v, N, &adamw, 1, NULL);
+            memcpy(s.P, P, sizeof P);
+            CHECK(pez_step(&s, &t.split, examples, &l, &err) == 0, "soft step: %s", err.msg);
+            CHECK(memcmp(stepped, s.P, sizeof stepped) == 0, "soft: P after the step is not P - step(g(P))");
+        }
+        pez_state_free(&s);
+        pez_state_free(&sp);
+    }
+    // the reset quirk steps from the projection: not for a soft prompt
+    TunePoint p;
+    TuneContext ctx;
+    PezState s;
+    make_point(&p, 0.0, OBJECTIVE_ADDITIVE, PEZ_ADAFACTOR);
+    p.method = METHOD_SOFT;
+    p.pez.reset_quirk = 1;
+    make_context(&ctx, &p, &t.m, &t.m, &t.split);
+    CHECK(pez_state_alloc(&s, &ctx, &err) != 0 && strstr(err.msg, "soft: reset_quirk"), "soft with the quirk: %s",
+          err.msg);
+    tiny_free(&t);
+}
+
 /* A run rigged so that <|endoftext|> is the most attractive token there is:
  * the class-name init starts every other prompt row on EOT's own embedding
  * (EOT as the first "verbalizer") and a tiny learning rate keeps it there,
@@ -910,6 +1100,15 @@ static int smoke_setup(Smoke *s, const char *template_text, Err *err) {
     return 0;
 }
 
+/* smoke_setup with its failure counted: 0 ready, 1 failed, 77 skip; s is freed unless ready. */
+static int smoke_begin(Smoke *s, const char *template_text) {
+    Err err = {{0}};
+    int rc = smoke_setup(s, template_text, &err);
+    if (rc == 1) CHECK(0, "smoke setup: %s", err.msg);
+    if (rc) smoke_free(s);
+    return rc;
+}
+
 static int same_runs(const TuneResult *a, const TuneResult *b) {
     if (memcmp(a->prompt_ids, b->prompt_ids, sizeof a->prompt_ids) || a->best_step != b->best_step ||
         a->n_history != b->n_history || a->test_acc != b->test_acc || a->acc_continuous != b->acc_continuous ||
@@ -922,7 +1121,9 @@ static int same_runs(const TuneResult *a, const TuneResult *b) {
     return 1;
 }
 
-static void check_result(const TuneResult *r, const char *what, int steps, int eval_every) {
+/* With soft, the history and the objective are the soft prompt's, the other numbers its
+ * projection's: the result's dev accuracy is not the history's. */
+static void check_result(const TuneResult *r, const char *what, int steps, int eval_every, int soft) {
     int want = (steps + eval_every - 1) / eval_every; // every eval_every steps, and the last
     CHECK(r->steps == steps && r->prompt_length == 4, "%s: steps %d, prompt length %d", what, r->steps, r->prompt_length);
     CHECK(r->n_history == want, "%s: %d history entries, want %d", what, r->n_history, want);
@@ -948,7 +1149,7 @@ static void check_result(const TuneResult *r, const char *what, int steps, int e
           best_step);
     for (int i = 0; i < r->n_history; i++)
         if (r->history[i].step == r->best_step)
-            CHECK(r->dev_acc == r->history[i].dev_acc && r->log_ppl == r->history[i].log_ppl &&
+            CHECK((soft || r->dev_acc == r->history[i].dev_acc) && r->log_ppl == r->history[i].log_ppl &&
                       r->obj_total == r->history[i].dev_objective && r->obj_task == r->history[i].dev_task,
                   "%s: the result (dev %g, log-ppl %g, J %g) is not the best step's", what, r->dev_acc, r->log_ppl,
                   r->obj_total);
@@ -963,13 +1164,70 @@ static void check_result(const TuneResult *r, const char *what, int steps, int e
            r->log_ppl);
 }
 
+/* soft_run end to end: the history and the choice by the soft prompt's dev
+ * objective; the record's prompt and accuracies are the projection's
+ * (eval_prompts of its ids gives them), its objective the chosen soft
+ * prompt's; faithfulness at the chosen step, not the last: the same run
+ * stopped at the chosen step (the same batches up to there) has the same
+ * continuous accuracy and KL. Deterministic; pez_run and soft_run refuse
+ * each other's points. On s as smoke_setup made it; its point is left as
+ * it was. */
+static void test_soft_smoke(Smoke *s) {
+    printf("soft end to end:\n");
+    Err err = {{0}};
+    const TunePoint keep = s->point;
+    s->point.method = METHOD_SOFT;
+    const int steps = 25; // the chosen step is 20 (seen): faithfulness at 20 and at 25 differ
+    s->point.pez.steps = steps;
+    TuneResult r1 = {0}, r2 = {0}, stopped = {0}, last = {0}, r3 = {0};
+    int rc1 = soft_run(&s->ctx, &r1, &err);
+    CHECK(rc1 == 0, "soft_run: %s", err.msg);
+    if (rc1 == 0) {
+        check_result(&r1, "soft, adafactor, classes", steps, 5, 1);
+        const HistoryEntry *chosen = NULL;
+        for (int i = 0; i < r1.n_history; i++)
+            if (r1.history[i].step == r1.best_step) chosen = &r1.history[i];
+        EvalResult dev;
+        CHECK(eval_prompts(s->ctx.eval, &s->ctx.dev, r1.prompt_ids, 1, 4, &dev, NULL, &err) == 0, "%s", err.msg);
+        CHECK(chosen && r1.dev_acc == dev.accuracy && r1.eval[TUNE_DEV].loss == dev.loss &&
+                  r1.obj_task == chosen->dev_task && r1.obj_task != dev.loss,
+              "soft: the record's dev accuracy %g is not the projection's %g, or its objective's task %g not the soft "
+              "prompt's", r1.dev_acc, dev.accuracy, r1.obj_task);
+        CHECK(soft_run(&s->ctx, &r2, &err) == 0 && same_runs(&r1, &r2), "soft: the same point gave another run");
+        // the same run stopped at the chosen step, evaluated there only; and at the last step
+        s->point.pez.steps = s->point.pez.eval_every = r1.best_step;
+        CHECK(soft_run(&s->ctx, &stopped, &err) == 0, "soft_run stopped: %s", err.msg);
+        s->point.pez.steps = s->point.pez.eval_every = steps;
+        CHECK(soft_run(&s->ctx, &last, &err) == 0, "soft_run to the last step: %s", err.msg);
+        CHECK(r1.best_step < steps && last.kl_continuous_projected != r1.kl_continuous_projected,
+              "the chosen step %d and the last give the same faithfulness (KL %g): the check below cannot tell",
+              r1.best_step, last.kl_continuous_projected);
+        CHECK(memcmp(stopped.prompt_ids, r1.prompt_ids, sizeof r1.prompt_ids) == 0 &&
+                  stopped.acc_continuous == r1.acc_continuous &&
+                  stopped.kl_continuous_projected == r1.kl_continuous_projected,
+              "soft: faithfulness (%g, KL %g) is not the chosen step's (%g, KL %g)", r1.acc_continuous,
+              r1.kl_continuous_projected, stopped.acc_continuous, stopped.kl_continuous_projected);
+        printf("  the run stopped at step %d: continuous %.3f, KL %.4g (the record's %.3f, %.4g; at the last step "
+               "%.3f, %.4g)\n", r1.best_step, stopped.acc_continuous, stopped.kl_continuous_projected, r1.acc_continuous,
+               r1.kl_continuous_projected, last.acc_continuous, last.kl_continuous_projected);
+    }
+    CHECK(pez_run(&s->ctx, &r3, &err) != 0 && strstr(err.msg, "soft"), "pez_run of a soft point: %s", err.msg);
+    s->point.method = METHOD_PEZ;
+    CHECK(soft_run(&s->ctx, &r3, &err) != 0 && strstr(err.msg, "not soft"), "soft_run of a pez point: %s", err.msg);
+    result_free(&r1);
+    result_free(&r2);
+    result_free(&r3);
+    result_free(&stopped);
+    result_free(&last);
+    s->point = keep;
+}
+
 static int test_smoke(void) {
     printf("end to end:\n");
     Smoke s;
     Err err = {{0}};
-    int rc = smoke_setup(&s, "[P]{sentence} It was", &err);
-    if (rc == 1) { CHECK(0, "smoke setup: %s", err.msg); smoke_free(&s); return 1; }
-    if (rc == 77) { smoke_free(&s); return 77; }
+    int rc = smoke_begin(&s, "[P]{sentence} It was");
+    if (rc) return rc;
 
     TuneResult r1, r2, r3;
     memset(&r1, 0, sizeof r1);
@@ -978,7 +1236,7 @@ static int test_smoke(void) {
     int rc1 = pez_run(&s.ctx, &r1, &err);
     CHECK(rc1 == 0, "pez_run: %s", err.msg);
     if (rc1 == 0) {
-        check_result(&r1, "adafactor, classes", 20, 5);
+        check_result(&r1, "adafactor, classes", 20, 5, 0);
         CHECK(progress_lines == 4, "%d progress lines, want 4", progress_lines);
         int rc2 = pez_run(&s.ctx, &r2, &err); // same point, same seed: the same run
         CHECK(rc2 == 0 && same_runs(&r1, &r2), "the same point gave another run (%s)", rc2 ? err.msg : "results differ");
@@ -995,6 +1253,7 @@ static int test_smoke(void) {
         for (int i = 0; i < s.ctx.test.n; i++) s.ctx.test.label[i] = 1 - s.ctx.test.label[i];
         result_free(&flipped);
     }
+    test_soft_smoke(&s);
     // a failure inside the step loop (a label out of range; 20 steps of 4 draw every one of
     // the 32 examples) frees everything and says why
     int keep = s.ctx.train.label[0];
@@ -1010,7 +1269,7 @@ static int test_smoke(void) {
     s.ctx.scorer = other;
     result_free(&r3);
     CHECK(other && pez_run(&s.ctx, &r3, &err) == 0, "pez_run (adamw, random, quirk, scorer): %s", err.msg);
-    check_result(&r3, "adamw, random init, reset quirk, separate scorer", 7, 3);
+    check_result(&r3, "adamw, random init, reset quirk, separate scorer", 7, 3, 0);
     s.ctx.scorer_model = &s.model;
     s.ctx.scorer = own;
     scorer_free(other);
@@ -1024,14 +1283,13 @@ static int test_smoke(void) {
     smoke_free(&s);
 
     // the prompt after the sentence (non-empty pre; the evaluator's cache path)
-    rc = smoke_setup(&s, "{sentence} It was[P]", &err);
-    if (rc != 0) { CHECK(0, "smoke setup: %s", err.msg); smoke_free(&s); return 1; }
+    if (smoke_begin(&s, "{sentence} It was[P]")) return 1;
     s.point.pez.steps = 4;
     s.point.pez.eval_every = 2;
     TuneResult r4;
     memset(&r4, 0, sizeof r4);
     CHECK(pez_run(&s.ctx, &r4, &err) == 0, "pez_run with the prompt last: %s", err.msg);
-    check_result(&r4, "prompt after the sentence", 4, 2);
+    check_result(&r4, "prompt after the sentence", 4, 2, 0);
     result_free(&r4);
     smoke_free(&s);
     return 0;
@@ -1048,6 +1306,8 @@ int main(void) {
     test_batches();
     test_gradients(0);
     test_gradients(3);
+    test_soft_gradients(0);
+    test_soft_gradients(3);
     test_rigged_eot();
     return test_exit(test_smoke(), "formulas ok; end-to-end run skipped (needs the tokenizer, ../shared/data, a word list)");
 }

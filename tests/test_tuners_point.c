@@ -3,6 +3,8 @@
  *   - good points: every default filled in, method-dependent defaults
  *     (template, prompt length, PEZ lr by optimizer), custom tasks;
  *   - every kind of bad point gives one error naming its key;
+ *   - method soft: PEZ's settings under "soft", its canonical JSON, its
+ *     refusals; the empty manual prompt is a point;
  *   - the canonical JSON: an exact expected text, identical for equivalent
  *     inputs (key order, whitespace, 1 vs 1.0, data vs data_dir + split), a
  *     fixed point of parsing, different for different points;
@@ -323,6 +325,87 @@ static void test_bad_points(void) {
 }
 
 // ----------------------------------------------------------------------------
+// soft prompt tuning and the empty manual prompt
+
+/* Method soft: PEZ's settings under "soft" (same keys, defaults, template and prompt length);
+ * its canonical JSON keeps "soft" only, so a "pez" object on a soft point (checked) and a
+ * "soft" object on a PEZ point change nothing; the reset quirk is refused; soft and PEZ points
+ * differ. The empty manual prompt is a point (the template alone). */
+static void test_soft_and_empty(void) {
+    TunePoint p, q;
+    Err err;
+    char want[24576];
+    int rc = parse(&p, "{\"method\":\"soft\",\"task\":\"sst-2\"," BASE "}", &err);
+    CHECK(rc == 0, "minimal soft point: %s", err.msg);
+    if (rc == 0) {
+        const PezSettings *s = &p.pez;
+        CHECK(p.method == METHOD_SOFT && p.prompt_length == 10 && strcmp(p.template_text, "[P]{sentence} It was") == 0,
+              "soft defaults: L %d, template [%s]", p.prompt_length, p.template_text);
+        CHECK(s->steps == 1000 && s->batch == 16 && s->eval_every == 10 && s->optimizer == PEZ_ADAFACTOR &&
+                  s->lr == 0.3 && s->weight_decay == 0.1 && s->clip == 1.0 && !s->init_random && !s->reset_quirk &&
+                  s->ppl_grad == PEZ_PPL_GRAD_FULL,
+              "soft settings are not PEZ's defaults");
+        snprintf(want, sizeof want,
+                 "{\"data\":{\"dev\":\"%s/data/16-1/dev.tsv\",\"test\":\"%s/data/test.tsv\",\"train\":\"%s/data/16-1/train.tsv\"},"
+                 "\"dictionary\":\"%s/words\",\"lambda\":0,\"max_test\":0,\"max_tokens\":128,\"method\":\"soft\","
+                 "\"model\":\"%s/model\",\"objective\":\"additive\",\"prompt_length\":10,\"prompt_vocab\":\"all\","
+                 "\"scorer_model\":\"\",\"seed\":0,\"soft\":{\"batch\":16,\"clip\":1,\"eval_every\":10,"
+                 "\"init\":\"classes\",\"lr\":0.3,\"optimizer\":\"adafactor\",\"ppl_grad\":\"full\",\"reset_quirk\":false,"
+                 "\"steps\":1000,\"weight_decay\":0.1},\"task\":\"sst-2\","
+                 "\"template\":\"[P]{sentence} It was\",\"verbalizers\":[\" terrible\",\" great\"]}",
+                 root, root, root, root, root);
+        CHECK(strcmp(p.canonical_json, want) == 0, "soft canonical JSON:\n  got  %s\n  want %s", p.canonical_json, want);
+        rc = point_parse(&q, p.canonical_json, &err);
+        CHECK(rc == 0 && strcmp(q.canonical_json, p.canonical_json) == 0, "soft canonical JSON is not a fixed point: %s",
+              err.msg);
+        if (rc == 0) point_free(&q);
+        // a "pez" object on a soft point is checked, not kept
+        rc = parse(&q, "{\"method\":\"soft\",\"task\":\"sst-2\"," BASE ",\"pez\":{\"steps\":5,\"reset_quirk\":true}}",
+                   &err);
+        CHECK(rc == 0 && strcmp(q.canonical_json, p.canonical_json) == 0 && q.pez.steps == 1000,
+              "a pez object changed a soft point: %s", rc ? err.msg : q.canonical_json);
+        if (rc == 0) point_free(&q);
+        // the same settings as PEZ: another point
+        rc = parse(&q, "{\"method\":\"pez\",\"task\":\"sst-2\"," BASE "}", &err);
+        char sha[N_POINT_INPUTS][65] = {{0}}, id_soft[65], id_pez[65];
+        CHECK(rc == 0 && point_identity(&p, sha, id_soft) == 0 && point_identity(&q, sha, id_pez) == 0 &&
+                  strcmp(id_soft, id_pez) != 0,
+              "soft and pez points share an identity");
+        if (rc == 0) point_free(&q);
+        point_free(&p);
+    }
+    // soft's own settings, and a "soft" object on a PEZ point (checked, not kept)
+    rc = parse(&p, "{\"method\":\"soft\",\"task\":\"sst-2\"," BASE ",\"soft\":{\"optimizer\":\"adamw\",\"steps\":3,"
+                   "\"init\":\"random\",\"ppl_grad\":\"input\"}}", &err);
+    CHECK(rc == 0 && p.pez.optimizer == PEZ_ADAMW && p.pez.lr == 0.1 && p.pez.steps == 3 && p.pez.init_random &&
+              p.pez.ppl_grad == PEZ_PPL_GRAD_INPUT && strstr(p.canonical_json, "\"soft\":{\"batch\":16") &&
+              !strstr(p.canonical_json, "\"pez\""),
+          "soft settings: %s", rc ? err.msg : p.canonical_json);
+    if (rc == 0) point_free(&p);
+    rc = parse(&p, "{\"method\":\"pez\",\"task\":\"sst-2\"," BASE ",\"soft\":{\"steps\":3}}", &err);
+    CHECK(rc == 0 && p.pez.steps == 1000 && !strstr(p.canonical_json, "\"soft\""), "a soft object on a PEZ point: %s",
+          rc ? err.msg : p.canonical_json);
+    if (rc == 0) point_free(&p);
+    expect_bad("{\"method\":\"soft\",\"task\":\"sst-2\"," BASE ",\"soft\":{\"reset_quirk\":true}}", "\"soft.reset_quirk\"");
+    expect_bad("{\"method\":\"soft\",\"task\":\"sst-2\"," BASE ",\"soft\":{\"stepz\":1}}", "unknown key \"soft.stepz\"");
+    expect_bad("{\"method\":\"soft\",\"task\":\"sst-2\"," BASE ",\"soft\":{\"lr\":0}}", "\"soft.lr\"");
+    expect_bad("{" PEZ ",\"soft\":{\"batch\":0}}", "\"soft.batch\"");
+    expect_bad("{\"method\":\"soft\",\"task\":\"sst-2\"," BASE ",\"pez\":{\"stepz\":1}}", "unknown key \"pez.stepz\"");
+    expect_bad("{\"method\":\"soft\",\"task\":\"sst-2\"," BASE ",\"prompt\":\"x\"}", "only for the \"manual\" method");
+
+    // the empty manual prompt: the template alone, a point of its own
+    rc = parse(&p, "{\"method\":\"manual\",\"task\":\"sst-2\"," BASE ",\"prompt\":\"\"}", &err);
+    CHECK(rc == 0 && p.manual_prompt[0] == '\0' && strstr(p.canonical_json, "\"prompt\":\"\",") &&
+              !strstr(p.canonical_json, "\"prompt_length\""),
+          "the empty manual prompt: %s", rc ? err.msg : p.canonical_json);
+    if (rc == 0) point_free(&p);
+    expect_bad("{\"method\":\"manual\",\"task\":\"sst-2\"," BASE ",\"prompt\":\"\",\"prompt_length\":0}",
+               "\"prompt_length\" comes from the manual \"prompt\"");
+    CHECK(strcmp(method_name(METHOD_SOFT), "soft") == 0 && strcmp(method_name(METHOD_MANUAL), "manual") == 0,
+          "method names");
+}
+
+// ----------------------------------------------------------------------------
 // canonical JSON
 
 static void test_canonical(void) {
@@ -587,6 +670,7 @@ int main(void) {
     make_files();
     test_defaults();
     test_bad_points();
+    test_soft_and_empty();
     test_canonical();
     test_record();
     return test_finish();

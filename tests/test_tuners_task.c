@@ -9,7 +9,8 @@
  *     prompts equal to wte rows vs ids, odd batch sizes;
  *   - gap_reward and mean_kl on hand values;
  *   - the Scorer against a direct full-vocabulary computation;
- *   - the Dictionary on known tokens; result_finish end to end.
+ *   - the Dictionary on known tokens; result_finish end to end; the empty
+ *     manual prompt (the template alone: log-PPL 0, the accuracies of no prompt).
  * A tiny random checkpoint (V = 50257, so real token ids work) is written with
  * gpt2_save into a scratch directory ($TMP or /tmp) and loaded back.
  * Env: SHARED (default ../shared), TOKENIZER_DIR (default models/gpt2-tokenizer).
@@ -600,6 +601,10 @@ static void test_scorer(const GPT2Model *m) {
         int bad[2] = {3, -1};
         CHECK(scorer_log_ppl(sc, bad, 1, 2, got, &err) != 0 && strstr(err.msg, "-1"), "bad id: %s", err.msg);
         CHECK(scorer_log_ppl(sc, packed, 1, TUNE_MAX_PROMPT + 1, got, &err) != 0, "prompt too long accepted");
+        // no tokens: log-PPL 0 (the total NLL of nothing)
+        got[0] = got[1] = -1;
+        CHECK(scorer_log_ppl(sc, packed, 2, 0, got, &err) == 0 && got[0] == 0 && got[1] == 0, "L = 0: %g %g (%s)",
+              got[0], got[1], err.msg);
         scorer_free(sc);
     }
 }
@@ -953,8 +958,35 @@ static void test_result_finish(GPT2Model *m, GPT2Tokenizer *tok, const char *sha
     gpt2_free(&rigged);
     free(own);
 
-    r.prompt_length = 0;
-    CHECK(result_finish(&ctx, &r, NULL, &err) != 0, "an empty prompt accepted");
+    // the empty manual prompt: the template alone, scored as eval_prompts scores no prompt;
+    // log-PPL 0 (ppl 1), no text, no words; discrete: no faithfulness gap. No continuous prompt
+    // of length 0
+    result_free(&r);
+    memset(&r, 0, sizeof r);
+    pt.method = METHOD_MANUAL;
+    pt.lambda = 0.5;
+    CHECK(manual_run(&ctx, &r, &err) == 0, "the empty manual prompt: %s", err.msg);
+    EvalResult bare[3];
+    const EncodedSplit *bare_splits[3] = {&ctx.train, &ctx.dev, &first10};
+    for (int i = 0; i < 3; i++)
+        if (eval_prompts(ctx.eval, bare_splits[i], NULL, 1, 0, &bare[i], NULL, &err)) die("%s", err.msg);
+    CHECK(r.prompt_length == 0 && r.prompt_text[0] == '\0' && r.n_text_ids == 0 && r.steps == 0,
+          "empty prompt: length %d, text [%s], %d text ids", r.prompt_length, r.prompt_text, r.n_text_ids);
+    CHECK(r.train_acc == bare[0].accuracy && r.dev_acc == bare[1].accuracy && r.test_acc == bare[2].accuracy &&
+              r.eval[TUNE_DEV].loss == bare[1].loss && same_class_scores(&r.eval[TUNE_TEST], &bare[2], 2),
+          "empty prompt: accuracies %g %g %g, the template alone %g %g %g", r.train_acc, r.dev_acc, r.test_acc,
+          bare[0].accuracy, bare[1].accuracy, bare[2].accuracy);
+    CHECK(r.log_ppl == 0 && r.ppl == 1 && r.dict_share == 0 && r.distinct_share == 0, "empty prompt: log_ppl %g, "
+          "ppl %g, dict share %g, distinct share %g", r.log_ppl, r.ppl, r.dict_share, r.distinct_share);
+    CHECK(r.acc_continuous == r.test_acc && r.acc_projected == r.test_acc && r.kl_continuous_projected == 0,
+          "empty prompt: faithfulness %g %g %g", r.acc_continuous, r.acc_projected, r.kl_continuous_projected);
+    CHECK(r.roundtrip && r.test_text_acc == r.test_acc, "empty prompt: round trip %d, text accuracy %g vs %g",
+          r.roundtrip, r.test_text_acc, r.test_acc);
+    CHECK(r.obj_interp == 0 && r.obj_total == bare[1].loss, "empty prompt: objective %g + 0.5 * %g = %g", r.obj_task,
+          r.obj_interp, r.obj_total);
+    pt.method = METHOD_PEZ;
+    pt.lambda = 0;
+    CHECK(result_finish(&ctx, &r, soft, &err) != 0, "a continuous prompt of length 0 accepted");
     free(soft);
     evaluator_free(ctx.eval);
     scorer_free(ctx.scorer);

@@ -4,7 +4,7 @@
  * every number of the record.
  *
  *   scrutability  log-PPL of the prompt under a scorer LM, first token scored
- *                 after <|endoftext|>
+ *                 after <|endoftext|>; 0 for no tokens (the empty prompt)
  *   words         the share of the prompt text's words that are dictionary words
  *   repetition    the share of distinct tokens
  *   faithfulness  accuracy of the continuous and the projected prompt, and the
@@ -106,9 +106,15 @@ static int score_batch(Scorer *sc, const int *prompt_ids, int B, int L, double *
     return 0;
 }
 
+/* No tokens (L = 0: the template alone) have log_ppl 0, and ppl e^0 = 1: the total NLL of no
+ * tokens is 0, and the mean of none is taken as that total; there is nothing to read. */
 int scorer_log_ppl(Scorer *sc, const int *prompt_ids, int P, int L, double *log_ppl, Err *err) {
-    if (L < 1 || L > sc->max_L)
-        return err_fail(err, "scorer: prompt length %d, expected 1..%d", L, sc->max_L);
+    if (L < 0 || L > sc->max_L)
+        return err_fail(err, "scorer: prompt length %d, expected 0..%d", L, sc->max_L);
+    if (L == 0) {
+        for (int p = 0; p < P; p++) log_ppl[p] = 0.0;
+        return 0;
+    }
     int V = sc->m->config.vocab_size;
     for (int j = 0; j < P * L; j++)
         if (prompt_ids[j] < 0 || prompt_ids[j] >= V)
@@ -345,8 +351,8 @@ void tune_context_free(TuneContext *ctx) {
 int result_finish(TuneContext *ctx, TuneResult *r, const float *continuous, Err *err) {
     const TunePoint *pt = ctx->point;
     int L = r->prompt_length, K = ctx->n_classes;
-    if (L < 1 || L > TUNE_MAX_PROMPT)
-        return err_fail(err, "result: prompt length %d, expected 1..%d", L, TUNE_MAX_PROMPT);
+    if (L < (continuous ? 1 : 0) || L > TUNE_MAX_PROMPT) // 0: the template alone (a manual "")
+        return err_fail(err, "result: prompt length %d, expected %d..%d", L, continuous ? 1 : 0, TUNE_MAX_PROMPT);
     if (!ctx->dict) return err_fail(err, "result: no dictionary in the context");
     if (!pt) return err_fail(err, "result: no point in the context");
     const int *ids = r->prompt_ids;

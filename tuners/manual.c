@@ -1,15 +1,15 @@
 // tuners/manual.c: a fixed, hand-written prompt as a point of its own, so that
 // the baseline every tuner is compared with runs through the same evaluation
-// and lands in the same records and frontier.
+// and lands in the same records and frontier. The empty prompt "" is the
+// template alone: no ids, log-PPL 0 (tuners.h, scorer_log_ppl).
 #include "tuners/tuners.h"
 
 int manual_prompt_ids(const TunePoint *p, GPT2Tokenizer *tok, int *ids, int *n, Err *err) {
     const char *text = p->manual_prompt;
     size_t len = 0;
     while (text[len]) len++;
-    if (tokenizer_encode(tok, text, len, ids, TUNE_MAX_PROMPT, n, err))
+    if (tokenizer_encode(tok, text, len, ids, TUNE_MAX_PROMPT, n, err)) // "": no ids, the template alone
         return err_fail(err, "point: \"prompt\" is longer than %d tokens", TUNE_MAX_PROMPT);
-    if (*n < 1) return err_fail(err, "point: \"prompt\" encodes to no tokens");
     return 0;
 }
 

@@ -63,6 +63,22 @@
  * - A non-finite loss or gradient stops the run with an error rather than
  *   training on.
  *
+ * Soft prompt tuning (method "soft", Lester et al. 2021) is this loop with
+ * one change (PezState.soft): in step 2 the task rows hold the continuous P
+ * itself as input vectors, so the task term and its gradient are P's own;
+ * the log-PPL row stays the projection's (a soft prompt has no tokens for a
+ * scorer to read), its gradient passed straight through to P as in PEZ. So
+ * lambda 0 is plain prompt tuning, and lambda > 0 pulls P toward vectors
+ * whose projection the scorer finds likely. Dev scores P itself for the task
+ * term (eval_soft_prompt) and the projection for log_ppl: that J chooses the
+ * step. The record reports the chosen step's projection (valid text, whose
+ * accuracy its text reproduces), the chosen P's test accuracy and KL as its
+ * faithfulness, and the chosen P's J as its objective. Lester et al. tune T5
+ * with Adafactor (lr 0.3) for 30k steps; here PEZ's settings, optimizers and
+ * defaults are used unchanged, so the two methods differ in that one thing.
+ * PEZ's reset quirk (a step from the projection) has no meaning for a soft
+ * prompt and is refused.
+ *
  * Everything is allocated once in pez_state_alloc; the step loop allocates
  * nothing. All randomness (random init, batches) comes from one Rng seeded
  * with the point's seed, so a point always gives the same run.
@@ -209,50 +225,55 @@ void pez_state_free(PezState *s) {
     gpt2_acts_free(&s->scorer_acts);
     free(s->fmem);
     free(s->imem);
+    free(s->is_embed);
     memset(s, 0, sizeof *s);
 }
 
 static int check_settings(const TuneContext *ctx, Err *err) {
     const TunePoint *pt = ctx->point;
     const PezSettings *s = &pt->pez;
+    const char *name = method_name(pt->method);
     if (pt->prompt_length < 1 || pt->prompt_length > TUNE_MAX_PROMPT)
-        return err_fail(err, "pez: prompt_length %d out of 1..%d", pt->prompt_length, TUNE_MAX_PROMPT);
+        return err_fail(err, "%s: prompt_length %d out of 1..%d", name, pt->prompt_length, TUNE_MAX_PROMPT);
     if (s->steps < 1 || s->batch < 1 || s->eval_every < 1)
-        return err_fail(err, "pez: steps %d, batch %d and eval_every %d must all be >= 1", s->steps,
+        return err_fail(err, "%s: steps %d, batch %d and eval_every %d must all be >= 1", name, s->steps,
                          s->batch, s->eval_every);
     if (!(s->lr >= 0.0 && isfinite(s->lr)) || !(s->clip >= 0.0) || !(s->weight_decay >= 0.0))
-        return err_fail(err, "pez: lr %g, clip %g and weight_decay %g must be finite and >= 0", s->lr,
+        return err_fail(err, "%s: lr %g, clip %g and weight_decay %g must be finite and >= 0", name, s->lr,
                          s->clip, s->weight_decay);
     if (s->optimizer != PEZ_ADAFACTOR && s->optimizer != PEZ_ADAMW)
-        return err_fail(err, "pez: unknown optimizer %d", (int)s->optimizer);
+        return err_fail(err, "%s: unknown optimizer %d", name, (int)s->optimizer);
+    if (pt->method == METHOD_SOFT && s->reset_quirk)
+        return err_fail(err, "soft: reset_quirk is PEZ's step from the projection; a soft prompt has none");
     if (ctx->n_classes < 1 || ctx->n_classes > TUNE_MAX_CLASSES)
-        return err_fail(err, "pez: %d classes, expected 1..%d", ctx->n_classes, TUNE_MAX_CLASSES);
+        return err_fail(err, "%s: %d classes, expected 1..%d", name, ctx->n_classes, TUNE_MAX_CLASSES);
     int V = ctx->model->config.vocab_size;
     for (int k = 0; k < ctx->n_classes; k++)
         if (ctx->label_ids[k] < 0 || ctx->label_ids[k] >= V)
-            return err_fail(err, "pez: label id %d outside the vocabulary of %d", ctx->label_ids[k], V);
-    if (ctx->train.n < 1) return err_fail(err, "pez: empty train split");
+            return err_fail(err, "%s: label id %d outside the vocabulary of %d", name, ctx->label_ids[k], V);
+    if (ctx->train.n < 1) return err_fail(err, "%s: empty train split", name);
     int allowed = 0;
     for (int v = 0; v < V && !allowed; v++) allowed = prompt_token_allowed(ctx, v);
-    if (!allowed) return err_fail(err, "pez: the prompt vocabulary is empty");
+    if (!allowed) return err_fail(err, "%s: the prompt vocabulary is empty", name);
     return 0;
 }
 
 /* The scorer of the lambda term: its vocabulary (and, when it has a
  * gradient to give, its width) must be the task model's. */
-static int check_scorer(const GPT2Model *m, const GPT2Model *sc, int L, double w_interp, Err *err) {
+static int check_scorer(const char *name, const GPT2Model *m, const GPT2Model *sc, int L, double w_interp,
+                        Err *err) {
     if (sc->config.vocab_size != m->config.vocab_size)
-        return err_fail(err, "pez: the scorer's vocabulary (%d) differs from the task model's (%d)",
+        return err_fail(err, "%s: the scorer's vocabulary (%d) differs from the task model's (%d)", name,
                          sc->config.vocab_size, m->config.vocab_size);
     if (w_interp == 0.0) return 0;
     if (sc->config.vocab_size <= GPT2_EOT)
-        return err_fail(err, "pez: the scorer's vocabulary of %d has no <|endoftext|> (id %d)",
+        return err_fail(err, "%s: the scorer's vocabulary of %d has no <|endoftext|> (id %d)", name,
                          sc->config.vocab_size, GPT2_EOT);
     if (sc != m && sc->config.n_embd != m->config.n_embd)
-        return err_fail(err, "pez: the scorer's width %d differs from the task model's %d: its "
-                         "log-PPL gradient cannot reach the prompt", sc->config.n_embd, m->config.n_embd);
+        return err_fail(err, "%s: the scorer's width %d differs from the task model's %d: its "
+                         "log-PPL gradient cannot reach the prompt", name, sc->config.n_embd, m->config.n_embd);
     if (L > sc->config.n_positions)
-        return err_fail(err, "pez: prompt_length %d exceeds the scorer's context %d", L,
+        return err_fail(err, "%s: prompt_length %d exceeds the scorer's context %d", name, L,
                          sc->config.n_positions);
     return 0;
 }
@@ -265,6 +286,8 @@ int pez_state_alloc(PezState *s, const TuneContext *ctx, Err *err) {
     const GPT2Model *m = ctx->model, *sc = ctx->scorer_model ? ctx->scorer_model : ctx->model;
     const GPT2Config *c = &m->config;
     s->ctx = ctx;
+    s->name = method_name(pt->method);
+    s->soft = pt->method == METHOD_SOFT;
     s->model = m;
     s->allowed = ctx->allowed;
     s->full_ppl_grad = pt->pez.ppl_grad == PEZ_PPL_GRAD_FULL;
@@ -274,7 +297,7 @@ int pez_state_alloc(PezState *s, const TuneContext *ctx, Err *err) {
     s->K = ctx->n_classes;
     s->B = pt->pez.batch;
     objective_weights(pt, &s->w_task, &s->w_interp);
-    if (check_scorer(m, sc, s->L, s->w_interp, err)) return -1;
+    if (check_scorer(s->name, m, sc, s->L, s->w_interp, err)) return -1;
     s->scorer = s->w_interp != 0.0 && sc != m ? sc : NULL;
 
     // the widest training row; the log-PPL row (L positions) is never wider
@@ -284,8 +307,8 @@ int pez_state_alloc(PezState *s, const TuneContext *ctx, Err *err) {
         if (tr->pre_len[i] + tr->post_len[i] > longest) longest = tr->pre_len[i] + tr->post_len[i];
     s->max_T = longest + s->L;
     if (s->max_T > c->n_positions)
-        return err_fail(err, "pez: training rows need %d positions (%d + prompt %d), the model's "
-                         "context is %d", s->max_T, longest, s->L, c->n_positions);
+        return err_fail(err, "%s: training rows need %d positions (%d + prompt %d), the model's "
+                         "context is %d", s->name, s->max_T, longest, s->L, c->n_positions);
 
     int L = s->L, C = s->C, V = s->V, B = s->B, K = s->K, interp = s->w_interp != 0.0;
     int in_batch = interp && !s->scorer; // the log-PPL row rides in the task batch
@@ -297,18 +320,20 @@ int pez_state_alloc(PezState *s, const TuneContext *ctx, Err *err) {
     size_t LC = (size_t)L * C, rows = (size_t)B + in_batch;
     float **fview[] = {&s->P, &s->proj, &s->g, &s->best_P, &s->cos, &s->wte_inv_norm, &s->d_input,
                        &s->dlogits, &s->dlabel, &s->scorer_d_input, &s->g_target,
-                       &s->opt.row, &s->opt.col, &s->opt.m, &s->opt.v};
+                       &s->opt.row, &s->opt.col, &s->opt.m, &s->opt.v, &s->embeds};
     size_t fsize[] = {LC, LC, LC, LC, (size_t)L * V, (size_t)V, rows * s->max_T * C,
                       interp ? (size_t)L * V : 0, (size_t)B * K, s->scorer ? LC : 0, interp ? LC : 0,
-                      adamw ? 0 : (size_t)L, adamw ? 0 : (size_t)C, adamw ? LC : 0, adamw ? LC : 0};
+                      adamw ? 0 : (size_t)L, adamw ? 0 : (size_t)C, adamw ? LC : 0, adamw ? LC : 0,
+                      s->soft ? rows * s->max_T * C : 0};
     int **iview[] = {&s->ids, &s->best_ids, &s->batch_ids, &s->lens, &s->label_pos, &s->labels,
                      &s->out_pos, &s->targets, &s->examples, &s->order};
     size_t isize[] = {(size_t)L, (size_t)L, rows * s->max_T, rows, (size_t)B, (size_t)B, (size_t)L,
                       (size_t)L, (size_t)B, (size_t)tr->n};
     TUNE_LAY_OUT(s->fmem, float, fview, fsize);
     TUNE_LAY_OUT(s->imem, int, iview, isize);
-    if (!s->fmem || !s->imem) {
-        err_fail(err, "pez: out of memory (buffers for %d rows of %d positions, prompt %d x %d)",
+    if (s->soft) s->is_embed = calloc(rows * s->max_T, 1);
+    if (!s->fmem || !s->imem || (s->soft && !s->is_embed)) {
+        err_fail(err, "%s: out of memory (buffers for %d rows of %d positions, prompt %d x %d)", s->name,
                   B + in_batch, s->max_T, L, C);
         goto fail;
     }
@@ -400,6 +425,16 @@ static void target_grad(float *g_target, const float *dlogits, const float *h, c
     }
 }
 
+/* Soft: row b (width T) reads the L vectors P (L,C) at its prompt positions pre .. pre + L - 1
+ * instead of their ids; is_embed of the row's other positions is cleared. */
+static void feed_soft_prompt(unsigned char *is_embed, float *embeds, const float *P, int b, int pre, int L,
+                             int T, int C) {
+    size_t base = (size_t)b * T;
+    memset(is_embed + base, 0, (size_t)T);
+    memset(is_embed + base + pre, 1, (size_t)L);
+    memcpy(embeds + (base + pre) * C, P, (size_t)L * C * sizeof(float));
+}
+
 static void add_grad(float *g, const float *more, size_t n) {
     for (size_t k = 0; k < n; k++) g[k] += more[k];
 }
@@ -430,25 +465,28 @@ int pez_loss_and_grad(PezState *s, const EncodedSplit *split, const int *example
     int T = L;
     for (int b = 0; b < B; b++) {
         int i = examples[b];
-        if (i < 0 || i >= split->n) return err_fail(err, "pez: example %d of a split of %d", i, split->n);
+        if (i < 0 || i >= split->n) return err_fail(err, "%s: example %d of a split of %d", s->name, i, split->n);
         if (split->label[i] < 0 || split->label[i] >= K)
-            return err_fail(err, "pez: example %d has label %d of %d classes", i, split->label[i], K);
+            return err_fail(err, "%s: example %d has label %d of %d classes", s->name, i, split->label[i], K);
         s->labels[b] = split->label[i];
         int len = split->pre_len[i] + L + split->post_len[i];
         if (len > s->max_T)
-            return err_fail(err, "pez: example %d needs %d positions, rows hold %d", i, len, s->max_T);
+            return err_fail(err, "%s: example %d needs %d positions, rows hold %d", s->name, i, len, s->max_T);
         if (len > T) T = len;
     }
     for (int b = 0; b < B; b++) {
         int len = fill_task_row(s->batch_ids + (size_t)b * T, split, examples[b], s->ids, L, T);
         s->lens[b] = len;
         s->label_pos[b] = b * T + len - 1;
+        if (s->soft) feed_soft_prompt(s->is_embed, s->embeds, s->P, b, split->pre_len[examples[b]], L, T, C);
     }
     if (in_batch) {
         fill_log_ppl_row(s->batch_ids + (size_t)B * T, s->out_pos, s->targets, s->ids, L, T, B * T);
         s->lens[B] = L;
+        if (s->soft) memset(s->is_embed + (size_t)B * T, 0, (size_t)T); // the projection's ids
     }
     GPT2Batch batch = {.B = B + in_batch, .T = T, .ids = s->batch_ids, .lens = s->lens,
+                       .embeds = s->soft ? s->embeds : NULL, .is_embed = s->soft ? s->is_embed : NULL,
                        .out_pos = in_batch ? s->out_pos : NULL, .n_out = in_batch ? L : 0,
                        .label_pos = s->label_pos, .n_label = B,
                        .label_ids = s->ctx->label_ids, .n_label_ids = K};
@@ -465,7 +503,8 @@ int pez_loss_and_grad(PezState *s, const EncodedSplit *split, const int *example
     if (gpt2_backward(s->model, &s->acts, &batch, s->dlogits, s->dlabel, s->d_input, NULL, err))
         return -1;
 
-    // g (L,C) = the sum over the task rows of d_input at their prompt positions
+    // g (L,C) = the sum over the task rows of d_input at their prompt positions (d / d P' for PEZ,
+    // d / d P for soft: its rows read P)
     memset(s->g, 0, (size_t)L * C * sizeof(float));
     for (int b = 0; b < B; b++) {
         const float *d = s->d_input + ((size_t)b * T + split->pre_len[examples[b]]) * C;
@@ -488,68 +527,87 @@ int pez_step(PezState *s, const EncodedSplit *split, const int *examples, PezLos
     int finite = isfinite(out->loss);
     for (size_t k = 0; finite && k < (size_t)s->L * s->C; k++) finite = isfinite(s->g[k]);
     if (!finite)
-        return err_fail(err, "pez: the loss or its gradient is not finite at step %d (task %g, "
-                         "log-PPL %g)", s->opt.t + 1, out->task, out->log_ppl);
+        return err_fail(err, "%s: the loss or its gradient is not finite at step %d (task %g, "
+                         "log-PPL %g)", s->name, s->opt.t + 1, out->task, out->log_ppl);
     pez_update(s->P, s->proj, s->g, &s->opt, set->clip, set->reset_quirk);
     for (size_t k = 0; k < (size_t)s->L * s->C; k++)
         if (!isfinite(s->P[k]))
-            return err_fail(err, "pez: the soft prompt is not finite after step %d (lr %g too large?)", s->opt.t,
-                             set->lr);
+            return err_fail(err, "%s: the soft prompt is not finite after step %d (lr %g too large?)", s->name,
+                             s->opt.t, set->lr);
     return 0;
 }
 
 // ----------------------------------------------------------------------------
-// the run
+// the run (PEZ and soft)
 
-int pez_run(TuneContext *ctx, TuneResult *r, Err *err) {
-    if (!ctx || !ctx->point || !ctx->model || !r) return err_fail(err, "pez: no context");
-    if (!ctx->eval || !ctx->scorer || !ctx->dict)
-        return err_fail(err, "pez: the context has no evaluator, scorer or dictionary");
-    if (ctx->dev.n < 1) return err_fail(err, "pez: empty dev split");
+/* The prompt as it is after a step, scored on dev: s->ids and s->proj get the projection of P;
+ * dev the task term's scores, of that projection (PEZ) or of P itself (soft); *log_ppl the
+ * projection's. */
+static int score_on_dev(PezState *s, EvalResult *dev, double *log_ppl, Err *err) {
+    const TuneContext *ctx = s->ctx;
+    int L = s->L;
+    pez_project(s->ids, s->proj, s->cos, s->P, s->model->w.wte, s->wte_inv_norm, s->allowed, L, s->V, s->C);
+    int rc = s->soft ? eval_soft_prompt(ctx->eval, &ctx->dev, s->P, L, dev, NULL, err)
+                     : eval_prompts(ctx->eval, &ctx->dev, s->ids, 1, L, dev, NULL, err);
+    return rc ? rc : scorer_log_ppl(ctx->scorer, s->ids, 1, L, log_ppl, err);
+}
+
+/* Soft: the record's objective is the one that chose the step, the chosen soft prompt's (its task
+ * term P's dev cross-entropy; result_finish wrote the projection's, which task_loss keeps). */
+static void soft_objective(TuneResult *r, const HistoryEntry *chosen) {
+    r->obj_task = chosen->dev_task;
+    r->obj_total = chosen->dev_objective;
+}
+
+/* PEZ, or soft (the point's method): the steps, dev's choice every eval_every steps and after
+ * the last, and the result of the chosen step. */
+static int run(TuneContext *ctx, TuneResult *r, Err *err) {
     const TunePoint *pt = ctx->point;
+    const char *name = method_name(pt->method);
+    if (!ctx->eval || !ctx->scorer || !ctx->dict)
+        return err_fail(err, "%s: the context has no evaluator, scorer or dictionary", name);
+    if (ctx->dev.n < 1) return err_fail(err, "%s: empty dev split", name);
     const PezSettings *set = &pt->pez;
     PezState s;
     if (pez_state_alloc(&s, ctx, err)) return -1;
     int L = s.L;
-    const float *wte = s.model->w.wte;
     Rng rng;
     rng_seed(&rng, pt->seed);
     pez_init_ids(s.ids, L, ctx->label_ids, s.K, set->init_random, s.allowed, s.V, &rng);
-    pez_embed(s.P, s.ids, wte, L, s.C);
+    pez_embed(s.P, s.ids, s.model->w.wte, L, s.C);
 
     DevChoice best = DEV_CHOICE_NONE;
+    HistoryEntry chosen = {0};
     for (int step = 1; step <= set->steps; step++) {
         PezLoss loss;
         pez_sample_batch(&s, &rng);
         if (pez_step(&s, &ctx->train, s.examples, &loss, err)) goto fail;
         if (step % set->eval_every != 0 && step != set->steps) continue;
 
-        // the prompt as it is after this step: the projection of the updated P, scored on dev by J
-        pez_project(s.ids, s.proj, s.cos, s.P, wte, s.wte_inv_norm, s.allowed, L, s.V, s.C);
+        // the prompt as it is after this step, scored on dev by J
         EvalResult dev;
         double log_ppl;
-        if (eval_prompts(ctx->eval, &ctx->dev, s.ids, 1, L, &dev, NULL, err) ||
-            scorer_log_ppl(ctx->scorer, s.ids, 1, L, &log_ppl, err))
-            goto fail;
+        if (score_on_dev(&s, &dev, &log_ppl, err)) goto fail;
         double j = s.w_task * dev.loss + s.w_interp * log_ppl;
         HistoryEntry h = {.step = step, .loss = loss.loss, .train_reward = -loss.loss, .dev_acc = dev.accuracy,
                           .dev_task = dev.loss,
                           .log_ppl = log_ppl, .dev_objective = j};
         if (result_add_history(r, h, err)) goto fail;
         if (dev_choice_offer(&best, &h)) { // ties: the earlier step keeps it
+            chosen = h;
             memcpy(s.best_ids, s.ids, (size_t)L * sizeof(int));
             memcpy(s.best_P, s.P, (size_t)L * s.C * sizeof(float));
         }
         if (ctx->progress) {
             char line[256];
-            snprintf(line, sizeof line, "pez step %d/%d loss %.4g dev acc %.4f J %.4f log-ppl %.2f best J %.4f @ %d "
-                     "(log-ppl %.2f)", step, set->steps, loss.loss, dev.accuracy, j, log_ppl, best.j,
+            snprintf(line, sizeof line, "%s step %d/%d loss %.4g dev acc %.4f J %.4f log-ppl %.2f best J %.4f @ %d "
+                     "(log-ppl %.2f)", name, step, set->steps, loss.loss, dev.accuracy, j, log_ppl, best.j,
                      best.step, best.log_ppl);
             ctx->progress(ctx->progress_user, line);
         }
     }
     if (best.step == 0) {
-        err_fail(err, "pez: no prompt had a finite objective on dev");
+        err_fail(err, "%s: no prompt had a finite objective on dev", name);
         goto fail;
     }
 
@@ -558,9 +616,22 @@ int pez_run(TuneContext *ctx, TuneResult *r, Err *err) {
     r->steps = set->steps;
     r->best_step = best.step;
     int rc = result_finish(ctx, r, s.best_P, err); // faithfulness: the continuous best_P vs its projection
+    if (rc == 0 && s.soft) soft_objective(r, &chosen);
     pez_state_free(&s);
     return rc;
 fail:
     pez_state_free(&s);
     return -1;
+}
+
+int pez_run(TuneContext *ctx, TuneResult *r, Err *err) {
+    if (!ctx || !ctx->point || !ctx->model || !r) return err_fail(err, "pez: no context");
+    if (ctx->point->method == METHOD_SOFT) return err_fail(err, "pez: the point's method is soft (soft_run)");
+    return run(ctx, r, err);
+}
+
+int soft_run(TuneContext *ctx, TuneResult *r, Err *err) {
+    if (!ctx || !ctx->point || !ctx->model || !r) return err_fail(err, "soft: no context");
+    if (ctx->point->method != METHOD_SOFT) return err_fail(err, "soft: the point's method is not soft");
+    return run(ctx, r, err);
 }

@@ -1,6 +1,7 @@
 /*
- * tuners/pez_internal.h: the pieces of PEZ (tuners/pez.c), exposed for
- * tests/test_pez.c only. Not part of the tuners.h contract.
+ * tuners/pez_internal.h: the pieces of PEZ and of soft prompt tuning
+ * (tuners/pez.c), exposed for the tests only (test_pez, test_learning). Not
+ * part of the tuners.h contract.
  *
  * Shapes: L prompt length, C = n_embd, V vocabulary, K classes, B examples
  * per step, T batch width (positions per row).
@@ -72,7 +73,7 @@ typedef struct {
 } PezOptim;
 
 /* The straight-through update: g (L,C) is the gradient computed at the
- * projection proj (L,C) of P. g is clipped in place (clip > 0; as torch's
+ * projection proj (L,C) of P (soft: its task part at P itself). g is clipped in place (clip > 0; as torch's
  * clip_grad_norm_, gpt2_clip_grads with GPT2_NUMERICS_TORCH_F64), then the
  * optimizer moves the continuous P by it (Alg. 1), or with reset_quirk
  * moves proj and stores that in P: the LM script's P <- Proj(P) - step(g). */
@@ -83,6 +84,9 @@ void pez_update(float *P, const float *proj, float *g, PezOptim *o, double clip,
 
 typedef struct {
     const TuneContext *ctx;
+    const char *name;          // "pez" or "soft": the method, for messages
+    int soft;                  // method soft: the task term at P itself, fed as vectors; PEZ: at its
+                               // projection. The log-PPL term is the projection's in both
     const GPT2Model *model;    // the task LM
     const GPT2Model *scorer;   // a separate scorer LM for the lambda term, or NULL (the task
                                // model scores: its row rides in the task batch, or w_interp is 0)
@@ -106,6 +110,9 @@ typedef struct {
     float *dlabel;             // (B,K) d loss / d the classifier logits
     float *scorer_d_input;     // (L,C) a separate scorer's d_input
     float *g_target;           // (L,C) the log-PPL term's target-side gradient (ppl_grad full)
+    float *embeds;             // (B(+1), max_T, C) soft: the input vectors of the batch (P at the
+                               // task rows' prompt positions)
+    unsigned char *is_embed;   // (B(+1), max_T) soft: the positions embeds replaces; one allocation
     int *imem;                 // one allocation for the ints below
     int *ids, *best_ids;       // (L) the projection of P, and of best_P
     int *batch_ids;            // (B(+1), max_T)
@@ -118,7 +125,8 @@ typedef struct {
 } PezState;
 
 /* Checks the point and the context (models, vocabularies, lengths) and
- * allocates everything for a run on ctx->train. P is not initialised. */
+ * allocates everything for a run on ctx->train; the point's method (pez or
+ * soft) sets s->soft. P is not initialised. */
 int pez_state_alloc(PezState *s, const TuneContext *ctx, Err *err);
 void pez_state_free(PezState *s);   // accepts a zeroed or failed state
 
@@ -128,7 +136,7 @@ void pez_sample_batch(PezState *s, Rng *rng);
 
 typedef struct {
     double loss;      // w_task task + w_interp log_ppl
-    double task;      // mean cross-entropy over the K label logits
+    double task;      // mean cross-entropy over the K label logits (soft: at P)
     double log_ppl;   // of s->ids under the scorer (0 when w_interp is 0: not computed)
 } PezLoss;
 
@@ -137,12 +145,15 @@ typedef struct {
  * s->g (overwritten): one forward and backward of the B task rows, plus the
  * log-PPL row [<|endoftext|>, z_0 .. z_{L-2}] in the same batch (scorer =
  * task model) or on the separate scorer; with full_ppl_grad, the log-PPL
- * term's target side too. */
+ * term's target side too. With s->soft the task rows hold s->P itself as
+ * vectors instead (their gradient is then d task / d P), the log-PPL row
+ * still s->ids (its gradient d log_ppl / d P', passed straight through). */
 int pez_loss_and_grad(PezState *s, const EncodedSplit *split, const int *examples, PezLoss *out,
                       Err *err);
 
-/* One PEZ step: project P (s->ids, s->proj), loss and gradient at the
- * projection on the examples (B) of split, update P. */
+/* One step: project P (s->ids, s->proj), loss and gradient (PEZ: at the
+ * projection; soft: the task term at P) on the examples (B) of split, update
+ * P. */
 int pez_step(PezState *s, const EncodedSplit *split, const int *examples, PezLoss *out,
              Err *err);
 

@@ -285,7 +285,7 @@ static int join_path(char *dst, const char *dir, const char *name, Err *err, con
 // ----------------------------------------------------------------------------
 // the sections of a point
 
-static const char *const METHODS[] = {"pez", "rlprompt", "manual"};
+static const char *const METHODS[] = {"pez", "rlprompt", "manual", "soft"}; // Method's order
 static const char *const OBJECTIVES[] = {"additive", "convex"};
 static const char *const PEZ_OPTIMIZERS[] = {"adafactor", "adamw"};
 static const char *const PEZ_INITS[] = {"classes", "random"};
@@ -293,14 +293,15 @@ static const char *const PEZ_PPL_GRADS[] = {"full", "input"};
 static const char *const RL_REWARDS[] = {"objective", "gap"};
 static const char *const PROMPT_VOCABS[] = {"all", "utf8", "ascii"};
 
-/* "pez": {...}. lr's default follows the optimizer: 0.3 (Adafactor, the
- * reference LM script) or 0.1 (AdamW, the reference CLIP code). */
-static int parse_pez(const Reader *top, PezSettings *s) {
+/* "pez": {...}, or "soft": {...} (key; prefix "pez." or "soft." for messages): soft prompt
+ * tuning takes PEZ's settings, keys and defaults. lr's default follows the optimizer: 0.3
+ * (Adafactor, the reference LM script) or 0.1 (AdamW, the reference CLIP code). */
+static int parse_pez(const Reader *top, const char *key, const char *prefix, PezSettings *s) {
     *s = (PezSettings){.steps = 1000, .batch = 16, .eval_every = 10, .optimizer = PEZ_ADAFACTOR,
                        .lr = -1, .weight_decay = 0.1, .clip = 1.0, .init_random = 0, .reset_quirk = 0,
                        .ppl_grad = PEZ_PPL_GRAD_FULL};
     Reader r;
-    int rc = get_object(top, "pez", &r, "pez.");
+    int rc = get_object(top, key, &r, prefix);
     if (rc < 0) return -1;
     if (rc == 0) {
         static const char *const keys[] = {"steps", "batch", "eval_every", "optimizer", "lr",
@@ -432,41 +433,40 @@ static int count_of(const char *s, const char *needle) {
 // ----------------------------------------------------------------------------
 // canonical JSON
 
-static void write_settings(Buf *b, const TunePoint *p) {
-    if (p->method == METHOD_PEZ) {
-        const PezSettings *s = &p->pez;
-        buf_key(b, "pez", 0);
-        buf_cat(b, "{\"batch\":");
-        buf_printf(b, "%d", s->batch);
-        buf_cat(b, ",\"clip\":");
-        buf_json_number(b, s->clip);
-        buf_printf(b, ",\"eval_every\":%d,\"init\":", s->eval_every);
-        buf_json_string(b, PEZ_INITS[s->init_random ? 1 : 0]);
-        buf_cat(b, ",\"lr\":");
-        buf_json_number(b, s->lr);
-        buf_cat(b, ",\"optimizer\":");
-        buf_json_string(b, PEZ_OPTIMIZERS[s->optimizer]);
-        buf_cat(b, ",\"ppl_grad\":");
-        buf_json_string(b, PEZ_PPL_GRADS[s->ppl_grad]);
-        buf_printf(b, ",\"reset_quirk\":%s,\"steps\":%d,\"weight_decay\":", s->reset_quirk ? "true" : "false",
-                   s->steps);
-        buf_json_number(b, s->weight_decay);
-        buf_cat(b, "}");
-    } else {
-        const RlSettings *s = &p->rl;
-        buf_key(b, "rlprompt", 0);
-        buf_cat(b, "{\"clip\":");
-        buf_json_number(b, s->clip);
-        buf_printf(b, ",\"eval_every\":%d,\"hidden\":%d,\"lr\":", s->eval_every, s->hidden);
-        buf_json_number(b, s->lr);
-        buf_cat(b, ",\"polyak\":");
-        buf_json_number(b, s->polyak);
-        buf_printf(b, ",\"prompts_per_step\":%d,\"reward\":", s->prompts_per_step);
-        buf_json_string(b, RL_REWARDS[s->reward]);
-        buf_cat(b, ",\"reward_scale\":");
-        buf_json_number(b, s->reward_scale);
-        buf_printf(b, ",\"steps\":%d,\"top_k\":%d}", s->steps, s->top_k);
-    }
+/* "key":{PEZ's settings}, as "pez" or as "soft". */
+static void write_pez_settings(Buf *b, const char *key, const PezSettings *s) {
+    buf_key(b, key, 0);
+    buf_cat(b, "{\"batch\":");
+    buf_printf(b, "%d", s->batch);
+    buf_cat(b, ",\"clip\":");
+    buf_json_number(b, s->clip);
+    buf_printf(b, ",\"eval_every\":%d,\"init\":", s->eval_every);
+    buf_json_string(b, PEZ_INITS[s->init_random ? 1 : 0]);
+    buf_cat(b, ",\"lr\":");
+    buf_json_number(b, s->lr);
+    buf_cat(b, ",\"optimizer\":");
+    buf_json_string(b, PEZ_OPTIMIZERS[s->optimizer]);
+    buf_cat(b, ",\"ppl_grad\":");
+    buf_json_string(b, PEZ_PPL_GRADS[s->ppl_grad]);
+    buf_printf(b, ",\"reset_quirk\":%s,\"steps\":%d,\"weight_decay\":", s->reset_quirk ? "true" : "false",
+               s->steps);
+    buf_json_number(b, s->weight_decay);
+    buf_cat(b, "}");
+}
+
+static void write_rl_settings(Buf *b, const RlSettings *s) {
+    buf_key(b, "rlprompt", 0);
+    buf_cat(b, "{\"clip\":");
+    buf_json_number(b, s->clip);
+    buf_printf(b, ",\"eval_every\":%d,\"hidden\":%d,\"lr\":", s->eval_every, s->hidden);
+    buf_json_number(b, s->lr);
+    buf_cat(b, ",\"polyak\":");
+    buf_json_number(b, s->polyak);
+    buf_printf(b, ",\"prompts_per_step\":%d,\"reward\":", s->prompts_per_step);
+    buf_json_string(b, RL_REWARDS[s->reward]);
+    buf_cat(b, ",\"reward_scale\":");
+    buf_json_number(b, s->reward_scale);
+    buf_printf(b, ",\"steps\":%d,\"top_k\":%d}", s->steps, s->top_k);
 }
 
 /* A file the point reads: its path, or with sha (identity JSON) "sha256:" and the sha256 of its
@@ -481,8 +481,8 @@ static void buf_input(Buf *b, const char *path, const char (*sha)[65], int input
     buf_cat(b, "\"");
 }
 
-/* Keys in sorted order; the settings of the other method and the policy
- * model of PEZ are left out (they do not change the run). sha NULL: the
+/* Keys in sorted order; the settings of the other methods and the policy
+ * model of all but RLPrompt are left out (they do not change the run). sha NULL: the
  * files as paths (what tune reads); else as the sha256 of their contents
  * (the point's identity: the same wherever the files are). */
 static char *canonical_json(const TunePoint *p, const char (*sha)[65]) {
@@ -505,7 +505,7 @@ static char *canonical_json(const TunePoint *p, const char (*sha)[65]) {
     buf_input(&b, p->model_dir, sha, INPUT_MODEL);
     buf_key(&b, "objective", 0);
     buf_json_string(&b, OBJECTIVES[p->objective]);
-    if (p->method == METHOD_PEZ) write_settings(&b, p);
+    if (p->method == METHOD_PEZ) write_pez_settings(&b, "pez", &p->pez);
     if (p->method == METHOD_RLPROMPT) {
         buf_key(&b, "policy_model", 0);
         buf_input(&b, p->policy_dir, sha, INPUT_POLICY);
@@ -518,11 +518,12 @@ static char *canonical_json(const TunePoint *p, const char (*sha)[65]) {
     }
     buf_key(&b, "prompt_vocab", 0);
     buf_json_string(&b, PROMPT_VOCABS[p->prompt_vocab]);
-    if (p->method == METHOD_RLPROMPT) write_settings(&b, p);
+    if (p->method == METHOD_RLPROMPT) write_rl_settings(&b, &p->rl);
     buf_key(&b, "scorer_model", 0);
     buf_input(&b, p->scorer_dir, sha, INPUT_SCORER);
     buf_key(&b, REC_POINT_SEED, 0);
     buf_printf(&b, "%llu", (unsigned long long)p->seed);
+    if (p->method == METHOD_SOFT) write_pez_settings(&b, "soft", &p->pez);
     buf_key(&b, REC_POINT_TASK, 0);
     buf_json_string(&b, p->task);
     buf_key(&b, "template", 0);
@@ -549,18 +550,18 @@ static int parse_object(TunePoint *p, const Reader *top) {
     static const char *const keys[] = {REC_POINT_METHOD, REC_POINT_TASK, "model", "scorer_model", "policy_model",
                                        "data", "data_dir", "split", REC_POINT_LAMBDA, "objective",
                                        REC_POINT_PROMPT_LENGTH, REC_POINT_SEED, "template", REC_POINT_VERBALIZERS,
-                                       "max_tokens", "max_test", "dictionary", "pez", "rlprompt",
+                                       "max_tokens", "max_test", "dictionary", "pez", "rlprompt", "soft",
                                        "prompt", "prompt_vocab"};
     if (check_keys(top, keys, sizeof keys / sizeof keys[0])) return -1;
     int method = 0, objective = OBJECTIVE_ADDITIVE;
-    if (need(get_enum(top, REC_POINT_METHOD, METHODS, 3, &method), top, REC_POINT_METHOD)) return -1;
+    if (need(get_enum(top, REC_POINT_METHOD, METHODS, 4, &method), top, REC_POINT_METHOD)) return -1;
     p->method = (Method)method;
-    // a manual prompt is text, the only point where a prompt is given, not learnt
+    // a manual prompt is text, the only point where a prompt is given, not learnt; "" is the
+    // template alone, the baseline every tuned prompt must beat
     int has_prompt = member(top, "prompt") != NULL;
     if (p->method == METHOD_MANUAL) {
         if (need(get_string(top, "prompt", p->manual_prompt, sizeof p->manual_prompt), top, "prompt"))
             return -1;
-        if (0 && !p->manual_prompt[0]) return err_fail(err, "point: \"prompt\" is empty");
         if (member(top, REC_POINT_PROMPT_LENGTH))
             return err_fail(err, "point: \"prompt_length\" comes from the manual \"prompt\"; leave it out");
     } else if (has_prompt) {
@@ -584,8 +585,9 @@ static int parse_object(TunePoint *p, const Reader *top) {
     if (p->objective == OBJECTIVE_CONVEX && p->lambda > 1)
         return err_fail(err, "point: \"lambda\" is %g: the convex objective needs it in [0, 1]", p->lambda);
 
-    // RLPrompt's paper prompts have 5 tokens; PEZ's LM script uses 10
-    p->prompt_length = p->method == METHOD_PEZ ? 10 : 5; // manual: set by tune from the text
+    // RLPrompt's paper prompts have 5 tokens; PEZ's LM script uses 10 (and soft, on PEZ's settings)
+    int pez_like = p->method == METHOD_PEZ || p->method == METHOD_SOFT;
+    p->prompt_length = pez_like ? 10 : 5; // manual: set by tune from the text
     if (get_int(top, REC_POINT_PROMPT_LENGTH, 1, TUNE_MAX_PROMPT, &p->prompt_length) < 0) return -1;
     double seed = 0;
     const cJSON *sj = member(top, REC_POINT_SEED);
@@ -596,7 +598,7 @@ static int parse_object(TunePoint *p, const Reader *top) {
     p->seed = (uint64_t)seed;
 
     snprintf(p->template_text, sizeof p->template_text, "%s",
-             p->method == METHOD_PEZ ? "[P]{sentence} It was" : "{sentence}[P]"); // manual: as RLPrompt
+             pez_like ? "[P]{sentence} It was" : "{sentence}[P]"); // manual: as RLPrompt
     if (get_string(top, "template", p->template_text, sizeof p->template_text) < 0) return -1;
     if (count_of(p->template_text, "[P]") != 1 || count_of(p->template_text, "{sentence}") != 1)
         return err_fail(err, "point: \"template\" is \"%s\": it needs \"[P]\" and \"{sentence}\" once each",
@@ -611,8 +613,14 @@ static int parse_object(TunePoint *p, const Reader *top) {
     p->prompt_vocab = (PromptVocab)vocab;
     snprintf(p->dict_path, sizeof p->dict_path, "%s", DEFAULT_DICTIONARY);
     if (get_string(top, "dictionary", p->dict_path, TUNE_PATH) < 0) return -1;
-    // both settings objects are checked; only the method's own is kept
-    if (parse_pez(top, &p->pez) || parse_rlprompt(top, &p->rl)) return -1;
+    // every settings object is checked; only the method's own is kept (soft's in p->pez)
+    PezSettings other;
+    int soft = p->method == METHOD_SOFT;
+    if (parse_pez(top, "pez", "pez.", soft ? &other : &p->pez) ||
+        parse_pez(top, "soft", "soft.", soft ? &p->pez : &other) || parse_rlprompt(top, &p->rl))
+        return -1;
+    if (soft && p->pez.reset_quirk)
+        return err_fail(err, "point: \"soft.reset_quirk\" is PEZ's step from the projection; a soft prompt has none");
 
     // files last: a typo in a key is reported before a missing file
     if (model_dir_ok(err, "model", p->model_dir) ||
@@ -622,6 +630,10 @@ static int parse_object(TunePoint *p, const Reader *top) {
         readable_file(err, "data.test", p->test_path) || readable_file(err, "dictionary", p->dict_path))
         return -1;
     return 0;
+}
+
+const char *method_name(Method m) {
+    return (unsigned)m < sizeof METHODS / sizeof METHODS[0] ? METHODS[m] : "unknown";
 }
 
 int point_parse(TunePoint *p, const char *json_text, Err *err) {

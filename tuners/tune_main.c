@@ -5,8 +5,9 @@
  *   tune [--quiet] [POINT.json | -]
  *
  * It loads what the point names (task model, tokenizer, scorer and policy
- * models, word list, splits), builds the evaluator and the scorer, runs PEZ or
- * RLPrompt, and prints the record on stdout. Progress goes to stderr.
+ * models, word list, splits), builds the evaluator and the scorer, runs PEZ,
+ * RLPrompt, soft prompt tuning or a manual prompt, and prints the record on
+ * stdout. Progress goes to stderr.
  *
  * Exit status: 0 ok; 1 the run failed, and a record with status "failed" and
  * the error is still printed on stdout (a supervisor always gets a record);
@@ -34,27 +35,33 @@ enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 static const char USAGE[] =
     "usage: tune [--quiet] [POINT.json | -]\n"
     "\n"
-    "Runs one hyperparameter point of interpretable prompt tuning (PEZ or\n"
-    "RLPrompt) and prints one JSON result record on stdout. The point is read\n"
-    "from POINT.json, or from standard input with '-' or no argument.\n"
+    "Runs one hyperparameter point of interpretable prompt tuning (PEZ,\n"
+    "RLPrompt, soft prompt tuning) and prints one JSON result record on stdout.\n"
+    "The point is read from POINT.json, or from standard input with '-' or no\n"
+    "argument.\n"
     "\n"
     "A point is one JSON object (defaults in brackets):\n"
-    "  method         \"pez\", \"rlprompt\" or \"manual\" (required); manual scores\n"
-    "                 a fixed prompt text given as \"prompt\" (a baseline, no training)\n"
+    "  method         \"pez\", \"rlprompt\", \"soft\" or \"manual\" (required); soft\n"
+    "                 tunes a continuous prompt (Lester et al. 2021) on PEZ's loop and\n"
+    "                 reports its projection onto tokens; manual scores a fixed prompt\n"
+    "                 text given as \"prompt\" (a baseline, no training; \"\" is the\n"
+    "                 template alone)\n"
     "  task           sst-2, mr, cr, subj, trec, sst-5, agnews, yahoo, or\n"
     "                 \"custom\" with verbalizers (required)\n"
     "  model          task LM checkpoint directory, with its tokenizer (required)\n"
     "  data           {\"train\": F, \"dev\": F, \"test\": F} TSV files, or instead\n"
     "  data_dir, split  the few-shot layout: DIR/SPLIT/{train,dev}.tsv, DIR/test.tsv\n"
     "  scorer_model   LM that scores the prompt's perplexity [the task model]\n"
-    "  policy_model   RLPrompt's frozen backbone [the task model]\n"
+    "  policy_model   RLPrompt's frozen backbone [the task model]; its reference\n"
+    "                 uses distilgpt2 (make distilgpt2)\n"
     "  lambda         weight of the prompt's log-perplexity [0]\n"
     "  objective      \"additive\": task + lambda*log_ppl, or \"convex\":\n"
     "                 (1-lambda)*task + lambda*log_ppl, lambda in [0, 1] [additive]\n"
-    "  prompt_length  1..64 [10 for pez, 5 for rlprompt]\n"
+    "  prompt_length  1..64 [10 for pez and soft, 5 for rlprompt]\n"
     "  seed           0..2^53-1 [0]\n"
     "  template       with [P] and {sentence} once each\n"
-    "                 [\"[P]{sentence} It was\" for pez, \"{sentence}[P]\" for rlprompt]\n"
+    "                 [\"[P]{sentence} It was\" for pez and soft, \"{sentence}[P]\" for\n"
+    "                 rlprompt and manual]\n"
     "  verbalizers    one single-token string per class [the task's]\n"
     "  max_tokens     template + sentence tokens per example, sentences cut\n"
     "                 at the end [128]\n"
@@ -69,12 +76,17 @@ static const char USAGE[] =
     "                 | \"adamw\", lr 0.3 (adafactor) / 0.1 (adamw), weight_decay 0.1,\n"
     "                 clip 1.0, init \"classes\" | \"random\", reset_quirk false,\n"
     "                 ppl_grad \"full\" | \"input\" (the reference's)}\n"
+    "  soft           the same keys and defaults as pez (reset_quirk refused)\n"
     "  rlprompt       {steps 1000, prompts_per_step 16, top_k 256, eval_every 10,\n"
     "                 hidden 2048, lr 5e-5, clip 5.0, polyak 0.001, reward_scale 5,\n"
     "                 reward \"objective\" | \"gap\" (the reference's)}\n"
-    "Both tuners minimise J = task + lambda*log_ppl (task: cross-entropy of the\n"
-    "label over the verbalizers, nats; log_ppl: nats/token) and keep the prompt\n"
-    "with the lowest J on dev (ties: lower log_ppl, then the earlier step).\n"
+    "The tuners minimise J = task + lambda*log_ppl (task: cross-entropy of the\n"
+    "label over the verbalizers, nats; log_ppl: nats/token, 0 for no tokens) and\n"
+    "keep the prompt with the lowest J on dev (ties: lower log_ppl, then the\n"
+    "earlier step). Soft computes the task term at its continuous prompt and\n"
+    "log_ppl at the prompt's projection; its record reports the projection\n"
+    "(accuracy, prompt, log_ppl) and the continuous prompt in faithfulness\n"
+    "{acc_continuous} and objective.\n"
     "Unknown keys are errors. The record holds the point with every default\n"
     "filled in (\"point\", keys sorted), status, error, prompt {ids, text,\n"
     "text_ids, roundtrip, roundtrip_share, text_truncated}, accuracy {train, dev,\n"
@@ -319,11 +331,12 @@ int main(int argc, char **argv) {
     if (rc == 0) {
         char line[512];
         snprintf(line, sizeof line, "tune: %s on %s (%d train, %d dev, %d test), prompt length %d, lambda %g, seed %llu",
-                 p->method == METHOD_PEZ ? "pez" : p->method == METHOD_RLPROMPT ? "rlprompt" : "manual", p->task, run.ctx.train.n, run.ctx.dev.n,
+                 method_name(p->method), p->task, run.ctx.train.n, run.ctx.dev.n,
                  run.ctx.test.n, p->prompt_length, p->lambda, (unsigned long long)p->seed);
         info_line(&pg, line);
         rc = p->method == METHOD_PEZ        ? pez_run(&run.ctx, &result, &err)
              : p->method == METHOD_RLPROMPT ? rlprompt_run(&run.ctx, &result, &err)
+             : p->method == METHOD_SOFT     ? soft_run(&run.ctx, &result, &err)
                                             : manual_run(&run.ctx, &result, &err);
     }
     progress_end(&pg);

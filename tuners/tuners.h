@@ -12,7 +12,8 @@
  *   text.c      prompts as text: the prompt vocabulary (no <|endoftext|>,
  *               optionally only well-formed UTF-8 or printable ASCII), the
  *               text round trip inside the template and its accuracy
- *   pez.c       PEZ (Wen et al. 2023): projected gradient on a soft prompt
+ *   pez.c       PEZ (Wen et al. 2023): projected gradient on a soft prompt; and
+ *               soft prompt tuning (Lester et al. 2021) on the same loop
  *   rlprompt.c  RLPrompt (Deng et al. 2022): soft Q-learning policy
  *   tune_main.c the `tune` program
  * ../shared/docs/tuners-reference.md restates both methods as their reference
@@ -31,7 +32,7 @@
 #include "model/gpt2.h"
 
 #define TUNE_MAX_CLASSES 16
-#define TUNE_MAX_PROMPT 64   // prompt_length is 1..TUNE_MAX_PROMPT
+#define TUNE_MAX_PROMPT 64   // prompt_length is 1..TUNE_MAX_PROMPT (a manual prompt: 0..)
 #define TUNE_PATH 1024
 
 /* One allocation per lifetime: lays views out in one zeroed block *mem of
@@ -165,11 +166,13 @@ double gap_reward(const float *p, int K, int label);
 
 /* Scrutability: mean negative log-likelihood (natural log) of the L prompt
  * tokens under a scorer LM, the first scored after <|endoftext|>:
- * log_ppl = -(1/L) sum_i log p(z_i | <|endoftext|>, z_<i). */
+ * log_ppl = -(1/L) sum_i log p(z_i | <|endoftext|>, z_<i). No tokens (L = 0,
+ * the empty manual prompt: the template alone) have log_ppl 0 (ppl 1): the
+ * total NLL of no tokens is 0, and the template alone adds nothing to read. */
 typedef struct Scorer Scorer;
 int scorer_new(Scorer **sc, const GPT2Model *m, int max_prompts, Err *err);
 void scorer_free(Scorer *sc);
-/* Scores P prompts (P, L) at once; log_ppl (P). */
+/* Scores P prompts (P, L) at once; log_ppl (P). L = 0: every log_ppl 0. */
 int scorer_log_ppl(Scorer *sc, const int *prompt_ids, int P, int L, double *log_ppl, Err *err);
 
 /* The share of the words of a prompt's decoded text that are dictionary
@@ -187,7 +190,7 @@ void dictionary_free(Dictionary *d);
 double dictionary_share(const Dictionary *d, const char *text, int *n_words);
 
 /* Repetition: the share of distinct ids among the L ids (1: no token repeats;
- * 1/L: one token repeated). */
+ * 1/L: one token repeated; 0 for no ids). */
 double distinct_share(const int *ids, int L);
 
 /* Mean over n examples of KL(p || q) between label distributions (n, K). */
@@ -196,8 +199,12 @@ double mean_kl(const float *p, const float *q, int n, int K);
 // ----------------------------------------------------------------------------
 // the point (point.c)
 
-/* METHOD_MANUAL: a fixed prompt text, evaluated with no training (a baseline) */
-typedef enum { METHOD_PEZ, METHOD_RLPROMPT, METHOD_MANUAL } Method;
+/* METHOD_MANUAL: a fixed prompt text, evaluated with no training (a baseline; "" is the
+ * template alone). METHOD_SOFT: continuous prompt tuning (Lester et al. 2021) on PEZ's loop and
+ * settings: the task term at the soft prompt itself, the lambda term at its projection. */
+typedef enum { METHOD_PEZ, METHOD_RLPROMPT, METHOD_MANUAL, METHOD_SOFT } Method;
+/* (point.c) A method's name in a point: "pez", "rlprompt", "manual" or "soft". */
+const char *method_name(Method m);
 typedef enum { OBJECTIVE_ADDITIVE, OBJECTIVE_CONVEX } Objective;
 typedef enum { PEZ_ADAFACTOR, PEZ_ADAMW } PezOptimizer;
 /* The tokens a tuner may put in a prompt ("prompt_vocab"). <|endoftext|> is
@@ -223,16 +230,18 @@ typedef enum {
                           // (lambda then prices a nat against gap-reward points, not comparable)
 } RlReward;
 
+/* PEZ's settings ("pez"), and soft's ("soft": the same keys and defaults). */
 typedef struct {
     int steps;            // optimizer steps (default 1000)
     int batch;            // examples per step, sampled from train (default 16)
-    int eval_every;       // score the projected prompt on dev every K steps (default 10)
+    int eval_every;       // score the prompt on dev every K steps (default 10)
     PezOptimizer optimizer;   // default Adafactor
     double lr;            // default 0.3 (Adafactor) or 0.1 (AdamW)
     double weight_decay;  // AdamW only, default 0.1
     double clip;          // gradient-norm clip, default 1.0 (0 = off)
     int init_random;      // 0: class-name tokens repeated to length L (default); 1: random tokens
-    int reset_quirk;      // 1: the LM script's P <- Proj(P) - step quirk (parity checks only)
+    int reset_quirk;      // 1: the LM script's P <- Proj(P) - step quirk (PEZ parity checks only;
+                          // soft refuses it)
     PezPplGrad ppl_grad;  // default full
 } PezSettings;
 
@@ -262,13 +271,13 @@ typedef struct {
     int prompt_length;                // L
     uint64_t seed;
     char template_text[256];          // default per method (see encode_split)
-    char manual_prompt[512];          // METHOD_MANUAL: the prompt text, tokenized by tune
+    char manual_prompt[512];          // METHOD_MANUAL: the prompt text, tokenized by tune ("" allowed)
     int n_classes;                    // from the task
     char verbalizers[TUNE_MAX_CLASSES][64];
     int max_tokens;                   // pre + post token budget per example (default 128)
     int max_test;                     // 0: the whole test split; else its first max_test examples
     PromptVocab prompt_vocab;         // default all (every token but <|endoftext|>)
-    PezSettings pez;
+    PezSettings pez;                  // PEZ's, or soft's ("soft" in the JSON)
     RlSettings rl;
     char *canonical_json;             // the point with every default filled in, keys sorted (owned)
 } TunePoint;
@@ -322,11 +331,11 @@ int objective_better(double j, double log_ppl, double best_j, double best_log_pp
 typedef struct {
     int step;
     double loss;        // training objective at this step (RLPrompt: its SQL loss)
-    double dev_acc;     // of the prompt as it is now (projected / greedy)
+    double dev_acc;     // of the prompt as it is now (projected / greedy; soft: the soft prompt itself)
     double dev_task;    // its task term (cross-entropy) on dev
-    double log_ppl;     // of that prompt
+    double log_ppl;     // of that prompt (soft: of its projection)
     double dev_objective; // w_task dev_task + w_interp log_ppl: what selection compares
-    double train_reward;  // minus the training objective at this step: PEZ's on its batch (= -loss),
+    double train_reward;  // minus the training objective at this step: PEZ's and soft's on the batch (= -loss),
                           // RLPrompt's mean over the step's sampled prompts on train (its mean reward)
 } HistoryEntry;
 
@@ -344,7 +353,7 @@ enum { TUNE_TRAIN, TUNE_DEV, TUNE_TEST, TUNE_N_SPLITS };
 #define TUNE_COLLAPSE_SHARE 0.95      // collapsed: this share of test examples or more get one label
 
 typedef struct {
-    int prompt_ids[TUNE_MAX_PROMPT];  // the best prompt (projected for PEZ)
+    int prompt_ids[TUNE_MAX_PROMPT];  // the best prompt (projected for PEZ and soft)
     int prompt_length;
     char prompt_text[TUNE_TEXT_BYTES];// its decoded text
     // the text as a person reuses it: its standalone re-encoding, and the test split with the
@@ -360,14 +369,15 @@ typedef struct {
     int n_classes;
     int collapsed;                    // majority_share(test) >= TUNE_COLLAPSE_SHARE
     double dev_reward;                // RLPrompt's gap reward on dev (PEZ: reported too)
-    double log_ppl, ppl;              // of the best prompt under the scorer
+    double log_ppl, ppl;              // of the best prompt under the scorer (no tokens: 0, 1)
     double dict_share;                // of the words of prompt_text
     double distinct_share;            // of the prompt's ids
-    // the run's objective on dev, the split that chose the prompt
+    // the run's objective on dev, the split that chose the prompt (soft: obj_task is the soft
+    // prompt's dev cross-entropy, what chose the step; eval[TUNE_DEV].loss its projection's)
     double w_task, w_interp, obj_task, obj_interp, obj_total;
     int vocab_size;                   // the task model's vocabulary; 0 (not in the record): not loaded
-    // faithfulness (PEZ): continuous vs projected prompt on the test split;
-    // RLPrompt's prompts are discrete: gap 0, both accuracies equal
+    // faithfulness (PEZ, soft): continuous vs projected prompt on the test split, at the chosen
+    // step; RLPrompt's and manual prompts are discrete: gap 0, both accuracies equal
     double acc_continuous, acc_projected, kl_continuous_projected;
     int steps;                        // steps run
     int best_step;                    // the step the best prompt was found
@@ -410,9 +420,15 @@ void tune_context_free(TuneContext *ctx);
  * history, then calls result_finish. Deterministic for a point and seed. */
 int pez_run(TuneContext *ctx, TuneResult *r, Err *err);
 int rlprompt_run(TuneContext *ctx, TuneResult *r, Err *err);
+/* Soft prompt tuning (method soft, pez.c): PEZ's loop, settings and lambda term, but the task
+ * term and its gradient at the soft prompt P itself (fed as vectors), not at its projection.
+ * Dev chooses the step by J = w_task CE_dev(P) + w_interp log_ppl(projection of P); the
+ * record's prompt, accuracies and log-PPL are the projection's (valid text), its faithfulness
+ * numbers the chosen P's against that projection, and its objective the chosen P's J. */
+int soft_run(TuneContext *ctx, TuneResult *r, Err *err);
 /* A manual prompt: tokenizes point->manual_prompt and scores it (no steps). */
 int manual_run(TuneContext *ctx, TuneResult *r, Err *err);
-/* The manual prompt's ids (at most TUNE_MAX_PROMPT); *n gets the count. */
+/* The manual prompt's ids (at most TUNE_MAX_PROMPT; none for ""); *n gets the count. */
 int manual_prompt_ids(const TunePoint *p, GPT2Tokenizer *tok, int *ids, int *n, Err *err);
 
 /* (text.c) The prompt vocabulary of a point: mask (V) gets 1 for the ids a
@@ -440,7 +456,8 @@ long template_fill(char *out, size_t cap, const char *tmpl, const char *prompt, 
  * test split as result_finish scores it. */
 int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, TuneResult *r, Err *err);
 
-/* (interp.c) Everything else from the best prompt r->prompt_ids: its text,
+/* (interp.c) Everything else from the best prompt r->prompt_ids (L = 0..TUNE_MAX_PROMPT; 0: the
+ * template alone, without continuous): its text,
  * accuracy, balanced and per-class accuracy and task loss on train/dev/test
  * (test capped by max_test), collapse, dev reward, the objective on dev,
  * log-PPL and PPL under the scorer, dictionary and distinct shares, the text

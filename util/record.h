@@ -33,9 +33,11 @@
                                             // (tuners/tuners.h); null when the sweep could not parse it
 #define REC_STATUS "status"                 // string: REC_STATUS_OK or REC_STATUS_FAILED
 #define REC_ERROR "error"                   // string: why the run failed (one line); null when ok
-#define REC_PROMPT "prompt"                 // object (REC_PROMPT_*): the best prompt
+#define REC_PROMPT "prompt"                 // object (REC_PROMPT_*): the best prompt (PEZ and soft: the
+                                            // projection of the chosen soft prompt onto tokens)
 #define REC_ACCURACY "accuracy"             // per split, and test_text: accuracy of the prompt's ids (test:
-                                            // its first max_test examples)
+                                            // its first max_test examples); soft: of the projection (the
+                                            // soft prompt's own: faithfulness, history)
 #define REC_BALANCED_ACCURACY "balanced_accuracy"   // per split: the mean of class_accuracy over the
                                                     // classes present
 #define REC_CLASS_ACCURACY "class_accuracy"         // per split: array of numbers, each class's recall in
@@ -45,13 +47,14 @@
 #define REC_COLLAPSED "collapsed"           // boolean: one label for 95% or more of the test examples
 #define REC_TASK_LOSS "task_loss"           // per split: mean cross-entropy of the label over the
                                             // verbalizers' logits (nats)
-#define REC_OBJECTIVE "objective"           // object (REC_OBJ_*): the run's objective, on dev
+#define REC_OBJECTIVE "objective"           // object (REC_OBJ_*): the run's objective, on dev, of what chose
+                                            // the prompt (soft: the chosen soft prompt's)
 #define REC_DEV_REWARD "dev_reward"         // number: RLPrompt's gap reward on dev (PEZ's prompts too)
 #define REC_LOG_PPL "log_ppl"               // number: the prompt's mean negative log-likelihood under the
-                                            // scorer (nats per token)
+                                            // scorer (nats per token); 0 for no tokens (the empty prompt)
 #define REC_PPL "ppl"                       // number: exp(log_ppl)
 #define REC_DICT_SHARE "dict_share"         // number: the share of the prompt text's words in the dictionary
-#define REC_DISTINCT_SHARE "distinct_share" // number: the share of distinct ids among the prompt's
+#define REC_DISTINCT_SHARE "distinct_share" // number: the share of distinct ids among the prompt's (none: 0)
 #define REC_FAITHFULNESS "faithfulness"     // object (REC_FAITH_*): soft prompt against its projection
 #define REC_STEPS "steps"                   // integer: the steps run
 #define REC_BEST_STEP "best_step"           // integer: the step whose prompt was kept
@@ -90,11 +93,13 @@
 #define REC_OBJ_LAMBDA "lambda"             // number: the point's lambda
 #define REC_OBJ_W_TASK "w_task"             // number
 #define REC_OBJ_W_INTERP "w_interp"         // number
-#define REC_OBJ_TASK "task"                 // number: the task term, dev cross-entropy (nats)
+#define REC_OBJ_TASK "task"                 // number: the task term, dev cross-entropy (nats): task_loss.dev,
+                                            // but for soft the soft prompt's (task_loss: its projection's)
 #define REC_OBJ_INTERP "interp"             // number: the interpretability term, log_ppl
 #define REC_OBJ_TOTAL "total"               // number: J
 
-/* faithfulness (PEZ; discrete prompts: both accuracies the test accuracy, kl 0) */
+/* faithfulness (PEZ and soft, at the chosen step; discrete prompts, RLPrompt's and manual ones: both
+ * accuracies the test accuracy, kl 0) */
 #define REC_FAITH_ACC_CONTINUOUS "acc_continuous"   // number: test accuracy of the soft prompt
 #define REC_FAITH_ACC_PROJECTED "acc_projected"     // number: test accuracy of its projection on tokens
 #define REC_FAITH_KL "kl"                           // number: mean KL(continuous || projected) of the
@@ -103,9 +108,9 @@
 /* an entry of history: the prompt as it was at that step */
 #define REC_HIST_STEP "step"                // integer
 #define REC_HIST_LOSS "loss"                // number: the training objective (RLPrompt: its SQL loss)
-#define REC_HIST_DEV_ACC "dev_acc"          // number
-#define REC_HIST_DEV_TASK "dev_task"        // number: its task term on dev
-#define REC_HIST_LOG_PPL "log_ppl"          // number
+#define REC_HIST_DEV_ACC "dev_acc"          // number (soft: of the soft prompt, not its projection)
+#define REC_HIST_DEV_TASK "dev_task"        // number: its task term on dev (soft: the soft prompt's)
+#define REC_HIST_LOG_PPL "log_ppl"          // number (PEZ and soft: of the projection)
 #define REC_HIST_DEV_OBJECTIVE "dev_objective"   // number: w_task dev_task + w_interp log_ppl
 #define REC_HIST_TRAIN_REWARD "train_reward"     // number: minus the training objective at the step
 
@@ -117,7 +122,7 @@
 /* The keys of the point (REC_POINT) that the sweep and the report read; the
  * point's whole schema is tuners/point.c's. */
 #define REC_POINT_TASK "task"               // string: a built-in task or "custom"
-#define REC_POINT_METHOD "method"           // string: "pez", "rlprompt" or "manual"
+#define REC_POINT_METHOD "method"           // string: "pez", "rlprompt", "soft" or "manual"
 #define REC_POINT_PROMPT_LENGTH "prompt_length"   // integer; absent for a manual prompt
 #define REC_POINT_LAMBDA "lambda"           // number
 #define REC_POINT_SEED "seed"               // integer
