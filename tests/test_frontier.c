@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "results/results.h"
+#include "results/results_internal.h"
 #include "tests/testlib.h"
 
 static int close_rel(double a, double b, double tol) { return fabs(a - b) <= tol * fmax(1.0, fabs(b)); }
@@ -936,6 +937,46 @@ static void test_bad_records(void) {
 }
 
 // ----------------------------------------------------------------------------
+// issue 13: a point's keys (keys.c)
+
+/* Leaves under dotted paths, values in order, the keys that vary. */
+static void test_keys(void) {
+    cJSON *a = cJSON_Parse("{\"e\":\"x\",\"b\":{\"d\":{},\"c\":[1,2]},\"a\":0.3,\"pez\":{\"lr\":0.1,\"steps\":5}}");
+    cJSON *b = cJSON_Parse("{\"a\":0.3,\"pez\":{\"lr\":0.30,\"steps\":5},\"b\":{\"c\":[1,2]},\"f\":true}");
+    ResultsLeaves la, lb;
+    CHECK(results_leaves(&la, a) == 0 && results_leaves(&lb, b) == 0, "leaves");
+    static const char *const paths[] = {"a", "b.c", "b.d", "e", "pez.lr", "pez.steps"};
+    CHECK(la.n == 6, "six leaves: %d", la.n);
+    for (int i = 0; i < la.n && i < 6; i++) CHECK(!strcmp(la.leaf[i].path, paths[i]), "leaf %d: %s", i, la.leaf[i].path);
+    const ResultsLeaf *c = results_leaf_find(&la, "b.c"), *d = results_leaf_find(&la, "b.d");
+    CHECK(c && !strcmp(c->json, "[1,2]") && d && !strcmp(d->json, "{}"), "an array and an empty object are leaves");
+    CHECK(!results_leaf_find(&la, "b") && !results_leaf_find(&la, "pez"), "objects are not leaves");
+    const ResultsLeaf *lr_a = results_leaf_find(&la, "pez.lr"), *lr_b = results_leaf_find(&lb, "pez.lr");
+    CHECK(results_leaf_cmp(lr_a, lr_b) < 0 && results_leaf_cmp(lr_b, lr_a) > 0, "0.1 < 0.3, by value");
+    CHECK(results_leaf_cmp(NULL, lr_a) < 0 && results_leaf_cmp(NULL, NULL) == 0, "absent first");
+    CHECK(results_leaf_cmp(results_leaf_find(&la, "b.c"), results_leaf_find(&lb, "b.c")) == 0, "arrays by value");
+    char *t = results_leaf_text(results_leaf_find(&la, "e")), *u = results_leaf_text(lr_b);
+    CHECK(t && !strcmp(t, "x") && u && !strcmp(u, "0.3"), "text: a string as it is [%s], a number as JSON [%s]",
+          t ? t : "", u ? u : "");
+    free(t);
+    free(u);
+    CHECK(results_key_under("data.train", "data") && results_key_under("data", "data") &&
+              !results_key_under("data_dir", "data") && !results_key_under("dat", "data"),
+          "a key names its nested keys, not its prefixes");
+    ResultsKeys k = {0};
+    const ResultsLeaves *pts[] = {&la, &lb};
+    static const char *const skip[] = {"a"};
+    CHECK(results_keys_varying(&k, pts, 2, skip, 1) == 0, "varying");
+    // b.d, e and f are only in one point: absent is no value; a is skipped; steps is the same
+    CHECK(k.n == 1 && !strcmp(k.path[0], "pez.lr"), "varying: %d, %s", k.n, k.n ? k.path[0] : "");
+    results_keys_free(&k);
+    results_leaves_free(&la);
+    results_leaves_free(&lb);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+}
+
+// ----------------------------------------------------------------------------
 // files
 
 static int entries(const char *dir) {
@@ -997,5 +1038,6 @@ int main(void) {
     test_svg_staircase();
     test_bad_records();
     test_write_files();
+    test_keys();
     return test_finish();
 }
