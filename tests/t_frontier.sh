@@ -172,14 +172,15 @@ assert abs(float(x["obj_total"]) - (1 + 0.5 * float(x["log_ppl"]))) < 1e-9, x
 configs, head = rows("frontier.csv")
 metrics = ["acc_test", "acc_dev", "acc_test_text", "bal_acc_test", "bal_acc_dev", "bal_acc_train", "log_ppl", "ppl", "dict_share",
            "distinct_share", "faith_gap", "faith_kl", "obj_total"]
-assert head == (["task", "method", "lambda", "prompt_length", "n_seeds", "n_failed", "n_pending"]
+assert head == (["task", "method", "lambda", "prompt_length", "n_ok", "n_splits", "n_seeds", "n_failed", "n_pending"]
                 + [f"{m}_{s}" for m in metrics for s in ("mean", "sd", "ci95")]
                 + ["class_acc_test_mean", "class_acc_dev_mean", "class_acc_train_mean", "n_collapsed", "n_roundtrip",
                    "on_frontier", "ci_overlaps_frontier", "on_frontier_all", "ci_overlaps_frontier_all",
                    "on_frontier_test", "on_frontier_all_test", "best_seed", "best_prompt"]), head
 assert len(configs) == 6
 c = {(x["method"], x["lambda"]): x for x in configs}
-assert all(x["n_seeds"] == "3" and x["n_failed"] == "1" and x["n_pending"] == "0" for x in configs)
+assert all(x["n_ok"] == "3" and x["n_seeds"] == "3" and x["n_splits"] == "1" and x["n_failed"] == "1"
+           and x["n_pending"] == "0" for x in configs)
 # the means: acc 0.62 + 0.25 (1 - lambda) (+ 0.06 lambda for rlprompt), seed noise (-1, 1, 3)/200
 noise = sum(((s * 37) % 7 - 3) / 200 for s in (1, 2, 3)) / 3
 assert abs(float(c[("pez", "0.0")]["acc_test_mean"]) - (0.87 + noise)) < 1e-6
@@ -205,7 +206,8 @@ for x in configs:
     float(x["obj_total_mean"]); float(x["acc_test_text_mean"])
 
 j = json.load(open(f"{d}/frontier.json"))
-assert j["selection"] == "dev" and j["code_version"]["report"] == "frontier 2 (issue 11)", j["code_version"]
+assert j["selection"] == "dev" and j["code_version"]["report"] == "frontier 3 (issue 13)", j["code_version"]
+assert j["replicate_keys"] == ["seed", "split", "data"] and j["varying_keys"] == [], (j["replicate_keys"], j["varying_keys"])
 assert len(j["spec_sha256"]) == 64 and len(j["model_sha256"]) == 64, j["spec_sha256"]
 assert j["points"] == {"total": 24, "ok": 18, "failed": 6, "pending": 0, "collapsed": 1}, j["points"]
 assert len(j["failed"]) == 6 and all(f["seed"] == 999 and f["error"] for f in j["failed"])
@@ -263,7 +265,7 @@ if "$PY" -c 'import pandas' 2>/dev/null; then
 import pandas as pd, sys
 d = sys.argv[1]
 p, f = pd.read_csv(f"{d}/points.csv"), pd.read_csv(f"{d}/frontier.csv")
-assert p.shape == (24, 39) and f.shape == (6, 59), (p.shape, f.shape)
+assert p.shape == (24, 39) and f.shape == (6, 61), (p.shape, f.shape)
 assert p.loc[(p.method == "pez") & (p["lambda"] == 0.5) & (p.seed == 2), "prompt"].iloc[0] == 'It was, "really"\ngood'
 assert p.loc[(p.method == "pez") & (p["lambda"] == 0) & (p.seed == 1), "prompt"].iloc[0] == " great movie"
 assert p["acc_test"].isna().sum() == 6 and p["acc_test"].dtype.kind == "f"
