@@ -74,6 +74,17 @@ size_t results_utf8_len(const unsigned char *p, size_t n) {
     return len;
 }
 
+void results_buf_cut(ResultsBuf *b, const char *s, int max_chars) {
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    size_t n = strlen((const char *)p), i = 0;
+    for (int chars = 0; i < n && chars < max_chars; chars++) {
+        size_t len = results_utf8_len(p + i, n - i);
+        i += len ? len : 1;   // a stray byte counts as one character (readers show it as U+FFFD)
+    }
+    results_buf_put(b, (const char *)p, i);
+    if (i < n) results_buf_cat(b, "\xe2\x80\xa6");
+}
+
 // ----------------------------------------------------------------------------
 // CSV
 

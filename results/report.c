@@ -1,5 +1,6 @@
 // results/report.c: a sweep's records -> what a paper needs: points.csv (one row per
-// point), frontier.csv (one row per configuration: seed statistics and the frontier),
+// point), frontier.csv (one row per configuration: statistics over its runs (splits x seeds)
+// and the frontier),
 // frontier.svg (the plot) and frontier.json (provenance, reference point, hypervolumes,
 // failed points). The records are JSON text (cJSON); the numbers go through frontier.c.
 // Every column is documented in README.md ("The Pareto frontier").
@@ -8,6 +9,11 @@
 // accuracy, log-PPL and the run's dev objective, never from test; test is what the chosen
 // configurations report. A frontier decided on test means is kept beside it (the _test
 // columns, test_chosen) so that a reader can see what choosing on test would have changed.
+//
+// A configuration (issue 13) is every key of the point (keys.c: nested ones as dotted paths)
+// but the replicate keys (by default seed and split); its runs, one per combination of the
+// replicate keys' values, are what its statistics are over. Manual prompts (method "manual")
+// are configurations like any other in the tables and frontiers, and baselines on the plot.
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -27,6 +33,32 @@ const char *const RESULTS_FILE_NAMES[RESULTS_N_FILES] = {"points.csv", "frontier
  * GPT-2's, since every checkpoint here uses the GPT-2 tokenizer. The model directory is never
  * read, so the report works on a journal whose model has gone. */
 #define DEFAULT_VOCAB 50257
+
+/* Point keys the report reads beyond util/record.h's (issue 13). */
+#define POINT_SPLIT "split"        // the few-shot split ("16-42") under data_dir
+#define POINT_DATA "data"          // {"train", "dev", "test"}: the files (tune's point names a split's here)
+#define POINT_PROMPT "prompt"      // a manual prompt's text
+#define METHOD_MANUAL "manual"     // the method of manual prompts: the baselines
+
+/* The keys of the point that vary between points of a task and method (keys.c), beyond the
+ * fixed columns task, method, λ and prompt length: what tells configurations, and runs of
+ * one, apart. A row's key[k] is its value of list.path[k]. */
+typedef struct {
+    ResultsKeys list;
+    unsigned char *replicate;        // per key: 1 a replicate key, 0 a configuration key
+    unsigned char *split;            // per key: names the split (split, data.*): n_splits counts its values
+    int seed;                        // the index of seed, -1 when it does not vary
+    int seed_replicate;              // whether seed is a replicate key (varying or not)
+} Keys;
+
+/* Which of the varying keys a table shows: the configuration keys (frontier.csv, a frontier
+ * point's "keys"), the replicate keys (a replicate's), or all but seed, which has a column of
+ * its own (points.csv, a failed point's). */
+enum { KEYS_CONFIG, KEYS_REPLICATE, KEYS_POINT };
+
+static int key_shown(const Keys *K, int k, int which) {
+    return which == KEYS_POINT ? k != K->seed : K->replicate[k] == (which == KEYS_REPLICATE);
+}
 
 /* The metrics with seed statistics in frontier.csv, in its column order. */
 enum { M_ACC, M_ACC_DEV, M_ACC_TEXT, M_BAL, M_BAL_DEV, M_BAL_TRAIN, M_LOGPPL, M_PPL, M_DICT, M_DISTINCT, M_GAP,
@@ -62,20 +94,25 @@ typedef struct {
     int collapsed, roundtrip;        // 1, 0, or -1 when the record does not say (before tune 2)
     const cJSON *ids;
     const cJSON *class_acc[N_SPLITS];   // per-class recall, class order (NULL: absent)
+    ResultsLeaves leaves;            // the point's keys
+    const Keys *keys;                // the report's varying keys
+    const ResultsLeaf **key;         // per varying key: this point's value (NULL: absent)
 } Row;
 
 typedef struct {
     const Row *key;                  // a row of it, for the key fields
     int r0, r1;                      // its rows in the sorted row list
-    int n_ok, n_failed, n_pending;
+    int n_ok, n_failed, n_pending;   // runs
+    int n_splits, n_seeds;           // distinct splits, seeds among the ok runs
     int length;
     ResultsStats st[N_METRICS];
     int on_front, on_front_all;      // chosen on dev means: the frontier reported
     int overlap, overlap_all;        // 1, 0, or -1 unknown (one seed)
     int on_front_test, on_front_all_test;   // decided on test means: for comparison only
     int n_collapsed, n_roundtrip;    // ok seeds whose record says so; -1 when none says (before tune 2)
-    const Row *best;                 // the seed shown as the best prompt (chosen without test)
+    const Row *best;                 // the run shown as the best prompt (chosen without test)
     int task, method;                // indexes into the task and method lists
+    const char *baseline;            // a manual prompt's text ("": the empty prompt); NULL: tuned
 } Config;
 
 static double num(const cJSON *o, const char *k) {
@@ -202,20 +239,52 @@ static int cmp_num(double a, double b) {
     return (a > b) - (a < b);
 }
 
-static int cmp_config_key(const Row *a, const Row *b) {
+static int cmp_task_method(const Row *a, const Row *b) {
     int c = cmp_text(a->task, b->task);
-    if (!c) c = cmp_text(a->method, b->method);
+    return c ? c : cmp_text(a->method, b->method);
+}
+
+static int cmp_task_method_rows(const void *pa, const void *pb) {
+    const Row *a = *(const Row *const *)pa, *b = *(const Row *const *)pb;
+    int c = cmp_task_method(a, b);
+    return c ? c : (a->index > b->index) - (a->index < b->index);
+}
+
+/* The configuration: task, method, prompt length, λ, then the other configuration keys in
+ * the order of their paths. */
+static int cmp_config_key(const Row *a, const Row *b) {
+    int c = cmp_task_method(a, b);
     if (!c) c = (a->length_key > b->length_key) - (a->length_key < b->length_key);
     if (!c) c = cmp_num(a->lambda, b->lambda);
+    const Keys *K = a->keys;
+    for (int k = 0; !c && k < K->list.n; k++)
+        if (!K->replicate[k]) c = results_leaf_cmp(a->key[k], b->key[k]);
+    return c;
+}
+
+/* The run within its configuration: its seed, then the other replicate keys. */
+static int cmp_replicates(const Row *a, const Row *b) {
+    const Keys *K = a->keys;
+    int c = K->seed_replicate ? cmp_num(a->seed, b->seed) : 0;
+    for (int k = 0; !c && k < K->list.n; k++)
+        if (K->replicate[k] && k != K->seed) c = results_leaf_cmp(a->key[k], b->key[k]);
     return c;
 }
 
 static int cmp_rows(const void *pa, const void *pb) {
     const Row *a = *(const Row *const *)pa, *b = *(const Row *const *)pb;
     int c = cmp_config_key(a, b);
-    if (!c) c = cmp_num(a->seed, b->seed);
+    if (!c) c = cmp_replicates(a, b);
     if (!c) c = (a->index > b->index) - (a->index < b->index);
     return c;
+}
+
+/* Whether two runs name the same split (their split, or their data files). */
+static int same_split(const Row *a, const Row *b) {
+    const Keys *K = a->keys;
+    for (int k = 0; k < K->list.n; k++)
+        if (K->split[k] && results_leaf_cmp(a->key[k], b->key[k])) return 0;
+    return 1;
 }
 
 static int cmp_strings(const void *pa, const void *pb) {
@@ -256,10 +325,15 @@ typedef struct {
     int *front;
     const Row **seed_rows;
     cJSON *json_frontiers;
+    const char **replicates;          // the replicate keys in force (ResultsRunInfo's, or the default; + "data")
+    int n_replicates;
+    Keys keys;
+    const ResultsLeaf **key_block;    // the rows' key[] arrays
 } Report;
 
 static void report_free(Report *R) {
     for (int i = 0; i < R->n_rows; i++) {
+        results_leaves_free(&R->rows[i].leaves);
         cJSON_Delete(R->rows[i].rec);
         cJSON_Delete(R->rows[i].pt_tree);
     }
@@ -277,12 +351,17 @@ static void report_free(Report *R) {
     free(R->front);
     free(R->seed_rows);
     cJSON_Delete(R->json_frontiers);
+    free(R->replicates);
+    results_keys_free(&R->keys.list);
+    free(R->keys.replicate);
+    free(R->keys.split);
+    free(R->key_block);
 }
 
-/* Whether seed row r is a better one to show as a configuration's best prompt than b, chosen
+/* Whether run r is a better one to show as a configuration's best prompt than b, chosen
  * without test data: the lower objective (the run's own, on dev, which chose its prompt; a
  * record without one ranks after those with one), then the higher dev accuracy, then the lower
- * log-PPL. Rows come in seed order, so a full tie keeps the lower seed. */
+ * log-PPL. Rows come in seed order (then split), so a full tie keeps the lower seed. */
 static int better_seed(const Row *r, const Row *b) {
     double ro = r->obj_rank, bo = b->obj_rank;
     if (!isnan(ro) != !isnan(bo)) return !isnan(ro);
@@ -291,6 +370,96 @@ static int better_seed(const Row *r, const Row *b) {
     if (!isnan(rd) != !isnan(bd)) return !isnan(rd);
     if (!isnan(rd) && rd != bd) return rd > bd;
     return r->m[M_LOGPPL] < b->m[M_LOGPPL];
+}
+
+/* Whether path is a replicate key of the report (ResultsRunInfo.replicates). */
+static int is_replicate(const Report *R, const char *path) {
+    for (int i = 0; i < R->n_replicates; i++)
+        if (results_key_under(path, R->replicates[i])) return 1;
+    return 0;
+}
+
+/* The replicate keys in force: the run's, or the default; "split" brings "data" (tune's point
+ * names a split's files there). */
+static int replicate_keys(Report *R) {
+    static const char *const fallback[] = RESULTS_DEFAULT_REPLICATES;
+    const char *const *list = R->info->replicates ? R->info->replicates : fallback;
+    int n = R->info->replicates ? R->info->n_replicates : (int)(sizeof fallback / sizeof fallback[0]);
+    R->replicates = malloc((size_t)(n + 1) * sizeof *R->replicates);
+    if (!R->replicates) return -1;
+    int split = 0, data = 0;
+    for (int i = 0; i < n; i++) {
+        if (!list[i]) continue;
+        R->replicates[R->n_replicates++] = list[i];
+        split |= strcmp(list[i], POINT_SPLIT) == 0;
+        data |= strcmp(list[i], POINT_DATA) == 0;
+    }
+    if (split && !data) R->replicates[R->n_replicates++] = POINT_DATA;
+    return 0;
+}
+
+/* The keys that vary between points of a task and method, and each row's values of them. */
+static int find_keys(Report *R) {
+    static const char *const fixed[] = {REC_POINT_TASK, REC_POINT_METHOD, REC_POINT_LAMBDA, REC_POINT_PROMPT_LENGTH};
+    Keys *K = &R->keys;
+    K->seed = -1;
+    int n = R->n_rows;
+    const ResultsLeaves **pts = malloc((size_t)(n > 0 ? n : 1) * sizeof *pts);
+    if (!pts || replicate_keys(R)) {
+        free(pts);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) R->sorted[i] = &R->rows[i];
+    qsort(R->sorted, (size_t)n, sizeof *R->sorted, cmp_task_method_rows);
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0;) {
+        int j = i;
+        for (; j < n && cmp_task_method(R->sorted[i], R->sorted[j]) == 0; j++) pts[j - i] = &R->sorted[j]->leaves;
+        rc = results_keys_varying(&K->list, pts, j - i, fixed, (int)(sizeof fixed / sizeof fixed[0]));
+        i = j;
+    }
+    free(pts);
+    int nk = K->list.n;
+    K->replicate = malloc((size_t)(nk ? nk : 1));
+    K->split = malloc((size_t)(nk ? nk : 1));
+    R->key_block = malloc((size_t)(n > 0 ? n : 1) * (size_t)(nk ? nk : 1) * sizeof *R->key_block);
+    if (rc || !K->replicate || !K->split || !R->key_block) return -1;
+    for (int k = 0; k < nk; k++) {
+        const char *path = K->list.path[k];
+        K->replicate[k] = (unsigned char)is_replicate(R, path);
+        K->split[k] = strcmp(path, POINT_SPLIT) == 0 || results_key_under(path, POINT_DATA);
+        if (strcmp(path, REC_POINT_SEED) == 0) K->seed = k;
+    }
+    K->seed_replicate = is_replicate(R, REC_POINT_SEED);
+    for (int i = 0; i < n; i++) {
+        Row *r = &R->rows[i];
+        r->keys = K;
+        r->key = R->key_block + (size_t)i * (size_t)nk;
+        for (int k = 0; k < nk; k++) r->key[k] = results_leaf_find(&r->leaves, K->list.path[k]);
+    }
+    return 0;
+}
+
+/* A manual prompt's text, the label of its baseline: the point's prompt, else the record's. */
+static const char *baseline_text(const Config *c) {
+    if (!c->key->method || strcmp(c->key->method, METHOD_MANUAL) != 0) return NULL;
+    const char *text = str(c->key->pt, POINT_PROMPT);
+    if (!text && c->best) text = c->best->prompt;
+    return text ? text : "";
+}
+
+/* Distinct seeds and splits among a configuration's ok runs. Runs come in seed order. */
+static void count_replicates(const Report *R, Config *c) {
+    const Row *prev = NULL;
+    for (int k = c->r0; k < c->r1; k++) {
+        const Row *r = R->sorted[k];
+        if (r->status != ST_OK) continue;
+        c->n_seeds += !prev || cmp_num(r->seed, prev->seed) != 0;
+        prev = r;
+        int seen = 0;
+        for (int q = c->r0; q < k && !seen; q++) seen = R->sorted[q]->status == ST_OK && same_split(R->sorted[q], r);
+        c->n_splits += !seen;
+    }
 }
 
 static void build_configs(Report *R) {
@@ -326,6 +495,8 @@ static void build_configs(Report *R) {
                 if (R->sorted[k]->status == ST_OK) R->seed_values[v++] = R->sorted[k]->m[m];
             results_stats(R->seed_values, v, &c->st[m]);
         }
+        count_replicates(R, c);
+        c->baseline = baseline_text(c);
         i = j;
     }
     // the task and method lists, sorted and distinct
@@ -374,13 +545,24 @@ static int reference(Report *R, Err *err) {
     return 0;
 }
 
-static int cmp_seed_rows(const void *pa, const void *pb) {
+static int cmp_replicate_rows(const void *pa, const void *pb) {
     const Row *a = *(const Row *const *)pa, *b = *(const Row *const *)pb;
-    int c = cmp_num(a->seed, b->seed);
+    int c = cmp_replicates(a, b);
     return c ? c : (a->index > b->index) - (a->index < b->index);
 }
 
 static cJSON *json_number(double x) { return isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull(); }
+
+/* A row's values of the varying keys a table shows (KEYS_*); null where the point has none. */
+static cJSON *json_keys(const Row *r, int which) {
+    const Keys *K = r->keys;
+    cJSON *o = cJSON_CreateObject();
+    for (int k = 0; o && k < K->list.n; k++) {
+        if (!key_shown(K, k, which)) continue;
+        cJSON_AddItemToObject(o, K->list.path[k], r->key[k] ? cJSON_Duplicate(r->key[k]->v, 1) : cJSON_CreateNull());
+    }
+    return o;
+}
 
 static cJSON *json_stats(const ResultsStats *s) {
     cJSON *o = cJSON_CreateObject();
@@ -401,7 +583,10 @@ static cJSON *json_front(const Report *R, int c0, const int *front, int nf, int 
         if (all) cJSON_AddStringToObject(p, "method", R->methods[c->method]);
         cJSON_AddItemToObject(p, "lambda", json_number(c->key->lambda));
         cJSON_AddItemToObject(p, "prompt_length", c->length >= 0 ? cJSON_CreateNumber(c->length) : cJSON_CreateNull());
-        cJSON_AddNumberToObject(p, "n_seeds", c->n_ok);
+        cJSON_AddItemToObject(p, "keys", json_keys(c->key, KEYS_CONFIG));
+        cJSON_AddNumberToObject(p, "n_ok", c->n_ok);
+        cJSON_AddNumberToObject(p, "n_splits", c->n_splits);
+        cJSON_AddNumberToObject(p, "n_seeds", c->n_seeds);
         cJSON_AddItemToObject(p, "n_collapsed", c->n_collapsed >= 0 ? cJSON_CreateNumber(c->n_collapsed) : cJSON_CreateNull());
         cJSON_AddItemToObject(p, "acc_dev_mean", json_number(c->st[M_ACC_DEV].mean));
         cJSON_AddItemToObject(p, "acc_test_mean", json_number(c->st[M_ACC].mean));
@@ -480,17 +665,17 @@ static int frontier_group(Report *R, int task, int method, int c0, int c1, Err *
     cJSON_AddItemToObject(tc, "frontier", json_front(R, c0, R->front, nt, all));
     cJSON_AddItemToObject(tc, "hypervolume", json_number(hv_test));
 
-    // per seed: each seed's own configurations, its frontier chosen on its dev accuracies,
-    // the hypervolume at its test accuracies; then their statistics
+    // per seed (per replicate: split x seed): each one's own configurations, its frontier
+    // chosen on its dev accuracies, the hypervolume at its test accuracies; then their statistics
     int n = 0;
     for (int r = R->configs[c0].r0; r < R->configs[c1 - 1].r1; r++)
         if (R->sorted[r]->status == ST_OK) R->seed_rows[n++] = R->sorted[r];
-    qsort(R->seed_rows, (size_t)n, sizeof *R->seed_rows, cmp_seed_rows);
-    cJSON *seeds = cJSON_CreateArray(), *values = cJSON_CreateArray();
+    qsort(R->seed_rows, (size_t)n, sizeof *R->seed_rows, cmp_replicate_rows);
+    cJSON *seeds = cJSON_CreateArray(), *values = cJSON_CreateArray(), *reps = cJSON_CreateArray();
     int n_seeds = 0;
     for (int i = 0; i < n;) {
         int j = i;
-        for (; j < n && cmp_num(R->seed_rows[j]->seed, R->seed_rows[i]->seed) == 0; j++) {
+        for (; j < n && cmp_replicates(R->seed_rows[j], R->seed_rows[i]) == 0; j++) {
             R->seed_acc[j - i] = R->seed_rows[j]->m[M_ACC_DEV];
             R->seed_acc_t[j - i] = R->seed_rows[j]->m[M_ACC];
             R->seed_lp[j - i] = R->seed_rows[j]->m[M_LOGPPL];
@@ -500,11 +685,13 @@ static int frontier_group(Report *R, int task, int method, int c0, int c1, Err *
         if (ns < 0 || chosen_hypervolume(R, R->seed_acc_t, R->seed_lp, R->front, ns, chance, &v, err)) {
             cJSON_Delete(seeds);
             cJSON_Delete(values);
+            cJSON_Delete(reps);
             return -1;
         }
         R->seed_values[n_seeds++] = v;
         cJSON_AddItemToArray(seeds, json_number(R->seed_rows[i]->seed));
         cJSON_AddItemToArray(values, cJSON_CreateNumber(v));
+        cJSON_AddItemToArray(reps, json_keys(R->seed_rows[i], KEYS_REPLICATE));
         i = j;
     }
     ResultsStats s;
@@ -512,6 +699,7 @@ static int frontier_group(Report *R, int task, int method, int c0, int c1, Err *
     cJSON *ps = json_stats(&s);
     cJSON_AddItemToObject(ps, "seeds", seeds);
     cJSON_AddItemToObject(ps, "values", values);
+    cJSON_AddItemToObject(ps, "replicates", reps);
     cJSON_AddItemToObject(g, "per_seed_hypervolume", ps);
     return 0;
 }
@@ -574,8 +762,30 @@ static void csv_list(ResultsBuf *b, const cJSON *a) {
     }
 }
 
+/* The names of the varying keys a table shows (KEYS_*), as header fields. */
+static void csv_key_names(const Report *R, int which, ResultsBuf *b) {
+    const Keys *K = &R->keys;
+    for (int k = 0; k < K->list.n; k++)
+        if (key_shown(K, k, which)) csv_sep(b), results_csv_field(b, K->list.path[k]);
+}
+
+/* A row's values of those keys: strings as they are, anything else its compact JSON, empty
+ * where the point has none. */
+static void csv_key_values(const Report *R, const Row *r, int which, ResultsBuf *b) {
+    const Keys *K = &R->keys;
+    for (int k = 0; k < K->list.n; k++) {
+        if (!key_shown(K, k, which)) continue;
+        char *text = results_leaf_text(r->key[k]);
+        if (r->key[k] && !text) b->oom = 1;
+        csv_sep(b), results_csv_field(b, text);
+        free(text);
+    }
+}
+
 static void points_csv(const Report *R, ResultsBuf *b) {
-    results_buf_cat(b, "id,task,method,lambda,prompt_length,seed,status,attempts,error,acc_test,acc_dev,acc_train,"
+    results_buf_cat(b, "id,task,method,lambda,prompt_length");
+    csv_key_names(R, KEYS_POINT, b);
+    results_buf_cat(b, ",seed,status,attempts,error,acc_test,acc_dev,acc_train,"
                        "acc_test_text,bal_acc_test,bal_acc_dev,bal_acc_train,class_acc_test,class_acc_dev,"
                        "class_acc_train,majority_share_test,collapsed,obj_task,obj_interp,obj_total,log_ppl,ppl,"
                        "dict_share,distinct_share,acc_continuous,acc_projected,faith_gap,faith_kl,steps,best_step,"
@@ -588,6 +798,7 @@ static void points_csv(const Report *R, ResultsBuf *b) {
         csv_sep(b), results_csv_field(b, r->method);
         csv_sep(b), results_csv_number(b, r->lambda);
         csv_sep(b), csv_int(b, r->length);
+        csv_key_values(R, r, KEYS_POINT, b);
         csv_sep(b), csv_whole(b, r->seed);
         csv_sep(b), results_csv_field(b, STATUS[r->status]);
         csv_sep(b), csv_int(b, r->ref->attempts);
@@ -647,7 +858,9 @@ static void csv_class_means(const Report *R, const Config *c, int split, Results
 }
 
 static void frontier_csv(const Report *R, ResultsBuf *b) {
-    results_buf_cat(b, "task,method,lambda,prompt_length,n_seeds,n_failed,n_pending");
+    results_buf_cat(b, "task,method,lambda,prompt_length");
+    csv_key_names(R, KEYS_CONFIG, b);
+    results_buf_cat(b, ",n_ok,n_splits,n_seeds,n_failed,n_pending");
     for (int m = 0; m < N_METRICS; m++) results_buf_printf(b, ",%s_mean,%s_sd,%s_ci95", METRICS[m], METRICS[m], METRICS[m]);
     results_buf_cat(b, ",class_acc_test_mean,class_acc_dev_mean,class_acc_train_mean,n_collapsed,n_roundtrip,"
                        "on_frontier,ci_overlaps_frontier,on_frontier_all,"
@@ -658,7 +871,8 @@ static void frontier_csv(const Report *R, ResultsBuf *b) {
         csv_sep(b), results_csv_field(b, c->key->method);
         csv_sep(b), results_csv_number(b, c->key->lambda);
         csv_sep(b), csv_int(b, c->length);
-        results_buf_printf(b, ",%d,%d,%d", c->n_ok, c->n_failed, c->n_pending);
+        csv_key_values(R, c->key, KEYS_CONFIG, b);
+        results_buf_printf(b, ",%d,%d,%d,%d,%d", c->n_ok, c->n_splits, c->n_seeds, c->n_failed, c->n_pending);
         for (int m = 0; m < N_METRICS; m++) {
             csv_sep(b), results_csv_number(b, c->st[m].mean);
             csv_sep(b), results_csv_number(b, c->st[m].sd);
@@ -680,18 +894,54 @@ static void frontier_csv(const Report *R, ResultsBuf *b) {
     }
 }
 
+/* What the plot's words say beyond today's: reps, what a point's runs vary in ("split ×
+ * seed"; left empty when only seeds do), and cfg, the configuration keys beyond method, λ and
+ * prompt length (a manual prompt's text is its baseline's label, not one of them). */
+static void plot_words(const Report *R, ResultsBuf *reps, ResultsBuf *cfg) {
+    const Keys *K = &R->keys;
+    int split = 0, dims = 0;
+    for (int k = 0; k < K->list.n; k++) split |= K->replicate[k] && K->split[k];
+    if (split) results_buf_cat(reps, "split"), dims++;
+    for (int k = 0; k < K->list.n; k++) {
+        if (!K->replicate[k] || K->split[k] || k == K->seed) continue;
+        results_buf_printf(reps, "%s%s", dims++ ? " \xc3\x97 " : "", K->list.path[k]);
+    }
+    if (dims && K->seed >= 0 && K->replicate[K->seed]) results_buf_printf(reps, " \xc3\x97 %s", REC_POINT_SEED);
+    for (int k = 0, n = 0; k < K->list.n; k++)
+        if (key_shown(K, k, KEYS_CONFIG) && strcmp(K->list.path[k], POINT_PROMPT) != 0)
+            results_buf_printf(cfg, "%s%s", n++ ? ", " : "", K->list.path[k]);
+}
+
+/* A configuration's label text beyond λ and L: "key=value" for its configuration keys (but a
+ * manual prompt's text), values cut to 16 characters; into b, NUL-terminated. */
+static void put_detail(const Report *R, const Config *c, ResultsBuf *b) {
+    const Keys *K = &R->keys;
+    int n = 0;
+    for (int k = 0; k < K->list.n; k++) {
+        if (!key_shown(K, k, KEYS_CONFIG) || !c->key->key[k] || strcmp(K->list.path[k], POINT_PROMPT) == 0) continue;
+        char *text = results_leaf_text(c->key->key[k]);
+        if (!text) { b->oom = 1; continue; }
+        results_buf_printf(b, "%s%s=", n++ ? " " : "", K->list.path[k]);
+        results_buf_cut(b, text, 16);
+        free(text);
+    }
+    results_buf_put(b, "", 1);
+}
+
 static int svg(const Report *R, ResultsBuf *b, Err *err) {
     int show_length = 0;
     for (int i = 1; i < R->n_configs; i++) {
         const Config *c = &R->configs[i], *p = &R->configs[i - 1];
-        if (c->task == p->task && c->method == p->method && c->length != p->length) show_length = 1;
+        if (c->task == p->task && c->method == p->method && c->length != p->length && !c->baseline) show_length = 1;
     }
     ResultsPlotPoint *pts = malloc((size_t)(R->n_configs ? R->n_configs : 1) * sizeof *pts);
     ResultsPlotPanel *panels = malloc((size_t)(R->n_tasks ? R->n_tasks : 1) * sizeof *panels);
-    if (!pts || !panels) {
-        free(pts);
-        free(panels);
-        return err_fail(err, "frontier: out of memory (svg)");
+    size_t *detail = malloc((size_t)(R->n_configs ? R->n_configs : 1) * sizeof *detail);   // offsets in details
+    ResultsBuf details = {0}, reps = {0}, cfg = {0};
+    int rc = -1;
+    if (!pts || !panels || !detail) {
+        err_fail(err, "frontier: out of memory (svg)");
+        goto done;
     }
     int n = 0;
     for (int t = 0; t < R->n_tasks; t++) {
@@ -703,29 +953,43 @@ static int svg(const Report *R, ResultsBuf *b, Err *err) {
         pn->points = pts + n;
         pn->hypervolume = R->hv + (size_t)t * (size_t)R->n_methods;
         pn->hypervolume_all = R->hv_all[t];
-        pn->seeds_min = 1 << 30;
+        pn->runs_min = 1 << 30;
         for (int i = 0; i < R->n_configs; i++) {
             const Config *c = &R->configs[i];
             if (c->task != t) continue;
             pn->n_failed += c->n_failed;
             pn->n_pending += c->n_pending;
             if (!c->n_ok) continue;
-            if (c->n_ok < pn->seeds_min) pn->seeds_min = c->n_ok;
-            if (c->n_ok > pn->seeds_max) pn->seeds_max = c->n_ok;
+            if (c->n_ok < pn->runs_min) pn->runs_min = c->n_ok;
+            if (c->n_ok > pn->runs_max) pn->runs_max = c->n_ok;
+            detail[n] = details.len;
+            put_detail(R, c, &details);
             pts[n++] = (ResultsPlotPoint){.method = c->method, .lambda = c->key->lambda, .prompt_length = c->length,
                                           .acc = c->st[M_ACC].mean, .acc_ci = c->st[M_ACC].ci95,
                                           .log_ppl = c->st[M_LOGPPL].mean, .log_ppl_ci = c->st[M_LOGPPL].ci95,
                                           .on_front = c->on_front, .on_front_all = c->on_front_all,
-                                          .n_seeds = c->n_ok, .n_collapsed = c->n_collapsed};
+                                          .n_runs = c->n_ok, .n_collapsed = c->n_collapsed, .baseline = c->baseline};
             pn->n_points++;
         }
-        if (pn->seeds_max == 0) pn->seeds_min = 0;
+        if (pn->runs_max == 0) pn->runs_min = 0;
     }
+    plot_words(R, &reps, &cfg);
+    if (details.oom || reps.oom || cfg.oom) {
+        err_fail(err, "frontier: out of memory (svg)");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) pts[i].detail = details.s + detail[i];   // the text is complete: no more moves
     ResultsPlot plot = {.methods = R->methods, .n_methods = R->n_methods, .panels = panels, .n_panels = R->n_tasks,
-                        .show_length = show_length};
-    int rc = results_svg(b, &plot, err);
+                        .show_length = show_length, .replicates = reps.len ? reps.s : NULL,
+                        .config_keys = cfg.len ? cfg.s : NULL};
+    rc = results_svg(b, &plot, err);
+done:
     free(pts);
     free(panels);
+    free(detail);
+    results_buf_free(&details);
+    results_buf_free(&reps);
+    results_buf_free(&cfg);
     return rc;
 }
 
@@ -776,6 +1040,12 @@ static int sidecar(Report *R, const ResultsFrontierSummary *sum, ResultsBuf *b, 
     for (int i = 0; i < R->n_rows; i++) collapsed += R->rows[i].status == ST_OK && R->rows[i].collapsed == 1;
     cJSON_AddNumberToObject(pts, "collapsed", collapsed);
     cJSON_AddNumberToObject(j, "configurations", sum->n_configs);
+    // what makes a configuration (issue 13): every key of the point but the replicate keys
+    cJSON *rk = cJSON_AddArrayToObject(j, "replicate_keys");
+    for (int i = 0; i < R->n_replicates; i++) cJSON_AddItemToArray(rk, cJSON_CreateString(R->replicates[i]));
+    cJSON *vk = cJSON_AddArrayToObject(j, "varying_keys");
+    for (int k = 0; k < R->keys.list.n; k++)
+        if (key_shown(&R->keys, k, KEYS_CONFIG)) cJSON_AddItemToArray(vk, cJSON_CreateString(R->keys.list.path[k]));
 
     cJSON *ref = cJSON_AddObjectToObject(j, "reference");
     cJSON_AddNumberToObject(ref, "log_ppl", R->ln_vocab);
@@ -795,6 +1065,14 @@ static int sidecar(Report *R, const ResultsFrontierSummary *sum, ResultsBuf *b, 
     static const char *const DEFS[][2] = {
         {"selection", "dev: each frontier is chosen on dev means (acc_dev maximised, log_ppl minimised) and each best "
                       "seed on the dev objective; test is only reported, never used to choose"},
+        {"configuration", "every key of the point (nested ones as dotted paths: pez.lr) except the replicate keys "
+                          "(replicate_keys); its statistics are over its ok runs, one per combination of the replicate "
+                          "keys' values (splits x seeds); varying_keys: the configuration keys beyond task, method, "
+                          "lambda and prompt_length whose values differ between points of a task and method"},
+        {"n_ok", "ok runs of a configuration, the n of its statistics; n_splits, n_seeds: the distinct splits (the "
+                 "point's split, or its data files) and seeds among them"},
+        {"baseline", "a configuration of method manual: a manual prompt (the empty prompt: the template alone); in "
+                     "the tables and frontiers like any other, on the plot a labelled reference marker"},
         {"acc_dev", "accuracy of the tuned prompt (its token ids) on dev: what chooses the frontier; acc_test (capped at "
                     "max_test) is what the chosen configurations report"},
         {"acc_test_text", "test accuracy of the prompt's text pasted into the template and encoded again, as a reader "
@@ -810,14 +1088,15 @@ static int sidecar(Report *R, const ResultsFrontierSummary *sum, ResultsBuf *b, 
         {"distinct_share", "share of distinct token ids among the prompt's ids (1: no repetition)"},
         {"obj_total", "the run's own objective on dev, which chose its prompt: w_task * obj_task (dev cross-entropy) + "
                       "w_interp * obj_interp (log-PPL); lower is better"},
-        {"best_seed", "the ok seed with the lowest obj_total (dev), then the higher acc_dev, then the lower log_ppl, "
-                      "then the lower seed; a record without obj_total ranks after those with one; no test data"},
+        {"best_seed", "the seed of the ok run shown as best_prompt: the lowest obj_total (dev), then the higher acc_dev, "
+                      "then the lower log_ppl, then the lower seed; a record without obj_total ranks after those with "
+                      "one; no test data"},
         {"faith_gap", "acc_continuous - acc_projected: test accuracy lost when PEZ's soft prompt is projected onto "
                       "tokens (0 for discrete prompts)"},
         {"faith_kl", "mean KL(continuous || projected) of the label distributions"},
-        {"ci95", "half-width t(0.975, n-1) * sd / sqrt(n) over seeds; empty for n < 2"},
-        {"frontier", "non-dominated configurations on seed means, chosen on dev: maximise acc_dev, minimise log_ppl; "
-                     "exact duplicates are all on it; reported at their test means"},
+        {"ci95", "half-width t(0.975, n-1) * sd / sqrt(n) over the ok runs (seeds, or splits x seeds); empty for n < 2"},
+        {"frontier", "non-dominated configurations on the means over their runs, chosen on dev: maximise acc_dev, "
+                     "minimise log_ppl; exact duplicates are all on it; reported at their test means"},
         {"ci_overlaps_frontier", "1 on the frontier, or when (acc_dev_mean + acc_dev_ci95, log_ppl_mean - "
                                  "log_ppl_ci95) is not dominated by the dev frontier; 0 otherwise; empty with one seed"},
         {"on_frontier_test", "on_frontier_test, on_frontier_all_test: the same frontiers decided on test means "
@@ -826,8 +1105,9 @@ static int sidecar(Report *R, const ResultsFrontierSummary *sum, ResultsBuf *b, 
         {"hypervolume", "area (accuracy x nats) dominated by the dev-chosen frontier's configurations at their test "
                         "means and dominating (chance accuracy, ln V); normalized: / ((1 - chance) ln V)"},
         {"hypervolume_dev", "the same area for the same configurations at their dev means"},
-        {"per_seed_hypervolume", "per seed: that seed's configurations, their frontier chosen on its dev accuracies, "
-                                 "the hypervolume at its test accuracies; then n, mean, sd, ci95 over the seeds"},
+        {"per_seed_hypervolume", "per replicate (a seed, or a split and seed): its runs of the configurations, their "
+                                 "frontier chosen on its dev accuracies, the hypervolume at its test accuracies; then "
+                                 "n, mean, sd, ci95 over the replicates, with their seeds, values and replicate keys"},
     };
     for (size_t k = 0; k < sizeof DEFS / sizeof DEFS[0]; k++) cJSON_AddStringToObject(def, DEFS[k][0], DEFS[k][1]);
     cJSON_AddItemToObject(j, "frontiers", R->json_frontiers);   // moved into j
@@ -844,6 +1124,7 @@ static int sidecar(Report *R, const ResultsFrontierSummary *sum, ResultsBuf *b, 
         cJSON_AddItemToObject(o, "lambda", json_number(r->lambda));
         cJSON_AddItemToObject(o, "prompt_length", r->length >= 0 ? cJSON_CreateNumber(r->length) : cJSON_CreateNull());
         cJSON_AddItemToObject(o, "seed", json_number(r->seed));
+        cJSON_AddItemToObject(o, "keys", json_keys(r, KEYS_POINT));
         cJSON_AddNumberToObject(o, "attempts", r->ref->attempts);
         cJSON_AddStringToObject(o, "error", r->error);
         cJSON_AddItemToArray(failed, o);
@@ -895,11 +1176,19 @@ int results_frontier_build(const ResultsRunInfo *info, const ResultsRecordRef *r
     for (int i = 0; i < n; i++) {
         parse_row(&R.rows[i], &recs[i], i);
         R.n_rows++;
+        if (results_leaves(&R.rows[i].leaves, R.rows[i].pt)) {
+            err_fail(err, "frontier: out of memory");
+            goto done;
+        }
         sum->n_ok += R.rows[i].status == ST_OK;
         sum->n_failed += R.rows[i].status == ST_FAILED;
         sum->n_pending += R.rows[i].status == ST_PENDING;
     }
     sum->n_points = n;
+    if (find_keys(&R)) {
+        err_fail(err, "frontier: out of memory");
+        goto done;
+    }
     build_configs(&R);
     size_t cells = (size_t)R.n_tasks * (size_t)R.n_methods;
     R.hv = malloc((cells ? cells : 1) * sizeof *R.hv);

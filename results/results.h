@@ -10,7 +10,9 @@
  * (3 -> 1 or 2) is caught too. A payload holds at most JOURNAL_MAX_PAYLOAD
  * bytes; a larger length on disk is corruption.
  * Only rank 0 writes it. Frame types:
- *     JOURNAL_HEADER    payload: JSON {"spec_sha256", "version", "created"}      (first frame)
+ *     JOURNAL_HEADER    payload: JSON {"spec_sha256", "version", "created"}      (first frame;
+ *                       optionally "model_sha256" and, issue 13, "replicates": the point keys
+ *                       the report takes statistics over, ResultsRunInfo.replicates)
  *     JOURNAL_POINT     payload: JSON of a point: {"id", "index", "point": {...}} (the grid, once per point)
  *     JOURNAL_DISPATCH  payload: JSON {"id", "attempt", "worker", "time"}
  *     JOURNAL_RESULT    payload: u8 status (0 ok, 1 failed) | 64 hex id | u32 raw length |
@@ -88,15 +90,17 @@ int result_frame_decode(const void *payload, size_t len, int *failed, char id[65
 // ----------------------------------------------------------------------------
 // frontier (issues 6, 11): records -> points.csv, frontier.csv, frontier.svg, frontier.json
 //
-// Works on record text and numbers only. A configuration is (task, method, λ,
-// prompt length) and its point is the mean over its seeds. The frontier a paper
+// Works on record text and numbers only. A configuration (issue 13) is every key of the
+// point (nested objects flattened to dotted paths, "pez.lr") except its replicate keys
+// (ResultsRunInfo.replicates; by default seed and split): its point is the mean over its runs,
+// one per combination of the replicate keys' values (splits x seeds). The frontier a paper
 // publishes is chosen on DEV data and only reported on test (issue 11): the
 // objective pair that decides it is (dev accuracy: maximise, log-PPL of the
 // prompt: minimise); the chosen configurations are then reported, plotted and
 // measured (hypervolume) at their test means. The frontier decided on test
 // means is kept beside it, clearly named (_test, test_chosen), for comparison
-// only. The best seed of a configuration is chosen without test too: the lowest
-// objective (the run's own, on dev).
+// only. The best run ("best seed") of a configuration is chosen without test too: the
+// lowest objective (the run's own, on dev).
 //
 // Dominance: p dominates q when acc_p >= acc_q and lp_p <= lp_q and p != q in
 // at least one coordinate. The frontier is the set of non-dominated points, so
@@ -109,7 +113,7 @@ int result_frame_decode(const void *payload, size_t len, int *failed, char id[65
 // [lp_i, ref_log_ppl] x [ref_acc, acc_i]; points not strictly better than the
 // reference in both coordinates add nothing.
 
-#define RESULTS_FRONTIER_VERSION "frontier 2 (issue 11)"
+#define RESULTS_FRONTIER_VERSION "frontier 3 (issue 13)"
 
 /* Student's t quantile: the t with P(T <= t) = p for df > 0 degrees of freedom
  * (df need not be an integer; +inf or > 1e7 gives the normal quantile). Exact to
@@ -152,6 +156,8 @@ void results_buf_free(ResultsBuf *b);
 
 /* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
 size_t results_utf8_len(const unsigned char *p, size_t n);
+/* Appends s cut to its first max_chars characters, "…" where it was cut (NULL: nothing). */
+void results_buf_cut(ResultsBuf *b, const char *s, int max_chars);
 /* One CSV field (RFC 4180): quoted when it holds a comma, a double quote, CR or
  * LF, or starts or ends with white space; quotes doubled; invalid UTF-8 bytes
  * become U+FFFD. NULL is the empty field. */
@@ -177,8 +183,14 @@ typedef struct {
     double acc, acc_ci;                // test: mean and 95% CI half-width (NaN: none)
     double log_ppl, log_ppl_ci;
     int on_front, on_front_all;        // on its method's frontier, on the one across methods (chosen on dev)
-    int n_seeds;                       // ok seeds behind the means
+    int n_runs;                        // ok runs behind the means (seeds, or splits x seeds)
     int n_collapsed;                   // of them, collapsed (one label for >= 95% of test); -1 unknown (old records)
+    /* NULL: a tuned configuration, a marker in its method's colour on its method's series.
+     * Else a baseline (a manual prompt): its text ("" the empty prompt), drawn as a labelled
+     * reference marker apart from the methods' colours and step lines; a method whose points
+     * are baselines has no colour of its own. */
+    const char *baseline;
+    const char *detail;                // NULL, or the configuration keys beyond λ and L its label adds ("pez.lr=0.3")
 } ResultsPlotPoint;
 typedef struct {
     const char *title;
@@ -188,7 +200,7 @@ typedef struct {
     const double *hypervolume;         // per method (NaN: method absent), may be NULL
     double hypervolume_all;
     int n_failed, n_pending;           // runs, said in the legend
-    int seeds_min, seeds_max;          // seeds per plotted point
+    int runs_min, runs_max;            // ok runs per plotted point
 } ResultsPlotPanel;
 typedef struct {
     const char *const *methods;
@@ -196,6 +208,12 @@ typedef struct {
     const ResultsPlotPanel *panels;
     int n_panels;
     int show_length;                   // labels say the prompt length too
+    /* NULL: a point's runs are its seeds (the words say "seeds"); else what they vary in, e.g.
+     * "split × seed" (the words say "runs"). */
+    const char *replicates;
+    /* NULL: a configuration is (method, λ, prompt length); else the keys beyond them that
+     * make one too, e.g. "pez.lr, template" (the panel's subtitle names them). */
+    const char *config_keys;
 } ResultsPlot;
 int results_svg(ResultsBuf *b, const ResultsPlot *plot, Err *err);
 
@@ -215,7 +233,17 @@ typedef struct {
     int journal_version;               // the journal header's "version"
     long long created, now;            // unix seconds: the journal's creation (0: unknown), the report's date
     const char *damage;                // NULL, or the journal damage the frames before it were read despite
+    /* The point keys a configuration repeats over (issue 13): its statistics are over its runs,
+     * one per combination of these keys' values; every other key of the point makes the
+     * configuration. A key names its nested keys too ("data": "data.train", ...). "split"
+     * brings "data" with it: the point tune writes names a split's files in "data". task,
+     * method, λ and prompt length always make the configuration. NULL: the default,
+     * RESULTS_DEFAULT_REPLICATES; the journal header's "replicates" when it has one. */
+    const char *const *replicates;
+    int n_replicates;
 } ResultsRunInfo;
+
+#define RESULTS_DEFAULT_REPLICATES {"seed", "split"}
 
 typedef struct {
     int n_points, n_ok, n_failed, n_pending;

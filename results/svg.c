@@ -2,8 +2,10 @@
 // prompt's log-PPL (x), one colour per method, 95% CI error bars both ways, each method's
 // frontier as a step line and the frontier across methods dashed, λ labels placed where
 // they overlap nothing. The frontiers are the ones chosen on dev, drawn at the test means
-// they report (results.h); configurations with a collapsed seed carry an ×. Plain SVG 1.1
-// text, no scripts, no external fonts: any browser.
+// they report (results.h); configurations with a collapsed seed carry an ×. Baselines
+// (manual prompts, issue 13) are grey diamonds labelled with their prompt, outside the
+// methods' colours and step lines. Plain SVG 1.1 text, no scripts, no external fonts: any
+// browser.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +26,10 @@ static const char *const COLOURS[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e"
                                       "#9467bd", "#8c564b", "#e377c2", "#17becf"};
 #define N_COLOURS ((int)(sizeof COLOURS / sizeof COLOURS[0]))
 
-static const char *colour(int method) { return COLOURS[(method < 0 ? 0 : method) % N_COLOURS]; }
+/* Baselines: one dark grey, no method colour (so that none can be taken for a tuned method). */
+#define BASELINE_COLOUR "#333"
+#define BASELINE_FILL "#d9d9d9"
+#define BASELINE_TEXT_CHARS 24   // a baseline's label: its prompt cut to this many characters
 
 /* Text content or attribute value: valid UTF-8, XML-escaped; control characters (not
  * allowed in XML 1.0) dropped. */
@@ -203,15 +208,19 @@ static void step_line(ResultsBuf *b, const ResultsPlotPanel *pn, int method, int
 // ----------------------------------------------------------------------------
 // the mark of a configuration with a collapsed seed
 
+/* The word for a point's runs: "seed" while they are its seeds, else "run". */
+static const char *run_word(const ResultsPlot *plot) { return plot->replicates ? "run" : "seed"; }
+
 /* An × over the marker at (cx, cy), reaching past its edge: white under the method's colour,
- * so that it shows on a filled marker too. n_collapsed of n_seeds say so in its tooltip (none
+ * so that it shows on a filled marker too. n_collapsed of n_runs say so in its tooltip (none
  * for the legend's sample: n_collapsed < 0). */
-static void collapsed_mark(ResultsBuf *b, double cx, double cy, const char *colour, int n_collapsed, int n_seeds) {
+static void collapsed_mark(ResultsBuf *b, double cx, double cy, const char *colour, int n_collapsed, int n_runs,
+                           const char *word) {
     double d = MARKER_R + 2;
     results_buf_cat(b, "<g class=\"collapsed\">");
     if (n_collapsed >= 0)
-        results_buf_printf(b, "<title>collapsed: %d of %d seed%s predict one label for \xe2\x89\xa5 95%% of test</title>",
-                           n_collapsed, n_seeds, n_seeds == 1 ? "" : "s");
+        results_buf_printf(b, "<title>collapsed: %d of %d %s%s predict one label for \xe2\x89\xa5 95%% of test</title>",
+                           n_collapsed, n_runs, word, n_runs == 1 ? "" : "s");
     for (int k = 0; k < 2; k++)
         results_buf_printf(b, "<path d=\"M%.1f %.1f L%.1f %.1f M%.1f %.1f L%.1f %.1f\" stroke=\"%s\" stroke-width=\"%s\" "
                               "fill=\"none\"/>", cx - d, cy - d, cx + d, cy + d, cx - d, cy + d, cx + d, cy - d,
@@ -251,18 +260,42 @@ static void format_lambda(char *out, size_t cap, double lambda) {
     else snprintf(out, cap, "?");
 }
 
-#define LABEL_CAP 96
+#define LABEL_CAP 160
 
 static void label_cat(char *label, const char *s) {
     size_t used = strlen(label), n = strlen(s);
     if (used + n < LABEL_CAP) memcpy(label + used, s, n + 1);
 }
 
+/* A baseline's label: its prompt in quotes, cut to BASELINE_TEXT_CHARS characters, line
+ * breaks and tabs as spaces; "(empty prompt)" for the empty one. */
+static void baseline_label(char *label, const char *text) {
+    label[0] = '\0';
+    if (!text[0]) {
+        label_cat(label, "(empty prompt)");
+        return;
+    }
+    ResultsBuf cut = {0};
+    results_buf_cat(&cut, "\xe2\x80\x9c");
+    results_buf_cut(&cut, text, BASELINE_TEXT_CHARS);
+    results_buf_cat(&cut, "\xe2\x80\x9d");
+    for (char *c = cut.s; c && *c; c++)
+        if (*c == '\n' || *c == '\r' || *c == '\t') *c = ' ';
+    if (cut.s) label_cat(label, cut.s);
+    results_buf_free(&cut);
+}
+
 /* The label of the points hosted by point h (host[k] == h: drawn on the same pixel, same
  * method): "λ=0.1", "λ=0, 1", with lengths "λ=0.1 L5", "λ=0 (L3, L5)", "λ=0, 1 (L5)",
- * else "λ=0 L3; λ=1 L5". */
+ * else "λ=0 L3; λ=1 L5"; then the configuration keys beyond them ("pez.lr=0.3"). A baseline's
+ * is its prompt. */
 static void make_label(char *label, const ResultsPlotPanel *pn, const int *host, int n, int h, int show_length) {
     const ResultsPlotPoint *p = &pn->points[h];
+    if (p->baseline) {
+        baseline_label(label, p->baseline);
+        if (p->detail && p->detail[0]) label_cat(label, " "), label_cat(label, p->detail);
+        return;
+    }
     int same_lambda = 1, same_length = 1, members = 0;
     for (int k = h; k < n; k++) {
         if (host[k] != h) continue;
@@ -294,6 +327,7 @@ static void make_label(char *label, const ResultsPlotPanel *pn, const int *host,
     } else if (show_length && same_lambda) {
         label_cat(label, ")");
     }
+    if (p->detail && p->detail[0]) label_cat(label, " "), label_cat(label, p->detail);
 }
 
 /* Orders the labels: frontier points first (they matter most), then left to right. */
@@ -322,7 +356,13 @@ typedef struct {
     char (*labels)[LABEL_CAP];   // (n) label text; "" for a point whose label merged into another's
     int *host;          // (n) the point whose label speaks for this one (itself, or an earlier one)
     double *px, *py;    // (n) marker centres
+    const char **colours;          // per method: its colour (baselines have none: NULL)
 } Scratch;
+
+/* A point's colour: its method's, or the baselines' grey. */
+static const char *point_colour(const Scratch *s, const ResultsPlotPoint *p) {
+    return p->baseline || !s->colours[p->method] ? BASELINE_COLOUR : s->colours[p->method];
+}
 
 /* What the markers show of collapsed seeds, for the legend. */
 typedef struct {
@@ -331,14 +371,26 @@ typedef struct {
 } Collapses;
 
 /* Opens the panel's group at `top` and writes its title and what it shows. */
-static void panel_heading(ResultsBuf *b, const ResultsPlotPanel *pn, double top) {
+static void panel_heading(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel *pn, double top) {
     results_buf_printf(b, "<g transform=\"translate(0 %.0f)\">\n", top);
     results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"17\" font-weight=\"bold\">", PLOT_L, PLOT_T - 48);
     svg_text(b, pn->title);
     results_buf_cat(b, "</text>\n");
     results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"12\" fill=\"#555\">"
-                          "test accuracy (maximise) vs log-PPL (minimise); mean over seeds per (method, \xce\xbb, "
-                          "prompt length)</text>\n", PLOT_L, PLOT_T - 30);
+                          "test accuracy (maximise) vs log-PPL (minimise); mean over ", PLOT_L, PLOT_T - 30);
+    if (plot->replicates) {   // what the means are over, and what makes a configuration (issue 13)
+        results_buf_cat(b, "runs (");
+        svg_text(b, plot->replicates);
+        results_buf_cat(b, ")");
+    } else {
+        results_buf_cat(b, "seeds");
+    }
+    results_buf_cat(b, " per (method, \xce\xbb, prompt length");
+    if (plot->config_keys) {
+        results_buf_cat(b, ", ");
+        svg_text(b, plot->config_keys);
+    }
+    results_buf_cat(b, ")</text>\n");
     // the y axis is what is reported, not what chose the frontier: say so where it is read
     results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"12\" fill=\"#555\">"
                           "frontier chosen on dev, plotted at test means (selection: dev)</text>\n", PLOT_L, PLOT_T - 14);
@@ -404,8 +456,9 @@ static void frontier_lines(ResultsBuf *b, const ResultsPlot *plot, const Results
     step_line(b, pn, -1, 1, s->corners, x, y, "stroke=\"#333\" stroke-width=\"1.3\" stroke-dasharray=\"6 4\"",
               s->boxes, &s->n_boxes);
     for (int m = 0; m < plot->n_methods; m++) {
+        if (!s->colours[m]) continue;   // baselines are references, not a series
         char style[128];
-        snprintf(style, sizeof style, "stroke=\"%s\" stroke-width=\"2\" stroke-opacity=\"0.75\"", colour(m));
+        snprintf(style, sizeof style, "stroke=\"%s\" stroke-width=\"2\" stroke-opacity=\"0.75\"", s->colours[m]);
         step_line(b, pn, m, 0, s->corners, x, y, style, s->boxes, &s->n_boxes);
     }
 }
@@ -415,7 +468,7 @@ static void error_bars(ResultsBuf *b, const ResultsPlotPanel *pn, const Axis *x,
     for (int i = 0; i < pn->n_points; i++) {
         const ResultsPlotPoint *p = &pn->points[i];
         s->px[i] = sx(x, p->log_ppl), s->py[i] = sy(y, p->acc);
-        const char *c = colour(p->method);
+        const char *c = point_colour(s, p);
         if (isfinite(p->acc_ci) && p->acc_ci > 0) error_bar(b, x, y, p->log_ppl, p->acc, 0, p->acc_ci, c, s->boxes, &s->n_boxes);
         if (isfinite(p->log_ppl_ci) && p->log_ppl_ci > 0)
             error_bar(b, x, y, p->log_ppl, p->acc, p->log_ppl_ci, 0, c, s->boxes, &s->n_boxes);
@@ -423,22 +476,52 @@ static void error_bars(ResultsBuf *b, const ResultsPlotPanel *pn, const Axis *x,
 }
 
 /* The markers: filled on their method's frontier, hollow when dominated, × when a seed collapsed. */
-static Collapses markers(ResultsBuf *b, const ResultsPlotPanel *pn, Scratch *s) {
+/* A baseline's marker: a grey diamond, its prompt in its tooltip (cut: a prompt may be long). */
+static void baseline_marker(ResultsBuf *b, double cx, double cy, const char *text) {
+    double r = MARKER_R + 1.5;
+    results_buf_printf(b, "<path class=\"baseline\" d=\"M%.1f %.1f L%.1f %.1f L%.1f %.1f L%.1f %.1f Z\" fill=\"%s\" "
+                          "stroke=\"%s\" stroke-width=\"1.5\">", cx, cy - r, cx + r, cy, cx, cy + r, cx - r, cy,
+                       BASELINE_FILL, BASELINE_COLOUR);
+    if (text) {
+        ResultsBuf cut = {0};
+        results_buf_cat(&cut, text[0] ? "manual prompt (baseline): \xe2\x80\x9c" : "manual prompt (baseline): the empty prompt");
+        if (text[0]) results_buf_cut(&cut, text, 200), results_buf_cat(&cut, "\xe2\x80\x9d");
+        results_buf_cat(b, "<title>");
+        svg_text(b, cut.s);
+        results_buf_cat(b, "</title>");
+        results_buf_free(&cut);
+    }
+    results_buf_cat(b, "</path>\n");
+}
+
+static Collapses markers(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel *pn, Scratch *s) {
     Collapses cc = {0, 0, 0};
     for (int i = 0; i < pn->n_points; i++) {
         const ResultsPlotPoint *p = &pn->points[i];
-        const char *c = colour(p->method);
-        results_buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.0f\" fill=\"%s\" stroke=\"%s\" stroke-width=\"1.8\"/>\n",
-                           s->px[i], s->py[i], MARKER_R, p->on_front ? c : "#fff", c);
+        const char *c = point_colour(s, p);
+        if (p->baseline)
+            baseline_marker(b, s->px[i], s->py[i], p->baseline);
+        else
+            results_buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.0f\" fill=\"%s\" stroke=\"%s\" stroke-width=\"1.8\"/>\n",
+                               s->px[i], s->py[i], MARKER_R, p->on_front ? c : "#fff", c);
         cc.known |= p->n_collapsed >= 0;
         if (p->n_collapsed > 0) {
             cc.runs += p->n_collapsed;
             cc.points++;
-            collapsed_mark(b, s->px[i], s->py[i], c, p->n_collapsed, p->n_seeds);
+            collapsed_mark(b, s->px[i], s->py[i], c, p->n_collapsed, p->n_runs, run_word(plot));
         }
         s->boxes[s->n_boxes++] = line_box(s->px[i], s->py[i], s->px[i], s->py[i], MARKER_R + (p->n_collapsed > 0 ? 3 : 1));
     }
     return cc;
+}
+
+static int same_text(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : "") == 0; }
+
+/* Whether two points can share one label: one method, the same keys beyond λ and L, and for
+ * baselines the same prompt. */
+static int label_mates(const ResultsPlotPoint *a, const ResultsPlotPoint *b) {
+    return a->method == b->method && !a->baseline == !b->baseline && same_text(a->baseline, b->baseline) &&
+           same_text(a->detail, b->detail);
 }
 
 /* The labels' text: points of one method drawn on the same pixel share one label ("λ=0, 1"),
@@ -448,7 +531,7 @@ static void label_texts(const ResultsPlot *plot, const ResultsPlotPanel *pn, Scr
     for (int i = 0; i < n; i++) {
         s->host[i] = i;
         for (int k = 0; k < i && s->host[i] == i; k++)
-            if (s->host[k] == k && pn->points[k].method == pn->points[i].method && fabs(s->px[k] - s->px[i]) < 0.5 &&
+            if (s->host[k] == k && label_mates(&pn->points[k], &pn->points[i]) && fabs(s->px[k] - s->px[i]) < 0.5 &&
                 fabs(s->py[k] - s->py[i]) < 0.5)
                 s->host[i] = k;
     }
@@ -472,7 +555,7 @@ static int label_fits(const ResultsPlotPanel *pn, const Scratch *s, int i, const
 /* Point i's label at spot sp (box lb), with a leader line from its marker when sp is far. */
 static void draw_label(ResultsBuf *b, const ResultsPlotPanel *pn, const Scratch *s, int i, const Spot *sp,
                        const Box *lb) {
-    const char *c = colour(pn->points[i].method);
+    const char *c = point_colour(s, &pn->points[i]);
     if (sp->leader) {   // from the marker's edge to the nearest point of the label
         double ex = fmin(fmax(s->px[i], lb->x0), lb->x1), ey = fmin(fmax(s->py[i], lb->y0), lb->y1);
         double dx = ex - s->px[i], dy = ey - s->py[i], d = sqrt(dx * dx + dy * dy);
@@ -481,10 +564,11 @@ static void draw_label(ResultsBuf *b, const ResultsPlotPanel *pn, const Scratch 
                                   "stroke-width=\"0.8\" stroke-opacity=\"0.7\"/>\n",
                                s->px[i] + dx / d * (MARKER_R + 1), s->py[i] + dy / d * (MARKER_R + 1), ex, ey, c);
     }
-    // a white halo keeps the label legible over grid and step lines
-    results_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" font-size=\"%.0f\" fill=\"%s\" "
+    // a white halo keeps the label legible over grid and step lines; a baseline's prompt is in italics
+    results_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" font-size=\"%.0f\" fill=\"%s\"%s "
                           "stroke=\"#fff\" stroke-width=\"3\" stroke-linejoin=\"round\" paint-order=\"stroke\">",
-                       s->px[i] + sp->dx, s->py[i] + sp->dy, sp->anchor, LABEL_FONT, c);
+                       s->px[i] + sp->dx, s->py[i] + sp->dy, sp->anchor, LABEL_FONT, c,
+                       pn->points[i].baseline ? " font-style=\"italic\"" : "");
     svg_text(b, s->labels[i]);
     results_buf_cat(b, "</text>\n");
 }
@@ -521,15 +605,18 @@ static int labels(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel
 // the legend, right of the plot, top down; each part returns the baseline below it
 
 /* The methods present in the panel, each with its hypervolume, and the frontier across them. */
-static double legend_methods(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel *pn, double ly) {
+static double legend_methods(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel *pn, const Scratch *s,
+                             double ly) {
     results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"13\" font-weight=\"bold\">method (hypervolume)</text>\n",
                        LEGEND_X, ly);
     ly += 22;
+    int baselines = 0;
+    for (int i = 0; i < pn->n_points; i++) baselines += pn->points[i].baseline != NULL;
     for (int m = 0; m < plot->n_methods; m++) {
         int present = 0;
         for (int i = 0; i < pn->n_points && !present; i++) present = pn->points[i].method == m;
-        if (!present) continue;
-        const char *c = colour(m);
+        const char *c = s->colours[m];
+        if (!present || !c) continue;   // a baseline method: its entry follows
         results_buf_printf(b, "<line x1=\"%d\" y1=\"%.0f\" x2=\"%d\" y2=\"%.0f\" stroke=\"%s\" stroke-width=\"2\"/>"
                               "<circle cx=\"%d\" cy=\"%.0f\" r=\"%.0f\" fill=\"%s\"/>\n",
                            LEGEND_X, ly - 4, LEGEND_X + 24, ly - 4, c, LEGEND_X + 12, ly - 4, MARKER_R, c);
@@ -537,6 +624,12 @@ static double legend_methods(ResultsBuf *b, const ResultsPlot *plot, const Resul
         svg_text(b, plot->methods[m]);
         if (pn->hypervolume && isfinite(pn->hypervolume[m])) results_buf_printf(b, " (%.4g)", pn->hypervolume[m]);
         results_buf_cat(b, "</text>\n");
+        ly += 20;
+    }
+    if (baselines) {
+        baseline_marker(b, LEGEND_X + 12, ly - 4, NULL);
+        results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">manual prompts (baselines)</text>\n",
+                           LEGEND_X + 32, ly);
         ly += 20;
     }
     if (isfinite(pn->hypervolume_all)) {
@@ -550,7 +643,7 @@ static double legend_methods(ResultsBuf *b, const ResultsPlot *plot, const Resul
 
 /* What the symbols mean: filled and hollow markers, the collapsed × (when records say), the
  * error bars, the reference lines (when drawn). */
-static double legend_symbols(ResultsBuf *b, Collapses cc, int ref_drawn, double ly) {
+static double legend_symbols(ResultsBuf *b, const ResultsPlot *plot, Collapses cc, int ref_drawn, double ly) {
     results_buf_printf(b, "<circle cx=\"%d\" cy=\"%.0f\" r=\"%.0f\" fill=\"#555\" stroke=\"#555\" stroke-width=\"1.8\"/>"
                           "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">on its method's dev frontier</text>\n",
                        LEGEND_X + 12, ly - 4, MARKER_R, LEGEND_X + 32, ly);
@@ -562,7 +655,7 @@ static double legend_symbols(ResultsBuf *b, Collapses cc, int ref_drawn, double 
     if (cc.known) {   // records before tune 2 do not say: then nothing is claimed
         results_buf_printf(b, "<circle cx=\"%d\" cy=\"%.0f\" r=\"%.0f\" fill=\"#fff\" stroke=\"#555\" stroke-width=\"1.8\"/>\n",
                            LEGEND_X + 12, ly - 4, MARKER_R);
-        collapsed_mark(b, LEGEND_X + 12, ly - 4, "#555", -1, -1);
+        collapsed_mark(b, LEGEND_X + 12, ly - 4, "#555", -1, -1, NULL);
         results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">collapsed: %d run%s (%d point%s)</text>\n"
                               "<text x=\"%d\" y=\"%.0f\" font-size=\"10\" fill=\"#666\">(\xe2\x89\xa5 95%% of test predicted as "
                               "one label)</text>\n",
@@ -571,9 +664,9 @@ static double legend_symbols(ResultsBuf *b, Collapses cc, int ref_drawn, double 
         ly += 33;
     }
     results_buf_printf(b, "<path d=\"M%d %.0f H%d M%d %.0f V%.0f M%d %.0f V%.0f\" stroke=\"#555\" fill=\"none\"/>"
-                          "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">95%% CI over seeds (t)</text>\n",
+                          "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">95%% CI over %ss (t)</text>\n",
                        LEGEND_X + 2, ly - 4, LEGEND_X + 22, LEGEND_X + 2, ly - 7, ly - 1, LEGEND_X + 22, ly - 7, ly - 1,
-                       LEGEND_X + 32, ly);
+                       LEGEND_X + 32, ly, run_word(plot));
     ly += 20;
     if (ref_drawn) {
         results_buf_printf(b, "<line x1=\"%d\" y1=\"%.0f\" x2=\"%d\" y2=\"%.0f\" stroke=\"#888\" stroke-dasharray=\"2 3\"/>"
@@ -584,8 +677,8 @@ static double legend_symbols(ResultsBuf *b, Collapses cc, int ref_drawn, double 
     return ly;
 }
 
-/* The notes: what the hypervolume measures, what the labels say, seeds per point, failed and
- * unfinished runs. */
+/* The notes: what the hypervolume measures, what the labels say, seeds (runs) per point,
+ * failed and unfinished runs. */
 static void legend_notes(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel *pn, double ly) {
     results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"11\" fill=\"#666\">hypervolume: area (accuracy \xc3\x97 nats)</text>\n"
                           "<text x=\"%d\" y=\"%.0f\" font-size=\"11\" fill=\"#666\">beyond (chance %.3g, ln V %.2f)</text>\n",
@@ -594,12 +687,13 @@ static void legend_notes(ResultsBuf *b, const ResultsPlot *plot, const ResultsPl
     results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"12\" fill=\"#333\">labels: \xce\xbb%s</text>\n",
                        LEGEND_X, ly, plot->show_length ? " and prompt length L" : "");
     ly += 18;
-    if (pn->seeds_min == pn->seeds_max)
-        results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"12\" fill=\"#333\">%d seed%s per point</text>\n",
-                           LEGEND_X, ly, pn->seeds_min, pn->seeds_min == 1 ? "" : "s");
+    const char *word = run_word(plot);
+    if (pn->runs_min == pn->runs_max)
+        results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"12\" fill=\"#333\">%d %s%s per point</text>\n",
+                           LEGEND_X, ly, pn->runs_min, word, pn->runs_min == 1 ? "" : "s");
     else
-        results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"12\" fill=\"#333\">%d to %d seeds per point</text>\n",
-                           LEGEND_X, ly, pn->seeds_min, pn->seeds_max);
+        results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"12\" fill=\"#333\">%d to %d %ss per point</text>\n",
+                           LEGEND_X, ly, pn->runs_min, pn->runs_max, word);
     ly += 18;
     results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"12\" fill=\"%s\">%d failed run%s%s</text>\n", LEGEND_X,
                        ly, pn->n_failed ? "#b00" : "#333", pn->n_failed, pn->n_failed == 1 ? "" : "s",
@@ -610,9 +704,10 @@ static void legend_notes(ResultsBuf *b, const ResultsPlot *plot, const ResultsPl
                            LEGEND_X, ly, pn->n_pending, pn->n_pending == 1 ? "" : "s");
 }
 
-static void legend(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel *pn, Collapses cc, int ref_drawn) {
-    double ly = legend_methods(b, plot, pn, PLOT_T + 6);
-    ly = legend_symbols(b, cc, ref_drawn, ly + 10);
+static void legend(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel *pn, const Scratch *s, Collapses cc,
+                   int ref_drawn) {
+    double ly = legend_methods(b, plot, pn, s, PLOT_T + 6);
+    ly = legend_symbols(b, plot, cc, ref_drawn, ly + 10);
     legend_notes(b, plot, pn, ly);
 }
 
@@ -620,7 +715,7 @@ static void legend(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPane
 
 static void panel(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel *pn, double top, Scratch *s) {
     s->n_boxes = 0;
-    panel_heading(b, pn, top);
+    panel_heading(b, plot, pn, top);
     Axis x, y;
     panel_axes(pn, &x, &y);
     axes(b, &x, &y);
@@ -630,14 +725,29 @@ static void panel(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel
     int ref_drawn = reference_lines(b, pn, &x, &y, s);
     frontier_lines(b, plot, pn, &x, &y, s);
     error_bars(b, pn, &x, &y, s);
-    Collapses cc = markers(b, pn, s);
+    Collapses cc = markers(b, plot, pn, s);
     int hidden = labels(b, plot, pn, s);
-    legend(b, plot, pn, cc, ref_drawn);
+    legend(b, plot, pn, s, cc, ref_drawn);
     if (hidden)
         results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"11\" fill=\"#666\">%d label%s left out where %s "
                               "would overlap (frontier.csv has every point)</text>\n",
                            PLOT_L, PLOT_T + PLOT_H + 62, hidden, hidden == 1 ? "" : "s", hidden == 1 ? "it" : "they");
     results_buf_cat(b, "</g>\n");
+}
+
+/* Each method's colour, in method order; a method whose points are baselines gets none
+ * (NULL), so the tuned methods' colours do not depend on whether baselines are present. */
+static const char **method_colours(const ResultsPlot *plot) {
+    const char **colours = malloc((size_t)(plot->n_methods > 0 ? plot->n_methods : 1) * sizeof *colours);
+    if (!colours) return NULL;
+    for (int m = 0, slot = 0; m < plot->n_methods; m++) {
+        int baseline = 0;
+        for (int k = 0; k < plot->n_panels && !baseline; k++)
+            for (int i = 0; i < plot->panels[k].n_points && !baseline; i++)
+                baseline = plot->panels[k].points[i].method == m && plot->panels[k].points[i].baseline;
+        colours[m] = baseline ? NULL : COLOURS[slot++ % N_COLOURS];
+    }
+    return colours;
 }
 
 int results_svg(ResultsBuf *b, const ResultsPlot *plot, Err *err) {
@@ -649,11 +759,14 @@ int results_svg(ResultsBuf *b, const ResultsPlot *plot, Err *err) {
     size_t bytes = n * sizeof(Corner) + (BOXES_PER_POINT * n + 2) * sizeof(Box) + n * sizeof(Ranked) +
                    n * LABEL_CAP + 2 * n * sizeof(double) + n * sizeof(int);
     char *block = malloc(bytes);
-    if (!block) {
+    Scratch s;
+    s.colours = method_colours(plot);
+    if (!block || !s.colours) {
+        free(block);
+        free(s.colours);
         snprintf(err->msg, sizeof err->msg, "svg: out of memory (%zu bytes)", bytes);
         return -1;
     }
-    Scratch s;
     char *q = block;
     s.boxes = (Box *)q, q += (BOXES_PER_POINT * n + 2) * sizeof(Box);
     s.corners = (Corner *)q, q += n * sizeof(Corner);
@@ -675,6 +788,7 @@ int results_svg(ResultsBuf *b, const ResultsPlot *plot, Err *err) {
     for (int k = 0; k < plot->n_panels; k++) panel(b, plot, &plot->panels[k], (double)k * PANEL_H, &s);
     results_buf_cat(b, "</svg>\n");
     free(block);
+    free(s.colours);
     if (b->oom) {
         snprintf(err->msg, sizeof err->msg, "svg: out of memory");
         return -1;

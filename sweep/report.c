@@ -2,6 +2,7 @@
 // results/ (results_frontier_write), which turns them into points.csv, frontier.csv,
 // frontier.svg and frontier.json. Here only what is the sweep's: reading the journal and
 // where the files go.
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,45 @@
 
 #include "results/results.h"
 #include "sweep/sweep.h"
+
+/* The journal header's "replicates" (issue 13): the point keys the report takes statistics
+ * over, written by the sweep from its spec. The header is the first frame: replay stops there. */
+typedef struct {
+    cJSON *list;   // the header's array (owned); NULL when it has none (journals before issue 13)
+    int read;      // the first frame was seen
+} HeaderReplicates;
+
+static int visit_header(void *user, int type, const void *payload, size_t len, Err *err) {
+    (void)err;
+    HeaderReplicates *h = user;
+    h->read = 1;
+    if (type != JOURNAL_HEADER) return 1;
+    cJSON *j = cJSON_ParseWithLength(payload, len);
+    h->list = j ? cJSON_DetachItemFromObjectCaseSensitive(j, "replicates") : NULL;
+    cJSON_Delete(j);
+    return 1;
+}
+
+/* keys (malloc'd, n entries pointing into h->list) from the header of DIR/journal; *keys NULL
+ * when the header has no "replicates" (the report's default then). */
+static int header_replicates(const char *dir, HeaderReplicates *h, const char ***keys, int *n, Err *err) {
+    *keys = NULL;
+    *n = 0;
+    Err rerr = {{0}};
+    if (journal_replay(dir, visit_header, h, NULL, &rerr) && !h->read)
+        return err_fail(err, "frontier: %s/journal: %s", dir, rerr.msg);
+    if (!h->list) return 0;
+    int count = cJSON_GetArraySize(h->list);
+    *keys = malloc((size_t)(count > 0 ? count : 1) * sizeof **keys);
+    if (!*keys) return err_fail(err, "frontier: out of memory");
+    for (const cJSON *k = cJSON_IsArray(h->list) ? h->list->child : NULL; k; k = k->next) {
+        if (!cJSON_IsString(k) || !k->valuestring[0]) break;
+        (*keys)[(*n)++] = k->valuestring;
+    }
+    if (!cJSON_IsArray(h->list) || *n != count)
+        return err_fail(err, "frontier: %s/journal: the header's \"replicates\" must be an array of point keys", dir);
+    return 0;
+}
 
 int sweep_frontier(const char *dir, const char *out_dir, Err *err) {
     if (!out_dir) out_dir = dir;
@@ -18,12 +58,23 @@ int sweep_frontier(const char *dir, const char *out_dir, Err *err) {
         sweep_journal_free(&jr);
         return err_fail(err, "frontier: %s: no sweep journal here", dir);
     }
+    HeaderReplicates hr = {0};
+    const char **replicates = NULL;
+    int n_replicates = 0;
+    if (header_replicates(dir, &hr, &replicates, &n_replicates, err)) {
+        free(replicates);
+        cJSON_Delete(hr.list);
+        sweep_journal_free(&jr);
+        return -1;
+    }
     // a sweep appending as we read leaves a torn last frame: report what came before
     if (jr.bad_offset >= 0)
         fprintf(stderr, "sweep: frontier: warning: %s/journal is damaged (%s); using the frames before byte %lld\n",
                 dir, jr.damage, (long long)jr.bad_offset);
     ResultsRecordRef *refs = malloc((size_t)(jr.n ? jr.n : 1) * sizeof *refs);
     if (!refs) {
+        free(replicates);
+        cJSON_Delete(hr.list);
         sweep_journal_free(&jr);
         return err_fail(err, "frontier: out of memory");
     }
@@ -36,7 +87,8 @@ int sweep_frontier(const char *dir, const char *out_dir, Err *err) {
     snprintf(source, sizeof source, "%s/journal", dir);
     ResultsRunInfo info = {.source = source, .spec_sha256 = jr.spec_sha256, .model_sha256 = jr.model_sha256,
                            .journal_version = jr.version, .created = jr.created, .now = (long long)time(NULL),
-                           .damage = jr.bad_offset >= 0 ? jr.damage : NULL};
+                           .damage = jr.bad_offset >= 0 ? jr.damage : NULL,
+                           .replicates = replicates, .n_replicates = n_replicates};
     ResultsFrontierSummary sum;
     Err rerr = {{0}};
     Err derr;
@@ -50,6 +102,8 @@ int sweep_frontier(const char *dir, const char *out_dir, Err *err) {
                 "frontier: %s/{points.csv, frontier.csv, frontier.svg, frontier.json}\n",
                 sum.n_points, sum.n_ok, sum.n_failed, sum.n_pending, sum.n_configs, sum.n_on_front, out_dir);
     free(refs);
+    free(replicates);
+    cJSON_Delete(hr.list);
     sweep_journal_free(&jr);
     return rc;
 }

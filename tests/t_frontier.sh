@@ -19,6 +19,13 @@
 #   - `sweep frontier DIR --out OUT` gives the same CSV and SVG bytes; it works while a
 #     sweep runs (pending points) and on a journal with a torn tail; usage errors exit 2, a
 #     missing journal or an unwritable output exit 1 and leave nothing behind;
+#   - issue 13, on a journal written here the way the sweep writes one: the research protocol (2
+#     tasks x 3 few-shot splits x pez (x pez.lr), rlprompt, soft x per-method lambdas x 2 seeds,
+#     2 manual baselines, the empty prompt one of them): a configuration per point minus its
+#     replicate keys (the header's "replicates"), statistics over splits x seeds with n_ok,
+#     n_splits, n_seeds, a pez.lr and a prompt column, every method in a colour of its own and
+#     the baselines as labelled markers; a header naming only "seed" makes the split a
+#     configuration key; a malformed "replicates" exits 1;
 #   - the reference log-PPL ln V follows the vocabulary the records carry: a sweep of the real
 #     tune on a model whose vocabulary is not GPT-2's (50304, GPT-2's padded to a multiple of
 #     64) has records saying 50304 and a frontier.json whose reference is ln 50304.
@@ -172,14 +179,15 @@ assert abs(float(x["obj_total"]) - (1 + 0.5 * float(x["log_ppl"]))) < 1e-9, x
 configs, head = rows("frontier.csv")
 metrics = ["acc_test", "acc_dev", "acc_test_text", "bal_acc_test", "bal_acc_dev", "bal_acc_train", "log_ppl", "ppl", "dict_share",
            "distinct_share", "faith_gap", "faith_kl", "obj_total"]
-assert head == (["task", "method", "lambda", "prompt_length", "n_seeds", "n_failed", "n_pending"]
+assert head == (["task", "method", "lambda", "prompt_length", "n_ok", "n_splits", "n_seeds", "n_failed", "n_pending"]
                 + [f"{m}_{s}" for m in metrics for s in ("mean", "sd", "ci95")]
                 + ["class_acc_test_mean", "class_acc_dev_mean", "class_acc_train_mean", "n_collapsed", "n_roundtrip",
                    "on_frontier", "ci_overlaps_frontier", "on_frontier_all", "ci_overlaps_frontier_all",
                    "on_frontier_test", "on_frontier_all_test", "best_seed", "best_prompt"]), head
 assert len(configs) == 6
 c = {(x["method"], x["lambda"]): x for x in configs}
-assert all(x["n_seeds"] == "3" and x["n_failed"] == "1" and x["n_pending"] == "0" for x in configs)
+assert all(x["n_ok"] == "3" and x["n_seeds"] == "3" and x["n_splits"] == "1" and x["n_failed"] == "1"
+           and x["n_pending"] == "0" for x in configs)
 # the means: acc 0.62 + 0.25 (1 - lambda) (+ 0.06 lambda for rlprompt), seed noise (-1, 1, 3)/200
 noise = sum(((s * 37) % 7 - 3) / 200 for s in (1, 2, 3)) / 3
 assert abs(float(c[("pez", "0.0")]["acc_test_mean"]) - (0.87 + noise)) < 1e-6
@@ -205,7 +213,8 @@ for x in configs:
     float(x["obj_total_mean"]); float(x["acc_test_text_mean"])
 
 j = json.load(open(f"{d}/frontier.json"))
-assert j["selection"] == "dev" and j["code_version"]["report"] == "frontier 2 (issue 11)", j["code_version"]
+assert j["selection"] == "dev" and j["code_version"]["report"] == "frontier 3 (issue 13)", j["code_version"]
+assert j["replicate_keys"] == ["seed", "split", "data"] and j["varying_keys"] == [], (j["replicate_keys"], j["varying_keys"])
 assert len(j["spec_sha256"]) == 64 and len(j["model_sha256"]) == 64, j["spec_sha256"]
 assert j["points"] == {"total": 24, "ok": 18, "failed": 6, "pending": 0, "collapsed": 1}, j["points"]
 assert len(j["failed"]) == 6 and all(f["seed"] == 999 and f["error"] for f in j["failed"])
@@ -263,7 +272,7 @@ if "$PY" -c 'import pandas' 2>/dev/null; then
 import pandas as pd, sys
 d = sys.argv[1]
 p, f = pd.read_csv(f"{d}/points.csv"), pd.read_csv(f"{d}/frontier.csv")
-assert p.shape == (24, 39) and f.shape == (6, 59), (p.shape, f.shape)
+assert p.shape == (24, 39) and f.shape == (6, 61), (p.shape, f.shape)
 assert p.loc[(p.method == "pez") & (p["lambda"] == 0.5) & (p.seed == 2), "prompt"].iloc[0] == 'It was, "really"\ngood'
 assert p.loc[(p.method == "pez") & (p["lambda"] == 0) & (p.seed == 1), "prompt"].iloc[0] == " great movie"
 assert p["acc_test"].isna().sum() == 6 and p["acc_test"].dtype.kind == "f"
@@ -392,6 +401,126 @@ then
 else
     fail "the vocabulary of the records (exit $rc)"; tail -n 5 "$TMP/vocab.err"
 fi
+
+# ---------------------------------------------------------------------------
+# issue 13: a journal of the research protocol, written here frame by frame as the sweep writes
+# one (results.h: PJF1 frames, CRC32, zlib records), with the header's "replicates"
+
+cat >"$TMP/journal13.py" <<'EOF'
+import hashlib, json, struct, sys, zlib
+out, replicates = sys.argv[1], json.loads(sys.argv[2])
+def frame(kind, payload):
+    head = struct.pack("<BI", kind, len(payload))
+    return b"PJF1" + head + struct.pack("<I", zlib.crc32(head + payload)) + payload
+header = {"spec_sha256": "a" * 64, "version": 2, "created": 1700000000, "model_sha256": "b" * 64}
+if replicates is not None:
+    header["replicates"] = replicates
+frames, results = [frame(1, json.dumps(header).encode())], []
+splits = ["16-13", "16-42", "16-87"]
+verbalizers = {"sst-2": [" terrible", " great"], "agnews": [" world", " sports", " business", " tech"]}
+def add(point, acc, lp, text):
+    pid = hashlib.sha256(json.dumps(point, sort_keys=True).encode()).hexdigest()
+    frames.append(frame(2, json.dumps({"id": pid, "index": len(frames) - 1, "point": point}).encode()))
+    rec = {"point": point, "status": "ok", "error": None, "prompt": {"ids": [1, 2], "text": text},
+           "accuracy": {"train": 0.9, "dev": acc, "test": acc}, "log_ppl": lp, "ppl": 2.718281828459045 ** lp,
+           "dict_share": 0.5, "faithfulness": {"acc_continuous": acc, "acc_projected": acc, "kl": 0.0},
+           "steps": 10, "best_step": 5, "wall_seconds": 0.1, "history": [], "vocab_size": 50257,
+           "collapsed": False, "versions": {"tune": "tune 2 (issue 11)"}}
+    raw = json.dumps(rec).encode()
+    results.append(frame(4, b"\0" + pid.encode() + struct.pack("<II", len(raw), zlib.crc32(raw)) + zlib.compress(raw)))
+for task in ("sst-2", "agnews"):
+    for s, split in enumerate(splits):
+        # tune's point names a split's files ("data"); a point may also say data_dir + split
+        where = ({"data": {"train": f"/d/{task}/{split}/train.tsv", "dev": f"/d/{task}/{split}/dev.tsv",
+                           "test": f"/d/{task}/test.tsv"}} if task == "sst-2" else
+                 {"data_dir": f"/d/{task}", "split": split})
+        base = dict(task=task, verbalizers=verbalizers[task], **where)
+        for seed in (1, 2):
+            noise = 0.02 * s + 0.01 * seed
+            for lam in (0, 0.5):
+                for lr in (0.1, 0.3):
+                    add(dict(base, method="pez", prompt_length=5, seed=seed, pez={"lr": lr, "steps": 100}, **{"lambda": lam}),
+                        0.8 - 0.2 * lam + lr / 10 + noise, 6 - 4 * lam, " great movie")
+            for lam in (0, 1):
+                add(dict(base, method="rlprompt", prompt_length=5, seed=seed, **{"lambda": lam}),
+                    0.78 - 0.1 * lam + noise, 5.5 - 2 * lam, " absolutely")
+            add(dict(base, method="soft", prompt_length=5, seed=seed, **{"lambda": 0.1}), 0.85 + noise, 9.0, " soft")
+        for prompt, acc, lp in ((" It was", 0.6, 3.0), ("", 0.55, 0.0)):
+            add(dict(base, method="manual", prompt=prompt, seed=1, **{"lambda": 0}), acc + 0.02 * s, lp, prompt)
+with open(out + "/journal", "wb") as f:
+    f.write(b"".join(frames + results))
+EOF
+mkdir -p "$TMP/p13" "$TMP/p13seed" "$TMP/p13bad"
+"$PY" "$TMP/journal13.py" "$TMP/p13" '["seed", "split"]' && "$PY" "$TMP/journal13.py" "$TMP/p13seed" '["seed"]' &&
+    "$PY" "$TMP/journal13.py" "$TMP/p13bad" '"seed"' || fail "writing the issue-13 journals"
+"$SWEEP" frontier "$TMP/p13" 2>"$TMP/p13.err" &&
+    grep -q "^sweep: frontier: 96 points (96 ok, 0 failed, 0 pending), 18 configurations" "$TMP/p13.err" &&
+    ok "issue 13 protocol: $(cut -c1-110 "$TMP/p13.err")" || { fail "issue 13 protocol"; cat "$TMP/p13.err"; }
+"$PY" - "$TMP/p13" <<'EOF' && ok "issue 13: statistics over splits x seeds, key columns, baselines on the plot" ||
+import csv, json, sys, xml.etree.ElementTree as ET
+d = sys.argv[1]
+def rows(name):
+    with open(f"{d}/{name}", newline="", encoding="utf-8") as f:
+        r = list(csv.reader(f))
+    assert all(len(x) == len(r[0]) for x in r), (name, {len(x) for x in r})
+    return [dict(zip(r[0], x)) for x in r[1:]], r[0]
+configs, head = rows("frontier.csv")
+assert head[:9] == ["task", "method", "lambda", "prompt_length", "pez.lr", "prompt", "n_ok", "n_splits", "n_seeds"], head
+assert len(configs) == 18 and {x["method"] for x in configs} == {"pez", "rlprompt", "soft", "manual"}
+for x in configs:
+    want = ("3", "3", "1") if x["method"] == "manual" else ("6", "3", "2")
+    assert (x["n_ok"], x["n_splits"], x["n_seeds"]) == want, x
+pez = [x for x in configs if x["method"] == "pez" and x["task"] == "sst-2"]
+assert sorted((x["lambda"], x["pez.lr"]) for x in pez) == [("0.0", "0.1"), ("0.0", "0.3"), ("0.5", "0.1"), ("0.5", "0.3")]
+x = [x for x in pez if x["lambda"] == "0.0" and x["pez.lr"] == "0.3"][0]
+accs = [0.8 + 0.03 + 0.02 * s + 0.01 * seed for s in range(3) for seed in (1, 2)]   # over the 6 runs
+assert abs(float(x["acc_test_mean"]) - sum(accs) / 6) < 1e-9, x["acc_test_mean"]
+manual = {(x["task"], x["prompt"]): x for x in configs if x["method"] == "manual"}
+assert set(manual) == {(t, p) for t in ("sst-2", "agnews") for p in (" It was", "")}, set(manual)
+assert manual[("sst-2", "")]["log_ppl_mean"] == "0.0" and manual[("sst-2", "")]["on_frontier_all"] == "1"
+assert all(x["pez.lr"] == "" for x in configs if x["method"] != "pez")
+points, phead = rows("points.csv")
+assert phead[:11] == ["id", "task", "method", "lambda", "prompt_length", "data.dev", "data.train", "pez.lr", "prompt",
+                      "split", "seed"], phead
+assert {p["split"] for p in points if p["task"] == "agnews"} == {"16-13", "16-42", "16-87"}
+assert {p["data.train"] for p in points if p["task"] == "sst-2"} == {f"/d/sst-2/{s}/train.tsv" for s in ("16-13", "16-42", "16-87")}
+j = json.load(open(f"{d}/frontier.json"))
+assert j["replicate_keys"] == ["seed", "split", "data"] and j["varying_keys"] == ["pez.lr", "prompt"], j["varying_keys"]
+g = [g for g in j["frontiers"] if g["task"] == "agnews" and g["method"] == "pez"][0]
+ps = g["per_seed_hypervolume"]
+runs = {(s, p) for s in (1, 2) for p in ("16-13", "16-42", "16-87")}
+assert ps["n"] == 6 and {(r["seed"], r["split"]) for r in ps["replicates"]} == runs, ps
+assert all({"keys", "n_ok", "n_splits", "n_seeds"} <= set(p) for p in g["frontier"])
+assert j["reference"]["tasks"]["agnews"]["chance_accuracy"] == 0.25
+ns = "{http://www.w3.org/2000/svg}"
+svg = ET.parse(f"{d}/frontier.svg").getroot()
+texts = [t.text or "" for t in svg.iter(ns + "text")]
+assert sum(t == "manual prompts (baselines)" for t in texts) == 2 and not any(t.startswith("manual (") for t in texts), texts
+assert sum(t == "(empty prompt)" for t in texts) == 2 and sum(t == "\u201c It was\u201d" for t in texts) == 2, texts
+assert sum("mean over runs (split \u00d7 seed) per (method, \u03bb, prompt length, pez.lr)" in t for t in texts) == 2
+assert sum(t == "3 to 6 runs per point" for t in texts) == 2, [t for t in texts if "per point" in t]
+base = [e for e in svg.iter(ns + "path") if e.get("class") == "baseline" and e.find(ns + "title") is not None]
+assert len(base) == 4 and all(e.get("stroke") == "#333" for e in base), len(base)
+fills = {c.get("fill") for c in svg.iter(ns + "circle") if float(c.get("cx")) > 700 and c.get("fill") not in ("#555", "#fff")}
+assert fills == {"#1f77b4", "#d62728", "#2ca02c"}, fills   # pez, rlprompt, soft: a colour each, none for manual
+EOF
+    fail "issue 13: the files of the protocol's journal"
+"$SWEEP" frontier "$TMP/p13seed" 2>"$TMP/p13seed.err" && "$PY" - "$TMP/p13seed" <<'EOF' &&
+import csv, json, sys
+d = sys.argv[1]
+with open(f"{d}/frontier.csv", newline="", encoding="utf-8") as f:
+    r = list(csv.reader(f))
+head, configs = r[0], [dict(zip(r[0], x)) for x in r[1:]]
+assert head[4:9] == ["data.dev", "data.train", "pez.lr", "prompt", "split"], head
+assert len(configs) == 54 and all(x["n_splits"] == "1" for x in configs), len(configs)
+assert json.load(open(f"{d}/frontier.json"))["replicate_keys"] == ["seed"]
+EOF
+    ok "issue 13: the header's replicates [\"seed\"] make the split a configuration key (54 configurations)" ||
+    { fail "issue 13: replicates [seed]"; cat "$TMP/p13seed.err"; }
+"$SWEEP" frontier "$TMP/p13bad" 2>"$TMP/p13bad.err"
+[ $? -eq 1 ] && grep -q '"replicates" must be an array' "$TMP/p13bad.err" && [ ! -e "$TMP/p13bad/frontier.csv" ] &&
+    ok "a header whose replicates is not a list: exit 1: $(cat "$TMP/p13bad.err")" ||
+    fail "malformed replicates: $(cat "$TMP/p13bad.err")"
 
 # under AddressSanitizer: no leak through sweep/ or results/
 leaks=$(lsan_leaks 'sweep/|results/' "$TMP"/*.err)

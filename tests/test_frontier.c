@@ -8,7 +8,11 @@
 // disagree get dev's frontier and best seed, test's kept apart, the new columns, old records
 // without them, collapsed points, the hypervolume of the dev-chosen set at test means, the
 // plot's staircase; the reference log-PPL from the records' vocabulary size (another than
-// GPT-2's; none; records that disagree); files replaced whole.
+// GPT-2's; none; records that disagree); files replaced whole. Issue 13: a point's keys as dotted
+// paths; a nested key (pez.lr) makes configurations and columns; records differing only in split
+// and seed are one configuration with statistics over all its runs (split given as "split" or
+// as tune's "data" paths); other replicate lists; manual prompts as baselines (a configuration
+// each, labelled markers on the plot) and a colour of its own for each tuned method.
 #define TEST_NAME "test_frontier"
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -17,6 +21,7 @@
 #include <unistd.h>
 
 #include "results/results.h"
+#include "results/results_internal.h"
 #include "tests/testlib.h"
 
 static int close_rel(double a, double b, double tol) { return fabs(a - b) <= tol * fmax(1.0, fabs(b)); }
@@ -307,7 +312,7 @@ typedef struct {
     char *text;
     int n_records;
     int n_fields[64];
-    char *fields[64][64];   // (the records of these tests fit)
+    char *fields[64][96];   // (the records of these tests fit)
 } Csv;
 
 static int csv_parse(Csv *c, const char *src) {
@@ -318,7 +323,7 @@ static int csv_parse(Csv *c, const char *src) {
     while (*p && c->n_records < 64) {
         int r = c->n_records, f = 0;
         for (;;) {
-            if (f == 64) return -1;
+            if (f == 96) return -1;
             c->fields[r][f++] = w;
             if (*p == '"') {
                 p++;
@@ -392,7 +397,7 @@ static void test_report(void) {
     recs[5] = record("pez", 2, 5, 2, 0.68, 4.5, "\"x\"");
     recs[6] = record("rlprompt", 0, 5, 1, 0.75, 3.0, "\"r\"");
     recs[7] = strdup("{\"point\":{\"method\":\"rlprompt\",\"task\":\"sst-2\",\"lambda\":0,\"prompt_length\":5,\"seed\":2,"
-                     "\"verbalizers\":[\"a\",\"b\"]},\"status\":\"failed\",\"error\":\"crashed: killed by signal 11\"}");
+                     "\"verbalizers\":[\" terrible\",\" great\"]},\"status\":\"failed\",\"error\":\"crashed: killed by signal 11\"}");
     recs[8] = NULL;   // pending
     recs[9] = strdup("{\"point\": {\"method\": \"pez\"");
     recs[10] = record("pez", 0, 5, 3, 0.84, 6.4, "\"s3\"");   // a third seed for lambda 0
@@ -646,8 +651,9 @@ static void test_report_dev(void) {
                                           "obj_total"};
     const char *fcols[64];
     int nfc = 0;
-    static const char *const head[] = {"task", "method", "lambda", "prompt_length", "n_seeds", "n_failed", "n_pending"};
-    for (size_t k = 0; k < 7; k++) fcols[nfc++] = head[k];
+    static const char *const head[] = {"task",   "method",   "lambda",  "prompt_length", "n_ok",
+                                       "n_splits", "n_seeds", "n_failed", "n_pending"};
+    for (size_t k = 0; k < sizeof head / sizeof head[0]; k++) fcols[nfc++] = head[k];
     char names[13][3][40];
     for (int m = 0; m < 13; m++)
         for (int q = 0; q < 3; q++) {
@@ -659,11 +665,11 @@ static void test_report_dev(void) {
                                        "ci_overlaps_frontier", "on_frontier_all", "ci_overlaps_frontier_all",
                                        "on_frontier_test", "on_frontier_all_test", "best_seed", "best_prompt"};
     for (size_t k = 0; k < sizeof tail / sizeof tail[0]; k++) fcols[nfc++] = tail[k];
-    CHECK(nr > 0 && c.n_fields[0] == nfc && nfc == 59, "frontier.csv: %d columns, want %d", c.n_fields[0], nfc);
+    CHECK(nr > 0 && c.n_fields[0] == nfc && nfc == 61, "frontier.csv: %d columns, want %d", c.n_fields[0], nfc);
     for (int f = 0; f < nfc && f < c.n_fields[0]; f++)
         CHECK(strcmp(c.fields[0][f], fcols[f]) == 0, "frontier.csv column %d: %s, want %s", f, c.fields[0][f], fcols[f]);
     for (int r = 1; r < nr; r++) CHECK(c.n_fields[r] == c.n_fields[0], "frontier.csv row %d: %d fields", r, c.n_fields[r]);
-    if (nr == 6 && c.n_fields[0] == 59) {
+    if (nr == 6 && c.n_fields[0] == 61) {
         // rows: A (pez 0), B (pez 1), C (pez 2), R (rlprompt 0), rlprompt 1
         const char *onf = "10110", *onf_test = "01111", *onf_all = "10110", *onf_all_test = "01100";
         for (int r = 1; r < 6; r++) {
@@ -716,7 +722,7 @@ static void test_report_dev(void) {
     CHECK(j != NULL, "frontier.json parses");
     CHECK(!strcmp(cJSON_GetStringValue(jget(j, "selection")), "dev"), "selection: dev");
     CHECK(!strcmp(cJSON_GetStringValue(jget(jget(j, "code_version"), "report")), RESULTS_FRONTIER_VERSION) &&
-              !strcmp(RESULTS_FRONTIER_VERSION, "frontier 2 (issue 11)"), "report version");
+              !strcmp(RESULTS_FRONTIER_VERSION, "frontier 3 (issue 13)"), "report version");
     CHECK(jnum(jget(j, "points"), "collapsed") == 1, "one collapsed point");
     static const char *const defs[] = {"selection", "acc_dev", "acc_test_text", "roundtrip", "bal_acc", "class_acc",
                                        "collapsed", "distinct_share", "obj_total", "best_seed", "on_frontier_test",
@@ -855,15 +861,15 @@ static void test_report_vocab(void) {
 static void test_svg_staircase(void) {
     ResultsPlotPoint pts[3] = {
         {.method = 0, .lambda = 0, .prompt_length = 5, .acc = 0.7, .acc_ci = NAN, .log_ppl = 1, .log_ppl_ci = NAN,
-         .on_front = 1, .on_front_all = 0, .n_seeds = 1, .n_collapsed = -1},
+         .on_front = 1, .on_front_all = 0, .n_runs = 1, .n_collapsed = -1},
         {.method = 0, .lambda = 1, .prompt_length = 5, .acc = 0.6, .acc_ci = NAN, .log_ppl = 2, .log_ppl_ci = NAN,
-         .on_front = 1, .on_front_all = 0, .n_seeds = 1, .n_collapsed = -1},   // chosen on dev, lower on test
+         .on_front = 1, .on_front_all = 0, .n_runs = 1, .n_collapsed = -1},   // chosen on dev, lower on test
         {.method = 0, .lambda = 2, .prompt_length = 5, .acc = 0.8, .acc_ci = NAN, .log_ppl = 3, .log_ppl_ci = NAN,
-         .on_front = 1, .on_front_all = 0, .n_seeds = 1, .n_collapsed = -1},
+         .on_front = 1, .on_front_all = 0, .n_runs = 1, .n_collapsed = -1},
     };
     const char *methods[] = {"pez"};
     ResultsPlotPanel pn = {.title = "t", .chance = 0.5, .ln_vocab = log(50257), .points = pts, .n_points = 3,
-                           .hypervolume = NULL, .hypervolume_all = NAN, .seeds_min = 1, .seeds_max = 1};
+                           .hypervolume = NULL, .hypervolume_all = NAN, .runs_min = 1, .runs_max = 1};
     ResultsPlot plot = {.methods = methods, .n_methods = 1, .panels = &pn, .n_panels = 1};
     ResultsBuf b = {0};
     Err err = {{0}};
@@ -936,6 +942,339 @@ static void test_bad_records(void) {
 }
 
 // ----------------------------------------------------------------------------
+// issue 13: a point's keys (keys.c)
+
+/* Leaves under dotted paths, values in order, the keys that vary. */
+static void test_keys(void) {
+    cJSON *a = cJSON_Parse("{\"e\":\"x\",\"b\":{\"d\":{},\"c\":[1,2]},\"a\":0.3,\"pez\":{\"lr\":0.1,\"steps\":5}}");
+    cJSON *b = cJSON_Parse("{\"a\":0.3,\"pez\":{\"lr\":0.30,\"steps\":5},\"b\":{\"c\":[1,2]},\"f\":true}");
+    ResultsLeaves la, lb;
+    CHECK(results_leaves(&la, a) == 0 && results_leaves(&lb, b) == 0, "leaves");
+    static const char *const paths[] = {"a", "b.c", "b.d", "e", "pez.lr", "pez.steps"};
+    CHECK(la.n == 6, "six leaves: %d", la.n);
+    for (int i = 0; i < la.n && i < 6; i++) CHECK(!strcmp(la.leaf[i].path, paths[i]), "leaf %d: %s", i, la.leaf[i].path);
+    const ResultsLeaf *c = results_leaf_find(&la, "b.c"), *d = results_leaf_find(&la, "b.d");
+    CHECK(c && !strcmp(c->json, "[1,2]") && d && !strcmp(d->json, "{}"), "an array and an empty object are leaves");
+    CHECK(!results_leaf_find(&la, "b") && !results_leaf_find(&la, "pez"), "objects are not leaves");
+    const ResultsLeaf *lr_a = results_leaf_find(&la, "pez.lr"), *lr_b = results_leaf_find(&lb, "pez.lr");
+    CHECK(results_leaf_cmp(lr_a, lr_b) < 0 && results_leaf_cmp(lr_b, lr_a) > 0, "0.1 < 0.3, by value");
+    CHECK(results_leaf_cmp(NULL, lr_a) < 0 && results_leaf_cmp(NULL, NULL) == 0, "absent first");
+    CHECK(results_leaf_cmp(results_leaf_find(&la, "b.c"), results_leaf_find(&lb, "b.c")) == 0, "arrays by value");
+    char *t = results_leaf_text(results_leaf_find(&la, "e")), *u = results_leaf_text(lr_b);
+    CHECK(t && !strcmp(t, "x") && u && !strcmp(u, "0.3"), "text: a string as it is [%s], a number as JSON [%s]",
+          t ? t : "", u ? u : "");
+    free(t);
+    free(u);
+    CHECK(results_key_under("data.train", "data") && results_key_under("data", "data") &&
+              !results_key_under("data_dir", "data") && !results_key_under("dat", "data"),
+          "a key names its nested keys, not its prefixes");
+    ResultsKeys k = {0};
+    const ResultsLeaves *pts[] = {&la, &lb};
+    static const char *const skip[] = {"a"};
+    CHECK(results_keys_varying(&k, pts, 2, skip, 1) == 0, "varying");
+    // b.d, e and f are only in one point: absent is no value; a is skipped; steps is the same
+    CHECK(k.n == 1 && !strcmp(k.path[0], "pez.lr"), "varying: %d, %s", k.n, k.n ? k.path[0] : "");
+    results_keys_free(&k);
+    results_leaves_free(&la);
+    results_leaves_free(&lb);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+}
+
+// ----------------------------------------------------------------------------
+// issue 13: a configuration is the point minus its replicate keys; splits; baselines
+
+/* A record of tune 2 for the point given whole (JSON text): dev and test accuracy, log-PPL and
+ * the prompt's text (JSON). */
+static char *record_for(const char *point, double dev, double test, double lp, const char *text) {
+    char *s = xmalloc(4096);
+    snprintf(s, 4096,
+             "{\"point\":%s,\"status\":\"ok\",\"error\":null,"
+             "\"prompt\":{\"ids\":[1,2],\"text\":%s,\"text_ids\":[1,2],\"roundtrip\":true,\"roundtrip_share\":1},"
+             "\"accuracy\":{\"train\":0.9,\"dev\":%.17g,\"test\":%.17g,\"test_text\":%.17g},"
+             "\"balanced_accuracy\":{\"train\":0.8,\"dev\":0.7,\"test\":0.6},"
+             "\"class_accuracy\":{\"train\":[0.9,0.9],\"dev\":[0.5,0.5],\"test\":[0.5,0.5]},"
+             "\"prediction_share\":{\"train\":[0.5,0.5],\"dev\":[0.5,0.5],\"test\":[0.5,0.5]},\"collapsed\":false,"
+             "\"objective\":{\"split\":\"dev\",\"form\":\"additive\",\"lambda\":0,\"w_task\":1,\"w_interp\":0,"
+             "\"task\":1,\"interp\":%.17g,\"total\":1},"
+             "\"log_ppl\":%.17g,\"ppl\":%.17g,\"dict_share\":0.5,\"distinct_share\":1,\"vocab_size\":50257,"
+             "\"faithfulness\":{\"acc_continuous\":%.17g,\"acc_projected\":%.17g,\"kl\":0},\"steps\":10,"
+             "\"best_step\":5,\"wall_seconds\":1,\"history\":[],\"versions\":{\"tune\":\"tune 2 (issue 11)\"}}",
+             point, text, dev, test, test, lp, lp, exp(lp), test, test);
+    return s;
+}
+
+typedef struct {
+    int n;
+    char *recs[64];
+    char ids[64][65];
+    ResultsRecordRef refs[64];
+    ResultsBuf out[RESULTS_N_FILES];
+    Csv points, frontier;
+    cJSON *json;
+} Built;
+
+static void add(Built *b, char *rec) {
+    if (b->n == 64) die("too many records");
+    b->recs[b->n++] = rec;
+}
+
+/* The report of b's records under info; the CSVs and the sidecar parsed. */
+static int build(Built *b, const ResultsRunInfo *info) {
+    refs_of(b->refs, b->ids, b->recs, b->n);
+    memset(b->out, 0, sizeof b->out);
+    ResultsFrontierSummary sum;
+    Err err = {{0}};
+    int rc = results_frontier_build(info, b->refs, b->n, b->out, &sum, &err);
+    CHECK(rc == 0, "build: %s", err.msg);
+    if (rc) die("no report");
+    CHECK(csv_parse(&b->points, b->out[RESULTS_POINTS_CSV].s) == b->n + 1, "points.csv: a row per record");
+    csv_parse(&b->frontier, b->out[RESULTS_FRONTIER_CSV].s);
+    for (int r = 1; r < b->frontier.n_records; r++)
+        CHECK(b->frontier.n_fields[r] == b->frontier.n_fields[0], "frontier.csv row %d: %d fields", r,
+              b->frontier.n_fields[r]);
+    b->json = cJSON_Parse(b->out[RESULTS_FRONTIER_JSON].s);
+    CHECK(b->json != NULL, "frontier.json parses");
+    return sum.n_configs;
+}
+
+static void built_free(Built *b) {
+    free(b->points.text);
+    free(b->frontier.text);
+    cJSON_Delete(b->json);
+    for (int f = 0; f < RESULTS_N_FILES; f++) results_buf_free(&b->out[f]);
+    for (int i = 0; i < b->n; i++) free(b->recs[i]);
+    memset(b, 0, sizeof *b);
+}
+
+/* Whether a JSON array of strings is exactly want (n of them). */
+static int strings_are(const cJSON *a, const char *const *want, int n) {
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != n) return 0;
+    int i = 0;
+    for (const cJSON *v = a->child; v; v = v->next, i++)
+        if (!cJSON_IsString(v) || strcmp(v->valuestring, want[i])) return 0;
+    return 1;
+}
+
+static int count_of(const char *text, const char *s) {
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, s)); p++) n++;
+    return n;
+}
+
+#define POINT_HEAD "\"task\":\"sst-2\",\"verbalizers\":[\" terrible\",\" great\"]"
+
+/* A nested key (pez.lr) makes configurations: two, with a pez.lr column in both CSVs, named in
+ * the sidecar and on the labels. (Before issue 13: one configuration of four seeds, no column.) */
+static void test_report_nested_key(void) {
+    Built b = {0};
+    char point[512];
+    for (int lr = 0; lr < 2; lr++)
+        for (int seed = 1; seed <= 2; seed++) {
+            snprintf(point, sizeof point,
+                     "{\"method\":\"pez\",\"lambda\":0,\"prompt_length\":5,\"seed\":%d,\"pez\":{\"lr\":%s,\"steps\":100},"
+                     POINT_HEAD "}", seed, lr ? "0.3" : "0.1");
+            double acc = 0.7 + 0.1 * lr + 0.02 * (seed - 1);
+            add(&b, record_for(point, acc, acc, 5 + lr, "\"p\""));
+        }
+    ResultsRunInfo info = {.source = "test/journal", .journal_version = 3, .now = 1700000100};
+    int n_configs = build(&b, &info);
+    CHECK(n_configs == 2, "pez.lr 0.1 and 0.3: two configurations, not %d", n_configs);
+    Csv *f = &b.frontier, *p = &b.points;
+    CHECK(f->n_records == 3 && column(f, "pez.lr") == 4 && column(f, "pez.steps") < 0,
+          "frontier.csv: a pez.lr column after prompt_length (%d), none for the constant pez.steps",
+          column(f, "pez.lr"));
+    if (f->n_records == 3 && column(f, "pez.lr") == 4) {
+        CHECK(!strcmp(cell(f, 1, "pez.lr"), "0.1") && !strcmp(cell(f, 2, "pez.lr"), "0.3"), "values, sorted: %s %s",
+              cell(f, 1, "pez.lr"), cell(f, 2, "pez.lr"));
+        CHECK(!strcmp(cell(f, 1, "n_ok"), "2") && !strcmp(cell(f, 1, "n_seeds"), "2") &&
+                  !strcmp(cell(f, 1, "n_splits"), "1"),
+              "each: 2 ok runs, 2 seeds, 1 split");
+        CHECK(close_rel(atof(cell(f, 1, "acc_test_mean")), 0.71, 1e-12) &&
+                  close_rel(atof(cell(f, 2, "acc_test_mean")), 0.81, 1e-12),
+              "means over each one's seeds: %s %s", cell(f, 1, "acc_test_mean"), cell(f, 2, "acc_test_mean"));
+    }
+    CHECK(column(p, "pez.lr") == 5 && column(p, "seed") == 6, "points.csv: pez.lr before seed (%d)", column(p, "pez.lr"));
+    if (column(p, "pez.lr") == 5) CHECK(!strcmp(cell(p, 3, "pez.lr"), "0.3"), "points.csv value");
+    static const char *const varying[] = {"pez.lr"}, *const reps[] = {"seed", "split", "data"};
+    CHECK(strings_are(jget(b.json, "varying_keys"), varying, 1), "sidecar: varying_keys [pez.lr]");
+    CHECK(strings_are(jget(b.json, "replicate_keys"), reps, 3), "sidecar: the default replicate keys, data with split");
+    const cJSON *front = jget(cJSON_GetArrayItem(jget(b.json, "frontiers"), 1), "frontier");
+    const cJSON *keys = jget(cJSON_GetArrayItem(front, cJSON_GetArraySize(front) - 1), "keys");
+    CHECK(cJSON_GetArraySize(keys) == 1 && jnum(keys, "pez.lr") == 0.3, "a frontier point says its pez.lr");
+    const char *svg = b.out[RESULTS_FRONTIER_SVG].s;
+    CHECK(strstr(svg, "\xce\xbb=0 pez.lr=0.1<") && strstr(svg, "\xce\xbb=0 pez.lr=0.3<"), "labels say pez.lr");
+    CHECK(strstr(svg, "mean over seeds per (method, \xce\xbb, prompt length, pez.lr)"), "the subtitle names pez.lr");
+    built_free(&b);
+}
+
+/* The split axis: records that differ only in split and seed are one configuration, statistics
+ * over all six runs with n_splits 3 and n_seeds 2; the same when tune's point names the split's
+ * files ("data") instead of "split"; a replicate list of just "seed" makes the split a
+ * configuration key; an empty one makes every run a configuration. (Before issue 13: n_seeds
+ * was the run count, no n_splits, per-seed hypervolumes mixed the splits.) */
+static void add_split_grid(Built *b, int data_paths) {
+    static const char *const splits[] = {"16-13", "16-42", "16-87"};
+    char point[512], where[256];
+    for (int lam = 0; lam < 2; lam++)
+        for (int s = 0; s < 3; s++)
+            for (int seed = 1; seed <= 2; seed++) {
+                if (data_paths)
+                    snprintf(where, sizeof where,
+                             "\"data\":{\"dev\":\"/d/%s/dev.tsv\",\"test\":\"/d/test.tsv\",\"train\":\"/d/%s/train.tsv\"}",
+                             splits[s], splits[s]);
+                else
+                    snprintf(where, sizeof where, "\"data_dir\":\"/d\",\"split\":\"%s\"", splits[s]);
+                snprintf(point, sizeof point, "{\"method\":\"pez\",\"lambda\":%d,\"prompt_length\":5,\"seed\":%d,%s,"
+                         POINT_HEAD "}", lam, seed, where);
+                double acc = 0.6 + 0.1 * s + 0.01 * seed - 0.2 * lam;
+                add(b, record_for(point, acc, acc, 6 - 2 * lam, "\"p\""));
+            }
+}
+
+static void test_report_splits(void) {
+    for (int data_paths = 0; data_paths < 2; data_paths++) {
+        Built b = {0};
+        add_split_grid(&b, data_paths);
+        ResultsRunInfo info = {.source = "test/journal", .journal_version = 3, .now = 1700000100};
+        int n_configs = build(&b, &info);
+        const char *how = data_paths ? "data paths" : "split";
+        CHECK(n_configs == 2, "%s: two configurations (lambda 0, 1), not %d", how, n_configs);
+        Csv *f = &b.frontier;
+        CHECK(column(f, "split") < 0 && column(f, "data.train") < 0 && column(f, "n_ok") == 4,
+              "%s: replicate keys are no columns of frontier.csv", how);
+        if (f->n_records == 3 && column(f, "n_ok") == 4) {
+            CHECK(!strcmp(cell(f, 1, "n_ok"), "6") && !strcmp(cell(f, 1, "n_splits"), "3") &&
+                      !strcmp(cell(f, 1, "n_seeds"), "2"),
+                  "%s: n_ok %s n_splits %s n_seeds %s, want 6 3 2", how, cell(f, 1, "n_ok"), cell(f, 1, "n_splits"),
+                  cell(f, 1, "n_seeds"));
+            // over the six runs: 0.6 + 0.1 (0, 1, 2) + 0.01 (1, 2): mean 0.715, sd of (.61 .62 .71 .72 .81 .82)
+            double x[] = {0.61, 0.62, 0.71, 0.72, 0.81, 0.82};
+            ResultsStats st;
+            results_stats(x, 6, &st);
+            CHECK(close_rel(atof(cell(f, 1, "acc_test_mean")), 0.715, 1e-12) &&
+                      close_rel(atof(cell(f, 1, "acc_test_sd")), st.sd, 1e-12) &&
+                      close_rel(atof(cell(f, 1, "acc_test_ci95")), 2.5705818356363148 * st.sd / sqrt(6), 1e-9),
+                  "%s: statistics over splits x seeds: mean %s sd %s ci95 %s", how, cell(f, 1, "acc_test_mean"),
+                  cell(f, 1, "acc_test_sd"), cell(f, 1, "acc_test_ci95"));
+        }
+        Csv *p = &b.points;
+        if (!data_paths) {
+            CHECK(column(p, "split") == 5 && !strcmp(cell(p, 3, "split"), "16-42"), "points.csv: the split column");
+        } else {
+            CHECK(column(p, "data.dev") == 5 && column(p, "data.train") == 6 && column(p, "data.test") < 0 &&
+                      !strcmp(cell(p, 3, "data.train"), "/d/16-42/train.tsv"),
+                  "points.csv: the split's files (data.test is the same for all: no column)");
+        }
+        const cJSON *ps = jget(cJSON_GetArrayItem(jget(b.json, "frontiers"), 1), "per_seed_hypervolume");
+        const cJSON *r0 = cJSON_GetArrayItem(jget(ps, "replicates"), 0);
+        CHECK(jnum(ps, "n") == 6 && cJSON_GetArraySize(jget(ps, "replicates")) == 6 && jnum(r0, "seed") == 1 &&
+                  (data_paths || !strcmp(jstr(r0, "split"), "16-13")),
+              "%s: a hypervolume per split and seed: %g", how, jnum(ps, "n"));
+        CHECK(cJSON_IsArray(jget(b.json, "varying_keys")) && cJSON_GetArraySize(jget(b.json, "varying_keys")) == 0,
+              "%s: no configuration key varies", how);
+        const char *svg = b.out[RESULTS_FRONTIER_SVG].s;
+        CHECK(strstr(svg, "mean over runs (split \xc3\x97 seed) per (method, \xce\xbb, prompt length)") &&
+                  strstr(svg, ">6 runs per point<") && strstr(svg, "95% CI over runs (t)"),
+              "%s: the plot says runs over split x seed", how);
+        built_free(&b);
+
+        // the split a configuration key: three configurations per lambda, a column for it
+        add_split_grid(&b, data_paths);
+        static const char *const only_seed[] = {"seed"};
+        info.replicates = only_seed;
+        info.n_replicates = 1;
+        n_configs = build(&b, &info);
+        CHECK(n_configs == 6, "%s, replicates [seed]: six configurations, not %d", how, n_configs);
+        f = &b.frontier;
+        const char *key = data_paths ? "data.train" : "split";
+        CHECK(column(f, key) == 4 + data_paths, "%s, replicates [seed]: frontier.csv has %s", how, key);
+        if (f->n_records == 7 && column(f, key) >= 0)
+            CHECK(!strcmp(cell(f, 2, "n_ok"), "2") && !strcmp(cell(f, 2, "n_splits"), "1") &&
+                      !strcmp(cell(f, 2, "n_seeds"), "2") &&
+                      !strcmp(cell(f, 2, key), data_paths ? "/d/16-42/train.tsv" : "16-42"),
+                  "%s, replicates [seed]: one split each", how);
+        CHECK(strings_are(jget(b.json, "replicate_keys"), only_seed, 1), "the replicate keys given");
+        CHECK(strstr(b.out[RESULTS_FRONTIER_SVG].s, ">2 seeds per point<"), "seeds again");
+        built_free(&b);
+
+        // no replicate key: every run its own configuration
+        add_split_grid(&b, data_paths);
+        info.n_replicates = 0;
+        n_configs = build(&b, &info);
+        CHECK(n_configs == 12 && column(&b.frontier, "seed") >= 0, "%s, replicates []: 12 configurations, not %d", how,
+              n_configs);
+        built_free(&b);
+    }
+}
+
+/* Manual prompts are baselines: a configuration per prompt (the empty one too, log-PPL 0), a
+ * prompt column, in the frontiers like any other (the empty prompt is on the one across
+ * methods: a finding), and on the plot grey diamonds labelled with their prompt, outside the
+ * methods' colours; pez, rlprompt and soft keep three colours of their own. (Before issue 13:
+ * the three prompts were one configuration, drawn as a method in the first colour.) */
+static void test_report_baselines(void) {
+    Built b = {0};
+    static const char *const prompts[] = {"It was", "This movie review, \\\"quoted\\\" at length, says", ""};
+    char point[512], text[256];
+    for (int k = 0; k < 3; k++)
+        for (int seed = 1; seed <= 2; seed++) {
+            snprintf(point, sizeof point, "{\"method\":\"manual\",\"lambda\":0,\"prompt\":\"%s\",\"seed\":%d," POINT_HEAD "}",
+                     prompts[k], seed);
+            snprintf(text, sizeof text, "\"%s\"", prompts[k]);
+            double acc = 0.6 + 0.05 * k + 0.01 * seed;
+            add(&b, record_for(point, acc, acc, k == 2 ? 0 : 5 + k, text));
+        }
+    static const char *const methods[] = {"pez", "rlprompt", "soft"};
+    for (int m = 0; m < 3; m++)
+        for (int seed = 1; seed <= 2; seed++) {
+            snprintf(point, sizeof point, "{\"method\":\"%s\",\"lambda\":1,\"prompt_length\":5,\"seed\":%d," POINT_HEAD "}",
+                     methods[m], seed);
+            add(&b, record_for(point, 0.8 + 0.01 * m, 0.8 + 0.01 * m, 4 + m, "\"t\""));
+        }
+    ResultsRunInfo info = {.source = "test/journal", .journal_version = 3, .now = 1700000100};
+    int n_configs = build(&b, &info);
+    CHECK(n_configs == 6, "three manual prompts and three methods: six configurations, not %d", n_configs);
+    Csv *f = &b.frontier;
+    CHECK(column(f, "prompt") == 4, "frontier.csv: a prompt column (%d)", column(f, "prompt"));
+    if (f->n_records == 7 && column(f, "prompt") == 4) {
+        // sorted by prompt: "", "It was", "This movie ..."
+        CHECK(!strcmp(cell(f, 1, "method"), "manual") && !strcmp(cell(f, 1, "prompt"), "") &&
+                  !strcmp(cell(f, 2, "prompt"), "It was") &&
+                  !strcmp(cell(f, 3, "prompt"), "This movie review, \"quoted\" at length, says") &&
+                  !strcmp(cell(f, 4, "prompt"), ""),
+              "a manual configuration per prompt: [%s] [%s] [%s]", cell(f, 1, "prompt"), cell(f, 2, "prompt"),
+              cell(f, 3, "prompt"));
+        CHECK(!strcmp(cell(f, 1, "log_ppl_mean"), "0.0") && !strcmp(cell(f, 1, "n_ok"), "2") &&
+                  !strcmp(cell(f, 1, "on_frontier_all"), "1"),
+              "the empty prompt: log-PPL 0, on the frontier across methods");
+        CHECK(close_rel(atof(cell(f, 2, "acc_test_mean")), 0.615, 1e-12), "It was: its own mean %s",
+              cell(f, 2, "acc_test_mean"));
+    }
+    static const char *const varying[] = {"prompt"};
+    CHECK(strings_are(jget(b.json, "varying_keys"), varying, 1), "sidecar: varying_keys [prompt]");
+
+    const char *svg = b.out[RESULTS_FRONTIER_SVG].s;
+    CHECK(count_of(svg, "<path class=\"baseline\"") == 4 && count_of(svg, "<title>manual prompt (baseline): ") == 3,
+          "three baseline diamonds with their prompt (and the legend's): %d", count_of(svg, "<path class=\"baseline\""));
+    CHECK(strstr(svg, "<title>manual prompt (baseline): the empty prompt</title>") != NULL, "the empty prompt's tooltip");
+    CHECK(strstr(svg, ">\xe2\x80\x9cIt was\xe2\x80\x9d<") && strstr(svg, ">(empty prompt)<") &&
+              strstr(svg, ">\xe2\x80\x9cThis movie review, &quot;quot\xe2\x80\xa6\xe2\x80\x9d<"),
+          "labels: the prompts, cut at 24 characters, and (empty prompt)");
+    CHECK(strstr(svg, ">manual prompts (baselines)</text>") && !strstr(svg, ">manual ("),
+          "the legend: baselines, not a method");
+    static const char *const colours[] = {"#1f77b4", "#d62728", "#2ca02c"};
+    for (int m = 0; m < 3; m++) {
+        char entry[128];
+        snprintf(entry, sizeof entry, "r=\"5\" fill=\"%s\"/>\n<text x=\"750\" y=\"%d\" font-size=\"12\">%s", colours[m],
+                 104 + 20 * m, methods[m]);
+        CHECK(strstr(svg, entry) != NULL, "%s has colour %s of its own", methods[m], colours[m]);
+    }
+    CHECK(!strstr(svg, "<circle cx=\"730\" cy=\"160\""), "no fourth colour taken by the baselines");
+    built_free(&b);
+}
+
+// ----------------------------------------------------------------------------
 // files
 
 static int entries(const char *dir) {
@@ -997,5 +1336,9 @@ int main(void) {
     test_svg_staircase();
     test_bad_records();
     test_write_files();
+    test_keys();
+    test_report_nested_key();
+    test_report_splits();
+    test_report_baselines();
     return test_finish();
 }
