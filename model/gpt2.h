@@ -116,8 +116,8 @@ void gpt2_free(GPT2Model *m);
  * loader rejects if the shapes differ. Creates DIR if needed. */
 int gpt2_save(const GPT2Config *c, const GPT2Weights *w, const char *dir, Err *err);
 
-/* sha256 of a file as 64 lowercase hex digits (model/sha256.c): a model's
- * identity in result records and sweep points. */
+/* sha256 of a file as 64 lowercase hex digits (model/sha256.c, OpenSSL's libcrypto): a
+ * model's identity in result records and sweep points. */
 int gpt2_file_sha256(const char *path, char hex[65], Err *err);
 /* sha256 of len bytes in memory, as 64 lowercase hex digits (e.g. a point id). */
 void gpt2_sha256_hex(const void *data, size_t len, char hex[65]);
