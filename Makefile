@@ -8,14 +8,14 @@
 
 CC ?= gcc
 # MPI only where it is used (sweep, the farm's tests and benchmarks); gpt2 and tune link without it
-PKGS := openblas libcjson zlib
+PKGS := openblas libcjson zlib libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags ompi $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 MPI_LIBS := $(shell pkg-config --libs ompi 2>/dev/null)
 # `make clean` needs none of them
 ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),all)),)
 ifeq ($(PKG_LIBS),)
-$(error pkg-config cannot find $(PKGS): install libopenblas-dev libcjson-dev zlib1g-dev pkg-config (see install-deps.sh))
+$(error pkg-config cannot find $(PKGS): install libopenblas-dev libcjson-dev zlib1g-dev libssl-dev pkg-config (see install-deps.sh))
 endif
 ifeq ($(MPI_LIBS),)
 $(error pkg-config cannot find ompi: install openmpi-bin libopenmpi-dev (see install-deps.sh))

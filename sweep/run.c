@@ -97,7 +97,8 @@ static int next_work(void *user, uint64_t *item_id, const void **data, size_t *l
     m->item = NULL;
     Err serr;
     const SweepSpec *s = &m->spec;
-    if (sweep_item_encode(s->timeout_seconds, s->tune_path, s->points[idx].point_json, &m->item, len, &serr))
+    if (sweep_item_encode(s->timeout_seconds, s->tune_path, s->points[idx].model_known, s->points[idx].point_json,
+                          &m->item, len, &serr))
         return farm_fail(err, "next_work", serr.msg);
     *item_id = (uint64_t)idx;
     *data = m->item;

@@ -360,10 +360,12 @@ static int parse_baselines(Baselines *bl, const cJSON *root, Err *err) {
 // ----------------------------------------------------------------------------
 // building one point
 
-/* A file's sha256, hashed once per spec however many points read it. */
+/* A file's sha256, hashed once per spec however many points read it, and its known line
+ * (model/gpt2.h) for the tune of each point that reads it as its model, or NULL. */
 typedef struct {
     char *path;
     char sha256[65];
+    char *known;
 } HashedFile;
 
 typedef struct {
@@ -374,8 +376,30 @@ typedef struct {
 } Builder;
 
 static void builder_free(Builder *b) {
-    for (int i = 0; i < b->n_files; i++) free(b->files[i].path);
+    for (int i = 0; i < b->n_files; i++) {
+        free(b->files[i].path);
+        free(b->files[i].known);
+    }
     free(b->files);
+}
+
+/* The known line of an input already hashed, or NULL. */
+static const char *builder_known(const Builder *b, const char *path) {
+    for (int i = 0; i < b->n_files; i++)
+        if (strcmp(b->files[i].path, path) == 0) return b->files[i].known;
+    return NULL;
+}
+
+/* The known lines move from the builder to the spec, which the points' model_known point into. */
+static int keep_known(SweepSpec *s, Builder *b, Err *err) {
+    if (!b->n_files) return 0;
+    if (!(s->known = calloc((size_t)b->n_files, sizeof *s->known))) return err_fail(err, "spec: out of memory");
+    for (int i = 0; i < b->n_files; i++)
+        if (b->files[i].known) {
+            s->known[s->n_known++] = b->files[i].known;
+            b->files[i].known = NULL;
+        }
+    return 0;
 }
 
 /* sha256 of a point's input file, from the cache or hashed now; "" for no file. */
@@ -389,10 +413,16 @@ static int input_sha256(Builder *b, const char *path, char out[65], Err *err) {
         }
     if (util_grow(&b->files, &b->cap_files, b->n_files, sizeof *b->files, 16)) return err_fail(err, "out of memory");
     HashedFile *f = &b->files[b->n_files];
+    char known[GPT2_KNOWN_SHA256_MAX];
+    f->known = NULL;
     if (!(f->path = strdup(path))) return err_fail(err, "out of memory");
-    if (gpt2_file_sha256(path, f->sha256, err)) {
+    if (gpt2_file_sha256_known(path, f->sha256, known, sizeof known, err)) {
         free(f->path);
         return -1;
+    }
+    if (known[0] && !(f->known = strdup(known))) {
+        free(f->path);
+        return err_fail(err, "out of memory");
     }
     b->n_files++;
     memcpy(out, f->sha256, 65);
@@ -548,6 +578,8 @@ static int add_point(SweepSpec *s, Builder *b, const Grid *g, const Combination 
     sp.point_json = tp.canonical_json;
     tp.canonical_json = NULL;
     estimate_cost(&sp, &tp);
+    char weights[TUNE_PATH + 32];   // hashed by content_id: its line, if any, goes to the point's tune
+    if (point_input_path(&tp, INPUT_MODEL, weights, sizeof weights) == 0) sp.model_known = builder_known(b, weights);
     point_free(&tp);
     if (!s->model_sha256[0]) {   // the journal header's model: the first point's (grid.model)
         char path[TUNE_PATH + 32];
@@ -773,6 +805,7 @@ int sweep_spec_parse(SweepSpec *s, const char *json_text, size_t len, const char
     Baselines bl;
     int rc = parse_top(s, root, &b, &g, &bl, default_tune, err);
     if (rc == 0) rc = expand(s, &b, &g, &bl, err);
+    if (rc == 0) rc = keep_known(s, &b, err);
     grid_free(&g);
     builder_free(&b);
     cJSON_Delete(root);
@@ -815,6 +848,10 @@ void sweep_spec_free(SweepSpec *s) {
     free(s->points);
     s->points = NULL;
     s->n_points = s->cap_points = 0;
+    for (int i = 0; i < s->n_known; i++) free(s->known[i]);
+    free(s->known);
+    s->known = NULL;
+    s->n_known = 0;
 }
 
 // ----------------------------------------------------------------------------

@@ -83,6 +83,16 @@
  * journal's (a journal without them had the default). Done and failed-for-good points are
  * skipped; dispatched-but-unfinished and retriable ones run again.
  *
+ * Hash once: tune records its model's sha256, which rank 0 has already computed for the
+ * point ids. Each point's work item carries its model's known-digest line (model/gpt2.h:
+ * sha256, inode, size, mtime, ctime and path of model.safetensors while rank 0 hashed it),
+ * which the worker gives its tune as TUNE_KNOWN_SHA256 (tuners.h): tune uses the digest only
+ * while its own open of that path shows the same inode, size, mtime and ctime, and hashes the
+ * file otherwise (another file there, a rewrite, or a file modified less than 2 s before rank
+ * 0 hashed it). Not a cache file beside the model: models sit on read-only shared
+ * filesystems, and 64 ranks starting at once would all miss it and race to write it; the
+ * handoff costs nothing, and the digest lives one run.
+ *
  * Workers run each point as `tune --quiet -` in its own process group, the
  * point on stdin, the record read from stdout, under timeout_seconds (then
  * SIGTERM, 2 s later SIGKILL to the group). A crash, a non-zero exit without
@@ -140,6 +150,7 @@ typedef struct {
     char *point_json;       // canonical JSON of the point (owned): what tune reads
     int cost_class;         // SweepCostClass
     double cost;            // steps x prompt length, within a class
+    const char *model_known; // its model's known-digest line (in SweepSpec.known), or NULL: tune hashes the model
 } SweepPoint;
 
 typedef struct {
@@ -155,6 +166,8 @@ typedef struct {
     SweepPoint *points;     // (n_points), index order; room for cap_points
     int shard, n_shards;    // a shard's run (shard.c): shard of n_shards; n_shards 0: the whole grid
     int grid_points;        // with n_shards: the whole grid's points (before sweep_shard_select)
+    char **known;           // (n_known) the known-digest lines of the hashed inputs (owned; "Hash once")
+    int n_known;
 } SweepSpec;
 
 /* Parses and validates a spec and every point of its grid. default_tune is
@@ -224,12 +237,14 @@ int sweep_frontier(const char *dir, const char *out_dir, Err *err);
 // ----------------------------------------------------------------------------
 // one point in a child tune process (child.c)
 
-/* The work item sent to a worker: "TIMEOUT\nTUNE_PATH\nPOINT_JSON". */
-int sweep_item_encode(double timeout_seconds, const char *tune_path, const char *point_json,
-                      char **item, size_t *len, Err *err);
+/* The work item sent to a worker: "TIMEOUT\nTUNE_PATH\nMODEL_KNOWN\nPOINT_JSON"; model_known
+ * (the point's model_known, one line) may be NULL: none. */
+int sweep_item_encode(double timeout_seconds, const char *tune_path, const char *model_known,
+                      const char *point_json, char **item, size_t *len, Err *err);
 
-/* Runs one item: fills *record (malloc'd JSON text): tune's record, or a
- * failed record with the reason; *interrupted = 1 (and no record) when
+/* Runs one item, its tune with TUNE_KNOWN_SHA256 set to the item's model line (unset when it
+ * has none, whatever the worker's environment holds): fills *record (malloc'd JSON text):
+ * tune's record, or a failed record with the reason; *interrupted = 1 (and no record) when
  * *stop became non-zero meanwhile. -1 only for a malformed item or no memory. */
 int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, char **record,
                    int *interrupted, Err *err);

@@ -5,7 +5,9 @@
 #     mixing results of the old and the new data (it did before content ids: 6 of 12 mixed);
 #   - another tune version or dictionary: other ids (in test_sweep_spec);
 #   - a journal of version 1 (ids of paths + model sha256, as sweeps before content ids wrote it)
-#     still resumes: every point runs once under its version-1 id, with a warning.
+#     still resumes: every point runs once under its version-1 id, with a warning;
+#   - hash once: a point's real tune gets the model's digest and does not hash it again, unless
+#     the file is too new to be vouched for; the same records either way.
 # One worker, no mpirun (the quick local mode); a stand-in tune that prints a record at once.
 # Env from tests/run.sh: ROOT, BINDIR, TMP. Exit 0 pass, 77 skip, else fail.
 set -u
@@ -87,4 +89,37 @@ fi
 "$SWEEP" v1.json >v1b.out 2>v1b.err
 grep -q "4 points in v1: 4 done" v1b.err && [ "$("$SWEEP" export v1 | wc -l)" -eq 4 ] &&
     ok "and its points are done once each (4 records)" || fail "the version-1 journal after its run: $(tail -n 2 v1b.err)"
-finish "point ids follow contents"
+# hash once (sweep.h): each point's tune gets the model's digest from rank 0, which hashed it for
+# the ids, with the file's inode, size, mtime and ctime, and does not hash it again; a model too
+# new to be vouched for (modified less than 2 s before it was hashed; here: in the future) is
+# hashed by tune. The records are the same either way (but timings).
+printf '#!/bin/sh\nprintf "%%s\\n" "${TUNE_KNOWN_SHA256-unset}" >>"%s/known.log"\nexec "%s" - 2>>"%s/tune.log"\n' \
+    "$TMP" "$TUNE" "$TMP" >tune-log.sh
+chmod +x tune-log.sh
+once() { # OUT: a sweep of one manual point, its tune's environment and stderr in known.log, tune.log
+    rm -f known.log tune.log
+    cat >once.json <<EOF
+{"model": "$TMP/here/m", "task": "sst-2", "data": {"train": "$TMP/here/train.tsv", "dev": "$TMP/here/dev.tsv",
+ "test": "$TMP/here/test.tsv"}, "out": "$1", "grid": {"method": ["manual"]}, "empty_baseline": false,
+ "point": {"dictionary": "$TMP/words", "prompt": " It was", "max_test": 8}, "tune": "$TMP/tune-log.sh", "timeout_seconds": 300}
+EOF
+    "$SWEEP" once.json >"$1.out" 2>"$1.err" && grep -q "finished: 1 done, 0 failed" "$1.err" ||
+        fail "the sweep into $1: $(tail -n 3 "$1.err")"
+}
+W=$TMP/here/m/model.safetensors
+touch -d '+1 hour' "$W"
+once fresh
+[ "$(cat known.log)" = unset ] && grep -q "model sha256 hashed in" tune.log &&
+    ok "a model modified after it was hashed: no digest handed over, tune hashed it" ||
+    fail "a model too new to vouch for: tune got \"$(cat known.log)\": $(grep sha256 tune.log)"
+touch -d '1 minute ago' "$W"
+once old
+want="$(sha256sum "$W" | cut -c1-64) $(stat -c '%i %s %.9Y %.9Z' "$W") $W"
+[ "$(cat known.log)" = "$want" ] && grep -q "model sha256 from TUNE_KNOWN_SHA256" tune.log &&
+    ! grep -q "hashed in" tune.log && ok "the point's tune got the model's digest and stamp and did not hash it" ||
+    fail "tune got \"$(cat known.log)\", expected \"$want\": $(grep sha256 tune.log)"
+[ "$(normalized fresh)" = "$(normalized old)" ] && [ -n "$(normalized old)" ] &&
+    normalized old | grep -q "\"model_sha256\": \"$(sha256sum "$W" | cut -c1-64)\"" &&
+    ok "the same record, the model's sha256 in it, hashed by tune or handed over" ||
+    fail "the records differ: $(normalized fresh | head -c 300) / $(normalized old | head -c 300)"
+finish "point ids follow contents; the model hashed once"

@@ -7,7 +7,8 @@
 #   two runs of a point give identical records except wall_seconds; the point
 #   read from stdin gives the same; bad points exit 2 with one message and no
 #   record; a run that fails prints a "failed" record (with the model's vocabulary size once the
-#   model is loaded) and exits 1; --help / usage.
+#   model is loaded) and exits 1; --help / usage; the model's sha256 from TUNE_KNOWN_SHA256 only
+#   while the file is unchanged.
 # Env from tests/run.sh: ROOT, BINDIR, SHARED, TOKENIZER_DIR, TMP. Exit 0 pass, 77 skip, else fail.
 set -u
 . "${ROOT:-$(pwd)}/tests/lib.sh"
@@ -163,6 +164,7 @@ EOF
 # a manual prompt: scored as given, no training
 printf '{"method":"manual",%s,"prompt":" It was"}\n' "$COMMON" >"$TMP/manual.json"
 if expect 0 "tune manual" "$TUNE" -q "$TMP/manual.json"; then
+    cp "$TMP/out" "$TMP/manual.1"
     "$PY" - "$TMP/out" <<'EOF' && ok "manual record" || fail "manual record: $(head -c 300 "$TMP/out")"
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -199,6 +201,46 @@ for k in ("accuracy", "balanced_accuracy", "class_accuracy", "prediction_share",
     assert a[k] == b[k], (k, a[k], b[k])
 EOF
         fail "the empty manual prompt: $(head -c 300 "$TMP/empty-start.out")"
+fi
+
+# ---------------------------------------------------------------------------
+# the model's sha256 from TUNE_KNOWN_SHA256 (the sweep's; sweep.h "Hash once"): taken as given
+# while model.safetensors has the line's inode, size, mtime and ctime (a wrong digest in the
+# record shows that tune did not hash the file), hashed again once the file is touched; the
+# record is otherwise the same
+
+W=$M/model.safetensors
+SHA=$(sha256sum "$W" | cut -d' ' -f1)
+WRONG=0000000000000000000000000000000000000000000000000000000000000001
+known_line() { printf '%s %s %s' "$1" "$(stat -c '%i %s %.9Y %.9Z' "$W")" "$W"; }
+# same_but_sha A B SHA: B has model_sha256 SHA and is A otherwise (but wall_seconds)
+same_but_sha() {
+    "$PY" - "$@" <<'EOF'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+assert b["versions"]["model_sha256"] == sys.argv[3], b["versions"]
+for r in (a, b):
+    r.pop("wall_seconds")
+    r["versions"].pop("model_sha256")
+assert a == b, "records differ"
+EOF
+}
+LINE=$(known_line "$WRONG")
+if expect 0 "tune with a wrong known digest and the file's stamp" env TUNE_KNOWN_SHA256="$LINE" "$TUNE" "$TMP/manual.json"; then
+    same_but_sha "$TMP/manual.1" "$TMP/out" "$WRONG" && grep -q "model sha256 from TUNE_KNOWN_SHA256" "$TMP/err" &&
+        ok "the known digest was used, the file not hashed" ||
+        fail "the known digest was not used: $(grep sha256 "$TMP/err")"
+fi
+if expect 0 "tune with the right known digest" env TUNE_KNOWN_SHA256="other line
+$(known_line "$SHA")" "$TUNE" -q "$TMP/manual.json"; then
+    same_but_timing "$TMP/manual.1" "$TMP/out" && ok "the right known digest: the same record" ||
+        fail "a known digest changed the record"
+fi
+sleep 0.01
+touch "$W"
+if expect 0 "tune with the known line of the file before it was touched" env TUNE_KNOWN_SHA256="$LINE" "$TUNE" "$TMP/manual.json"; then
+    same_but_sha "$TMP/manual.1" "$TMP/out" "$SHA" && grep -q "model sha256 hashed in" "$TMP/err" &&
+        ok "a touched file was hashed again" || fail "a touched file was not hashed again: $(grep sha256 "$TMP/err")"
 fi
 
 # ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@
  *   - ids: 64 hex digits, distinct, stable across parses and key order, unchanged for old
  *     points when the grid grows, changed when the model's bytes change;
  *   - manual points collapse across prompt lengths; costly-first order;
+ *   - each point carries its model's known-digest line (none for a file just written);
  *   - every kind of bad spec gives one clear message naming what is wrong.
  * Files (a fake checkpoint: only its bytes matter here, splits, a word list) go into a
  * scratch directory ($TMP or /tmp).
@@ -17,8 +18,10 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "model/gpt2.h"
 #include "sweep/sweep.h"
@@ -70,6 +73,39 @@ static void test_sha256(void) {
     const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
     gpt2_sha256_hex(two, strlen(two), hex);
     CHECK(strcmp(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1") == 0, "%s", hex);
+}
+
+/* Each point carries its model's known-digest line for its tune (sweep.h "Hash once"): the line
+ * rank 0 made hashing model.safetensors, one for all points; none while the file is too new
+ * to be vouched for. */
+static void test_known_lines(void) {
+    char *text = spec_text(GRID, ",\"empty_baseline\":false");
+    char weights[4300];
+    path_in(weights, sizeof weights, model_dir, "model.safetensors");
+    SweepSpec s;
+    Err err = {{0}};
+    CHECK(parse(&s, text, &err) == 0 && s.n_points == 24, "%s", err.msg);
+    int none = 1;
+    for (int i = 0; i < s.n_points; i++) none = none && !s.points[i].model_known;
+    CHECK(none && s.n_known == 0, "a model written just now was vouched for: %s", s.points[0].model_known);
+    sweep_spec_free(&s);
+
+    struct timespec t[2];
+    clock_gettime(CLOCK_REALTIME, &t[0]);
+    t[0].tv_sec -= 60;
+    t[1] = t[0];
+    if (utimensat(AT_FDCWD, weights, t, 0) != 0) die("utimensat %s", weights);
+    char hex[65], want[GPT2_KNOWN_SHA256_MAX];
+    if (gpt2_file_sha256_known(weights, hex, want, sizeof want, &err) || !want[0]) die("no known line for %s", weights);
+    CHECK(parse(&s, text, &err) == 0 && s.n_points == 24, "%s", err.msg);
+    CHECK(s.n_known == 1 && strcmp(s.known[0], want) == 0, "%d lines: %s, expected %s", s.n_known,
+          s.n_known ? s.known[0] : "", want);
+    int all = 1;
+    for (int i = 0; i < s.n_points; i++) all = all && s.points[i].model_known == s.known[0];
+    CHECK(all, "a point without its model's line");
+    CHECK(strncmp(want, s.model_sha256, 64) == 0, "the line's digest is not the model's %s", s.model_sha256);
+    sweep_spec_free(&s);
+    free(text);
 }
 
 /* The value of key in point i's canonical JSON, printed. */
@@ -604,6 +640,7 @@ int main(void) {
     make_files();
     test_fifo();
     test_sha256();
+    test_known_lines();
     test_expansion();
     test_ids();
     test_manual();

@@ -292,6 +292,11 @@ void point_free(TunePoint *p);
  * that computes differently must not resume another's results). */
 #define TUNE_VERSION "tune 2 (issue 11)"
 
+/* The environment variable in which a supervisor that already hashed the point's model hands
+ * its digest to tune: known-digest lines (model/gpt2.h), used for the model's weights only
+ * while the file is unchanged (gpt2_file_sha256_reuse); the sweep sets it for each point. */
+#define TUNE_KNOWN_SHA256_ENV "TUNE_KNOWN_SHA256"
+
 /* The files whose contents define a point, in this order: the task model's weights, the scorer's
  * and RLPrompt's policy model's (when separate), the three splits, the dictionary. */
 enum { INPUT_MODEL, INPUT_SCORER, INPUT_POLICY, INPUT_TRAIN, INPUT_DEV, INPUT_TEST, INPUT_DICTIONARY,
