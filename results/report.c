@@ -35,10 +35,6 @@ const char *const RESULTS_FILE_NAMES[RESULTS_N_FILES] = {"points.csv", "frontier
 #define DEFAULT_VOCAB 50257
 
 /* Point keys the report reads beyond util/record.h's (issue 13). */
-#define POINT_SPLIT "split"        // the few-shot split ("16-42") under data_dir
-#define POINT_DATA "data"          // {"train", "dev", "test"}: the files (tune's point names a split's here)
-#define POINT_PROMPT "prompt"      // a manual prompt's text
-#define METHOD_MANUAL "manual"     // the method of manual prompts: the baselines
 
 /* The keys of the point that vary between points of a task and method (keys.c), beyond the
  * fixed columns task, method, λ and prompt length: what tells configurations, and runs of
@@ -391,10 +387,10 @@ static int replicate_keys(Report *R) {
     for (int i = 0; i < n; i++) {
         if (!list[i]) continue;
         R->replicates[R->n_replicates++] = list[i];
-        split |= strcmp(list[i], POINT_SPLIT) == 0;
-        data |= strcmp(list[i], POINT_DATA) == 0;
+        split |= strcmp(list[i], REC_POINT_SPLIT) == 0;
+        data |= strcmp(list[i], REC_POINT_DATA) == 0;
     }
-    if (split && !data) R->replicates[R->n_replicates++] = POINT_DATA;
+    if (split && !data) R->replicates[R->n_replicates++] = REC_POINT_DATA;
     return 0;
 }
 
@@ -427,7 +423,7 @@ static int find_keys(Report *R) {
     for (int k = 0; k < nk; k++) {
         const char *path = K->list.path[k];
         K->replicate[k] = (unsigned char)is_replicate(R, path);
-        K->split[k] = strcmp(path, POINT_SPLIT) == 0 || results_key_under(path, POINT_DATA);
+        K->split[k] = strcmp(path, REC_POINT_SPLIT) == 0 || results_key_under(path, REC_POINT_DATA);
         if (strcmp(path, REC_POINT_SEED) == 0) K->seed = k;
     }
     K->seed_replicate = is_replicate(R, REC_POINT_SEED);
@@ -442,8 +438,8 @@ static int find_keys(Report *R) {
 
 /* A manual prompt's text, the label of its baseline: the point's prompt, else the record's. */
 static const char *baseline_text(const Config *c) {
-    if (!c->key->method || strcmp(c->key->method, METHOD_MANUAL) != 0) return NULL;
-    const char *text = str(c->key->pt, POINT_PROMPT);
+    if (!c->key->method || strcmp(c->key->method, REC_METHOD_MANUAL) != 0) return NULL;
+    const char *text = str(c->key->pt, REC_POINT_PROMPT);
     if (!text && c->best) text = c->best->prompt;
     return text ? text : "";
 }
@@ -908,7 +904,7 @@ static void plot_words(const Report *R, ResultsBuf *reps, ResultsBuf *cfg) {
     }
     if (dims && K->seed >= 0 && K->replicate[K->seed]) results_buf_printf(reps, " \xc3\x97 %s", REC_POINT_SEED);
     for (int k = 0, n = 0; k < K->list.n; k++)
-        if (key_shown(K, k, KEYS_CONFIG) && strcmp(K->list.path[k], POINT_PROMPT) != 0)
+        if (key_shown(K, k, KEYS_CONFIG) && strcmp(K->list.path[k], REC_POINT_PROMPT) != 0)
             results_buf_printf(cfg, "%s%s", n++ ? ", " : "", K->list.path[k]);
 }
 
@@ -918,7 +914,7 @@ static void put_detail(const Report *R, const Config *c, ResultsBuf *b) {
     const Keys *K = &R->keys;
     int n = 0;
     for (int k = 0; k < K->list.n; k++) {
-        if (!key_shown(K, k, KEYS_CONFIG) || !c->key->key[k] || strcmp(K->list.path[k], POINT_PROMPT) == 0) continue;
+        if (!key_shown(K, k, KEYS_CONFIG) || !c->key->key[k] || strcmp(K->list.path[k], REC_POINT_PROMPT) == 0) continue;
         char *text = results_leaf_text(c->key->key[k]);
         if (!text) { b->oom = 1; continue; }
         results_buf_printf(b, "%s%s=", n++ ? " " : "", K->list.path[k]);

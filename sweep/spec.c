@@ -61,7 +61,7 @@ static int get_number(const cJSON *obj, const char *key, double lo, double hi, i
 
 /* Axes named by the point's keys; these have a fixed rank in the expansion order, every other
  * axis comes after lambda in the order of its name, and seed is last. */
-static const char *const RANKED_AXES[] = {REC_POINT_TASK, "split", REC_POINT_METHOD, REC_POINT_PROMPT_LENGTH,
+static const char *const RANKED_AXES[] = {REC_POINT_TASK, REC_POINT_SPLIT, REC_POINT_METHOD, REC_POINT_PROMPT_LENGTH,
                                           REC_POINT_LAMBDA};
 enum { N_RANKED = sizeof RANKED_AXES / sizeof RANKED_AXES[0] };
 /* The methods whose settings are an object of the same name in a point. */
@@ -209,7 +209,7 @@ static cJSON *axis_list(const cJSON *v, const char *where, Err *err) {
 
 /* The value checks of the axes that have them, with the messages of their grid key. */
 static int check_axis_value(const char *path, const char *where, const cJSON *v, int i, Err *err) {
-    if (strcmp(path, REC_POINT_TASK) == 0 || strcmp(path, REC_POINT_METHOD) == 0 || strcmp(path, "split") == 0) {
+    if (strcmp(path, REC_POINT_TASK) == 0 || strcmp(path, REC_POINT_METHOD) == 0 || strcmp(path, REC_POINT_SPLIT) == 0) {
         if (!cJSON_IsString(v)) return err_fail(err, "spec: %s[%d] must be a string", where, i);
     } else if (strcmp(path, REC_POINT_LAMBDA) == 0) {
         if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
@@ -503,15 +503,15 @@ static char *build_point(const Builder *b, const Grid *g, const Combination *c) 
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(b->root, copied[k]);
         if (v) bad |= set_path(p, copied[k], v);
     }
-    const char *method = c->baseline ? "manual" : c->value[g->method_axis]->valuestring;
+    const char *method = c->baseline ? REC_METHOD_MANUAL : c->value[g->method_axis]->valuestring;
     // each method gets its own settings only: point_parse checks them, keeps the method's
     const cJSON *settings = settings_method(method) ? cJSON_GetObjectItemCaseSensitive(b->root, method) : NULL;
     if (settings) bad |= set_path(p, method, settings);
     for (int a = 0; a < g->n; a++)
         if (c->value[a]) bad |= set_path(p, g->axes[a].path, c->value[a]);
     if (c->baseline) {
-        cJSON *prompt = cJSON_CreateString(c->baseline->prompt), *m = cJSON_CreateString("manual");
-        if (prompt && m) bad |= set_path(p, REC_POINT_METHOD, m) | set_path(p, "prompt", prompt);
+        cJSON *prompt = cJSON_CreateString(c->baseline->prompt), *m = cJSON_CreateString(REC_METHOD_MANUAL);
+        if (prompt && m) bad |= set_path(p, REC_POINT_METHOD, m) | set_path(p, REC_POINT_PROMPT, prompt);
         else bad = 1;
         cJSON_Delete(prompt);
         cJSON_Delete(m);
@@ -551,6 +551,10 @@ static void estimate_cost(SweepPoint *sp, const TunePoint *tp) {
     case METHOD_RLPROMPT:
         sp->cost_class = SWEEP_COST_RLPROMPT;
         sp->cost = (double)tp->prompt_length * tp->rl.steps;
+        break;
+    case METHOD_SOFT:   // PEZ's loop, a step of the same cost
+        sp->cost_class = SWEEP_COST_PEZ;
+        sp->cost = (double)tp->prompt_length * tp->pez.steps;
         break;
     default:   // manual: no steps, its prompt's length is known only to tune
         sp->cost_class = SWEEP_COST_MANUAL;
@@ -616,11 +620,11 @@ static int add_point(SweepSpec *s, Builder *b, const Grid *g, const Combination 
 static const cJSON *axis_values(const Grid *g, int a, const Combination *c) {
     const Axis *x = &g->axes[a];
     if (a == g->method_axis) return c->baseline ? NULL : x->lists->child;
-    const char *method = c->baseline ? "manual" : c->value[g->method_axis] ? c->value[g->method_axis]->valuestring : NULL;
+    const char *method = c->baseline ? REC_METHOD_MANUAL : c->value[g->method_axis] ? c->value[g->method_axis]->valuestring : NULL;
     if (method && x->method && strcmp(x->method, method) != 0) return NULL;
-    if (method && strcmp(method, "manual") == 0 && strcmp(x->path, REC_POINT_PROMPT_LENGTH) == 0) return NULL;
+    if (method && strcmp(method, REC_METHOD_MANUAL) == 0 && strcmp(x->path, REC_POINT_PROMPT_LENGTH) == 0) return NULL;
     if (c->baseline) {
-        static const char *const fixed[] = {REC_POINT_LAMBDA, REC_POINT_SEED, "prompt"};
+        static const char *const fixed[] = {REC_POINT_LAMBDA, REC_POINT_SEED, REC_POINT_PROMPT};
         if (key_in(x->path, fixed, 3) || (c->baseline->template_text && strcmp(x->path, "template") == 0)) return NULL;
     }
     if (!x->per_method) return x->lists->child;
@@ -716,9 +720,10 @@ static int parse_replicates(SweepSpec *s, const cJSON *root, Err *err) {
     for (const cJSON *c = r->child; c; c = c->next, i++) {
         if (!cJSON_IsString(c) || !c->valuestring[0] || strchr(c->valuestring, '"') || strchr(c->valuestring, '\\'))
             return err_fail(err, "spec: replicates[%d] must be a point key (\"seed\", \"split\", \"pez.lr\", ...)", i);
-        if (strcmp(c->valuestring, REC_POINT_METHOD) == 0 || strcmp(c->valuestring, REC_POINT_TASK) == 0)
-            return err_fail(err, "spec: replicates[%d]: %s cannot be a replicate (a frontier is per task and method)",
-                            i, c->valuestring);
+        static const char *const never[] = {REC_POINT_METHOD, REC_POINT_TASK, REC_POINT_LAMBDA, REC_POINT_PROMPT_LENGTH};
+        if (key_in(c->valuestring, never, 4))
+            return err_fail(err, "spec: replicates[%d]: %s cannot be a replicate (a frontier is per task and method, "
+                                 "and lambda and prompt_length are always part of a configuration)", i, c->valuestring);
         for (const cJSON *d = r->child; d != c; d = d->next)
             if (strcmp(d->valuestring, c->valuestring) == 0) return err_fail(err, "spec: replicates[%d] repeats \"%s\"", i, c->valuestring);
     }

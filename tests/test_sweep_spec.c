@@ -599,6 +599,8 @@ static void test_protocol_errors(void) {
          "replicates[1] repeats \"seed\""},
         {"{\"task\":[\"sst-2\"],\"split\":[\"16-42\"],\"method\":[\"pez\"]}", ",\"replicates\":[\"task\"]",
          "task cannot be a replicate"},
+        {"{\"task\":[\"sst-2\"],\"split\":[\"16-42\"],\"method\":[\"pez\"]}", ",\"replicates\":[\"seed\",\"lambda\"]",
+         "lambda cannot be a replicate"},
         {"{\"task\":[\"sst-2\"],\"split\":[\"16-99\"],\"method\":[\"pez\"]}", "", "16-99"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

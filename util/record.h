@@ -127,6 +127,11 @@
 #define REC_POINT_LAMBDA "lambda"           // number
 #define REC_POINT_SEED "seed"               // integer
 #define REC_POINT_VERBALIZERS "verbalizers" // array of strings, one per class
+#define REC_POINT_SPLIT "split"             // string: the few-shot split ("16-42") under data_dir; tune's
+                                            // canonical point names the split's files under "data" instead
+#define REC_POINT_DATA "data"               // {"train", "dev", "test"}: the split's files
+#define REC_POINT_PROMPT "prompt"           // string: a manual prompt's text ("" the empty prompt)
+#define REC_METHOD_MANUAL "manual"          // the method of manual prompts: the baselines
 
 // ----------------------------------------------------------------------------
 // the order and presence of the keys: X(KEY, WHEN)
