@@ -11,41 +11,25 @@
 #include "results/results.h"
 #include "sweep/sweep.h"
 
-/* The journal header's "replicates" (issue 13): the point keys the report takes statistics
- * over, written by the sweep from its spec. The header is the first frame: replay stops there. */
-typedef struct {
-    cJSON *list;   // the header's array (owned); NULL when it has none (journals before issue 13)
-    int read;      // the first frame was seen
-} HeaderReplicates;
-
-static int visit_header(void *user, int type, const void *payload, size_t len, Err *err) {
-    (void)err;
-    HeaderReplicates *h = user;
-    h->read = 1;
-    if (type != JOURNAL_HEADER) return 1;
-    cJSON *j = cJSON_ParseWithLength(payload, len);
-    h->list = j ? cJSON_DetachItemFromObjectCaseSensitive(j, "replicates") : NULL;
-    cJSON_Delete(j);
-    return 1;
-}
-
-/* keys (malloc'd, n entries pointing into h->list) from the header of DIR/journal; *keys NULL
- * when the header has no "replicates" (the report's default then). */
-static int header_replicates(const char *dir, HeaderReplicates *h, const char ***keys, int *n, Err *err) {
+/* The journal header's "replicates" (issue 13: the point keys the report takes statistics over,
+ * written by the sweep from its spec; sweep_journal_read keeps them as JSON text) as keys
+ * (malloc'd, n entries pointing into *list, which the caller frees); *keys NULL when the header
+ * has none (journals before issue 13: the report's default). */
+static int header_replicates(const SweepJournal *jr, const char *dir, cJSON **list, const char ***keys, int *n,
+                             Err *err) {
     *keys = NULL;
     *n = 0;
-    Err rerr = {{0}};
-    if (journal_replay(dir, visit_header, h, NULL, &rerr) && !h->read)
-        return err_fail(err, "frontier: %s/journal: %s", dir, rerr.msg);
-    if (!h->list) return 0;
-    int count = cJSON_GetArraySize(h->list);
+    *list = NULL;
+    if (!jr->replicates[0]) return 0;
+    *list = cJSON_Parse(jr->replicates);
+    int count = cJSON_GetArraySize(*list);
     *keys = malloc((size_t)(count > 0 ? count : 1) * sizeof **keys);
     if (!*keys) return err_fail(err, "frontier: out of memory");
-    for (const cJSON *k = cJSON_IsArray(h->list) ? h->list->child : NULL; k; k = k->next) {
+    for (const cJSON *k = cJSON_IsArray(*list) ? (*list)->child : NULL; k; k = k->next) {
         if (!cJSON_IsString(k) || !k->valuestring[0]) break;
         (*keys)[(*n)++] = k->valuestring;
     }
-    if (!cJSON_IsArray(h->list) || *n != count)
+    if (!cJSON_IsArray(*list) || *n != count)
         return err_fail(err, "frontier: %s/journal: the header's \"replicates\" must be an array of point keys", dir);
     return 0;
 }
@@ -58,12 +42,12 @@ int sweep_frontier(const char *dir, const char *out_dir, Err *err) {
         sweep_journal_free(&jr);
         return err_fail(err, "frontier: %s: no sweep journal here", dir);
     }
-    HeaderReplicates hr = {0};
-    const char **replicates = NULL;
-    int n_replicates = 0;
-    if (header_replicates(dir, &hr, &replicates, &n_replicates, err)) {
+    cJSON *replicates_list;
+    const char **replicates;
+    int n_replicates;
+    if (header_replicates(&jr, dir, &replicates_list, &replicates, &n_replicates, err)) {
         free(replicates);
-        cJSON_Delete(hr.list);
+        cJSON_Delete(replicates_list);
         sweep_journal_free(&jr);
         return -1;
     }
@@ -74,7 +58,7 @@ int sweep_frontier(const char *dir, const char *out_dir, Err *err) {
     ResultsRecordRef *refs = malloc((size_t)(jr.n ? jr.n : 1) * sizeof *refs);
     if (!refs) {
         free(replicates);
-        cJSON_Delete(hr.list);
+        cJSON_Delete(replicates_list);
         sweep_journal_free(&jr);
         return err_fail(err, "frontier: out of memory");
     }
@@ -103,7 +87,7 @@ int sweep_frontier(const char *dir, const char *out_dir, Err *err) {
                 sum.n_points, sum.n_ok, sum.n_failed, sum.n_pending, sum.n_configs, sum.n_on_front, out_dir);
     free(refs);
     free(replicates);
-    cJSON_Delete(hr.list);
+    cJSON_Delete(replicates_list);
     sweep_journal_free(&jr);
     return rc;
 }

@@ -121,7 +121,8 @@ static int on_header(Shard *sh, const cJSON *j, Err *err) {
     if (copy_sha(j, "spec_sha256", sh->spec_sha256) || copy_sha(j, "model_sha256", sh->model_sha256))
         return rfail(err, "a header without spec_sha256 or model_sha256");
     char *replicates = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(j, "replicates"));
-    if (replicates && strlen(replicates) < sizeof sh->replicates) snprintf(sh->replicates, sizeof sh->replicates, "%s", replicates);
+    if (replicates) snprintf(sh->replicates, sizeof sh->replicates, "%s",
+                             strlen(replicates) < sizeof sh->replicates ? replicates : "(too long)");
     free(replicates);
     const cJSON *created = cJSON_GetObjectItemCaseSensitive(j, "created");
     sh->created = cJSON_IsNumber(created) ? created->valuedouble : 0;

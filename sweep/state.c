@@ -126,7 +126,9 @@ static int visit(void *user, int type, const void *payload, size_t len, Err *err
         snprintf(jr->model_sha256, sizeof jr->model_sha256, "%s", model ? model : "");
         jr->version = cJSON_IsNumber(version) ? version->valueint : 0;
         char *replicates = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(j, "replicates"));
-        if (replicates && strlen(replicates) < sizeof jr->replicates) snprintf(jr->replicates, sizeof jr->replicates, "%s", replicates);
+        // one the spec could not have written (too long) stays visibly wrong, never silently absent
+        if (replicates) snprintf(jr->replicates, sizeof jr->replicates, "%s",
+                                 strlen(replicates) < sizeof jr->replicates ? replicates : "(too long)");
         free(replicates);
         int sane = cJSON_IsNumber(created) && created->valuedouble > 0 && created->valuedouble < 1e15;
         jr->created = sane ? (long long)created->valuedouble : 0;
