@@ -10,7 +10,7 @@
 set -eu
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
-PKGS="build-essential pkg-config openmpi-bin libopenmpi-dev libopenblas-dev zlib1g-dev libcjson-dev libssl-dev
+PKGS="build-essential pkg-config openmpi-bin libopenmpi-dev libopenblas-dev zlib1g-dev libcjson-dev libssl-dev libdnnl-dev
       python3 python3-torch python3-numpy python3-pandas wamerican curl ca-certificates
       slurm-wlm munge slurmdbd mariadb-server"
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"

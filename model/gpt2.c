@@ -221,43 +221,79 @@ static void kv_store(GPT2KVCache *kv, int l, int r, int base, const float *qkv,
 // ----------------------------------------------------------------------------
 // activations
 
-int gpt2_acts_alloc(GPT2Acts *a, const GPT2Config *c, int max_B, int max_T,
-                    int max_keys, int max_out, int all_layers, Err *err) {
+/* The arena's views in order, with their sizes in floats (per-token buffers by max_tokens:
+ * rows are packed). Returns the number of views; view may be NULL (sizes only). */
+static size_t acts_layout(GPT2Acts *a, float ***view, size_t *size) {
+    size_t N = (size_t)a->max_B * a->max_T, C = a->C, NL = a->all_layers ? (size_t)a->L : 1;
+    size_t att = N * a->NH * a->max_keys, out = a->max_out, bw = a->all_layers;
+    float **v[] = {&a->encoded, &a->ln1, &a->ln1_mean, &a->ln1_rstd, &a->qkv, &a->att,
+                   &a->atty, &a->residual2, &a->ln2, &a->ln2_mean, &a->ln2_rstd, &a->fch,
+                   &a->fch_gelu, &a->residual3, &a->scratch, &a->lnf, &a->lnf_mean, &a->lnf_rstd,
+                   &a->gathered, &a->logits, &a->label_gathered, &a->label_logits, &a->dresidual,
+                   &a->dln, &a->dscratch, &a->dqkv, &a->datt, &a->dfch, &a->dgathered};
+    size_t sz[] = {N * C, NL * N * C, NL * N, NL * N, NL * N * 3 * C, NL * att,
+                   NL * N * C, NL * N * C, NL * N * C, NL * N, NL * N, NL * N * 4 * C,
+                   NL * N * 4 * C, NL * N * C, N * C, N * C, N, N,
+                   out * C, out * a->V, out * C, out * GPT2_MAX_LABEL_IDS,
+                   // backward scratch: only when every layer is kept
+                   bw * N * C, bw * N * C, bw * N * C, bw * N * 3 * C, bw * att, bw * N * 4 * C,
+                   bw * out * C};
+    _Static_assert(sizeof v / sizeof v[0] == sizeof sz / sizeof sz[0], "one size per view");
+    size_t n = sizeof sz / sizeof sz[0];
+    for (size_t i = 0; i < n; i++) {
+        if (view) view[i] = v[i];
+        size[i] = sz[i];
+    }
+    return n;
+}
+
+enum { ACTS_VIEWS = 29 };
+
+static int acts_dims(GPT2Acts *a, const GPT2Config *c, int max_B, int max_T, int max_tokens,
+                     int max_keys, int max_out, int all_layers, Err *err) {
     memset(a, 0, sizeof *a);
-    if (max_B <= 0 || max_T <= 0 || max_out < 0 || max_keys < max_T || max_keys > c->n_positions)
-        return err_fail(err, "activations: bad size (B %d, T %d, keys %d, out %d; context %d)",
-                         max_B, max_T, max_keys, max_out, c->n_positions);
-    a->max_B = max_B; a->max_T = max_T; a->max_keys = max_keys; a->max_out = max_out;
+    if (max_tokens == 0) max_tokens = max_B > 0 && max_T > 0 ? max_B * max_T : 0;
+    if (max_B <= 0 || max_T <= 0 || max_out < 0 || max_keys < max_T || max_keys > c->n_positions ||
+        max_tokens <= 0 || max_tokens > max_B * max_T)
+        return err_fail(err, "activations: bad size (B %d, T %d, tokens %d, keys %d, out %d; context %d)",
+                         max_B, max_T, max_tokens, max_keys, max_out, c->n_positions);
+    a->max_B = max_B; a->max_T = max_T; a->max_tokens = max_tokens;
+    a->max_keys = max_keys; a->max_out = max_out;
     a->C = c->n_embd; a->NH = c->n_head; a->L = c->n_layer; a->V = c->vocab_size;
     a->all_layers = all_layers;
-    size_t BT = (size_t)max_B * max_T, C = a->C, NL = all_layers ? (size_t)a->L : 1;
-    size_t att = (size_t)max_B * a->NH * max_T * max_keys;
-    // views, in order, with their sizes in floats
-    float **view[] = {&a->encoded, &a->ln1, &a->ln1_mean, &a->ln1_rstd, &a->qkv, &a->att,
-                      &a->atty, &a->residual2, &a->ln2, &a->ln2_mean, &a->ln2_rstd, &a->fch,
-                      &a->fch_gelu, &a->residual3, &a->scratch, &a->lnf, &a->lnf_mean, &a->lnf_rstd,
-                      &a->gathered, &a->logits, &a->label_gathered, &a->label_logits, &a->dresidual, &a->dln, &a->dscratch, &a->dqkv,
-                      &a->datt, &a->dfch, &a->dgathered};
-    size_t size[] = {BT * C, NL * BT * C, NL * BT, NL * BT, NL * BT * 3 * C, NL * att,
-                     NL * BT * C, NL * BT * C, NL * BT * C, NL * BT, NL * BT, NL * BT * 4 * C,
-                     NL * BT * 4 * C, NL * BT * C, BT * C, BT * C, BT, BT,
-                     (size_t)max_out * C, (size_t)max_out * a->V,
-                     (size_t)max_out * C, (size_t)max_out * GPT2_MAX_LABEL_IDS,
-                     // backward scratch: only when every layer is kept
-                     all_layers ? BT * C : 0, all_layers ? BT * C : 0, all_layers ? BT * C : 0,
-                     all_layers ? BT * 3 * C : 0, all_layers ? att : 0, all_layers ? BT * 4 * C : 0,
-                     all_layers ? (size_t)max_out * C : 0};
-    _Static_assert(sizeof view / sizeof view[0] == sizeof size / sizeof size[0], "one size per view");
-    size_t n = sizeof size / sizeof size[0], total = 0;
+    return 0;
+}
+
+size_t gpt2_acts_bytes(const GPT2Config *c, int max_B, int max_T, int max_tokens, int max_keys,
+                       int max_out, int all_layers) {
+    GPT2Acts a;
+    if (acts_dims(&a, c, max_B, max_T, max_tokens, max_keys, max_out, all_layers, NULL)) return 0;
+    size_t size[ACTS_VIEWS], total = 0;
+    size_t n = acts_layout(&a, NULL, size);
+    for (size_t i = 0; i < n; i++) total += size[i];
+    return total * sizeof(float);
+}
+
+int gpt2_acts_alloc_tokens(GPT2Acts *a, const GPT2Config *c, int max_B, int max_T, int max_tokens,
+                           int max_keys, int max_out, int all_layers, Err *err) {
+    if (acts_dims(a, c, max_B, max_T, max_tokens, max_keys, max_out, all_layers, err)) return -1;
+    float **view[ACTS_VIEWS];
+    size_t size[ACTS_VIEWS], total = 0;
+    size_t n = acts_layout(a, view, size);
     for (size_t i = 0; i < n; i++) total += size[i];
     a->memory = malloc(total * sizeof(float));
     if (!a->memory)
-        return err_fail(err, "activations: out of memory (%zu MB for B %d, T %d)",
-                         total * sizeof(float) >> 20, max_B, max_T);
+        return err_fail(err, "activations: out of memory (%zu MB for B %d, T %d, %d tokens)",
+                         total * sizeof(float) >> 20, max_B, max_T, a->max_tokens);
     a->floats = total;
     float *p = a->memory;
     for (size_t i = 0; i < n; i++) { *view[i] = size[i] ? p : NULL; p += size[i]; }
     return 0;
+}
+
+int gpt2_acts_alloc(GPT2Acts *a, const GPT2Config *c, int max_B, int max_T,
+                    int max_keys, int max_out, int all_layers, Err *err) {
+    return gpt2_acts_alloc_tokens(a, c, max_B, max_T, 0, max_keys, max_out, all_layers, err);
 }
 
 void gpt2_acts_free(GPT2Acts *a) {

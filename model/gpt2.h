@@ -238,6 +238,7 @@ typedef struct {
  * rows. Forward-only activations keep one layer at a time. */
 typedef struct {
     int max_B, max_T, max_keys, max_out;
+    int max_tokens;   // real positions of a batch in all (rows are packed)
     int C, NH, L, V, all_layers;
     float *memory;  size_t floats;
     // views into memory; (x) = per layer, times L when all_layers
@@ -272,6 +273,14 @@ typedef struct {
 
 int gpt2_acts_alloc(GPT2Acts *a, const GPT2Config *c, int max_B, int max_T,
                     int max_keys, int max_out, int all_layers, Err *err);
+/* The same for batches of at most max_tokens real positions in all (the sum of lens, which
+ * is what a forward computes: rows are packed, padding costs nothing), max_tokens <= max_B *
+ * max_T (0: max_B * max_T). A caller bounding its memory sizes its micro-batches by tokens. */
+int gpt2_acts_alloc_tokens(GPT2Acts *a, const GPT2Config *c, int max_B, int max_T, int max_tokens,
+                           int max_keys, int max_out, int all_layers, Err *err);
+/* Bytes gpt2_acts_alloc_tokens allocates for these sizes (0 when they are bad). */
+size_t gpt2_acts_bytes(const GPT2Config *c, int max_B, int max_T, int max_tokens, int max_keys,
+                       int max_out, int all_layers);
 void gpt2_acts_free(GPT2Acts *a);
 
 /* Runs the batch; a->logits gets (n_out, V) rows in out_pos order,
