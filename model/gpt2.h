@@ -198,9 +198,8 @@ void kvcache_reset(GPT2KVCache *kv);   // every row back to length 0
 // forward
 
 /* A batch of B right-padded rows of T positions. Row b holds lens[b] real
- * positions (lens NULL: all T); positions at or past lens[b] are computed on
- * whatever ids they hold but never read and never stored, and because
- * attention is causal they cannot change the real positions.
+ * positions (lens NULL: all T); positions at or past lens[b] are padding:
+ * never read, never computed (the real positions are packed, gpt2_batch_pack).
  *
  * Inputs: ids (B,T); where is_embed[b*T+t] is set, embeds[(b*T+t)*C ...]
  * replaces wte[id] (a soft prompt). Position embeddings are always added.
@@ -235,39 +234,40 @@ typedef struct {
 
 /* Activations, one allocation sized once for at most max_B rows, max_T
  * positions per row, max_keys keys per query (prefix + T) and max_out logit
- * rows. Forward-only activations keep one layer at a time. */
+ * rows. Forward-only activations keep one layer at a time. N is a batch's real
+ * positions (packed rows; at most max_tokens).  */
 typedef struct {
     int max_B, max_T, max_keys, max_out;
     int max_tokens;   // real positions of a batch in all (rows are packed)
     int C, NH, L, V, all_layers;
     float *memory;  size_t floats;
     // views into memory; (x) = per layer, times L when all_layers
-    float *encoded;   // (B, T, C)    input to block 0
-    float *ln1;       // (x) (B, T, C)
-    float *ln1_mean, *ln1_rstd; // (x) (B, T)
-    float *qkv;       // (x) (B, T, 3C)
-    float *att;       // (x) (B, NH, T, max_keys) softmax weights
-    float *atty;      // (x) (B, T, C)
-    float *residual2; // (x) (B, T, C)
-    float *ln2;       // (x) (B, T, C)
-    float *ln2_mean, *ln2_rstd; // (x) (B, T)
-    float *fch;       // (x) (B, T, 4C)
-    float *fch_gelu;  // (x) (B, T, 4C)
-    float *residual3; // (x) (B, T, C) output of each block
-    float *scratch;   // (B, T, C)    projection outputs, consumed at once
-    float *lnf;       // (B, T, C)    final layer norm output
-    float *lnf_mean, *lnf_rstd; // (B, T)
+    float *encoded;   // (N, C)    input to block 0
+    float *ln1;       // (x) (N, C)
+    float *ln1_mean, *ln1_rstd; // (x) (N)
+    float *qkv;       // (x) (N, 3C)
+    float *att;       // (x) (N, NH, max_keys) softmax weights
+    float *atty;      // (x) (N, C)
+    float *residual2; // (x) (N, C)
+    float *ln2;       // (x) (N, C)
+    float *ln2_mean, *ln2_rstd; // (x) (N)
+    float *fch;       // (x) (N, 4C)
+    float *fch_gelu;  // (x) (N, 4C)
+    float *residual3; // (x) (N, C) output of each block
+    float *scratch;   // (N, C)    projection outputs, consumed at once
+    float *lnf;       // (N, C)    final layer norm output
+    float *lnf_mean, *lnf_rstd; // (N)
     float *gathered;  // (max_out, C) lnf rows for the LM head
     float *logits;    // (max_out, V)
     float *label_gathered; // (max_out, C) lnf rows of the classifier rows
     float *label_logits;   // (max_out, GPT2_MAX_LABEL_IDS), row stride n_label_ids
     // backward scratch, allocated only with all_layers (one layer's worth, reused)
-    float *dresidual; // (B, T, C)    d loss / d residual stream
-    float *dln;       // (B, T, C)    d of a layer norm output (or of atty)
-    float *dscratch;  // (B, T, C)
-    float *dqkv;      // (B, T, 3C)
-    float *datt;      // (B, NH, T, max_keys)
-    float *dfch;      // (B, T, 4C)
+    float *dresidual; // (N, C)    d loss / d residual stream
+    float *dln;       // (N, C)    d of a layer norm output (or of atty)
+    float *dscratch;  // (N, C)
+    float *dqkv;      // (N, 3C)
+    float *datt;      // (N, NH, max_keys)
+    float *dfch;      // (N, 4C)
     float *dgathered; // (max_out, C)
 } GPT2Acts;
 
@@ -285,8 +285,9 @@ void gpt2_acts_free(GPT2Acts *a);
 
 /* Runs the batch; a->logits gets (n_out, V) rows in out_pos order,
  * a->label_logits (n_label, n_label_ids) in label_pos order, and a->lnf the
- * final hidden states of every position. n_out and n_label are each at most
- * max_out. */
+ * final hidden states of the real positions, packed (row b's at off[b] of
+ * gpt2_batch_pack; b*T when no row is padded). n_out and n_label are each at
+ * most max_out. */
 int gpt2_forward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *batch, Err *err);
 
 /* The checks gpt2_forward and gpt2_backward share, run first by both: the
@@ -298,6 +299,10 @@ int gpt2_forward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *batch, Err *e
  * then checks what only it reads (the forward its caches and embeds). */
 int gpt2_batch_check(const GPT2Model *m, const GPT2Acts *a, const GPT2Batch *batch, const char *pass,
                      Err *err);
+
+/* The packed layout of a batch's real positions: lens (B) = bt->lens or T, off (B) their
+ * prefix sum (row b's first position). Returns N, the real positions in all. */
+int gpt2_batch_pack(const GPT2Batch *bt, int *lens, int *off);
 
 /* The tied LM head alone: out (N, V) = in (N, C) wte^T. */
 void gpt2_lm_head(const GPT2Model *m, const float *in, float *out, int N);

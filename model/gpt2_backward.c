@@ -27,19 +27,19 @@
 // ----------------------------------------------------------------------------
 // layers
 
-/* d_input (B,T,C) = dout for real positions, 0 for padding (t >= lens[b]);
- * with dwte (V,C) and dwpe (n_positions,C), also dwpe[t] += dout and, where
- * the input was a token (not is_embed), dwte[ids] += dout. dout (B,T,C) is
- * the gradient at the input of block 0; ids, is_embed (B,T); lens (B).
+/* d_input (B,T,C), the caller's padded layout, = dout for real positions, 0 for padding
+ * (t >= lens[b]); with dwte (V,C) and dwpe (n_positions,C), also dwpe[t] += dout and, where
+ * the input was a token (not is_embed), dwte[ids] += dout. dout (N,C) is the gradient at the
+ * input of block 0, packed (row b at off[b]); ids, is_embed (B,T); lens, off (B).
  * Positions start at 0: batches with a prefix cache are refused earlier. */
 static void encoder_backward(float *d_input, float *dwte, float *dwpe, const float *dout,
                              const int *ids, const unsigned char *is_embed, const int *lens,
-                             int B, int T, int C) {
+                             const int *off, int B, int T, int C) {
     for (int b = 0; b < B; b++) {
         for (int t = 0; t < T; t++) {
             size_t bt = (size_t)b * T + t;
-            const float *d = dout + bt * C;
             int real = t < lens[b];
+            const float *d = real ? dout + ((size_t)off[b] + t) * C : NULL;
             if (d_input) {
                 if (real) memcpy(d_input + bt * C, d, C * sizeof(float));
                 else memset(d_input + bt * C, 0, C * sizeof(float));
@@ -131,10 +131,11 @@ static void gelu_backward(float *dinp, const float *inp, const float *out, const
     }
 }
 
-/* Backward of causal self-attention without a prefix (keys 0..t for query t).
- * dqkv (B,T,3C) = dq | dk | dv, overwritten; datt (B,NH,T,K) scratch.
- * dout (B,T,C) = d of the attention output, qkv (B,T,3C) and att (B,NH,T,K)
- * (softmax weights, row stride K = max_keys) from the forward; lens (B).
+/* Backward of causal self-attention without a prefix (keys 0..t for query t), packed rows
+ * (row b's lens[b] positions at off[b]).
+ * dqkv (N,3C) = dq | dk | dv, overwritten; datt (N,NH,K) scratch.
+ * dout (N,C) = d of the attention output, qkv (N,3C) and att (N,NH,K)
+ * (softmax weights, K = max_keys) from the forward; lens, off (B).
  * Per head and query t, with y_t = sum_j a_tj v_j and a_t = softmax(q_t.k_j scale):
  *   da_tj = dy_t.v_j    dpre_tj = a_tj (da_tj - <a_t, da_t>) scale
  *   dv = A^T dY         dq = dPre K         dk = dPre^T Q
@@ -142,39 +143,36 @@ static void gelu_backward(float *dinp, const float *inp, const float *out, const
  * O(T^3)). Each product is one small sgemm per head on the len x len block
  * with the masked (j > t) entries set to 0: twice the causal work, but at
  * GEMM speed (~70 GFLOP/s at T = hs = 64 on one core, where loops holding
- * the causal triangle ran at ~12). Queries past lens[b] (padding) carry no
- * gradient and no real query sees their keys: their rows of dqkv are 0. */
+ * the causal triangle ran at ~12). */
 static void attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv,
-                               const float *att, const int *lens, int B, int T, int C, int NH,
-                               int K) {
+                               const float *att, const int *lens, const int *off, int B, int C,
+                               int NH, int K) {
     int hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
-    int C3 = 3 * C;
+    int C3 = 3 * C, AS = NH * K; // AS: stride between positions of one head in att, datt
     for (int b = 0; b < B; b++) {
         int len = lens[b];
-        if (len < T)
-            memset(dqkv + ((size_t)b * T + len) * C3, 0, (size_t)(T - len) * C3 * sizeof(float));
         if (len == 0) continue;
         for (int h = 0; h < NH; h++) {
-            size_t r0 = (size_t)b * T * C3 + (size_t)h * hs; // row 0 of this head in qkv, dqkv
+            size_t r0 = (size_t)off[b] * C3 + (size_t)h * hs; // row 0 of this head in qkv, dqkv
             const float *q = qkv + r0, *k = q + C, *v = q + 2 * C;
             float *dq = dqkv + r0, *dk = dq + C, *dv = dq + 2 * C;
-            const float *dy = dout + (size_t)b * T * C + (size_t)h * hs;  // (len, hs), stride C
-            const float *a = att + ((size_t)b * NH + h) * T * K;          // (len, len), stride K
-            float *d = datt + ((size_t)b * NH + h) * T * K;
+            const float *dy = dout + (size_t)off[b] * C + (size_t)h * hs;  // (len, hs), stride C
+            const float *a = att + ((size_t)off[b] * NH + h) * K;          // (len, len), stride AS
+            float *d = datt + ((size_t)off[b] * NH + h) * K;
             // the causal A with its upper triangle 0 (the forward never wrote it), for dv
             for (int t = 0; t < len; t++) {
-                memcpy(d + (size_t)t * K, a + (size_t)t * K, (t + 1) * sizeof(float));
-                for (int j = t + 1; j < len; j++) d[(size_t)t * K + j] = 0.0f;
+                memcpy(d + (size_t)t * AS, a + (size_t)t * AS, (t + 1) * sizeof(float));
+                for (int j = t + 1; j < len; j++) d[(size_t)t * AS + j] = 0.0f;
             }
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, len, hs, len,
-                        1.0f, d, K, dy, C, 0.0f, dv, C3);
+                        1.0f, d, AS, dy, C, 0.0f, dv, C3);
             // da = dY V^T, then dpre in place, 0 above the diagonal
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, hs,
-                        1.0f, dy, C, v, C3, 0.0f, d, K);
+                        1.0f, dy, C, v, C3, 0.0f, d, AS);
             for (int t = 0; t < len; t++) {
-                const float *at = a + (size_t)t * K;
-                float *dt = d + (size_t)t * K, dot = 0.0f;
+                const float *at = a + (size_t)t * AS;
+                float *dt = d + (size_t)t * AS, dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
                 for (int j = 0; j <= t; j++) dot += at[j] * dt[j];
 #pragma omp simd
@@ -182,9 +180,9 @@ static void attention_backward(float *dqkv, float *datt, const float *dout, cons
                 for (int j = t + 1; j < len; j++) dt[j] = 0.0f;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, hs, len,
-                        1.0f, d, K, k, C3, 0.0f, dq, C3);
+                        1.0f, d, AS, k, C3, 0.0f, dq, C3);
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, len, hs, len,
-                        1.0f, d, K, q, C3, 0.0f, dk, C3);
+                        1.0f, d, AS, q, C3, 0.0f, dk, C3);
         }
     }
 }
@@ -315,15 +313,14 @@ int gpt2_backward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *bt, const fl
     const GPT2Config *c = &m->config;
     int B = bt->B, T = bt->T, C = c->n_embd, NH = c->n_head, L = c->n_layer, V = c->vocab_size;
     int K = a->max_keys, n_out = bt->n_out;
-    size_t BT = (size_t)B * T;
-    int lens[B]; // small: B is at most a few thousand
-    for (int b = 0; b < B; b++) lens[b] = bt->lens ? bt->lens[b] : T;
+    int lens[B], off[B]; // small: B is at most a few thousand
+    size_t N = (size_t)gpt2_batch_pack(bt, lens, off); // real positions, packed as the forward did
     if (n_out == 0 && bt->n_label == 0) { // no loss: every gradient is 0 (grads accumulate nothing)
-        if (d_input) memset(d_input, 0, BT * C * sizeof(float));
+        if (d_input) memset(d_input, 0, (size_t)B * T * C * sizeof(float));
         return 0;
     }
-    // the forward's per-layer activations, as it laid them out for this B, T
-#define LAYER(x, l, width) (a->x + (size_t)(l) * BT * (width))
+    // the forward's per-layer activations, as it laid them out for this batch's N positions
+#define LAYER(x, l, width) (a->x + (size_t)(l) * N * (width))
     const float *last = LAYER(residual3, L - 1, C); // input of ln_f
 
     // LM head, only on the n_out rows that carry loss
@@ -334,9 +331,9 @@ int gpt2_backward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *bt, const fl
     // which is 0 at every other position (the scatter). Row by row, so that
     // a position listed twice in out_pos adds up.
     float *dres = a->dresidual;
-    memset(dres, 0, BT * C * sizeof(float));
+    memset(dres, 0, N * C * sizeof(float));
     for (int i = 0; i < n_out; i++) {
-        size_t p = (size_t)bt->out_pos[i];
+        size_t p = (size_t)off[bt->out_pos[i] / T] + bt->out_pos[i] % T;
         layernorm_backward(dres + p * C, grads ? grads->ln_f_w : NULL, grads ? grads->ln_f_b : NULL,
                            a->dgathered + (size_t)i * C, last + p * C, a->lnf_mean + p,
                            a->lnf_rstd + p, m->w.ln_f_w, 1, C);
@@ -344,7 +341,7 @@ int gpt2_backward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *bt, const fl
     // classifier rows the same way, one at a time through dgathered's first
     // row (free now: max_out >= n_label >= 1 whenever this loop runs)
     for (int i = 0; i < bt->n_label; i++) {
-        size_t p = (size_t)bt->label_pos[i];
+        size_t p = (size_t)off[bt->label_pos[i] / T] + bt->label_pos[i] % T;
         label_head_backward(a->dgathered, grads ? grads->wte : NULL,
                             dlabel_logits + (size_t)i * bt->n_label_ids,
                             a->label_gathered + (size_t)i * C, m->w.wte, bt->label_ids,
@@ -362,28 +359,28 @@ int gpt2_backward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *bt, const fl
         const float *res2 = LAYER(residual2, l, C), *ln1 = LAYER(ln1, l, C), *ln2 = LAYER(ln2, l, C);
         const float *qkv = LAYER(qkv, l, 3 * C), *atty = LAYER(atty, l, C);
         const float *fch = LAYER(fch, l, 4 * C), *fch_gelu = LAYER(fch_gelu, l, 4 * C);
-        const float *att = a->att + (size_t)l * B * NH * T * K;
+        const float *att = a->att + (size_t)l * N * NH * K;
 
         // MLP: res3 = res2 + gelu(ln2 fc_w + fc_b) fc_proj_w + fc_proj_b
         matmul_backward(a->dfch, g ? g->fc_proj_w : NULL, g ? g->fc_proj_b : NULL, dres,
-                        fch_gelu, w->fc_proj_w, (int)BT, 4 * C, C);
-        gelu_backward(a->dfch, fch, fch_gelu, a->dfch, BT * 4 * C);
+                        fch_gelu, w->fc_proj_w, (int)N, 4 * C, C);
+        gelu_backward(a->dfch, fch, fch_gelu, a->dfch, N * 4 * C);
         matmul_backward(a->dln, g ? g->fc_w : NULL, g ? g->fc_b : NULL, a->dfch, ln2, w->fc_w,
-                        (int)BT, C, 4 * C);
+                        (int)N, C, 4 * C);
         layernorm_backward(dres, g ? g->ln_2_w : NULL, g ? g->ln_2_b : NULL, a->dln, res2,
-                           LAYER(ln2_mean, l, 1), LAYER(ln2_rstd, l, 1), w->ln_2_w, (int)BT, C);
+                           LAYER(ln2_mean, l, 1), LAYER(ln2_rstd, l, 1), w->ln_2_w, (int)N, C);
 
         // attention: res2 = res_in + attention(ln1 attn_w + attn_b) attn_proj_w + attn_proj_b
         matmul_backward(a->dln, g ? g->attn_proj_w : NULL, g ? g->attn_proj_b : NULL, dres, atty,
-                        w->attn_proj_w, (int)BT, C, C);
-        attention_backward(a->dqkv, a->datt, a->dln, qkv, att, lens, B, T, C, NH, K);
+                        w->attn_proj_w, (int)N, C, C);
+        attention_backward(a->dqkv, a->datt, a->dln, qkv, att, lens, off, B, C, NH, K);
         matmul_backward(a->dln, g ? g->attn_w : NULL, g ? g->attn_b : NULL, a->dqkv, ln1,
-                        w->attn_w, (int)BT, C, 3 * C);
+                        w->attn_w, (int)N, C, 3 * C);
         layernorm_backward(dres, g ? g->ln_1_w : NULL, g ? g->ln_1_b : NULL, a->dln, res_in,
-                           LAYER(ln1_mean, l, 1), LAYER(ln1_rstd, l, 1), w->ln_1_w, (int)BT, C);
+                           LAYER(ln1_mean, l, 1), LAYER(ln1_rstd, l, 1), w->ln_1_w, (int)N, C);
     }
 #undef LAYER
     encoder_backward(d_input, grads ? grads->wte : NULL, grads ? grads->wpe : NULL, dres, bt->ids,
-                     bt->is_embed, lens, B, T, C);
+                     bt->is_embed, lens, off, B, T, C);
     return 0;
 }

@@ -113,6 +113,24 @@ int main(void) {
     CHECK(gpt2_forward(&m, &a, &batch, &err) == 0, "batch with other padding: %s", err.msg);
     CHECK(memcmp(row1, a.logits + V, sizeof row1) == 0, "padding changed row 1's logits");
 
+    // activations sized by real positions: the ragged batch (36 of 60) runs in an arena for 36,
+    // to the same bits (rows are packed either way), and one more position is refused
+    GPT2Acts packed;
+    int n_real = T + 5 + 11;
+    CHECK(gpt2_acts_alloc_tokens(&packed, &c, B, T, n_real, T, 3, 0, &err) == 0, "alloc by tokens: %s", err.msg);
+    CHECK(gpt2_acts_bytes(&c, B, T, n_real, T, 3, 0) == packed.floats * sizeof(float) &&
+              packed.floats < gpt2_acts_bytes(&c, B, T, 0, T, 3, 0) / sizeof(float),
+          "gpt2_acts_bytes %zu for %d tokens, arena %zu floats", gpt2_acts_bytes(&c, B, T, n_real, T, 3, 0), n_real,
+          packed.floats);
+    CHECK(gpt2_forward(&m, &packed, &batch, &err) == 0, "batch in an arena by tokens: %s", err.msg);
+    CHECK(memcmp(row1, packed.logits + V, sizeof row1) == 0, "row 1 differs in an arena sized by tokens");
+    lens[2]++;
+    CHECK(gpt2_forward(&m, &packed, &batch, &err) != 0 && strstr(err.msg, "real positions"),
+          "a batch of %d real positions accepted by an arena for %d", n_real + 1, n_real);
+    lens[2]--;
+    gpt2_acts_free(&packed);
+    CHECK(gpt2_acts_alloc_tokens(&packed, &c, B, T, B * T + 1, T, 3, 0, &err) != 0, "more tokens than B x T accepted");
+
     // classifier rows: the label logits are the same columns of the full logits
     int label_ids[3] = {7, V - 1, 42};
     GPT2Batch cls = {.B = B, .T = T, .ids = ids, .lens = lens, .out_pos = last, .n_out = 3,
