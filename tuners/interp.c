@@ -370,11 +370,17 @@ int result_finish(TuneContext *ctx, TuneResult *r, const float *continuous, Err 
         if (!probs) return err_fail(err, "result: out of memory (%d test examples)", n);
     }
     EvalResult soft;
-    if (eval_prompts(ctx->eval, &ctx->train, ids, 1, L, &r->eval[TUNE_TRAIN], NULL, err) ||
-        eval_prompts(ctx->eval, &ctx->dev, ids, 1, L, &r->eval[TUNE_DEV], NULL, err) ||
-        eval_prompts(ctx->eval, &test_split, ids, 1, L, &r->eval[TUNE_TEST], probs, err) ||
-        (continuous && eval_soft_prompt(ctx->eval, &test_split, continuous, L, &soft,
-                                        probs + (size_t)n * K, err))) {
+    double t[5]; // when each evaluation started and the last ended, for the progress line
+    t[0] = util_now();
+    int failed = eval_prompts(ctx->eval, &ctx->train, ids, 1, L, &r->eval[TUNE_TRAIN], NULL, err) ||
+                 eval_prompts(ctx->eval, &ctx->dev, ids, 1, L, &r->eval[TUNE_DEV], NULL, err);
+    t[1] = util_now();
+    failed = failed || eval_prompts(ctx->eval, &test_split, ids, 1, L, &r->eval[TUNE_TEST], probs, err);
+    t[2] = util_now();
+    failed = failed || (continuous && eval_soft_prompt(ctx->eval, &test_split, continuous, L, &soft,
+                                                       probs + (size_t)n * K, err));
+    t[3] = util_now();
+    if (failed) {
         free(probs);
         return -1;
     }
@@ -404,6 +410,13 @@ int result_finish(TuneContext *ctx, TuneResult *r, const float *continuous, Err 
     r->obj_interp = r->log_ppl;
     r->obj_total = r->w_task * r->obj_task + r->w_interp * r->obj_interp;
     if (prompt_text_check(ctx, &test_split, r, err)) return -1;
+    t[4] = util_now();
+    if (ctx->progress) {
+        char line[256];
+        snprintf(line, sizeof line, "result: evaluation train+dev %.2f s, test %.2f s (prompt %.2f, continuous %.2f, "
+                 "text %.2f; %d examples)", t[1] - t[0], t[4] - t[1], t[2] - t[1], t[3] - t[2], t[4] - t[3], n);
+        ctx->progress(ctx->progress_user, line);
+    }
     // a number that is not finite fails the point: it must not reach a frontier as a result
     const struct { const char *name; double x; } checks[] = {
         {"train accuracy", r->train_acc}, {"dev accuracy", r->dev_acc}, {"test accuracy", r->test_acc},

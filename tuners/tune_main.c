@@ -336,6 +336,7 @@ int main(int argc, char **argv) {
     run.ctx.progress_user = &pg;
     const TunePoint *p = &run.point;
     rc = run_load(&run, &err);
+    double loaded = util_now();
     // the vocabulary is the model's, in every record from its loading on, a failed run's too (the
     // report's reference log-PPL is ln V). TUNE_VERSION stays: it is part of a point's identity,
     // and a field added to the output changes nothing a point computes
@@ -348,6 +349,9 @@ int main(int argc, char **argv) {
         info_line(&pg, line);
         if (run.hash_seconds < 0) snprintf(line, sizeof line, "tune: model sha256 from " TUNE_KNOWN_SHA256_ENV " (the file is unchanged)");
         else snprintf(line, sizeof line, "tune: model sha256 hashed in %.2f s", run.hash_seconds);
+        info_line(&pg, line);
+        snprintf(line, sizeof line, "tune: loaded in %.2f s (models, tokenizer, splits, evaluator, scorer; "
+                 "the hash excluded)", loaded - start - (run.hash_seconds > 0 ? run.hash_seconds : 0));
         info_line(&pg, line);
         rc = p->method == METHOD_PEZ        ? pez_run(&run.ctx, &result, &err)
              : p->method == METHOD_RLPROMPT ? rlprompt_run(&run.ctx, &result, &err)
