@@ -4,7 +4,9 @@
 #   record (soft: the projection reported, the soft prompt's objective and faithfulness); the
 #   empty manual prompt gives the template alone's record (log-PPL 0, PPL 1), the same whichever
 #   end of the template [P] is at;
-#   two runs of a point give identical records except wall_seconds; the point
+#   two runs of a point give identical records except wall_seconds; a PEZ point under an
+#   activation_mb that splits its batches gives the one batch's record (within 1e-5), one too
+#   small a failed record naming it; the point
 #   read from stdin gives the same; bad points exit 2 with one message and no
 #   record; a run that fails prints a "failed" record (with the model's vocabulary size once the
 #   model is loaded) and exits 1; --help / usage; the model's sha256 from TUNE_KNOWN_SHA256 only
@@ -160,6 +162,50 @@ assert a["point"]["seed"] == 3 and b["point"]["seed"] == 4, (a["point"]["seed"],
 la, lb = [h["loss"] for h in a["history"]], [h["loss"] for h in b["history"]]
 assert la != lb, ("the same training losses", la, lb)
 EOF
+
+# the activation budget: 3 MB splits this model's PEZ batches in two micro-batches and its
+# evaluation batches into single rows; the record is the one batch's ("none"): the same prompt,
+# accuracies and steps, every number within 1e-5 (the tiny model's products are small enough for
+# OpenBLAS to pick other kernels for fewer rows, ~1e-7 apart; at GPT-2's sizes the records are the
+# same to the bit, see README "Bounded memory"). 2 MB cannot hold an example with the log-PPL row:
+# a failed record naming the budget
+for b in none 3 2; do
+    case $b in none) v='"none"' ;; *) v=$b ;; esac
+    sed "s/\"seed\":3,/\"seed\":3,\"activation_mb\":$v,/" "$TMP/pez.json" >"$TMP/pez-mb.json"
+    want=0
+    [ "$b" = 2 ] && want=1
+    expect $want "tune pez activation_mb $b" "$TUNE" "$TMP/pez-mb.json" && cp "$TMP/out" "$TMP/pez-mb-$b.out" &&
+        cp "$TMP/err" "$TMP/pez-mb-$b.err"
+done
+grep -q "micro-batches 2" "$TMP/pez-mb-3.err" 2>/dev/null || fail "activation_mb 3: no step in 2 micro-batches on stderr"
+grep -q "training batches whole" "$TMP/pez-mb-none.err" 2>/dev/null || fail "activation_mb none: batches not whole"
+if [ -s "$TMP/pez-mb-none.out" ] && [ -s "$TMP/pez-mb-3.out" ] && [ -s "$TMP/pez-mb-2.out" ]; then
+    "$PY" - "$TMP/pez-mb-none.out" "$TMP/pez-mb-3.out" "$TMP/pez-mb-2.out" <<'EOF' && ok "activation_mb: micro-batches give the one batch's record" ||
+import json, sys
+a, b, c = (json.load(open(p)) for p in sys.argv[1:])
+for r in (a, b):
+    r.pop("wall_seconds")
+def same(x, y, where):
+    if isinstance(x, dict):
+        assert isinstance(y, dict) and list(x) == list(y), where
+        for k in x:
+            same(x[k], y[k], where + "." + k)
+    elif isinstance(x, list):
+        assert isinstance(y, list) and len(x) == len(y), where
+        for i, (u, v) in enumerate(zip(x, y)):
+            same(u, v, "%s[%d]" % (where, i))
+    elif isinstance(x, float) and isinstance(y, float):
+        assert abs(x - y) <= 1e-5 * max(1.0, abs(x)), (where, x, y)
+    else:
+        assert x == y, (where, x, y)
+assert a["status"] == "ok", a["error"]
+same(a, b, "record")
+for k in ("prompt", "accuracy", "steps", "best_step"):
+    assert a[k] == b[k], (k, a[k], b[k])
+assert c["status"] == "failed" and "activation_mb 2" in c["error"] and "log-PPL" in c["error"], c["error"]
+EOF
+        fail "activation_mb: the records differ"
+fi
 
 # a manual prompt: scored as given, no training
 printf '{"method":"manual",%s,"prompt":" It was"}\n' "$COMMON" >"$TMP/manual.json"

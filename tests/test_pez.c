@@ -1031,6 +1031,198 @@ static void test_batches(void) {
 }
 
 // ----------------------------------------------------------------------------
+// micro-batches under an activation budget
+
+enum { MB_STEPS = 4, MB_B = 8, MB_N = 12 };
+
+/* What a run of MB_STEPS steps gives at each step: the projection, the losses, the clipped
+ * gradient and P after the update. */
+typedef struct {
+    int ids[MB_STEPS][TL];
+    double loss[MB_STEPS], task[MB_STEPS], log_ppl[MB_STEPS];
+    float g[MB_STEPS][TL * TC], P[MB_STEPS][TL * TC];
+    int n_micro[MB_STEPS], mb_rows;
+} MicroRun;
+
+/* MB_STEPS steps of batches of MB_B from the split (two epochs' worth, so that batches cross an
+ * epoch) from the noisy prompt P0, under the point's activation_mb. 0, or -1 with err set. */
+static int micro_run(MicroRun *out, const TunePoint *p, GPT2Model *m, GPT2Model *scorer, const EncodedSplit *split,
+                     const float *P0, Err *err) {
+    TuneContext ctx;
+    PezState s;
+    make_context(&ctx, p, m, scorer, split);
+    if (pez_state_alloc(&s, &ctx, err)) return -1;
+    memcpy(s.P, P0, sizeof out->P[0]);
+    const float *arena = s.acts.memory;
+    Rng rng;
+    rng_seed(&rng, 9);
+    for (int k = 0; k < MB_STEPS; k++) {
+        PezLoss l;
+        pez_sample_batch(&s, &rng);
+        if (pez_step(&s, &ctx.train, s.examples, &l, err)) {
+            pez_state_free(&s);
+            return -1;
+        }
+        memcpy(out->ids[k], s.ids, sizeof out->ids[k]);
+        out->loss[k] = l.loss;
+        out->task[k] = l.task;
+        out->log_ppl[k] = l.log_ppl;
+        memcpy(out->g[k], s.g, sizeof out->g[k]);
+        memcpy(out->P[k], s.P, sizeof out->P[k]);
+        out->n_micro[k] = s.n_micro;
+    }
+    CHECK(s.acts.memory == arena, "the activations moved during the run");
+    CHECK(s.budget == 0 || s.mb_bytes <= s.budget, "micro-batches of %zu bytes over the budget of %zu", s.mb_bytes,
+          s.budget);
+    out->mb_rows = s.mb_rows;
+    pez_state_free(&s);
+    return 0;
+}
+
+/* The activation_mb at which a run's micro-batches hold at most `rows` rows: what `rows` rows at
+ * the planned length take (acts_fit), as the point's budget (which the evaluator shares). */
+static double budget_for_rows(const TunePoint *p, GPT2Model *m, GPT2Model *scorer, const EncodedSplit *split,
+                              int rows) {
+    TuneContext ctx;
+    PezState s;
+    Err err;
+    TunePoint none = *p;
+    none.activation_mb = 0;
+    make_context(&ctx, &none, m, scorer, split);
+    if (pez_state_alloc(&s, &ctx, &err)) return -1;
+    ActsNeed need;
+    pez_acts_need(&s, &need);
+    long t = (long)rows * need.mean_T;
+    if (t < need.min_tokens) t = need.min_tokens;
+    if (t > (long)rows * need.max_T) t = (long)rows * need.max_T;
+    size_t bytes = acts_need_bytes(&m->config, &need, rows, (int)t);
+    pez_state_free(&s);
+    return (bytes + 1.0) / 1048576.0 / (1.0 - TUNE_EVAL_BUDGET_SHARE);
+}
+
+/* Two runs: whether they are the same to the bit; over their first `steps` steps, the largest relative
+ * differences of the losses (each to max(1, |loss|)), of the gradients (to the largest |g| of
+ * the step) and of the prompts after the steps (to the largest |P|). */
+static int micro_compare(const MicroRun *a, const MicroRun *b, int steps, double *loss_diff, double *g_diff,
+                         double *P_diff) {
+    int same = memcmp(a->ids, b->ids, sizeof a->ids) == 0 && memcmp(a->g, b->g, sizeof a->g) == 0 &&
+               memcmp(a->P, b->P, sizeof a->P) == 0;
+    *loss_diff = *g_diff = *P_diff = 0.0;
+    for (int k = 0; k < steps; k++) {
+        same = same && a->loss[k] == b->loss[k] && a->task[k] == b->task[k] && a->log_ppl[k] == b->log_ppl[k];
+        const double x[3][2] = {{a->loss[k], b->loss[k]}, {a->task[k], b->task[k]}, {a->log_ppl[k], b->log_ppl[k]}};
+        for (int j = 0; j < 3; j++) *loss_diff = fmax(*loss_diff, fabs(x[j][0] - x[j][1]) / fmax(1.0, fabs(x[j][0])));
+        double scale, d = max_abs_diff(b->g[k], a->g[k], TL * TC, &scale);
+        *g_diff = fmax(*g_diff, d / fmax(scale, 1e-30));
+        d = max_abs_diff(b->P[k], a->P[k], TL * TC, &scale);
+        *P_diff = fmax(*P_diff, d / fmax(scale, 1e-30));
+    }
+    return same;
+}
+
+/* Gradient accumulation over micro-batches: the same PEZ (and soft) run of a few steps with
+ * the whole batch, and with budgets that allow micro-batches of the fewest rows (1, or 2 with
+ * the log-PPL row), 2 or 3 rows, and most of the batch, gives the same projections (ids) at
+ * every step, and the same losses, gradients and prompts within 1e-5 (relative). The label
+ * gradients are scaled by 1/B as in one batch and the rows' prompt gradients are summed in the
+ * same order, so the only differences are inside a row's own arithmetic: OpenBLAS picks its
+ * sgemm kernel by the matrix sizes (its "direct" and small-matrix kernels, for products of
+ * fewer than ~7M multiply-adds, sum in another order than its blocked kernel), and a
+ * micro-batch has fewer rows. At this tiny model's sizes most runs are the same to the bit and
+ * some differ by ~1e-7 (the test prints how many); at GPT-2's sizes every product is past those
+ * kernels, and whole records come out the same to the bit (README, "Bounded memory").
+ * Settings: the log-PPL row in the task batch (lambda 0.5, ppl_grad full, so its target side
+ * too), none (lambda 0), a separate scorer; soft with the log-PPL row and without; the prompt
+ * first and after pre tokens. A budget below one example with the log-PPL row is refused with
+ * one line naming it. */
+static void test_micro_batches(void) {
+    printf("micro-batches:\n");
+    struct { const char *what; Method method; double lambda; int separate, pre; } cases[] = {
+        {"pez, log-PPL row in the batch", METHOD_PEZ, 0.5, 0, 0},
+        {"pez, lambda 0", METHOD_PEZ, 0.0, 0, 0},
+        {"pez, separate scorer", METHOD_PEZ, 0.5, 1, 3},
+        {"pez, log-PPL row, pre tokens", METHOD_PEZ, 0.5, 0, 3},
+        {"soft, log-PPL row", METHOD_SOFT, 0.5, 0, 0},
+        {"soft, lambda 0, pre tokens", METHOD_SOFT, 0.0, 0, 3},
+    };
+    double worst_first = 0.0, worst_loss = 0.0, worst_g = 0.0, worst_P = 0.0;
+    int runs = 0, bitwise = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        GPT2Model m, m2;
+        float *params = tiny_model(&m, 2, TC, 32, 11), *params2 = tiny_model(&m2, 1, TC, 32, 12);
+        EncodedSplit split;
+        made_up_split(&split, MB_N, cases[c].pre, 31 + cases[c].pre);
+        const int z[TL] = {1500, 2700, 4242};
+        float P0[TL * TC];
+        noisy_prompt(P0, &m, z, TL, 5);
+        TunePoint p;
+        make_point(&p, cases[c].lambda, OBJECTIVE_ADDITIVE, PEZ_ADAFACTOR);
+        p.method = cases[c].method;
+        p.pez.batch = MB_B;
+        p.pez.clip = 1.0;
+        p.pez.ppl_grad = PEZ_PPL_GRAD_FULL;
+        GPT2Model *scorer = cases[c].separate ? &m2 : &m;
+        Err err;
+        static MicroRun whole, part;
+        p.activation_mb = 0;
+        if (micro_run(&whole, &p, &m, scorer, &split, P0, &err)) {
+            CHECK(0, "%s, one batch: %s", cases[c].what, err.msg);
+        } else {
+            int in_batch = cases[c].lambda != 0.0 && !cases[c].separate;
+            CHECK(whole.mb_rows == MB_B + in_batch && whole.n_micro[0] == 1, "%s: budget none gave %d rows, %d "
+                  "micro-batches", cases[c].what, whole.mb_rows, whole.n_micro[0]);
+            int rows[] = {1 + in_batch, 2 + in_batch, 3, MB_B - 1};
+            printf("  %-32s micro-batches per step:", cases[c].what);
+            for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+                p.activation_mb = budget_for_rows(&p, &m, scorer, &split, rows[r]);
+                if (micro_run(&part, &p, &m, scorer, &split, P0, &err)) {
+                    CHECK(0, "%s, %d rows: %s", cases[c].what, rows[r], err.msg);
+                    continue;
+                }
+                CHECK(part.mb_rows == rows[r], "%s: activation_mb %g gave micro-batches of %d rows, not %d",
+                      cases[c].what, p.activation_mb, part.mb_rows, rows[r]);
+                for (int k = 0; k < MB_STEPS; k++)
+                    CHECK(part.n_micro[k] >= (MB_B + in_batch + rows[r] - 1) / rows[r],
+                          "%s: %d micro-batches of %d rows for %d rows", cases[c].what, part.n_micro[k], rows[r],
+                          MB_B + in_batch);
+                // the first step (the same prompt in: the micro-batches' own rounding), then the run
+                double dl1, dg1, dP1, dl, dg, dP;
+                micro_compare(&whole, &part, 1, &dl1, &dg1, &dP1);
+                int same = micro_compare(&whole, &part, MB_STEPS, &dl, &dg, &dP);
+                runs++;
+                bitwise += same;
+                worst_first = fmax(worst_first, fmax(dl1, dg1));
+                worst_loss = fmax(worst_loss, dl);
+                worst_g = fmax(worst_g, dg);
+                worst_P = fmax(worst_P, dP);
+                CHECK(memcmp(whole.ids, part.ids, sizeof whole.ids) == 0, "%s, micro-batches of %d rows: other "
+                      "projections than the one batch's", cases[c].what, rows[r]);
+                CHECK(dl1 <= 1e-6 && dg1 <= 1e-6, "%s, micro-batches of %d rows: the first step's loss or gradient is "
+                      "not the one batch's (relative differences %.3g, %.3g)", cases[c].what, rows[r], dl1, dg1);
+                CHECK(dl <= 1e-4 && dg <= 1e-4 && dP <= 1e-4, "%s, micro-batches of %d rows: not the one batch's run "
+                      "(relative differences: loss %.3g, gradient %.3g, prompt %.3g)", cases[c].what, rows[r], dl, dg, dP);
+                printf(" %d", part.n_micro[0]);
+            }
+            printf("\n");
+            // too small: one example with the log-PPL row does not fit
+            p.activation_mb = budget_for_rows(&p, &m, scorer, &split, 1 + in_batch) * 0.9;
+            TuneContext ctx;
+            PezState s;
+            make_context(&ctx, &p, &m, scorer, &split);
+            CHECK(pez_state_alloc(&s, &ctx, &err) != 0 && strstr(err.msg, "activation_mb") &&
+                  !strchr(err.msg, '\n'), "%s: a budget too small: %s", cases[c].what, err.msg);
+        }
+        encoded_split_free(&split);
+        free(params); free(params2);
+        free(m.blocks_storage); free(m2.blocks_storage);
+    }
+    printf("  %d of %d runs the same as the one batch's to the bit; largest relative differences: first step's "
+           "loss and gradient %.3g; over %d steps loss %.3g, gradient %.3g, prompt %.3g\n", bitwise, runs, worst_first,
+           MB_STEPS, worst_loss, worst_g, worst_P);
+    CHECK(runs == 24, "%d runs compared", runs);
+}
+
+// ----------------------------------------------------------------------------
 // an end-to-end run
 
 typedef struct {
@@ -1304,6 +1496,7 @@ int main(void) {
     test_adamw();
     test_reset_quirk();
     test_batches();
+    test_micro_batches();
     test_gradients(0);
     test_gradients(3);
     test_soft_gradients(0);

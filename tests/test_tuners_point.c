@@ -100,6 +100,7 @@ static void test_defaults(void) {
         CHECK(strcmp(p.template_text, "[P]{sentence} It was") == 0, "PEZ template [%s]", p.template_text);
         CHECK(p.prompt_length == 10 && p.lambda == 0 && p.objective == OBJECTIVE_ADDITIVE && p.seed == 0, "scalars");
         CHECK(p.max_tokens == 128 && p.max_test == 0, "max_tokens %d max_test %d", p.max_tokens, p.max_test);
+        CHECK(p.activation_mb == 256, "activation_mb %g", p.activation_mb);
         snprintf(want, sizeof want, "%s/data/16-1/train.tsv", root);
         CHECK(strcmp(p.train_path, want) == 0, "train path [%s]", p.train_path);
         snprintf(want, sizeof want, "%s/data/16-1/dev.tsv", root);
@@ -210,6 +211,25 @@ static void test_defaults(void) {
         CHECK(wt == 1 && wi == 2, "additive weights %g %g", wt, wi);
         point_free(&p);
     }
+    // the activation budget: MB, or "none" (0); not part of the canonical JSON (it splits batches,
+    // the results stay the same)
+    {
+        TunePoint a, b, c;
+        int ra = parse(&a, "{\"method\":\"soft\",\"task\":\"sst-2\"," BASE "}", &err);
+        int rb = parse(&b, "{\"method\":\"soft\",\"task\":\"sst-2\"," BASE ",\"activation_mb\":\"none\"}", &err);
+        int rc3 = parse(&c, "{\"method\":\"soft\",\"task\":\"sst-2\"," BASE ",\"activation_mb\":12.5}", &err);
+        CHECK(ra == 0 && rb == 0 && rc3 == 0, "activation_mb: %s", err.msg);
+        if (ra == 0 && rb == 0 && rc3 == 0) {
+            CHECK(b.activation_mb == 0 && c.activation_mb == 12.5, "activation_mb none %g, 12.5 %g", b.activation_mb,
+                  c.activation_mb);
+            CHECK(strcmp(a.canonical_json, b.canonical_json) == 0 && strcmp(a.canonical_json, c.canonical_json) == 0 &&
+                      !strstr(a.canonical_json, "activation"),
+                  "activation_mb changed the canonical JSON: %s", c.canonical_json);
+        }
+        if (ra == 0) point_free(&a);
+        if (rb == 0) point_free(&b);
+        if (rc3 == 0) point_free(&c);
+    }
     // the default word list, where installed
     if (access("/usr/share/dict/words", R_OK) == 0) {
         rc = parse(&p, "{\"method\":\"pez\",\"task\":\"sst-2\",\"model\":\"@/model\",\"data_dir\":\"@/data/\","
@@ -274,6 +294,9 @@ static void test_bad_points(void) {
     expect_bad("{" PEZ ",\"pez\":{\"init\":\"zeros\"}}", "\"pez.init\"");
     expect_bad("{" PEZ ",\"prompt_vocab\":\"latin1\"}", "\"prompt_vocab\" is \"latin1\", expected \"all\" or \"utf8\" or \"ascii\"");
     expect_bad("{" PEZ ",\"prompt_vocab\":true}", "\"prompt_vocab\" must be");
+    expect_bad("{" PEZ ",\"activation_mb\":-1}", "\"activation_mb\" must be >= 0");
+    expect_bad("{" PEZ ",\"activation_mb\":\"lots\"}", "\"activation_mb\" is \"lots\", expected a number of MB or \"none\"");
+    expect_bad("{" PEZ ",\"activation_mb\":true}", "\"activation_mb\" must be a number");
     expect_bad("{" PEZ ",\"pez\":{\"ppl_grad\":\"target\"}}", "\"pez.ppl_grad\" is \"target\"");
     expect_bad("{" PEZ ",\"rlprompt\":{\"reward\":\"accuracy\"}}", "\"rlprompt.reward\" is \"accuracy\"");
     // wrong types

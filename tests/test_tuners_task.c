@@ -482,6 +482,61 @@ static void test_evaluator(const GPT2Model *m, GPT2Tokenizer *tok, const char *s
         CHECK(eval_prompts(cached, &e, prompts + L, 1, L, &one, probs1, &err) == 0, "%s", err.msg);
         CHECK(max_abs_diff(probs1, probs + (size_t)n * K, (size_t)n * K) < 1e-5f && one.accuracy == res[1].accuracy,
               "%s: prompt 1 alone differs from prompt 1 in a batch", tmpl);
+        // within a memory budget (two rows a batch), in another order (the examples reversed): the
+        // same scores, each example's in its place; pred is the class accuracy counts
+        {
+            ActsNeed need = {.max_rows = 7, .max_T = max_T, .min_rows = 1, .min_tokens = max_T, .mean_T = max_T,
+                             .position_bytes = (size_t)C * sizeof(float) + sizeof(int) + 1};
+            size_t two_rows = acts_need_bytes(&m->config, &need, 2, 2 * max_T);
+            Evaluator *small, *tiny;
+            int rows = 0;
+            if (evaluator_new_bounded(&small, m, label_ids, K, 7, max_T, two_rows, 0, &err) ||
+                (t == 0 && evaluator_cache(small, &e, &err)))
+                die("bounded evaluator: %s", err.msg);
+            size_t bytes = evaluator_bytes(small, &rows, NULL);
+            CHECK(rows == 2 && bytes <= two_rows, "%s: %zu bytes gave %d rows (%zu bytes)", tmpl, two_rows, rows, bytes);
+            CHECK(evaluator_new_bounded(&tiny, m, label_ids, K, 7, max_T, two_rows / 4, 0, &err) != 0 &&
+                  strstr(err.msg, "one row"), "%s: a budget below one row: %s", tmpl, err.msg);
+            EncodedSplit rev = e;
+            int *mem = xmalloc((size_t)7 * n * sizeof(int));
+            int *arrays[7] = {rev.pre_off = mem, rev.pre_len = mem + n, rev.post_off = mem + 2 * n,
+                              rev.post_len = mem + 3 * n, rev.label = mem + 4 * n, rev.sent_off = mem + 5 * n,
+                              rev.sent_len = mem + 6 * n};
+            const int *from[7] = {e.pre_off, e.pre_len, e.post_off, e.post_len, e.label, e.sent_off, e.sent_len};
+            for (int a = 0; a < 7; a++)
+                for (int i = 0; i < n; i++) arrays[a][i] = from[a][n - 1 - i];
+            float *probs_s = xmalloc((size_t)P * n * K * sizeof(float)), *probs_r = xmalloc((size_t)P * n * K * sizeof(float));
+            int *pred = xmalloc((size_t)2 * P * n * sizeof(int)), *pred_r = pred + P * n;
+            EvalResult res_s[3], res_r[3];
+            CHECK(eval_prompts_pred(small, &e, prompts, P, L, res_s, probs_s, pred, &err) == 0 &&
+                  eval_prompts_pred(t == 0 ? cached : plain, &rev, prompts, P, L, res_r, probs_r, pred_r, &err) == 0,
+                  "%s, bounded or reversed: %s", tmpl, err.msg);
+            float ds = max_abs_diff(probs_s, t == 0 ? probs_c : probs, (size_t)P * n * K), dr = 0;
+            int pred_ok = 1;
+            for (int p = 0; p < P; p++) {
+                int correct = 0;
+                for (int i = 0; i < n; i++) {
+                    const float *q = probs_s + ((size_t)p * n + i) * K, *qr = probs_r + ((size_t)p * n + n - 1 - i) * K;
+                    dr = fmaxf(dr, max_abs_diff(q, qr, K));
+                    int k = pred[p * n + i];
+                    correct += k == e.label[i];
+                    pred_ok = pred_ok && k >= 0 && k < K && q[k] >= q[1 - k] && pred_r[p * n + n - 1 - i] == k;
+                }
+                CHECK(res_s[p].accuracy == res[p].accuracy && res_r[p].accuracy == res[p].accuracy &&
+                      correct == lround(res[p].accuracy * n) && fabs(res_s[p].loss - res[p].loss) < 1e-5 &&
+                      fabs(res_r[p].loss - res[p].loss) < 1e-5 && same_class_scores(&res_s[p], &res[p], K) &&
+                      same_class_scores(&res_r[p], &res[p], K),
+                      "%s prompt %d: accuracy %g, bounded %g, reversed %g, pred %d of %d", tmpl, p, res[p].accuracy,
+                      res_s[p].accuracy, res_r[p].accuracy, correct, n);
+            }
+            CHECK(ds < 1e-5f && dr < 1e-5f && pred_ok, "%s: bounded probs %g away, reversed %g; pred %s", tmpl, ds, dr,
+                  pred_ok ? "ok" : "not the argmax");
+            free(probs_s);
+            free(probs_r);
+            free(pred);
+            free(mem);
+            evaluator_free(small);
+        }
         // a soft prompt of wte rows is the ids prompt
         float *soft = xmalloc((size_t)L * C * sizeof(float));
         for (int j = 0; j < L; j++) memcpy(soft + (size_t)j * C, m->w.wte + (size_t)prompts[j] * C, C * sizeof(float));
@@ -797,6 +852,21 @@ static void independent_text(const GPT2Model *m, GPT2Tokenizer *tok, const Split
     free(row);
 }
 
+/* The prompt's own classes of test reused for the pasted rows that round-trip (result_finish
+ * gave r so) give the text accuracy of every pasted row evaluated; *shares collects the round
+ * trip shares seen, so that the caller can tell that both kinds of rows were there. */
+static void check_text_reuse(TuneContext *ctx, const EncodedSplit *test, const TuneResult *r, double *shares) {
+    static TuneResult all;
+    Err err;
+    all = *r;
+    CHECK(prompt_text_check(ctx, test, NULL, &all, &err) == 0, "text check, every row: %s", err.msg);
+    CHECK(all.test_text_acc == r->test_text_acc && all.roundtrip_share == r->roundtrip_share &&
+              all.text_truncated == r->text_truncated,
+          "text accuracy %g with the prompt's classes reused, %g with every row evaluated", r->test_text_acc,
+          all.test_text_acc);
+    if (r->roundtrip_share > 0 && r->roundtrip_share < 1) *shares = r->roundtrip_share;
+}
+
 static void test_result_finish(GPT2Model *m, GPT2Tokenizer *tok, const char *shared) {
     Err err;
     TunePoint pt;
@@ -874,6 +944,8 @@ static void test_result_finish(GPT2Model *m, GPT2Tokenizer *tok, const char *sha
           share_here);
     CHECK(r.n_text_ids == 5 && memcmp(r.text_ids, prompt, sizeof prompt) == 0, "\"The movie is great.\" re-encodes to "
           "%d tokens", r.n_text_ids);
+    double partial = 0; // a round trip share strictly between 0 and 1 seen
+    check_text_reuse(&ctx, &first10, &r, &partial);
     // prompts built to fail the round trip (tests/cases of test_roundtrip below use the RLPrompt template)
     const struct { const char *what; int ids[8], L, alone_ok; } merging[] = {
         // " the film" encodes to itself alone, but pasted before a sentence that starts with a
@@ -899,8 +971,11 @@ static void test_result_finish(GPT2Model *m, GPT2Tokenizer *tok, const char *sha
         CHECK(!r.roundtrip && r.roundtrip_share < 0.95 && r.roundtrip_share == share_here && r.test_text_acc == acc_here,
               "%s: round trip %d (share %g, here %g), text accuracy %g (here %g)", merging[c].what, r.roundtrip,
               r.roundtrip_share, share_here, r.test_text_acc, acc_here);
+        check_text_reuse(&ctx, &first10, &r, &partial);
     }
+    CHECK(partial > 0, "no prompt had some rows round-trip and others not: the reuse of its classes is not tested");
     CHECK(r.n_text_ids > 5 * 5, "5 x <|endoftext|> re-encodes to %d tokens", r.n_text_ids);
+
     memcpy(r.prompt_ids, prompt, sizeof prompt);
     r.prompt_length = 5;
     split_free(&raw);

@@ -315,10 +315,11 @@ __attribute__((unused)) static void sst2_free(TuneContext *ctx, GPT2Tokenizer *t
 
 __attribute__((unused)) static int progress_lines = 0;
 
-/* A TuneContext progress callback: counts the lines and prints them indented. */
+/* A TuneContext progress callback: counts the lines of steps ("... step 10/20 ...") and prints
+ * every line indented (others: the batch sizes, result_finish's evaluation times). */
 __attribute__((unused)) static void count_progress(void *user, const char *line) {
     (void)user;
-    progress_lines++;
+    if (strstr(line, " step ")) progress_lines++;
     printf("  %s\n", line);
 }
 

@@ -364,24 +364,24 @@ int result_finish(TuneContext *ctx, TuneResult *r, const float *continuous, Err 
     EncodedSplit test_split = ctx->test;
     if (pt->max_test > 0 && pt->max_test < test_split.n) test_split.n = pt->max_test;
     int n = test_split.n;
-    float *probs = NULL;
-    if (continuous) {
-        probs = malloc((size_t)2 * n * K * sizeof(float)); // projected, then continuous
-        if (!probs) return err_fail(err, "result: out of memory (%d test examples)", n);
-    }
+    // the classes the prompt's rows get on test (the text round trip reuses them), then the label
+    // distributions of the projected and the continuous prompt (faithfulness)
+    int *pred = malloc((size_t)n * sizeof(int) + (continuous ? (size_t)2 * n * K * sizeof(float) : 0));
+    if (!pred) return err_fail(err, "result: out of memory (%d test examples)", n);
+    float *probs = continuous ? (float *)(pred + n) : NULL;
     EvalResult soft;
-    double t[5]; // when each evaluation started and the last ended, for the progress line
-    t[0] = util_now();
+    // the evaluations' times, for the progress line
+    double t_start = util_now();
     int failed = eval_prompts(ctx->eval, &ctx->train, ids, 1, L, &r->eval[TUNE_TRAIN], NULL, err) ||
                  eval_prompts(ctx->eval, &ctx->dev, ids, 1, L, &r->eval[TUNE_DEV], NULL, err);
-    t[1] = util_now();
-    failed = failed || eval_prompts(ctx->eval, &test_split, ids, 1, L, &r->eval[TUNE_TEST], probs, err);
-    t[2] = util_now();
+    double t_dev = util_now();
+    failed = failed || eval_prompts_pred(ctx->eval, &test_split, ids, 1, L, &r->eval[TUNE_TEST], probs, pred, err);
+    double t_test = util_now();
     failed = failed || (continuous && eval_soft_prompt(ctx->eval, &test_split, continuous, L, &soft,
                                                        probs + (size_t)n * K, err));
-    t[3] = util_now();
+    double t_continuous = util_now();
     if (failed) {
-        free(probs);
+        free(pred);
         return -1;
     }
     const EvalResult *test = &r->eval[TUNE_TEST];
@@ -398,9 +398,11 @@ int result_finish(TuneContext *ctx, TuneResult *r, const float *continuous, Err 
         r->acc_continuous = test->accuracy;
         r->kl_continuous_projected = 0.0;
     }
-    free(probs);
 
-    if (scorer_log_ppl(ctx->scorer, ids, 1, L, &r->log_ppl, err)) return -1;
+    if (scorer_log_ppl(ctx->scorer, ids, 1, L, &r->log_ppl, err)) {
+        free(pred);
+        return -1;
+    }
     r->ppl = exp(r->log_ppl);
     r->dict_share = dictionary_share(ctx->dict, r->prompt_text, NULL);
     r->distinct_share = distinct_share(ids, L);
@@ -409,12 +411,17 @@ int result_finish(TuneContext *ctx, TuneResult *r, const float *continuous, Err 
     r->obj_task = r->eval[TUNE_DEV].loss;
     r->obj_interp = r->log_ppl;
     r->obj_total = r->w_task * r->obj_task + r->w_interp * r->obj_interp;
-    if (prompt_text_check(ctx, &test_split, r, err)) return -1;
-    t[4] = util_now();
+    double t_text = util_now();
+    int text_failed = prompt_text_check(ctx, &test_split, pred, r, err); // pred: test once per prompt
+    free(pred);
+    if (text_failed) return -1;
+    double t_end = util_now();
     if (ctx->progress) {
         char line[256];
         snprintf(line, sizeof line, "result: evaluation train+dev %.2f s, test %.2f s (prompt %.2f, continuous %.2f, "
-                 "text %.2f; %d examples)", t[1] - t[0], t[4] - t[1], t[2] - t[1], t[3] - t[2], t[4] - t[3], n);
+                 "text %.2f for %ld rows not the prompt's; %d examples)", t_dev - t_start,
+                 t_continuous - t_dev + t_end - t_text, t_test - t_dev, t_continuous - t_test, t_end - t_text,
+                 lround((1.0 - r->roundtrip_share) * n), n);
         ctx->progress(ctx->progress_user, line);
     }
     // a number that is not finite fails the point: it must not reach a frontier as a result

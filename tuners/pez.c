@@ -79,6 +79,14 @@
  * PEZ's reset quirk (a step from the projection) has no meaning for a soft
  * prompt and is refused.
  *
+ * Memory: the activations of a step's batch are bounded by the point's
+ * activation_mb (less the evaluator's share, TUNE_EVAL_BUDGET_SHARE): the B
+ * examples go through the model in micro-batches of consecutive examples
+ * while their rows and real positions fit (acts_fit sizes the arena once
+ * from gpt2_acts_bytes), the log-PPL row with the last; each task row's label
+ * gradient is scaled by 1/B and the prompt gradients are summed in row order,
+ * so the loss and gradient are the one batch's (pez_loss_and_grad).
+ *
  * Everything is allocated once in pez_state_alloc; the step loop allocates
  * nothing. All randomness (random init, batches) comes from one Rng seeded
  * with the point's seed, so a point always gives the same run.
@@ -278,6 +286,19 @@ static int check_scorer(const char *name, const GPT2Model *m, const GPT2Model *s
     return 0;
 }
 
+void pez_acts_need(const PezState *s, ActsNeed *need) {
+    const EncodedSplit *tr = &s->ctx->train;
+    int L = s->L, in_batch = s->w_interp != 0.0 && !s->scorer;
+    long tokens = 0;
+    for (int i = 0; i < tr->n; i++) tokens += tr->pre_len[i] + tr->post_len[i] + L;
+    // at least one example of the widest with the log-PPL row; buffers per position: d_input, and
+    // for soft embeds and is_embed; batch_ids
+    *need = (ActsNeed){.max_rows = s->B + in_batch, .max_T = s->max_T, .min_rows = 1 + in_batch,
+                       .min_tokens = s->max_T + (in_batch ? L : 0), .mean_T = (int)((tokens + tr->n - 1) / tr->n),
+                       .min_out = in_batch ? L : 0, .all_layers = 1,
+                       .position_bytes = (size_t)s->C * sizeof(float) * (1 + s->soft) + sizeof(int) + s->soft};
+}
+
 int pez_state_alloc(PezState *s, const TuneContext *ctx, Err *err) {
     memset(s, 0, sizeof *s);
     if (!ctx || !ctx->point || !ctx->model) return err_fail(err, "pez: no context");
@@ -312,29 +333,43 @@ int pez_state_alloc(PezState *s, const TuneContext *ctx, Err *err) {
 
     int L = s->L, C = s->C, V = s->V, B = s->B, K = s->K, interp = s->w_interp != 0.0;
     int in_batch = interp && !s->scorer; // the log-PPL row rides in the task batch
-    int max_out = in_batch && L > B ? L : B;
-    if (gpt2_acts_alloc(&s->acts, c, B + in_batch, s->max_T, s->max_T, max_out, 1, err)) goto fail;
+    ActsNeed need;
+    pez_acts_need(s, &need);
+    s->budget = (size_t)(pt->activation_mb * (1.0 - TUNE_EVAL_BUDGET_SHARE) * 1048576.0);
+    ActsFit fit;
+    if (acts_fit(&fit, c, &need, s->budget)) {
+        err_fail(err, "%s: activation_mb %g leaves %.3g MB for training, and one example of %d positions%s needs "
+                  "%.3g MB (activation_mb >= %.0f)", s->name, pt->activation_mb, s->budget / 1048576.0, s->max_T,
+                  in_batch ? " with the log-PPL row" : "", fit.bytes / 1048576.0,
+                  ceil(fit.bytes / 1048576.0 / (1.0 - TUNE_EVAL_BUDGET_SHARE)));
+        goto fail;
+    }
+    s->mb_rows = fit.rows;
+    s->mb_tokens = fit.tokens;
+    s->mb_bytes = fit.bytes;
+    int R = s->mb_rows, max_out = R > need.min_out ? R : need.min_out;
+    if (gpt2_acts_alloc_tokens(&s->acts, c, R, s->max_T, s->mb_tokens, s->max_T, max_out, 1, err)) goto fail;
     if (s->scorer && gpt2_acts_alloc(&s->scorer_acts, &s->scorer->config, 1, L, L, L, 1, err)) goto fail;
 
     int adamw = pt->pez.optimizer == PEZ_ADAMW;
-    size_t LC = (size_t)L * C, rows = (size_t)B + in_batch;
+    size_t LC = (size_t)L * C, rows = (size_t)R;
     float **fview[] = {&s->P, &s->proj, &s->g, &s->best_P, &s->cos, &s->wte_inv_norm, &s->d_input,
                        &s->dlogits, &s->dlabel, &s->scorer_d_input, &s->g_target,
                        &s->opt.row, &s->opt.col, &s->opt.m, &s->opt.v, &s->embeds};
     size_t fsize[] = {LC, LC, LC, LC, (size_t)L * V, (size_t)V, rows * s->max_T * C,
-                      interp ? (size_t)L * V : 0, (size_t)B * K, s->scorer ? LC : 0, interp ? LC : 0,
+                      interp ? (size_t)L * V : 0, rows * K, s->scorer ? LC : 0, interp ? LC : 0,
                       adamw ? 0 : (size_t)L, adamw ? 0 : (size_t)C, adamw ? LC : 0, adamw ? LC : 0,
                       s->soft ? rows * s->max_T * C : 0};
     int **iview[] = {&s->ids, &s->best_ids, &s->batch_ids, &s->lens, &s->label_pos, &s->labels,
                      &s->out_pos, &s->targets, &s->examples, &s->order};
-    size_t isize[] = {(size_t)L, (size_t)L, rows * s->max_T, rows, (size_t)B, (size_t)B, (size_t)L,
+    size_t isize[] = {(size_t)L, (size_t)L, rows * s->max_T, rows, rows, (size_t)B, (size_t)L,
                       (size_t)L, (size_t)B, (size_t)tr->n};
     TUNE_LAY_OUT(s->fmem, float, fview, fsize);
     TUNE_LAY_OUT(s->imem, int, iview, isize);
     if (s->soft) s->is_embed = calloc(rows * s->max_T, 1);
     if (!s->fmem || !s->imem || (s->soft && !s->is_embed)) {
         err_fail(err, "%s: out of memory (buffers for %d rows of %d positions, prompt %d x %d)", s->name,
-                  B + in_batch, s->max_T, L, C);
+                  R, s->max_T, L, C);
         goto fail;
     }
     s->opt = (PezOptim){.kind = pt->pez.optimizer, .lr = pt->pez.lr, .weight_decay = pt->pez.weight_decay,
@@ -364,21 +399,20 @@ void pez_sample_batch(PezState *s, Rng *rng) {
 // ----------------------------------------------------------------------------
 // the objective and its gradient
 
-/* Mean cross-entropy of softmax over the K label logits of B rows, logits
- * (B,K); dlabel (B,K) = scale * d mean / d logits. labels (B). */
-static double label_loss(float *dlabel, const float *logits, const int *labels, int B, int K,
-                         double scale) {
-    double total = 0.0;
-    for (int b = 0; b < B; b++) {
+/* The summed cross-entropy of softmax over the K label logits of n rows, logits (n,K), added
+ * to *total; dlabel (n,K) = scale * d (sum / B) / d logits: the rows' share of the mean over
+ * the step's B rows. labels (n). */
+static void label_loss(double *total, float *dlabel, const float *logits, const int *labels, int n, int K,
+                       int B, double scale) {
+    for (int b = 0; b < n; b++) {
         const float *x = logits + (size_t)b * K;
         double mx = x[0], e[TUNE_MAX_CLASSES], sum = 0.0;
         for (int k = 1; k < K; k++) mx = fmax(mx, x[k]);
         for (int k = 0; k < K; k++) sum += (e[k] = exp(x[k] - mx));
-        total += log(sum) + mx - x[labels[b]];
+        *total += log(sum) + mx - x[labels[b]];
         for (int k = 0; k < K; k++)
             dlabel[(size_t)b * K + k] = (float)(scale * (e[k] / sum - (k == labels[b])) / B);
     }
-    return total / B;
 }
 
 /* Row b (width T) = pre ++ the prompt ids ++ post of example i; its length. */
@@ -458,11 +492,59 @@ static int scorer_term(PezState *s, double *log_ppl, Err *err) {
     return 0;
 }
 
+/* One micro-batch: the task rows of examples[b0 .. b1-1] (lens (b1-b0) given in s->lens), and
+ * with ppl the log-PPL row after them; its forward and backward, the task loss added to *task,
+ * the rows' prompt gradients added to s->g in row order. */
+static int micro_batch(PezState *s, const EncodedSplit *split, const int *examples, int b0, int b1, int ppl,
+                       double *task, PezLoss *out, Err *err) {
+    int L = s->L, C = s->C, K = s->K, n = b1 - b0;
+    int T = ppl ? L : 1;
+    for (int r = 0; r < n; r++)
+        if (s->lens[r] > T) T = s->lens[r];
+    for (int r = 0; r < n; r++) {
+        int i = examples[b0 + r];
+        fill_task_row(s->batch_ids + (size_t)r * T, split, i, s->ids, L, T);
+        s->label_pos[r] = r * T + s->lens[r] - 1;
+        if (s->soft) feed_soft_prompt(s->is_embed, s->embeds, s->P, r, split->pre_len[i], L, T, C);
+    }
+    if (ppl) {
+        fill_log_ppl_row(s->batch_ids + (size_t)n * T, s->out_pos, s->targets, s->ids, L, T, n * T);
+        s->lens[n] = L;
+        if (s->soft) memset(s->is_embed + (size_t)n * T, 0, (size_t)T); // the projection's ids
+    }
+    GPT2Batch batch = {.B = n + ppl, .T = T, .ids = s->batch_ids, .lens = s->lens,
+                       .embeds = s->soft ? s->embeds : NULL, .is_embed = s->soft ? s->is_embed : NULL,
+                       .out_pos = ppl ? s->out_pos : NULL, .n_out = ppl ? L : 0,
+                       .label_pos = s->label_pos, .n_label = n,
+                       .label_ids = s->ctx->label_ids, .n_label_ids = K};
+    if (gpt2_forward(s->model, &s->acts, &batch, err)) return -1;
+
+    // the two terms' logit gradients, each scaled by its weight: one backward gives their sum
+    label_loss(task, s->dlabel, s->acts.label_logits, s->labels + b0, n, K, s->B, s->w_task);
+    if (ppl) {
+        out->log_ppl = gpt2_crossentropy(s->acts.logits, s->targets, L, s->V, s->dlogits, (float)s->w_interp);
+        if (s->full_ppl_grad) target_grad(s->g_target, s->dlogits, s->acts.gathered, s->targets, L, s->V, C);
+    }
+    if (gpt2_backward(s->model, &s->acts, &batch, s->dlogits, s->dlabel, s->d_input, NULL, err)) return -1;
+
+    // g (L,C) += d_input at each task row's prompt positions (d / d P' for PEZ, d / d P for soft:
+    // its rows read P), then the log-PPL row's
+    for (int r = 0; r < n; r++) {
+        const float *d = s->d_input + ((size_t)r * T + split->pre_len[examples[b0 + r]]) * C;
+        for (size_t k = 0; k < (size_t)L * C; k++) s->g[k] += d[k];
+    }
+    if (ppl) {
+        add_log_ppl_grad(s->g, s->d_input + (size_t)n * T * C, L, C);
+        if (s->full_ppl_grad) add_grad(s->g, s->g_target, (size_t)L * C);
+    }
+    s->n_micro++;
+    return 0;
+}
+
 int pez_loss_and_grad(PezState *s, const EncodedSplit *split, const int *examples, PezLoss *out,
                       Err *err) {
-    int L = s->L, C = s->C, B = s->B, K = s->K;
-    int in_batch = s->w_interp != 0.0 && !s->scorer; // the log-PPL row rides in this batch
-    int T = L;
+    int L = s->L, B = s->B, K = s->K;
+    int in_batch = s->w_interp != 0.0 && !s->scorer; // the log-PPL row rides in the task batches
     for (int b = 0; b < B; b++) {
         int i = examples[b];
         if (i < 0 || i >= split->n) return err_fail(err, "%s: example %d of a split of %d", s->name, i, split->n);
@@ -472,48 +554,28 @@ int pez_loss_and_grad(PezState *s, const EncodedSplit *split, const int *example
         int len = split->pre_len[i] + L + split->post_len[i];
         if (len > s->max_T)
             return err_fail(err, "%s: example %d needs %d positions, rows hold %d", s->name, i, len, s->max_T);
-        if (len > T) T = len;
     }
-    for (int b = 0; b < B; b++) {
-        int len = fill_task_row(s->batch_ids + (size_t)b * T, split, examples[b], s->ids, L, T);
-        s->lens[b] = len;
-        s->label_pos[b] = b * T + len - 1;
-        if (s->soft) feed_soft_prompt(s->is_embed, s->embeds, s->P, b, split->pre_len[examples[b]], L, T, C);
-    }
-    if (in_batch) {
-        fill_log_ppl_row(s->batch_ids + (size_t)B * T, s->out_pos, s->targets, s->ids, L, T, B * T);
-        s->lens[B] = L;
-        if (s->soft) memset(s->is_embed + (size_t)B * T, 0, (size_t)T); // the projection's ids
-    }
-    GPT2Batch batch = {.B = B + in_batch, .T = T, .ids = s->batch_ids, .lens = s->lens,
-                       .embeds = s->soft ? s->embeds : NULL, .is_embed = s->soft ? s->is_embed : NULL,
-                       .out_pos = in_batch ? s->out_pos : NULL, .n_out = in_batch ? L : 0,
-                       .label_pos = s->label_pos, .n_label = B,
-                       .label_ids = s->ctx->label_ids, .n_label_ids = K};
-    if (gpt2_forward(s->model, &s->acts, &batch, err)) return -1;
-
-    // the two terms' logit gradients, each scaled by its weight: one backward gives g
-    out->task = label_loss(s->dlabel, s->acts.label_logits, s->labels, B, K, s->w_task);
+    memset(s->g, 0, (size_t)L * s->C * sizeof(float));
     out->log_ppl = 0.0;
-    if (in_batch) {
-        out->log_ppl = gpt2_crossentropy(s->acts.logits, s->targets, L, s->V, s->dlogits,
-                                         (float)s->w_interp);
-        if (s->full_ppl_grad) target_grad(s->g_target, s->dlogits, s->acts.gathered, s->targets, L, s->V, C);
+    s->n_micro = 0;
+    double task = 0.0;
+    // consecutive examples while they fit (the widest always fits with the log-PPL row: pez_state_alloc),
+    // the log-PPL row with the last of them when it fits there, else alone after them
+    for (int b0 = 0, ppl_done = !in_batch; b0 < B || !ppl_done;) {
+        int b1 = b0, tokens = 0;
+        while (b1 < B && b1 - b0 < s->mb_rows) {
+            int i = examples[b1], len = split->pre_len[i] + L + split->post_len[i];
+            if (tokens + len > s->mb_tokens) break;
+            s->lens[b1 - b0] = len;
+            tokens += len;
+            b1++;
+        }
+        int ppl = !ppl_done && b1 == B && b1 - b0 < s->mb_rows && tokens + L <= s->mb_tokens;
+        if (micro_batch(s, split, examples, b0, b1, ppl, &task, out, err)) return -1;
+        ppl_done |= ppl;
+        b0 = b1;
     }
-    if (gpt2_backward(s->model, &s->acts, &batch, s->dlogits, s->dlabel, s->d_input, NULL, err))
-        return -1;
-
-    // g (L,C) = the sum over the task rows of d_input at their prompt positions (d / d P' for PEZ,
-    // d / d P for soft: its rows read P)
-    memset(s->g, 0, (size_t)L * C * sizeof(float));
-    for (int b = 0; b < B; b++) {
-        const float *d = s->d_input + ((size_t)b * T + split->pre_len[examples[b]]) * C;
-        for (size_t k = 0; k < (size_t)L * C; k++) s->g[k] += d[k];
-    }
-    if (in_batch) {
-        add_log_ppl_grad(s->g, s->d_input + (size_t)B * T * C, L, C);
-        if (s->full_ppl_grad) add_grad(s->g, s->g_target, (size_t)L * C);
-    }
+    out->task = task / B;
     if (s->scorer && scorer_term(s, &out->log_ppl, err)) return -1;
     out->loss = s->w_task * out->task + s->w_interp * out->log_ppl;
     return 0;
@@ -576,6 +638,17 @@ static int run(TuneContext *ctx, TuneResult *r, Err *err) {
     pez_init_ids(s.ids, L, ctx->label_ids, s.K, set->init_random, s.allowed, s.V, &rng);
     pez_embed(s.P, s.ids, s.model->w.wte, L, s.C);
 
+    if (ctx->progress) {
+        char line[256];
+        if (s.budget)
+            snprintf(line, sizeof line, "%s: training batches in micro-batches of up to %d rows, %d positions: "
+                     "%.1f MB of the %.1f MB left by activation_mb %g", name, s.mb_rows, s.mb_tokens,
+                     s.mb_bytes / 1048576.0, s.budget / 1048576.0, pt->activation_mb);
+        else
+            snprintf(line, sizeof line, "%s: training batches whole (%d rows, %.1f MB; activation_mb none)", name,
+                     s.mb_rows, s.mb_bytes / 1048576.0);
+        ctx->progress(ctx->progress_user, line);
+    }
     DevChoice best = DEV_CHOICE_NONE;
     HistoryEntry chosen = {0};
     for (int step = 1; step <= set->steps; step++) {
@@ -601,8 +674,8 @@ static int run(TuneContext *ctx, TuneResult *r, Err *err) {
         if (ctx->progress) {
             char line[256];
             snprintf(line, sizeof line, "%s step %d/%d loss %.4g dev acc %.4f J %.4f log-ppl %.2f best J %.4f @ %d "
-                     "(log-ppl %.2f)", name, step, set->steps, loss.loss, dev.accuracy, j, log_ppl, best.j,
-                     best.step, best.log_ppl);
+                     "(log-ppl %.2f) micro-batches %d", name, step, set->steps, loss.loss, dev.accuracy, j, log_ppl,
+                     best.j, best.step, best.log_ppl, s.n_micro);
             ctx->progress(ctx->progress_user, line);
         }
     }

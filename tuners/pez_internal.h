@@ -96,7 +96,15 @@ typedef struct {
     int max_T;                 // widest row of a training batch (every task row, the log-PPL row)
     double w_task, w_interp;   // objective_weights of the point
     PezOptim opt;
-    GPT2Acts acts;             // B (+1: the log-PPL row) rows of max_T positions, every layer
+    // micro-batches: a step's B examples, in order, go through the model in groups of at most
+    // mb_rows rows and mb_tokens real positions (the log-PPL row with the last group, or after
+    // it alone), their gradients accumulated: the same loss and gradient as one batch
+    size_t budget;             // bytes for the training batch (the point's activation_mb less the
+                               // evaluator's share; 0: none, one batch of B (+1) rows)
+    int mb_rows, mb_tokens;    // a micro-batch's most rows and real positions
+    size_t mb_bytes;           // what they take: acts and the buffers below sized by mb_rows
+    int n_micro;               // micro-batches of the last step
+    GPT2Acts acts;             // mb_rows rows of max_T positions (mb_tokens in all), every layer
     GPT2Acts scorer_acts;      // a separate scorer: 1 row of L positions
     float *fmem;               // one allocation for the floats below
     float *P;                  // (L,C) the continuous prompt
@@ -105,19 +113,19 @@ typedef struct {
     float *best_P;             // (L,C) the continuous prompt of the best step
     float *cos;                // (L,V) projection scratch
     float *wte_inv_norm;       // (V)
-    float *d_input;            // (B(+1), max_T, C) d loss / d every input vector of the batch
+    float *d_input;            // (mb_rows, max_T, C) d loss / d every input vector of the batch
     float *dlogits;            // (L,V) d loss / d the log-PPL row's logits
-    float *dlabel;             // (B,K) d loss / d the classifier logits
+    float *dlabel;             // (mb_rows,K) d loss / d the classifier logits
     float *scorer_d_input;     // (L,C) a separate scorer's d_input
     float *g_target;           // (L,C) the log-PPL term's target-side gradient (ppl_grad full)
-    float *embeds;             // (B(+1), max_T, C) soft: the input vectors of the batch (P at the
+    float *embeds;             // (mb_rows, max_T, C) soft: the input vectors of the batch (P at the
                                // task rows' prompt positions)
-    unsigned char *is_embed;   // (B(+1), max_T) soft: the positions embeds replaces; one allocation
+    unsigned char *is_embed;   // (mb_rows, max_T) soft: the positions embeds replaces; one allocation
     int *imem;                 // one allocation for the ints below
     int *ids, *best_ids;       // (L) the projection of P, and of best_P
-    int *batch_ids;            // (B(+1), max_T)
-    int *lens;                 // (B(+1))
-    int *label_pos, *labels;   // (B) the task rows' label positions and labels
+    int *batch_ids;            // (mb_rows, max_T)
+    int *lens;                 // (mb_rows)
+    int *label_pos, *labels;   // (mb_rows) a micro-batch's label positions, (B) the step's labels
     int *out_pos, *targets;    // (L) the log-PPL row's logit positions and targets
     int *examples;             // (B) the step's examples
     int *order;                // (n_train) the epoch's permutation of train
@@ -129,6 +137,10 @@ typedef struct {
  * soft) sets s->soft. P is not initialised. */
 int pez_state_alloc(PezState *s, const TuneContext *ctx, Err *err);
 void pez_state_free(PezState *s);   // accepts a zeroed or failed state
+
+/* The sizes of a micro-batch of the state's run (s->ctx, s->L, s->C, s->B, s->max_T, the
+ * objective and the scorer set, as pez_state_alloc sets them first), for acts_fit. */
+void pez_acts_need(const PezState *s, ActsNeed *need);
 
 /* The next B examples of train: the epoch's permutation in order, reshuffled
  * (Fisher-Yates, rng) at the start of every epoch. */
@@ -142,10 +154,14 @@ typedef struct {
 
 /* The objective at the prompt s->ids (fed as their raw wte rows) on the
  * examples (B) of split, and its gradient w.r.t. the L prompt vectors into
- * s->g (overwritten): one forward and backward of the B task rows, plus the
+ * s->g (overwritten): a forward and backward of the B task rows, plus the
  * log-PPL row [<|endoftext|>, z_0 .. z_{L-2}] in the same batch (scorer =
  * task model) or on the separate scorer; with full_ppl_grad, the log-PPL
- * term's target side too. With s->soft the task rows hold s->P itself as
+ * term's target side too. The rows go in micro-batches (s->mb_rows,
+ * s->mb_tokens; s->n_micro gets their count), each task row's label gradient
+ * scaled by 1/B and the rows' prompt gradients summed in row order, the
+ * log-PPL row's last: the loss and the gradient of one batch, to the bit (a
+ * row's arithmetic does not depend on the rows beside it). With s->soft the task rows hold s->P itself as
  * vectors instead (their gradient is then d task / d P), the log-PPL row
  * still s->ids (its gradient d log_ppl / d P', passed straight through). */
 int pez_loss_and_grad(PezState *s, const EncodedSplit *split, const int *examples, PezLoss *out,

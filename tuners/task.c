@@ -301,6 +301,48 @@ void encoded_split_free(EncodedSplit *e) {
 // ----------------------------------------------------------------------------
 // the evaluator
 
+// ----------------------------------------------------------------------------
+// batches under a memory budget
+
+size_t acts_need_bytes(const GPT2Config *c, const ActsNeed *need, int rows, int tokens) {
+    int out = rows > need->min_out ? rows : need->min_out;
+    size_t acts = gpt2_acts_bytes(c, rows, need->max_T, tokens, need->max_T, out, need->all_layers);
+    return acts ? acts + (size_t)rows * need->max_T * need->position_bytes : 0;
+}
+
+/* The real positions planned for `rows` rows: mean_T each, at least min_tokens, at most full rows. */
+static int planned_tokens(const ActsNeed *need, int rows) {
+    long full = (long)rows * need->max_T, t = (long)rows * need->mean_T;
+    if (t < need->min_tokens) t = need->min_tokens;
+    return (int)(t < full ? t : full);
+}
+
+int acts_fit(ActsFit *fit, const GPT2Config *c, const ActsNeed *need, size_t budget) {
+    int lo = need->min_rows, hi = need->max_rows;
+    if (budget == 0) {
+        *fit = (ActsFit){.rows = hi, .tokens = hi * need->max_T};
+        fit->bytes = acts_need_bytes(c, need, fit->rows, fit->tokens);
+        return 0;
+    }
+    fit->bytes = acts_need_bytes(c, need, lo, planned_tokens(need, lo));
+    if (fit->bytes == 0 || fit->bytes > budget) return -1;
+    while (lo < hi) { // the most rows with their planned tokens: bytes grow with both
+        int mid = lo + (hi - lo + 1) / 2;
+        size_t b = acts_need_bytes(c, need, mid, planned_tokens(need, mid));
+        if (b && b <= budget) lo = mid;
+        else hi = mid - 1;
+    }
+    int rows = lo, t_lo = planned_tokens(need, rows), t_hi = rows * need->max_T;
+    while (t_lo < t_hi) { // then the most tokens for those rows
+        int mid = t_lo + (t_hi - t_lo + 1) / 2;
+        size_t b = acts_need_bytes(c, need, rows, mid);
+        if (b && b <= budget) t_lo = mid;
+        else t_hi = mid - 1;
+    }
+    *fit = (ActsFit){.rows = rows, .tokens = t_lo, .bytes = acts_need_bytes(c, need, rows, t_lo)};
+    return 0;
+}
+
 #define EVAL_MAX_CACHES 4
 /* A split whose pre-prompt cache would exceed this is not cached: it is
  * evaluated on the uncached path, which gives the same results (full GLUE
@@ -317,7 +359,9 @@ struct Evaluator {
     int K;
     int label_ids[TUNE_MAX_CLASSES];   // (K)
     int max_rows, max_T;
-    GPT2Acts acts;                     // max_rows x max_T, keys max_T, K label logits per row
+    int max_tokens;                    // real positions of a batch in all
+    size_t bytes;                      // activations and batch buffers
+    GPT2Acts acts;                     // max_rows x max_T (max_tokens), keys max_T, K label logits per row
     // batch buffers, one allocation (storage)
     int *ids;                          // (max_rows, max_T)
     int *lens, *label_pos, *cache_rows, *row_example, *row_prompt; // (max_rows)
@@ -333,6 +377,11 @@ struct Evaluator {
 
 int evaluator_new(Evaluator **out, const GPT2Model *m, const int *label_ids, int K, int max_rows,
                   int max_T, Err *err) {
+    return evaluator_new_bounded(out, m, label_ids, K, max_rows, max_T, 0, 0, err);
+}
+
+int evaluator_new_bounded(Evaluator **out, const GPT2Model *m, const int *label_ids, int K, int max_rows,
+                          int max_T, size_t max_bytes, int mean_T, Err *err) {
     *out = NULL;
     const GPT2Config *c = &m->config;
     if (K < 1 || K > TUNE_MAX_CLASSES || K > GPT2_MAX_LABEL_IDS)
@@ -344,6 +393,15 @@ int evaluator_new(Evaluator **out, const GPT2Model *m, const int *label_ids, int
         if (label_ids[k] < 0 || label_ids[k] >= c->vocab_size)
             return err_fail(err, "evaluator: label id %d outside the vocabulary of %d", label_ids[k],
                              c->vocab_size);
+    // the batch buffers per row position: soft prompt vectors, ids, is_embed
+    ActsNeed need = {.max_rows = max_rows, .max_T = max_T, .min_rows = 1, .min_tokens = max_T,
+                     .mean_T = mean_T > 0 && mean_T < max_T ? mean_T : max_T,
+                     .position_bytes = (size_t)c->n_embd * sizeof(float) + sizeof(int) + 1};
+    ActsFit fit;
+    if (acts_fit(&fit, c, &need, max_bytes))
+        return err_fail(err, "evaluator: %.3g MB of activations cannot hold one row of %d positions (it needs "
+                         "%.3g MB)", max_bytes / 1048576.0, max_T, fit.bytes / 1048576.0);
+    max_rows = fit.rows;
     Evaluator *ev = calloc(1, sizeof *ev);
     if (!ev) return err_fail(err, "evaluator: out of memory");
     ev->m = m;
@@ -351,6 +409,8 @@ int evaluator_new(Evaluator **out, const GPT2Model *m, const int *label_ids, int
     memcpy(ev->label_ids, label_ids, (size_t)K * sizeof(int));
     ev->max_rows = max_rows;
     ev->max_T = max_T;
+    ev->max_tokens = fit.tokens;
+    ev->bytes = fit.bytes;
     size_t R = (size_t)max_rows, RT = R * (size_t)max_T, C = (size_t)c->n_embd;
     size_t bytes = RT * C * sizeof(float) + RT * sizeof(int) + 5 * R * sizeof(int) +
                    ((size_t)max_T + 1) * sizeof(int) + RT;
@@ -370,7 +430,7 @@ int evaluator_new(Evaluator **out, const GPT2Model *m, const int *label_ids, int
     ev->length_count = ev->row_prompt + R;
     ev->is_embed = (unsigned char *)(ev->length_count + max_T + 1);
     // keys: a cached prefix plus its continuation never exceed max_T (see next_batch)
-    if (gpt2_acts_alloc(&ev->acts, c, max_rows, max_T, max_T, max_rows, 0, err)) {
+    if (gpt2_acts_alloc_tokens(&ev->acts, c, max_rows, max_T, ev->max_tokens, max_T, max_rows, 0, err)) {
         free(mem);
         free(ev);
         return -1;
@@ -389,6 +449,12 @@ void evaluator_free(Evaluator *ev) {
 }
 
 int evaluator_max_T(const Evaluator *ev) { return ev->max_T; }
+
+size_t evaluator_bytes(const Evaluator *ev, int *rows, int *tokens) {
+    if (rows) *rows = ev->max_rows;
+    if (tokens) *tokens = ev->max_tokens;
+    return ev->bytes;
+}
 
 static const GPT2KVCache *find_cache(const Evaluator *ev, const EncodedSplit *s) {
     for (int i = 0; i < ev->n_caches; i++)
@@ -433,10 +499,12 @@ int evaluator_cache(Evaluator *ev, const EncodedSplit *s, Err *err) {
     if (order_by_length(ev, s, 1, err) || kvcache_alloc(kv, c, s->n, s->max_pre, err)) return -1;
     // rows of up to max_rows examples of similar lengths: the pre tokens, stored into cache row = example
     for (int j = 0; j < s->n;) {
-        int B = 0, T = 1;
+        int B = 0, T = 1, tokens = 0;
         for (; j < s->n && B < ev->max_rows; j++) {
             int i = ev->order[j];
             if (s->pre_len[i] == 0) continue; // an empty prefix: cache row stays at length 0
+            if (tokens + s->pre_len[i] > ev->max_tokens) break;
+            tokens += s->pre_len[i];
             ev->cache_rows[B] = i;
             ev->lens[B] = s->pre_len[i];
             if (s->pre_len[i] > T) T = s->pre_len[i];
@@ -471,18 +539,20 @@ typedef struct {
 static int grid_example(const Evaluator *ev, const Prompts *pr, long g) { return ev->order[g / pr->P]; }
 static int grid_prompt(const Prompts *pr, long g) { return (int)(g % pr->P); }
 
-/* Picks rows g0.. of the grid for the next batch: at most max_rows, and with
- * a cache, the longest prefix plus the longest continuation in the batch must
+/* Picks rows g0.. of the grid for the next batch: at most max_rows rows and
+ * max_tokens real positions, and with a cache, the longest prefix plus the longest continuation in the batch must
  * fit max_T keys. Returns the row count and the batch width *T. */
 static int next_batch(const Evaluator *ev, const EncodedSplit *s, const Prompts *pr,
                       const GPT2KVCache *kv, long g0, long total, int *T) {
-    int B = 0, width = 1, longest_pre = 0;
+    int B = 0, width = 1, longest_pre = 0, tokens = 0;
     for (long g = g0; g < total && B < ev->max_rows; g++, B++) {
         int i = grid_example(ev, pr, g);
         int pre = kv ? s->pre_len[i] : 0;
         int len = (kv ? 0 : s->pre_len[i]) + pr->L + s->post_len[i];
         int new_pre = pre > longest_pre ? pre : longest_pre, new_width = len > width ? len : width;
         if (kv && B > 0 && new_pre + new_width > ev->max_T) break;
+        if (B > 0 && tokens + len > ev->max_tokens) break; // one row always fits (max_tokens >= max_T)
+        tokens += len;
         longest_pre = new_pre;
         width = new_width;
     }
@@ -523,7 +593,7 @@ static void fill_row(Evaluator *ev, const EncodedSplit *s, const Prompts *pr, in
 
 /* Softmax over one row's K label logits into p, and its scores; per class,
  * class_accuracy and prediction_share count (normalised in eval_rows). */
-static void score_row(const float *logits, int K, int label, float *p, EvalResult *acc) {
+static int score_row(const float *logits, int K, int label, float *p, EvalResult *acc) {
     double maxv = logits[0];
     int argmax = 0;
     for (int k = 1; k < K; k++)
@@ -536,6 +606,7 @@ static void score_row(const float *logits, int K, int label, float *p, EvalResul
     acc->prediction_share[argmax] += 1.0;
     acc->reward += gap_reward(p, K, label);
     acc->loss += log(sum) + maxv - (double)logits[label]; // -log softmax[label]
+    return argmax;
 }
 
 /* Counts to means: per class, recall over the class's examples (class_n,
@@ -568,7 +639,7 @@ double majority_share(const EvalResult *r, int K) {
 }
 
 static int eval_rows(Evaluator *ev, const EncodedSplit *s, const Prompts *pr, EvalResult *res,
-                     float *probs, Err *err) {
+                     float *probs, int *pred, Err *err) {
     int K = ev->K, n = s->n;
     if (n <= 0) return err_fail(err, "evaluate: empty split");
     if (pr->L < 0 || pr->P < 1) return err_fail(err, "evaluate: %d prompts of length %d", pr->P, pr->L);
@@ -605,7 +676,8 @@ static int eval_rows(Evaluator *ev, const EncodedSplit *s, const Prompts *pr, Ev
         for (int b = 0; b < B; b++) {
             int i = ev->row_example[b], p = ev->row_prompt[b];
             float *dst = probs ? probs + ((size_t)p * n + i) * K : p_row;
-            score_row(ev->acts.label_logits + (size_t)b * K, K, s->label[i], dst, &res[p]);
+            int k = score_row(ev->acts.label_logits + (size_t)b * K, K, s->label[i], dst, &res[p]);
+            if (pred) pred[(size_t)p * n + i] = k;
         }
         g0 += B;
     }
@@ -615,6 +687,11 @@ static int eval_rows(Evaluator *ev, const EncodedSplit *s, const Prompts *pr, Ev
 
 int eval_prompts(Evaluator *ev, const EncodedSplit *s, const int *prompt_ids, int P, int L,
                  EvalResult *res, float *probs, Err *err) {
+    return eval_prompts_pred(ev, s, prompt_ids, P, L, res, probs, NULL, err);
+}
+
+int eval_prompts_pred(Evaluator *ev, const EncodedSplit *s, const int *prompt_ids, int P, int L,
+                      EvalResult *res, float *probs, int *pred, Err *err) {
     int V = ev->m->config.vocab_size;
     for (int j = 0; j < P * L; j++)
         if (prompt_ids[j] < 0 || prompt_ids[j] >= V)
@@ -622,13 +699,13 @@ int eval_prompts(Evaluator *ev, const EncodedSplit *s, const int *prompt_ids, in
                              j / L, j % L, prompt_ids[j], V);
     static const int no_prompt = 0; // L = 0: never read, but never NULL for memcpy
     Prompts pr = {.ids = L > 0 ? prompt_ids : &no_prompt, .P = P, .L = L};
-    return eval_rows(ev, s, &pr, res, probs, err);
+    return eval_rows(ev, s, &pr, res, probs, pred, err);
 }
 
 int eval_soft_prompt(Evaluator *ev, const EncodedSplit *s, const float *prompt_embeds, int L,
                      EvalResult *res, float *probs, Err *err) {
     Prompts pr = {.embeds = prompt_embeds, .P = 1, .L = L};
-    return eval_rows(ev, s, &pr, res, probs, err);
+    return eval_rows(ev, s, &pr, res, probs, NULL, err);
 }
 
 // ----------------------------------------------------------------------------

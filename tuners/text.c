@@ -115,7 +115,7 @@ static int same_row(const EncodedSplit *s, int i, const int *prompt, int L, cons
            memcmp(ids + s->pre_len[i] + L, s->ids + s->post_off[i], (size_t)s->post_len[i] * sizeof(int)) == 0;
 }
 
-int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, TuneResult *r, Err *err) {
+int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, const int *pred, TuneResult *r, Err *err) {
     const TunePoint *pt = ctx->point;
     int L = r->prompt_length, n = test->n, context = ctx->model->config.n_positions;
     if (!pt) return err_fail(err, "text: no point in the context");
@@ -128,18 +128,19 @@ int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, TuneResult *r,
     if (tokenizer_encode(ctx->tok, prompt, prompt_bytes, r->text_ids, 3 * TUNE_TEXT_BYTES, &r->n_text_ids, err))
         return -1;
 
-    // the test split pasted: sentence text, whole string, its ids; rows kept for the evaluator
+    // the test split pasted: sentence text, whole string, its ids; the rows that are not the
+    // prompt's own (whose class pred has) kept for the evaluator, m of them
     int *row = NULL, *rows = NULL, row_cap = 0;
     size_t rows_cap = 0, rows_used = 0;
     char *sentence = NULL, *filled = NULL;
     int *mem = malloc((size_t)5 * n * sizeof(int));
-    int rc = -1, same = 0, truncated = 0, longest = 1;
+    int rc = -1, same = 0, truncated = 0, longest = 1, m = 0, correct = 0;
     Evaluator *own = NULL;
     if (!mem) {
         err_fail(err, "text: out of memory (%d examples)", n);
         goto done;
     }
-    int *post_off = mem, *post_len = mem + n, *zeros = mem + 2 * n, *label = mem + 3 * n;
+    int *post_off = mem, *post_len = mem + n, *zeros = mem + 2 * n, *label = mem + 3 * n, *text_pred = mem + 4 * n;
     // the buffers for the longest sentence, once
     size_t longest_sentence = 0;
     for (int i = 0; i < n; i++) {
@@ -168,7 +169,12 @@ int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, TuneResult *r,
         }
         int k = 0;
         if (encode_grow(ctx->tok, filled, strlen(filled), &row, &row_cap, &k, err)) goto done;
-        same += same_row(test, i, r->prompt_ids, L, row, k);
+        int is_same = same_row(test, i, r->prompt_ids, L, row, k);
+        same += is_same;
+        if (is_same && pred) { // the prompt's own row, already classified
+            correct += pred[i] == test->label[i];
+            continue;
+        }
         int start = 0;
         if (k > context) { // the label is read at the end: keep the end
             start = k - context;
@@ -176,12 +182,13 @@ int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, TuneResult *r,
         }
         if (grow_ints(&rows, &rows_cap, rows_used + (size_t)(k - start), err)) goto done;
         memcpy(rows + rows_used, row + start, (size_t)(k - start) * sizeof(int));
-        post_off[i] = (int)rows_used;
-        post_len[i] = k - start;
-        zeros[i] = 0;
-        label[i] = test->label[i];
+        post_off[m] = (int)rows_used;
+        post_len[m] = k - start;
+        zeros[m] = 0;
+        label[m] = test->label[i];
         rows_used += (size_t)(k - start);
         if (k - start > longest) longest = k - start;
+        m++;
     }
     r->roundtrip_share = n > 0 ? (double)same / n : 0.0;
     r->roundtrip = n > 0 && same == n;
@@ -189,16 +196,19 @@ int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, TuneResult *r,
 
     // the pasted rows scored as they are (no prompt slot): by the run's evaluator when they
     // fit its rows, else by one made for them
-    EncodedSplit text_split = {.n = n, .ids = rows, .pre_off = zeros, .pre_len = zeros, .post_off = post_off,
+    EncodedSplit text_split = {.n = m, .ids = rows, .pre_off = zeros, .pre_len = zeros, .post_off = post_off,
                                .post_len = post_len, .label = label, .max_pre = 0, .max_post = longest};
     Evaluator *ev = ctx->eval;
-    if (longest > evaluator_max_T(ev)) {
-        if (evaluator_new(&own, ctx->model, ctx->label_ids, ctx->n_classes, 16, longest, err)) goto done;
+    if (m > 0 && longest > evaluator_max_T(ev)) {
+        size_t bytes = (size_t)(ctx->point->activation_mb * TUNE_EVAL_BUDGET_SHARE * 1048576.0);
+        if (evaluator_new_bounded(&own, ctx->model, ctx->label_ids, ctx->n_classes, 16, longest, bytes, 0, err))
+            goto done;
         ev = own;
     }
     EvalResult res;
-    if (eval_prompts(ev, &text_split, NULL, 1, 0, &res, NULL, err)) goto done;
-    r->test_text_acc = res.accuracy;
+    if (m > 0 && eval_prompts_pred(ev, &text_split, NULL, 1, 0, &res, NULL, text_pred, err)) goto done;
+    for (int j = 0; j < m; j++) correct += text_pred[j] == label[j];
+    r->test_text_acc = n > 0 ? (double)correct / n : 0.0;
     rc = 0;
 done:
     evaluator_free(own);

@@ -23,8 +23,9 @@
 
 #include "tuners/tuners.h"
 
-// Rows per evaluator batch: RLPrompt scores 16 prompts x the train split per
-// step, PEZ whole dev/test splits. Memory grows with rows x (prompt + max_tokens).
+// Rows per evaluator batch at most: RLPrompt scores 16 prompts x the train split per
+// step, PEZ whole dev/test splits. Memory grows with rows x (prompt + max_tokens), and the
+// point's activation_mb bounds it (fewer rows).
 #define EVAL_ROWS 64
 // Prompts per scorer batch (RLPrompt scores its 16 sampled prompts at once).
 #define SCORER_PROMPTS 16
@@ -66,6 +67,12 @@ static const char USAGE[] =
     "  max_tokens     template + sentence tokens per example, sentences cut\n"
     "                 at the end [128]\n"
     "  max_test       score only the first N test examples, 0 = all [0]\n"
+    "  activation_mb  the rank's activation memory, MB, or \"none\" [256]: the\n"
+    "                 evaluator's batches take at most a quarter, PEZ's and soft's\n"
+    "                 training batches the rest, split into micro-batches whose\n"
+    "                 gradients add up to the whole batch's (the same results at\n"
+    "                 any budget; not part of the point's identity; stderr says\n"
+    "                 the batch sizes and each step's micro-batches)\n"
     "  prompt_vocab   the tokens a tuner may use: \"all\" (every token but\n"
     "                 <|endoftext|>), \"utf8\" (also only tokens that are whole\n"
     "                 UTF-8 characters, no control characters but tab and\n"
@@ -250,8 +257,22 @@ static int run_load(Run *run, Err *err) {
     if (max_T > context)
         return err_fail(err, "examples need up to %d positions (%d tokens + prompt %d), the model's context "
                          "is %d: lower max_tokens", max_T, longest, p->prompt_length, context);
-    if (evaluator_new(&ctx->eval, &run->model, ctx->label_ids, p->n_classes, EVAL_ROWS, max_T, err) ||
-        evaluator_cache(ctx->eval, &ctx->train, err) || evaluator_cache(ctx->eval, &ctx->dev, err))
+    // the evaluator's share of the activation budget, its batches planned for rows of the mean length
+    long tokens = 0, rows = 0;
+    const EncodedSplit *splits[] = {&ctx->train, &ctx->dev, &ctx->test};
+    for (int k = 0; k < 3; k++) {
+        rows += splits[k]->n;
+        for (int i = 0; i < splits[k]->n; i++) tokens += splits[k]->pre_len[i] + splits[k]->post_len[i];
+    }
+    int mean_T = (int)((tokens + rows - 1) / rows) + p->prompt_length;
+    size_t eval_bytes = (size_t)(p->activation_mb * TUNE_EVAL_BUDGET_SHARE * 1048576.0);
+    if (evaluator_new_bounded(&ctx->eval, &run->model, ctx->label_ids, p->n_classes, EVAL_ROWS, max_T, eval_bytes,
+                              mean_T, err)) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return err_fail(err, "activation_mb %g (a quarter for evaluation): %s", p->activation_mb, why);
+    }
+    if (evaluator_cache(ctx->eval, &ctx->train, err) || evaluator_cache(ctx->eval, &ctx->dev, err))
         return -1;
     if (p->prompt_length > ctx->scorer_model->config.n_positions)
         return err_fail(err, "prompt_length %d exceeds the scorer's context of %d", p->prompt_length,
@@ -352,6 +373,11 @@ int main(int argc, char **argv) {
         info_line(&pg, line);
         snprintf(line, sizeof line, "tune: loaded in %.2f s (models, tokenizer, splits, evaluator, scorer; "
                  "the hash excluded)", loaded - start - (run.hash_seconds > 0 ? run.hash_seconds : 0));
+        info_line(&pg, line);
+        int eval_rows, eval_tokens;
+        size_t eval_bytes = evaluator_bytes(run.ctx.eval, &eval_rows, &eval_tokens);
+        snprintf(line, sizeof line, "tune: evaluation batches of up to %d rows, %d positions (%.1f MB; activation_mb %g)",
+                 eval_rows, eval_tokens, eval_bytes / 1048576.0, p->activation_mb);
         info_line(&pg, line);
         rc = p->method == METHOD_PEZ        ? pez_run(&run.ctx, &result, &err)
              : p->method == METHOD_RLPROMPT ? rlprompt_run(&run.ctx, &result, &err)

@@ -117,6 +117,39 @@ void encoded_split_free(EncodedSplit *e);
 // ----------------------------------------------------------------------------
 // evaluation (task.c)
 
+/* Batches under a memory budget (task.c). A batch of at most `rows` rows of
+ * at most max_T positions each and at most `tokens` real positions in all
+ * (the sum of its row lengths) has activations of gpt2_acts_bytes (model/gpt2.h;
+ * keys max_T, max(rows, min_out) logit rows), and its caller keeps
+ * position_bytes of buffers for each of its rows x max_T positions: `bytes`
+ * in all. */
+typedef struct {
+    int max_rows, max_T;       // the most rows a batch ever has, positions per row
+    int min_rows, min_tokens;  // the smallest batch that must fit: rows, real positions
+    int mean_T;                // a typical row's length: rows are planned at it (1..max_T)
+    int min_out;               // logit rows beyond one per row
+    int all_layers;            // every layer kept (for a backward)
+    size_t position_bytes;     // the caller's buffers per row position
+} ActsNeed;
+
+typedef struct {
+    int rows, tokens;          // a batch's most rows and real positions
+    size_t bytes;              // what they take: activations and the caller's buffers
+} ActsFit;
+
+/* What `rows` rows of `tokens` real positions take (0 for bad sizes). */
+size_t acts_need_bytes(const GPT2Config *c, const ActsNeed *need, int rows, int tokens);
+/* The batch that fits budget bytes: the most rows that fit with mean_T positions each (at
+ * least min_tokens), then the most tokens for those rows. budget 0: no bound (max_rows rows of
+ * max_T). -1 when the smallest batch (min_rows, min_tokens) does not fit: fit->bytes is then
+ * what it needs. */
+int acts_fit(ActsFit *fit, const GPT2Config *c, const ActsNeed *need, size_t budget);
+
+/* The activation budget of a rank ("activation_mb" of a point, MB = 2^20 bytes; 0: none):
+ * the evaluator's activations and batch buffers take at most this share of it, PEZ's and
+ * soft's training batches the rest. */
+#define TUNE_EVAL_BUDGET_SHARE 0.25
+
 /* The classifier: a task model, its label ids, and buffers for batches of up
  * to max_rows sequences of up to max_T positions, allocated once. When the
  * prompt comes after the sentence (pre_len > 0), the pre tokens of a split
@@ -126,6 +159,13 @@ typedef struct Evaluator Evaluator;
 
 int evaluator_new(Evaluator **ev, const GPT2Model *m, const int *label_ids, int K, int max_rows,
                   int max_T, Err *err);
+/* The same within max_bytes (0: no bound) for its activations and batch buffers: fewer rows
+ * (and real positions) per batch, planned for rows of mean_T positions (0: max_T); the
+ * results are the same whatever the batches. Errors when one row of max_T does not fit. */
+int evaluator_new_bounded(Evaluator **ev, const GPT2Model *m, const int *label_ids, int K, int max_rows,
+                          int max_T, size_t max_bytes, int mean_T, Err *err);
+/* Bytes of its activations and batch buffers; rows and real positions per batch. */
+size_t evaluator_bytes(const Evaluator *ev, int *rows, int *tokens);
 void evaluator_free(Evaluator *ev);
 /* Computes the pre-prompt KV cache of a split once (no-op when every pre_len
  * is 0). At most a few splits; the split must stay alive. */
@@ -152,6 +192,10 @@ double majority_share(const EvalResult *r, int K);
  * prompt_ids is not read), for rows that already hold everything. */
 int eval_prompts(Evaluator *ev, const EncodedSplit *s, const int *prompt_ids, int P, int L,
                  EvalResult *res, float *probs, Err *err);
+/* The same, and pred (P, n) (NULL: not wanted) the class each row was given: the argmax of its
+ * K label logits (ties to the lower class), what accuracy counts. */
+int eval_prompts_pred(Evaluator *ev, const EncodedSplit *s, const int *prompt_ids, int P, int L,
+                      EvalResult *res, float *probs, int *pred, Err *err);
 
 /* Scores one prompt given as input vectors (L, C): a soft prompt. */
 int eval_soft_prompt(Evaluator *ev, const EncodedSplit *s, const float *prompt_embeds, int L,
@@ -276,6 +320,8 @@ typedef struct {
     char verbalizers[TUNE_MAX_CLASSES][64];
     int max_tokens;                   // pre + post token budget per example (default 128)
     int max_test;                     // 0: the whole test split; else its first max_test examples
+    double activation_mb;             // the rank's activation budget, MB (0: none; TUNE_EVAL_BUDGET_SHARE);
+                                      // not part of the point's identity: every budget gives the same results
     PromptVocab prompt_vocab;         // default all (every token but <|endoftext|>)
     PezSettings pez;                  // PEZ's, or soft's ("soft" in the JSON)
     RlSettings rl;
@@ -458,8 +504,13 @@ long template_fill(char *out, size_t cap, const char *tmpl, const char *prompt, 
  * that gives back the rows the tuner scored (pre ++ ids ++ post), and
  * r->test_text_acc is the accuracy of the pasted rows (a row longer than the
  * model's context loses tokens at its front: r->text_truncated). test is the
- * test split as result_finish scores it. */
-int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, TuneResult *r, Err *err);
+ * test split as result_finish scores it; pred (test->n), or NULL, the classes
+ * eval_prompts_pred gave r->prompt_ids on it: a pasted row that is the
+ * prompt's own row takes its class, and only the other rows are evaluated (a
+ * prompt whose text round-trips costs no second pass over test). The
+ * accuracy is the same either way: a row's logits do not depend on the rows
+ * batched with it. */
+int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, const int *pred, TuneResult *r, Err *err);
 
 /* (interp.c) Everything else from the best prompt r->prompt_ids (L = 0..TUNE_MAX_PROMPT; 0: the
  * template alone, without continuous): its text,
