@@ -163,24 +163,24 @@ la, lb = [h["loss"] for h in a["history"]], [h["loss"] for h in b["history"]]
 assert la != lb, ("the same training losses", la, lb)
 EOF
 
-# the activation budget: 3 MB splits this model's PEZ batches in two micro-batches and its
+# the activation budget: 2 MB splits this model's PEZ batches in micro-batches and its
 # evaluation batches into single rows; the record is the one batch's ("none"): the same prompt,
 # accuracies and steps, every number within 1e-5 (the tiny model's products are small enough for
 # OpenBLAS to pick other kernels for fewer rows, ~1e-7 apart; at GPT-2's sizes the records are the
-# same to the bit, see README "Bounded memory"). 2 MB cannot hold an example with the log-PPL row:
-# a failed record naming the budget
-for b in none 3 2; do
+# same to the bit, see README "Bounded memory"). 1 MB cannot hold one evaluation row, or one
+# example with the log-PPL row: a failed record naming the budget and what it needs
+for b in none 2 1; do
     case $b in none) v='"none"' ;; *) v=$b ;; esac
     sed "s/\"seed\":3,/\"seed\":3,\"activation_mb\":$v,/" "$TMP/pez.json" >"$TMP/pez-mb.json"
     want=0
-    [ "$b" = 2 ] && want=1
+    [ "$b" = 1 ] && want=1
     expect $want "tune pez activation_mb $b" "$TUNE" "$TMP/pez-mb.json" && cp "$TMP/out" "$TMP/pez-mb-$b.out" &&
         cp "$TMP/err" "$TMP/pez-mb-$b.err"
 done
-grep -q "micro-batches 2" "$TMP/pez-mb-3.err" 2>/dev/null || fail "activation_mb 3: no step in 2 micro-batches on stderr"
+grep -q "micro-batches [2-9]" "$TMP/pez-mb-2.err" 2>/dev/null || fail "activation_mb 2: no step in micro-batches on stderr"
 grep -q "training batches whole" "$TMP/pez-mb-none.err" 2>/dev/null || fail "activation_mb none: batches not whole"
-if [ -s "$TMP/pez-mb-none.out" ] && [ -s "$TMP/pez-mb-3.out" ] && [ -s "$TMP/pez-mb-2.out" ]; then
-    "$PY" - "$TMP/pez-mb-none.out" "$TMP/pez-mb-3.out" "$TMP/pez-mb-2.out" <<'EOF' && ok "activation_mb: micro-batches give the one batch's record" ||
+if [ -s "$TMP/pez-mb-none.out" ] && [ -s "$TMP/pez-mb-2.out" ] && [ -s "$TMP/pez-mb-1.out" ]; then
+    "$PY" - "$TMP/pez-mb-none.out" "$TMP/pez-mb-2.out" "$TMP/pez-mb-1.out" <<'EOF' && ok "activation_mb: micro-batches give the one batch's record" ||
 import json, sys
 a, b, c = (json.load(open(p)) for p in sys.argv[1:])
 for r in (a, b):
@@ -202,7 +202,7 @@ assert a["status"] == "ok", a["error"]
 same(a, b, "record")
 for k in ("prompt", "accuracy", "steps", "best_step"):
     assert a[k] == b[k], (k, a[k], b[k])
-assert c["status"] == "failed" and "activation_mb 2" in c["error"] and "log-PPL" in c["error"], c["error"]
+assert c["status"] == "failed" and "activation_mb 1 leaves" in c["error"] and "needs" in c["error"], c["error"]
 EOF
         fail "activation_mb: the records differ"
 fi

@@ -1211,6 +1211,15 @@ static void test_micro_batches(void) {
             make_context(&ctx, &p, &m, scorer, &split);
             CHECK(pez_state_alloc(&s, &ctx, &err) != 0 && strstr(err.msg, "activation_mb") &&
                   !strchr(err.msg, '\n'), "%s: a budget too small: %s", cases[c].what, err.msg);
+            // the default budget (not given) is raised to that least instead
+            p.activation_default = 1;
+            if (pez_state_alloc(&s, &ctx, &err) == 0) {
+                CHECK(s.mb_rows == 1 + in_batch && s.mb_bytes > s.budget, "%s: the default raised to %d rows, %zu of "
+                      "%zu bytes", cases[c].what, s.mb_rows, s.mb_bytes, s.budget);
+                pez_state_free(&s);
+            } else {
+                CHECK(0, "%s: the default budget too small: %s", cases[c].what, err.msg);
+            }
         }
         encoded_split_free(&split);
         free(params); free(params2);

@@ -100,7 +100,7 @@ static void test_defaults(void) {
         CHECK(strcmp(p.template_text, "[P]{sentence} It was") == 0, "PEZ template [%s]", p.template_text);
         CHECK(p.prompt_length == 10 && p.lambda == 0 && p.objective == OBJECTIVE_ADDITIVE && p.seed == 0, "scalars");
         CHECK(p.max_tokens == 128 && p.max_test == 0, "max_tokens %d max_test %d", p.max_tokens, p.max_test);
-        CHECK(p.activation_mb == 256, "activation_mb %g", p.activation_mb);
+        CHECK(p.activation_mb == 200, "activation_mb %g", p.activation_mb);
         snprintf(want, sizeof want, "%s/data/16-1/train.tsv", root);
         CHECK(strcmp(p.train_path, want) == 0, "train path [%s]", p.train_path);
         snprintf(want, sizeof want, "%s/data/16-1/dev.tsv", root);

@@ -337,7 +337,7 @@ int pez_state_alloc(PezState *s, const TuneContext *ctx, Err *err) {
     pez_acts_need(s, &need);
     s->budget = (size_t)(pt->activation_mb * (1.0 - TUNE_EVAL_BUDGET_SHARE) * 1048576.0);
     ActsFit fit;
-    if (acts_fit(&fit, c, &need, s->budget)) {
+    if (acts_fit(&fit, c, &need, s->budget) && !pt->activation_default) {
         err_fail(err, "%s: activation_mb %g leaves %.3g MB for training, and one example of %d positions%s needs "
                   "%.3g MB (activation_mb >= %.0f)", s->name, pt->activation_mb, s->budget / 1048576.0, s->max_T,
                   in_batch ? " with the log-PPL row" : "", fit.bytes / 1048576.0,
@@ -642,8 +642,9 @@ static int run(TuneContext *ctx, TuneResult *r, Err *err) {
         char line[256];
         if (s.budget)
             snprintf(line, sizeof line, "%s: training batches in micro-batches of up to %d rows, %d positions: "
-                     "%.1f MB of the %.1f MB left by activation_mb %g", name, s.mb_rows, s.mb_tokens,
-                     s.mb_bytes / 1048576.0, s.budget / 1048576.0, pt->activation_mb);
+                     "%.1f MB of the %.1f MB left by activation_mb %g%s", name, s.mb_rows, s.mb_tokens,
+                     s.mb_bytes / 1048576.0, s.budget / 1048576.0, pt->activation_mb,
+                     s.mb_bytes > s.budget ? " (the default: raised to the least a step needs)" : "");
         else
             snprintf(line, sizeof line, "%s: training batches whole (%d rows, %.1f MB; activation_mb none)", name,
                      s.mb_rows, s.mb_bytes / 1048576.0);

@@ -27,7 +27,7 @@
 #define DEFAULT_DICTIONARY "/usr/share/dict/words"
 #define MAX_SEED 9007199254740992.0   // 2^53: JSON numbers are doubles; larger seeds would round
 #define MAX_TOKENS_LIMIT 1048576
-#define DEFAULT_ACTIVATION_MB 256   // a 124M PEZ rank on 16-shot SST-2 stays under 300 MB of private memory
+#define DEFAULT_ACTIVATION_MB 200   // a 124M PEZ rank on 16-shot SST-2 then holds about 240 MB of private memory
 
 // ----------------------------------------------------------------------------
 // a growing text buffer and JSON writing
@@ -613,6 +613,7 @@ static int parse_object(TunePoint *p, const Reader *top) {
     // the activation budget: MB, or "none" (= 0: one batch per step, the evaluator's full rows)
     p->activation_mb = DEFAULT_ACTIVATION_MB;
     const cJSON *budget = member(top, "activation_mb");
+    p->activation_default = budget == NULL;
     if (cJSON_IsString(budget)) {
         if (strcmp(budget->valuestring, "none") != 0)
             return err_fail(err, "point: \"activation_mb\" is \"%.60s\", expected a number of MB or \"none\"",

@@ -324,7 +324,8 @@ int acts_fit(ActsFit *fit, const GPT2Config *c, const ActsNeed *need, size_t bud
         fit->bytes = acts_need_bytes(c, need, fit->rows, fit->tokens);
         return 0;
     }
-    fit->bytes = acts_need_bytes(c, need, lo, planned_tokens(need, lo));
+    *fit = (ActsFit){.rows = lo, .tokens = planned_tokens(need, lo)};
+    fit->bytes = acts_need_bytes(c, need, fit->rows, fit->tokens);
     if (fit->bytes == 0 || fit->bytes > budget) return -1;
     while (lo < hi) { // the most rows with their planned tokens: bytes grow with both
         int mid = lo + (hi - lo + 1) / 2;
@@ -398,9 +399,7 @@ int evaluator_new_bounded(Evaluator **out, const GPT2Model *m, const int *label_
                      .mean_T = mean_T > 0 && mean_T < max_T ? mean_T : max_T,
                      .position_bytes = (size_t)c->n_embd * sizeof(float) + sizeof(int) + 1};
     ActsFit fit;
-    if (acts_fit(&fit, c, &need, max_bytes))
-        return err_fail(err, "evaluator: %.3g MB of activations cannot hold one row of %d positions (it needs "
-                         "%.3g MB)", max_bytes / 1048576.0, max_T, fit.bytes / 1048576.0);
+    acts_fit(&fit, c, &need, max_bytes); // too small a budget: one row of max_T all the same
     max_rows = fit.rows;
     Evaluator *ev = calloc(1, sizeof *ev);
     if (!ev) return err_fail(err, "evaluator: out of memory");

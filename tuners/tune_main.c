@@ -67,7 +67,7 @@ static const char USAGE[] =
     "  max_tokens     template + sentence tokens per example, sentences cut\n"
     "                 at the end [128]\n"
     "  max_test       score only the first N test examples, 0 = all [0]\n"
-    "  activation_mb  the rank's activation memory, MB, or \"none\" [256]: the\n"
+    "  activation_mb  the rank's activation memory, MB, or \"none\" [200]: the\n"
     "                 evaluator's batches take at most a quarter, PEZ's and soft's\n"
     "                 training batches the rest, split into micro-batches whose\n"
     "                 gradients add up to the whole batch's (the same results at\n"
@@ -267,11 +267,13 @@ static int run_load(Run *run, Err *err) {
     int mean_T = (int)((tokens + rows - 1) / rows) + p->prompt_length;
     size_t eval_bytes = (size_t)(p->activation_mb * TUNE_EVAL_BUDGET_SHARE * 1048576.0);
     if (evaluator_new_bounded(&ctx->eval, &run->model, ctx->label_ids, p->n_classes, EVAL_ROWS, max_T, eval_bytes,
-                              mean_T, err)) {
-        char why[sizeof err->msg];
-        snprintf(why, sizeof why, "%s", err->msg);
-        return err_fail(err, "activation_mb %g (a quarter for evaluation): %s", p->activation_mb, why);
-    }
+                              mean_T, err))
+        return -1;
+    size_t one_row = evaluator_bytes(ctx->eval, NULL, NULL);
+    if (eval_bytes && one_row > eval_bytes && !p->activation_default)
+        return err_fail(err, "activation_mb %g leaves %.3g MB for evaluation, and one row of %d positions needs %.3g MB "
+                         "(activation_mb >= %.0f)", p->activation_mb, eval_bytes / 1048576.0, max_T,
+                         one_row / 1048576.0, ceil(one_row / 1048576.0 / TUNE_EVAL_BUDGET_SHARE));
     if (evaluator_cache(ctx->eval, &ctx->train, err) || evaluator_cache(ctx->eval, &ctx->dev, err))
         return -1;
     if (p->prompt_length > ctx->scorer_model->config.n_positions)
@@ -376,8 +378,12 @@ int main(int argc, char **argv) {
         info_line(&pg, line);
         int eval_rows, eval_tokens;
         size_t eval_bytes = evaluator_bytes(run.ctx.eval, &eval_rows, &eval_tokens);
-        snprintf(line, sizeof line, "tune: evaluation batches of up to %d rows, %d positions (%.1f MB; activation_mb %g)",
-                 eval_rows, eval_tokens, eval_bytes / 1048576.0, p->activation_mb);
+        char budget[32] = "none";
+        if (p->activation_mb > 0) snprintf(budget, sizeof budget, "%g", p->activation_mb);
+        snprintf(line, sizeof line, "tune: evaluation batches of up to %d rows, %d positions (%.1f MB; activation_mb %s%s)",
+                 eval_rows, eval_tokens, eval_bytes / 1048576.0, budget,
+                 p->activation_mb > 0 && eval_bytes > p->activation_mb * TUNE_EVAL_BUDGET_SHARE * 1048576.0
+                     ? ": the default, raised to one row" : "");
         info_line(&pg, line);
         rc = p->method == METHOD_PEZ        ? pez_run(&run.ctx, &result, &err)
              : p->method == METHOD_RLPROMPT ? rlprompt_run(&run.ctx, &result, &err)

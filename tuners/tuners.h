@@ -141,8 +141,8 @@ typedef struct {
 size_t acts_need_bytes(const GPT2Config *c, const ActsNeed *need, int rows, int tokens);
 /* The batch that fits budget bytes: the most rows that fit with mean_T positions each (at
  * least min_tokens), then the most tokens for those rows. budget 0: no bound (max_rows rows of
- * max_T). -1 when the smallest batch (min_rows, min_tokens) does not fit: fit->bytes is then
- * what it needs. */
+ * max_T). -1 when the smallest batch (min_rows, min_tokens) does not fit: *fit is then that
+ * batch, and its bytes what it needs. */
 int acts_fit(ActsFit *fit, const GPT2Config *c, const ActsNeed *need, size_t budget);
 
 /* The activation budget of a rank ("activation_mb" of a point, MB = 2^20 bytes; 0: none):
@@ -161,7 +161,8 @@ int evaluator_new(Evaluator **ev, const GPT2Model *m, const int *label_ids, int 
                   int max_T, Err *err);
 /* The same within max_bytes (0: no bound) for its activations and batch buffers: fewer rows
  * (and real positions) per batch, planned for rows of mean_T positions (0: max_T); the
- * results are the same whatever the batches. Errors when one row of max_T does not fit. */
+ * results are the same whatever the batches. Never less than one row of max_T positions, even
+ * past max_bytes (evaluator_bytes says what it took). */
 int evaluator_new_bounded(Evaluator **ev, const GPT2Model *m, const int *label_ids, int K, int max_rows,
                           int max_T, size_t max_bytes, int mean_T, Err *err);
 /* Bytes of its activations and batch buffers; rows and real positions per batch. */
@@ -322,6 +323,8 @@ typedef struct {
     int max_test;                     // 0: the whole test split; else its first max_test examples
     double activation_mb;             // the rank's activation budget, MB (0: none; TUNE_EVAL_BUDGET_SHARE);
                                       // not part of the point's identity: every budget gives the same results
+    int activation_default;           // activation_mb was not given: a run that needs more for one example
+                                      // (a large model) takes that least, where a given budget fails
     PromptVocab prompt_vocab;         // default all (every token but <|endoftext|>)
     PezSettings pez;                  // PEZ's, or soft's ("soft" in the JSON)
     RlSettings rl;
