@@ -80,7 +80,9 @@
  * prompt and is refused.
  *
  * Memory: the activations of a step's batch are bounded by the point's
- * activation_mb (less the evaluator's share, TUNE_EVAL_BUDGET_SHARE): the B
+ * activation_mb (less the evaluator's share, TUNE_EVAL_BUDGET_SHARE; the
+ * default is raised to one example with the log-PPL row when that needs more,
+ * a given budget fails then): the B
  * examples go through the model in micro-batches of consecutive examples
  * while their rows and real positions fit (acts_fit sizes the arena once
  * from gpt2_acts_bytes), the log-PPL row with the last; each task row's label

@@ -646,6 +646,10 @@ static int parse_object(TunePoint *p, const Reader *top) {
     return 0;
 }
 
+double tune_eval_share(const TunePoint *p) {
+    return p->method == METHOD_PEZ || p->method == METHOD_SOFT ? TUNE_EVAL_BUDGET_SHARE : 1.0;
+}
+
 const char *method_name(Method m) {
     return (unsigned)m < sizeof METHODS / sizeof METHODS[0] ? METHODS[m] : "unknown";
 }

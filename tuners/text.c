@@ -200,7 +200,7 @@ int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, const int *pre
                                .post_len = post_len, .label = label, .max_pre = 0, .max_post = longest};
     Evaluator *ev = ctx->eval;
     if (m > 0 && longest > evaluator_max_T(ev)) {
-        size_t bytes = (size_t)(ctx->point->activation_mb * TUNE_EVAL_BUDGET_SHARE * 1048576.0);
+        size_t bytes = (size_t)(ctx->point->activation_mb * tune_eval_share(ctx->point) * 1048576.0);
         if (evaluator_new_bounded(&own, ctx->model, ctx->label_ids, ctx->n_classes, 16, longest, bytes, 0, err))
             goto done;
         ev = own;

@@ -68,11 +68,12 @@ static const char USAGE[] =
     "                 at the end [128]\n"
     "  max_test       score only the first N test examples, 0 = all [0]\n"
     "  activation_mb  the rank's activation memory, MB, or \"none\" [200]: the\n"
-    "                 evaluator's batches take at most a quarter, PEZ's and soft's\n"
-    "                 training batches the rest, split into micro-batches whose\n"
-    "                 gradients add up to the whole batch's (the same results at\n"
-    "                 any budget; not part of the point's identity; stderr says\n"
-    "                 the batch sizes and each step's micro-batches)\n"
+    "                 evaluator's batches take at most a quarter (rlprompt, manual:\n"
+    "                 all of it), PEZ's and soft's training batches the rest, in\n"
+    "                 micro-batches whose gradients add up to the whole batch's\n"
+    "                 (the same results at any budget; not part of the point's\n"
+    "                 identity; stderr says the batch sizes and each step's\n"
+    "                 micro-batches)\n"
     "  prompt_vocab   the tokens a tuner may use: \"all\" (every token but\n"
     "                 <|endoftext|>), \"utf8\" (also only tokens that are whole\n"
     "                 UTF-8 characters, no control characters but tab and\n"
@@ -265,7 +266,8 @@ static int run_load(Run *run, Err *err) {
         for (int i = 0; i < splits[k]->n; i++) tokens += splits[k]->pre_len[i] + splits[k]->post_len[i];
     }
     int mean_T = (int)((tokens + rows - 1) / rows) + p->prompt_length;
-    size_t eval_bytes = (size_t)(p->activation_mb * TUNE_EVAL_BUDGET_SHARE * 1048576.0);
+    double share = tune_eval_share(p);
+    size_t eval_bytes = (size_t)(p->activation_mb * share * 1048576.0);
     if (evaluator_new_bounded(&ctx->eval, &run->model, ctx->label_ids, p->n_classes, EVAL_ROWS, max_T, eval_bytes,
                               mean_T, err))
         return -1;
@@ -273,7 +275,7 @@ static int run_load(Run *run, Err *err) {
     if (eval_bytes && one_row > eval_bytes && !p->activation_default)
         return err_fail(err, "activation_mb %g leaves %.3g MB for evaluation, and one row of %d positions needs %.3g MB "
                          "(activation_mb >= %.0f)", p->activation_mb, eval_bytes / 1048576.0, max_T,
-                         one_row / 1048576.0, ceil(one_row / 1048576.0 / TUNE_EVAL_BUDGET_SHARE));
+                         one_row / 1048576.0, ceil(one_row / 1048576.0 / share));
     if (evaluator_cache(ctx->eval, &ctx->train, err) || evaluator_cache(ctx->eval, &ctx->dev, err))
         return -1;
     if (p->prompt_length > ctx->scorer_model->config.n_positions)
@@ -382,7 +384,7 @@ int main(int argc, char **argv) {
         if (p->activation_mb > 0) snprintf(budget, sizeof budget, "%g", p->activation_mb);
         snprintf(line, sizeof line, "tune: evaluation batches of up to %d rows, %d positions (%.1f MB; activation_mb %s%s)",
                  eval_rows, eval_tokens, eval_bytes / 1048576.0, budget,
-                 p->activation_mb > 0 && eval_bytes > p->activation_mb * TUNE_EVAL_BUDGET_SHARE * 1048576.0
+                 p->activation_mb > 0 && eval_bytes > p->activation_mb * tune_eval_share(p) * 1048576.0
                      ? ": the default, raised to one row" : "");
         info_line(&pg, line);
         rc = p->method == METHOD_PEZ        ? pez_run(&run.ctx, &result, &err)

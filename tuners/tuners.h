@@ -146,8 +146,9 @@ size_t acts_need_bytes(const GPT2Config *c, const ActsNeed *need, int rows, int 
 int acts_fit(ActsFit *fit, const GPT2Config *c, const ActsNeed *need, size_t budget);
 
 /* The activation budget of a rank ("activation_mb" of a point, MB = 2^20 bytes; 0: none):
- * the evaluator's activations and batch buffers take at most this share of it, PEZ's and
- * soft's training batches the rest. */
+ * with PEZ and soft, the evaluator's activations and batch buffers take at most this share of
+ * it and the training batches the rest; with RLPrompt and manual prompts the evaluator may take
+ * it all (tune_eval_share). */
 #define TUNE_EVAL_BUDGET_SHARE 0.25
 
 /* The classifier: a task model, its label ids, and buffers for batches of up
@@ -321,7 +322,7 @@ typedef struct {
     char verbalizers[TUNE_MAX_CLASSES][64];
     int max_tokens;                   // pre + post token budget per example (default 128)
     int max_test;                     // 0: the whole test split; else its first max_test examples
-    double activation_mb;             // the rank's activation budget, MB (0: none; TUNE_EVAL_BUDGET_SHARE);
+    double activation_mb;             // the rank's activation budget, MB (0: none; tune_eval_share);
                                       // not part of the point's identity: every budget gives the same results
     int activation_default;           // activation_mb was not given: a run that needs more for one example
                                       // (a large model) takes that least, where a given budget fails
@@ -330,6 +331,10 @@ typedef struct {
     RlSettings rl;
     char *canonical_json;             // the point with every default filled in, keys sorted (owned)
 } TunePoint;
+
+/* (point.c) The share of the point's activation_mb the evaluator may take: TUNE_EVAL_BUDGET_SHARE
+ * for PEZ and soft, whose training batches take the rest; 1 for RLPrompt and manual prompts. */
+double tune_eval_share(const TunePoint *p);
 
 /* Parses and validates a point: unknown keys, wrong types, lambda < 0,
  * prompt_length out of 1..TUNE_MAX_PROMPT, an unknown task or method, missing
