@@ -110,7 +110,7 @@ static void test_defaults(void) {
         const PezSettings *s = &p.pez;
         CHECK(s->steps == 1000 && s->batch == 16 && s->eval_every == 10 && s->optimizer == PEZ_ADAFACTOR &&
               s->lr == 0.3 && s->weight_decay == 0.1 && s->clip == 1.0 && !s->init_random && !s->reset_quirk &&
-              s->ppl_grad == PEZ_PPL_GRAD_FULL && p.prompt_vocab == PROMPT_VOCAB_ALL,
+              s->ppl_grad == PEZ_PPL_GRAD_FULL && p.prompt_vocab == PROMPT_VOCAB_ALL && p.precision == GPT2_F32,
               "PEZ defaults");
         const RlSettings *r = &p.rl;
         CHECK(r->steps == 1000 && r->prompts_per_step == 16 && r->top_k == 256 && r->eval_every == 10 &&
@@ -123,7 +123,7 @@ static void test_defaults(void) {
                  "\"dictionary\":\"%s/words\",\"lambda\":0,\"max_test\":0,\"max_tokens\":128,\"method\":\"pez\","
                  "\"model\":\"%s/model\",\"objective\":\"additive\",\"pez\":{\"batch\":16,\"clip\":1,\"eval_every\":10,"
                  "\"init\":\"classes\",\"lr\":0.3,\"optimizer\":\"adafactor\",\"ppl_grad\":\"full\",\"reset_quirk\":false,"
-                 "\"steps\":1000,\"weight_decay\":0.1},\"prompt_length\":10,\"prompt_vocab\":\"all\",\"scorer_model\":\"\","
+                 "\"steps\":1000,\"weight_decay\":0.1},\"precision\":\"f32\",\"prompt_length\":10,\"prompt_vocab\":\"all\",\"scorer_model\":\"\","
                  "\"seed\":0,\"task\":\"sst-2\","
                  "\"template\":\"[P]{sentence} It was\",\"verbalizers\":[\" terrible\",\" great\"]}",
                  root, root, root, root, root);
@@ -164,6 +164,23 @@ static void test_defaults(void) {
               "%s: %s", issue11[i].what, err.msg);
         point_free(&p);
     }
+
+    // the precision (issue 14): parsed, in the canonical JSON (so in the record and the point's id)
+    rc = parse(&p, "{\"method\":\"pez\",\"task\":\"sst-2\"," BASE ",\"precision\":\"bf16\"}", &err);
+    CHECK(rc == 0 && p.precision == GPT2_BF16 && strstr(p.canonical_json, "\"pez\":{") &&
+              strstr(p.canonical_json, "},\"precision\":\"bf16\",\"prompt_length\":10,"),
+          "precision bf16: %s", rc ? err.msg : p.canonical_json);
+    if (rc == 0) {
+        TunePoint f32, q;
+        CHECK(point_parse(&q, p.canonical_json, &err) == 0 && strcmp(q.canonical_json, p.canonical_json) == 0,
+              "precision: the canonical JSON is not a fixed point");
+        point_free(&q);
+        CHECK(parse(&f32, "{\"method\":\"pez\",\"task\":\"sst-2\"," BASE ",\"precision\":\"f32\"}", &err) == 0 &&
+                  f32.precision == GPT2_F32 && strstr(f32.canonical_json, "\"precision\":\"f32\""),
+              "precision f32: %s", err.msg);
+        point_free(&f32);
+    }
+    point_free(&p);
 
     // RLPrompt: its own template and prompt length; settings; the policy model
     rc = parse(&p, "{\"method\":\"rlprompt\",\"task\":\"agnews\"," BASE ",\"policy_model\":\"@/model\","
@@ -274,6 +291,8 @@ static void test_bad_points(void) {
     expect_bad("{" PEZ ",\"pez\":{\"init\":\"zeros\"}}", "\"pez.init\"");
     expect_bad("{" PEZ ",\"prompt_vocab\":\"latin1\"}", "\"prompt_vocab\" is \"latin1\", expected \"all\" or \"utf8\" or \"ascii\"");
     expect_bad("{" PEZ ",\"prompt_vocab\":true}", "\"prompt_vocab\" must be");
+    expect_bad("{" PEZ ",\"precision\":\"fp16\"}", "\"precision\" is \"fp16\", expected \"f32\" or \"bf16\"");
+    expect_bad("{" PEZ ",\"precision\":16}", "\"precision\" must be");
     expect_bad("{" PEZ ",\"pez\":{\"ppl_grad\":\"target\"}}", "\"pez.ppl_grad\" is \"target\"");
     expect_bad("{" PEZ ",\"rlprompt\":{\"reward\":\"accuracy\"}}", "\"rlprompt.reward\" is \"accuracy\"");
     // wrong types
@@ -348,7 +367,7 @@ static void test_soft_and_empty(void) {
         snprintf(want, sizeof want,
                  "{\"data\":{\"dev\":\"%s/data/16-1/dev.tsv\",\"test\":\"%s/data/test.tsv\",\"train\":\"%s/data/16-1/train.tsv\"},"
                  "\"dictionary\":\"%s/words\",\"lambda\":0,\"max_test\":0,\"max_tokens\":128,\"method\":\"soft\","
-                 "\"model\":\"%s/model\",\"objective\":\"additive\",\"prompt_length\":10,\"prompt_vocab\":\"all\","
+                 "\"model\":\"%s/model\",\"objective\":\"additive\",\"precision\":\"f32\",\"prompt_length\":10,\"prompt_vocab\":\"all\","
                  "\"scorer_model\":\"\",\"seed\":0,\"soft\":{\"batch\":16,\"clip\":1,\"eval_every\":10,"
                  "\"init\":\"classes\",\"lr\":0.3,\"optimizer\":\"adafactor\",\"ppl_grad\":\"full\",\"reset_quirk\":false,"
                  "\"steps\":1000,\"weight_decay\":0.1},\"task\":\"sst-2\","

@@ -277,6 +277,7 @@ typedef struct {
     int max_tokens;                   // pre + post token budget per example (default 128)
     int max_test;                     // 0: the whole test split; else its first max_test examples
     PromptVocab prompt_vocab;         // default all (every token but <|endoftext|>)
+    GPT2Precision precision;          // of every model of the run (gpt2_set_precision), default f32
     PezSettings pez;                  // PEZ's, or soft's ("soft" in the JSON)
     RlSettings rl;
     char *canonical_json;             // the point with every default filled in, keys sorted (owned)
