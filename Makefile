@@ -12,6 +12,12 @@ PKGS := openblas libcjson zlib libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags ompi $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 MPI_LIBS := $(shell pkg-config --libs ompi 2>/dev/null)
+# oneDNN (model/bf16.c, the bf16 precision): Debian's libdnnl-dev has no pkg-config file, so
+# these are plain variables (make DNNL_CFLAGS=-I/opt/dnnl/include DNNL_LIBS='-L/opt/dnnl/lib
+# -ldnnl' for another install); libgomp: Debian's oneDNN runs on OpenMP, whose thread count
+# model/bf16.c sets (omp_set_num_threads) to OpenBLAS's
+DNNL_CFLAGS ?=
+DNNL_LIBS ?= -ldnnl -lgomp
 # `make clean` needs none of them
 ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),all)),)
 ifeq ($(PKG_LIBS),)
@@ -20,12 +26,15 @@ endif
 ifeq ($(MPI_LIBS),)
 $(error pkg-config cannot find ompi: install openmpi-bin libopenmpi-dev (see install-deps.sh))
 endif
+ifneq ($(shell echo '\#include <oneapi/dnnl/dnnl.h>' | $(CC) $(DNNL_CFLAGS) -E -x c - >/dev/null 2>&1 && echo ok),ok)
+$(error cannot include oneapi/dnnl/dnnl.h: install libdnnl-dev (see install-deps.sh), or set DNNL_CFLAGS and DNNL_LIBS)
+endif
 endif
 
 WARN := -Wall -Wextra -Werror
 # -fno-math-errno: no code here reads errno after a math call, and with it gcc can
 # inline sqrtf and vectorise the loops that call it (AdamW, layer norms)
-CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g -fopenmp-simd -fno-math-errno $(WARN) $(PKG_CFLAGS) -I.
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g -fopenmp-simd -fno-math-errno $(WARN) $(PKG_CFLAGS) $(DNNL_CFLAGS) -I.
 ifeq ($(SANITIZE),1)
   BUILD := build/asan
   OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -35,7 +44,7 @@ else
 endif
 CFLAGS := $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS)
 LDFLAGS := $(OPT)
-LDLIBS := $(PKG_LIBS) -lm
+LDLIBS := $(PKG_LIBS) $(DNNL_LIBS) -lm
 
 UTIL_SRC := $(wildcard util/*.c)
 UTIL_OBJ := $(UTIL_SRC:%.c=$(BUILD)/%.o)

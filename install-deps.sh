@@ -1,6 +1,6 @@
 #!/bin/sh
 # install-deps.sh: the Debian packages this project builds, runs and tests with (needs root or sudo).
-#   build:   gcc make pkg-config, Open MPI 4.1, OpenBLAS, zlib, cJSON, OpenSSL's libcrypto (SHA-256)
+#   build:   gcc make pkg-config, Open MPI 4.1, OpenBLAS, zlib, cJSON, OpenSSL's libcrypto (SHA-256), oneDNN (bf16 matmuls)
 #   tests:   python3-torch + numpy (outside reference for GPT-2 numerics), node + npm (the JavaScript
 #            reference tokenizer and the tokenizer files, from the npm registry), wamerican (dictionary),
 #            pandas (tests/t_frontier.sh checks that pandas.read_csv reads the CSVs without options)

@@ -15,6 +15,8 @@ echo "== forward, GPT-2 124M shape (random weights), B=4 T=64 =="
 each_blas "$BUILD/bench/bench_forward"
 echo "== forward + backward, GPT-2 124M shape (random weights), B=4 T=64 =="
 each_blas "$BUILD/bench/bench_backward"
+echo "== bf16 (model/bf16.c, oneDNN) against f32 (OpenBLAS): the peaks, the 124M GEMMs, a PEZ-like frozen step, 1 thread =="
+OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 "$BUILD/bench/bench_bf16"
 echo "== MPI farm (mpi/farm.c): rank 0's time per trivial item, idle ranks' CPU =="
 if command -v mpirun >/dev/null 2>&1; then
     # root in containers needs these; --bind-to none: 64 ranks share the cores freely

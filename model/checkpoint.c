@@ -28,6 +28,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "model/bf16_internal.h"
 #include "model/gpt2.h"
 
 // safetensors is little-endian and F32 tensors are used in place, so the host
@@ -799,6 +800,7 @@ fail:
 void gpt2_free(GPT2Model *m) {
     if (!m) return;
     if (m->map) munmap(m->map, m->map_size);
+    gpt2_bf16_free(m->bf16);
     free(m->owned);
     free(m->blocks_storage);
     memset(m, 0, sizeof *m);

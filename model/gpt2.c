@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/bf16_internal.h"
 #include "model/gpt2.h"
 
 // ----------------------------------------------------------------------------
@@ -62,9 +63,14 @@ static void layernorm_forward(float *out, float *mean, float *rstd, const float 
     }
 }
 
-/* out (N,OC) = inp (N,C) weight (C,OC) + bias (OC): the HF Conv1D layout. */
-static void matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
-                           int N, int C, int OC) {
+/* out (N,OC) = inp (N,C) weight (C,OC) + bias (OC): the HF Conv1D layout. In m's precision
+ * (bf16: its copy of weight, model/bf16.c; a failure is reported at the end of the pass). */
+static void matmul_forward(const GPT2Model *m, float *out, const float *inp, const float *weight,
+                           const float *bias, int N, int C, int OC) {
+    if (m->bf16) {
+        gpt2_bf16_matmul(m->bf16, out, inp, weight, bias, N, C, OC, 0);
+        return;
+    }
     for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof(float));
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, OC, C,
                 1.0f, inp, C, weight, OC, 1.0f, out, OC);
@@ -161,6 +167,10 @@ void gpt2_lm_head(const GPT2Model *m, const float *in, float *out, int N) {
     // out (N,V) = in (N,C) wte (V,C)^T
     int C = m->config.n_embd, V = m->config.vocab_size;
     if (N <= 0) return;
+    if (m->bf16) {
+        gpt2_bf16_matmul(m->bf16, out, in, m->w.wte, NULL, N, C, V, 1);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, V, C,
                 1.0f, in, C, m->w.wte, C, 0.0f, out, V);
 }
@@ -428,7 +438,7 @@ int gpt2_forward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *bt, Err *err)
 
         layernorm_forward(ln1, a->ln1_mean + s * N, a->ln1_rstd + s * N, residual,
                           w->ln_1_w, w->ln_1_b, (int)N, C, c->layer_norm_epsilon);
-        matmul_forward(qkv, ln1, w->attn_w, w->attn_b, (int)N, C, 3 * C);
+        matmul_forward(m, qkv, ln1, w->attn_w, w->attn_b, (int)N, C, 3 * C);
         if (bt->prefix)
             for (int b = 0; b < B; b++) {
                 size_t at = kv_offset(bt->prefix, l, bt->prefix_rows[b]);
@@ -440,13 +450,13 @@ int gpt2_forward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *bt, Err *err)
         if (bt->store)
             for (int b = 0; b < B; b++)
                 kv_store(bt->store, l, bt->store_rows[b], base[b], qkv, off[b], lens[b], C);
-        matmul_forward(a->scratch, atty, w->attn_proj_w, w->attn_proj_b, (int)N, C, C);
+        matmul_forward(m, a->scratch, atty, w->attn_proj_w, w->attn_proj_b, (int)N, C, C);
         residual_forward(res2, residual, a->scratch, N * C);
         layernorm_forward(ln2, a->ln2_mean + s * N, a->ln2_rstd + s * N, res2,
                           w->ln_2_w, w->ln_2_b, (int)N, C, c->layer_norm_epsilon);
-        matmul_forward(fch, ln2, w->fc_w, w->fc_b, (int)N, C, 4 * C);
+        matmul_forward(m, fch, ln2, w->fc_w, w->fc_b, (int)N, C, 4 * C);
         gelu_forward(fch_gelu, fch, N * 4 * C);
-        matmul_forward(a->scratch, fch_gelu, w->fc_proj_w, w->fc_proj_b, (int)N, 4 * C, C);
+        matmul_forward(m, a->scratch, fch_gelu, w->fc_proj_w, w->fc_proj_b, (int)N, 4 * C, C);
         residual_forward(res3, res2, a->scratch, N * C);
         residual = res3;
     }
@@ -466,5 +476,5 @@ int gpt2_forward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *bt, Err *err)
     }
     label_head_forward(a->label_logits, a->label_gathered, m->w.wte, bt->label_ids,
                        bt->n_label, bt->n_label_ids, C);
-    return 0;
+    return gpt2_bf16_error(m->bf16, "forward", err);
 }

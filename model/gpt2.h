@@ -82,6 +82,16 @@ typedef struct {
 #define GPT2_TENSORS_PER_BLOCK 12
 size_t gpt2_num_params(const GPT2Config *c);
 
+/* The arithmetic of the matmuls (gpt2_set_precision). */
+typedef enum {
+    GPT2_F32,    // OpenBLAS sgemm on the f32 weights: the default, the reference-tested path
+    GPT2_BF16,   // oneDNN, bf16 weights and inputs, f32 accumulation (model/bf16.c)
+    GPT2_N_PRECISIONS
+} GPT2Precision;
+extern const char *const GPT2_PRECISION_NAMES[GPT2_N_PRECISIONS];   // "f32", "bf16"
+
+typedef struct GPT2Bf16 GPT2Bf16;   // bf16 weights and oneDNN primitives (model/bf16.c)
+
 typedef struct {
     GPT2Config config;
     GPT2Weights w;
@@ -90,6 +100,8 @@ typedef struct {
     size_t map_size;
     float *owned;                // tensors that could not be used in place
     size_t owned_floats;         //   (F16/BF16 converted, misaligned F32)
+    GPT2Precision precision;     // GPT2_F32 unless gpt2_set_precision said otherwise
+    GPT2Bf16 *bf16;              // under GPT2_BF16 (owned; gpt2_free frees it)
 } GPT2Model;
 
 /* Parses DIR/config.json. Unknown keys are ignored (HF configs carry many);
@@ -107,6 +119,26 @@ int gpt2_load(GPT2Model *m, const char *dir, Err *err);
  * out with gpt2_point_weights. On failure *m is left zeroed; gpt2_free accepts
  * a zeroed model, a failed load or NULL, and may be called twice. */
 void gpt2_free(GPT2Model *m);
+
+/* Sets the arithmetic of the model's matmuls (the linear layers of the blocks and the tied LM
+ * head, forward and the backward's d input):
+ *   GPT2_F32   OpenBLAS sgemm on the f32 weights (the default; frees what bf16 held);
+ *   GPT2_BF16  oneDNN matmuls with bf16 weights and bf16-rounded inputs, accumulated in f32.
+ *              The four linear weights of each block and wte are converted to bf16 now, once
+ *              (2 bytes a parameter, private to the process: ~250 MB at 124M); everything
+ *              else (embedding lookups, layer norms, attention, GELU, the classifier rows of
+ *              the LM head, biases, activations) stays f32. Later changes to m->w are not
+ *              seen until the next call. For forwards and for backwards with frozen weights
+ *              (grads NULL: prompt tuning); gpt2_backward refuses weight gradients under it.
+ *              Needs a CPU with avx512_bf16 or AMX, found at run time (cpuid and oneDNN's own
+ *              dispatch); the error says what is missing. oneDNN runs on as many threads as
+ *              OpenBLAS (OPENBLAS_NUM_THREADS). A bf16 model holds scratch buffers: one
+ *              forward or backward at a time. The environment variable GPT2_BF16_DISABLE=1
+ *              makes the CPU check fail (for tests: a CPU without bf16).
+ * On failure the model keeps its previous precision. */
+int gpt2_set_precision(GPT2Model *m, GPT2Precision p, Err *err);
+/* "f32" or "bf16" into *p; -1 (with the choices in err) for anything else. */
+int gpt2_precision_parse(const char *name, GPT2Precision *p, Err *err);
 
 /* Writes DIR/config.json and DIR/model.safetensors (F32, tensor names as in
  * openai-community/gpt2: "wte.weight", "h.0.attn.c_attn.weight", ...) from a
@@ -304,7 +336,8 @@ int gpt2_batch_check(const GPT2Model *m, const GPT2Acts *a, const GPT2Batch *bat
  * prefix sum (row b's first position). Returns N, the real positions in all. */
 int gpt2_batch_pack(const GPT2Batch *bt, int *lens, int *off);
 
-/* The tied LM head alone: out (N, V) = in (N, C) wte^T. */
+/* The tied LM head alone: out (N, V) = in (N, C) wte^T (in the model's precision; under bf16 a
+ * failure of oneDNN leaves NaN rows, and the next forward or backward reports it). */
 void gpt2_lm_head(const GPT2Model *m, const float *in, float *out, int N);
 
 // ----------------------------------------------------------------------------
@@ -312,7 +345,7 @@ void gpt2_lm_head(const GPT2Model *m, const float *in, float *out, int N);
 
 /* Backward of the last gpt2_forward, on the same batch, whose activations were
  * allocated with all_layers = 1 (batches with a prefix cache are not
- * supported). dlogits (n_out, V) is d loss / d logits of the rows out_pos;
+ * supported; nor are grads under GPT2_BF16). dlogits (n_out, V) is d loss / d logits of the rows out_pos;
  * dlabel_logits (n_label, n_label_ids) that of the classifier rows label_pos
  * (each may be NULL when its row count is 0).
  * d_input (B, T, C), if not NULL, gets d loss / d the input vector of every

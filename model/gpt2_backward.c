@@ -22,6 +22,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "model/bf16_internal.h"
 #include "model/gpt2.h"
 
 // ----------------------------------------------------------------------------
@@ -92,13 +93,15 @@ static void layernorm_backward(float *dinp, float *dweight, float *dbias, const 
 }
 
 /* Backward of out (N,OC) = inp (N,C) weight (C,OC) + bias (OC):
- * dinp (N,C) = dout (N,OC) weight^T, overwritten (no memset needed);
+ * dinp (N,C) = dout (N,OC) weight^T, overwritten (no memset needed), in m's precision;
  * dweight (C,OC) += inp^T dout and dbias (OC) += column sums of dout, only
  * when dweight is not NULL (frozen weights: no weight-gradient GEMM). */
-static void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                            const float *inp, const float *weight, int N, int C, int OC) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, C, OC,
-                1.0f, dout, OC, weight, OC, 0.0f, dinp, C);
+static void matmul_backward(const GPT2Model *m, float *dinp, float *dweight, float *dbias,
+                            const float *dout, const float *inp, const float *weight, int N, int C,
+                            int OC) {
+    if (m->bf16) gpt2_bf16_matmul(m->bf16, dinp, dout, weight, NULL, N, OC, C, 1); // dweight NULL
+    else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, C, OC,
+                     1.0f, dout, OC, weight, OC, 0.0f, dinp, C);
     if (!dweight) return;
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, OC, N,
                 1.0f, inp, C, dout, OC, 1.0f, dweight, OC);
@@ -212,7 +215,7 @@ static void label_head_backward(float *dgathered, float *dwte, const float *dlab
     }
 }
 
-static void lm_head_backward(float *dgathered, float *dwte, const float *dlogits,
+static void lm_head_backward(const GPT2Model *m, float *dgathered, float *dwte, const float *dlogits,
                              const float *gathered, const float *wte, int n_out, int V, int C) {
     const int block = 1024, max_nnz = V / 64; // sparse enough that axpys beat the GEMM
     int sparse = 1;
@@ -228,8 +231,9 @@ static void lm_head_backward(float *dgathered, float *dwte, const float *dlogits
         }
     }
     if (!sparse) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_out, C, V,
-                    1.0f, dlogits, V, wte, C, 0.0f, dgathered, C);
+        if (m->bf16) gpt2_bf16_matmul(m->bf16, dgathered, dlogits, wte, NULL, n_out, V, C, 0); // dwte NULL
+        else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_out, C, V,
+                         1.0f, dlogits, V, wte, C, 0.0f, dgathered, C);
         if (dwte)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, n_out,
                         1.0f, dlogits, V, gathered, C, 1.0f, dwte, C);
@@ -308,6 +312,9 @@ static int backward_check(const GPT2Model *m, const GPT2Acts *a, const GPT2Batch
 
 int gpt2_backward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *bt, const float *dlogits,
                   const float *dlabel_logits, float *d_input, GPT2Weights *grads, Err *err) {
+    if (grads && m->bf16)
+        return err_fail(err, "backward: weight gradients need precision f32 (this model is bf16: "
+                              "for forwards and frozen-weight backwards only)");
     if (backward_check(m, a, bt, dlogits, dlabel_logits, err)) return -1;
     if (!d_input && !grads) return 0;
     const GPT2Config *c = &m->config;
@@ -324,7 +331,7 @@ int gpt2_backward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *bt, const fl
     const float *last = LAYER(residual3, L - 1, C); // input of ln_f
 
     // LM head, only on the n_out rows that carry loss
-    lm_head_backward(a->dgathered, grads ? grads->wte : NULL, dlogits, a->gathered, m->w.wte,
+    lm_head_backward(m, a->dgathered, grads ? grads->wte : NULL, dlogits, a->gathered, m->w.wte,
                      n_out, V, C);
 
     // ln_f backward on the gathered rows straight into the residual stream,
@@ -362,19 +369,19 @@ int gpt2_backward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *bt, const fl
         const float *att = a->att + (size_t)l * N * NH * K;
 
         // MLP: res3 = res2 + gelu(ln2 fc_w + fc_b) fc_proj_w + fc_proj_b
-        matmul_backward(a->dfch, g ? g->fc_proj_w : NULL, g ? g->fc_proj_b : NULL, dres,
+        matmul_backward(m, a->dfch, g ? g->fc_proj_w : NULL, g ? g->fc_proj_b : NULL, dres,
                         fch_gelu, w->fc_proj_w, (int)N, 4 * C, C);
         gelu_backward(a->dfch, fch, fch_gelu, a->dfch, N * 4 * C);
-        matmul_backward(a->dln, g ? g->fc_w : NULL, g ? g->fc_b : NULL, a->dfch, ln2, w->fc_w,
+        matmul_backward(m, a->dln, g ? g->fc_w : NULL, g ? g->fc_b : NULL, a->dfch, ln2, w->fc_w,
                         (int)N, C, 4 * C);
         layernorm_backward(dres, g ? g->ln_2_w : NULL, g ? g->ln_2_b : NULL, a->dln, res2,
                            LAYER(ln2_mean, l, 1), LAYER(ln2_rstd, l, 1), w->ln_2_w, (int)N, C);
 
         // attention: res2 = res_in + attention(ln1 attn_w + attn_b) attn_proj_w + attn_proj_b
-        matmul_backward(a->dln, g ? g->attn_proj_w : NULL, g ? g->attn_proj_b : NULL, dres, atty,
+        matmul_backward(m, a->dln, g ? g->attn_proj_w : NULL, g ? g->attn_proj_b : NULL, dres, atty,
                         w->attn_proj_w, (int)N, C, C);
         attention_backward(a->dqkv, a->datt, a->dln, qkv, att, lens, off, B, C, NH, K);
-        matmul_backward(a->dln, g ? g->attn_w : NULL, g ? g->attn_b : NULL, a->dqkv, ln1,
+        matmul_backward(m, a->dln, g ? g->attn_w : NULL, g ? g->attn_b : NULL, a->dqkv, ln1,
                         w->attn_w, (int)N, C, 3 * C);
         layernorm_backward(dres, g ? g->ln_1_w : NULL, g ? g->ln_1_b : NULL, a->dln, res_in,
                            LAYER(ln1_mean, l, 1), LAYER(ln1_rstd, l, 1), w->ln_1_w, (int)N, C);
@@ -382,5 +389,5 @@ int gpt2_backward(const GPT2Model *m, GPT2Acts *a, const GPT2Batch *bt, const fl
 #undef LAYER
     encoder_backward(d_input, grads ? grads->wte : NULL, grads ? grads->wpe : NULL, dres, bt->ids,
                      bt->is_embed, lens, off, B, T, C);
-    return 0;
+    return gpt2_bf16_error(m->bf16, "backward", err);
 }

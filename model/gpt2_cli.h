@@ -53,6 +53,8 @@ int next_option(OptionSpec *o, int argc, char **argv, int *i, const char **name,
 int parse_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *out);
 int parse_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
 int parse_float(const char *cmd, const char *opt, const char *s, double lo, double hi, float *out);
+// "f32" or "bf16" (gpt2_set_precision)
+int parse_precision(const char *cmd, const char *opt, const char *s, GPT2Precision *out);
 
 // ----------------------------------------------------------------------------
 // files (gpt2_cli_files.c)

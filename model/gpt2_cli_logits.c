@@ -15,7 +15,8 @@
 #endif
 
 static const char USAGE_LOGITS[] =
-    "usage: gpt2 logits --model DIR --out FILE [--all] (TEXT | - | --file F | --ids I,J,..)\n"
+    "usage: gpt2 logits --model DIR --out FILE [--all] [--precision P]\n"
+    "                   (TEXT | - | --file F | --ids I,J,..)\n"
     "\n"
     "Runs the text (encoded as-is: no <|endoftext|> is prepended) or the given\n"
     "token ids through the model and writes the logits of the last position,\n"
@@ -23,6 +24,8 @@ static const char USAGE_LOGITS[] =
     "little-endian float32. Prints the shape on stderr.\n"
     "\n"
     "  --model DIR   checkpoint directory\n"
+    "  --precision P f32 (default) or bf16: the matmuls in bf16 through oneDNN\n"
+    "                (needs avx512_bf16 or AMX)\n"
     "  --out FILE    output file\n"
     "  --all         logits of every position, not only the last\n"
     "  --ids LIST    comma-separated token ids (each < V) instead of a text\n"
@@ -32,10 +35,11 @@ typedef struct {
     const char *model_dir, *out_file, *ids_list;
     TextSource text;
     int all;
+    GPT2Precision precision;
 } LogitsOptions;
 
 static const char *const LOGITS_FLAGS[] = {"--all", NULL};
-static const char *const LOGITS_VALUE_OPTIONS[] = {"--model", "--out", "--ids", "--file", NULL};
+static const char *const LOGITS_VALUE_OPTIONS[] = {"--model", "--out", "--ids", "--file", "--precision", NULL};
 
 static int parse_logits(int argc, char **argv, LogitsOptions *o) {
     const char *cmd = "logits";
@@ -50,6 +54,7 @@ static int parse_logits(int argc, char **argv, LogitsOptions *o) {
         else if (strcmp(a, "--model") == 0) o->model_dir = v;
         else if (strcmp(a, "--out") == 0) o->out_file = v;
         else if (strcmp(a, "--ids") == 0) o->ids_list = v;
+        else if (strcmp(a, "--precision") == 0) st = parse_precision(cmd, a, v, &o->precision);
         else if (strcmp(a, "--file") == 0) st = set_text_source(cmd, &o->text, NULL, v);
         if (st != ST_OK) return st;
     }
@@ -109,6 +114,7 @@ int cmd_logits(int argc, char **argv) {
     size_t text_len = 0;
     int rc = -1;
     if (session_open(&s, o.model_dir, !o.ids_list, &err) != 0) goto done;
+    if (gpt2_set_precision(&s.model, o.precision, &err) != 0) goto done;
     const GPT2Config *c = &s.model.config;
     const int V = c->vocab_size;
     if (o.ids_list) {

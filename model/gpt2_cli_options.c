@@ -130,3 +130,9 @@ int parse_float(const char *cmd, const char *opt, const char *s, double lo, doub
     *out = (float)v;
     return ST_OK;
 }
+
+int parse_precision(const char *cmd, const char *opt, const char *s, GPT2Precision *out) {
+    Err err;
+    if (gpt2_precision_parse(s, out, &err)) return usage_error(cmd, "%s: %s", opt, err.msg);
+    return ST_OK;
+}

@@ -11,7 +11,7 @@
 #include "model/gpt2_cli.h"
 
 static const char USAGE_SCORE[] =
-    "usage: gpt2 score --model DIR [--json] [--verbose] (TEXT | - | --file F)\n"
+    "usage: gpt2 score --model DIR [--json] [--verbose] [--precision P] (TEXT | - | --file F)\n"
     "\n"
     "Scores every token of the text given <|endoftext|> and the tokens before\n"
     "it (the first token is scored after <|endoftext|> alone). Prints one line\n"
@@ -22,6 +22,8 @@ static const char USAGE_SCORE[] =
     "longer texts are an error, not a sliding window.\n"
     "\n"
     "  --model DIR   checkpoint directory (config.json, model.safetensors, tokenizer)\n"
+    "  --precision P f32 (default) or bf16: the matmuls in bf16 through oneDNN\n"
+    "                (needs avx512_bf16 or AMX)\n"
     "  --json        print one JSON object instead:\n"
     "                {\"tokens\":[ids],\"logprobs\":[..],\"log_ppl\":x,\"ppl\":y}\n"
     "  --file F      read the text from file F ('-' = standard input)\n"
@@ -32,6 +34,7 @@ typedef struct {
     const char *model_dir;
     TextSource text;
     int json, verbose;
+    GPT2Precision precision;
 } ScoreOptions;
 
 // Positions per forward call: bounds the logits buffer to (SCORE_CHUNK, V)
@@ -40,7 +43,7 @@ typedef struct {
 #define SCORE_CHUNK 128
 
 static const char *const SCORE_FLAGS[] = {"--json", "--verbose", NULL};
-static const char *const SCORE_VALUE_OPTIONS[] = {"--model", "--file", NULL};
+static const char *const SCORE_VALUE_OPTIONS[] = {"--model", "--file", "--precision", NULL};
 
 static int parse_score(int argc, char **argv, ScoreOptions *o) {
     const char *cmd = "score";
@@ -54,6 +57,7 @@ static int parse_score(int argc, char **argv, ScoreOptions *o) {
         else if (strcmp(a, "--json") == 0) o->json = 1;
         else if (strcmp(a, "--verbose") == 0) o->verbose = 1;
         else if (strcmp(a, "--model") == 0) o->model_dir = v;
+        else if (strcmp(a, "--precision") == 0) st = parse_precision(cmd, a, v, &o->precision);
         else if (strcmp(a, "--file") == 0) st = set_text_source(cmd, &o->text, NULL, v);
         if (st != ST_OK) return st;
     }
@@ -164,6 +168,7 @@ int cmd_score(int argc, char **argv) {
     double *logprobs = NULL;
     int rc = -1;
     if (session_open(&s, o.model_dir, 1, &err) != 0) goto done;
+    if (gpt2_set_precision(&s.model, o.precision, &err) != 0) goto done;
     if (read_text(&o.text, &text, &text_len, &err) != 0) goto done;
     if (encode_text(&s, text, text_len, &ids, &n, &err) != 0) goto done;
     const GPT2Config *c = &s.model.config;

@@ -111,7 +111,7 @@ static void test_defaults(void) {
         const PezSettings *s = &p.pez;
         CHECK(s->steps == 1000 && s->batch == 16 && s->eval_every == 10 && s->optimizer == PEZ_ADAFACTOR &&
               s->lr == 0.3 && s->weight_decay == 0.1 && s->clip == 1.0 && !s->init_random && !s->reset_quirk &&
-              s->ppl_grad == PEZ_PPL_GRAD_FULL && p.prompt_vocab == PROMPT_VOCAB_ALL,
+              s->ppl_grad == PEZ_PPL_GRAD_FULL && p.prompt_vocab == PROMPT_VOCAB_ALL && p.precision == GPT2_F32,
               "PEZ defaults");
         const RlSettings *r = &p.rl;
         CHECK(r->steps == 1000 && r->prompts_per_step == 16 && r->top_k == 256 && r->eval_every == 10 &&
@@ -124,7 +124,7 @@ static void test_defaults(void) {
                  "\"dictionary\":\"%s/words\",\"lambda\":0,\"max_test\":0,\"max_tokens\":128,\"method\":\"pez\","
                  "\"model\":\"%s/model\",\"objective\":\"additive\",\"pez\":{\"batch\":16,\"clip\":1,\"eval_every\":10,"
                  "\"init\":\"classes\",\"lr\":0.3,\"optimizer\":\"adafactor\",\"ppl_grad\":\"full\",\"reset_quirk\":false,"
-                 "\"steps\":1000,\"weight_decay\":0.1},\"prompt_length\":10,\"prompt_vocab\":\"all\",\"scorer_model\":\"\","
+                 "\"steps\":1000,\"weight_decay\":0.1},\"precision\":\"f32\",\"prompt_length\":10,\"prompt_vocab\":\"all\",\"scorer_model\":\"\","
                  "\"seed\":0,\"task\":\"sst-2\","
                  "\"template\":\"[P]{sentence} It was\",\"verbalizers\":[\" terrible\",\" great\"]}",
                  root, root, root, root, root);
@@ -165,6 +165,23 @@ static void test_defaults(void) {
               "%s: %s", issue11[i].what, err.msg);
         point_free(&p);
     }
+
+    // the precision (issue 14): parsed, in the canonical JSON (so in the record and the point's id)
+    rc = parse(&p, "{\"method\":\"pez\",\"task\":\"sst-2\"," BASE ",\"precision\":\"bf16\"}", &err);
+    CHECK(rc == 0 && p.precision == GPT2_BF16 && strstr(p.canonical_json, "\"pez\":{") &&
+              strstr(p.canonical_json, "},\"precision\":\"bf16\",\"prompt_length\":10,"),
+          "precision bf16: %s", rc ? err.msg : p.canonical_json);
+    if (rc == 0) {
+        TunePoint f32, q;
+        CHECK(point_parse(&q, p.canonical_json, &err) == 0 && strcmp(q.canonical_json, p.canonical_json) == 0,
+              "precision: the canonical JSON is not a fixed point");
+        point_free(&q);
+        CHECK(parse(&f32, "{\"method\":\"pez\",\"task\":\"sst-2\"," BASE ",\"precision\":\"f32\"}", &err) == 0 &&
+                  f32.precision == GPT2_F32 && strstr(f32.canonical_json, "\"precision\":\"f32\""),
+              "precision f32: %s", err.msg);
+        point_free(&f32);
+    }
+    point_free(&p);
 
     // RLPrompt: its own template and prompt length; settings; the policy model
     rc = parse(&p, "{\"method\":\"rlprompt\",\"task\":\"agnews\"," BASE ",\"policy_model\":\"@/model\","
@@ -297,6 +314,8 @@ static void test_bad_points(void) {
     expect_bad("{" PEZ ",\"activation_mb\":-1}", "\"activation_mb\" must be >= 0");
     expect_bad("{" PEZ ",\"activation_mb\":\"lots\"}", "\"activation_mb\" is \"lots\", expected a number of MB or \"none\"");
     expect_bad("{" PEZ ",\"activation_mb\":true}", "\"activation_mb\" must be a number");
+    expect_bad("{" PEZ ",\"precision\":\"fp16\"}", "\"precision\" is \"fp16\", expected \"f32\" or \"bf16\"");
+    expect_bad("{" PEZ ",\"precision\":16}", "\"precision\" must be");
     expect_bad("{" PEZ ",\"pez\":{\"ppl_grad\":\"target\"}}", "\"pez.ppl_grad\" is \"target\"");
     expect_bad("{" PEZ ",\"rlprompt\":{\"reward\":\"accuracy\"}}", "\"rlprompt.reward\" is \"accuracy\"");
     // wrong types
@@ -371,7 +390,7 @@ static void test_soft_and_empty(void) {
         snprintf(want, sizeof want,
                  "{\"data\":{\"dev\":\"%s/data/16-1/dev.tsv\",\"test\":\"%s/data/test.tsv\",\"train\":\"%s/data/16-1/train.tsv\"},"
                  "\"dictionary\":\"%s/words\",\"lambda\":0,\"max_test\":0,\"max_tokens\":128,\"method\":\"soft\","
-                 "\"model\":\"%s/model\",\"objective\":\"additive\",\"prompt_length\":10,\"prompt_vocab\":\"all\","
+                 "\"model\":\"%s/model\",\"objective\":\"additive\",\"precision\":\"f32\",\"prompt_length\":10,\"prompt_vocab\":\"all\","
                  "\"scorer_model\":\"\",\"seed\":0,\"soft\":{\"batch\":16,\"clip\":1,\"eval_every\":10,"
                  "\"init\":\"classes\",\"lr\":0.3,\"optimizer\":\"adafactor\",\"ppl_grad\":\"full\",\"reset_quirk\":false,"
                  "\"steps\":1000,\"weight_decay\":0.1},\"task\":\"sst-2\","

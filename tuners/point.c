@@ -512,6 +512,8 @@ static char *canonical_json(const TunePoint *p, const char (*sha)[65]) {
         buf_key(&b, "policy_model", 0);
         buf_input(&b, p->policy_dir, sha, INPUT_POLICY);
     }
+    buf_key(&b, "precision", 0);
+    buf_json_string(&b, GPT2_PRECISION_NAMES[p->precision]);
     if (p->method == METHOD_MANUAL) {
         buf_key(&b, "prompt", 0);
         buf_json_string(&b, p->manual_prompt);
@@ -553,7 +555,7 @@ static int parse_object(TunePoint *p, const Reader *top) {
                                        "data", "data_dir", "split", REC_POINT_LAMBDA, "objective",
                                        REC_POINT_PROMPT_LENGTH, REC_POINT_SEED, "template", REC_POINT_VERBALIZERS,
                                        "max_tokens", "max_test", "dictionary", "pez", "rlprompt", "soft",
-                                       "prompt", "prompt_vocab", "activation_mb"};
+                                       "prompt", "prompt_vocab", "activation_mb", "precision"};
     if (check_keys(top, keys, sizeof keys / sizeof keys[0])) return -1;
     int method = 0, objective = OBJECTIVE_ADDITIVE;
     if (need(get_enum(top, REC_POINT_METHOD, METHODS, 4, &method), top, REC_POINT_METHOD)) return -1;
@@ -625,6 +627,9 @@ static int parse_object(TunePoint *p, const Reader *top) {
     int vocab = PROMPT_VOCAB_ALL;
     if (get_enum(top, "prompt_vocab", PROMPT_VOCABS, 3, &vocab) < 0) return -1;
     p->prompt_vocab = (PromptVocab)vocab;
+    int precision = GPT2_F32;
+    if (get_enum(top, "precision", GPT2_PRECISION_NAMES, GPT2_N_PRECISIONS, &precision) < 0) return -1;
+    p->precision = (GPT2Precision)precision;
     snprintf(p->dict_path, sizeof p->dict_path, "%s", DEFAULT_DICTIONARY);
     if (get_string(top, "dictionary", p->dict_path, TUNE_PATH) < 0) return -1;
     // every settings object is checked; only the method's own is kept (soft's in p->pez)

@@ -80,6 +80,10 @@ static const char USAGE[] =
     "                 newline) or \"ascii\" (printable ASCII only) [all]\n"
     "  dictionary     word list for the dictionary-word share\n"
     "                 [/usr/share/dict/words]\n"
+    "  precision      \"f32\" or \"bf16\": the matmuls of every model of the run;\n"
+    "                 bf16 (oneDNN: weights and inputs rounded to bf16, sums in f32)\n"
+    "                 needs a CPU with avx512_bf16 or AMX, else the run fails saying\n"
+    "                 so [f32]\n"
     "  pez            {steps 1000, batch 16, eval_every 10, optimizer \"adafactor\"\n"
     "                 | \"adamw\", lr 0.3 (adafactor) / 0.1 (adamw), weight_decay 0.1,\n"
     "                 clip 1.0, init \"classes\" | \"random\", reset_quirk false,\n"
@@ -174,6 +178,7 @@ static int load_other_model(GPT2Model *m, int *have, const char *dir, const char
                             const GPT2Model *task, Err *err) {
     if (gpt2_load(m, dir, err)) return -1;
     *have = 1;
+    if (gpt2_set_precision(m, task->precision, err)) return -1;
     if (m->config.vocab_size != task->config.vocab_size)
         return err_fail(err, "%s model %s has a vocabulary of %d, the task model %d", role, dir,
                          m->config.vocab_size, task->config.vocab_size);
@@ -212,6 +217,8 @@ static int run_load(Run *run, Err *err) {
     double t0 = util_now();
     if (gpt2_file_sha256_reuse(weights, getenv(TUNE_KNOWN_SHA256_ENV), run->sha256, &hashed, err)) return -1;
     run->hash_seconds = hashed ? util_now() - t0 : -1;
+    // the point's precision, for every model of the run (the others take the task model's)
+    if (gpt2_set_precision(&run->model, p->precision, err)) return -1;
     ctx->model = ctx->scorer_model = ctx->policy_model = &run->model;
     if (tokenizer_load(&run->tok, p->model_dir, err)) {
         run->tok = NULL;

@@ -327,6 +327,7 @@ typedef struct {
     int activation_default;           // activation_mb was not given: a run that needs more for one example
                                       // (a large model) takes that least, where a given budget fails
     PromptVocab prompt_vocab;         // default all (every token but <|endoftext|>)
+    GPT2Precision precision;          // of every model of the run (gpt2_set_precision), default f32
     PezSettings pez;                  // PEZ's, or soft's ("soft" in the JSON)
     RlSettings rl;
     char *canonical_json;             // the point with every default filled in, keys sorted (owned)
