@@ -15,6 +15,8 @@ echo "== forward, GPT-2 124M shape (random weights), B=4 T=64 =="
 each_blas "$BUILD/bench/bench_forward"
 echo "== forward + backward, GPT-2 124M shape (random weights), B=4 T=64 =="
 each_blas "$BUILD/bench/bench_backward"
+echo "== PEZ at the GPT-2 124M shape (issue 14): a real step by each code path, a point's private memory and fixed cost, two ranks on two cores =="
+BINDIR=$(case $BUILD in build/asan*) echo "$BUILD/bin" ;; *) echo bin ;; esac) sh bench/bench_pez.sh
 echo "== MPI farm (mpi/farm.c): rank 0's time per trivial item, idle ranks' CPU =="
 if command -v mpirun >/dev/null 2>&1; then
     # root in containers needs these; --bind-to none: 64 ranks share the cores freely
