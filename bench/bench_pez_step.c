@@ -49,6 +49,7 @@
 #include "tuners/tuners.h"
 
 #define MAX_ITERS 64
+#define MAX_B 1024   // examples per step
 
 static void die(const char *what, const Err *err) {
     fprintf(stderr, "bench_pez_step: %s: %s\n", what, err ? err->msg : "out of memory");
@@ -172,6 +173,7 @@ static int parse_options(Options *o, int argc, char **argv) {
         else if (!strcmp(a, "--measured-mb")) o->measured_mb = atof(v);
         else { fprintf(stderr, "bench_pez_step: unknown option %s\n", a); return 2; }
     }
+    if (o->B < 1 || o->B > MAX_B) { fprintf(stderr, "bench_pez_step: --B is 1..%d\n", MAX_B); return 2; }
     if (o->iters < 1) o->iters = 1;
     if (o->iters > MAX_ITERS) o->iters = MAX_ITERS;
     int needs_run = !o->known && (!o->probe || !strcmp(o->probe, "step"));
@@ -573,7 +575,7 @@ static int run_paths(const Options *o) {
     double d_loss, d_grad;
     emulation_check(&pd, s0, sp, &d_loss, &d_grad);
     double pad_before = 0, all_before = 0;
-    int rows[TUNE_MAX_PROMPT + 1024];
+    int rows[MAX_B + 1];   // the lengths computed of each row: B task rows and the log-PPL row
     StepFlops fl_pad = {0}, fl_real = {0};
     for (int it = 0; it < iters; it++) {
         pez_sample_batch(s0, &rng);
