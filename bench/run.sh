@@ -17,6 +17,8 @@ echo "== forward + backward, GPT-2 124M shape (random weights), B=4 T=64 =="
 each_blas "$BUILD/bench/bench_backward"
 echo "== bf16 (model/bf16.c, oneDNN) against f32 (OpenBLAS): the peaks, the 124M GEMMs, a PEZ-like frozen step, 1 thread =="
 OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 "$BUILD/bench/bench_bf16"
+echo "== PEZ at the GPT-2 124M shape (issue 14): a real step by each code path, a point's private memory and fixed cost, two ranks on two cores =="
+BINDIR=$(case $BUILD in build/asan*) echo "$BUILD/bin" ;; *) echo bin ;; esac) sh bench/bench_pez.sh
 echo "== MPI farm (mpi/farm.c): rank 0's time per trivial item, idle ranks' CPU =="
 if command -v mpirun >/dev/null 2>&1; then
     # root in containers needs these; --bind-to none: 64 ranks share the cores freely
