@@ -746,12 +746,6 @@ static MemEstimate mem_estimate(const GPT2Config *c, int B, int L, int in_batch,
     return e;
 }
 
-static int longest_row(const EncodedSplit *e) {
-    int m = 0;
-    for (int i = 0; i < e->n; i++)
-        if (e->pre_len[i] + e->post_len[i] > m) m = e->pre_len[i] + e->post_len[i];
-    return m;
-}
 
 static int run_memory(const Options *o) {
     Inputs in;
@@ -761,9 +755,9 @@ static int run_memory(const Options *o) {
     if (load_split(&dev, in.point.dev_path, &in.point, in.tok, &err)) die("dev", &err);
     if (load_split(&test, in.point.test_path, &in.point, in.tok, &err)) die("test", &err);
     int L = in.point.prompt_length, B = in.point.pez.batch, in_batch = o->lambda != 0.0, K = in.point.n_classes;
-    int T_train = longest_row(&in.ctx.train) + L, T_eval = T_train;
-    if (longest_row(&dev) + L > T_eval) T_eval = longest_row(&dev) + L;
-    if (longest_row(&test) + L > T_eval) T_eval = longest_row(&test) + L;
+    int T_train = encoded_split_longest(&in.ctx.train) + L, T_eval = T_train;
+    if (encoded_split_longest(&dev) + L > T_eval) T_eval = encoded_split_longest(&dev) + L;
+    if (encoded_split_longest(&test) + L > T_eval) T_eval = encoded_split_longest(&test) + L;
     GPT2Config big = in.model.config;
     big.n_layer = 48; big.n_embd = 1600; big.n_head = 25;
     const GPT2Config *cs[2] = {&in.model.config, &big};

@@ -293,6 +293,13 @@ int encode_split(EncodedSplit *e, const Split *s, const char *template_text, GPT
     return 0;
 }
 
+int encoded_split_longest(const EncodedSplit *e) {
+    int longest = 0;
+    for (int i = 0; i < e->n; i++)
+        if (e->pre_len[i] + e->post_len[i] > longest) longest = e->pre_len[i] + e->post_len[i];
+    return longest;
+}
+
 void encoded_split_free(EncodedSplit *e) {
     free(e->storage);
     memset(e, 0, sizeof *e);

@@ -195,13 +195,6 @@ static int load_split(EncodedSplit *e, const char *path, const TunePoint *p, GPT
     return rc;
 }
 
-/* The longest example: pre + post tokens. */
-static int longest_example(const EncodedSplit *e) {
-    int longest = 0;
-    for (int i = 0; i < e->n; i++)
-        if (e->pre_len[i] + e->post_len[i] > longest) longest = e->pre_len[i] + e->post_len[i];
-    return longest;
-}
 
 static int run_load(Run *run, Err *err) {
     const TunePoint *p = &run->point;
@@ -258,9 +251,9 @@ static int run_load(Run *run, Err *err) {
         return -1;
 
     // rows as wide as the longest example with its prompt, within the context
-    int longest = longest_example(&ctx->train);
-    if (longest_example(&ctx->dev) > longest) longest = longest_example(&ctx->dev);
-    if (longest_example(&ctx->test) > longest) longest = longest_example(&ctx->test);
+    int longest = encoded_split_longest(&ctx->train);
+    if (encoded_split_longest(&ctx->dev) > longest) longest = encoded_split_longest(&ctx->dev);
+    if (encoded_split_longest(&ctx->test) > longest) longest = encoded_split_longest(&ctx->test);
     int max_T = longest + p->prompt_length, context = run->model.config.n_positions;
     if (max_T > context)
         return err_fail(err, "examples need up to %d positions (%d tokens + prompt %d), the model's context "

@@ -113,6 +113,8 @@ int encode_split(EncodedSplit *e, const Split *s, const char *template_text, GPT
  * as needed; *n the count. */
 int encode_grow(GPT2Tokenizer *tok, const char *text, size_t len, int **buf, int *cap, int *n, Err *err);
 void encoded_split_free(EncodedSplit *e);
+/* The longest example of a split: pre + post tokens (the prompt not counted). */
+int encoded_split_longest(const EncodedSplit *e);
 
 // ----------------------------------------------------------------------------
 // evaluation (task.c)
