@@ -55,7 +55,7 @@ assert text.count("\n") == 1 and text.endswith("}\n"), "not one line of JSON"
 r = json.loads(text)
 keys = ["point", "status", "error", "prompt", "accuracy", "balanced_accuracy", "class_accuracy", "prediction_share",
         "collapsed", "task_loss", "objective", "dev_reward", "log_ppl", "ppl", "dict_share", "distinct_share",
-        "faithfulness", "steps", "best_step", "wall_seconds", "history", "vocab_size", "versions"]
+        "faithfulness", "steps", "stop_reason", "best_step", "wall_seconds", "history", "vocab_size", "versions"]
 assert list(r) == keys, "record keys %s" % list(r)
 assert r["status"] == "ok" and r["error"] is None, (r["status"], r["error"])
 p = r["point"]
@@ -100,6 +100,7 @@ if method == "rlprompt":
 else:
     assert 0 <= f["acc_continuous"] <= 1 and f["kl"] >= 0, f
 assert r["steps"] == steps and 0 <= r["best_step"] <= steps, (r["steps"], r["best_step"])
+assert r["stop_reason"] == "steps", r["stop_reason"]
 assert r["wall_seconds"] >= 0
 h = r["history"]
 # every eval_every steps (a tuner may also record its starting point)
@@ -290,6 +291,49 @@ if expect 0 "tune with the known line of the file before it was touched" env TUN
 fi
 
 # ---------------------------------------------------------------------------
+# early stopping (patience, min_steps): the run stops after the first evaluation at step >=
+# min_steps that ends `patience` evaluations in a row without a better dev objective (the rule
+# recomputed here from the record's own history: the scripted objective), reports the steps
+# run and "patience", and computes the same history as the run without early stopping up to
+# there (the stop changes nothing before it); a point without the keys does not name them in
+# its canonical point (its id is the one it had before the keys existed)
+for m in pez rl; do
+    settings=$( [ $m = pez ] && echo pez || echo rlprompt )
+    sed "s/\"steps\":4/\"steps\":40/; s/\"eval_every\":2/\"eval_every\":1/" "$TMP/$m.json" >"$TMP/$m-long.json"
+    sed "s/\"$settings\":{/\"$settings\":{\"patience\":3,\"min_steps\":6,/" "$TMP/$m-long.json" >"$TMP/$m-patience.json"
+    if "$TUNE" "$TMP/$m-long.json" >"$TMP/$m-long.out" 2>"$TMP/err" &&
+        "$TUNE" "$TMP/$m-patience.json" >"$TMP/$m-patience.out" 2>"$TMP/$m-patience.err"; then
+        "$PY" - "$TMP/$m-long.out" "$TMP/$m-patience.out" <<'EOF' && ok "$m: patience stops at the step the rule gives" ||
+import json, sys
+full, early = (json.load(open(p)) for p in sys.argv[1:3])
+assert full["steps"] == 40 and full["stop_reason"] == "steps", (full["steps"], full["stop_reason"])
+assert "patience" not in json.dumps(full["point"]), "a point without patience names it"
+# the rule on the full run's history: improved = a strictly better (J, log-PPL) than the best so far
+best, stale, stop = None, 0, None
+for e in full["history"]:
+    key = (e["dev_objective"], e["log_ppl"])
+    stale = 0 if best is None or key < best else stale + 1
+    if best is None or key < best:
+        best = key
+    if stale >= 3 and e["step"] >= 6:
+        stop = e["step"]
+        break
+assert stop is not None and stop < 40, "the scripted objective never stalls for 3 evaluations: %s" % stop
+assert early["steps"] == stop and early["stop_reason"] == "patience", (early["steps"], early["stop_reason"], stop)
+assert early["history"] == full["history"][:len(early["history"])] and early["history"][-1]["step"] == stop
+p = early["point"]
+s = p["pez"] if p["method"] == "pez" else p["rlprompt"]
+assert s["patience"] == 3 and s["min_steps"] == 6, s
+assert early["best_step"] <= stop - 3, (early["best_step"], stop)
+EOF
+            fail "$m: patience: $(head -c 300 "$TMP/$m-patience.out")"
+        grep -q "stopped at step .* (patience)" "$TMP/$m-patience.err" || fail "$m: no stop line on stderr"
+    else
+        fail "$m: early-stopping runs failed: $(cat "$TMP/err" "$TMP/$m-patience.err" | tail -3)"
+    fi
+done
+
+# ---------------------------------------------------------------------------
 # bad points: exit 2, one line on stderr naming the problem, nothing on stdout
 
 bad_point() { # description piece json
@@ -311,6 +355,9 @@ bad_point "unknown method" '"method"' "{\"method\":\"sgd\",$COMMON}"
 bad_point "manual without a prompt" '"prompt"' "{\"method\":\"manual\",$COMMON}"
 bad_point "a prompt for pez" '"prompt"' "{\"method\":\"pez\",$COMMON,\"prompt\":\"x\"}"
 bad_point "soft with PEZ's reset quirk" '"soft.reset_quirk"' "{\"method\":\"soft\",$COMMON,\"soft\":{\"reset_quirk\":true}}"
+bad_point "min_steps without patience" '"pez.min_steps" needs "pez.patience"' "{\"method\":\"pez\",$COMMON,\"pez\":{\"min_steps\":5}}"
+bad_point "min_steps beyond steps" '"rlprompt.min_steps" 9 exceeds "rlprompt.steps" 8' "{\"method\":\"rlprompt\",$COMMON,\"rlprompt\":{\"steps\":8,\"patience\":2,\"min_steps\":9}}"
+bad_point "negative patience" '"soft.patience"' "{\"method\":\"soft\",$COMMON,\"soft\":{\"patience\":-1}}"
 bad_point "missing model" '"model"' "{\"method\":\"pez\",\"task\":\"sst-2\",\"model\":\"$TMP/nope\",\"data_dir\":\"$DATA\",\"split\":\"16-42\"}"
 bad_point "missing split" '"data.train"' "{\"method\":\"pez\",\"task\":\"sst-2\",\"model\":\"$M\",\"data_dir\":\"$DATA\",\"split\":\"16-1\"}"
 

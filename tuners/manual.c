@@ -16,6 +16,7 @@ int manual_prompt_ids(const TunePoint *p, GPT2Tokenizer *tok, int *ids, int *n, 
 int manual_run(TuneContext *ctx, TuneResult *r, Err *err) {
     if (manual_prompt_ids(ctx->point, ctx->tok, r->prompt_ids, &r->prompt_length, err)) return -1;
     r->steps = 0;
+    r->stop_reason = STOP_NO_STEPS;
     r->best_step = 0;
     return result_finish(ctx, r, NULL, err);
 }

@@ -654,7 +654,10 @@ static int run(TuneContext *ctx, TuneResult *r, Err *err) {
     }
     DevChoice best = DEV_CHOICE_NONE;
     HistoryEntry chosen = {0};
-    for (int step = 1; step <= set->steps; step++) {
+    int steps_run = 0, stale = 0;
+    StopReason stop = STOP_STEPS;
+    for (int step = 1; step <= set->steps && stop == STOP_STEPS; step++) {
+        steps_run = step;
         PezLoss loss;
         pez_sample_batch(&s, &rng);
         if (pez_step(&s, &ctx->train, s.examples, &loss, err)) goto fail;
@@ -669,17 +672,24 @@ static int run(TuneContext *ctx, TuneResult *r, Err *err) {
                           .dev_task = dev.loss,
                           .log_ppl = log_ppl, .dev_objective = j};
         if (result_add_history(r, h, err)) goto fail;
-        if (dev_choice_offer(&best, &h)) { // ties: the earlier step keeps it
+        int improved = dev_choice_offer(&best, &h);
+        if (improved) { // ties: the earlier step keeps it
             chosen = h;
             memcpy(s.best_ids, s.ids, (size_t)L * sizeof(int));
             memcpy(s.best_P, s.P, (size_t)L * s.C * sizeof(float));
         }
+        if (early_stop_due(&set->early, &stale, improved, step)) stop = STOP_PATIENCE;
         if (ctx->progress) {
             char line[256];
             snprintf(line, sizeof line, "%s step %d/%d loss %.4g dev acc %.4f J %.4f log-ppl %.2f best J %.4f @ %d "
                      "(log-ppl %.2f) micro-batches %d", name, step, set->steps, loss.loss, dev.accuracy, j, log_ppl,
                      best.j, best.step, best.log_ppl, s.n_micro);
             ctx->progress(ctx->progress_user, line);
+            if (stop == STOP_PATIENCE) {
+                snprintf(line, sizeof line, "%s: stopped at step %d: dev J not better than %.4f (step %d) for %d "
+                         "evaluations (patience)", name, step, best.j, best.step, set->early.patience);
+                ctx->progress(ctx->progress_user, line);
+            }
         }
     }
     if (best.step == 0) {
@@ -689,7 +699,8 @@ static int run(TuneContext *ctx, TuneResult *r, Err *err) {
 
     memcpy(r->prompt_ids, s.best_ids, (size_t)L * sizeof(int));
     r->prompt_length = L;
-    r->steps = set->steps;
+    r->steps = steps_run;
+    r->stop_reason = stop;
     r->best_step = best.step;
     int rc = result_finish(ctx, r, s.best_P, err); // faithfulness: the continuous best_P vs its projection
     if (rc == 0 && s.soft) soft_objective(r, &chosen);

@@ -294,6 +294,20 @@ static const char *const PEZ_PPL_GRADS[] = {"full", "input"};
 static const char *const RL_REWARDS[] = {"objective", "gap"};
 static const char *const PROMPT_VOCABS[] = {"all", "utf8", "ascii"};
 
+/* "patience" and "min_steps" of a method's settings (EarlyStop, tuners.h). */
+static int parse_early_stop(const Reader *r, int steps, EarlyStop *e) {
+    if (get_int(r, "patience", 0, 100000000, &e->patience) < 0 ||
+        get_int(r, "min_steps", 0, 100000000, &e->min_steps) < 0)
+        return -1;
+    if (e->min_steps > 0 && e->patience == 0)
+        return err_fail(r->err, "point: \"%smin_steps\" needs \"%spatience\" (early stopping is off without it)",
+                        r->prefix, r->prefix);
+    if (e->min_steps > steps)
+        return err_fail(r->err, "point: \"%smin_steps\" %d exceeds \"%ssteps\" %d", r->prefix, e->min_steps,
+                        r->prefix, steps);
+    return 0;
+}
+
 /* "pez": {...}, or "soft": {...} (key; prefix "pez." or "soft." for messages): soft prompt
  * tuning takes PEZ's settings, keys and defaults. lr's default follows the optimizer: 0.3
  * (Adafactor, the reference LM script) or 0.1 (AdamW, the reference CLIP code). */
@@ -306,7 +320,8 @@ static int parse_pez(const Reader *top, const char *key, const char *prefix, Pez
     if (rc < 0) return -1;
     if (rc == 0) {
         static const char *const keys[] = {"steps", "batch", "eval_every", "optimizer", "lr",
-                                           "weight_decay", "clip", "init", "reset_quirk", "ppl_grad"};
+                                           "weight_decay", "clip", "init", "reset_quirk", "ppl_grad",
+                                           "patience", "min_steps"};
         int optimizer = PEZ_ADAFACTOR, ppl_grad = PEZ_PPL_GRAD_FULL;
         if (check_keys(&r, keys, sizeof keys / sizeof keys[0]) ||
             get_int(&r, "steps", 1, 100000000, &s->steps) < 0 ||
@@ -318,7 +333,8 @@ static int parse_pez(const Reader *top, const char *key, const char *prefix, Pez
             get_range(&r, "clip", 0, 0, INFINITY, &s->clip) < 0 ||
             get_enum(&r, "init", PEZ_INITS, 2, &s->init_random) < 0 ||
             get_bool(&r, "reset_quirk", &s->reset_quirk) < 0 ||
-            get_enum(&r, "ppl_grad", PEZ_PPL_GRADS, 2, &ppl_grad) < 0)
+            get_enum(&r, "ppl_grad", PEZ_PPL_GRADS, 2, &ppl_grad) < 0 ||
+            parse_early_stop(&r, s->steps, &s->early) < 0)
             return -1;
         s->optimizer = (PezOptimizer)optimizer;
         s->ppl_grad = (PezPplGrad)ppl_grad;
@@ -335,7 +351,7 @@ static int parse_rlprompt(const Reader *top, RlSettings *s) {
     int rc = get_object(top, "rlprompt", &r, "rlprompt.");
     if (rc) return rc < 0 ? -1 : 0;
     static const char *const keys[] = {"steps", "prompts_per_step", "top_k", "eval_every", "hidden",
-                                       "lr", "clip", "polyak", "reward_scale", "reward"};
+                                       "lr", "clip", "polyak", "reward_scale", "reward", "patience", "min_steps"};
     int reward = RL_REWARD_OBJECTIVE;
     if (check_keys(&r, keys, sizeof keys / sizeof keys[0]) ||
         get_int(&r, "steps", 1, 100000000, &s->steps) < 0 ||
@@ -347,7 +363,8 @@ static int parse_rlprompt(const Reader *top, RlSettings *s) {
         get_range(&r, "clip", 0, 0, INFINITY, &s->clip) < 0 ||
         get_range(&r, "polyak", 0, 0, 1, &s->polyak) < 0 ||
         get_range(&r, "reward_scale", 0, 1, INFINITY, &s->reward_scale) < 0 ||
-        get_enum(&r, "reward", RL_REWARDS, 2, &reward) < 0)
+        get_enum(&r, "reward", RL_REWARDS, 2, &reward) < 0 ||
+        parse_early_stop(&r, s->steps, &s->early) < 0)
         return -1;
     s->reward = (RlReward)reward;
     return 0;
@@ -445,8 +462,10 @@ static void write_pez_settings(Buf *b, const char *key, const PezSettings *s) {
     buf_json_string(b, PEZ_INITS[s->init_random ? 1 : 0]);
     buf_cat(b, ",\"lr\":");
     buf_json_number(b, s->lr);
+    if (s->early.patience) buf_printf(b, ",\"min_steps\":%d", s->early.min_steps);
     buf_cat(b, ",\"optimizer\":");
     buf_json_string(b, PEZ_OPTIMIZERS[s->optimizer]);
+    if (s->early.patience) buf_printf(b, ",\"patience\":%d", s->early.patience);
     buf_cat(b, ",\"ppl_grad\":");
     buf_json_string(b, PEZ_PPL_GRADS[s->ppl_grad]);
     buf_printf(b, ",\"reset_quirk\":%s,\"steps\":%d,\"weight_decay\":", s->reset_quirk ? "true" : "false",
@@ -461,6 +480,7 @@ static void write_rl_settings(Buf *b, const RlSettings *s) {
     buf_json_number(b, s->clip);
     buf_printf(b, ",\"eval_every\":%d,\"hidden\":%d,\"lr\":", s->eval_every, s->hidden);
     buf_json_number(b, s->lr);
+    if (s->early.patience) buf_printf(b, ",\"min_steps\":%d,\"patience\":%d", s->early.min_steps, s->early.patience);
     buf_cat(b, ",\"polyak\":");
     buf_json_number(b, s->polyak);
     buf_printf(b, ",\"prompts_per_step\":%d,\"reward\":", s->prompts_per_step);
@@ -723,6 +743,13 @@ int objective_better(double j, double log_ppl, double best_j, double best_log_pp
     return j < best_j || (j == best_j && log_ppl < best_log_ppl);
 }
 
+const char *const STOP_REASON_NAMES[] = {"none", "steps", "patience"};
+
+int early_stop_due(const EarlyStop *e, int *stale, int improved, int step) {
+    *stale = improved ? 0 : *stale + 1;
+    return e->patience > 0 && *stale >= e->patience && step >= e->min_steps;
+}
+
 int dev_choice_offer(DevChoice *c, const HistoryEntry *h) {
     if (!objective_better(h->dev_objective, h->log_ppl, c->j, c->log_ppl)) return 0;
     *c = (DevChoice){.j = h->dev_objective, .log_ppl = h->log_ppl, .step = h->step};
@@ -853,6 +880,10 @@ char *result_record_json(const TunePoint *p, const TuneResult *r, const char *st
     write_number_fields(&b, FIELDS(faithfulness), 1);
     buf_cat(&b, "}");
     write_int_field(&b, REC_STEPS, r->steps, 0);
+    if (ok) {
+        buf_key(&b, REC_STOP_REASON, 0);
+        buf_json_string(&b, STOP_REASON_NAMES[r->stop_reason]);
+    }
     write_int_field(&b, REC_BEST_STEP, r->best_step, 0);
     write_number_field(&b, REC_WALL_SECONDS, r->wall_seconds, 0);
     buf_key(&b, REC_HISTORY, 0);

@@ -527,7 +527,10 @@ int rlprompt_run(TuneContext *ctx, TuneResult *r, Err *err) {
     const GPT2Adam adam = rl_adam(s->lr);
     int best[TUNE_MAX_PROMPT], greedy[TUNE_MAX_PROMPT];
     DevChoice chosen = DEV_CHOICE_NONE;
-    for (int step = 1; step <= s->steps; step++) {
+    int steps_run = 0, stale = 0;
+    StopReason stop = STOP_STEPS;
+    for (int step = 1; step <= s->steps && stop == STOP_STEPS; step++) {
+        steps_run = step;
         rl_polyak(p.target, p.params, p.n_params, s->polyak); // before the loss, every step
         if (policy_generate(&p, B, 0, &rng, p.prompts, err)) goto fail;
 
@@ -558,9 +561,9 @@ int rlprompt_run(TuneContext *ctx, TuneResult *r, Err *err) {
                           .dev_task = dev.loss,
                           .log_ppl = log_ppl, .dev_objective = j};
         if (result_add_history(r, h, err)) goto fail;
-        if (dev_choice_offer(&chosen, &h)) { // ties: the earlier step keeps it
-            memcpy(best, greedy, (size_t)T * sizeof(int));
-        }
+        int improved = dev_choice_offer(&chosen, &h);
+        if (improved) memcpy(best, greedy, (size_t)T * sizeof(int)); // ties: the earlier step keeps it
+        if (early_stop_due(&s->early, &stale, improved, step)) stop = STOP_PATIENCE;
         if (ctx->progress) {
             double mean_reward = 0.0;
             for (int b = 0; b < B; b++) mean_reward += p.res[b].reward;
@@ -569,6 +572,11 @@ int rlprompt_run(TuneContext *ctx, TuneResult *r, Err *err) {
                      "log-ppl %.2f best J %.4f @ %d (log-ppl %.2f)", step, s->steps, loss,
                      mean_reward / B, dev.accuracy, j, log_ppl, chosen.j, chosen.step, chosen.log_ppl);
             ctx->progress(ctx->progress_user, line);
+            if (stop == STOP_PATIENCE) {
+                snprintf(line, sizeof line, "rlprompt: stopped at step %d: dev J not better than %.4f (step %d) "
+                         "for %d evaluations (patience)", step, chosen.j, chosen.step, s->early.patience);
+                ctx->progress(ctx->progress_user, line);
+            }
         }
     }
     policy_free(&p);
@@ -576,7 +584,8 @@ int rlprompt_run(TuneContext *ctx, TuneResult *r, Err *err) {
 
     memcpy(r->prompt_ids, best, (size_t)T * sizeof(int));
     r->prompt_length = T;
-    r->steps = s->steps;
+    r->steps = steps_run;
+    r->stop_reason = stop;
     r->best_step = chosen.step;
     return result_finish(ctx, r, NULL, err); // discrete prompt: faithful by construction
 fail:

@@ -278,6 +278,29 @@ typedef enum {
                           // (lambda then prices a nat against gap-reward points, not comparable)
 } RlReward;
 
+/* Early stopping on dev (keys "patience" and "min_steps" of "pez", "soft" and "rlprompt"):
+ * after an evaluation on dev at step >= min_steps, the run stops when the dev objective J has
+ * not improved on its best (dev_choice_offer: strictly lower J, or equal J and lower log-PPL)
+ * for `patience` evaluations in a row. patience 0 is off (the default): the run takes all its
+ * steps, and neither key enters the canonical point, so points without them keep their ids.
+ * The record says how many steps ran and why the run stopped (REC_STEPS, REC_STOP_REASON). */
+typedef struct {
+    int patience;         // evaluations without a better dev objective before stopping; 0: off
+    int min_steps;        // no stop before this step (needs patience > 0)
+} EarlyStop;
+
+/* Counts evaluations since the last improvement (*stale, 0 at the start) and says whether
+ * the run stops after this evaluation (improved: dev_choice_offer took it; step: the step). */
+int early_stop_due(const EarlyStop *e, int *stale, int improved, int step);
+
+/* Why a tuner stopped (REC_STOP_REASON). */
+typedef enum {
+    STOP_NO_STEPS,        // a manual prompt: nothing to run ("none")
+    STOP_STEPS,           // every step of the budget ran ("steps")
+    STOP_PATIENCE         // early stopping ("patience")
+} StopReason;
+extern const char *const STOP_REASON_NAMES[];
+
 /* PEZ's settings ("pez"), and soft's ("soft": the same keys and defaults). */
 typedef struct {
     int steps;            // optimizer steps (default 1000)
@@ -291,6 +314,7 @@ typedef struct {
     int reset_quirk;      // 1: the LM script's P <- Proj(P) - step quirk (PEZ parity checks only;
                           // soft refuses it)
     PezPplGrad ppl_grad;  // default full
+    EarlyStop early;      // default off
 } PezSettings;
 
 typedef struct {
@@ -304,6 +328,7 @@ typedef struct {
     double polyak;        // target network update rate, default 0.001
     double reward_scale;  // z-scored reward times this, default 5
     RlReward reward;      // default objective
+    EarlyStop early;      // default off
 } RlSettings;
 
 typedef struct {
@@ -442,6 +467,7 @@ typedef struct {
     // step; RLPrompt's and manual prompts are discrete: gap 0, both accuracies equal
     double acc_continuous, acc_projected, kl_continuous_projected;
     int steps;                        // steps run
+    StopReason stop_reason;           // why they stopped there
     int best_step;                    // the step the best prompt was found
     double wall_seconds;
     HistoryEntry *history;            // every eval_every steps (owned)

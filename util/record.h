@@ -57,6 +57,8 @@
 #define REC_DISTINCT_SHARE "distinct_share" // number: the share of distinct ids among the prompt's (none: 0)
 #define REC_FAITHFULNESS "faithfulness"     // object (REC_FAITH_*): soft prompt against its projection
 #define REC_STEPS "steps"                   // integer: the steps run
+#define REC_STOP_REASON "stop_reason"       // string: why the steps stopped: "steps" (all of the budget ran),
+                                            // "patience" (early stopping on dev), "none" (a manual prompt)
 #define REC_BEST_STEP "best_step"           // integer: the step whose prompt was kept
 #define REC_WALL_SECONDS "wall_seconds"     // number: the run's duration; the one value in which two runs
                                             // of a point differ
@@ -145,7 +147,7 @@ enum { RECORD_ALWAYS, RECORD_IF_OK, RECORD_IF_MODEL };
     X(REC_TASK_LOSS, RECORD_IF_OK) X(REC_OBJECTIVE, RECORD_IF_OK) X(REC_DEV_REWARD, RECORD_ALWAYS)       \
     X(REC_LOG_PPL, RECORD_ALWAYS) X(REC_PPL, RECORD_ALWAYS) X(REC_DICT_SHARE, RECORD_ALWAYS)             \
     X(REC_DISTINCT_SHARE, RECORD_IF_OK) X(REC_FAITHFULNESS, RECORD_ALWAYS) X(REC_STEPS, RECORD_ALWAYS)    \
-    X(REC_BEST_STEP, RECORD_ALWAYS) X(REC_WALL_SECONDS, RECORD_ALWAYS) X(REC_HISTORY, RECORD_ALWAYS)      \
+    X(REC_STOP_REASON, RECORD_IF_OK) X(REC_BEST_STEP, RECORD_ALWAYS) X(REC_WALL_SECONDS, RECORD_ALWAYS) X(REC_HISTORY, RECORD_ALWAYS)      \
     X(REC_VOCAB_SIZE, RECORD_IF_MODEL) X(REC_VERSIONS, RECORD_ALWAYS)
 
 #define RECORD_PROMPT_KEYS(X)                                                                            \
