@@ -264,4 +264,28 @@ int results_frontier_build(const ResultsRunInfo *info, const ResultsRecordRef *r
 int results_frontier_write(const ResultsRunInfo *info, const ResultsRecordRef *recs, int n, const char *out_dir,
                            ResultsFrontierSummary *sum, Err *err);
 
+/* Frontier-guided λ refinement (refine.c, issue 16): where an adaptive sweep puts its next
+ * λ values. A family is a configuration without its λ (every key of the point but lambda and
+ * the replicate keys of info; manual prompts are no family). Each of its λs is a candidate at
+ * the means of its ok runs' dev accuracy and log-PPL (never test). The rule, per family: the
+ * gaps between neighbours of its dev frontier, (lp_b - lp_a) x (acc_b - acc_a), largest first;
+ * the first whose λ interval [λa, λb] can still be split is bisected: among the family's λs
+ * inside it, the widest neighbouring pair in log λ, at its geometric mean (6 significant
+ * digits; λ = 0 stands for a tenth of the family's smallest positive λ); pairs closer than
+ * RESULTS_REFINE_MIN_RATIO are used up. One new λ per family, proposals by gap, largest first
+ * (ties: the families' order, by their keys), at most max_new. The same records in any order
+ * give the same proposals. */
+#define RESULTS_REFINE_MIN_RATIO 1.1
+typedef struct {
+    double lambda;             // the new λ
+    double lambda_a, lambda_b; // the frontier neighbours whose gap it fills (lower log-PPL first)
+    double gap;                // that gap's area, dev accuracy x nats
+    int family;                // the family's rank in key order
+    int n_clone;               // the points to copy with the new λ: every run of the family at
+    int *clone;                // lambda_a (n_clone indexes into recs; any status)
+} ResultsRefinement;
+int results_refine(const ResultsRunInfo *info, const ResultsRecordRef *recs, int n, int max_new,
+                   ResultsRefinement **out, int *n_out, Err *err);
+void results_refinements_free(ResultsRefinement *r, int n);
+
 #endif

@@ -118,15 +118,6 @@ static int is_range(const cJSON *v) {
     return 0;
 }
 
-/* x to 6 significant digits: range values read well in records and tables ("0.0316228", not
- * "0.031622776601683791"), and a last-bit difference between two libm's exp cannot change a
- * point (printf and strtod round correctly). */
-static double six_digits(double x) {
-    char text[32];
-    snprintf(text, sizeof text, "%.6g", x);
-    return strtod(text, NULL);
-}
-
 /* {"linspace" | "logspace" | "log_uniform": [lo, hi], "n": k, "seed": s (log_uniform),
  * "round": true (whole numbers)} -> a new array of k numbers, ascending. linspace: evenly
  * spaced from lo to hi; logspace: evenly spaced in log (lo, hi > 0); log_uniform: k draws
@@ -172,7 +163,7 @@ static cJSON *range_values(const cJSON *r, const char *where, Err *err) {
         double t = kind < 2 ? (double)i / (n - 1) : rng_uniform(&rng);
         x[i] = kind == 0 ? lo + t * (hi - lo) : exp(log(lo) + t * (log(hi) - log(lo)));
         if (kind < 2 && i == n - 1) x[i] = hi;   // the ends exactly as given
-        x[i] = whole ? round(x[i]) : six_digits(x[i]);
+        x[i] = whole ? round(x[i]) : util_six_digits(x[i]);
     }
     if (kind == 2)   // draws in ascending order: the index order reads as a scan
         for (int i = 1; i < n; i++)

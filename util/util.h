@@ -171,6 +171,14 @@ double util_now(void);           // seconds on the monotonic clock (intervals on
 double util_cpu_seconds(void);   // CPU seconds (user + system) this process has used
 
 // ----------------------------------------------------------------------------
+// numbers (number.c)
+
+/* x to 6 significant digits: values a sweep computes (grid ranges, refined λs) read well in
+ * records and tables ("0.0316228", not "0.031622776601683791"), and a last-bit difference
+ * between two libm's exp or sqrt cannot change a point (printf and strtod round correctly). */
+double util_six_digits(double x);
+
+// ----------------------------------------------------------------------------
 // growable arrays (grow.c)
 
 /* Room for one more item in an array of n items with room for *cap: when it
