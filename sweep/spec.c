@@ -351,59 +351,30 @@ static int parse_baselines(Baselines *bl, const cJSON *root, Err *err) {
 // ----------------------------------------------------------------------------
 // building one point
 
-/* A file's sha256, hashed once per spec however many points read it, and its known line
- * (model/gpt2.h) for the tune of each point that reads it as its model, or NULL. */
-typedef struct {
-    char *path;
-    char sha256[65];
-    char *known;
-} HashedFile;
-
 typedef struct {
     const cJSON *root;        // the spec
     const cJSON *shared;      // "point": keys shared by every point, or NULL
-    HashedFile *files;        // (n_files): the distinct inputs of the points so far
-    int n_files, cap_files;
 } Builder;
 
-static void builder_free(Builder *b) {
-    for (int i = 0; i < b->n_files; i++) {
-        free(b->files[i].path);
-        free(b->files[i].known);
-    }
-    free(b->files);
-}
-
-/* The known line of an input already hashed, or NULL. */
-static const char *builder_known(const Builder *b, const char *path) {
-    for (int i = 0; i < b->n_files; i++)
-        if (strcmp(b->files[i].path, path) == 0) return b->files[i].known;
+/* The known line of an input already hashed, or NULL. The line is its own allocation: points
+ * keep pointing at it while the inputs array grows. */
+static const char *input_known(const SweepSpec *s, const char *path) {
+    for (int i = 0; i < s->n_inputs; i++)
+        if (strcmp(s->inputs[i].path, path) == 0) return s->inputs[i].known;
     return NULL;
 }
 
-/* The known lines move from the builder to the spec, which the points' model_known point into. */
-static int keep_known(SweepSpec *s, Builder *b, Err *err) {
-    if (!b->n_files) return 0;
-    if (!(s->known = calloc((size_t)b->n_files, sizeof *s->known))) return err_fail(err, "spec: out of memory");
-    for (int i = 0; i < b->n_files; i++)
-        if (b->files[i].known) {
-            s->known[s->n_known++] = b->files[i].known;
-            b->files[i].known = NULL;
-        }
-    return 0;
-}
-
-/* sha256 of a point's input file, from the cache or hashed now; "" for no file. */
-static int input_sha256(Builder *b, const char *path, char out[65], Err *err) {
+/* sha256 of a point's input file, from the spec's inputs or hashed now; "" for no file. */
+static int input_sha256(SweepSpec *s, const char *path, char out[65], Err *err) {
     out[0] = '\0';
     if (!path[0]) return 0;
-    for (int i = 0; i < b->n_files; i++)   // few distinct files: tasks x splits x 3, a model or two
-        if (strcmp(b->files[i].path, path) == 0) {
-            memcpy(out, b->files[i].sha256, 65);
+    for (int i = 0; i < s->n_inputs; i++)   // few distinct files: tasks x splits x 3, a model or two
+        if (strcmp(s->inputs[i].path, path) == 0) {
+            memcpy(out, s->inputs[i].sha256, 65);
             return 0;
         }
-    if (util_grow(&b->files, &b->cap_files, b->n_files, sizeof *b->files, 16)) return err_fail(err, "out of memory");
-    HashedFile *f = &b->files[b->n_files];
+    if (util_grow(&s->inputs, &s->cap_inputs, s->n_inputs, sizeof *s->inputs, 16)) return err_fail(err, "out of memory");
+    struct SweepInput *f = &s->inputs[s->n_inputs];
     char known[GPT2_KNOWN_SHA256_MAX];
     f->known = NULL;
     if (!(f->path = strdup(path))) return err_fail(err, "out of memory");
@@ -415,18 +386,18 @@ static int input_sha256(Builder *b, const char *path, char out[65], Err *err) {
         free(f->path);
         return err_fail(err, "out of memory");
     }
-    b->n_files++;
+    s->n_inputs++;
     memcpy(out, f->sha256, 65);
     return 0;
 }
 
 /* The id of a validated point (tuners.h point_identity): its inputs hashed by content. */
-static int content_id(Builder *b, const TunePoint *tp, char id[65], Err *err) {
+static int content_id(SweepSpec *s, const TunePoint *tp, char id[65], Err *err) {
     char sha[N_POINT_INPUTS][65];
     for (int i = 0; i < N_POINT_INPUTS; i++) {
         char path[TUNE_PATH + 32];
         if (point_input_path(tp, i, path, sizeof path)) return err_fail(err, "%s: path too long", POINT_INPUT_NAMES[i]);
-        if (input_sha256(b, path, sha[i], err)) return -1;
+        if (input_sha256(s, path, sha[i], err)) return -1;
     }
     if (point_identity(tp, sha, id)) return err_fail(err, "out of memory");
     return 0;
@@ -553,20 +524,14 @@ static void estimate_cost(SweepPoint *sp, const TunePoint *tp) {
     }
 }
 
-/* Validates one combination and appends it. A baseline that repeats a point already there
- * (a grid of manual prompts may hold it) is left out; any other repeat is an error. */
-static int add_point(SweepSpec *s, Builder *b, const Grid *g, const Combination *c, SweepIdIndex *ids, Err *err) {
-    char where[512];
-    describe(g, c, where, sizeof where);
-    char *text = build_point(b, g, c);
-    if (!text) return err_fail(err, "spec: out of memory");
+/* A point of the spec from its JSON text: validated (point_parse), its canonical JSON, its
+ * content id, cost and model's known line; where names it in messages. */
+static int point_from_text(SweepSpec *s, const char *text, const char *where, SweepPoint *out, Err *err) {
     TunePoint tp;
     Err gerr;
-    int rc = point_parse(&tp, text, &gerr);
-    free(text);
-    if (rc) return err_fail(err, "spec: the point (%s): %s", where, gerr.msg);
+    if (point_parse(&tp, text, &gerr)) return err_fail(err, "spec: the point (%s): %s", where, gerr.msg);
     SweepPoint sp = {.index = s->n_points};
-    if (content_id(b, &tp, sp.id, &gerr)) {
+    if (content_id(s, &tp, sp.id, &gerr)) {
         point_free(&tp);
         return err_fail(err, "spec: the point (%s): %s", where, gerr.msg);
     }
@@ -574,8 +539,24 @@ static int add_point(SweepSpec *s, Builder *b, const Grid *g, const Combination 
     tp.canonical_json = NULL;
     estimate_cost(&sp, &tp);
     char weights[TUNE_PATH + 32];   // hashed by content_id: its line, if any, goes to the point's tune
-    if (point_input_path(&tp, INPUT_MODEL, weights, sizeof weights) == 0) sp.model_known = builder_known(b, weights);
+    if (point_input_path(&tp, INPUT_MODEL, weights, sizeof weights) == 0) sp.model_known = input_known(s, weights);
     point_free(&tp);
+    *out = sp;
+    return 0;
+}
+
+/* Validates one combination and appends it. A baseline that repeats a point already there
+ * (a grid of manual prompts may hold it) is left out; any other repeat is an error. */
+static int add_point(SweepSpec *s, Builder *b, const Grid *g, const Combination *c, SweepIdIndex *ids, Err *err) {
+    char where[512];
+    describe(g, c, where, sizeof where);
+    char *text = build_point(b, g, c);
+    if (!text) return err_fail(err, "spec: out of memory");
+    SweepPoint sp;
+    Err gerr;
+    int rc = point_from_text(s, text, where, &sp, err);
+    free(text);
+    if (rc) return -1;
     if (!s->model_sha256[0]) {   // the journal header's model: the first point's (grid.model)
         char path[TUNE_PATH + 32];
         const char *model = NULL;
@@ -583,7 +564,7 @@ static int add_point(SweepSpec *s, Builder *b, const Grid *g, const Combination 
         model = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pj, "model"));
         snprintf(path, sizeof path, "%s/model.safetensors", model ? model : "");
         cJSON_Delete(pj);
-        if (input_sha256(b, path, s->model_sha256, &gerr)) {
+        if (input_sha256(s, path, s->model_sha256, &gerr)) {
             free(sp.point_json);
             return err_fail(err, "spec: \"model\": %s", gerr.msg);
         }
@@ -726,11 +707,28 @@ static int parse_replicates(SweepSpec *s, const cJSON *root, Err *err) {
     return fits ? 0 : err_fail(err, "spec: \"replicates\" is too long");
 }
 
+/* "adaptive": {"points": N}: frontier-guided λ refinement (issue 16, run.c) adds up to N
+ * points after the grid's. Off when absent. */
+static int parse_adaptive(SweepSpec *s, const cJSON *root, Err *err) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, "adaptive");
+    if (!a) return 0;
+    static const char *const keys[] = {"points"};
+    if (!cJSON_IsObject(a)) return err_fail(err, "spec: \"adaptive\" must be an object {\"points\": N}");
+    if (check_keys(a, "adaptive.", keys, 1, err)) return -1;
+    double v = 0;
+    int rc = get_number(a, "points", 1, 1e7, 1, &v, err);
+    if (rc < 0) return -1;
+    if (rc > 0) return err_fail(err, "spec: \"adaptive.points\" is missing (how many points the refinement may add)");
+    s->adaptive_points = (int)v;
+    return 0;
+}
+
 static int parse_top(SweepSpec *s, const cJSON *root, Builder *b, Grid *g, Baselines *bl,
                      const char *default_tune, Err *err) {
     static const char *const keys[] = {"model", "task", "data", "data_dir", "split", "out", "grid",
                                        "pez", "rlprompt", "soft", "point", "baselines", "empty_baseline",
-                                       "replicates", "timeout_seconds", "retries", "drain_seconds", "tune"};
+                                       "replicates", "timeout_seconds", "retries", "drain_seconds", "tune",
+                                       "adaptive"};
     if (!cJSON_IsObject(root)) return err_fail(err, "spec: expected a JSON object");
     if (no_repeated_keys(root, "", err) || check_keys(root, "", keys, sizeof keys / sizeof keys[0], err)) return -1;
     char model[SWEEP_PATH] = "";
@@ -750,6 +748,7 @@ static int parse_top(SweepSpec *s, const cJSON *root, Builder *b, Grid *g, Basel
     v = 30;
     if (get_number(root, "drain_seconds", 0, 1e6, 0, &v, err) < 0) return -1;
     s->drain_seconds = v;
+    if (parse_adaptive(s, root, err)) return -1;
     static const char *const objects[] = {"pez", "rlprompt", "soft", "point", "data"};
     for (int k = 0; k < 5; k++) {
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, objects[k]);
@@ -781,7 +780,7 @@ static int parse_top(SweepSpec *s, const cJSON *root, Builder *b, Grid *g, Basel
         char weights[SWEEP_PATH + 32];
         snprintf(weights, sizeof weights, "%s/model.safetensors", model);
         Err gerr;
-        if (input_sha256(b, weights, s->model_sha256, &gerr)) return err_fail(err, "spec: \"model\": %s", gerr.msg);
+        if (input_sha256(s, weights, s->model_sha256, &gerr)) return err_fail(err, "spec: \"model\": %s", gerr.msg);
     }
     return 0;
 }
@@ -801,9 +800,7 @@ int sweep_spec_parse(SweepSpec *s, const char *json_text, size_t len, const char
     Baselines bl;
     int rc = parse_top(s, root, &b, &g, &bl, default_tune, err);
     if (rc == 0) rc = expand(s, &b, &g, &bl, err);
-    if (rc == 0) rc = keep_known(s, &b, err);
     grid_free(&g);
-    builder_free(&b);
     cJSON_Delete(root);
     if (rc) sweep_spec_free(s);
     return rc;
@@ -825,6 +822,34 @@ int sweep_spec_load(SweepSpec *s, const char *path, const char *default_tune, Er
     return rc;
 }
 
+int sweep_spec_add_point(SweepSpec *s, const char *point_json, double lambda, Err *err) {
+    cJSON *pt = cJSON_Parse(point_json);
+    if (!cJSON_IsObject(pt)) {
+        cJSON_Delete(pt);
+        return err_fail(err, "spec: an added point is not a JSON object: %.120s", point_json);
+    }
+    char *text = NULL;
+    cJSON *number = isnan(lambda) ? NULL : cJSON_CreateNumber(lambda);
+    if (isnan(lambda) || (number && cJSON_ReplaceItemInObjectCaseSensitive(pt, REC_POINT_LAMBDA, number)))
+        text = cJSON_PrintUnformatted(pt);
+    else
+        cJSON_Delete(number);   // not in the point: still ours
+    cJSON_Delete(pt);
+    if (!text) return err_fail(err, "spec: out of memory (or an added point without lambda)");
+    char where[64];
+    snprintf(where, sizeof where, "added point %d", s->n_points);
+    SweepPoint sp;
+    int rc = point_from_text(s, text, where, &sp, err);
+    free(text);
+    if (rc) return -1;
+    if (util_grow(&s->points, &s->cap_points, s->n_points, sizeof *s->points, 64)) {
+        free(sp.point_json);
+        return err_fail(err, "spec: out of memory");
+    }
+    s->points[s->n_points++] = sp;
+    return 0;
+}
+
 int sweep_spec_use_v1_ids(SweepSpec *s, Err *err) {
     for (int i = 0; i < s->n_points; i++) {
         SweepPoint *p = &s->points[i];
@@ -844,10 +869,13 @@ void sweep_spec_free(SweepSpec *s) {
     free(s->points);
     s->points = NULL;
     s->n_points = s->cap_points = 0;
-    for (int i = 0; i < s->n_known; i++) free(s->known[i]);
-    free(s->known);
-    s->known = NULL;
-    s->n_known = 0;
+    for (int i = 0; i < s->n_inputs; i++) {
+        free(s->inputs[i].path);
+        free(s->inputs[i].known);
+    }
+    free(s->inputs);
+    s->inputs = NULL;
+    s->n_inputs = s->cap_inputs = 0;
 }
 
 // ----------------------------------------------------------------------------

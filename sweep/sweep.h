@@ -144,13 +144,22 @@ void sweep_id_free(SweepIdIndex *x);
 
 typedef enum { SWEEP_COST_MANUAL = 0, SWEEP_COST_PEZ = 1, SWEEP_COST_RLPROMPT = 2 } SweepCostClass;
 
+/* A file the points read, hashed once per spec however many points read it (the grid's, and
+ * points an adaptive sweep adds later), and its known line (model/gpt2.h) for the tune of each
+ * point that reads it as its model, or NULL (spec.c). */
+typedef struct SweepInput {
+    char *path;
+    char sha256[65];
+    char *known;
+} SweepInput;
+
 typedef struct {
     char id[65];
     int index;              // in the expansion order
     char *point_json;       // canonical JSON of the point (owned): what tune reads
     int cost_class;         // SweepCostClass
     double cost;            // steps x prompt length, within a class
-    const char *model_known; // its model's known-digest line (in SweepSpec.known), or NULL: tune hashes the model
+    const char *model_known; // its model's known-digest line (in SweepSpec.inputs), or NULL: tune hashes the model
 } SweepPoint;
 
 typedef struct {
@@ -164,10 +173,11 @@ typedef struct {
     char replicates[512];   // "replicates" as compact JSON (the journal header's; report.c)
     int n_points, cap_points;
     SweepPoint *points;     // (n_points), index order; room for cap_points
+    int adaptive_points;    // "adaptive": {"points": N}: the most points λ refinement may add (0: off)
     int shard, n_shards;    // a shard's run (shard.c): shard of n_shards; n_shards 0: the whole grid
     int grid_points;        // with n_shards: the whole grid's points (before sweep_shard_select)
-    char **known;           // (n_known) the known-digest lines of the hashed inputs (owned; "Hash once")
-    int n_known;
+    SweepInput *inputs;          // (n_inputs) the distinct files the points read, each hashed once:
+    int n_inputs, cap_inputs;    // path, sha256, known-digest line ("Hash once"; spec.c; owned)
 } SweepSpec;
 
 /* Parses and validates a spec and every point of its grid. default_tune is
@@ -176,6 +186,13 @@ int sweep_spec_parse(SweepSpec *s, const char *json_text, size_t len, const char
                      Err *err);
 int sweep_spec_load(SweepSpec *s, const char *path, const char *default_tune, Err *err);
 void sweep_spec_free(SweepSpec *s);
+
+/* Appends a point that is not the grid's (an adaptive sweep's, issue 16): the canonical point
+ * point_json with "lambda" set to lambda (NaN: as it is), validated and named as the grid's
+ * points are, its files' sha256 those the spec has already taken (the grid's: nothing is
+ * hashed again). Its index is the next (s->n_points - 1 after the call); the caller checks
+ * that its id is new. */
+int sweep_spec_add_point(SweepSpec *s, const char *point_json, double lambda, Err *err);
 
 /* The replicates of a spec that names none, and of a journal from before "replicates". */
 #define SWEEP_DEFAULT_REPLICATES "[\"seed\",\"split\"]"

@@ -87,7 +87,9 @@ static void test_known_lines(void) {
     CHECK(parse(&s, text, &err) == 0 && s.n_points == 24, "%s", err.msg);
     int none = 1;
     for (int i = 0; i < s.n_points; i++) none = none && !s.points[i].model_known;
-    CHECK(none && s.n_known == 0, "a model written just now was vouched for: %s", s.points[0].model_known);
+    int lines = 0;
+    for (int i = 0; i < s.n_inputs; i++) lines += s.inputs[i].known != NULL;
+    CHECK(none && lines == 0, "a model written just now was vouched for: %s", s.points[0].model_known);
     sweep_spec_free(&s);
 
     struct timespec t[2];
@@ -98,10 +100,13 @@ static void test_known_lines(void) {
     char hex[65], want[GPT2_KNOWN_SHA256_MAX];
     if (gpt2_file_sha256_known(weights, hex, want, sizeof want, &err) || !want[0]) die("no known line for %s", weights);
     CHECK(parse(&s, text, &err) == 0 && s.n_points == 24, "%s", err.msg);
-    CHECK(s.n_known == 1 && strcmp(s.known[0], want) == 0, "%d lines: %s, expected %s", s.n_known,
-          s.n_known ? s.known[0] : "", want);
+    const char *line = NULL;
+    lines = 0;
+    for (int i = 0; i < s.n_inputs; i++)
+        if (s.inputs[i].known) line = s.inputs[i].known, lines++;
+    CHECK(lines == 1 && strcmp(line, want) == 0, "%d lines: %s, expected %s", lines, line ? line : "", want);
     int all = 1;
-    for (int i = 0; i < s.n_points; i++) all = all && s.points[i].model_known == s.known[0];
+    for (int i = 0; i < s.n_points; i++) all = all && s.points[i].model_known == line;
     CHECK(all, "a point without its model's line");
     CHECK(strncmp(want, s.model_sha256, 64) == 0, "the line's digest is not the model's %s", s.model_sha256);
     sweep_spec_free(&s);
@@ -278,6 +283,44 @@ static void test_ids(void) {
     free(a);
     free(b);
     free(c);
+}
+
+/* An adaptive sweep's point (sweep_spec_add_point): a grid point with another λ is the point
+ * a grid with that λ would have made (same canonical JSON, same id), hashing nothing new;
+ * "adaptive" is read and checked. */
+static void expect_error(const char *grid, const char *extra, const char *needle);
+
+static void test_added_points(void) {
+    char *small = spec_text("{\"method\":[\"pez\"],\"prompt_length\":[2],\"lambda\":[0,0.5],\"seed\":[1,2]}",
+                            ",\"adaptive\":{\"points\":4}");
+    char *full = spec_text("{\"method\":[\"pez\"],\"prompt_length\":[2],\"lambda\":[0,0.316228,0.5],\"seed\":[1,2]}", "");
+    SweepSpec s, f;
+    Err err = {{0}};
+    CHECK(parse(&s, small, &err) == 0, "%s", err.msg);
+    CHECK(parse(&f, full, &err) == 0, "%s", err.msg);
+    CHECK(s.adaptive_points == 4 && f.adaptive_points == 0, "adaptive %d %d", s.adaptive_points, f.adaptive_points);
+    int inputs = s.n_inputs, n = s.n_points;
+    for (int seed = 0; seed < 2; seed++) {   // points 0 and 1: λ 0, seeds 1 and 2
+        CHECK(sweep_spec_add_point(&s, s.points[seed].point_json, 0.316228, &err) == 0, "%s", err.msg);
+        const SweepPoint *added = &s.points[s.n_points - 1], *want = &f.points[2 + seed];   // λ 0.316228, the seed
+        CHECK(added->index == n + seed, "index %d", added->index);
+        CHECK(strcmp(added->id, want->id) == 0 && strcmp(added->point_json, want->point_json) == 0,
+              "added %s\n want %s", added->point_json, want->point_json);
+        CHECK(added->model_known == s.points[0].model_known && added->cost == want->cost, "known line, cost");
+    }
+    CHECK(s.n_inputs == inputs, "inputs hashed again: %d -> %d", inputs, s.n_inputs);
+    // NaN: the point as it is
+    CHECK(sweep_spec_add_point(&s, s.points[0].point_json, NAN, &err) == 0 &&
+              strcmp(s.points[s.n_points - 1].id, s.points[0].id) == 0, "as it is");
+    CHECK(sweep_spec_add_point(&s, "[1]", 0.1, &err) == -1 && strstr(err.msg, "not a JSON object"), "%s", err.msg);
+    sweep_spec_free(&s);
+    sweep_spec_free(&f);
+    free(small);
+    free(full);
+    expect_error(GRID, ",\"adaptive\":{\"points\":0}", "\"points\" must be an integer in [1,");
+    expect_error(GRID, ",\"adaptive\":{\"pointz\":3}", "unknown key \"adaptive.pointz\"");
+    expect_error(GRID, ",\"adaptive\":{}", "\"adaptive.points\" is missing");
+    expect_error(GRID, ",\"adaptive\":3", "\"adaptive\" must be an object");
 }
 
 static void test_manual(void) {
@@ -645,6 +688,7 @@ int main(void) {
     test_known_lines();
     test_expansion();
     test_ids();
+    test_added_points();
     test_manual();
     test_errors();
     test_protocol();
