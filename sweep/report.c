@@ -34,6 +34,38 @@ static int header_replicates(const SweepJournal *jr, const char *dir, cJSON **li
     return 0;
 }
 
+int sweep_refine_proposals(const SweepJournal *jr, const char *dir, int round, int max_new,
+                           ResultsRefinement **props, int *n_props, Err *err) {
+    *props = NULL;
+    *n_props = 0;
+    cJSON *replicates_list;
+    const char **replicates;
+    int n_replicates;
+    ResultsRecordRef *refs = malloc((size_t)(jr->n ? jr->n : 1) * sizeof *refs);
+    int *journal_index = malloc((size_t)(jr->n ? jr->n : 1) * sizeof *journal_index);
+    int rc = header_replicates(jr, dir, &replicates_list, &replicates, &n_replicates, err);
+    if (rc == 0 && (!refs || !journal_index)) rc = err_fail(err, "refine: out of memory");
+    int n = 0;
+    for (int i = 0; rc == 0 && i < jr->n; i++) {
+        const SweepJournalPoint *p = &jr->points[i];
+        if (p->round >= round) continue;   // the round's own points (a round decided again) and later
+        journal_index[n] = i;
+        refs[n++] = (ResultsRecordRef){.id = p->id, .attempts = p->n_ok + p->n_failed, .point_json = p->point_json,
+                                       .record = p->record};
+    }
+    ResultsRunInfo info = {.replicates = replicates, .n_replicates = n_replicates};
+    Err rerr = {{0}};
+    if (rc == 0 && results_refine(&info, refs, n, max_new, props, n_props, &rerr))
+        rc = err_fail(err, "%s", rerr.msg);
+    for (int k = 0; rc == 0 && k < *n_props; k++)
+        for (int c = 0; c < (*props)[k].n_clone; c++) (*props)[k].clone[c] = journal_index[(*props)[k].clone[c]];
+    free(refs);
+    free(journal_index);
+    free(replicates);
+    cJSON_Delete(replicates_list);
+    return rc;
+}
+
 int sweep_frontier(const char *dir, const char *out_dir, Err *err) {
     if (!out_dir) out_dir = dir;
     SweepJournal jr;

@@ -3,6 +3,7 @@
 // Workers run each point in a child tune (child.c). SIGTERM/SIGUSR1 stop dispatching.
 #include <cjson/cJSON.h>
 #include <limits.h>
+#include <math.h>
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
@@ -52,6 +53,9 @@ typedef struct {
     int total, done, failed, finished_at_start, in_flight;
     double t_start, last_print;
     int tty;
+    int refine_round;       // the last round of λ refinement decided (0: none yet)
+    int refine_added;       // points the refinement has added (journal + this run)
+    int refine_over;        // a round added nothing: the sweep ends when its points do
 } Master;
 
 static int queue_push(Master *m, int idx) {
@@ -81,6 +85,123 @@ static void progress(Master *m, int final) {
     fflush(stderr);
 }
 
+static int journal_point(Master *m, int idx, int journal_index, const char *refined, int sync, Err *err);
+
+/* Room for the spec's points in the per-point arrays after the spec grew to n points. */
+static int grow_point_arrays(Master *m, int n) {
+    int *failures = realloc(m->failures, (size_t)n * sizeof *failures);
+    if (!failures) return -1;
+    m->failures = failures;
+    int *attempts = realloc(m->attempts, (size_t)n * sizeof *attempts);
+    if (!attempts) return -1;
+    m->attempts = attempts;
+    return 0;
+}
+
+/* Decides round `round` of λ refinement (sweep.h "adaptive sweeps") from jr's points before
+ * it, with `added_before` points added by the rounds before: appends the round's new points to
+ * the spec and the journal (the last frame fsync'd) and queues them. A point already in the
+ * spec (a round cut short, decided again) is neither journaled nor queued again. *n_new gets
+ * the points the round holds. */
+static int refine_decide(Master *m, const SweepJournal *jr, int round, int added_before, int *n_new, Err *err) {
+    SweepSpec *s = &m->spec;
+    *n_new = 0;
+    ResultsRefinement *props;
+    int n_props;
+    if (sweep_refine_proposals(jr, s->out_dir, round, INT_MAX, &props, &n_props, err)) return -1;
+    // the budget: whole proposals (a λ with all its runs) in gap order while they fit
+    int budget = s->adaptive_points - added_before, of = 0;
+    unsigned char *take = calloc((size_t)(n_props ? n_props : 1), 1);
+    if (!take) {
+        results_refinements_free(props, n_props);
+        return err_fail(err, "sweep: out of memory");
+    }
+    for (int k = 0; k < n_props; k++)
+        if (props[k].n_clone <= budget - of) {
+            take[k] = 1;
+            of += props[k].n_clone;
+        }
+    // the round's points into the spec; those a kill left journaled already are there
+    int first = s->n_points, rc = 0;
+    const char **refined_of = malloc((size_t)(of ? of : 1) * sizeof *refined_of);   // per new point
+    char (*refined)[320] = malloc((size_t)(n_props ? n_props : 1) * sizeof *refined);
+    if (!refined_of || !refined) rc = err_fail(err, "sweep: out of memory");
+    for (int k = 0; rc == 0 && k < n_props; k++) {
+        if (!take[k]) continue;
+        snprintf(refined[k], sizeof refined[k],
+                 "{\"round\":%d,\"of\":%d,\"lambda\":%.17g,\"between\":[%.17g,%.17g],\"gap\":%.17g}", round, of,
+                 props[k].lambda, props[k].lambda_a, props[k].lambda_b, props[k].gap);
+        for (int c = 0; rc == 0 && c < props[k].n_clone; c++) {
+            if (sweep_spec_add_point(s, jr->points[props[k].clone[c]].point_json, props[k].lambda, err)) {
+                rc = -1;
+                break;
+            }
+            int idx = s->n_points - 1;
+            if (sweep_journal_find(jr, s->points[idx].id) >= 0) {   // journaled before the kill: in the spec already
+                free(s->points[idx].point_json);
+                s->n_points--;
+                continue;
+            }
+            for (int j = first; j < idx && rc == 0; j++)
+                if (strcmp(s->points[j].id, s->points[idx].id) == 0)
+                    rc = err_fail(err, "sweep: refinement round %d proposed point %.12s... twice", round, s->points[idx].id);
+            refined_of[idx - first] = refined[k];
+        }
+    }
+    int n_added = s->n_points - first;
+    if (rc == 0 && n_added && grow_point_arrays(m, s->n_points)) rc = err_fail(err, "sweep: out of memory");
+    // journaled before any is dispatched, the last fsync'd: a kill before it leaves a round cut short
+    for (int i = 0; rc == 0 && i < n_added; i++) {
+        m->failures[first + i] = m->attempts[first + i] = 0;
+        if (journal_point(m, first + i, jr->n + i, refined_of[i], i == n_added - 1, err)) rc = -1;
+    }
+    free(refined_of);
+    free(refined);
+    free(take);
+    results_refinements_free(props, n_props);
+    if (rc) return -1;
+    int *order = NULL;
+    if (n_added) {
+        int *which = malloc((size_t)n_added * sizeof *which);
+        if (!which) return err_fail(err, "sweep: out of memory");
+        for (int i = 0; i < n_added; i++) which[i] = first + i;
+        order = sweep_cost_order(s, which, n_added);
+        free(which);
+        if (!order) return err_fail(err, "sweep: out of memory");
+        for (int i = 0; i < n_added; i++)
+            if (queue_push(m, order[i])) {
+                free(order);
+                return err_fail(err, "sweep: out of memory");
+            }
+        free(order);
+    }
+    m->total += n_added;
+    *n_new = of;
+    return 0;
+}
+
+/* The next round, once every point so far has finished: decided from the journal as it is. */
+static int refine_next(Master *m, Err *err) {
+    SweepJournal jr;
+    if (sweep_journal_read(&jr, m->spec.out_dir, err)) return -1;
+    int n_new = 0, round = m->refine_round + 1;
+    int rc = refine_decide(m, &jr, round, m->refine_added, &n_new, err);
+    sweep_journal_free(&jr);
+    if (rc) return -1;
+    if (n_new == 0) {
+        m->refine_over = 1;
+        fprintf(stderr, "sweep: refinement: round %d adds no point (%d of %d added: %s)\n", round, m->refine_added,
+                m->spec.adaptive_points,
+                m->refine_added >= m->spec.adaptive_points ? "the budget is spent" : "no gap left to split");
+        return 0;
+    }
+    m->refine_round = round;
+    m->refine_added += n_new;
+    fprintf(stderr, "sweep: refinement: round %d adds %d points (%d of %d)\n", round, n_new, m->refine_added,
+            m->spec.adaptive_points);
+    return 0;
+}
+
 static int farm_fail(Err *err, const char *what, const char *detail) {
     snprintf(err->msg, sizeof err->msg, "%.20s: %.480s", what, detail);
     return -1;
@@ -90,6 +211,11 @@ static int next_work(void *user, uint64_t *item_id, const void **data, size_t *l
                      Err *err) {
     Master *m = user;
     *has_item = 0;
+    // everything so far finished: an adaptive sweep's next round of λ refinement
+    if (m->q_len == 0 && m->in_flight == 0 && m->spec.adaptive_points > 0 && !m->refine_over && !g_stop) {
+        Err rerr;
+        if (refine_next(m, &rerr)) return farm_fail(err, "refine", rerr.msg);
+    }
     if (m->q_len == 0) return 0;
     int idx = m->queue[m->q_head++];
     m->q_len--;
@@ -199,14 +325,16 @@ static int append_json(Master *m, int type, const char *text, int sync, Err *err
     return 0;
 }
 
-static int append_point(Master *m, int idx, int journal_index, int sync, Err *err) {
+/* A POINT frame; refined (NULL for the grid's points) is a point's "refined" object. */
+static int journal_point(Master *m, int idx, int journal_index, const char *refined, int sync, Err *err) {
     const SweepPoint *p = &m->spec.points[idx];
-    size_t cap = strlen(p->point_json) + 160;
+    size_t cap = strlen(p->point_json) + 160 + (refined ? strlen(refined) + 16 : 0);
     char *frame = malloc(cap);
     if (!frame) return err_fail(err, "sweep: out of memory");
     char grid[32] = "";   // a shard's point also says where it is in the whole grid (shard.c)
     if (m->spec.n_shards) snprintf(grid, sizeof grid, ",\"grid_index\":%d", p->index);
-    snprintf(frame, cap, "{\"id\":\"%s\",\"index\":%d%s,\"point\":%s}", p->id, journal_index, grid, p->point_json);
+    snprintf(frame, cap, "{\"id\":\"%s\",\"index\":%d%s%s%s,\"point\":%s}", p->id, journal_index, grid,
+             refined ? ",\"" SWEEP_REFINED_KEY "\":" : "", refined ? refined : "", p->point_json);
     int rc = append_json(m, JOURNAL_POINT, frame, sync, err);
     free(frame);
     return rc;
@@ -226,7 +354,7 @@ static int reconcile(Master *m, const SweepJournal *jr, int extend, Err *err) {
                  s->spec_sha256, SWEEP_JOURNAL_VERSION, (long long)time(NULL), s->model_sha256, s->replicates, shard);
         if (append_json(m, JOURNAL_HEADER, header, s->n_points == 0, err)) return -1;   // (an empty shard)
         for (int i = 0; i < s->n_points; i++)
-            if (append_point(m, i, i, i == s->n_points - 1, err)) return -1;
+            if (journal_point(m, i, i, NULL, i == s->n_points - 1, err)) return -1;
         return 0;
     }
     // the replicates decide the report's configurations: a journal has one set (a journal from
@@ -242,6 +370,28 @@ static int reconcile(Master *m, const SweepJournal *jr, int extend, Err *err) {
     for (int i = 0; i < s->n_points; i++) {
         int k = sweep_journal_find(jr, s->points[i].id);
         if (k >= 0) in_spec[k] = 1;
+    }
+    // the points λ refinement added (an adaptive sweep's earlier run) join the spec's, named again
+    // from their journaled JSON: the same id, or their files changed since
+    for (int k = 0; k < jr->n; k++) {
+        if (in_spec[k] || jr->points[k].round == 0) continue;
+        if (s->adaptive_points == 0) {
+            free(in_spec);
+            err_fail(err, "sweep: the journal holds points λ refinement added (point %d, round %d), the spec has no "
+                          "\"adaptive\": resume with the spec that made them", k, jr->points[k].round);
+            return 1;
+        }
+        if (sweep_spec_add_point(&m->spec, jr->points[k].point_json, NAN, err)) {
+            free(in_spec);
+            return -1;
+        }
+        if (strcmp(s->points[s->n_points - 1].id, jr->points[k].id) != 0) {
+            free(in_spec);
+            err_fail(err, "sweep: the journal's refined point %d (id %.12s...) now has id %.12s...: a file it reads "
+                          "changed; start another \"out\"", k, jr->points[k].id, s->points[s->n_points - 1].id);
+            return 1;
+        }
+        in_spec[k] = 1;
     }
     for (int k = 0; k < jr->n; k++) {
         if (!in_spec[k]) {
@@ -263,7 +413,7 @@ static int reconcile(Master *m, const SweepJournal *jr, int extend, Err *err) {
         fprintf(stderr, "sweep: the journal's grid was cut short (%d of its %d points written): completing it\n",
                 jr->n, s->n_points);
         for (int i = jr->n; i < s->n_points; i++)
-            if (append_point(m, i, i, i == s->n_points - 1, err)) return -1;
+            if (journal_point(m, i, i, NULL, i == s->n_points - 1, err)) return -1;
         return 0;
     }
     int added = 0, last_new = -1;
@@ -278,7 +428,7 @@ static int reconcile(Master *m, const SweepJournal *jr, int extend, Err *err) {
     }
     for (int i = 0; i <= last_new; i++) {
         if (sweep_journal_find(jr, s->points[i].id) >= 0) continue;
-        if (append_point(m, i, jr->n + added, i == last_new, err)) return -1;   // fsync'd with the last
+        if (journal_point(m, i, jr->n + added, NULL, i == last_new, err)) return -1;   // fsync'd with the last
         added++;
     }
     if (added) fprintf(stderr, "sweep: --extend: %d new points added to the journal's %d\n", added, jr->n);
@@ -311,6 +461,28 @@ static int plan(Master *m, const SweepJournal *jr, Err *err) {
     free(order);
     m->total = n;
     m->finished_at_start = m->done + m->failed;
+    return 0;
+}
+
+/* An adaptive sweep's refinement as the journal left it: the last round and the points added;
+ * a round cut short by a kill (fewer frames than its "of") is decided again and completed. */
+static int resume_refinement(Master *m, const SweepJournal *jr, Err *err) {
+    int last = 0, in_last = 0, of = 0, added_before = 0;
+    for (int k = 0; k < jr->n; k++) {
+        const SweepJournalPoint *p = &jr->points[k];
+        if (p->round > last) last = p->round, in_last = 0, of = p->round_size;
+        if (p->round == last && last > 0) in_last++;
+    }
+    for (int k = 0; k < jr->n; k++)
+        if (jr->points[k].round > 0 && jr->points[k].round < last) added_before++;
+    m->refine_round = last;
+    m->refine_added = added_before + in_last;
+    if (last == 0 || in_last >= of) return 0;
+    int n_new = 0;
+    fprintf(stderr, "sweep: refinement round %d was cut short (%d of its %d points journaled): completing it\n", last,
+            in_last, of);
+    if (refine_decide(m, jr, last, added_before, &n_new, err)) return -1;
+    m->refine_added = added_before + n_new;
     return 0;
 }
 
@@ -362,6 +534,7 @@ static int master_setup(Master *m, const SweepRunOptions *o, int n_workers, Err 
         rc = r == 1 ? 2 : r < 0 ? 1 : 0;
     }
     if (rc == 0 && plan(m, &jr, err)) rc = 1;
+    if (rc == 0 && resume_refinement(m, &jr, err)) rc = 1;
     if (rc == 0)
         fprintf(stderr, "sweep: %d points in %s: %d done, %d failed, %d to run on %d worker%s%s\n", m->total,
                 m->spec.out_dir, m->done, m->failed, m->q_len, n_workers, n_workers == 1 ? "" : "s",

@@ -80,6 +80,14 @@ static int on_point(SweepJournal *jr, const cJSON *j, Err *err) {
     SweepJournalPoint *p = &jr->points[jr->n];
     memset(p, 0, sizeof *p);
     memcpy(p->id, id, 65);
+    // a point added by λ refinement (issue 16): its round and the round's size
+    const cJSON *refined = cJSON_GetObjectItemCaseSensitive(j, SWEEP_REFINED_KEY);
+    const cJSON *round = cJSON_GetObjectItemCaseSensitive(refined, "round");
+    const cJSON *of = cJSON_GetObjectItemCaseSensitive(refined, "of");
+    if (refined && !(cJSON_IsNumber(round) && round->valueint >= 1 && cJSON_IsNumber(of) && of->valueint >= 1))
+        return fail_frame(err, "a refined POINT frame without its round and size");
+    p->round = refined ? round->valueint : 0;
+    p->round_size = refined ? of->valueint : 0;
     if (!(p->point_json = cJSON_PrintUnformatted(point))) return fail_frame(err, "out of memory");
     if (sweep_id_put(&jr->by_id, id, jr->n)) {
         free(p->point_json);
@@ -214,7 +222,11 @@ int sweep_export(const char *dir, Err *err) {
         // the record with the point's id in front: {"id":"...", <the record's own keys>}
         const char *rest = p->record + 1;
         while (*rest == ' ') rest++;
-        printf("{\"id\":\"%s\",\"attempts\":%d%s%s", p->id, p->n_ok + p->n_failed, *rest == '}' ? "" : ",", rest);
+        // a point λ refinement added says its round (issue 16)
+        char round[48] = "";
+        if (p->round) snprintf(round, sizeof round, ",\"refined_round\":%d", p->round);
+        printf("{\"id\":\"%s\",\"attempts\":%d%s%s%s", p->id, p->n_ok + p->n_failed, round, *rest == '}' ? "" : ",",
+               rest);
         size_t n = strlen(rest);
         if (n == 0 || rest[n - 1] != '\n') putchar('\n');
     }

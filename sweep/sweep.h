@@ -123,6 +123,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "results/results.h"   // ResultsRefinement
 #include "util/util.h"   // Err, err_fail
 
 #define SWEEP_PATH 1024
@@ -214,6 +215,8 @@ typedef struct {
     char *point_json;       // the POINT frame's "point" as canonical text (owned)
     int n_ok, n_failed, n_dispatched;
     char *record;           // latest result record (owned): the ok one if any
+    int round, round_size;  // added by λ refinement: its round (1, 2, ...) and how many points the
+                            // round added; 0, 0 for the grid's points
 } SweepJournalPoint;
 
 typedef struct {
@@ -240,6 +243,31 @@ int sweep_journal_find(const SweepJournal *jr, const char *id);   // index or -1
 /* `sweep status DIR` and `sweep export DIR`, printing to stdout. */
 int sweep_status(const char *dir, Err *err);
 int sweep_export(const char *dir, Err *err);
+
+// ----------------------------------------------------------------------------
+// adaptive sweeps (issue 16): frontier-guided λ refinement (run.c, report.c)
+//
+// With "adaptive": {"points": N}, rank 0 adds points once every point so far has finished
+// (ok, or failed for good): a round. Each round asks results_refine (results/results.h: the
+// rule) for one new λ per configuration family, from the journal's records of the points
+// before the round, and adds each proposal's points (every run of the family at the gap's
+// lower-log-PPL λ, with the new λ: its seeds and splits) while the points added so far stay
+// within N; a proposal that would pass N is skipped, a smaller later one may still fit. The
+// round's POINT frames are journaled (the last fsync'd) before any is dispatched, each with
+// "refined": {"round": R, "of": the round's point count, "lambda": λ, "between": [λa, λb],
+// "gap": area}. A round that adds nothing ends the sweep. Deterministic: the same records
+// give the same rounds for any rank count (a round waits for every point before it). Resume:
+// the journal's refined points join the spec's (their ids checked), and a round cut short by
+// a kill (fewer than "of" frames) is decided again from the same records (the same points)
+// and completed; a resumed run decides no round twice.
+
+#define SWEEP_REFINED_KEY "refined"
+
+/* The proposals of round `round` from DIR/journal's points of the rounds before it (the grid
+ * is round 0): results_refine over their records, at most max_new proposals (the caller
+ * applies the point budget). clone indexes are journal point indexes. */
+int sweep_refine_proposals(const SweepJournal *jr, const char *dir, int round, int max_new,
+                           ResultsRefinement **props, int *n_props, Err *err);
 
 // ----------------------------------------------------------------------------
 // the Pareto frontier report (report.c; the computation is results/report.c)

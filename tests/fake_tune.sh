@@ -9,6 +9,9 @@
 # FAKE_TUNE_SLEEP=S makes every point first sleep S seconds (slow points for the Slurm tests).
 # FAKE_TUNE_CANNED=1 answers the other points at once with a canned record instead of running
 # tune (instant points, for tests of the sweep's limits).
+# FAKE_TUNE_BEND=1 answers at once with a record whose dev accuracy and log-PPL follow λ along a
+# scripted bend (tests/t_sweep_adaptive.sh): log-PPL falls from 9 to 3 nats around λ = 0.05,
+# accuracy from 0.9 to 0.55 around λ = 0.5 (+0.002 per seed), test accuracy 0.5.
 real=${FAKE_TUNE_REAL:-$(cd "$(dirname "$0")/.." && pwd)/bin/tune}
 point=$(cat)
 [ -z "${FAKE_TUNE_SLEEP:-}" ] || sleep "$FAKE_TUNE_SLEEP"
@@ -19,6 +22,12 @@ case $seed in
     888) printf '%s' "$point" | "$real" "$@" | sed 's/"log_ppl":[-0-9.e+]*/"log_ppl":null/'; exit 0 ;;
     999) echo "fake_tune: failing on purpose" >&2; exit 3 ;;
 esac
+if [ -n "${FAKE_TUNE_BEND:-}" ]; then
+    lambda=$(printf '%s' "$point" | grep -o '"lambda":[-0-9.e+]*' | cut -d: -f2)
+    set -- $(awk -v l="$lambda" -v s="$seed" 'BEGIN { printf "%.6f %.6f", 0.55 + 0.35 / (1 + (l / 0.5) ^ 2) + 0.002 * s, 3 + 6 / (1 + l / 0.05) }')
+    printf '{"point":%s,"status":"ok","error":null,"accuracy":{"train":1,"dev":%s,"test":0.5},"dev_reward":0,"log_ppl":%s,"ppl":1,"dict_share":1}\n' "$point" "$1" "$2"
+    exit 0
+fi
 if [ -n "${FAKE_TUNE_CANNED:-}" ]; then
     printf '{"point":%s,"status":"ok","error":null,"accuracy":{"train":1,"dev":1,"test":0.5},"dev_reward":0,"log_ppl":1,"ppl":2.718,"dict_share":1}\n' "$point"
     exit 0
