@@ -46,6 +46,8 @@
  *   drain_seconds    after SIGTERM/SIGUSR1, how long rank 0 waits for points
  *                    in flight [30]
  *   tune             the tune program [bin/tune next to the sweep binary]
+ *   adaptive         {"points": N}: after the grid, rounds of frontier-guided λ refinement
+ *                    add up to N points ("adaptive sweeps" below) [off]
  * Paths are used as written, relative to the working directory of mpirun.
  *
  * Expansion order (the point index): the axes task, split, method,

@@ -45,6 +45,8 @@ static const char *USAGE =
     "  timeout_seconds  per attempt [3600]; retries: extra attempts of a failed point [1]\n"
     "  drain_seconds    after a signal, how long to wait for points in flight [30]\n"
     "  tune             the tune program [tune next to this program]\n"
+    "  adaptive         {\"points\": N}: after the grid, rounds of frontier-guided lambda\n"
+    "                   refinement add up to N points (README \"Adaptive sweeps\") [off]\n"
     "Without mpirun, `sweep SPEC.json` runs every point on one worker: the quick local mode.\n"
     "A point's id is the sha256 of its canonical JSON with each file it reads (models, splits,\n"
     "dictionary) given by the sha256 of its contents, and the tune version: moving the files\n"
