@@ -132,7 +132,7 @@ static int refine_decide(Master *m, const SweepJournal *jr, int round, int added
                  "{\"round\":%d,\"of\":%d,\"lambda\":%.17g,\"between\":[%.17g,%.17g],\"gap\":%.17g}", round, of,
                  props[k].lambda, props[k].lambda_a, props[k].lambda_b, props[k].gap);
         for (int c = 0; rc == 0 && c < props[k].n_clone; c++) {
-            if (sweep_spec_add_point(s, jr->points[props[k].clone[c]].point_json, props[k].lambda, err)) {
+            if (sweep_spec_add_point(s, jr->points[props[k].clone[c]].point_json, REC_POINT_LAMBDA, props[k].lambda, err)) {
                 rc = -1;
                 break;
             }
@@ -381,7 +381,7 @@ static int reconcile(Master *m, const SweepJournal *jr, int extend, Err *err) {
                           "\"adaptive\": resume with the spec that made them", k, jr->points[k].round);
             return 1;
         }
-        if (sweep_spec_add_point(&m->spec, jr->points[k].point_json, NAN, err)) {
+        if (sweep_spec_add_point(&m->spec, jr->points[k].point_json, NULL, 0, err)) {
             free(in_spec);
             return -1;
         }

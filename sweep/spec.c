@@ -822,20 +822,18 @@ int sweep_spec_load(SweepSpec *s, const char *path, const char *default_tune, Er
     return rc;
 }
 
-int sweep_spec_add_point(SweepSpec *s, const char *point_json, double lambda, Err *err) {
+int sweep_spec_add_point(SweepSpec *s, const char *point_json, const char *key, double value, Err *err) {
     cJSON *pt = cJSON_Parse(point_json);
     if (!cJSON_IsObject(pt)) {
         cJSON_Delete(pt);
         return err_fail(err, "spec: an added point is not a JSON object: %.120s", point_json);
     }
     char *text = NULL;
-    cJSON *number = isnan(lambda) ? NULL : cJSON_CreateNumber(lambda);
-    if (isnan(lambda) || (number && cJSON_ReplaceItemInObjectCaseSensitive(pt, REC_POINT_LAMBDA, number)))
-        text = cJSON_PrintUnformatted(pt);
-    else
-        cJSON_Delete(number);   // not in the point: still ours
+    cJSON *number = key ? cJSON_CreateNumber(value) : NULL;
+    if (!key || (number && set_path(pt, key, number) == 0)) text = cJSON_PrintUnformatted(pt);
+    cJSON_Delete(number);   // set_path set a copy
     cJSON_Delete(pt);
-    if (!text) return err_fail(err, "spec: out of memory (or an added point without lambda)");
+    if (!text) return err_fail(err, "spec: out of memory");
     char where[64];
     snprintf(where, sizeof where, "added point %d", s->n_points);
     SweepPoint sp;

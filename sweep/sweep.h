@@ -191,11 +191,11 @@ int sweep_spec_load(SweepSpec *s, const char *path, const char *default_tune, Er
 void sweep_spec_free(SweepSpec *s);
 
 /* Appends a point that is not the grid's (an adaptive sweep's, issue 16): the canonical point
- * point_json with "lambda" set to lambda (NaN: as it is), validated and named as the grid's
- * points are, its files' sha256 those the spec has already taken (the grid's: nothing is
- * hashed again). Its index is the next (s->n_points - 1 after the call); the caller checks
- * that its id is new. */
-int sweep_spec_add_point(SweepSpec *s, const char *point_json, double lambda, Err *err);
+ * point_json with its key (dotted: "lambda", "pez.steps"; NULL: none) set to value, validated
+ * and named as the grid's points are, its files' sha256 those the spec has already taken (the
+ * grid's: nothing is hashed again). Its index is the next (s->n_points - 1 after the call); the
+ * caller checks that its id is new. */
+int sweep_spec_add_point(SweepSpec *s, const char *point_json, const char *key, double value, Err *err);
 
 /* The replicates of a spec that names none, and of a journal from before "replicates". */
 #define SWEEP_DEFAULT_REPLICATES "[\"seed\",\"split\"]"

@@ -301,7 +301,7 @@ static void test_added_points(void) {
     CHECK(s.adaptive_points == 4 && f.adaptive_points == 0, "adaptive %d %d", s.adaptive_points, f.adaptive_points);
     int inputs = s.n_inputs, n = s.n_points;
     for (int seed = 0; seed < 2; seed++) {   // points 0 and 1: λ 0, seeds 1 and 2
-        CHECK(sweep_spec_add_point(&s, s.points[seed].point_json, 0.316228, &err) == 0, "%s", err.msg);
+        CHECK(sweep_spec_add_point(&s, s.points[seed].point_json, "lambda", 0.316228, &err) == 0, "%s", err.msg);
         const SweepPoint *added = &s.points[s.n_points - 1], *want = &f.points[2 + seed];   // λ 0.316228, the seed
         CHECK(added->index == n + seed, "index %d", added->index);
         CHECK(strcmp(added->id, want->id) == 0 && strcmp(added->point_json, want->point_json) == 0,
@@ -309,10 +309,19 @@ static void test_added_points(void) {
         CHECK(added->model_known == s.points[0].model_known && added->cost == want->cost, "known line, cost");
     }
     CHECK(s.n_inputs == inputs, "inputs hashed again: %d -> %d", inputs, s.n_inputs);
-    // NaN: the point as it is
-    CHECK(sweep_spec_add_point(&s, s.points[0].point_json, NAN, &err) == 0 &&
+    // a nested key: pez.steps 250 is the point of a spec whose pez settings say so
+    char *steps = spec_text("{\"method\":[\"pez\"],\"prompt_length\":[2],\"lambda\":[0,0.5],\"seed\":[1,2]}",
+                            ",\"pez\":{\"steps\":250}");
+    SweepSpec st;
+    CHECK(parse(&st, steps, &err) == 0, "%s", err.msg);
+    CHECK(sweep_spec_add_point(&s, s.points[1].point_json, "pez.steps", 250, &err) == 0 &&
+              strcmp(s.points[s.n_points - 1].id, st.points[1].id) == 0, "pez.steps: %s", s.points[s.n_points - 1].point_json);
+    sweep_spec_free(&st);
+    free(steps);
+    // no key: the point as it is
+    CHECK(sweep_spec_add_point(&s, s.points[0].point_json, NULL, 0, &err) == 0 &&
               strcmp(s.points[s.n_points - 1].id, s.points[0].id) == 0, "as it is");
-    CHECK(sweep_spec_add_point(&s, "[1]", 0.1, &err) == -1 && strstr(err.msg, "not a JSON object"), "%s", err.msg);
+    CHECK(sweep_spec_add_point(&s, "[1]", "lambda", 0.1, &err) == -1 && strstr(err.msg, "not a JSON object"), "%s", err.msg);
     sweep_spec_free(&s);
     sweep_spec_free(&f);
     free(small);
