@@ -94,11 +94,21 @@ int sweep_frontier(const char *dir, const char *out_dir, Err *err) {
         sweep_journal_free(&jr);
         return err_fail(err, "frontier: out of memory");
     }
+    // successive halving's lower rungs are screening runs of fewer steps: the frontier is drawn
+    // from the top rung (the grid's own points) alone; the journal and the export keep them all
+    int n_refs = 0, lower_rungs = 0;
     for (int i = 0; i < jr.n; i++) {
         const SweepJournalPoint *p = &jr.points[i];
-        refs[i] = (ResultsRecordRef){.id = p->id, .attempts = p->n_ok + p->n_failed, .point_json = p->point_json,
-                                     .record = p->record};
+        if (p->rung >= 0 && p->rung < p->rungs - 1) {
+            lower_rungs++;
+            continue;
+        }
+        refs[n_refs++] = (ResultsRecordRef){.id = p->id, .attempts = p->n_ok + p->n_failed,
+                                            .point_json = p->point_json, .record = p->record};
     }
+    if (lower_rungs)
+        fprintf(stderr, "sweep: frontier: %d runs of successive halving's lower rungs left out (the top rung's "
+                        "points make the frontier)\n", lower_rungs);
     char source[SWEEP_PATH + 16];
     snprintf(source, sizeof source, "%s/journal", dir);
     ResultsRunInfo info = {.source = source, .spec_sha256 = jr.spec_sha256, .model_sha256 = jr.model_sha256,
@@ -110,7 +120,7 @@ int sweep_frontier(const char *dir, const char *out_dir, Err *err) {
     Err derr;
     int rc = 0;
     if (util_make_dirs(out_dir, &derr)) rc = err_fail(err, "frontier: %s", derr.msg);
-    if (rc == 0 && results_frontier_write(&info, refs, jr.n, out_dir, &sum, &rerr))
+    if (rc == 0 && results_frontier_write(&info, refs, n_refs, out_dir, &sum, &rerr))
         rc = err_fail(err, "frontier: %s: %s", out_dir, rerr.msg);
     if (rc == 0)
         fprintf(stderr,

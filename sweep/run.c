@@ -56,6 +56,8 @@ typedef struct {
     int refine_round;       // the last round of λ refinement decided (0: none yet)
     int refine_added;       // points the refinement has added (journal + this run)
     int refine_over;        // a round added nothing: the sweep ends when its points do
+    int journal_points;     // POINT frames in the journal (the next one's "index")
+    SweepHalving *halving;  // successive halving's state (NULL: off)
 } Master;
 
 static int queue_push(Master *m, int idx) {
@@ -68,6 +70,19 @@ static int queue_push(Master *m, int idx) {
         }
     }
     m->queue[m->q_head + m->q_len++] = idx;
+    return 0;
+}
+
+/* A promoted point runs before the rest (ASHA: promotions first). */
+static int queue_push_front(Master *m, int idx) {
+    if (m->q_head == 0) {
+        if (queue_push(m, idx)) return -1;   // room at the end, then rotate it to the front
+        memmove(m->queue + 1, m->queue, (size_t)(m->q_len - 1) * sizeof *m->queue);
+        m->queue[0] = idx;
+        return 0;
+    }
+    m->queue[--m->q_head] = idx;
+    m->q_len++;
     return 0;
 }
 
@@ -153,15 +168,16 @@ static int refine_decide(Master *m, const SweepJournal *jr, int round, int added
     // journaled before any is dispatched, the last fsync'd: a kill before it leaves a round cut short
     for (int i = 0; rc == 0 && i < n_added; i++) {
         m->failures[first + i] = m->attempts[first + i] = 0;
-        if (journal_point(m, first + i, jr->n + i, refined_of[i], i == n_added - 1, err)) rc = -1;
+        if (journal_point(m, first + i, m->journal_points + i, refined_of[i], i == n_added - 1, err)) rc = -1;
     }
+    if (rc == 0) m->journal_points += n_added;
     free(refined_of);
     free(refined);
     free(take);
     results_refinements_free(props, n_props);
     if (rc) return -1;
     int *order = NULL;
-    if (n_added) {
+    if (n_added > 0) {
         int *which = malloc((size_t)n_added * sizeof *which);
         if (!which) return err_fail(err, "sweep: out of memory");
         for (int i = 0; i < n_added; i++) which[i] = first + i;
@@ -202,6 +218,49 @@ static int refine_next(Master *m, Err *err) {
     return 0;
 }
 
+/* Successive halving: adds, journals (the last frame fsync'd) and queues first the points of
+ * every promotion due now (sweep.h "successive halving"). */
+static int halving_promote(Master *m, int stalled, Err *err) {
+    SweepSpec *s = &m->spec;
+    int *promote, n;
+    if (sweep_halving_promotions(m->halving, s, stalled, &promote, &n, err)) return -1;
+    int first = s->n_points, rc = 0;
+    for (int k = 0; rc == 0 && k < n; k++) {
+        char key[sizeof s->points[0].steps_key];
+        memcpy(key, s->points[promote[k]].steps_key, sizeof key);
+        int rung = s->points[promote[k]].rung + 1, full = s->points[promote[k]].full_steps;
+        if (sweep_spec_add_point(s, s->points[promote[k]].point_json, key, sweep_halving_budget(s, full, rung), err)) {
+            rc = -1;
+            break;
+        }
+        SweepPoint *p = &s->points[s->n_points - 1];
+        p->rung = rung;
+        p->full_steps = full;
+    }
+    free(promote);
+    int n_added = s->n_points - first;
+    if (rc == 0 && n_added && grow_point_arrays(m, s->n_points)) rc = err_fail(err, "sweep: out of memory");
+    int journaled = 0;
+    for (int i = 0; rc == 0 && i < n_added; i++) {
+        int idx = first + i;
+        m->failures[idx] = m->attempts[idx] = 0;
+        if (journal_point(m, idx, m->journal_points + i, NULL, i == n_added - 1, err) ||
+            sweep_halving_add(m->halving, s, idx, err))
+            rc = -1;
+        else
+            journaled++;
+    }
+    m->journal_points += journaled;
+    for (int i = n_added - 1; rc == 0 && i >= 0; i--)   // the first promoted first
+        if (queue_push_front(m, first + i)) rc = err_fail(err, "sweep: out of memory");
+    if (rc) return -1;
+    m->total += n_added;
+    if (n_added)
+        fprintf(stderr, "sweep: halving: %d points promoted to rung %d%s\n", n_added, s->points[first].rung,
+                stalled ? " (nothing else to run: the frontier of what is complete)" : "");
+    return 0;
+}
+
 static int farm_fail(Err *err, const char *what, const char *detail) {
     snprintf(err->msg, sizeof err->msg, "%.20s: %.480s", what, detail);
     return -1;
@@ -215,6 +274,10 @@ static int next_work(void *user, uint64_t *item_id, const void **data, size_t *l
     if (m->q_len == 0 && m->in_flight == 0 && m->spec.adaptive_points > 0 && !m->refine_over && !g_stop) {
         Err rerr;
         if (refine_next(m, &rerr)) return farm_fail(err, "refine", rerr.msg);
+    }
+    if (m->q_len == 0 && m->in_flight == 0 && m->halving && !g_stop) {   // a stall: promote what is complete
+        Err rerr;
+        if (halving_promote(m, 1, &rerr)) return farm_fail(err, "halving", rerr.msg);
     }
     if (m->q_len == 0) return 0;
     int idx = m->queue[m->q_head++];
@@ -277,12 +340,24 @@ static int on_result(void *user, uint64_t item_id, int worker, const void *raw, 
         return farm_fail(err, "journal", rerr.msg);
     }
     free(payload);
+    int for_good = 1;
     if (!failed) {
         m->done++;
     } else if (++m->failures[idx] <= m->spec.retries) {
         if (queue_push(m, idx)) return farm_fail(err, "sweep", "out of memory");
+        for_good = 0;
     } else {
         m->failed++;
+    }
+    if (m->halving && for_good) {
+        char *text = malloc(raw_len + 1);
+        if (!text) return farm_fail(err, "sweep", "out of memory");
+        memcpy(text, raw, raw_len);
+        text[raw_len] = '\0';
+        sweep_halving_finished(m->halving, idx, text);
+        free(text);
+        Err herr;
+        if (!g_stop && halving_promote(m, 0, &herr)) return farm_fail(err, "halving", herr.msg);
     }
     progress(m, 0);
     return 0;
@@ -328,11 +403,14 @@ static int append_json(Master *m, int type, const char *text, int sync, Err *err
 /* A POINT frame; refined (NULL for the grid's points) is a point's "refined" object. */
 static int journal_point(Master *m, int idx, int journal_index, const char *refined, int sync, Err *err) {
     const SweepPoint *p = &m->spec.points[idx];
-    size_t cap = strlen(p->point_json) + 160 + (refined ? strlen(refined) + 16 : 0);
+    size_t cap = strlen(p->point_json) + 256 + (refined ? strlen(refined) + 16 : 0);
     char *frame = malloc(cap);
     if (!frame) return err_fail(err, "sweep: out of memory");
-    char grid[32] = "";   // a shard's point also says where it is in the whole grid (shard.c)
+    char grid[128] = "";   // a shard's point also says where it is in the whole grid (shard.c)
     if (m->spec.n_shards) snprintf(grid, sizeof grid, ",\"grid_index\":%d", p->index);
+    if (p->rung >= 0)   // a halved point: its rung and the budget it stands for
+        snprintf(grid + strlen(grid), sizeof grid - strlen(grid), ",\"" SWEEP_HALVING_KEY "\":{\"rung\":%d,\"of\":%d,\"steps\":%d}",
+                 p->rung, m->spec.halving_rungs, p->full_steps);
     snprintf(frame, cap, "{\"id\":\"%s\",\"index\":%d%s%s%s,\"point\":%s}", p->id, journal_index, grid,
              refined ? ",\"" SWEEP_REFINED_KEY "\":" : "", refined ? refined : "", p->point_json);
     int rc = append_json(m, JOURNAL_POINT, frame, sync, err);
@@ -373,6 +451,32 @@ static int reconcile(Master *m, const SweepJournal *jr, int extend, Err *err) {
     }
     // the points λ refinement added (an adaptive sweep's earlier run) join the spec's, named again
     // from their journaled JSON: the same id, or their files changed since
+    // the points successive halving promoted (their configurations' higher rungs) likewise
+    for (int k = 0; k < jr->n; k++) {
+        const SweepJournalPoint *jp = &jr->points[k];
+        if (in_spec[k] || jp->rung <= 0) continue;
+        if (s->halving_rungs != jp->rungs) {
+            free(in_spec);
+            err_fail(err, "sweep: the journal holds rung %d of %d of successive halving (point %d), the spec %s: "
+                          "resume with the spec that made them", jp->rung, jp->rungs, k,
+                          s->halving_rungs ? "another number of rungs" : "no \"halving\"");
+            return 1;
+        }
+        if (sweep_spec_add_point(&m->spec, jp->point_json, NULL, 0, err)) {
+            free(in_spec);
+            return -1;
+        }
+        SweepPoint *p = &m->spec.points[m->spec.n_points - 1];
+        if (strcmp(p->id, jp->id) != 0) {
+            free(in_spec);
+            err_fail(err, "sweep: the journal's halving point %d (id %.12s...) now has id %.12s...: a file it reads "
+                          "changed; start another \"out\"", k, jp->id, p->id);
+            return 1;
+        }
+        p->rung = jp->rung;
+        p->full_steps = jp->full_steps;
+        in_spec[k] = 1;
+    }
     for (int k = 0; k < jr->n; k++) {
         if (in_spec[k] || jr->points[k].round == 0) continue;
         if (s->adaptive_points == 0) {
@@ -486,6 +590,19 @@ static int resume_refinement(Master *m, const SweepJournal *jr, Err *err) {
     return 0;
 }
 
+/* Successive halving's state from the journal: what finished for good, then the promotions due
+ * (a kill between a result and its promotions leaves some). */
+static int resume_halving(Master *m, const SweepJournal *jr, Err *err) {
+    if (sweep_halving_new(&m->halving, &m->spec, err)) return -1;
+    for (int i = 0; i < m->spec.n_points; i++) {
+        int k = sweep_journal_find(jr, m->spec.points[i].id);
+        if (k < 0) continue;
+        const SweepJournalPoint *p = &jr->points[k];
+        if (p->n_ok || m->failures[i] > m->spec.retries) sweep_halving_finished(m->halving, i, p->record);
+    }
+    return halving_promote(m, 0, err);
+}
+
 /* Everything before the farm: returns 0, or the exit status (1, 2) with the message. */
 static int master_setup(Master *m, const SweepRunOptions *o, int n_workers, Err *err) {
     if (sweep_spec_load(&m->spec, o->spec_path, o->default_tune, err)) return 2;
@@ -533,8 +650,10 @@ static int master_setup(Master *m, const SweepRunOptions *o, int n_workers, Err 
         int r = reconcile(m, &jr, o->extend, err);
         rc = r == 1 ? 2 : r < 0 ? 1 : 0;
     }
+    m->journal_points = m->spec.n_points;   // reconciled: every point of the spec is journaled
     if (rc == 0 && plan(m, &jr, err)) rc = 1;
     if (rc == 0 && resume_refinement(m, &jr, err)) rc = 1;
+    if (rc == 0 && m->spec.halving_rungs && resume_halving(m, &jr, err)) rc = 1;
     if (rc == 0)
         fprintf(stderr, "sweep: %d points in %s: %d done, %d failed, %d to run on %d worker%s%s\n", m->total,
                 m->spec.out_dir, m->done, m->failed, m->q_len, n_workers, n_workers == 1 ? "" : "s",
@@ -545,6 +664,7 @@ static int master_setup(Master *m, const SweepRunOptions *o, int n_workers, Err 
 
 static void master_free(Master *m) {
     if (m->journal) journal_close(m->journal);
+    sweep_halving_free(m->halving);
     sweep_spec_free(&m->spec);
     free(m->queue);
     free(m->failures);

@@ -538,6 +538,12 @@ static int point_from_text(SweepSpec *s, const char *text, const char *where, Sw
     sp.point_json = tp.canonical_json;
     tp.canonical_json = NULL;
     estimate_cost(&sp, &tp);
+    sp.rung = -1;
+    if (tp.method != METHOD_MANUAL) {   // what successive halving would cut down
+        const char *m = tp.method == METHOD_PEZ ? "pez" : tp.method == METHOD_SOFT ? "soft" : "rlprompt";
+        snprintf(sp.steps_key, sizeof sp.steps_key, "%s.steps", m);
+        sp.full_steps = tp.method == METHOD_RLPROMPT ? tp.rl.steps : tp.pez.steps;
+    }
     char weights[TUNE_PATH + 32];   // hashed by content_id: its line, if any, goes to the point's tune
     if (point_input_path(&tp, INPUT_MODEL, weights, sizeof weights) == 0) sp.model_known = input_known(s, weights);
     point_free(&tp);
@@ -723,12 +729,29 @@ static int parse_adaptive(SweepSpec *s, const cJSON *root, Err *err) {
     return 0;
 }
 
+/* "halving": {"eta": η [3], "rungs": R [3]}: successive halving (issue 16, halving.c). */
+static int parse_halving(SweepSpec *s, const cJSON *root, Err *err) {
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(root, "halving");
+    if (!h) return 0;
+    static const char *const keys[] = {"eta", "rungs"};
+    if (!cJSON_IsObject(h)) return err_fail(err, "spec: \"halving\" must be an object {\"eta\": 3, \"rungs\": 3}");
+    if (check_keys(h, "halving.", keys, 2, err)) return -1;
+    double eta = 3, rungs = 3;
+    if (get_number(h, "eta", 2, 100, 1, &eta, err) < 0 || get_number(h, "rungs", 2, 20, 1, &rungs, err) < 0) return -1;
+    if (s->adaptive_points)
+        return err_fail(err, "spec: \"halving\" and \"adaptive\" together are not supported: run the halving "
+                             "sweep, then refine λ in a sweep of the configurations it kept");
+    s->halving_eta = (int)eta;
+    s->halving_rungs = (int)rungs;
+    return 0;
+}
+
 static int parse_top(SweepSpec *s, const cJSON *root, Builder *b, Grid *g, Baselines *bl,
                      const char *default_tune, Err *err) {
     static const char *const keys[] = {"model", "task", "data", "data_dir", "split", "out", "grid",
                                        "pez", "rlprompt", "soft", "point", "baselines", "empty_baseline",
                                        "replicates", "timeout_seconds", "retries", "drain_seconds", "tune",
-                                       "adaptive"};
+                                       "adaptive", "halving"};
     if (!cJSON_IsObject(root)) return err_fail(err, "spec: expected a JSON object");
     if (no_repeated_keys(root, "", err) || check_keys(root, "", keys, sizeof keys / sizeof keys[0], err)) return -1;
     char model[SWEEP_PATH] = "";
@@ -748,7 +771,7 @@ static int parse_top(SweepSpec *s, const cJSON *root, Builder *b, Grid *g, Basel
     v = 30;
     if (get_number(root, "drain_seconds", 0, 1e6, 0, &v, err) < 0) return -1;
     s->drain_seconds = v;
-    if (parse_adaptive(s, root, err)) return -1;
+    if (parse_adaptive(s, root, err) || parse_halving(s, root, err)) return -1;
     static const char *const objects[] = {"pez", "rlprompt", "soft", "point", "data"};
     for (int k = 0; k < 5; k++) {
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, objects[k]);
@@ -785,6 +808,8 @@ static int parse_top(SweepSpec *s, const cJSON *root, Builder *b, Grid *g, Basel
     return 0;
 }
 
+static int halving_rung0(SweepSpec *s, Err *err);
+
 int sweep_spec_parse(SweepSpec *s, const char *json_text, size_t len, const char *default_tune,
                      Err *err) {
     memset(s, 0, sizeof *s);
@@ -800,6 +825,7 @@ int sweep_spec_parse(SweepSpec *s, const char *json_text, size_t len, const char
     Baselines bl;
     int rc = parse_top(s, root, &b, &g, &bl, default_tune, err);
     if (rc == 0) rc = expand(s, &b, &g, &bl, err);
+    if (rc == 0 && s->halving_rungs) rc = halving_rung0(s, err);
     grid_free(&g);
     cJSON_Delete(root);
     if (rc) sweep_spec_free(s);
@@ -820,6 +846,42 @@ int sweep_spec_load(SweepSpec *s, const char *path, const char *default_tune, Er
         snprintf(err->msg, sizeof err->msg, "%.200s: %.800s", path, msg);
     }
     return rc;
+}
+
+int sweep_halving_budget(const SweepSpec *s, int full_steps, int rung) {
+    double b = full_steps;
+    for (int r = rung; r < s->halving_rungs - 1; r++) b /= s->halving_eta;
+    return b < 1 ? 1 : (int)floor(b);
+}
+
+/* Successive halving: every tuned point of the grid becomes its rung-0 point (its steps cut to
+ * the first rung's budget), remembering the budget it stands for; the grid's points themselves
+ * come back as the top rung's when halving promotes their configuration (halving.c). */
+static int halving_rung0(SweepSpec *s, Err *err) {
+    int n = s->n_points;
+    for (int i = 0; i < n; i++) {
+        SweepPoint *p = &s->points[i];
+        if (!p->steps_key[0]) continue;
+        int b0 = sweep_halving_budget(s, p->full_steps, 0);
+        if (sweep_halving_budget(s, p->full_steps, 1) == b0)
+            return err_fail(err, "spec: halving: point %d has %d steps: too few for %d rungs of eta %d (its first two "
+                                 "rungs would both run %d)", i, p->full_steps, s->halving_rungs, s->halving_eta, b0);
+        if (sweep_spec_add_point(s, p->point_json, p->steps_key, b0, err)) return -1;
+        SweepPoint r0 = s->points[--s->n_points];
+        p = &s->points[i];   // (the array may have moved)
+        for (int j = 0; j < n; j++)
+            if (strcmp(s->points[j].id, r0.id) == 0) {
+                free(r0.point_json);
+                return err_fail(err, "spec: halving: the first rung of point %d (%d steps) is point %d of the grid: "
+                                     "halving cannot run a steps axis", i, b0, j);
+            }
+        free(p->point_json);
+        memcpy(p->id, r0.id, sizeof p->id);
+        p->point_json = r0.point_json;
+        p->cost = r0.cost;
+        p->rung = 0;
+    }
+    return 0;
 }
 
 int sweep_spec_add_point(SweepSpec *s, const char *point_json, const char *key, double value, Err *err) {

@@ -88,6 +88,16 @@ static int on_point(SweepJournal *jr, const cJSON *j, Err *err) {
         return fail_frame(err, "a refined POINT frame without its round and size");
     p->round = refined ? round->valueint : 0;
     p->round_size = refined ? of->valueint : 0;
+    const cJSON *halving = cJSON_GetObjectItemCaseSensitive(j, SWEEP_HALVING_KEY);
+    const cJSON *rung = cJSON_GetObjectItemCaseSensitive(halving, "rung");
+    const cJSON *rungs = cJSON_GetObjectItemCaseSensitive(halving, "of");
+    const cJSON *steps = cJSON_GetObjectItemCaseSensitive(halving, "steps");
+    if (halving && !(cJSON_IsNumber(rung) && cJSON_IsNumber(rungs) && cJSON_IsNumber(steps) && rung->valueint >= 0 &&
+                     rung->valueint < rungs->valueint && steps->valueint >= 1))
+        return fail_frame(err, "a halving POINT frame without its rung, rungs and steps");
+    p->rung = halving ? rung->valueint : -1;
+    p->rungs = halving ? rungs->valueint : 0;
+    p->full_steps = halving ? steps->valueint : 0;
     if (!(p->point_json = cJSON_PrintUnformatted(point))) return fail_frame(err, "out of memory");
     if (sweep_id_put(&jr->by_id, id, jr->n)) {
         free(p->point_json);

@@ -163,6 +163,10 @@ typedef struct {
     int cost_class;         // SweepCostClass
     double cost;            // steps x prompt length, within a class
     const char *model_known; // its model's known-digest line (in SweepSpec.inputs), or NULL: tune hashes the model
+    // successive halving (issue 16): a tuned point's rung (0 .. rungs - 1; -1: not halved), the
+    // budget of the grid's point it stands for (its method's steps at the top rung) and the key
+    char steps_key[24];     // that names the steps ("pez.steps", "soft.steps", "rlprompt.steps")
+    int rung, full_steps;
 } SweepPoint;
 
 typedef struct {
@@ -177,6 +181,7 @@ typedef struct {
     int n_points, cap_points;
     SweepPoint *points;     // (n_points), index order; room for cap_points
     int adaptive_points;    // "adaptive": {"points": N}: the most points λ refinement may add (0: off)
+    int halving_eta, halving_rungs;   // "halving": {"eta", "rungs"} (0, 0: off)
     int shard, n_shards;    // a shard's run (shard.c): shard of n_shards; n_shards 0: the whole grid
     int grid_points;        // with n_shards: the whole grid's points (before sweep_shard_select)
     SweepInput *inputs;          // (n_inputs) the distinct files the points read, each hashed once:
@@ -196,6 +201,10 @@ void sweep_spec_free(SweepSpec *s);
  * grid's: nothing is hashed again). Its index is the next (s->n_points - 1 after the call); the
  * caller checks that its id is new. */
 int sweep_spec_add_point(SweepSpec *s, const char *point_json, const char *key, double value, Err *err);
+
+/* Successive halving: the steps of rung `rung` for a point whose grid budget is full_steps:
+ * full_steps / eta^(rungs - 1 - rung), rounded down, at least 1. */
+int sweep_halving_budget(const SweepSpec *s, int full_steps, int rung);
 
 /* The replicates of a spec that names none, and of a journal from before "replicates". */
 #define SWEEP_DEFAULT_REPLICATES "[\"seed\",\"split\"]"
@@ -219,6 +228,7 @@ typedef struct {
     char *record;           // latest result record (owned): the ok one if any
     int round, round_size;  // added by λ refinement: its round (1, 2, ...) and how many points the
                             // round added; 0, 0 for the grid's points
+    int rung, rungs, full_steps;   // successive halving: its rung of rungs, its grid budget; rung -1: not halved
 } SweepJournalPoint;
 
 typedef struct {
@@ -270,6 +280,34 @@ int sweep_export(const char *dir, Err *err);
  * applies the point budget). clone indexes are journal point indexes. */
 int sweep_refine_proposals(const SweepJournal *jr, const char *dir, int round, int max_new,
                            ResultsRefinement **props, int *n_props, Err *err);
+
+// ----------------------------------------------------------------------------
+// successive halving (issue 16; halving.c has the rule, run.c applies it)
+//
+// With "halving": {"eta": η, "rungs": R}, every tuned grid point starts as its rung-0 point,
+// its method's steps cut to sweep_halving_budget; a configuration whose rung-r points have all
+// finished is promoted to rung r + 1 (its points again with η times the steps) when it is on
+// its group's dev frontier among the configurations complete at rung r, once at least η of
+// them are (or when nothing else runs). The top rung's points are the grid's. Each halved point's
+// POINT frame holds "halving": {"rung": r, "of": R, "steps": its grid budget}; promotions are
+// journaled before they are dispatched and go to the front of the queue. A resumed run takes
+// the rungs from the journal and promotes what is due.
+
+typedef struct SweepHalving SweepHalving;
+/* The state for the spec's halved points (rung >= 0) so far. */
+int sweep_halving_new(SweepHalving **h, const SweepSpec *s, Err *err);
+/* Spec point idx (added after sweep_halving_new, or any point: unhalved ones are ignored). */
+int sweep_halving_add(SweepHalving *h, const SweepSpec *s, int idx, Err *err);
+/* Point idx finished for good: ok with its record, or failed (record may be NULL). */
+void sweep_halving_finished(SweepHalving *h, int idx, const char *record);
+/* The promotions due now (stalled: nothing runs or waits, so smaller groups count too): the
+ * indexes of the rung-r points of each configuration promoted to r + 1 (malloc'd). Each is
+ * promoted once; the caller adds the points (sweep_halving_add). */
+int sweep_halving_promotions(SweepHalving *h, const SweepSpec *s, int stalled, int **promote, int *n_promote,
+                             Err *err);
+void sweep_halving_free(SweepHalving *h);
+
+#define SWEEP_HALVING_KEY "halving"
 
 // ----------------------------------------------------------------------------
 // the Pareto frontier report (report.c; the computation is results/report.c)

@@ -11,7 +11,9 @@
 # tune (instant points, for tests of the sweep's limits).
 # FAKE_TUNE_BEND=1 answers at once with a record whose dev accuracy and log-PPL follow λ along a
 # scripted bend (tests/t_sweep_adaptive.sh): log-PPL falls from 9 to 3 nats around λ = 0.05,
-# accuracy from 0.9 to 0.55 around λ = 0.5 (+0.002 per seed), test accuracy 0.5.
+# accuracy from 0.9 to 0.55 around λ = 0.5 (+0.002 per seed), test accuracy 0.5; a prompt of length
+# 5 is worse on both (accuracy -0.3, log-PPL +3: dominated by length 3 at the same λ), and the
+# record's steps are the point's (tests/t_sweep_halving.sh).
 real=${FAKE_TUNE_REAL:-$(cd "$(dirname "$0")/.." && pwd)/bin/tune}
 point=$(cat)
 [ -z "${FAKE_TUNE_SLEEP:-}" ] || sleep "$FAKE_TUNE_SLEEP"
@@ -24,8 +26,11 @@ case $seed in
 esac
 if [ -n "${FAKE_TUNE_BEND:-}" ]; then
     lambda=$(printf '%s' "$point" | grep -o '"lambda":[-0-9.e+]*' | cut -d: -f2)
-    set -- $(awk -v l="$lambda" -v s="$seed" 'BEGIN { printf "%.6f %.6f", 0.55 + 0.35 / (1 + (l / 0.5) ^ 2) + 0.002 * s, 3 + 6 / (1 + l / 0.05) }')
-    printf '{"point":%s,"status":"ok","error":null,"accuracy":{"train":1,"dev":%s,"test":0.5},"dev_reward":0,"log_ppl":%s,"ppl":1,"dict_share":1}\n' "$point" "$1" "$2"
+    length=$(printf '%s' "$point" | grep -o '"prompt_length":[0-9]*' | cut -d: -f2)
+    steps=$(printf '%s' "$point" | grep -o '"steps":[0-9]*' | head -n 1 | cut -d: -f2)
+    set -- $(awk -v l="$lambda" -v s="$seed" -v L="${length:-3}" 'BEGIN { w = L == 5
+        printf "%.6f %.6f", 0.55 + 0.35 / (1 + (l / 0.5) ^ 2) + 0.002 * s - 0.3 * w, 3 + 6 / (1 + l / 0.05) + 3 * w }')
+    printf '{"point":%s,"status":"ok","error":null,"accuracy":{"train":1,"dev":%s,"test":0.5},"dev_reward":0,"log_ppl":%s,"ppl":1,"dict_share":1,"steps":%s}\n' "$point" "$1" "$2" "${steps:-0}"
     exit 0
 fi
 if [ -n "${FAKE_TUNE_CANNED:-}" ]; then

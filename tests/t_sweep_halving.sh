@@ -1,0 +1,177 @@
+#!/bin/sh
+# tests/t_sweep_halving.sh: successive halving across configurations (issue 16) on a scripted
+# objective (tests/fake_tune.sh FAKE_TUNE_BEND: λ traces a bend, prompt length 5 is dominated by
+# length 3 at the same λ; instant points):
+#   - λ {0, 0.1, 1} x prompt length {3, 5} x seeds {1, 2}, 12 steps, "halving": {"eta": 6,
+#     "rungs": 2}: every configuration runs 2 steps first; with eta = the 6 configurations the
+#     promotion waits for all of them, and promotes exactly the non-dominated set of their dev
+#     means (computed here from the rung-0 records): the length-3 configurations; their top-rung
+#     points are the grid's own points (the ids of a sweep without halving) with 12 steps;
+#     the frontier files are drawn from the top rung alone; -n 2 and -n 4 journal the same
+#     points; a kill -9 mid-run and the same command give the uninterrupted run's export;
+#   - eta 2, one worker: asynchronous, a promotion is journaled before the last rung-0 result
+#     (no rung waits to fill), and every configuration reaching the top is non-dominated among
+#     those complete when it was promoted;
+#   - a spec without "halving" on a halved journal is refused (exit 2).
+# Env from tests/run.sh: ROOT, BINDIR, SHARED, TOKENIZER_DIR, TMP. Exit 0 pass, 77 skip, else fail.
+set -u
+. "${ROOT:-$(pwd)}/tests/lib.sh"
+
+need_built "$SWEEP" "$GPT2"
+need_tokenizer
+need_data
+need_python "to check the promotions"
+need_mpirun "$SWEEP" --help
+
+M=$TMP/model
+tiny_model "$M"
+printf 'good\nbad\n' >"$TMP/words"
+printf '#!/bin/sh\nFAKE_TUNE_BEND=1 exec sh "%s/tests/fake_tune.sh"\n' "$ROOT" >"$TMP/tune.sh"
+chmod +x "$TMP/tune.sh"
+
+# spec FILE OUT [HALVING]
+spec() {
+    cat >"$1" <<EOF
+{"model": "$M", "task": "sst-2", "data_dir": "$DATA", "split": "16-42", "out": "$2",
+ "grid": {"method": ["pez"], "lambda": [0, 0.1, 1], "prompt_length": [3, 5], "seed": [1, 2]},
+ "pez": {"steps": 12}, "point": {"max_test": 8, "dictionary": "$TMP/words"},
+ "tune": "$TMP/tune.sh", "timeout_seconds": 60 ${3-, \"halving\": {\"eta\": 6, \"rungs\": 2\}}}
+EOF
+}
+
+run() {
+    # shellcheck disable=SC2086
+    timeout 600 mpirun $LAUNCH -x FAKE_TUNE_SLEEP -x OPENBLAS_NUM_THREADS -n "$2" "$SWEEP" "$3" \
+        >"$TMP/$1.out" 2>"$TMP/$1.err"
+    rc=$?
+}
+
+# the journal's POINT frames and RESULT ids in order, one line each: "P id rung" or "R id"
+frames() {
+    "$PY" - "$1/journal" <<'EOF'
+import json, struct, sys, zlib
+data = open(sys.argv[1], "rb").read()
+at = 0
+while at + 13 <= len(data):
+    t, n = data[at + 4], struct.unpack_from("<I", data, at + 5)[0]
+    p = data[at + 13:at + 13 + n]
+    at += 13 + n
+    if t == 2:
+        j = json.loads(p)
+        print("P", j["id"], j.get("halving", {}).get("rung", -1))
+    elif t == 4:
+        print("R", p[1:65].decode())
+EOF
+}
+
+# ---------------------------------------------------------------------------
+# eta = every configuration: the non-dominated set is promoted
+
+spec "$TMP/plain.json" "$TMP/plain" ""
+run plain 2 "$TMP/plain.json"
+[ "$rc" -eq 0 ] || fail "the sweep without halving: exit $rc: $(tail -2 "$TMP/plain.err")"
+for n in 2 4; do
+    spec "$TMP/h$n.json" "$TMP/h$n"
+    run "h$n" $n "$TMP/h$n.json"
+    if [ "$rc" -eq 0 ] && "$SWEEP" export "$TMP/h$n" >"$TMP/h$n.jsonl" && "$SWEEP" export "$TMP/plain" >"$TMP/plain.jsonl" &&
+        "$PY" - "$TMP/h$n.jsonl" "$TMP/plain.jsonl" "$TMP/h$n/frontier.csv" <<'EOF'; then
+import csv, json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+plain = {r["id"]: r for r in (json.loads(l) for l in open(sys.argv[2]))}
+tuned = [r for r in recs if r["point"]["method"] == "pez"]
+rung0 = [r for r in tuned if r["point"]["pez"]["steps"] == 2]
+top = [r for r in tuned if r["point"]["pez"]["steps"] == 12]
+assert len(rung0) == 12 and len(rung0) + len(top) == len(tuned), (len(rung0), len(top), len(tuned))
+cfg = lambda r: (r["point"]["lambda"], r["point"]["prompt_length"])
+means = {}
+for r in rung0:
+    means.setdefault(cfg(r), []).append((r["accuracy"]["dev"], r["log_ppl"]))
+means = {c: (sum(a for a, _ in v) / len(v), sum(l for _, l in v) / len(v)) for c, v in means.items()}
+front = {c for c, (a, l) in means.items()
+         if not any(b >= a and m <= l and (b > a or m < l) for d, (b, m) in means.items() if d != c)}
+assert front == {(0, 3), (0.1, 3), (1, 3)}, front
+assert {cfg(r) for r in top} == front and len(top) == 2 * len(front), sorted(cfg(r) for r in top)
+# the top rung's points are the grid's: the same ids and records as without halving
+for r in top:
+    assert r["id"] in plain and plain[r["id"]]["point"] == r["point"], r["id"]
+# the frontier from the top rung alone: 3 tuned configurations and the empty baseline, all 12-step
+rows = list(csv.DictReader(open(sys.argv[3])))
+assert {(float(x["lambda"]), int(x["prompt_length"])) for x in rows if x["method"] == "pez"} == front, rows
+EOF
+        ok "-n $n: eta 6 promotes the non-dominated configurations, whose top rung is the grid's points"
+    else
+        fail "-n $n: halving (exit $rc): $(grep -a halving "$TMP/h$n.err" | head -3) $(tail -2 "$TMP/h$n.err")"
+    fi
+    frames "$TMP/h$n" | grep '^P' | sort >"$TMP/h$n.points"
+done
+cmp -s "$TMP/h2.points" "$TMP/h4.points" && ok "-n 2 and -n 4 journal the same points" ||
+    fail "-n 2 and -n 4 journal other points: $(diff "$TMP/h2.points" "$TMP/h4.points" | head -3)"
+normalized "$TMP/h2" | sort >"$TMP/h2.norm"
+
+# kill -9 once rung 0 is under way, then the same command
+spec "$TMP/k.json" "$TMP/k"
+FAKE_TUNE_SLEEP=0.5
+export FAKE_TUNE_SLEEP
+# shellcheck disable=SC2086
+mpirun $LAUNCH -x FAKE_TUNE_SLEEP -x OPENBLAS_NUM_THREADS -n 3 "$SWEEP" "$TMP/k.json" >"$TMP/k1.out" 2>"$TMP/k1.err" &
+job=$!
+i=0
+until [ "$(frames "$TMP/k" 2>/dev/null | grep -c '^R')" -ge 3 ] || [ $i -ge 300 ]; do sleep 0.2; i=$((i + 1)); done
+pkill -9 -f "$SWEEP $TMP/k.json" 2>/dev/null
+kill -9 $job 2>/dev/null
+wait $job 2>/dev/null
+FAKE_TUNE_SLEEP=
+run k2 3 "$TMP/k.json"
+if [ "$rc" -eq 0 ] && normalized "$TMP/k" | sort >"$TMP/k.norm" && cmp -s "$TMP/h2.norm" "$TMP/k.norm"; then
+    ok "kill -9 during rung 0 and the same command: the uninterrupted run's export"
+else
+    fail "kill -9 and resume (exit $rc): $(tail -2 "$TMP/k2.err"); $(diff "$TMP/h2.norm" "$TMP/k.norm" 2>&1 | head -3)"
+fi
+
+# ---------------------------------------------------------------------------
+# eta 2, one worker: promotions as results come in
+
+sed 's/"eta": 6/"eta": 2/; s|"out": "[^"]*"|"out": "'"$TMP/a"'"|' "$TMP/h2.json" >"$TMP/a.json"
+run a 2 "$TMP/a.json"
+if [ "$rc" -eq 0 ] && frames "$TMP/a" >"$TMP/a.frames" && "$SWEEP" export "$TMP/a" >"$TMP/a.jsonl" &&
+    "$PY" - "$TMP/a.frames" "$TMP/a.jsonl" >"$TMP/a.promoted" <<'EOF'; then
+import json, sys
+frames = [l.split() for l in open(sys.argv[1])]
+recs = {r["id"]: r for r in (json.loads(l) for l in open(sys.argv[2]))}
+rung = {f[1]: int(f[2]) for f in frames if f[0] == "P"}
+order = [f for f in frames if f[0] == "P" and f[2] == "1" or f[0] == "R"]
+first_promotion = next(i for i, f in enumerate(order) if f[0] == "P")
+last_rung0 = max(i for i, f in enumerate(order) if f[0] == "R" and rung.get(f[1]) == 0)
+assert first_promotion < last_rung0, "no promotion before the last rung-0 result: not asynchronous"
+# replay: when a configuration was promoted, it was non-dominated among the complete ones then
+cfg = lambda r: (r["point"]["lambda"], r["point"]["prompt_length"])
+done, complete = {}, {}
+for f in frames:
+    if f[0] == "R" and rung.get(f[1]) == 0:
+        r = recs[f[1]]
+        done.setdefault(cfg(r), []).append((r["accuracy"]["dev"], r["log_ppl"]))
+        if len(done[cfg(r)]) == 2:
+            v = done[cfg(r)]
+            complete[cfg(r)] = (sum(a for a, _ in v) / 2, sum(l for _, l in v) / 2)
+    if f[0] == "P" and f[2] == "1":
+        c = cfg(recs[f[1]])
+        a, l = complete[c]
+        assert len(complete) >= 2, "promoted with %d complete" % len(complete)
+        assert not any(b >= a and m <= l and (b > a or m < l) for d, (b, m) in complete.items() if d != c), (c, complete)
+print(len({cfg(recs[i]) for i, r in rung.items() if r == 1}))
+EOF
+    ok "eta 2: promotions as results come in, each non-dominated when made ($(cat "$TMP/a.promoted") of 6 configurations promoted)"
+else
+    fail "eta 2 (exit $rc): $(tail -3 "$TMP/a.err")"
+fi
+
+# ---------------------------------------------------------------------------
+# a halved journal needs the spec's "halving"
+
+sed 's/, "halving": {"eta": 6, "rungs": 2}//' "$TMP/h2.json" >"$TMP/nohalving.json"
+run nohalving 2 "$TMP/nohalving.json"
+[ "$rc" -eq 2 ] && grep -q 'successive halving .* the spec no "halving"\|the spec no longer has point' "$TMP/nohalving.err" &&
+    ok "a spec without halving on a halved journal: exit 2" ||
+    fail "a spec without halving on a halved journal: exit $rc: $(tail -2 "$TMP/nohalving.err")"
+
+finish "successive halving: the non-dominated configurations promoted, the top rung the grid's, asynchronous with eta 2"
