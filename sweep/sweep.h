@@ -48,6 +48,8 @@
  *   tune             the tune program [bin/tune next to the sweep binary]
  *   adaptive         {"points": N}: after the grid, rounds of frontier-guided λ refinement
  *                    add up to N points ("adaptive sweeps" below) [off]
+ *   halving          {"eta": 3, "rungs": 3}: successive halving across configurations
+ *                    ("successive halving" below) [off]; not with adaptive
  * Paths are used as written, relative to the working directory of mpirun.
  *
  * Expansion order (the point index): the axes task, split, method,
