@@ -35,6 +35,15 @@
 #                              else fail (needs need_torch)
 #   normalized DIR             `sweep export DIR` without timings, one record a line, in journal
 #                              order (needs need_python)
+#   bend_sweep                 for the adaptive sweeps' tests: a tiny model $TMP/model, a dictionary
+#                              $TMP/words and $TMP/tune.sh, tests/fake_tune.sh's scripted bend
+#                              (FAKE_TUNE_BEND: instant records whose dev accuracy and log-PPL follow λ)
+#   sweep_run NAME NRANKS ARGS...
+#                              mpirun the sweep (FAKE_TUNE_SLEEP passed on), its output in
+#                              $TMP/NAME.out and .err; sets rc
+#   journal_frames DIR         DIR/journal's POINT and RESULT frames in order, a line each, with the
+#                              byte offset after the frame: P ID RUNG ROUND END (RUNG -1: not
+#                              halved; ROUND 0: not refined), or R ID END
 
 ROOT=${ROOT:-$(pwd)}
 BUILD=${BUILD:-build/release}
@@ -177,6 +186,47 @@ torch_check() {
         fail "$_name: $_mode against PyTorch (tolerance $_tol)"
     fi
     rm -rf "$_model" "$_model.cases"
+}
+
+bend_sweep() {
+    need_built "$SWEEP" "$GPT2"
+    need_tokenizer
+    need_data
+    need_python "to check the sweep's decisions"
+    need_mpirun "$SWEEP" --help
+    tiny_model "$TMP/model"
+    printf 'good\nbad\n' >"$TMP/words"
+    printf '#!/bin/sh\nFAKE_TUNE_BEND=1 exec sh "%s/tests/fake_tune.sh"\n' "$ROOT" >"$TMP/tune.sh"
+    chmod +x "$TMP/tune.sh"
+}
+
+sweep_run() {
+    _name=$1 _n=$2
+    shift 2
+    # shellcheck disable=SC2086 # LAUNCH splits on purpose
+    timeout 600 mpirun $LAUNCH -x FAKE_TUNE_SLEEP -x OPENBLAS_NUM_THREADS -n "$_n" "$SWEEP" "$@" \
+        >"$TMP/$_name.out" 2>"$TMP/$_name.err"
+    rc=$?
+}
+
+journal_frames() {
+    # frames: "PJF1" | type (1) | payload length (u32 LE) | CRC32 (4) | payload (results/results.h)
+    "$PY" - "$1/journal" <<'EOF'
+import json, struct, sys
+data = open(sys.argv[1], "rb").read()
+at = 0
+while at + 13 <= len(data):
+    t, n = data[at + 4], struct.unpack_from("<I", data, at + 5)[0]
+    p = data[at + 13:at + 13 + n]
+    at += 13 + n
+    if len(p) < n:
+        break
+    if t == 2:
+        j = json.loads(p)
+        print("P", j["id"], j.get("halving", {}).get("rung", -1), j.get("refined", {}).get("round", 0), at)
+    elif t == 4:
+        print("R", p[1:65].decode(), at)
+EOF
 }
 
 normalized() {

@@ -16,17 +16,8 @@
 set -u
 . "${ROOT:-$(pwd)}/tests/lib.sh"
 
-need_built "$SWEEP" "$GPT2"
-need_tokenizer
-need_data
-need_python "to check the refinement against the rule"
-need_mpirun "$SWEEP" --help
-
+bend_sweep
 M=$TMP/model
-tiny_model "$M"
-printf 'good\nbad\n' >"$TMP/words"
-printf '#!/bin/sh\nFAKE_TUNE_BEND=1 exec sh "%s/tests/fake_tune.sh"\n' "$ROOT" >"$TMP/tune.sh"
-chmod +x "$TMP/tune.sh"
 
 # spec FILE OUT [ADAPTIVE]: pez x λ [0, 0.01, 1, 100] x seeds [1, 2], plus the empty baseline
 spec() {
@@ -36,14 +27,6 @@ spec() {
  "pez": {"steps": 4}, "point": {"max_test": 8, "dictionary": "$TMP/words"},
  "tune": "$TMP/tune.sh", "timeout_seconds": 60 ${3-, \"adaptive\": {\"points\": 6\}}}
 EOF
-}
-
-# run NAME NRANKS SPEC: mpirun the sweep, output in $TMP/NAME.err; sets rc
-run() {
-    # shellcheck disable=SC2086
-    timeout 600 mpirun $LAUNCH -x FAKE_TUNE_SLEEP -x OPENBLAS_NUM_THREADS -n "$2" "$SWEEP" "$3" \
-        >"$TMP/$1.out" 2>"$TMP/$1.err"
-    rc=$?
 }
 
 # check_rule EXPORT: 8 grid points, the baseline, 3 rounds of 2 points each, each round's λ the rule's
@@ -116,7 +99,7 @@ for l in open(sys.argv[1]):
 
 for n in 2 8; do
     spec "$TMP/a$n.json" "$TMP/a$n"
-    run "a$n" $n "$TMP/a$n.json"
+    sweep_run "a$n" $n "$TMP/a$n.json"
     if [ "$rc" -eq 0 ] && "$SWEEP" export "$TMP/a$n" >"$TMP/a$n.jsonl" && check_rule "$TMP/a$n.jsonl" >"$TMP/a$n.rule"; then
         ok "-n $n: 3 rounds, each λ the rule's ($(cat "$TMP/a$n.rule"))"
     else
@@ -151,7 +134,7 @@ if [ $i -ge 600 ]; then
     fail "kill: no refined round began in 60 s: $(tail -3 "$TMP/k1.err")"
 else
     grep -aq '"round":3,' "$TMP/k/journal" && fail "kill: the run had reached round 3 before the kill"
-    run k2 3 "$TMP/k.json"
+    sweep_run k2 3 "$TMP/k.json"
     if [ "$rc" -eq 0 ] && normalized "$TMP/k" | sort >"$TMP/k.norm" && cmp -s "$TMP/a2.norm" "$TMP/k.norm"; then
         ok "kill -9 while round 1 ran: the resumed export is the uninterrupted run's"
     else
@@ -164,24 +147,13 @@ fi
 
 cp -r "$TMP/a2" "$TMP/cut"
 rm -f "$TMP/cut/"*.csv "$TMP/cut/"*.svg "$TMP/cut/"*.json
-# frames: "PJF1" | type (1) | payload length (u32 LE) | CRC32 (4) | payload (results/results.h)
-end=$("$PY" -c '
-import struct, sys
-data = open(sys.argv[1], "rb").read()
-at = 0
-while at + 13 <= len(data):
-    n = struct.unpack_from("<I", data, at + 5)[0]
-    payload = data[at + 13:at + 13 + n]
-    at += 13 + n
-    if data[at - 13 - n + 4] == 2 and b"\"round\":2," in payload:
-        print(at)
-        break' "$TMP/cut/journal")
+end=$(journal_frames "$TMP/cut" | awk '$1 == "P" && $4 == 2 { print $5; exit }')
 if [ -z "$end" ]; then
     fail "cut: no frame of round 2 in the journal"
 else
     truncate -s "$end" "$TMP/cut/journal"
     sed "s|\"out\": \"$TMP/a2\"|\"out\": \"$TMP/cut\"|" "$TMP/a2.json" >"$TMP/cut.json"
-    run cut 2 "$TMP/cut.json"
+    sweep_run cut 2 "$TMP/cut.json"
     if [ "$rc" -eq 0 ] && grep -q "refinement round 2 was cut short (1 of its 2 points journaled): completing it" "$TMP/cut.err" &&
         normalized "$TMP/cut" | sort >"$TMP/cut.norm" && cmp -s "$TMP/a2.norm" "$TMP/cut.norm"; then
         ok "a round cut short is completed with the same points"
@@ -194,7 +166,7 @@ fi
 # the journal's refined points need the spec's "adaptive"
 
 spec "$TMP/plain.json" "$TMP/a2" ""
-run plain 2 "$TMP/plain.json"
+sweep_run plain 2 "$TMP/plain.json"
 [ "$rc" -eq 2 ] && grep -q 'holds points λ refinement added .* the spec has no "adaptive"' "$TMP/plain.err" &&
     ok "a spec without adaptive on a refined journal: exit 2" ||
     fail "a spec without adaptive on a refined journal: exit $rc: $(tail -2 "$TMP/plain.err")"

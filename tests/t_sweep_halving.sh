@@ -17,17 +17,8 @@
 set -u
 . "${ROOT:-$(pwd)}/tests/lib.sh"
 
-need_built "$SWEEP" "$GPT2"
-need_tokenizer
-need_data
-need_python "to check the promotions"
-need_mpirun "$SWEEP" --help
-
+bend_sweep
 M=$TMP/model
-tiny_model "$M"
-printf 'good\nbad\n' >"$TMP/words"
-printf '#!/bin/sh\nFAKE_TUNE_BEND=1 exec sh "%s/tests/fake_tune.sh"\n' "$ROOT" >"$TMP/tune.sh"
-chmod +x "$TMP/tune.sh"
 
 # spec FILE OUT [HALVING]
 spec() {
@@ -39,40 +30,15 @@ spec() {
 EOF
 }
 
-run() {
-    # shellcheck disable=SC2086
-    timeout 600 mpirun $LAUNCH -x FAKE_TUNE_SLEEP -x OPENBLAS_NUM_THREADS -n "$2" "$SWEEP" "$3" \
-        >"$TMP/$1.out" 2>"$TMP/$1.err"
-    rc=$?
-}
-
-# the journal's POINT frames and RESULT ids in order, one line each: "P id rung" or "R id"
-frames() {
-    "$PY" - "$1/journal" <<'EOF'
-import json, struct, sys, zlib
-data = open(sys.argv[1], "rb").read()
-at = 0
-while at + 13 <= len(data):
-    t, n = data[at + 4], struct.unpack_from("<I", data, at + 5)[0]
-    p = data[at + 13:at + 13 + n]
-    at += 13 + n
-    if t == 2:
-        j = json.loads(p)
-        print("P", j["id"], j.get("halving", {}).get("rung", -1))
-    elif t == 4:
-        print("R", p[1:65].decode())
-EOF
-}
-
 # ---------------------------------------------------------------------------
 # eta = every configuration: the non-dominated set is promoted
 
 spec "$TMP/plain.json" "$TMP/plain" ""
-run plain 2 "$TMP/plain.json"
+sweep_run plain 2 "$TMP/plain.json"
 [ "$rc" -eq 0 ] || fail "the sweep without halving: exit $rc: $(tail -2 "$TMP/plain.err")"
 for n in 2 4; do
     spec "$TMP/h$n.json" "$TMP/h$n"
-    run "h$n" $n "$TMP/h$n.json"
+    sweep_run "h$n" $n "$TMP/h$n.json"
     if [ "$rc" -eq 0 ] && "$SWEEP" export "$TMP/h$n" >"$TMP/h$n.jsonl" && "$SWEEP" export "$TMP/plain" >"$TMP/plain.jsonl" &&
         "$PY" - "$TMP/h$n.jsonl" "$TMP/plain.jsonl" "$TMP/h$n/frontier.csv" <<'EOF'; then
 import csv, json, sys
@@ -102,7 +68,7 @@ EOF
     else
         fail "-n $n: halving (exit $rc): $(grep -a halving "$TMP/h$n.err" | head -3) $(tail -2 "$TMP/h$n.err")"
     fi
-    frames "$TMP/h$n" | grep '^P' | sort >"$TMP/h$n.points"
+    journal_frames "$TMP/h$n" | awk '$1 == "P" { print $2, $3, $4 }' | sort >"$TMP/h$n.points"
 done
 cmp -s "$TMP/h2.points" "$TMP/h4.points" && ok "-n 2 and -n 4 journal the same points" ||
     fail "-n 2 and -n 4 journal other points: $(diff "$TMP/h2.points" "$TMP/h4.points" | head -3)"
@@ -116,12 +82,12 @@ export FAKE_TUNE_SLEEP
 mpirun $LAUNCH -x FAKE_TUNE_SLEEP -x OPENBLAS_NUM_THREADS -n 3 "$SWEEP" "$TMP/k.json" >"$TMP/k1.out" 2>"$TMP/k1.err" &
 job=$!
 i=0
-until [ "$(frames "$TMP/k" 2>/dev/null | grep -c '^R')" -ge 3 ] || [ $i -ge 300 ]; do sleep 0.2; i=$((i + 1)); done
+until [ "$(journal_frames "$TMP/k" 2>/dev/null | grep -c '^R')" -ge 3 ] || [ $i -ge 300 ]; do sleep 0.2; i=$((i + 1)); done
 pkill -9 -f "$SWEEP $TMP/k.json" 2>/dev/null
 kill -9 $job 2>/dev/null
 wait $job 2>/dev/null
 FAKE_TUNE_SLEEP=
-run k2 3 "$TMP/k.json"
+sweep_run k2 3 "$TMP/k.json"
 if [ "$rc" -eq 0 ] && normalized "$TMP/k" | sort >"$TMP/k.norm" && cmp -s "$TMP/h2.norm" "$TMP/k.norm"; then
     ok "kill -9 during rung 0 and the same command: the uninterrupted run's export"
 else
@@ -132,8 +98,8 @@ fi
 # eta 2, one worker: promotions as results come in
 
 sed 's/"eta": 6/"eta": 2/; s|"out": "[^"]*"|"out": "'"$TMP/a"'"|' "$TMP/h2.json" >"$TMP/a.json"
-run a 2 "$TMP/a.json"
-if [ "$rc" -eq 0 ] && frames "$TMP/a" >"$TMP/a.frames" && "$SWEEP" export "$TMP/a" >"$TMP/a.jsonl" &&
+sweep_run a 2 "$TMP/a.json"
+if [ "$rc" -eq 0 ] && journal_frames "$TMP/a" >"$TMP/a.frames" && "$SWEEP" export "$TMP/a" >"$TMP/a.jsonl" &&
     "$PY" - "$TMP/a.frames" "$TMP/a.jsonl" >"$TMP/a.promoted" <<'EOF'; then
 import json, sys
 frames = [l.split() for l in open(sys.argv[1])]
@@ -169,7 +135,7 @@ fi
 # a halved journal needs the spec's "halving"
 
 sed 's/, "halving": {"eta": 6, "rungs": 2}//' "$TMP/h2.json" >"$TMP/nohalving.json"
-run nohalving 2 "$TMP/nohalving.json"
+sweep_run nohalving 2 "$TMP/nohalving.json"
 [ "$rc" -eq 2 ] && grep -q 'successive halving .* the spec no "halving"\|the spec no longer has point' "$TMP/nohalving.err" &&
     ok "a spec without halving on a halved journal: exit 2" ||
     fail "a spec without halving on a halved journal: exit $rc: $(tail -2 "$TMP/nohalving.err")"
