@@ -41,6 +41,10 @@
 #   sweep_run NAME NRANKS ARGS...
 #                              mpirun the sweep (FAKE_TUNE_SLEEP passed on), its output in
 #                              $TMP/NAME.out and .err; sets rc
+#   sweep_kill_when SPEC NRANKS SLEEP CONDITION
+#                              starts the sweep in the background, every point first sleeping SLEEP
+#                              seconds (FAKE_TUNE_SLEEP), and kill -9's it and its ranks once the
+#                              shell CONDITION holds (false after 60 s without it)
 #   journal_frames DIR         DIR/journal's POINT and RESULT frames in order, a line each, with the
 #                              byte offset after the frame: P ID RUNG ROUND END (RUNG -1: not
 #                              halved; ROUND 0: not refined), or R ID END
@@ -207,6 +211,20 @@ sweep_run() {
     timeout 600 mpirun $LAUNCH -x FAKE_TUNE_SLEEP -x OPENBLAS_NUM_THREADS -n "$_n" "$SWEEP" "$@" \
         >"$TMP/$_name.out" 2>"$TMP/$_name.err"
     rc=$?
+}
+
+sweep_kill_when() {
+    _spec=$1 _n=$2 _cond=$4
+    # shellcheck disable=SC2086 # LAUNCH splits on purpose
+    FAKE_TUNE_SLEEP=$3 mpirun $LAUNCH -x FAKE_TUNE_SLEEP -x OPENBLAS_NUM_THREADS -n "$_n" "$SWEEP" "$_spec" \
+        >"$TMP/killed.out" 2>"$TMP/killed.err" &
+    _job=$!
+    _i=0
+    until eval "$_cond" || [ $_i -ge 300 ]; do sleep 0.2; _i=$((_i + 1)); done
+    pkill -9 -f "$SWEEP $_spec" 2>/dev/null
+    kill -9 $_job 2>/dev/null
+    wait $_job 2>/dev/null
+    [ $_i -lt 300 ]
 }
 
 journal_frames() {

@@ -118,20 +118,9 @@ normalized "$TMP/a2" | sort >"$TMP/a2.norm"
 # kill -9 while a refined round runs (slow points), then the same command
 
 spec "$TMP/k.json" "$TMP/k"
-FAKE_TUNE_SLEEP=1
-export FAKE_TUNE_SLEEP
-# shellcheck disable=SC2086
-mpirun $LAUNCH -x FAKE_TUNE_SLEEP -x OPENBLAS_NUM_THREADS -n 3 "$SWEEP" "$TMP/k.json" >"$TMP/k1.out" 2>"$TMP/k1.err" &
-job=$!
-i=0
-until grep -aq '"refined"' "$TMP/k/journal" 2>/dev/null || [ $i -ge 600 ]; do sleep 0.1; i=$((i + 1)); done
-sleep 0.5
-pkill -9 -f "$SWEEP $TMP/k.json" 2>/dev/null
-kill -9 $job 2>/dev/null
-wait $job 2>/dev/null
-FAKE_TUNE_SLEEP=
-if [ $i -ge 600 ]; then
-    fail "kill: no refined round began in 60 s: $(tail -3 "$TMP/k1.err")"
+# shellcheck disable=SC2016 # the condition is evaluated there
+if ! sweep_kill_when "$TMP/k.json" 3 1 'grep -aq "\"refined\"" "$TMP/k/journal" 2>/dev/null && sleep 0.5'; then
+    fail "kill: no refined round began in 60 s: $(tail -3 "$TMP/killed.err")"
 else
     grep -aq '"round":3,' "$TMP/k/journal" && fail "kill: the run had reached round 3 before the kill"
     sweep_run k2 3 "$TMP/k.json"

@@ -76,17 +76,9 @@ normalized "$TMP/h2" | sort >"$TMP/h2.norm"
 
 # kill -9 once rung 0 is under way, then the same command
 spec "$TMP/k.json" "$TMP/k"
-FAKE_TUNE_SLEEP=0.5
-export FAKE_TUNE_SLEEP
-# shellcheck disable=SC2086
-mpirun $LAUNCH -x FAKE_TUNE_SLEEP -x OPENBLAS_NUM_THREADS -n 3 "$SWEEP" "$TMP/k.json" >"$TMP/k1.out" 2>"$TMP/k1.err" &
-job=$!
-i=0
-until [ "$(journal_frames "$TMP/k" 2>/dev/null | grep -c '^R')" -ge 3 ] || [ $i -ge 300 ]; do sleep 0.2; i=$((i + 1)); done
-pkill -9 -f "$SWEEP $TMP/k.json" 2>/dev/null
-kill -9 $job 2>/dev/null
-wait $job 2>/dev/null
-FAKE_TUNE_SLEEP=
+# shellcheck disable=SC2016 # the condition is evaluated there
+sweep_kill_when "$TMP/k.json" 3 0.5 '[ "$(journal_frames "$TMP/k" 2>/dev/null | grep -c "^R")" -ge 3 ]' ||
+    fail "kill: rung 0 did not get under way in 60 s"
 sweep_run k2 3 "$TMP/k.json"
 if [ "$rc" -eq 0 ] && normalized "$TMP/k" | sort >"$TMP/k.norm" && cmp -s "$TMP/h2.norm" "$TMP/k.norm"; then
     ok "kill -9 during rung 0 and the same command: the uninterrupted run's export"
