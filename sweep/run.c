@@ -606,6 +606,9 @@ static int resume_halving(Master *m, const SweepJournal *jr, Err *err) {
 /* Everything before the farm: returns 0, or the exit status (1, 2) with the message. */
 static int master_setup(Master *m, const SweepRunOptions *o, int n_workers, Err *err) {
     if (sweep_spec_load(&m->spec, o->spec_path, o->default_tune, err)) return 2;
+    if (o->n_shards && (m->spec.adaptive_points || m->spec.halving_rungs))
+        return err_fail(err, "sweep: --shard cannot run an adaptive or halving spec: their decisions need every "
+                             "point's result in one journal (run it whole: mpirun -n N sweep SPEC)"), 2;
     if (o->n_shards && sweep_shard_select(&m->spec, o->shard, o->n_shards, err)) return 2;
     if (o->out_dir) snprintf(m->spec.out_dir, sizeof m->spec.out_dir, "%s", o->out_dir);   // --out
     Err derr;

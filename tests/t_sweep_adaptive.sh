@@ -11,7 +11,8 @@
 #     export equals the uninterrupted run's;
 #   - a journal cut after the first frame of a round (a kill while journaling it): the resume
 #     completes the round with the same points and the export is the uninterrupted run's;
-#   - resuming a journal with refined points from a spec without "adaptive" is refused (exit 2).
+#   - resuming a journal with refined points from a spec without "adaptive" is refused (exit 2), and
+#     so is --shard with an adaptive spec.
 # Env from tests/run.sh: ROOT, BINDIR, SHARED, TOKENIZER_DIR, TMP. Exit 0 pass, 77 skip, else fail.
 set -u
 . "${ROOT:-$(pwd)}/tests/lib.sh"
@@ -159,5 +160,9 @@ sweep_run plain 2 "$TMP/plain.json"
 [ "$rc" -eq 2 ] && grep -q 'holds points λ refinement added .* the spec has no "adaptive"' "$TMP/plain.err" &&
     ok "a spec without adaptive on a refined journal: exit 2" ||
     fail "a spec without adaptive on a refined journal: exit $rc: $(tail -2 "$TMP/plain.err")"
+
+"$SWEEP" --shard 0/2 "$TMP/a2.json" >"$TMP/out" 2>"$TMP/err"
+[ $? -eq 2 ] && grep -q "cannot run an adaptive or halving spec" "$TMP/err" && ok "--shard refuses an adaptive spec (exit 2)" ||
+    fail "--shard on an adaptive spec: $(cat "$TMP/err")"
 
 finish "adaptive sweeps: refinement by the rule, the same for any rank count, after a kill and a round cut short"
