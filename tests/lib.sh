@@ -185,5 +185,6 @@ import json, sys
 for line in sys.stdin:
     r = json.loads(line)
     r.pop("wall_seconds", None)
+    r.pop("run", None)   # host, command line, OpenBLAS: where it ran, not what it computed
     print(json.dumps(r, sort_keys=True))'
 }
