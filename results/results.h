@@ -185,6 +185,7 @@ typedef struct {
     int on_front, on_front_all;        // on its method's frontier, on the one across methods (chosen on dev)
     int n_runs;                        // ok runs behind the means (seeds, or splits x seeds)
     int n_collapsed;                   // of them, collapsed (one label for >= 95% of test); -1 unknown (old records)
+    int identical;                     // 2+ runs that all gave the same result (no spread: the CI says nothing)
     /* NULL: a tuned configuration, a marker in its method's colour on its method's series.
      * Else a baseline (a manual prompt): its text ("" the empty prompt), drawn as a labelled
      * reference marker apart from the methods' colours and step lines; a method whose points
@@ -194,6 +195,10 @@ typedef struct {
 } ResultsPlotPoint;
 typedef struct {
     const char *title;
+    /* What the panel's numbers come from (issue 15), one line each under the title: the model
+     * (sha256 prefix, shape) and the data (splits, sizes, test examples scored); NULL: unknown. */
+    const char *model_line, *data_line;
+    int n_random_init, n_runs_all;     // ok runs on a random-init model, of all ok runs
     double chance, ln_vocab;           // the reference point (lines drawn when in range)
     const ResultsPlotPoint *points;
     int n_points;
@@ -203,6 +208,7 @@ typedef struct {
     int runs_min, runs_max;            // ok runs per plotted point
 } ResultsPlotPanel;
 typedef struct {
+    const char *name;                  // the sweep's name (the spec's "name"), before each panel's title; NULL: none
     const char *const *methods;
     int n_methods;
     const ResultsPlotPanel *panels;
@@ -241,6 +247,11 @@ typedef struct {
      * RESULTS_DEFAULT_REPLICATES; the journal header's "replicates" when it has one. */
     const char *const *replicates;
     int n_replicates;
+    /* Issue 15, from the journal header (NULL: a journal without them): "about", the spec's
+     * {"name", "description", "tags"} (the plot's title says the name), and "runs", the
+     * invocations that made the journal ([{"code_version", "host", "command", "ranks"}]), both
+     * compact JSON, copied into frontier.json. */
+    const char *about_json, *runs_json;
 } ResultsRunInfo;
 
 #define RESULTS_DEFAULT_REPLICATES {"seed", "split"}

@@ -72,7 +72,8 @@ int sweep_frontier(const char *dir, const char *out_dir, Err *err) {
     ResultsRunInfo info = {.source = source, .spec_sha256 = jr.spec_sha256, .model_sha256 = jr.model_sha256,
                            .journal_version = jr.version, .created = jr.created, .now = (long long)time(NULL),
                            .damage = jr.bad_offset >= 0 ? jr.damage : NULL,
-                           .replicates = replicates, .n_replicates = n_replicates};
+                           .replicates = replicates, .n_replicates = n_replicates,
+                           .about_json = jr.about, .runs_json = jr.runs};
     ResultsFrontierSummary sum;
     Err rerr = {{0}};
     Err derr;

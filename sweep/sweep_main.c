@@ -153,7 +153,7 @@ int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "status") == 0) return journal_command(argc, argv, STATUS_USAGE, sweep_status);
     if (argc >= 2 && strcmp(argv[1], "export") == 0) return journal_command(argc, argv, EXPORT_USAGE, sweep_export);
     if (argc >= 2 && strcmp(argv[1], "frontier") == 0) return frontier_command(argc, argv);
-    SweepRunOptions o = {0};
+    SweepRunOptions o = {.argc = argc, .argv = argv};
     for (int i = 1; i < argc; i++) {
         if (is_help(argv[i])) { fputs(USAGE, stdout); return 0; }
         if (strcmp(argv[i], "--extend") == 0) o.extend = 1;

@@ -33,7 +33,7 @@
 #                              random checkpoint NAME (`gpt2 init INIT-ARGS`), the tool run with
 #                              the options TOOL-OPTIONS: ok when all agree to relative error TOL,
 #                              else fail (needs need_torch)
-#   normalized DIR             `sweep export DIR` without timings, one record a line, in journal
+#   normalized DIR             `sweep export DIR` without timings and "run", one record a line, in journal
 #                              order (needs need_python)
 
 ROOT=${ROOT:-$(pwd)}

@@ -1103,7 +1103,8 @@ static void test_report_nested_key(void) {
     const cJSON *keys = jget(cJSON_GetArrayItem(front, cJSON_GetArraySize(front) - 1), "keys");
     CHECK(cJSON_GetArraySize(keys) == 1 && jnum(keys, "pez.lr") == 0.3, "a frontier point says its pez.lr");
     const char *svg = b.out[RESULTS_FRONTIER_SVG].s;
-    CHECK(strstr(svg, "\xce\xbb=0 pez.lr=0.1<") && strstr(svg, "\xce\xbb=0 pez.lr=0.3<"), "labels say pez.lr");
+    // (2 seeds each: under 3 runs, the label says n, issue 15)
+    CHECK(strstr(svg, "\xce\xbb=0 pez.lr=0.1 (n=2)<") && strstr(svg, "\xce\xbb=0 pez.lr=0.3 (n=2)<"), "labels say pez.lr");
     CHECK(strstr(svg, "mean over seeds per (method, \xce\xbb, prompt length, pez.lr)"), "the subtitle names pez.lr");
     built_free(&b);
 }
@@ -1258,19 +1259,19 @@ static void test_report_baselines(void) {
     CHECK(count_of(svg, "<path class=\"baseline\"") == 4 && count_of(svg, "<title>manual prompt (baseline): ") == 3,
           "three baseline diamonds with their prompt (and the legend's): %d", count_of(svg, "<path class=\"baseline\""));
     CHECK(strstr(svg, "<title>manual prompt (baseline): the empty prompt</title>") != NULL, "the empty prompt's tooltip");
-    CHECK(strstr(svg, ">\xe2\x80\x9cIt was\xe2\x80\x9d<") && strstr(svg, ">(empty prompt)<") &&
-              strstr(svg, ">\xe2\x80\x9cThis movie review, &quot;quot\xe2\x80\xa6\xe2\x80\x9d<"),
-          "labels: the prompts, cut at 24 characters, and (empty prompt)");
+    CHECK(strstr(svg, ">\xe2\x80\x9cIt was\xe2\x80\x9d (n=2)<") && strstr(svg, ">(empty prompt) (n=2)<") &&
+              strstr(svg, ">\xe2\x80\x9cThis movie review, &quot;quot\xe2\x80\xa6\xe2\x80\x9d (n=2)<"),
+          "labels: the prompts, cut at 24 characters, and (empty prompt), with their n (2 runs)");
     CHECK(strstr(svg, ">manual prompts (baselines)</text>") && !strstr(svg, ">manual ("),
           "the legend: baselines, not a method");
     static const char *const colours[] = {"#1f77b4", "#d62728", "#2ca02c"};
     for (int m = 0; m < 3; m++) {
         char entry[128];
         snprintf(entry, sizeof entry, "r=\"5\" fill=\"%s\"/>\n<text x=\"750\" y=\"%d\" font-size=\"12\">%s", colours[m],
-                 104 + 20 * m, methods[m]);
+                 152 + 20 * m, methods[m]);
         CHECK(strstr(svg, entry) != NULL, "%s has colour %s of its own", methods[m], colours[m]);
     }
-    CHECK(!strstr(svg, "<circle cx=\"730\" cy=\"160\""), "no fourth colour taken by the baselines");
+    CHECK(!strstr(svg, "<circle cx=\"730\" cy=\"208\""), "no fourth colour taken by the baselines");
     built_free(&b);
 }
 

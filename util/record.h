@@ -164,6 +164,7 @@
                                             // canonical point names the split's files under "data" instead
 #define REC_POINT_DATA "data"               // {"train", "dev", "test"}: the split's files
 #define REC_POINT_PROMPT "prompt"           // string: a manual prompt's text ("" the empty prompt)
+#define REC_POINT_PRECISION "precision"     // string: "f32" or "bf16", the matmuls' arithmetic
 #define REC_METHOD_MANUAL "manual"          // the method of manual prompts: the baselines
 
 // ----------------------------------------------------------------------------
