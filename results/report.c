@@ -25,7 +25,7 @@
 #include "util/record.h"
 
 const char *const RESULTS_FILE_NAMES[RESULTS_N_FILES] = {"points.csv", "frontier.csv", "frontier.svg",
-                                                         "frontier.json"};
+                                                         "frontier.json", "frontier.tex"};
 
 /* The reference log-PPL is ln V: a prompt no likelier than uniform over the vocabulary. V is
  * the records' vocab_size (tune writes the task model's). Records without one (those of tune 1,
@@ -960,6 +960,87 @@ static void put_detail(const Report *R, const Config *c, ResultsBuf *b) {
 }
 
 // ----------------------------------------------------------------------------
+// frontier.tex (issue 15): one booktabs table per task, frontier.csv's configurations with
+// their means and CIs as it gives them, the frontier across methods in bold
+
+/* "mean \pm ci", digits decimals; the mean alone without a CI (n < 2), with ^{=} when the runs
+ * were identical (a CI of 0 that says nothing); -- for no value. */
+static void tex_stat(ResultsBuf *b, const ResultsStats *st, int digits, int identical) {
+    if (!isfinite(st->mean)) { results_buf_cat(b, "--"); return; }
+    results_buf_printf(b, "%.*f", digits, st->mean);
+    if (identical) results_buf_cat(b, "$^{=}$");
+    else if (isfinite(st->ci95)) results_buf_printf(b, " $\\pm$ %.*f", digits, st->ci95);
+}
+
+/* One cell, bold on a frontier row. */
+static void tex_cell_open(ResultsBuf *b, int bold, int first) { results_buf_cat(b, first ? "" : " & "), results_buf_cat(b, bold ? "\\textbf{" : "{"); }
+
+static void frontier_tex(const Report *R, ResultsBuf *b) {
+    const char *source = R->info->source ? R->info->source : "";
+    results_buf_cat(b, "% frontier.tex: written by `sweep frontier` (results/report.c) from ");
+    results_tex(b, source, 0);   // a path in a comment: escaped all the same (a newline would end it)
+    results_buf_cat(b, ".\n% \\input it in a document that loads booktabs (\\usepackage{booktabs}); pdflatex, XeLaTeX\n"
+                       "% or LuaLaTeX. A prompt's characters beyond printable ASCII are \\promptchar{HEX}{the character}:\n"
+                       "% printed [U+HEX] (any font can); with a Unicode font under XeLaTeX or LuaLaTeX,\n"
+                       "% \\newcommand{\\promptchar}[2]{#2} before the \\input prints the characters themselves.\n"
+                       "\\providecommand{\\promptchar}[2]{\\texttt{[U+#1]}}\n");
+    const Keys *K = &R->keys;
+    for (int t = 0; t < R->n_tasks; t++) {
+        results_buf_cat(b, "\n\\begin{table}[ht]\n\\centering\n\\small\n\\caption{");
+        if (R->name) results_tex(b, R->name, 0), results_buf_cat(b, ": ");
+        results_tex(b, R->tasks[t], 0);
+        results_buf_cat(b, ". Mean $\\pm$ 95\\% CI (Student $t$) over each configuration's $n$ runs (one per value of ");
+        for (int k = 0; k < R->n_replicates; k++)
+            results_buf_cat(b, k ? (k + 1 == R->n_replicates ? " and " : ", ") : ""), results_buf_cat(b, "\\texttt{"),
+                results_tex(b, R->replicates[k], 1), results_buf_cat(b, "}");
+        results_buf_cat(b, "); "
+                              "\\textbf{bold}: on the Pareto frontier across methods, chosen on dev accuracy and "
+                              "log-PPL and reported at test; $^{=}$: its runs gave identical results (no spread, no CI). "
+                              "log-PPL: of the prompt under the scorer LM, nats/token. The prompt: the best run's, "
+                              "chosen on dev, in quotes.}\n");
+        results_buf_cat(b, "\\label{tab:frontier-");
+        for (const char *c = R->tasks[t]; *c; c++)   // a label takes letters, digits and - only
+            results_buf_printf(b, "%c", ((*c | 32) >= 'a' && (*c | 32) <= 'z') || (*c >= '0' && *c <= '9') ? *c : '-');
+        results_buf_cat(b, "}\n\\begin{tabular}{lrr");
+        for (int k = 0; k < K->list.n; k++)
+            if (key_shown(K, k, KEYS_CONFIG) && strcmp(K->list.path[k], REC_POINT_PROMPT) != 0) results_buf_cat(b, "l");
+        results_buf_cat(b, "rlllp{5cm}}\n\\toprule\nMethod & $\\lambda$ & $L$");
+        for (int k = 0; k < K->list.n; k++)
+            if (key_shown(K, k, KEYS_CONFIG) && strcmp(K->list.path[k], REC_POINT_PROMPT) != 0)
+                results_buf_cat(b, " & \\texttt{"), results_tex(b, K->list.path[k], 1), results_buf_cat(b, "}");
+        results_buf_cat(b, " & $n$ & Dev acc. & Test acc. & log-PPL & Prompt \\\\\n\\midrule\n");
+        for (int i = 0; i < R->n_configs; i++) {
+            const Config *c = &R->configs[i];
+            if (c->task != t) continue;
+            int bold = c->on_front_all;
+            tex_cell_open(b, bold, 1), results_buf_cat(b, "\\texttt{"), results_tex(b, R->methods[c->method], 1),
+                results_buf_cat(b, "}}");
+            tex_cell_open(b, bold, 0), results_buf_printf(b, "%g}", c->key->lambda);
+            tex_cell_open(b, bold, 0);
+            if (c->length >= 0) results_buf_printf(b, "%d}", c->length);
+            else results_buf_cat(b, "--}");
+            for (int k = 0; k < K->list.n; k++) {
+                if (!key_shown(K, k, KEYS_CONFIG) || strcmp(K->list.path[k], REC_POINT_PROMPT) == 0) continue;
+                char *text = results_leaf_text(c->key->key[k]);
+                tex_cell_open(b, bold, 0), results_buf_cat(b, "\\texttt{"), results_tex(b, text ? text : "--", 1),
+                    results_buf_cat(b, "}}");
+                free(text);
+            }
+            tex_cell_open(b, bold, 0), results_buf_printf(b, "%d}", c->n_ok);
+            tex_cell_open(b, bold, 0), tex_stat(b, &c->st[M_ACC_DEV], 3, c->identical), results_buf_cat(b, "}");
+            tex_cell_open(b, bold, 0), tex_stat(b, &c->st[M_ACC], 3, c->identical), results_buf_cat(b, "}");
+            tex_cell_open(b, bold, 0), tex_stat(b, &c->st[M_LOGPPL], 2, c->identical), results_buf_cat(b, "}");
+            // the prompt: typewriter, in straight quotes, as a reader would paste it
+            results_buf_cat(b, " & ");
+            if (c->best && c->best->prompt) results_buf_cat(b, "\\texttt{\""), results_tex(b, c->best->prompt, 1), results_buf_cat(b, "\"}");
+            else results_buf_cat(b, "--");
+            results_buf_cat(b, " \\\\\n");
+        }
+        results_buf_cat(b, "\\bottomrule\n\\end{tabular}\n\\end{table}\n");
+    }
+}
+
+// ----------------------------------------------------------------------------
 // what reproduces the numbers (issue 15): the plot's model and data lines, frontier.json's
 // "reproduce"
 
@@ -1415,6 +1496,7 @@ int results_frontier_build(const ResultsRunInfo *info, const ResultsRecordRef *r
     frontier_csv(&R, &out[RESULTS_FRONTIER_CSV]);
     if (svg(&R, &out[RESULTS_FRONTIER_SVG], err)) goto done;
     if (sidecar(&R, sum, &out[RESULTS_FRONTIER_JSON], err)) goto done;
+    frontier_tex(&R, &out[RESULTS_FRONTIER_TEX]);
     rc = 0;
     for (int f = 0; f < RESULTS_N_FILES; f++)
         if (out[f].oom) rc = err_fail(err, "frontier: out of memory");

@@ -166,6 +166,13 @@ void results_csv_field(ResultsBuf *b, const char *s);
  * float to every reader); nothing (an empty field) for NaN and infinities. */
 void results_csv_number(ResultsBuf *b, double x);
 
+/* Text into LaTeX (tex.c): the ten special characters escaped, spaces kept as written (tt: as
+ * control spaces, for \texttt), < > | " as their typewriter glyphs (tt) or in math (text), and
+ * every character beyond printable ASCII, controls and invalid bytes (as U+FFFD) too, as
+ * \promptchar{HEX}{char}, which frontier.tex defines to print [U+HEX]. Safe in any argument
+ * (no unbalanced braces, no verbatim); compiles with pdflatex and no packages. */
+void results_tex(ResultsBuf *b, const char *s, int tt);
+
 /* Writes n files into dir: each to a temp file there, fsync'd, then all renamed
  * (readers see the old or the new file, never a part). On an error the temp
  * files are removed. */
@@ -261,11 +268,12 @@ typedef struct {
     int n_configs, n_on_front, n_tasks;   // n_on_front: on their method's frontier (chosen on dev)
 } ResultsFrontierSummary;
 
-enum { RESULTS_POINTS_CSV, RESULTS_FRONTIER_CSV, RESULTS_FRONTIER_SVG, RESULTS_FRONTIER_JSON, RESULTS_N_FILES };
+enum { RESULTS_POINTS_CSV, RESULTS_FRONTIER_CSV, RESULTS_FRONTIER_SVG, RESULTS_FRONTIER_JSON, RESULTS_FRONTIER_TEX,
+       RESULTS_N_FILES };
 extern const char *const RESULTS_FILE_NAMES[RESULTS_N_FILES];
 
-/* Builds the four files' text (points.csv, frontier.csv, frontier.svg,
- * frontier.json, README.md documents every column) into out[] (zeroed by the
+/* Builds the five files' text (points.csv, frontier.csv, frontier.svg,
+ * frontier.json, frontier.tex: README.md documents every column) into out[] (zeroed by the
  * caller, freed with results_buf_free). Bad records become failed rows; records
  * of an older tune ("tune 1 (issue 4)") lack the fields of issue 11 and leave
  * those cells empty; only running out of memory is an error. */

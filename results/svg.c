@@ -461,11 +461,15 @@ static void panel_heading(ResultsBuf *b, const ResultsPlot *plot, const ResultsP
     // what the numbers come from: the model (and whether it learned anything), the data
     y += HEAD_STEP + 2;
     int ri = random_init_of(pn);
-    results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"12\" fill=\"%s\">", PLOT_L, y, ri ? RANDOM_INIT_COLOUR : "#555");
-    if (ri == 2) results_buf_cat(b, "<tspan font-weight=\"bold\">RANDOM-INIT MODEL (untrained, gpt2 init): no method learns a task "
-                                    "here</tspan> \xc2\xb7 ");
-    else if (ri == 1) results_buf_printf(b, "<tspan font-weight=\"bold\">%d of %d runs on a RANDOM-INIT model</tspan> \xc2\xb7 ",
-                                         pn->n_random_init, pn->n_runs_all);
+    if (ri) {   // a line of its own, in red, before anything else is read
+        results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"12\" font-weight=\"bold\" fill=\"%s\">", PLOT_L, y,
+                           RANDOM_INIT_COLOUR);
+        if (ri == 2) results_buf_cat(b, "RANDOM-INIT MODEL (untrained, gpt2 init): these accuracies show no method's skill");
+        else results_buf_printf(b, "%d of %d runs on a RANDOM-INIT model (untrained, gpt2 init)", pn->n_random_init, pn->n_runs_all);
+        results_buf_cat(b, "</text>\n");
+        y += HEAD_STEP;
+    }
+    results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"12\" fill=\"#555\">", PLOT_L, y);
     svg_text(b, pn->model_line ? pn->model_line : "model: unknown");
     results_buf_cat(b, "</text>\n");
     y += HEAD_STEP;

@@ -84,7 +84,7 @@ int sweep_frontier(const char *dir, const char *out_dir, Err *err) {
     if (rc == 0)
         fprintf(stderr,
                 "sweep: frontier: %d points (%d ok, %d failed, %d pending), %d configurations, %d on their method's "
-                "frontier: %s/{points.csv, frontier.csv, frontier.svg, frontier.json}\n",
+                "frontier: %s/{points.csv, frontier.csv, frontier.svg, frontier.json, frontier.tex}\n",
                 sum.n_points, sum.n_ok, sum.n_failed, sum.n_pending, sum.n_configs, sum.n_on_front, out_dir);
     free(refs);
     free(replicates);
