@@ -3,7 +3,9 @@
 #   build:   gcc make pkg-config, Open MPI 4.1, OpenBLAS, zlib, cJSON, OpenSSL's libcrypto (SHA-256), oneDNN (bf16 matmuls)
 #   tests:   python3-torch + numpy (outside reference for GPT-2 numerics), node + npm (the JavaScript
 #            reference tokenizer and the tokenizer files, from the npm registry), wamerican (dictionary),
-#            pandas (tests/t_frontier.sh checks that pandas.read_csv reads the CSVs without options)
+#            pandas (tests/t_frontier.sh checks that pandas.read_csv reads the CSVs without options),
+#            texlive-latex-base + texlive-latex-recommended (pdflatex and booktabs: t_frontier.sh
+#            compiles frontier.tex)
 #   slurm:   Slurm 22.05 (slurm-wlm: slurmctld, slurmd, slurm-client) and munge, slurmdbd with
 #            MariaDB for sacct: tests/t_slurm_*.sh start private ones (own ports, files under
 #            their scratch directory) and leave the system's services alone
@@ -12,6 +14,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 PKGS="build-essential pkg-config openmpi-bin libopenmpi-dev libopenblas-dev zlib1g-dev libcjson-dev libssl-dev libdnnl-dev
       python3 python3-torch python3-numpy python3-pandas wamerican curl ca-certificates
+      texlive-latex-base texlive-latex-recommended
       slurm-wlm munge slurmdbd mariadb-server"
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"

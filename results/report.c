@@ -1,8 +1,9 @@
 // results/report.c: a sweep's records -> what a paper needs: points.csv (one row per
 // point), frontier.csv (one row per configuration: statistics over its runs (splits x seeds)
 // and the frontier),
-// frontier.svg (the plot) and frontier.json (provenance, reference point, hypervolumes,
-// failed points). The records are JSON text (cJSON); the numbers go through frontier.c.
+// frontier.svg (the plot), frontier.json (provenance, reference point, hypervolumes,
+// failed points) and frontier.tex (a booktabs table per task, issue 15). The records are JSON
+// text (cJSON); the numbers go through frontier.c.
 // Every column is documented in README.md ("The Pareto frontier").
 //
 // Selection is on dev (issue 11): the frontier and the best seed are chosen from dev
@@ -1394,6 +1395,11 @@ static int sidecar(Report *R, const ResultsFrontierSummary *sum, ResultsBuf *b, 
         {"hypervolume", "area (accuracy x nats) dominated by the dev-chosen frontier's configurations at their test "
                         "means and dominating (chance accuracy, ln V); normalized: / ((1 - chance) ln V)"},
         {"hypervolume_dev", "the same area for the same configurations at their dev means"},
+        {"reproduce", "the distinct values the records say they ran with (issue 15; records of older tunes say none): "
+                      "code versions, hosts, OpenBLAS core and threads, precisions, models (sha256, shape, random_init: "
+                      "the weights gpt2 init wrote), the splits' files (sha256, examples, test examples scored)"},
+        {"runs", "the invocations that created the journal (its header): code version, rank 0's host, command line, "
+                 "ranks; a merge's are its shards'"},
         {"per_seed_hypervolume", "per replicate (a seed, or a split and seed): its runs of the configurations, their "
                                  "frontier chosen on its dev accuracies, the hypervolume at its test accuracies; then "
                                  "n, mean, sd, ci95 over the replicates, with their seeds, values and replicate keys"},

@@ -88,7 +88,7 @@ int result_frame_decode(const void *payload, size_t len, int *failed, char id[65
                         Err *err);
 
 // ----------------------------------------------------------------------------
-// frontier (issues 6, 11): records -> points.csv, frontier.csv, frontier.svg, frontier.json
+// frontier (issues 6, 11, 15): records -> points.csv, frontier.csv, frontier.svg, frontier.json, frontier.tex
 //
 // Works on record text and numbers only. A configuration (issue 13) is every key of the
 // point (nested objects flattened to dotted paths, "pez.lr") except its replicate keys

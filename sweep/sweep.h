@@ -252,7 +252,7 @@ int sweep_export(const char *dir, Err *err);
 /* `sweep frontier DIR [--out OUT]`, and the end of a finished run: reads
  * DIR/journal (no MPI, no lock, so also while a sweep runs: frames after a torn
  * tail are left out, with a warning) and writes points.csv, frontier.csv,
- * frontier.svg and frontier.json into out_dir (created if missing; NULL: DIR),
+ * frontier.svg, frontier.json and frontier.tex into out_dir (created if missing; NULL: DIR),
  * each whole or not at all. Prints one line on stderr. */
 int sweep_frontier(const char *dir, const char *out_dir, Err *err);
 
