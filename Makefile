@@ -79,9 +79,23 @@ else
   BINDIR := bin
 endif
 
-.PHONY: all test asan bench tokenizer demo gpt2 distilgpt2 sst2-lm clean
+.PHONY: all test asan bench tokenizer demo gpt2 distilgpt2 sst2-lm clean FORCE
 .SECONDARY:
 all: $(PROGRAMS)
+
+# The code version every record and frontier.json carry (util/version.c): `git describe
+# --always --dirty` at build time, "unknown" outside a git checkout (a tarball builds too; the
+# test for .git keeps a tarball unpacked inside another repository from taking its version).
+# Checked on every make (FORCE), rewritten only when it changed, so that only version.o and
+# the links redo. Characters outside a ref name's usual set are dropped: it becomes a C string.
+CODE_VERSION_H := $(BUILD)/gen/code_version.h
+$(CODE_VERSION_H): FORCE
+	@mkdir -p $(dir $@)
+	@v=$$( [ -e .git ] && git describe --always --dirty 2>/dev/null | tr -cd 'A-Za-z0-9._+/-'); \
+	printf '#define CODE_VERSION "%s"\n' "$${v:-unknown}" >$@.tmp; \
+	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(BUILD)/util/version.o: $(CODE_VERSION_H)
+$(BUILD)/util/version.o: CFLAGS += -I$(BUILD)/gen
 
 # each object depends on the headers it includes (-MMD writes them beside it, -MP keeps a
 # removed header from breaking the build); an object without its .d yet is built anyway

@@ -8,6 +8,8 @@
 #   test: run's packages and what the tests need besides
 #        python3-torch + numpy (outside reference for GPT-2 numerics), wamerican (dictionary),
 #        pandas (tests/t_frontier.sh checks that pandas.read_csv reads the CSVs without options),
+#        texlive-latex-base + texlive-latex-recommended (pdflatex and booktabs: t_frontier.sh
+#        compiles frontier.tex),
 #        Slurm 22.05 (slurm-wlm: slurmctld, slurmd, slurm-client) and munge, slurmdbd with MariaDB
 #        for sacct: tests/t_slurm_*.sh start private ones (own ports, files under their scratch
 #        directory) and leave the system's services alone
@@ -39,7 +41,7 @@ PKGS="build-essential pkg-config openmpi-bin libopenmpi-dev libopenblas-dev zlib
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 [ "$part" = test ] && PKGS="$PKGS python3 python3-torch python3-numpy python3-pandas wamerican curl
-      slurm-wlm munge slurmdbd mariadb-server"
+      texlive-latex-base texlive-latex-recommended slurm-wlm munge slurmdbd mariadb-server"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -954,3 +954,33 @@ int gpt2_save(const GPT2Config *c, const GPT2Weights *w, const char *dir, Err *e
     }
     return 0;
 }
+
+// ----------------------------------------------------------------------------
+// the random-init marker (gpt2.h)
+
+int gpt2_write_init_marker(const char *dir, uint64_t seed, double std, Err *err) {
+    char path[4200], sha[65];
+    snprintf(path, sizeof path, "%s/%s", dir, WEIGHTS_FILE);
+    if (gpt2_file_sha256(path, sha, err)) return -1;
+    char text[512];
+    int n = snprintf(text, sizeof text, "{\"init\": \"random\", \"seed\": %" PRIu64 ", \"std\": %.9g, \"weights_sha256\": \"%s\"}\n",
+                     seed, std, sha);
+    snprintf(path, sizeof path, "%s/%s", dir, GPT2_INIT_MARKER);
+    return util_write_file_atomic(path, text, (size_t)n, err);
+}
+
+int gpt2_random_init(const char *dir, const char weights_sha256[65]) {
+    char path[4200], *text = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/%s", dir, GPT2_INIT_MARKER);
+    Err ignored;
+    if (!weights_sha256 || !weights_sha256[0] || access(path, F_OK) != 0 || util_read_file(path, &text, &len, &ignored))
+        return 0;
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    free(text);
+    const char *init = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "init"));
+    const char *sha = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "weights_sha256"));
+    int random = init && sha && strcmp(init, "random") == 0 && strcmp(sha, weights_sha256) == 0;
+    cJSON_Delete(j);
+    return random;
+}

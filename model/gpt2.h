@@ -148,6 +148,20 @@ int gpt2_precision_parse(const char *name, GPT2Precision *p, Err *err);
  * loader rejects if the shapes differ. Creates DIR if needed. */
 int gpt2_save(const GPT2Config *c, const GPT2Weights *w, const char *dir, Err *err);
 
+/* The random-init marker (issue 15): `gpt2 init` writes DIR/init.json,
+ *     {"init": "random", "seed": S, "std": X, "weights_sha256": H}
+ * naming the sha256 of the model.safetensors it wrote. A checkpoint is known to be
+ * random-init exactly while its weights still have that digest: training in place (gpt2
+ * train --out into the same directory) rewrites the weights and so retires the marker without
+ * touching it, and a copy of the directory keeps it. A checkpoint without a marker (the hub's,
+ * a trained one) is not known to be random. gpt2_write_init_marker hashes DIR's weights and
+ * writes the marker whole; gpt2_random_init says 1 when DIR's marker says random for the
+ * weights digest weights_sha256, 0 otherwise (no marker, another digest, a marker that does not
+ * parse: what cannot be shown random is not called random). */
+#define GPT2_INIT_MARKER "init.json"
+int gpt2_write_init_marker(const char *dir, uint64_t seed, double std, Err *err);
+int gpt2_random_init(const char *dir, const char weights_sha256[65]);
+
 /* sha256 of a file as 64 lowercase hex digits (model/sha256.c, OpenSSL's libcrypto): a
  * model's identity in result records and sweep points. */
 int gpt2_file_sha256(const char *path, char hex[65], Err *err);

@@ -20,6 +20,9 @@ static const char USAGE_INIT[] =
     "of each block (attention and MLP output projections), which are scaled by\n"
     "1/sqrt(2L), i.e. ~ N(0, 0.02/sqrt(2L)); biases 0; layer-norm weights 1 and\n"
     "biases 0. The same options and seed give byte-identical files.\n"
+    "Last it writes DIR/init.json, {\"init\": \"random\", \"seed\", \"std\",\n"
+    "\"weights_sha256\"}: tune's records call the model random-init while its\n"
+    "weights keep that sha256 (training them in place retires the marker).\n"
     "\n"
     "  --layers L          transformer blocks (1..1024)\n"
     "  --heads H           attention heads per block (1..1024; C % H == 0)\n"
@@ -175,6 +178,8 @@ int cmd_init(int argc, char **argv) {
         init_weights(&w, &o.config, o.seed, o.std, o.test_noise);
         rc = gpt2_save(&o.config, &w, o.out_dir, &err);
         if (rc == 0) rc = write_tokenizer_files(o.out_dir, tok_names, tok_data, tok_len, &err);
+        // last: a marker names weights that are complete on disk (gpt2.h, the random-init marker)
+        if (rc == 0) rc = gpt2_write_init_marker(o.out_dir, o.seed, o.std, &err);
     }
     free(params);
     free(blocks);

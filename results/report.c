@@ -1,8 +1,9 @@
 // results/report.c: a sweep's records -> what a paper needs: points.csv (one row per
 // point), frontier.csv (one row per configuration: statistics over its runs (splits x seeds)
 // and the frontier),
-// frontier.svg (the plot) and frontier.json (provenance, reference point, hypervolumes,
-// failed points). The records are JSON text (cJSON); the numbers go through frontier.c.
+// frontier.svg (the plot), frontier.json (provenance, reference point, hypervolumes,
+// failed points) and frontier.tex (a booktabs table per task, issue 15). The records are JSON
+// text (cJSON); the numbers go through frontier.c.
 // Every column is documented in README.md ("The Pareto frontier").
 //
 // Selection is on dev (issue 11): the frontier and the best seed are chosen from dev
@@ -25,7 +26,7 @@
 #include "util/record.h"
 
 const char *const RESULTS_FILE_NAMES[RESULTS_N_FILES] = {"points.csv", "frontier.csv", "frontier.svg",
-                                                         "frontier.json"};
+                                                         "frontier.json", "frontier.tex"};
 
 /* The reference log-PPL is ln V: a prompt no likelier than uniform over the vocabulary. V is
  * the records' vocab_size (tune writes the task model's). Records without one (those of tune 1,
@@ -93,6 +94,10 @@ typedef struct {
     ResultsLeaves leaves;            // the point's keys
     const Keys *keys;                // the report's varying keys
     const ResultsLeaf **key;         // per varying key: this point's value (NULL: absent)
+    // what reproduces it (issue 15; NULL in records from before): the model's digest, its shape
+    // and init, the splits' files by contents, where it ran; the point's precision and train file
+    const char *model_sha, *precision, *train_path;
+    const cJSON *model, *data_files, *run;
 } Row;
 
 typedef struct {
@@ -109,6 +114,7 @@ typedef struct {
     const Row *best;                 // the run shown as the best prompt (chosen without test)
     int task, method;                // indexes into the task and method lists
     const char *baseline;            // a manual prompt's text ("": the empty prompt); NULL: tuned
+    int identical;                   // 2+ ok runs, all with the same accuracies, log-PPL and prompt
 } Config;
 
 static double num(const cJSON *o, const char *k) {
@@ -160,6 +166,8 @@ static void parse_row(Row *r, const ResultsRecordRef *ref, int index) {
     double L = num(r->pt, REC_POINT_PROMPT_LENGTH);
     r->length_key = r->length = isfinite(L) && L >= 0 && L < 1e9 ? (int)L : -1;
     r->n_classes = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r->pt, REC_POINT_VERBALIZERS));
+    r->precision = str(r->pt, REC_POINT_PRECISION);
+    r->train_path = str(cJSON_GetObjectItemCaseSensitive(r->pt, REC_POINT_DATA), REC_TRAIN);
     if (!r->rec) return;
 
     const cJSON *rec = r->rec;
@@ -168,6 +176,13 @@ static void parse_row(Row *r, const ResultsRecordRef *ref, int index) {
     r->ids = cJSON_GetObjectItemCaseSensitive(prompt, REC_PROMPT_IDS);
     if (r->length < 0 && cJSON_IsArray(r->ids) && cJSON_GetArraySize(r->ids) > 0) r->length = cJSON_GetArraySize(r->ids);
     r->tune_version = str(cJSON_GetObjectItemCaseSensitive(rec, REC_VERSIONS), REC_VERSION_TUNE);
+    r->model_sha = str(cJSON_GetObjectItemCaseSensitive(rec, REC_VERSIONS), REC_VERSION_MODEL_SHA256);
+    r->model = cJSON_GetObjectItemCaseSensitive(rec, REC_MODEL);
+    r->data_files = cJSON_GetObjectItemCaseSensitive(rec, REC_DATA_FILES);
+    r->run = cJSON_GetObjectItemCaseSensitive(rec, REC_RUN);
+    if (!cJSON_IsObject(r->model)) r->model = NULL;
+    if (!cJSON_IsObject(r->data_files)) r->data_files = NULL;
+    if (!cJSON_IsObject(r->run)) r->run = NULL;
     r->vocab = num(rec, REC_VOCAB_SIZE);
     const char *st = str(rec, REC_STATUS);
     if (!(st && strcmp(st, REC_STATUS_OK) == 0)) {
@@ -325,6 +340,8 @@ typedef struct {
     int n_replicates;
     Keys keys;
     const ResultsLeaf **key_block;    // the rows' key[] arrays
+    cJSON *about;                     // ResultsRunInfo.about_json parsed (NULL: none)
+    const char *name;                 // its "name" (NULL: none)
 } Report;
 
 static void report_free(Report *R) {
@@ -352,6 +369,7 @@ static void report_free(Report *R) {
     free(R->keys.replicate);
     free(R->keys.split);
     free(R->key_block);
+    cJSON_Delete(R->about);
 }
 
 /* Whether run r is a better one to show as a configuration's best prompt than b, chosen
@@ -458,6 +476,23 @@ static void count_replicates(const Report *R, Config *c) {
     }
 }
 
+/* Whether a configuration's 2+ ok runs all gave the same result: the same test and dev
+ * accuracy, log-PPL and prompt. Then their sd is 0 and the CI has no width, which says nothing
+ * about precision: the seeds did not vary what they were meant to (the plot and the table say
+ * so). */
+static int identical_runs(const Report *R, const Config *c) {
+    const Row *first = NULL;
+    for (int k = c->r0; k < c->r1; k++) {
+        const Row *r = R->sorted[k];
+        if (r->status != ST_OK) continue;
+        if (!first) { first = r; continue; }
+        if (r->m[M_ACC] != first->m[M_ACC] || r->m[M_ACC_DEV] != first->m[M_ACC_DEV] ||
+            r->m[M_LOGPPL] != first->m[M_LOGPPL] || cmp_text(r->prompt, first->prompt) != 0)
+            return 0;
+    }
+    return c->n_ok >= 2;
+}
+
 static void build_configs(Report *R) {
     int n = R->n_rows;
     for (int i = 0; i < n; i++) R->sorted[i] = &R->rows[i];
@@ -493,6 +528,7 @@ static void build_configs(Report *R) {
         }
         count_replicates(R, c);
         c->baseline = baseline_text(c);
+        c->identical = identical_runs(R, c);
         i = j;
     }
     // the task and method lists, sorted and distinct
@@ -924,6 +960,249 @@ static void put_detail(const Report *R, const Config *c, ResultsBuf *b) {
     results_buf_put(b, "", 1);
 }
 
+// ----------------------------------------------------------------------------
+// frontier.tex (issue 15): one booktabs table per task, frontier.csv's configurations with
+// their means and CIs as it gives them, the frontier across methods in bold
+
+/* "mean \pm ci", digits decimals; the mean alone without a CI (n < 2), with ^{=} when the runs
+ * were identical (a CI of 0 that says nothing); -- for no value. */
+static void tex_stat(ResultsBuf *b, const ResultsStats *st, int digits, int identical) {
+    if (!isfinite(st->mean)) { results_buf_cat(b, "--"); return; }
+    results_buf_printf(b, "%.*f", digits, st->mean);
+    if (identical) results_buf_cat(b, "$^{=}$");
+    else if (isfinite(st->ci95)) results_buf_printf(b, " $\\pm$ %.*f", digits, st->ci95);
+}
+
+/* One cell, bold on a frontier row. */
+static void tex_cell_open(ResultsBuf *b, int bold, int first) { results_buf_cat(b, first ? "" : " & "), results_buf_cat(b, bold ? "\\textbf{" : "{"); }
+
+static void frontier_tex(const Report *R, ResultsBuf *b) {
+    const char *source = R->info->source ? R->info->source : "";
+    results_buf_cat(b, "% frontier.tex: written by `sweep frontier` (results/report.c) from ");
+    results_tex(b, source, 0);   // a path in a comment: escaped all the same (a newline would end it)
+    results_buf_cat(b, ".\n% \\input it in a document that loads booktabs (\\usepackage{booktabs}); pdflatex, XeLaTeX\n"
+                       "% or LuaLaTeX. A prompt's characters beyond printable ASCII are \\promptchar{HEX}{the character}:\n"
+                       "% printed [U+HEX] (any font can); with a Unicode font under XeLaTeX or LuaLaTeX,\n"
+                       "% \\newcommand{\\promptchar}[2]{#2} before the \\input prints the characters themselves.\n"
+                       "\\providecommand{\\promptchar}[2]{\\texttt{[U+#1]}}\n");
+    const Keys *K = &R->keys;
+    for (int t = 0; t < R->n_tasks; t++) {
+        results_buf_cat(b, "\n\\begin{table}[ht]\n\\centering\n\\small\n\\caption{");
+        if (R->name) results_tex(b, R->name, 0), results_buf_cat(b, ": ");
+        results_tex(b, R->tasks[t], 0);
+        results_buf_cat(b, ". Mean $\\pm$ 95\\% CI (Student $t$) over each configuration's $n$ runs (one per value of ");
+        for (int k = 0; k < R->n_replicates; k++)
+            results_buf_cat(b, k ? (k + 1 == R->n_replicates ? " and " : ", ") : ""), results_buf_cat(b, "\\texttt{"),
+                results_tex(b, R->replicates[k], 1), results_buf_cat(b, "}");
+        results_buf_cat(b, "); "
+                              "\\textbf{bold}: on the Pareto frontier across methods, chosen on dev accuracy and "
+                              "log-PPL and reported at test; $^{=}$: its runs gave identical results (no spread, no CI). "
+                              "log-PPL: of the prompt under the scorer LM, nats/token. The prompt: the best run's, "
+                              "chosen on dev, in quotes.}\n");
+        results_buf_cat(b, "\\label{tab:frontier-");
+        for (const char *c = R->tasks[t]; *c; c++)   // a label takes letters, digits and - only
+            results_buf_printf(b, "%c", ((*c | 32) >= 'a' && (*c | 32) <= 'z') || (*c >= '0' && *c <= '9') ? *c : '-');
+        results_buf_cat(b, "}\n\\begin{tabular}{lrr");
+        for (int k = 0; k < K->list.n; k++)
+            if (key_shown(K, k, KEYS_CONFIG) && strcmp(K->list.path[k], REC_POINT_PROMPT) != 0) results_buf_cat(b, "l");
+        results_buf_cat(b, "rlllp{5cm}}\n\\toprule\nMethod & $\\lambda$ & $L$");
+        for (int k = 0; k < K->list.n; k++)
+            if (key_shown(K, k, KEYS_CONFIG) && strcmp(K->list.path[k], REC_POINT_PROMPT) != 0)
+                results_buf_cat(b, " & \\texttt{"), results_tex(b, K->list.path[k], 1), results_buf_cat(b, "}");
+        results_buf_cat(b, " & $n$ & Dev acc. & Test acc. & log-PPL & Prompt \\\\\n\\midrule\n");
+        for (int i = 0; i < R->n_configs; i++) {
+            const Config *c = &R->configs[i];
+            if (c->task != t) continue;
+            int bold = c->on_front_all;
+            tex_cell_open(b, bold, 1), results_buf_cat(b, "\\texttt{"), results_tex(b, R->methods[c->method], 1),
+                results_buf_cat(b, "}}");
+            tex_cell_open(b, bold, 0), results_buf_printf(b, "%g}", c->key->lambda);
+            tex_cell_open(b, bold, 0);
+            if (c->length >= 0) results_buf_printf(b, "%d}", c->length);
+            else results_buf_cat(b, "--}");
+            for (int k = 0; k < K->list.n; k++) {
+                if (!key_shown(K, k, KEYS_CONFIG) || strcmp(K->list.path[k], REC_POINT_PROMPT) == 0) continue;
+                char *text = results_leaf_text(c->key->key[k]);
+                tex_cell_open(b, bold, 0), results_buf_cat(b, "\\texttt{"), results_tex(b, text ? text : "--", 1),
+                    results_buf_cat(b, "}}");
+                free(text);
+            }
+            tex_cell_open(b, bold, 0), results_buf_printf(b, "%d}", c->n_ok);
+            tex_cell_open(b, bold, 0), tex_stat(b, &c->st[M_ACC_DEV], 3, c->identical), results_buf_cat(b, "}");
+            tex_cell_open(b, bold, 0), tex_stat(b, &c->st[M_ACC], 3, c->identical), results_buf_cat(b, "}");
+            tex_cell_open(b, bold, 0), tex_stat(b, &c->st[M_LOGPPL], 2, c->identical), results_buf_cat(b, "}");
+            // the prompt: typewriter, in straight quotes, as a reader would paste it
+            results_buf_cat(b, " & ");
+            if (c->best && c->best->prompt) results_buf_cat(b, "\\texttt{\""), results_tex(b, c->best->prompt, 1), results_buf_cat(b, "\"}");
+            else results_buf_cat(b, "--");
+            results_buf_cat(b, " \\\\\n");
+        }
+        results_buf_cat(b, "\\bottomrule\n\\end{tabular}\n\\end{table}\n");
+    }
+}
+
+// ----------------------------------------------------------------------------
+// what reproduces the numbers (issue 15): the plot's model and data lines, frontier.json's
+// "reproduce"
+
+/* A split's name from its train file: the few-shot layout's directory (".../16-42/train.tsv":
+ * "16-42"), else the file's own name. */
+static void split_label(const char *train, char *out, size_t cap) {
+    if (!train) { snprintf(out, cap, "?"); return; }
+    const char *base = strrchr(train, '/');
+    base = base ? base + 1 : train;
+    if (strcmp(base, "train.tsv") == 0 && base > train + 1) {
+        const char *end = base - 1, *start = end;
+        while (start > train && start[-1] != '/') start--;
+        snprintf(out, cap, "%.*s", (int)(end - start), start);
+    } else {
+        snprintf(out, cap, "%s", base);
+    }
+}
+
+/* Appends item to list unless an equal one is there (then item is freed). */
+static void add_distinct(cJSON *list, cJSON *item) {
+    if (!list || !item) { cJSON_Delete(item); return; }
+    for (const cJSON *x = list->child; x; x = x->next)
+        if (cJSON_Compare(x, item, 1)) { cJSON_Delete(item); return; }
+    cJSON_AddItemToArray(list, item);
+}
+
+static cJSON *json_string_or_null(const char *s) { return s ? cJSON_CreateString(s) : cJSON_CreateNull(); }
+
+static cJSON *copy_or_null(const cJSON *x) { return x ? cJSON_Duplicate(x, 1) : cJSON_CreateNull(); }
+
+/* frontier.json's "reproduce": the distinct values over every record that says them (records of
+ * tunes before issue 15 say none of run, data_files, model). */
+static cJSON *reproduce(const Report *R) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON *versions = cJSON_AddArrayToObject(o, "code_versions"), *hosts = cJSON_AddArrayToObject(o, "hosts");
+    cJSON *blas = cJSON_AddArrayToObject(o, "openblas"), *prec = cJSON_AddArrayToObject(o, "precisions");
+    cJSON *models = cJSON_AddArrayToObject(o, "models"), *data = cJSON_AddArrayToObject(o, "data");
+    for (int i = 0; i < R->n_rows; i++) {
+        const Row *r = &R->rows[i];
+        if (!r->rec) continue;
+        if (r->precision) add_distinct(prec, cJSON_CreateString(r->precision));
+        if (r->run) {
+            const char *v = str(r->run, REC_RUN_CODE_VERSION), *h = str(r->run, REC_RUN_HOST);
+            if (v) add_distinct(versions, cJSON_CreateString(v));
+            if (h) add_distinct(hosts, cJSON_CreateString(h));
+            cJSON *b = cJSON_CreateObject();
+            cJSON_AddItemToObject(b, "core", copy_or_null(cJSON_GetObjectItemCaseSensitive(r->run, REC_RUN_OPENBLAS_CORE)));
+            cJSON_AddItemToObject(b, "threads", copy_or_null(cJSON_GetObjectItemCaseSensitive(r->run, REC_RUN_OPENBLAS_THREADS)));
+            cJSON_AddItemToObject(b, "coretype_env", copy_or_null(cJSON_GetObjectItemCaseSensitive(r->run, REC_RUN_OPENBLAS_CORETYPE)));
+            add_distinct(blas, b);
+        }
+        if (r->model_sha) {
+            cJSON *m = r->model ? cJSON_Duplicate(r->model, 1) : cJSON_CreateObject();
+            cJSON_AddStringToObject(m, "sha256", r->model_sha);
+            cJSON_AddItemToObject(m, "vocab_size", json_number(r->vocab));
+            add_distinct(models, m);
+        }
+        if (r->data_files) {
+            char label[256];
+            split_label(r->train_path, label, sizeof label);
+            cJSON *d = cJSON_CreateObject();
+            cJSON_AddItemToObject(d, "task", json_string_or_null(r->task));
+            cJSON_AddStringToObject(d, "split", label);
+            for (const cJSON *f = r->data_files->child; f; f = f->next) cJSON_AddItemToObject(d, f->string, cJSON_Duplicate(f, 1));
+            add_distinct(data, d);
+        }
+    }
+    return o;
+}
+
+/* One number, or its range over the values seen ("32", "16-32"); "?" for none. */
+typedef struct {
+    double lo, hi;
+} Range;
+static void range_add(Range *g, double x) {
+    if (!isfinite(x)) return;
+    if (!(g->lo <= x)) g->lo = x;
+    if (!(g->hi >= x)) g->hi = x;
+}
+static void range_put(ResultsBuf *b, const Range *g) {
+    if (!isfinite(g->lo)) results_buf_cat(b, "?");
+    else if (g->lo == g->hi) results_buf_printf(b, "%.0f", g->lo);
+    else results_buf_printf(b, "%.0f\xe2\x80\x93%.0f", g->lo, g->hi);
+}
+
+/* The panel's model line: "model 1a2b3c4d5e6f… · 2 layers, 2 heads, n_embd 64, 128 positions,
+ * V 50257", or the models' digests when the task has several. NUL-terminated into b. Counts the
+ * ok runs on a random-init model into pn. */
+static void model_line(const Report *R, int task, ResultsBuf *b, ResultsPlotPanel *pn) {
+    const char *shas[4];
+    int n_sha = 0;
+    const Row *shaped = NULL;
+    for (int i = 0; i < R->n_rows; i++) {
+        const Row *r = &R->rows[i];
+        if (r->status != ST_OK || find_string(R->tasks, R->n_tasks, r->task) != task) continue;
+        pn->n_runs_all++;
+        pn->n_random_init += r->model && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r->model, REC_MODEL_RANDOM_INIT));
+        if (r->model && !shaped) shaped = r;
+        int seen = 0;
+        for (int k = 0; k < n_sha && r->model_sha; k++) seen |= strcmp(shas[k], r->model_sha) == 0;
+        if (r->model_sha && !seen && n_sha < 4) shas[n_sha++] = r->model_sha;
+    }
+    if (n_sha == 0) results_buf_cat(b, "model: not in the records");
+    else if (n_sha == 1) results_buf_printf(b, "model sha256 %.12s\xe2\x80\xa6", shas[0]);
+    else {
+        results_buf_printf(b, "%s%d models: ", n_sha == 4 ? "\xe2\x89\xa5 " : "", n_sha);
+        for (int k = 0; k < n_sha; k++) results_buf_printf(b, "%s%.8s\xe2\x80\xa6", k ? ", " : "", shas[k]);
+    }
+    if (n_sha == 1 && shaped && shaped->model_sha && strcmp(shaped->model_sha, shas[0]) == 0) {
+        const cJSON *m = shaped->model;
+        results_buf_printf(b, " \xc2\xb7 %.0f layers, %.0f heads, n_embd %.0f, %.0f positions", num(m, REC_MODEL_N_LAYER),
+                           num(m, REC_MODEL_N_HEAD), num(m, REC_MODEL_N_EMBD), num(m, REC_MODEL_N_POSITIONS));
+        if (isfinite(shaped->vocab)) results_buf_printf(b, ", V %.0f", shaped->vocab);
+    } else if (n_sha == 1) {
+        results_buf_cat(b, " (shape: not in the records)");
+    }
+    results_buf_put(b, "", 1);
+}
+
+/* The panel's data line: "data: split 16-42 · train 32, dev 32 · test: 200 of 1821 examples
+ * scored" (splits listed up to 4; sizes as ranges when they differ). NUL-terminated into b. */
+static void data_line(const Report *R, int task, ResultsBuf *b) {
+    char labels[4][64];
+    int n_labels = 0, more = 0;
+    Range tr = {NAN, NAN}, dv = {NAN, NAN}, te = {NAN, NAN}, sc = {NAN, NAN};
+    for (int i = 0; i < R->n_rows; i++) {
+        const Row *r = &R->rows[i];
+        if (r->status != ST_OK || find_string(R->tasks, R->n_tasks, r->task) != task) continue;
+        char label[64];
+        split_label(r->train_path, label, sizeof label);
+        int seen = 0;
+        for (int k = 0; k < n_labels; k++) seen |= strcmp(labels[k], label) == 0;
+        if (!seen && n_labels < 4) snprintf(labels[n_labels++], sizeof labels[0], "%s", label);
+        else if (!seen) more = 1;
+        const cJSON *f = r->data_files;
+        range_add(&tr, num(cJSON_GetObjectItemCaseSensitive(f, REC_TRAIN), REC_DATA_EXAMPLES));
+        range_add(&dv, num(cJSON_GetObjectItemCaseSensitive(f, REC_DEV), REC_DATA_EXAMPLES));
+        range_add(&te, num(cJSON_GetObjectItemCaseSensitive(f, REC_TEST), REC_DATA_EXAMPLES));
+        range_add(&sc, num(cJSON_GetObjectItemCaseSensitive(f, REC_TEST), REC_DATA_SCORED));
+    }
+    results_buf_printf(b, "data: split%s ", n_labels > 1 || more ? "s" : "");
+    for (int k = 0; k < n_labels; k++) {
+        if (k) results_buf_cat(b, ", ");
+        results_buf_cut(b, labels[k], 20);
+    }
+    if (more) results_buf_cat(b, ", \xe2\x80\xa6");
+    if (isfinite(tr.lo)) {
+        results_buf_cat(b, " \xc2\xb7 train ");
+        range_put(b, &tr);
+        results_buf_cat(b, ", dev ");
+        range_put(b, &dv);
+        results_buf_cat(b, " examples \xc2\xb7 test: ");
+        range_put(b, &sc);
+        if (!(sc.lo == te.lo && sc.hi == te.hi)) results_buf_cat(b, " of "), range_put(b, &te);
+        results_buf_cat(b, " scored");
+    } else {
+        results_buf_cat(b, " (sizes: not in the records)");
+    }
+    results_buf_put(b, "", 1);
+}
+
 static int svg(const Report *R, ResultsBuf *b, Err *err) {
     int show_length = 0;
     for (int i = 1; i < R->n_configs; i++) {
@@ -933,9 +1212,10 @@ static int svg(const Report *R, ResultsBuf *b, Err *err) {
     ResultsPlotPoint *pts = malloc((size_t)(R->n_configs ? R->n_configs : 1) * sizeof *pts);
     ResultsPlotPanel *panels = malloc((size_t)(R->n_tasks ? R->n_tasks : 1) * sizeof *panels);
     size_t *detail = malloc((size_t)(R->n_configs ? R->n_configs : 1) * sizeof *detail);   // offsets in details
-    ResultsBuf details = {0}, reps = {0}, cfg = {0};
+    size_t *lines = malloc((size_t)(R->n_tasks ? R->n_tasks : 1) * 2 * sizeof *lines);        // offsets in heads
+    ResultsBuf details = {0}, reps = {0}, cfg = {0}, heads = {0};
     int rc = -1;
-    if (!pts || !panels || !detail) {
+    if (!pts || !panels || !detail || !lines) {
         err_fail(err, "frontier: out of memory (svg)");
         goto done;
     }
@@ -950,6 +1230,10 @@ static int svg(const Report *R, ResultsBuf *b, Err *err) {
         pn->hypervolume = R->hv + (size_t)t * (size_t)R->n_methods;
         pn->hypervolume_all = R->hv_all[t];
         pn->runs_min = 1 << 30;
+        lines[2 * t] = heads.len;
+        model_line(R, t, &heads, pn);
+        lines[2 * t + 1] = heads.len;
+        data_line(R, t, &heads);
         for (int i = 0; i < R->n_configs; i++) {
             const Config *c = &R->configs[i];
             if (c->task != t) continue;
@@ -964,25 +1248,29 @@ static int svg(const Report *R, ResultsBuf *b, Err *err) {
                                           .acc = c->st[M_ACC].mean, .acc_ci = c->st[M_ACC].ci95,
                                           .log_ppl = c->st[M_LOGPPL].mean, .log_ppl_ci = c->st[M_LOGPPL].ci95,
                                           .on_front = c->on_front, .on_front_all = c->on_front_all,
-                                          .n_runs = c->n_ok, .n_collapsed = c->n_collapsed, .baseline = c->baseline};
+                                          .n_runs = c->n_ok, .n_collapsed = c->n_collapsed, .baseline = c->baseline,
+                                          .identical = c->identical};
             pn->n_points++;
         }
         if (pn->runs_max == 0) pn->runs_min = 0;
     }
     plot_words(R, &reps, &cfg);
-    if (details.oom || reps.oom || cfg.oom) {
+    if (details.oom || reps.oom || cfg.oom || heads.oom) {
         err_fail(err, "frontier: out of memory (svg)");
         goto done;
     }
     for (int i = 0; i < n; i++) pts[i].detail = details.s + detail[i];   // the text is complete: no more moves
+    for (int t = 0; t < R->n_tasks; t++) panels[t].model_line = heads.s + lines[2 * t], panels[t].data_line = heads.s + lines[2 * t + 1];
     ResultsPlot plot = {.methods = R->methods, .n_methods = R->n_methods, .panels = panels, .n_panels = R->n_tasks,
                         .show_length = show_length, .replicates = reps.len ? reps.s : NULL,
-                        .config_keys = cfg.len ? cfg.s : NULL};
+                        .config_keys = cfg.len ? cfg.s : NULL, .name = R->name};
     rc = results_svg(b, &plot, err);
 done:
     free(pts);
     free(panels);
     free(detail);
+    free(lines);
+    results_buf_free(&heads);
     results_buf_free(&details);
     results_buf_free(&reps);
     results_buf_free(&cfg);
@@ -1024,6 +1312,12 @@ static int sidecar(Report *R, const ResultsFrontierSummary *sum, ResultsBuf *b, 
         for (const cJSON *k = tunes ? tunes->child : NULL; k && !seen; k = k->next) seen = strcmp(k->valuestring, v) == 0;
         if (!seen) cJSON_AddItemToArray(tunes, cJSON_CreateString(v));
     }
+    // what the sweep is and what reproduces it (issue 15): the spec's name, description and
+    // tags, the invocations that made the journal, and what the records say they ran on
+    cJSON_AddItemToObject(j, "about", R->about ? cJSON_Duplicate(R->about, 1) : cJSON_CreateNull());
+    cJSON *runs = info->runs_json ? cJSON_Parse(info->runs_json) : NULL;
+    cJSON_AddItemToObject(j, "runs", runs ? runs : cJSON_CreateNull());
+    cJSON_AddItemToObject(j, "reproduce", reproduce(R));
     // what chose the frontiers and the best seeds: dev; test is only reported
     cJSON_AddStringToObject(j, "selection", "dev");
 
@@ -1101,6 +1395,11 @@ static int sidecar(Report *R, const ResultsFrontierSummary *sum, ResultsBuf *b, 
         {"hypervolume", "area (accuracy x nats) dominated by the dev-chosen frontier's configurations at their test "
                         "means and dominating (chance accuracy, ln V); normalized: / ((1 - chance) ln V)"},
         {"hypervolume_dev", "the same area for the same configurations at their dev means"},
+        {"reproduce", "the distinct values the records say they ran with (issue 15; records of older tunes say none): "
+                      "code versions, hosts, OpenBLAS core and threads, precisions, models (sha256, shape, random_init: "
+                      "the weights gpt2 init wrote), the splits' files (sha256, examples, test examples scored)"},
+        {"runs", "the invocations that created the journal (its header): code version, rank 0's host, command line, "
+                 "ranks; a merge's are its shards'"},
         {"per_seed_hypervolume", "per replicate (a seed, or a split and seed): its runs of the configurations, their "
                                  "frontier chosen on its dev accuracies, the hypervolume at its test accuracies; then "
                                  "n, mean, sd, ci95 over the replicates, with their seeds, values and replicate keys"},
@@ -1145,6 +1444,8 @@ int results_frontier_build(const ResultsRunInfo *info, const ResultsRecordRef *r
     memset(&R, 0, sizeof R);
     R.info = info;
     memset(sum, 0, sizeof *sum);
+    R.about = info->about_json ? cJSON_Parse(info->about_json) : NULL;
+    R.name = str(R.about, "name");
     size_t nn = (size_t)(n > 0 ? n : 1);
     R.rows = calloc(nn, sizeof *R.rows);
     R.sorted = malloc(nn * sizeof *R.sorted);
@@ -1201,6 +1502,7 @@ int results_frontier_build(const ResultsRunInfo *info, const ResultsRecordRef *r
     frontier_csv(&R, &out[RESULTS_FRONTIER_CSV]);
     if (svg(&R, &out[RESULTS_FRONTIER_SVG], err)) goto done;
     if (sidecar(&R, sum, &out[RESULTS_FRONTIER_JSON], err)) goto done;
+    frontier_tex(&R, &out[RESULTS_FRONTIER_TEX]);
     rc = 0;
     for (int f = 0; f < RESULTS_N_FILES; f++)
         if (out[f].oom) rc = err_fail(err, "frontier: out of memory");

@@ -88,7 +88,7 @@ int result_frame_decode(const void *payload, size_t len, int *failed, char id[65
                         Err *err);
 
 // ----------------------------------------------------------------------------
-// frontier (issues 6, 11): records -> points.csv, frontier.csv, frontier.svg, frontier.json
+// frontier (issues 6, 11, 15): records -> points.csv, frontier.csv, frontier.svg, frontier.json, frontier.tex
 //
 // Works on record text and numbers only. A configuration (issue 13) is every key of the
 // point (nested objects flattened to dotted paths, "pez.lr") except its replicate keys
@@ -166,6 +166,13 @@ void results_csv_field(ResultsBuf *b, const char *s);
  * float to every reader); nothing (an empty field) for NaN and infinities. */
 void results_csv_number(ResultsBuf *b, double x);
 
+/* Text into LaTeX (tex.c): the ten special characters escaped, spaces kept as written (tt: as
+ * control spaces, for \texttt), < > | " as their typewriter glyphs (tt) or in math (text), and
+ * every character beyond printable ASCII, controls and invalid bytes (as U+FFFD) too, as
+ * \promptchar{HEX}{char}, which frontier.tex defines to print [U+HEX]. Safe in any argument
+ * (no unbalanced braces, no verbatim); compiles with pdflatex and no packages. */
+void results_tex(ResultsBuf *b, const char *s, int tt);
+
 /* Writes n files into dir: each to a temp file there, fsync'd, then all renamed
  * (readers see the old or the new file, never a part). On an error the temp
  * files are removed. */
@@ -185,6 +192,7 @@ typedef struct {
     int on_front, on_front_all;        // on its method's frontier, on the one across methods (chosen on dev)
     int n_runs;                        // ok runs behind the means (seeds, or splits x seeds)
     int n_collapsed;                   // of them, collapsed (one label for >= 95% of test); -1 unknown (old records)
+    int identical;                     // 2+ runs that all gave the same result (no spread: the CI says nothing)
     /* NULL: a tuned configuration, a marker in its method's colour on its method's series.
      * Else a baseline (a manual prompt): its text ("" the empty prompt), drawn as a labelled
      * reference marker apart from the methods' colours and step lines; a method whose points
@@ -194,6 +202,10 @@ typedef struct {
 } ResultsPlotPoint;
 typedef struct {
     const char *title;
+    /* What the panel's numbers come from (issue 15), one line each under the title: the model
+     * (sha256 prefix, shape) and the data (splits, sizes, test examples scored); NULL: unknown. */
+    const char *model_line, *data_line;
+    int n_random_init, n_runs_all;     // ok runs on a random-init model, of all ok runs
     double chance, ln_vocab;           // the reference point (lines drawn when in range)
     const ResultsPlotPoint *points;
     int n_points;
@@ -203,6 +215,7 @@ typedef struct {
     int runs_min, runs_max;            // ok runs per plotted point
 } ResultsPlotPanel;
 typedef struct {
+    const char *name;                  // the sweep's name (the spec's "name"), before each panel's title; NULL: none
     const char *const *methods;
     int n_methods;
     const ResultsPlotPanel *panels;
@@ -241,6 +254,11 @@ typedef struct {
      * RESULTS_DEFAULT_REPLICATES; the journal header's "replicates" when it has one. */
     const char *const *replicates;
     int n_replicates;
+    /* Issue 15, from the journal header (NULL: a journal without them): "about", the spec's
+     * {"name", "description", "tags"} (the plot's title says the name), and "runs", the
+     * invocations that made the journal ([{"code_version", "host", "command", "ranks"}]), both
+     * compact JSON, copied into frontier.json. */
+    const char *about_json, *runs_json;
 } ResultsRunInfo;
 
 #define RESULTS_DEFAULT_REPLICATES {"seed", "split"}
@@ -250,11 +268,12 @@ typedef struct {
     int n_configs, n_on_front, n_tasks;   // n_on_front: on their method's frontier (chosen on dev)
 } ResultsFrontierSummary;
 
-enum { RESULTS_POINTS_CSV, RESULTS_FRONTIER_CSV, RESULTS_FRONTIER_SVG, RESULTS_FRONTIER_JSON, RESULTS_N_FILES };
+enum { RESULTS_POINTS_CSV, RESULTS_FRONTIER_CSV, RESULTS_FRONTIER_SVG, RESULTS_FRONTIER_JSON, RESULTS_FRONTIER_TEX,
+       RESULTS_N_FILES };
 extern const char *const RESULTS_FILE_NAMES[RESULTS_N_FILES];
 
-/* Builds the four files' text (points.csv, frontier.csv, frontier.svg,
- * frontier.json, README.md documents every column) into out[] (zeroed by the
+/* Builds the five files' text (points.csv, frontier.csv, frontier.svg,
+ * frontier.json, frontier.tex: README.md documents every column) into out[] (zeroed by the
  * caller, freed with results_buf_free). Bad records become failed rows; records
  * of an older tune ("tune 1 (issue 4)") lack the fields of issue 11 and leave
  * those cells empty; only running out of memory is an error. */

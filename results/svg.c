@@ -6,6 +6,12 @@
 // (manual prompts, issue 13) are grey diamonds labelled with their prompt, outside the
 // methods' colours and step lines. Plain SVG 1.1 text, no scripts, no external fonts: any
 // browser.
+// What keeps it from misleading (issue 15): under each panel's title, the model (sha256
+// prefix, shape) and the data (splits, sizes, test examples scored) the numbers come from; a
+// random-init model is said in red and across the plot; when prompt lengths vary, the marker's
+// shape says the length; an error bar cut at the plot's edge ends in an arrow; a point of fewer
+// than 3 runs is drawn faded with its n in its label; one whose runs all gave the same result
+// (no spread, so no CI) carries a dashed ring.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +20,12 @@
 #include "results/results.h"
 
 // the panel's geometry in px: plot area, then the legend to its right
-enum { PANEL_W = 980, PANEL_H = 610, PLOT_L = 90, PLOT_T = 76, PLOT_W = 600, PLOT_H = 450 };
+enum { PANEL_W = 980, PANEL_H = 660, PLOT_L = 90, PLOT_T = 124, PLOT_W = 600, PLOT_H = 450 };
+#define HEAD_Y 26      // the panel title's baseline; the heading's lines follow every HEAD_STEP px
+#define HEAD_STEP 16
+#define FEW_RUNS 3     // fewer runs than this: the point is flagged (a CI of 1 or 2 runs says little)
+#define FEW_OPACITY "0.45"
+#define RANDOM_INIT_COLOUR "#c00"
 #define LEGEND_X (PLOT_L + PLOT_W + 28)
 #define LABEL_FONT 11.0
 #define MARKER_R 5.0
@@ -145,26 +156,43 @@ static double box_distance(const Box *b, double x, double y) {
 /* One error bar, horizontal (ex > 0: log-PPL +- ex) or vertical (ey > 0: accuracy +- ey), around
  * the point (lp, acc), cut at the axes' limits; an end that was cut gets no cap, so the reader
  * sees that the interval goes on. Its box joins the obstacles of the labels. */
-static void error_bar(ResultsBuf *b, const Axis *x, const Axis *y, double lp, double acc, double ex, double ey,
-                      const char *colour, Box *boxes, int *n_boxes) {
+/* The arrowhead of a bar cut at the plot's edge, its tip at (x, y) pointing (dx, dy) (a unit
+ * step along an axis): the interval goes on beyond the plot. */
+static void cut_arrow(ResultsBuf *b, double x, double y, int dx, int dy, const char *colour) {
+    double l = 7, w = 3.5;   // length and half-width in px
+    results_buf_printf(b, "<path class=\"cut\" d=\"M%.1f %.1f L%.1f %.1f L%.1f %.1f Z\" fill=\"%s\" fill-opacity=\"0.8\"/>\n",
+                       x, y, x - dx * l - dy * w, y - dy * l - dx * w, x - dx * l + dy * w, y - dy * l + dx * w, colour);
+}
+
+/* One error bar, horizontal (ex > 0: log-PPL +- ex) or vertical (ey > 0: accuracy +- ey), around
+ * the point (lp, acc), cut at the axes' limits; an end that was cut gets an arrowhead instead of
+ * its cap, so the reader sees that the interval goes on. Its box joins the obstacles of the
+ * labels. Returns the ends cut. */
+static int error_bar(ResultsBuf *b, const Axis *x, const Axis *y, double lp, double acc, double ex, double ey,
+                     const char *colour, Box *boxes, int *n_boxes) {
     double lo = ex > 0 ? lp - ex : acc - ey, hi = ex > 0 ? lp + ex : acc + ey;
     const Axis *a = ex > 0 ? x : y;
     int cut_lo = lo < a->lo, cut_hi = hi > a->hi;
     lo = fmax(lo, a->lo), hi = fmin(hi, a->hi);
+    double x0, y0, x1, y1;   // the ends: lo, hi
     if (ex > 0) {
-        double x0 = sx(x, lo), x1 = sx(x, hi), cy = sy(y, acc);
-        results_buf_printf(b, "<path d=\"M%.1f %.1f H%.1f", x0, cy, x1);
-        if (!cut_lo) results_buf_printf(b, " M%.1f %.1f V%.1f", x0, cy - 3, cy + 3);
-        if (!cut_hi) results_buf_printf(b, " M%.1f %.1f V%.1f", x1, cy - 3, cy + 3);
-        boxes[(*n_boxes)++] = line_box(x0, cy, x1, cy, 3);
+        x0 = sx(x, lo), x1 = sx(x, hi), y0 = y1 = sy(y, acc);
+        results_buf_printf(b, "<path d=\"M%.1f %.1f H%.1f", x0, y0, x1);
+        if (!cut_lo) results_buf_printf(b, " M%.1f %.1f V%.1f", x0, y0 - 3, y0 + 3);
+        if (!cut_hi) results_buf_printf(b, " M%.1f %.1f V%.1f", x1, y0 - 3, y0 + 3);
+        boxes[(*n_boxes)++] = line_box(x0, y0, x1, y0, 3);
     } else {
-        double cx = sx(x, lp), y0 = sy(y, hi), y1 = sy(y, lo);
-        results_buf_printf(b, "<path d=\"M%.1f %.1f V%.1f", cx, y0, y1);
-        if (!cut_hi) results_buf_printf(b, " M%.1f %.1f H%.1f", cx - 3, y0, cx + 3);
-        if (!cut_lo) results_buf_printf(b, " M%.1f %.1f H%.1f", cx - 3, y1, cx + 3);
-        boxes[(*n_boxes)++] = line_box(cx, y0, cx, y1, 3);
+        x0 = x1 = sx(x, lp), y0 = sy(y, lo), y1 = sy(y, hi);
+        results_buf_printf(b, "<path d=\"M%.1f %.1f V%.1f", x0, y1, y0);
+        if (!cut_hi) results_buf_printf(b, " M%.1f %.1f H%.1f", x0 - 3, y1, x0 + 3);
+        if (!cut_lo) results_buf_printf(b, " M%.1f %.1f H%.1f", x0 - 3, y0, x0 + 3);
+        boxes[(*n_boxes)++] = line_box(x0, y1, x0, y0, 3);
     }
     results_buf_printf(b, "\" stroke=\"%s\" stroke-opacity=\"0.6\" fill=\"none\"/>\n", colour);
+    // lo is left (x) or down (y: larger pixel y); hi right or up
+    if (cut_lo) cut_arrow(b, x0, y0, ex > 0 ? -1 : 0, ex > 0 ? 0 : 1, colour);
+    if (cut_hi) cut_arrow(b, x1, y1, ex > 0 ? 1 : 0, ex > 0 ? 0 : -1, colour);
+    return cut_lo + cut_hi;
 }
 
 // ----------------------------------------------------------------------------
@@ -267,6 +295,14 @@ static void label_cat(char *label, const char *s) {
     if (used + n < LABEL_CAP) memcpy(label + used, s, n + 1);
 }
 
+/* A point of fewer than FEW_RUNS runs says its n in its label: " (n=2)". */
+static void few_runs_note(char *label, const ResultsPlotPoint *p) {
+    if (p->n_runs >= FEW_RUNS) return;
+    char part[24];
+    snprintf(part, sizeof part, " (n=%d)", p->n_runs);
+    label_cat(label, part);
+}
+
 /* A baseline's label: its prompt in quotes, cut to BASELINE_TEXT_CHARS characters, line
  * breaks and tabs as spaces; "(empty prompt)" for the empty one. */
 static void baseline_label(char *label, const char *text) {
@@ -294,6 +330,7 @@ static void make_label(char *label, const ResultsPlotPanel *pn, const int *host,
     if (p->baseline) {
         baseline_label(label, p->baseline);
         if (p->detail && p->detail[0]) label_cat(label, " "), label_cat(label, p->detail);
+        few_runs_note(label, p);
         return;
     }
     int same_lambda = 1, same_length = 1, members = 0;
@@ -328,6 +365,7 @@ static void make_label(char *label, const ResultsPlotPanel *pn, const int *host,
         label_cat(label, ")");
     }
     if (p->detail && p->detail[0]) label_cat(label, " "), label_cat(label, p->detail);
+    few_runs_note(label, p);
 }
 
 /* Orders the labels: frontier points first (they matter most), then left to right. */
@@ -357,7 +395,41 @@ typedef struct {
     int *host;          // (n) the point whose label speaks for this one (itself, or an earlier one)
     double *px, *py;    // (n) marker centres
     const char **colours;          // per method: its colour (baselines have none: NULL)
+    int *lengths, n_lengths;       // the tuned points' distinct prompt lengths, ascending: marker shapes
+    int n_cut, n_few, n_identical; // in the panel: bar ends cut, points of few runs, of identical runs
 } Scratch;
+
+/* Marker shapes, one per prompt length (in the order of the lengths, cycling): the diamond is
+ * the baselines'. */
+enum { SHAPE_CIRCLE, SHAPE_SQUARE, SHAPE_UP, SHAPE_DOWN, SHAPE_HEXAGON, N_SHAPES };
+
+static int point_shape(const ResultsPlot *plot, const Scratch *s, const ResultsPlotPoint *p) {
+    if (!plot->show_length) return SHAPE_CIRCLE;
+    for (int k = 0; k < s->n_lengths; k++)
+        if (s->lengths[k] == p->prompt_length) return k % N_SHAPES;
+    return SHAPE_CIRCLE;
+}
+
+/* A marker of a shape at (cx, cy), about as large as a circle of radius r; attrs: its fill,
+ * stroke and opacity, as attributes. */
+static void shape_marker(ResultsBuf *b, int shape, double cx, double cy, double r, const char *attrs) {
+    if (shape == SHAPE_CIRCLE) {
+        results_buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" %s/>\n", cx, cy, r, attrs);
+    } else if (shape == SHAPE_SQUARE) {
+        double h = r * 0.9;
+        results_buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" %s/>\n", cx - h, cy - h, 2 * h, 2 * h,
+                           attrs);
+    } else if (shape == SHAPE_UP || shape == SHAPE_DOWN) {
+        double d = shape == SHAPE_UP ? 1 : -1, h = r * 1.25;
+        results_buf_printf(b, "<path d=\"M%.1f %.1f L%.1f %.1f L%.1f %.1f Z\" %s/>\n", cx, cy - d * h, cx + h * 0.95,
+                           cy + d * h * 0.7, cx - h * 0.95, cy + d * h * 0.7, attrs);
+    } else {
+        results_buf_cat(b, "<path d=\"");
+        for (int k = 0; k < 6; k++)
+            results_buf_printf(b, "%c%.1f %.1f ", k ? 'L' : 'M', cx + 1.1 * r * cos(k * M_PI / 3), cy + 1.1 * r * sin(k * M_PI / 3));
+        results_buf_printf(b, "Z\" %s/>\n", attrs);
+    }
+}
 
 /* A point's colour: its method's, or the baselines' grey. */
 static const char *point_colour(const Scratch *s, const ResultsPlotPoint *p) {
@@ -371,13 +443,42 @@ typedef struct {
 } Collapses;
 
 /* Opens the panel's group at `top` and writes its title and what it shows. */
+/* Whether the panel's runs are on a random-init model: all of them (2), some (1), none (0). */
+static int random_init_of(const ResultsPlotPanel *pn) {
+    return pn->n_random_init <= 0 ? 0 : pn->n_random_init >= pn->n_runs_all ? 2 : 1;
+}
+
 static void panel_heading(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel *pn, double top) {
     results_buf_printf(b, "<g transform=\"translate(0 %.0f)\">\n", top);
-    results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"17\" font-weight=\"bold\">", PLOT_L, PLOT_T - 48);
+    int y = HEAD_Y;
+    results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"17\" font-weight=\"bold\">", PLOT_L, y);
+    if (plot->name) {   // the sweep's name, then the task
+        svg_text(b, plot->name);
+        results_buf_cat(b, " \xe2\x80\x94 ");
+    }
     svg_text(b, pn->title);
     results_buf_cat(b, "</text>\n");
+    // what the numbers come from: the model (and whether it learned anything), the data
+    y += HEAD_STEP + 2;
+    int ri = random_init_of(pn);
+    if (ri) {   // a line of its own, in red, before anything else is read
+        results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"12\" font-weight=\"bold\" fill=\"%s\">", PLOT_L, y,
+                           RANDOM_INIT_COLOUR);
+        if (ri == 2) results_buf_cat(b, "RANDOM-INIT MODEL (untrained, gpt2 init): these accuracies show no method's skill");
+        else results_buf_printf(b, "%d of %d runs on a RANDOM-INIT model (untrained, gpt2 init)", pn->n_random_init, pn->n_runs_all);
+        results_buf_cat(b, "</text>\n");
+        y += HEAD_STEP;
+    }
+    results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"12\" fill=\"#555\">", PLOT_L, y);
+    svg_text(b, pn->model_line ? pn->model_line : "model: unknown");
+    results_buf_cat(b, "</text>\n");
+    y += HEAD_STEP;
+    results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"12\" fill=\"#555\">", PLOT_L, y);
+    svg_text(b, pn->data_line ? pn->data_line : "data: unknown");
+    results_buf_cat(b, "</text>\n");
+    y += HEAD_STEP;
     results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"12\" fill=\"#555\">"
-                          "test accuracy (maximise) vs log-PPL (minimise); mean over ", PLOT_L, PLOT_T - 30);
+                          "test accuracy (maximise) vs log-PPL (minimise); mean over ", PLOT_L, y);
     if (plot->replicates) {   // what the means are over, and what makes a configuration (issue 13)
         results_buf_cat(b, "runs (");
         svg_text(b, plot->replicates);
@@ -392,8 +493,9 @@ static void panel_heading(ResultsBuf *b, const ResultsPlot *plot, const ResultsP
     }
     results_buf_cat(b, ")</text>\n");
     // the y axis is what is reported, not what chose the frontier: say so where it is read
+    y += HEAD_STEP;
     results_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"12\" fill=\"#555\">"
-                          "frontier chosen on dev, plotted at test means (selection: dev)</text>\n", PLOT_L, PLOT_T - 14);
+                          "frontier chosen on dev, plotted at test means (selection: dev)</text>\n", PLOT_L, y);
 }
 
 /* The panel's axes: the seed means with their error bars, but a bar may widen the plot by at
@@ -469,9 +571,10 @@ static void error_bars(ResultsBuf *b, const ResultsPlotPanel *pn, const Axis *x,
         const ResultsPlotPoint *p = &pn->points[i];
         s->px[i] = sx(x, p->log_ppl), s->py[i] = sy(y, p->acc);
         const char *c = point_colour(s, p);
-        if (isfinite(p->acc_ci) && p->acc_ci > 0) error_bar(b, x, y, p->log_ppl, p->acc, 0, p->acc_ci, c, s->boxes, &s->n_boxes);
+        if (isfinite(p->acc_ci) && p->acc_ci > 0)
+            s->n_cut += error_bar(b, x, y, p->log_ppl, p->acc, 0, p->acc_ci, c, s->boxes, &s->n_boxes);
         if (isfinite(p->log_ppl_ci) && p->log_ppl_ci > 0)
-            error_bar(b, x, y, p->log_ppl, p->acc, p->log_ppl_ci, 0, c, s->boxes, &s->n_boxes);
+            s->n_cut += error_bar(b, x, y, p->log_ppl, p->acc, p->log_ppl_ci, 0, c, s->boxes, &s->n_boxes);
     }
 }
 
@@ -499,18 +602,31 @@ static Collapses markers(ResultsBuf *b, const ResultsPlot *plot, const ResultsPl
     for (int i = 0; i < pn->n_points; i++) {
         const ResultsPlotPoint *p = &pn->points[i];
         const char *c = point_colour(s, p);
-        if (p->baseline)
+        int few = p->n_runs < FEW_RUNS;
+        s->n_few += few;
+        if (few) results_buf_printf(b, "<g class=\"few-runs\" opacity=\"%s\">", FEW_OPACITY);
+        if (p->baseline) {
             baseline_marker(b, s->px[i], s->py[i], p->baseline);
-        else
-            results_buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.0f\" fill=\"%s\" stroke=\"%s\" stroke-width=\"1.8\"/>\n",
-                               s->px[i], s->py[i], MARKER_R, p->on_front ? c : "#fff", c);
+        } else {
+            char attrs[160];
+            snprintf(attrs, sizeof attrs, "fill=\"%s\" stroke=\"%s\" stroke-width=\"1.8\"", p->on_front ? c : "#fff", c);
+            shape_marker(b, point_shape(plot, s, p), s->px[i], s->py[i], MARKER_R, attrs);
+        }
+        if (few) results_buf_cat(b, "</g>\n");
+        if (p->identical) {   // no spread between its runs: its (absent) CI claims nothing
+            s->n_identical++;
+            results_buf_printf(b, "<circle class=\"identical\" cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"none\" stroke=\"%s\" "
+                                  "stroke-width=\"1.2\" stroke-dasharray=\"2.5 2\"><title>its %d runs gave identical results</title>"
+                                  "</circle>\n", s->px[i], s->py[i], MARKER_R + 4.5, c, p->n_runs);
+        }
         cc.known |= p->n_collapsed >= 0;
         if (p->n_collapsed > 0) {
             cc.runs += p->n_collapsed;
             cc.points++;
             collapsed_mark(b, s->px[i], s->py[i], c, p->n_collapsed, p->n_runs, run_word(plot));
         }
-        s->boxes[s->n_boxes++] = line_box(s->px[i], s->py[i], s->px[i], s->py[i], MARKER_R + (p->n_collapsed > 0 ? 3 : 1));
+        double reach = fmax(p->n_collapsed > 0 ? 3 : 1, p->identical ? 5.5 : 1);
+        s->boxes[s->n_boxes++] = line_box(s->px[i], s->py[i], s->px[i], s->py[i], MARKER_R + reach);
     }
     return cc;
 }
@@ -641,9 +757,23 @@ static double legend_methods(ResultsBuf *b, const ResultsPlot *plot, const Resul
     return ly;
 }
 
+/* The marker shapes of the prompt lengths, when they vary: "prompt length L:" then three a row. */
+static double legend_lengths(ResultsBuf *b, const ResultsPlot *plot, const Scratch *s, double ly) {
+    if (!plot->show_length || s->n_lengths == 0) return ly;
+    results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">marker: prompt length L</text>\n", LEGEND_X, ly);
+    ly += 18;
+    for (int k = 0; k < s->n_lengths; k++) {
+        double x = LEGEND_X + 12 + (k % 3) * 70;
+        shape_marker(b, k % N_SHAPES, x, ly - 4, MARKER_R, "fill=\"#555\" stroke=\"#555\" stroke-width=\"1.8\"");
+        results_buf_printf(b, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"12\">L%d</text>\n", x + 11, ly, s->lengths[k]);
+        if (k % 3 == 2 || k == s->n_lengths - 1) ly += 18;
+    }
+    return ly + 2;
+}
+
 /* What the symbols mean: filled and hollow markers, the collapsed × (when records say), the
- * error bars, the reference lines (when drawn). */
-static double legend_symbols(ResultsBuf *b, const ResultsPlot *plot, Collapses cc, int ref_drawn, double ly) {
+ * error bars. */
+static double legend_symbols(ResultsBuf *b, const ResultsPlot *plot, Collapses cc, double ly) {
     results_buf_printf(b, "<circle cx=\"%d\" cy=\"%.0f\" r=\"%.0f\" fill=\"#555\" stroke=\"#555\" stroke-width=\"1.8\"/>"
                           "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">on its method's dev frontier</text>\n",
                        LEGEND_X + 12, ly - 4, MARKER_R, LEGEND_X + 32, ly);
@@ -668,6 +798,40 @@ static double legend_symbols(ResultsBuf *b, const ResultsPlot *plot, Collapses c
                        LEGEND_X + 2, ly - 4, LEGEND_X + 22, LEGEND_X + 2, ly - 7, ly - 1, LEGEND_X + 22, ly - 7, ly - 1,
                        LEGEND_X + 32, ly, run_word(plot));
     ly += 20;
+    return ly;
+}
+
+/* What flags a point's statistics (only those the panel shows): bars cut at the edge, points of
+ * few runs, points whose runs gave identical results. */
+static double legend_flags(ResultsBuf *b, const ResultsPlot *plot, const Scratch *s, double ly) {
+    if (s->n_cut) {
+        results_buf_printf(b, "<path d=\"M%d %.0f H%d\" stroke=\"#555\" fill=\"none\"/>", LEGEND_X + 2, ly - 4, LEGEND_X + 18);
+        cut_arrow(b, LEGEND_X + 24, ly - 4, 1, 0, "#555");
+        results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">CI cut at the plot's edge</text>\n", LEGEND_X + 32, ly);
+        ly += 20;
+    }
+    if (s->n_few) {
+        results_buf_printf(b, "<g opacity=\"%s\">", FEW_OPACITY);
+        shape_marker(b, SHAPE_CIRCLE, LEGEND_X + 12, ly - 4, MARKER_R, "fill=\"#555\" stroke=\"#555\" stroke-width=\"1.8\"");
+        results_buf_printf(b, "</g><text x=\"%d\" y=\"%.0f\" font-size=\"12\">(n=\xe2\x80\xa6): under %d %ss, %d point%s</text>\n"
+                              "<text x=\"%d\" y=\"%.0f\" font-size=\"10\" fill=\"#666\">(its CI says little, or is absent)</text>\n",
+                           LEGEND_X + 32, ly, FEW_RUNS, run_word(plot), s->n_few, s->n_few == 1 ? "" : "s", LEGEND_X + 32, ly + 13);
+        ly += 33;
+    }
+    if (s->n_identical) {
+        results_buf_printf(b, "<circle cx=\"%d\" cy=\"%.0f\" r=\"%.1f\" fill=\"none\" stroke=\"#555\" stroke-width=\"1.2\" "
+                              "stroke-dasharray=\"2.5 2\"/>", LEGEND_X + 12, ly - 4, MARKER_R + 4.5);
+        shape_marker(b, SHAPE_CIRCLE, LEGEND_X + 12, ly - 4, MARKER_R, "fill=\"#555\" stroke=\"#555\" stroke-width=\"1.8\"");
+        results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">%d point%s: %ss identical</text>\n"
+                              "<text x=\"%d\" y=\"%.0f\" font-size=\"10\" fill=\"#666\">(no spread: no CI)</text>\n",
+                           LEGEND_X + 32, ly, s->n_identical, s->n_identical == 1 ? "" : "s", run_word(plot), LEGEND_X + 32, ly + 13);
+        ly += 33;
+    }
+    return ly;
+}
+
+/* The reference lines' entry (when drawn). */
+static double legend_reference(ResultsBuf *b, int ref_drawn, double ly) {
     if (ref_drawn) {
         results_buf_printf(b, "<line x1=\"%d\" y1=\"%.0f\" x2=\"%d\" y2=\"%.0f\" stroke=\"#888\" stroke-dasharray=\"2 3\"/>"
                               "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">reference: chance, ln V</text>\n",
@@ -707,18 +871,32 @@ static void legend_notes(ResultsBuf *b, const ResultsPlot *plot, const ResultsPl
 static void legend(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel *pn, const Scratch *s, Collapses cc,
                    int ref_drawn) {
     double ly = legend_methods(b, plot, pn, s, PLOT_T + 6);
-    ly = legend_symbols(b, plot, cc, ref_drawn, ly + 10);
+    ly = legend_lengths(b, plot, s, ly + 4);
+    ly = legend_symbols(b, plot, cc, ly + 6);
+    ly = legend_flags(b, plot, s, ly);
+    ly = legend_reference(b, ref_drawn, ly);
     legend_notes(b, plot, pn, ly);
 }
 
 // ----------------------------------------------------------------------------
 
+/* Across a random-init panel's plot, under everything: no reader can take its points for a
+ * finding. */
+static void random_init_mark(ResultsBuf *b, const ResultsPlotPanel *pn) {
+    if (random_init_of(pn) != 2) return;
+    results_buf_printf(b, "<text class=\"random-init\" x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"38\" font-weight=\"bold\" "
+                          "fill=\"%s\" fill-opacity=\"0.10\" transform=\"rotate(-18 %d %d)\">RANDOM-INIT MODEL</text>\n",
+                       PLOT_L + PLOT_W / 2, PLOT_T + PLOT_H / 2 + 12, RANDOM_INIT_COLOUR, PLOT_L + PLOT_W / 2, PLOT_T + PLOT_H / 2);
+}
+
 static void panel(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel *pn, double top, Scratch *s) {
     s->n_boxes = 0;
+    s->n_cut = s->n_few = s->n_identical = 0;
     panel_heading(b, plot, pn, top);
     Axis x, y;
     panel_axes(pn, &x, &y);
     axes(b, &x, &y);
+    random_init_mark(b, pn);
     if (pn->n_points == 0)
         results_buf_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"14\" fill=\"#555\">"
                               "no finished points yet</text>\n", PLOT_L + PLOT_W / 2, PLOT_T + PLOT_H / 2);
@@ -750,6 +928,27 @@ static const char **method_colours(const ResultsPlot *plot) {
     return colours;
 }
 
+static int cmp_int(const void *a, const void *b) { return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b); }
+
+/* The tuned points' distinct prompt lengths, ascending, into s->lengths (malloc'd): one marker
+ * shape each, the same in every panel. */
+static int length_shapes(const ResultsPlot *plot, Scratch *s) {
+    int n = 0;
+    for (int k = 0; k < plot->n_panels; k++) n += plot->panels[k].n_points;
+    s->lengths = malloc((size_t)(n ? n : 1) * sizeof *s->lengths);
+    s->n_lengths = 0;
+    if (!s->lengths) return -1;
+    for (int k = 0; k < plot->n_panels; k++)
+        for (int i = 0; i < plot->panels[k].n_points; i++)
+            if (!plot->panels[k].points[i].baseline) s->lengths[s->n_lengths++] = plot->panels[k].points[i].prompt_length;
+    qsort(s->lengths, (size_t)s->n_lengths, sizeof *s->lengths, cmp_int);
+    int d = 0;
+    for (int i = 0; i < s->n_lengths; i++)
+        if (d == 0 || s->lengths[i] != s->lengths[d - 1]) s->lengths[d++] = s->lengths[i];
+    s->n_lengths = d;
+    return 0;
+}
+
 int results_svg(ResultsBuf *b, const ResultsPlot *plot, Err *err) {
     int most = 1;
     for (int k = 0; k < plot->n_panels; k++)
@@ -761,9 +960,11 @@ int results_svg(ResultsBuf *b, const ResultsPlot *plot, Err *err) {
     char *block = malloc(bytes);
     Scratch s;
     s.colours = method_colours(plot);
-    if (!block || !s.colours) {
+    int lengths_rc = length_shapes(plot, &s);
+    if (!block || !s.colours || lengths_rc) {
         free(block);
         free(s.colours);
+        free(s.lengths);
         snprintf(err->msg, sizeof err->msg, "svg: out of memory (%zu bytes)", bytes);
         return -1;
     }
@@ -789,6 +990,7 @@ int results_svg(ResultsBuf *b, const ResultsPlot *plot, Err *err) {
     results_buf_cat(b, "</svg>\n");
     free(block);
     free(s.colours);
+    free(s.lengths);
     if (b->oom) {
         snprintf(err->msg, sizeof err->msg, "svg: out of memory");
         return -1;

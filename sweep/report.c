@@ -114,7 +114,8 @@ int sweep_frontier(const char *dir, const char *out_dir, Err *err) {
     ResultsRunInfo info = {.source = source, .spec_sha256 = jr.spec_sha256, .model_sha256 = jr.model_sha256,
                            .journal_version = jr.version, .created = jr.created, .now = (long long)time(NULL),
                            .damage = jr.bad_offset >= 0 ? jr.damage : NULL,
-                           .replicates = replicates, .n_replicates = n_replicates};
+                           .replicates = replicates, .n_replicates = n_replicates,
+                           .about_json = jr.about, .runs_json = jr.runs};
     ResultsFrontierSummary sum;
     Err rerr = {{0}};
     Err derr;
@@ -125,7 +126,7 @@ int sweep_frontier(const char *dir, const char *out_dir, Err *err) {
     if (rc == 0)
         fprintf(stderr,
                 "sweep: frontier: %d points (%d ok, %d failed, %d pending), %d configurations, %d on their method's "
-                "frontier: %s/{points.csv, frontier.csv, frontier.svg, frontier.json}\n",
+                "frontier: %s/{points.csv, frontier.csv, frontier.svg, frontier.json, frontier.tex}\n",
                 sum.n_points, sum.n_ok, sum.n_failed, sum.n_pending, sum.n_configs, sum.n_on_front, out_dir);
     free(refs);
     free(replicates);

@@ -421,16 +421,14 @@ static int journal_point(Master *m, int idx, int journal_index, const char *refi
 /* A journal that is new gets its header and the grid; an old one must hold the spec's
  * points exactly (or a subset, with --extend: the new ones are appended). Returns 1 for a
  * spec that does not fit the journal (exit 2), -1 for other errors. */
-static int reconcile(Master *m, const SweepJournal *jr, int extend, Err *err) {
+static int reconcile(Master *m, const SweepJournal *jr, int extend, const SweepRunOptions *o, Err *err) {
     const SweepSpec *s = &m->spec;
     if (!jr->have_header) {
-        char header[1024], shard[160];
-        sweep_shard_header_keys(s, shard, sizeof shard);
-        snprintf(header, sizeof header,
-                 "{\"spec_sha256\":\"%s\",\"version\":%d,\"created\":%lld,\"model_sha256\":\"%s\","
-                 "\"replicates\":%s%s}",
-                 s->spec_sha256, SWEEP_JOURNAL_VERSION, (long long)time(NULL), s->model_sha256, s->replicates, shard);
-        if (append_json(m, JOURNAL_HEADER, header, s->n_points == 0, err)) return -1;   // (an empty shard)
+        char *header = sweep_header_json(s, o, (long long)time(NULL));   // meta.c
+        if (!header) return err_fail(err, "sweep: out of memory");
+        int rc = append_json(m, JOURNAL_HEADER, header, s->n_points == 0, err);   // (sync: an empty shard)
+        free(header);
+        if (rc) return -1;
         for (int i = 0; i < s->n_points; i++)
             if (journal_point(m, i, i, NULL, i == s->n_points - 1, err)) return -1;
         return 0;
@@ -650,7 +648,7 @@ static int master_setup(Master *m, const SweepRunOptions *o, int n_workers, Err 
         if (sweep_spec_use_v1_ids(&m->spec, err)) rc = 1;
     }
     if (rc == 0) {
-        int r = reconcile(m, &jr, o->extend, err);
+        int r = reconcile(m, &jr, o->extend, o, err);
         rc = r == 1 ? 2 : r < 0 ? 1 : 0;
     }
     m->journal_points = m->spec.n_points;   // reconciled: every point of the spec is journaled
@@ -740,5 +738,7 @@ int sweep_run_mpi(const SweepRunOptions *o) {
     int rank = 0, nranks = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &nranks);
-    return rank == 0 ? run_master(o, nranks) : run_worker();
+    SweepRunOptions with_ranks = *o;
+    with_ranks.ranks = nranks;   // the journal header's "runs"
+    return rank == 0 ? run_master(&with_ranks, nranks) : run_worker();
 }

@@ -78,6 +78,7 @@ typedef struct {
     int have_header;
     char spec_sha256[65], model_sha256[65];
     char replicates[512];     // the header's "replicates" as compact JSON ("" none: a shard from before them)
+    char *about, *runs;       // the header's "about" and "runs" as compact JSON (owned; NULL: none)
     double created;
     int version, shard, shards, grid_points, retries;
     MergePoint *points;
@@ -126,6 +127,9 @@ static int on_header(Shard *sh, const cJSON *j, Err *err) {
     free(replicates);
     const cJSON *created = cJSON_GetObjectItemCaseSensitive(j, "created");
     sh->created = cJSON_IsNumber(created) ? created->valuedouble : 0;
+    const cJSON *about = cJSON_GetObjectItemCaseSensitive(j, "about"), *runs = cJSON_GetObjectItemCaseSensitive(j, "runs");
+    sh->about = cJSON_IsObject(about) ? cJSON_PrintUnformatted(about) : NULL;
+    sh->runs = cJSON_IsArray(runs) ? cJSON_PrintUnformatted(runs) : NULL;
     if (json_int(j, "version", &sh->version)) sh->version = 1;
     if (json_int(j, "shards", &sh->shards))
         return rfail(err, "not a shard's journal (its header has no \"shards\"): merge the directories of "
@@ -214,6 +218,8 @@ static void shard_free(Shard *sh) {
     free(sh->points);
     free(sh->frames);
     sweep_id_free(&sh->by_id);
+    free(sh->about);
+    free(sh->runs);
     if (sh->lock) journal_close(sh->lock);
     memset(sh, 0, sizeof *sh);
 }
@@ -343,6 +349,31 @@ static int append(Journal *j, int type, const void *payload, size_t len, int syn
     return 0;
 }
 
+/* The merged header's ",\"about\":{...},\"runs\":[...]": shard 0's about, every shard's runs in
+ * shard order (keys a shard lacks, from before issue 15, are left out). malloc'd; NULL: no memory. */
+static char *merged_meta(const Shard *const *by_index, int n) {
+    cJSON *runs = cJSON_CreateArray();
+    int any = 0;
+    for (int i = 0; i < n && runs; i++) {
+        cJSON *r = by_index[i]->runs ? cJSON_Parse(by_index[i]->runs) : NULL;
+        for (cJSON *x = r ? r->child : NULL; x; x = x->next, any = 1) cJSON_AddItemToArray(runs, cJSON_Duplicate(x, 1));
+        cJSON_Delete(r);
+    }
+    char *runs_text = runs && any ? cJSON_PrintUnformatted(runs) : NULL;
+    cJSON_Delete(runs);
+    const char *about = by_index[0]->about;
+    size_t cap = (about ? strlen(about) : 0) + (runs_text ? strlen(runs_text) : 0) + 32;
+    char *out = malloc(cap);
+    if (out) {
+        int k = 0;
+        out[0] = '\0';
+        if (about) k += snprintf(out, cap, ",\"about\":%s", about);
+        if (runs_text) snprintf(out + k, cap - (size_t)k, ",\"runs\":%s", runs_text);
+    }
+    free(runs_text);
+    return out;
+}
+
 /* The merged journal into TMP/journal. */
 static int write_merged(const char *tmp, Shard *sh, int n, Err *err) {
     Journal *j = NULL;
@@ -357,11 +388,24 @@ static int write_merged(const char *tmp, Shard *sh, int n, Err *err) {
     }
     int total_frames = 0;
     for (int s = 0; s < n; s++) total_frames += sh[s].n_frames;
-    char header[1024], replicates[600] = "";
+    char replicates[600] = "";
     if (sh[0].replicates[0]) snprintf(replicates, sizeof replicates, ",\"replicates\":%s", sh[0].replicates);
-    int hl = snprintf(header, sizeof header, "{\"spec_sha256\":\"%s\",\"version\":%d,\"created\":%lld,\"model_sha256\":\"%s\"%s}",
-                      sh[0].spec_sha256, sh[0].version, (long long)created, sh[0].model_sha256, replicates);
+    // issue 15: the spec's about (one spec: every shard's is the same) and the runs that made
+    // the shards, in shard order; from the shards alone, so that merging twice writes the same
+    // bytes (a merge that is already there is kept)
+    char *meta = merged_meta(by_index, N);
+    size_t hcap = (meta ? strlen(meta) : 0) + sizeof replicates + 512;
+    char *header = meta ? malloc(hcap) : NULL;
+    if (!header) {
+        free(meta);
+        journal_close(j);
+        return err_fail(err, "merge: out of memory");
+    }
+    int hl = snprintf(header, hcap, "{\"spec_sha256\":\"%s\",\"version\":%d,\"created\":%lld,\"model_sha256\":\"%s\"%s%s}",
+                      sh[0].spec_sha256, sh[0].version, (long long)created, sh[0].model_sha256, replicates, meta);
+    free(meta);
     int rc = append(j, JOURNAL_HEADER, header, (size_t)hl, T == 0 && total_frames == 0, err);
+    free(header);
     for (int g = 0; g < T && rc == 0; g++) {
         const MergePoint *p = &by_index[g % N]->points[g / N];
         size_t cap = strlen(p->point) + 160;

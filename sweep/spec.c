@@ -751,7 +751,7 @@ static int parse_top(SweepSpec *s, const cJSON *root, Builder *b, Grid *g, Basel
     static const char *const keys[] = {"model", "task", "data", "data_dir", "split", "out", "grid",
                                        "pez", "rlprompt", "soft", "point", "baselines", "empty_baseline",
                                        "replicates", "timeout_seconds", "retries", "drain_seconds", "tune",
-                                       "adaptive", "halving"};
+                                       "adaptive", "halving", "name", "description", "tags"};
     if (!cJSON_IsObject(root)) return err_fail(err, "spec: expected a JSON object");
     if (no_repeated_keys(root, "", err) || check_keys(root, "", keys, sizeof keys / sizeof keys[0], err)) return -1;
     char model[SWEEP_PATH] = "";
@@ -785,7 +785,9 @@ static int parse_top(SweepSpec *s, const cJSON *root, Builder *b, Grid *g, Basel
     b->root = root;
     const cJSON *grid = cJSON_GetObjectItemCaseSensitive(root, "grid");
     if (!grid) return err_fail(err, "spec: \"grid\" is missing");
-    if (parse_grid(g, grid, err) || parse_baselines(bl, root, err) || parse_replicates(s, root, err)) return -1;
+    if (parse_grid(g, grid, err) || parse_baselines(bl, root, err) || parse_replicates(s, root, err) ||
+        sweep_about_parse(s, root, err))
+        return -1;
     b->shared = cJSON_GetObjectItemCaseSensitive(root, "point");
     for (const cJSON *c = b->shared ? b->shared->child : NULL; c; c = c->next) {
         static const char *const owned[] = {"model", "task", "data", "data_dir", "split", "pez", "rlprompt", "soft",
@@ -936,6 +938,8 @@ void sweep_spec_free(SweepSpec *s) {
     free(s->inputs);
     s->inputs = NULL;
     s->n_inputs = s->cap_inputs = 0;
+    free(s->about);
+    s->about = NULL;
 }
 
 // ----------------------------------------------------------------------------

@@ -150,6 +150,13 @@ static int visit(void *user, int type, const void *payload, size_t len, Err *err
         free(replicates);
         int sane = cJSON_IsNumber(created) && created->valuedouble > 0 && created->valuedouble < 1e15;
         jr->created = sane ? (long long)created->valuedouble : 0;
+        // issue 15's keys, optional: journals before them have neither
+        const cJSON *about = cJSON_GetObjectItemCaseSensitive(j, "about");
+        const cJSON *runs = cJSON_GetObjectItemCaseSensitive(j, "runs");
+        free(jr->about);
+        free(jr->runs);
+        jr->about = cJSON_IsObject(about) ? cJSON_PrintUnformatted(about) : NULL;
+        jr->runs = cJSON_IsArray(runs) ? cJSON_PrintUnformatted(runs) : NULL;
     } else if (type == JOURNAL_POINT) {
         rc = on_point(jr, j, err);
     } else if (type == JOURNAL_DISPATCH) {
@@ -181,6 +188,9 @@ int sweep_journal_read(SweepJournal *jr, const char *dir, Err *err) {
 }
 
 void sweep_journal_free(SweepJournal *jr) {
+    free(jr->about);
+    free(jr->runs);
+    jr->about = jr->runs = NULL;
     for (int i = 0; i < jr->n; i++) {
         free(jr->points[i].point_json);
         free(jr->points[i].record);

@@ -50,6 +50,11 @@
  *                    add up to N points ("adaptive sweeps" below) [off]
  *   halving          {"eta": 3, "rungs": 3}: successive halving across configurations
  *                    ("successive halving" below) [off]; not with adaptive
+ *   name, description   what the sweep is, for a reader: strings (name up to 200 bytes,
+ *                    description 4000); the plot's title and frontier.json say them [none]
+ *   tags             an array of distinct strings (up to 32 of 64 bytes) [none]
+ *                    name, description and tags change no point (nor its id); they are
+ *                    written in the journal header when it is created
  * Paths are used as written, relative to the working directory of mpirun.
  *
  * Expansion order (the point index): the axes task, split, method,
@@ -75,7 +80,10 @@
  *
  * The journal (rank 0 only, results/results.h): HEADER {"spec_sha256" (of
  * the spec file's bytes), "version" (SWEEP_JOURNAL_VERSION), "created", "model_sha256"
- * (the first point's model), "replicates"}; one POINT
+ * (the first point's model), "replicates", "about" (the spec's name, description, tags; only
+ * when it has one), "runs" (issue 15: [the invocation that created the journal:
+ * {"code_version", "host" of rank 0, "command", "ranks"}]; a merge's holds its shards' runs,
+ * in shard order)}; one POINT
  * frame per point, in index order, its "index" its order in the journal;
  * a DISPATCH frame per attempt; a RESULT frame per finished attempt (status 1
  * for failed), fsync'd. A point is done when it has an ok result, failed for
@@ -188,6 +196,7 @@ typedef struct {
     int grid_points;        // with n_shards: the whole grid's points (before sweep_shard_select)
     SweepInput *inputs;          // (n_inputs) the distinct files the points read, each hashed once:
     int n_inputs, cap_inputs;    // path, sha256, known-digest line ("Hash once"; spec.c; owned)
+    char *about;            // the spec's name, description, tags as compact JSON (owned; NULL: none given)
 } SweepSpec;
 
 /* Parses and validates a spec and every point of its grid. default_tune is
@@ -207,6 +216,17 @@ int sweep_spec_add_point(SweepSpec *s, const char *point_json, const char *key, 
 /* Successive halving: the steps of rung `rung` for a point whose grid budget is full_steps:
  * full_steps / eta^(rungs - 1 - rung), rounded down, at least 1. */
 int sweep_halving_budget(const SweepSpec *s, int full_steps, int rung);
+/* What the journal header says of the sweep beyond its points (meta.c, issue 15). */
+typedef struct cJSON cJSON;
+/* The spec's "name", "description" and "tags" into s->about ({"name", "description", "tags"}
+ * of those given, in that order; NULL when none is). */
+int sweep_about_parse(SweepSpec *s, const cJSON *root, Err *err);
+/* One invocation as JSON: {"code_version", "host", "command": [argv...], "ranks"} (malloc'd;
+ * NULL out of memory). */
+char *sweep_run_json(int ranks, int argc, char *const *argv);
+/* The header's keys beyond the points': ",\"about\":{...}" when the spec has one, then
+ * ",\"runs\":RUNS" when runs_json is not NULL (malloc'd; NULL out of memory). */
+char *sweep_header_meta(const SweepSpec *s, const char *runs_json);
 
 /* The replicates of a spec that names none, and of a journal from before "replicates". */
 #define SWEEP_DEFAULT_REPLICATES "[\"seed\",\"split\"]"
@@ -240,6 +260,7 @@ typedef struct {
     int version;                 // the header's journal format version
     char replicates[512];        // the header's "replicates" as compact JSON; "" when it has none
     long long created;           // the header's creation time (unix seconds; 0 unknown)
+    char *about, *runs;          // the header's "about" and "runs" as compact JSON (owned; NULL: none)
     int n, cap;
     SweepJournalPoint *points;   // journal order
     SweepIdIndex by_id;          // id -> index in points
@@ -317,7 +338,7 @@ void sweep_halving_free(SweepHalving *h);
 /* `sweep frontier DIR [--out OUT]`, and the end of a finished run: reads
  * DIR/journal (no MPI, no lock, so also while a sweep runs: frames after a torn
  * tail are left out, with a warning) and writes points.csv, frontier.csv,
- * frontier.svg and frontier.json into out_dir (created if missing; NULL: DIR),
+ * frontier.svg, frontier.json and frontier.tex into out_dir (created if missing; NULL: DIR),
  * each whole or not at all. Prints one line on stderr. */
 int sweep_frontier(const char *dir, const char *out_dir, Err *err);
 
@@ -344,11 +365,18 @@ int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, ch
 
 typedef struct {
     const char *spec_path;
+    int argc;               // the command line, for the journal header's "runs"
+    char *const *argv;
+    int ranks;              // MPI ranks (sweep_run_mpi sets it)
     int extend;
     const char *default_tune;
     const char *out_dir;    // --out: instead of the spec's "out" (NULL: the spec's)
     int shard, n_shards;    // --shard I/N (n_shards 0: the whole grid); see shard.c
 } SweepRunOptions;
+
+/* The journal header a new sweep writes (meta.c): spec and model sha256, version, created,
+ * replicates, a shard's keys, about, runs (this invocation). malloc'd; NULL out of memory. */
+char *sweep_header_json(const SweepSpec *s, const SweepRunOptions *o, long long created);
 
 /* Every rank calls this after MPI_Init. Returns the exit status: 0 done or
  * stopped by a signal, 1 runtime error, 2 bad spec (on every rank). */

@@ -19,7 +19,9 @@ static const char *USAGE =
     "`tune` process under a time limit, and journals every dispatch and result in OUT/journal.\n"
     "Run it again on the same spec to resume (done points are skipped). SIGTERM or SIGUSR1\n"
     "stop dispatching, wait for the points in flight, and exit 0.\n"
-    "A finished sweep also writes OUT/points.csv, frontier.csv, frontier.svg and frontier.json\n"
+    "A finished sweep also writes OUT/points.csv, frontier.csv, frontier.svg, frontier.json and\n"
+    "frontier.tex. The journal header also says the invocation (code version, host, command line,\n"
+    "ranks).\n"
     "(see `sweep frontier --help`).\n"
     "\n"
     "The spec (JSON; unknown keys are errors; see sweep/sweep.h and README.md):\n"
@@ -50,6 +52,9 @@ static const char *USAGE =
     "  halving          {\"eta\": 3, \"rungs\": 3}: successive halving, asynchronous (ASHA):\n"
     "                   configurations start with steps / eta^(rungs-1); those on their\n"
     "                   dev frontier move up a rung (eta times the steps) [off]\n"
+    "  name, description, tags   what the sweep is (strings; tags an array): the journal\n"
+    "                   header and frontier.json keep them, the plot's title says the name;\n"
+    "                   no point (nor id) changes with them [none]\n"
     "Without mpirun, `sweep SPEC.json` runs every point on one worker: the quick local mode.\n"
     "A point's id is the sha256 of its canonical JSON with each file it reads (models, splits,\n"
     "dictionary) given by the sha256 of its contents, and the tune version: moving the files\n"
@@ -97,10 +102,18 @@ static const char *FRONTIER_USAGE =
     "                 95% CI (Student t) of each metric, on/off the dev-chosen frontier per\n"
     "                 method and across methods, whether the CI reaches it, the best seed (by\n"
     "                 the dev objective), the test-chosen frontier as extra columns\n"
-    "  frontier.svg   accuracy vs log-PPL per task: methods in colour, CI error bars, frontiers\n"
-    "                 as step lines, lambda labels\n"
-    "  frontier.json  spec and model sha256, code versions, date, the reference point (chance\n"
-    "                 accuracy, ln V), hypervolumes (and per seed), the failed points\n"
+    "  frontier.svg   accuracy vs log-PPL per task: methods in colour, CI error bars (an arrow\n"
+    "                 where cut at the edge), frontiers as step lines, lambda labels; under the\n"
+    "                 title the model (sha256 prefix, shape; a random init in red) and the data\n"
+    "                 (splits, sizes, test examples scored); marker shape = prompt length when\n"
+    "                 it varies; n < 3 runs faded with (n=...), identical runs ringed\n"
+    "  frontier.json  spec and model sha256, code versions, date, the spec's about (name,\n"
+    "                 description, tags), the runs that made the journal, what the records ran\n"
+    "                 on (reproduce: code versions, hosts, OpenBLAS, precisions, models, data\n"
+    "                 sha256), the reference point (chance accuracy, ln V), hypervolumes (and\n"
+    "                 per seed), the failed points\n"
+    "  frontier.tex   a booktabs table per task: mean +- 95% CI of dev and test accuracy and\n"
+    "                 log-PPL, the frontier across methods in bold, the best prompt (escaped)\n"
     "Each file is written whole or not at all (temp file, rename). Reads the journal only (no\n"
     "MPI, no lock), so it also works while the sweep runs; a finished sweep writes them itself.\n"
     "The columns: README.md, \"The Pareto frontier\".\n";
@@ -158,7 +171,7 @@ int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "status") == 0) return journal_command(argc, argv, STATUS_USAGE, sweep_status);
     if (argc >= 2 && strcmp(argv[1], "export") == 0) return journal_command(argc, argv, EXPORT_USAGE, sweep_export);
     if (argc >= 2 && strcmp(argv[1], "frontier") == 0) return frontier_command(argc, argv);
-    SweepRunOptions o = {0};
+    SweepRunOptions o = {.argc = argc, .argv = argv};
     for (int i = 1; i < argc; i++) {
         if (is_help(argv[i])) { fputs(USAGE, stdout); return 0; }
         if (strcmp(argv[i], "--extend") == 0) o.extend = 1;

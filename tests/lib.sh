@@ -33,7 +33,7 @@
 #                              random checkpoint NAME (`gpt2 init INIT-ARGS`), the tool run with
 #                              the options TOOL-OPTIONS: ok when all agree to relative error TOL,
 #                              else fail (needs need_torch)
-#   normalized DIR             `sweep export DIR` without timings, one record a line, in journal
+#   normalized DIR             `sweep export DIR` without timings and "run", one record a line, in journal
 #                              order (needs need_python)
 #   bend_sweep                 for the adaptive sweeps' tests: a tiny model $TMP/model, a dictionary
 #                              $TMP/words and $TMP/tune.sh, tests/fake_tune.sh's scripted bend
@@ -253,5 +253,6 @@ import json, sys
 for line in sys.stdin:
     r = json.loads(line)
     r.pop("wall_seconds", None)
+    r.pop("run", None)   # host, command line, OpenBLAS: where it ran, not what it computed
     print(json.dumps(r, sort_keys=True))'
 }

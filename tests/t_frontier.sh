@@ -26,6 +26,7 @@
 #     n_splits, n_seeds, a pez.lr and a prompt column, every method in a colour of its own and
 #     the baselines as labelled markers; a header naming only "seed" makes the split a
 #     configuration key; a malformed "replicates" exits 1;
+#   - issue 15 (the section of that name below): metadata, the plot's marks, frontier.tex;
 #   - the reference log-PPL ln V follows the vocabulary the records carry: a sweep of the real
 #     tune on a model whose vocabulary is not GPT-2's (50304, GPT-2's padded to a multiple of
 #     64) has records saying 50304 and a frontier.json whose reference is ln 50304.
@@ -521,6 +522,148 @@ EOF
 [ $? -eq 1 ] && grep -q '"replicates" must be an array' "$TMP/p13bad.err" && [ ! -e "$TMP/p13bad/frontier.csv" ] &&
     ok "a header whose replicates is not a list: exit 1: $(cat "$TMP/p13bad.err")" ||
     fail "malformed replicates: $(cat "$TMP/p13bad.err")"
+
+# ---------------------------------------------------------------------------
+# issue 15: what a paper needs, on a sweep of a stand-in tune whose records carry run,
+# data_files and model (a random init), with prompt lengths 3 and 5, rlprompt at lambda 1 giving
+# identical results for every seed, and a baseline whose prompt holds every LaTeX special
+# character, non-ASCII text, a tab and a control character. The spec has name, description, tags:
+#   - the journal header says them ("about") and the run that made it ("runs": code version,
+#     host, the command line, 2 ranks); frontier.json repeats both, and "reproduce" lists the
+#     records' code versions, hosts, OpenBLAS, precisions, models (shape, random init) and data;
+#   - the plot: the name in the title, the model (sha256 prefix, shape) and the data (split,
+#     sizes, test examples scored) under it, the random init in red and across the plot,
+#     squares for L5 (the legend says so), dashed rings on the identical configurations, the
+#     n=1 baselines faded with their n;
+#   - frontier.tex: one booktabs table, a row per frontier.csv configuration, bold exactly on
+#     the frontier across methods, mean +- CI as frontier.csv's, the nasty prompt escaped; it
+#     compiles with pdflatex (texlive-latex-base, texlive-latex-recommended: install-deps.sh)
+
+cat >"$TMP/fake_tune15.py" <<'EOF'
+import json, sys
+p = json.loads(sys.stdin.read())
+lam, seed, L, method = p["lambda"], p["seed"], p.get("prompt_length", 0), p["method"]
+acc = 0.6 + 0.1 * (1 - lam) + 0.01 * seed + (0.02 if L == 5 else 0)
+lp = 3.0 + 4.0 * (1 - lam) + 0.1 * seed
+text = " great movie"
+if method == "rlprompt" and lam == 1:   # every seed the same: no spread
+    acc, lp, text = 0.58 + (0.02 if L == 5 else 0), 2.5, " same"
+if method == "manual":
+    acc, lp, text = 0.55, (2.0 if p["prompt"] else 0.0), p["prompt"]
+rec = {"point": p, "status": "ok", "error": None, "prompt": {"ids": [1, 2], "text": text},
+       "accuracy": {"train": 0.9, "dev": acc, "test": acc}, "dev_reward": 0.1, "log_ppl": lp,
+       "ppl": 2.718281828459045 ** lp, "dict_share": 0.5,
+       "faithfulness": {"acc_continuous": acc, "acc_projected": acc, "kl": 0.0},
+       "steps": 10, "best_step": 5, "wall_seconds": 0.1, "history": [], "vocab_size": 50257, "collapsed": False,
+       "versions": {"tune": "fake tune 15", "model_sha256": "c" * 64},
+       "run": {"code_version": "v1-test", "host": "node-a", "command": ["tune", "--quiet", "-"],
+               "openblas_core": "Haswell", "openblas_threads": 1, "openblas_coretype": None},
+       "data_files": {"train": {"sha256": "1" * 64, "examples": 32}, "dev": {"sha256": "2" * 64, "examples": 32},
+                      "test": {"sha256": "3" * 64, "examples": 1821, "scored": 100}},
+       "model": {"n_layer": 2, "n_head": 4, "n_embd": 64, "n_positions": 128, "random_init": True}}
+print(json.dumps(rec))
+EOF
+printf '#!/bin/sh\nexec "%s" "%s"\n' "$PY" "$TMP/fake_tune15.py" >"$TMP/fake_tune15"
+chmod +x "$TMP/fake_tune15"
+"$PY" - "$TMP/s15.json" "$M" "$DATA" "$TMP" <<'EOF'
+import json, sys
+out, model, data, tmp = sys.argv[1:5]
+nasty = 'x_1 % & # $ { } ~ ^ \\ "q" <a>|b -- `` !` caf\u00e9 \u4e2d\u6587 \U0001F600\ttab\u0001end  two  spaces '
+spec = {"name": "issue 15 check: name_with %&", "description": "the paper side", "tags": ["test", "issue-15"],
+        "model": model, "task": "sst-2", "data_dir": data, "split": "16-42", "out": tmp + "/s15",
+        "grid": {"method": ["pez", "rlprompt"], "lambda": [0, 1], "prompt_length": [3, 5], "seed": [1, 2, 3]},
+        "baselines": [nasty], "point": {"dictionary": tmp + "/words", "max_test": 100},
+        "tune": tmp + "/fake_tune15", "timeout_seconds": 60, "retries": 0}
+json.dump(spec, open(out, "w"))
+EOF
+run s15 "$TMP/s15.json"
+if [ "$rc" -eq 0 ] && [ -s "$TMP/s15/frontier.tex" ]; then
+    ok "issue 15 sweep: $(grep '^sweep: frontier' "$TMP/s15.err" | cut -c1-100)"
+else
+    fail "issue 15 sweep: exit $rc"; tail -n 5 "$TMP/s15.err"
+fi
+"$PY" - "$TMP/s15" "$SWEEP" "$TMP/s15.json" <<'EOF' && ok "issue 15: journal header, frontier.json (about, runs, reproduce), the plot's words and marks" ||
+import json, re, socket, struct, sys, xml.etree.ElementTree as ET
+d, sweep, spec = sys.argv[1:4]
+b = open(d + "/journal", "rb").read()
+n = struct.unpack_from("<I", b, 5)[0]
+h = json.loads(b[13:13 + n])
+about = {"name": "issue 15 check: name_with %&", "description": "the paper side", "tags": ["test", "issue-15"]}
+assert h["about"] == about, h
+run = h["runs"][0]
+assert len(h["runs"]) == 1 and run["ranks"] == 2 and run["command"] == [sweep, spec], h["runs"]
+assert run["host"] == socket.gethostname() and re.fullmatch(r"[A-Za-z0-9._+/-]+", run["code_version"]), run
+j = json.load(open(d + "/frontier.json"))
+assert j["about"] == about and j["runs"] == h["runs"], (j["about"], j["runs"])
+r = j["reproduce"]
+assert r["code_versions"] == ["v1-test"] and r["hosts"] == ["node-a"] and r["precisions"] == ["f32"], r
+assert r["openblas"] == [{"core": "Haswell", "threads": 1, "coretype_env": None}], r["openblas"]
+assert r["models"] == [{"n_layer": 2, "n_head": 4, "n_embd": 64, "n_positions": 128, "random_init": True,
+                        "sha256": "c" * 64, "vocab_size": 50257}], r["models"]
+assert len(r["data"]) == 1 and r["data"][0]["split"] == "16-42" and r["data"][0]["test"]["scored"] == 100, r["data"]
+assert "frontier.tex" in j["files"], j["files"]
+ns = "{http://www.w3.org/2000/svg}"
+svg = ET.parse(d + "/frontier.svg").getroot()
+texts = ["".join(t.itertext()) for t in svg.iter(ns + "text")]
+def has(s):
+    return any(s in t for t in texts)
+assert has("issue 15 check: name_with %& \u2014 sst-2"), texts[:3]
+assert has("RANDOM-INIT MODEL (untrained, gpt2 init)"), texts[:5]
+assert has("model sha256 cccccccccccc\u2026 \u00b7 2 layers, 4 heads, n_embd 64, 128 positions, V 50257"), texts[:5]
+assert has("data: split 16-42 \u00b7 train 32, dev 32 examples \u00b7 test: 100 of 1821 scored"), texts[:5]
+assert has("marker: prompt length L") and "L3" in texts and "L5" in texts, texts
+assert len([e for e in svg.iter(ns + "text") if e.get("class") == "random-init"]) == 1
+rects = [e for e in svg.iter(ns + "rect") if e.get("width") == e.get("height") and float(e.get("width")) < 12]
+assert len(rects) >= 5, len(rects)   # 4 configurations at L5, and the legend's square
+rings = [e for e in svg.iter(ns + "circle") if e.get("class") == "identical"]
+assert len(rings) == 2, len(rings)   # rlprompt lambda 1, L3 and L5
+few = [e for e in svg.iter(ns + "g") if e.get("class") == "few-runs"]
+assert len(few) == 2 and has("(empty prompt) (n=1)"), (len(few), [t for t in texts if "n=" in t])
+EOF
+    fail "issue 15: metadata and plot"
+"$PY" - "$TMP/s15" <<'EOF' && ok "issue 15: frontier.tex rows, bold frontier, mean +- CI as frontier.csv's, the prompt escaped" ||
+import csv, sys
+d = sys.argv[1]
+with open(d + "/frontier.csv", newline="", encoding="utf-8") as f:
+    configs = list(csv.DictReader(f))
+tex = open(d + "/frontier.tex", encoding="utf-8").read()
+assert tex.count("\\begin{table}") == 1 and "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
+assert "\\caption{issue 15 check: name\\_with \\%\\&: sst{-}2." in tex, tex[:800]
+body = tex.split("\\midrule\n")[1].split("\\bottomrule")[0].strip().split("\n")
+assert len(body) == len(configs) == 10, (len(body), len(configs))
+def fmt(mean, ci, digits):
+    s = "%.*f" % (digits, float(mean))
+    return s + (" $\\pm$ %.*f" % (digits, float(ci)) if ci else "")
+for row, c in zip(body, configs):
+    front = c["on_frontier_all"] == "1"
+    assert row.startswith("\\textbf{" if front else "{") and row.count("\\textbf{") == (7 if front else 0), row
+    identical = c["n_ok"] != "1" and c["acc_test_sd"] == "0.0" and c["log_ppl_sd"] == "0.0"
+    for mean, ci, digits in (("acc_dev_mean", "acc_dev_ci95", 3), ("acc_test_mean", "acc_test_ci95", 3),
+                             ("log_ppl_mean", "log_ppl_ci95", 2)):
+        want = ("%.*f$^{=}$" % (digits, float(c[mean]))) if identical else fmt(c[mean], c[ci], digits)
+        assert "{" + want + "}" in row, (want, row)
+nasty = [r for r in body if "promptchar" in r]
+assert len(nasty) == 1, nasty
+want = ('\\texttt{"x\\_1\\ \\%\\ \\&\\ \\#\\ \\$\\ \\{\\ \\}\\ \\textasciitilde{}\\ \\textasciicircum{}\\ \\textbackslash{}\\ '
+        '"q"\\ {<}a{>}|b\\ {-}{-}\\ {`}{`}\\ !{`}\\ caf\\promptchar{00E9}{\u00e9}\\ \\promptchar{4E2D}{\u4e2d}'
+        '\\promptchar{6587}{\u6587}\\ \\promptchar{1F600}{\U0001F600}\\promptchar{0009}{}tab\\promptchar{0001}{}end\\ \\ '
+        'two\\ \\ spaces\\ "}')
+assert want in nasty[0], nasty[0]
+EOF
+    fail "issue 15: frontier.tex"
+if command -v pdflatex >/dev/null 2>&1; then
+    mkdir -p "$TMP/tex"
+    printf '\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n\\input{%s}\n\\end{document}\n' \
+        "$TMP/s15/frontier.tex" >"$TMP/tex/doc.tex"
+    if (cd "$TMP/tex" && timeout 120 pdflatex -interaction=nonstopmode -halt-on-error doc.tex >pdflatex.out 2>&1) &&
+        [ -s "$TMP/tex/doc.pdf" ] && ! grep -q "^!" "$TMP/tex/doc.log"; then
+        ok "frontier.tex compiles with pdflatex (booktabs)"
+    else
+        fail "frontier.tex does not compile:"; grep -A3 "^!" "$TMP/tex/doc.log" | head -n 8
+    fi
+else
+    skip_check "pdflatex is not installed (texlive-latex-base texlive-latex-recommended): frontier.tex not compiled"
+fi
 
 # under AddressSanitizer: no leak through sweep/ or results/
 leaks=$(lsan_leaks 'sweep/|results/' "$TMP"/*.err)

@@ -4,7 +4,10 @@
 #   record (soft: the projection reported, the soft prompt's objective and faithfulness); the
 #   empty manual prompt gives the template alone's record (log-PPL 0, PPL 1), the same whichever
 #   end of the template [P] is at;
-#   two runs of a point give identical records except wall_seconds; a PEZ point under an
+#   the record says what reproduces it (run: code version, host, command line, OpenBLAS;
+#   data_files: the splits' sha256 and sizes; model: its shape, random_init true for gpt2 init's
+#   weights and false once they are not those the marker names);
+#   two runs of a point give identical records except wall_seconds and run; a PEZ point under an
 #   activation_mb that splits its batches gives the one batch's record (within 1e-5), one too
 #   small a failed record naming it; the point
 #   read from stdin gives the same; bad points exit 2 with one message and no
@@ -46,17 +49,41 @@ EOF
 
 # check_record FILE METHOD PROMPT_LENGTH STEPS EVAL_EVERY: the record's fields and their consistency
 check_record() {
-    "$PY" - "$@" "$(sha256sum "$M/model.safetensors" | cut -d' ' -f1)" <<'EOF'
-import json, math, sys
+    "$PY" - "$@" "$(sha256sum "$M/model.safetensors" | cut -d' ' -f1)" "$TUNE" "$DATA" "$ROOT" <<'EOF'
+import hashlib, json, math, os, re, socket, subprocess, sys
 path, method, L, steps, every, sha = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+tune, data, root = sys.argv[7:10]
 with open(path) as f:
     text = f.read()
 assert text.count("\n") == 1 and text.endswith("}\n"), "not one line of JSON"
 r = json.loads(text)
 keys = ["point", "status", "error", "prompt", "accuracy", "balanced_accuracy", "class_accuracy", "prediction_share",
         "collapsed", "task_loss", "objective", "dev_reward", "log_ppl", "ppl", "dict_share", "distinct_share",
-        "faithfulness", "steps", "stop_reason", "best_step", "wall_seconds", "history", "vocab_size", "versions"]
+        "faithfulness", "steps", "stop_reason", "best_step", "wall_seconds", "history", "vocab_size", "versions",
+        "run", "data_files", "model"]
 assert list(r) == keys, "record keys %s" % list(r)
+# what reproduces the run (issue 15)
+run = r["run"]
+assert list(run) == ["code_version", "host", "command", "openblas_core", "openblas_threads", "openblas_coretype"], run
+# the build's `git describe --always --dirty` (the Makefile bakes it in): in a checkout a
+# commit's, never the fallback
+assert re.fullmatch(r"[A-Za-z0-9._+/-]+", run["code_version"]), run
+if subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True).returncode == 0:
+    head = subprocess.run(["git", "-C", root, "rev-parse", "--short=7", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert run["code_version"] != "unknown" and re.search(r"g?[0-9a-f]{7,}", run["code_version"]), (run, head)
+assert run["host"] == socket.gethostname(), run
+assert run["command"] == [tune, path[:-len(".1")] + ".json"], run  # check_record's records: `tune X.json`
+assert run["openblas_core"] and run["openblas_threads"] >= 1, run
+assert run["openblas_coretype"] == os.environ.get("OPENBLAS_CORETYPE"), run
+files = r["data_files"]
+for k, n in (("train", 32), ("dev", 32), ("test", None)):
+    f = files[k]
+    want = hashlib.sha256(open(os.path.join(data, "test.tsv" if k == "test" else "16-42/%s.tsv" % k), "rb").read()).hexdigest()
+    assert f["sha256"] == want, (k, f, want)
+    assert f["examples"] == n if n else f["examples"] >= 40, (k, f)
+assert files["test"]["scored"] == 40, files  # max_test
+assert list(files["test"]) == ["sha256", "examples", "scored"] and list(files["dev"]) == ["sha256", "examples"], files
+assert r["model"] == {"n_layer": 2, "n_head": 2, "n_embd": 32, "n_positions": 256, "random_init": True}, r["model"]
 assert r["status"] == "ok" and r["error"] is None, (r["status"], r["error"])
 p = r["point"]
 assert p["method"] == method and p["prompt_length"] == L and p["task"] == "sst-2", p
@@ -119,13 +146,14 @@ assert r["versions"]["model_sha256"] == sha and r["versions"]["tune"], r["versio
 EOF
 }
 
-# same_but_timing A B: equal records once wall_seconds is dropped
+# same_but_timing A B: equal records once wall_seconds and run (the command line differs) are dropped
 same_but_timing() {
     "$PY" - "$1" "$2" <<'EOF'
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 for r in (a, b):
     r.pop("wall_seconds")
+    r.pop("run")
 assert a == b, "records differ"
 EOF
 }
@@ -186,6 +214,7 @@ import json, sys
 a, b, c = (json.load(open(p)) for p in sys.argv[1:])
 for r in (a, b):
     r.pop("wall_seconds")
+    r.pop("run")
 def same(x, y, where):
     if isinstance(x, dict):
         assert isinstance(y, dict) and list(x) == list(y), where
@@ -268,6 +297,8 @@ a, b = (json.load(open(p)) for p in sys.argv[1:3])
 assert b["versions"]["model_sha256"] == sys.argv[3], b["versions"]
 for r in (a, b):
     r.pop("wall_seconds")
+    r.pop("run")
+    r.pop("model")   # random_init: whether the weights are the marker's, by the digest tune has
     r["versions"].pop("model_sha256")
 assert a == b, "records differ"
 EOF
@@ -332,6 +363,26 @@ EOF
         fail "$m: early-stopping runs failed: $(cat "$TMP/err" "$TMP/$m-patience.err" | tail -3)"
     fi
 done
+
+# random_init: true only while the weights are those gpt2 init's marker (init.json) names. A
+# copy of the model keeps it; with weights that are not the marker's (here: another model's
+# marker beside them), or without a marker, the model is not known to be random
+
+random_init_of() { # MODEL_DIR: the manual point's record's model.random_init on that model
+    sed "s#\"model\":\"$M\"#\"model\":\"$1\"#" "$TMP/manual.json" >"$TMP/ri.json"
+    "$TUNE" -q "$TMP/ri.json" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["model"]["random_init"])'
+}
+cp -r "$M" "$TMP/copy"
+[ "$(random_init_of "$TMP/copy")" = True ] && ok "random_init: a copy of gpt2 init's model" ||
+    fail "random_init of a copy of gpt2 init's model: $(random_init_of "$TMP/copy")"
+"$GPT2" init --layers 2 --heads 2 --embd 32 --positions 256 --std 0.2 --seed 2 --tokenizer "$TOKENIZER_DIR" \
+    --out "$TMP/seed2" >/dev/null 2>&1 || fail "gpt2 init (seed 2)"
+cp "$TMP/seed2/init.json" "$TMP/copy/init.json"
+[ "$(random_init_of "$TMP/copy")" = False ] && ok "random_init: false beside another model's marker" ||
+    fail "random_init with another model's marker: $(random_init_of "$TMP/copy")"
+rm "$TMP/copy/init.json"
+[ "$(random_init_of "$TMP/copy")" = False ] && ok "random_init: false without a marker" ||
+    fail "random_init without a marker: $(random_init_of "$TMP/copy")"
 
 # ---------------------------------------------------------------------------
 # bad points: exit 2, one line on stderr naming the problem, nothing on stdout

@@ -1103,7 +1103,8 @@ static void test_report_nested_key(void) {
     const cJSON *keys = jget(cJSON_GetArrayItem(front, cJSON_GetArraySize(front) - 1), "keys");
     CHECK(cJSON_GetArraySize(keys) == 1 && jnum(keys, "pez.lr") == 0.3, "a frontier point says its pez.lr");
     const char *svg = b.out[RESULTS_FRONTIER_SVG].s;
-    CHECK(strstr(svg, "\xce\xbb=0 pez.lr=0.1<") && strstr(svg, "\xce\xbb=0 pez.lr=0.3<"), "labels say pez.lr");
+    // (2 seeds each: under 3 runs, the label says n, issue 15)
+    CHECK(strstr(svg, "\xce\xbb=0 pez.lr=0.1 (n=2)<") && strstr(svg, "\xce\xbb=0 pez.lr=0.3 (n=2)<"), "labels say pez.lr");
     CHECK(strstr(svg, "mean over seeds per (method, \xce\xbb, prompt length, pez.lr)"), "the subtitle names pez.lr");
     built_free(&b);
 }
@@ -1258,19 +1259,19 @@ static void test_report_baselines(void) {
     CHECK(count_of(svg, "<path class=\"baseline\"") == 4 && count_of(svg, "<title>manual prompt (baseline): ") == 3,
           "three baseline diamonds with their prompt (and the legend's): %d", count_of(svg, "<path class=\"baseline\""));
     CHECK(strstr(svg, "<title>manual prompt (baseline): the empty prompt</title>") != NULL, "the empty prompt's tooltip");
-    CHECK(strstr(svg, ">\xe2\x80\x9cIt was\xe2\x80\x9d<") && strstr(svg, ">(empty prompt)<") &&
-              strstr(svg, ">\xe2\x80\x9cThis movie review, &quot;quot\xe2\x80\xa6\xe2\x80\x9d<"),
-          "labels: the prompts, cut at 24 characters, and (empty prompt)");
+    CHECK(strstr(svg, ">\xe2\x80\x9cIt was\xe2\x80\x9d (n=2)<") && strstr(svg, ">(empty prompt) (n=2)<") &&
+              strstr(svg, ">\xe2\x80\x9cThis movie review, &quot;quot\xe2\x80\xa6\xe2\x80\x9d (n=2)<"),
+          "labels: the prompts, cut at 24 characters, and (empty prompt), with their n (2 runs)");
     CHECK(strstr(svg, ">manual prompts (baselines)</text>") && !strstr(svg, ">manual ("),
           "the legend: baselines, not a method");
     static const char *const colours[] = {"#1f77b4", "#d62728", "#2ca02c"};
     for (int m = 0; m < 3; m++) {
         char entry[128];
         snprintf(entry, sizeof entry, "r=\"5\" fill=\"%s\"/>\n<text x=\"750\" y=\"%d\" font-size=\"12\">%s", colours[m],
-                 104 + 20 * m, methods[m]);
+                 152 + 20 * m, methods[m]);
         CHECK(strstr(svg, entry) != NULL, "%s has colour %s of its own", methods[m], colours[m]);
     }
-    CHECK(!strstr(svg, "<circle cx=\"730\" cy=\"160\""), "no fourth colour taken by the baselines");
+    CHECK(!strstr(svg, "<circle cx=\"730\" cy=\"208\""), "no fourth colour taken by the baselines");
     built_free(&b);
 }
 
@@ -1322,8 +1323,98 @@ static void test_write_files(void) {
     results_buf_free(&b);
 }
 
+// ----------------------------------------------------------------------------
+// issue 15: LaTeX text, frontier.tex, and what the sidecar says without the new keys
+
+static void tex_case(const char *in, int tt, const char *want) {
+    ResultsBuf b = {0};
+    results_tex(&b, in, tt);
+    CHECK(strcmp(b.s ? b.s : "", want) == 0, "results_tex(%s, %d): [%s], expected [%s]", in, tt, b.s ? b.s : "", want);
+    results_buf_free(&b);
+}
+
+static void test_tex(void) {
+    tex_case("", 1, "");   // nothing: an empty buffer stays empty
+    tex_case("a_b%c&d#e$f{g}h~i^j\\k", 1,
+             "a\\_b\\%c\\&d\\#e\\$f\\{g\\}h\\textasciitilde{}i\\textasciicircum{}j\\textbackslash{}k");
+    tex_case(" two  spaces ", 1, "\\ two\\ \\ spaces\\ ");   // kept as written in typewriter
+    tex_case(" two  spaces ", 0, " two  spaces ");
+    tex_case("<a>|\"b\"", 1, "{<}a{>}|\"b\"");
+    tex_case("<a>|\"b\"", 0, "$<$a$>$$|$''b''");
+    tex_case("--``!`'", 1, "{-}{-}{`}{`}!{`}{'}");
+    tex_case("caf\xc3\xa9 \xe4\xb8\xad", 1, "caf\\promptchar{00E9}{\xc3\xa9}\\ \\promptchar{4E2D}{\xe4\xb8\xad}");
+    tex_case("\xf0\x9f\x98\x80", 0, "\\promptchar{1F600}{\xf0\x9f\x98\x80}");
+    // controls and bytes that are not UTF-8 have no character to print: no second argument
+    tex_case("a\tb\nc\x7f", 1, "a\\promptchar{0009}{}b\\promptchar{000A}{}c\\promptchar{007F}{}");
+    tex_case("x\xff\xc3(y", 1, "x\\promptchar{FFFD}{}\\promptchar{FFFD}{}(y");
+    tex_case("\xed\xa0\x80", 1, "\\promptchar{FFFD}{}\\promptchar{FFFD}{}\\promptchar{FFFD}{}");   // a surrogate
+}
+
+/* frontier.tex beside the others: a table of the configurations, the frontier across methods
+ * in bold, the prompts escaped; a journal without issue 15's header keys gives null about and
+ * runs, and records without run, data_files, model give empty lists and the plot says so. */
+static void test_report_tex(void) {
+    Built b = {0};
+    const char *texts[] = {"\" 100% {x}\"", "\"a_b\"", "\"\\\\\""};
+    for (int k = 0; k < 3; k++)
+        for (int seed = 1; seed <= 3; seed++) {
+            char point[512];
+            snprintf(point, sizeof point, "{\"method\":\"pez\",\"lambda\":%d,\"prompt_length\":5,\"seed\":%d," POINT_HEAD "}",
+                     k, seed);
+            add(&b, record_for(point, 0.8 - 0.1 * k + 0.01 * seed, 0.7 - 0.1 * k + 0.01 * seed, 6 - 2 * k, texts[k]));
+        }
+    ResultsRunInfo info = {.source = "DIR/journal", .spec_sha256 = "s", .model_sha256 = "m", .journal_version = 2};
+    CHECK(build(&b, &info) == 3, "3 configurations");
+    const char *tex = b.out[RESULTS_FRONTIER_TEX].s;
+    CHECK(tex && strstr(tex, "\\providecommand{\\promptchar}[2]{\\texttt{[U+#1]}}") &&
+              count_of(tex, "\\begin{table}") == 1 && count_of(tex, "\\end{table}") == 1 && strstr(tex, "\\toprule") &&
+              strstr(tex, "\\bottomrule"),
+          "frontier.tex: one booktabs table");
+    CHECK(strstr(tex, "\\caption{sst{-}2. Mean") && strstr(tex, "\\label{tab:frontier-sst-2}"), "caption and label");
+    // all three on the frontier (each trades accuracy for log-PPL): every row bold
+    CHECK(count_of(tex, "\\textbf{\\texttt{pez}}") == 3, "the frontier rows in bold");
+    CHECK(strstr(tex, "\\texttt{\"\\ 100\\%\\ \\{x\\}\"}") && strstr(tex, "\\texttt{\"a\\_b\"}") &&
+              strstr(tex, "\\texttt{\"\\textbackslash{}\"}"),
+          "the prompts escaped: %s", tex);
+    // lambda 0: test 0.71, 0.72, 0.73: mean 0.72, CI t(0.975, 2) * 0.01 / sqrt(3) = 0.0248
+    CHECK(strstr(tex, "\\textbf{0.820 $\\pm$ 0.025} & \\textbf{0.720 $\\pm$ 0.025} & \\textbf{6.00 $\\pm$ 0.00} & "),
+          "mean and CI (dev, test, log-PPL): %s", tex);
+    CHECK(cJSON_IsNull(jget(b.json, "about")) && cJSON_IsNull(jget(b.json, "runs")), "no about, no runs: null");
+    const cJSON *r = jget(b.json, "reproduce");
+    CHECK(cJSON_GetArraySize(jget(r, "hosts")) == 0 && cJSON_GetArraySize(jget(r, "models")) == 0 &&
+              cJSON_GetArraySize(jget(r, "data")) == 0,
+          "records without run, data_files, model: empty lists");
+    const char *svg = b.out[RESULTS_FRONTIER_SVG].s;
+    CHECK(strstr(svg, ">model: not in the records<") && strstr(svg, "(sizes: not in the records)") &&
+              !strstr(svg, "RANDOM-INIT"),
+          "the plot says what the records do not");
+    CHECK(count_of(svg, "class=\"few-runs\"") == 0 && count_of(svg, "class=\"identical\"") == 0, "3 distinct runs each: no flag");
+    built_free(&b);
+
+    // about and runs pass through; the name heads the table and the plot
+    for (int seed = 1; seed <= 2; seed++) {
+        char point[512];
+        snprintf(point, sizeof point, "{\"method\":\"pez\",\"lambda\":0,\"prompt_length\":5,\"seed\":%d," POINT_HEAD "}", seed);
+        add(&b, record_for(point, 0.8, 0.7, 6, "\"same\""));
+    }
+    info.about_json = "{\"name\":\"N#1\",\"tags\":[\"t\"]}";
+    info.runs_json = "[{\"code_version\":\"v\",\"host\":\"h\",\"command\":[\"sweep\",\"s.json\"],\"ranks\":4}]";
+    CHECK(build(&b, &info) == 1, "1 configuration");
+    CHECK(jnum(cJSON_GetArrayItem(jget(b.json, "runs"), 0), "ranks") == 4 && !strcmp(jstr(jget(b.json, "about"), "name"), "N#1"),
+          "about and runs copied");
+    tex = b.out[RESULTS_FRONTIER_TEX].s;
+    svg = b.out[RESULTS_FRONTIER_SVG].s;
+    CHECK(strstr(tex, "\\caption{N\\#1: sst{-}2.") && strstr(svg, ">N#1 \xe2\x80\x94 sst-2<"), "the name in the caption and the title");
+    // two identical runs: no CI, flagged in the table and on the plot; n < 3 in the label
+    CHECK(strstr(tex, "{0.700$^{=}$}") && count_of(svg, "class=\"identical\"") == 1 && strstr(svg, "(n=2)<"),
+          "identical runs flagged: %s", tex);
+    built_free(&b);
+}
+
 int main(void) {
     make_root();
+    test_tex();
+    test_report_tex();
     test_t_quantile();
     test_stats();
     test_pareto_known();

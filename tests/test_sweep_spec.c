@@ -8,7 +8,8 @@
  *     points when the grid grows, changed when the model's bytes change;
  *   - manual points collapse across prompt lengths; costly-first order;
  *   - each point carries its model's known-digest line (none for a file just written);
- *   - every kind of bad spec gives one clear message naming what is wrong.
+ *   - every kind of bad spec gives one clear message naming what is wrong;
+ *   - name, description and tags (issue 15) reach SweepSpec.about and change no point.
  * Files (a fake checkpoint: only its bytes matter here, splits, a word list) go into a
  * scratch directory ($TMP or /tmp).
  */
@@ -678,6 +679,43 @@ static void test_protocol_errors(void) {
 }
 
 /* A spec file that is a FIFO is refused at once (nothing ever writes to it). */
+/* The spec's name, description and tags (issue 15): kept for the journal header in a fixed
+ * key order, and no point changes (nor its id) with them; bad values are refused. */
+static void test_about(void) {
+    char *plain = spec_text(GRID, "");
+    char *named = spec_text(GRID, ",\"tags\":[\"pilot\",\"sst-2\"],\"description\":\"the \\\"first\\\" try\","
+                                  "\"name\":\"lambda sweep\"");
+    SweepSpec a, b;
+    Err err = {{0}};
+    CHECK(parse(&a, plain, &err) == 0 && !a.about, "a spec without them has no about: %s", err.msg);
+    CHECK(parse(&b, named, &err) == 0, "%s", err.msg);
+    CHECK(b.about && strcmp(b.about, "{\"name\":\"lambda sweep\",\"description\":\"the \\\"first\\\" try\","
+                                     "\"tags\":[\"pilot\",\"sst-2\"]}") == 0,
+          "about: %s", b.about ? b.about : "(none)");
+    int same = a.n_points == b.n_points && a.n_points > 0;
+    for (int i = 0; same && i < a.n_points; i++)
+        same = strcmp(a.points[i].id, b.points[i].id) == 0 && strcmp(a.points[i].point_json, b.points[i].point_json) == 0;
+    CHECK(same, "name, description and tags changed the points");
+    CHECK(strcmp(a.spec_sha256, b.spec_sha256) != 0, "the spec's sha256 is of its bytes");
+    sweep_spec_free(&a);
+    sweep_spec_free(&b);
+    free(plain);
+    free(named);
+    expect_error(GRID, ",\"name\":\"\"", "\"name\" must be a non-empty string");
+    expect_error(GRID, ",\"name\":3", "\"name\" must be a non-empty string");
+    expect_error(GRID, ",\"description\":[\"x\"]", "\"description\" must be a non-empty string");
+    expect_error(GRID, ",\"tags\":\"x\"", "\"tags\" must be an array of strings");
+    expect_error(GRID, ",\"tags\":[\"a\",1]", "\"tags[1]\" must be a non-empty string");
+    expect_error(GRID, ",\"tags\":[\"a\",\"a\"]", "tags[1] repeats \"a\"");
+    char *long_name = xmalloc(300);
+    memset(long_name, 'n', 299);
+    long_name[299] = '\0';
+    char extra[400];
+    snprintf(extra, sizeof extra, ",\"name\":\"%s\"", long_name);
+    expect_error(GRID, extra, "\"name\" is over 200 bytes");
+    free(long_name);
+}
+
 static void test_fifo(void) {
     char path[4300];
     snprintf(path, sizeof path, "%s/spec.fifo", root);
@@ -692,6 +730,7 @@ static void test_fifo(void) {
 int main(void) {
     make_root();
     make_files();
+    test_about();
     test_fifo();
     test_sha256();
     test_known_lines();

@@ -520,15 +520,20 @@ static const SchemaKey OBJECTIVE_KEYS[] = {RECORD_OBJECTIVE_KEYS(SCHEMA_KEY)};
 static const SchemaKey FAITHFULNESS_KEYS[] = {RECORD_FAITHFULNESS_KEYS(SCHEMA_KEY)};
 static const SchemaKey HISTORY_KEYS[] = {RECORD_HISTORY_KEYS(SCHEMA_KEY)};
 static const SchemaKey VERSIONS_KEYS[] = {RECORD_VERSIONS_KEYS(SCHEMA_KEY)};
+static const SchemaKey RUN_KEYS[] = {RECORD_RUN_KEYS(SCHEMA_KEY)};
+static const SchemaKey DATA_KEYS[] = {RECORD_DATA_KEYS(SCHEMA_KEY)};
+static const SchemaKey MODEL_KEYS[] = {RECORD_MODEL_KEYS(SCHEMA_KEY)};
 #define SCHEMA(keys) keys, (int)(sizeof keys / sizeof keys[0])
 
 /* The members of obj are exactly the schema's keys present in a record that is ok (or not) of
- * a run that loaded the model (or not), in the schema's order. */
+ * a run that loaded the model (or not: model 0; model 2: and its splits), in the schema's order. */
 static void check_schema(const cJSON *obj, const SchemaKey *schema, int n, int ok, int model, const char *what) {
     CHECK(cJSON_IsObject(obj), "%s is not an object", what);
     const cJSON *it = obj ? obj->child : NULL;
     for (int k = 0; k < n; k++) {
-        if ((schema[k].when == RECORD_IF_OK && !ok) || (schema[k].when == RECORD_IF_MODEL && !model)) continue;
+        if ((schema[k].when == RECORD_IF_OK && !ok) || (schema[k].when == RECORD_IF_MODEL && !model) ||
+            (schema[k].when == RECORD_IF_DATA && model < 2))
+            continue;
         CHECK(it && strcmp(it->string, schema[k].key) == 0, "%s: \"%s\" where the schema has \"%s\"", what,
               it ? it->string : "(the end)", schema[k].key);
         if (it) it = it->next;
@@ -552,6 +557,41 @@ static void check_record_schema(const cJSON *rec, int ok, int model, const char 
     cJSON_ArrayForEach(h, cJSON_GetObjectItem(rec, REC_HISTORY))
         check_schema(h, SCHEMA(HISTORY_KEYS), ok, model, REC_HISTORY);
     check_schema(cJSON_GetObjectItem(rec, REC_VERSIONS), SCHEMA(VERSIONS_KEYS), ok, model, REC_VERSIONS);
+    check_schema(cJSON_GetObjectItem(rec, REC_RUN), SCHEMA(RUN_KEYS), ok, model, REC_RUN);
+    if (model) check_schema(cJSON_GetObjectItem(rec, REC_MODEL), SCHEMA(MODEL_KEYS), ok, model, REC_MODEL);
+    if (model >= 2) {
+        const cJSON *files = cJSON_GetObjectItem(rec, REC_DATA_FILES);
+        check_schema(files, SCHEMA(SPLIT_KEYS), ok, model, REC_DATA_FILES);
+        const char *names[] = {REC_TRAIN, REC_DEV};
+        for (int k = 0; k < 2; k++) check_schema(cJSON_GetObjectItem(files, names[k]), SCHEMA(DATA_KEYS), ok, model, names[k]);
+        // test's object has one key more, the examples scored
+        const SchemaKey test_keys[] = {RECORD_DATA_KEYS(SCHEMA_KEY) {REC_DATA_SCORED, RECORD_ALWAYS}};
+        check_schema(cJSON_GetObjectItem(files, REC_TEST), SCHEMA(test_keys), ok, model, REC_TEST);
+    }
+}
+
+/* A run's provenance as tune fills it (tune_main.c), with values a test can hold the record to. */
+static TuneProvenance test_provenance(int have_model, int have_data) {
+    static const char *const argv[] = {"bin/tune", "--quiet", "p\"q\xff.json"};   // a quote, a stray byte
+    TuneProvenance v;
+    memset(&v, 0, sizeof v);
+    v.code_version = util_code_version();
+    snprintf(v.host, sizeof v.host, "node-7");
+    v.argv = argv;
+    v.argc = 3;
+    snprintf(v.openblas_core, sizeof v.openblas_core, "SkylakeX");
+    v.openblas_threads = 2;
+    v.openblas_coretype = NULL;
+    v.have_model = have_model;
+    v.n_layer = 2, v.n_head = 4, v.n_embd = 64, v.n_positions = 128, v.random_init = 1;
+    v.have_data = have_data;
+    for (int sp = 0; sp < TUNE_N_SPLITS; sp++) {
+        memset(v.data_sha256[sp], 'a' + sp, 64);
+        v.data_sha256[sp][64] = '\0';
+        v.data_n[sp] = 32 + sp;
+    }
+    v.test_scored = 20;
+    return v;
 }
 
 static void test_record(void) {
@@ -588,7 +628,8 @@ static void test_record(void) {
     }
     CHECK(r.n_history == 100 && r.cap_history >= 100 && r.history[99].step == 1000, "history growth");
     const char *sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-    char *text = result_record_json(&p, &r, "ok", NULL, sha);
+    TuneProvenance prov = test_provenance(1, 1);
+    char *text = result_record_json(&p, &r, "ok", NULL, sha, &prov);
     CHECK(text != NULL, "no record");
     cJSON *j = text ? cJSON_Parse(text) : NULL;
     CHECK(j != NULL, "record is not JSON: %s", text ? text : "(null)");
@@ -657,20 +698,43 @@ static void test_record(void) {
         // the literal names, so that a key renamed in the schema shows here too
         const char *order[] = {"point", "status", "error", "prompt", "accuracy", "balanced_accuracy", "class_accuracy",
                                "prediction_share", "collapsed", "task_loss", "objective", "dev_reward", "log_ppl",
-                               "ppl", "dict_share", "distinct_share", "faithfulness", "steps", "best_step",
-                               "wall_seconds", "history", "vocab_size", "versions"};
+                               "ppl", "dict_share", "distinct_share", "faithfulness", "steps", "stop_reason", "best_step",
+                               "wall_seconds", "history", "vocab_size", "versions", "run", "data_files", "model"};
         int n_order = (int)(sizeof order / sizeof order[0]), k = 0;
         for (cJSON *it = j->child; it; it = it->next, k++)
             CHECK(k < n_order && strcmp(it->string, order[k]) == 0, "record key %d is %s", k, it->string);
         CHECK(k == n_order, "record has %d keys", k);
-        check_record_schema(j, 1, 1, "the ok record");
+        // what reproduces the run (issue 15), the literal names again
+        cJSON *run = cJSON_GetObjectItem(j, "run");
+        cJSON *cmd = cJSON_GetObjectItem(run, "command");
+        CHECK(strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(run, "code_version")), util_code_version()) == 0 &&
+                  strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(run, "host")), "node-7") == 0 &&
+                  cJSON_GetArraySize(cmd) == 3 &&
+                  strcmp(cJSON_GetStringValue(cJSON_GetArrayItem(cmd, 2)), "p\"q\xEF\xBF\xBD.json") == 0 &&
+                  strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(run, "openblas_core")), "SkylakeX") == 0 &&
+                  cJSON_GetObjectItem(run, "openblas_threads")->valueint == 2 &&
+                  cJSON_IsNull(cJSON_GetObjectItem(run, "openblas_coretype")),
+              "run: %s", text);
+        cJSON *files = cJSON_GetObjectItem(j, "data_files");
+        cJSON *dev = cJSON_GetObjectItem(files, "dev"), *test = cJSON_GetObjectItem(files, "test");
+        CHECK(strspn(cJSON_GetStringValue(cJSON_GetObjectItem(dev, "sha256")), "b") == 64 &&
+                  cJSON_GetObjectItem(dev, "examples")->valueint == 33 &&
+                  cJSON_GetObjectItem(test, "examples")->valueint == 34 && cJSON_GetObjectItem(test, "scored")->valueint == 20,
+              "data_files");
+        cJSON *model = cJSON_GetObjectItem(j, "model");
+        CHECK(cJSON_GetObjectItem(model, "n_layer")->valueint == 2 && cJSON_GetObjectItem(model, "n_head")->valueint == 4 &&
+                  cJSON_GetObjectItem(model, "n_embd")->valueint == 64 &&
+                  cJSON_GetObjectItem(model, "n_positions")->valueint == 128 &&
+                  cJSON_IsTrue(cJSON_GetObjectItem(model, "random_init")),
+              "model");
+        check_record_schema(j, 1, 2, "the ok record");
         cJSON_Delete(j);
     }
     // deterministic: same inputs, same bytes; only wall_seconds differs between runs
-    char *again = result_record_json(&p, &r, "ok", NULL, sha);
+    char *again = result_record_json(&p, &r, "ok", NULL, sha, &prov);
     CHECK(text && again && strcmp(text, again) == 0, "two records of the same result differ");
     r.wall_seconds = 99.25;
-    char *later = result_record_json(&p, &r, "ok", NULL, sha);
+    char *later = result_record_json(&p, &r, "ok", NULL, sha, &prov);
     char *w1 = text ? strstr(text, ",\"wall_seconds\":") : NULL, *w2 = later ? strstr(later, ",\"wall_seconds\":") : NULL;
     CHECK(w1 && w2 && (w1 - text) == (w2 - later) && strcmp(strchr(w1 + 1, ','), strchr(w2 + 1, ',')) == 0 &&
           strncmp(text, later, (size_t)(w1 - text)) == 0, "records differ beyond wall_seconds");
@@ -681,7 +745,8 @@ static void test_record(void) {
     // a failed run: status, error, no prompt, no sha
     TuneResult empty;
     memset(&empty, 0, sizeof empty);
-    text = result_record_json(&p, &empty, "failed", "model: cannot open \"x\"", NULL);
+    TuneProvenance early = test_provenance(0, 0);
+    text = result_record_json(&p, &empty, "failed", "model: cannot open \"x\"", NULL, &early);
     j = text ? cJSON_Parse(text) : NULL;
     CHECK(j && strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(j, "status")), "failed") == 0 &&
           strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(j, "error")), "model: cannot open \"x\"") == 0 &&
@@ -693,7 +758,8 @@ static void test_record(void) {
     free(text);
     // failed after the model was loaded: the record says its vocabulary
     empty.vocab_size = 50304;
-    text = result_record_json(&p, &empty, "failed", "examples need up to 200 positions", "00");
+    TuneProvenance loaded = test_provenance(1, 0);
+    text = result_record_json(&p, &empty, "failed", "examples need up to 200 positions", "00", &loaded);
     j = text ? cJSON_Parse(text) : NULL;
     CHECK(j && cJSON_GetObjectItem(j, "vocab_size") && cJSON_GetObjectItem(j, "vocab_size")->valueint == 50304,
           "failed record after loading: %s", text ? text : "(null)");

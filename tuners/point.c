@@ -812,9 +812,59 @@ static void write_per_split(Buf *b, const char *key, const TuneResult *r, size_t
     buf_cat(b, "}");
 }
 
+/* run, data_files and model (record.h), after versions: a reader comparing two runs' records
+ * drops run like wall_seconds, and the keys before them keep their bytes. */
+static void write_provenance(Buf *b, const TuneProvenance *v) {
+    buf_key(b, REC_RUN, 0);
+    buf_cat(b, "{");
+    buf_key(b, REC_RUN_CODE_VERSION, 1);
+    buf_json_string(b, v->code_version ? v->code_version : "unknown");
+    buf_key(b, REC_RUN_HOST, 0);
+    buf_json_string(b, v->host);
+    buf_key(b, REC_RUN_COMMAND, 0);
+    buf_cat(b, "[");
+    for (int i = 0; i < v->argc; i++) {
+        if (i) buf_cat(b, ",");
+        buf_json_string(b, v->argv[i]);
+    }
+    buf_cat(b, "]");
+    buf_key(b, REC_RUN_OPENBLAS_CORE, 0);
+    buf_json_string(b, v->openblas_core);
+    write_int_field(b, REC_RUN_OPENBLAS_THREADS, v->openblas_threads, 0);
+    buf_key(b, REC_RUN_OPENBLAS_CORETYPE, 0);
+    if (v->openblas_coretype) buf_json_string(b, v->openblas_coretype);
+    else buf_cat(b, "null");
+    buf_cat(b, "}");
+    if (v->have_data) {
+        static const char *const names[TUNE_N_SPLITS] = {REC_TRAIN, REC_DEV, REC_TEST};
+        buf_key(b, REC_DATA_FILES, 0);
+        buf_cat(b, "{");
+        for (int sp = 0; sp < TUNE_N_SPLITS; sp++) {
+            buf_key(b, names[sp], sp == 0);
+            buf_cat(b, "{");
+            buf_key(b, REC_DATA_SHA256, 1);
+            buf_json_string(b, v->data_sha256[sp]);
+            write_int_field(b, REC_DATA_EXAMPLES, v->data_n[sp], 0);
+            if (sp == TUNE_TEST) write_int_field(b, REC_DATA_SCORED, v->test_scored, 0);
+            buf_cat(b, "}");
+        }
+        buf_cat(b, "}");
+    }
+    if (v->have_model) {
+        buf_key(b, REC_MODEL, 0);
+        buf_cat(b, "{");
+        write_int_field(b, REC_MODEL_N_LAYER, v->n_layer, 1);
+        write_int_field(b, REC_MODEL_N_HEAD, v->n_head, 0);
+        write_int_field(b, REC_MODEL_N_EMBD, v->n_embd, 0);
+        write_int_field(b, REC_MODEL_N_POSITIONS, v->n_positions, 0);
+        write_bool_field(b, REC_MODEL_RANDOM_INIT, v->random_init, 0);
+        buf_cat(b, "}");
+    }
+}
+
 /* The keys are util/record.h's, written in its tables' order. */
 char *result_record_json(const TunePoint *p, const TuneResult *r, const char *status,
-                         const char *error, const char *model_sha256) {
+                         const char *error, const char *model_sha256, const TuneProvenance *prov) {
     Buf b = {0};
     buf_cat(&b, "{");
     buf_key(&b, REC_POINT, 1);
@@ -908,7 +958,9 @@ char *result_record_json(const TunePoint *p, const TuneResult *r, const char *st
     buf_key(&b, REC_VERSION_MODEL_SHA256, 0);
     if (model_sha256 && model_sha256[0]) buf_json_string(&b, model_sha256);
     else buf_cat(&b, "null");
-    buf_cat(&b, "}}");
+    buf_cat(&b, "}");
+    if (prov) write_provenance(&b, prov);
+    buf_cat(&b, "}");
     if (b.oom) {
         free(b.s);
         return NULL;

@@ -21,6 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cblas.h>   // openblas_get_corename, openblas_get_num_threads: the record's run
+
 #include "tuners/tuners.h"
 
 // Rows per evaluator batch at most: RLPrompt scores 16 prompts x the train split per
@@ -112,8 +114,12 @@ static const char USAGE[] =
     "dict_share, distinct_share, faithfulness {acc_continuous, acc_projected,\n"
     "kl}, steps, stop_reason, best_step, wall_seconds, history [{step, loss, dev_acc,\n"
     "dev_task, log_ppl, dev_objective, train_reward}], vocab_size and versions\n"
-    "{tune, model_sha256}. The same point gives the same record but for\n"
-    "wall_seconds.\n"
+    "{tune, model_sha256}, then what reproduces the run: run {code_version,\n"
+    "host, command, openblas_core, openblas_threads, openblas_coretype},\n"
+    "data_files {train, dev, test: {sha256, examples; test: scored}} and model\n"
+    "{n_layer, n_head, n_embd, n_positions, random_init: the weights are the\n"
+    "ones `gpt2 init` wrote}. The same point gives the same record but for\n"
+    "wall_seconds and run.\n"
     "\n"
     "  --quiet   no progress on stderr\n"
     "  --help    this text\n"
@@ -172,6 +178,7 @@ typedef struct {
     GPT2Tokenizer *tok;
     unsigned char *allowed;                        // (V) the prompt vocabulary
     TuneContext ctx;
+    TuneProvenance prov;   // the record's run, data_files, model (filled as loading goes)
     char sha256[65];
     double hash_seconds;   // hashing the model's weights; -1: their digest came from TUNE_KNOWN_SHA256
 } Run;
@@ -200,6 +207,48 @@ static int load_split(EncodedSplit *e, const char *path, const TunePoint *p, GPT
 }
 
 
+// ----------------------------------------------------------------------------
+// what reproduces the run (the record's run, data_files, model)
+
+/* Where and how tune runs: the build, the host, its command line, OpenBLAS's kernels and threads. */
+static void run_provenance(TuneProvenance *v, int argc, char **argv) {
+    v->code_version = util_code_version();
+    util_host_name(v->host, sizeof v->host);
+    v->argc = argc;
+    v->argv = (const char *const *)argv;
+    snprintf(v->openblas_core, sizeof v->openblas_core, "%s", openblas_get_corename());
+    v->openblas_threads = openblas_get_num_threads();
+    v->openblas_coretype = getenv("OPENBLAS_CORETYPE");
+}
+
+/* The task model's shape, and whether its weights (digest sha) are a random init. */
+static void model_provenance(TuneProvenance *v, const GPT2Model *m, const char *dir, const char *sha) {
+    v->have_model = 1;
+    v->n_layer = m->config.n_layer;
+    v->n_head = m->config.n_head;
+    v->n_embd = m->config.n_embd;
+    v->n_positions = m->config.n_positions;
+    v->random_init = gpt2_random_init(dir, sha);
+}
+
+/* The splits by contents: their sha256 (a digest a supervisor handed over in TUNE_KNOWN_SHA256
+ * is used while the file is unchanged, as for the model; else tune hashes the file: the splits
+ * are small) and their sizes. */
+static int data_provenance(TuneProvenance *v, const TuneContext *ctx, Err *err) {
+    const TunePoint *p = ctx->point;
+    const char *paths[TUNE_N_SPLITS] = {p->train_path, p->dev_path, p->test_path};
+    const EncodedSplit *splits[TUNE_N_SPLITS] = {&ctx->train, &ctx->dev, &ctx->test};
+    for (int sp = 0; sp < TUNE_N_SPLITS; sp++) {
+        int hashed;
+        if (gpt2_file_sha256_reuse(paths[sp], getenv(TUNE_KNOWN_SHA256_ENV), v->data_sha256[sp], &hashed, err))
+            return -1;
+        v->data_n[sp] = splits[sp]->n;
+    }
+    v->test_scored = p->max_test > 0 && p->max_test < ctx->test.n ? p->max_test : ctx->test.n;
+    v->have_data = 1;
+    return 0;
+}
+
 static int run_load(Run *run, Err *err) {
     const TunePoint *p = &run->point;
     TuneContext *ctx = &run->ctx;
@@ -214,6 +263,7 @@ static int run_load(Run *run, Err *err) {
     double t0 = util_now();
     if (gpt2_file_sha256_reuse(weights, getenv(TUNE_KNOWN_SHA256_ENV), run->sha256, &hashed, err)) return -1;
     run->hash_seconds = hashed ? util_now() - t0 : -1;
+    model_provenance(&run->prov, &run->model, p->model_dir, run->sha256);
     // the point's precision, for every model of the run (the others take the task model's)
     if (gpt2_set_precision(&run->model, p->precision, err)) return -1;
     ctx->model = ctx->scorer_model = ctx->policy_model = &run->model;
@@ -253,6 +303,7 @@ static int run_load(Run *run, Err *err) {
         load_split(&ctx->dev, p->dev_path, p, run->tok, err) ||
         load_split(&ctx->test, p->test_path, p, run->tok, err))
         return -1;
+    if (data_provenance(&run->prov, ctx, err)) return -1;
 
     // rows as wide as the longest example with its prompt, within the context
     int longest = encoded_split_longest(&ctx->train);
@@ -361,6 +412,7 @@ int main(int argc, char **argv) {
     double start = util_now();
     TuneResult result;
     memset(&result, 0, sizeof result);
+    run_provenance(&run.prov, argc, argv);
     run.ctx.progress = progress_line;
     run.ctx.progress_user = &pg;
     const TunePoint *p = &run.point;
@@ -399,7 +451,7 @@ int main(int argc, char **argv) {
     progress_end(&pg);
     result.wall_seconds = util_now() - start;
     char *record = result_record_json(p, &result, rc ? "failed" : "ok", rc ? err.msg : NULL,
-                                      run.sha256[0] ? run.sha256 : NULL);
+                                      run.sha256[0] ? run.sha256 : NULL, &run.prov);
     int status = rc ? EXIT_FAILED : EXIT_OK;
     if (!record) {
         fprintf(stderr, "tune: out of memory writing the record\n");

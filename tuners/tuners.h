@@ -561,10 +561,31 @@ int prompt_text_check(TuneContext *ctx, const EncodedSplit *test, const int *pre
  * KL is 0. */
 int result_finish(TuneContext *ctx, TuneResult *r, const float *continuous, Err *err);
 
+/* What reproduces a run beyond its point (issue 15; record.h: run, data_files, model): the
+ * environment it ran in, which differs between two runs of one point on other machines or
+ * command lines, and what tune read, which does not. tune fills it as far as it got (a run
+ * that failed early leaves the rest unknown). */
+typedef struct {
+    const char *code_version;          // util_code_version()
+    char host[256];
+    const char *const *argv;           // tune's command line (argc strings)
+    int argc;
+    char openblas_core[64];            // openblas_get_corename(): the kernels in use
+    int openblas_threads;
+    const char *openblas_coretype;     // $OPENBLAS_CORETYPE (NULL: unset)
+    int have_data;                     // the three splits were read:
+    char data_sha256[TUNE_N_SPLITS][65];   //   train, dev, test (TUNE_TRAIN, ...)
+    int data_n[TUNE_N_SPLITS];         //   examples in each file
+    int test_scored;                   //   the test examples scored (max_test)
+    int have_model;                    // the task model was loaded:
+    int n_layer, n_head, n_embd, n_positions;
+    int random_init;                   //   its weights are those `gpt2 init` wrote (gpt2_random_init)
+} TuneProvenance;
+
 /* The record (its keys: util/record.h): the point, status ("ok" or "failed"
- * + error), the result, the versions and the model's sha256. Returns a
- * malloc'd JSON text. */
+ * + error), the result, the versions and the model's sha256, then (when prov is not NULL)
+ * run, data_files and model. Returns a malloc'd JSON text. */
 char *result_record_json(const TunePoint *p, const TuneResult *r, const char *status,
-                         const char *error, const char *model_sha256);
+                         const char *error, const char *model_sha256, const TuneProvenance *prov);
 
 #endif

@@ -17,6 +17,7 @@
  *     RECORD_IF_OK     only in a record of status "ok"
  *     RECORD_IF_MODEL  once tune has loaded the task model (every "ok" record,
  *                      and a "failed" one whose run failed after the loading)
+ *     RECORD_IF_DATA   once tune has read the three splits (every "ok" record)
  * so a test can hold a written record against the schema. A failed record
  * that the sweep writes itself (tune crashed, hung, printed no record) has
  * point, status and error only. Records of older tunes lack what came later
@@ -60,12 +61,21 @@
 #define REC_STOP_REASON "stop_reason"       // string: why the steps stopped: "steps" (all of the budget ran),
                                             // "patience" (early stopping on dev), "none" (a manual prompt)
 #define REC_BEST_STEP "best_step"           // integer: the step whose prompt was kept
-#define REC_WALL_SECONDS "wall_seconds"     // number: the run's duration; the one value in which two runs
-                                            // of a point differ
+#define REC_WALL_SECONDS "wall_seconds"     // number: the run's duration; with "run", what two runs of a
+                                            // point may differ in (comparisons of records drop both)
 #define REC_HISTORY "history"               // array of objects (REC_HIST_*), one per evaluation on dev
 #define REC_VOCAB_SIZE "vocab_size"         // integer: V, the task model's vocabulary size (the report's
                                             // reference log-PPL is ln V)
 #define REC_VERSIONS "versions"             // object (REC_VERSION_*): what made the record
+/* What reproduces the run beyond its point (issue 15; tune 2 writes them since then: older
+ * records lack them). The precision is the point's (REC_POINT "precision"), the model's
+ * sha256 versions.model_sha256: neither is repeated here. */
+#define REC_RUN "run"                       // object (REC_RUN_*): where and how it ran; differs between
+                                            // runs of one point (host, command line): comparisons drop it
+#define REC_DATA_FILES "data_files"         // object: per split (REC_TRAIN, REC_DEV, REC_TEST) an object
+                                            // (REC_DATA_*) naming the file tune read by its contents
+#define REC_MODEL "model"                   // object (REC_MODEL_*): the task model's shape, and whether it
+                                            // is a random init
 
 /* status */
 #define REC_STATUS_OK "ok"
@@ -121,6 +131,29 @@
 #define REC_VERSION_MODEL_SHA256 "model_sha256"  // string: sha256 of the task model's weights; null when
                                                  // tune failed before reading them
 
+/* run */
+#define REC_RUN_CODE_VERSION "code_version"       // string: `git describe --always --dirty` of the build
+                                                  // ("unknown" outside a checkout; util_code_version)
+#define REC_RUN_HOST "host"                       // string: the host name
+#define REC_RUN_COMMAND "command"                 // array of strings: tune's command line
+#define REC_RUN_OPENBLAS_CORE "openblas_core"     // string: the OpenBLAS kernels in use (its core name)
+#define REC_RUN_OPENBLAS_THREADS "openblas_threads"   // integer: OpenBLAS's threads
+#define REC_RUN_OPENBLAS_CORETYPE "openblas_coretype" // string: $OPENBLAS_CORETYPE; null when unset
+
+/* data_files: each split's */
+#define REC_DATA_SHA256 "sha256"            // string: sha256 of the file's bytes
+#define REC_DATA_EXAMPLES "examples"        // integer: the examples in the file
+#define REC_DATA_SCORED "scored"            // integer, test only: those scored (the first max_test)
+
+/* model */
+#define REC_MODEL_N_LAYER "n_layer"         // integer
+#define REC_MODEL_N_HEAD "n_head"           // integer
+#define REC_MODEL_N_EMBD "n_embd"           // integer
+#define REC_MODEL_N_POSITIONS "n_positions" // integer
+#define REC_MODEL_RANDOM_INIT "random_init" // boolean: its weights are the ones `gpt2 init` wrote (the
+                                            // checkpoint's init.json names their sha256, model/gpt2.h):
+                                            // an untrained model; false when that is not known
+
 /* The keys of the point (REC_POINT) that the sweep and the report read; the
  * point's whole schema is tuners/point.c's. */
 #define REC_POINT_TASK "task"               // string: a built-in task or "custom"
@@ -133,12 +166,13 @@
                                             // canonical point names the split's files under "data" instead
 #define REC_POINT_DATA "data"               // {"train", "dev", "test"}: the split's files
 #define REC_POINT_PROMPT "prompt"           // string: a manual prompt's text ("" the empty prompt)
+#define REC_POINT_PRECISION "precision"     // string: "f32" or "bf16", the matmuls' arithmetic
 #define REC_METHOD_MANUAL "manual"          // the method of manual prompts: the baselines
 
 // ----------------------------------------------------------------------------
 // the order and presence of the keys: X(KEY, WHEN)
 
-enum { RECORD_ALWAYS, RECORD_IF_OK, RECORD_IF_MODEL };
+enum { RECORD_ALWAYS, RECORD_IF_OK, RECORD_IF_MODEL, RECORD_IF_DATA };
 
 #define RECORD_KEYS(X)                                                                                   \
     X(REC_POINT, RECORD_ALWAYS) X(REC_STATUS, RECORD_ALWAYS) X(REC_ERROR, RECORD_ALWAYS)                  \
@@ -147,8 +181,9 @@ enum { RECORD_ALWAYS, RECORD_IF_OK, RECORD_IF_MODEL };
     X(REC_TASK_LOSS, RECORD_IF_OK) X(REC_OBJECTIVE, RECORD_IF_OK) X(REC_DEV_REWARD, RECORD_ALWAYS)       \
     X(REC_LOG_PPL, RECORD_ALWAYS) X(REC_PPL, RECORD_ALWAYS) X(REC_DICT_SHARE, RECORD_ALWAYS)             \
     X(REC_DISTINCT_SHARE, RECORD_IF_OK) X(REC_FAITHFULNESS, RECORD_ALWAYS) X(REC_STEPS, RECORD_ALWAYS)    \
-    X(REC_STOP_REASON, RECORD_IF_OK) X(REC_BEST_STEP, RECORD_ALWAYS) X(REC_WALL_SECONDS, RECORD_ALWAYS) X(REC_HISTORY, RECORD_ALWAYS)      \
-    X(REC_VOCAB_SIZE, RECORD_IF_MODEL) X(REC_VERSIONS, RECORD_ALWAYS)
+    X(REC_STOP_REASON, RECORD_IF_OK) X(REC_BEST_STEP, RECORD_ALWAYS) X(REC_WALL_SECONDS, RECORD_ALWAYS)           \
+    X(REC_HISTORY, RECORD_ALWAYS) X(REC_VOCAB_SIZE, RECORD_IF_MODEL) X(REC_VERSIONS, RECORD_ALWAYS)           \
+    X(REC_RUN, RECORD_ALWAYS) X(REC_DATA_FILES, RECORD_IF_DATA) X(REC_MODEL, RECORD_IF_MODEL)
 
 #define RECORD_PROMPT_KEYS(X)                                                                            \
     X(REC_PROMPT_IDS, RECORD_ALWAYS) X(REC_PROMPT_TEXT, RECORD_ALWAYS) X(REC_PROMPT_TEXT_IDS, RECORD_IF_OK) \
@@ -175,5 +210,17 @@ enum { RECORD_ALWAYS, RECORD_IF_OK, RECORD_IF_MODEL };
     X(REC_HIST_DEV_OBJECTIVE, RECORD_ALWAYS) X(REC_HIST_TRAIN_REWARD, RECORD_ALWAYS)
 
 #define RECORD_VERSIONS_KEYS(X) X(REC_VERSION_TUNE, RECORD_ALWAYS) X(REC_VERSION_MODEL_SHA256, RECORD_ALWAYS)
+
+#define RECORD_RUN_KEYS(X)                                                                               \
+    X(REC_RUN_CODE_VERSION, RECORD_ALWAYS) X(REC_RUN_HOST, RECORD_ALWAYS) X(REC_RUN_COMMAND, RECORD_ALWAYS) \
+    X(REC_RUN_OPENBLAS_CORE, RECORD_ALWAYS) X(REC_RUN_OPENBLAS_THREADS, RECORD_ALWAYS)                    \
+    X(REC_RUN_OPENBLAS_CORETYPE, RECORD_ALWAYS)
+
+/* each split's object of data_files; scored in test's only */
+#define RECORD_DATA_KEYS(X) X(REC_DATA_SHA256, RECORD_ALWAYS) X(REC_DATA_EXAMPLES, RECORD_ALWAYS)
+
+#define RECORD_MODEL_KEYS(X)                                                                             \
+    X(REC_MODEL_N_LAYER, RECORD_ALWAYS) X(REC_MODEL_N_HEAD, RECORD_ALWAYS) X(REC_MODEL_N_EMBD, RECORD_ALWAYS) \
+    X(REC_MODEL_N_POSITIONS, RECORD_ALWAYS) X(REC_MODEL_RANDOM_INIT, RECORD_ALWAYS)
 
 #endif

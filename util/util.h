@@ -191,4 +191,14 @@ double util_six_digits(double x);
  *     list->items[list->n++] = item; */
 int util_grow(void *array, int *cap, int n, size_t item_size, int first_cap);
 
+// ----------------------------------------------------------------------------
+// provenance (version.c): what a record or a report says made it
+
+/* The code version baked in at build time: `git describe --always --dirty` of the checkout
+ * the binary was built from (the Makefile writes it into BUILD/gen/code_version.h), or
+ * "unknown" for a build outside a git checkout (a tarball). */
+const char *util_code_version(void);
+/* This machine's host name into out (cap bytes, cut to fit; "unknown" when it has none). */
+void util_host_name(char *out, size_t cap);
+
 #endif
