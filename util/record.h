@@ -19,7 +19,8 @@
  *                      and a "failed" one whose run failed after the loading)
  * so a test can hold a written record against the schema. A failed record
  * that the sweep writes itself (tune crashed, hung, printed no record) has
- * point, status and error only. Records of older tunes lack what came later
+ * point, status and error only; every failed record the sweep journals also
+ * has REC_LOG, last (sweeps from issue 15 on). Records of older tunes lack what came later
  * (the issue-11 keys and vocab_size came with tune 2): readers take a missing
  * key as unknown.
  */
@@ -66,6 +67,10 @@
 #define REC_VOCAB_SIZE "vocab_size"         // integer: V, the task model's vocabulary size (the report's
                                             // reference log-PPL is ln V)
 #define REC_VERSIONS "versions"             // object (REC_VERSION_*): what made the record
+#define REC_LOG "log"                       // string: a failed attempt's log, its path relative to the
+                                            // sweep's output directory ("logs/<id>.<attempt>.log",
+                                            // sweep/sweep.h "Logs"); added by the sweep to the failed
+                                            // records it journals, never written by tune
 
 /* status */
 #define REC_STATUS_OK "ok"
