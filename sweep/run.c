@@ -401,8 +401,8 @@ static void report_failure(Master *m, int idx, int worker, const char *error, co
     char what[256], line[2600], log[SWEEP_PATH + 200] = "";
     sweep_point_describe(p->point_json, what, sizeof what);
     if (log_name[0]) snprintf(log, sizeof log, "; log %s/%s", m->spec.out_dir, log_name);
-    snprintf(line, sizeof line, "sweep: point %d (%s) attempt %d failed on rank %d%s: %.1000s%s", p->index, what,
-             m->attempts[idx], worker, retried ? ", to be retried" : ", failed for good", error, log);
+    snprintf(line, sizeof line, "sweep: point %d (%s) failed on rank %d (attempt %d; %s): %.1000s%s", p->index, what,
+             worker, m->attempts[idx], retried ? "to be retried" : "failed for good", error, log);
     say(m, line);
 }
 
@@ -573,7 +573,7 @@ static void changed_point_message(const SweepJournal *jr, int k, int missing, co
     sweep_point_describe(jr->points[k].point_json, what, sizeof what);
     if (missing > 1) snprintf(others, sizeof others, " (and %d other points of the journal changed)", missing - 1);
     if (c < 0) {
-        snprintf(how, sizeof how, "no point of the spec is new to the journal: the point was removed");
+        snprintf(how, sizeof how, "the spec has no new point in its place (removed)");
     } else {
         char keys[900];
         int nk = sweep_json_diff(jr->points[k].point_json, cands[c], CHANGED_KEYS_SHOWN, keys, sizeof keys);
@@ -602,7 +602,7 @@ static void new_point_message(const SweepJournal *jr, int i, int n_new, const Sw
     if (c >= 0) {
         char keys[900];
         if (sweep_json_diff(jr->points[c].point_json, s->points[i].point_json, CHANGED_KEYS_SHOWN, keys, sizeof keys) > 0)
-            snprintf(like, sizeof like, ", the journal's point %d but %s", c, keys);
+            snprintf(like, sizeof like, ": like the journal's point %d with %s", c, keys);
     }
     err_fail(err, "sweep: the spec has %d point%s the journal does not (the first: point %d, %s%s); rerun with "
                   "--extend to add them", n_new, n_new == 1 ? "" : "s", s->points[i].index, what, like);

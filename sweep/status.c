@@ -29,7 +29,7 @@ typedef struct {
     int live;
     long pid;
     double run_started;       // unix s (live only)
-    long long now;
+    double now;               // unix s
     int count[ST_COUNT], dispatches, finished_this_run;
     double rate, eta;         // points/s and s; NaN: unknown
     unsigned char *state;     // per journal point
@@ -90,7 +90,9 @@ static int status_compute(Status *st, const SweepJournal *jr, const char *dir, E
     memset(st, 0, sizeof *st);
     st->jr = jr;
     st->rate = st->eta = NAN;
-    st->now = (long long)time(NULL);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    st->now = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
     Err lerr;
     int held = 0;
     if (journal_lock_holder(dir, &held, &st->pid, &st->run_started, &lerr))
@@ -109,7 +111,7 @@ static int status_compute(Status *st, const SweepJournal *jr, const char *dir, E
         if ((s == ST_DONE || s == ST_FAILED) && of_live_run(st, p)) st->finished_this_run++;
         if (s == ST_DONE && p->record) consider_best(st, i);
     }
-    double elapsed = (double)st->now - st->run_started;
+    double elapsed = st->now - st->run_started;
     if (st->live && st->finished_this_run > 0 && elapsed > 0) {
         st->rate = st->finished_this_run / elapsed;
         st->eta = (st->count[ST_RUNNING] + st->count[ST_PENDING]) / st->rate;
@@ -176,7 +178,7 @@ static void print_text(const Status *st, const char *dir) {
         const SweepJournalPoint *p = &jr->points[i];
         sweep_point_describe(p->point_json, what, sizeof what);
         clock_time(p->last_dispatch_time, "%H:%M:%S", a, sizeof a);
-        sweep_duration((double)(st->now - p->last_dispatch_time), b, sizeof b);
+        sweep_duration(st->now - (double)p->last_dispatch_time, b, sizeof b);
         printf("running: point %d (%s) on rank %d since %s (%s), attempt %d\n", i, what, p->last_worker, a, b,
                p->last_attempt);
     }
