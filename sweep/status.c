@@ -154,9 +154,10 @@ static void failure(const cJSON *r, const char **error, const char **log) {
 
 static void print_text(const Status *st, const char *dir) {
     const SweepJournal *jr = st->jr;
-    printf("points %d done %d failed %d pending %d running %d dispatches %d spec_sha256 %s\n", jr->n,
-           st->count[ST_DONE], st->count[ST_FAILED], st->count[ST_PENDING], st->count[ST_RUNNING], st->dispatches,
-           jr->spec_sha256);
+    // the fields of the line before issue 15 keep their places (scripts cut them); running last
+    printf("points %d done %d failed %d pending %d dispatches %d spec_sha256 %s running %d\n", jr->n,
+           st->count[ST_DONE], st->count[ST_FAILED], st->count[ST_PENDING], st->dispatches, jr->spec_sha256,
+           st->count[ST_RUNNING]);
     char a[64], b[64], what[256];
     if (st->live) {
         clock_time((long long)st->run_started, "%Y-%m-%d %H:%M:%S", a, sizeof a);

@@ -293,8 +293,8 @@ int sweep_journal_find(const SweepJournal *jr, const char *id);   // index or -1
  * the retries of the point's latest DISPATCH frame; a journal from before "retries" there:
  * its latest attempt failed. The rate is the points finished by dispatches of the live run
  * over the time since it started, the ETA (running + pending) / rate.
- * Text: the line "points N done D failed F pending P running R dispatches A spec_sha256 S"
- * (fields in this order: scripts cut them), then the run, each running point, each failed
+ * Text: the line "points N done D failed F pending P dispatches A spec_sha256 S running R"
+ * (fields in this order, those before running as before issue 15: scripts cut them), then the run, each running point, each failed
  * point with its reason and log, and the best point of each method by dev accuracy.
  * --json: one object, whose keys are a contract (tests/t_sweep_ops.sh checks them):
  *   dir, spec_sha256, live (bool), pid (int|null), run_started (unix s|null), points, done,

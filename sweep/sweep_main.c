@@ -80,7 +80,7 @@ static const char *STATUS_USAGE =
     "usage: sweep status [--json] DIR\n"
     "Where the sweep in DIR stands, from DIR/journal and DIR/lock (no MPI; works while it runs,\n"
     "from any shell that sees DIR). First the line\n"
-    "  points N done D failed F pending P running R dispatches A spec_sha256 S\n"
+    "  points N done D failed F pending P dispatches A spec_sha256 S running R\n"
     "(done: an ok result; failed: failed for good; running: dispatched and unanswered while a\n"
     "sweep holds DIR/lock; pending: the rest, to run), then whether a sweep runs (its pid, since\n"
     "when, points/s and ETA over this run's finished points), each running point (rank, since\n"

@@ -150,9 +150,9 @@ best = s["best_by_dev_accuracy"]
 assert list(best) == ["pez"] and best["pez"]["index"] == 0 and best["pez"]["acc_dev"] == 1, best
 assert list(best["pez"]) == ["index", "id", "acc_dev", "log_ppl", "lambda", "seed", "prompt"], best
 EOF
-    grep -q "^points 4 done 1 failed 0 pending 1 running 2 dispatches 3 " during.txt && grep -q "^live: a sweep (pid $pid)" during.txt &&
+    grep -q "^points 4 done 1 failed 0 pending 1 dispatches 3 spec_sha256 [0-9a-f]* running 2$" during.txt && grep -q "^live: a sweep (pid $pid)" during.txt &&
         [ "$(grep -c "^running: point [12] (sst-2 pez, lambda 0, seed [23]) on rank [12] since" during.txt)" -eq 2 ] &&
-        ok "status text during the run: $(head -n 1 during.txt | cut -d' ' -f1-12)" || { fail "status text during the run"; cat during.txt; }
+        ok "status text during the run: $(head -n 1 during.txt | cut -d' ' -f1-10) ... $(head -n 1 during.txt | cut -d' ' -f13-)" || { fail "status text during the run"; cat during.txt; }
 fi
 "$SWEEP" status --json live >after.json
 if [ $rc -eq 0 ] && "$PY" - after.json <<'EOF'
