@@ -23,6 +23,7 @@
 
 #define FRAME_HEADER_BYTES 13u        // magic 4 | type 1 | length 4 | crc 4
 #define READ_CHUNK (1u << 20)         // replay reads the file 1 MiB at a time
+#define LOCK_PATIENCE_MS 200          // how long a busy lock may be a status probe (lock_directory)
 static const unsigned char FRAME_MAGIC[4] = {'P', 'J', 'F', '1'};
 
 struct Journal {
@@ -113,7 +114,16 @@ static int lock_directory(Journal *j, const char *dir, Err *err) {
     if (join_path(lock_path, dir, "lock", err)) return -1;
     j->lock_fd = open_own_file(lock_path, O_RDWR | O_CREAT, "the lock file", err);
     if (j->lock_fd < 0) return -1;
-    if (flock(j->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    // `sweep status` probes the lock with a shared flock held for an instant
+    // (journal_lock_holder): a lock busy for less than LOCK_PATIENCE_MS is such a probe, not
+    // another sweep, and must not refuse this one
+    int busy = flock(j->lock_fd, LOCK_EX | LOCK_NB) != 0;
+    for (int waited = 0; busy && errno == EWOULDBLOCK && waited < LOCK_PATIENCE_MS; waited += 10) {
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+        busy = flock(j->lock_fd, LOCK_EX | LOCK_NB) != 0;
+    }
+    if (busy) {
         if (errno != EWOULDBLOCK) return err_fail(err, "%s: cannot lock (%s)", lock_path, strerror(errno));
         long holder = read_lock_holder(j->lock_fd);
         if (holder > 0)
@@ -125,6 +135,34 @@ static int lock_directory(Journal *j, const char *dir, Err *err) {
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
     if (ftruncate(j->lock_fd, 0) != 0 || pwrite(j->lock_fd, pid, (size_t)n, 0) != n)
         return err_fail(err, "%s: cannot write the pid (%s)", lock_path, strerror(errno));
+    return 0;
+}
+
+int journal_lock_holder(const char *dir, int *held, long *pid, double *since, Err *err) {
+    *held = 0;
+    *pid = -1;
+    *since = 0;
+    char lock_path[PATH_MAX];
+    if (join_path(lock_path, dir, "lock", err)) return -1;
+    Err oerr;
+    int fd = open_own_file(lock_path, O_RDONLY, "the lock file", &oerr);
+    if (fd < 0) {
+        if (errno == ENOENT) return 0;   // never run here
+        return err_fail(err, "%s", oerr.msg);
+    }
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+        flock(fd, LOCK_UN);   // free: nobody runs (a pid left there is a killed run's)
+    } else if (errno == EWOULDBLOCK) {
+        *held = 1;
+        *pid = read_lock_holder(fd);
+        struct stat st;
+        if (fstat(fd, &st) == 0) *since = (double)st.st_mtim.tv_sec + 1e-9 * (double)st.st_mtim.tv_nsec;
+    } else {
+        int e = errno;
+        close(fd);
+        return err_fail(err, "%s: cannot ask for the lock (%s)", lock_path, strerror(e));
+    }
+    close(fd);
     return 0;
 }
 

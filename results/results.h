@@ -14,7 +14,8 @@
  *                       optionally "model_sha256" and, issue 13, "replicates": the point keys
  *                       the report takes statistics over, ResultsRunInfo.replicates)
  *     JOURNAL_POINT     payload: JSON of a point: {"id", "index", "point": {...}} (the grid, once per point)
- *     JOURNAL_DISPATCH  payload: JSON {"id", "attempt", "worker", "time"}
+ *     JOURNAL_DISPATCH  payload: JSON {"id", "attempt", "worker", "time"} (and, issue 15,
+ *                       "retries": the run's, so a reader can tell failed for good)
  *     JOURNAL_RESULT    payload: u8 status (0 ok, 1 failed) | 64 hex id | u32 raw length |
  *                                u32 CRC32 of the raw record | zlib-compressed JSON record, as received
  * Results are fsync'd one by one; a crash loses at most the frame being
@@ -46,6 +47,12 @@ typedef struct Journal Journal;
  * The lock belongs to the open file: a child that forks without exec holds
  * it until it exits (the descriptors are close-on-exec). */
 int journal_open(Journal **j, const char *dir, Err *err);
+/* Whether a sweep holds DIR/lock now (*held), its pid (*pid, -1 unknown) and when it took it
+ * (*since: the lock file's mtime, which the holder's pid write sets; unix seconds). Asks with a
+ * shared flock taken and dropped at once, never waiting; journal_open retries a lock that is
+ * busy for a moment, so a sweep starting meanwhile is not refused for it. No lock file: not
+ * held. For `sweep status` (flock works across the nodes of NFSv4 and Lustre mounts). */
+int journal_lock_holder(const char *dir, int *held, long *pid, double *since, Err *err);
 /* Appends one frame with one write; with sync, fdatasyncs before returning.
  * On failure the file is cut back to its previous size (the message says if
  * even that failed) and the frame counts as not written. */

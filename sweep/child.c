@@ -1,7 +1,8 @@
-// sweep/child.c: one point, isolated: `tune --quiet -` in its own process group, dying with its
+// sweep/child.c: one point, isolated: `tune -` in its own process group, dying with its
 // worker, the point on its stdin, its model's known digest in its environment, its record read
-// from its stdout under a time limit. Whatever goes wrong in the child (a crash, a hang, NaN,
-// garbage) becomes a failed record with the reason, so a bad point never takes its worker down.
+// from its stdout under a time limit, the end of its stderr kept for the log of a failed attempt.
+// Whatever goes wrong in the child (a crash, a hang, NaN, garbage) becomes a failed record with
+// the reason, so a bad point never takes its worker down.
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -161,7 +162,9 @@ __attribute__((noreturn)) static void exec_tune(const char *tune, char *const en
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    char *argv[] = {(char *)tune, "--quiet", "-", NULL};
+    // not --quiet: tune's progress and timing lines are what a failed attempt's log shows
+    // (sweep.h, "Logs"); an ok attempt's stderr is dropped by the worker
+    char *argv[] = {(char *)tune, "-", NULL};
     execve(tune, argv, envp);
     int e = errno;
     ssize_t w = write(err_fd, &e, sizeof e);
@@ -273,6 +276,40 @@ static int buf_read(Buf *b, int fd) {
     return got == 0 ? 0 : 1;
 }
 
+/* Keeps the last SWEEP_LOG_MAX_BYTES of the child's stderr: the end says why it failed. Called
+ * after each read; it cuts only when twice the cap has piled up, so the copying is amortised. */
+static void keep_stderr_tail(Buf *b, size_t *dropped) {
+    if (b->len <= 2 * SWEEP_LOG_MAX_BYTES) return;
+    size_t cut = b->len - SWEEP_LOG_MAX_BYTES;
+    memmove(b->data, b->data + cut, SWEEP_LOG_MAX_BYTES);
+    b->len = SWEEP_LOG_MAX_BYTES;
+    b->data[b->len] = '\0';
+    *dropped += cut;
+}
+
+/* The log of a failed attempt (malloc'd, NUL-terminated): the kept end of tune's stderr, after a
+ * line saying how much was cut before it when anything was. NULL: no memory. */
+static char *stderr_log(const Buf *b, size_t dropped, size_t *log_len) {
+    size_t keep = b->len, skip = 0;
+    if (keep > SWEEP_LOG_MAX_BYTES) {
+        skip = keep - SWEEP_LOG_MAX_BYTES;
+        keep = SWEEP_LOG_MAX_BYTES;
+        dropped += skip;
+    }
+    char note[160] = "";
+    if (dropped)
+        snprintf(note, sizeof note, "sweep: the first %zu bytes of tune's stderr were cut; its last %zu follow\n",
+                 dropped, keep);
+    size_t n = strlen(note);
+    char *log = malloc(n + keep + 1);
+    if (!log) return NULL;
+    memcpy(log, note, n);
+    if (keep) memcpy(log + n, b->data + skip, keep);
+    log[n + keep] = '\0';
+    *log_len = n + keep;
+    return log;
+}
+
 /* The last line of the child's stderr, for the failure reason. */
 static void last_line(const Buf *b, char *out, size_t cap) {
     out[0] = '\0';
@@ -286,9 +323,11 @@ static void last_line(const Buf *b, char *out, size_t cap) {
     out[n] = '\0';
 }
 
-int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, char **record, int *interrupted,
-                   Err *err) {
+int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, char **record, char **log,
+                   size_t *log_len, int *interrupted, Err *err) {
     *record = NULL;
+    *log = NULL;
+    *log_len = 0;
     *interrupted = 0;
     Item it;
     if (item_decode(&it, item, len, err)) return -1;
@@ -297,8 +336,15 @@ int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, ch
         char reason[SWEEP_PATH + 64];
         snprintf(reason, sizeof reason, "%s", err->msg);
         *record = failed_record(it.point, reason);
+        *log = strdup("");   // no tune ran: its log is empty, the record says why
         free(it.storage);
-        return *record ? 0 : err_fail(err, "sweep: out of memory");
+        if (!*record || !*log) {
+            free(*record);
+            free(*log);
+            *record = *log = NULL;
+            return err_fail(err, "sweep: out of memory");
+        }
+        return 0;
     }
     // the point is small (a few KB): one write before reading; SIGPIPE is ignored by the
     // caller, so a child that died early gives EPIPE here, and its status tells why
@@ -312,6 +358,7 @@ int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, ch
     close(c.in);
 
     Buf out = {0}, errb = {0};
+    size_t err_dropped = 0;   // bytes of stderr cut from the front (keep_stderr_tail)
     double deadline = util_now() + it.timeout;
     int out_open = 1, err_open = 1, timed_out = 0, too_much = 0, status = 0;
     while (out_open || err_open) {
@@ -324,7 +371,7 @@ int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, ch
         if (poll(fds, 2, ms) < 0) continue;
         if (out_open && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) && buf_read(&out, c.out) <= 0) out_open = 0;
         if (err_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) && buf_read(&errb, c.errfd) <= 0) err_open = 0;
-        if (errb.len > (1u << 20)) { memmove(errb.data, errb.data + errb.len - 4096, 4096); errb.len = 4096; }
+        keep_stderr_tail(&errb, &err_dropped);
         if (out.len > MAX_STDOUT_BYTES) { too_much = 1; break; }
     }
     close(c.out);
@@ -366,9 +413,18 @@ int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, ch
             *record = judge(it.point, out.data ? out.data : (char[1]){0}, status, tail);
         }
     }
+    int oom = !*interrupted && !*record;
+    // the log goes back with a failed record only: an ok record holds its own history, and 64
+    // ranks sending every stderr to rank 0 would cost it for nothing (sweep.h, "Logs")
+    if (!oom && *record && sweep_record_failed(*record, strlen(*record)))
+        oom = !(*log = stderr_log(&errb, err_dropped, log_len));
     free(out.data);
     free(errb.data);
     free(it.storage);
-    if (!*interrupted && !*record) return err_fail(err, "sweep: out of memory");
+    if (oom) {
+        free(*record);
+        *record = NULL;
+        return err_fail(err, "sweep: out of memory");
+    }
     return 0;
 }

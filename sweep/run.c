@@ -18,7 +18,7 @@
 #include "sweep/sweep.h"
 #include "util/record.h"
 
-#define PROGRESS_EVERY_SECONDS 2.0
+#define BAR_WIDTH 24
 
 static volatile sig_atomic_t g_stop;   // set by SIGTERM / SIGUSR1 (Slurm's warnings)
 
@@ -50,9 +50,11 @@ typedef struct {
     int *failures;          // failed results per spec point (journal + this run)
     int *attempts;          // dispatches per spec point (journal + this run)
     char *item;             // the work item last handed out (valid until the next)
-    int total, done, failed, finished_at_start, in_flight;
-    double t_start, last_print;
-    int tty;
+    int total, done, failed, finished_at_start, in_flight;   // the words of sweep.h, "Watching a run"
+    double t_start;
+    SweepProgress progress; // BAR, LINES or NONE (AUTO resolved)
+    int bar_shown;          // the bar is on screen, without its newline
+    int logs_dir_made;
     int refine_round;       // the last round of λ refinement decided (0: none yet)
     int refine_added;       // points the refinement has added (journal + this run)
     int refine_over;        // a round added nothing: the sweep ends when its points do
@@ -86,18 +88,54 @@ static int queue_push_front(Master *m, int idx) {
     return 0;
 }
 
-static void progress(Master *m, int final) {
-    double t = util_now();
-    if (!final && !m->tty && t - m->last_print < PROGRESS_EVERY_SECONDS) return;
-    m->last_print = t;
+/* The counts and the pace, the same words in every mode and in the last line. */
+static void progress_text(const Master *m, char *out, size_t cap) {
     int finished = m->done + m->failed;
-    double rate = (finished - m->finished_at_start) / (t - m->t_start > 1e-9 ? t - m->t_start : 1e-9);
+    double t = util_now() - m->t_start;
+    double rate = (finished - m->finished_at_start) / (t > 1e-9 ? t : 1e-9);
     char eta[32] = "?";
     if (finished == m->total) snprintf(eta, sizeof eta, "0 s");
-    else if (rate > 0) snprintf(eta, sizeof eta, "%.0f s", (m->total - finished) / rate);
-    fprintf(stderr, "%ssweep: %d/%d done, %d failed, %.2f points/s, ETA %s%s", m->tty ? "\r" : "", finished,
-            m->total, m->failed, rate, eta, m->tty && !final ? "   " : "\n");
+    else if (rate > 0) sweep_duration((m->total - finished) / rate, eta, sizeof eta);
+    snprintf(out, cap, "%d/%d finished (%d done, %d failed), %d running, %d pending, %.3g points/s, ETA %s", finished,
+             m->total, m->done, m->failed, m->in_flight, m->total - finished - m->in_flight, rate, eta);
+}
+
+/* The bar mode's line, redrawn in place. */
+static void draw_bar(Master *m) {
+    char text[256], bar[BAR_WIDTH + 1];
+    progress_text(m, text, sizeof text);
+    int filled = m->total ? (int)((long long)BAR_WIDTH * (m->done + m->failed) / m->total) : BAR_WIDTH;
+    for (int k = 0; k < BAR_WIDTH; k++) bar[k] = k < filled ? '#' : '-';
+    bar[BAR_WIDTH] = '\0';
+    fprintf(stderr, "\rsweep: [%s] %s\033[K", bar, text);
     fflush(stderr);
+    m->bar_shown = 1;
+}
+
+/* A line that stays: the bar (if shown) is cleared first and redrawn by the next update. */
+static void say(Master *m, const char *line) {
+    if (m->bar_shown) fputs("\r\033[K", stderr);
+    m->bar_shown = 0;
+    fprintf(stderr, "%s\n", line);
+    fflush(stderr);
+}
+
+/* After a change of the counts: the bar redrawn; with lines, a line per finished point. */
+static void progress(Master *m, int point_finished) {
+    if (m->progress == SWEEP_PROGRESS_BAR) {
+        draw_bar(m);
+    } else if (m->progress == SWEEP_PROGRESS_LINES && point_finished) {
+        char text[256], line[300];
+        progress_text(m, text, sizeof text);
+        snprintf(line, sizeof line, "sweep: %s", text);
+        say(m, line);
+    }
+}
+
+/* The bar's newline before the last lines. */
+static void progress_end(Master *m) {
+    if (m->bar_shown) fputc('\n', stderr);
+    m->bar_shown = 0;
 }
 
 static int journal_point(Master *m, int idx, int journal_index, const char *refined, int sync, Err *err);
@@ -300,27 +338,76 @@ static int on_dispatch(void *user, uint64_t item_id, int worker, Err *err) {
     int idx = (int)item_id;
     m->attempts[idx]++;
     m->in_flight++;
+    // retries: the run's, so that `sweep status` can tell a failed point that will be retried
+    // from one failed for good (the spec's retries may change between runs)
     char frame[256];
-    int n = snprintf(frame, sizeof frame, "{\"id\":\"%s\",\"attempt\":%d,\"worker\":%d,\"time\":%lld}",
-                     m->spec.points[idx].id, m->attempts[idx], worker, (long long)time(NULL));
+    int n = snprintf(frame, sizeof frame,
+                     "{\"id\":\"%s\",\"attempt\":%d,\"worker\":%d,\"time\":%lld,\"retries\":%d}",
+                     m->spec.points[idx].id, m->attempts[idx], worker, (long long)time(NULL), m->spec.retries);
     Err rerr;
     if (journal_append(m->journal, JOURNAL_DISPATCH, frame, (size_t)n, 0, &rerr))
         return farm_fail(err, "journal", rerr.msg);
+    progress(m, 0);
     return 0;
 }
 
-/* "ok" records count as done; anything else is a failed attempt. */
-static int record_failed(const void *raw, size_t raw_len) {
-    cJSON *r = cJSON_ParseWithLength(raw, raw_len);
-    const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, REC_STATUS));
-    int failed = !(st && strcmp(st, REC_STATUS_OK) == 0);
+/* A failed record's reason (one line), "" when it has none. */
+static void record_error(const char *record, size_t len, char *out, size_t cap) {
+    cJSON *r = cJSON_ParseWithLength(record, len);
+    const char *e = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, REC_ERROR));
+    snprintf(out, cap, "%s", e ? e : "");
     cJSON_Delete(r);
-    return failed;
+}
+
+/* OUT/logs/<id>.<attempt>.log, whole (temp file, rename): rank 0's line, then the worker's
+ * log. Fills name (relative to OUT) and returns 0; -1 when it cannot be written (said on
+ * stderr: the sweep goes on, and the record names no log). */
+static int write_log(Master *m, int idx, int worker, const char *error, const char *log, size_t log_len,
+                     char *name, size_t cap) {
+    const SweepPoint *p = &m->spec.points[idx];
+    sweep_log_name(p->id, m->attempts[idx], name, cap);
+    char path[SWEEP_PATH + 160], dir[SWEEP_PATH + 16];
+    snprintf(dir, sizeof dir, "%s/%s", m->spec.out_dir, SWEEP_LOGS_DIR);
+    snprintf(path, sizeof path, "%s/%s", m->spec.out_dir, name);
+    char head[1024];
+    int hn = snprintf(head, sizeof head, "sweep: point %d (id %s) attempt %d on rank %d failed: %s\n", p->index, p->id,
+                      m->attempts[idx], worker, error);
+    if (hn < 0 || (size_t)hn >= sizeof head) hn = (int)strlen(head);
+    char *text = malloc((size_t)hn + log_len);
+    Err werr = {{0}};
+    int rc = -1;
+    if (!text) snprintf(werr.msg, sizeof werr.msg, "out of memory");
+    else if (m->logs_dir_made || util_make_dirs(dir, &werr) == 0) {
+        m->logs_dir_made = 1;
+        memcpy(text, head, (size_t)hn);
+        memcpy(text + hn, log, log_len);
+        rc = util_write_file_atomic(path, text, (size_t)hn + log_len, &werr);
+    }
+    free(text);
+    if (rc) {
+        char line[1400];
+        snprintf(line, sizeof line, "sweep: warning: cannot write the log of point %d attempt %d: %s", p->index,
+                 m->attempts[idx], werr.msg);
+        say(m, line);
+        name[0] = '\0';
+    }
+    return rc;
+}
+
+/* One line per failed attempt, in the bar and lines modes: what failed, why, where its log is. */
+static void report_failure(Master *m, int idx, int worker, const char *error, const char *log_name, int retried) {
+    if (m->progress == SWEEP_PROGRESS_NONE) return;
+    const SweepPoint *p = &m->spec.points[idx];
+    char what[256], line[2600], log[SWEEP_PATH + 200] = "";
+    sweep_point_describe(p->point_json, what, sizeof what);
+    if (log_name[0]) snprintf(log, sizeof log, "; log %s/%s", m->spec.out_dir, log_name);
+    snprintf(line, sizeof line, "sweep: point %d (%s) failed on rank %d (attempt %d; %s): %.1000s%s", p->index, what,
+             worker, m->attempts[idx], retried ? "to be retried" : "failed for good", error, log);
+    say(m, line);
 }
 
 static int on_result(void *user, uint64_t item_id, int worker, const void *raw, size_t raw_len,
                      const void *zdata, size_t zlen, uint32_t crc32, Err *err) {
-    (void)worker;
     Master *m = user;
     int idx = (int)item_id;
     m->in_flight--;
@@ -329,37 +416,60 @@ static int on_result(void *user, uint64_t item_id, int worker, const void *raw, 
         g_stop = 1;   // the worker was told to stop: so is the sweep; the point stays pending
         return 0;
     }
-    int failed = record_failed(raw, raw_len);
-    void *payload = NULL;
+    size_t rec_len, log_len;
+    const char *log;
+    sweep_result_split(raw, raw_len, &rec_len, &log, &log_len);
+    int failed = sweep_record_failed(raw, rec_len);
+    char error[1024] = "", log_name[160] = "";
+    char *rec = NULL;   // the record as journaled when it is not raw's bytes (owned)
+    void *z = NULL, *payload = NULL;
     size_t payload_len = 0;
     Err rerr;
-    if (result_frame_encode(failed, m->spec.points[idx].id, zdata, zlen, raw_len, crc32, &payload,
-                            &payload_len, &rerr) ||
-        journal_append(m->journal, JOURNAL_RESULT, payload, payload_len, 1, &rerr)) {
-        free(payload);
-        return farm_fail(err, "journal", rerr.msg);
+    if (failed) record_error(raw, rec_len, error, sizeof error);
+    if (log) {
+        // the record alone, naming its log (written first: a journaled record never names a
+        // missing log), compressed here; an ok result without a log (every ok one) is its
+        // record, whose zlib frame from the farm goes to the journal as received
+        if (failed) write_log(m, idx, worker, error, log, log_len, log_name, sizeof log_name);
+        rec = log_name[0] ? sweep_record_with_log(raw, rec_len, log_name) : strndup((const char *)raw, rec_len);
+        if (!rec) return farm_fail(err, "sweep", "out of memory");
+        raw_len = strlen(rec);
+        if (zframe_compress(rec, raw_len, &z, &zlen, &crc32, &rerr)) {
+            free(rec);
+            return farm_fail(err, "sweep", rerr.msg);
+        }
+        zdata = z;
     }
+    int rc = result_frame_encode(failed, m->spec.points[idx].id, zdata, zlen, raw_len, crc32, &payload,
+                                 &payload_len, &rerr) ||
+             journal_append(m->journal, JOURNAL_RESULT, payload, payload_len, 1, &rerr);
     free(payload);
-    int for_good = 1;
+    free(z);
+    if (rc) { free(rec); return farm_fail(err, "journal", rerr.msg); }
+    int retried = 0;
     if (!failed) {
         m->done++;
     } else if (++m->failures[idx] <= m->spec.retries) {
-        if (queue_push(m, idx)) return farm_fail(err, "sweep", "out of memory");
-        for_good = 0;
+        if (queue_push(m, idx)) {
+            free(rec);
+            return farm_fail(err, "sweep", "out of memory");
+        }
+        retried = 1;
     } else {
         m->failed++;
     }
-    if (m->halving && for_good) {
-        char *text = malloc(raw_len + 1);
+    if (m->halving && !retried) {   // the record as journaled
+        char *text = rec ? rec : strndup((const char *)raw, raw_len);
+        rec = NULL;
         if (!text) return farm_fail(err, "sweep", "out of memory");
-        memcpy(text, raw, raw_len);
-        text[raw_len] = '\0';
         sweep_halving_finished(m->halving, idx, text);
         free(text);
         Err herr;
         if (!g_stop && halving_promote(m, 0, &herr)) return farm_fail(err, "halving", herr.msg);
     }
-    progress(m, 0);
+    free(rec);
+    if (failed) report_failure(m, idx, worker, error, log_name, retried);
+    progress(m, !retried);
     return 0;
 }
 
@@ -375,18 +485,28 @@ static int run_point(void *user, uint64_t item_id, const void *data, size_t len,
                      size_t *out_len, Err *err) {
     (void)user;
     (void)item_id;
-    char *record = NULL;
+    char *record = NULL, *log = NULL;
+    size_t log_len = 0;
     int interrupted = 1;
     Err serr;
-    if (!g_stop && sweep_run_item(data, len, &g_stop, &record, &interrupted, &serr))
+    if (!g_stop && sweep_run_item(data, len, &g_stop, &record, &log, &log_len, &interrupted, &serr))
         return farm_fail(err, "worker", serr.msg);
     if (interrupted) {
         free(record);
+        free(log);
         record = strdup(SWEEP_INTERRUPTED_RECORD);
         if (!record) return farm_fail(err, "worker", "out of memory");
+        *out = record;
+        *out_len = strlen(record);
+        return 0;
     }
-    *out = record;
-    *out_len = strlen(record);
+    // the record, and a failed one's log after a NUL: rank 0 writes it into OUT/logs
+    char *result = NULL;
+    int rc = sweep_result_encode(record, log, log_len, &result, out_len, &serr);
+    free(record);
+    free(log);
+    if (rc) return farm_fail(err, "worker", serr.msg);
+    *out = result;
     return 0;
 }
 
@@ -416,6 +536,77 @@ static int journal_point(Master *m, int idx, int journal_index, const char *refi
     int rc = append_json(m, JOURNAL_POINT, frame, sync, err);
     free(frame);
     return rc;
+}
+
+/* Of the candidate points (canonical JSON), the one whose settings differ from json's in the
+ * fewest keys; ties go to position `prefer` (the same index), then to the first. -1: none. */
+static int most_alike(const char *json, const char *const *cands, int n, int prefer) {
+    int best = -1, best_keys = 0;
+    char scratch[8];
+    for (int c = 0; c < n; c++) {
+        int keys = sweep_json_diff(json, cands[c], 0, scratch, sizeof scratch);
+        if (keys < 0) continue;
+        if (best < 0 || keys < best_keys || (keys == best_keys && c == prefer)) {
+            best = c;
+            best_keys = keys;
+        }
+    }
+    return best;
+}
+
+#define CHANGED_KEYS_SHOWN 4   // a changed point's keys said in the refusal
+
+/* The refusal of a spec that lacks journal point k (and missing - 1 others): which spec point it
+ * became and how, "pez.steps 40 → 50", paired with the most alike spec point new to the journal. */
+static void changed_point_message(const SweepJournal *jr, int k, int missing, const SweepSpec *s, Err *err) {
+    const char **cands = malloc((size_t)(s->n_points ? s->n_points : 1) * sizeof *cands);
+    int *which = malloc((size_t)(s->n_points ? s->n_points : 1) * sizeof *which);
+    int n = 0, prefer = -1;
+    for (int i = 0; cands && which && i < s->n_points; i++) {
+        if (sweep_journal_find(jr, s->points[i].id) >= 0) continue;
+        if (s->points[i].index == k) prefer = n;
+        which[n] = i;
+        cands[n++] = s->points[i].point_json;
+    }
+    int c = cands && which ? most_alike(jr->points[k].point_json, cands, n, prefer) : -1;
+    char what[256], how[1024], others[96] = "";
+    sweep_point_describe(jr->points[k].point_json, what, sizeof what);
+    if (missing > 1) snprintf(others, sizeof others, " (and %d other points of the journal changed)", missing - 1);
+    if (c < 0) {
+        snprintf(how, sizeof how, "the spec has no new point in its place (removed)");
+    } else {
+        char keys[900];
+        int nk = sweep_json_diff(jr->points[k].point_json, cands[c], CHANGED_KEYS_SHOWN, keys, sizeof keys);
+        if (nk > 0)
+            snprintf(how, sizeof how, "it is now the spec's point %d with %s", s->points[which[c]].index, keys);
+        else
+            snprintf(how, sizeof how, "the spec's point %d has the same settings but another id: a file it reads "
+                                      "(model, data split, dictionary) has other contents, or tune's version changed",
+                     s->points[which[c]].index);
+    }
+    err_fail(err, "sweep: the spec no longer has point %d of the journal (%s): %s%s; a spec that changes existing "
+                  "points is refused (--extend only adds new points; another \"out\" starts a new sweep)",
+             k, what, how, others);
+    free(cands);
+    free(which);
+}
+
+/* The refusal of new points without --extend: the first (of n_new), and how it differs from
+ * the most alike journal point. */
+static void new_point_message(const SweepJournal *jr, int i, int n_new, const SweepSpec *s, Err *err) {
+    const char **cands = malloc((size_t)(jr->n ? jr->n : 1) * sizeof *cands);
+    for (int k = 0; cands && k < jr->n; k++) cands[k] = jr->points[k].point_json;
+    int c = cands ? most_alike(s->points[i].point_json, cands, jr->n, s->points[i].index) : -1;
+    char what[256], like[1024] = "";
+    sweep_point_describe(s->points[i].point_json, what, sizeof what);
+    if (c >= 0) {
+        char keys[900];
+        if (sweep_json_diff(jr->points[c].point_json, s->points[i].point_json, CHANGED_KEYS_SHOWN, keys, sizeof keys) > 0)
+            snprintf(like, sizeof like, ": like the journal's point %d with %s", c, keys);
+    }
+    err_fail(err, "sweep: the spec has %d point%s the journal does not (the first: point %d, %s%s); rerun with "
+                  "--extend to add them", n_new, n_new == 1 ? "" : "s", s->points[i].index, what, like);
+    free(cands);
 }
 
 /* A journal that is new gets its header and the grid; an old one must hold the spec's
@@ -495,17 +686,14 @@ static int reconcile(Master *m, const SweepJournal *jr, int extend, const SweepR
         }
         in_spec[k] = 1;
     }
-    for (int k = 0; k < jr->n; k++) {
-        if (!in_spec[k]) {
-            free(in_spec);
-            err_fail(err,
-                       "sweep: the spec no longer has point %d of the journal (id %.12s...: %.200s); a spec that "
-                       "changes existing points is refused (--extend only adds new points)",
-                       k, jr->points[k].id, jr->points[k].point_json);
-            return 1;
-        }
-    }
+    int missing = 0, first_missing = -1;
+    for (int k = 0; k < jr->n; k++)
+        if (!in_spec[k] && missing++ == 0) first_missing = k;
     free(in_spec);
+    if (missing) {
+        changed_point_message(jr, first_missing, missing, s, err);
+        return 1;
+    }
     // a grid cut short: the same spec, the journal's points its first ones in order. Only a run
     // killed while writing its grid leaves that (nothing is dispatched before the grid is
     // whole), and the same command completes it
@@ -518,15 +706,15 @@ static int reconcile(Master *m, const SweepJournal *jr, int extend, const SweepR
             if (journal_point(m, i, i, NULL, i == s->n_points - 1, err)) return -1;
         return 0;
     }
-    int added = 0, last_new = -1;
+    int added = 0, last_new = -1, n_new = 0, first_new = -1;
     for (int i = 0; i < s->n_points; i++) {
         if (sweep_journal_find(jr, s->points[i].id) >= 0) continue;
-        if (!extend) {
-            err_fail(err, "sweep: the spec has points the journal does not (point %d: %.200s); rerun with "
-                            "--extend to add them", i, s->points[i].point_json);
-            return 1;
-        }
+        if (n_new++ == 0) first_new = i;
         last_new = i;
+    }
+    if (n_new && !extend) {
+        new_point_message(jr, first_new, n_new, s, err);
+        return 1;
     }
     for (int i = 0; i <= last_new; i++) {
         if (sweep_journal_find(jr, s->points[i].id) >= 0) continue;
@@ -682,21 +870,24 @@ static int run_master(const SweepRunOptions *o, int nranks) {
     MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);   // the workers leave with the same status
     if (rc) { master_free(&m); return rc; }
 
-    m.tty = isatty(2);
-    m.t_start = m.last_print = util_now();
+    // AUTO: a bar only in a terminal; under mpirun or Slurm stderr is a pipe or a file, where a
+    // redrawn line never shows (mpirun forwards whole lines) and lines are what a log keeps
+    m.progress = o->progress != SWEEP_PROGRESS_AUTO ? o->progress : isatty(2) ? SWEEP_PROGRESS_BAR : SWEEP_PROGRESS_LINES;
+    m.t_start = util_now();
     FarmMaster fm = {.next_work = next_work, .on_dispatch = on_dispatch, .on_result = on_result,
                      .should_stop = should_stop, .user = &m, .drain_seconds = m.spec.drain_seconds};
     FarmWorker local = {.run = run_point, .user = NULL};
     Err ferr = {{0}};
     FarmStats stats = {0};
     int frc = farm_master(&fm, &local, &stats, &ferr);
-    progress(&m, 1);
+    progress_end(&m);
     if (frc) {
         fprintf(stderr, "sweep: %s\n", ferr.msg);
         rc = 1;
     } else if (g_stop) {
         int left = m.total - m.done - m.failed;
-        fprintf(stderr, "sweep: stopped by a signal: %d points left; run the same command to resume\n", left);
+        fprintf(stderr, "sweep: stopped by a signal: %d points left (%d done, %d failed); run the same command to "
+                        "resume\n", left, m.done, m.failed);
     } else {
         // rank 0's own CPU time: what the master costs per point (bench/bench_sweep.sh)
         struct rusage ru;
@@ -704,9 +895,9 @@ static int run_master(const SweepRunOptions *o, int nranks) {
         double cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
                      (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
         fprintf(stderr,
-                "sweep: finished: %d done, %d failed for good (%.1f s; %.1f kB of records, %.1f kB compressed; "
+                "sweep: finished: %d done, %d failed, of %d points (%.1f s; %.1f kB of records, %.1f kB compressed; "
                 "rank 0 CPU %.2f s)\n",
-                m.done, m.failed, stats.seconds, stats.bytes_raw / 1e3, stats.bytes_compressed / 1e3, cpu);
+                m.done, m.failed, m.total, stats.seconds, stats.bytes_raw / 1e3, stats.bytes_compressed / 1e3, cpu);
         // the paper's files (report.c), from the journal that is already complete and synced:
         // a failure is said, and the exit status stays 0 (`sweep frontier DIR` redoes them)
         Err ferr_report = {{0}};

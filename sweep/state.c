@@ -1,5 +1,6 @@
 // sweep/state.c: the journal as a sweep reads it: which points exist, how often each was
-// dispatched, failed and done, the latest record of each; `sweep status` and `sweep export`.
+// dispatched, failed and done, the latest record of each; `sweep export` (status.c: `sweep
+// status`).
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -115,6 +116,7 @@ static int on_result(SweepJournal *jr, const void *payload, size_t len, Err *err
     int i = sweep_journal_find(jr, id);
     if (i < 0) { free(record); return fail_frame(err, "a result for a point never journaled"); }
     SweepJournalPoint *p = &jr->points[i];
+    p->awaiting = 0;
     if (failed) p->n_failed++;
     else p->n_ok++;
     // the ok record is final; a failed one is the latest attempt
@@ -126,6 +128,21 @@ static int on_result(SweepJournal *jr, const void *payload, size_t len, Err *err
         free(record);
     }
     return 0;
+}
+
+static int json_int(const cJSON *j, const char *key, int missing) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e9 ? v->valueint : missing;
+}
+
+static void on_dispatch(SweepJournalPoint *p, const cJSON *j) {
+    p->n_dispatched++;
+    p->last_attempt = json_int(j, "attempt", p->n_dispatched);
+    p->last_worker = json_int(j, "worker", -1);
+    p->last_retries = json_int(j, "retries", -1);   // -1: before issue 15
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "time");
+    p->last_dispatch_time = cJSON_IsNumber(t) && t->valuedouble > 0 && t->valuedouble < 1e15 ? (long long)t->valuedouble : 0;
+    p->awaiting = 1;
 }
 
 static int visit(void *user, int type, const void *payload, size_t len, Err *err) {
@@ -163,7 +180,7 @@ static int visit(void *user, int type, const void *payload, size_t len, Err *err
         const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "id"));
         int i = id ? sweep_journal_find(jr, id) : -1;
         if (i < 0) rc = fail_frame(err, "a dispatch of a point never journaled");
-        else jr->points[i].n_dispatched++;
+        else on_dispatch(&jr->points[i], j);
     }
     cJSON_Delete(j);
     return rc;
@@ -202,7 +219,7 @@ void sweep_journal_free(SweepJournal *jr) {
 }
 
 // ----------------------------------------------------------------------------
-// status and export: the journal only, no MPI, no spec
+// export: the journal only, no MPI, no spec
 
 static int read_for_report(SweepJournal *jr, const char *dir, Err *err) {
     if (sweep_journal_read(jr, dir, err)) return -1;
@@ -213,23 +230,6 @@ static int read_for_report(SweepJournal *jr, const char *dir, Err *err) {
     if (jr->bad_offset >= 0)
         fprintf(stderr, "sweep: warning: %s/journal is damaged (%s); reporting the frames before byte %lld\n",
                 dir, jr->damage, (long long)jr->bad_offset);
-    return 0;
-}
-
-int sweep_status(const char *dir, Err *err) {
-    SweepJournal jr;
-    if (read_for_report(&jr, dir, err)) return -1;
-    int done = 0, failed = 0, pending = 0, attempts = 0;
-    for (int i = 0; i < jr.n; i++) {
-        const SweepJournalPoint *p = &jr.points[i];
-        attempts += p->n_dispatched;
-        if (p->n_ok) done++;
-        else if (p->n_failed) failed++;
-        else pending++;
-    }
-    printf("points %d done %d failed %d pending %d dispatches %d spec_sha256 %s\n", jr.n, done, failed,
-           pending, attempts, jr.spec_sha256);
-    sweep_journal_free(&jr);
     return 0;
 }
 

@@ -85,13 +85,18 @@
  * {"code_version", "host" of rank 0, "command", "ranks"}]; a merge's holds its shards' runs,
  * in shard order)}; one POINT
  * frame per point, in index order, its "index" its order in the journal;
- * a DISPATCH frame per attempt; a RESULT frame per finished attempt (status 1
+ * a DISPATCH frame per attempt ({"id", "attempt", "worker", "time",
+ * "retries": the run's retries, so that status can tell failed for good from retriable; older
+ * journals lack it); a RESULT frame per finished attempt (status 1
  * for failed), fsync'd. A point is done when it has an ok result, failed for
  * good when it has more than `retries` failed results, pending otherwise.
  * Resume: a torn tail is cut (said on stderr); damage followed by intact
  * frames is refused (exit 1, nothing written). The spec's points must be the
  * journal's points (as a set); with --extend the journal's points must be a
- * subset and the new ones are appended. The spec's replicates must be the
+ * subset and the new ones are appended. A refusal says what changed: the first journal
+ * point the spec lacks, paired with the most alike spec point that is new to the journal,
+ * and their differing keys as "pez.steps 40 → 50" (sweep_json_diff), with the count of the
+ * other changed points; when no key differs, a file's contents or the tune version did. The spec's replicates must be the
  * journal's (a journal without them had the default). Done and failed-for-good points are
  * skipped; dispatched-but-unfinished and retriable ones run again.
  *
@@ -105,13 +110,35 @@
  * filesystems, and 64 ranks starting at once would all miss it and race to write it; the
  * handoff costs nothing, and the digest lives one run.
  *
- * Workers run each point as `tune --quiet -` in its own process group, the
+ * Workers run each point as `tune -` in its own process group, the
  * point on stdin, the record read from stdout, under timeout_seconds (then
  * SIGTERM, 2 s later SIGKILL to the group). A crash, a non-zero exit without
  * a record, output that is not one JSON record, a non-finite (null/NaN)
  * metric, or a timeout become a failed record made by the worker (keys:
  * util/record.h):
- *   {"point": <canonical point>, "status": "failed", "error": "<reason>"}
+ *   {"point": <canonical point>, "status": "failed", "error": "<reason>", "log": "<its log>"}
+ *
+ * Logs: every failed attempt (the worker's failed records and tune's own) has a log,
+ * OUT/logs/<id>.<attempt>.log (SWEEP_LOGS_DIR; attempt as in its DISPATCH frame), and its
+ * journaled record names it relative to OUT ("log": "logs/<id>.<attempt>.log", REC_LOG). The
+ * log is rank 0's first line (point, attempt, rank, the error), then the end of tune's stderr:
+ * its last SWEEP_LOG_MAX_BYTES (64 KiB: the end says why it failed; a line says how much was
+ * cut before it). tune runs without --quiet, so that is its progress and timing lines. One file
+ * per attempt, not one per point: a retry must not hide why the first attempt failed, and the
+ * attempt numbers continue across resumes, so no run overwrites another's log. Ok attempts
+ * keep no log: their record holds the history, and thousands of files nobody reads would cost
+ * rank 0 a write each. The worker captures the log and sends it back with the record (the
+ * farm's result: the record, then a NUL and the log for a failed one); only rank 0 writes into
+ * OUT (a worker node may not see it), the log first, whole (temp file, rename), then the
+ * record. A log that cannot be written is said on stderr and the record names none.
+ *
+ * Watching a run: progress on rank 0's stderr (SweepProgress: a bar in a terminal, else a
+ * line per finished point, which is what mpirun and Slurm logs show, since under mpirun rank
+ * 0's stderr is a pipe), a line per failed attempt with its reason and log, and `sweep status
+ * DIR [--json]` from another shell (state.c). The words are the same everywhere: a point is
+ * "done" with an ok result, "failed" when failed for good (more than retries failed results),
+ * "running" while dispatched and unanswered in a live run, "pending" otherwise; "finished" is
+ * done + failed.
  *
  * Signals: SIGTERM and SIGUSR1 on rank 0 stop dispatching, wait up to
  * drain_seconds for points in flight (journaling their results), and exit 0;
@@ -251,6 +278,11 @@ typedef struct {
     int round, round_size;  // added by λ refinement: its round (1, 2, ...) and how many points the
                             // round added; 0, 0 for the grid's points
     int rung, rungs, full_steps;   // successive halving: its rung of rungs, its grid budget; rung -1: not halved
+    // its latest DISPATCH frame (status): attempt, worker rank, time (unix s), the run's
+    // retries (-1: a journal from before "retries" in DISPATCH frames)
+    int last_attempt, last_worker, last_retries;
+    long long last_dispatch_time;
+    int awaiting;           // 1: no result since its latest dispatch (in flight, or cut off)
 } SweepJournalPoint;
 
 typedef struct {
@@ -275,9 +307,39 @@ int sweep_journal_read(SweepJournal *jr, const char *dir, Err *err);
 void sweep_journal_free(SweepJournal *jr);
 int sweep_journal_find(const SweepJournal *jr, const char *id);   // index or -1
 
-/* `sweep status DIR` and `sweep export DIR`, printing to stdout. */
-int sweep_status(const char *dir, Err *err);
+/* `sweep status DIR [--json]`, printing to stdout (a live run's journal is read as it stands,
+ * no lock taken). Live: DIR/lock is held (journal_lock_holder); the run's start is when its
+ * holder took it. Counts as in "Watching a run" above; a point still awaiting the result of a
+ * dispatch from a run that is gone is pending (it runs again on resume). Failed for good by
+ * the retries of the point's latest DISPATCH frame; a journal from before "retries" there:
+ * its latest attempt failed. The rate is the points finished by dispatches of the live run
+ * over the time since it started, the ETA (running + pending) / rate.
+ * Text: the line "points N done D failed F pending P dispatches A spec_sha256 S running R"
+ * (fields in this order, those before running as before issue 15: scripts cut them), then the run, each running point, each failed
+ * point with its reason and log, and the best point of each method by dev accuracy.
+ * --json: one object, whose keys are a contract (tests/t_sweep_ops.sh checks them):
+ *   dir, spec_sha256, live (bool), pid (int|null), run_started (unix s|null), points, done,
+ *   failed, running, pending, dispatches, points_per_second (null: not live or none finished
+ *   yet), eta_seconds (null likewise), damaged (string|null: the journal is read up to it),
+ *   running_points [{index, id, attempt, rank, since (unix s)}],
+ *   failed_points [{index, id, attempts, error, log (string|null)}],
+ *   best_by_dev_accuracy {METHOD: {index, id, acc_dev, log_ppl, lambda, seed, prompt}}: the
+ *     ok point with the highest dev accuracy (then the lower log-PPL, then journal order);
+ *     chosen on dev and showing dev only, never test (selection is never on test data).
+ * index is the point's order in the journal. */
+int sweep_status(const char *dir, int json, Err *err);
 int sweep_export(const char *dir, Err *err);
+
+/* "sst-2 pez, lambda 0.5, seed 1": a point (canonical JSON) at a glance, for messages. */
+void sweep_point_describe(const char *point_json, char *out, size_t cap);
+/* "3 h 05 m", "4 m 20 s", "42 s". */
+void sweep_duration(double seconds, char *out, size_t cap);
+
+/* Where two points' canonical JSON differ, as "pez.steps 40 → 50, seed 1 → 2" (dotted paths in
+ * key order, values as compact JSON cut to 40 characters, "(none)" for a missing key; arrays are
+ * compared whole), at most max_keys of them (then ", …"). Returns the number of differing
+ * keys (0: the same settings), or -1 when a text does not parse. */
+int sweep_json_diff(const char *old_json, const char *new_json, int max_keys, char *out, size_t cap);
 
 // ----------------------------------------------------------------------------
 // adaptive sweeps (issue 16): frontier-guided λ refinement (run.c, report.c)
@@ -352,10 +414,31 @@ int sweep_item_encode(double timeout_seconds, const char *tune_path, const char 
 
 /* Runs one item, its tune with TUNE_KNOWN_SHA256 set to the item's model line (unset when it
  * has none, whatever the worker's environment holds): fills *record (malloc'd JSON text):
- * tune's record, or a failed record with the reason; *interrupted = 1 (and no record) when
- * *stop became non-zero meanwhile. -1 only for a malformed item or no memory. */
+ * tune's record, or a failed record with the reason; for a failed record *log (malloc'd,
+ * NUL-terminated, *log_len bytes; "Logs" above), NULL for an ok one; *interrupted = 1 (and no
+ * record) when *stop became non-zero meanwhile. -1 only for a malformed item or no memory. */
 int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, char **record,
-                   int *interrupted, Err *err);
+                   char **log, size_t *log_len, int *interrupted, Err *err);
+
+/* The end of tune's stderr a failed attempt's log keeps. */
+#define SWEEP_LOG_MAX_BYTES ((size_t)64 << 10)
+/* The logs' folder in OUT. */
+#define SWEEP_LOGS_DIR "logs"
+
+// ----------------------------------------------------------------------------
+// a failed attempt's log (logs.c; "Logs" above)
+
+/* Whether a record (len bytes of JSON) is not an ok one. */
+int sweep_record_failed(const char *record, size_t len);
+/* The worker's result bytes (malloc'd): the record, then for a log a NUL and the log. */
+int sweep_result_encode(const char *record, const char *log, size_t log_len, char **out, size_t *out_len,
+                        Err *err);
+/* Rank 0's side: the record's length, and the log (NULL: none) in the same bytes. */
+void sweep_result_split(const void *raw, size_t raw_len, size_t *record_len, const char **log, size_t *log_len);
+/* "logs/<id>.<attempt>.log": the log's path relative to OUT, as the record names it. */
+void sweep_log_name(const char *id, int attempt, char *name, size_t cap);
+/* The record with "log": log_name (malloc'd text; NULL: no memory). */
+char *sweep_record_with_log(const char *record, size_t len, const char *log_name);
 
 /* The record marking an interrupted attempt (not journaled). */
 #define SWEEP_INTERRUPTED_RECORD "{\"interrupted\":true}"
@@ -363,12 +446,21 @@ int sweep_run_item(const void *item, size_t len, volatile sig_atomic_t *stop, ch
 // ----------------------------------------------------------------------------
 // the MPI run (run.c)
 
+/* How rank 0 shows progress on stderr (--progress). */
+typedef enum {
+    SWEEP_PROGRESS_AUTO = 0,   // a bar when stderr is a terminal, else lines
+    SWEEP_PROGRESS_BAR,        // one line redrawn in place (\r), a bar and the counts
+    SWEEP_PROGRESS_LINES,      // a line each time a point finishes (done or failed)
+    SWEEP_PROGRESS_NONE,       // only the first and last lines and errors
+} SweepProgress;
+
 typedef struct {
     const char *spec_path;
     int argc;               // the command line, for the journal header's "runs"
     char *const *argv;
     int ranks;              // MPI ranks (sweep_run_mpi sets it)
     int extend;
+    SweepProgress progress;
     const char *default_tune;
     const char *out_dir;    // --out: instead of the spec's "out" (NULL: the spec's)
     int shard, n_shards;    // --shard I/N (n_shards 0: the whole grid); see shard.c

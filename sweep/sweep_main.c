@@ -9,8 +9,9 @@
 #include "sweep/sweep.h"
 
 static const char *USAGE =
-    "usage: sweep [--extend] [--out DIR] [--shard I/N] SPEC.json   (under mpirun: mpirun -n N bin/sweep SPEC.json)\n"
-    "       sweep status DIR\n"
+    "usage: sweep [--extend] [--out DIR] [--shard I/N] [--progress bar|lines|none] SPEC.json\n"
+    "             (under mpirun: mpirun -n N bin/sweep SPEC.json; without: the quick local mode)\n"
+    "       sweep status [--json] DIR\n"
     "       sweep export DIR\n"
     "       sweep frontier DIR [--out OUTDIR]\n"
     "       sweep merge OUT SHARD_DIR...\n"
@@ -55,7 +56,8 @@ static const char *USAGE =
     "  name, description, tags   what the sweep is (strings; tags an array): the journal\n"
     "                   header and frontier.json keep them, the plot's title says the name;\n"
     "                   no point (nor id) changes with them [none]\n"
-    "Without mpirun, `sweep SPEC.json` runs every point on one worker: the quick local mode.\n"
+    "Without mpirun, `sweep SPEC.json` runs every point on one worker: the quick local mode\n"
+    "(the same journal, resume and files; points one after another, in this process's child).\n"
     "A point's id is the sha256 of its canonical JSON with each file it reads (models, splits,\n"
     "dictionary) given by the sha256 of its contents, and the tune version: moving the files\n"
     "keeps the ids; changing one makes new points (a resume then refuses: exit 2).\n"
@@ -64,16 +66,37 @@ static const char *USAGE =
     "  --out DIR    the output directory instead of the spec's \"out\"\n"
     "  --shard I/N  run only the points whose index is I mod N (0 <= I < N), into\n"
     "               OUT/shard-I-of-N (or --out DIR); `sweep merge` joins the N shards\n"
+    "  --progress bar|lines|none   progress on stderr: bar, one line redrawn in place; lines, a\n"
+    "               line each time a point finishes (under mpirun and Slurm, where stderr is a pipe\n"
+    "               or a file); none, only the first and last lines [bar in a terminal, else lines].\n"
+    "               Every mode but none also prints a line per failed attempt, with its reason and log.\n"
+    "               The words: done = an ok result, failed = failed for good (after `retries` extra\n"
+    "               attempts), finished = done + failed, running = in a worker now, pending = the rest\n"
     "  --help       this text\n"
+    "\n"
+    "Logs: each failed attempt's tune stderr (its last 64 KiB) is kept in OUT/logs/<id>.<attempt>.log,\n"
+    "written by rank 0, and the failed record names it (\"log\": \"logs/...\"). Ok attempts keep none.\n"
     "\n"
     "Exit status: 0 finished or stopped by a signal; 1 runtime error (journal damaged before its\n"
     "end, directory locked by another sweep, ...); 2 usage error, bad spec, or a spec that\n"
-    "changes the journal's points.\n";
+    "changes the journal's points (the message names the changed keys: \"pez.steps 40 → 50\").\n";
 
 static const char *STATUS_USAGE =
-    "usage: sweep status DIR\n"
-    "Prints one line from DIR/journal: points, done, failed (latest attempt failed), pending,\n"
-    "dispatches and the spec's sha256. Reads the journal only (no MPI, no lock).\n";
+    "usage: sweep status [--json] DIR\n"
+    "Where the sweep in DIR stands, from DIR/journal and DIR/lock (no MPI; works while it runs,\n"
+    "from any shell that sees DIR). First the line\n"
+    "  points N done D failed F pending P dispatches A spec_sha256 S running R\n"
+    "(done: an ok result; failed: failed for good; running: dispatched and unanswered while a\n"
+    "sweep holds DIR/lock; pending: the rest, to run), then whether a sweep runs (its pid, since\n"
+    "when, points/s and ETA over this run's finished points), each running point (rank, since\n"
+    "when, attempt), each failed point (attempts, reason, log) and the best point of each method\n"
+    "by dev accuracy (dev only: status never shows test accuracy).\n"
+    "  --json   the same as one JSON object: dir, spec_sha256, live, pid, run_started, points,\n"
+    "           done, failed, running, pending, dispatches, points_per_second, eta_seconds,\n"
+    "           damaged, running_points [{index, id, attempt, rank, since}], failed_points\n"
+    "           [{index, id, attempts, error, log}], best_by_dev_accuracy {METHOD: {index, id,\n"
+    "           acc_dev, log_ppl, lambda, seed, prompt}}; unknown values are null, times unix\n"
+    "           seconds, index the point's order in the journal (sweep/sweep.h)\n";
 
 static const char *EXPORT_USAGE =
     "usage: sweep export DIR\n"
@@ -141,6 +164,29 @@ static int journal_command(int argc, char **argv, const char *usage, int (*fn)(c
     return 0;
 }
 
+static int status_command(int argc, char **argv) {
+    const char *dir = NULL;
+    int json = 0;
+    for (int i = 2; i < argc; i++) {
+        if (is_help(argv[i])) { fputs(STATUS_USAGE, stdout); return 0; }
+        if (strcmp(argv[i], "--json") == 0) json = 1;
+        else if (argv[i][0] == '-' || dir) { fputs(STATUS_USAGE, stderr); return 2; }
+        else dir = argv[i];
+    }
+    if (!dir) { fputs(STATUS_USAGE, stderr); return 2; }
+    Err err = {{0}};
+    if (sweep_status(dir, json, &err)) { fprintf(stderr, "sweep: %s\n", err.msg); return 1; }
+    return 0;
+}
+
+static int parse_progress(const char *arg, SweepProgress *p) {
+    if (strcmp(arg, "bar") == 0) *p = SWEEP_PROGRESS_BAR;
+    else if (strcmp(arg, "lines") == 0) *p = SWEEP_PROGRESS_LINES;
+    else if (strcmp(arg, "none") == 0) *p = SWEEP_PROGRESS_NONE;
+    else return -1;
+    return 0;
+}
+
 static int merge_command(int argc, char **argv) {
     for (int i = 2; i < argc; i++)
         if (is_help(argv[i])) { fputs(MERGE_USAGE, stdout); return 0; }
@@ -168,18 +214,24 @@ static int frontier_command(int argc, char **argv) {
 
 int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "merge") == 0) return merge_command(argc, argv);
-    if (argc >= 2 && strcmp(argv[1], "status") == 0) return journal_command(argc, argv, STATUS_USAGE, sweep_status);
+    if (argc >= 2 && strcmp(argv[1], "status") == 0) return status_command(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "export") == 0) return journal_command(argc, argv, EXPORT_USAGE, sweep_export);
     if (argc >= 2 && strcmp(argv[1], "frontier") == 0) return frontier_command(argc, argv);
     SweepRunOptions o = {.argc = argc, .argv = argv};
     for (int i = 1; i < argc; i++) {
         if (is_help(argv[i])) { fputs(USAGE, stdout); return 0; }
         if (strcmp(argv[i], "--extend") == 0) o.extend = 1;
-        else if ((strcmp(argv[i], "--out") == 0 || strcmp(argv[i], "--shard") == 0) && i + 1 >= argc) {
+        else if ((strcmp(argv[i], "--out") == 0 || strcmp(argv[i], "--shard") == 0 ||
+                  strcmp(argv[i], "--progress") == 0) && i + 1 >= argc) {
             fprintf(stderr, "sweep: %s needs a value\n%s", argv[i], USAGE);
             return 2;
         } else if (strcmp(argv[i], "--out") == 0) {
             o.out_dir = argv[++i];
+        } else if (strcmp(argv[i], "--progress") == 0) {
+            if (parse_progress(argv[++i], &o.progress)) {
+                fprintf(stderr, "sweep: --progress is bar, lines or none, not \"%s\"\n", argv[i]);
+                return 2;
+            }
         } else if (strcmp(argv[i], "--shard") == 0) {
             Err err = {{0}};
             if (sweep_shard_parse(argv[++i], &o.shard, &o.n_shards, &err)) { fprintf(stderr, "sweep: %s\n", err.msg); return 2; }

@@ -4,7 +4,8 @@
 #   seed 666  crashes (the shell kills itself with SIGSEGV)
 #   seed 777  hangs when the method is pez (sleeps; the sweep's timeout must kill it)
 #   seed 888  prints tune's record with log_ppl turned into NaN (null, as tune writes NaN)
-#   seed 999  exits 3 with a message on stderr and no record
+#   seed 999  exits 3 with a message on stderr (its arguments, then why) and no record
+#   seed 555  writes 100000 numbered lines (about 1.2 MB) on stderr, then exits 3 with no record
 # and otherwise runs the real tune: $FAKE_TUNE_REAL, or bin/tune of this checkout.
 # FAKE_TUNE_SLEEP=S makes every point first sleep S seconds (slow points for the Slurm tests).
 # FAKE_TUNE_CANNED=1 answers the other points at once with a canned record instead of running
@@ -22,7 +23,8 @@ case $seed in
     666) kill -SEGV $$ ;;
     777) case $point in *'"method":"pez"'*) exec sleep 600 ;; esac ;;
     888) printf '%s' "$point" | "$real" "$@" | sed 's/"log_ppl":[-0-9.e+]*/"log_ppl":null/'; exit 0 ;;
-    999) echo "fake_tune: failing on purpose" >&2; exit 3 ;;
+    999) echo "fake_tune: arguments: $*" >&2; echo "fake_tune: failing on purpose" >&2; exit 3 ;;
+    555) seq 1 100000 | sed 's/^/fake_tune: line /' >&2; exit 3 ;;
 esac
 if [ -n "${FAKE_TUNE_BEND:-}" ]; then
     lambda=$(printf '%s' "$point" | grep -o '"lambda":[-0-9.e+]*' | cut -d: -f2)

@@ -168,7 +168,7 @@ quick_sweep() {
     # shellcheck disable=SC2119 # no program: the environment only
     need_mpirun
     cd "$TMP" || exit 1
-    printf '#!/bin/sh\nFAKE_TUNE_CANNED=1 exec sh "%s/tests/fake_tune.sh"\n' "$ROOT" >tune.sh
+    printf '#!/bin/sh\nFAKE_TUNE_CANNED=1 exec sh "%s/tests/fake_tune.sh" "$@"\n' "$ROOT" >tune.sh
     chmod +x tune.sh
     printf 'good\nbad\n' >words
 }

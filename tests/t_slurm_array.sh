@@ -43,11 +43,11 @@ state=$(slurm_job_field "$merge" JobState)
 [ "$state" = COMPLETED ] && ok "merge job $merge: $state" || fail "merge job $merge: $state"
 for k in 0 1 2; do
     st=$(slurm_job_field "${array}_$k" JobState)
-    s=$("$SWEEP" status "$OUT/shard-$k-of-3" 2>&1)
+    s=$("$SWEEP" status "$OUT/shard-$k-of-3" 2>&1 | head -n 1)
     echo "  array task ${array}_$k: $st; $s"
     [ "$st" = COMPLETED ] || fail "array task ${array}_$k: $st"
 done
-shard_points=$(for k in 0 1 2; do "$SWEEP" status "$OUT/shard-$k-of-3" | awk '{ printf "%s ", $2 }'; done)
+shard_points=$(for k in 0 1 2; do "$SWEEP" status "$OUT/shard-$k-of-3" | head -n 1 | awk '{ printf "%s ", $2 }'; done)
 [ "$shard_points" = "7 7 6 " ] && ok "shards of 7, 7 and 6 of the 20 points" || fail "shard sizes: $shard_points"
 
 # the merge is exact
@@ -59,8 +59,8 @@ else
     fail "the merged records differ from the single job's"
     diff "$TMP/single.jsonl" "$TMP/merged.jsonl" | cut -c1-200 | head -n 6
 fi
-"$SWEEP" status "$TMP/single" | cut -d' ' -f1-8 >"$TMP/single.status"
-"$SWEEP" status "$OUT" | cut -d' ' -f1-8 >"$TMP/merged.status"
+"$SWEEP" status "$TMP/single" | head -n 1 | cut -d' ' -f1-8 >"$TMP/single.status"
+"$SWEEP" status "$OUT" | head -n 1 | cut -d' ' -f1-8 >"$TMP/merged.status"
 cmp -s "$TMP/single.status" "$TMP/merged.status" && ok "status: $(cat "$TMP/merged.status")" ||
     fail "status: single $(cat "$TMP/single.status"), merged $(cat "$TMP/merged.status")"
 for f in frontier.csv frontier.svg; do

@@ -32,7 +32,7 @@ job=${job%%;*}
 LOG=$TMP/job-$job.out
 ok "submitted job $job ($N points of ${FAKE_TUNE_SLEEP}s and more each, 2 tasks)"
 
-done_now() { "$SWEEP" status "$OUT" 2>/dev/null | awk '{ print $4 }'; }
+done_now() { "$SWEEP" status "$OUT" 2>/dev/null | head -n 1 | awk '{ print $4 }'; }
 
 # wait_done K: until K points are done (the job running), or fail the test
 wait_done() {
@@ -64,7 +64,7 @@ wait_requeued() {
     else
         fail "not requeued: JobState=$state Restarts=$restarts"; cat "$LOG"; slurm_logs; exit 1
     fi
-    between=$("$SWEEP" status "$OUT")
+    between=$("$SWEEP" status "$OUT" | head -n 1)
     echo "  journal between the runs: $between"
     sleep 2
     scontrol update JobId="$job" StartTime=now || fail "scontrol update StartTime=now"
@@ -117,7 +117,7 @@ assert len({r["id"] for r in recs}) == n
 for r in recs:
     assert r["status"] == "ok" and r["attempts"] == 1, r
 EOF
-final=$("$SWEEP" status "$OUT")
+final=$("$SWEEP" status "$OUT" | head -n 1)
 echo "  journal at the end: $final"
 case $final in "points $N done $N failed 0 pending 0 "*) ok "status: every point done" ;; *) fail "status: $final" ;; esac
 dispatches=$(echo "$final" | awk '{ print $10 }')

@@ -62,7 +62,7 @@ slurm_expect_completed "$job" 0 "(${secs}s)"
 grep -q "2 tasks, 3 ranks by mpirun" "$TMP/demo-$job.out" && grep -q "the sweep finished (exit 0)" "$TMP/demo-$job.out" &&
     ! grep -q "requeueing" "$TMP/demo-$job.out" && ok "the log: 3 ranks on 2 tasks, finished, not requeued" ||
     fail "the job's log"
-status=$("$SWEEP" status "$TMP/demo-out" 2>&1)
+status=$("$SWEEP" status "$TMP/demo-out" 2>&1 | head -n 1)
 case $status in "points 9 done 9 failed 0 pending 0 "*) ok "status: $status" ;; *) fail "status: $status" ;; esac
 for f in points.csv frontier.csv frontier.svg frontier.json; do
     [ -s "$TMP/demo-out/$f" ] || fail "no $f in the sweep's directory"

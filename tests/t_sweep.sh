@@ -118,7 +118,7 @@ for r in recs:
         assert r["status"] == "ok" and r["attempts"] == 1, r
 EOF
 if "$SWEEP" status "$TMP/bad-n4" | grep -q "points 10 done 4 failed 6 pending 0"; then
-    ok "status: $("$SWEEP" status "$TMP/bad-n4")"
+    ok "status: $("$SWEEP" status "$TMP/bad-n4" | head -n 1)"
 else
     fail "status: $("$SWEEP" status "$TMP/bad-n4")"
 fi
@@ -168,7 +168,7 @@ for trial in 1 2 3 4 5; do
     wait "$job" 2>/dev/null
     # the ranks go with mpirun; wait until nobody holds the lock
     for _ in $(seq 50); do flock -n "$TMP/killed/lock" true 2>/dev/null && break; sleep 0.2; done
-    echo "  trial $trial: killed after ${delay}s: $("$SWEEP" status "$TMP/killed" 2>&1 | cut -d' ' -f1-10)"
+    echo "  trial $trial: killed after ${delay}s: $("$SWEEP" status "$TMP/killed" 2>&1 | head -n 1 | cut -d' ' -f1-10)"
 done
 run resume 3 "$TMP/killed.json"
 [ "$rc" -eq 0 ] || { fail "resume after kill -9: exit $rc"; tail -n 5 "$TMP/resume.err"; }

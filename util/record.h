@@ -20,7 +20,8 @@
  *     RECORD_IF_DATA   once tune has read the three splits (every "ok" record)
  * so a test can hold a written record against the schema. A failed record
  * that the sweep writes itself (tune crashed, hung, printed no record) has
- * point, status and error only. Records of older tunes lack what came later
+ * point, status and error only; every failed record the sweep journals also
+ * has REC_LOG, last (sweeps from issue 15 on). Records of older tunes lack what came later
  * (the issue-11 keys and vocab_size came with tune 2): readers take a missing
  * key as unknown.
  */
@@ -76,6 +77,10 @@
                                             // (REC_DATA_*) naming the file tune read by its contents
 #define REC_MODEL "model"                   // object (REC_MODEL_*): the task model's shape, and whether it
                                             // is a random init
+#define REC_LOG "log"                       // string: a failed attempt's log, its path relative to the
+                                            // sweep's output directory ("logs/<id>.<attempt>.log",
+                                            // sweep/sweep.h "Logs"); added by the sweep to the failed
+                                            // records it journals, never written by tune
 
 /* status */
 #define REC_STATUS_OK "ok"
