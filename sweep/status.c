@@ -152,6 +152,24 @@ static void failure(const cJSON *r, const char **error, const char **log) {
     *log = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, REC_LOG));
 }
 
+/* What an adaptive sweep added (issue 16): refined points per round (rounds[0]: the grid's and
+ * the baselines), halved points per rung (rungs[r]); *n_rounds, *n_rungs their counts. */
+#define STATUS_MAX_ROUNDS 64
+static void adaptive_counts(const SweepJournal *jr, int *rounds, int *n_rounds, int *rungs, int *n_rungs) {
+    *n_rounds = *n_rungs = 0;
+    for (int k = 0; k < STATUS_MAX_ROUNDS; k++) rounds[k] = rungs[k] = 0;
+    for (int i = 0; i < jr->n; i++) {
+        const SweepJournalPoint *p = &jr->points[i];
+        int r = p->round < STATUS_MAX_ROUNDS ? p->round : STATUS_MAX_ROUNDS - 1;
+        rounds[r]++;
+        if (p->round && r + 1 > *n_rounds) *n_rounds = r + 1;
+        if (p->rung >= 0 && p->rung < STATUS_MAX_ROUNDS) {
+            rungs[p->rung]++;
+            if (p->rungs > *n_rungs) *n_rungs = p->rungs < STATUS_MAX_ROUNDS ? p->rungs : STATUS_MAX_ROUNDS;
+        }
+    }
+}
+
 static void print_text(const Status *st, const char *dir) {
     const SweepJournal *jr = st->jr;
     // the fields of the line before issue 15 keep their places (scripts cut them); running last
@@ -199,6 +217,18 @@ static void print_text(const Status *st, const char *dir) {
         if (log) printf(" (log: %s/%s)", dir, log);
         putchar('\n');
         cJSON_Delete(r);
+    }
+    int rounds[STATUS_MAX_ROUNDS], rungs[STATUS_MAX_ROUNDS], n_rounds, n_rungs;
+    adaptive_counts(jr, rounds, &n_rounds, rungs, &n_rungs);
+    if (n_rounds) {   // points λ refinement added, by round
+        printf("refinement: %d points added in %d round%s (", jr->n - rounds[0], n_rounds - 1, n_rounds == 2 ? "" : "s");
+        for (int r = 1; r < n_rounds; r++) printf("%sround %d: %d", r > 1 ? ", " : "", r, rounds[r]);
+        printf("); `sweep export` marks them refined_round\n");
+    }
+    if (n_rungs) {   // successive halving: points per rung
+        printf("halving: points by rung");
+        for (int r = 0; r < n_rungs; r++) printf(" %d: %d%s", r, rungs[r], r == n_rungs - 1 ? " (the top: the frontier's)" : ",");
+        printf("\n");
     }
     for (int k = 0; k < st->n_best; k++) {
         const Best *bt = &st->best[k];
@@ -286,6 +316,12 @@ static int print_json(const Status *st, const char *dir, Err *err) {
         if (st->state[i] == ST_RUNNING) cJSON_AddItemToArray(running, running_json(st, i));
         if (st->state[i] == ST_FAILED) cJSON_AddItemToArray(failed, failed_json(st, i));
     }
+    int rounds[STATUS_MAX_ROUNDS], rungs[STATUS_MAX_ROUNDS], n_rounds, n_rungs;
+    adaptive_counts(jr, rounds, &n_rounds, rungs, &n_rungs);
+    cJSON *refined = cJSON_AddArrayToObject(o, "refined_per_round");   // [round 1, round 2, ...]; [] none
+    for (int r = 1; r < n_rounds; r++) cJSON_AddItemToArray(refined, cJSON_CreateNumber(rounds[r]));
+    cJSON *halved = cJSON_AddArrayToObject(o, "halving_per_rung");     // [rung 0, ...]; [] no halving
+    for (int r = 0; r < n_rungs; r++) cJSON_AddItemToArray(halved, cJSON_CreateNumber(rungs[r]));
     cJSON *best = cJSON_AddObjectToObject(o, "best_by_dev_accuracy");
     for (int k = 0; k < st->n_best; k++) cJSON_AddItemToObject(best, st->best[k].method, best_json(st, &st->best[k]));
     char *text = cJSON_PrintUnformatted(o);

@@ -323,6 +323,8 @@ int sweep_journal_find(const SweepJournal *jr, const char *id);   // index or -1
  *   yet), eta_seconds (null likewise), damaged (string|null: the journal is read up to it),
  *   running_points [{index, id, attempt, rank, since (unix s)}],
  *   failed_points [{index, id, attempts, error, log (string|null)}],
+ *   refined_per_round [points λ refinement added in round 1, 2, ...] ([] none; issue 16),
+ *   halving_per_rung [halved points at rung 0, 1, ...] ([] no halving; issue 16),
  *   best_by_dev_accuracy {METHOD: {index, id, acc_dev, log_ppl, lambda, seed, prompt}}: the
  *     ok point with the highest dev accuracy (then the lower log-PPL, then journal order);
  *     chosen on dev and showing dev only, never test (selection is never on test data).

@@ -114,6 +114,11 @@ refined_ids "$TMP/a8.jsonl" >"$TMP/a8.ids"
 [ -s "$TMP/a2.ids" ] && cmp -s "$TMP/a2.ids" "$TMP/a8.ids" && ok "-n 2 and -n 8 add the same points" ||
     fail "-n 2 and -n 8 added other points: $(diff "$TMP/a2.ids" "$TMP/a8.ids" | head -4)"
 normalized "$TMP/a2" | sort >"$TMP/a2.norm"
+# status shows what the refinement added
+"$SWEEP" status "$TMP/a2" >"$TMP/status.txt" && "$SWEEP" status --json "$TMP/a2" >"$TMP/status.json" &&
+    grep -q "^refinement: 6 points added in 3 rounds (round 1: 2, round 2: 2, round 3: 2)" "$TMP/status.txt" &&
+    "$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["refined_per_round"] == [2, 2, 2] and d["halving_per_rung"] == [], d' "$TMP/status.json" &&
+    ok "status: the refined points by round (text and --json)" || fail "status of a refined sweep: $(cat "$TMP/status.txt")"
 
 # ---------------------------------------------------------------------------
 # kill -9 while a refined round runs (slow points), then the same command

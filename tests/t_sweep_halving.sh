@@ -73,6 +73,10 @@ done
 cmp -s "$TMP/h2.points" "$TMP/h4.points" && ok "-n 2 and -n 4 journal the same points" ||
     fail "-n 2 and -n 4 journal other points: $(diff "$TMP/h2.points" "$TMP/h4.points" | head -3)"
 normalized "$TMP/h2" | sort >"$TMP/h2.norm"
+"$SWEEP" status "$TMP/h2" >"$TMP/status.txt" && "$SWEEP" status --json "$TMP/h2" >"$TMP/status.json" &&
+    grep -q "^halving: points by rung 0: 12, 1: 6 (the top: the frontier's)" "$TMP/status.txt" &&
+    "$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["halving_per_rung"] == [12, 6] and d["refined_per_round"] == [], d' "$TMP/status.json" &&
+    ok "status: the halved points by rung (text and --json)" || fail "status of a halved sweep: $(cat "$TMP/status.txt")"
 
 # kill -9 once rung 0 is under way, then the same command
 spec "$TMP/k.json" "$TMP/k"

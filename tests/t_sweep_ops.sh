@@ -134,7 +134,7 @@ s = json.load(open(sys.argv[1]))
 pid, start = int(sys.argv[2]), int(sys.argv[3])
 want = ["dir", "spec_sha256", "live", "pid", "run_started", "points", "done", "failed", "running", "pending",
         "dispatches", "points_per_second", "eta_seconds", "damaged", "running_points", "failed_points",
-        "best_by_dev_accuracy"]
+        "refined_per_round", "halving_per_rung", "best_by_dev_accuracy"]
 assert list(s) == want, list(s)
 assert s["live"] is True and s["pid"] == pid and start - 2 <= s["run_started"] <= time.time(), (s["pid"], pid, s["run_started"])
 assert (s["points"], s["done"], s["failed"], s["running"], s["pending"], s["dispatches"]) == (4, 1, 0, 2, 1, 3), s
