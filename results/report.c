@@ -115,6 +115,7 @@ typedef struct {
     int task, method;                // indexes into the task and method lists
     const char *baseline;            // a manual prompt's text ("": the empty prompt); NULL: tuned
     int identical;                   // 2+ ok runs, all with the same accuracies, log-PPL and prompt
+    int refined;                     // the round of λ refinement that added its runs (0: the grid's)
 } Config;
 
 static double num(const cJSON *o, const char *k) {
@@ -529,6 +530,8 @@ static void build_configs(Report *R) {
         count_replicates(R, c);
         c->baseline = baseline_text(c);
         c->identical = identical_runs(R, c);
+        for (int k = i; k < j; k++)
+            if (R->sorted[k]->ref->refined_round > c->refined) c->refined = R->sorted[k]->ref->refined_round;
         i = j;
     }
     // the task and method lists, sorted and distinct
@@ -1249,7 +1252,7 @@ static int svg(const Report *R, ResultsBuf *b, Err *err) {
                                           .log_ppl = c->st[M_LOGPPL].mean, .log_ppl_ci = c->st[M_LOGPPL].ci95,
                                           .on_front = c->on_front, .on_front_all = c->on_front_all,
                                           .n_runs = c->n_ok, .n_collapsed = c->n_collapsed, .baseline = c->baseline,
-                                          .identical = c->identical};
+                                          .identical = c->identical, .refined = c->refined};
             pn->n_points++;
         }
         if (pn->runs_max == 0) pn->runs_min = 0;

@@ -200,6 +200,7 @@ typedef struct {
     int n_runs;                        // ok runs behind the means (seeds, or splits x seeds)
     int n_collapsed;                   // of them, collapsed (one label for >= 95% of test); -1 unknown (old records)
     int identical;                     // 2+ runs that all gave the same result (no spread: the CI says nothing)
+    int refined;                       // its λ was added by λ refinement in this round (0: the grid's)
     /* NULL: a tuned configuration, a marker in its method's colour on its method's series.
      * Else a baseline (a manual prompt): its text ("" the empty prompt), drawn as a labelled
      * reference marker apart from the methods' colours and step lines; a method whose points
@@ -245,6 +246,7 @@ typedef struct {
     int attempts;                      // results journaled for it
     const char *point_json;            // may be NULL when record has "point"
     const char *record;                // NULL: no result yet
+    int refined_round;                 // added by an adaptive sweep's λ refinement in this round (0: not)
 } ResultsRecordRef;
 
 typedef struct {

@@ -397,6 +397,7 @@ typedef struct {
     const char **colours;          // per method: its colour (baselines have none: NULL)
     int *lengths, n_lengths;       // the tuned points' distinct prompt lengths, ascending: marker shapes
     int n_cut, n_few, n_identical; // in the panel: bar ends cut, points of few runs, of identical runs
+    int n_refined;                 // points whose λ an adaptive sweep's refinement added
 } Scratch;
 
 /* Marker shapes, one per prompt length (in the order of the lengths, cycling): the diamond is
@@ -619,6 +620,13 @@ static Collapses markers(ResultsBuf *b, const ResultsPlot *plot, const ResultsPl
                                   "stroke-width=\"1.2\" stroke-dasharray=\"2.5 2\"><title>its %d runs gave identical results</title>"
                                   "</circle>\n", s->px[i], s->py[i], MARKER_R + 4.5, c, p->n_runs);
         }
+        if (p->refined) {   // placed by the sweep where the frontier had a gap (issue 16): a small cross
+            s->n_refined++;
+            double x = s->px[i] + MARKER_R + 2.5, y = s->py[i] - MARKER_R - 2.5;
+            results_buf_printf(b, "<path class=\"refined\" d=\"M%.1f %.1f h5 M%.1f %.1f v5\" stroke=\"%s\" stroke-width=\"1.4\">"
+                                  "<title>lambda %g added by refinement round %d</title></path>\n",
+                               x - 2.5, y, x, y - 2.5, c, p->lambda, p->refined);
+        }
         cc.known |= p->n_collapsed >= 0;
         if (p->n_collapsed > 0) {
             cc.runs += p->n_collapsed;
@@ -818,6 +826,14 @@ static double legend_flags(ResultsBuf *b, const ResultsPlot *plot, const Scratch
                            LEGEND_X + 32, ly, FEW_RUNS, run_word(plot), s->n_few, s->n_few == 1 ? "" : "s", LEGEND_X + 32, ly + 13);
         ly += 33;
     }
+    if (s->n_refined) {
+        shape_marker(b, SHAPE_CIRCLE, LEGEND_X + 12, ly - 4, MARKER_R, "fill=\"#fff\" stroke=\"#555\" stroke-width=\"1.8\"");
+        results_buf_printf(b, "<path d=\"M%.1f %.1f h5 M%.1f %.1f v5\" stroke=\"#555\" stroke-width=\"1.4\"/>",
+                           LEGEND_X + 12 + MARKER_R, ly - 4 - MARKER_R - 2.5, LEGEND_X + 14.5 + MARKER_R, ly - 9 - MARKER_R);
+        results_buf_printf(b, "<text x=\"%d\" y=\"%.0f\" font-size=\"12\">+: \xce\xbb added by refinement (%d)</text>\n",
+                           LEGEND_X + 32, ly, s->n_refined);
+        ly += 20;
+    }
     if (s->n_identical) {
         results_buf_printf(b, "<circle cx=\"%d\" cy=\"%.0f\" r=\"%.1f\" fill=\"none\" stroke=\"#555\" stroke-width=\"1.2\" "
                               "stroke-dasharray=\"2.5 2\"/>", LEGEND_X + 12, ly - 4, MARKER_R + 4.5);
@@ -891,7 +907,7 @@ static void random_init_mark(ResultsBuf *b, const ResultsPlotPanel *pn) {
 
 static void panel(ResultsBuf *b, const ResultsPlot *plot, const ResultsPlotPanel *pn, double top, Scratch *s) {
     s->n_boxes = 0;
-    s->n_cut = s->n_few = s->n_identical = 0;
+    s->n_cut = s->n_few = s->n_identical = s->n_refined = 0;
     panel_heading(b, plot, pn, top);
     Axis x, y;
     panel_axes(pn, &x, &y);

@@ -104,7 +104,8 @@ int sweep_frontier(const char *dir, const char *out_dir, Err *err) {
             continue;
         }
         refs[n_refs++] = (ResultsRecordRef){.id = p->id, .attempts = p->n_ok + p->n_failed,
-                                            .point_json = p->point_json, .record = p->record};
+                                            .point_json = p->point_json, .record = p->record,
+                                            .refined_round = p->round};
     }
     if (lower_rungs)
         fprintf(stderr, "sweep: frontier: %d runs of successive halving's lower rungs left out (the top rung's "

@@ -119,6 +119,9 @@ normalized "$TMP/a2" | sort >"$TMP/a2.norm"
     grep -q "^refinement: 6 points added in 3 rounds (round 1: 2, round 2: 2, round 3: 2)" "$TMP/status.txt" &&
     "$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["refined_per_round"] == [2, 2, 2] and d["halving_per_rung"] == [], d' "$TMP/status.json" &&
     ok "status: the refined points by round (text and --json)" || fail "status of a refined sweep: $(cat "$TMP/status.txt")"
+# the plot marks the 3 refined λs (one configuration each), and says so in the legend
+[ "$(grep -c 'class="refined"' "$TMP/a2/frontier.svg")" -eq 3 ] && grep -q "+: λ added by refinement (3)" "$TMP/a2/frontier.svg" &&
+    ok "the plot marks the refined configurations" || fail "the plot's refined marks: $(grep -c 'class="refined"' "$TMP/a2/frontier.svg")"
 
 # ---------------------------------------------------------------------------
 # kill -9 while a refined round runs (slow points), then the same command
