@@ -46,7 +46,7 @@ SLURM_ACCOUNTING=jobcomp
 # the paths read-only on node2..N
 SLURM_NODES=0
 SLURM_NET=""
-SLURM_NS_PREFIX="slurm-$$-"
+SLURM_NS_PREFIX="slurmtest-$$-node"
 SLURM_BRIDGE=""
 SLURM_RO_PATHS=""
 
@@ -331,7 +331,7 @@ slurm_node_start() {
 # the live processes of node K's namespace (a zombie is gone already; its parent reaps it)
 slurm_node_pids() {
     for pid in $(ip netns pids "$(slurm_node_ns "$1")" 2>/dev/null); do
-        [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = Z ] || echo "$pid"
+        [ "$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)" = Z ] || echo "$pid"
     done
 }
 
@@ -389,6 +389,7 @@ _slurm_stop_nodes() {
         fi
         slurm_node_kill $k
         ip netns del "$(slurm_node_ns $k)" 2>/dev/null
+        ip link del "slv$$n$k" 2>/dev/null   # gone with its namespace, unless the move there failed
         k=$((k + 1))
     done
     SLURM_NODES=0

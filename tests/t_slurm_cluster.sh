@@ -125,7 +125,7 @@ with open(sys.argv[2], "w") as out, open(sys.argv[3], "w") as hosts:
         hosts.write("%s %s\n" % (r["id"], h[0] if h else "(no host key in the record)"))
 EOF
 }
-hosts_of() { awk '{ print $2 }' "$TMP/$1.hosts" | sort | uniq -c | awk '{ printf "%s%s %s", NR > 1 ? ", " : "", $2, $1 }'; }
+hosts_of() { awk '{ print $2 }' "$TMP/$1.hosts" | sort | uniq -c | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 }'; }
 
 # ---------------------------------------------------------------------------
 # the reference: one node
