@@ -12,7 +12,8 @@
 #        compiles frontier.tex),
 #        Slurm 22.05 (slurm-wlm: slurmctld, slurmd, slurm-client) and munge, slurmdbd with MariaDB
 #        for sacct: tests/t_slurm_*.sh start private ones (own ports, files under their scratch
-#        directory) and leave the system's services alone
+#        directory) and leave the system's services alone; iproute2 (ip: t_slurm_cluster.sh's
+#        nodes are network namespaces on a bridge)
 # Not Debian (no dpkg), e.g. a cluster with environment modules: install nothing, check with
 # pkg-config that the build finds its libraries, and say which are missing (README, "Building
 # without root").
@@ -41,7 +42,7 @@ PKGS="build-essential pkg-config openmpi-bin libopenmpi-dev libopenblas-dev zlib
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 [ "$part" = test ] && PKGS="$PKGS python3 python3-torch python3-numpy python3-pandas wamerican curl
-      texlive-latex-base texlive-latex-recommended slurm-wlm munge slurmdbd mariadb-server"
+      texlive-latex-base texlive-latex-recommended slurm-wlm munge slurmdbd mariadb-server iproute2"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
