@@ -19,7 +19,7 @@
 #     requeued because of --requeue); the requeued job, or the same sbatch command again
 #     (-N 2-3), resumes from the journal on node[1-2], and the export equals the reference:
 #     every point once, none rerun that had finished. Then node3 comes back (ReturnToService).
-# Records carry the host through a stand-in tune (host_tune below) until tune's record has it.
+# Each record names the host that ran it (tune's run.host, issue 15).
 # SLURM_SACCT_OUT=FILE also writes the sacct and scontrol lines of the jobs there.
 # Exit 0 pass, 77 skip, else fail.
 set -u
@@ -34,17 +34,6 @@ LOGS=$TMP/logs
 mkdir -p "$RUNS" "$LOGS"
 tiny_model "$TMP/model"
 slurm_fake_spec "$TMP/base.json" "$TMP/model" "@OUT@" "[1, 2, 3, 4, 5]"
-# A stand-in tune that adds the host it ran on to the record's top level ("host"), until tune
-# records it itself; the checks look for a key "host" anywhere in the record.
-cat >"$TMP/host_tune" <<EOF
-#!/bin/sh
-rec=\$("$TMP/fake_tune" "\$@")
-rc=\$?
-printf '%s\n' "\$rec" | sed "1s/^{/{\"host\":\"\$(hostname)\",/"
-exit \$rc
-EOF
-chmod +x "$TMP/host_tune"
-sed -i "s|\"tune\": \"$TMP/fake_tune\"|\"tune\": \"$TMP/host_tune\"|" "$TMP/base.json"
 # spec NAME: the spec of a sweep into $RUNS/NAME
 spec() { sed "s|@OUT@|$RUNS/$1|" "$TMP/base.json" >"$TMP/$1.json"; }
 
@@ -105,25 +94,16 @@ record_jobs() {
     } >>"$TMP/sacct.txt"
 }
 
-# exported NAME: the export of $RUNS/NAME without timings (normalized) and without the hosts,
-# sorted as the journal is; $TMP/NAME.hosts: "ID HOST" per point
+# exported NAME: the export of $RUNS/NAME without timings and the run's provenance (normalized:
+# wall_seconds and run, where the host is), sorted as the journal is; $TMP/NAME.hosts: "ID HOST"
+# per point, the host from the record's run.host (the host that ran its tune)
 exported() {
-    normalized "$RUNS/$1" >"$TMP/$1.raw"
-    "$PY" - "$TMP/$1.raw" "$TMP/$1.jsonl" "$TMP/$1.hosts" <<'EOF'
+    normalized "$RUNS/$1" >"$TMP/$1.jsonl"
+    "$SWEEP" export "$RUNS/$1" | "$PY" -c '
 import json, sys
-def strip(x, hosts):
-    if isinstance(x, dict):
-        if isinstance(x.get("host"), str): hosts.append(x["host"])
-        return {k: strip(v, hosts) for k, v in x.items() if k != "host"}
-    if isinstance(x, list): return [strip(v, hosts) for v in x]
-    return x
-with open(sys.argv[2], "w") as out, open(sys.argv[3], "w") as hosts:
-    for line in open(sys.argv[1]):
-        r = json.loads(line)
-        h = []
-        out.write(json.dumps(strip(r, h), sort_keys=True) + "\n")
-        hosts.write("%s %s\n" % (r["id"], h[0] if h else "(no host key in the record)"))
-EOF
+for line in sys.stdin:
+    r = json.loads(line)
+    print(r["id"], (r.get("run") or {}).get("host") or "(no run.host in the record)")' >"$TMP/$1.hosts"
 }
 hosts_of() { awk '{ print $2 }' "$TMP/$1.hosts" | sort | uniq -c | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 }'; }
 
@@ -177,11 +157,11 @@ fi
 export FAKE_TUNE_SLEEP=1
 [ "$ASAN" -eq 0 ] || export FAKE_TUNE_SLEEP=2
 
-done_now() { "$SWEEP" status "$RUNS/$1" 2>/dev/null | awk '{ print $4 }'; }
+done_now() { "$SWEEP" status "$RUNS/$1" 2>/dev/null | awk 'NR == 1 { print $4 }'; }
 # busy_on K: a point runs on node K now (its tune, or the sleep of the stand-in)
 busy_on() {
     for p in $(slurm_node_pids "$1"); do
-        case $(cat "/proc/$p/comm" 2>/dev/null) in tune | host_tune | fake_tune | sleep) return 0 ;; esac
+        case $(cat "/proc/$p/comm" 2>/dev/null) in tune | fake_tune | sleep) return 0 ;; esac
     done
     return 1
 }
