@@ -1304,6 +1304,8 @@ static int sidecar(Report *R, const ResultsFrontierSummary *sum, ResultsBuf *b, 
     }
     if (info->damage) cJSON_AddStringToObject(j, "journal_damage", info->damage);
     else cJSON_AddNullToObject(j, "journal_damage");
+    // successive halving: the screening runs of its lower rungs are not in the report (issue 16)
+    cJSON_AddNumberToObject(j, "halving_lower_rung_runs_left_out", info->lower_rung_runs);
 
     cJSON *cv = cJSON_AddObjectToObject(j, "code_version");
     cJSON_AddStringToObject(cv, "report", RESULTS_FRONTIER_VERSION);

@@ -255,6 +255,7 @@ typedef struct {
     int journal_version;               // the journal header's "version"
     long long created, now;            // unix seconds: the journal's creation (0: unknown), the report's date
     const char *damage;                // NULL, or the journal damage the frames before it were read despite
+    int lower_rung_runs;               // successive halving's lower-rung runs left out of the report (issue 16)
     /* The point keys a configuration repeats over (issue 13): its statistics are over its runs,
      * one per combination of these keys' values; every other key of the point makes the
      * configuration. A key names its nested keys too ("data": "data.train", ...). "split"

@@ -116,7 +116,8 @@ int sweep_frontier(const char *dir, const char *out_dir, Err *err) {
                            .journal_version = jr.version, .created = jr.created, .now = (long long)time(NULL),
                            .damage = jr.bad_offset >= 0 ? jr.damage : NULL,
                            .replicates = replicates, .n_replicates = n_replicates,
-                           .about_json = jr.about, .runs_json = jr.runs};
+                           .about_json = jr.about, .runs_json = jr.runs,
+                           .lower_rung_runs = lower_rungs};
     ResultsFrontierSummary sum;
     Err rerr = {{0}};
     Err derr;

@@ -245,6 +245,7 @@ int sweep_export(const char *dir, Err *err) {
         // a point λ refinement added says its round (issue 16)
         char round[48] = "";
         if (p->round) snprintf(round, sizeof round, ",\"refined_round\":%d", p->round);
+        if (p->rung >= 0) snprintf(round, sizeof round, ",\"halving_rung\":%d", p->rung);   // (never both)
         printf("{\"id\":\"%s\",\"attempts\":%d%s%s%s", p->id, p->n_ok + p->n_failed, round, *rest == '}' ? "" : ",",
                rest);
         size_t n = strlen(rest);

@@ -63,6 +63,9 @@ for r in top:
 # the frontier from the top rung alone: 3 tuned configurations and the empty baseline, all 12-step
 rows = list(csv.DictReader(open(sys.argv[3])))
 assert {(float(x["lambda"]), int(x["prompt_length"])) for x in rows if x["method"] == "pez"} == front, rows
+# the export names each halved run's rung; frontier.json says how many lower-rung runs it left out
+assert all(r["halving_rung"] == (0 if r["point"]["pez"]["steps"] == 2 else 1) for r in tuned), "halving_rung"
+assert json.load(open(sys.argv[3].replace("frontier.csv", "frontier.json")))["halving_lower_rung_runs_left_out"] == 12
 EOF
         ok "-n $n: eta 6 promotes the non-dominated configurations, whose top rung is the grid's points"
     else
