@@ -30,6 +30,8 @@ typedef struct {
     char *key;         // the configuration: its point without replicates and steps, as JSON
     int group;         // index into groups
     int top;           // the highest rung it has points at (promoted to)
+    int *points;       // its spec points, every rung (n_points; owned): a check reads these, not the spec
+    int n_points, cap_points;
 } HalvingConfig;
 
 struct SweepHalving {
@@ -106,7 +108,10 @@ int sweep_halving_new(SweepHalving **out, const SweepSpec *s, Err *err) {
 
 void sweep_halving_free(SweepHalving *h) {
     if (!h) return;
-    for (int c = 0; c < h->n_configs; c++) free(h->configs[c].key);
+    for (int c = 0; c < h->n_configs; c++) {
+        free(h->configs[c].key);
+        free(h->configs[c].points);
+    }
     for (int g = 0; g < h->n_groups; g++) free(h->groups[g]);
     free(h->configs);
     free(h->groups);
@@ -164,7 +169,11 @@ int sweep_halving_add(SweepHalving *h, const SweepSpec *s, int idx, Err *err) {
         key = NULL;
     }
     free(key);
-    if (p->rung > h->configs[c].top) h->configs[c].top = p->rung;
+    HalvingConfig *hc = &h->configs[c];
+    if (util_grow(&hc->points, &hc->cap_points, hc->n_points, sizeof *hc->points, 8))
+        return err_fail(err, "halving: out of memory");
+    hc->points[hc->n_points++] = idx;
+    if (p->rung > hc->top) hc->top = p->rung;
     h->config[idx] = c;
     return 0;
 }
@@ -188,8 +197,10 @@ void sweep_halving_finished(SweepHalving *h, int idx, const char *record) {
 static int complete_at(const SweepHalving *h, const SweepSpec *s, int c, int r, double *acc, double *lp) {
     int points = 0, ok = 0;
     double sa = 0, sl = 0;
-    for (int i = 0; i < h->n; i++) {
-        if (h->config[i] != c || s->points[i].rung != r) continue;
+    const HalvingConfig *hc = &h->configs[c];
+    for (int k = 0; k < hc->n_points; k++) {
+        int i = hc->points[k];
+        if (s->points[i].rung != r) continue;
         if (!h->finished[i]) return 0;
         points++;
         if (h->ok[i]) {
@@ -232,8 +243,10 @@ int sweep_halving_promotions(SweepHalving *h, const SweepSpec *s, int stalled, i
                 }
                 if (dominated) continue;
                 h->configs[c].top = r + 1;
-                for (int i = 0; i < h->n; i++)   // its rung-r points: the next rung copies them
-                    if (h->config[i] == c && s->points[i].rung == r) out[n_out++] = i;
+                for (int k = 0; k < h->configs[c].n_points; k++) {   // its rung-r points: the next rung copies them
+                    int i = h->configs[c].points[k];
+                    if (s->points[i].rung == r) out[n_out++] = i;
+                }
             }
         }
     free(done), free(acc), free(lp);
