@@ -178,10 +178,10 @@ int sweep_halving_add(SweepHalving *h, const SweepSpec *s, int idx, Err *err) {
     return 0;
 }
 
-void sweep_halving_finished(SweepHalving *h, int idx, const char *record) {
+void sweep_halving_finished(SweepHalving *h, int idx, const char *record, size_t len) {
     if (idx < 0 || idx >= h->n || h->config[idx] < 0) return;
     h->finished[idx] = 1;
-    cJSON *r = record ? cJSON_Parse(record) : NULL;
+    cJSON *r = record ? cJSON_ParseWithLength(record, len) : NULL;
     const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, REC_STATUS));
     const cJSON *acc = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, REC_ACCURACY), REC_DEV);
     const cJSON *lp = cJSON_GetObjectItemCaseSensitive(r, REC_LOG_PPL);

@@ -459,13 +459,13 @@ static int on_result(void *user, uint64_t item_id, int worker, const void *raw, 
         m->failed++;
     }
     if (m->halving && !retried) {   // the record as journaled
-        char *text = rec ? rec : strndup((const char *)raw, raw_len);
-        rec = NULL;
-        if (!text) return farm_fail(err, "sweep", "out of memory");
-        sweep_halving_finished(m->halving, idx, text);
-        free(text);
+        if (rec) sweep_halving_finished(m->halving, idx, rec, strlen(rec));
+        else sweep_halving_finished(m->halving, idx, raw, raw_len);
         Err herr;
-        if (!g_stop && halving_promote(m, 0, &herr)) return farm_fail(err, "halving", herr.msg);
+        if (!g_stop && halving_promote(m, 0, &herr)) {
+            free(rec);
+            return farm_fail(err, "halving", herr.msg);
+        }
     }
     free(rec);
     if (failed) report_failure(m, idx, worker, error, log_name, retried);
@@ -784,7 +784,7 @@ static int resume_halving(Master *m, const SweepJournal *jr, Err *err) {
         int k = sweep_journal_find(jr, m->spec.points[i].id);
         if (k < 0) continue;
         const SweepJournalPoint *p = &jr->points[k];
-        if (p->n_ok || m->failures[i] > m->spec.retries) sweep_halving_finished(m->halving, i, p->record);
+        if (p->n_ok || m->failures[i] > m->spec.retries) sweep_halving_finished(m->halving, i, p->record, p->record ? strlen(p->record) : 0);
     }
     return halving_promote(m, 0, err);
 }

@@ -385,8 +385,8 @@ typedef struct SweepHalving SweepHalving;
 int sweep_halving_new(SweepHalving **h, const SweepSpec *s, Err *err);
 /* Spec point idx (added after sweep_halving_new, or any point: unhalved ones are ignored). */
 int sweep_halving_add(SweepHalving *h, const SweepSpec *s, int idx, Err *err);
-/* Point idx finished for good: ok with its record, or failed (record may be NULL). */
-void sweep_halving_finished(SweepHalving *h, int idx, const char *record);
+/* Point idx finished for good: ok with its record (len bytes), or failed (record may be NULL). */
+void sweep_halving_finished(SweepHalving *h, int idx, const char *record, size_t len);
 /* The promotions due now (stalled: nothing runs or waits, so smaller groups count too): the
  * indexes of the rung-r points of each configuration promoted to r + 1 (malloc'd). Each is
  * promoted once; the caller adds the points (sweep_halving_add). */
